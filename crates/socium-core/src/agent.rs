@@ -1,0 +1,248 @@
+//! Agents: dense ids, who controls them, and the registry entries of scripted strategies.
+
+use bevy_ecs::{component::Component, entity::Entity, resource::Resource};
+use serde::Serialize;
+use std::fmt;
+
+/// Dense agent index, `0..n` in the order the scenario lists agents.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AgentId(pub u32);
+
+impl AgentId {
+    /// The id as an index into per-agent arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "agent {}", self.0)
+    }
+}
+
+/// Who chooses an agent's actions.
+///
+/// The kernel acts for `Random` agents and takes `External` agents' actions from `Sim::step`; a
+/// game's `Decide` systems act for its `Scripted` agents. Trained policies will be one more variant
+/// here, batched across envs (see `docs/ARCHITECTURE.md`).
+#[derive(Component, Clone, Debug, PartialEq)]
+pub enum Controller {
+    /// A scripted strategy from the game's registry, with validated parameters.
+    Scripted(StrategyChoice),
+    /// Uniformly random legal actions from the Sim's `decide` stream.
+    Random,
+    /// Actions come from outside (a trainer) through `Sim::step`.
+    External,
+}
+
+impl Controller {
+    /// Short name for tables: the strategy name, `random` or `external`.
+    pub fn name(&self) -> &str {
+        match self {
+            Controller::Scripted(choice) => choice.info.name,
+            Controller::Random => "random",
+            Controller::External => "external",
+        }
+    }
+}
+
+/// A scripted strategy picked from a game's registry, with one value per declared parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrategyChoice {
+    /// The registry entry.
+    pub info: &'static StrategyInfo,
+    /// Parameter values, in the order of `info.params`.
+    pub params: Vec<f64>,
+}
+
+impl StrategyChoice {
+    /// The value of parameter `name`.
+    ///
+    /// # Panics
+    /// If the strategy declares no such parameter: a bug in the game, not bad input.
+    pub fn param(&self, name: &str) -> f64 {
+        let i = self.info.params.iter().position(|p| p.name == name);
+        let i = i.unwrap_or_else(|| panic!("strategy {} has no parameter {name}", self.info.name));
+        self.params[i]
+    }
+}
+
+/// A registry entry: a scripted strategy a scenario may name.
+#[derive(Debug, PartialEq)]
+pub struct StrategyInfo {
+    /// Name used in scenario files (`strategy = "tft"`).
+    pub name: &'static str,
+    /// One line for `socium list`.
+    pub summary: &'static str,
+    /// Declared parameters with defaults and ranges.
+    pub params: &'static [ParamInfo],
+}
+
+/// A declared strategy parameter.
+#[derive(Debug, PartialEq)]
+pub struct ParamInfo {
+    /// Name used in scenario files (`params = { generosity = 0.1 }`).
+    pub name: &'static str,
+    /// One line for `socium list`.
+    pub summary: &'static str,
+    /// Value when the scenario gives none.
+    pub default: f64,
+    /// Lowest legal value.
+    pub min: f64,
+    /// Highest legal value.
+    pub max: f64,
+    /// Whether only whole numbers are legal.
+    pub integer: bool,
+}
+
+/// Why a strategy's parameters were refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// The strategy declares no such parameter.
+    #[error("strategy `{strategy}` has no parameter `{name}` (it has: {known})")]
+    Unknown {
+        /// The strategy.
+        strategy: &'static str,
+        /// The unknown name.
+        name: String,
+        /// The declared names.
+        known: String,
+    },
+    /// Outside the declared range, or fractional where a whole number is needed.
+    #[error("`{name}` of strategy `{strategy}` is {value}, expected {expected}")]
+    OutOfRange {
+        /// The strategy.
+        strategy: &'static str,
+        /// The parameter.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// What would be legal.
+        expected: String,
+    },
+}
+
+impl ParamInfo {
+    /// What values are legal, in words.
+    pub fn expected(&self) -> String {
+        let kind = if self.integer { "a whole number" } else { "a number" };
+        format!("{kind} in [{}, {}]", self.min, self.max)
+    }
+}
+
+impl StrategyInfo {
+    /// Picks this strategy with the given `(name, value)` parameters; the rest take defaults.
+    pub fn choose<'a>(
+        &'static self,
+        given: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> Result<StrategyChoice, ParamError> {
+        let mut params: Vec<f64> = self.params.iter().map(|p| p.default).collect();
+        for (name, value) in given {
+            let Some(i) = self.params.iter().position(|p| p.name == name) else {
+                let known: Vec<_> = self.params.iter().map(|p| p.name).collect();
+                return Err(ParamError::Unknown {
+                    strategy: self.name,
+                    name: name.to_owned(),
+                    known: if known.is_empty() { "none".into() } else { known.join(", ") },
+                });
+            };
+            let p = &self.params[i];
+            let legal = value.is_finite()
+                && value >= p.min
+                && value <= p.max
+                && (!p.integer || value.fract() == 0.0);
+            if !legal {
+                return Err(ParamError::OutOfRange {
+                    strategy: self.name,
+                    name: p.name,
+                    value,
+                    expected: p.expected(),
+                });
+            }
+            params[i] = value;
+        }
+        Ok(StrategyChoice { info: self, params })
+    }
+}
+
+/// How a scenario sets up one agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSpec {
+    /// Who acts for it.
+    pub controller: Controller,
+    /// Group label for tables (defaults to the controller's name).
+    pub label: String,
+}
+
+/// Every agent's entity, controller and label, indexed by [`AgentId`].
+#[derive(Resource, Debug)]
+pub struct Agents {
+    pub(crate) entities: Vec<Entity>,
+    pub(crate) specs: Vec<AgentSpec>,
+}
+
+impl Agents {
+    /// Number of agents.
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// Whether there are no agents.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// The entity of agent `id`.
+    pub fn entity(&self, id: AgentId) -> Entity {
+        self.entities[id.index()]
+    }
+
+    /// The controller of agent `id`.
+    pub fn controller(&self, id: AgentId) -> &Controller {
+        &self.specs[id.index()].controller
+    }
+
+    /// The label of agent `id`.
+    pub fn label(&self, id: AgentId) -> &str {
+        &self.specs[id.index()].label
+    }
+
+    /// All ids, in order.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = AgentId> + use<> {
+        (0..self.specs.len() as u32).map(AgentId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static GTFT: StrategyInfo = StrategyInfo {
+        name: "gtft",
+        summary: "generous tit for tat",
+        params: &[ParamInfo {
+            name: "generosity",
+            summary: "probability of forgiving",
+            default: 0.1,
+            min: 0.0,
+            max: 1.0,
+            integer: false,
+        }],
+    };
+
+    #[test]
+    fn choose_fills_defaults_and_checks_ranges() {
+        assert_eq!(GTFT.choose([]).unwrap().param("generosity"), 0.1);
+        assert_eq!(GTFT.choose([("generosity", 0.3)]).unwrap().params, vec![0.3]);
+        let err = GTFT.choose([("generosity", 1.5)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`generosity` of strategy `gtft` is 1.5, expected a number in [0, 1]"
+        );
+        let err = GTFT.choose([("mercy", 0.3)]).unwrap_err();
+        assert_eq!(err.to_string(), "strategy `gtft` has no parameter `mercy` (it has: generosity)");
+    }
+}

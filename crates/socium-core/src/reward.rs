@@ -1,0 +1,245 @@
+//! Multi-dimensional, per-utterance rewards.
+//!
+//! A game declares its reward dimensions ([`DimensionInfo`]); its reward components are systems in
+//! the `Reward` phase that write `(agent, utterance, dimension, value)` entries into the
+//! [`RewardLedger`]. After that phase the kernel sums each agent's entries per dimension (the raw
+//! vector), applies each dimension's [`Transform`] (the component vector) and takes the weighted
+//! sum (the scalar reward):
+//!
+//! `reward[a] = Σ_d weight[d] · transform_d(Σ_{entries of a on d} value)`.
+//!
+//! The transcript keeps every entry, so each value stays attributed to the utterance that caused it.
+
+use crate::{AgentId, UtteranceId};
+use bevy_ecs::resource::Resource;
+use serde::Deserialize;
+use std::collections::VecDeque;
+
+/// Index of a reward dimension in its game's [`DimensionInfo`] list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DimId(pub u16);
+
+/// A reward dimension a game declares.
+#[derive(Debug, PartialEq)]
+pub struct DimensionInfo {
+    /// Name used in scenario files (`[rewards.payoff]`) and outputs.
+    pub name: &'static str,
+    /// One line for `socium list`.
+    pub summary: &'static str,
+    /// Weight when the scenario sets none.
+    pub default_weight: f64,
+}
+
+/// How a dimension's per-step raw value is turned into its reward component.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Transform {
+    /// The raw value.
+    #[default]
+    Identity,
+    /// `(x − min) / (max − min)` over the raw values of this dimension (all agents) in the last
+    /// `window` steps of the episode, this one included; 0 while max = min.
+    MinMax {
+        /// Steps in the window (≥ 1).
+        window: usize,
+    },
+    /// Centred sigmoid `2 / (1 + e^(−x / scale)) − 1`, in (−1, 1) and 0 at 0.
+    Sigmoid {
+        /// Raw value that maps to about 0.46.
+        scale: f64,
+    },
+}
+
+/// A dimension as the scenario configures it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DimensionSpec {
+    /// The dimension's name.
+    pub name: &'static str,
+    /// Its weight in the scalar reward.
+    pub weight: f64,
+    /// Its transform.
+    pub transform: Transform,
+}
+
+impl DimensionSpec {
+    /// The game's default: its declared weight and the identity transform.
+    pub fn default_for(info: &DimensionInfo) -> Self {
+        DimensionSpec { name: info.name, weight: info.default_weight, transform: Transform::Identity }
+    }
+}
+
+/// One reward entry: `value` on `dimension` for `agent`, caused by `utterance`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RewardEntry {
+    /// Who is rewarded.
+    pub agent: AgentId,
+    /// The utterance (act) that caused it.
+    pub utterance: UtteranceId,
+    /// The dimension.
+    pub dimension: DimId,
+    /// The raw value.
+    pub value: f64,
+}
+
+/// The reward entries of the current step.
+#[derive(Resource, Debug, Default)]
+pub struct RewardLedger {
+    pub(crate) entries: Vec<RewardEntry>,
+}
+
+impl RewardLedger {
+    /// Adds an entry.
+    #[inline]
+    pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
+        self.entries.push(RewardEntry { agent, utterance, dimension, value });
+    }
+
+    /// The entries of this step.
+    pub fn entries(&self) -> &[RewardEntry] {
+        &self.entries
+    }
+}
+
+/// Per-agent rewards of the last step and of the episode so far.
+#[derive(Resource, Debug)]
+pub struct StepRewards {
+    pub(crate) dims: Vec<DimensionSpec>,
+    windows: Vec<VecDeque<(f64, f64)>>,
+    /// Raw per-dimension sums of the step, `[agents × dims]`.
+    pub(crate) raw: Vec<f64>,
+    /// Transformed per-dimension components of the step, `[agents × dims]`.
+    pub(crate) components: Vec<f32>,
+    /// Scalar reward of the step, `[agents]`.
+    pub(crate) reward: Vec<f32>,
+    /// Raw per-dimension sums over the episode, `[agents × dims]`.
+    pub(crate) episode_raw: Vec<f64>,
+    /// Scalar return over the episode, `[agents]`.
+    pub(crate) episode_return: Vec<f64>,
+}
+
+impl StepRewards {
+    pub(crate) fn new(agents: usize, dims: Vec<DimensionSpec>) -> Self {
+        let d = dims.len();
+        StepRewards {
+            windows: vec![VecDeque::new(); d],
+            raw: vec![0.0; agents * d],
+            components: vec![0.0; agents * d],
+            reward: vec![0.0; agents],
+            episode_raw: vec![0.0; agents * d],
+            episode_return: vec![0.0; agents],
+            dims,
+        }
+    }
+
+    pub(crate) fn clear_episode(&mut self) {
+        self.windows.iter_mut().for_each(VecDeque::clear);
+        for buf in [&mut self.raw, &mut self.episode_raw, &mut self.episode_return] {
+            buf.fill(0.0);
+        }
+        self.components.fill(0.0);
+        self.reward.fill(0.0);
+    }
+
+    /// Sums the ledger per agent and dimension, transforms, weights, and adds to the episode.
+    pub(crate) fn aggregate(&mut self, ledger: &RewardLedger) {
+        let d = self.dims.len();
+        self.raw.fill(0.0);
+        for e in &ledger.entries {
+            self.raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
+        }
+        for (k, dim) in self.dims.iter().enumerate() {
+            let column = self.raw.iter().skip(k).step_by(d);
+            let range = match dim.transform {
+                Transform::MinMax { window } => {
+                    let (lo, hi) = column.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                        (lo.min(x), hi.max(x))
+                    });
+                    let w = &mut self.windows[k];
+                    w.push_back((lo, hi));
+                    while w.len() > window {
+                        w.pop_front();
+                    }
+                    w.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(a, b)| {
+                        (lo.min(a), hi.max(b))
+                    })
+                }
+                _ => (0.0, 0.0),
+            };
+            for a in 0..self.reward.len() {
+                let x = self.raw[a * d + k];
+                self.components[a * d + k] = match dim.transform {
+                    Transform::Identity => x,
+                    Transform::MinMax { .. } if range.1 > range.0 => {
+                        (x - range.0) / (range.1 - range.0)
+                    }
+                    Transform::MinMax { .. } => 0.0,
+                    Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale).exp()) - 1.0,
+                } as f32;
+            }
+        }
+        for a in 0..self.reward.len() {
+            let row = a * d..(a + 1) * d;
+            let r: f64 = self.dims.iter().zip(&self.components[row.clone()]).map(|(s, &c)| s.weight * c as f64).sum();
+            self.reward[a] = r as f32;
+            self.episode_return[a] += r;
+            for (total, x) in self.episode_raw[row.clone()].iter_mut().zip(&self.raw[row]) {
+                *total += x;
+            }
+        }
+    }
+
+    /// The configured dimensions.
+    pub fn dimensions(&self) -> &[DimensionSpec] {
+        &self.dims
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewards(transform: Transform, weight: f64) -> StepRewards {
+        let dims = vec![
+            DimensionSpec { name: "a", weight: 1.0, transform: Transform::Identity },
+            DimensionSpec { name: "b", weight, transform },
+        ];
+        StepRewards::new(2, dims)
+    }
+
+    fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {
+        let mut l = RewardLedger::default();
+        for &(a, d, v) in entries {
+            l.add(AgentId(a), UtteranceId(0), DimId(d), v);
+        }
+        l
+    }
+
+    #[test]
+    fn weighted_sum_of_transformed_components() {
+        let mut r = rewards(Transform::Sigmoid { scale: 2.0 }, 0.5);
+        r.aggregate(&ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]));
+        let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
+        assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
+        assert!((r.components[1] as f64 - s).abs() < 1e-6);
+        assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
+        assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
+        r.aggregate(&ledger(&[(0, 0, 1.0)]));
+        assert_eq!(r.episode_raw[0], 4.0);
+    }
+
+    #[test]
+    fn min_max_over_a_sliding_window() {
+        let mut r = rewards(Transform::MinMax { window: 2 }, 1.0);
+        r.aggregate(&ledger(&[(0, 1, 10.0), (1, 1, 0.0)]));
+        assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);
+        r.aggregate(&ledger(&[(0, 1, 5.0), (1, 1, 5.0)]));
+        // Window holds steps 1 and 2: range [0, 10].
+        assert_eq!(r.components[1], 0.5);
+        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]));
+        // Step 1 fell out: range [5, 6].
+        assert_eq!(r.components[1], 1.0);
+        r.clear_episode();
+        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]));
+        assert_eq!(r.components[1], 0.0, "max = min gives 0");
+    }
+}

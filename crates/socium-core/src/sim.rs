@@ -1,0 +1,629 @@
+//! `Sim`: one environment instance — one ECS world, one schedule per half-step, one seed.
+
+use crate::{
+    AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
+    MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyInfo,
+    Turn, TurnOrder, Utterance, Utterances, space::ActionProblem,
+};
+use bevy_ecs::{
+    prelude::*,
+    schedule::{IntoScheduleConfigs, ScheduleLabel, SingleThreadedExecutor},
+    system::ScheduleSystem,
+};
+use serde::Serialize;
+use std::io::Write as _;
+
+/// The phases of a step, run in this order. `Reset` runs at every reset; `Observe` ends every reset
+/// and every step; `Decide`..`Record` make up `Sim::step`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Put the game in its start state (resources, per-agent components).
+    Reset,
+    /// Draw what the coming step needs (pairings, turns) and write observations and masks.
+    Observe,
+    /// Scripted controllers write their actions.
+    Decide,
+    /// The game's rules apply every action, emit utterances, change the state.
+    Resolve,
+    /// Reward components write ledger entries.
+    Reward,
+    /// Metrics and end-of-episode checks (the kernel has already summed the rewards).
+    Record,
+}
+
+/// Kernel systems that bracket the games' phases.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kernel {
+    BeginTurn,
+    Aggregate,
+    Finish,
+}
+
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct ResetSchedule;
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct ObserveSchedule;
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct StepSchedule;
+
+/// A game family's rules, as a plugin: it declares its spaces, strategies, reward dimensions and
+/// metrics, checks a setup, and registers its systems and resources in a [`SimBuilder`].
+pub trait Game: Send + Sync {
+    /// The game's name in scenario files and outputs.
+    fn name(&self) -> &'static str;
+    /// The observation space (a `Box`) for `agents` agents.
+    fn observation_space(&self, agents: usize) -> Space;
+    /// Every agent's action space.
+    fn action_space(&self) -> Space;
+    /// The reward dimensions, in [`crate::DimId`] order.
+    fn reward_dimensions(&self) -> &'static [DimensionInfo];
+    /// The scripted strategies a scenario may name.
+    fn strategies(&self) -> &'static [StrategyInfo];
+    /// The episode metrics, in [`crate::MetricId`] order.
+    fn metrics(&self) -> &'static [MetricInfo];
+    /// How agents take turns.
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Simultaneous
+    }
+    /// Episodes a `socium run` plays when the scenario does not say (a full tournament, say).
+    fn default_episodes(&self, _agents: usize) -> u64 {
+        1
+    }
+    /// Refuses setups the rules cannot play (wrong agent count, strategy needing a disabled rule).
+    fn check(&self, _agents: &[AgentSpec]) -> Result<(), String> {
+        Ok(())
+    }
+    /// Registers the game's resources and systems.
+    fn build(&self, sim: &mut SimBuilder);
+}
+
+/// Everything but the game that makes a Sim.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The agents, in id order.
+    pub agents: Vec<AgentSpec>,
+    /// How to draw the social graph.
+    pub graph: GraphSpec,
+    /// Reward dimensions in the game's order, with weights and transforms.
+    pub rewards: Vec<DimensionSpec>,
+    /// Step limit of an episode (truncation), if any.
+    pub max_steps: Option<u32>,
+    /// Seed of the first episode.
+    pub seed: u64,
+    /// Whether to keep a JSON-lines transcript (and render utterance text).
+    pub transcript: bool,
+}
+
+impl SimConfig {
+    /// `agents` with the game's default rewards, a complete graph, no step limit and no transcript.
+    pub fn new(game: &dyn Game, agents: Vec<AgentSpec>, seed: u64) -> Self {
+        SimConfig {
+            agents,
+            graph: GraphSpec::Complete,
+            rewards: game.reward_dimensions().iter().map(DimensionSpec::default_for).collect(),
+            max_steps: None,
+            seed,
+            transcript: false,
+        }
+    }
+}
+
+/// Why a Sim could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The game refuses the setup.
+    #[error("game `{game}`: {message}")]
+    Game {
+        /// The game.
+        game: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The graph generator refuses its parameters.
+    #[error("graph: {0}")]
+    Graph(String),
+    /// The reward dimensions do not match the game's.
+    #[error("rewards: expected the {expected} dimensions of the game in order, found {found:?}")]
+    Rewards {
+        /// The game's dimension count.
+        expected: usize,
+        /// The names given.
+        found: Vec<&'static str>,
+    },
+}
+
+/// Why a step was refused. The Sim is unchanged after any of these.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// The action buffer does not have `agents × action_dim` values.
+    #[error("actions: expected {expected} values ({agents} agents × {per_agent}), found {found}")]
+    WrongShape {
+        /// Values expected.
+        expected: usize,
+        /// Agents.
+        agents: usize,
+        /// Values per agent.
+        per_agent: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// An external agent's action is illegal.
+    #[error("{agent}: {problem}")]
+    BadAction {
+        /// The agent.
+        agent: AgentId,
+        /// What is wrong.
+        problem: ActionProblem,
+    },
+    /// Every agent is done: reset first.
+    #[error("the episode is over: call reset before stepping again")]
+    EpisodeOver,
+}
+
+/// A flat per-agent buffer, `[agents × dim]`, held as a resource.
+#[derive(Debug)]
+pub struct Rows<T> {
+    dim: usize,
+    data: Vec<T>,
+}
+
+impl<T: Copy + Default> Rows<T> {
+    fn new(agents: usize, dim: usize) -> Self {
+        Rows { dim, data: vec![T::default(); agents * dim] }
+    }
+
+    /// Values per agent.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Agent `a`'s row.
+    #[inline]
+    pub fn row(&self, a: AgentId) -> &[T] {
+        &self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+    }
+
+    /// Agent `a`'s row, to write.
+    #[inline]
+    pub fn row_mut(&mut self, a: AgentId) -> &mut [T] {
+        &mut self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+    }
+
+    /// All rows, flat.
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+}
+
+/// Observations for the coming step, `[agents × obs_dim]`, written by the game in `Observe`.
+#[derive(Resource, Debug)]
+pub struct Observations(pub Rows<f32>);
+
+/// Action masks for the coming step, `[agents × mask_dim]` (1 = legal). The kernel sets acting
+/// agents' rows to all-legal and idle agents' rows to all-forbidden; games narrow them in `Observe`.
+#[derive(Resource, Debug)]
+pub struct ActionMasks(pub Rows<u8>);
+
+/// Every agent's action for the step being resolved, `[agents × action_dim]`: external ones copied
+/// in by `Sim::step`, the others written by controllers in `Decide`.
+#[derive(Resource, Debug)]
+pub struct Actions(pub Rows<f32>);
+
+/// The Sim's spaces, for systems that need them.
+#[derive(Resource, Debug, Clone, PartialEq, Serialize)]
+pub struct Spaces {
+    /// Observation space (a `Box`).
+    pub observation: Space,
+    /// Action space.
+    pub action: Space,
+}
+
+/// The JSON-lines transcript being written, if one is kept.
+#[derive(Resource, Debug, Default)]
+struct Transcript {
+    enabled: bool,
+    names: Vec<&'static str>,
+    buf: Vec<u8>,
+}
+
+/// Builds a [`Sim`]: the kernel's resources and systems are in place; a [`Game`] adds its own.
+pub struct SimBuilder {
+    world: World,
+    reset: Schedule,
+    observe: Schedule,
+    step: Schedule,
+}
+
+impl SimBuilder {
+    /// Adds systems to a phase.
+    pub fn add_systems<M>(
+        &mut self,
+        phase: Phase,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        let schedule = match phase {
+            Phase::Reset => &mut self.reset,
+            Phase::Observe => &mut self.observe,
+            _ => &mut self.step,
+        };
+        schedule.add_systems(systems.in_set(phase));
+        self
+    }
+
+    /// The world, to insert resources and per-agent components.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+/// One environment instance: a `bevy_ecs` world and its schedules, run on one thread.
+///
+/// ```text
+/// reset(seed) : Reset, Observe                   -> observations()
+/// step(a)     : Decide, Resolve, Reward, Record, Observe -> observations(), rewards(), done flags
+/// ```
+pub struct Sim {
+    world: World,
+    reset: Schedule,
+    observe: Schedule,
+    step: Schedule,
+    spaces: Spaces,
+    external: Vec<AgentId>,
+    graph: GraphSpec,
+    game: &'static str,
+}
+
+fn schedule(label: impl ScheduleLabel) -> Schedule {
+    let mut s = Schedule::new(label);
+    s.set_executor(SingleThreadedExecutor::new());
+    s
+}
+
+impl Sim {
+    /// Builds a Sim of `game` and resets it with `config.seed`.
+    pub fn new(game: &dyn Game, config: SimConfig) -> Result<Sim, SimError> {
+        let n = config.agents.len();
+        let dims = game.reward_dimensions();
+        if config.rewards.len() != dims.len()
+            || config.rewards.iter().zip(dims).any(|(s, d)| s.name != d.name)
+        {
+            let found = config.rewards.iter().map(|s| s.name).collect();
+            return Err(SimError::Rewards { expected: dims.len(), found });
+        }
+        config.graph.check(n).map_err(SimError::Graph)?;
+        game.check(&config.agents).map_err(|message| SimError::Game { game: game.name(), message })?;
+
+        let spaces = Spaces { observation: game.observation_space(n), action: game.action_space() };
+        let mut world = World::new();
+        let entities = config
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| world.spawn((AgentId(i as u32), spec.controller.clone())).id())
+            .collect();
+        let external = (0..n as u32)
+            .map(AgentId)
+            .filter(|&a| config.agents[a.index()].controller == Controller::External)
+            .collect();
+        world.insert_resource(Agents { entities, specs: config.agents.clone() });
+        world.insert_resource(SimRng::new(config.seed));
+        world.insert_resource(config.graph.generate(n, &mut SimRng::new(config.seed)));
+        world.insert_resource(Clock::default());
+        world.insert_resource(Turn::new(game.turn_order(), n));
+        world.insert_resource(Done::new(n, config.max_steps));
+        world.insert_resource(Observations(Rows::new(n, spaces.observation.flat_dim())));
+        world.insert_resource(ActionMasks(Rows::new(n, spaces.action.mask_dim())));
+        world.insert_resource(Actions(Rows::new(n, spaces.action.flat_dim())));
+        world.insert_resource(Utterances { render_text: config.transcript, ..Default::default() });
+        world.insert_resource(RewardLedger::default());
+        world.insert_resource(StepRewards::new(n, config.rewards));
+        world.insert_resource(Metrics::new(game.metrics().len()));
+        world.insert_resource(Transcript {
+            enabled: config.transcript,
+            names: dims.iter().map(|d| d.name).collect(),
+            buf: Vec::new(),
+        });
+        world.insert_resource(spaces.clone());
+
+        let mut builder = SimBuilder {
+            world,
+            reset: schedule(ResetSchedule),
+            observe: schedule(ObserveSchedule),
+            step: schedule(StepSchedule),
+        };
+        builder.observe.configure_sets((Kernel::BeginTurn, Phase::Observe).chain());
+        builder.observe.add_systems(begin_turn.in_set(Kernel::BeginTurn));
+        builder.step.configure_sets(
+            (Phase::Decide, Phase::Resolve, Phase::Reward, Kernel::Aggregate, Phase::Record, Kernel::Finish)
+                .chain(),
+        );
+        builder.step.add_systems(random_controllers.in_set(Phase::Decide));
+        builder.step.add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
+        builder.step.add_systems(finish_step.in_set(Kernel::Finish));
+        game.build(&mut builder);
+
+        let SimBuilder { world, reset, observe, step } = builder;
+        let mut sim =
+            Sim { world, reset, observe, step, spaces, external, graph: config.graph, game: game.name() };
+        sim.reset(Some(config.seed));
+        Ok(sim)
+    }
+
+    /// Starts an episode. With a seed, every random stream (and the graph) restarts from it and the
+    /// episode counter restarts at 0; without, the streams continue and the counter goes up.
+    pub fn reset(&mut self, seed: Option<u64>) {
+        let w = &mut self.world;
+        match seed {
+            Some(seed) => {
+                let mut rng = SimRng::new(seed);
+                let n = w.resource::<Agents>().len();
+                let graph = self.graph.generate(n, &mut rng);
+                w.insert_resource(graph);
+                w.insert_resource(rng);
+                w.resource_mut::<Clock>().episode = 0;
+            }
+            None => w.resource_mut::<Clock>().episode += 1,
+        }
+        w.resource_mut::<Clock>().step = 0;
+        w.resource_mut::<Done>().clear();
+        w.resource_mut::<Turn>().next = 0;
+        w.resource_mut::<RewardLedger>().entries.clear();
+        w.resource_mut::<StepRewards>().clear_episode();
+        w.resource_mut::<Metrics>().clear();
+        let mut u = w.resource_mut::<Utterances>();
+        u.current.clear();
+        u.next_id = 0;
+        u.step = 0;
+        self.reset.run(&mut self.world);
+        self.observe.run(&mut self.world);
+    }
+
+    /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
+    /// rows are ignored) without changing anything.
+    pub fn check_actions(&self, actions: &[f32]) -> Result<(), StepError> {
+        if self.is_done() {
+            return Err(StepError::EpisodeOver);
+        }
+        let n = self.agent_count();
+        let per_agent = self.spaces.action.flat_dim();
+        if actions.len() != n * per_agent {
+            return Err(StepError::WrongShape {
+                expected: n * per_agent,
+                agents: n,
+                per_agent,
+                found: actions.len(),
+            });
+        }
+        let turn = self.world.resource::<Turn>();
+        let masks = &self.world.resource::<ActionMasks>().0;
+        for &a in &self.external {
+            if turn.is_acting(a) {
+                let row = &actions[a.index() * per_agent..(a.index() + 1) * per_agent];
+                self.spaces
+                    .action
+                    .check(row, masks.row(a))
+                    .map_err(|problem| StepError::BadAction { agent: a, problem })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays one step with the external agents' actions; refused (and the Sim unchanged) if any
+    /// acting external agent's action is illegal or the episode is over.
+    pub fn step(&mut self, actions: &[f32]) -> Result<(), StepError> {
+        self.check_actions(actions)?;
+        self.step_checked(actions);
+        Ok(())
+    }
+
+    /// [`Sim::step`] for actions that passed [`Sim::check_actions`].
+    pub(crate) fn step_checked(&mut self, actions: &[f32]) {
+        let step = self.world.resource::<Clock>().step;
+        let mut buf = self.world.resource_mut::<Actions>();
+        let per_agent = buf.0.dim();
+        for &a in &self.external {
+            let i = a.index() * per_agent;
+            buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
+        }
+        self.world.resource_mut::<RewardLedger>().entries.clear();
+        let mut u = self.world.resource_mut::<Utterances>();
+        u.current.clear();
+        u.step = step;
+        self.step.run(&mut self.world);
+        self.observe.run(&mut self.world);
+    }
+
+    /// Number of agents.
+    pub fn agent_count(&self) -> usize {
+        self.world.resource::<Agents>().len()
+    }
+
+    /// The game's name.
+    pub fn game(&self) -> &'static str {
+        self.game
+    }
+
+    /// The agents, their controllers and labels.
+    pub fn agents(&self) -> &Agents {
+        self.world.resource::<Agents>()
+    }
+
+    /// Observation and action spaces.
+    pub fn spaces(&self) -> &Spaces {
+        &self.spaces
+    }
+
+    /// The agents an outside trainer acts for, in id order.
+    pub fn external_agents(&self) -> &[AgentId] {
+        &self.external
+    }
+
+    /// Observations for the coming step, `[agents × obs_dim]`.
+    pub fn observations(&self) -> &[f32] {
+        self.world.resource::<Observations>().0.as_slice()
+    }
+
+    /// Action masks for the coming step, `[agents × mask_dim]`.
+    pub fn action_masks(&self) -> &[u8] {
+        self.world.resource::<ActionMasks>().0.as_slice()
+    }
+
+    /// Who acts at the coming step, `[agents]`.
+    pub fn acting(&self) -> &[bool] {
+        self.world.resource::<Turn>().acting()
+    }
+
+    /// Scalar rewards of the last step, `[agents]`.
+    pub fn rewards(&self) -> &[f32] {
+        &self.world.resource::<StepRewards>().reward
+    }
+
+    /// Transformed per-dimension rewards of the last step, `[agents × dims]`.
+    pub fn reward_components(&self) -> &[f32] {
+        &self.world.resource::<StepRewards>().components
+    }
+
+    /// The configured reward dimensions.
+    pub fn reward_dimensions(&self) -> &[DimensionSpec] {
+        self.world.resource::<StepRewards>().dimensions()
+    }
+
+    /// Raw per-dimension rewards summed over the episode, `[agents × dims]`.
+    pub fn episode_raw_rewards(&self) -> &[f64] {
+        &self.world.resource::<StepRewards>().episode_raw
+    }
+
+    /// Scalar returns over the episode, `[agents]`.
+    pub fn episode_returns(&self) -> &[f64] {
+        &self.world.resource::<StepRewards>().episode_return
+    }
+
+    /// Per-agent `terminated` flags.
+    pub fn terminated(&self) -> &[bool] {
+        &self.world.resource::<Done>().terminated
+    }
+
+    /// Per-agent `truncated` flags.
+    pub fn truncated(&self) -> &[bool] {
+        &self.world.resource::<Done>().truncated
+    }
+
+    /// Whether every agent is done.
+    pub fn is_done(&self) -> bool {
+        self.world.resource::<Done>().all_done()
+    }
+
+    /// The utterances of the last step.
+    pub fn utterances(&self) -> &[Utterance] {
+        self.world.resource::<Utterances>().this_step()
+    }
+
+    /// The reward entries of the last step.
+    pub fn reward_entries(&self) -> &[RewardEntry] {
+        self.world.resource::<RewardLedger>().entries()
+    }
+
+    /// Episode metrics so far.
+    pub fn metrics(&self) -> &Metrics {
+        self.world.resource::<Metrics>()
+    }
+
+    /// Where the Sim is in time.
+    pub fn clock(&self) -> Clock {
+        *self.world.resource::<Clock>()
+    }
+
+    /// Takes the transcript lines written since the last call (empty when none is kept).
+    pub fn take_transcript(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.world.resource_mut::<Transcript>().buf)
+    }
+
+    /// The ECS world, for reading game state.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+}
+
+fn begin_turn(mut turn: ResMut<Turn>, done: Res<Done>, mut masks: ResMut<ActionMasks>) {
+    turn.advance(&done);
+    let masks = &mut masks.0;
+    for (a, &acting) in turn.acting.iter().enumerate() {
+        masks.row_mut(AgentId(a as u32)).fill(acting as u8);
+    }
+}
+
+fn random_controllers(
+    agents: Res<Agents>,
+    turn: Res<Turn>,
+    masks: Res<ActionMasks>,
+    spaces: Res<Spaces>,
+    mut actions: ResMut<Actions>,
+    mut rng: ResMut<SimRng>,
+) {
+    for a in agents.ids() {
+        if turn.is_acting(a) && *agents.controller(a) == Controller::Random {
+            spaces.action.sample(&mut rng.decide, masks.0.row(a), actions.0.row_mut(a));
+        }
+    }
+}
+
+fn aggregate_rewards(ledger: Res<RewardLedger>, mut rewards: ResMut<StepRewards>) {
+    rewards.aggregate(&ledger);
+}
+
+/// One transcript line: an utterance with the reward entries it caused.
+#[derive(Serialize)]
+struct TranscriptLine<'a> {
+    episode: u64,
+    #[serde(flatten)]
+    utterance: &'a Utterance,
+    rewards: Vec<TranscriptReward>,
+}
+
+#[derive(Serialize)]
+struct TranscriptReward {
+    agent: AgentId,
+    dimension: &'static str,
+    value: f64,
+}
+
+fn finish_step(
+    mut clock: ResMut<Clock>,
+    mut done: ResMut<Done>,
+    utterances: Res<Utterances>,
+    ledger: Res<RewardLedger>,
+    mut transcript: ResMut<Transcript>,
+) {
+    clock.step += 1;
+    if done.max_steps.is_some_and(|m| clock.step >= m) {
+        let Done { terminated, truncated, .. } = &mut *done;
+        for (t, u) in terminated.iter().zip(truncated.iter_mut()) {
+            *u = !t;
+        }
+    }
+    if !transcript.enabled {
+        return;
+    }
+    let Transcript { names, buf, .. } = &mut *transcript;
+    // Entries in utterance order (stable, so an utterance's entries keep the order they were
+    // written in), then one line per utterance with its entries.
+    let mut entries: Vec<&RewardEntry> = ledger.entries().iter().collect();
+    entries.sort_by_key(|e| e.utterance);
+    let mut rest = &entries[..];
+    for u in utterances.this_step() {
+        let start = rest.partition_point(|e| e.utterance < u.id);
+        let end = rest.partition_point(|e| e.utterance <= u.id);
+        let rewards = rest[start..end]
+            .iter()
+            .map(|e| TranscriptReward {
+                agent: e.agent,
+                dimension: names[e.dimension.0 as usize],
+                value: e.value,
+            })
+            .collect();
+        rest = &rest[end..];
+        let line = TranscriptLine { episode: clock.episode, utterance: u, rewards };
+        serde_json::to_writer(&mut *buf, &line).expect("serialising to memory cannot fail");
+        buf.write_all(b"\n").expect("writing to memory cannot fail");
+    }
+}

@@ -1,0 +1,285 @@
+//! Observation and action spaces, their flat `f32` layout, masks and validation.
+//!
+//! Every action is a row of `f32` values of length [`Space::flat_dim`]: a `Discrete` choice is one
+//! integer-valued entry, `MultiDiscrete` one per component, `Box` one per dimension, and a `Tuple`
+//! the concatenation of its parts. Masks are rows of `u8` (1 = legal) of length
+//! [`Space::mask_dim`], one entry per discrete choice, in the same order. This keeps a whole
+//! `VecEnv` step in a handful of flat buffers that Python can own as numpy arrays.
+
+use rand::Rng;
+use serde::Serialize;
+use std::fmt;
+
+/// A space of observations or actions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Space {
+    /// One choice among `n`: `0..n`.
+    Discrete {
+        /// Number of choices.
+        n: u32,
+    },
+    /// One choice per component, component `i` among `nvec[i]`.
+    MultiDiscrete {
+        /// Number of choices of each component.
+        nvec: Vec<u32>,
+    },
+    /// Real vectors with per-dimension bounds (inclusive).
+    Box {
+        /// Lower bounds.
+        low: Vec<f32>,
+        /// Upper bounds.
+        high: Vec<f32>,
+    },
+    /// The concatenation of several spaces.
+    Tuple(Vec<Space>),
+}
+
+/// What is wrong with one action row.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ActionProblem {
+    /// The row has the wrong length.
+    #[error("expected {expected} values, found {found}")]
+    WrongLength {
+        /// Values the space takes.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// NaN or infinite.
+    #[error("entry {index} is {value}, expected a finite number")]
+    NotFinite {
+        /// Entry in the flat row.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A discrete entry that is not a whole number.
+    #[error("entry {index} is {value}, expected a whole number for a discrete choice")]
+    NotInteger {
+        /// Entry in the flat row.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// Outside the space's bounds.
+    #[error("entry {index} is {value}, expected a value in [{low}, {high}]")]
+    OutOfRange {
+        /// Entry in the flat row.
+        index: usize,
+        /// The value.
+        value: f32,
+        /// Lowest legal value.
+        low: f32,
+        /// Highest legal value.
+        high: f32,
+    },
+    /// A choice the action mask forbids now.
+    #[error("entry {index} chooses {choice}, which the action mask forbids now")]
+    Masked {
+        /// Entry in the flat row.
+        index: usize,
+        /// The forbidden choice.
+        choice: u32,
+    },
+}
+
+impl Space {
+    /// A `Box` with the same bounds in every one of `dim` dimensions.
+    pub fn uniform_box(dim: usize, low: f32, high: f32) -> Self {
+        Space::Box { low: vec![low; dim], high: vec![high; dim] }
+    }
+
+    /// Number of `f32` values in a flat row of this space.
+    pub fn flat_dim(&self) -> usize {
+        match self {
+            Space::Discrete { .. } => 1,
+            Space::MultiDiscrete { nvec } => nvec.len(),
+            Space::Box { low, .. } => low.len(),
+            Space::Tuple(parts) => parts.iter().map(Space::flat_dim).sum(),
+        }
+    }
+
+    /// Number of mask entries: one per discrete choice, none for `Box` parts.
+    pub fn mask_dim(&self) -> usize {
+        match self {
+            Space::Discrete { n } => *n as usize,
+            Space::MultiDiscrete { nvec } => nvec.iter().map(|&n| n as usize).sum(),
+            Space::Box { .. } => 0,
+            Space::Tuple(parts) => parts.iter().map(Space::mask_dim).sum(),
+        }
+    }
+
+    /// Checks one flat action row against the space and the row's mask.
+    pub fn check(&self, row: &[f32], mask: &[u8]) -> Result<(), ActionProblem> {
+        if row.len() != self.flat_dim() {
+            return Err(ActionProblem::WrongLength { expected: self.flat_dim(), found: row.len() });
+        }
+        let mut cursor = Cursor::default();
+        self.check_at(row, mask, &mut cursor)
+    }
+
+    fn check_at(&self, row: &[f32], mask: &[u8], at: &mut Cursor) -> Result<(), ActionProblem> {
+        let discrete = |n: u32, at: &mut Cursor| {
+            let index = at.value;
+            let value = row[index];
+            if !value.is_finite() {
+                return Err(ActionProblem::NotFinite { index, value });
+            }
+            if value.fract() != 0.0 {
+                return Err(ActionProblem::NotInteger { index, value });
+            }
+            if value < 0.0 || value >= n as f32 {
+                return Err(ActionProblem::OutOfRange {
+                    index,
+                    value,
+                    low: 0.0,
+                    high: n.saturating_sub(1) as f32,
+                });
+            }
+            let choice = value as u32;
+            if mask.get(at.mask + choice as usize) == Some(&0) {
+                return Err(ActionProblem::Masked { index, choice });
+            }
+            at.value += 1;
+            at.mask += n as usize;
+            Ok(())
+        };
+        match self {
+            Space::Discrete { n } => discrete(*n, at),
+            Space::MultiDiscrete { nvec } => nvec.iter().try_for_each(|&n| discrete(n, at)),
+            Space::Box { low, high } => {
+                for (&lo, &hi) in low.iter().zip(high) {
+                    let index = at.value;
+                    let value = row[index];
+                    if !value.is_finite() {
+                        return Err(ActionProblem::NotFinite { index, value });
+                    }
+                    if value < lo || value > hi {
+                        return Err(ActionProblem::OutOfRange { index, value, low: lo, high: hi });
+                    }
+                    at.value += 1;
+                }
+                Ok(())
+            }
+            Space::Tuple(parts) => parts.iter().try_for_each(|p| p.check_at(row, mask, at)),
+        }
+    }
+
+    /// Writes a uniformly random legal action into `out` (discrete parts respect `mask`; a part
+    /// whose choices are all masked takes choice 0).
+    pub fn sample(&self, rng: &mut impl Rng, mask: &[u8], out: &mut [f32]) {
+        let mut cursor = Cursor::default();
+        self.sample_at(rng, mask, out, &mut cursor);
+    }
+
+    fn sample_at(&self, rng: &mut impl Rng, mask: &[u8], out: &mut [f32], at: &mut Cursor) {
+        let mut discrete = |n: u32, rng: &mut dyn rand::RngCore, at: &mut Cursor| {
+            let part = mask.get(at.mask..at.mask + n as usize);
+            let legal = |c: u32| part.is_none_or(|m| m[c as usize] != 0);
+            let count = (0..n).filter(|&c| legal(c)).count() as u32;
+            let choice = if count == 0 {
+                0
+            } else {
+                let k = rng.random_range(0..count);
+                (0..n).filter(|&c| legal(c)).nth(k as usize).unwrap_or(0)
+            };
+            out[at.value] = choice as f32;
+            at.value += 1;
+            at.mask += n as usize;
+        };
+        match self {
+            Space::Discrete { n } => discrete(*n, rng, at),
+            Space::MultiDiscrete { nvec } => nvec.iter().for_each(|&n| discrete(n, rng, at)),
+            Space::Box { low, high } => {
+                for (&lo, &hi) in low.iter().zip(high) {
+                    out[at.value] = if lo < hi { rng.random_range(lo..=hi) } else { lo };
+                    at.value += 1;
+                }
+            }
+            Space::Tuple(parts) => parts.iter().for_each(|p| p.sample_at(rng, mask, out, at)),
+        }
+    }
+}
+
+/// Position in the flat value row and the flat mask row while walking a space.
+#[derive(Default)]
+struct Cursor {
+    value: usize,
+    mask: usize,
+}
+
+impl fmt::Display for Space {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Space::Discrete { n } => write!(f, "Discrete({n})"),
+            Space::MultiDiscrete { nvec } => write!(f, "MultiDiscrete({nvec:?})"),
+            Space::Box { low, .. } => write!(f, "Box({})", low.len()),
+            Space::Tuple(parts) => {
+                write!(f, "Tuple(")?;
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn tuple() -> Space {
+        Space::Tuple(vec![Space::Discrete { n: 3 }, Space::uniform_box(1, 0.0, 1.0)])
+    }
+
+    #[test]
+    fn layout_dims() {
+        assert_eq!(tuple().flat_dim(), 2);
+        assert_eq!(tuple().mask_dim(), 3);
+        assert_eq!(Space::MultiDiscrete { nvec: vec![2, 4] }.mask_dim(), 6);
+    }
+
+    #[test]
+    fn check_names_each_problem() {
+        let s = tuple();
+        let all = [1, 1, 1];
+        assert_eq!(s.check(&[1.0, 0.5], &all), Ok(()));
+        assert_eq!(
+            s.check(&[1.0], &all),
+            Err(ActionProblem::WrongLength { expected: 2, found: 1 })
+        );
+        assert_eq!(
+            s.check(&[f32::NAN, 0.5], &all).unwrap_err().to_string(),
+            "entry 0 is NaN, expected a finite number"
+        );
+        assert!(matches!(s.check(&[1.5, 0.5], &all), Err(ActionProblem::NotInteger { .. })));
+        assert!(matches!(s.check(&[3.0, 0.5], &all), Err(ActionProblem::OutOfRange { .. })));
+        assert!(matches!(
+            s.check(&[1.0, 1.5], &all),
+            Err(ActionProblem::OutOfRange { index: 1, .. })
+        ));
+        assert_eq!(
+            s.check(&[2.0, 0.5], &[1, 1, 0]),
+            Err(ActionProblem::Masked { index: 0, choice: 2 })
+        );
+    }
+
+    #[test]
+    fn samples_are_legal() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let s = tuple();
+        let mask = [0, 1, 0];
+        let mut out = [0.0; 2];
+        for _ in 0..100 {
+            s.sample(&mut rng, &mask, &mut out);
+            assert_eq!(s.check(&out, &mask), Ok(()));
+            assert_eq!(out[0], 1.0);
+        }
+    }
+}

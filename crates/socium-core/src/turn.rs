@@ -1,0 +1,160 @@
+//! Turn structure: who acts this step, which acts are legal, who is done.
+
+use crate::AgentId;
+use bevy_ecs::resource::Resource;
+
+/// How agents take turns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TurnOrder {
+    /// Every agent that is not done acts at every step (a game may still mark some idle).
+    #[default]
+    Simultaneous,
+    /// One agent acts per step, cycling through the agents that are not done in id order.
+    RoundRobin,
+}
+
+/// Who acts at the coming step. The kernel sets it at the start of `Observe` from the
+/// [`TurnOrder`] and the done flags; a game's `Observe` systems may narrow it (only donors act,
+/// say).
+#[derive(Resource, Debug)]
+pub struct Turn {
+    pub(crate) order: TurnOrder,
+    pub(crate) acting: Vec<bool>,
+    /// Next agent in round-robin order.
+    pub(crate) next: usize,
+}
+
+impl Turn {
+    pub(crate) fn new(order: TurnOrder, agents: usize) -> Self {
+        Turn { order, acting: vec![false; agents], next: 0 }
+    }
+
+    /// Whether `a` acts at the coming step.
+    #[inline]
+    pub fn is_acting(&self, a: AgentId) -> bool {
+        self.acting[a.index()]
+    }
+
+    /// Marks `a` as acting or idle at the coming step.
+    #[inline]
+    pub fn set_acting(&mut self, a: AgentId, acting: bool) {
+        self.acting[a.index()] = acting;
+    }
+
+    /// The acting flags, `[agents]`.
+    pub fn acting(&self) -> &[bool] {
+        &self.acting
+    }
+
+    /// Sets the flags for the coming step from the order and who is done.
+    pub(crate) fn advance(&mut self, done: &Done) {
+        let n = self.acting.len();
+        match self.order {
+            TurnOrder::Simultaneous => {
+                for (a, flag) in self.acting.iter_mut().enumerate() {
+                    *flag = !done.is_done(AgentId(a as u32));
+                }
+            }
+            TurnOrder::RoundRobin => {
+                self.acting.fill(false);
+                if let Some(a) = (0..n).map(|i| (self.next + i) % n).find(|&a| !done.is_done(AgentId(a as u32))) {
+                    self.acting[a] = true;
+                    self.next = (a + 1) % n;
+                }
+            }
+        }
+    }
+}
+
+/// Per-agent end flags of the episode, PettingZoo style: `terminated` when the game ended for the
+/// agent, `truncated` when the step limit cut it short.
+#[derive(Resource, Debug)]
+pub struct Done {
+    pub(crate) terminated: Vec<bool>,
+    pub(crate) truncated: Vec<bool>,
+    pub(crate) max_steps: Option<u32>,
+}
+
+impl Done {
+    pub(crate) fn new(agents: usize, max_steps: Option<u32>) -> Self {
+        Done { terminated: vec![false; agents], truncated: vec![false; agents], max_steps }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.terminated.fill(false);
+        self.truncated.fill(false);
+    }
+
+    /// Ends the episode for `a` (the game's own end).
+    pub fn terminate(&mut self, a: AgentId) {
+        self.terminated[a.index()] = true;
+    }
+
+    /// Ends the episode for everyone.
+    pub fn terminate_all(&mut self) {
+        self.terminated.fill(true);
+    }
+
+    /// Whether `a` is terminated or truncated.
+    #[inline]
+    pub fn is_done(&self, a: AgentId) -> bool {
+        self.terminated[a.index()] || self.truncated[a.index()]
+    }
+
+    /// Whether every agent is done.
+    pub fn all_done(&self) -> bool {
+        self.terminated.iter().zip(&self.truncated).all(|(t, u)| *t || *u)
+    }
+}
+
+/// Where the Sim is in time.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct Clock {
+    pub(crate) step: u32,
+    pub(crate) episode: u64,
+}
+
+impl Clock {
+    /// Steps taken in this episode (the step being resolved, 0-based, during `Decide`..`Record`).
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+
+    /// Episodes since the last seeded reset (0-based).
+    pub fn episode(&self) -> u64 {
+        self.episode
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_skips_done_agents() {
+        let mut done = Done::new(3, None);
+        let mut turn = Turn::new(TurnOrder::RoundRobin, 3);
+        let mut order = Vec::new();
+        for i in 0..5 {
+            if i == 2 {
+                done.terminate(AgentId(0));
+            }
+            turn.advance(&done);
+            order.push(turn.acting.iter().position(|&x| x).unwrap());
+            assert_eq!(turn.acting.iter().filter(|&&x| x).count(), 1);
+        }
+        assert_eq!(order, vec![0, 1, 2, 1, 2]);
+    }
+
+    #[test]
+    fn simultaneous_acts_for_all_not_done() {
+        let mut done = Done::new(3, None);
+        done.terminate(AgentId(1));
+        let mut turn = Turn::new(TurnOrder::Simultaneous, 3);
+        turn.advance(&done);
+        assert_eq!(turn.acting, vec![true, false, true]);
+        assert!(!done.all_done());
+        done.terminate_all();
+        assert!(done.all_done());
+    }
+}

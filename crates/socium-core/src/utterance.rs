@@ -1,0 +1,117 @@
+//! Utterances: every act of an agent, typed by the game, with optional rendered text.
+
+use crate::AgentId;
+use bevy_ecs::resource::Resource;
+use serde::{Serialize, Serializer};
+
+/// Id of an utterance, unique within an episode (counts from 0 at each reset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UtteranceId(pub u64);
+
+/// Who hears an utterance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every agent.
+    All,
+    /// One agent.
+    Agent(AgentId),
+}
+
+impl Serialize for Audience {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Audience::All => s.serialize_str("all"),
+            Audience::Agent(a) => a.serialize(s),
+        }
+    }
+}
+
+/// What an utterance does, as the game types it: a kind (`give`, `cooperate`, `accuse`...), an
+/// optional target agent and an amount (the donation, the share, 1 or 0...).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Act {
+    /// The act's name, from the game's vocabulary.
+    pub kind: &'static str,
+    /// The agent the act is aimed at, if any.
+    pub target: Option<AgentId>,
+    /// A number the act carries (amount given, share offered...).
+    pub value: f64,
+}
+
+/// One act of one agent at one step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Utterance {
+    /// Unique within the episode.
+    pub id: UtteranceId,
+    /// The step it was made at (0-based).
+    pub step: u32,
+    /// Who made it.
+    pub speaker: AgentId,
+    /// Who hears it.
+    pub audience: Audience,
+    /// What it does.
+    pub act: Act,
+    /// Rendered or given text; rendered only while a transcript is being kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The utterances of the current step, and the id counter of the episode.
+#[derive(Resource, Debug, Default)]
+pub struct Utterances {
+    pub(crate) current: Vec<Utterance>,
+    pub(crate) next_id: u64,
+    pub(crate) step: u32,
+    pub(crate) render_text: bool,
+}
+
+impl Utterances {
+    /// Records an utterance and returns its id. `text` is called only when a transcript is being
+    /// kept, so rendering templates costs nothing in training runs.
+    pub fn say(
+        &mut self,
+        speaker: AgentId,
+        audience: Audience,
+        act: Act,
+        text: impl FnOnce() -> String,
+    ) -> UtteranceId {
+        let id = UtteranceId(self.next_id);
+        self.next_id += 1;
+        let text = self.render_text.then(text);
+        self.current.push(Utterance { id, step: self.step, speaker, audience, act, text });
+        id
+    }
+
+    /// The utterances made so far in this step.
+    pub fn this_step(&self) -> &[Utterance] {
+        &self.current
+    }
+
+    /// Whether text is being rendered (a transcript is being kept).
+    pub fn renders_text(&self) -> bool {
+        self.render_text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_count_up_and_text_is_lazy() {
+        let mut u = Utterances::default();
+        let act = Act { kind: "give", target: Some(AgentId(1)), value: 2.0 };
+        let a = u.say(AgentId(0), Audience::Agent(AgentId(1)), act, || unreachable!());
+        u.render_text = true;
+        let b = u.say(AgentId(0), Audience::All, act, || "hello".into());
+        assert_eq!((a, b), (UtteranceId(0), UtteranceId(1)));
+        assert_eq!(u.this_step()[0].text, None);
+        assert_eq!(u.this_step()[1].text.as_deref(), Some("hello"));
+        let json = serde_json::to_string(&u.this_step()[1]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":1,"step":0,"speaker":0,"audience":"all","act":{"kind":"give","target":1,"value":2.0},"text":"hello"}"#
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! `VecEnv`: many Sims stepped in parallel with rayon into flat, caller-owned buffers.
+//!
+//! Env `i` of a VecEnv seeded `s` is the Sim seeded `derive_seed(s, i)`; each Sim runs on one
+//! thread at a time and owns its streams, so results do not depend on the thread count. An env
+//! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
+//! reward (Gymnasium's NEXT_STEP autoreset).
+
+use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed};
+use rayon::prelude::*;
+
+/// Why a VecEnv step was refused; no env has moved.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum VecStepError {
+    /// The action buffer does not have `envs × agents × action_dim` values.
+    #[error("actions: expected {expected} values, found {found}")]
+    WrongShape {
+        /// Values expected.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// One env refused its actions.
+    #[error("env {env}: {error}")]
+    Env {
+        /// The env.
+        env: usize,
+        /// Why.
+        error: StepError,
+    },
+}
+
+/// The outputs of a step, as mutable views of caller-owned buffers (numpy arrays from Python, or a
+/// [`VecBuffers`]). Shapes: `obs [envs × agents × obs_dim]`, `masks [envs × agents × mask_dim]`,
+/// `acting`, `rewards`, `terminated`, `truncated [envs × agents]`,
+/// `reward_components [envs × agents × dims]`.
+#[allow(missing_docs)]
+pub struct VecOutputs<'a> {
+    pub obs: &'a mut [f32],
+    pub masks: &'a mut [u8],
+    pub acting: &'a mut [bool],
+    pub rewards: &'a mut [f32],
+    pub reward_components: &'a mut [f32],
+    pub terminated: &'a mut [bool],
+    pub truncated: &'a mut [bool],
+}
+
+/// Owned output buffers of the right sizes for a [`VecEnv`].
+#[allow(missing_docs)]
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VecBuffers {
+    pub obs: Vec<f32>,
+    pub masks: Vec<u8>,
+    pub acting: Vec<bool>,
+    pub rewards: Vec<f32>,
+    pub reward_components: Vec<f32>,
+    pub terminated: Vec<bool>,
+    pub truncated: Vec<bool>,
+}
+
+impl VecBuffers {
+    /// Mutable views of all buffers.
+    pub fn outputs(&mut self) -> VecOutputs<'_> {
+        VecOutputs {
+            obs: &mut self.obs,
+            masks: &mut self.masks,
+            acting: &mut self.acting,
+            rewards: &mut self.rewards,
+            reward_components: &mut self.reward_components,
+            terminated: &mut self.terminated,
+            truncated: &mut self.truncated,
+        }
+    }
+}
+
+/// Per-env sizes of the buffers.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    agents: usize,
+    obs: usize,
+    masks: usize,
+    actions: usize,
+    dims: usize,
+}
+
+/// `N` Sims of one game and config, stepped together.
+pub struct VecEnv {
+    sims: Vec<Sim>,
+    needs_reset: Vec<bool>,
+    layout: Layout,
+}
+
+/// Splits `buf` into `envs` chunks of `per_env` values; works for `per_env == 0` too.
+fn env_chunks<T: Send>(
+    buf: &mut [T],
+    per_env: usize,
+    envs: usize,
+) -> impl IndexedParallelIterator<Item = &mut [T]> {
+    if per_env == 0 {
+        rayon::iter::Either::Left((0..envs).into_par_iter().map(|_| <&mut [T]>::default()))
+    } else {
+        rayon::iter::Either::Right(buf.par_chunks_mut(per_env))
+    }
+}
+
+impl VecEnv {
+    /// `num_envs` Sims of `game`, env `i` seeded `derive_seed(seed, i)`.
+    pub fn new(
+        game: &dyn Game,
+        config: &SimConfig,
+        num_envs: usize,
+        seed: u64,
+    ) -> Result<VecEnv, SimError> {
+        let sims = (0..num_envs)
+            .map(|i| {
+                let config = SimConfig { seed: derive_seed(seed, i as u64), ..config.clone() };
+                Sim::new(game, config)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = sims.first();
+        let agents = config.agents.len();
+        let layout = Layout {
+            agents,
+            obs: agents * first.map_or(0, |s| s.spaces().observation.flat_dim()),
+            masks: agents * first.map_or(0, |s| s.spaces().action.mask_dim()),
+            actions: agents * first.map_or(0, |s| s.spaces().action.flat_dim()),
+            dims: agents * config.rewards.len(),
+        };
+        Ok(VecEnv { needs_reset: vec![false; num_envs], sims, layout })
+    }
+
+    /// Number of envs.
+    pub fn num_envs(&self) -> usize {
+        self.sims.len()
+    }
+
+    /// The envs.
+    pub fn envs(&self) -> &[Sim] {
+        &self.sims
+    }
+
+    /// Output buffers of the right sizes, zeroed.
+    pub fn buffers(&self) -> VecBuffers {
+        let (n, l) = (self.sims.len(), self.layout);
+        VecBuffers {
+            obs: vec![0.0; n * l.obs],
+            masks: vec![0; n * l.masks],
+            acting: vec![false; n * l.agents],
+            rewards: vec![0.0; n * l.agents],
+            reward_components: vec![0.0; n * l.dims],
+            terminated: vec![false; n * l.agents],
+            truncated: vec![false; n * l.agents],
+        }
+    }
+
+    /// Resets every env (env `i` with `derive_seed(seed, i)` when a seed is given) and writes the
+    /// first observations.
+    pub fn reset(&mut self, seed: Option<u64>, out: VecOutputs<'_>) {
+        self.run(out, None, |i, sim, _, _| {
+            sim.reset(seed.map(|s| derive_seed(s, i as u64)));
+            true
+        });
+    }
+
+    /// Steps every env with its slice of `actions` (`[envs × agents × action_dim]`); envs that
+    /// finished at the previous step are reset instead. Refused as a whole, with no env moved, if
+    /// any env refuses its actions.
+    pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
+        let expected = self.sims.len() * self.layout.actions;
+        if actions.len() != expected {
+            return Err(VecStepError::WrongShape { expected, found: actions.len() });
+        }
+        for (env, (sim, chunk)) in self.sims.iter().zip(actions.chunks(self.layout.actions.max(1))).enumerate() {
+            if !self.needs_reset[env] {
+                sim.check_actions(chunk).map_err(|error| VecStepError::Env { env, error })?;
+            }
+        }
+        self.run(out, Some(actions), |_, sim, act, finished| {
+            if finished {
+                sim.reset(None);
+            } else {
+                sim.step_checked(act);
+            }
+            finished
+        });
+        Ok(())
+    }
+
+    /// Runs `f(index, env, its actions, whether it finished)` on every env in parallel (`f` says
+    /// whether it reset the env), then copies the env's outputs into `out` and notes which envs
+    /// have finished.
+    fn run(
+        &mut self,
+        out: VecOutputs<'_>,
+        actions: Option<&[f32]>,
+        f: impl Fn(usize, &mut Sim, &[f32], bool) -> bool + Sync,
+    ) {
+        let (n, l) = (self.sims.len(), self.layout);
+        let actions = actions.unwrap_or(&[]);
+        (
+            self.sims.par_iter_mut(),
+            self.needs_reset.par_iter_mut(),
+            env_chunks(out.obs, l.obs, n),
+            env_chunks(out.masks, l.masks, n),
+            env_chunks(out.acting, l.agents, n),
+            env_chunks(out.rewards, l.agents, n),
+            env_chunks(out.reward_components, l.dims, n),
+            env_chunks(out.terminated, l.agents, n),
+            env_chunks(out.truncated, l.agents, n),
+        )
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(i, (sim, finished, obs, masks, acting, rewards, components, term, trunc))| {
+                let act = actions.get(i * l.actions..(i + 1) * l.actions).unwrap_or(&[]);
+                let reset = f(i, sim, act, *finished);
+                obs.copy_from_slice(sim.observations());
+                masks.copy_from_slice(sim.action_masks());
+                acting.copy_from_slice(sim.acting());
+                if reset {
+                    rewards.fill(0.0);
+                    components.fill(0.0);
+                } else {
+                    rewards.copy_from_slice(sim.rewards());
+                    components.copy_from_slice(sim.reward_components());
+                }
+                term.copy_from_slice(sim.terminated());
+                trunc.copy_from_slice(sim.truncated());
+                *finished = sim.is_done();
+            });
+    }
+}
