@@ -2,7 +2,8 @@
 
 use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
-    MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyInfo,
+    MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyChoice,
+    StrategyInfo,
     Turn, TurnOrder, Utterance, Utterances, space::ActionProblem,
 };
 use bevy_ecs::{
@@ -35,6 +36,7 @@ pub enum Phase {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kernel {
     BeginTurn,
+    EndTurn,
     Aggregate,
     Finish,
 }
@@ -199,8 +201,9 @@ impl<T: Copy + Default> Rows<T> {
 #[derive(Resource, Debug)]
 pub struct Observations(pub Rows<f32>);
 
-/// Action masks for the coming step, `[agents × mask_dim]` (1 = legal). The kernel sets acting
-/// agents' rows to all-legal and idle agents' rows to all-forbidden; games narrow them in `Observe`.
+/// Action masks for the coming step, `[agents × mask_dim]` (1 = legal). The kernel makes every act
+/// legal before the game's `Observe` systems, which may forbid some; after them it forbids every
+/// act of idle agents.
 #[derive(Resource, Debug)]
 pub struct ActionMasks(pub Rows<u8>);
 
@@ -253,6 +256,26 @@ impl SimBuilder {
     /// The world, to insert resources and per-agent components.
     pub fn world_mut(&mut self) -> &mut World {
         &mut self.world
+    }
+
+    /// Number of agents.
+    pub fn agent_count(&self) -> usize {
+        self.world.resource::<Agents>().len()
+    }
+
+    /// Gives every scripted agent's entity the game's strategy component, made from its choice.
+    pub fn insert_strategies<C: Component>(&mut self, make: impl Fn(&StrategyChoice) -> C) {
+        let agents = self.world.resource::<Agents>();
+        let strategies: Vec<_> = agents
+            .ids()
+            .filter_map(|a| match agents.controller(a) {
+                Controller::Scripted(choice) => Some((agents.entity(a), make(choice))),
+                _ => None,
+            })
+            .collect();
+        for (entity, strategy) in strategies {
+            self.world.entity_mut(entity).insert(strategy);
+        }
     }
 }
 
@@ -331,8 +354,9 @@ impl Sim {
             observe: schedule(ObserveSchedule),
             step: schedule(StepSchedule),
         };
-        builder.observe.configure_sets((Kernel::BeginTurn, Phase::Observe).chain());
+        builder.observe.configure_sets((Kernel::BeginTurn, Phase::Observe, Kernel::EndTurn).chain());
         builder.observe.add_systems(begin_turn.in_set(Kernel::BeginTurn));
+        builder.observe.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         builder.step.configure_sets(
             (Phase::Decide, Phase::Resolve, Phase::Reward, Kernel::Aggregate, Phase::Record, Kernel::Finish)
                 .chain(),
@@ -544,11 +568,18 @@ impl Sim {
     }
 }
 
+/// Sets who acts from the turn order and makes every act legal; the game narrows both.
 fn begin_turn(mut turn: ResMut<Turn>, done: Res<Done>, mut masks: ResMut<ActionMasks>) {
     turn.advance(&done);
-    let masks = &mut masks.0;
+    masks.0.data.fill(1);
+}
+
+/// Forbids every act of an agent that is idle this step, whoever made it idle.
+fn forbid_idle_actions(turn: Res<Turn>, mut masks: ResMut<ActionMasks>) {
     for (a, &acting) in turn.acting.iter().enumerate() {
-        masks.row_mut(AgentId(a as u32)).fill(acting as u8);
+        if !acting {
+            masks.0.row_mut(AgentId(a as u32)).fill(0);
+        }
     }
 }
 

@@ -1,0 +1,592 @@
+//! The donor game of Vallinder & Hughes (2024), "Cultural Evolution of Cooperation among LLM
+//! Agents", arXiv:2412.10270.
+//!
+//! Rules (paper, Section 2): agents start a game with `initial_resources` (10) each. In every round
+//! half of the agents are donors, each paired with a recipient from the other half; a donor gives
+//! any share `s` of its resources, `x = s·resources`, and the recipient receives `multiplier · x`
+//! (2; ablations 1.5 and 3). Roles alternate from round to round, so the recipient of round `t`
+//! was a donor in round `t − 1`: the donor sees the recipient's resources and a *trace* — the share
+//! the recipient gave in its last round as donor, what that recipient's own recipient gave the
+//! round before, and so on, up to `trace_depth` (3) levels (so depth 0 in round 1, 1 in round 2, 2
+//! in round 3). A game has `rounds` (12) rounds; an episode plays `games` (2) games, resources and
+//! traces reset between them, the second with the roles reversed so that every agent is a
+//! final-round recipient once. Optional rules from the paper's variants: costly punishment (the
+//! donor pays `x`, the recipient loses `punishment_loss · x`, floored at 0) and refusal to play.
+//!
+//! Differences from the paper: its strategies are text written by language models; here scripted
+//! strategies stand in for them (and trainers or policies may act instead). With a social graph
+//! that is not complete, each donor meets a random neighbour in the other half (so a recipient may
+//! meet several donors, or none); on the complete graph the pairing is a random perfect matching.
+
+use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, unit_param};
+use bevy_ecs::prelude::*;
+use rand::seq::{IndexedRandom, SliceRandom};
+use serde::Deserialize;
+use socium_core::{
+    Act, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimensionInfo, Done,
+    Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng,
+    SocialGraph, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::{Count, NonNegative, Positive},
+};
+
+/// Settings of the cultural-evolution donor game (`[game.donor_cultural]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CulturalConfig {
+    /// Rounds per game (paper: 12).
+    pub rounds: Count,
+    /// Games per episode, resources reset between; every second game reverses the roles (paper: 2).
+    pub games: Count,
+    /// Resources of every agent at the start of a game (paper: 10).
+    pub initial_resources: NonNegative,
+    /// What the recipient receives per unit given (paper: 2; ablations 1.5, 3).
+    pub multiplier: Positive,
+    /// Levels of the trace a donor sees (paper: 3).
+    pub trace_depth: u32,
+    /// Whether donors may punish: pay `x` so that the recipient loses `punishment_loss · x`.
+    pub punishment: bool,
+    /// What the recipient loses per unit a punisher pays (paper: 2).
+    pub punishment_loss: NonNegative,
+    /// Whether donors may refuse to play.
+    pub refusal: bool,
+}
+
+impl Default for CulturalConfig {
+    fn default() -> Self {
+        CulturalConfig {
+            rounds: Count::new(12).expect("in range"),
+            games: Count::new(2).expect("in range"),
+            initial_resources: NonNegative::new(10.0).expect("in range"),
+            multiplier: Positive::new(2.0).expect("in range"),
+            trace_depth: 3,
+            punishment: false,
+            punishment_loss: NonNegative::new(2.0).expect("in range"),
+            refusal: false,
+        }
+    }
+}
+
+/// What a donor does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move {
+    /// Give a share of one's resources.
+    Give,
+    /// Pay a share of one's resources to make the recipient lose `punishment_loss` times as much.
+    Punish,
+    /// Refuse to play this round.
+    Refuse,
+}
+
+impl Move {
+    fn name(self) -> &'static str {
+        match self {
+            Move::Give => "give",
+            Move::Punish => "punish",
+            Move::Refuse => "refuse",
+        }
+    }
+}
+
+/// Observation layout: entry indices.
+pub mod obs {
+    /// 1 when the agent is a donor this round.
+    pub const DONOR: usize = 0;
+    /// The agent's resources.
+    pub const OWN_RESOURCES: usize = 1;
+    /// The recipient's resources (0 when not a donor).
+    pub const RECIPIENT_RESOURCES: usize = 2;
+    /// Round within the game, as a fraction: `round / rounds`.
+    pub const PROGRESS: usize = 3;
+    /// First trace level; each level is `[share, refused, known]`, the share negative for a
+    /// punishment.
+    pub const TRACE: usize = 4;
+    /// Entries per trace level.
+    pub const LEVEL: usize = 3;
+}
+
+static STRATEGIES: [StrategyInfo; 6] = [
+    StrategyInfo { name: "allc", summary: "gives everything, always", params: &[] },
+    StrategyInfo { name: "alld", summary: "gives nothing, always", params: &[] },
+    StrategyInfo {
+        name: "fixed",
+        summary: "gives a fixed share",
+        params: &[unit_param("share", "share of resources given", 0.5)],
+    },
+    StrategyInfo {
+        name: "reciprocal",
+        summary: "gives the share the recipient last gave, plus generosity (indirect reciprocity)",
+        params: &[
+            unit_param("generosity", "added to the recipient's last share", 0.0),
+            unit_param("initial", "share given when the trace is empty", 0.5),
+        ],
+    },
+    StrategyInfo {
+        name: "punisher",
+        summary: "punishes recipients whose last share was below a threshold, else gives (needs punishment)",
+        params: &[
+            unit_param("threshold", "last share below which the recipient is punished", 0.3),
+            unit_param("share", "share given, or paid to punish", 0.5),
+        ],
+    },
+    StrategyInfo {
+        name: "refuser",
+        summary: "refuses recipients whose last share was below a threshold, else gives (needs refusal)",
+        params: &[
+            unit_param("threshold", "last share below which play is refused", 0.3),
+            unit_param("share", "share given", 0.5),
+        ],
+    },
+];
+
+static METRICS: [MetricInfo; 2] = [
+    COOPERATION_METRIC,
+    MetricInfo {
+        name: "final_resources",
+        summary: "mean resources per agent at the end of each game",
+    },
+];
+
+/// Metric: mean final resources per game.
+pub const FINAL_RESOURCES: MetricId = MetricId(1);
+
+/// A scripted donor, deciding from its observation row.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub enum Strategy {
+    /// Gives a fixed share (`allc` = 1, `alld` = 0).
+    Fixed(f64),
+    /// Gives the recipient's last share plus `generosity`; `initial` without a trace.
+    Reciprocal {
+        /// Added to the recipient's last share.
+        generosity: f64,
+        /// Share without a trace.
+        initial: f64,
+    },
+    /// Punishes with `share` below `threshold`, else gives `share`.
+    Punisher {
+        /// Last share below which to punish.
+        threshold: f64,
+        /// Share given or paid.
+        share: f64,
+    },
+    /// Refuses below `threshold`, else gives `share`.
+    Refuser {
+        /// Last share below which to refuse.
+        threshold: f64,
+        /// Share given.
+        share: f64,
+    },
+}
+
+impl Strategy {
+    fn from_choice(c: &StrategyChoice) -> Self {
+        match c.info.name {
+            "allc" => Strategy::Fixed(1.0),
+            "alld" => Strategy::Fixed(0.0),
+            "fixed" => Strategy::Fixed(c.param("share")),
+            "reciprocal" => Strategy::Reciprocal {
+                generosity: c.param("generosity"),
+                initial: c.param("initial"),
+            },
+            "punisher" => {
+                Strategy::Punisher { threshold: c.param("threshold"), share: c.param("share") }
+            }
+            "refuser" => {
+                Strategy::Refuser { threshold: c.param("threshold"), share: c.param("share") }
+            }
+            other => unreachable!("strategy {other} is not in the registry"),
+        }
+    }
+
+    /// The recipient's last share, if the trace shows one.
+    fn last_share(obs: &[f32]) -> Option<f64> {
+        let level = &obs[obs::TRACE..];
+        (level.len() >= obs::LEVEL && level[2] > 0.0).then_some(level[0] as f64)
+    }
+
+    /// The move and share for an observation row.
+    pub fn decide(&self, obs: &[f32]) -> (Move, f64) {
+        let last = Self::last_share(obs);
+        match *self {
+            Strategy::Fixed(s) => (Move::Give, s),
+            Strategy::Reciprocal { generosity, initial } => {
+                (Move::Give, last.map_or(initial, |l| (l.max(0.0) + generosity).min(1.0)))
+            }
+            Strategy::Punisher { threshold, share } => match last {
+                Some(l) if l < threshold => (Move::Punish, share),
+                _ => (Move::Give, share),
+            },
+            Strategy::Refuser { threshold, share } => match last {
+                Some(l) if l < threshold => (Move::Refuse, 0.0),
+                _ => (Move::Give, share),
+            },
+        }
+    }
+
+    /// Why, in words, for the transcript.
+    fn reason(&self, obs: &[f32]) -> String {
+        let last = Self::last_share(obs);
+        let seen = |l: f64| format!("the recipient last gave {:.0}%", l * 100.0);
+        match (*self, last) {
+            (Strategy::Fixed(s), _) => format!("I always give {:.0}%", s * 100.0),
+            (_, None) => "no trace of the recipient yet".to_owned(),
+            (Strategy::Reciprocal { .. }, Some(l)) => format!("reciprocating: {}", seen(l)),
+            (Strategy::Punisher { threshold, .. } | Strategy::Refuser { threshold, .. }, Some(l)) => {
+                let verdict = if l < threshold { "below" } else { "at least" };
+                format!("{}, {verdict} my threshold of {:.0}%", seen(l), threshold * 100.0)
+            }
+        }
+    }
+}
+
+/// One donation in the history.
+#[derive(Clone, Copy, Debug)]
+struct Donation {
+    /// Share given (negative for punishment, 0 for refusal).
+    share: f64,
+    refused: bool,
+    recipient: AgentId,
+}
+
+/// The game's state.
+#[derive(Resource, Debug)]
+struct State {
+    config: CulturalConfig,
+    moves: Vec<Move>,
+    resources: Vec<f64>,
+    /// Whether the agent donates in even rounds of the current game.
+    even_donor: Vec<bool>,
+    recipient: Vec<Option<AgentId>>,
+    /// `[round × agents]` donations of the current game.
+    history: Vec<Option<Donation>>,
+    /// The share each agent last showed as donor (its image), for the reputation dimension.
+    image: Vec<f64>,
+    /// Scratch list of recipients for the pairing.
+    scratch: Vec<AgentId>,
+}
+
+/// One resolved donation, for reward components and metrics.
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    utterance: UtteranceId,
+    donor: AgentId,
+    recipient: AgentId,
+    kind: Move,
+    amount: f64,
+    share: f64,
+    recipient_change: f64,
+    image_change: f64,
+}
+
+#[derive(Resource, Debug, Default)]
+struct Events(Vec<Event>);
+
+impl CulturalConfig {
+    fn steps(&self) -> u32 {
+        self.rounds.get() * self.games.get()
+    }
+
+    fn moves(&self) -> Vec<Move> {
+        let mut moves = vec![Move::Give];
+        if self.punishment {
+            moves.push(Move::Punish);
+        }
+        if self.refusal {
+            moves.push(Move::Refuse);
+        }
+        moves
+    }
+}
+
+impl Game for CulturalConfig {
+    fn name(&self) -> &'static str {
+        "donor_cultural"
+    }
+
+    fn observation_space(&self, _agents: usize) -> Space {
+        let mut low = vec![0.0, 0.0, 0.0, 0.0];
+        let mut high = vec![1.0, f32::INFINITY, f32::INFINITY, 1.0];
+        for _ in 0..self.trace_depth {
+            low.extend([-1.0, 0.0, 0.0]);
+            high.extend([1.0, 1.0, 1.0]);
+        }
+        Space::Box { low, high }
+    }
+
+    fn action_space(&self) -> Space {
+        let share = Space::uniform_box(1, 0.0, 1.0);
+        match self.moves().len() {
+            1 => share,
+            n => Space::Tuple(vec![Space::Discrete { n: n as u32 }, share]),
+        }
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DONATION_DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        &STRATEGIES
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &METRICS
+    }
+
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        if agents.len() < 2 || agents.len() % 2 != 0 {
+            return Err(format!(
+                "needs an even number of agents, at least 2, to split them into donors and \
+                 recipients; found {}",
+                agents.len()
+            ));
+        }
+        if self.trace_depth > 8 {
+            return Err(format!("trace_depth = {}: expected at most 8", self.trace_depth));
+        }
+        for spec in agents {
+            if let Controller::Scripted(c) = &spec.controller {
+                match c.info.name {
+                    "punisher" if !self.punishment => {
+                        return Err("strategy `punisher` needs `punishment = true`".into());
+                    }
+                    "refuser" if !self.refusal => {
+                        return Err("strategy `refuser` needs `refusal = true`".into());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn build(&self, sim: &mut SimBuilder) {
+        let n = sim.agent_count();
+        sim.insert_strategies(Strategy::from_choice);
+        sim.world_mut().insert_resource(State {
+            config: self.clone(),
+            moves: self.moves(),
+            resources: vec![0.0; n],
+            even_donor: vec![false; n],
+            recipient: vec![None; n],
+            history: vec![None; n * self.rounds.get() as usize],
+            image: vec![0.0; n],
+            scratch: Vec::with_capacity(n),
+        });
+        sim.world_mut().insert_resource(Events::default());
+        sim.add_systems(Phase::Reset, reset);
+        sim.add_systems(Phase::Observe, pair_and_observe);
+        sim.add_systems(Phase::Decide, decide);
+        sim.add_systems(Phase::Resolve, resolve);
+        sim.add_systems(Phase::Reward, reward);
+        sim.add_systems(Phase::Record, record);
+    }
+}
+
+fn reset(mut state: ResMut<State>) {
+    state.image.fill(0.0);
+}
+
+/// Starts a game when one is due, pairs this round's donors with recipients, writes observations.
+fn pair_and_observe(
+    clock: Res<Clock>,
+    graph: Res<SocialGraph>,
+    mut state: ResMut<State>,
+    mut rng: ResMut<SimRng>,
+    mut turn: ResMut<Turn>,
+    mut obs: ResMut<Observations>,
+) {
+    let state = &mut *state;
+    let n = state.resources.len();
+    let rounds = state.config.rounds.get();
+    let step = clock.step();
+    if step >= state.config.steps() {
+        for a in 0..n {
+            turn.set_acting(AgentId(a as u32), false);
+        }
+        return;
+    }
+    let (game, round) = (step / rounds, step % rounds);
+    if round == 0 {
+        state.resources.fill(state.config.initial_resources.get());
+        state.history.fill(None);
+        if game % 2 == 0 {
+            let mut ids: Vec<usize> = (0..n).collect();
+            ids.shuffle(&mut rng.pairing);
+            for (i, &a) in ids.iter().enumerate() {
+                state.even_donor[a] = i < n / 2;
+            }
+        } else {
+            state.even_donor.iter_mut().for_each(|d| *d = !*d);
+        }
+    }
+    let donors_flag = round % 2 == 0;
+    state.recipient.fill(None);
+    if graph.is_complete() {
+        state.scratch.clear();
+        state.scratch.extend((0..n as u32).map(AgentId).filter(|a| state.even_donor[a.index()] != donors_flag));
+        state.scratch.shuffle(&mut rng.pairing);
+        let mut recipients = state.scratch.iter();
+        for d in 0..n {
+            if state.even_donor[d] == donors_flag {
+                state.recipient[d] = recipients.next().copied();
+            }
+        }
+    } else {
+        for d in 0..n {
+            if state.even_donor[d] == donors_flag {
+                state.scratch.clear();
+                let others = graph
+                    .neighbours(AgentId(d as u32))
+                    .iter()
+                    .filter(|r| state.even_donor[r.index()] != donors_flag);
+                state.scratch.extend(others);
+                state.recipient[d] = state.scratch.choose(&mut rng.pairing).copied();
+            }
+        }
+    }
+    let depth = (state.config.trace_depth as usize).min(round as usize);
+    for d in 0..n {
+        let a = AgentId(d as u32);
+        let row = obs.0.row_mut(a);
+        row.fill(0.0);
+        let recipient = state.recipient[d];
+        let acting = recipient.is_some() && turn.is_acting(a);
+        turn.set_acting(a, acting);
+        row[obs::OWN_RESOURCES] = state.resources[d] as f32;
+        row[obs::PROGRESS] = round as f32 / rounds as f32;
+        let Some(r) = recipient else { continue };
+        row[obs::DONOR] = 1.0;
+        row[obs::RECIPIENT_RESOURCES] = state.resources[r.index()] as f32;
+        // Walk the trace: r's last donation, its recipient's donation the round before, ...
+        let mut who = r;
+        for level in 0..depth {
+            let t = round as usize - 1 - level;
+            let Some(donation) = state.history[t * n + who.index()] else { break };
+            let at = obs::TRACE + level * obs::LEVEL;
+            row[at] = donation.share as f32;
+            row[at + 1] = donation.refused as u8 as f32;
+            row[at + 2] = 1.0;
+            who = donation.recipient;
+        }
+    }
+}
+
+fn decide(
+    strategies: Query<(&AgentId, &Strategy)>,
+    state: Res<State>,
+    turn: Res<Turn>,
+    obs: Res<Observations>,
+    mut actions: ResMut<Actions>,
+) {
+    for (&a, strategy) in &strategies {
+        if !turn.is_acting(a) {
+            continue;
+        }
+        let (kind, share) = strategy.decide(obs.0.row(a));
+        let row = actions.0.row_mut(a);
+        match row {
+            [s] => *s = share as f32,
+            [k, s] => {
+                *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
+                *s = share as f32;
+            }
+            _ => unreachable!("action rows have 1 or 2 entries"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    clock: Res<Clock>,
+    agents: Res<Agents>,
+    strategies: Query<&Strategy>,
+    obs: Res<Observations>,
+    turn: Res<Turn>,
+    actions: Res<Actions>,
+    mut state: ResMut<State>,
+    mut utterances: ResMut<Utterances>,
+    mut events: ResMut<Events>,
+) {
+    let state = &mut *state;
+    let n = state.resources.len();
+    let round = (clock.step() % state.config.rounds.get()) as usize;
+    events.0.clear();
+    for d in 0..n {
+        let donor = AgentId(d as u32);
+        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else { continue };
+        let (kind, share) = match actions.0.row(donor) {
+            [s] => (Move::Give, *s as f64),
+            [k, s] => (state.moves[*k as usize], *s as f64),
+            _ => unreachable!("action rows have 1 or 2 entries"),
+        };
+        let share = if kind == Move::Refuse { 0.0 } else { share };
+        let held = state.resources[d];
+        let amount = share * held;
+        let r = recipient.index();
+        let before = state.resources[r];
+        state.resources[d] -= amount;
+        state.resources[r] = match kind {
+            Move::Give => before + state.config.multiplier.get() * amount,
+            Move::Punish => (before - state.config.punishment_loss.get() * amount).max(0.0),
+            Move::Refuse => before,
+        };
+        let shown = if kind == Move::Punish { -share } else { share };
+        state.history[round * n + d] =
+            Some(Donation { share: shown, refused: kind == Move::Refuse, recipient });
+        let image_change = shown - state.image[d];
+        state.image[d] = shown;
+        let act = Act { kind: kind.name(), target: Some(recipient), value: amount };
+        let strategy = strategies.get(agents.entity(donor)).ok();
+        let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
+            let what = match kind {
+                Move::Give => format!("gives {amount:.2} of its {held:.2} ({:.0}%) to", share * 100.0),
+                Move::Punish => format!("pays {amount:.2} of its {held:.2} to punish"),
+                Move::Refuse => "refuses to play with".to_owned(),
+            };
+            let reason = strategy.map(|s| format!(": {}", s.reason(obs.0.row(donor))));
+            format!("{donor} {what} {recipient}{}", reason.unwrap_or_default())
+        });
+        events.0.push(Event {
+            utterance,
+            donor,
+            recipient,
+            kind,
+            amount,
+            share,
+            recipient_change: state.resources[r] - before,
+            image_change,
+        });
+    }
+}
+
+/// Reward components: payoff (what each side gained or lost) and the donor's image change, each
+/// attributed to the donation.
+fn reward(events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
+    for e in &events.0 {
+        if e.kind != Move::Refuse {
+            ledger.add(e.donor, e.utterance, PAYOFF, -e.amount);
+            ledger.add(e.recipient, e.utterance, PAYOFF, e.recipient_change);
+        }
+        ledger.add(e.donor, e.utterance, REPUTATION, e.image_change);
+    }
+}
+
+fn record(
+    clock: Res<Clock>,
+    state: Res<State>,
+    events: Res<Events>,
+    mut metrics: ResMut<Metrics>,
+    mut done: ResMut<Done>,
+) {
+    for e in &events.0 {
+        metrics.record(COOPERATION, if e.kind == Move::Give { e.share } else { 0.0 });
+    }
+    let rounds = state.config.rounds.get();
+    if clock.step() % rounds == rounds - 1 {
+        let n = state.resources.len() as f64;
+        metrics.record(FINAL_RESOURCES, state.resources.iter().sum::<f64>() / n);
+    }
+    if clock.step() + 1 >= state.config.steps() {
+        done.terminate_all();
+    }
+}

@@ -1,0 +1,628 @@
+//! Indirect reciprocity: help those who helped others.
+//!
+//! Two rule sets share one engine, differing in how a donation changes the donor's reputation:
+//!
+//! - **Image scoring** (Nowak & Sigmund 1998, "Evolution of indirect reciprocity by image
+//!   scoring", Nature 393): scores are whole numbers clamped to [−5, +5], +1 for helping and −1
+//!   for refusing; newborns start at 0. A donor helps at cost `c`, the recipient gains `b`
+//!   (paper: b = 1, c = 0.1). Threshold strategies `k` in −5..=6 help iff the recipient's score is
+//!   at least `k` (k = −5 always helps, k = 6 never). With incomplete information each donation is
+//!   seen by each other agent with probability `observation` (q), who updates its private image of
+//!   the donor; discriminators resist defectors iff q·b > c (Nowak & Sigmund 1998, 2005).
+//! - **Second-order norms** (Ohtsuki & Iwasa 2004, "How should we define goodness? Reputation
+//!   dynamics in indirect reciprocity", J. Theor. Biol. 231): reputations are Good or Bad, and an
+//!   assessment rule (the norm) maps (donor's reputation, recipient's reputation, action) to the
+//!   donor's new reputation — 8-entry tables, among them the "leading eight" L1–L8 (simple
+//!   standing is L3, stern judging L6). Assessment is public (one shared reputation, as in the
+//!   paper's analysis) or private (each observer its own), with assessment error μ (the opposite
+//!   reputation is assigned) and execution error e (an intended help fails).
+//!
+//! Time: a round is one donation per agent, each donor meeting a uniformly random neighbour
+//! (anyone on the complete graph), all decisions taken on the reputations at the start of the
+//! round. Nowak & Sigmund instead draw m = 125 random pairs per generation among n = 100; with
+//! `rounds` rounds an episode has n·rounds donations. Donors always see their own donations.
+
+use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
+use bevy_ecs::prelude::*;
+use rand::Rng;
+use rand_distr::{Distribution, Geometric};
+use serde::{Deserialize, Deserializer, de};
+use socium_core::{
+    Act, Actions, AgentId, Audience, Clock, DimensionInfo, Done, Game, MetricId, MetricInfo,
+    Metrics, Observations, ParamInfo, Phase, RewardLedger, SimBuilder, SimRng, SocialGraph,
+    Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::{Count, NonNegative, Positive, Probability},
+};
+use std::fmt;
+
+/// Settings of the image-scoring game (`[game.image_scoring]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageScoringConfig {
+    /// Rounds per episode (one donation per agent per round).
+    pub rounds: Count,
+    /// What the recipient gains from help (paper: 1).
+    pub benefit: Positive,
+    /// What helping costs the donor (paper: 0.1).
+    pub cost: NonNegative,
+    /// Probability that each other agent sees a donation (q); 1 is full information.
+    pub observation: Probability,
+    /// Probability that an intended help fails.
+    pub execution_error: Probability,
+}
+
+impl Default for ImageScoringConfig {
+    fn default() -> Self {
+        ImageScoringConfig {
+            rounds: Count::new(10).expect("in range"),
+            benefit: Positive::new(1.0).expect("in range"),
+            cost: NonNegative::new(0.1).expect("in range"),
+            observation: Probability::new(1.0).expect("in range"),
+            execution_error: Probability::new(0.0).expect("in range"),
+        }
+    }
+}
+
+/// Public or private assessment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// One shared reputation per agent, assessed by an institution that sees every donation.
+    #[default]
+    Public,
+    /// Each observer holds its own view of everyone.
+    Private,
+}
+
+/// Settings of the second-order-norms game (`[game.norms]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NormsConfig {
+    /// Rounds per episode (one donation per agent per round).
+    pub rounds: Count,
+    /// What the recipient gains from help.
+    pub benefit: Positive,
+    /// What helping costs the donor.
+    pub cost: NonNegative,
+    /// The assessment rule: a name (`stern_judging`, `simple_standing`, `image_scoring`,
+    /// `shunning`, `l1`..`l8`) or 8 zeros and ones indexed `[BBD, BBC, BGD, BGC, GBD, GBC, GGD, GGC]`.
+    pub norm: Norm,
+    /// Public or private assessment.
+    pub assessment: Assessment,
+    /// Under private assessment, probability that each other agent sees a donation.
+    pub observation: Probability,
+    /// Probability that an observer assigns the opposite reputation (μ).
+    pub assessment_error: Probability,
+    /// Probability that an intended help fails (e).
+    pub execution_error: Probability,
+}
+
+impl Default for NormsConfig {
+    fn default() -> Self {
+        NormsConfig {
+            rounds: Count::new(100).expect("in range"),
+            benefit: Positive::new(1.0).expect("in range"),
+            cost: NonNegative::new(0.1).expect("in range"),
+            norm: Norm::STERN_JUDGING,
+            assessment: Assessment::Public,
+            observation: Probability::new(1.0).expect("in range"),
+            assessment_error: Probability::new(0.0).expect("in range"),
+            execution_error: Probability::new(0.0).expect("in range"),
+        }
+    }
+}
+
+/// A second-order assessment rule: `table[donor·4 + recipient·2 + action]` is whether the donor
+/// becomes Good, with Bad = 0, Good = 1, defect = 0, cooperate = 1.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Norm(pub [bool; 8]);
+
+const fn norm(bits: [u8; 8]) -> Norm {
+    let mut t = [false; 8];
+    let mut i = 0;
+    while i < 8 {
+        t[i] = bits[i] == 1;
+        i += 1;
+    }
+    Norm(t)
+}
+
+impl Norm {
+    /// Image scoring as a norm: Good iff cooperated.
+    pub const IMAGE_SCORING: Norm = norm([0, 1, 0, 1, 0, 1, 0, 1]);
+    /// Shunning: Good only for helping a Good recipient.
+    pub const SHUNNING: Norm = norm([0, 0, 0, 1, 0, 0, 0, 1]);
+    /// The leading eight of Ohtsuki & Iwasa (2004, Table 2), L1..L8: all assess
+    /// GGC = G, GGD = B, GBD = G, BGC = G, BGD = B and differ in GBC, BBC, BBD.
+    pub const LEADING_EIGHT: [Norm; 8] = [
+        norm([0, 1, 0, 1, 1, 1, 0, 1]),
+        norm([0, 1, 0, 1, 1, 0, 0, 1]),
+        norm([1, 1, 0, 1, 1, 1, 0, 1]),
+        norm([1, 0, 0, 1, 1, 1, 0, 1]),
+        norm([1, 1, 0, 1, 1, 0, 0, 1]),
+        norm([1, 0, 0, 1, 1, 0, 0, 1]),
+        norm([0, 0, 0, 1, 1, 1, 0, 1]),
+        norm([0, 0, 0, 1, 1, 0, 0, 1]),
+    ];
+    /// Simple standing (L3).
+    pub const SIMPLE_STANDING: Norm = Norm::LEADING_EIGHT[2];
+    /// Stern judging (L6).
+    pub const STERN_JUDGING: Norm = Norm::LEADING_EIGHT[5];
+
+    const NAMES: [&'static str; 12] = [
+        "image_scoring", "shunning", "simple_standing", "stern_judging", "l1", "l2", "l3", "l4",
+        "l5", "l6", "l7", "l8",
+    ];
+
+    /// The norm of a name in [`Norm::NAMES`].
+    pub fn by_name(name: &str) -> Option<Norm> {
+        Some(match name {
+            "image_scoring" => Norm::IMAGE_SCORING,
+            "shunning" => Norm::SHUNNING,
+            "simple_standing" => Norm::SIMPLE_STANDING,
+            "stern_judging" => Norm::STERN_JUDGING,
+            l => {
+                let i: usize = l.strip_prefix('l')?.parse().ok()?;
+                *Norm::LEADING_EIGHT.get(i.checked_sub(1)?)?
+            }
+        })
+    }
+
+    /// The donor's new reputation.
+    #[inline]
+    pub fn assess(&self, donor_good: bool, recipient_good: bool, cooperated: bool) -> bool {
+        self.0[(donor_good as usize) << 2 | (recipient_good as usize) << 1 | cooperated as usize]
+    }
+}
+
+impl fmt::Debug for Norm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits: Vec<u8> = self.0.iter().map(|&b| b as u8).collect();
+        write!(f, "Norm({bits:?})")
+    }
+}
+
+impl<'de> Deserialize<'de> for Norm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Norm;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a norm name ({}) or a list of 8 zeros and ones", Norm::NAMES.join(", "))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Norm, E> {
+                Norm::by_name(s).ok_or_else(|| {
+                    E::custom(format!("unknown norm `{s}`, expected one of {}", Norm::NAMES.join(", ")))
+                })
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Norm, A::Error> {
+                let mut t = [false; 8];
+                let mut len = 0;
+                while let Some(bit) = seq.next_element::<u8>()? {
+                    if bit > 1 || len == 8 {
+                        return Err(de::Error::custom("expected a list of 8 zeros and ones"));
+                    }
+                    t[len] = bit == 1;
+                    len += 1;
+                }
+                if len != 8 {
+                    return Err(de::Error::custom(format!(
+                        "expected a list of 8 zeros and ones, found {len} entries"
+                    )));
+                }
+                Ok(Norm(t))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How reputations are kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Model {
+    /// Image scores in [−5, 5].
+    Scores,
+    /// Good (1) or Bad (0) under a norm.
+    Norm(Norm),
+}
+
+/// The indirect-reciprocity game, built from an [`ImageScoringConfig`] or a [`NormsConfig`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndirectGame {
+    model: Model,
+    rounds: u32,
+    benefit: f64,
+    cost: f64,
+    public: bool,
+    observation: f64,
+    assessment_error: f64,
+    execution_error: f64,
+}
+
+impl From<ImageScoringConfig> for IndirectGame {
+    fn from(c: ImageScoringConfig) -> Self {
+        IndirectGame {
+            model: Model::Scores,
+            rounds: c.rounds.get(),
+            benefit: c.benefit.get(),
+            cost: c.cost.get(),
+            public: false,
+            observation: c.observation.get(),
+            assessment_error: 0.0,
+            execution_error: c.execution_error.get(),
+        }
+    }
+}
+
+impl From<NormsConfig> for IndirectGame {
+    fn from(c: NormsConfig) -> Self {
+        IndirectGame {
+            model: Model::Norm(c.norm),
+            rounds: c.rounds.get(),
+            benefit: c.benefit.get(),
+            cost: c.cost.get(),
+            public: c.assessment == Assessment::Public,
+            observation: c.observation.get(),
+            assessment_error: c.assessment_error.get(),
+            execution_error: c.execution_error.get(),
+        }
+    }
+}
+
+/// Observation layout: entry indices.
+pub mod obs {
+    /// 1 when the agent donates this round.
+    pub const DONOR: usize = 0;
+    /// The donor's view of the recipient: image score in [−5, 5], or 1 Good / 0 Bad.
+    pub const RECIPIENT_REPUTATION: usize = 1;
+    /// The agent's own reputation (its own view under private assessment).
+    pub const OWN_REPUTATION: usize = 2;
+    /// Round as a fraction of the episode.
+    pub const PROGRESS: usize = 3;
+}
+
+/// Action: 0 defect, 1 cooperate (help).
+pub const COOPERATE: f32 = 1.0;
+
+const K: ParamInfo = ParamInfo {
+    name: "k",
+    summary: "helps iff the recipient's image score is at least k",
+    default: 0.0,
+    min: -5.0,
+    max: 6.0,
+    integer: true,
+};
+
+static SCORE_STRATEGIES: [StrategyInfo; 3] = [
+    StrategyInfo { name: "allc", summary: "always helps (k = −5)", params: &[] },
+    StrategyInfo { name: "alld", summary: "never helps (k = 6)", params: &[] },
+    StrategyInfo { name: "discriminator", summary: "helps iff the recipient's score ≥ k", params: &[K] },
+];
+
+static NORM_STRATEGIES: [StrategyInfo; 4] = [
+    StrategyInfo { name: "allc", summary: "always helps", params: &[] },
+    StrategyInfo { name: "alld", summary: "never helps", params: &[] },
+    StrategyInfo {
+        name: "discriminator",
+        summary: "helps iff the recipient is Good (the action rule of L3–L8)",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "apologetic_discriminator",
+        summary: "helps iff the recipient is Good or itself is Bad (the action rule of L1, L2)",
+        params: &[],
+    },
+];
+
+static SCORE_METRICS: [MetricInfo; 2] = [
+    COOPERATION_METRIC,
+    MetricInfo { name: "mean_image", summary: "mean image score over all views, per round" },
+];
+
+static NORM_METRICS: [MetricInfo; 2] = [
+    COOPERATION_METRIC,
+    MetricInfo { name: "good_fraction", summary: "fraction of Good reputations over all views, per round" },
+];
+
+/// Metric: mean image score (image scoring) or fraction of Good (norms), per round.
+pub const REPUTATION_LEVEL: MetricId = MetricId(1);
+
+/// A scripted donor's action rule.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub enum Strategy {
+    /// Always (true) or never (false) helps.
+    Always(bool),
+    /// Helps iff the recipient's reputation is at least `k` (Good = 1 under norms).
+    Threshold(i8),
+    /// Helps iff the recipient is Good or the donor is Bad.
+    Apologetic,
+}
+
+impl Strategy {
+    fn from_choice(c: &StrategyChoice) -> Self {
+        match c.info.name {
+            "allc" => Strategy::Always(true),
+            "alld" => Strategy::Always(false),
+            "discriminator" if c.info.params.is_empty() => Strategy::Threshold(1),
+            "discriminator" => Strategy::Threshold(c.param("k") as i8),
+            "apologetic_discriminator" => Strategy::Apologetic,
+            other => unreachable!("strategy {other} is not in the registry"),
+        }
+    }
+
+    /// Whether to help, from an observation row.
+    pub fn cooperates(&self, obs: &[f32]) -> bool {
+        let recipient = obs[obs::RECIPIENT_REPUTATION];
+        match *self {
+            Strategy::Always(c) => c,
+            Strategy::Threshold(k) => recipient >= k as f32,
+            Strategy::Apologetic => recipient >= 1.0 || obs[obs::OWN_REPUTATION] < 1.0,
+        }
+    }
+}
+
+#[derive(Resource, Debug)]
+struct State {
+    rules: IndirectGame,
+    n: usize,
+    /// Public: `[subject]`; private: `[observer × n + subject]`.
+    views: Vec<i8>,
+    /// Sum of all views (mean image, or count of Good).
+    view_sum: i64,
+    recipient: Vec<Option<AgentId>>,
+    /// New views decided this round, applied after every donation is assessed.
+    pending: Vec<(usize, i8)>,
+    observers: Vec<usize>,
+}
+
+impl State {
+    fn initial_view(&self) -> i8 {
+        match self.rules.model {
+            Model::Scores => 0,
+            Model::Norm(_) => 1,
+        }
+    }
+
+    #[inline]
+    fn view(&self, observer: usize, subject: usize) -> i8 {
+        if self.rules.public { self.views[subject] } else { self.views[observer * self.n + subject] }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    utterance: UtteranceId,
+    donor: AgentId,
+    recipient: AgentId,
+    cooperated: bool,
+    reputation_change: f64,
+}
+
+#[derive(Resource, Debug, Default)]
+struct Events(Vec<Event>);
+
+impl Game for IndirectGame {
+    fn name(&self) -> &'static str {
+        match self.model {
+            Model::Scores => "image_scoring",
+            Model::Norm(_) => "norms",
+        }
+    }
+
+    fn observation_space(&self, _agents: usize) -> Space {
+        let (lo, hi) = match self.model {
+            Model::Scores => (-5.0, 5.0),
+            Model::Norm(_) => (0.0, 1.0),
+        };
+        Space::Box { low: vec![0.0, lo, lo, 0.0], high: vec![1.0, hi, hi, 1.0] }
+    }
+
+    fn action_space(&self) -> Space {
+        Space::Discrete { n: 2 }
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DONATION_DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        match self.model {
+            Model::Scores => &SCORE_STRATEGIES,
+            Model::Norm(_) => &NORM_STRATEGIES,
+        }
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        match self.model {
+            Model::Scores => &SCORE_METRICS,
+            Model::Norm(_) => &NORM_METRICS,
+        }
+    }
+
+    fn check(&self, agents: &[socium_core::AgentSpec]) -> Result<(), String> {
+        if agents.len() < 2 {
+            return Err(format!("needs at least 2 agents, found {}", agents.len()));
+        }
+        Ok(())
+    }
+
+    fn build(&self, sim: &mut SimBuilder) {
+        let n = sim.agent_count();
+        sim.insert_strategies(Strategy::from_choice);
+        let views = if self.public { n } else { n * n };
+        sim.world_mut().insert_resource(State {
+            rules: self.clone(),
+            n,
+            views: vec![0; views],
+            view_sum: 0,
+            recipient: vec![None; n],
+            pending: Vec::with_capacity(views),
+            observers: Vec::with_capacity(n),
+        });
+        sim.world_mut().insert_resource(Events::default());
+        sim.add_systems(Phase::Reset, reset);
+        sim.add_systems(Phase::Observe, pair_and_observe);
+        sim.add_systems(Phase::Decide, decide);
+        sim.add_systems(Phase::Resolve, resolve);
+        sim.add_systems(Phase::Reward, reward);
+        sim.add_systems(Phase::Record, record);
+    }
+}
+
+fn reset(mut state: ResMut<State>) {
+    let v = state.initial_view();
+    state.views.fill(v);
+    state.view_sum = v as i64 * state.views.len() as i64;
+}
+
+fn pair_and_observe(
+    clock: Res<Clock>,
+    graph: Res<SocialGraph>,
+    mut state: ResMut<State>,
+    mut rng: ResMut<SimRng>,
+    mut turn: ResMut<Turn>,
+    mut obs: ResMut<Observations>,
+) {
+    let progress = clock.step() as f32 / state.rules.rounds as f32;
+    for d in 0..state.n {
+        let a = AgentId(d as u32);
+        let r = if turn.is_acting(a) { graph.random_neighbour(a, &mut rng.pairing) } else { None };
+        state.recipient[d] = r;
+        turn.set_acting(a, r.is_some());
+        let row = obs.0.row_mut(a);
+        row[obs::DONOR] = r.is_some() as u8 as f32;
+        row[obs::RECIPIENT_REPUTATION] = r.map_or(0.0, |r| state.view(d, r.index()) as f32);
+        row[obs::OWN_REPUTATION] = state.view(d, d) as f32;
+        row[obs::PROGRESS] = progress;
+    }
+}
+
+fn decide(
+    strategies: Query<(&AgentId, &Strategy)>,
+    turn: Res<Turn>,
+    obs: Res<Observations>,
+    mut actions: ResMut<Actions>,
+) {
+    for (&a, strategy) in &strategies {
+        if turn.is_acting(a) {
+            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    turn: Res<Turn>,
+    actions: Res<Actions>,
+    mut state: ResMut<State>,
+    mut rng: ResMut<SimRng>,
+    mut utterances: ResMut<Utterances>,
+    mut events: ResMut<Events>,
+) {
+    let state = &mut *state;
+    let rng = &mut *rng;
+    let (n, rules) = (state.n, state.rules.clone());
+    let observe_all = rules.public || rules.observation >= 1.0;
+    let geometric = (!observe_all && rules.observation > 0.0)
+        .then(|| Geometric::new(rules.observation).expect("observation is a probability"));
+    events.0.clear();
+    state.pending.clear();
+    for d in 0..n {
+        let donor = AgentId(d as u32);
+        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else { continue };
+        let r = recipient.index();
+        let intended = actions.0.row(donor)[0] == COOPERATE;
+        let cooperated = intended && !rng.noise.random_bool(rules.execution_error);
+        // Who assesses: the institution (public), or the donor itself plus each other agent with
+        // probability q, drawn by geometric skips so the cost follows q·n, not n.
+        state.observers.clear();
+        if rules.public {
+            state.observers.push(0);
+        } else if observe_all {
+            state.observers.extend(0..n);
+        } else {
+            state.observers.push(d);
+            if let Some(g) = &geometric {
+                let mut o = 0u64;
+                loop {
+                    o += g.sample(&mut rng.observe);
+                    if o >= n as u64 {
+                        break;
+                    }
+                    if o as usize != d {
+                        state.observers.push(o as usize);
+                    }
+                    o += 1;
+                }
+            }
+        }
+        let mut change = 0i64;
+        for i in 0..state.observers.len() {
+            let o = state.observers[i];
+            let old = state.view(o, d);
+            let mut new = match rules.model {
+                Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
+                Model::Norm(norm) => norm.assess(old >= 1, state.view(o, r) >= 1, cooperated) as i8,
+            };
+            if rules.assessment_error > 0.0 && rng.noise.random_bool(rules.assessment_error) {
+                new = match rules.model {
+                    Model::Scores => (old + if cooperated { -1 } else { 1 }).clamp(-5, 5),
+                    Model::Norm(_) => 1 - new,
+                };
+            }
+            let index = if rules.public { d } else { o * n + d };
+            state.pending.push((index, new));
+            change += (new - old) as i64;
+        }
+        let seen_by = if rules.public { 1 } else { n };
+        let act = Act {
+            kind: if cooperated { "cooperate" } else { "defect" },
+            target: Some(recipient),
+            value: cooperated as u8 as f64,
+        };
+        let view = state.view(d, r);
+        let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
+            let verb = if cooperated { "helps" } else { "does not help" };
+            let slip = if intended && !cooperated { " (meant to help, but failed)" } else { "" };
+            format!("{donor} {verb} {recipient}, whose reputation it sees as {view}{slip}")
+        });
+        events.0.push(Event {
+            utterance,
+            donor,
+            recipient,
+            cooperated,
+            reputation_change: change as f64 / seen_by as f64,
+        });
+    }
+    for &(index, new) in &state.pending {
+        state.view_sum += (new - state.views[index]) as i64;
+        state.views[index] = new;
+    }
+}
+
+/// Reward components: payoff (−c to the helper, +b to the helped) and the donor's reputation
+/// change (mean over observers' views), each attributed to the donation.
+fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
+    for e in &events.0 {
+        if e.cooperated {
+            ledger.add(e.donor, e.utterance, PAYOFF, -state.rules.cost);
+            ledger.add(e.recipient, e.utterance, PAYOFF, state.rules.benefit);
+        }
+        ledger.add(e.donor, e.utterance, REPUTATION, e.reputation_change);
+    }
+}
+
+fn record(
+    clock: Res<Clock>,
+    state: Res<State>,
+    events: Res<Events>,
+    mut metrics: ResMut<Metrics>,
+    mut done: ResMut<Done>,
+) {
+    let helped = events.0.iter().filter(|e| e.cooperated).count();
+    metrics.record_many(COOPERATION, helped as f64, events.0.len() as f64);
+    metrics.record(REPUTATION_LEVEL, state.view_sum as f64 / state.views.len() as f64);
+    if clock.step() + 1 >= state.rules.rounds {
+        done.terminate_all();
+    }
+}

@@ -1,0 +1,430 @@
+//! Repeated two-player games (direct reciprocity) and Axelrod-style round-robin tournaments.
+//!
+//! Rules: each match is a repeated 2×2 game with payoffs T (temptation), R (reward), P
+//! (punishment), S (sucker), by default Axelrod's T = 5, R = 3, P = 1, S = 0 (Axelrod 1984, "The
+//! Evolution of Cooperation"); the donation game with benefit b and cost c is the special case
+//! T = b, R = b − c, P = 0, S = −c. A match lasts `turns` turns, or, with `continuation` w, goes
+//! on after each turn with probability w (still capped at `turns`). With `noise` ε each executed
+//! move is flipped with probability ε (an execution error both players see).
+//!
+//! Tournament: the agents play a round robin, self-play excluded (as in Axelrod's tournaments,
+//! and as REFERENCES.md fixes it). An episode is one round of the round robin — the circle method
+//! pairs every agent with one other, all matches played at once, one turn per step — so n − 1
+//! episodes (n for odd n, one agent resting each round) are a full round robin, and the
+//! tournament is that many episodes times `repetitions`.
+
+use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
+use bevy_ecs::prelude::*;
+use rand::Rng;
+use serde::Deserialize;
+use socium_core::{
+    Act, Actions, AgentId, AgentSpec, Audience, Clock, DimensionInfo, Done, Game, MetricInfo,
+    Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space, StrategyChoice,
+    StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::{Count, Finite, Probability},
+};
+
+/// The payoff matrix, from the row player's side.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Payoffs {
+    /// Temptation: defect against a cooperator.
+    pub t: Finite,
+    /// Reward: mutual cooperation.
+    pub r: Finite,
+    /// Punishment: mutual defection.
+    pub p: Finite,
+    /// Sucker: cooperate against a defector.
+    pub s: Finite,
+}
+
+impl Payoffs {
+    /// The row player's payoff.
+    #[inline]
+    pub fn of(&self, own_cooperates: bool, other_cooperates: bool) -> f64 {
+        match (own_cooperates, other_cooperates) {
+            (true, true) => self.r.get(),
+            (true, false) => self.s.get(),
+            (false, true) => self.t.get(),
+            (false, false) => self.p.get(),
+        }
+    }
+}
+
+/// Settings of the repeated game (`[game.repeated]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepeatedConfig {
+    /// The payoff matrix (default Axelrod's 5, 3, 1, 0).
+    pub payoffs: Payoffs,
+    /// Turns per match (the cap when `continuation` is set).
+    pub turns: Count,
+    /// Probability that a match goes on after each turn; fixed length when absent.
+    pub continuation: Option<Probability>,
+    /// Probability that an executed move is flipped.
+    pub noise: Probability,
+    /// Full round robins in a tournament (sets the default number of episodes).
+    pub repetitions: Count,
+}
+
+impl Default for RepeatedConfig {
+    fn default() -> Self {
+        let f = |v| Finite::new(v).expect("finite");
+        RepeatedConfig {
+            payoffs: Payoffs { t: f(5.0), r: f(3.0), p: f(1.0), s: f(0.0) },
+            turns: Count::new(200).expect("in range"),
+            continuation: None,
+            noise: Probability::new(0.0).expect("in range"),
+            repetitions: Count::new(1).expect("in range"),
+        }
+    }
+}
+
+/// Observation layout: entry indices (moves are 1 for cooperate, 0 for defect).
+pub mod obs {
+    /// Turns played in the match, as a fraction of `turns`.
+    pub const PROGRESS: usize = 0;
+    /// 1 once a turn has been played.
+    pub const HAS_LAST: usize = 1;
+    /// The agent's last move.
+    pub const OWN_LAST: usize = 2;
+    /// The partner's last move.
+    pub const PARTNER_LAST: usize = 3;
+    /// 1 once two turns have been played.
+    pub const HAS_PREVIOUS: usize = 4;
+    /// The partner's move before its last.
+    pub const PARTNER_PREVIOUS: usize = 5;
+    /// 1 if the partner has ever defected in this match.
+    pub const PARTNER_DEFECTED: usize = 6;
+    /// Entries.
+    pub const DIM: usize = 7;
+}
+
+static STRATEGIES: [StrategyInfo; 10] = [
+    StrategyInfo { name: "allc", summary: "always cooperates", params: &[] },
+    StrategyInfo { name: "alld", summary: "always defects", params: &[] },
+    StrategyInfo { name: "tft", summary: "tit for tat: cooperates, then copies the partner", params: &[] },
+    StrategyInfo { name: "tf2t", summary: "tit for two tats: defects only after two defections in a row", params: &[] },
+    StrategyInfo { name: "stft", summary: "suspicious tit for tat: defects first, then copies", params: &[] },
+    StrategyInfo { name: "grudger", summary: "cooperates until the partner defects once, then defects", params: &[] },
+    StrategyInfo { name: "wsls", summary: "win-stay lose-shift (Pavlov): cooperates iff both moved alike last turn", params: &[] },
+    StrategyInfo {
+        name: "gtft",
+        summary: "generous tit for tat: as tft, but forgives a defection with probability generosity",
+        params: &[unit_param("generosity", "probability of cooperating after a defection", 1.0 / 3.0)],
+    },
+    StrategyInfo { name: "alternator", summary: "cooperates, then alternates", params: &[] },
+    StrategyInfo {
+        name: "random",
+        summary: "cooperates with probability p",
+        params: &[unit_param("p", "probability of cooperating", 0.5)],
+    },
+];
+
+static DIMENSIONS: [DimensionInfo; 1] = [PAYOFF_DIMENSION];
+static METRICS: [MetricInfo; 1] = [COOPERATION_METRIC];
+
+/// A scripted player of the repeated game, deciding from its observation row.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub enum Strategy {
+    /// Always cooperates.
+    AllC,
+    /// Always defects.
+    AllD,
+    /// Tit for tat.
+    Tft,
+    /// Tit for two tats.
+    Tf2t,
+    /// Suspicious tit for tat.
+    Stft,
+    /// Grim trigger.
+    Grudger,
+    /// Win-stay lose-shift.
+    Wsls,
+    /// Generous tit for tat with the given forgiveness probability.
+    Gtft(f64),
+    /// Cooperate, defect, cooperate...
+    Alternator,
+    /// Cooperates with probability `p`.
+    Random(f64),
+}
+
+impl Strategy {
+    fn from_choice(c: &StrategyChoice) -> Self {
+        match c.info.name {
+            "allc" => Strategy::AllC,
+            "alld" => Strategy::AllD,
+            "tft" => Strategy::Tft,
+            "tf2t" => Strategy::Tf2t,
+            "stft" => Strategy::Stft,
+            "grudger" => Strategy::Grudger,
+            "wsls" => Strategy::Wsls,
+            "gtft" => Strategy::Gtft(c.param("generosity")),
+            "alternator" => Strategy::Alternator,
+            "random" => Strategy::Random(c.param("p")),
+            other => unreachable!("strategy {other} is not in the registry"),
+        }
+    }
+
+    /// Whether to cooperate, from an observation row.
+    pub fn cooperates(&self, obs: &[f32], rng: &mut impl Rng) -> bool {
+        let first = obs[obs::HAS_LAST] == 0.0;
+        let own_last = obs[obs::OWN_LAST] == 1.0;
+        let partner_last = obs[obs::PARTNER_LAST] == 1.0;
+        match *self {
+            Strategy::AllC => true,
+            Strategy::AllD => false,
+            Strategy::Tft => first || partner_last,
+            Strategy::Stft => !first && partner_last,
+            Strategy::Tf2t => {
+                let twice = obs[obs::HAS_PREVIOUS] == 1.0 && obs[obs::PARTNER_PREVIOUS] == 0.0;
+                first || partner_last || !twice
+            }
+            Strategy::Grudger => obs[obs::PARTNER_DEFECTED] == 0.0,
+            Strategy::Wsls => first || own_last == partner_last,
+            Strategy::Gtft(g) => first || partner_last || rng.random_bool(g),
+            Strategy::Alternator => first || !own_last,
+            Strategy::Random(p) => rng.random_bool(p),
+        }
+    }
+}
+
+/// What an agent remembers of its current match.
+#[derive(Clone, Copy, Debug, Default)]
+struct Memory {
+    own_last: Option<bool>,
+    partner_last: Option<bool>,
+    partner_previous: Option<bool>,
+    partner_defected: bool,
+    turns: u32,
+}
+
+#[derive(Resource, Debug)]
+struct State {
+    config: RepeatedConfig,
+    partner: Vec<Option<AgentId>>,
+    memory: Vec<Memory>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    utterance: UtteranceId,
+    player: AgentId,
+    payoff: f64,
+    cooperated: bool,
+}
+
+#[derive(Resource, Debug, Default)]
+struct Events(Vec<Event>);
+
+/// Rounds of a round robin among `n` players (circle method).
+pub fn round_robin_rounds(n: usize) -> usize {
+    if n % 2 == 0 { n - 1 } else { n }
+}
+
+/// The partner of every player in round `round` of a round robin among `n` players (circle
+/// method: player m − 1 fixed, the others rotating; with odd `n` a phantom player m − 1 = n
+/// stands in, and its partner rests).
+pub fn round_robin_partners(n: usize, round: usize) -> Vec<Option<AgentId>> {
+    let m = if n % 2 == 0 { n } else { n + 1 };
+    let rounds = m - 1;
+    let r = round % rounds;
+    let mut partner = vec![None; n];
+    let mut pair = |a: usize, b: usize| {
+        if a < n && b < n {
+            partner[a] = Some(AgentId(b as u32));
+            partner[b] = Some(AgentId(a as u32));
+        }
+    };
+    pair(m - 1, r);
+    for i in 1..m / 2 {
+        pair((r + i) % rounds, (r + rounds - i) % rounds);
+    }
+    partner
+}
+
+impl Game for RepeatedConfig {
+    fn name(&self) -> &'static str {
+        "repeated"
+    }
+
+    fn observation_space(&self, _agents: usize) -> Space {
+        Space::uniform_box(obs::DIM, 0.0, 1.0)
+    }
+
+    fn action_space(&self) -> Space {
+        Space::Discrete { n: 2 }
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        &STRATEGIES
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &METRICS
+    }
+
+    fn default_episodes(&self, agents: usize) -> u64 {
+        (round_robin_rounds(agents) as u64) * self.repetitions.get() as u64
+    }
+
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        if agents.len() < 2 {
+            return Err(format!("needs at least 2 agents, found {}", agents.len()));
+        }
+        Ok(())
+    }
+
+    fn build(&self, sim: &mut SimBuilder) {
+        let n = sim.agent_count();
+        sim.insert_strategies(Strategy::from_choice);
+        sim.world_mut().insert_resource(State {
+            config: self.clone(),
+            partner: vec![None; n],
+            memory: vec![Memory::default(); n],
+        });
+        sim.world_mut().insert_resource(Events::default());
+        sim.add_systems(Phase::Reset, reset);
+        sim.add_systems(Phase::Observe, observe);
+        sim.add_systems(Phase::Decide, decide);
+        sim.add_systems(Phase::Resolve, resolve);
+        sim.add_systems(Phase::Reward, reward);
+        sim.add_systems(Phase::Record, record);
+    }
+}
+
+/// Pairs the agents for this episode's round of the round robin; a resting agent is done at once.
+fn reset(clock: Res<Clock>, mut state: ResMut<State>, mut done: ResMut<Done>) {
+    let n = state.partner.len();
+    state.partner = round_robin_partners(n, clock.episode() as usize);
+    state.memory.fill(Memory::default());
+    for (a, p) in state.partner.iter().enumerate() {
+        if p.is_none() {
+            done.terminate(AgentId(a as u32));
+        }
+    }
+}
+
+fn observe(state: Res<State>, mut obs: ResMut<Observations>) {
+    let turns = state.config.turns.get() as f32;
+    let bit = |m: Option<bool>| m == Some(true);
+    for (a, m) in state.memory.iter().enumerate() {
+        let row = obs.0.row_mut(AgentId(a as u32));
+        row[obs::PROGRESS] = m.turns as f32 / turns;
+        row[obs::HAS_LAST] = m.own_last.is_some() as u8 as f32;
+        row[obs::OWN_LAST] = bit(m.own_last) as u8 as f32;
+        row[obs::PARTNER_LAST] = bit(m.partner_last) as u8 as f32;
+        row[obs::HAS_PREVIOUS] = m.partner_previous.is_some() as u8 as f32;
+        row[obs::PARTNER_PREVIOUS] = bit(m.partner_previous) as u8 as f32;
+        row[obs::PARTNER_DEFECTED] = m.partner_defected as u8 as f32;
+    }
+}
+
+fn decide(
+    strategies: Query<(&AgentId, &Strategy)>,
+    turn: Res<Turn>,
+    obs: Res<Observations>,
+    mut rng: ResMut<SimRng>,
+    mut actions: ResMut<Actions>,
+) {
+    for (&a, strategy) in &strategies {
+        if turn.is_acting(a) {
+            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a), &mut rng.decide) as u8 as f32;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    turn: Res<Turn>,
+    actions: Res<Actions>,
+    mut state: ResMut<State>,
+    mut rng: ResMut<SimRng>,
+    mut utterances: ResMut<Utterances>,
+    mut events: ResMut<Events>,
+    mut done: ResMut<Done>,
+) {
+    let state = &mut *state;
+    let config = &state.config;
+    events.0.clear();
+    for a in 0..state.partner.len() {
+        let Some(partner) = state.partner[a] else { continue };
+        let (pa, pb) = (AgentId(a as u32), partner);
+        if pb.index() < a || !turn.is_acting(pa) || !turn.is_acting(pb) {
+            continue;
+        }
+        let mut moves = [pa, pb].map(|p| actions.0.row(p)[0] == 1.0);
+        for m in &mut moves {
+            if config.noise.get() > 0.0 && rng.noise.random_bool(config.noise.get()) {
+                *m = !*m;
+            }
+        }
+        for (i, (me, other)) in [(pa, pb), (pb, pa)].into_iter().enumerate() {
+            let (mine, theirs) = (moves[i], moves[1 - i]);
+            let payoff = config.payoffs.of(mine, theirs);
+            let act = Act {
+                kind: if mine { "cooperate" } else { "defect" },
+                target: Some(other),
+                value: mine as u8 as f64,
+            };
+            let utterance = utterances.say(me, Audience::Agent(other), act, || {
+                let verb = if mine { "cooperates with" } else { "defects against" };
+                format!("{me} {verb} {other} and scores {payoff}")
+            });
+            events.0.push(Event { utterance, player: me, payoff, cooperated: mine });
+            let m = &mut state.memory[me.index()];
+            m.own_last = Some(mine);
+            m.partner_previous = m.partner_last;
+            m.partner_last = Some(theirs);
+            m.partner_defected |= !theirs;
+            m.turns += 1;
+        }
+        let turns = state.memory[a].turns;
+        let ends = turns >= config.turns.get()
+            || config.continuation.is_some_and(|w| !rng.pairing.random_bool(w.get()));
+        if ends {
+            done.terminate(pa);
+            done.terminate(pb);
+        }
+    }
+}
+
+/// Reward component: each player's payoff of the turn, attributed to its own move.
+fn reward(events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
+    for e in &events.0 {
+        ledger.add(e.player, e.utterance, PAYOFF, e.payoff);
+    }
+}
+
+fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
+    let cooperated = events.0.iter().filter(|e| e.cooperated).count();
+    metrics.record_many(COOPERATION, cooperated as f64, events.0.len() as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circle_method_pairs_everyone_once() {
+        for n in [2, 3, 4, 7, 8] {
+            let mut met = std::collections::BTreeSet::new();
+            for round in 0..round_robin_rounds(n) {
+                let partners = round_robin_partners(n, round);
+                let resting = partners.iter().filter(|p| p.is_none()).count();
+                assert_eq!(resting, n % 2, "n = {n}, round {round}");
+                for (a, p) in partners.iter().enumerate() {
+                    if let Some(b) = p {
+                        assert_eq!(partners[b.index()], Some(AgentId(a as u32)));
+                        assert!(met.insert((a, b.index())), "pair met twice");
+                    }
+                }
+            }
+            assert_eq!(met.len(), n * (n - 1), "n = {n}");
+        }
+    }
+}
