@@ -1,1 +1,227 @@
-fn main() {}
+//! `socium`: run, validate and list scenarios, and benchmark the engine.
+
+mod bench;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use socium_scenario::{RunSummary, Scenario};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+/// Socium: deterministic multi-agent social simulation.
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play a scenario: print a summary table and write transcript.jsonl, metrics.csv and
+    /// summary.json into the output folder.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seed of the first episode (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Episodes to play (default: the scenario's).
+        #[arg(long)]
+        episodes: Option<u64>,
+        /// Output folder (default: out/<scenario file stem>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a scenario file and say what it sets up.
+    Validate {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+    /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
+    List,
+    /// Measure the engine's speed (see docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        bench: bench::Bench,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            episodes,
+            out,
+        } => run(&scenario, seed, episodes, out),
+        Command::Validate { scenario } => validate(&scenario),
+        Command::List => {
+            list();
+            Ok(())
+        }
+        Command::Bench { bench } => bench::run(bench),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(file: &Path, seed: Option<u64>, episodes: Option<u64>, out: Option<PathBuf>) -> Result<()> {
+    let mut scenario = Scenario::load(file)?;
+    if let Some(seed) = seed {
+        scenario.config.seed = seed;
+    }
+    if let Some(episodes) = episodes {
+        anyhow::ensure!(episodes >= 1, "--episodes: expected at least 1");
+        scenario.episodes = episodes;
+    }
+    let stem = file
+        .file_stem()
+        .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+    let out = out.unwrap_or_else(|| Path::new("out").join(stem));
+
+    // The bar appears only once a run has lasted a second.
+    let bar = ProgressBar::with_draw_target(Some(scenario.episodes), ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} episodes  {elapsed} elapsed, {eta} left",
+        )
+        .expect("valid template"),
+    );
+    let start = Instant::now();
+    let summary = socium_scenario::run(&scenario, &out, |done| {
+        if bar.is_hidden() && start.elapsed() > Duration::from_secs(1) {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        bar.set_position(done);
+    })
+    .with_context(|| format!("running {}", file.display()))?;
+    bar.finish_and_clear();
+    print_summary(&summary);
+    let mut files = vec!["metrics.csv", "summary.json"];
+    if scenario.config.transcript {
+        files.insert(0, "transcript.jsonl");
+    }
+    println!("wrote {} in {}", files.join(", "), out.display());
+    Ok(())
+}
+
+fn print_summary(s: &RunSummary) {
+    println!(
+        "{} — game {}, seed {}, {} episodes, {} steps",
+        s.scenario, s.game, s.seed, s.episodes, s.steps
+    );
+    let dims: Vec<&String> = s
+        .groups
+        .first()
+        .map(|g| g.mean_rewards.keys().collect())
+        .unwrap_or_default();
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    let mut header = vec![
+        "group".to_owned(),
+        "controller".into(),
+        "agents".into(),
+        "return".into(),
+    ];
+    header.extend(dims.iter().map(|d| format!("{d} (mean)")));
+    table.set_header(header);
+    for g in &s.groups {
+        let mut row = vec![
+            g.label.clone(),
+            g.controller.clone(),
+            g.agents.to_string(),
+            fmt(g.mean_return),
+        ];
+        row.extend(dims.iter().map(|d| fmt(g.mean_rewards[*d])));
+        table.add_row(row);
+    }
+    println!("{table}");
+    println!("per agent and episode; metrics, mean over episodes:");
+    for (name, value) in &s.metrics {
+        println!("  {name:<18} {}", fmt(*value));
+    }
+}
+
+fn fmt(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-3) {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn validate(file: &Path) -> Result<()> {
+    let s = Scenario::load(file)?;
+    let externals = s
+        .config
+        .agents
+        .iter()
+        .filter(|a| a.controller == socium_core::Controller::External)
+        .count();
+    println!(
+        "{}: ok — \"{}\": game {}, {} agents ({} external), {} episodes, seed {}",
+        file.display(),
+        s.name,
+        s.game.name(),
+        s.config.agents.len(),
+        externals,
+        s.episodes,
+        s.config.seed
+    );
+    Ok(())
+}
+
+fn list() {
+    for game in socium_scenario::games() {
+        println!(
+            "game {}  (action space {})",
+            game.name(),
+            game.action_space()
+        );
+        println!("  strategies:");
+        for s in game.strategies() {
+            println!("    {:<26} {}", s.name, s.summary);
+            for p in s.params {
+                println!(
+                    "      {:<24} {} (default {}, {})",
+                    p.name,
+                    p.summary,
+                    p.default,
+                    p.expected()
+                );
+            }
+        }
+        println!("  reward dimensions:");
+        for d in game.reward_dimensions() {
+            println!(
+                "    {:<26} {} (default weight {})",
+                d.name, d.summary, d.default_weight
+            );
+        }
+        println!("  metrics:");
+        for m in game.metrics() {
+            println!("    {:<26} {}", m.name, m.summary);
+        }
+        println!();
+    }
+    println!(
+        "controllers: a strategy above, \"random\" (uniform legal actions), \"external\" (a trainer)"
+    );
+    println!("graph generators:");
+    for (name, summary) in socium_core::GENERATORS {
+        println!("    {name:<26} {summary}");
+    }
+    println!("reward transforms: identity, min_max {{ window }}, sigmoid {{ scale }}");
+}

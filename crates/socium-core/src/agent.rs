@@ -128,7 +128,11 @@ pub enum ParamError {
 impl ParamInfo {
     /// What values are legal, in words.
     pub fn expected(&self) -> String {
-        let kind = if self.integer { "a whole number" } else { "a number" };
+        let kind = if self.integer {
+            "a whole number"
+        } else {
+            "a number"
+        };
         format!("{kind} in [{}, {}]", self.min, self.max)
     }
 }
@@ -146,7 +150,11 @@ impl StrategyInfo {
                 return Err(ParamError::Unknown {
                     strategy: self.name,
                     name: name.to_owned(),
-                    known: if known.is_empty() { "none".into() } else { known.join(", ") },
+                    known: if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    },
                 });
             };
             let p = &self.params[i];
@@ -236,13 +244,19 @@ mod tests {
     #[test]
     fn choose_fills_defaults_and_checks_ranges() {
         assert_eq!(GTFT.choose([]).unwrap().param("generosity"), 0.1);
-        assert_eq!(GTFT.choose([("generosity", 0.3)]).unwrap().params, vec![0.3]);
+        assert_eq!(
+            GTFT.choose([("generosity", 0.3)]).unwrap().params,
+            vec![0.3]
+        );
         let err = GTFT.choose([("generosity", 1.5)]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "`generosity` of strategy `gtft` is 1.5, expected a number in [0, 1]"
         );
         let err = GTFT.choose([("mercy", 0.3)]).unwrap_err();
-        assert_eq!(err.to_string(), "strategy `gtft` has no parameter `mercy` (it has: generosity)");
+        assert_eq!(
+            err.to_string(),
+            "strategy `gtft` has no parameter `mercy` (it has: generosity)"
+        );
     }
 }

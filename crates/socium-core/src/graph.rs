@@ -40,7 +40,10 @@ pub struct Tie {
 
 impl Default for Tie {
     fn default() -> Self {
-        Tie { kind: Relationship::Acquaintance, weight: 1.0 }
+        Tie {
+            kind: Relationship::Acquaintance,
+            weight: 1.0,
+        }
     }
 }
 
@@ -109,9 +112,18 @@ pub const GENERATORS: &[(&str, &str)] = &[
     ("complete", "everyone tied to everyone"),
     ("ring_lattice", "ring, k nearest neighbours (k)"),
     ("erdos_renyi", "each pair tied with probability p (p)"),
-    ("watts_strogatz", "ring lattice rewired with probability p (k, p)"),
-    ("barabasi_albert", "preferential attachment, m ties per newcomer (m)"),
-    ("stochastic_block", "blocks with tie probabilities p_in, p_out (sizes, p_in, p_out)"),
+    (
+        "watts_strogatz",
+        "ring lattice rewired with probability p (k, p)",
+    ),
+    (
+        "barabasi_albert",
+        "preferential attachment, m ties per newcomer (m)",
+    ),
+    (
+        "stochastic_block",
+        "blocks with tie probabilities p_in, p_out (sizes, p_in, p_out)",
+    ),
     ("edge_list", "ties read from a file (path)"),
 ];
 
@@ -120,7 +132,10 @@ impl GraphSpec {
     pub fn check(&self, n: usize) -> Result<(), String> {
         let even_below_n = |k: usize| {
             if k == 0 || k % 2 != 0 || k >= n {
-                Err(format!("k = {k}: expected an even number in [2, {}] for {n} agents", n - 1))
+                Err(format!(
+                    "k = {k}: expected an even number in [2, {}] for {n} agents",
+                    n - 1
+                ))
             } else {
                 Ok(())
             }
@@ -130,9 +145,10 @@ impl GraphSpec {
                 Ok(())
             }
             GraphSpec::RingLattice { k } | GraphSpec::WattsStrogatz { k, .. } => even_below_n(*k),
-            GraphSpec::BarabasiAlbert { m } if *m == 0 || *m >= n => {
-                Err(format!("m = {m}: expected a whole number in [1, {}] for {n} agents", n - 1))
-            }
+            GraphSpec::BarabasiAlbert { m } if *m == 0 || *m >= n => Err(format!(
+                "m = {m}: expected a whole number in [1, {}] for {n} agents",
+                n - 1
+            )),
             GraphSpec::BarabasiAlbert { .. } => Ok(()),
             GraphSpec::StochasticBlock { sizes, .. } => {
                 let total: usize = sizes.iter().sum();
@@ -219,8 +235,11 @@ impl GraphSpec {
                 }
             }
             GraphSpec::StochasticBlock { sizes, p_in, p_out } => {
-                let block: Vec<usize> =
-                    sizes.iter().enumerate().flat_map(|(i, &s)| std::iter::repeat_n(i, s)).collect();
+                let block: Vec<usize> = sizes
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &s)| std::iter::repeat_n(i, s))
+                    .collect();
                 for a in 0..n {
                     for b in a + 1..n {
                         let p = if block[a] == block[b] { p_in } else { p_out };
@@ -267,7 +286,10 @@ pub fn parse_edge_list(text: &str, n: usize) -> Result<Vec<Edge>, EdgeListError>
         if line.is_empty() {
             continue;
         }
-        let err = |message: String| EdgeListError { line: i + 1, message };
+        let err = |message: String| EdgeListError {
+            line: i + 1,
+            message,
+        };
         let fields: Vec<&str> = line.split_whitespace().collect();
         if !(2..=4).contains(&fields.len()) {
             return Err(err(format!(
@@ -276,7 +298,9 @@ pub fn parse_edge_list(text: &str, n: usize) -> Result<Vec<Edge>, EdgeListError>
             )));
         }
         let agent = |s: &str| -> Result<AgentId, EdgeListError> {
-            let id: u32 = s.parse().map_err(|_| err(format!("`{s}` is not an agent id")))?;
+            let id: u32 = s
+                .parse()
+                .map_err(|_| err(format!("`{s}` is not an agent id")))?;
             if id as usize >= n {
                 return Err(err(format!(
                     "agent {id} does not exist: the scenario has {n} agents (ids 0..={})",
@@ -328,7 +352,11 @@ impl SocialGraph {
         for i in 0..n {
             graph.add_node(AgentId(i as u32));
         }
-        SocialGraph { graph, neighbours: Vec::new(), complete: false }
+        SocialGraph {
+            graph,
+            neighbours: Vec::new(),
+            complete: false,
+        }
     }
 
     fn add(&mut self, a: usize, b: usize, tie: Tie) {
@@ -348,7 +376,9 @@ impl SocialGraph {
     }
 
     fn has(&self, a: usize, b: usize) -> bool {
-        self.graph.find_edge(NodeIndex::new(a), NodeIndex::new(b)).is_some()
+        self.graph
+            .find_edge(NodeIndex::new(a), NodeIndex::new(b))
+            .is_some()
     }
 
     fn degree(&self, a: usize) -> usize {
@@ -393,13 +423,17 @@ impl SocialGraph {
 
     /// The tie between `a` and `b`, if any.
     pub fn tie(&self, a: AgentId, b: AgentId) -> Option<&Tie> {
-        let e = self.graph.find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
+        let e = self
+            .graph
+            .find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
         Some(&self.graph[e])
     }
 
     /// The tie between `a` and `b`, to change its weight or kind.
     pub fn tie_mut(&mut self, a: AgentId, b: AgentId) -> Option<&mut Tie> {
-        let e = self.graph.find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
+        let e = self
+            .graph
+            .find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
         Some(&mut self.graph[e])
     }
 
@@ -444,12 +478,25 @@ mod tests {
         assert_eq!(ring.tie_count(), 20);
         assert!((0..10).all(|a| ring.neighbours(AgentId(a)).len() == 4));
         // Rewiring keeps the edge count.
-        assert_eq!(draw(GraphSpec::WattsStrogatz { k: 4, p: p(0.3) }, 50).tie_count(), 100);
+        assert_eq!(
+            draw(GraphSpec::WattsStrogatz { k: 4, p: p(0.3) }, 50).tie_count(),
+            100
+        );
         // Clique of m + 1 then m per newcomer.
-        assert_eq!(draw(GraphSpec::BarabasiAlbert { m: 2 }, 20).tie_count(), 3 + 2 * 17);
+        assert_eq!(
+            draw(GraphSpec::BarabasiAlbert { m: 2 }, 20).tie_count(),
+            3 + 2 * 17
+        );
         assert_eq!(draw(GraphSpec::ErdosRenyi { p: p(0.0) }, 10).tie_count(), 0);
-        assert_eq!(draw(GraphSpec::ErdosRenyi { p: p(1.0) }, 10).tie_count(), 45);
-        let sbm = GraphSpec::StochasticBlock { sizes: vec![5, 5], p_in: p(1.0), p_out: p(0.0) };
+        assert_eq!(
+            draw(GraphSpec::ErdosRenyi { p: p(1.0) }, 10).tie_count(),
+            45
+        );
+        let sbm = GraphSpec::StochasticBlock {
+            sizes: vec![5, 5],
+            p_in: p(1.0),
+            p_out: p(0.0),
+        };
         let g = draw(sbm, 10);
         assert_eq!(g.tie_count(), 20);
         assert!(g.tie(AgentId(0), AgentId(5)).is_none());
@@ -469,7 +516,11 @@ mod tests {
         let a = spec.generate(30, &mut SimRng::new(9));
         let b = spec.generate(30, &mut SimRng::new(9));
         let c = spec.generate(30, &mut SimRng::new(10));
-        let lists = |g: &SocialGraph| (0..30).map(|i| g.neighbours(AgentId(i)).to_vec()).collect::<Vec<_>>();
+        let lists = |g: &SocialGraph| {
+            (0..30)
+                .map(|i| g.neighbours(AgentId(i)).to_vec())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(lists(&a), lists(&b));
         assert_ne!(lists(&a), lists(&c));
     }
@@ -479,7 +530,11 @@ mod tests {
         assert!(GraphSpec::RingLattice { k: 3 }.check(10).is_err());
         assert!(GraphSpec::RingLattice { k: 10 }.check(10).is_err());
         assert!(GraphSpec::BarabasiAlbert { m: 0 }.check(10).is_err());
-        let sbm = GraphSpec::StochasticBlock { sizes: vec![4, 4], p_in: p(1.0), p_out: p(0.0) };
+        let sbm = GraphSpec::StochasticBlock {
+            sizes: vec![4, 4],
+            p_in: p(1.0),
+            p_out: p(0.0),
+        };
         assert_eq!(
             sbm.check(10).unwrap_err(),
             "sizes = [4, 4]: expected positive block sizes adding up to the 10 agents (they add up to 8)"
@@ -490,7 +545,13 @@ mod tests {
     fn edge_list_parses_and_names_bad_lines() {
         let edges = parse_edge_list("# ties\n0 1\n1 2 friend 0.5\n", 3).unwrap();
         assert_eq!(edges.len(), 2);
-        assert_eq!(edges[1].tie, Tie { kind: Relationship::Friend, weight: 0.5 });
+        assert_eq!(
+            edges[1].tie,
+            Tie {
+                kind: Relationship::Friend,
+                weight: 0.5
+            }
+        );
         assert_eq!(
             parse_edge_list("0 1\n0 7\n", 3).unwrap_err(),
             EdgeListError {
@@ -498,9 +559,21 @@ mod tests {
                 message: "agent 7 does not exist: the scenario has 3 agents (ids 0..=2)".into()
             }
         );
-        assert_eq!(parse_edge_list("0 x", 3).unwrap_err().message, "`x` is not an agent id");
-        assert!(parse_edge_list("0 1 enemy", 3).unwrap_err().message.contains("enemy"));
-        let g = GraphSpec::EdgeList { path: String::new(), edges }.generate(3, &mut SimRng::new(1));
+        assert_eq!(
+            parse_edge_list("0 x", 3).unwrap_err().message,
+            "`x` is not an agent id"
+        );
+        assert!(
+            parse_edge_list("0 1 enemy", 3)
+                .unwrap_err()
+                .message
+                .contains("enemy")
+        );
+        let g = GraphSpec::EdgeList {
+            path: String::new(),
+            edges,
+        }
+        .generate(3, &mut SimRng::new(1));
         assert_eq!(g.neighbours(AgentId(1)), &[AgentId(0), AgentId(2)]);
     }
 
@@ -514,7 +587,10 @@ mod tests {
         }
         let full = draw(GraphSpec::Complete, 3);
         for _ in 0..50 {
-            assert_ne!(full.random_neighbour(AgentId(1), &mut rng), Some(AgentId(1)));
+            assert_ne!(
+                full.random_neighbour(AgentId(1), &mut rng),
+                Some(AgentId(1))
+            );
         }
     }
 }

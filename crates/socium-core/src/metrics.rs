@@ -25,7 +25,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub(crate) fn new(metrics: usize) -> Self {
-        Metrics { sums: vec![0.0; metrics], counts: vec![0.0; metrics] }
+        Metrics {
+            sums: vec![0.0; metrics],
+            counts: vec![0.0; metrics],
+        }
     }
 
     pub(crate) fn clear(&mut self) {

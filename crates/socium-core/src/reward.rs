@@ -64,7 +64,11 @@ pub struct DimensionSpec {
 impl DimensionSpec {
     /// The game's default: its declared weight and the identity transform.
     pub fn default_for(info: &DimensionInfo) -> Self {
-        DimensionSpec { name: info.name, weight: info.default_weight, transform: Transform::Identity }
+        DimensionSpec {
+            name: info.name,
+            weight: info.default_weight,
+            transform: Transform::Identity,
+        }
     }
 }
 
@@ -91,7 +95,12 @@ impl RewardLedger {
     /// Adds an entry.
     #[inline]
     pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
-        self.entries.push(RewardEntry { agent, utterance, dimension, value });
+        self.entries.push(RewardEntry {
+            agent,
+            utterance,
+            dimension,
+            value,
+        });
     }
 
     /// The entries of this step.
@@ -133,7 +142,11 @@ impl StepRewards {
 
     pub(crate) fn clear_episode(&mut self) {
         self.windows.iter_mut().for_each(VecDeque::clear);
-        for buf in [&mut self.raw, &mut self.episode_raw, &mut self.episode_return] {
+        for buf in [
+            &mut self.raw,
+            &mut self.episode_raw,
+            &mut self.episode_return,
+        ] {
             buf.fill(0.0);
         }
         self.components.fill(0.0);
@@ -151,17 +164,19 @@ impl StepRewards {
             let column = self.raw.iter().skip(k).step_by(d);
             let range = match dim.transform {
                 Transform::MinMax { window } => {
-                    let (lo, hi) = column.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                        (lo.min(x), hi.max(x))
-                    });
+                    let (lo, hi) = column
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                            (lo.min(x), hi.max(x))
+                        });
                     let w = &mut self.windows[k];
                     w.push_back((lo, hi));
                     while w.len() > window {
                         w.pop_front();
                     }
-                    w.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(a, b)| {
-                        (lo.min(a), hi.max(b))
-                    })
+                    w.iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(a, b)| {
+                            (lo.min(a), hi.max(b))
+                        })
                 }
                 _ => (0.0, 0.0),
             };
@@ -179,7 +194,12 @@ impl StepRewards {
         }
         for a in 0..self.reward.len() {
             let row = a * d..(a + 1) * d;
-            let r: f64 = self.dims.iter().zip(&self.components[row.clone()]).map(|(s, &c)| s.weight * c as f64).sum();
+            let r: f64 = self
+                .dims
+                .iter()
+                .zip(&self.components[row.clone()])
+                .map(|(s, &c)| s.weight * c as f64)
+                .sum();
             self.reward[a] = r as f32;
             self.episode_return[a] += r;
             for (total, x) in self.episode_raw[row.clone()].iter_mut().zip(&self.raw[row]) {
@@ -200,8 +220,16 @@ mod tests {
 
     fn rewards(transform: Transform, weight: f64) -> StepRewards {
         let dims = vec![
-            DimensionSpec { name: "a", weight: 1.0, transform: Transform::Identity },
-            DimensionSpec { name: "b", weight, transform },
+            DimensionSpec {
+                name: "a",
+                weight: 1.0,
+                transform: Transform::Identity,
+            },
+            DimensionSpec {
+                name: "b",
+                weight,
+                transform,
+            },
         ];
         StepRewards::new(2, dims)
     }
@@ -217,7 +245,12 @@ mod tests {
     #[test]
     fn weighted_sum_of_transformed_components() {
         let mut r = rewards(Transform::Sigmoid { scale: 2.0 }, 0.5);
-        r.aggregate(&ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]));
+        r.aggregate(&ledger(&[
+            (0, 0, 1.0),
+            (0, 0, 2.0),
+            (0, 1, 2.0),
+            (1, 1, -2.0),
+        ]));
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
         assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
         assert!((r.components[1] as f64 - s).abs() < 1e-6);

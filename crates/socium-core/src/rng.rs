@@ -67,8 +67,14 @@ mod tests {
         // Draws on one stream leave the others untouched.
         let _: u64 = b.decide.random();
         assert_eq!(x, b.pairing.random::<u64>());
-        assert_ne!(SimRng::new(7).graph.random::<u64>(), SimRng::new(7).pairing.random::<u64>());
-        assert_ne!(SimRng::new(7).graph.random::<u64>(), SimRng::new(8).graph.random::<u64>());
+        assert_ne!(
+            SimRng::new(7).graph.random::<u64>(),
+            SimRng::new(7).pairing.random::<u64>()
+        );
+        assert_ne!(
+            SimRng::new(7).graph.random::<u64>(),
+            SimRng::new(8).graph.random::<u64>()
+        );
     }
 
     #[test]

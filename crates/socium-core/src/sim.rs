@@ -3,8 +3,7 @@
 use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
     MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyChoice,
-    StrategyInfo,
-    Turn, TurnOrder, Utterance, Utterances, space::ActionProblem,
+    StrategyInfo, Turn, TurnOrder, Utterance, Utterances, space::ActionProblem,
 };
 use bevy_ecs::{
     prelude::*,
@@ -102,7 +101,11 @@ impl SimConfig {
         SimConfig {
             agents,
             graph: GraphSpec::Complete,
-            rewards: game.reward_dimensions().iter().map(DimensionSpec::default_for).collect(),
+            rewards: game
+                .reward_dimensions()
+                .iter()
+                .map(DimensionSpec::default_for)
+                .collect(),
             max_steps: None,
             seed,
             transcript: false,
@@ -171,7 +174,10 @@ pub struct Rows<T> {
 
 impl<T: Copy + Default> Rows<T> {
     fn new(agents: usize, dim: usize) -> Self {
-        Rows { dim, data: vec![T::default(); agents * dim] }
+        Rows {
+            dim,
+            data: vec![T::default(); agents * dim],
+        }
     }
 
     /// Values per agent.
@@ -308,27 +314,48 @@ impl Sim {
         let n = config.agents.len();
         let dims = game.reward_dimensions();
         if config.rewards.len() != dims.len()
-            || config.rewards.iter().zip(dims).any(|(s, d)| s.name != d.name)
+            || config
+                .rewards
+                .iter()
+                .zip(dims)
+                .any(|(s, d)| s.name != d.name)
         {
             let found = config.rewards.iter().map(|s| s.name).collect();
-            return Err(SimError::Rewards { expected: dims.len(), found });
+            return Err(SimError::Rewards {
+                expected: dims.len(),
+                found,
+            });
         }
         config.graph.check(n).map_err(SimError::Graph)?;
-        game.check(&config.agents).map_err(|message| SimError::Game { game: game.name(), message })?;
+        game.check(&config.agents)
+            .map_err(|message| SimError::Game {
+                game: game.name(),
+                message,
+            })?;
 
-        let spaces = Spaces { observation: game.observation_space(n), action: game.action_space() };
+        let spaces = Spaces {
+            observation: game.observation_space(n),
+            action: game.action_space(),
+        };
         let mut world = World::new();
         let entities = config
             .agents
             .iter()
             .enumerate()
-            .map(|(i, spec)| world.spawn((AgentId(i as u32), spec.controller.clone())).id())
+            .map(|(i, spec)| {
+                world
+                    .spawn((AgentId(i as u32), spec.controller.clone()))
+                    .id()
+            })
             .collect();
         let external = (0..n as u32)
             .map(AgentId)
             .filter(|&a| config.agents[a.index()].controller == Controller::External)
             .collect();
-        world.insert_resource(Agents { entities, specs: config.agents.clone() });
+        world.insert_resource(Agents {
+            entities,
+            specs: config.agents.clone(),
+        });
         world.insert_resource(SimRng::new(config.seed));
         world.insert_resource(config.graph.generate(n, &mut SimRng::new(config.seed)));
         world.insert_resource(Clock::default());
@@ -337,7 +364,10 @@ impl Sim {
         world.insert_resource(Observations(Rows::new(n, spaces.observation.flat_dim())));
         world.insert_resource(ActionMasks(Rows::new(n, spaces.action.mask_dim())));
         world.insert_resource(Actions(Rows::new(n, spaces.action.flat_dim())));
-        world.insert_resource(Utterances { render_text: config.transcript, ..Default::default() });
+        world.insert_resource(Utterances {
+            render_text: config.transcript,
+            ..Default::default()
+        });
         world.insert_resource(RewardLedger::default());
         world.insert_resource(StepRewards::new(n, config.rewards));
         world.insert_resource(Metrics::new(game.metrics().len()));
@@ -354,21 +384,51 @@ impl Sim {
             observe: schedule(ObserveSchedule),
             step: schedule(StepSchedule),
         };
-        builder.observe.configure_sets((Kernel::BeginTurn, Phase::Observe, Kernel::EndTurn).chain());
-        builder.observe.add_systems(begin_turn.in_set(Kernel::BeginTurn));
-        builder.observe.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+        builder
+            .observe
+            .configure_sets((Kernel::BeginTurn, Phase::Observe, Kernel::EndTurn).chain());
+        builder
+            .observe
+            .add_systems(begin_turn.in_set(Kernel::BeginTurn));
+        builder
+            .observe
+            .add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         builder.step.configure_sets(
-            (Phase::Decide, Phase::Resolve, Phase::Reward, Kernel::Aggregate, Phase::Record, Kernel::Finish)
+            (
+                Phase::Decide,
+                Phase::Resolve,
+                Phase::Reward,
+                Kernel::Aggregate,
+                Phase::Record,
+                Kernel::Finish,
+            )
                 .chain(),
         );
-        builder.step.add_systems(random_controllers.in_set(Phase::Decide));
-        builder.step.add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
+        builder
+            .step
+            .add_systems(random_controllers.in_set(Phase::Decide));
+        builder
+            .step
+            .add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
         builder.step.add_systems(finish_step.in_set(Kernel::Finish));
         game.build(&mut builder);
 
-        let SimBuilder { world, reset, observe, step } = builder;
-        let mut sim =
-            Sim { world, reset, observe, step, spaces, external, graph: config.graph, game: game.name() };
+        let SimBuilder {
+            world,
+            reset,
+            observe,
+            step,
+        } = builder;
+        let mut sim = Sim {
+            world,
+            reset,
+            observe,
+            step,
+            spaces,
+            external,
+            graph: config.graph,
+            game: game.name(),
+        };
         sim.reset(Some(config.seed));
         Ok(sim)
     }
@@ -593,7 +653,9 @@ fn random_controllers(
 ) {
     for a in agents.ids() {
         if turn.is_acting(a) && *agents.controller(a) == Controller::Random {
-            spaces.action.sample(&mut rng.decide, masks.0.row(a), actions.0.row_mut(a));
+            spaces
+                .action
+                .sample(&mut rng.decide, masks.0.row(a), actions.0.row_mut(a));
         }
     }
 }
@@ -627,7 +689,11 @@ fn finish_step(
 ) {
     clock.step += 1;
     if done.max_steps.is_some_and(|m| clock.step >= m) {
-        let Done { terminated, truncated, .. } = &mut *done;
+        let Done {
+            terminated,
+            truncated,
+            ..
+        } = &mut *done;
         for (t, u) in terminated.iter().zip(truncated.iter_mut()) {
             *u = !t;
         }
@@ -653,7 +719,11 @@ fn finish_step(
             })
             .collect();
         rest = &rest[end..];
-        let line = TranscriptLine { episode: clock.episode, utterance: u, rewards };
+        let line = TranscriptLine {
+            episode: clock.episode,
+            utterance: u,
+            rewards,
+        };
         serde_json::to_writer(&mut *buf, &line).expect("serialising to memory cannot fail");
         buf.write_all(b"\n").expect("writing to memory cannot fail");
     }

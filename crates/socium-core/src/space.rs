@@ -87,7 +87,10 @@ pub enum ActionProblem {
 impl Space {
     /// A `Box` with the same bounds in every one of `dim` dimensions.
     pub fn uniform_box(dim: usize, low: f32, high: f32) -> Self {
-        Space::Box { low: vec![low; dim], high: vec![high; dim] }
+        Space::Box {
+            low: vec![low; dim],
+            high: vec![high; dim],
+        }
     }
 
     /// Number of `f32` values in a flat row of this space.
@@ -113,7 +116,10 @@ impl Space {
     /// Checks one flat action row against the space and the row's mask.
     pub fn check(&self, row: &[f32], mask: &[u8]) -> Result<(), ActionProblem> {
         if row.len() != self.flat_dim() {
-            return Err(ActionProblem::WrongLength { expected: self.flat_dim(), found: row.len() });
+            return Err(ActionProblem::WrongLength {
+                expected: self.flat_dim(),
+                found: row.len(),
+            });
         }
         let mut cursor = Cursor::default();
         self.check_at(row, mask, &mut cursor)
@@ -156,7 +162,12 @@ impl Space {
                         return Err(ActionProblem::NotFinite { index, value });
                     }
                     if value < lo || value > hi {
-                        return Err(ActionProblem::OutOfRange { index, value, low: lo, high: hi });
+                        return Err(ActionProblem::OutOfRange {
+                            index,
+                            value,
+                            low: lo,
+                            high: hi,
+                        });
                     }
                     at.value += 1;
                 }
@@ -193,7 +204,11 @@ impl Space {
             Space::MultiDiscrete { nvec } => nvec.iter().for_each(|&n| discrete(n, rng, at)),
             Space::Box { low, high } => {
                 for (&lo, &hi) in low.iter().zip(high) {
-                    out[at.value] = if lo < hi { rng.random_range(lo..=hi) } else { lo };
+                    out[at.value] = if lo < hi {
+                        rng.random_range(lo..=hi)
+                    } else {
+                        lo
+                    };
                     at.value += 1;
                 }
             }
@@ -235,7 +250,10 @@ mod tests {
     use rand::SeedableRng;
 
     fn tuple() -> Space {
-        Space::Tuple(vec![Space::Discrete { n: 3 }, Space::uniform_box(1, 0.0, 1.0)])
+        Space::Tuple(vec![
+            Space::Discrete { n: 3 },
+            Space::uniform_box(1, 0.0, 1.0),
+        ])
     }
 
     #[test]
@@ -252,21 +270,33 @@ mod tests {
         assert_eq!(s.check(&[1.0, 0.5], &all), Ok(()));
         assert_eq!(
             s.check(&[1.0], &all),
-            Err(ActionProblem::WrongLength { expected: 2, found: 1 })
+            Err(ActionProblem::WrongLength {
+                expected: 2,
+                found: 1
+            })
         );
         assert_eq!(
             s.check(&[f32::NAN, 0.5], &all).unwrap_err().to_string(),
             "entry 0 is NaN, expected a finite number"
         );
-        assert!(matches!(s.check(&[1.5, 0.5], &all), Err(ActionProblem::NotInteger { .. })));
-        assert!(matches!(s.check(&[3.0, 0.5], &all), Err(ActionProblem::OutOfRange { .. })));
+        assert!(matches!(
+            s.check(&[1.5, 0.5], &all),
+            Err(ActionProblem::NotInteger { .. })
+        ));
+        assert!(matches!(
+            s.check(&[3.0, 0.5], &all),
+            Err(ActionProblem::OutOfRange { .. })
+        ));
         assert!(matches!(
             s.check(&[1.0, 1.5], &all),
             Err(ActionProblem::OutOfRange { index: 1, .. })
         ));
         assert_eq!(
             s.check(&[2.0, 0.5], &[1, 1, 0]),
-            Err(ActionProblem::Masked { index: 0, choice: 2 })
+            Err(ActionProblem::Masked {
+                index: 0,
+                choice: 2
+            })
         );
     }
 

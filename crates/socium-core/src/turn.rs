@@ -26,7 +26,11 @@ pub struct Turn {
 
 impl Turn {
     pub(crate) fn new(order: TurnOrder, agents: usize) -> Self {
-        Turn { order, acting: vec![false; agents], next: 0 }
+        Turn {
+            order,
+            acting: vec![false; agents],
+            next: 0,
+        }
     }
 
     /// Whether `a` acts at the coming step.
@@ -57,7 +61,10 @@ impl Turn {
             }
             TurnOrder::RoundRobin => {
                 self.acting.fill(false);
-                if let Some(a) = (0..n).map(|i| (self.next + i) % n).find(|&a| !done.is_done(AgentId(a as u32))) {
+                if let Some(a) = (0..n)
+                    .map(|i| (self.next + i) % n)
+                    .find(|&a| !done.is_done(AgentId(a as u32)))
+                {
                     self.acting[a] = true;
                     self.next = (a + 1) % n;
                 }
@@ -77,7 +84,11 @@ pub struct Done {
 
 impl Done {
     pub(crate) fn new(agents: usize, max_steps: Option<u32>) -> Self {
-        Done { terminated: vec![false; agents], truncated: vec![false; agents], max_steps }
+        Done {
+            terminated: vec![false; agents],
+            truncated: vec![false; agents],
+            max_steps,
+        }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -103,7 +114,10 @@ impl Done {
 
     /// Whether every agent is done.
     pub fn all_done(&self) -> bool {
-        self.terminated.iter().zip(&self.truncated).all(|(t, u)| *t || *u)
+        self.terminated
+            .iter()
+            .zip(&self.truncated)
+            .all(|(t, u)| *t || *u)
     }
 }
 

@@ -79,7 +79,14 @@ impl Utterances {
         let id = UtteranceId(self.next_id);
         self.next_id += 1;
         let text = self.render_text.then(text);
-        self.current.push(Utterance { id, step: self.step, speaker, audience, act, text });
+        self.current.push(Utterance {
+            id,
+            step: self.step,
+            speaker,
+            audience,
+            act,
+            text,
+        });
         id
     }
 
@@ -101,8 +108,17 @@ mod tests {
     #[test]
     fn ids_count_up_and_text_is_lazy() {
         let mut u = Utterances::default();
-        let act = Act { kind: "give", target: Some(AgentId(1)), value: 2.0 };
-        let a = u.say(AgentId(0), Audience::Agent(AgentId(1)), act, || unreachable!());
+        let act = Act {
+            kind: "give",
+            target: Some(AgentId(1)),
+            value: 2.0,
+        };
+        let a = u.say(
+            AgentId(0),
+            Audience::Agent(AgentId(1)),
+            act,
+            || unreachable!(),
+        );
         u.render_text = true;
         let b = u.say(AgentId(0), Audience::All, act, || "hello".into());
         assert_eq!((a, b), (UtteranceId(0), UtteranceId(1)));

@@ -112,7 +112,10 @@ impl VecEnv {
     ) -> Result<VecEnv, SimError> {
         let sims = (0..num_envs)
             .map(|i| {
-                let config = SimConfig { seed: derive_seed(seed, i as u64), ..config.clone() };
+                let config = SimConfig {
+                    seed: derive_seed(seed, i as u64),
+                    ..config.clone()
+                };
                 Sim::new(game, config)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -125,7 +128,11 @@ impl VecEnv {
             actions: agents * first.map_or(0, |s| s.spaces().action.flat_dim()),
             dims: agents * config.rewards.len(),
         };
-        Ok(VecEnv { needs_reset: vec![false; num_envs], sims, layout })
+        Ok(VecEnv {
+            needs_reset: vec![false; num_envs],
+            sims,
+            layout,
+        })
     }
 
     /// Number of envs.
@@ -167,11 +174,20 @@ impl VecEnv {
     pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
         let expected = self.sims.len() * self.layout.actions;
         if actions.len() != expected {
-            return Err(VecStepError::WrongShape { expected, found: actions.len() });
+            return Err(VecStepError::WrongShape {
+                expected,
+                found: actions.len(),
+            });
         }
-        for (env, (sim, chunk)) in self.sims.iter().zip(actions.chunks(self.layout.actions.max(1))).enumerate() {
+        for (env, (sim, chunk)) in self
+            .sims
+            .iter()
+            .zip(actions.chunks(self.layout.actions.max(1)))
+            .enumerate()
+        {
             if !self.needs_reset[env] {
-                sim.check_actions(chunk).map_err(|error| VecStepError::Env { env, error })?;
+                sim.check_actions(chunk)
+                    .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
         self.run(out, Some(actions), |_, sim, act, finished| {
@@ -209,22 +225,26 @@ impl VecEnv {
         )
             .into_par_iter()
             .enumerate()
-            .for_each(|(i, (sim, finished, obs, masks, acting, rewards, components, term, trunc))| {
-                let act = actions.get(i * l.actions..(i + 1) * l.actions).unwrap_or(&[]);
-                let reset = f(i, sim, act, *finished);
-                obs.copy_from_slice(sim.observations());
-                masks.copy_from_slice(sim.action_masks());
-                acting.copy_from_slice(sim.acting());
-                if reset {
-                    rewards.fill(0.0);
-                    components.fill(0.0);
-                } else {
-                    rewards.copy_from_slice(sim.rewards());
-                    components.copy_from_slice(sim.reward_components());
-                }
-                term.copy_from_slice(sim.terminated());
-                trunc.copy_from_slice(sim.truncated());
-                *finished = sim.is_done();
-            });
+            .for_each(
+                |(i, (sim, finished, obs, masks, acting, rewards, components, term, trunc))| {
+                    let act = actions
+                        .get(i * l.actions..(i + 1) * l.actions)
+                        .unwrap_or(&[]);
+                    let reset = f(i, sim, act, *finished);
+                    obs.copy_from_slice(sim.observations());
+                    masks.copy_from_slice(sim.action_masks());
+                    acting.copy_from_slice(sim.acting());
+                    if reset {
+                        rewards.fill(0.0);
+                        components.fill(0.0);
+                    } else {
+                        rewards.copy_from_slice(sim.rewards());
+                        components.copy_from_slice(sim.reward_components());
+                    }
+                    term.copy_from_slice(sim.terminated());
+                    trunc.copy_from_slice(sim.truncated());
+                    *finished = sim.is_done();
+                },
+            );
     }
 }

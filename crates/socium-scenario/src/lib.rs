@@ -1,1 +1,258 @@
-//! wip
+//! Scenario files: the TOML schema, validation with file/line/column errors, building Sims, and
+//! running them to tables and output files.
+//!
+//! ```no_run
+//! let scenario = socium_scenario::Scenario::load("scenarios/ipd_tournament.toml".as_ref())?;
+//! let mut sim = scenario.sim()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod run;
+pub mod schema;
+
+pub use error::{Located, ScenarioError};
+pub use run::{GroupSummary, RunError, RunSummary, run};
+
+use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
+use socium_core::{
+    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, Sim, SimConfig, SimError,
+    Transform, parse_edge_list,
+};
+use socium_games::donor::indirect::IndirectGame;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+use toml::Spanned;
+
+/// A validated scenario: a game and everything needed to build its Sims.
+#[derive(Clone)]
+pub struct Scenario {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Its name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The game.
+    pub game: Arc<dyn Game>,
+    /// Agents, graph, rewards, seed, step limit.
+    pub config: SimConfig,
+    /// Episodes `socium run` plays.
+    pub episodes: u64,
+}
+
+impl GameSpec {
+    /// The game plugin.
+    pub fn into_game(self) -> Arc<dyn Game> {
+        match self {
+            GameSpec::DonorCultural(c) => Arc::new(c),
+            GameSpec::ImageScoring(c) => Arc::new(IndirectGame::from(c)),
+            GameSpec::Norms(c) => Arc::new(IndirectGame::from(c)),
+            GameSpec::Repeated(c) => Arc::new(c),
+        }
+    }
+}
+
+/// Every game with its default settings, for `socium list`.
+pub fn games() -> Vec<Arc<dyn Game>> {
+    vec![
+        GameSpec::DonorCultural(Default::default()).into_game(),
+        GameSpec::ImageScoring(Default::default()).into_game(),
+        GameSpec::Norms(Default::default()).into_game(),
+        GameSpec::Repeated(Default::default()).into_game(),
+    ]
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
+        let source = std::fs::read_to_string(file).map_err(|source| ScenarioError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        Scenario::parse(&source, file)
+    }
+
+    /// Validates scenario text; `file` names it in errors and anchors relative paths.
+    pub fn parse(source: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            ScenarioError::at(file, source, span, message)
+        };
+        let parsed: ScenarioFile = toml::from_str(source)
+            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_owned()))?;
+        let game_span = parsed.game.span();
+        let game = parsed.game.into_inner().into_game();
+
+        let agents_span = parsed.agents.span();
+        let mut agents = Vec::new();
+        for group in parsed.agents.into_inner() {
+            let span = group.span();
+            let group = group.into_inner();
+            let count = group.count.map_or(1, |c| c.get() as usize);
+            let spec = agent_spec(&*game, group, span, &at)?;
+            agents.extend(std::iter::repeat_n(spec, count));
+        }
+        if agents.is_empty() {
+            return Err(at(
+                agents_span,
+                "expected at least one `[[agents]]` group".into(),
+            ));
+        }
+
+        let mut graph = GraphSpec::Complete;
+        if let Some(spec) = parsed.graph {
+            let span = spec.span();
+            graph = spec.into_inner();
+            graph.check(agents.len()).map_err(|m| at(span.clone(), m))?;
+            if let GraphSpec::EdgeList { path, edges } = &mut graph {
+                let edge_file = file.parent().unwrap_or(Path::new("")).join(&*path);
+                let text = std::fs::read_to_string(&edge_file).map_err(|e| {
+                    at(
+                        span.clone(),
+                        format!("cannot read edge list `{}`: {e}", edge_file.display()),
+                    )
+                })?;
+                *edges = parse_edge_list(&text, agents.len()).map_err(|e| {
+                    at(
+                        span.clone(),
+                        format!("{}:{}: {}", edge_file.display(), e.line, e.message),
+                    )
+                })?;
+            }
+        }
+
+        let mut rewards: Vec<DimensionSpec> = game
+            .reward_dimensions()
+            .iter()
+            .map(DimensionSpec::default_for)
+            .collect();
+        for (name, table) in parsed.rewards {
+            let Some(dim) = rewards.iter_mut().find(|d| d.name == name.get_ref()) else {
+                let known: Vec<_> = game.reward_dimensions().iter().map(|d| d.name).collect();
+                return Err(at(
+                    name.span(),
+                    format!(
+                        "game `{}` has no reward dimension `{}`; it has {}",
+                        game.name(),
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            if let Some(w) = table.weight {
+                dim.weight = w.get();
+            }
+            if let Some(t) = table.transform {
+                let bad = match t {
+                    Transform::MinMax { window: 0 } => {
+                        Some("window: expected a whole number ≥ 1, found 0".to_owned())
+                    }
+                    Transform::Sigmoid { scale } if !(scale.is_finite() && scale > 0.0) => Some(
+                        format!("scale: expected a finite number > 0, found {scale}"),
+                    ),
+                    _ => None,
+                };
+                if let Some(message) = bad {
+                    return Err(at(name.span(), format!("transform {message}")));
+                }
+                dim.transform = t;
+            }
+        }
+
+        game.check(&agents).map_err(|m| at(game_span, m))?;
+        let meta = parsed.scenario;
+        let episodes = meta
+            .episodes
+            .map_or_else(|| game.default_episodes(agents.len()), |e| e.get() as u64);
+        let config = SimConfig {
+            agents,
+            graph,
+            rewards,
+            max_steps: meta.max_steps.map(|m| m.get()),
+            seed: meta.seed,
+            transcript: parsed.output.transcript,
+        };
+        Ok(Scenario {
+            file: file.to_owned(),
+            name: meta.name,
+            description: meta.description,
+            game,
+            config,
+            episodes,
+        })
+    }
+
+    /// A Sim of this scenario, reset with its seed.
+    pub fn sim(&self) -> Result<Sim, SimError> {
+        Sim::new(&*self.game, self.config.clone())
+    }
+}
+
+fn agent_spec(
+    game: &dyn Game,
+    group: AgentGroup,
+    span: std::ops::Range<usize>,
+    at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
+) -> Result<AgentSpec, ScenarioError> {
+    let controller = match (group.strategy, group.controller) {
+        (Some(_), Some(_)) => {
+            return Err(at(
+                span,
+                "give either `strategy` or `controller`, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(at(
+                span,
+                "expected `strategy = \"...\"` or `controller = \"random\" | \"external\"`".into(),
+            ));
+        }
+        (None, Some(kind)) => {
+            if let Some((name, _)) = group.params.first_key_value() {
+                return Err(at(name.span(), "`params` belong to a `strategy`".into()));
+            }
+            match kind {
+                ControllerKind::Random => Controller::Random,
+                ControllerKind::External => Controller::External,
+            }
+        }
+        (Some(name), None) => {
+            let Some(info) = game.strategies().iter().find(|s| s.name == name.get_ref()) else {
+                let known: Vec<_> = game.strategies().iter().map(|s| s.name).collect();
+                return Err(at(
+                    name.span(),
+                    format!(
+                        "game `{}` has no strategy `{}`; it has {}",
+                        game.name(),
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            let params = &group.params;
+            let choice = info.choose(
+                params
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().as_str(), *v.get_ref())),
+            );
+            Controller::Scripted(choice.map_err(|e| {
+                // Point at the unknown key, or at the out-of-range value.
+                let span = match &e {
+                    ParamError::Unknown { name, .. } => params
+                        .keys()
+                        .find(|k| k.get_ref() == name)
+                        .map(Spanned::span),
+                    ParamError::OutOfRange { name, .. } => params
+                        .iter()
+                        .find(|(k, _)| k.get_ref() == name)
+                        .map(|(_, v)| v.span()),
+                };
+                at(span.unwrap_or(name.span()), e.to_string())
+            })?)
+        }
+    };
+    let label = group.label.unwrap_or_else(|| controller.name().to_owned());
+    Ok(AgentSpec { controller, label })
+}

@@ -105,8 +105,16 @@ pub mod obs {
 }
 
 static STRATEGIES: [StrategyInfo; 6] = [
-    StrategyInfo { name: "allc", summary: "gives everything, always", params: &[] },
-    StrategyInfo { name: "alld", summary: "gives nothing, always", params: &[] },
+    StrategyInfo {
+        name: "allc",
+        summary: "gives everything, always",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "alld",
+        summary: "gives nothing, always",
+        params: &[],
+    },
     StrategyInfo {
         name: "fixed",
         summary: "gives a fixed share",
@@ -124,7 +132,11 @@ static STRATEGIES: [StrategyInfo; 6] = [
         name: "punisher",
         summary: "punishes recipients whose last share was below a threshold, else gives (needs punishment)",
         params: &[
-            unit_param("threshold", "last share below which the recipient is punished", 0.3),
+            unit_param(
+                "threshold",
+                "last share below which the recipient is punished",
+                0.3,
+            ),
             unit_param("share", "share given, or paid to punish", 0.5),
         ],
     },
@@ -187,12 +199,14 @@ impl Strategy {
                 generosity: c.param("generosity"),
                 initial: c.param("initial"),
             },
-            "punisher" => {
-                Strategy::Punisher { threshold: c.param("threshold"), share: c.param("share") }
-            }
-            "refuser" => {
-                Strategy::Refuser { threshold: c.param("threshold"), share: c.param("share") }
-            }
+            "punisher" => Strategy::Punisher {
+                threshold: c.param("threshold"),
+                share: c.param("share"),
+            },
+            "refuser" => Strategy::Refuser {
+                threshold: c.param("threshold"),
+                share: c.param("share"),
+            },
             other => unreachable!("strategy {other} is not in the registry"),
         }
     }
@@ -208,9 +222,13 @@ impl Strategy {
         let last = Self::last_share(obs);
         match *self {
             Strategy::Fixed(s) => (Move::Give, s),
-            Strategy::Reciprocal { generosity, initial } => {
-                (Move::Give, last.map_or(initial, |l| (l.max(0.0) + generosity).min(1.0)))
-            }
+            Strategy::Reciprocal {
+                generosity,
+                initial,
+            } => (
+                Move::Give,
+                last.map_or(initial, |l| (l.max(0.0) + generosity).min(1.0)),
+            ),
             Strategy::Punisher { threshold, share } => match last {
                 Some(l) if l < threshold => (Move::Punish, share),
                 _ => (Move::Give, share),
@@ -230,9 +248,16 @@ impl Strategy {
             (Strategy::Fixed(s), _) => format!("I always give {:.0}%", s * 100.0),
             (_, None) => "no trace of the recipient yet".to_owned(),
             (Strategy::Reciprocal { .. }, Some(l)) => format!("reciprocating: {}", seen(l)),
-            (Strategy::Punisher { threshold, .. } | Strategy::Refuser { threshold, .. }, Some(l)) => {
+            (
+                Strategy::Punisher { threshold, .. } | Strategy::Refuser { threshold, .. },
+                Some(l),
+            ) => {
                 let verdict = if l < threshold { "below" } else { "at least" };
-                format!("{}, {verdict} my threshold of {:.0}%", seen(l), threshold * 100.0)
+                format!(
+                    "{}, {verdict} my threshold of {:.0}%",
+                    seen(l),
+                    threshold * 100.0
+                )
             }
         }
     }
@@ -341,7 +366,10 @@ impl Game for CulturalConfig {
             ));
         }
         if self.trace_depth > 8 {
-            return Err(format!("trace_depth = {}: expected at most 8", self.trace_depth));
+            return Err(format!(
+                "trace_depth = {}: expected at most 8",
+                self.trace_depth
+            ));
         }
         for spec in agents {
             if let Controller::Scripted(c) = &spec.controller {
@@ -423,7 +451,11 @@ fn pair_and_observe(
     state.recipient.fill(None);
     if graph.is_complete() {
         state.scratch.clear();
-        state.scratch.extend((0..n as u32).map(AgentId).filter(|a| state.even_donor[a.index()] != donors_flag));
+        state.scratch.extend(
+            (0..n as u32)
+                .map(AgentId)
+                .filter(|a| state.even_donor[a.index()] != donors_flag),
+        );
         state.scratch.shuffle(&mut rng.pairing);
         let mut recipients = state.scratch.iter();
         for d in 0..n {
@@ -461,7 +493,9 @@ fn pair_and_observe(
         let mut who = r;
         for level in 0..depth {
             let t = round as usize - 1 - level;
-            let Some(donation) = state.history[t * n + who.index()] else { break };
+            let Some(donation) = state.history[t * n + who.index()] else {
+                break;
+            };
             let at = obs::TRACE + level * obs::LEVEL;
             row[at] = donation.share as f32;
             row[at + 1] = donation.refused as u8 as f32;
@@ -513,7 +547,9 @@ fn resolve(
     events.0.clear();
     for d in 0..n {
         let donor = AgentId(d as u32);
-        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else { continue };
+        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else {
+            continue;
+        };
         let (kind, share) = match actions.0.row(donor) {
             [s] => (Move::Give, *s as f64),
             [k, s] => (state.moves[*k as usize], *s as f64),
@@ -531,15 +567,25 @@ fn resolve(
             Move::Refuse => before,
         };
         let shown = if kind == Move::Punish { -share } else { share };
-        state.history[round * n + d] =
-            Some(Donation { share: shown, refused: kind == Move::Refuse, recipient });
+        state.history[round * n + d] = Some(Donation {
+            share: shown,
+            refused: kind == Move::Refuse,
+            recipient,
+        });
         let image_change = shown - state.image[d];
         state.image[d] = shown;
-        let act = Act { kind: kind.name(), target: Some(recipient), value: amount };
+        let act = Act {
+            kind: kind.name(),
+            target: Some(recipient),
+            value: amount,
+        };
         let strategy = strategies.get(agents.entity(donor)).ok();
         let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
             let what = match kind {
-                Move::Give => format!("gives {amount:.2} of its {held:.2} ({:.0}%) to", share * 100.0),
+                Move::Give => format!(
+                    "gives {amount:.2} of its {held:.2} ({:.0}%) to",
+                    share * 100.0
+                ),
                 Move::Punish => format!("pays {amount:.2} of its {held:.2} to punish"),
                 Move::Refuse => "refuses to play with".to_owned(),
             };
@@ -579,7 +625,10 @@ fn record(
     mut done: ResMut<Done>,
 ) {
     for e in &events.0 {
-        metrics.record(COOPERATION, if e.kind == Move::Give { e.share } else { 0.0 });
+        metrics.record(
+            COOPERATION,
+            if e.kind == Move::Give { e.share } else { 0.0 },
+        );
     }
     let rounds = state.config.rounds.get();
     if clock.step() % rounds == rounds - 1 {

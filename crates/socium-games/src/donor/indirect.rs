@@ -29,8 +29,8 @@ use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
     Act, Actions, AgentId, Audience, Clock, DimensionInfo, Done, Game, MetricId, MetricInfo,
-    Metrics, Observations, ParamInfo, Phase, RewardLedger, SimBuilder, SimRng, SocialGraph,
-    Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Metrics, Observations, ParamInfo, Phase, RewardLedger, SimBuilder, SimRng, SocialGraph, Space,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -150,8 +150,18 @@ impl Norm {
     pub const STERN_JUDGING: Norm = Norm::LEADING_EIGHT[5];
 
     const NAMES: [&'static str; 12] = [
-        "image_scoring", "shunning", "simple_standing", "stern_judging", "l1", "l2", "l3", "l4",
-        "l5", "l6", "l7", "l8",
+        "image_scoring",
+        "shunning",
+        "simple_standing",
+        "stern_judging",
+        "l1",
+        "l2",
+        "l3",
+        "l4",
+        "l5",
+        "l6",
+        "l7",
+        "l8",
     ];
 
     /// The norm of a name in [`Norm::NAMES`].
@@ -188,11 +198,18 @@ impl<'de> Deserialize<'de> for Norm {
         impl<'de> de::Visitor<'de> for V {
             type Value = Norm;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a norm name ({}) or a list of 8 zeros and ones", Norm::NAMES.join(", "))
+                write!(
+                    f,
+                    "a norm name ({}) or a list of 8 zeros and ones",
+                    Norm::NAMES.join(", ")
+                )
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Norm, E> {
                 Norm::by_name(s).ok_or_else(|| {
-                    E::custom(format!("unknown norm `{s}`, expected one of {}", Norm::NAMES.join(", ")))
+                    E::custom(format!(
+                        "unknown norm `{s}`, expected one of {}",
+                        Norm::NAMES.join(", ")
+                    ))
                 })
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Norm, A::Error> {
@@ -294,14 +311,34 @@ const K: ParamInfo = ParamInfo {
 };
 
 static SCORE_STRATEGIES: [StrategyInfo; 3] = [
-    StrategyInfo { name: "allc", summary: "always helps (k = −5)", params: &[] },
-    StrategyInfo { name: "alld", summary: "never helps (k = 6)", params: &[] },
-    StrategyInfo { name: "discriminator", summary: "helps iff the recipient's score ≥ k", params: &[K] },
+    StrategyInfo {
+        name: "allc",
+        summary: "always helps (k = −5)",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "alld",
+        summary: "never helps (k = 6)",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "discriminator",
+        summary: "helps iff the recipient's score ≥ k",
+        params: &[K],
+    },
 ];
 
 static NORM_STRATEGIES: [StrategyInfo; 4] = [
-    StrategyInfo { name: "allc", summary: "always helps", params: &[] },
-    StrategyInfo { name: "alld", summary: "never helps", params: &[] },
+    StrategyInfo {
+        name: "allc",
+        summary: "always helps",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "alld",
+        summary: "never helps",
+        params: &[],
+    },
     StrategyInfo {
         name: "discriminator",
         summary: "helps iff the recipient is Good (the action rule of L3–L8)",
@@ -316,12 +353,18 @@ static NORM_STRATEGIES: [StrategyInfo; 4] = [
 
 static SCORE_METRICS: [MetricInfo; 2] = [
     COOPERATION_METRIC,
-    MetricInfo { name: "mean_image", summary: "mean image score over all views, per round" },
+    MetricInfo {
+        name: "mean_image",
+        summary: "mean image score over all views, per round",
+    },
 ];
 
 static NORM_METRICS: [MetricInfo; 2] = [
     COOPERATION_METRIC,
-    MetricInfo { name: "good_fraction", summary: "fraction of Good reputations over all views, per round" },
+    MetricInfo {
+        name: "good_fraction",
+        summary: "fraction of Good reputations over all views, per round",
+    },
 ];
 
 /// Metric: mean image score (image scoring) or fraction of Good (norms), per round.
@@ -385,7 +428,11 @@ impl State {
 
     #[inline]
     fn view(&self, observer: usize, subject: usize) -> i8 {
-        if self.rules.public { self.views[subject] } else { self.views[observer * self.n + subject] }
+        if self.rules.public {
+            self.views[subject]
+        } else {
+            self.views[observer * self.n + subject]
+        }
     }
 }
 
@@ -414,7 +461,10 @@ impl Game for IndirectGame {
             Model::Scores => (-5.0, 5.0),
             Model::Norm(_) => (0.0, 1.0),
         };
-        Space::Box { low: vec![0.0, lo, lo, 0.0], high: vec![1.0, hi, hi, 1.0] }
+        Space::Box {
+            low: vec![0.0, lo, lo, 0.0],
+            high: vec![1.0, hi, hi, 1.0],
+        }
     }
 
     fn action_space(&self) -> Space {
@@ -486,7 +536,11 @@ fn pair_and_observe(
     let progress = clock.step() as f32 / state.rules.rounds as f32;
     for d in 0..state.n {
         let a = AgentId(d as u32);
-        let r = if turn.is_acting(a) { graph.random_neighbour(a, &mut rng.pairing) } else { None };
+        let r = if turn.is_acting(a) {
+            graph.random_neighbour(a, &mut rng.pairing)
+        } else {
+            None
+        };
         state.recipient[d] = r;
         turn.set_acting(a, r.is_some());
         let row = obs.0.row_mut(a);
@@ -529,7 +583,9 @@ fn resolve(
     state.pending.clear();
     for d in 0..n {
         let donor = AgentId(d as u32);
-        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else { continue };
+        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else {
+            continue;
+        };
         let r = recipient.index();
         let intended = actions.0.row(donor)[0] == COOPERATE;
         let cooperated = intended && !rng.noise.random_bool(rules.execution_error);
@@ -583,7 +639,11 @@ fn resolve(
         let view = state.view(d, r);
         let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
             let verb = if cooperated { "helps" } else { "does not help" };
-            let slip = if intended && !cooperated { " (meant to help, but failed)" } else { "" };
+            let slip = if intended && !cooperated {
+                " (meant to help, but failed)"
+            } else {
+                ""
+            };
             format!("{donor} {verb} {recipient}, whose reputation it sees as {view}{slip}")
         });
         events.0.push(Event {
@@ -621,7 +681,10 @@ fn record(
 ) {
     let helped = events.0.iter().filter(|e| e.cooperated).count();
     metrics.record_many(COOPERATION, helped as f64, events.0.len() as f64);
-    metrics.record(REPUTATION_LEVEL, state.view_sum as f64 / state.views.len() as f64);
+    metrics.record(
+        REPUTATION_LEVEL,
+        state.view_sum as f64 / state.views.len() as f64,
+    );
     if clock.step() + 1 >= state.rules.rounds {
         done.terminate_all();
     }

@@ -48,5 +48,12 @@ pub(crate) const fn unit_param(
     summary: &'static str,
     default: f64,
 ) -> ParamInfo {
-    ParamInfo { name, summary, default, min: 0.0, max: 1.0, integer: false }
+    ParamInfo {
+        name,
+        summary,
+        default,
+        min: 0.0,
+        max: 1.0,
+        integer: false,
+    }
 }

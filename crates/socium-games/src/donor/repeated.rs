@@ -71,7 +71,12 @@ impl Default for RepeatedConfig {
     fn default() -> Self {
         let f = |v| Finite::new(v).expect("finite");
         RepeatedConfig {
-            payoffs: Payoffs { t: f(5.0), r: f(3.0), p: f(1.0), s: f(0.0) },
+            payoffs: Payoffs {
+                t: f(5.0),
+                r: f(3.0),
+                p: f(1.0),
+                s: f(0.0),
+            },
             turns: Count::new(200).expect("in range"),
             continuation: None,
             noise: Probability::new(0.0).expect("in range"),
@@ -101,19 +106,55 @@ pub mod obs {
 }
 
 static STRATEGIES: [StrategyInfo; 10] = [
-    StrategyInfo { name: "allc", summary: "always cooperates", params: &[] },
-    StrategyInfo { name: "alld", summary: "always defects", params: &[] },
-    StrategyInfo { name: "tft", summary: "tit for tat: cooperates, then copies the partner", params: &[] },
-    StrategyInfo { name: "tf2t", summary: "tit for two tats: defects only after two defections in a row", params: &[] },
-    StrategyInfo { name: "stft", summary: "suspicious tit for tat: defects first, then copies", params: &[] },
-    StrategyInfo { name: "grudger", summary: "cooperates until the partner defects once, then defects", params: &[] },
-    StrategyInfo { name: "wsls", summary: "win-stay lose-shift (Pavlov): cooperates iff both moved alike last turn", params: &[] },
+    StrategyInfo {
+        name: "allc",
+        summary: "always cooperates",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "alld",
+        summary: "always defects",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "tft",
+        summary: "tit for tat: cooperates, then copies the partner",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "tf2t",
+        summary: "tit for two tats: defects only after two defections in a row",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "stft",
+        summary: "suspicious tit for tat: defects first, then copies",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "grudger",
+        summary: "cooperates until the partner defects once, then defects",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "wsls",
+        summary: "win-stay lose-shift (Pavlov): cooperates iff both moved alike last turn",
+        params: &[],
+    },
     StrategyInfo {
         name: "gtft",
         summary: "generous tit for tat: as tft, but forgives a defection with probability generosity",
-        params: &[unit_param("generosity", "probability of cooperating after a defection", 1.0 / 3.0)],
+        params: &[unit_param(
+            "generosity",
+            "probability of cooperating after a defection",
+            1.0 / 3.0,
+        )],
     },
-    StrategyInfo { name: "alternator", summary: "cooperates, then alternates", params: &[] },
+    StrategyInfo {
+        name: "alternator",
+        summary: "cooperates, then alternates",
+        params: &[],
+    },
     StrategyInfo {
         name: "random",
         summary: "cooperates with probability p",
@@ -333,7 +374,8 @@ fn decide(
 ) {
     for (&a, strategy) in &strategies {
         if turn.is_acting(a) {
-            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a), &mut rng.decide) as u8 as f32;
+            actions.0.row_mut(a)[0] =
+                strategy.cooperates(obs.0.row(a), &mut rng.decide) as u8 as f32;
         }
     }
 }
@@ -352,7 +394,9 @@ fn resolve(
     let config = &state.config;
     events.0.clear();
     for a in 0..state.partner.len() {
-        let Some(partner) = state.partner[a] else { continue };
+        let Some(partner) = state.partner[a] else {
+            continue;
+        };
         let (pa, pb) = (AgentId(a as u32), partner);
         if pb.index() < a || !turn.is_acting(pa) || !turn.is_acting(pb) {
             continue;
@@ -372,10 +416,19 @@ fn resolve(
                 value: mine as u8 as f64,
             };
             let utterance = utterances.say(me, Audience::Agent(other), act, || {
-                let verb = if mine { "cooperates with" } else { "defects against" };
+                let verb = if mine {
+                    "cooperates with"
+                } else {
+                    "defects against"
+                };
                 format!("{me} {verb} {other} and scores {payoff}")
             });
-            events.0.push(Event { utterance, player: me, payoff, cooperated: mine });
+            events.0.push(Event {
+                utterance,
+                player: me,
+                payoff,
+                cooperated: mine,
+            });
             let m = &mut state.memory[me.index()];
             m.own_last = Some(mine);
             m.partner_previous = m.partner_last;
@@ -385,7 +438,9 @@ fn resolve(
         }
         let turns = state.memory[a].turns;
         let ends = turns >= config.turns.get()
-            || config.continuation.is_some_and(|w| !rng.pairing.random_bool(w.get()));
+            || config
+                .continuation
+                .is_some_and(|w| !rng.pairing.random_bool(w.get()));
         if ends {
             done.terminate(pa);
             done.terminate(pb);

@@ -1,0 +1,224 @@
+//! Running a scenario: episodes, tables and the output files of `socium run`.
+
+use crate::Scenario;
+use serde::Serialize;
+use socium_core::{AgentId, Controller, SimError};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    io::{BufWriter, Write as _},
+    path::{Path, PathBuf},
+};
+use tempfile::NamedTempFile;
+
+/// Why a run failed. No output file is left half-written.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The Sim could not be built.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// Some agents need an outside trainer.
+    #[error(
+        "agents {agents} are `external`: `socium run` plays scripted and random agents only; step \
+         external agents from a trainer (Sim/VecEnv), or make them `controller = \"random\"`"
+    )]
+    External {
+        /// The external agents' ids.
+        agents: String,
+    },
+    /// Writing an output failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What a group of agents with one label did, per agent and episode.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupSummary {
+    /// The label.
+    pub label: String,
+    /// The controller (strategy name, `random` or `external`).
+    pub controller: String,
+    /// Agents in the group.
+    pub agents: usize,
+    /// Mean scalar return per agent and episode.
+    pub mean_return: f64,
+    /// Mean raw reward per dimension, per agent and episode.
+    pub mean_rewards: BTreeMap<String, f64>,
+}
+
+/// The summary of a run, written to `summary.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Game name.
+    pub game: String,
+    /// Seed of the first episode.
+    pub seed: u64,
+    /// Episodes played.
+    pub episodes: u64,
+    /// Steps played in all.
+    pub steps: u64,
+    /// Each metric's mean over the episodes that recorded it.
+    pub metrics: BTreeMap<String, f64>,
+    /// Per label, in order of first appearance.
+    pub groups: Vec<GroupSummary>,
+}
+
+/// Plays `scenario.episodes` episodes (the first reset with the scenario's seed, the others
+/// continuing its streams), writes `transcript.jsonl` (when the scenario keeps one),
+/// `metrics.csv` and `summary.json` into `out` (each through a temporary file renamed at the end),
+/// and calls `progress(episodes done)` after each episode.
+pub fn run(
+    scenario: &Scenario,
+    out: &Path,
+    mut progress: impl FnMut(u64),
+) -> Result<RunSummary, RunError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Io { path, source }
+    };
+    let external: Vec<String> = scenario
+        .config
+        .agents
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.controller == Controller::External)
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !external.is_empty() {
+        return Err(RunError::External {
+            agents: external.join(", "),
+        });
+    }
+    let mut sim = scenario.sim()?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let temp = || NamedTempFile::new_in(out).map_err(io(out));
+    let mut transcript = BufWriter::new(temp()?);
+
+    let n = sim.agent_count();
+    let dims: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
+    let metric_names: Vec<&str> = scenario.game.metrics().iter().map(|m| m.name).collect();
+    let mut csv = format!("episode,steps,{},mean_return", metric_names.join(","));
+    for d in &dims {
+        write!(csv, ",mean_{d}").expect("writing to a String");
+    }
+    csv.push('\n');
+
+    let mut returns = vec![0.0; n];
+    let mut raw = vec![0.0; n * dims.len()];
+    let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
+    let mut steps = 0u64;
+    let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
+    for episode in 0..scenario.episodes {
+        if episode > 0 {
+            sim.reset(None);
+        }
+        let mut episode_steps = 0u64;
+        while !sim.is_done() {
+            sim.step(&actions)
+                .expect("scripted and random agents need no outside actions");
+            episode_steps += 1;
+            transcript
+                .write_all(&sim.take_transcript())
+                .map_err(io(out))?;
+        }
+        steps += episode_steps;
+        write!(csv, "{episode},{episode_steps}").expect("writing to a String");
+        for (i, (sum, count)) in metric_sums.iter_mut().enumerate() {
+            let value = sim.metrics().mean(socium_core::MetricId(i as u16));
+            if let Some(v) = value {
+                *sum += v;
+                *count += 1;
+                write!(csv, ",{v}").expect("writing to a String");
+            } else {
+                csv.push(',');
+            }
+        }
+        let (ep_returns, ep_raw) = (sim.episode_returns(), sim.episode_raw_rewards());
+        write!(csv, ",{}", ep_returns.iter().sum::<f64>() / n as f64).expect("writing to a String");
+        for k in 0..dims.len() {
+            let mean = ep_raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
+            write!(csv, ",{mean}").expect("writing to a String");
+        }
+        csv.push('\n');
+        returns
+            .iter_mut()
+            .zip(ep_returns)
+            .for_each(|(t, r)| *t += r);
+        raw.iter_mut().zip(ep_raw).for_each(|(t, r)| *t += r);
+        progress(episode + 1);
+    }
+
+    let episodes = scenario.episodes.max(1) as f64;
+    let agents = sim.agents();
+    let mut groups: Vec<GroupSummary> = Vec::new();
+    let mut members: Vec<Vec<AgentId>> = Vec::new();
+    for a in agents.ids() {
+        let label = agents.label(a);
+        match groups.iter().position(|g| g.label == label) {
+            Some(i) => members[i].push(a),
+            None => {
+                groups.push(GroupSummary {
+                    label: label.to_owned(),
+                    controller: agents.controller(a).name().to_owned(),
+                    agents: 0,
+                    mean_return: 0.0,
+                    mean_rewards: BTreeMap::new(),
+                });
+                members.push(vec![a]);
+            }
+        }
+    }
+    for (group, ids) in groups.iter_mut().zip(&members) {
+        let per = (ids.len() as f64) * episodes;
+        group.agents = ids.len();
+        group.mean_return = ids.iter().map(|a| returns[a.index()]).sum::<f64>() / per;
+        for (k, d) in dims.iter().enumerate() {
+            let total: f64 = ids.iter().map(|a| raw[a.index() * dims.len() + k]).sum();
+            group.mean_rewards.insert((*d).to_owned(), total / per);
+        }
+    }
+    let summary = RunSummary {
+        scenario: scenario.name.clone(),
+        game: scenario.game.name().to_owned(),
+        seed: scenario.config.seed,
+        episodes: scenario.episodes,
+        steps,
+        metrics: metric_names
+            .iter()
+            .zip(&metric_sums)
+            .filter(|(_, (_, count))| *count > 0)
+            .map(|(name, (sum, count))| ((*name).to_owned(), sum / *count as f64))
+            .collect(),
+        groups,
+    };
+
+    let finish = |file: NamedTempFile, name: &str| {
+        let path = out.join(name);
+        file.persist(&path).map_err(|e| RunError::Io {
+            path,
+            source: e.error,
+        })
+    };
+    let transcript = transcript.into_inner().map_err(|e| RunError::Io {
+        path: out.join("transcript.jsonl"),
+        source: e.into_error(),
+    })?;
+    if scenario.config.transcript {
+        finish(transcript, "transcript.jsonl")?;
+    }
+    let mut metrics = temp()?;
+    metrics.write_all(csv.as_bytes()).map_err(io(out))?;
+    finish(metrics, "metrics.csv")?;
+    let mut json = temp()?;
+    serde_json::to_writer_pretty(&mut json, &summary).expect("summaries serialise");
+    json.write_all(b"\n").map_err(io(out))?;
+    finish(json, "summary.json")?;
+    Ok(summary)
+}

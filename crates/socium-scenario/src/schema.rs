@@ -1,0 +1,119 @@
+//! The scenario file format (serde). Every table refuses unknown keys; numbers are range-checked
+//! by their types, so errors point at the offending value. `docs/scenarios.md` documents each key.
+
+use serde::Deserialize;
+use socium_core::{
+    GraphSpec, Transform,
+    bounded::{Count, Finite},
+};
+use socium_games::donor::{
+    cultural::CulturalConfig,
+    indirect::{ImageScoringConfig, NormsConfig},
+    repeated::RepeatedConfig,
+};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// `[scenario]`: name, seed, run length.
+    pub scenario: Meta,
+    /// `[game.<name>]`: which game, and its settings.
+    pub game: Spanned<GameSpec>,
+    /// `[graph]`: the social graph generator (complete when absent).
+    #[serde(default)]
+    pub graph: Option<Spanned<GraphSpec>>,
+    /// `[[agents]]`: groups of agents, in id order.
+    pub agents: Spanned<Vec<Spanned<AgentGroup>>>,
+    /// `[rewards.<dimension>]`: weights and transforms.
+    #[serde(default)]
+    pub rewards: BTreeMap<Spanned<String>, RewardTable>,
+    /// `[output]`: what `socium run` writes.
+    #[serde(default)]
+    pub output: Output,
+}
+
+/// `[scenario]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Human-readable name.
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of the first episode.
+    #[serde(default)]
+    pub seed: u64,
+    /// Episodes `socium run` plays (the game's default when absent).
+    pub episodes: Option<Count>,
+    /// Step limit per episode (truncation).
+    pub max_steps: Option<Count>,
+}
+
+/// `[game.<name>]`: exactly one game table.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GameSpec {
+    /// The cultural-evolution donor game (Vallinder & Hughes 2024).
+    DonorCultural(CulturalConfig),
+    /// Image scoring (Nowak & Sigmund 1998).
+    ImageScoring(ImageScoringConfig),
+    /// Second-order norms, the leading eight (Ohtsuki & Iwasa 2004).
+    Norms(NormsConfig),
+    /// Repeated two-player games and round-robin tournaments (Axelrod 1984).
+    Repeated(RepeatedConfig),
+}
+
+/// `[[agents]]`: a group of identical agents.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentGroup {
+    /// How many (default 1).
+    pub count: Option<Count>,
+    /// A scripted strategy of the game.
+    pub strategy: Option<Spanned<String>>,
+    /// `random` or `external` instead of a strategy.
+    pub controller: Option<ControllerKind>,
+    /// Label in tables (default: the strategy or controller name).
+    pub label: Option<String>,
+    /// The strategy's parameters.
+    #[serde(default)]
+    pub params: BTreeMap<Spanned<String>, Spanned<f64>>,
+}
+
+/// Controllers other than scripted strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControllerKind {
+    /// Uniformly random legal actions.
+    Random,
+    /// Actions from an outside trainer.
+    External,
+}
+
+/// `[rewards.<dimension>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardTable {
+    /// Weight in the scalar reward (the game's default when absent).
+    pub weight: Option<Finite>,
+    /// Transform of the per-step raw value (identity when absent).
+    pub transform: Option<Transform>,
+}
+
+/// `[output]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// Whether `socium run` writes `transcript.jsonl` (rendering utterance text).
+    pub transcript: bool,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output { transcript: true }
+    }
+}
