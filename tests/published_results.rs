@@ -26,7 +26,10 @@ fn mean_payoff(sim: &mut Sim, episodes: usize, ids: std::ops::Range<usize>) -> f
             sim.reset(None);
         }
         play_episode(sim);
-        total += ids.clone().map(|a| sim.episode_raw_rewards()[a * dims]).sum::<f64>();
+        total += ids
+            .clone()
+            .map(|a| sim.episode_raw_rewards()[a * dims])
+            .sum::<f64>();
     }
     total / (episodes * ids.len()) as f64
 }
@@ -36,7 +39,16 @@ fn mean_payoff(sim: &mut Sim, episodes: usize, ids: std::ops::Range<usize>) -> f
 /// `Match.final_score`). Totals must match exactly.
 #[test]
 fn round_robin_totals_equal_hand_computed_match_scores() {
-    let names = ["allc", "alld", "tft", "grudger", "wsls", "tf2t", "stft", "alternator"];
+    let names = [
+        "allc",
+        "alld",
+        "tft",
+        "grudger",
+        "wsls",
+        "tf2t",
+        "stft",
+        "alternator",
+    ];
     #[rustfmt::skip]
     let matches: [(&str, &str, f64, f64); 28] = [
         ("allc", "alld", 0.0, 1000.0),       // S every turn / T every turn
@@ -73,8 +85,10 @@ fn round_robin_totals_equal_hand_computed_match_scores() {
         expected[names.iter().position(|n| *n == a).unwrap()] += sa;
         expected[names.iter().position(|n| *n == b).unwrap()] += sb;
     }
-    let agents: String =
-        names.iter().map(|n| format!("[[agents]]\nstrategy = \"{n}\"\n")).collect();
+    let agents: String = names
+        .iter()
+        .map(|n| format!("[[agents]]\nstrategy = \"{n}\"\n"))
+        .collect();
     let mut sim = sim(&format!(
         "[scenario]\nname = \"rr\"\n[game.repeated]\nturns = 200\n{agents}"
     ));
@@ -105,7 +119,10 @@ fn cultural_donor_game_matches_the_analytic_final_resources() {
              [[agents]]\ncount = 12\n{strategy}"
         ));
         play_episode(&mut sim);
-        (sim.metrics().mean(MetricId(1)).unwrap(), sim.episode_raw_rewards()[0])
+        (
+            sim.metrics().mean(MetricId(1)).unwrap(),
+            sim.episode_raw_rewards()[0],
+        )
     };
     let (allc, payoff) = final_resources("strategy = \"allc\"", 2.0);
     assert_eq!(allc, 30.0 * 2f64.powi(11) / 2.0);
@@ -113,7 +130,10 @@ fn cultural_donor_game_matches_the_analytic_final_resources() {
     // Over the two games every agent ends once as a final recipient with its pair's 30·2^11 and
     // once as a final donor with nothing, having started each game with 10.
     assert_eq!(payoff, 30.0 * 2f64.powi(11) - 2.0 * 10.0);
-    assert_eq!(final_resources("strategy = \"allc\"", 3.0).0, 40.0 * 3f64.powi(11) / 2.0);
+    assert_eq!(
+        final_resources("strategy = \"allc\"", 3.0).0,
+        40.0 * 3f64.powi(11) / 2.0
+    );
     assert_eq!(final_resources("strategy = \"alld\"", 2.0).0, 10.0);
 
     let (mut donors, mut recipients, f, m) = (10.0, 10.0, 0.5, 2.0);
@@ -141,14 +161,20 @@ fn norms_cooperation(norm: &str, strategy: &str, error: f64) -> f64 {
 #[test]
 fn leading_eight_keep_cooperation_at_one_minus_mu() {
     let mu = 0.05;
-    for (i, rule) in ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"].iter().enumerate() {
+    for (i, rule) in ["l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8"]
+        .iter()
+        .enumerate()
+    {
         let (strategy, expected) = if i < 2 {
             ("apologetic_discriminator", 1.0 - mu + mu * mu)
         } else {
             ("discriminator", 1.0 - mu)
         };
         let c = norms_cooperation(rule, strategy, mu);
-        assert!((c - expected).abs() < 0.01, "{rule}: cooperation {c}, expected {expected}");
+        assert!(
+            (c - expected).abs() < 0.01,
+            "{rule}: cooperation {c}, expected {expected}"
+        );
     }
     for alias in ["simple_standing", "stern_judging"] {
         let c = norms_cooperation(alias, "discriminator", mu);
@@ -164,7 +190,10 @@ fn image_scoring_norm_does_not_keep_cooperation() {
     let mu: f64 = 0.05;
     let expected = 0.5 + 0.5 * (0..100).map(|t| (1.0 - 2.0 * mu).powi(t)).sum::<f64>() / 100.0;
     let c = norms_cooperation("image_scoring", "discriminator", mu);
-    assert!((c - expected).abs() < 0.02, "cooperation {c}, expected {expected}");
+    assert!(
+        (c - expected).abs() < 0.02,
+        "cooperation {c}, expected {expected}"
+    );
     assert!(c < 1.0 - mu - 0.3);
 }
 
@@ -187,7 +216,13 @@ fn image_scoring_discriminators_resist_alld_iff_qb_exceeds_c() {
         (disc, alld)
     };
     let (disc, alld) = payoffs(0.5);
-    assert!(disc > alld + 0.3, "q·b > c: discriminators {disc}, ALLD {alld}");
+    assert!(
+        disc > alld + 0.3,
+        "q·b > c: discriminators {disc}, ALLD {alld}"
+    );
     let (disc, alld) = payoffs(0.02);
-    assert!(alld > disc + 0.1, "q·b < c: discriminators {disc}, ALLD {alld}");
+    assert!(
+        alld > disc + 0.1,
+        "q·b < c: discriminators {disc}, ALLD {alld}"
+    );
 }

@@ -43,6 +43,18 @@ pub struct Scenario {
     pub episodes: u64,
 }
 
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario")
+            .field("file", &self.file)
+            .field("name", &self.name)
+            .field("game", &self.game.name())
+            .field("config", &self.config)
+            .field("episodes", &self.episodes)
+            .finish()
+    }
+}
+
 impl GameSpec {
     /// The game plugin.
     pub fn into_game(self) -> Arc<dyn Game> {

@@ -358,7 +358,7 @@ impl Game for CulturalConfig {
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
-        if agents.len() < 2 || agents.len() % 2 != 0 {
+        if agents.len() < 2 || !agents.len().is_multiple_of(2) {
             return Err(format!(
                 "needs an even number of agents, at least 2, to split them into donors and \
                  recipients; found {}",

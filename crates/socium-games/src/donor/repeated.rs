@@ -260,14 +260,14 @@ struct Events(Vec<Event>);
 
 /// Rounds of a round robin among `n` players (circle method).
 pub fn round_robin_rounds(n: usize) -> usize {
-    if n % 2 == 0 { n - 1 } else { n }
+    if n.is_multiple_of(2) { n - 1 } else { n }
 }
 
 /// The partner of every player in round `round` of a round robin among `n` players (circle
 /// method: player m − 1 fixed, the others rotating; with odd `n` a phantom player m − 1 = n
 /// stands in, and its partner rests).
 pub fn round_robin_partners(n: usize, round: usize) -> Vec<Option<AgentId>> {
-    let m = if n % 2 == 0 { n } else { n + 1 };
+    let m = if n.is_multiple_of(2) { n } else { n + 1 };
     let rounds = m - 1;
     let r = round % rounds;
     let mut partner = vec![None; n];

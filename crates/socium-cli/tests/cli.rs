@@ -1,0 +1,144 @@
+//! The `socium` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn socium(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socium"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("the socium binary runs")
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_a_table_and_writes_the_outputs() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ipd");
+    let o = socium(&[
+        "run",
+        "scenarios/ipd_tournament.toml",
+        "--episodes",
+        "7",
+        "--seed",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("IPD tournament — game repeated, seed 3, 7 episodes, 1400 steps"),
+        "{stdout}"
+    );
+    // TFT's round-robin total is 3597 over 7 rounds (see tests/published_results.rs).
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("tft") && l.contains("513.8571")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cooperation_rate"));
+    for file in ["transcript.jsonl", "metrics.csv", "summary.json"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 3, "no temporary files left behind");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["episodes"], 7);
+    assert_eq!(summary["groups"].as_array().unwrap().len(), 8);
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 8);
+    assert!(metrics.starts_with("episode,steps,cooperation_rate,mean_return,mean_payoff\n"));
+}
+
+#[test]
+fn bad_scenarios_fail_with_the_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"x\"\n[game.repeated]\nnoise = 2\n",
+    )
+    .unwrap();
+    for command in ["validate", "run"] {
+        let o = socium(&[command, file.to_str().unwrap()]);
+        assert!(!o.status.success());
+        let stderr = text(&o.stderr);
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(
+            stderr.contains(
+                "bad.toml:4:9: `game.repeated.noise`: expected a probability in [0, 1], found 2"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            !Path::new(&workspace().join("out/bad")).exists(),
+            "nothing written"
+        );
+    }
+    let o = socium(&["validate", "scenarios/ipd_tournament.toml"]);
+    assert!(o.status.success());
+    assert!(
+        text(&o.stdout)
+            .contains("ok — \"IPD tournament\": game repeated, 8 agents (0 external), 70 episodes")
+    );
+}
+
+#[test]
+fn run_refuses_external_agents_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ext.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"x\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\n\
+         [[agents]]\ncontroller = \"external\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = socium(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("agents 1 are `external`"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn list_names_games_strategies_and_generators() {
+    let o = socium(&["list"]);
+    assert!(o.status.success());
+    let stdout = text(&o.stdout);
+    for needle in [
+        "game donor_cultural",
+        "game image_scoring",
+        "game norms",
+        "game repeated",
+        "apologetic_discriminator",
+        "generosity",
+        "watts_strogatz",
+        "reputation",
+        "min_max",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "`{needle}` missing from:\n{stdout}"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Actions from outside: each bad action is refused with its own error naming the agent, and the
+//! Sim is unchanged after a refusal.
+
+use socium::core::{AgentId, Sim, StepError, space::ActionProblem};
+use socium::scenario::Scenario;
+use std::path::Path;
+
+fn sim(toml: &str) -> Sim {
+    Scenario::parse(toml, Path::new("test.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .sim()
+        .unwrap()
+}
+
+fn snapshot(sim: &Sim) -> (Vec<f32>, Vec<u8>, Vec<bool>, u32, Vec<f64>) {
+    (
+        sim.observations().to_vec(),
+        sim.action_masks().to_vec(),
+        sim.acting().to_vec(),
+        sim.clock().step(),
+        sim.episode_returns().to_vec(),
+    )
+}
+
+#[test]
+fn bad_actions_are_refused_and_change_nothing() {
+    // Agent 1 is external in a repeated game: actions are Discrete(2).
+    let mut sim = sim("[scenario]\nname = \"x\"\n[game.repeated]\nturns = 3\n\
+                       [[agents]]\nstrategy = \"tft\"\n[[agents]]\ncontroller = \"external\"\n");
+    assert_eq!(sim.external_agents(), &[AgentId(1)]);
+    let before = snapshot(&sim);
+    let cases: [(&[f32], StepError); 4] = [
+        (
+            &[0.0],
+            StepError::WrongShape {
+                expected: 2,
+                agents: 2,
+                per_agent: 1,
+                found: 1,
+            },
+        ),
+        (
+            &[0.0, 2.0],
+            StepError::BadAction {
+                agent: AgentId(1),
+                problem: ActionProblem::OutOfRange {
+                    index: 0,
+                    value: 2.0,
+                    low: 0.0,
+                    high: 1.0,
+                },
+            },
+        ),
+        (
+            &[0.0, 0.5],
+            StepError::BadAction {
+                agent: AgentId(1),
+                problem: ActionProblem::NotInteger {
+                    index: 0,
+                    value: 0.5,
+                },
+            },
+        ),
+        (
+            &[0.0, f32::NAN],
+            StepError::BadAction {
+                agent: AgentId(1),
+                problem: ActionProblem::NotFinite {
+                    index: 0,
+                    value: f32::NAN,
+                },
+            },
+        ),
+    ];
+    for (actions, expected) in cases {
+        let err = sim.step(actions).unwrap_err();
+        // NaN != NaN: compare the messages, which carry every field.
+        assert_eq!(err.to_string(), expected.to_string());
+        assert_eq!(snapshot(&sim), before);
+    }
+    assert_eq!(
+        sim.step(&[0.0, 2.0]).unwrap_err().to_string(),
+        "agent 1: entry 0 is 2, expected a value in [0, 1]"
+    );
+    // The scripted agent's row is ignored, whatever it holds.
+    sim.step(&[f32::NAN, 1.0]).unwrap();
+    assert_eq!(
+        sim.utterances()
+            .iter()
+            .find(|u| u.speaker == AgentId(1))
+            .unwrap()
+            .act
+            .kind,
+        "cooperate"
+    );
+    sim.step(&[0.0, 0.0]).unwrap();
+    sim.step(&[0.0, 0.0]).unwrap();
+    assert!(sim.is_done());
+    assert_eq!(sim.step(&[0.0, 0.0]).unwrap_err(), StepError::EpisodeOver);
+}
+
+#[test]
+fn masked_and_idle_agents() {
+    // The cultural donor game with punishment: Tuple(Discrete(2), Box(1)); recipients are idle
+    // and their mask rows forbid everything, so their rows are ignored.
+    let mut sim = sim(
+        "[scenario]\nname = \"x\"\n[game.donor_cultural]\npunishment = true\n\
+                       [[agents]]\ncount = 2\ncontroller = \"external\"\n",
+    );
+    let acting = sim.acting().to_vec();
+    assert_eq!(acting.iter().filter(|&&a| a).count(), 1, "one donor of two");
+    let donor = acting.iter().position(|&a| a).unwrap();
+    let idle = 1 - donor;
+    assert_eq!(&sim.action_masks()[idle * 2..idle * 2 + 2], &[0, 0]);
+    assert_eq!(&sim.action_masks()[donor * 2..donor * 2 + 2], &[1, 1]);
+    let mut actions = vec![0.0; 4];
+    actions[idle * 2] = 9.0; // ignored
+    actions[donor * 2 + 1] = 1.5;
+    let err = sim.step(&actions).unwrap_err();
+    assert!(
+        matches!(err, StepError::BadAction { agent, problem: ActionProblem::OutOfRange { index: 1, .. } } if agent.index() == donor)
+    );
+    actions[donor * 2] = 1.0; // punish
+    actions[donor * 2 + 1] = 0.5;
+    sim.step(&actions).unwrap();
+    assert_eq!(sim.utterances()[0].act.kind, "punish");
+    assert_eq!(sim.utterances()[0].act.value, 5.0);
+    let payoff: Vec<f64> = sim.reward_entries().iter().map(|e| e.value).collect();
+    // Donor pays 5, recipient loses 2 × 5 = 10 (of its 10): the payoff entries, then the image.
+    assert_eq!(&payoff[..2], &[-5.0, -10.0]);
+}

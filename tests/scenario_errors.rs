@@ -1,0 +1,177 @@
+//! Each kind of bad scenario is refused with its own error naming file, line, column and key.
+
+use socium::scenario::{Scenario, ScenarioError};
+use std::path::Path;
+
+const HEAD: &str = "[scenario]\nname = \"x\"\n";
+
+/// Parses `body` after the `[scenario]` header and returns (line, column, key, message).
+fn error(body: &str) -> (usize, usize, String, String) {
+    let text = format!("{HEAD}{body}");
+    let err = match Scenario::parse(&text, Path::new("bad.toml")) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    };
+    let at = err
+        .location()
+        .unwrap_or_else(|| panic!("no location: {err}"));
+    assert_eq!(at.file, Path::new("bad.toml"));
+    assert!(
+        err.to_string()
+            .starts_with(&format!("bad.toml:{}:{}: ", at.line, at.column))
+    );
+    (at.line, at.column, at.key.clone(), at.message.clone())
+}
+
+const AGENTS: &str = "[[agents]]\nstrategy = \"tft\"\ncount = 2\n";
+
+#[test]
+fn unknown_key() {
+    let (line, col, key, msg) = error(&format!("[game.repeated]\nturnz = 5\n{AGENTS}"));
+    assert_eq!((line, col, key.as_str()), (4, 1, "game.repeated.turnz"));
+    assert!(
+        msg.starts_with("unknown field `turnz`, expected one of"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let (line, col, key, msg) = error(&format!("[game.repeated]\nturns = \"many\"\n{AGENTS}"));
+    assert_eq!((line, col, key.as_str()), (4, 9, "game.repeated.turns"));
+    assert!(msg.contains("invalid type: string \"many\""), "{msg}");
+}
+
+#[test]
+fn out_of_range_values() {
+    let (line, col, key, msg) = error(&format!("[game.repeated]\nnoise = 1.5\n{AGENTS}"));
+    assert_eq!((line, col, key.as_str()), (4, 9, "game.repeated.noise"));
+    assert_eq!(msg, "expected a probability in [0, 1], found 1.5");
+
+    let (line, _, key, msg) = error(
+        "[game.repeated]\n[[agents]]\nstrategy = \"gtft\"\ncount = 2\n\
+         params = { generosity = 1.5 }\n",
+    );
+    assert_eq!((line, key.as_str()), (7, "agents[0].params.generosity"));
+    assert_eq!(
+        msg,
+        "`generosity` of strategy `gtft` is 1.5, expected a number in [0, 1]"
+    );
+
+    let (_, _, key, msg) = error(&format!("[game.repeated]\nturns = 0\n{AGENTS}"));
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        (
+            "game.repeated.turns",
+            "expected a whole number ≥ 1, found 0"
+        )
+    );
+}
+
+#[test]
+fn unknown_names() {
+    let (line, col, key, msg) = error("[game.repeated]\n[[agents]]\nstrategy = \"titfortat\"\n");
+    assert_eq!((line, col, key.as_str()), (5, 12, "agents[0].strategy"));
+    assert!(
+        msg.starts_with("game `repeated` has no strategy `titfortat`; it has allc, alld, tft"),
+        "{msg}"
+    );
+
+    let (line, _, key, msg) = error(&format!("[game.chess]\n{AGENTS}"));
+    assert_eq!((line, key.as_str()), (3, "game.chess"));
+    assert!(msg.contains("unknown variant `chess`"), "{msg}");
+
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.fame]\nweight = 1\n"
+    ));
+    assert_eq!(key, "rewards.fame");
+    assert_eq!(
+        msg,
+        "game `repeated` has no reward dimension `fame`; it has payoff"
+    );
+
+    let (_, _, key, msg) =
+        error("[game.repeated]\n[[agents]]\nstrategy = \"tft\"\nparams = { mercy = 1 }\n");
+    assert_eq!(key, "agents[0].params.mercy");
+    assert_eq!(
+        msg,
+        "strategy `tft` has no parameter `mercy` (it has: none)"
+    );
+}
+
+#[test]
+fn setups_the_rules_refuse() {
+    let (line, _, key, msg) =
+        error("[game.donor_cultural]\n[[agents]]\nstrategy = \"allc\"\ncount = 3\n");
+    assert_eq!((line, key.as_str()), (3, "game.donor_cultural"));
+    assert!(msg.starts_with("needs an even number of agents"), "{msg}");
+
+    let (_, _, key, msg) =
+        error("[game.donor_cultural]\n[[agents]]\nstrategy = \"punisher\"\ncount = 2\n");
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        (
+            "game.donor_cultural",
+            "strategy `punisher` needs `punishment = true`"
+        )
+    );
+
+    let (line, _, _, msg) =
+        error("[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncontroller = \"random\"\n");
+    assert_eq!(
+        (line, msg.as_str()),
+        (4, "give either `strategy` or `controller`, not both")
+    );
+
+    let six = "[[agents]]\nstrategy = \"tft\"\ncount = 6\n";
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{six}[graph.ring_lattice]\nk = 6\n"
+    ));
+    assert_eq!(key, "graph.ring_lattice");
+    assert_eq!(msg, "k = 6: expected an even number in [2, 5] for 6 agents");
+}
+
+#[test]
+fn missing_scenario_file() {
+    let err = Scenario::load(Path::new("no/such/scenario.toml")).unwrap_err();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert!(
+        err.to_string()
+            .starts_with("no/such/scenario.toml: cannot read the scenario: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn edge_lists_missing_or_naming_absent_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let text = format!("{HEAD}[game.repeated]\n{AGENTS}[graph.edge_list]\npath = \"edges.txt\"\n");
+    std::fs::write(&scenario, &text).unwrap();
+
+    let err = Scenario::load(&scenario).unwrap_err();
+    let at = err.location().unwrap();
+    assert_eq!((at.line, at.key.as_str()), (7, "graph.edge_list"));
+    assert!(
+        at.message.starts_with("cannot read edge list `"),
+        "{}",
+        at.message
+    );
+    assert!(at.message.contains("edges.txt"));
+
+    std::fs::write(dir.path().join("edges.txt"), "# ties\n0 1\n1 5\n").unwrap();
+    let err = Scenario::load(&scenario).unwrap_err();
+    let message = &err.location().unwrap().message;
+    assert!(
+        message.ends_with(
+            "edges.txt:3: agent 5 does not exist: the scenario has 2 agents (ids 0..=1)"
+        ),
+        "{message}"
+    );
+
+    std::fs::write(dir.path().join("edges.txt"), "0 1 friend 0.5\n").unwrap();
+    let s = Scenario::load(&scenario).unwrap();
+    let sim = s.sim().unwrap();
+    let graph = sim.world().resource::<socium::core::SocialGraph>();
+    assert_eq!(graph.tie_count(), 1);
+}
