@@ -13,8 +13,8 @@ use bevy_ecs::{
 use serde::Serialize;
 use std::io::Write as _;
 
-/// The phases of a step, run in this order. `Reset` runs at every reset; `Observe` ends every reset
-/// and every step; `Decide`..`Record` make up `Sim::step`.
+/// The phases of a step, run in this order. `Reset` runs at every reset; `Decide`..`Record` make
+/// up `Sim::step`; `Observe` ends every reset and every step, preparing the coming step.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Put the game in its start state (resources, per-agent components).
@@ -34,16 +34,15 @@ pub enum Phase {
 /// Kernel systems that bracket the games' phases.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kernel {
-    BeginTurn,
-    EndTurn,
+    BeginStep,
     Aggregate,
     Finish,
+    BeginTurn,
+    EndTurn,
 }
 
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
 struct ResetSchedule;
-#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-struct ObserveSchedule;
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
 struct StepSchedule;
 
@@ -236,10 +235,14 @@ struct Transcript {
 }
 
 /// Builds a [`Sim`]: the kernel's resources and systems are in place; a [`Game`] adds its own.
+///
+/// A Sim has two schedules, each run once per call: the reset schedule (`Reset`, then `Observe`)
+/// and the step schedule (`Decide` .. `Record`, then `Observe` for the coming step). `Observe`
+/// systems are added to both, which is why systems must be `Clone` (plain functions and tuples of
+/// them are).
 pub struct SimBuilder {
     world: World,
     reset: Schedule,
-    observe: Schedule,
     step: Schedule,
 }
 
@@ -248,14 +251,20 @@ impl SimBuilder {
     pub fn add_systems<M>(
         &mut self,
         phase: Phase,
-        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M> + Clone,
     ) -> &mut Self {
-        let schedule = match phase {
-            Phase::Reset => &mut self.reset,
-            Phase::Observe => &mut self.observe,
-            _ => &mut self.step,
-        };
-        schedule.add_systems(systems.in_set(phase));
+        match phase {
+            Phase::Reset => {
+                self.reset.add_systems(systems.in_set(phase));
+            }
+            Phase::Observe => {
+                self.reset.add_systems(systems.clone().in_set(phase));
+                self.step.add_systems(systems.in_set(phase));
+            }
+            _ => {
+                self.step.add_systems(systems.in_set(phase));
+            }
+        }
         self
     }
 
@@ -294,7 +303,6 @@ impl SimBuilder {
 pub struct Sim {
     world: World,
     reset: Schedule,
-    observe: Schedule,
     step: Schedule,
     spaces: Spaces,
     external: Vec<AgentId>,
@@ -378,51 +386,47 @@ impl Sim {
         });
         world.insert_resource(spaces.clone());
 
-        let mut builder = SimBuilder {
-            world,
-            reset: schedule(ResetSchedule),
-            observe: schedule(ObserveSchedule),
-            step: schedule(StepSchedule),
-        };
-        builder
-            .observe
-            .configure_sets((Kernel::BeginTurn, Phase::Observe, Kernel::EndTurn).chain());
-        builder
-            .observe
-            .add_systems(begin_turn.in_set(Kernel::BeginTurn));
-        builder
-            .observe
-            .add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
-        builder.step.configure_sets(
+        let mut reset = schedule(ResetSchedule);
+        let mut step = schedule(StepSchedule);
+        reset.configure_sets(
             (
+                Phase::Reset,
+                Kernel::BeginTurn,
+                Phase::Observe,
+                Kernel::EndTurn,
+            )
+                .chain(),
+        );
+        step.configure_sets(
+            (
+                Kernel::BeginStep,
                 Phase::Decide,
                 Phase::Resolve,
                 Phase::Reward,
                 Kernel::Aggregate,
                 Phase::Record,
                 Kernel::Finish,
+                Kernel::BeginTurn,
+                Phase::Observe,
+                Kernel::EndTurn,
             )
                 .chain(),
         );
-        builder
-            .step
-            .add_systems(random_controllers.in_set(Phase::Decide));
-        builder
-            .step
-            .add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
-        builder.step.add_systems(finish_step.in_set(Kernel::Finish));
+        for s in [&mut reset, &mut step] {
+            s.add_systems(begin_turn.in_set(Kernel::BeginTurn));
+            s.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+        }
+        step.add_systems(begin_step.in_set(Kernel::BeginStep));
+        step.add_systems(random_controllers.in_set(Phase::Decide));
+        step.add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
+        step.add_systems(finish_step.in_set(Kernel::Finish));
+        let mut builder = SimBuilder { world, reset, step };
         game.build(&mut builder);
 
-        let SimBuilder {
-            world,
-            reset,
-            observe,
-            step,
-        } = builder;
+        let SimBuilder { world, reset, step } = builder;
         let mut sim = Sim {
             world,
             reset,
-            observe,
             step,
             spaces,
             external,
@@ -459,7 +463,6 @@ impl Sim {
         u.next_id = 0;
         u.step = 0;
         self.reset.run(&mut self.world);
-        self.observe.run(&mut self.world);
     }
 
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
@@ -502,19 +505,15 @@ impl Sim {
 
     /// [`Sim::step`] for actions that passed [`Sim::check_actions`].
     pub(crate) fn step_checked(&mut self, actions: &[f32]) {
-        let step = self.world.resource::<Clock>().step;
-        let mut buf = self.world.resource_mut::<Actions>();
-        let per_agent = buf.0.dim();
-        for &a in &self.external {
-            let i = a.index() * per_agent;
-            buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
+        if !self.external.is_empty() {
+            let mut buf = self.world.resource_mut::<Actions>();
+            let per_agent = buf.0.dim();
+            for &a in &self.external {
+                let i = a.index() * per_agent;
+                buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
+            }
         }
-        self.world.resource_mut::<RewardLedger>().entries.clear();
-        let mut u = self.world.resource_mut::<Utterances>();
-        u.current.clear();
-        u.step = step;
         self.step.run(&mut self.world);
-        self.observe.run(&mut self.world);
     }
 
     /// Number of agents.
@@ -626,6 +625,17 @@ impl Sim {
     pub fn world(&self) -> &World {
         &self.world
     }
+}
+
+/// Clears the last step's utterances and reward entries.
+fn begin_step(
+    clock: Res<Clock>,
+    mut ledger: ResMut<RewardLedger>,
+    mut utterances: ResMut<Utterances>,
+) {
+    ledger.entries.clear();
+    utterances.current.clear();
+    utterances.step = clock.step;
 }
 
 /// Sets who acts from the turn order and makes every act legal; the game narrows both.
