@@ -8,7 +8,7 @@ use crate::{
 use bevy_ecs::{
     prelude::*,
     schedule::{IntoScheduleConfigs, ScheduleLabel, SingleThreadedExecutor},
-    system::ScheduleSystem,
+    system::{ScheduleSystem, SystemState},
 };
 use serde::Serialize;
 use std::io::Write as _;
@@ -27,7 +27,7 @@ pub enum Phase {
     Resolve,
     /// Reward components write ledger entries.
     Reward,
-    /// Metrics and end-of-episode checks (the kernel has already summed the rewards).
+    /// Metrics and end-of-episode checks (then the kernel sums the rewards).
     Record,
 }
 
@@ -35,7 +35,6 @@ pub enum Phase {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kernel {
     BeginStep,
-    Aggregate,
     Finish,
     BeginTurn,
     EndTurn,
@@ -226,6 +225,26 @@ pub struct Spaces {
     pub action: Space,
 }
 
+/// The resources a `VecEnv` copies out after every step.
+type OutputParams = (
+    Res<'static, Observations>,
+    Res<'static, ActionMasks>,
+    Res<'static, Turn>,
+    Res<'static, StepRewards>,
+    Res<'static, Done>,
+);
+
+/// One env's slices of the `VecEnv` output buffers.
+pub(crate) struct EnvOutputs<'a> {
+    pub obs: &'a mut [f32],
+    pub masks: &'a mut [u8],
+    pub acting: &'a mut [bool],
+    pub rewards: &'a mut [f32],
+    pub reward_components: &'a mut [f32],
+    pub terminated: &'a mut [bool],
+    pub truncated: &'a mut [bool],
+}
+
 /// The JSON-lines transcript being written, if one is kept.
 #[derive(Resource, Debug, Default)]
 struct Transcript {
@@ -304,6 +323,8 @@ pub struct Sim {
     world: World,
     reset: Schedule,
     step: Schedule,
+    outputs: SystemState<OutputParams>,
+    agent_count: usize,
     spaces: Spaces,
     external: Vec<AgentId>,
     graph: GraphSpec,
@@ -403,7 +424,6 @@ impl Sim {
                 Phase::Decide,
                 Phase::Resolve,
                 Phase::Reward,
-                Kernel::Aggregate,
                 Phase::Record,
                 Kernel::Finish,
                 Kernel::BeginTurn,
@@ -417,14 +437,25 @@ impl Sim {
             s.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         }
         step.add_systems(begin_step.in_set(Kernel::BeginStep));
-        step.add_systems(random_controllers.in_set(Phase::Decide));
-        step.add_systems(aggregate_rewards.in_set(Kernel::Aggregate));
+        if config
+            .agents
+            .iter()
+            .any(|a| a.controller == Controller::Random)
+        {
+            step.add_systems(random_controllers.in_set(Phase::Decide));
+        }
         step.add_systems(finish_step.in_set(Kernel::Finish));
         let mut builder = SimBuilder { world, reset, step };
         game.build(&mut builder);
 
-        let SimBuilder { world, reset, step } = builder;
+        let SimBuilder {
+            mut world,
+            reset,
+            step,
+        } = builder;
         let mut sim = Sim {
+            outputs: SystemState::new(&mut world),
+            agent_count: n,
             world,
             reset,
             step,
@@ -471,7 +502,7 @@ impl Sim {
         if self.is_done() {
             return Err(StepError::EpisodeOver);
         }
-        let n = self.agent_count();
+        let n = self.agent_count;
         let per_agent = self.spaces.action.flat_dim();
         if actions.len() != n * per_agent {
             return Err(StepError::WrongShape {
@@ -480,6 +511,9 @@ impl Sim {
                 per_agent,
                 found: actions.len(),
             });
+        }
+        if self.external.is_empty() {
+            return Ok(());
         }
         let turn = self.world.resource::<Turn>();
         let masks = &self.world.resource::<ActionMasks>().0;
@@ -516,9 +550,32 @@ impl Sim {
         self.step.run(&mut self.world);
     }
 
+    /// Copies this step's outputs into one env's slices of `VecEnv` buffers (rewards zeroed when
+    /// `zero_rewards`), fetching the resources through a cached system state, and says whether
+    /// every agent is done.
+    pub(crate) fn write_outputs(&mut self, out: EnvOutputs<'_>, zero_rewards: bool) -> bool {
+        let (obs, masks, turn, rewards, done) = self
+            .outputs
+            .get(&self.world)
+            .expect("kernel resources exist");
+        out.obs.copy_from_slice(obs.0.as_slice());
+        out.masks.copy_from_slice(masks.0.as_slice());
+        out.acting.copy_from_slice(turn.acting());
+        if zero_rewards {
+            out.rewards.fill(0.0);
+            out.reward_components.fill(0.0);
+        } else {
+            out.rewards.copy_from_slice(&rewards.reward);
+            out.reward_components.copy_from_slice(&rewards.components);
+        }
+        out.terminated.copy_from_slice(&done.terminated);
+        out.truncated.copy_from_slice(&done.truncated);
+        done.all_done()
+    }
+
     /// Number of agents.
     pub fn agent_count(&self) -> usize {
-        self.world.resource::<Agents>().len()
+        self.agent_count
     }
 
     /// The game's name.
@@ -670,10 +727,6 @@ fn random_controllers(
     }
 }
 
-fn aggregate_rewards(ledger: Res<RewardLedger>, mut rewards: ResMut<StepRewards>) {
-    rewards.aggregate(&ledger);
-}
-
 /// One transcript line: an utterance with the reward entries it caused.
 #[derive(Serialize)]
 struct TranscriptLine<'a> {
@@ -690,13 +743,16 @@ struct TranscriptReward {
     value: f64,
 }
 
+/// Sums the step's rewards, advances the clock, truncates at the step limit, writes the transcript.
 fn finish_step(
     mut clock: ResMut<Clock>,
     mut done: ResMut<Done>,
     utterances: Res<Utterances>,
     ledger: Res<RewardLedger>,
+    mut rewards: ResMut<StepRewards>,
     mut transcript: ResMut<Transcript>,
 ) {
+    rewards.aggregate(&ledger);
     clock.step += 1;
     if done.max_steps.is_some_and(|m| clock.step >= m) {
         let Done {

@@ -5,7 +5,7 @@
 //! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
 //! reward (Gymnasium's NEXT_STEP autoreset).
 
-use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed};
+use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed, sim::EnvOutputs};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -231,19 +231,16 @@ impl VecEnv {
                         .get(i * l.actions..(i + 1) * l.actions)
                         .unwrap_or(&[]);
                     let reset = f(i, sim, act, *finished);
-                    obs.copy_from_slice(sim.observations());
-                    masks.copy_from_slice(sim.action_masks());
-                    acting.copy_from_slice(sim.acting());
-                    if reset {
-                        rewards.fill(0.0);
-                        components.fill(0.0);
-                    } else {
-                        rewards.copy_from_slice(sim.rewards());
-                        components.copy_from_slice(sim.reward_components());
-                    }
-                    term.copy_from_slice(sim.terminated());
-                    trunc.copy_from_slice(sim.truncated());
-                    *finished = sim.is_done();
+                    let out = EnvOutputs {
+                        obs,
+                        masks,
+                        acting,
+                        rewards,
+                        reward_components: components,
+                        terminated: term,
+                        truncated: trunc,
+                    };
+                    *finished = sim.write_outputs(out, reset);
                 },
             );
     }
