@@ -15,7 +15,7 @@ fn sim(toml: &str) -> Sim {
 fn transform(t: Transform, x: f64, window: &[f64]) -> f64 {
     match t {
         Transform::Identity => x,
-        Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale).exp()) - 1.0,
+        Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale.get()).exp()) - 1.0,
         Transform::MinMax { .. } => {
             let lo = window.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -49,7 +49,7 @@ fn check_attribution_and_sums(mut sim: Sim, steps: usize) {
         for k in 0..d {
             history[k].extend((0..n).map(|a| raw[a * d + k]));
             if let Transform::MinMax { window } = dims[k].transform {
-                let keep = window * n;
+                let keep = window.get() as usize * n;
                 let len = history[k].len();
                 history[k].drain(..len.saturating_sub(keep));
             }

@@ -175,3 +175,38 @@ fn edge_lists_missing_or_naming_absent_agents() {
     let graph = sim.world().resource::<socium::core::SocialGraph>();
     assert_eq!(graph.tie_count(), 1);
 }
+
+#[test]
+fn nested_values_point_at_themselves() {
+    let (line, col, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = {{ min_max = {{ window = 0 }} }}\n"
+    ));
+    assert_eq!(
+        (line, col, key.as_str()),
+        (8, 36, "rewards.payoff.transform.min_max.window")
+    );
+    assert_eq!(msg, "expected a whole number ≥ 1, found 0");
+
+    let (line, key, msg) = {
+        let (l, _, k, m) = error(
+            "[game.donor_cultural]\ntrace_depth = 9\n[[agents]]\nstrategy = \"allc\"\ncount = 2\n",
+        );
+        (l, k, m)
+    };
+    assert_eq!((line, key.as_str()), (4, "game.donor_cultural.trace_depth"));
+    assert_eq!(msg, "expected a whole number in [0, 8], found 9");
+
+    let (_, _, key, msg) = error(&format!("[game.norms]\nnorm = \"l01\"\n{AGENTS}"));
+    assert_eq!(key, "game.norms.norm");
+    assert!(
+        msg.starts_with("unknown norm `l01`, expected one of image_scoring"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_tables_are_named() {
+    let (line, col, key, msg) = error("[game.repeated]\n");
+    assert_eq!((line, col, key.as_str()), (1, 1, ""));
+    assert_eq!(msg, "missing field `agents`");
+}

@@ -131,7 +131,9 @@ impl GraphSpec {
     /// Checks the generator's parameters against the number of agents.
     pub fn check(&self, n: usize) -> Result<(), String> {
         let even_below_n = |k: usize| {
-            if k == 0 || !k.is_multiple_of(2) || k >= n {
+            if n < 3 {
+                Err(format!("a ring lattice needs at least 3 agents, found {n}"))
+            } else if k == 0 || !k.is_multiple_of(2) || k >= n {
                 Err(format!(
                     "k = {k}: expected an even number in [2, {}] for {n} agents",
                     n - 1

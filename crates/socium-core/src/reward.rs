@@ -10,7 +10,10 @@
 //!
 //! The transcript keeps every entry, so each value stays attributed to the utterance that caused it.
 
-use crate::{AgentId, UtteranceId};
+use crate::{
+    AgentId, UtteranceId,
+    bounded::{Count, Positive},
+};
 use bevy_ecs::resource::Resource;
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -41,12 +44,12 @@ pub enum Transform {
     /// `window` steps of the episode, this one included; 0 while max = min.
     MinMax {
         /// Steps in the window (≥ 1).
-        window: usize,
+        window: Count,
     },
     /// Centred sigmoid `2 / (1 + e^(−x / scale)) − 1`, in (−1, 1) and 0 at 0.
     Sigmoid {
         /// Raw value that maps to about 0.46.
-        scale: f64,
+        scale: Positive,
     },
 }
 
@@ -170,7 +173,7 @@ impl StepRewards {
                         });
                     let w = &mut self.windows[k];
                     w.push_back((lo, hi));
-                    while w.len() > window {
+                    while w.len() > window.get() as usize {
                         w.pop_front();
                     }
                     w.iter()
@@ -188,7 +191,7 @@ impl StepRewards {
                         (x - range.0) / (range.1 - range.0)
                     }
                     Transform::MinMax { .. } => 0.0,
-                    Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale).exp()) - 1.0,
+                    Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale.get()).exp()) - 1.0,
                 } as f32;
             }
         }
@@ -244,7 +247,8 @@ mod tests {
 
     #[test]
     fn weighted_sum_of_transformed_components() {
-        let mut r = rewards(Transform::Sigmoid { scale: 2.0 }, 0.5);
+        let scale = Positive::new(2.0).unwrap();
+        let mut r = rewards(Transform::Sigmoid { scale }, 0.5);
         r.aggregate(&ledger(&[
             (0, 0, 1.0),
             (0, 0, 2.0),
@@ -262,7 +266,8 @@ mod tests {
 
     #[test]
     fn min_max_over_a_sliding_window() {
-        let mut r = rewards(Transform::MinMax { window: 2 }, 1.0);
+        let window = Count::new(2).unwrap();
+        let mut r = rewards(Transform::MinMax { window }, 1.0);
         r.aggregate(&ledger(&[(0, 1, 10.0), (1, 1, 0.0)]));
         assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);
         r.aggregate(&ledger(&[(0, 1, 5.0), (1, 1, 5.0)]));

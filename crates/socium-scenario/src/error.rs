@@ -6,12 +6,12 @@ use std::{fmt, ops::Range, path::PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{}: cannot read the scenario: {source}", file.display())]
+    #[error("{}: cannot read the scenario: {error}", file.display())]
     Read {
         /// The scenario file.
         file: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A value, key or table is wrong.
     #[error("{0}")]

@@ -17,7 +17,7 @@ pub use run::{GroupSummary, RunError, RunSummary, run};
 use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
 use socium_core::{
     AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, Sim, SimConfig, SimError,
-    Transform, parse_edge_list,
+    parse_edge_list,
 };
 use socium_games::donor::indirect::IndirectGame;
 use std::{
@@ -80,9 +80,9 @@ pub fn games() -> Vec<Arc<dyn Game>> {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
-        let source = std::fs::read_to_string(file).map_err(|source| ScenarioError::Read {
+        let source = std::fs::read_to_string(file).map_err(|error| ScenarioError::Read {
             file: file.to_owned(),
-            source,
+            error,
         })?;
         Scenario::parse(&source, file)
     }
@@ -92,8 +92,17 @@ impl Scenario {
         let at = |span: std::ops::Range<usize>, message: String| {
             ScenarioError::at(file, source, span, message)
         };
-        let parsed: ScenarioFile = toml::from_str(source)
-            .map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_owned()))?;
+        let parsed: ScenarioFile = toml::from_str(source).map_err(|e| match e.span() {
+            Some(span) if !span.is_empty() || span.start > 0 => at(span, e.message().to_owned()),
+            // No position (a missing top-level table): no key to name.
+            _ => ScenarioError::At(Located {
+                file: file.to_owned(),
+                line: 1,
+                column: 1,
+                key: String::new(),
+                message: e.message().to_owned(),
+            }),
+        })?;
         let game_span = parsed.game.span();
         let game = parsed.game.into_inner().into_game();
 
@@ -157,18 +166,6 @@ impl Scenario {
                 dim.weight = w.get();
             }
             if let Some(t) = table.transform {
-                let bad = match t {
-                    Transform::MinMax { window: 0 } => {
-                        Some("window: expected a whole number ≥ 1, found 0".to_owned())
-                    }
-                    Transform::Sigmoid { scale } if !(scale.is_finite() && scale > 0.0) => Some(
-                        format!("scale: expected a finite number > 0, found {scale}"),
-                    ),
-                    _ => None,
-                };
-                if let Some(message) = bad {
-                    return Err(at(name.span(), format!("transform {message}")));
-                }
                 dim.transform = t;
             }
         }

@@ -104,11 +104,11 @@ pub fn run(
     let n = sim.agent_count();
     let dims: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
     let metric_names: Vec<&str> = scenario.game.metrics().iter().map(|m| m.name).collect();
-    let mut csv = format!("episode,steps,{},mean_return", metric_names.join(","));
-    for d in &dims {
-        write!(csv, ",mean_{d}").expect("writing to a String");
-    }
-    csv.push('\n');
+    let mut header = vec!["episode".to_owned(), "steps".into()];
+    header.extend(metric_names.iter().map(|m| (*m).to_owned()));
+    header.push("mean_return".into());
+    header.extend(dims.iter().map(|d| format!("mean_{d}")));
+    let mut csv = header.join(",") + "\n";
 
     let mut returns = vec![0.0; n];
     let mut raw = vec![0.0; n * dims.len()];

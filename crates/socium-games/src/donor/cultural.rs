@@ -21,7 +21,7 @@
 use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, unit_param};
 use bevy_ecs::prelude::*;
 use rand::seq::{IndexedRandom, SliceRandom};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimensionInfo, Done,
     Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng,
@@ -41,7 +41,8 @@ pub struct CulturalConfig {
     pub initial_resources: NonNegative,
     /// What the recipient receives per unit given (paper: 2; ablations 1.5, 3).
     pub multiplier: Positive,
-    /// Levels of the trace a donor sees (paper: 3).
+    /// Levels of the trace a donor sees (paper: 3; at most 8).
+    #[serde(deserialize_with = "trace_depth")]
     pub trace_depth: u32,
     /// Whether donors may punish: pay `x` so that the recipient loses `punishment_loss · x`.
     pub punishment: bool,
@@ -49,6 +50,17 @@ pub struct CulturalConfig {
     pub punishment_loss: NonNegative,
     /// Whether donors may refuse to play.
     pub refusal: bool,
+}
+
+/// Reads a trace depth, refusing more than 8 levels.
+fn trace_depth<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let depth = u32::deserialize(d)?;
+    if depth > 8 {
+        return Err(D::Error::custom(format!(
+            "expected a whole number in [0, 8], found {depth}"
+        )));
+    }
+    Ok(depth)
 }
 
 impl Default for CulturalConfig {
@@ -283,7 +295,8 @@ struct State {
     recipient: Vec<Option<AgentId>>,
     /// `[round × agents]` donations of the current game.
     history: Vec<Option<Donation>>,
-    /// The share each agent last showed as donor (its image), for the reputation dimension.
+    /// The share each agent last showed as donor in this game (its image), for the reputation
+    /// dimension.
     image: Vec<f64>,
     /// Scratch list of recipients for the pairing.
     scratch: Vec<AgentId>,
@@ -365,12 +378,6 @@ impl Game for CulturalConfig {
                 agents.len()
             ));
         }
-        if self.trace_depth > 8 {
-            return Err(format!(
-                "trace_depth = {}: expected at most 8",
-                self.trace_depth
-            ));
-        }
         for spec in agents {
             if let Controller::Scripted(c) = &spec.controller {
                 match c.info.name {
@@ -401,17 +408,12 @@ impl Game for CulturalConfig {
             scratch: Vec::with_capacity(n),
         });
         sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Reset, reset);
         sim.add_systems(Phase::Observe, pair_and_observe);
         sim.add_systems(Phase::Decide, decide);
         sim.add_systems(Phase::Resolve, resolve);
         sim.add_systems(Phase::Reward, reward);
         sim.add_systems(Phase::Record, record);
     }
-}
-
-fn reset(mut state: ResMut<State>) {
-    state.image.fill(0.0);
 }
 
 /// Starts a game when one is due, pairs this round's donors with recipients, writes observations.
@@ -437,6 +439,7 @@ fn pair_and_observe(
     if round == 0 {
         state.resources.fill(state.config.initial_resources.get());
         state.history.fill(None);
+        state.image.fill(0.0);
         if game % 2 == 0 {
             let mut ids: Vec<usize> = (0..n).collect();
             ids.shuffle(&mut rng.pairing);

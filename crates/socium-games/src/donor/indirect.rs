@@ -171,9 +171,9 @@ impl Norm {
             "shunning" => Norm::SHUNNING,
             "simple_standing" => Norm::SIMPLE_STANDING,
             "stern_judging" => Norm::STERN_JUDGING,
-            l => {
-                let i: usize = l.strip_prefix('l')?.parse().ok()?;
-                *Norm::LEADING_EIGHT.get(i.checked_sub(1)?)?
+            _ => {
+                let i = Norm::NAMES[4..].iter().position(|n| *n == name)?;
+                Norm::LEADING_EIGHT[i]
             }
         })
     }
@@ -660,8 +660,9 @@ fn resolve(
     }
 }
 
-/// Reward components: payoff (−c to the helper, +b to the helped) and the donor's reputation
-/// change (mean over observers' views), each attributed to the donation.
+/// Reward components: payoff (−c to the helper, +b to the helped) and the change in the donor's
+/// mean reputation over every agent's view of it (the one public view under public assessment),
+/// each attributed to the donation.
 fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
     for e in &events.0 {
         if e.cooperated {

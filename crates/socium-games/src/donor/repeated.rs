@@ -7,11 +7,11 @@
 //! on after each turn with probability w (still capped at `turns`). With `noise` ε each executed
 //! move is flipped with probability ε (an execution error both players see).
 //!
-//! Tournament: the agents play a round robin, self-play excluded (as in Axelrod's tournaments,
-//! and as REFERENCES.md fixes it). An episode is one round of the round robin — the circle method
-//! pairs every agent with one other, all matches played at once, one turn per step — so n − 1
-//! episodes (n for odd n, one agent resting each round) are a full round robin, and the
-//! tournament is that many episodes times `repetitions`.
+//! Tournament: the agents play a round robin without self-play (Axelrod's 1980 tournaments and
+//! the `axelrod` library also pair each strategy with its twin). An episode is one round of the
+//! round robin — the circle method pairs every agent with one other, all matches played at once,
+//! one turn per step — so n − 1 episodes (n for odd n, one agent resting each round) are a full
+//! round robin, and the tournament is that many episodes times `repetitions`.
 
 use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
 use bevy_ecs::prelude::*;
