@@ -19,8 +19,8 @@ pub enum RunError {
     Sim(#[from] SimError),
     /// Some agents need an outside trainer.
     #[error(
-        "agents {agents} are `external`: `socium run` plays scripted and random agents only; step \
-         external agents from a trainer (Sim/VecEnv), or make them `controller = \"random\"`"
+        "external agents (ids {agents}): `socium run` plays scripted and random agents only; \
+         step external agents from a trainer (Sim/VecEnv), or make them `controller = \"random\"`"
     )]
     External {
         /// The external agents' ids.
