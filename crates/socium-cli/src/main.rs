@@ -13,6 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// mimalloc keeps each Sim's many small allocations close together, which matters once a VecEnv
+/// holds more Sims than the caches do (see docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Socium: deterministic multi-agent social simulation.
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]

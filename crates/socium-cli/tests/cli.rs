@@ -113,7 +113,9 @@ fn run_refuses_external_agents_and_writes_nothing() {
     ]);
     assert!(!o.status.success());
     assert!(
-        text(&o.stderr).contains("external agents (ids 1): `socium run` plays scripted and random agents only"),
+        text(&o.stderr).contains(
+            "external agents (ids 1): `socium run` plays scripted and random agents only"
+        ),
         "{}",
         text(&o.stderr)
     );

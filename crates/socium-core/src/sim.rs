@@ -698,11 +698,16 @@ fn begin_step(
 /// Sets who acts from the turn order and makes every act legal; the game narrows both.
 fn begin_turn(mut turn: ResMut<Turn>, done: Res<Done>, mut masks: ResMut<ActionMasks>) {
     turn.advance(&done);
-    masks.0.data.fill(1);
+    if !masks.0.data.is_empty() {
+        masks.0.data.fill(1);
+    }
 }
 
 /// Forbids every act of an agent that is idle this step, whoever made it idle.
 fn forbid_idle_actions(turn: Res<Turn>, mut masks: ResMut<ActionMasks>) {
+    if masks.0.dim() == 0 {
+        return;
+    }
     for (a, &acting) in turn.acting.iter().enumerate() {
         if !acting {
             masks.0.row_mut(AgentId(a as u32)).fill(0);

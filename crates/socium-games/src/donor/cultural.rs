@@ -480,30 +480,32 @@ fn pair_and_observe(
         }
     }
     let depth = (state.config.trace_depth as usize).min(round as usize);
+    // Every entry is written explicitly (no zero-fill first): tiny memsets cost more than the
+    // rest of this system.
     for d in 0..n {
         let a = AgentId(d as u32);
         let row = obs.0.row_mut(a);
-        row.fill(0.0);
         let recipient = state.recipient[d];
         let acting = recipient.is_some() && turn.is_acting(a);
         turn.set_acting(a, acting);
+        row[obs::DONOR] = recipient.is_some() as u8 as f32;
         row[obs::OWN_RESOURCES] = state.resources[d] as f32;
+        row[obs::RECIPIENT_RESOURCES] =
+            recipient.map_or(0.0, |r| state.resources[r.index()] as f32);
         row[obs::PROGRESS] = round as f32 / rounds as f32;
-        let Some(r) = recipient else { continue };
-        row[obs::DONOR] = 1.0;
-        row[obs::RECIPIENT_RESOURCES] = state.resources[r.index()] as f32;
         // Walk the trace: r's last donation, its recipient's donation the round before, ...
-        let mut who = r;
-        for level in 0..depth {
-            let t = round as usize - 1 - level;
-            let Some(donation) = state.history[t * n + who.index()] else {
-                break;
-            };
-            let at = obs::TRACE + level * obs::LEVEL;
-            row[at] = donation.share as f32;
-            row[at + 1] = donation.refused as u8 as f32;
-            row[at + 2] = 1.0;
-            who = donation.recipient;
+        let mut who = recipient;
+        for (level, entry) in row[obs::TRACE..].chunks_exact_mut(obs::LEVEL).enumerate() {
+            let donation = who
+                .filter(|_| level < depth)
+                .and_then(|w| state.history[(round as usize - 1 - level) * n + w.index()]);
+            let (share, refused, known) = donation.map_or((0.0, 0.0, 0.0), |d| {
+                (d.share as f32, d.refused as u8 as f32, 1.0)
+            });
+            entry[0] = share;
+            entry[1] = refused;
+            entry[2] = known;
+            who = donation.map(|d| d.recipient);
         }
     }
 }
