@@ -37,4 +37,4 @@ pub use sim::{
 pub use space::Space;
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Utterance, UtteranceId, Utterances};
-pub use vec_env::{VecBuffers, VecEnv, VecStepError};
+pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

@@ -3,7 +3,7 @@
 use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
     MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyChoice,
-    StrategyInfo, Turn, TurnOrder, Utterance, Utterances, space::ActionProblem,
+    StrategyInfo, Turn, TurnOrder, Utterance, Utterances, VecOutputs, space::ActionProblem,
 };
 use bevy_ecs::{
     prelude::*,
@@ -233,17 +233,6 @@ type OutputParams = (
     Res<'static, StepRewards>,
     Res<'static, Done>,
 );
-
-/// One env's slices of the `VecEnv` output buffers.
-pub(crate) struct EnvOutputs<'a> {
-    pub obs: &'a mut [f32],
-    pub masks: &'a mut [u8],
-    pub acting: &'a mut [bool],
-    pub rewards: &'a mut [f32],
-    pub reward_components: &'a mut [f32],
-    pub terminated: &'a mut [bool],
-    pub truncated: &'a mut [bool],
-}
 
 /// The JSON-lines transcript being written, if one is kept.
 #[derive(Resource, Debug, Default)]
@@ -553,7 +542,7 @@ impl Sim {
     /// Copies this step's outputs into one env's slices of `VecEnv` buffers (rewards zeroed when
     /// `zero_rewards`), fetching the resources through a cached system state, and says whether
     /// every agent is done.
-    pub(crate) fn write_outputs(&mut self, out: EnvOutputs<'_>, zero_rewards: bool) -> bool {
+    pub(crate) fn write_outputs(&mut self, out: VecOutputs<'_>, zero_rewards: bool) -> bool {
         let (obs, masks, turn, rewards, done) = self
             .outputs
             .get(&self.world)

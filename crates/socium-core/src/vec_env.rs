@@ -5,7 +5,7 @@
 //! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
 //! reward (Gymnasium's NEXT_STEP autoreset).
 
-use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed, sim::EnvOutputs};
+use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -32,7 +32,8 @@ pub enum VecStepError {
 /// The outputs of a step, as mutable views of caller-owned buffers (numpy arrays from Python, or a
 /// [`VecBuffers`]). Shapes: `obs [envs × agents × obs_dim]`, `masks [envs × agents × mask_dim]`,
 /// `acting`, `rewards`, `terminated`, `truncated [envs × agents]`,
-/// `reward_components [envs × agents × dims]`.
+/// `reward_components [envs × agents × dims]`; each env writes its own slices, a `VecOutputs` of
+/// one env.
 #[allow(missing_docs)]
 pub struct VecOutputs<'a> {
     pub obs: &'a mut [f32],
@@ -231,7 +232,7 @@ impl VecEnv {
                         .get(i * l.actions..(i + 1) * l.actions)
                         .unwrap_or(&[]);
                     let reset = f(i, sim, act, *finished);
-                    let out = EnvOutputs {
+                    let out = VecOutputs {
                         obs,
                         masks,
                         acting,
