@@ -86,13 +86,21 @@ fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -
     out
 }
 
+/// Matches that end at random (continuation 0.8), so envs finish and reset at different steps,
+/// with an external agent (always defecting here) and a random one.
+const UNEVEN: &str = "[scenario]\nname = \"uneven\"\n[game.repeated]\ncontinuation = 0.8\n\
+    [[agents]]\nstrategy = \"gtft\"\n[[agents]]\nstrategy = \"wsls\"\n\
+    [[agents]]\ncontroller = \"external\"\n[[agents]]\ncontroller = \"random\"\n";
+
 #[test]
 fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
+    let uneven = Scenario::parse(UNEVEN, Path::new("uneven.toml")).unwrap();
     for (name, steps) in [
         ("donor_cultural_evolution.toml", 60),
         ("image_scoring.toml", 25),
+        ("uneven", 40),
     ] {
-        let s = scenario(name, 1);
+        let s = if name == "uneven" { uneven.clone() } else { scenario(name, 1) };
         // One random agent so that the decide stream is exercised too.
         let mut config: SimConfig = s.config.clone();
         config.agents[0].controller = socium::core::Controller::Random;
@@ -106,7 +114,7 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
             pool.install(|| {
                 let mut env = VecEnv::new(&*s.game, &config, envs, 77).unwrap();
                 let mut buf = env.buffers();
-                env.reset(Some(77), buf.outputs());
+                env.reset(Some(77), buf.outputs()).unwrap();
                 let mut trace = vec![buf.clone()];
                 for _ in 0..steps {
                     env.step(&actions, buf.outputs()).unwrap();
@@ -139,5 +147,45 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
             one.iter().any(|b| b.terminated.iter().any(|&t| t)),
             "{name}: an episode ended"
         );
+        if name == "uneven" {
+            // Some step ends one env's episode while another goes on.
+            let agents = config.agents.len();
+            let uneven_end = one.iter().any(|b| {
+                let ended: Vec<bool> =
+                    b.terminated.chunks(agents).map(|t| t.iter().all(|&x| x)).collect();
+                ended.contains(&true) && ended.contains(&false)
+            });
+            assert!(uneven_end, "envs finished together");
+        }
     }
+}
+
+#[test]
+fn vec_env_refuses_bad_input_with_no_env_moved() {
+    let s = Scenario::parse(UNEVEN, Path::new("uneven.toml")).unwrap();
+    let mut env = VecEnv::new(&*s.game, &s.config, 3, 1).unwrap();
+    let mut buf = env.buffers();
+    env.reset(Some(1), buf.outputs()).unwrap();
+    let clocks = |env: &VecEnv| env.envs().iter().map(|e| e.clock().step()).collect::<Vec<_>>();
+    let mut actions = vec![0.0; 3 * 4];
+    env.step(&actions, buf.outputs()).unwrap();
+    let before = (clocks(&env), buf.clone());
+
+    // Env 2's external agent (agent 2) plays 7 in a Discrete(2) space.
+    actions[2 * 4 + 2] = 7.0;
+    let err = env.step(&actions, buf.outputs()).unwrap_err();
+    assert_eq!(err.to_string(), "env 2: agent 2: entry 0 is 7, expected a value in [0, 1]");
+    assert_eq!((clocks(&env), buf.clone()), before);
+    actions[2 * 4 + 2] = 0.0;
+
+    let err = env.step(&actions[1..], buf.outputs()).unwrap_err();
+    assert_eq!(err.to_string(), "actions: expected 12 values, found 11");
+    let mut short = buf.clone();
+    short.rewards.pop();
+    let err = env.step(&actions, short.outputs()).unwrap_err();
+    assert_eq!(err.to_string(), "rewards: expected 12 values, found 11");
+    assert!(env.reset(None, short.outputs()).is_err());
+    assert_eq!(clocks(&env), before.0);
+    env.step(&actions, buf.outputs()).unwrap();
+    assert_ne!(clocks(&env), before.0);
 }

@@ -114,7 +114,7 @@ pub fn run(bench: Bench) -> Result<()> {
             let mut seconds = Vec::new();
             let mut decisions = 0;
             pool.install(|| -> Result<()> {
-                env.reset(Some(s.config.seed), buf.outputs());
+                env.reset(Some(s.config.seed), buf.outputs())?;
                 for _ in 0..steps.min(50) {
                     env.step(&actions, buf.outputs())?;
                 }

@@ -11,9 +11,11 @@ use rayon::prelude::*;
 /// Why a VecEnv step was refused; no env has moved.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum VecStepError {
-    /// The action buffer does not have `envs × agents × action_dim` values.
-    #[error("actions: expected {expected} values, found {found}")]
+    /// A buffer does not have the size the VecEnv's layout needs.
+    #[error("{buffer}: expected {expected} values, found {found}")]
     WrongShape {
+        /// `actions`, or the name of the output buffer.
+        buffer: &'static str,
         /// Values expected.
         expected: usize,
         /// Values given.
@@ -104,7 +106,8 @@ fn env_chunks<T: Send>(
 }
 
 impl VecEnv {
-    /// `num_envs` Sims of `game`, env `i` seeded `derive_seed(seed, i)`.
+    /// `num_envs` Sims of `game`, env `i` seeded `derive_seed(seed, i)`. Envs keep no transcript
+    /// (`config.transcript` is ignored): nothing would drain it.
     pub fn new(
         game: &dyn Game,
         config: &SimConfig,
@@ -115,6 +118,7 @@ impl VecEnv {
             .map(|i| {
                 let config = SimConfig {
                     seed: derive_seed(seed, i as u64),
+                    transcript: false,
                     ..config.clone()
                 };
                 Sim::new(game, config)
@@ -161,25 +165,49 @@ impl VecEnv {
     }
 
     /// Resets every env (env `i` with `derive_seed(seed, i)` when a seed is given) and writes the
-    /// first observations.
-    pub fn reset(&mut self, seed: Option<u64>, out: VecOutputs<'_>) {
+    /// first observations. Refused, with no env moved, if an output buffer has the wrong size.
+    pub fn reset(&mut self, seed: Option<u64>, out: VecOutputs<'_>) -> Result<(), VecStepError> {
+        self.check_outputs(&out)?;
         self.run(out, None, |i, sim, _, _| {
             sim.reset(seed.map(|s| derive_seed(s, i as u64)));
             true
         });
+        Ok(())
+    }
+
+    /// Checks every output buffer's size against the layout.
+    fn check_outputs(&self, out: &VecOutputs<'_>) -> Result<(), VecStepError> {
+        let (n, l) = (self.sims.len(), self.layout);
+        let sizes = [
+            ("obs", out.obs.len(), l.obs),
+            ("masks", out.masks.len(), l.masks),
+            ("acting", out.acting.len(), l.agents),
+            ("rewards", out.rewards.len(), l.agents),
+            ("reward_components", out.reward_components.len(), l.dims),
+            ("terminated", out.terminated.len(), l.agents),
+            ("truncated", out.truncated.len(), l.agents),
+        ];
+        for (buffer, found, per_env) in sizes {
+            if found != n * per_env {
+                return Err(VecStepError::WrongShape { buffer, expected: n * per_env, found });
+            }
+        }
+        Ok(())
     }
 
     /// Steps every env with its slice of `actions` (`[envs × agents × action_dim]`); envs that
     /// finished at the previous step are reset instead. Refused as a whole, with no env moved, if
-    /// any env refuses its actions.
+    /// any env refuses its actions or a buffer has the wrong size.
     pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
         let expected = self.sims.len() * self.layout.actions;
         if actions.len() != expected {
             return Err(VecStepError::WrongShape {
+                buffer: "actions",
                 expected,
                 found: actions.len(),
             });
         }
+        self.check_outputs(&out)?;
         for (env, (sim, chunk)) in self
             .sims
             .iter()
