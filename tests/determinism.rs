@@ -100,7 +100,11 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
         ("image_scoring.toml", 25),
         ("uneven", 40),
     ] {
-        let s = if name == "uneven" { uneven.clone() } else { scenario(name, 1) };
+        let s = if name == "uneven" {
+            uneven.clone()
+        } else {
+            scenario(name, 1)
+        };
         // One random agent so that the decide stream is exercised too.
         let mut config: SimConfig = s.config.clone();
         config.agents[0].controller = socium::core::Controller::Random;
@@ -151,8 +155,11 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
             // Some step ends one env's episode while another goes on.
             let agents = config.agents.len();
             let uneven_end = one.iter().any(|b| {
-                let ended: Vec<bool> =
-                    b.terminated.chunks(agents).map(|t| t.iter().all(|&x| x)).collect();
+                let ended: Vec<bool> = b
+                    .terminated
+                    .chunks(agents)
+                    .map(|t| t.iter().all(|&x| x))
+                    .collect();
                 ended.contains(&true) && ended.contains(&false)
             });
             assert!(uneven_end, "envs finished together");
@@ -166,17 +173,28 @@ fn vec_env_refuses_bad_input_with_no_env_moved() {
     let mut env = VecEnv::new(&*s.game, &s.config, 3, 1).unwrap();
     let mut buf = env.buffers();
     env.reset(Some(1), buf.outputs()).unwrap();
-    let clocks = |env: &VecEnv| env.envs().iter().map(|e| e.clock().step()).collect::<Vec<_>>();
+    let clocks = |env: &VecEnv| {
+        env.envs()
+            .iter()
+            .map(|e| e.clock().step())
+            .collect::<Vec<_>>()
+    };
     let mut actions = vec![0.0; 3 * 4];
     env.step(&actions, buf.outputs()).unwrap();
     let before = (clocks(&env), buf.clone());
 
-    // Env 2's external agent (agent 2) plays 7 in a Discrete(2) space.
-    actions[2 * 4 + 2] = 7.0;
+    // The external agent (agent 2) of an env where it acts plays 7 in a Discrete(2) space.
+    let e = (0..3)
+        .find(|&e| buf.acting[e * 4 + 2])
+        .expect("agent 2 acts somewhere");
+    actions[e * 4 + 2] = 7.0;
     let err = env.step(&actions, buf.outputs()).unwrap_err();
-    assert_eq!(err.to_string(), "env 2: agent 2: entry 0 is 7, expected a value in [0, 1]");
+    assert_eq!(
+        err.to_string(),
+        format!("env {e}: agent 2: entry 0 is 7, expected a value in [0, 1]")
+    );
     assert_eq!((clocks(&env), buf.clone()), before);
-    actions[2 * 4 + 2] = 0.0;
+    actions[e * 4 + 2] = 0.0;
 
     let err = env.step(&actions[1..], buf.outputs()).unwrap_err();
     assert_eq!(err.to_string(), "actions: expected 12 values, found 11");

@@ -210,3 +210,21 @@ fn missing_tables_are_named() {
     assert_eq!((line, col, key.as_str()), (1, 1, ""));
     assert_eq!(msg, "missing field `agents`");
 }
+
+#[test]
+fn labels_name_one_setup() {
+    let (line, _, key, msg) = error(
+        "[game.repeated]\n[[agents]]\nstrategy = \"gtft\"\nlabel = \"g\"\n\
+         [[agents]]\nstrategy = \"gtft\"\nlabel = \"g\"\nparams = { generosity = 0.5 }\n",
+    );
+    assert_eq!((line, key.as_str()), (7, "agents[1]"));
+    assert_eq!(msg, "label `g` already names agents set up differently");
+    // Default labels carry the parameters given, so such groups stay apart.
+    let text = format!(
+        "{HEAD}[game.repeated]\n[[agents]]\nstrategy = \"gtft\"\n\
+         [[agents]]\nstrategy = \"gtft\"\nparams = {{ generosity = 0.5 }}\n"
+    );
+    let s = Scenario::parse(&text, Path::new("ok.toml")).unwrap();
+    let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
+    assert_eq!(labels, ["gtft", "gtft(generosity=0.5)"]);
+}

@@ -143,8 +143,19 @@ impl GraphSpec {
             }
         };
         match self {
-            GraphSpec::Complete | GraphSpec::ErdosRenyi { .. } | GraphSpec::EdgeList { .. } => {
-                Ok(())
+            GraphSpec::Complete | GraphSpec::ErdosRenyi { .. } => Ok(()),
+            GraphSpec::EdgeList { path, edges } => {
+                match edges
+                    .iter()
+                    .flat_map(|e| [e.a, e.b])
+                    .find(|a| a.index() >= n)
+                {
+                    Some(a) => Err(format!(
+                        "edge list `{path}`: agent {} does not exist: there are {n} agents",
+                        a.0
+                    )),
+                    None => Ok(()),
+                }
             }
             GraphSpec::RingLattice { k } | GraphSpec::WattsStrogatz { k, .. } => even_below_n(*k),
             GraphSpec::BarabasiAlbert { m } if *m == 0 || *m >= n => Err(format!(
@@ -571,6 +582,15 @@ mod tests {
                 .message
                 .contains("enemy")
         );
+        let listed = GraphSpec::EdgeList {
+            path: "e.txt".into(),
+            edges: edges.clone(),
+        };
+        assert_eq!(
+            listed.check(2).unwrap_err(),
+            "edge list `e.txt`: agent 2 does not exist: there are 2 agents"
+        );
+        assert_eq!(listed.check(3), Ok(()));
         let g = GraphSpec::EdgeList {
             path: String::new(),
             edges,

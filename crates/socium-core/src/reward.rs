@@ -2,8 +2,8 @@
 //!
 //! A game declares its reward dimensions ([`DimensionInfo`]); its reward components are systems in
 //! the `Reward` phase that write `(agent, utterance, dimension, value)` entries into the
-//! [`RewardLedger`]. After that phase the kernel sums each agent's entries per dimension (the raw
-//! vector), applies each dimension's [`Transform`] (the component vector) and takes the weighted
+//! [`RewardLedger`]. At the end of the step (after `Record`) the kernel sums each agent's entries
+//! per dimension (the raw vector), applies each dimension's [`Transform`] (the component vector) and takes the weighted
 //! sum (the scalar reward):
 //!
 //! `reward[a] = Σ_d weight[d] · transform_d(Σ_{entries of a on d} value)`.
@@ -92,12 +92,22 @@ pub struct RewardEntry {
 #[derive(Resource, Debug, Default)]
 pub struct RewardLedger {
     pub(crate) entries: Vec<RewardEntry>,
+    pub(crate) dimensions: u16,
 }
 
 impl RewardLedger {
     /// Adds an entry.
+    ///
+    /// # Panics
+    /// If the game has no dimension `dimension`: a bug in the game, caught where it is made.
     #[inline]
     pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
+        assert!(
+            dimension.0 < self.dimensions,
+            "reward dimension {} does not exist: the game declares {}",
+            dimension.0,
+            self.dimensions
+        );
         self.entries.push(RewardEntry {
             agent,
             utterance,
@@ -238,7 +248,10 @@ mod tests {
     }
 
     fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {
-        let mut l = RewardLedger::default();
+        let mut l = RewardLedger {
+            dimensions: 2,
+            ..Default::default()
+        };
         for &(a, d, v) in entries {
             l.add(AgentId(a), UtteranceId(0), DimId(d), v);
         }
@@ -262,6 +275,12 @@ mod tests {
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
         r.aggregate(&ledger(&[(0, 0, 1.0)]));
         assert_eq!(r.episode_raw[0], 4.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "reward dimension 2 does not exist: the game declares 2")]
+    fn entries_on_undeclared_dimensions_are_bugs() {
+        ledger(&[(0, 2, 1.0)]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub enum Phase {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kernel {
     BeginStep,
+    Random,
     Finish,
     BeginTurn,
     EndTurn,
@@ -374,8 +375,6 @@ impl Sim {
             entities,
             specs: config.agents.clone(),
         });
-        world.insert_resource(SimRng::new(config.seed));
-        world.insert_resource(config.graph.generate(n, &mut SimRng::new(config.seed)));
         world.insert_resource(Clock::default());
         world.insert_resource(Turn::new(game.turn_order(), n));
         world.insert_resource(Done::new(n, config.max_steps));
@@ -386,7 +385,10 @@ impl Sim {
             render_text: config.transcript,
             ..Default::default()
         });
-        world.insert_resource(RewardLedger::default());
+        world.insert_resource(RewardLedger {
+            entries: Vec::new(),
+            dimensions: dims.len() as u16,
+        });
         world.insert_resource(StepRewards::new(n, config.rewards));
         world.insert_resource(Metrics::new(game.metrics().len()));
         world.insert_resource(Transcript {
@@ -410,6 +412,7 @@ impl Sim {
         step.configure_sets(
             (
                 Kernel::BeginStep,
+                Kernel::Random,
                 Phase::Decide,
                 Phase::Resolve,
                 Phase::Reward,
@@ -431,7 +434,7 @@ impl Sim {
             .iter()
             .any(|a| a.controller == Controller::Random)
         {
-            step.add_systems(random_controllers.in_set(Phase::Decide));
+            step.add_systems(random_controllers.in_set(Kernel::Random));
         }
         step.add_systems(finish_step.in_set(Kernel::Finish));
         let mut builder = SimBuilder { world, reset, step };
@@ -457,8 +460,9 @@ impl Sim {
         Ok(sim)
     }
 
-    /// Starts an episode. With a seed, every random stream (and the graph) restarts from it and the
-    /// episode counter restarts at 0; without, the streams continue and the counter goes up.
+    /// Starts an episode. With a seed, every random stream restarts from it, the social graph is
+    /// drawn anew and the episode counter restarts at 0; without, the streams continue, the graph
+    /// stays as it is (ties a game changed included) and the counter goes up.
     pub fn reset(&mut self, seed: Option<u64>) {
         let w = &mut self.world;
         match seed {

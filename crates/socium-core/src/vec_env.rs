@@ -189,7 +189,11 @@ impl VecEnv {
         ];
         for (buffer, found, per_env) in sizes {
             if found != n * per_env {
-                return Err(VecStepError::WrongShape { buffer, expected: n * per_env, found });
+                return Err(VecStepError::WrongShape {
+                    buffer,
+                    expected: n * per_env,
+                    found,
+                });
             }
         }
         Ok(())

@@ -26,6 +26,9 @@ use std::{
 };
 use toml::Spanned;
 
+/// Most agents a scenario may have.
+pub const MAX_AGENTS: usize = 1_000_000;
+
 /// A validated scenario: a game and everything needed to build its Sims.
 #[derive(Clone)]
 pub struct Scenario {
@@ -112,7 +115,23 @@ impl Scenario {
             let span = group.span();
             let group = group.into_inner();
             let count = group.count.map_or(1, |c| c.get() as usize);
-            let spec = agent_spec(&*game, group, span, &at)?;
+            if agents.len() + count > MAX_AGENTS {
+                return Err(at(span, format!("more than {MAX_AGENTS} agents in all")));
+            }
+            let spec = agent_spec(&*game, group, span.clone(), &at)?;
+            // Tables group agents by label: one label must mean one setup.
+            let clash = agents
+                .iter()
+                .any(|a: &AgentSpec| a.label == spec.label && a.controller != spec.controller);
+            if clash {
+                return Err(at(
+                    span,
+                    format!(
+                        "label `{}` already names agents set up differently",
+                        spec.label
+                    ),
+                ));
+            }
             agents.extend(std::iter::repeat_n(spec, count));
         }
         if agents.is_empty() {
@@ -262,6 +281,18 @@ fn agent_spec(
             })?)
         }
     };
-    let label = group.label.unwrap_or_else(|| controller.name().to_owned());
+    // The default label names the parameters given, so that groups of one strategy with
+    // different parameters stay apart in tables.
+    let label = group.label.unwrap_or_else(|| {
+        let given: Vec<String> = group
+            .params
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.get_ref(), v.get_ref()))
+            .collect();
+        match given.is_empty() {
+            true => controller.name().to_owned(),
+            false => format!("{}({})", controller.name(), given.join(", ")),
+        }
+    });
     Ok(AgentSpec { controller, label })
 }

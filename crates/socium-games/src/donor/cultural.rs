@@ -16,7 +16,8 @@
 //! Differences from the paper: its strategies are text written by language models; here scripted
 //! strategies stand in for them (and trainers or policies may act instead). With a social graph
 //! that is not complete, each donor meets a random neighbour in the other half (so a recipient may
-//! meet several donors, or none); on the complete graph the pairing is a random perfect matching.
+//! meet several donors, or none, and several punishments are applied, each floored at 0, in
+//! donor-id order); on the complete graph the pairing is a random perfect matching.
 
 use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, unit_param};
 use bevy_ecs::prelude::*;
@@ -371,6 +372,9 @@ impl Game for CulturalConfig {
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        if self.rounds.get().checked_mul(self.games.get()).is_none() {
+            return Err("rounds × games: expected fewer than 2^32 steps".into());
+        }
         if agents.len() < 2 || !agents.len().is_multiple_of(2) {
             return Err(format!(
                 "needs an even number of agents, at least 2, to split them into donors and \

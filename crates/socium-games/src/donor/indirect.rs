@@ -7,8 +7,10 @@
 //!   for refusing; newborns start at 0. A donor helps at cost `c`, the recipient gains `b`
 //!   (paper: b = 1, c = 0.1). Threshold strategies `k` in −5..=6 help iff the recipient's score is
 //!   at least `k` (k = −5 always helps, k = 6 never). With incomplete information each donation is
-//!   seen by each other agent with probability `observation` (q), who updates its private image of
-//!   the donor; discriminators resist defectors iff q·b > c (Nowak & Sigmund 1998, 2005).
+//!   seen by each other agent with probability `observation`, who updates its private image of the
+//!   donor. Discriminators resist defectors iff q·b > c (Nowak & Sigmund 1998, 2005), where q is
+//!   the probability of *knowing* the recipient's image: here 1 − (1 − observation)^t for a
+//!   recipient that has donated t times before.
 //! - **Second-order norms** (Ohtsuki & Iwasa 2004, "How should we define goodness? Reputation
 //!   dynamics in indirect reciprocity", J. Theor. Biol. 231): reputations are Good or Bad, and an
 //!   assessment rule (the norm) maps (donor's reputation, recipient's reputation, action) to the
@@ -244,7 +246,7 @@ enum Model {
 }
 
 /// The indirect-reciprocity game, built from an [`ImageScoringConfig`] or a [`NormsConfig`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IndirectGame {
     model: Model,
     rounds: u32,
@@ -297,6 +299,9 @@ pub mod obs {
     /// Round as a fraction of the episode.
     pub const PROGRESS: usize = 3;
 }
+
+/// Most agents under private views (each agent's view of everyone: agents² bytes, 256 MiB).
+pub const MAX_PRIVATE_AGENTS: usize = 16_384;
 
 /// Action: 0 defect, 1 cooperate (help).
 pub const COOPERATE: f32 = 1.0;
@@ -416,6 +421,7 @@ struct State {
     /// New views decided this round, applied after every donation is assessed.
     pending: Vec<(usize, i8)>,
     observers: Vec<usize>,
+    draw: ObserverDraw,
 }
 
 impl State {
@@ -438,6 +444,7 @@ impl State {
 
 /// Draws each of n agents with probability q: by geometric skips when q is small, so the cost
 /// follows q·n, and by one 32-bit comparison per agent otherwise.
+#[derive(Debug)]
 enum ObserverDraw {
     None,
     Skips(Geometric),
@@ -534,6 +541,13 @@ impl Game for IndirectGame {
         if agents.len() < 2 {
             return Err(format!("needs at least 2 agents, found {}", agents.len()));
         }
+        if !self.public && agents.len() > MAX_PRIVATE_AGENTS {
+            return Err(format!(
+                "private views take agents² bytes: expected at most {MAX_PRIVATE_AGENTS} agents, \
+                 found {}",
+                agents.len()
+            ));
+        }
         Ok(())
     }
 
@@ -542,13 +556,14 @@ impl Game for IndirectGame {
         sim.insert_strategies(Strategy::from_choice);
         let views = if self.public { n } else { n * n };
         sim.world_mut().insert_resource(State {
-            rules: self.clone(),
+            rules: *self,
             n,
             views: vec![0; views],
             view_sum: 0,
             recipient: vec![None; n],
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
+            draw: ObserverDraw::new(self.observation),
         });
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
@@ -616,9 +631,8 @@ fn resolve(
 ) {
     let state = &mut *state;
     let rng = &mut *rng;
-    let (n, rules) = (state.n, state.rules.clone());
+    let (n, rules) = (state.n, state.rules);
     let observe_all = rules.public || rules.observation >= 1.0;
-    let draw = ObserverDraw::new(rules.observation);
     events.0.clear();
     state.pending.clear();
     for d in 0..n {
@@ -638,22 +652,23 @@ fn resolve(
             state.observers.extend(0..n);
         } else {
             state.observers.push(d);
-            draw.others(d, n, &mut rng.observe, &mut state.observers);
+            state
+                .draw
+                .others(d, n, &mut rng.observe, &mut state.observers);
         }
         let mut change = 0i64;
         for i in 0..state.observers.len() {
             let o = state.observers[i];
             let old = state.view(o, d);
-            let mut new = match rules.model {
+            let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
-                Model::Norm(norm) => norm.assess(old >= 1, state.view(o, r) >= 1, cooperated) as i8,
+                Model::Norm(norm) => {
+                    let good = norm.assess(old >= 1, state.view(o, r) >= 1, cooperated);
+                    let error = rules.assessment_error > 0.0
+                        && rng.noise.random_bool(rules.assessment_error);
+                    (good != error) as i8
+                }
             };
-            if rules.assessment_error > 0.0 && rng.noise.random_bool(rules.assessment_error) {
-                new = match rules.model {
-                    Model::Scores => (old + if cooperated { -1 } else { 1 }).clamp(-5, 5),
-                    Model::Norm(_) => 1 - new,
-                };
-            }
             let index = if rules.public { d } else { o * n + d };
             state.pending.push((index, new));
             change += (new - old) as i64;

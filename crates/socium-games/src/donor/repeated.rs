@@ -11,7 +11,10 @@
 //! the `axelrod` library also pair each strategy with its twin). An episode is one round of the
 //! round robin — the circle method pairs every agent with one other, all matches played at once,
 //! one turn per step — so n − 1 episodes (n for odd n, one agent resting each round) are a full
-//! round robin, and the tournament is that many episodes times `repetitions`.
+//! round robin, and the tournament is that many episodes times `repetitions`. A seeded reset
+//! starts at a round drawn from the seed; each unseeded reset moves to the next round, so a
+//! trainer that seeds every reset still meets every partner. An agent resting this round (odd n)
+//! is terminated from the reset on.
 
 use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
 use bevy_ecs::prelude::*;
@@ -243,6 +246,8 @@ struct Memory {
 #[derive(Resource, Debug)]
 struct State {
     config: RepeatedConfig,
+    /// Round of the round robin played at episode 0, drawn at every seeded reset.
+    first_round: usize,
     partner: Vec<Option<AgentId>>,
     memory: Vec<Memory>,
 }
@@ -327,6 +332,7 @@ impl Game for RepeatedConfig {
             config: self.clone(),
             partner: vec![None; n],
             memory: vec![Memory::default(); n],
+            first_round: 0,
         });
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
@@ -338,10 +344,20 @@ impl Game for RepeatedConfig {
     }
 }
 
-/// Pairs the agents for this episode's round of the round robin; a resting agent is done at once.
-fn reset(clock: Res<Clock>, mut state: ResMut<State>, mut done: ResMut<Done>) {
+/// Pairs the agents for this episode's round of the round robin — the seed picks the first round,
+/// later episodes take the next ones — and ends the episode at once for a resting agent.
+fn reset(
+    clock: Res<Clock>,
+    mut rng: ResMut<SimRng>,
+    mut state: ResMut<State>,
+    mut done: ResMut<Done>,
+) {
     let n = state.partner.len();
-    state.partner = round_robin_partners(n, clock.episode() as usize);
+    if clock.episode() == 0 {
+        state.first_round = rng.pairing.random_range(0..round_robin_rounds(n));
+    }
+    let round = state.first_round + clock.episode() as usize;
+    state.partner = round_robin_partners(n, round);
     state.memory.fill(Memory::default());
     for (a, p) in state.partner.iter().enumerate() {
         if p.is_none() {
