@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use socium_scenario::{RunSummary, Scenario};
+use socium_scenario::{Override, RunSummary, Scenario};
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -42,11 +42,18 @@ enum Command {
         /// Output folder (default: out/<scenario file stem>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Override a scenario value, checked like the file (repeatable):
+        /// --set game.repeated.noise=0.05 --set agents[0].count=4
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// Check a scenario file and say what it sets up.
     Validate {
         /// The scenario file.
         scenario: PathBuf,
+        /// Override a scenario value, checked like the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
     },
     /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
     List,
@@ -65,8 +72,9 @@ fn main() -> ExitCode {
             seed,
             episodes,
             out,
-        } => run(&scenario, seed, episodes, out),
-        Command::Validate { scenario } => validate(&scenario),
+            set,
+        } => run(&scenario, &set, seed, episodes, out),
+        Command::Validate { scenario, set } => validate(&scenario, &set),
         Command::List => {
             list();
             Ok(())
@@ -82,8 +90,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(file: &Path, seed: Option<u64>, episodes: Option<u64>, out: Option<PathBuf>) -> Result<()> {
-    let mut scenario = Scenario::load(file)?;
+fn run(
+    file: &Path,
+    set: &[Override],
+    seed: Option<u64>,
+    episodes: Option<u64>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let mut scenario = Scenario::load_with_overrides(file, set)?;
     if let Some(seed) = seed {
         scenario.config.seed = seed;
     }
@@ -167,8 +181,8 @@ fn fmt(x: f64) -> String {
     }
 }
 
-fn validate(file: &Path) -> Result<()> {
-    let s = Scenario::load(file)?;
+fn validate(file: &Path, set: &[Override]) -> Result<()> {
+    let s = Scenario::load_with_overrides(file, set)?;
     let externals = s
         .config
         .agents

@@ -144,3 +144,36 @@ fn list_names_games_strategies_and_generators() {
         );
     }
 }
+
+#[test]
+fn set_overrides_values_and_is_checked_like_the_file() {
+    let out = tempfile::tempdir().unwrap();
+    let o = socium(&[
+        "run",
+        "scenarios/ipd_tournament.toml",
+        "--set",
+        "game.repeated.turns=10",
+        "--set",
+        "scenario.episodes=7",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("7 episodes, 70 steps"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = socium(&[
+        "validate",
+        "scenarios/ipd_tournament.toml",
+        "--set",
+        "game.repeated.noise=5",
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(
+        text(&o.stderr).trim_end(),
+        "error: scenarios/ipd_tournament.toml: with --set game.repeated.noise=5: \
+         `game.repeated.noise`: expected a probability in [0, 1], found 5"
+    );
+}

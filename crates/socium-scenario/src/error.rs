@@ -16,6 +16,16 @@ pub enum ScenarioError {
     /// A value, key or table is wrong.
     #[error("{0}")]
     At(Located),
+    /// The file is valid, but not with the `--set` overrides applied.
+    #[error("{}: with --set {set}: {message}", file.display())]
+    Override {
+        /// The scenario file.
+        file: PathBuf,
+        /// The overrides, as given.
+        set: String,
+        /// What is wrong, with the key.
+        message: String,
+    },
 }
 
 /// An error at a position of the scenario file.
@@ -65,7 +75,7 @@ impl ScenarioError {
     pub fn location(&self) -> Option<&Located> {
         match self {
             ScenarioError::At(l) => Some(l),
-            ScenarioError::Read { .. } => None,
+            ScenarioError::Read { .. } | ScenarioError::Override { .. } => None,
         }
     }
 }

@@ -8,10 +8,12 @@
 //! ```
 
 mod error;
+mod overrides;
 mod run;
 pub mod schema;
 
 pub use error::{Located, ScenarioError};
+pub use overrides::Override;
 pub use run::{GroupSummary, RunError, RunSummary, run};
 
 use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};

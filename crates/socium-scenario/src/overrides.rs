@@ -1,0 +1,227 @@
+//! `--set KEY=VALUE` overrides: change a scenario's values without editing its file, validated
+//! exactly like the file (the same checks run on the overridden document).
+
+use crate::{Scenario, ScenarioError};
+use std::path::Path;
+
+/// One override: a dotted key (`game.repeated.noise`, `agents[1].count`) and a TOML value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The key path as written.
+    pub key: String,
+    /// The value as written.
+    pub text: String,
+    value: toml::Value,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    /// Parses `KEY=VALUE`. The value is TOML (`3`, `0.5`, `true`, `"tft"`, `[1, 0]`,
+    /// `{ k = 4 }`); a value that is not TOML is taken as a string, so `norm=l3` works unquoted.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, text) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}`: expected KEY=VALUE, e.g. game.repeated.noise=0.1"))?;
+        let (key, text) = (key.trim(), text.trim());
+        if path(key).is_none() {
+            return Err(format!(
+                "`{key}`: expected a dotted key such as game.repeated.noise or agents[1].count"
+            ));
+        }
+        let value = toml::from_str::<toml::Table>(&format!("v = {text}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(text.to_owned()));
+        Ok(Override {
+            key: key.to_owned(),
+            text: text.to_owned(),
+            value,
+        })
+    }
+}
+
+/// A key path segment: a table key, or an index into an array of tables.
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `a.b[2].c` as segments; `None` if malformed.
+fn path(key: &str) -> Option<Vec<Segment<'_>>> {
+    let mut segments = Vec::new();
+    for part in key.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return None;
+        }
+        segments.push(Segment::Key(name));
+        if !rest.is_empty() {
+            let index = rest.strip_suffix(']')?.parse().ok()?;
+            segments.push(Segment::Index(index));
+        }
+    }
+    Some(segments)
+}
+
+impl Override {
+    /// Sets the value in `doc`, creating missing tables on the way.
+    fn apply(&self, doc: &mut toml::Table) -> Result<(), String> {
+        let segments = path(&self.key).expect("checked when parsed");
+        let mut here = doc;
+        let mut i = 0;
+        loop {
+            let Segment::Key(name) = segments[i] else {
+                unreachable!("every part starts with a key")
+            };
+            let index = match segments.get(i + 1) {
+                Some(Segment::Index(k)) => Some(*k),
+                _ => None,
+            };
+            i += 1 + index.is_some() as usize;
+            let last = i == segments.len();
+            if last && index.is_none() {
+                here.insert(name.to_owned(), self.value.clone());
+                return Ok(());
+            }
+            let mut slot = here
+                .entry(name.to_owned())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            if let Some(k) = index {
+                let toml::Value::Array(items) = slot else {
+                    return Err(format!("`{}`: `{name}` is not a list", self.key));
+                };
+                let len = items.len();
+                slot = items.get_mut(k).ok_or_else(|| {
+                    format!("`{}`: `{name}` has {len} entries, no [{k}]", self.key)
+                })?;
+            }
+            if last {
+                *slot = self.value.clone();
+                return Ok(());
+            }
+            here = slot
+                .as_table_mut()
+                .ok_or_else(|| format!("`{}`: `{name}` holds a value, not a table", self.key))?;
+        }
+    }
+}
+
+impl Scenario {
+    /// Validates scenario text, then the same text with `overrides` applied in order. Errors in
+    /// the file point into the file; errors the overrides cause name them.
+    pub fn parse_with_overrides(
+        source: &str,
+        file: &Path,
+        overrides: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let scenario = Scenario::parse(source, file)?;
+        if overrides.is_empty() {
+            return Ok(scenario);
+        }
+        let set = overrides
+            .iter()
+            .map(|o| format!("{}={}", o.key, o.text))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let refuse = |message: String| ScenarioError::Override {
+            file: file.to_owned(),
+            set: set.clone(),
+            message,
+        };
+        let mut doc: toml::Table = toml::from_str(source).expect("the file parsed above");
+        for o in overrides {
+            o.apply(&mut doc).map_err(refuse)?;
+        }
+        let text = toml::to_string(&doc).expect("a TOML table serialises");
+        Scenario::parse(&text, file).map_err(|e| match e {
+            ScenarioError::At(at) if at.key.is_empty() => refuse(at.message),
+            ScenarioError::At(at) => refuse(format!("`{}`: {}", at.key, at.message)),
+            other => other,
+        })
+    }
+
+    /// Reads a scenario file and applies `overrides` (see [`Scenario::parse_with_overrides`]).
+    pub fn load_with_overrides(
+        file: &Path,
+        overrides: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let source = std::fs::read_to_string(file).map_err(|error| ScenarioError::Read {
+            file: file.to_owned(),
+            error,
+        })?;
+        Scenario::parse_with_overrides(&source, file, overrides)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[scenario]\nname = \"x\"\n[game.repeated]\nturns = 10\n\
+                        [[agents]]\nstrategy = \"tft\"\n[[agents]]\nstrategy = \"alld\"\n";
+
+    fn with(sets: &[&str]) -> Result<Scenario, ScenarioError> {
+        let overrides: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+        Scenario::parse_with_overrides(BASE, Path::new("base.toml"), &overrides)
+    }
+
+    #[test]
+    fn overrides_change_values_and_add_keys() {
+        let s = with(&[
+            "scenario.seed=42",
+            "agents[1].strategy=wsls",
+            "agents[0].count=3",
+        ])
+        .unwrap();
+        assert_eq!(s.config.seed, 42);
+        let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
+        assert_eq!(labels, ["tft", "tft", "tft", "wsls"]);
+        let s = with(&[
+            "agents[0].count=3",
+            "graph.ring_lattice.k=2",
+            "rewards.payoff.weight=0.5",
+        ])
+        .unwrap();
+        assert_eq!(s.config.rewards[0].weight, 0.5);
+        assert_eq!(s.config.graph, socium_core::GraphSpec::RingLattice { k: 2 });
+    }
+
+    #[test]
+    fn overridden_values_are_validated_like_the_file() {
+        let err = with(&["game.repeated.noise=2"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "base.toml: with --set game.repeated.noise=2: `game.repeated.noise`: expected a \
+             probability in [0, 1], found 2"
+        );
+        let err = with(&["game.repeated.nois=0.1"]).unwrap_err();
+        assert!(err.to_string().contains("unknown field `nois`"), "{err}");
+        let err = with(&["agents[5].count=2"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("`agents[5].count`: `agents` has 2 entries, no [5]"),
+            "{err}"
+        );
+        let err = with(&["game.repeated.turns.x=1"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("`turns` holds a value, not a table"),
+            "{err}"
+        );
+        assert!("noequals".parse::<Override>().is_err());
+        assert!("a..b=1".parse::<Override>().is_err());
+    }
+
+    #[test]
+    fn errors_in_the_file_point_into_the_file() {
+        let bad = BASE.replace("turns = 10", "turns = 0");
+        let o: Override = "game.repeated.turns=5".parse().unwrap();
+        let err = Scenario::parse_with_overrides(&bad, Path::new("bad.toml"), &[o]).unwrap_err();
+        assert_eq!(err.location().unwrap().line, 4);
+    }
+}
