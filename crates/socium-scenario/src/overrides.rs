@@ -4,7 +4,10 @@
 use crate::{Scenario, ScenarioError};
 use std::path::Path;
 
-/// One override: a dotted key (`game.repeated.noise`, `agents[1].count`) and a TOML value.
+/// One override: a dotted key (`game.repeated.noise`, `agents[1].count`) and a TOML value. A key
+/// without a dot or index is short for a key of the game's table (`noise` is
+/// `game.repeated.noise` in a repeated game), except `seed`, `episodes` and `max_steps`, which
+/// are `[scenario]` keys, and `graph`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
     /// The key path as written.
@@ -69,9 +72,18 @@ fn path(key: &str) -> Option<Vec<Segment<'_>>> {
 }
 
 impl Override {
-    /// Sets the value in `doc`, creating missing tables on the way.
-    fn apply(&self, doc: &mut toml::Table) -> Result<(), String> {
-        let segments = path(&self.key).expect("checked when parsed");
+    /// The full key path, short keys resolved for `game`.
+    fn full_key(&self, game: &str) -> String {
+        match self.key.as_str() {
+            k if k.contains(['.', '[']) || k == "graph" => k.to_owned(),
+            k @ ("seed" | "episodes" | "max_steps") => format!("scenario.{k}"),
+            k => format!("game.{game}.{k}"),
+        }
+    }
+
+    /// Sets the value at `key` (this override's, resolved) in `doc`, creating missing tables.
+    fn apply(&self, key: &str, doc: &mut toml::Table) -> Result<(), String> {
+        let segments = path(key).expect("checked when parsed");
         let mut here = doc;
         let mut i = 0;
         loop {
@@ -135,7 +147,8 @@ impl Scenario {
         };
         let mut doc: toml::Table = toml::from_str(source).expect("the file parsed above");
         for o in overrides {
-            o.apply(&mut doc).map_err(refuse)?;
+            o.apply(&o.full_key(scenario.game.name()), &mut doc)
+                .map_err(refuse)?;
         }
         let text = toml::to_string(&doc).expect("a TOML table serialises");
         Scenario::parse(&text, file).map_err(|e| match e {
@@ -172,12 +185,7 @@ mod tests {
 
     #[test]
     fn overrides_change_values_and_add_keys() {
-        let s = with(&[
-            "scenario.seed=42",
-            "agents[1].strategy=wsls",
-            "agents[0].count=3",
-        ])
-        .unwrap();
+        let s = with(&["seed=42", "agents[1].strategy=wsls", "agents[0].count=3"]).unwrap();
         assert_eq!(s.config.seed, 42);
         let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
         assert_eq!(labels, ["tft", "tft", "tft", "wsls"]);
@@ -199,7 +207,8 @@ mod tests {
             "base.toml: with --set game.repeated.noise=2: `game.repeated.noise`: expected a \
              probability in [0, 1], found 2"
         );
-        let err = with(&["game.repeated.nois=0.1"]).unwrap_err();
+        assert_eq!(with(&["noise=0.25"]).unwrap().game.name(), "repeated");
+        let err = with(&["nois=0.1"]).unwrap_err();
         assert!(err.to_string().contains("unknown field `nois`"), "{err}");
         let err = with(&["agents[5].count=2"]).unwrap_err();
         assert!(
