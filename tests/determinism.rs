@@ -116,9 +116,10 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let mut env = VecEnv::new(&*s.game, &config, envs, 77).unwrap();
+                let seeds = VecEnv::seeds(77, envs);
+                let mut env = VecEnv::new(&*s.game, &config, &seeds).unwrap();
                 let mut buf = env.buffers();
-                env.reset(Some(77), buf.outputs()).unwrap();
+                env.reset(Some(&seeds), buf.outputs()).unwrap();
                 let mut trace = vec![buf.clone()];
                 for _ in 0..steps {
                     env.step(&actions, buf.outputs()).unwrap();
@@ -170,9 +171,9 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
 #[test]
 fn vec_env_refuses_bad_input_with_no_env_moved() {
     let s = Scenario::parse(UNEVEN, Path::new("uneven.toml")).unwrap();
-    let mut env = VecEnv::new(&*s.game, &s.config, 3, 1).unwrap();
+    let mut env = VecEnv::new(&*s.game, &s.config, &[1, 2, 3]).unwrap();
     let mut buf = env.buffers();
-    env.reset(Some(1), buf.outputs()).unwrap();
+    env.reset(Some(&[1, 2, 3]), buf.outputs()).unwrap();
     let clocks = |env: &VecEnv| {
         env.envs()
             .iter()
@@ -203,6 +204,8 @@ fn vec_env_refuses_bad_input_with_no_env_moved() {
     let err = env.step(&actions, short.outputs()).unwrap_err();
     assert_eq!(err.to_string(), "rewards: expected 12 values, found 11");
     assert!(env.reset(None, short.outputs()).is_err());
+    let err = env.reset(Some(&[1]), buf.outputs()).unwrap_err();
+    assert_eq!(err.to_string(), "seeds: expected 3 values, found 1");
     assert_eq!(clocks(&env), before.0);
     env.step(&actions, buf.outputs()).unwrap();
     assert_ne!(clocks(&env), before.0);

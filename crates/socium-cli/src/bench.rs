@@ -106,15 +106,16 @@ pub fn run(bench: Bench) -> Result<()> {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
-            let mut env = VecEnv::new(&*s.game, &s.config, envs, s.config.seed)
-                .context("building the VecEnv")?;
+            let seeds = VecEnv::seeds(s.config.seed, envs);
+            let mut env =
+                VecEnv::new(&*s.game, &s.config, &seeds).context("building the VecEnv")?;
             let mut buf = env.buffers();
             let agents = s.config.agents.len();
             let actions = vec![0.0; envs * agents * s.game.action_space().flat_dim()];
             let mut seconds = Vec::new();
             let mut decisions = 0;
             pool.install(|| -> Result<()> {
-                env.reset(Some(s.config.seed), buf.outputs())?;
+                env.reset(Some(&seeds), buf.outputs())?;
                 for _ in 0..steps.min(50) {
                     env.step(&actions, buf.outputs())?;
                 }

@@ -90,8 +90,10 @@ pub struct SimConfig {
     pub max_steps: Option<u32>,
     /// Seed of the first episode.
     pub seed: u64,
-    /// Whether to keep a JSON-lines transcript (and render utterance text).
+    /// Whether to keep a JSON-lines transcript (which renders utterance text too).
     pub transcript: bool,
+    /// Whether to render utterance text without keeping a transcript.
+    pub text: bool,
 }
 
 impl SimConfig {
@@ -108,6 +110,7 @@ impl SimConfig {
             max_steps: None,
             seed,
             transcript: false,
+            text: false,
         }
     }
 }
@@ -382,7 +385,7 @@ impl Sim {
         world.insert_resource(ActionMasks(Rows::new(n, spaces.action.mask_dim())));
         world.insert_resource(Actions(Rows::new(n, spaces.action.flat_dim())));
         world.insert_resource(Utterances {
-            render_text: config.transcript,
+            render_text: config.transcript || config.text,
             ..Default::default()
         });
         world.insert_resource(RewardLedger {

@@ -1,7 +1,8 @@
 //! `VecEnv`: many Sims stepped in parallel with rayon into flat, caller-owned buffers.
 //!
-//! Env `i` of a VecEnv seeded `s` is the Sim seeded `derive_seed(s, i)`; each Sim runs on one
-//! thread at a time and owns its streams, so results do not depend on the thread count. An env
+//! Env `i` is the Sim seeded `seeds[i]` (`VecEnv::seeds(master, n)` derives well-separated ones);
+//! each Sim runs on one thread at a time and owns its streams, so results do not depend on the
+//! thread count. An env
 //! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
 //! reward (Gymnasium's NEXT_STEP autoreset).
 
@@ -106,18 +107,15 @@ fn env_chunks<T: Send>(
 }
 
 impl VecEnv {
-    /// `num_envs` Sims of `game`, env `i` seeded `derive_seed(seed, i)`. Envs keep no transcript
+    /// One Sim of `game` per seed, env `i` seeded `seeds[i]`. Envs keep no transcript
     /// (`config.transcript` is ignored): nothing would drain it.
-    pub fn new(
-        game: &dyn Game,
-        config: &SimConfig,
-        num_envs: usize,
-        seed: u64,
-    ) -> Result<VecEnv, SimError> {
-        let sims = (0..num_envs)
-            .map(|i| {
+    pub fn new(game: &dyn Game, config: &SimConfig, seeds: &[u64]) -> Result<VecEnv, SimError> {
+        let num_envs = seeds.len();
+        let sims = seeds
+            .iter()
+            .map(|&seed| {
                 let config = SimConfig {
-                    seed: derive_seed(seed, i as u64),
+                    seed,
                     transcript: false,
                     ..config.clone()
                 };
@@ -164,15 +162,36 @@ impl VecEnv {
         }
     }
 
-    /// Resets every env (env `i` with `derive_seed(seed, i)` when a seed is given) and writes the
-    /// first observations. Refused, with no env moved, if an output buffer has the wrong size.
-    pub fn reset(&mut self, seed: Option<u64>, out: VecOutputs<'_>) -> Result<(), VecStepError> {
+    /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
+    /// otherwise) and writes the first observations. Refused, with no env moved, if a buffer has
+    /// the wrong size.
+    pub fn reset(
+        &mut self,
+        seeds: Option<&[u64]>,
+        out: VecOutputs<'_>,
+    ) -> Result<(), VecStepError> {
+        if let Some(seeds) = seeds.filter(|s| s.len() != self.sims.len()) {
+            let (expected, found) = (self.sims.len(), seeds.len());
+            return Err(VecStepError::WrongShape {
+                buffer: "seeds",
+                expected,
+                found,
+            });
+        }
         self.check_outputs(&out)?;
         self.run(out, None, |i, sim, _, _| {
-            sim.reset(seed.map(|s| derive_seed(s, i as u64)));
+            sim.reset(seeds.map(|s| s[i]));
             true
         });
         Ok(())
+    }
+
+    /// The seeds `derive_seed(master, i)` of `num_envs` envs: well separated, fixed by the master
+    /// seed and the index alone.
+    pub fn seeds(master: u64, num_envs: usize) -> Vec<u64> {
+        (0..num_envs as u64)
+            .map(|i| derive_seed(master, i))
+            .collect()
     }
 
     /// Checks every output buffer's size against the layout.

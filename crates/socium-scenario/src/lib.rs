@@ -203,6 +203,7 @@ impl Scenario {
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,
+            text: false,
         };
         Ok(Scenario {
             file: file.to_owned(),

@@ -1,0 +1,146 @@
+"""The PettingZoo ParallelEnv over one Socium env: the trainer acts for the scenario's
+``external`` agents; scripted and random agents act inside the engine."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv as _PettingZooParallelEnv
+
+from socium._common import Core, flatten_action, scenario_seed
+
+
+def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrides: Any) -> "ParallelEnv":
+    """A PettingZoo ParallelEnv of the scenario file, with overrides checked like the file."""
+    return ParallelEnv(scenario, seed=seed, **overrides)
+
+
+class ParallelEnv(_PettingZooParallelEnv):
+    """PettingZoo's Parallel API over the engine (one env of the Rust VecEnv).
+
+    Agents are named ``agent_<id>`` after their ids in the scenario. Observations are float32
+    vectors, or ``{"observation", "action_mask"}`` dicts when the action space has discrete parts.
+    ``infos[agent]`` holds ``reward_components`` (per reward dimension, by name) and ``acting``
+    (whether the agent's action counted this step); ``utterances()`` gives the step's acts.
+    """
+
+    metadata = {"name": "socium_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        scenario: str | os.PathLike,
+        seed: int | None = None,
+        render_mode: str | None = None,
+        overrides: dict | None = None,
+        **more_overrides: Any,
+    ):
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode {render_mode!r}: expected None or 'ansi'")
+        self._args = (os.fspath(scenario), seed, {**(overrides or {}), **more_overrides})
+        self._seed = seed if seed is not None else scenario_seed(scenario, self._args[2])
+        self._core = Core(scenario, [self._seed], self._args[2], text=render_mode == "ansi")
+        self.render_mode = render_mode
+        spec = self._core.spec
+        self._ids = {f"agent_{a}": a for a in spec["external"]}
+        self.possible_agents = list(self._ids)
+        self.agents: list[str] = []
+        self._started = False
+        core = self._core
+        if core.mask_dim:
+            obs_space: spaces.Space = spaces.Dict(
+                {
+                    "observation": core.observation_space,
+                    "action_mask": spaces.Box(0, 1, (core.mask_dim,), np.int8),
+                }
+            )
+        else:
+            obs_space = core.observation_space
+        self._observation_spaces = {a: obs_space for a in self.possible_agents}
+        self._action_spaces = {a: core.action_space for a in self.possible_agents}
+        self.state_space = spaces.Box(
+            np.tile(core.observation_space.low, core.n),
+            np.tile(core.observation_space.high, core.n),
+            dtype=np.float32,
+        )
+
+    def __reduce__(self):
+        scenario, seed, overrides = self._args
+        return (_rebuild, (scenario, seed, self.render_mode, overrides))
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._action_spaces[agent]
+
+    def _observe(self, agent: str):
+        a = self._ids[agent]
+        obs = self._core.obs[0, a].copy()
+        if self._core.mask_dim:
+            return {"observation": obs, "action_mask": self._core.masks[0, a].astype(np.int8)}
+        return obs
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is None and not self._started:
+            seed = self._seed
+        self._started = True
+        self._core.reset(None if seed is None else [seed])
+        core = self._core
+        self.agents = [
+            a for a in self.possible_agents if not (core.terminated[0, self._ids[a]] or core.truncated[0, self._ids[a]])
+        ]
+        return {a: self._observe(a) for a in self.agents}, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError("every agent is done: call reset() before stepping again")
+        core = self._core
+        for agent, action in actions.items():
+            if agent not in self._ids:
+                raise KeyError(f"{agent!r} is not one of this env's agents {self.possible_agents}")
+            flatten_action(core.action_space, action, core.actions[0, self._ids[agent]])
+        live = self.agents
+        core.step(core.actions)
+        rewards, terminations, truncations, infos = {}, {}, {}, {}
+        for agent in live:
+            a = self._ids[agent]
+            rewards[agent] = float(core.rewards[0, a])
+            terminations[agent] = bool(core.terminated[0, a])
+            truncations[agent] = bool(core.truncated[0, a])
+            infos[agent] = {
+                "reward_components": dict(zip(core.dimensions, core.reward_components[0, a].tolist())),
+                "acting": bool(core.acting[0, a]),
+            }
+        observations = {agent: self._observe(agent) for agent in live}
+        self.agents = [a for a in live if not (terminations[a] or truncations[a])]
+        return observations, rewards, terminations, truncations, infos
+
+    def utterances(self) -> list[dict]:
+        """The acts of the last step, each with the reward entries it caused."""
+        return self._core.utterances(0)
+
+    def render(self) -> str | None:
+        """The last step's acts as text (rendered text where the game gives it)."""
+        if self.render_mode is None:
+            return None
+        lines = []
+        for entry in self.utterances():
+            u = entry["utterance"]
+            act = u["act"]
+            text = u.get("text") or f"agent {u['speaker']} {act['kind']} agent {act['target']} ({act['value']:g})"
+            lines.append(f"[step {u['step']}] {text}")
+        return "\n".join(lines)
+
+    def state(self) -> np.ndarray:
+        """Every agent's observation, concatenated."""
+        return self._core.obs[0].reshape(-1).copy()
+
+    def close(self) -> None:
+        pass
+
+
+def _rebuild(scenario: str, seed: int | None, render_mode: str | None, overrides: dict) -> ParallelEnv:
+    return ParallelEnv(scenario, seed=seed, render_mode=render_mode, overrides=overrides)

@@ -1,0 +1,317 @@
+//! `socium._socium`: the Rust `VecEnv` behind numpy buffers that Python owns and Rust writes in
+//! place (the PufferLib pattern). The Python package `socium` (python/socium) builds the
+//! PettingZoo env and the Gymnasium-style vector env on top of [`RustVecEnv`].
+
+use numpy::{PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use pyo3::{create_exception, exceptions::PyValueError, prelude::*};
+use socium_core::{StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
+use socium_scenario::{Override, Scenario};
+use std::path::Path;
+
+create_exception!(
+    _socium,
+    ScenarioError,
+    PyValueError,
+    "A scenario or an override was refused."
+);
+create_exception!(
+    _socium,
+    ActionError,
+    PyValueError,
+    "An action was refused; nothing moved."
+);
+create_exception!(
+    _socium,
+    ActionShapeError,
+    ActionError,
+    "Actions of the wrong shape."
+);
+create_exception!(
+    _socium,
+    ActionNotFiniteError,
+    ActionError,
+    "A NaN or infinite action."
+);
+create_exception!(
+    _socium,
+    ActionNotIntegerError,
+    ActionError,
+    "A fractional discrete action."
+);
+create_exception!(
+    _socium,
+    ActionOutOfRangeError,
+    ActionError,
+    "An action outside its space."
+);
+create_exception!(
+    _socium,
+    MaskedActionError,
+    ActionError,
+    "An action the mask forbids."
+);
+
+/// The exception for a refused step.
+fn step_error(e: VecStepError) -> PyErr {
+    let message = e.to_string();
+    match e {
+        VecStepError::WrongShape {
+            buffer: "actions", ..
+        } => ActionShapeError::new_err(message),
+        VecStepError::WrongShape { .. } => PyValueError::new_err(message),
+        VecStepError::Env { error, .. } => match error {
+            StepError::WrongShape { .. } => ActionShapeError::new_err(message),
+            StepError::EpisodeOver => ActionError::new_err(message),
+            StepError::BadAction { problem, .. } => match problem {
+                ActionProblem::WrongLength { .. } => ActionShapeError::new_err(message),
+                ActionProblem::NotFinite { .. } => ActionNotFiniteError::new_err(message),
+                ActionProblem::NotInteger { .. } => ActionNotIntegerError::new_err(message),
+                ActionProblem::OutOfRange { .. } => ActionOutOfRangeError::new_err(message),
+                ActionProblem::Masked { .. } => MaskedActionError::new_err(message),
+            },
+        },
+    }
+}
+
+/// N envs of one scenario, stepped in parallel with the GIL released.
+#[pyclass(module = "socium._socium")]
+struct RustVecEnv {
+    env: VecEnv,
+    spec: String,
+}
+
+/// The caller's output arrays, as one env's or all envs' slices.
+fn outputs<'a>(
+    obs: &'a mut PyReadwriteArrayDyn<'_, f32>,
+    masks: &'a mut PyReadwriteArrayDyn<'_, u8>,
+    acting: &'a mut PyReadwriteArrayDyn<'_, bool>,
+    rewards: &'a mut PyReadwriteArrayDyn<'_, f32>,
+    reward_components: &'a mut PyReadwriteArrayDyn<'_, f32>,
+    terminated: &'a mut PyReadwriteArrayDyn<'_, bool>,
+    truncated: &'a mut PyReadwriteArrayDyn<'_, bool>,
+) -> PyResult<VecOutputs<'a>> {
+    let contiguous = |e: numpy::AsSliceError| {
+        PyValueError::new_err(format!("buffers must be C-contiguous: {e}"))
+    };
+    Ok(VecOutputs {
+        obs: obs.as_slice_mut().map_err(contiguous)?,
+        masks: masks.as_slice_mut().map_err(contiguous)?,
+        acting: acting.as_slice_mut().map_err(contiguous)?,
+        rewards: rewards.as_slice_mut().map_err(contiguous)?,
+        reward_components: reward_components.as_slice_mut().map_err(contiguous)?,
+        terminated: terminated.as_slice_mut().map_err(contiguous)?,
+        truncated: truncated.as_slice_mut().map_err(contiguous)?,
+    })
+}
+
+#[pymethods]
+impl RustVecEnv {
+    /// One env of the scenario at `path` with `overrides` (`"key=value"` strings, checked like
+    /// the file) per seed; without seeds, `num_envs` envs seeded from the scenario's seed. With
+    /// `text`, utterances carry rendered text (for `render`).
+    #[new]
+    #[pyo3(signature = (path, overrides, seeds=None, num_envs=1, text=false))]
+    fn new(
+        path: &str,
+        overrides: Vec<String>,
+        seeds: Option<Vec<u64>>,
+        num_envs: usize,
+        text: bool,
+    ) -> PyResult<Self> {
+        let mut scenario = load(path, &overrides)?;
+        scenario.config.text = text;
+        let seeds = seeds.unwrap_or_else(|| VecEnv::seeds(scenario.config.seed, num_envs));
+        let env = VecEnv::new(&*scenario.game, &scenario.config, &seeds)
+            .map_err(|e| ScenarioError::new_err(e.to_string()))?;
+        let first = &env.envs()[0];
+        let agents = first.agents();
+        let spec = serde_json::json!({
+            "name": scenario.name,
+            "game": scenario.game.name(),
+            "seeds": seeds,
+            "scenario_seed": scenario.config.seed,
+            "episodes": scenario.episodes,
+            "agents": agents.ids().map(|a| serde_json::json!({
+                "id": a.0,
+                "label": agents.label(a),
+                "controller": agents.controller(a).name(),
+            })).collect::<Vec<_>>(),
+            "external": first.external_agents(),
+            "observation_space": first.spaces().observation,
+            "action_space": first.spaces().action,
+            "reward_dimensions": first.reward_dimensions().iter().map(|d| d.name).collect::<Vec<_>>(),
+        });
+        Ok(RustVecEnv {
+            env,
+            spec: spec.to_string(),
+        })
+    }
+
+    /// The scenario's agents, spaces and reward dimensions, as JSON.
+    #[getter]
+    fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    /// Number of envs.
+    #[getter]
+    fn num_envs(&self) -> usize {
+        self.env.num_envs()
+    }
+
+    /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
+    /// otherwise) and writes the first observations into the arrays.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (seeds, obs, masks, acting, rewards, reward_components, terminated, truncated))]
+    fn reset(
+        &mut self,
+        py: Python<'_>,
+        seeds: Option<Vec<u64>>,
+        mut obs: PyReadwriteArrayDyn<'_, f32>,
+        mut masks: PyReadwriteArrayDyn<'_, u8>,
+        mut acting: PyReadwriteArrayDyn<'_, bool>,
+        mut rewards: PyReadwriteArrayDyn<'_, f32>,
+        mut reward_components: PyReadwriteArrayDyn<'_, f32>,
+        mut terminated: PyReadwriteArrayDyn<'_, bool>,
+        mut truncated: PyReadwriteArrayDyn<'_, bool>,
+    ) -> PyResult<()> {
+        let out = outputs(
+            &mut obs,
+            &mut masks,
+            &mut acting,
+            &mut rewards,
+            &mut reward_components,
+            &mut terminated,
+            &mut truncated,
+        )?;
+        let env = &mut self.env;
+        py.detach(|| env.reset(seeds.as_deref(), out))
+            .map_err(step_error)
+    }
+
+    /// Steps every env with `actions` (`[envs, agents, action_dim]` float32), writing the results
+    /// into the arrays; raises an `ActionError` subclass, with nothing moved, for a bad action.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        actions: PyReadonlyArrayDyn<'_, f32>,
+        mut obs: PyReadwriteArrayDyn<'_, f32>,
+        mut masks: PyReadwriteArrayDyn<'_, u8>,
+        mut acting: PyReadwriteArrayDyn<'_, bool>,
+        mut rewards: PyReadwriteArrayDyn<'_, f32>,
+        mut reward_components: PyReadwriteArrayDyn<'_, f32>,
+        mut terminated: PyReadwriteArrayDyn<'_, bool>,
+        mut truncated: PyReadwriteArrayDyn<'_, bool>,
+    ) -> PyResult<()> {
+        let actions = actions
+            .as_slice()
+            .map_err(|e| ActionShapeError::new_err(format!("actions must be C-contiguous: {e}")))?;
+        let out = outputs(
+            &mut obs,
+            &mut masks,
+            &mut acting,
+            &mut rewards,
+            &mut reward_components,
+            &mut terminated,
+            &mut truncated,
+        )?;
+        let env = &mut self.env;
+        py.detach(|| env.step(actions, out)).map_err(step_error)
+    }
+
+    /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON.
+    fn utterances(&self, env: usize) -> PyResult<String> {
+        let sim = self
+            .env
+            .envs()
+            .get(env)
+            .ok_or_else(|| PyValueError::new_err(format!("no env {env}")))?;
+        let names: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
+        let lines: Vec<serde_json::Value> = sim
+            .utterances()
+            .iter()
+            .map(|u| {
+                let rewards: Vec<_> = sim
+                    .reward_entries()
+                    .iter()
+                    .filter(|e| e.utterance == u.id)
+                    .map(|e| serde_json::json!({
+                        "agent": e.agent, "dimension": names[e.dimension.0 as usize], "value": e.value,
+                    }))
+                    .collect();
+                serde_json::json!({ "utterance": u, "rewards": rewards })
+            })
+            .collect();
+        Ok(serde_json::Value::Array(lines).to_string())
+    }
+
+    /// Env `env`'s episode metrics so far (`{name: mean}`), as JSON.
+    fn metrics(&self, env: usize, names: Vec<String>) -> PyResult<String> {
+        let sim = self
+            .env
+            .envs()
+            .get(env)
+            .ok_or_else(|| PyValueError::new_err(format!("no env {env}")))?;
+        let values: serde_json::Map<String, serde_json::Value> = names
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                Some((
+                    n,
+                    sim.metrics().mean(socium_core::MetricId(i as u16))?.into(),
+                ))
+            })
+            .collect();
+        Ok(serde_json::Value::Object(values).to_string())
+    }
+}
+
+/// Loads a scenario with `"key=value"` overrides.
+fn load(path: &str, overrides: &[String]) -> PyResult<Scenario> {
+    let overrides = overrides
+        .iter()
+        .map(|o| o.parse::<Override>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ScenarioError::new_err)?;
+    Scenario::load_with_overrides(Path::new(path), &overrides)
+        .map_err(|e| ScenarioError::new_err(e.to_string()))
+}
+
+/// The seed a scenario file names, with `"key=value"` overrides applied.
+#[pyfunction]
+fn scenario_seed(path: &str, overrides: Vec<String>) -> PyResult<u64> {
+    Ok(load(path, &overrides)?.config.seed)
+}
+
+/// The seeds of `num_envs` envs derived from `master` (as `VecEnv::seeds` in Rust).
+#[pyfunction]
+fn env_seeds(master: u64, num_envs: usize) -> Vec<u64> {
+    VecEnv::seeds(master, num_envs)
+}
+
+/// The extension module.
+#[pymodule]
+fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RustVecEnv>()?;
+    m.add_function(wrap_pyfunction!(env_seeds, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario_seed, m)?)?;
+    let py = m.py();
+    m.add("ScenarioError", py.get_type::<ScenarioError>())?;
+    m.add("ActionError", py.get_type::<ActionError>())?;
+    m.add("ActionShapeError", py.get_type::<ActionShapeError>())?;
+    m.add(
+        "ActionNotFiniteError",
+        py.get_type::<ActionNotFiniteError>(),
+    )?;
+    m.add(
+        "ActionNotIntegerError",
+        py.get_type::<ActionNotIntegerError>(),
+    )?;
+    m.add(
+        "ActionOutOfRangeError",
+        py.get_type::<ActionOutOfRangeError>(),
+    )?;
+    m.add("MaskedActionError", py.get_type::<MaskedActionError>())?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+"""The PettingZoo Parallel API, as PettingZoo's own checkers test it, on every bundled scenario
+that has agents a trainer can control."""
+
+import numpy as np
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+import socium
+from conftest import ROOT, TRAINABLE
+
+
+def test_there_are_trainable_scenarios():
+    assert {p.stem for p in TRAINABLE} >= {"donor_learner", "ipd_learner"}
+
+
+def test_parallel_api(scenario):
+    parallel_api_test(socium.parallel_env(scenario), num_cycles=1000)
+
+
+def test_parallel_seed(scenario):
+    parallel_seed_test(lambda: socium.parallel_env(scenario))
+
+
+def test_spaces_infos_render_state():
+    env = socium.ParallelEnv(ROOT / "scenarios/ipd_learner.toml", seed=2, render_mode="ansi")
+    obs, _ = env.reset(seed=2)
+    agent = env.agents[0]
+    assert env.observation_space(agent) is env.observation_space(agent)
+    assert env.action_space(agent) is env.action_space(agent)
+    assert set(obs[agent]) == {"observation", "action_mask"}
+    _, rewards, _, _, infos = env.step({a: 1 for a in env.agents})
+    assert infos[agent]["reward_components"] == {"payoff": rewards[agent]}
+    assert infos[agent]["acting"] is True
+    acts = env.utterances()
+    assert len(acts) == 8  # every agent moves once in its match
+    assert all(entry["rewards"][0]["agent"] == entry["utterance"]["speaker"] for entry in acts)
+    text = env.render()
+    assert "agent 0 cooperates with agent" in text and text.count("\n") == 7
+    assert env.state().shape == env.state_space.shape
+
+
+def test_overrides_are_checked_like_the_file():
+    env = socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", turns=3, noise=0.0)
+    env.reset(seed=1)
+    for _ in range(3):
+        _, _, terminations, _, _ = env.step({a: 1 for a in env.agents})
+    assert all(terminations.values()) and env.agents == []
+    try:
+        socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", noise=2)
+    except socium.ScenarioError as e:
+        assert "`game.repeated.noise`: expected a probability in [0, 1], found 2" in str(e)
+    else:
+        raise AssertionError("noise=2 accepted")
+
+
+def test_masks_follow_whose_turn_it_is():
+    env = socium.parallel_env(ROOT / "scenarios/donor_learner.toml", punishment=True, seed=4)
+    obs, _ = env.reset()
+    agent = env.agents[0]
+    mask = obs[agent]["action_mask"]
+    assert mask.dtype == np.int8 and mask.shape == (2,)
+    # The learner donates in one round of two: a donor's mask allows give and punish, a
+    # recipient's forbids both.
+    masks = []
+    for _ in range(4):
+        masks.append(obs[agent]["action_mask"].tolist())
+        obs, *_ = env.step({agent: (0, np.array([0.5], np.float32))})
+    assert sorted(masks) == [[0, 0], [0, 0], [1, 1], [1, 1]]

@@ -1,0 +1,44 @@
+//! Writes what the Rust API gives for a fixed seed and action sequence, for the Python tests to
+//! compare their env and vector env against (crates/socium-py/tests/test_parity.py). Runs in the
+//! README's test command before the Python suite.
+
+use socium::scenario::Scenario;
+use std::path::Path;
+
+/// Scenario, seed, steps; the external agents always give 0.3 (donor) or alternate (IPD).
+const CASES: [(&str, u64, usize); 2] = [("donor_learner", 5, 60), ("ipd_learner", 5, 120)];
+
+#[test]
+fn write_rust_traces_for_the_python_parity_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/python-parity");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, seed, steps) in CASES {
+        let mut s = Scenario::load(&root.join(format!("scenarios/{name}.toml"))).unwrap();
+        s.config.seed = seed;
+        let mut sim = s.sim().unwrap();
+        let per = sim.spaces().action.flat_dim();
+        let mut trace = Vec::new();
+        for t in 0..steps {
+            if sim.is_done() {
+                sim.reset(None);
+            }
+            let mut actions = vec![0.0; sim.agent_count() * per];
+            for a in sim.external_agents() {
+                actions[a.index() * per] = if name == "donor_learner" {
+                    0.3
+                } else {
+                    (t % 2) as f32
+                };
+            }
+            sim.step(&actions).unwrap();
+            trace.push(serde_json::json!({
+                "obs": sim.observations(),
+                "rewards": sim.rewards(),
+                "terminated": sim.terminated(),
+            }));
+        }
+        let json = serde_json::json!({ "seed": seed, "steps": trace });
+        std::fs::write(dir.join(format!("{name}.json")), json.to_string()).unwrap();
+    }
+}
