@@ -1,0 +1,68 @@
+"""Agent-steps per second from Python: the Socium VecEnv of the donor game with 1, 64 and 1024
+envs, and beside it, in the same run, the same game as a plain PettingZoo ParallelEnv in Python
+(benches/donor_pettingzoo_baseline.py).
+
+    .venv/bin/python benches/python_vs_socium.py [--repeats 5]
+
+An agent-step is one agent's share of one env step (12 per env step in this game). Each figure is
+the median of the repeats, each timing a fixed number of steps after a warm-up.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import socium
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from donor_pettingzoo_baseline import DonorGame  # noqa: E402
+
+SCENARIO = HERE.parent / "scenarios/donor_learner.toml"
+AGENTS = 12
+
+
+def time_socium(envs: int, steps: int) -> float:
+    env = socium.VecEnv(SCENARIO, envs, seed=1)
+    actions = np.full((envs, AGENTS, 1), 0.5, np.float32)
+    env.reset()
+    for _ in range(20):
+        env.step(actions)
+    start = time.perf_counter()
+    for _ in range(steps):
+        env.step(actions)
+    return envs * AGENTS * steps / (time.perf_counter() - start)
+
+
+def time_baseline(steps: int) -> float:
+    env = DonorGame(seed=1)
+    env.reset()
+    action = {"agent_0": np.array([0.5], np.float32)}
+    start = time.perf_counter()
+    for _ in range(steps):
+        if not env.agents:
+            env.reset()
+        env.step(action)
+    return AGENTS * steps / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rows = []
+    for envs, steps in [(1, 20000), (64, 2000), (1024, 200)]:
+        rows.append((f"socium VecEnv, {envs} envs", statistics.median(time_socium(envs, steps) for _ in range(args.repeats))))
+    baseline = statistics.median(time_baseline(5000) for _ in range(args.repeats))
+    rows.append(("PettingZoo ParallelEnv in Python, 1 env", baseline))
+    print(f"{'':42}{'agent-steps/s':>16}{'vs Python':>12}")
+    for name, rate in rows:
+        print(f"{name:42}{rate:>16,.0f}{rate / baseline:>11.1f}x")
+
+
+if __name__ == "__main__":
+    main()
