@@ -28,6 +28,12 @@ create_exception!(
 );
 create_exception!(
     _socium,
+    ActionDtypeError,
+    ActionError,
+    "Actions that are not numbers."
+);
+create_exception!(
+    _socium,
     ActionNotFiniteError,
     ActionError,
     "A NaN or infinite action."
@@ -300,6 +306,7 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ScenarioError", py.get_type::<ScenarioError>())?;
     m.add("ActionError", py.get_type::<ActionError>())?;
     m.add("ActionShapeError", py.get_type::<ActionShapeError>())?;
+    m.add("ActionDtypeError", py.get_type::<ActionDtypeError>())?;
     m.add(
         "ActionNotFiniteError",
         py.get_type::<ActionNotFiniteError>(),

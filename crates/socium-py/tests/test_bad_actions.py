@@ -53,6 +53,17 @@ def test_vector_env_refuses_a_bad_move_in_a_tuple_action():
         np.testing.assert_array_equal(a, b)
 
 
+def test_non_numbers_are_refused():
+    env = socium.parallel_env(IPD, seed=1)
+    env.reset()
+    with pytest.raises(socium.ActionDtypeError, match="expected numbers"):
+        env.step({"agent_0": "cooperate", "agent_1": 1})
+    vec = socium.VecEnv(IPD, 2, seed=1)
+    vec.reset()
+    with pytest.raises(socium.ActionDtypeError, match="dtype <U1"):
+        vec.step(np.full((2, 8), "C"))
+
+
 def test_vector_env_refuses_wrong_shapes():
     env = socium.VecEnv(IPD, 2, seed=1)
     env.reset()

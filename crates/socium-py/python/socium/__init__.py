@@ -10,6 +10,7 @@ a key of the game's table (``noise=0.05``), ``seed``/``episodes``/``max_steps`` 
 """
 
 from socium._socium import (
+    ActionDtypeError,
     ActionError,
     ActionNotFiniteError,
     ActionNotIntegerError,
@@ -23,6 +24,7 @@ from socium.env import ParallelEnv, parallel_env
 from socium.vector import VecEnv
 
 __all__ = [
+    "ActionDtypeError",
     "ActionError",
     "ActionNotFiniteError",
     "ActionNotIntegerError",

@@ -63,6 +63,17 @@ def flat_dim(space: spaces.Space) -> int:
     return int(np.prod(space.shape))
 
 
+def numeric(actions: Any) -> np.ndarray:
+    """`actions` as a numpy array of numbers, or ActionDtypeError."""
+    try:
+        array = np.asarray(actions)
+    except (TypeError, ValueError) as e:
+        raise _socium.ActionDtypeError(f"actions: expected numbers, found {actions!r}: {e}") from None
+    if array.dtype.kind not in "biuf":
+        raise _socium.ActionDtypeError(f"actions: expected numbers, found dtype {array.dtype}")
+    return array
+
+
 def flatten_action(space: spaces.Space, action: Any, out: np.ndarray) -> None:
     """Writes `action` into the flat float32 row `out` (discrete choices as whole numbers)."""
     if isinstance(space, spaces.Tuple):
@@ -72,7 +83,7 @@ def flatten_action(space: spaces.Space, action: Any, out: np.ndarray) -> None:
             flatten_action(part, value, out[at : at + n])
             at += n
     else:
-        out[:] = np.asarray(action, dtype=np.float32).reshape(-1)
+        out[:] = numeric(action).astype(np.float32).reshape(-1)
 
 
 class Core:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from socium._common import Core, scenario_seed
+from socium._common import Core, numeric, scenario_seed
 from socium._socium import ActionShapeError, env_seeds
 
 
@@ -75,7 +75,7 @@ class VecEnv:
         core = self._core
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
+        actions = numeric(actions)
         if actions.shape == core.actions.shape[:2] and core.act_dim == 1:
             actions = actions[..., None]
         if actions.shape != core.actions.shape:
