@@ -2,7 +2,7 @@
 //! place (the PufferLib pattern). The Python package `socium` (python/socium) builds the
 //! PettingZoo env and the Gymnasium-style vector env on top of [`RustVecEnv`].
 
-use numpy::{PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::{create_exception, exceptions::PyValueError, prelude::*};
 use socium_core::{StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
 use socium_scenario::{Override, Scenario};
@@ -79,35 +79,65 @@ fn step_error(e: VecStepError) -> PyErr {
     }
 }
 
-/// N envs of one scenario, stepped in parallel with the GIL released.
+/// N envs of one scenario, stepped in parallel with the GIL released into the numpy arrays
+/// bound with `bind`.
 #[pyclass(module = "socium._socium")]
 struct RustVecEnv {
     env: VecEnv,
     spec: String,
+    buffers: Option<Buffers>,
 }
 
-/// The caller's output arrays, as one env's or all envs' slices.
-fn outputs<'a>(
-    obs: &'a mut PyReadwriteArrayDyn<'_, f32>,
-    masks: &'a mut PyReadwriteArrayDyn<'_, u8>,
-    acting: &'a mut PyReadwriteArrayDyn<'_, bool>,
-    rewards: &'a mut PyReadwriteArrayDyn<'_, f32>,
-    reward_components: &'a mut PyReadwriteArrayDyn<'_, f32>,
-    terminated: &'a mut PyReadwriteArrayDyn<'_, bool>,
-    truncated: &'a mut PyReadwriteArrayDyn<'_, bool>,
-) -> PyResult<VecOutputs<'a>> {
-    let contiguous = |e: numpy::AsSliceError| {
-        PyValueError::new_err(format!("buffers must be C-contiguous: {e}"))
-    };
-    Ok(VecOutputs {
-        obs: obs.as_slice_mut().map_err(contiguous)?,
-        masks: masks.as_slice_mut().map_err(contiguous)?,
-        acting: acting.as_slice_mut().map_err(contiguous)?,
-        rewards: rewards.as_slice_mut().map_err(contiguous)?,
-        reward_components: reward_components.as_slice_mut().map_err(contiguous)?,
-        terminated: terminated.as_slice_mut().map_err(contiguous)?,
-        truncated: truncated.as_slice_mut().map_err(contiguous)?,
-    })
+/// The caller's output arrays, held from `bind` on.
+struct Buffers {
+    obs: Py<PyArrayDyn<f32>>,
+    masks: Py<PyArrayDyn<u8>>,
+    acting: Py<PyArrayDyn<bool>>,
+    rewards: Py<PyArrayDyn<f32>>,
+    reward_components: Py<PyArrayDyn<f32>>,
+    terminated: Py<PyArrayDyn<bool>>,
+    truncated: Py<PyArrayDyn<bool>>,
+}
+
+impl RustVecEnv {
+    /// Runs `f` on the VecEnv and mutable views of the bound arrays, with the GIL released.
+    fn with_outputs(
+        &mut self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut VecEnv, VecOutputs<'_>) -> Result<(), VecStepError> + Send,
+    ) -> PyResult<()> {
+        let b = self
+            .buffers
+            .as_ref()
+            .ok_or_else(|| PyValueError::new_err("call bind() first"))?;
+        let (mut obs, mut masks, mut acting) = (
+            b.obs.bind(py).try_readwrite()?,
+            b.masks.bind(py).try_readwrite()?,
+            b.acting.bind(py).try_readwrite()?,
+        );
+        let (mut rewards, mut components) = (
+            b.rewards.bind(py).try_readwrite()?,
+            b.reward_components.bind(py).try_readwrite()?,
+        );
+        let (mut terminated, mut truncated) = (
+            b.terminated.bind(py).try_readwrite()?,
+            b.truncated.bind(py).try_readwrite()?,
+        );
+        let contiguous = |e: numpy::AsSliceError| {
+            PyValueError::new_err(format!("buffers must be C-contiguous: {e}"))
+        };
+        let out = VecOutputs {
+            obs: obs.as_slice_mut().map_err(contiguous)?,
+            masks: masks.as_slice_mut().map_err(contiguous)?,
+            acting: acting.as_slice_mut().map_err(contiguous)?,
+            rewards: rewards.as_slice_mut().map_err(contiguous)?,
+            reward_components: components.as_slice_mut().map_err(contiguous)?,
+            terminated: terminated.as_slice_mut().map_err(contiguous)?,
+            truncated: truncated.as_slice_mut().map_err(contiguous)?,
+        };
+        let env = &mut self.env;
+        py.detach(|| f(env, out)).map_err(step_error)
+    }
 }
 
 #[pymethods]
@@ -150,6 +180,7 @@ impl RustVecEnv {
         Ok(RustVecEnv {
             env,
             spec: spec.to_string(),
+            buffers: None,
         })
     }
 
@@ -165,65 +196,45 @@ impl RustVecEnv {
         self.env.num_envs()
     }
 
-    /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
-    /// otherwise) and writes the first observations into the arrays.
+    /// Binds the output arrays Rust writes into at every reset and step (shapes in
+    /// `VecOutputs`; sizes are checked at each call).
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (seeds, obs, masks, acting, rewards, reward_components, terminated, truncated))]
-    fn reset(
+    fn bind(
         &mut self,
-        py: Python<'_>,
-        seeds: Option<Vec<u64>>,
-        mut obs: PyReadwriteArrayDyn<'_, f32>,
-        mut masks: PyReadwriteArrayDyn<'_, u8>,
-        mut acting: PyReadwriteArrayDyn<'_, bool>,
-        mut rewards: PyReadwriteArrayDyn<'_, f32>,
-        mut reward_components: PyReadwriteArrayDyn<'_, f32>,
-        mut terminated: PyReadwriteArrayDyn<'_, bool>,
-        mut truncated: PyReadwriteArrayDyn<'_, bool>,
-    ) -> PyResult<()> {
-        let out = outputs(
-            &mut obs,
-            &mut masks,
-            &mut acting,
-            &mut rewards,
-            &mut reward_components,
-            &mut terminated,
-            &mut truncated,
-        )?;
-        let env = &mut self.env;
-        py.detach(|| env.reset(seeds.as_deref(), out))
-            .map_err(step_error)
+        obs: Bound<'_, PyArrayDyn<f32>>,
+        masks: Bound<'_, PyArrayDyn<u8>>,
+        acting: Bound<'_, PyArrayDyn<bool>>,
+        rewards: Bound<'_, PyArrayDyn<f32>>,
+        reward_components: Bound<'_, PyArrayDyn<f32>>,
+        terminated: Bound<'_, PyArrayDyn<bool>>,
+        truncated: Bound<'_, PyArrayDyn<bool>>,
+    ) {
+        self.buffers = Some(Buffers {
+            obs: obs.unbind(),
+            masks: masks.unbind(),
+            acting: acting.unbind(),
+            rewards: rewards.unbind(),
+            reward_components: reward_components.unbind(),
+            terminated: terminated.unbind(),
+            truncated: truncated.unbind(),
+        });
+    }
+
+    /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
+    /// otherwise) and writes the first observations into the bound arrays.
+    #[pyo3(signature = (seeds=None))]
+    fn reset(&mut self, py: Python<'_>, seeds: Option<Vec<u64>>) -> PyResult<()> {
+        self.with_outputs(py, |env, out| env.reset(seeds.as_deref(), out))
     }
 
     /// Steps every env with `actions` (`[envs, agents, action_dim]` float32), writing the results
-    /// into the arrays; raises an `ActionError` subclass, with nothing moved, for a bad action.
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &mut self,
-        py: Python<'_>,
-        actions: PyReadonlyArrayDyn<'_, f32>,
-        mut obs: PyReadwriteArrayDyn<'_, f32>,
-        mut masks: PyReadwriteArrayDyn<'_, u8>,
-        mut acting: PyReadwriteArrayDyn<'_, bool>,
-        mut rewards: PyReadwriteArrayDyn<'_, f32>,
-        mut reward_components: PyReadwriteArrayDyn<'_, f32>,
-        mut terminated: PyReadwriteArrayDyn<'_, bool>,
-        mut truncated: PyReadwriteArrayDyn<'_, bool>,
-    ) -> PyResult<()> {
+    /// into the bound arrays; raises an `ActionError` subclass, with nothing moved, for a bad
+    /// action.
+    fn step(&mut self, py: Python<'_>, actions: PyReadonlyArrayDyn<'_, f32>) -> PyResult<()> {
         let actions = actions
             .as_slice()
             .map_err(|e| ActionShapeError::new_err(format!("actions must be C-contiguous: {e}")))?;
-        let out = outputs(
-            &mut obs,
-            &mut masks,
-            &mut acting,
-            &mut rewards,
-            &mut reward_components,
-            &mut terminated,
-            &mut truncated,
-        )?;
-        let env = &mut self.env;
-        py.detach(|| env.step(actions, out)).map_err(step_error)
+        self.with_outputs(py, |env, out| env.step(actions, out))
     }
 
     /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON.

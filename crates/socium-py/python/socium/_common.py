@@ -112,15 +112,16 @@ class Core:
         self.terminated = np.zeros(shape, np.bool_)
         self.truncated = np.zeros(shape, np.bool_)
         self.actions = np.zeros(shape + (self.act_dim,), np.float32)
+        self.rust.bind(*self.buffers())
 
     def buffers(self) -> tuple:
         return (self.obs, self.masks, self.acting, self.rewards, self.reward_components, self.terminated, self.truncated)
 
     def reset(self, seeds: list[int] | None) -> None:
-        self.rust.reset(seeds, *self.buffers())
+        self.rust.reset(seeds)
 
     def step(self, actions: np.ndarray) -> None:
-        self.rust.step(actions, *self.buffers())
+        self.rust.step(actions)
 
     def utterances(self, env: int) -> list[dict]:
         return json.loads(self.rust.utterances(env))
