@@ -5,7 +5,10 @@ use clap::Subcommand;
 use serde::Serialize;
 use socium_core::VecEnv;
 use socium_scenario::Scenario;
-use std::{path::PathBuf, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 #[derive(Subcommand)]
 pub enum Bench {
@@ -77,7 +80,7 @@ fn median(xs: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn load(file: &PathBuf) -> Result<Scenario> {
+fn load(file: &Path) -> Result<Scenario> {
     let mut s = Scenario::load(file)?;
     s.config.transcript = false;
     anyhow::ensure!(
