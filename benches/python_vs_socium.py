@@ -23,19 +23,19 @@ sys.path.insert(0, str(HERE))
 from donor_pettingzoo_baseline import DonorGame  # noqa: E402
 
 SCENARIO = HERE.parent / "scenarios/donor_learner.toml"
-AGENTS = 12
 
 
 def time_socium(envs: int, steps: int) -> float:
     env = socium.VecEnv(SCENARIO, envs, seed=1)
-    actions = np.full((envs, AGENTS, 1), 0.5, np.float32)
+    agents = len(env.agent_labels)
+    actions = np.full((envs, agents, 1), 0.5, np.float32)
     env.reset()
     for _ in range(20):
         env.step(actions)
     start = time.perf_counter()
     for _ in range(steps):
         env.step(actions)
-    return envs * AGENTS * steps / (time.perf_counter() - start)
+    return envs * agents * steps / (time.perf_counter() - start)
 
 
 def time_baseline(steps: int) -> float:
@@ -47,7 +47,7 @@ def time_baseline(steps: int) -> float:
         if not env.agents:
             env.reset()
         env.step(action)
-    return AGENTS * steps / (time.perf_counter() - start)
+    return len(env.possible_agents) * steps / (time.perf_counter() - start)
 
 
 def main():
@@ -56,7 +56,7 @@ def main():
     args = parser.parse_args()
     rows = []
     for envs, steps in [(1, 20000), (64, 2000), (1024, 200)]:
-        rows.append((f"socium VecEnv, {envs} envs", statistics.median(time_socium(envs, steps) for _ in range(args.repeats))))
+        rows.append((f"socium VecEnv, {envs} env{'s' if envs > 1 else ''}", statistics.median(time_socium(envs, steps) for _ in range(args.repeats))))
     baseline = statistics.median(time_baseline(5000) for _ in range(args.repeats))
     rows.append(("PettingZoo ParallelEnv in Python, 1 env", baseline))
     print(f"{'':42}{'agent-steps/s':>16}{'vs Python':>12}")

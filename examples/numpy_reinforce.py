@@ -29,7 +29,7 @@ def evaluate(preferences: np.ndarray, envs: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     env = socium.VecEnv(SCENARIO, envs, seed=seed)
     learner = env.external_agents[0]
-    actions = np.zeros((envs, len(env.agents), 1), np.float32)
+    actions = np.zeros((envs, len(env.agent_labels), 1), np.float32)
     env.reset()
     total = np.zeros(envs)
     for _ in range(24):
@@ -45,7 +45,7 @@ def train(iterations: int, envs: int, seed: int, learning_rate: float = 0.5):
     learner = env.external_agents[0]
     steps = 24  # an episode: 12 rounds × 2 games
     preferences = np.zeros(len(SHARES))
-    actions = np.zeros((envs, len(env.agents), 1), np.float32)
+    actions = np.zeros((envs, len(env.agent_labels), 1), np.float32)
     choices = np.zeros((steps, envs), np.int64)
     decided = np.zeros((steps, envs))
     rewards = np.zeros((steps, envs))
@@ -80,8 +80,10 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     curve, preferences = train(args.iterations, args.envs, args.seed)
-    for i, r in enumerate(curve):
-        print(f"iteration {i:3d}: mean learner return {r:9.2f}")
+    # Single iterations are noisy (returns vary a lot between episodes): print 10-iteration means.
+    for start in range(0, len(curve), 10):
+        window = curve[start : start + 10]
+        print(f"iterations {start:3d}-{start + len(window) - 1:3d}: mean learner return {np.mean(window):9.2f}")
     print("policy:", dict(zip(SHARES.tolist(), softmax(preferences).round(3).tolist())))
     untrained = evaluate(np.zeros(len(SHARES)), 1024, seed=12345)
     trained = evaluate(preferences, 1024, seed=12345)

@@ -157,6 +157,9 @@ impl RustVecEnv {
         let mut scenario = load(path, &overrides)?;
         scenario.config.text = text;
         let seeds = seeds.unwrap_or_else(|| VecEnv::seeds(scenario.config.seed, num_envs));
+        if seeds.is_empty() {
+            return Err(PyValueError::new_err("a VecEnv needs at least one env"));
+        }
         let env = VecEnv::new(&*scenario.game, &scenario.config, &seeds)
             .map_err(|e| ScenarioError::new_err(e.to_string()))?;
         let first = &env.envs()[0];
@@ -175,6 +178,9 @@ impl RustVecEnv {
             "external": first.external_agents(),
             "observation_space": first.spaces().observation,
             "action_space": first.spaces().action,
+            "obs_dim": first.spaces().observation.flat_dim(),
+            "action_dim": first.spaces().action.flat_dim(),
+            "mask_dim": first.spaces().action.mask_dim(),
             "reward_dimensions": first.reward_dimensions().iter().map(|d| d.name).collect::<Vec<_>>(),
         });
         Ok(RustVecEnv {
@@ -261,26 +267,6 @@ impl RustVecEnv {
             })
             .collect();
         Ok(serde_json::Value::Array(lines).to_string())
-    }
-
-    /// Env `env`'s episode metrics so far (`{name: mean}`), as JSON.
-    fn metrics(&self, env: usize, names: Vec<String>) -> PyResult<String> {
-        let sim = self
-            .env
-            .envs()
-            .get(env)
-            .ok_or_else(|| PyValueError::new_err(format!("no env {env}")))?;
-        let values: serde_json::Map<String, serde_json::Value> = names
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                Some((
-                    n,
-                    sim.metrics().mean(socium_core::MetricId(i as u16))?.into(),
-                ))
-            })
-            .collect();
-        Ok(serde_json::Value::Object(values).to_string())
     }
 }
 

@@ -1,4 +1,5 @@
-"""Bad actions raise their own exception naming the agent and the value, and change nothing."""
+"""Bad actions raise their own exception naming the agent and the value, and change nothing: an
+env that refused a step goes on exactly like one that never saw it."""
 
 import numpy as np
 import pytest
@@ -10,58 +11,69 @@ IPD = ROOT / "scenarios/ipd_learner.toml"
 DONOR = ROOT / "scenarios/donor_learner.toml"
 
 
-def snapshot(env):
-    core = env._core
-    return [b.copy() for b in core.buffers()]
+def play(env, steps, seed):
+    """Plays `steps` steps of random legal moves (resetting when done); returns all it saw."""
+    rng = np.random.default_rng(seed)
+    seen = []
+    for _ in range(steps):
+        if not env.agents:
+            env.reset()
+        obs, rewards, *_ = env.step({a: int(rng.integers(0, 2)) for a in env.agents})
+        seen.append((sorted(rewards.items()), [o["observation"].tolist() for o in obs.values()]))
+    return seen
 
 
 @pytest.mark.parametrize(
     "action, error, message",
     [
-        (2, socium.ActionOutOfRangeError, "agent 0: entry 0 is 2, expected a value in [0, 1]"),
-        (0.5, socium.ActionNotIntegerError, "agent 0: entry 0 is 0.5, expected a whole number"),
-        (float("nan"), socium.ActionNotFiniteError, "agent 0: entry 0 is NaN, expected a finite number"),
-        ([0, 1], ValueError, "could not broadcast"),
+        (2, socium.ActionOutOfRangeError, r"agent_0: entry 0 is 2, expected a value in \[0, 1\]"),
+        (0.5, socium.ActionNotIntegerError, "agent_0: entry 0 is 0.5, expected a whole number"),
+        (float("nan"), socium.ActionNotFiniteError, "agent_0: entry 0 is NaN, expected a finite number"),
+        ([0, 1], socium.ActionShapeError, "agent_0: expected 1 values for Discrete"),
+        ("cooperate", socium.ActionDtypeError, "expected numbers"),
     ],
 )
-def test_parallel_env_refuses_bad_actions(action, error, message):
-    env = socium.parallel_env(IPD, seed=1)
+def test_parallel_env_refuses_bad_actions_and_goes_on_unchanged(action, error, message):
+    env, fresh = socium.parallel_env(IPD, seed=1), socium.parallel_env(IPD, seed=1)
     env.reset()
-    before = snapshot(env)
-    with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):
-        env.step({"agent_0": action, "agent_1": 1})
-    for a, b in zip(before, snapshot(env)):
-        np.testing.assert_array_equal(a, b)
-    # The env goes on as if the bad step had not been tried.
-    fresh = socium.parallel_env(IPD, seed=1)
     fresh.reset()
-    assert env.step({"agent_0": 1, "agent_1": 1})[1] == fresh.step({"agent_0": 1, "agent_1": 1})[1]
+    play(env, 3, seed=0), play(fresh, 3, seed=0)
+    with pytest.raises(error, match=message):
+        env.step({"agent_0": action, "agent_1": 1})
+    assert play(env, 60, seed=1) == play(fresh, 60, seed=1)
 
 
-def test_vector_env_refuses_a_bad_move_in_a_tuple_action():
-    # Tuple(Discrete(2), Box(1)): give or punish, and the share. No bundled game forbids an act
-    # to an acting agent, so MaskedActionError is exercised by the Rust tests of `Space::check`.
-    env = socium.VecEnv(DONOR, 2, seed=3, punishment=True)
-    env.reset()
-    assert env._core.acting[:, 0].any(), "the learner donates in some env"
-    actions = np.zeros((2, 12, 2), np.float32)
-    actions[:, :, 0] = 5.0  # no fifth move
-    before = snapshot(env)
-    with pytest.raises(socium.ActionOutOfRangeError, match=r"env \d: agent 0: entry 0 is 5"):
-        env.step(actions)
-    for a, b in zip(before, snapshot(env)):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_non_numbers_are_refused():
+def test_missing_unknown_and_malformed_actions():
     env = socium.parallel_env(IPD, seed=1)
     env.reset()
-    with pytest.raises(socium.ActionDtypeError, match="expected numbers"):
-        env.step({"agent_0": "cooperate", "agent_1": 1})
-    vec = socium.VecEnv(IPD, 2, seed=1)
-    vec.reset()
-    with pytest.raises(socium.ActionDtypeError, match="dtype <U1"):
-        vec.step(np.full((2, 8), "C"))
+    with pytest.raises(KeyError, match="agent_9"):
+        env.step({"agent_0": 0, "agent_1": 0, "agent_9": 0})
+    with pytest.raises(KeyError, match=r"no action for live agents \['agent_1'\]"):
+        env.step({"agent_0": 0})
+    donor = socium.parallel_env(DONOR, seed=1, punishment=True)
+    donor.reset()
+    with pytest.raises(socium.ActionShapeError, match="agent_0: expected a tuple of 2 parts"):
+        donor.step({"agent_0": (0,)})
+    with pytest.raises(socium.ActionShapeError, match="agent_0: expected a tuple of 2 parts"):
+        donor.step({"agent_0": 1})
+
+
+def test_vector_env_refuses_a_bad_action_in_one_env_and_moves_none():
+    env, fresh = socium.VecEnv(IPD, 3, seed=2), socium.VecEnv(IPD, 3, seed=2)
+    env.reset()
+    fresh.reset()
+    actions = np.ones((3, 8, 1), np.float32)
+    env.step(actions), fresh.step(actions)
+    for value, error in ((float("nan"), socium.ActionNotFiniteError), (0.5, socium.ActionNotIntegerError)):
+        bad = actions.copy()
+        bad[1, 0, 0] = value
+        with pytest.raises(error, match=r"env 1: agent 0: entry 0 is"):
+            env.step(bad)
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        moves = rng.integers(0, 2, (3, 8, 1)).astype(np.float32)
+        for x, y in zip(env.step(moves)[:4], fresh.step(moves)[:4]):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_vector_env_refuses_wrong_shapes():
@@ -69,14 +81,16 @@ def test_vector_env_refuses_wrong_shapes():
     env.reset()
     with pytest.raises(socium.ActionShapeError, match=r"expected shape \(2, 8, 1\), found \(2, 7\)"):
         env.step(np.zeros((2, 7), np.float32))
+    with pytest.raises(socium.ActionDtypeError, match="dtype <U1"):
+        env.step(np.full((2, 8), "C"))
 
 
-def test_unknown_agents_and_stepping_after_the_end():
+def test_stepping_outside_an_episode():
     env = socium.parallel_env(IPD, seed=1, turns=1)
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step({})
     env.reset()
-    with pytest.raises(KeyError, match="agent_9"):
-        env.step({"agent_9": 0})
     env.step({a: 0 for a in env.agents})
     assert env.agents == []
-    with pytest.raises(RuntimeError, match="call reset"):
+    with pytest.raises(RuntimeError, match="every agent is done"):
         env.step({})

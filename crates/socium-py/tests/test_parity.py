@@ -1,6 +1,6 @@
 """The same seed gives the same observations and rewards through the PettingZoo env, the vector
-env and the Rust API (traces written by tests/python_parity.rs, which the test command runs
-first)."""
+env and the Rust API. The Rust traces are written by tests/python_parity.rs, which
+`scripts/test` runs just before this suite; run it again after changing the engine."""
 
 import json
 
@@ -33,13 +33,15 @@ def test_python_env_and_vector_env_equal_rust(name):
     vec = socium.VecEnv(scenario, 1, seeds=[seed])
     env.reset()
     vec.reset()
-    n = len(vec.agents)
+    n = len(vec.agent_labels)
     for t, expected in enumerate(trace["steps"]):
         if not env.agents:
             env.reset()
             vec.step(np.zeros((1, n, 1), np.float32))  # NEXT_STEP: this call resets
         value = action(name, t)
-        _, rewards, *_ = env.step({a: np.array([value], np.float32) if name == "donor_learner" else int(value) for a in env.agents})
+        env_obs, rewards, *_ = env.step(
+            {a: np.array([value], np.float32) if name == "donor_learner" else int(value) for a in env.agents}
+        )
         actions = np.zeros((1, n, 1), np.float32)
         actions[0, vec.external_agents, 0] = value
         obs, vec_rewards, terminated, *_ = vec.step(actions)
@@ -48,4 +50,7 @@ def test_python_env_and_vector_env_equal_rust(name):
         np.testing.assert_array_equal(vec_rewards[0], np.array(expected["rewards"], np.float32))
         np.testing.assert_array_equal(terminated[0], np.array(expected["terminated"]))
         for agent, r in rewards.items():
-            assert np.float32(r) == vec_rewards[0, int(agent.split("_")[1])]
+            a = int(agent.split("_")[1])
+            assert np.float32(r) == vec_rewards[0, a]
+            seen = env_obs[agent]["observation"] if isinstance(env_obs[agent], dict) else env_obs[agent]
+            np.testing.assert_array_equal(seen, want_obs[a])

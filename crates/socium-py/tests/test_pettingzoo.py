@@ -22,6 +22,7 @@ def test_parallel_seed(scenario):
 
 def test_spaces_infos_render_state():
     env = socium.ParallelEnv(ROOT / "scenarios/ipd_learner.toml", seed=2, render_mode="ansi")
+    assert socium.ParallelEnv(ROOT / "scenarios/ipd_learner.toml").render() is None
     obs, _ = env.reset(seed=2)
     agent = env.agents[0]
     assert env.observation_space(agent) is env.observation_space(agent)
@@ -50,6 +51,32 @@ def test_overrides_are_checked_like_the_file():
         assert "`game.repeated.noise`: expected a probability in [0, 1], found 2" in str(e)
     else:
         raise AssertionError("noise=2 accepted")
+
+
+def test_graph_and_numpy_overrides():
+    import pickle
+
+    env = socium.ParallelEnv(
+        ROOT / "scenarios/donor_learner.toml",
+        render_mode="ansi",
+        multiplier=np.float64(3.0),
+        rounds=np.int64(4),
+        graph={"watts_strogatz": {"k": 4, "p": 0.1}},
+    )
+    copy = pickle.loads(pickle.dumps(env))
+    assert copy.render_mode == "ansi" and copy.overrides == env.overrides
+    copy.reset(seed=1)
+    steps = 0
+    while copy.agents:
+        copy.step({"agent_0": np.array([0.5], np.float32)})
+        steps += 1
+    assert steps == 8  # 4 rounds x 2 games
+    try:
+        socium.parallel_env(ROOT / "scenarios/donor_learner.toml", graph="watts_strogatz")
+    except socium.ScenarioError as e:
+        assert "graph" in str(e)
+    else:
+        raise AssertionError("a generator without its parameters was accepted")
 
 
 def test_masks_follow_whose_turn_it_is():

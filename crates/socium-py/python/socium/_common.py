@@ -1,8 +1,10 @@
-"""What the PettingZoo env and the vector env share: the Rust env, its buffers, spaces, overrides."""
+"""What the PettingZoo env and the vector env share: the Rust env, the numpy buffers it writes in
+place, Gymnasium spaces, and the encoding of overrides and actions."""
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from typing import Any
 
@@ -14,10 +16,12 @@ from socium import _socium
 
 def toml_value(value: Any) -> str:
     """A Python value as TOML text, for a scenario override."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return repr(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
@@ -32,6 +36,13 @@ def override_pairs(overrides: dict) -> list[str]:
     return [f"{k}={toml_value(v)}" for k, v in overrides.items()]
 
 
+def check_seed(seed: int | None) -> int | None:
+    """A seed for the engine: a whole number in [0, 2**64)."""
+    if seed is not None and not (isinstance(seed, numbers.Integral) and 0 <= seed < 2**64):
+        raise ValueError(f"seed {seed!r}: expected a whole number in [0, 2**64)")
+    return None if seed is None else int(seed)
+
+
 def scenario_seed(scenario: str | os.PathLike, overrides: dict) -> int:
     """The seed the scenario file (with overrides) names."""
     return _socium.scenario_seed(os.fspath(scenario), override_pairs(overrides))
@@ -39,7 +50,7 @@ def scenario_seed(scenario: str | os.PathLike, overrides: dict) -> int:
 
 def gym_space(spec: dict) -> spaces.Space:
     """The Gymnasium space of a Socium space (as the Rust side serialises it)."""
-    (kind, body), = spec.items()
+    ((kind, body),) = spec.items()
     if kind == "discrete":
         return spaces.Discrete(body["n"])
     if kind == "multi_discrete":
@@ -54,15 +65,6 @@ def gym_space(spec: dict) -> spaces.Space:
     raise ValueError(f"unknown space {kind}")
 
 
-def flat_dim(space: spaces.Space) -> int:
-    """Entries of a flat action row."""
-    if isinstance(space, spaces.Discrete):
-        return 1
-    if isinstance(space, spaces.Tuple):
-        return sum(flat_dim(s) for s in space.spaces)
-    return int(np.prod(space.shape))
-
-
 def numeric(actions: Any) -> np.ndarray:
     """`actions` as a numpy array of numbers, or ActionDtypeError."""
     try:
@@ -74,64 +76,63 @@ def numeric(actions: Any) -> np.ndarray:
     return array
 
 
-def flatten_action(space: spaces.Space, action: Any, out: np.ndarray) -> None:
-    """Writes `action` into the flat float32 row `out` (discrete choices as whole numbers)."""
+def flat_size(space: spaces.Space) -> int:
+    """Entries of a flat action row of `space`."""
+    if isinstance(space, spaces.Discrete):
+        return 1
     if isinstance(space, spaces.Tuple):
-        at = 0
-        for part, value in zip(space.spaces, action):
-            n = flat_dim(part)
-            flatten_action(part, value, out[at : at + n])
-            at += n
-    else:
-        out[:] = numeric(action).astype(np.float32).reshape(-1)
+        return sum(flat_size(s) for s in space.spaces)
+    return int(np.prod(space.shape))
+
+
+def flatten_action(agent: str, space: spaces.Space, action: Any) -> np.ndarray:
+    """`action` as a flat float32 row (discrete choices as whole numbers), or ActionShapeError or
+    ActionDtypeError naming the agent. Values are checked by the engine."""
+    if isinstance(space, spaces.Tuple):
+        if isinstance(action, (str, bytes)) or not hasattr(action, "__len__") or len(action) != len(space.spaces):
+            raise _socium.ActionShapeError(
+                f"{agent}: expected a tuple of {len(space.spaces)} parts for {space}, found {action!r}"
+            )
+        return np.concatenate([flatten_action(agent, part, value) for part, value in zip(space.spaces, action)])
+    row = numeric(action).astype(np.float32).reshape(-1)
+    if row.size != flat_size(space):
+        raise _socium.ActionShapeError(f"{agent}: expected {flat_size(space)} values for {space}, found {action!r}")
+    return row
 
 
 class Core:
-    """The Rust env and the numpy buffers it writes in place."""
+    """The Rust env and the numpy buffers it writes in place (bound once)."""
 
     def __init__(self, scenario: str | os.PathLike, seeds: list[int], overrides: dict, text: bool = False):
-        self.scenario = os.fspath(scenario)
-        self.overrides = dict(overrides)
-        num_envs = len(seeds)
-        self.rust = _socium.RustVecEnv(self.scenario, override_pairs(self.overrides), seeds, text=text)
+        self.rust = _socium.RustVecEnv(os.fspath(scenario), override_pairs(overrides), seeds, text=text)
         self.spec = json.loads(self.rust.spec)
-        self.num_envs = num_envs
-        self.n = len(self.spec["agents"])
+        self.num_envs = len(seeds)
+        self.num_agents = len(self.spec["agents"])
         self.observation_space = gym_space(self.spec["observation_space"])
         self.action_space = gym_space(self.spec["action_space"])
-        self.obs_dim = int(np.prod(self.observation_space.shape))
-        self.act_dim = flat_dim(self.action_space)
-        self.mask_dim = _mask_dim(self.action_space)
+        self.mask_dim = self.spec["mask_dim"]
         self.dimensions = self.spec["reward_dimensions"]
-        shape = (num_envs, self.n)
-        self.obs = np.zeros(shape + (self.obs_dim,), np.float32)
+        shape = (self.num_envs, self.num_agents)
+        self.obs = np.zeros(shape + (self.spec["obs_dim"],), np.float32)
         self.masks = np.zeros(shape + (self.mask_dim,), np.uint8)
         self.acting = np.zeros(shape, np.bool_)
         self.rewards = np.zeros(shape, np.float32)
         self.reward_components = np.zeros(shape + (len(self.dimensions),), np.float32)
         self.terminated = np.zeros(shape, np.bool_)
         self.truncated = np.zeros(shape, np.bool_)
-        self.actions = np.zeros(shape + (self.act_dim,), np.float32)
-        self.rust.bind(*self.buffers())
-
-    def buffers(self) -> tuple:
-        return (self.obs, self.masks, self.acting, self.rewards, self.reward_components, self.terminated, self.truncated)
+        self.actions = np.zeros(shape + (self.spec["action_dim"],), np.float32)
+        self.rust.bind(
+            self.obs, self.masks, self.acting, self.rewards, self.reward_components, self.terminated, self.truncated
+        )
 
     def reset(self, seeds: list[int] | None) -> None:
+        """Resets every env: env i with ``seeds[i]``, or continuing its random streams."""
         self.rust.reset(seeds)
 
     def step(self, actions: np.ndarray) -> None:
+        """Steps every env with float32 ``actions`` of shape ``[envs, agents, action_dim]``."""
         self.rust.step(actions)
 
     def utterances(self, env: int) -> list[dict]:
+        """Env ``env``'s acts of the last step, each with the reward entries it caused."""
         return json.loads(self.rust.utterances(env))
-
-
-def _mask_dim(space: spaces.Space) -> int:
-    if isinstance(space, spaces.Discrete):
-        return int(space.n)
-    if isinstance(space, spaces.MultiDiscrete):
-        return int(np.sum(space.nvec))
-    if isinstance(space, spaces.Tuple):
-        return sum(_mask_dim(s) for s in space.spaces)
-    return 0

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv as _PettingZooParallelEnv
 
-from socium._common import Core, flatten_action, scenario_seed
+from socium import _socium
+from socium._common import Core, check_seed, flatten_action, scenario_seed
 
 
 def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrides: Any) -> "ParallelEnv":
@@ -19,12 +21,15 @@ def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrid
 
 
 class ParallelEnv(_PettingZooParallelEnv):
-    """PettingZoo's Parallel API over the engine (one env of the Rust VecEnv).
+    """PettingZoo's Parallel API over the engine.
 
     Agents are named ``agent_<id>`` after their ids in the scenario. Observations are float32
     vectors, or ``{"observation", "action_mask"}`` dicts when the action space has discrete parts.
     ``infos[agent]`` holds ``reward_components`` (per reward dimension, by name) and ``acting``
     (whether the agent's action counted this step); ``utterances()`` gives the step's acts.
+
+    The env seeded ``s`` is the Rust ``Sim`` seeded ``s`` (``seed`` defaults to the scenario's).
+    Note that env i of ``VecEnv(..., seed=s)`` is seeded ``env_seeds(s, n)[i]`` instead.
     """
 
     metadata = {"name": "socium_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -39,16 +44,17 @@ class ParallelEnv(_PettingZooParallelEnv):
     ):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode {render_mode!r}: expected None or 'ansi'")
-        self._args = (os.fspath(scenario), seed, {**(overrides or {}), **more_overrides})
-        self._seed = seed if seed is not None else scenario_seed(scenario, self._args[2])
-        self._core = Core(scenario, [self._seed], self._args[2], text=render_mode == "ansi")
+        self.scenario = os.fspath(scenario)
+        self.overrides = {**(overrides or {}), **more_overrides}
+        self.seed = check_seed(seed)
         self.render_mode = render_mode
-        spec = self._core.spec
-        self._ids = {f"agent_{a}": a for a in spec["external"]}
+        self._first_seed = self.seed if self.seed is not None else scenario_seed(self.scenario, self.overrides)
+        self._core = Core(self.scenario, [self._first_seed], self.overrides, text=render_mode == "ansi")
+        core = self._core
+        self._ids = {f"agent_{a}": a for a in core.spec["external"]}
         self.possible_agents = list(self._ids)
         self.agents: list[str] = []
         self._started = False
-        core = self._core
         if core.mask_dim:
             obs_space: spaces.Space = spaces.Dict(
                 {
@@ -61,19 +67,24 @@ class ParallelEnv(_PettingZooParallelEnv):
         self._observation_spaces = {a: obs_space for a in self.possible_agents}
         self._action_spaces = {a: core.action_space for a in self.possible_agents}
         self.state_space = spaces.Box(
-            np.tile(core.observation_space.low, core.n),
-            np.tile(core.observation_space.high, core.n),
+            np.tile(core.observation_space.low, core.num_agents),
+            np.tile(core.observation_space.high, core.num_agents),
             dtype=np.float32,
         )
 
     def __reduce__(self):
-        scenario, seed, overrides = self._args
-        return (_rebuild, (scenario, seed, self.render_mode, overrides))
+        """Pickles as (scenario, seed, render mode, overrides): the copy is a new, unreset env."""
+        return (_rebuild, (self.scenario, self.seed, self.render_mode, self.overrides))
+
+    def __deepcopy__(self, memo):
+        raise TypeError("a running socium env cannot be deep-copied; pickle it to rebuild it from its scenario")
 
     def observation_space(self, agent: str) -> spaces.Space:
+        """The agent's observation space (the same object at every call)."""
         return self._observation_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Space:
+        """The agent's action space (the same object at every call)."""
         return self._action_spaces[agent]
 
     def _observe(self, agent: str):
@@ -84,8 +95,11 @@ class ParallelEnv(_PettingZooParallelEnv):
         return obs
 
     def reset(self, seed: int | None = None, options: dict | None = None):
+        """Starts an episode: with a seed, every random stream restarts from it; without, the
+        first reset uses the env's seed and later ones continue the streams."""
+        seed = check_seed(seed)
         if seed is None and not self._started:
-            seed = self._seed
+            seed = self._first_seed
         self._started = True
         self._core.reset(None if seed is None else [seed])
         core = self._core
@@ -95,15 +109,28 @@ class ParallelEnv(_PettingZooParallelEnv):
         return {a: self._observe(a) for a in self.agents}, {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, Any]):
+        """One step: every live agent must have an action (those that are not acting this step
+        may give any legal action; it is ignored). A refused step changes nothing."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
         if not self.agents:
             raise RuntimeError("every agent is done: call reset() before stepping again")
+        unknown = set(actions) - set(self._ids)
+        if unknown:
+            raise KeyError(f"{sorted(unknown)} are not agents of this env {self.possible_agents}")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise KeyError(f"no action for live agents {missing}")
         core = self._core
-        for agent, action in actions.items():
-            if agent not in self._ids:
-                raise KeyError(f"{agent!r} is not one of this env's agents {self.possible_agents}")
-            flatten_action(core.action_space, action, core.actions[0, self._ids[agent]])
+        rows = {agent: flatten_action(agent, core.action_space, actions[agent]) for agent in self.agents}
+        for agent, row in rows.items():
+            core.actions[0, self._ids[agent]] = row
         live = self.agents
-        core.step(core.actions)
+        try:
+            core.step(core.actions)
+        except _socium.ActionError as e:
+            # "env 0: agent 3: ..." -> "agent_3: ..." in PettingZoo's names.
+            raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
         rewards, terminations, truncations, infos = {}, {}, {}, {}
         for agent in live:
             a = self._ids[agent]
@@ -135,11 +162,11 @@ class ParallelEnv(_PettingZooParallelEnv):
         return "\n".join(lines)
 
     def state(self) -> np.ndarray:
-        """Every agent's observation, concatenated."""
+        """Every agent's observation (scripted agents' too), concatenated."""
         return self._core.obs[0].reshape(-1).copy()
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the engine frees the env with this object."""
 
 
 def _rebuild(scenario: str, seed: int | None, render_mode: str | None, overrides: dict) -> ParallelEnv:

@@ -1,5 +1,5 @@
-"""A Gymnasium-style vector env: N envs of one scenario stepped in parallel by Rust (GIL released)
-into numpy arrays that Python owns and Rust writes in place."""
+"""A Gymnasium vector env: N envs of one scenario stepped in parallel by Rust (GIL released) into
+numpy arrays that Python owns and Rust writes in place."""
 
 from __future__ import annotations
 
@@ -7,21 +7,26 @@ import os
 from typing import Any
 
 import numpy as np
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
-from socium._common import Core, numeric, scenario_seed
+from socium._common import Core, check_seed, numeric, scenario_seed
 from socium._socium import ActionShapeError, env_seeds
 
 
-class VecEnv:
-    """``num_envs`` envs of the scenario, every agent of each.
+class VecEnv(VectorEnv):
+    """``num_envs`` envs of the scenario, every agent of each (a multi-agent env per slot).
 
     Arrays (the same objects at every call): ``obs [envs, agents, obs_dim]`` float32,
-    ``rewards``, ``terminated``, ``truncated [envs, agents]``, and in ``infos``:
-    ``reward_components [envs, agents, dims]``, ``action_mask [envs, agents, mask_dim]`` (uint8),
-    ``acting [envs, agents]``. Actions are ``[envs, agents, action_dim]`` float32 (or
-    ``[envs, agents]`` for one entry per agent); only external agents' rows are read. An env whose
-    episode ended is reset by the next step, which ignores its actions (NEXT_STEP autoreset).
+    ``rewards``, ``terminated``, ``truncated [envs, agents]``; and in ``infos`` (a new dict each
+    call over the same arrays): ``reward_components [envs, agents, dims]``,
+    ``action_mask [envs, agents, mask_dim]`` (uint8) and ``acting [envs, agents]``. Actions are
+    ``[envs, agents, action_dim]`` (float32 avoids a copy; ``[envs, agents]`` when each agent
+    takes one entry); only the rows of external agents are read. An env whose episode ended is
+    reset by the next step, which ignores its actions (Gymnasium's NEXT_STEP autoreset).
+
+    ``single_observation_space`` and ``single_action_space`` are one env's (all its agents);
+    ``agent_observation_space`` and ``agent_action_space`` one agent's.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -37,57 +42,76 @@ class VecEnv:
     ):
         """Env i is seeded ``env_seeds(seed, num_envs)[i]`` (``seed`` defaults to the scenario's),
         or ``seeds[i]`` when the seeds are given one by one."""
-        self._args = (os.fspath(scenario), num_envs, seed, {**(overrides or {}), **more_overrides}, seeds)
+        if num_envs < 1:
+            raise ValueError(f"num_envs {num_envs}: expected at least 1")
         if seeds is not None and len(seeds) != num_envs:
             raise ValueError(f"seeds: expected {num_envs} seeds, found {len(seeds)}")
-        self._seed = seed if seed is not None else scenario_seed(scenario, self._args[3])
-        self._seeds = list(seeds) if seeds is not None else env_seeds(self._seed, num_envs)
-        self._core = Core(scenario, self._seeds, self._args[3])
+        self.scenario = os.fspath(scenario)
+        self.overrides = {**(overrides or {}), **more_overrides}
+        self.seed = check_seed(seed)
+        self.seeds = None if seeds is None else [check_seed(s) for s in seeds]
+        master = self.seed if self.seed is not None else scenario_seed(self.scenario, self.overrides)
+        self._first_seeds = self.seeds if self.seeds is not None else env_seeds(master, num_envs)
+        self._core = Core(self.scenario, self._first_seeds, self.overrides)
         core = self._core
         self.num_envs = num_envs
-        self.agents = [a["label"] for a in core.spec["agents"]]
+        self.agent_labels = [a["label"] for a in core.spec["agents"]]
         self.external_agents = list(core.spec["external"])
-        self.single_observation_space = core.observation_space
-        self.single_action_space = core.action_space
         self.reward_dimensions = list(core.dimensions)
-        self._infos = {
-            "reward_components": core.reward_components,
-            "action_mask": core.masks,
-            "acting": core.acting,
-        }
+        self.agent_observation_space = core.observation_space
+        self.agent_action_space = core.action_space
+        self.single_observation_space = batch_space(core.observation_space, core.num_agents)
+        self.single_action_space = batch_space(core.action_space, core.num_agents)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.render_mode = None
         self._started = False
 
     def __reduce__(self):
-        return (_rebuild, self._args)
+        """Pickles as (scenario, size, seeds, overrides): the copy is a new, unreset env."""
+        return (_rebuild, (self.scenario, self.num_envs, self.seed, self.overrides, self.seeds))
 
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        """Resets every env, env i with ``socium.env_seeds(seed, num_envs)[i]``; the first reset
-        without a seed uses the VecEnv's seed, later ones continue the random streams."""
-        if seed is not None:
-            seeds = env_seeds(seed, self.num_envs)
+    def __deepcopy__(self, memo):
+        raise TypeError("a running socium VecEnv cannot be deep-copied; pickle it to rebuild it")
+
+    def _infos(self) -> dict:
+        core = self._core
+        return {"reward_components": core.reward_components, "action_mask": core.masks, "acting": core.acting}
+
+    def reset(self, seed: int | list[int] | None = None, options: dict | None = None):
+        """Resets every env: with ``seed``, env i with ``env_seeds(seed, num_envs)[i]`` (or with
+        ``seed[i]`` for a list); without, the first reset uses the VecEnv's seeds and later ones
+        continue the random streams."""
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed: expected {self.num_envs} seeds, found {len(seed)}")
+            seeds = [check_seed(s) for s in seed]
+        elif seed is not None:
+            seeds = env_seeds(check_seed(seed), self.num_envs)
         else:
-            seeds = None if self._started else self._seeds
+            seeds = None if self._started else self._first_seeds
         self._started = True
         self._core.reset(seeds)
-        return self._core.obs, self._infos
+        return self._core.obs, self._infos()
 
-    def step(self, actions: np.ndarray):
+    def step(self, actions: Any):
+        """Steps every env; returns the same arrays, written in place."""
         core = self._core
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = numeric(actions)
-        if actions.shape == core.actions.shape[:2] and core.act_dim == 1:
+        if actions.shape == core.actions.shape[:2] and core.actions.shape[2] == 1:
             actions = actions[..., None]
         if actions.shape != core.actions.shape:
             raise ActionShapeError(f"actions: expected shape {core.actions.shape}, found {actions.shape}")
         if actions.dtype != np.float32 or not actions.flags.c_contiguous:
-            np.copyto(core.actions, actions, casting="same_kind" if actions.dtype.kind == "f" else "unsafe")
+            np.copyto(core.actions, actions, casting="unsafe")
             actions = core.actions
         core.step(actions)
-        return core.obs, core.rewards, core.terminated, core.truncated, self._infos
+        return core.obs, core.rewards, core.terminated, core.truncated, self._infos()
 
-    def close(self) -> None:
-        pass
+    def close(self, **kwargs: Any) -> None:
+        """Nothing to release: the engine frees the envs with this object."""
 
 
 def _rebuild(scenario: str, num_envs: int, seed: int | None, overrides: dict, seeds) -> VecEnv:
