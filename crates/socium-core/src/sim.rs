@@ -34,7 +34,6 @@ pub enum Phase {
 /// Kernel systems that bracket the games' phases.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kernel {
-    BeginStep,
     Random,
     Finish,
     BeginTurn,
@@ -238,6 +237,14 @@ type OutputParams = (
     Res<'static, Done>,
 );
 
+/// What `Sim::step` touches before running the step schedule.
+type PrologueParams = (
+    Res<'static, Clock>,
+    ResMut<'static, RewardLedger>,
+    ResMut<'static, Utterances>,
+    ResMut<'static, Actions>,
+);
+
 /// The JSON-lines transcript being written, if one is kept.
 #[derive(Resource, Debug, Default)]
 struct Transcript {
@@ -317,6 +324,7 @@ pub struct Sim {
     reset: Schedule,
     step: Schedule,
     outputs: SystemState<OutputParams>,
+    prologue: SystemState<PrologueParams>,
     agent_count: usize,
     spaces: Spaces,
     external: Vec<AgentId>,
@@ -414,7 +422,6 @@ impl Sim {
         );
         step.configure_sets(
             (
-                Kernel::BeginStep,
                 Kernel::Random,
                 Phase::Decide,
                 Phase::Resolve,
@@ -427,11 +434,14 @@ impl Sim {
             )
                 .chain(),
         );
-        for s in [&mut reset, &mut step] {
-            s.add_systems(begin_turn.in_set(Kernel::BeginTurn));
-            s.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+        // In the step schedule the finishing system starts the next turn itself: one system
+        // fewer per step. Idle agents' masks need forbidding only where there are masks.
+        reset.add_systems(begin_turn.in_set(Kernel::BeginTurn));
+        if spaces.action.mask_dim() > 0 {
+            for s in [&mut reset, &mut step] {
+                s.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+            }
         }
-        step.add_systems(begin_step.in_set(Kernel::BeginStep));
         if config
             .agents
             .iter()
@@ -450,6 +460,7 @@ impl Sim {
         } = builder;
         let mut sim = Sim {
             outputs: SystemState::new(&mut world),
+            prologue: SystemState::new(&mut world),
             agent_count: n,
             world,
             reset,
@@ -535,13 +546,19 @@ impl Sim {
 
     /// [`Sim::step`] for actions that passed [`Sim::check_actions`].
     pub(crate) fn step_checked(&mut self, actions: &[f32]) {
-        if !self.external.is_empty() {
-            let mut buf = self.world.resource_mut::<Actions>();
-            let per_agent = buf.0.dim();
-            for &a in &self.external {
-                let i = a.index() * per_agent;
-                buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
-            }
+        // The step's prologue, done here rather than by a system: clear the last step's
+        // utterances and reward entries, copy in the external agents' actions.
+        let (clock, mut ledger, mut utterances, mut buf) = self
+            .prologue
+            .get_mut(&mut self.world)
+            .expect("kernel resources exist");
+        ledger.entries.clear();
+        utterances.current.clear();
+        utterances.step = clock.step;
+        let per_agent = buf.0.dim();
+        for &a in &self.external {
+            let i = a.index() * per_agent;
+            buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
         }
         self.step.run(&mut self.world);
     }
@@ -680,23 +697,17 @@ impl Sim {
     }
 }
 
-/// Clears the last step's utterances and reward entries.
-fn begin_step(
-    clock: Res<Clock>,
-    mut ledger: ResMut<RewardLedger>,
-    mut utterances: ResMut<Utterances>,
-) {
-    ledger.entries.clear();
-    utterances.current.clear();
-    utterances.step = clock.step;
-}
-
 /// Sets who acts from the turn order and makes every act legal; the game narrows both.
-fn begin_turn(mut turn: ResMut<Turn>, done: Res<Done>, mut masks: ResMut<ActionMasks>) {
-    turn.advance(&done);
+fn start_turn(turn: &mut Turn, done: &Done, masks: &mut ActionMasks) {
+    turn.advance(done);
     if !masks.0.data.is_empty() {
         masks.0.data.fill(1);
     }
+}
+
+/// [`start_turn`] after a reset.
+fn begin_turn(mut turn: ResMut<Turn>, done: Res<Done>, mut masks: ResMut<ActionMasks>) {
+    start_turn(&mut turn, &done, &mut masks);
 }
 
 /// Forbids every act of an agent that is idle this step, whoever made it idle.
@@ -744,10 +755,14 @@ struct TranscriptReward {
     value: f64,
 }
 
-/// Sums the step's rewards, advances the clock, truncates at the step limit, writes the transcript.
+/// Sums the step's rewards, advances the clock, truncates at the step limit, starts the next
+/// turn, and writes the transcript.
+#[allow(clippy::too_many_arguments)]
 fn finish_step(
     mut clock: ResMut<Clock>,
     mut done: ResMut<Done>,
+    mut turn: ResMut<Turn>,
+    mut masks: ResMut<ActionMasks>,
     utterances: Res<Utterances>,
     ledger: Res<RewardLedger>,
     mut rewards: ResMut<StepRewards>,
@@ -765,6 +780,7 @@ fn finish_step(
             *u = !t;
         }
     }
+    start_turn(&mut turn, &done, &mut masks);
     if !transcript.enabled {
         return;
     }
