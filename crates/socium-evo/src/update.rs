@@ -1,0 +1,228 @@
+//! Update rules: one elementary step of an evolving population.
+
+use rand::Rng;
+use socium_core::{AgentId, SocialGraph};
+
+/// How payoffs become fitness (selection intensity `w`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fitness {
+    /// `1 − w + w·π` (Nowak et al. 2004, "Emergence of cooperation and evolutionary stability in
+    /// finite populations", Nature 428); payoffs must keep it positive.
+    Linear {
+        /// Selection intensity in [0, 1].
+        w: f64,
+    },
+    /// `exp(w·π)` (Traulsen et al. 2008): positive for any payoff.
+    Exponential {
+        /// Selection intensity ≥ 0.
+        w: f64,
+    },
+}
+
+impl Fitness {
+    /// The fitness of payoff `payoff`.
+    pub fn of(self, payoff: f64) -> f64 {
+        match self {
+            Fitness::Linear { w } => 1.0 - w + w * payoff,
+            Fitness::Exponential { w } => (w * payoff).exp(),
+        }
+    }
+}
+
+/// One elementary update of a population.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UpdateRule {
+    /// Moran birth–death (Moran 1958; on graphs, Lieberman et al. 2005): an individual is chosen
+    /// to reproduce with probability proportional to fitness; its offspring replaces a uniformly
+    /// random neighbour.
+    BirthDeath,
+    /// Moran death–birth (Ohtsuki et al. 2006): a uniformly random individual dies; its
+    /// neighbours compete for the empty place with probability proportional to fitness.
+    DeathBirth,
+    /// Pairwise comparison (Traulsen et al. 2006): a random individual looks at a random
+    /// neighbour and adopts its type with probability `1 / (1 + exp(−β(π_other − π_self)))`,
+    /// comparing payoffs.
+    Fermi {
+        /// Intensity of selection β ≥ 0.
+        beta: f64,
+    },
+}
+
+/// A population: each individual's type (an index into the strategies in play), with mutation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Population {
+    /// Type of each individual (an agent id indexes it).
+    pub types: Vec<usize>,
+    /// Number of types a mutant may take.
+    pub type_count: usize,
+    /// Probability that an offspring (or imitator) takes a uniformly random other type.
+    pub mutation: f64,
+}
+
+impl Population {
+    /// `counts[t]` individuals of type `t`, in type order.
+    pub fn from_counts(counts: &[usize], mutation: f64) -> Self {
+        let types = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(t, &c)| std::iter::repeat_n(t, c))
+            .collect();
+        Population {
+            types,
+            type_count: counts.len(),
+            mutation,
+        }
+    }
+
+    /// How many individuals have each type.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.type_count];
+        for &t in &self.types {
+            counts[t] += 1;
+        }
+        counts
+    }
+
+    /// The type, if every individual has it.
+    pub fn fixed(&self) -> Option<usize> {
+        let first = *self.types.first()?;
+        self.types.iter().all(|&t| t == first).then_some(first)
+    }
+
+    /// A uniformly random neighbour of `a` (anyone else when well mixed), if any.
+    fn neighbour(
+        &self,
+        a: usize,
+        graph: Option<&SocialGraph>,
+        rng: &mut impl Rng,
+    ) -> Option<usize> {
+        match graph {
+            Some(g) => g
+                .random_neighbour(AgentId(a as u32), rng)
+                .map(AgentId::index),
+            None => {
+                let n = self.types.len();
+                (n > 1).then(|| {
+                    let b = rng.random_range(0..n - 1);
+                    if b >= a { b + 1 } else { b }
+                })
+            }
+        }
+    }
+
+    /// The type an offspring of `parent` takes: the parent's, or with probability `mutation` a
+    /// uniformly random other type.
+    fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
+        let t = self.types[parent];
+        if self.type_count > 1 && self.mutation > 0.0 && rng.random_bool(self.mutation) {
+            let other = rng.random_range(0..self.type_count - 1);
+            if other >= t { other + 1 } else { other }
+        } else {
+            t
+        }
+    }
+
+    /// Applies one update with the given per-individual `fitness` (payoffs for `Fermi`). A
+    /// population of one, or an isolated chosen individual, stays as it is.
+    pub fn update(
+        &mut self,
+        rule: UpdateRule,
+        fitness: &[f64],
+        graph: Option<&SocialGraph>,
+        rng: &mut impl Rng,
+    ) {
+        let n = self.types.len();
+        assert_eq!(fitness.len(), n, "one fitness value per individual");
+        match rule {
+            UpdateRule::BirthDeath => {
+                let parent = proportional(fitness, 0..n, rng);
+                if let Some(victim) = self.neighbour(parent, graph, rng) {
+                    self.types[victim] = self.offspring(parent, rng);
+                }
+            }
+            UpdateRule::DeathBirth => {
+                let dead = rng.random_range(0..n);
+                let parent = match graph {
+                    Some(g) => {
+                        let ns = g.neighbours(AgentId(dead as u32));
+                        if ns.is_empty() {
+                            return;
+                        }
+                        ns[proportional_of(ns.iter().map(|b| fitness[b.index()]), rng)].index()
+                    }
+                    None if n > 1 => {
+                        let others = (0..n).filter(|&b| b != dead);
+                        let k = proportional_of(others.clone().map(|b| fitness[b]), rng);
+                        others.clone().nth(k).expect("k indexes the others")
+                    }
+                    None => return,
+                };
+                self.types[dead] = self.offspring(parent, rng);
+            }
+            UpdateRule::Fermi { beta } => {
+                let learner = rng.random_range(0..n);
+                if let Some(model) = self.neighbour(learner, graph, rng) {
+                    let p = 1.0 / (1.0 + (-beta * (fitness[model] - fitness[learner])).exp());
+                    if rng.random_bool(p.clamp(0.0, 1.0)) {
+                        self.types[learner] = self.offspring(model, rng);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An index of `range` drawn with probability proportional to `weights[i]`.
+fn proportional(weights: &[f64], range: std::ops::Range<usize>, rng: &mut impl Rng) -> usize {
+    range.start + proportional_of(weights[range].iter().copied(), rng)
+}
+
+/// The position of an item drawn with probability proportional to its weight (all ≥ 0, not all
+/// zero; uniform when all are zero).
+fn proportional_of(weights: impl Iterator<Item = f64> + Clone, rng: &mut impl Rng) -> usize {
+    let total: f64 = weights.clone().sum();
+    let count = weights.clone().count();
+    if total <= 0.0 {
+        return rng.random_range(0..count);
+    }
+    let mut x = rng.random::<f64>() * total;
+    for (i, w) in weights.enumerate() {
+        if x < w {
+            return i;
+        }
+        x -= w;
+    }
+    count - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn mutation_picks_another_type_and_counts_add_up() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut p = Population::from_counts(&[5, 5, 0], 1.0);
+        assert_eq!(p.counts(), vec![5, 5, 0]);
+        for _ in 0..200 {
+            let before = p.types.clone();
+            p.update(UpdateRule::BirthDeath, &[1.0; 10], None, &mut rng);
+            let changed: Vec<_> = before
+                .iter()
+                .zip(&p.types)
+                .filter(|(a, b)| a != b)
+                .collect();
+            assert!(changed.len() <= 1);
+            assert_eq!(p.counts().iter().sum::<usize>(), 10);
+        }
+        assert!(p.counts()[2] > 0, "mutants of the absent type appear");
+        assert_eq!(Population::from_counts(&[0, 3], 0.0).fixed(), Some(1));
+    }
+
+    #[test]
+    fn fitness_maps() {
+        assert!((Fitness::Linear { w: 0.1 }.of(3.0) - 1.2).abs() < 1e-12);
+        assert_eq!(Fitness::Exponential { w: 0.0 }.of(5.0), 1.0);
+    }
+}
