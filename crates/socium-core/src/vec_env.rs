@@ -33,22 +33,25 @@ pub enum VecStepError {
 }
 
 /// The outputs of a step, as mutable views of caller-owned buffers (numpy arrays from Python, or a
-/// [`VecBuffers`]). Shapes: `obs [envs × agents × obs_dim]`, `masks [envs × agents × mask_dim]`,
-/// `acting`, `rewards`, `terminated`, `truncated [envs × agents]`,
-/// `reward_components [envs × agents × dims]`; each env writes its own slices, a `VecOutputs` of
-/// one env.
-#[allow(missing_docs)]
+/// [`VecBuffers`]); each env writes its own slices, a `VecOutputs` of one env.
 pub struct VecOutputs<'a> {
+    /// Observations for the coming step, `[envs × agents × obs_dim]`.
     pub obs: &'a mut [f32],
+    /// Action masks for the coming step, `[envs × agents × mask_dim]` (1 = legal).
     pub masks: &'a mut [u8],
+    /// Who acts at the coming step, `[envs × agents]`.
     pub acting: &'a mut [bool],
+    /// Scalar rewards of the step, `[envs × agents]` (0 for an env reset by this call).
     pub rewards: &'a mut [f32],
+    /// Transformed rewards per dimension, `[envs × agents × dims]`.
     pub reward_components: &'a mut [f32],
+    /// Whether the game ended for the agent, `[envs × agents]`.
     pub terminated: &'a mut [bool],
+    /// Whether the step limit cut the agent's episode short, `[envs × agents]`.
     pub truncated: &'a mut [bool],
 }
 
-/// Owned output buffers of the right sizes for a [`VecEnv`].
+/// Owned output buffers of the right sizes for a [`VecEnv`] (fields as in [`VecOutputs`]).
 #[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VecBuffers {
