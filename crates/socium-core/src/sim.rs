@@ -1,4 +1,4 @@
-//! `Sim`: one environment instance — one ECS world, one schedule per half-step, one seed.
+//! `Sim`: one environment instance — one ECS world, a reset and a step schedule, one seed.
 
 use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
@@ -428,7 +428,6 @@ impl Sim {
                 Phase::Reward,
                 Phase::Record,
                 Kernel::Finish,
-                Kernel::BeginTurn,
                 Phase::Observe,
                 Kernel::EndTurn,
             )
