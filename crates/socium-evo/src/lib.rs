@@ -1,12 +1,15 @@
 //! Evolutionary dynamics for Socium: how a population of strategies changes from one update to
 //! the next, given every individual's fitness.
 //!
-//! This crate holds the update rules of issue 5 — Moran birth–death and death–birth (on a social
-//! graph or well mixed), pairwise-comparison (Fermi) imitation and payoff-proportional
-//! reproduction — as functions over a population of type indices, so that they are tested
-//! against exact results on their own. Batch runs (`socium evolve`), genomes, checkpoints and
-//! plots build on them.
+//! The update rules of issue 5 — Moran birth–death and death–birth (on a social graph or well
+//! mixed) and pairwise-comparison (Fermi) imitation — work on a population of type indices and
+//! are tested against exact fixation probabilities on their own. [`evolve`] plays one episode of
+//! a game per generation with the population's strategies and reproduces by one of those rules
+//! or in proportion to payoff (Nowak & Sigmund 1998). Batch runs (`socium evolve`), genomes with
+//! mutable parameters, checkpoints and plots are still to come.
 
+mod run;
 mod update;
 
+pub use run::{Evolution, Generation, Reproduction, evolve};
 pub use update::{Fitness, Population, UpdateRule};

@@ -112,7 +112,7 @@ impl Population {
 
     /// The type an offspring of `parent` takes: the parent's, or with probability `mutation` a
     /// uniformly random other type.
-    fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
+    pub(crate) fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
         let t = self.types[parent];
         if self.type_count > 1 && self.mutation > 0.0 && rng.random_bool(self.mutation) {
             let other = rng.random_range(0..self.type_count - 1);

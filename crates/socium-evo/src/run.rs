@@ -1,0 +1,120 @@
+//! Evolution of strategies through played episodes: each generation plays one episode of the
+//! game with the population's strategies, turns payoffs into fitness, and updates the population.
+
+use crate::{Fitness, Population, UpdateRule};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use socium_core::{AgentSpec, DimId, Game, MetricId, Sim, SimConfig, SimError, derive_seed};
+
+/// How the population changes after each generation's episode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reproduction {
+    /// `updates` elementary updates of the rule per generation (N for one Moran generation).
+    Updates {
+        /// The rule.
+        rule: UpdateRule,
+        /// Elementary updates per generation.
+        updates: usize,
+    },
+    /// The whole next generation is drawn with probability proportional to fitness (Nowak &
+    /// Sigmund 1998: "reproduction proportional to payoff"), each offspring mutating with the
+    /// population's mutation probability.
+    Proportional,
+}
+
+/// The settings of an evolutionary run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evolution {
+    /// How the population changes.
+    pub reproduction: Reproduction,
+    /// Payoff to fitness.
+    pub fitness: Fitness,
+    /// Generations to play.
+    pub generations: usize,
+}
+
+/// One generation of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    /// How many individuals had each type while playing.
+    pub counts: Vec<usize>,
+    /// Mean payoff per individual in the generation's episode.
+    pub mean_payoff: f64,
+    /// The game's first metric (cooperation rate for the donor games), if recorded.
+    pub cooperation: Option<f64>,
+}
+
+/// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
+/// `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
+/// draw from their own stream seeded by `seed`. Payoff is the game's first reward dimension.
+pub fn evolve(
+    game: &dyn Game,
+    base: &SimConfig,
+    types: &[AgentSpec],
+    mut population: Population,
+    evolution: &Evolution,
+    seed: u64,
+) -> Result<Vec<Generation>, SimError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(7);
+    let n = population.types.len();
+    let mut history = Vec::with_capacity(evolution.generations);
+    let mut fitness = vec![0.0; n];
+    for g in 0..evolution.generations {
+        let agents = population.types.iter().map(|&t| types[t].clone()).collect();
+        let config = SimConfig {
+            agents,
+            seed: derive_seed(seed, g as u64),
+            transcript: false,
+            ..base.clone()
+        };
+        let mut sim = Sim::new(game, config)?;
+        let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
+        while !sim.is_done() {
+            sim.step(&actions)
+                .expect("evolving populations have no external agents");
+        }
+        let dims = sim.reward_dimensions().len();
+        let payoffs: Vec<f64> = (0..n)
+            .map(|a| sim.episode_raw_rewards()[a * dims + DimId(0).0 as usize])
+            .collect();
+        history.push(Generation {
+            counts: population.counts(),
+            mean_payoff: payoffs.iter().sum::<f64>() / n as f64,
+            cooperation: sim.metrics().mean(MetricId(0)),
+        });
+        for (f, &p) in fitness.iter_mut().zip(&payoffs) {
+            *f = evolution.fitness.of(p).max(0.0);
+        }
+        match evolution.reproduction {
+            Reproduction::Updates { rule, updates } => {
+                let graph = sim.world().get_resource::<socium_core::SocialGraph>();
+                let graph = graph.filter(|g| !g.is_complete());
+                for _ in 0..updates {
+                    population.update(rule, &fitness, graph, &mut rng);
+                }
+            }
+            Reproduction::Proportional => {
+                let total: f64 = fitness.iter().sum();
+                let parents: Vec<usize> = (0..n)
+                    .map(|_| {
+                        let mut x = rng.random::<f64>() * total;
+                        fitness
+                            .iter()
+                            .position(|&f| {
+                                x -= f;
+                                x < 0.0
+                            })
+                            .unwrap_or(n - 1)
+                    })
+                    .collect();
+                let next = parents
+                    .iter()
+                    .map(|&p| population.offspring(p, &mut rng))
+                    .collect();
+                population.types = next;
+            }
+        }
+    }
+    Ok(history)
+}
