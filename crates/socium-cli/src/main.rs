@@ -1,6 +1,7 @@
 //! `socium`: run, validate and list scenarios, and benchmark the engine.
 
 mod bench;
+mod evolve;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -55,6 +56,30 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
     },
+    /// Evolve the agent groups' strategies as the scenario's [evolution] table says: many runs in
+    /// parallel; writes generations.csv and summary.json.
+    Evolve {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Runs (default: the scenario's).
+        #[arg(long)]
+        runs: Option<u32>,
+        /// Generations per run (default: the scenario's).
+        #[arg(long)]
+        generations: Option<u32>,
+        /// Master seed (default: the scenario's); run r is seeded from it and r.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Threads (default: one per core); the outputs do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output folder (default: out/<scenario file stem>-evolve).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a scenario value, checked like the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+    },
     /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
     List,
     /// Measure the engine's speed (see docs/BENCHMARKS.md).
@@ -75,6 +100,29 @@ fn main() -> ExitCode {
             set,
         } => run(&scenario, &set, seed, episodes, out),
         Command::Validate { scenario, set } => validate(&scenario, &set),
+        Command::Evolve {
+            scenario,
+            runs,
+            generations,
+            seed,
+            threads,
+            out,
+            set,
+        } => {
+            let stem = scenario
+                .file_stem()
+                .map_or("run".into(), |s| s.to_string_lossy().into_owned());
+            let out = out.unwrap_or_else(|| Path::new("out").join(format!("{stem}-evolve")));
+            evolve::evolve(evolve::Args {
+                file: &scenario,
+                set: &set,
+                runs,
+                generations,
+                seed,
+                threads,
+                out: &out,
+            })
+        }
         Command::List => {
             list();
             Ok(())

@@ -177,3 +177,44 @@ fn set_overrides_values_and_is_checked_like_the_file() {
          `game.repeated.noise`: expected a probability in [0, 1], found 5"
     );
 }
+
+#[test]
+fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = |threads: &str| {
+        let out = dir.path().join(threads);
+        let o = socium(&[
+            "evolve",
+            "scenarios/image_scoring_evolution.toml",
+            "--runs",
+            "4",
+            "--generations",
+            "6",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("4 runs × 6 generations"));
+        ["generations.csv", "summary.json"].map(|f| std::fs::read(out.join(f)).unwrap())
+    };
+    let one = outputs("1");
+    assert_eq!(one, outputs("2"));
+    let csv = String::from_utf8(one[0].clone()).unwrap();
+    assert!(csv.starts_with("run,generation,freq[discriminator(k=0)],freq[allc],freq[alld],mean_payoff,cooperation_rate\n"));
+    assert_eq!(csv.lines().count(), 1 + 4 * 6);
+
+    let o = socium(&[
+        "evolve",
+        "scenarios/ipd_tournament.toml",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("no [evolution] table"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -11,5 +11,7 @@
 mod run;
 mod update;
 
-pub use run::{Evolution, Generation, Reproduction, evolve};
+pub use run::{
+    Evolution, EvolveError, Generation, Reproduction, ScenarioRun, evolve, run_scenario,
+};
 pub use update::{Fitness, Population, UpdateRule};

@@ -4,7 +4,114 @@
 use crate::{Fitness, Population, UpdateRule};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use socium_core::{AgentSpec, DimId, Game, MetricId, Sim, SimConfig, SimError, derive_seed};
+use socium_core::{
+    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, derive_seed,
+};
+use socium_scenario::{
+    Scenario,
+    schema::{FitnessSpec, RuleSpec},
+};
+
+/// Why a scenario cannot be evolved.
+#[derive(Debug, thiserror::Error)]
+pub enum EvolveError {
+    /// The scenario has no `[evolution]` table.
+    #[error(
+        "{file}: no [evolution] table: say how the strategies reproduce (see docs/scenarios.md)"
+    )]
+    NoEvolution {
+        /// The scenario file.
+        file: String,
+    },
+    /// Evolving needs every agent scripted or random.
+    #[error("{file}: external agents cannot evolve: give every group a strategy")]
+    External {
+        /// The scenario file.
+        file: String,
+    },
+    /// A Sim could not be built.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}
+
+/// The types and history of one run of a scenario's `[evolution]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioRun {
+    /// The label of each type (agent group), in order.
+    pub labels: Vec<String>,
+    /// One record per generation.
+    pub generations: Vec<Generation>,
+}
+
+/// Run `run` of the scenario's `[evolution]`: each agent group (by label) is a type starting
+/// with its count; the run is seeded `derive_seed(seed, run)`, so it is fixed by (scenario,
+/// run, seed) whatever else runs beside it.
+pub fn run_scenario(scenario: &Scenario, run: u64, seed: u64) -> Result<ScenarioRun, EvolveError> {
+    let file = scenario.file.display().to_string();
+    let spec = scenario
+        .evolution
+        .as_ref()
+        .ok_or_else(|| EvolveError::NoEvolution { file: file.clone() })?;
+    if scenario
+        .config
+        .agents
+        .iter()
+        .any(|a| a.controller == Controller::External)
+    {
+        return Err(EvolveError::External { file });
+    }
+    let mut types: Vec<AgentSpec> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    for agent in &scenario.config.agents {
+        match types.iter().position(|t| t.label == agent.label) {
+            Some(t) => counts[t] += 1,
+            None => {
+                types.push(agent.clone());
+                counts.push(1);
+            }
+        }
+    }
+    let n = scenario.config.agents.len();
+    let updates = |u: socium_core::bounded::Count| u.get() as usize;
+    let reproduction = match spec.rule {
+        RuleSpec::Proportional => Reproduction::Proportional,
+        RuleSpec::MoranBirthDeath { updates: u } => Reproduction::Updates {
+            rule: UpdateRule::BirthDeath,
+            updates: updates(u),
+        },
+        RuleSpec::MoranDeathBirth { updates: u } => Reproduction::Updates {
+            rule: UpdateRule::DeathBirth,
+            updates: updates(u),
+        },
+        RuleSpec::Fermi { beta, updates: u } => Reproduction::Updates {
+            rule: UpdateRule::Fermi { beta: beta.get() },
+            updates: updates(u),
+        },
+    };
+    let fitness = match spec.fitness {
+        FitnessSpec::Linear { w } => Fitness::Linear { w: w.get() },
+        FitnessSpec::Exponential { w } => Fitness::Exponential { w: w.get() },
+    };
+    let evolution = Evolution {
+        reproduction,
+        fitness,
+        generations: spec.generations.get() as usize,
+    };
+    let population = Population::from_counts(&counts, spec.mutation.get());
+    debug_assert_eq!(population.types.len(), n);
+    let generations = evolve(
+        &*scenario.game,
+        &scenario.config,
+        &types,
+        population,
+        &evolution,
+        derive_seed(seed, run),
+    )?;
+    Ok(ScenarioRun {
+        labels: types.into_iter().map(|t| t.label).collect(),
+        generations,
+    })
+}
 
 /// How the population changes after each generation's episode.
 #[derive(Clone, Copy, Debug, PartialEq)]

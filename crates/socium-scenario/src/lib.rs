@@ -46,6 +46,8 @@ pub struct Scenario {
     pub config: SimConfig,
     /// Episodes `socium run` plays.
     pub episodes: u64,
+    /// How `socium evolve` evolves the groups' strategies, if the scenario says.
+    pub evolution: Option<schema::EvolutionSpec>,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -212,6 +214,7 @@ impl Scenario {
             game,
             config,
             episodes,
+            evolution: parsed.evolution,
         })
     }
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use socium_core::{
     GraphSpec, Transform,
-    bounded::{Count, Finite},
+    bounded::{Count, Finite, NonNegative, Probability},
 };
 use socium_games::donor::{
     cultural::CulturalConfig,
@@ -33,6 +33,84 @@ pub struct ScenarioFile {
     /// `[output]`: what `socium run` writes.
     #[serde(default)]
     pub output: Output,
+    /// `[evolution]`: how `socium evolve` evolves the groups' strategies.
+    #[serde(default)]
+    pub evolution: Option<EvolutionSpec>,
+}
+
+/// `[evolution]`: each agent group is a type; a generation plays one episode, then the population
+/// reproduces by `rule`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvolutionSpec {
+    /// How the population reproduces after each generation.
+    pub rule: RuleSpec,
+    /// How payoff becomes fitness (default `{ linear = { w = 1 } }`: fitness = payoff).
+    #[serde(default = "linear_fitness")]
+    pub fitness: FitnessSpec,
+    /// Generations per run.
+    pub generations: Count,
+    /// Independent runs (default 1).
+    #[serde(default = "one")]
+    pub runs: Count,
+    /// Probability that an offspring takes another type at random (default 0).
+    #[serde(default = "no_mutation")]
+    pub mutation: Probability,
+}
+
+/// Reproduction rules of `[evolution]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RuleSpec {
+    /// The next generation drawn in proportion to fitness (Nowak & Sigmund 1998).
+    Proportional,
+    /// `updates` Moran birth–death updates per generation.
+    MoranBirthDeath {
+        /// Updates per generation.
+        updates: Count,
+    },
+    /// `updates` Moran death–birth updates per generation.
+    MoranDeathBirth {
+        /// Updates per generation.
+        updates: Count,
+    },
+    /// `updates` pairwise-comparison (Fermi) imitations per generation, intensity `beta`.
+    Fermi {
+        /// Intensity of selection.
+        beta: NonNegative,
+        /// Updates per generation.
+        updates: Count,
+    },
+}
+
+/// Payoff-to-fitness maps of `[evolution]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FitnessSpec {
+    /// `1 − w + w·payoff`.
+    Linear {
+        /// Selection intensity in [0, 1].
+        w: Probability,
+    },
+    /// `exp(w·payoff)`.
+    Exponential {
+        /// Selection intensity ≥ 0.
+        w: NonNegative,
+    },
+}
+
+fn linear_fitness() -> FitnessSpec {
+    FitnessSpec::Linear {
+        w: Probability::new(1.0).expect("in range"),
+    }
+}
+
+fn one() -> Count {
+    Count::new(1).expect("in range")
+}
+
+fn no_mutation() -> Probability {
+    Probability::new(0.0).expect("in range")
 }
 
 /// `[scenario]`.
