@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use socium_evo::{ScenarioRun, run_scenario};
@@ -65,12 +66,21 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         .build()?;
     // Each run depends on (scenario, run, seed) only; collecting in run order keeps the outputs
     // the same whatever the thread count.
+    let generations = spec.generations.get() as u64;
+    let bar = ProgressBar::new(runs * generations);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} generations  {elapsed} elapsed, {eta} left",
+        )
+        .expect("valid template"),
+    );
     let results: Vec<ScenarioRun> = pool.install(|| {
         (0..runs)
             .into_par_iter()
-            .map(|r| run_scenario(&scenario, r, seed))
+            .map(|r| run_scenario(&scenario, r, seed, &|| bar.inc(1)))
             .collect::<Result<_, _>>()
     })?;
+    bar.finish_and_clear();
     let labels = &results[0].labels;
     let n = scenario.config.agents.len() as f64;
 

@@ -2,7 +2,7 @@
 //! game with the population's strategies, turns payoffs into fitness, and updates the population.
 
 use crate::{Fitness, Population, UpdateRule};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use socium_core::{
     AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, derive_seed,
@@ -46,7 +46,14 @@ pub struct ScenarioRun {
 /// Run `run` of the scenario's `[evolution]`: each agent group (by label) is a type starting
 /// with its count; the run is seeded `derive_seed(seed, run)`, so it is fixed by (scenario,
 /// run, seed) whatever else runs beside it.
-pub fn run_scenario(scenario: &Scenario, run: u64, seed: u64) -> Result<ScenarioRun, EvolveError> {
+///
+/// `progress` is called after every generation.
+pub fn run_scenario(
+    scenario: &Scenario,
+    run: u64,
+    seed: u64,
+    progress: &(dyn Fn() + Sync),
+) -> Result<ScenarioRun, EvolveError> {
     let file = scenario.file.display().to_string();
     let spec = scenario
         .evolution
@@ -75,6 +82,9 @@ pub fn run_scenario(scenario: &Scenario, run: u64, seed: u64) -> Result<Scenario
     let updates = |u: socium_core::bounded::Count| u.get() as usize;
     let reproduction = match spec.rule {
         RuleSpec::Proportional => Reproduction::Proportional,
+        RuleSpec::Truncation { survivors } => Reproduction::Truncation {
+            survivors: survivors.get(),
+        },
         RuleSpec::MoranBirthDeath { updates: u } => Reproduction::Updates {
             rule: UpdateRule::BirthDeath,
             updates: updates(u),
@@ -106,6 +116,7 @@ pub fn run_scenario(scenario: &Scenario, run: u64, seed: u64) -> Result<Scenario
         population,
         &evolution,
         derive_seed(seed, run),
+        progress,
     )?;
     Ok(ScenarioRun {
         labels: types.into_iter().map(|t| t.label).collect(),
@@ -127,6 +138,13 @@ pub enum Reproduction {
     /// Sigmund 1998: "reproduction proportional to payoff"), each offspring mutating with the
     /// population's mutation probability.
     Proportional,
+    /// Truncation selection with cultural transmission (Vallinder & Hughes 2024): the fittest
+    /// `survivors` share keep their types; every other individual takes the type of a uniformly
+    /// random survivor (with mutation).
+    Truncation {
+        /// Share of the population that survives, in (0, 1].
+        survivors: f64,
+    },
 }
 
 /// The settings of an evolutionary run.
@@ -154,6 +172,7 @@ pub struct Generation {
 /// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
 /// `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
 /// draw from their own stream seeded by `seed`. Payoff is the game's first reward dimension.
+/// `progress` is called after every generation.
 pub fn evolve(
     game: &dyn Game,
     base: &SimConfig,
@@ -161,6 +180,7 @@ pub fn evolve(
     mut population: Population,
     evolution: &Evolution,
     seed: u64,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<Generation>, SimError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7);
@@ -201,27 +221,12 @@ pub fn evolve(
                     population.update(rule, &fitness, graph, &mut rng);
                 }
             }
-            Reproduction::Proportional => {
-                let total: f64 = fitness.iter().sum();
-                let parents: Vec<usize> = (0..n)
-                    .map(|_| {
-                        let mut x = rng.random::<f64>() * total;
-                        fitness
-                            .iter()
-                            .position(|&f| {
-                                x -= f;
-                                x < 0.0
-                            })
-                            .unwrap_or(n - 1)
-                    })
-                    .collect();
-                let next = parents
-                    .iter()
-                    .map(|&p| population.offspring(p, &mut rng))
-                    .collect();
-                population.types = next;
+            Reproduction::Proportional => population.reproduce_proportionally(&fitness, &mut rng),
+            Reproduction::Truncation { survivors } => {
+                population.truncate(&fitness, survivors, &mut rng);
             }
         }
+        progress();
     }
     Ok(history)
 }

@@ -112,7 +112,7 @@ impl Population {
 
     /// The type an offspring of `parent` takes: the parent's, or with probability `mutation` a
     /// uniformly random other type.
-    pub(crate) fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
+    fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
         let t = self.types[parent];
         if self.type_count > 1 && self.mutation > 0.0 && rng.random_bool(self.mutation) {
             let other = rng.random_range(0..self.type_count - 1);
@@ -172,6 +172,31 @@ impl Population {
     }
 }
 
+impl Population {
+    /// Replaces the whole population by offspring of parents drawn with probability proportional
+    /// to fitness (uniformly when every fitness is 0).
+    pub fn reproduce_proportionally(&mut self, fitness: &[f64], rng: &mut impl Rng) {
+        let parents: Vec<usize> = (0..self.types.len())
+            .map(|_| proportional_of(fitness.iter().copied(), rng))
+            .collect();
+        self.types = parents.iter().map(|&p| self.offspring(p, rng)).collect();
+    }
+
+    /// Keeps the types of the fittest `survivors` share (at least one individual; ties broken by
+    /// id) and gives everyone else the type of a uniformly random survivor, with mutation.
+    pub fn truncate(&mut self, fitness: &[f64], survivors: f64, rng: &mut impl Rng) {
+        let n = self.types.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| fitness[b].total_cmp(&fitness[a]).then(a.cmp(&b)));
+        let keep = ((survivors * n as f64).round() as usize).clamp(1, n);
+        let (kept, replaced) = order.split_at(keep);
+        for &newcomer in replaced {
+            let model = kept[rng.random_range(0..keep)];
+            self.types[newcomer] = self.offspring(model, rng);
+        }
+    }
+}
+
 /// An index of `range` drawn with probability proportional to `weights[i]`.
 fn proportional(weights: &[f64], range: std::ops::Range<usize>, rng: &mut impl Rng) -> usize {
     range.start + proportional_of(weights[range].iter().copied(), rng)
@@ -218,6 +243,45 @@ mod tests {
         }
         assert!(p.counts()[2] > 0, "mutants of the absent type appear");
         assert_eq!(Population::from_counts(&[0, 3], 0.0).fixed(), Some(1));
+    }
+
+    #[test]
+    fn truncation_keeps_the_fittest_and_copies_them() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let mut p = Population {
+            types: vec![0, 1, 2, 3],
+            type_count: 4,
+            mutation: 0.0,
+        };
+        p.truncate(&[1.0, 5.0, 3.0, 0.0], 0.5, &mut rng);
+        assert_eq!(
+            (p.types[1], p.types[2]),
+            (1, 2),
+            "the top half keeps its types"
+        );
+        assert!(
+            p.types.iter().all(|t| [1, 2].contains(t)),
+            "newcomers copy survivors: {:?}",
+            p.types
+        );
+    }
+
+    #[test]
+    fn proportional_reproduction_follows_fitness() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut p = Population::from_counts(&[500, 500], 0.0);
+        let fitness: Vec<f64> = p
+            .types
+            .iter()
+            .map(|&t| if t == 1 { 3.0 } else { 1.0 })
+            .collect();
+        p.reproduce_proportionally(&fitness, &mut rng);
+        // Expected share of type 1: 3/4; 1,000 draws give a standard error of 0.014.
+        let share = p.counts()[1] as f64 / 1000.0;
+        assert!((share - 0.75).abs() < 0.045, "{share}");
+        let mut zero = Population::from_counts(&[2, 2], 0.0);
+        zero.reproduce_proportionally(&[0.0; 4], &mut rng);
+        assert_eq!(zero.types.len(), 4);
     }
 
     #[test]

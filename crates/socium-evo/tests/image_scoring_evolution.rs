@@ -23,7 +23,16 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
     (0..runs)
         .map(|run| {
             let population = Population::from_counts(&[20, 20, 20], 0.0);
-            let history = evolve(&*s.game, &s.config, &types, population, &evolution, run).unwrap();
+            let history = evolve(
+                &*s.game,
+                &s.config,
+                &types,
+                population,
+                &evolution,
+                run,
+                &|| (),
+            )
+            .unwrap();
             history.last().unwrap().counts.clone()
         })
         .collect()
@@ -82,7 +91,16 @@ fn runs_are_determined_by_their_seed() {
     };
     let run = |seed| {
         let population = Population::from_counts(&[15, 15], 0.01);
-        evolve(&*s.game, &s.config, &types, population, &evolution, seed).unwrap()
+        evolve(
+            &*s.game,
+            &s.config,
+            &types,
+            population,
+            &evolution,
+            seed,
+            &|| (),
+        )
+        .unwrap()
     };
     let (a, b, c) = (run(1), run(1), run(2));
     assert_eq!(a, b);

@@ -64,6 +64,12 @@ pub struct EvolutionSpec {
 pub enum RuleSpec {
     /// The next generation drawn in proportion to fitness (Nowak & Sigmund 1998).
     Proportional,
+    /// The fittest `survivors` share keeps its strategies, the others copy a random survivor
+    /// (Vallinder & Hughes 2024).
+    Truncation {
+        /// Share that survives (default in the paper: 0.5).
+        survivors: Probability,
+    },
     /// `updates` Moran birth–death updates per generation.
     MoranBirthDeath {
         /// Updates per generation.
