@@ -287,6 +287,34 @@ fn scenario_seed(path: &str, overrides: Vec<String>) -> PyResult<u64> {
     Ok(load(path, &overrides)?.config.seed)
 }
 
+/// Run `run` of the scenario's `[evolution]` (seeded from `seed`, default the scenario's, and
+/// `run`), with the GIL released; returns its type labels and per-generation records as JSON.
+#[pyfunction]
+#[pyo3(signature = (path, overrides, run, seed=None))]
+fn evolve(
+    py: Python<'_>,
+    path: &str,
+    overrides: Vec<String>,
+    run: u64,
+    seed: Option<u64>,
+) -> PyResult<String> {
+    let scenario = load(path, &overrides)?;
+    let seed = seed.unwrap_or(scenario.config.seed);
+    let result = py
+        .detach(|| socium_evo::run_scenario(&scenario, run, seed, &|| ()))
+        .map_err(|e| ScenarioError::new_err(e.to_string()))?;
+    let generations: Vec<_> = result
+        .generations
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "counts": g.counts, "mean_payoff": g.mean_payoff, "cooperation": g.cooperation,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "labels": result.labels, "generations": generations }).to_string())
+}
+
 /// The seeds of `num_envs` envs derived from `master` (as `VecEnv::seeds` in Rust).
 #[pyfunction]
 fn env_seeds(master: u64, num_envs: usize) -> Vec<u64> {
@@ -299,6 +327,7 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RustVecEnv>()?;
     m.add_function(wrap_pyfunction!(env_seeds, m)?)?;
     m.add_function(wrap_pyfunction!(scenario_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(evolve, m)?)?;
     let py = m.py();
     m.add("ScenarioError", py.get_type::<ScenarioError>())?;
     m.add("ActionError", py.get_type::<ActionError>())?;

@@ -21,6 +21,7 @@ from socium._socium import (
     env_seeds,
 )
 from socium.env import ParallelEnv, parallel_env
+from socium.evolve import evolve
 from socium.vector import VecEnv
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "ScenarioError",
     "VecEnv",
     "env_seeds",
+    "evolve",
     "parallel_env",
 ]
