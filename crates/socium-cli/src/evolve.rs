@@ -5,7 +5,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use socium_evo::{ScenarioRun, run_scenario};
+use socium_evo::{RunCheckpoint, ScenarioRun, run_scenario};
 use socium_scenario::{Override, Scenario};
 use std::{fmt::Write as _, io::Write as _, path::Path};
 
@@ -18,6 +18,7 @@ pub struct Args<'a> {
     pub seed: Option<u64>,
     pub threads: Option<usize>,
     pub out: &'a Path,
+    pub resume: bool,
 }
 
 #[derive(Serialize)]
@@ -67,6 +68,29 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     // Each run depends on (scenario, run, seed) only; collecting in run order keeps the outputs
     // the same whatever the thread count.
     let generations = spec.generations.get() as u64;
+
+    // Checkpoints after every generation; a new run never overwrites an earlier one's.
+    let checkpoints = a.out.join("checkpoints");
+    let has_checkpoints = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
+    if has_checkpoints && !a.resume {
+        anyhow::bail!(
+            "{} holds checkpoints of an earlier run: pass --resume to continue it, or choose \
+             another --out",
+            checkpoints.display()
+        );
+    }
+    std::fs::create_dir_all(&checkpoints)
+        .with_context(|| format!("creating {}", checkpoints.display()))?;
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        std::fs::read_to_string(a.file)?.hash(&mut h);
+        for o in a.set {
+            (&o.key, &o.text).hash(&mut h);
+        }
+        (seed, generations).hash(&mut h);
+        h.finish()
+    };
     let bar = ProgressBar::new(runs * generations);
     bar.set_style(
         ProgressStyle::with_template(
@@ -77,7 +101,10 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     let results: Vec<ScenarioRun> = pool.install(|| {
         (0..runs)
             .into_par_iter()
-            .map(|r| run_scenario(&scenario, r, seed, &|| bar.inc(1)))
+            .map(|r| {
+                let checkpoint = RunCheckpoint::new(&checkpoints, r, fingerprint);
+                run_scenario(&scenario, r, seed, Some(&checkpoint), &|| bar.inc(1))
+            })
             .collect::<Result<_, _>>()
     })?;
     bar.finish_and_clear();

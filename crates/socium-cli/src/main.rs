@@ -79,6 +79,10 @@ enum Command {
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// Continue the runs checkpointed in the output folder (after a kill): the outputs
+        /// equal an uninterrupted run's.
+        #[arg(long)]
+        resume: bool,
     },
     /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
     List,
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
             threads,
             out,
             set,
+            resume,
         } => {
             let stem = scenario
                 .file_stem()
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
                 seed,
                 threads,
                 out: &out,
+                resume,
             })
         }
         Command::List => {

@@ -218,3 +218,97 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn a_killed_evolution_resumes_to_the_same_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "evolve",
+            "scenarios/image_scoring_evolution.toml",
+            "--runs",
+            "2",
+            "--generations",
+            "3000",
+            "--threads",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |extra: &[&str], out: &Path| {
+        let mut all = args(out);
+        all.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        socium(&refs)
+    };
+    assert!(run(&[], &a).status.success());
+
+    // Start the same evolution, kill it once it has checkpointed some generations, resume it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socium"))
+        .args(args(&b))
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = b.join("checkpoints/run-0.json");
+    let started = std::time::Instant::now();
+    loop {
+        let generation = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["generation"].as_u64())
+            .unwrap_or(0);
+        if generation >= 50 || started.elapsed() > std::time::Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!b.join("generations.csv").exists(), "killed before the end");
+    let o = run(&[], &b);
+    assert!(
+        !o.status.success(),
+        "a new run refuses to overwrite checkpoints"
+    );
+    assert!(text(&o.stderr).contains("holds checkpoints of an earlier run: pass --resume"));
+    let o = run(&["--resume"], &b);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for file in ["generations.csv", "summary.json"] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // A foreign, a truncated and a corrupt checkpoint are each refused with their own error.
+    let o = run(&["--resume", "--seed", "5"], &b);
+    assert!(
+        text(&o.stderr).contains("checkpoint of another setup"),
+        "{}",
+        text(&o.stderr)
+    );
+    let history = b.join("checkpoints/run-1.history.jsonl");
+    let lines = std::fs::read_to_string(&history).unwrap();
+    std::fs::write(&history, &lines[..lines.len() / 2]).unwrap();
+    let o = run(&["--resume"], &b);
+    assert!(
+        text(&o.stderr).contains("corrupt or truncated checkpoint"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::write(&state, "{ not json").unwrap();
+    let o = run(&["--resume"], &b);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("run-0.json: corrupt or truncated checkpoint"),
+        "{}",
+        text(&o.stderr)
+    );
+}

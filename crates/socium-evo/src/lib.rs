@@ -8,9 +8,11 @@
 //! or in proportion to payoff (Nowak & Sigmund 1998). Batch runs (`socium evolve`), genomes with
 //! mutable parameters, checkpoints and plots are still to come.
 
+mod checkpoint;
 mod run;
 mod update;
 
+pub use checkpoint::{CheckpointError, RunCheckpoint};
 pub use run::{
     Evolution, EvolveError, Generation, Reproduction, ScenarioRun, evolve, run_scenario,
 };

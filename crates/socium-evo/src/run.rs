@@ -1,7 +1,10 @@
 //! Evolution of strategies through played episodes: each generation plays one episode of the
 //! game with the population's strategies, turns payoffs into fitness, and updates the population.
 
-use crate::{Fitness, Population, UpdateRule};
+use crate::{
+    Fitness, Population, UpdateRule,
+    checkpoint::{CheckpointError, RunCheckpoint, Saved},
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use socium_core::{
@@ -32,6 +35,9 @@ pub enum EvolveError {
     /// A Sim could not be built.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A checkpoint was refused or could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// The types and history of one run of a scenario's `[evolution]`.
@@ -47,11 +53,13 @@ pub struct ScenarioRun {
 /// with its count; the run is seeded `derive_seed(seed, run)`, so it is fixed by (scenario,
 /// run, seed) whatever else runs beside it.
 ///
-/// `progress` is called after every generation.
+/// `progress` is called after every generation; with a checkpoint, the run resumes from it and
+/// saves itself after every generation.
 pub fn run_scenario(
     scenario: &Scenario,
     run: u64,
     seed: u64,
+    checkpoint: Option<&RunCheckpoint>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<ScenarioRun, EvolveError> {
     let file = scenario.file.display().to_string();
@@ -116,6 +124,7 @@ pub fn run_scenario(
         population,
         &evolution,
         derive_seed(seed, run),
+        checkpoint,
         progress,
     )?;
     Ok(ScenarioRun {
@@ -159,7 +168,7 @@ pub struct Evolution {
 }
 
 /// One generation of a run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Generation {
     /// How many individuals had each type while playing.
     pub counts: Vec<usize>,
@@ -172,7 +181,9 @@ pub struct Generation {
 /// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
 /// `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
 /// draw from their own stream seeded by `seed`. Payoff is the game's first reward dimension.
-/// `progress` is called after every generation.
+/// `progress` is called after every generation. With a checkpoint, the run starts from the
+/// saved position if there is one and saves itself after every generation.
+#[allow(clippy::too_many_arguments)]
 pub fn evolve(
     game: &dyn Game,
     base: &SimConfig,
@@ -180,14 +191,23 @@ pub fn evolve(
     mut population: Population,
     evolution: &Evolution,
     seed: u64,
+    checkpoint: Option<&RunCheckpoint>,
     progress: &(dyn Fn() + Sync),
-) -> Result<Vec<Generation>, SimError> {
+) -> Result<Vec<Generation>, EvolveError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(7);
     let n = population.types.len();
     let mut history = Vec::with_capacity(evolution.generations);
+    let mut start = 0;
+    if let Some(saved) = checkpoint.map(RunCheckpoint::load).transpose()?.flatten() {
+        start = saved.generation;
+        population.types = saved.types;
+        rng = saved.rng;
+        history = saved.history;
+        (0..start).for_each(|_| progress());
+    }
     let mut fitness = vec![0.0; n];
-    for g in 0..evolution.generations {
+    for g in start..evolution.generations {
         let agents = population.types.iter().map(|&t| types[t].clone()).collect();
         let config = SimConfig {
             agents,
@@ -225,6 +245,18 @@ pub fn evolve(
             Reproduction::Truncation { survivors } => {
                 population.truncate(&fitness, survivors, &mut rng);
             }
+        }
+        if let Some(checkpoint) = checkpoint {
+            // The history is handed over and back to save without copying it.
+            let mut saved = Saved {
+                generation: g + 1,
+                types: population.types.clone(),
+                rng,
+                history: std::mem::take(&mut history),
+            };
+            checkpoint.save(&saved)?;
+            history = std::mem::take(&mut saved.history);
+            rng = saved.rng;
         }
         progress();
     }

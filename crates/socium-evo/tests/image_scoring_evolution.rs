@@ -30,6 +30,7 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
                 population,
                 &evolution,
                 run,
+                None,
                 &|| (),
             )
             .unwrap();
@@ -98,6 +99,7 @@ fn runs_are_determined_by_their_seed() {
             population,
             &evolution,
             seed,
+            None,
             &|| (),
         )
         .unwrap()

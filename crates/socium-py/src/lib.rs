@@ -301,7 +301,7 @@ fn evolve(
     let scenario = load(path, &overrides)?;
     let seed = seed.unwrap_or(scenario.config.seed);
     let result = py
-        .detach(|| socium_evo::run_scenario(&scenario, run, seed, &|| ()))
+        .detach(|| socium_evo::run_scenario(&scenario, run, seed, None, &|| ()))
         .map_err(|e| ScenarioError::new_err(e.to_string()))?;
     let generations: Vec<_> = result
         .generations
