@@ -25,6 +25,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The ONNX Runtime library for `policy` agents (default: ORT_DYLIB_PATH, then the project's
+    /// .venv, where scripts/python-env installs onnxruntime==1.31.1).
+    #[arg(long, global = true, value_name = "LIBRARY")]
+    onnxruntime: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +99,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(library) = &cli.onnxruntime
+        && let Err(e) = socium_policy::runtime::environment(Some(library))
+    {
+        eprintln!("error: --onnxruntime: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Run {
             scenario,

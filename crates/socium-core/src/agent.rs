@@ -1,5 +1,6 @@
 //! Agents: dense ids, who controls them, and the registry entries of scripted strategies.
 
+use crate::PolicyController;
 use bevy_ecs::{component::Component, entity::Entity, resource::Resource};
 use serde::Serialize;
 use std::fmt;
@@ -25,9 +26,9 @@ impl fmt::Display for AgentId {
 
 /// Who chooses an agent's actions.
 ///
-/// The kernel acts for `Random` agents and takes `External` agents' actions from `Sim::step`; a
-/// game's `Decide` systems act for its `Scripted` agents. Trained policies will be one more variant
-/// here, batched across envs (see `docs/ARCHITECTURE.md`).
+/// The kernel acts for `Random` agents, takes `External` agents' actions from `Sim::step`, and runs
+/// `Policy` agents' models once per step for a whole Sim or `VecEnv` (see [`crate::Policy`]); a
+/// game's `Decide` systems act for its `Scripted` agents.
 #[derive(Component, Clone, Debug, PartialEq)]
 pub enum Controller {
     /// A scripted strategy from the game's registry, with validated parameters.
@@ -36,6 +37,8 @@ pub enum Controller {
     Random,
     /// Actions come from outside (a trainer) through `Sim::step`.
     External,
+    /// A trained policy (an ONNX model, say), batched with every agent that shares it.
+    Policy(PolicyController),
 }
 
 impl Controller {
@@ -45,6 +48,7 @@ impl Controller {
             Controller::Scripted(choice) => choice.info.name,
             Controller::Random => "random",
             Controller::External => "external",
+            Controller::Policy(p) => p.policy.name(),
         }
     }
 }

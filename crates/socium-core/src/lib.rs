@@ -5,12 +5,14 @@
 //! [`AgentId`] and a [`Controller`]; a [`SocialGraph`] ties them; every act is an [`Utterance`];
 //! reward components write `(agent, utterance, dimension, value)` entries into the
 //! [`RewardLedger`]. Games are plugins implementing [`Game`]. A [`VecEnv`] steps many Sims in
-//! parallel with rayon into flat buffers. See `docs/ARCHITECTURE.md` for the map.
+//! parallel with rayon into flat buffers; [`Policy`] controllers act for all their agents across
+//! a VecEnv in one batch. See `docs/ARCHITECTURE.md` for the map.
 
 mod agent;
 pub mod bounded;
 mod graph;
 mod metrics;
+mod policy;
 mod reward;
 mod rng;
 mod sim;
@@ -26,6 +28,7 @@ pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Relationship, SocialGraph, Tie, parse_edge_list,
 };
 pub use metrics::{MetricId, MetricInfo, Metrics};
+pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
     DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards, Transform,
 };

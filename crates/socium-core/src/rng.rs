@@ -23,6 +23,8 @@ pub struct SimRng {
     pub noise: ChaCha8Rng,
     /// Who observes what (incomplete information).
     pub observe: ChaCha8Rng,
+    /// Actions sampled from policies' heads.
+    pub policy: ChaCha8Rng,
 }
 
 impl SimRng {
@@ -39,6 +41,7 @@ impl SimRng {
             decide: stream(3),
             noise: stream(4),
             observe: stream(5),
+            policy: stream(6),
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
-    MetricInfo, Metrics, RewardEntry, RewardLedger, SimRng, Space, StepRewards, StrategyChoice,
-    StrategyInfo, Turn, TurnOrder, Utterance, Utterances, VecOutputs, space::ActionProblem,
+    MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space, StepRewards,
+    StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterance, Utterances, VecOutputs,
+    policy::PolicyRunner, space::ActionProblem,
 };
 use bevy_ecs::{
     prelude::*,
@@ -164,6 +165,24 @@ pub enum StepError {
     /// Every agent is done: reset first.
     #[error("the episode is over: call reset before stepping again")]
     EpisodeOver,
+    /// A policy's forward pass failed.
+    #[error("policy `{policy}` failed: {message}")]
+    PolicyFailed {
+        /// The policy.
+        policy: String,
+        /// Why.
+        message: String,
+    },
+    /// A policy gave an agent a NaN or infinite output.
+    #[error("policy `{policy}` for {agent}: {message}")]
+    PolicyOutput {
+        /// The policy.
+        policy: String,
+        /// The agent.
+        agent: AgentId,
+        /// Which output, which entry, what value.
+        message: String,
+    },
 }
 
 /// A flat per-agent buffer, `[agents × dim]`, held as a resource.
@@ -328,6 +347,11 @@ pub struct Sim {
     agent_count: usize,
     spaces: Spaces,
     external: Vec<AgentId>,
+    /// Agents whose rows `step_checked` copies in: external and policy agents.
+    fed: Vec<AgentId>,
+    policies: Option<Box<PolicyRunner>>,
+    /// The step's actions with the policy agents' rows filled in.
+    policy_actions: Vec<f32>,
     graph: GraphSpec,
     game: &'static str,
 }
@@ -378,10 +402,16 @@ impl Sim {
                     .id()
             })
             .collect();
+        let controller = |a: &AgentId| &config.agents[a.index()].controller;
         let external = (0..n as u32)
             .map(AgentId)
-            .filter(|&a| config.agents[a.index()].controller == Controller::External)
+            .filter(|a| *controller(a) == Controller::External)
             .collect();
+        let fed = (0..n as u32)
+            .map(AgentId)
+            .filter(|a| matches!(controller(a), Controller::External | Controller::Policy(_)))
+            .collect();
+        world.insert_resource(PolicyExtras::new(&config.agents));
         world.insert_resource(Agents {
             entities,
             specs: config.agents.clone(),
@@ -466,6 +496,9 @@ impl Sim {
             step,
             spaces,
             external,
+            fed,
+            policies: PolicyRunner::new(&config.agents).map(Box::new),
+            policy_actions: Vec::new(),
             graph: config.graph,
             game: game.name(),
         };
@@ -535,12 +568,41 @@ impl Sim {
         Ok(())
     }
 
-    /// Plays one step with the external agents' actions; refused (and the Sim unchanged) if any
-    /// acting external agent's action is illegal or the episode is over.
+    /// Plays one step with the external agents' actions (policy agents' models run first);
+    /// refused, and the Sim unchanged, if any acting external agent's action is illegal, a policy
+    /// fails or gives a non-finite output, or the episode is over.
     pub fn step(&mut self, actions: &[f32]) -> Result<(), StepError> {
         self.check_actions(actions)?;
-        self.step_checked(actions);
-        Ok(())
+        let Some(mut policies) = self.policies.take() else {
+            self.step_checked(actions);
+            return Ok(());
+        };
+        let mut filled = std::mem::take(&mut self.policy_actions);
+        filled.clear();
+        filled.extend_from_slice(actions);
+        let decided = policies.decide(std::slice::from_mut(self), |_| true, &mut filled);
+        self.policies = Some(policies);
+        if decided.is_ok() {
+            self.step_checked(&filled);
+        }
+        self.policy_actions = filled;
+        decided.map_err(|(_, error)| error)
+    }
+
+    /// Runs the policies of `sims` (Sims of one config, e.g. a `VecEnv`'s) for every env `e` with
+    /// `active(e)`, writing their agents' rows of `actions` (`[envs × agents × action_dim]`).
+    pub(crate) fn decide_policies(
+        sims: &mut [Sim],
+        active: impl Fn(usize) -> bool,
+        actions: &mut [f32],
+    ) -> Result<(), (usize, StepError)> {
+        // Any Sim's runner serves: the groups are the same in every Sim of one config.
+        let Some(mut policies) = sims.first_mut().and_then(|s| s.policies.take()) else {
+            return Ok(());
+        };
+        let decided = policies.decide(sims, active, actions);
+        sims[0].policies = Some(policies);
+        decided
     }
 
     /// [`Sim::step`] for actions that passed [`Sim::check_actions`].
@@ -555,7 +617,7 @@ impl Sim {
         utterances.current.clear();
         utterances.step = clock.step;
         let per_agent = buf.0.dim();
-        for &a in &self.external {
+        for &a in &self.fed {
             let i = a.index() * per_agent;
             buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
         }
@@ -693,6 +755,25 @@ impl Sim {
     /// The ECS world, for reading game state.
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    pub(crate) fn has_policies(&self) -> bool {
+        self.policies.is_some()
+    }
+
+    pub(crate) fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// Every agent's action at the last step, `[agents × action_dim]` (the rows of agents that
+    /// did not act are stale).
+    pub fn actions(&self) -> &[f32] {
+        self.world.resource::<Actions>().0.as_slice()
+    }
+
+    /// The extra outputs of policy agents' last forward pass (a belief head, say).
+    pub fn policy_extras(&self) -> &PolicyExtras {
+        self.world.resource::<PolicyExtras>()
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Space::mask_dim`], one entry per discrete choice, in the same order. This keeps a whole
 //! `VecEnv` step in a handful of flat buffers that Python can own as numpy arrays.
 
+use crate::Selection;
 use rand::Rng;
 use serde::Serialize;
 use std::fmt;
@@ -113,6 +114,67 @@ impl Space {
         }
     }
 
+    /// Number of values in a policy's action head for this space: a logit per choice of every
+    /// discrete part (so equal to [`Space::mask_dim`] there), one value per `Box` dimension.
+    pub fn head_dim(&self) -> usize {
+        match self {
+            Space::Box { low, .. } => low.len(),
+            Space::Tuple(parts) => parts.iter().map(Space::head_dim).sum(),
+            discrete => discrete.mask_dim(),
+        }
+    }
+
+    /// Turns one finite action-head row into a legal action in `out`: each discrete part takes
+    /// its legal choice by `selection` (choice 0 when every choice is masked), each `Box` value is
+    /// clipped to its bounds.
+    pub fn select(
+        &self,
+        head: &[f32],
+        mask: &[u8],
+        selection: Selection,
+        rng: &mut impl Rng,
+        out: &mut [f32],
+    ) {
+        let mut cursor = Cursor::default();
+        self.select_at(head, mask, selection, rng, out, &mut cursor);
+    }
+
+    fn select_at(
+        &self,
+        head: &[f32],
+        mask: &[u8],
+        selection: Selection,
+        rng: &mut impl Rng,
+        out: &mut [f32],
+        at: &mut Cursor,
+    ) {
+        // In a head, discrete logits sit where their mask entries sit in the mask row.
+        let mut discrete = |n: u32, rng: &mut dyn rand::RngCore, at: &mut Cursor| {
+            let n = n as usize;
+            let logits = &head[at.head..at.head + n];
+            let part = mask.get(at.mask..at.mask + n);
+            let legal = |c: usize| part.is_none_or(|m| m[c] != 0);
+            out[at.value] = choose(logits, legal, selection, rng) as f32;
+            at.value += 1;
+            at.mask += n;
+            at.head += n;
+        };
+        match self {
+            Space::Discrete { n } => discrete(*n, rng, at),
+            Space::MultiDiscrete { nvec } => nvec.iter().for_each(|&n| discrete(n, rng, at)),
+            Space::Box { low, high } => {
+                for (&lo, &hi) in low.iter().zip(high) {
+                    out[at.value] = head[at.head].clamp(lo, hi);
+                    at.value += 1;
+                    at.head += 1;
+                }
+            }
+            Space::Tuple(parts) => parts
+                .iter()
+                .for_each(|p| p.select_at(head, mask, selection, rng, out, at)),
+        }
+    }
+
     /// Checks one flat action row against the space and the row's mask.
     pub fn check(&self, row: &[f32], mask: &[u8]) -> Result<(), ActionProblem> {
         if row.len() != self.flat_dim() {
@@ -217,11 +279,44 @@ impl Space {
     }
 }
 
-/// Position in the flat value row and the flat mask row while walking a space.
+/// Position in the flat value row, mask row and head row while walking a space.
 #[derive(Default)]
 struct Cursor {
     value: usize,
     mask: usize,
+    head: usize,
+}
+
+/// The legal choice `selection` picks from `logits`; 0 when none is legal.
+fn choose(
+    logits: &[f32],
+    legal: impl Fn(usize) -> bool,
+    selection: Selection,
+    rng: &mut dyn rand::RngCore,
+) -> usize {
+    let mut legal_logits = logits.iter().enumerate().filter(|&(c, _)| legal(c));
+    let Some(first) = legal_logits.next() else {
+        return 0;
+    };
+    // The first of the largest: ties go to the lowest index.
+    let (best, &max) = legal_logits.fold(first, |b, c| if c.1 > b.1 { c } else { b });
+    let Selection::Sample { temperature } = selection else {
+        return best;
+    };
+    // softmax((l - max) / T) in f64: every weight in (0, 1], the best one exactly 1.
+    let weight = |l: f32| ((f64::from(l) - f64::from(max)) / f64::from(temperature)).exp();
+    let total: f64 = (0..logits.len())
+        .filter(|&c| legal(c))
+        .map(|c| weight(logits[c]))
+        .sum();
+    let mut u = rng.random::<f64>() * total;
+    for c in (0..logits.len()).filter(|&c| legal(c)) {
+        u -= weight(logits[c]);
+        if u < 0.0 {
+            return c;
+        }
+    }
+    best
 }
 
 impl fmt::Display for Space {

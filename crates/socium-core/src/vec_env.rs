@@ -94,6 +94,8 @@ pub struct VecEnv {
     sims: Vec<Sim>,
     needs_reset: Vec<bool>,
     layout: Layout,
+    /// The step's actions with policy agents' rows filled in (empty without policies).
+    policy_actions: Vec<f32>,
 }
 
 /// Splits `buf` into `envs` chunks of `per_env` values; works for `per_env == 0` too.
@@ -138,6 +140,7 @@ impl VecEnv {
             needs_reset: vec![false; num_envs],
             sims,
             layout,
+            policy_actions: Vec::new(),
         })
     }
 
@@ -221,9 +224,11 @@ impl VecEnv {
         Ok(())
     }
 
-    /// Steps every env with its slice of `actions` (`[envs × agents × action_dim]`); envs that
-    /// finished at the previous step are reset instead. Refused as a whole, with no env moved, if
-    /// any env refuses its actions or a buffer has the wrong size.
+    /// Steps every env with its slice of `actions` (`[envs × agents × action_dim]`; only external
+    /// agents' rows are read); envs that finished at the previous step are reset instead. Every
+    /// policy runs once for all its acting agents of all envs first. Refused as a whole, with no
+    /// env moved, if any env refuses its actions, a policy fails or gives a non-finite output, or
+    /// a buffer has the wrong size.
     pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
         let expected = self.sims.len() * self.layout.actions;
         if actions.len() != expected {
@@ -245,6 +250,19 @@ impl VecEnv {
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
+        let has_policies = self.sims.iter().any(|s| s.has_policies());
+        let mut filled = std::mem::take(&mut self.policy_actions);
+        if has_policies {
+            filled.clear();
+            filled.extend_from_slice(actions);
+            let needs_reset = &self.needs_reset;
+            let decided = Sim::decide_policies(&mut self.sims, |e| !needs_reset[e], &mut filled);
+            if let Err((env, error)) = decided {
+                self.policy_actions = filled;
+                return Err(VecStepError::Env { env, error });
+            }
+        }
+        let actions = if has_policies { &filled[..] } else { actions };
         self.run(out, Some(actions), |_, sim, act, finished| {
             if finished {
                 sim.reset(None);
@@ -253,6 +271,28 @@ impl VecEnv {
             }
             finished
         });
+        self.policy_actions = filled;
+        Ok(())
+    }
+
+    /// Every agent's action at the last step, `[envs × agents × action_dim]`, into `out` (an env
+    /// reset by the last step keeps its episode's last actions).
+    pub fn actions(&self, out: &mut [f32]) -> Result<(), VecStepError> {
+        let expected = self.sims.len() * self.layout.actions;
+        if out.len() != expected {
+            return Err(VecStepError::WrongShape {
+                buffer: "actions",
+                expected,
+                found: out.len(),
+            });
+        }
+        for (sim, chunk) in self
+            .sims
+            .iter()
+            .zip(out.chunks_mut(self.layout.actions.max(1)))
+        {
+            chunk.copy_from_slice(sim.actions());
+        }
         Ok(())
     }
 

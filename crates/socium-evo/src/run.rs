@@ -8,7 +8,7 @@ use crate::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use socium_core::{
-    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, derive_seed,
+    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, StepError, derive_seed,
 };
 use socium_scenario::{
     Scenario,
@@ -35,6 +35,14 @@ pub enum EvolveError {
     /// A Sim could not be built.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A step failed (a policy gave a non-finite output, say).
+    #[error("generation {generation}: {error}")]
+    Step {
+        /// The generation.
+        generation: usize,
+        /// Why.
+        error: StepError,
+    },
     /// A checkpoint was refused or could not be written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -218,8 +226,10 @@ pub fn evolve(
         let mut sim = Sim::new(game, config)?;
         let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
         while !sim.is_done() {
-            sim.step(&actions)
-                .expect("evolving populations have no external agents");
+            sim.step(&actions).map_err(|error| EvolveError::Step {
+                generation: g,
+                error,
+            })?;
         }
         let dims = sim.reward_dimensions().len();
         let payoffs: Vec<f64> = (0..n)

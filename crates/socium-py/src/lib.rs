@@ -2,8 +2,12 @@
 //! place (the PufferLib pattern). The Python package `socium` (python/socium) builds the
 //! PettingZoo env and the Gymnasium-style vector env on top of [`RustVecEnv`].
 
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
-use pyo3::{create_exception, exceptions::PyValueError, prelude::*};
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use pyo3::{
+    create_exception,
+    exceptions::{PyRuntimeError, PyValueError},
+    prelude::*,
+};
 use socium_core::{StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
 use socium_scenario::{Override, Scenario};
 use std::path::Path;
@@ -57,6 +61,13 @@ create_exception!(
     "An action the mask forbids."
 );
 
+create_exception!(
+    _socium,
+    PolicyError,
+    PyRuntimeError,
+    "A policy failed or gave a NaN or infinite output; nothing moved."
+);
+
 /// The exception for a refused step.
 fn step_error(e: VecStepError) -> PyErr {
     let message = e.to_string();
@@ -68,6 +79,9 @@ fn step_error(e: VecStepError) -> PyErr {
         VecStepError::Env { error, .. } => match error {
             StepError::WrongShape { .. } => ActionShapeError::new_err(message),
             StepError::EpisodeOver => ActionError::new_err(message),
+            StepError::PolicyFailed { .. } | StepError::PolicyOutput { .. } => {
+                PolicyError::new_err(message)
+            }
             StepError::BadAction { problem, .. } => match problem {
                 ActionProblem::WrongLength { .. } => ActionShapeError::new_err(message),
                 ActionProblem::NotFinite { .. } => ActionNotFiniteError::new_err(message),
@@ -243,6 +257,15 @@ impl RustVecEnv {
         self.with_outputs(py, |env, out| env.step(actions, out))
     }
 
+    /// Writes every agent's action at the last step (`[envs, agents, action_dim]` float32; policy
+    /// and scripted agents' included) into `out`.
+    fn actions_taken(&self, mut out: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
+        let out = out
+            .as_slice_mut()
+            .map_err(|e| PyValueError::new_err(format!("out must be C-contiguous: {e}")))?;
+        self.env.actions(out).map_err(step_error)
+    }
+
     /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON.
     fn utterances(&self, env: usize) -> PyResult<String> {
         let sim = self
@@ -315,6 +338,13 @@ fn evolve(
     Ok(serde_json::json!({ "labels": result.labels, "generations": generations }).to_string())
 }
 
+/// Names the ONNX Runtime library to load for policy agents when neither a scenario nor
+/// `ORT_DYLIB_PATH` names one; nothing is loaded until a policy needs it.
+#[pyfunction]
+fn prefer_onnxruntime(path: std::path::PathBuf) {
+    socium_policy::runtime::prefer(path);
+}
+
 /// The seeds of `num_envs` envs derived from `master` (as `VecEnv::seeds` in Rust).
 #[pyfunction]
 fn env_seeds(master: u64, num_envs: usize) -> Vec<u64> {
@@ -328,6 +358,7 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(env_seeds, m)?)?;
     m.add_function(wrap_pyfunction!(scenario_seed, m)?)?;
     m.add_function(wrap_pyfunction!(evolve, m)?)?;
+    m.add_function(wrap_pyfunction!(prefer_onnxruntime, m)?)?;
     let py = m.py();
     m.add("ScenarioError", py.get_type::<ScenarioError>())?;
     m.add("ActionError", py.get_type::<ActionError>())?;
@@ -346,5 +377,6 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<ActionOutOfRangeError>(),
     )?;
     m.add("MaskedActionError", py.get_type::<MaskedActionError>())?;
+    m.add("PolicyError", py.get_type::<PolicyError>())?;
     Ok(())
 }

@@ -18,10 +18,11 @@ pub use run::{GroupSummary, RunError, RunSummary, run};
 
 use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
 use socium_core::{
-    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, Sim, SimConfig, SimError,
-    parse_edge_list,
+    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, PolicyController, Selection,
+    Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
 use socium_games::donor::indirect::IndirectGame;
+use socium_policy::OnnxPolicy;
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -114,6 +115,22 @@ impl Scenario {
         let game = parsed.game.into_inner().into_game();
 
         let agents_span = parsed.agents.span();
+        let total: usize = parsed
+            .agents
+            .get_ref()
+            .iter()
+            .map(|g| g.get_ref().count.map_or(1, |c| c.get() as usize))
+            .sum();
+        let dir = file.parent().unwrap_or(Path::new(""));
+        let mut policies = Policies {
+            dir,
+            runtime: parsed.scenario.onnxruntime.as_ref().map(|r| dir.join(r)),
+            spaces: Spaces {
+                observation: game.observation_space(total),
+                action: game.action_space(),
+            },
+            loaded: Vec::new(),
+        };
         let mut agents = Vec::new();
         for group in parsed.agents.into_inner() {
             let span = group.span();
@@ -122,7 +139,7 @@ impl Scenario {
             if agents.len() + count > MAX_AGENTS {
                 return Err(at(span, format!("more than {MAX_AGENTS} agents in all")));
             }
-            let spec = agent_spec(&*game, group, span.clone(), &at)?;
+            let spec = agent_spec(&*game, group, span.clone(), &mut policies, &at)?;
             // Tables group agents by label: one label must mean one setup.
             let clash = agents
                 .iter()
@@ -224,35 +241,81 @@ impl Scenario {
     }
 }
 
+/// The ONNX policies of one scenario: each file loaded once, checked against the game's spaces.
+struct Policies<'a> {
+    /// The scenario file's directory, which relative paths start from.
+    dir: &'a Path,
+    /// The scenario's `onnxruntime`, if it gives one.
+    runtime: Option<PathBuf>,
+    spaces: Spaces,
+    loaded: Vec<(PathBuf, Arc<OnnxPolicy>)>,
+}
+
+impl Policies<'_> {
+    fn load(&mut self, file: &str) -> Result<Arc<OnnxPolicy>, socium_policy::LoadError> {
+        let path = self.dir.join(file);
+        if let Some((_, policy)) = self.loaded.iter().find(|(p, _)| *p == path) {
+            return Ok(policy.clone());
+        }
+        let policy = Arc::new(OnnxPolicy::load(
+            &path,
+            &self.spaces,
+            self.runtime.as_deref(),
+        )?);
+        self.loaded.push((path, policy.clone()));
+        Ok(policy)
+    }
+}
+
 fn agent_spec(
     game: &dyn Game,
     group: AgentGroup,
     span: std::ops::Range<usize>,
+    policies: &mut Policies<'_>,
     at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
 ) -> Result<AgentSpec, ScenarioError> {
-    let controller = match (group.strategy, group.controller) {
-        (Some(_), Some(_)) => {
-            return Err(at(
-                span,
-                "give either `strategy` or `controller`, not both".into(),
-            ));
+    let given = [
+        group.strategy.is_some(),
+        group.controller.is_some(),
+        group.policy.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(at(
+            span,
+            "expected exactly one of `strategy = \"...\"`, `policy = \"file.onnx\"` or \
+             `controller = \"random\" | \"external\"`"
+                .into(),
+        ));
+    }
+    if group.strategy.is_none()
+        && let Some((name, _)) = group.params.first_key_value()
+    {
+        return Err(at(name.span(), "`params` belong to a `strategy`".into()));
+    }
+    if group.policy.is_none()
+        && let Some(t) = &group.temperature
+    {
+        return Err(at(t.span(), "`temperature` belongs to a `policy`".into()));
+    }
+    let controller = match (group.strategy, group.controller, group.policy) {
+        (_, Some(kind), _) => match kind {
+            ControllerKind::Random => Controller::Random,
+            ControllerKind::External => Controller::External,
+        },
+        (_, _, Some(file)) => {
+            let policy = policies
+                .load(file.get_ref())
+                .map_err(|e| at(file.span(), e.to_string()))?;
+            let selection = match group.temperature {
+                Some(t) => Selection::Sample {
+                    temperature: t.get_ref().get() as f32,
+                },
+                None => Selection::Argmax,
+            };
+            Controller::Policy(PolicyController { policy, selection })
         }
-        (None, None) => {
-            return Err(at(
-                span,
-                "expected `strategy = \"...\"` or `controller = \"random\" | \"external\"`".into(),
-            ));
-        }
-        (None, Some(kind)) => {
-            if let Some((name, _)) = group.params.first_key_value() {
-                return Err(at(name.span(), "`params` belong to a `strategy`".into()));
-            }
-            match kind {
-                ControllerKind::Random => Controller::Random,
-                ControllerKind::External => Controller::External,
-            }
-        }
-        (Some(name), None) => {
+        (None, None, None) => unreachable!("exactly one controller was checked above"),
+        (Some(name), None, None) => {
             let Some(info) = game.strategies().iter().find(|s| s.name == name.get_ref()) else {
                 let known: Vec<_> = game.strategies().iter().map(|s| s.name).collect();
                 return Err(at(
@@ -290,6 +353,14 @@ fn agent_spec(
     // The default label names the parameters given, so that groups of one strategy with
     // different parameters stay apart in tables.
     let label = group.label.unwrap_or_else(|| {
+        if let Controller::Policy(p) = &controller {
+            return match p.selection {
+                Selection::Argmax => p.policy.name().to_owned(),
+                Selection::Sample { temperature } => {
+                    format!("{}(temperature={temperature})", p.policy.name())
+                }
+            };
+        }
         let given: Vec<String> = group
             .params
             .iter()

@@ -2,7 +2,7 @@
 
 use crate::Scenario;
 use serde::Serialize;
-use socium_core::{AgentId, Controller, SimError};
+use socium_core::{AgentId, Controller, SimError, StepError};
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -25,6 +25,16 @@ pub enum RunError {
     External {
         /// The external agents' ids.
         agents: String,
+    },
+    /// A step failed (a policy gave a non-finite output, say).
+    #[error("episode {episode}, step {step}: {error}")]
+    Step {
+        /// The episode.
+        episode: u64,
+        /// The step within it.
+        step: u64,
+        /// Why.
+        error: StepError,
     },
     /// Writing an output failed.
     #[error("{}: {source}", path.display())]
@@ -121,8 +131,11 @@ pub fn run(
         }
         let mut episode_steps = 0u64;
         while !sim.is_done() {
-            sim.step(&actions)
-                .expect("scripted and random agents need no outside actions");
+            sim.step(&actions).map_err(|error| RunError::Step {
+                episode,
+                step: episode_steps,
+                error,
+            })?;
             episode_steps += 1;
             transcript
                 .write_all(&sim.take_transcript())

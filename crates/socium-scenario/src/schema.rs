@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use socium_core::{
     GraphSpec, Transform,
-    bounded::{Count, Finite, NonNegative, Probability},
+    bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
 use socium_games::donor::{
     cultural::CulturalConfig,
@@ -135,6 +135,9 @@ pub struct Meta {
     pub episodes: Option<Count>,
     /// Step limit per episode (truncation).
     pub max_steps: Option<Count>,
+    /// The ONNX Runtime library for `policy` agents (relative to the scenario file); looked for
+    /// in `ORT_DYLIB_PATH` and the project's `.venv` when absent.
+    pub onnxruntime: Option<String>,
 }
 
 /// `[game.<name>]`: exactly one game table.
@@ -161,6 +164,11 @@ pub struct AgentGroup {
     pub strategy: Option<Spanned<String>>,
     /// `random` or `external` instead of a strategy.
     pub controller: Option<ControllerKind>,
+    /// An ONNX policy file (relative to the scenario file) instead of a strategy.
+    pub policy: Option<Spanned<String>>,
+    /// Sample the policy's discrete choices from `softmax(logits / temperature)` (argmax when
+    /// absent).
+    pub temperature: Option<Spanned<Positive>>,
     /// Label in tables (default: the strategy or controller name).
     pub label: Option<String>,
     /// The strategy's parameters.

@@ -1,0 +1,267 @@
+//! Batched controllers: a [`Policy`] acts for every agent it controls, across every env of a
+//! `VecEnv`, in one call per step.
+//!
+//! The kernel knows no model format: a policy maps a batch of observation rows (and their action
+//! masks) to *action-head* rows ([`crate::Space::head_dim`] values each: logits for every discrete part,
+//! values for every `Box` part) and, optionally, extra outputs (a belief head, say). The kernel
+//! gathers the batch, checks every output is finite, turns heads into legal actions with the
+//! agent's [`Selection`] (drawing from the Sim's own `policy` stream, so results never depend on
+//! how envs were batched or threaded) and keeps the extras on the agent ([`PolicyExtras`]) for the
+//! step's systems to read. `socium-policy` implements `Policy` for ONNX models.
+
+use crate::{AgentId, AgentSpec, Controller, Sim, SimRng, StepError};
+use bevy_ecs::resource::Resource;
+use std::{fmt, sync::Arc};
+
+/// A controller that acts for a batch of agents at once.
+pub trait Policy: Send + Sync {
+    /// Name in errors and tables (an ONNX policy's file).
+    fn name(&self) -> &str;
+    /// Names and widths of the extra outputs a forward pass writes, in order.
+    fn extras(&self) -> &[(String, usize)];
+    /// Runs the model on `batch.rows` rows; writes every head and extra row. An error fails the
+    /// step before anything moved.
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String>;
+}
+
+/// One forward pass: inputs and the output buffers to fill, all row-major with `rows` rows.
+pub struct PolicyBatch<'a> {
+    /// Number of rows.
+    pub rows: usize,
+    /// Observations, `[rows × obs_dim]`.
+    pub obs: &'a [f32],
+    /// Action masks, `[rows × mask_dim]` (1 = legal).
+    pub masks: &'a [u8],
+    /// The action heads to write, `[rows × head_dim]`.
+    pub head: &'a mut [f32],
+    /// The extra outputs to write, `[rows × Σ extra widths]`, each row the extras in order.
+    pub extras: &'a mut [f32],
+}
+
+/// How a policy's action head becomes an action.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Selection {
+    /// The legal choice with the highest logit (the lowest index among ties).
+    Argmax,
+    /// A draw from `softmax(logits / temperature)` over the legal choices.
+    Sample {
+        /// Temperature, > 0.
+        temperature: f32,
+    },
+}
+
+/// An agent driven by a [`Policy`]; agents sharing one `Arc` share one forward pass per step.
+#[derive(Clone)]
+pub struct PolicyController {
+    /// The model.
+    pub policy: Arc<dyn Policy>,
+    /// How its head becomes this agent's action.
+    pub selection: Selection,
+}
+
+impl PartialEq for PolicyController {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.policy, &other.policy) && self.selection == other.selection
+    }
+}
+
+impl fmt::Debug for PolicyController {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyController")
+            .field("policy", &self.policy.name())
+            .field("selection", &self.selection)
+            .finish()
+    }
+}
+
+/// The extra outputs of each policy agent's last forward pass, by name (zeros before the first).
+#[derive(Resource, Debug, Default)]
+pub struct PolicyExtras {
+    per_agent: Vec<Vec<(String, Vec<f32>)>>,
+}
+
+impl PolicyExtras {
+    pub(crate) fn new(agents: &[AgentSpec]) -> Self {
+        let per_agent = agents
+            .iter()
+            .map(|a| match &a.controller {
+                Controller::Policy(p) => p
+                    .policy
+                    .extras()
+                    .iter()
+                    .map(|(name, width)| (name.clone(), vec![0.0; *width]))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        PolicyExtras { per_agent }
+    }
+
+    /// Agent `a`'s extra output `name`, if its policy has one.
+    pub fn get(&self, a: AgentId, name: &str) -> Option<&[f32]> {
+        let outputs = self.per_agent.get(a.index())?;
+        outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn set(&mut self, a: AgentId, mut row: &[f32]) {
+        for (_, values) in &mut self.per_agent[a.index()] {
+            let (head, rest) = row.split_at(values.len());
+            values.copy_from_slice(head);
+            row = rest;
+        }
+    }
+}
+
+/// The agents of one policy.
+struct Group {
+    policy: Arc<dyn Policy>,
+    agents: Vec<(AgentId, Selection)>,
+    extras_dim: usize,
+}
+
+/// Runs every policy of a config once per step over a slice of Sims: gather, forward, check,
+/// select, scatter. Scratch buffers are kept between steps.
+pub(crate) struct PolicyRunner {
+    groups: Vec<Group>,
+    obs: Vec<f32>,
+    masks: Vec<u8>,
+    head: Vec<f32>,
+    extras: Vec<f32>,
+    rows: Vec<(usize, AgentId, Selection)>,
+}
+
+impl PolicyRunner {
+    /// The runner of `agents`' policies, or `None` when no agent has one.
+    pub(crate) fn new(agents: &[AgentSpec]) -> Option<Self> {
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, spec) in agents.iter().enumerate() {
+            let Controller::Policy(p) = &spec.controller else {
+                continue;
+            };
+            let member = (AgentId(i as u32), p.selection);
+            match groups
+                .iter_mut()
+                .find(|g| Arc::ptr_eq(&g.policy, &p.policy))
+            {
+                Some(g) => g.agents.push(member),
+                None => groups.push(Group {
+                    extras_dim: p.policy.extras().iter().map(|(_, w)| w).sum(),
+                    policy: p.policy.clone(),
+                    agents: vec![member],
+                }),
+            }
+        }
+        (!groups.is_empty()).then(|| PolicyRunner {
+            groups,
+            obs: Vec::new(),
+            masks: Vec::new(),
+            head: Vec::new(),
+            extras: Vec::new(),
+            rows: Vec::new(),
+        })
+    }
+
+    /// Writes the action of every acting policy agent of every env `e` with `active(e)` into its
+    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy. On error
+    /// (a failed pass, a non-finite output) nothing in any Sim has changed.
+    pub(crate) fn decide(
+        &mut self,
+        sims: &mut [Sim],
+        active: impl Fn(usize) -> bool,
+        actions: &mut [f32],
+    ) -> Result<(), (usize, StepError)> {
+        let Some(first) = sims.first() else {
+            return Ok(());
+        };
+        let space = first.spaces().action.clone();
+        let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
+        let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
+        let per_env = first.agent_count() * action_dim;
+        for g in &self.groups {
+            self.rows.clear();
+            self.obs.clear();
+            self.masks.clear();
+            for (e, sim) in sims.iter().enumerate().filter(|(e, _)| active(*e)) {
+                let (obs, masks) = (sim.observations(), sim.action_masks());
+                for &(a, selection) in g.agents.iter().filter(|(a, _)| sim.acting()[a.index()]) {
+                    let i = a.index();
+                    self.obs
+                        .extend_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
+                    self.masks
+                        .extend_from_slice(&masks[i * mask_dim..(i + 1) * mask_dim]);
+                    self.rows.push((e, a, selection));
+                }
+            }
+            let rows = self.rows.len();
+            if rows == 0 {
+                continue;
+            }
+            self.head.clear();
+            self.head.resize(rows * head_dim, 0.0);
+            self.extras.clear();
+            self.extras.resize(rows * g.extras_dim, 0.0);
+            let name = || g.policy.name().to_owned();
+            g.policy
+                .forward(PolicyBatch {
+                    rows,
+                    obs: &self.obs,
+                    masks: &self.masks,
+                    head: &mut self.head,
+                    extras: &mut self.extras,
+                })
+                .map_err(|message| {
+                    let error = StepError::PolicyFailed {
+                        policy: name(),
+                        message,
+                    };
+                    (self.rows[0].0, error)
+                })?;
+            // Every check before the first draw, so a refusal leaves every stream untouched.
+            for (r, &(env, agent, _)) in self.rows.iter().enumerate() {
+                let head = &self.head[r * head_dim..(r + 1) * head_dim];
+                let extras = &self.extras[r * g.extras_dim..(r + 1) * g.extras_dim];
+                let bad = head
+                    .iter()
+                    .map(|v| ("action head", v))
+                    .chain(extras.iter().map(|v| ("extra outputs", v)))
+                    .enumerate()
+                    .find(|(_, (_, v))| !v.is_finite());
+                if let Some((index, (output, value))) = bad {
+                    let index = if index < head_dim {
+                        index
+                    } else {
+                        index - head_dim
+                    };
+                    let error = StepError::PolicyOutput {
+                        policy: name(),
+                        agent,
+                        message: format!("{output} entry {index} is {value}"),
+                    };
+                    return Err((env, error));
+                }
+            }
+            for (r, &(env, agent, selection)) in self.rows.iter().enumerate() {
+                let start = env * per_env + agent.index() * action_dim;
+                let out = &mut actions[start..start + action_dim];
+                let head = &self.head[r * head_dim..(r + 1) * head_dim];
+                let mask = &self.masks[r * mask_dim..(r + 1) * mask_dim];
+                let world = sims[env].world_mut();
+                space.select(
+                    head,
+                    mask,
+                    selection,
+                    &mut world.resource_mut::<SimRng>().policy,
+                    out,
+                );
+                if g.extras_dim > 0 {
+                    let extras = &self.extras[r * g.extras_dim..(r + 1) * g.extras_dim];
+                    world.resource_mut::<PolicyExtras>().set(agent, extras);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! `OnnxPolicy`: an ONNX model as a batched [`Policy`], checked against the game's spaces when
+//! loaded.
+//!
+//! The model's contract (what `assets/policies/make_policies.py` builds):
+//! - input `obs`: float32 `[batch, obs_dim]`, the batch dimension dynamic;
+//! - optional input `action_mask`: float32 `[batch, mask_dim]`, 1 where a choice is legal;
+//! - the **first output** is the action head, float32 `[batch, head_dim]`: logits for every
+//!   discrete part, values for every `Box` part (see `Space::head_dim`);
+//! - any further output is an extra (a belief head, say), float32 `[batch, k]`, kept on each agent
+//!   under the output's name for the step's systems to read.
+//!
+//! Sessions are pooled: a forward pass takes an idle session or makes one, so every worker thread
+//! running Sims at once has its own (`Session::run` needs `&mut`), and a `VecEnv` step, which runs
+//! each policy once for all envs, uses one.
+
+use crate::runtime::{self, RuntimeError};
+use ort::{
+    session::{Session, builder::GraphOptimizationLevel},
+    value::{Outlet, TensorElementType, TensorRef, ValueType},
+};
+use socium_core::{Policy, PolicyBatch, Space, Spaces};
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+/// Why a model was refused. Every message names the model file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    /// The file does not exist or cannot be read.
+    #[error("{path}: cannot read the model: {message}")]
+    Unreadable {
+        /// The model file.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
+    /// ONNX Runtime cannot load the file as a model.
+    #[error("{path}: not a valid ONNX model: {message}")]
+    NotOnnx {
+        /// The model file.
+        path: PathBuf,
+        /// What ONNX Runtime said.
+        message: String,
+    },
+    /// The model's inputs or outputs are not the ones a policy has.
+    #[error("{path}: {message}")]
+    Signature {
+        /// The model file.
+        path: PathBuf,
+        /// What is missing or unexpected.
+        message: String,
+    },
+    /// A tensor's element type is not float32.
+    #[error("{path}: {tensor}: expected float32, found {found}")]
+    DataType {
+        /// The model file.
+        path: PathBuf,
+        /// `input `obs`` or `output `logits``.
+        tensor: String,
+        /// The model's type.
+        found: String,
+    },
+    /// A tensor's shape does not fit the game's spaces.
+    #[error("{path}: {tensor}: expected shape {expected}, found {found}")]
+    Shape {
+        /// The model file.
+        path: PathBuf,
+        /// `input `obs`` or `output `logits``.
+        tensor: String,
+        /// What the game needs, e.g. `[batch, 13]`.
+        expected: String,
+        /// The model's shape, `-1` for dynamic dimensions.
+        found: String,
+    },
+    /// The action head's width is not what the action space needs.
+    #[error(
+        "{path}: output `{tensor}` gives {found} values per agent, but the action space {space} \
+         needs {expected} (a logit per discrete choice, a value per Box dimension)"
+    )]
+    ActionCount {
+        /// The model file.
+        path: PathBuf,
+        /// The head's name.
+        tensor: String,
+        /// The game's action space.
+        space: String,
+        /// Values the space needs.
+        expected: usize,
+        /// Values the model gives.
+        found: i64,
+    },
+    /// The ONNX Runtime library is missing or unloadable.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// An ONNX model acting for every agent that shares it.
+pub struct OnnxPolicy {
+    name: String,
+    path: PathBuf,
+    model: Vec<u8>,
+    obs_dim: usize,
+    mask_dim: usize,
+    head_dim: usize,
+    takes_mask: bool,
+    extras: Vec<(String, usize)>,
+    idle: Mutex<Vec<Pooled>>,
+    calls: AtomicU64,
+}
+
+/// A session and the float copy of the masks it feeds.
+struct Pooled {
+    session: Session,
+    mask: Vec<f32>,
+}
+
+const OBS: &str = "obs";
+const MASK: &str = "action_mask";
+
+impl OnnxPolicy {
+    /// Loads the model at `path` for a game with `spaces`, checking its inputs and outputs;
+    /// `runtime` is the ONNX Runtime library to load if none is loaded yet (see [`runtime`]).
+    pub fn load(
+        path: &Path,
+        spaces: &Spaces,
+        runtime: Option<&Path>,
+    ) -> Result<OnnxPolicy, LoadError> {
+        let model = std::fs::read(path).map_err(|e| LoadError::Unreadable {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut policy = OnnxPolicy {
+            name: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            ),
+            path: path.to_owned(),
+            model,
+            obs_dim: spaces.observation.flat_dim(),
+            mask_dim: spaces.action.mask_dim(),
+            head_dim: spaces.action.head_dim(),
+            takes_mask: false,
+            extras: Vec::new(),
+            idle: Mutex::new(Vec::new()),
+            calls: AtomicU64::new(0),
+        };
+        runtime::environment(runtime)?;
+        let session = policy.session()?;
+        policy.check_signature(&session.session, &spaces.action)?;
+        policy.idle.get_mut().expect("not shared yet").push(session);
+        Ok(policy)
+    }
+
+    /// Forward passes run so far (one per policy per step, whatever the number of envs).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new single-threaded session of the model (parallelism comes from many Sims).
+    fn session(&self) -> Result<Pooled, LoadError> {
+        let not_onnx = |message: String| LoadError::NotOnnx {
+            path: self.path.clone(),
+            message,
+        };
+        let env = runtime::environment(None)?;
+        let session = Session::builder(&env)
+            .and_then(|b| Ok(b.with_intra_threads(1)?))
+            .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
+            .and_then(|mut b| b.commit_from_memory(&self.model))
+            .map_err(|e| not_onnx(e.message().to_owned()))?;
+        Ok(Pooled {
+            session,
+            mask: Vec::new(),
+        })
+    }
+
+    fn check_signature(&mut self, session: &Session, action: &Space) -> Result<(), LoadError> {
+        let path = || self.path.clone();
+        let signature = |message: String| LoadError::Signature {
+            path: path(),
+            message,
+        };
+        let expected_inputs = if self.mask_dim > 0 {
+            format!(
+                "`{OBS}` [batch, {}] and optionally `{MASK}` [batch, {}]",
+                self.obs_dim, self.mask_dim
+            )
+        } else {
+            format!("`{OBS}` [batch, {}]", self.obs_dim)
+        };
+        for input in session.inputs() {
+            let width = match input.name() {
+                OBS => self.obs_dim,
+                MASK if self.mask_dim > 0 => {
+                    self.takes_mask = true;
+                    self.mask_dim
+                }
+                other => {
+                    return Err(signature(format!(
+                        "unexpected input `{other}`; a policy takes {expected_inputs}"
+                    )));
+                }
+            };
+            let tensor = format!("input `{}`", input.name());
+            batch_width(&path(), &tensor, input, Some(width))?;
+        }
+        if !session.inputs().iter().any(|i| i.name() == OBS) {
+            return Err(signature(format!(
+                "no input `{OBS}`; a policy takes {expected_inputs}"
+            )));
+        }
+        let Some((head, extras)) = session.outputs().split_first() else {
+            return Err(signature(
+                "no outputs; the first output must be the action head".into(),
+            ));
+        };
+        let tensor = format!("output `{}`", head.name());
+        let found = batch_width(&path(), &tensor, head, None)?;
+        if found != self.head_dim as i64 {
+            return Err(LoadError::ActionCount {
+                path: path(),
+                tensor: head.name().to_owned(),
+                space: action.to_string(),
+                expected: self.head_dim,
+                found,
+            });
+        }
+        for extra in extras {
+            let tensor = format!("output `{}`", extra.name());
+            let width = batch_width(&path(), &tensor, extra, None)?;
+            if width < 1 {
+                return Err(LoadError::Shape {
+                    path: path(),
+                    tensor,
+                    expected: "[batch, k] with a fixed k".into(),
+                    found: format!("[batch, {width}]"),
+                });
+            }
+            self.extras.push((extra.name().to_owned(), width as usize));
+        }
+        Ok(())
+    }
+
+    /// One forward pass on a pooled session.
+    fn run(&self, pooled: &mut Pooled, batch: PolicyBatch<'_>) -> Result<(), String> {
+        let rows = batch.rows;
+        let obs = TensorRef::from_array_view(([rows, self.obs_dim], batch.obs))
+            .map_err(|e| e.message().to_owned())?;
+        let outputs = if self.takes_mask {
+            pooled.mask.clear();
+            pooled
+                .mask
+                .extend(batch.masks.iter().map(|&m| f32::from(m)));
+            let mask = TensorRef::from_array_view(([rows, self.mask_dim], &pooled.mask[..]))
+                .map_err(|e| e.message().to_owned())?;
+            pooled.session.run(ort::inputs![OBS => obs, MASK => mask])
+        } else {
+            pooled.session.run(ort::inputs![OBS => obs])
+        }
+        .map_err(|e| e.message().to_owned())?;
+        let output = |i: usize, width: usize| {
+            let (shape, data) = outputs[i]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.message().to_owned())?;
+            if **shape != [rows as i64, width as i64] {
+                return Err(format!(
+                    "output {i} has shape {shape}, expected [{rows}, {width}]"
+                ));
+            }
+            Ok(data)
+        };
+        batch.head.copy_from_slice(output(0, self.head_dim)?);
+        let extras_dim: usize = self.extras.iter().map(|(_, w)| w).sum();
+        let mut offset = 0;
+        for (i, (_, width)) in self.extras.iter().enumerate() {
+            let data = output(i + 1, *width)?;
+            for (row, values) in batch.extras.chunks_mut(extras_dim).zip(data.chunks(*width)) {
+                row[offset..offset + width].copy_from_slice(values);
+            }
+            offset += width;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `outlet` is a float32 `[batch, width]` tensor with a dynamic batch dimension
+/// (and the given width), and returns its width.
+fn batch_width(
+    path: &Path,
+    tensor: &str,
+    outlet: &Outlet,
+    width: Option<usize>,
+) -> Result<i64, LoadError> {
+    let expected = format!("[batch, {}]", width.map_or("k".into(), |w| w.to_string()));
+    let ValueType::Tensor { ty, shape, .. } = outlet.dtype() else {
+        return Err(LoadError::Shape {
+            path: path.to_owned(),
+            tensor: tensor.to_owned(),
+            expected,
+            found: outlet.dtype().to_string(),
+        });
+    };
+    if *ty != TensorElementType::Float32 {
+        return Err(LoadError::DataType {
+            path: path.to_owned(),
+            tensor: tensor.to_owned(),
+            found: ty.to_string(),
+        });
+    }
+    let fits = shape.len() == 2 && shape[0] < 0 && width.is_none_or(|w| shape[1] == w as i64);
+    if !fits {
+        return Err(LoadError::Shape {
+            path: path.to_owned(),
+            tensor: tensor.to_owned(),
+            expected: expected + " with a dynamic batch dimension",
+            found: shape.to_string(),
+        });
+    }
+    Ok(shape[1])
+}
+
+impl Policy for OnnxPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn extras(&self) -> &[(String, usize)] {
+        &self.extras
+    }
+
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut pooled = match pooled {
+            Some(p) => p,
+            None => self.session().map_err(|e| e.to_string())?,
+        };
+        let result = self.run(&mut pooled, batch);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pooled);
+        result
+    }
+}
+
+impl std::fmt::Debug for OnnxPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxPolicy")
+            .field("path", &self.path)
+            .field("extras", &self.extras)
+            .finish()
+    }
+}
