@@ -1,8 +1,8 @@
 //! Socium: a fast, deterministic engine for multi-agent social simulation.
 //!
 //! This facade re-exports the workspace crates: [`core`] (the kernel: `Sim`, `VecEnv`, spaces,
-//! social graph, utterances, rewards), [`games`] (game families) and [`scenario`] (scenario files
-//! and runs). The end-to-end tests in `tests/` belong to it.
+//! social graph, utterances, rewards), [`games`] (game families), [`policy`] (ONNX policies) and
+//! [`scenario`] (scenario files and runs). The end-to-end tests in `tests/` belong to it.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,4 +21,5 @@
 
 pub use socium_core as core;
 pub use socium_games as games;
+pub use socium_policy as policy;
 pub use socium_scenario as scenario;

@@ -101,11 +101,11 @@ def donor_mlp():
 
 
 def donor_bench_mlp():
-    """The benchmark's MLP for the cultural donor game with trace depth 9 (obs 31, Box(1) share):
-    31 -> 64 -> 64 -> 1."""
-    weights = mlp_layers(np.random.default_rng(31), [31, 64, 64, 1])
+    """The benchmark's MLP for the cultural donor game with trace depth 8, its deepest (obs 28,
+    Box(1) share): 28 -> 64 -> 64 -> 1."""
+    weights = mlp_layers(np.random.default_rng(28), [28, 64, 64, 1])
     nodes, _ = mlp_nodes(2, "share")
-    return save("donor_bench_mlp", nodes, [tensor("obs", 31)], [tensor("share", 1)], weights)
+    return save("donor_bench_mlp", nodes, [tensor("obs", 28)], [tensor("share", 1)], weights)
 
 
 def invalid():

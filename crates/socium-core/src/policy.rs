@@ -11,6 +11,7 @@
 
 use crate::{AgentId, AgentSpec, Controller, Sim, SimRng, StepError};
 use bevy_ecs::resource::Resource;
+use rayon::prelude::*;
 use std::{fmt, sync::Arc};
 
 /// A controller that acts for a batch of agents at once.
@@ -123,14 +124,37 @@ struct Group {
 }
 
 /// Runs every policy of a config once per step over a slice of Sims: gather, forward, check,
-/// select, scatter. Scratch buffers are kept between steps.
+/// select, scatter. Gathering and selecting run in parallel over the Sims (each Sim's rows are
+/// contiguous in the batch); scratch buffers are kept between steps.
 pub(crate) struct PolicyRunner {
     groups: Vec<Group>,
+    /// `offsets[e]..offsets[e + 1]` are env `e`'s rows in the batch.
+    offsets: Vec<usize>,
     obs: Vec<f32>,
     masks: Vec<u8>,
     head: Vec<f32>,
     extras: Vec<f32>,
-    rows: Vec<(usize, AgentId, Selection)>,
+}
+
+/// The members of `agents` that act at `sim`'s coming step, in order.
+fn acting<'a>(
+    agents: &'a [(AgentId, Selection)],
+    sim: &'a Sim,
+) -> impl Iterator<Item = &'a (AgentId, Selection)> + 'a {
+    let acting = sim.acting();
+    agents.iter().filter(move |(a, _)| acting[a.index()])
+}
+
+/// Splits `buf` into consecutive chunks of `width ×` the lengths `offsets` delimits.
+fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> Vec<&'a mut [T]> {
+    offsets
+        .windows(2)
+        .map(|w| {
+            let (chunk, rest) = std::mem::take(&mut buf).split_at_mut((w[1] - w[0]) * width);
+            buf = rest;
+            chunk
+        })
+        .collect()
 }
 
 impl PolicyRunner {
@@ -156,11 +180,11 @@ impl PolicyRunner {
         }
         (!groups.is_empty()).then(|| PolicyRunner {
             groups,
+            offsets: Vec::new(),
             obs: Vec::new(),
             masks: Vec::new(),
             head: Vec::new(),
             extras: Vec::new(),
-            rows: Vec::new(),
         })
     }
 
@@ -170,7 +194,7 @@ impl PolicyRunner {
     pub(crate) fn decide(
         &mut self,
         sims: &mut [Sim],
-        active: impl Fn(usize) -> bool,
+        active: impl Fn(usize) -> bool + Sync,
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let Some(first) = sims.first() else {
@@ -181,86 +205,122 @@ impl PolicyRunner {
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
         let per_env = first.agent_count() * action_dim;
         for g in &self.groups {
-            self.rows.clear();
-            self.obs.clear();
-            self.masks.clear();
-            for (e, sim) in sims.iter().enumerate().filter(|(e, _)| active(*e)) {
-                let (obs, masks) = (sim.observations(), sim.action_masks());
-                for &(a, selection) in g.agents.iter().filter(|(a, _)| sim.acting()[a.index()]) {
-                    let i = a.index();
-                    self.obs
-                        .extend_from_slice(&obs[i * obs_dim..(i + 1) * obs_dim]);
-                    self.masks
-                        .extend_from_slice(&masks[i * mask_dim..(i + 1) * mask_dim]);
-                    self.rows.push((e, a, selection));
-                }
+            self.offsets.clear();
+            self.offsets.push(0);
+            for (e, sim) in sims.iter().enumerate() {
+                let rows = if active(e) {
+                    acting(&g.agents, sim).count()
+                } else {
+                    0
+                };
+                self.offsets.push(self.offsets[e] + rows);
             }
-            let rows = self.rows.len();
+            let rows = self.offsets[sims.len()];
             if rows == 0 {
                 continue;
             }
-            self.head.clear();
+            self.obs.resize(rows * obs_dim, 0.0);
+            self.masks.resize(rows * mask_dim, 0);
             self.head.resize(rows * head_dim, 0.0);
-            self.extras.clear();
             self.extras.resize(rows * g.extras_dim, 0.0);
+            let obs = split_rows(&mut self.obs[..rows * obs_dim], &self.offsets, obs_dim);
+            let masks = split_rows(&mut self.masks[..rows * mask_dim], &self.offsets, mask_dim);
+            (&*sims, obs, masks)
+                .into_par_iter()
+                .for_each(|(sim, obs, masks)| {
+                    let (all_obs, all_masks) = (sim.observations(), sim.action_masks());
+                    let rows = obs.chunks_mut(obs_dim.max(1));
+                    for ((&(a, _), obs), masks) in acting(&g.agents, sim)
+                        .zip(rows)
+                        .zip(masks.chunks_mut(mask_dim.max(1)))
+                    {
+                        let i = a.index();
+                        obs.copy_from_slice(&all_obs[i * obs_dim..(i + 1) * obs_dim]);
+                        masks.copy_from_slice(&all_masks[i * mask_dim..(i + 1) * mask_dim]);
+                    }
+                });
             let name = || g.policy.name().to_owned();
+            let env_of = |row: usize| self.offsets.partition_point(|&o| o <= row) - 1;
             g.policy
                 .forward(PolicyBatch {
                     rows,
-                    obs: &self.obs,
-                    masks: &self.masks,
-                    head: &mut self.head,
-                    extras: &mut self.extras,
+                    obs: &self.obs[..rows * obs_dim],
+                    masks: &self.masks[..rows * mask_dim],
+                    head: &mut self.head[..rows * head_dim],
+                    extras: &mut self.extras[..rows * g.extras_dim],
                 })
                 .map_err(|message| {
                     let error = StepError::PolicyFailed {
                         policy: name(),
                         message,
                     };
-                    (self.rows[0].0, error)
+                    (env_of(0), error)
                 })?;
             // Every check before the first draw, so a refusal leaves every stream untouched.
-            for (r, &(env, agent, _)) in self.rows.iter().enumerate() {
+            let width = head_dim + g.extras_dim;
+            let values = (0..rows).flat_map(|r| {
                 let head = &self.head[r * head_dim..(r + 1) * head_dim];
                 let extras = &self.extras[r * g.extras_dim..(r + 1) * g.extras_dim];
-                let bad = head
-                    .iter()
-                    .map(|v| ("action head", v))
-                    .chain(extras.iter().map(|v| ("extra outputs", v)))
-                    .enumerate()
-                    .find(|(_, (_, v))| !v.is_finite());
-                if let Some((index, (output, value))) = bad {
-                    let index = if index < head_dim {
-                        index
-                    } else {
-                        index - head_dim
-                    };
-                    let error = StepError::PolicyOutput {
-                        policy: name(),
-                        agent,
-                        message: format!("{output} entry {index} is {value}"),
-                    };
-                    return Err((env, error));
-                }
+                head.iter().chain(extras)
+            });
+            if let Some((index, value)) = values.enumerate().find(|(_, v)| !v.is_finite()) {
+                let (row, entry) = (index / width, index % width);
+                let env = env_of(row);
+                let (agent, _) = acting(&g.agents, &sims[env])
+                    .nth(row - self.offsets[env])
+                    .expect("the row is one of its env's acting agents");
+                let message = match entry < head_dim {
+                    true => format!("action head entry {entry} is {value}"),
+                    false => format!("extra outputs entry {} is {value}", entry - head_dim),
+                };
+                let policy = name();
+                let error = StepError::PolicyOutput {
+                    policy,
+                    agent: *agent,
+                    message,
+                };
+                return Err((env, error));
             }
-            for (r, &(env, agent, selection)) in self.rows.iter().enumerate() {
-                let start = env * per_env + agent.index() * action_dim;
-                let out = &mut actions[start..start + action_dim];
-                let head = &self.head[r * head_dim..(r + 1) * head_dim];
-                let mask = &self.masks[r * mask_dim..(r + 1) * mask_dim];
-                let world = sims[env].world_mut();
-                space.select(
-                    head,
-                    mask,
-                    selection,
-                    &mut world.resource_mut::<SimRng>().policy,
-                    out,
-                );
-                if g.extras_dim > 0 {
-                    let extras = &self.extras[r * g.extras_dim..(r + 1) * g.extras_dim];
-                    world.resource_mut::<PolicyExtras>().set(agent, extras);
-                }
-            }
+            let heads = split_rows(&mut self.head[..rows * head_dim], &self.offsets, head_dim);
+            let extras = split_rows(
+                &mut self.extras[..rows * g.extras_dim],
+                &self.offsets,
+                g.extras_dim,
+            );
+            let masks = split_rows(&mut self.masks[..rows * mask_dim], &self.offsets, mask_dim);
+            (
+                sims.par_iter_mut(),
+                actions.par_chunks_mut(per_env.max(1)),
+                heads,
+                extras,
+                masks,
+            )
+                .into_par_iter()
+                .for_each(|(sim, actions, heads, extras, masks)| {
+                    if heads.is_empty() {
+                        return;
+                    }
+                    let members: Vec<(AgentId, Selection)> =
+                        acting(&g.agents, sim).copied().collect();
+                    let world = sim.world_mut();
+                    let mut rng = world.resource_mut::<SimRng>();
+                    for (r, &(a, selection)) in members.iter().enumerate() {
+                        let i = a.index();
+                        space.select(
+                            &heads[r * head_dim..(r + 1) * head_dim],
+                            &masks[r * mask_dim..(r + 1) * mask_dim],
+                            selection,
+                            &mut rng.policy,
+                            &mut actions[i * action_dim..(i + 1) * action_dim],
+                        );
+                    }
+                    if g.extras_dim > 0 {
+                        let mut kept = world.resource_mut::<PolicyExtras>();
+                        for (r, &(a, _)) in members.iter().enumerate() {
+                            kept.set(a, &extras[r * g.extras_dim..(r + 1) * g.extras_dim]);
+                        }
+                    }
+                });
         }
         Ok(())
     }

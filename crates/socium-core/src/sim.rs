@@ -593,7 +593,7 @@ impl Sim {
     /// `active(e)`, writing their agents' rows of `actions` (`[envs × agents × action_dim]`).
     pub(crate) fn decide_policies(
         sims: &mut [Sim],
-        active: impl Fn(usize) -> bool,
+        active: impl Fn(usize) -> bool + Sync,
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         // Any Sim's runner serves: the groups are the same in every Sim of one config.

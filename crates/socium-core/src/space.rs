@@ -396,6 +396,56 @@ mod tests {
     }
 
     #[test]
+    fn heads_become_legal_actions() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        // Tuple(Discrete(3), Box(1) in [0, 1], MultiDiscrete([2, 2])): head 3 + 1 + 4 values.
+        let s = Space::Tuple(vec![
+            Space::Discrete { n: 3 },
+            Space::uniform_box(1, 0.0, 1.0),
+            Space::MultiDiscrete { nvec: vec![2, 2] },
+        ]);
+        assert_eq!(s.head_dim(), 8);
+        let head = [1.0, 5.0, 5.0, 1.7, 0.0, -1.0, 2.0, 2.0];
+        let mut out = [0.0; 4];
+        s.select(&head, &[1; 7], Selection::Argmax, &mut rng, &mut out);
+        // Ties go to the lowest index; the Box value is clipped.
+        assert_eq!(out, [1.0, 1.0, 0.0, 0.0]);
+        s.select(
+            &head,
+            &[1, 0, 1, 1, 1, 0, 0],
+            Selection::Argmax,
+            &mut rng,
+            &mut out,
+        );
+        // Masked best choices give way; a part with every choice masked takes 0.
+        assert_eq!(out, [2.0, 1.0, 0.0, 0.0]);
+        assert_eq!(s.check(&out, &[1, 0, 1, 1, 1, 1, 1]), Ok(()));
+    }
+
+    #[test]
+    fn sampling_follows_the_tempered_softmax_over_legal_choices() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let s = Space::Discrete { n: 4 };
+        // At temperature 2, logits 0, 2 ln 2, 4 ln 2 weigh 1 : 2 : 4; choice 3 is masked.
+        let ln2 = std::f32::consts::LN_2;
+        let head = [0.0, 2.0 * ln2, 4.0 * ln2, 9.0];
+        let (mut counts, draws) = ([0u32; 4], 70_000);
+        let mut out = [0.0];
+        for _ in 0..draws {
+            let t = Selection::Sample { temperature: 2.0 };
+            s.select(&head, &[1, 1, 1, 0], t, &mut rng, &mut out);
+            counts[out[0] as usize] += 1;
+        }
+        assert_eq!(counts[3], 0);
+        for (c, p) in [1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0].into_iter().enumerate() {
+            let freq = f64::from(counts[c]) / f64::from(draws);
+            // Five binomial standard deviations: a false alarm about once in 3.5 million runs.
+            let tolerance = 5.0 * (p * (1.0 - p) / f64::from(draws)).sqrt();
+            assert!((freq - p).abs() < tolerance, "choice {c}: {freq} vs {p}");
+        }
+    }
+
+    #[test]
     fn samples_are_legal() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let s = tuple();

@@ -313,7 +313,7 @@ fn batch_width(
         return Err(LoadError::DataType {
             path: path.to_owned(),
             tensor: tensor.to_owned(),
-            found: ty.to_string(),
+            found: format!("{ty:?}").to_lowercase(),
         });
     }
     let fits = shape.len() == 2 && shape[0] < 0 && width.is_none_or(|w| shape[1] == w as i64);

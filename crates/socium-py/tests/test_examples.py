@@ -31,3 +31,31 @@ def test_numpy_learner_beats_its_untrained_self():
     trained = reinforce.evaluate(preferences, 1024, seed=12345)
     assert trained > untrained + 30, (untrained, trained)
     assert reinforce.softmax(preferences).argmax() == len(reinforce.SHARES) - 1, "learns to give all"
+
+
+def test_train_export_run_plays_the_exported_policy_as_the_trainer_would(tmp_path, monkeypatch):
+    # `socium run` of the exported model must score what the same constant share scores when a
+    # trainer sends it through the VecEnv: same scenario, same seed, same episodes.
+    monkeypatch.setenv("SOCIUM_BIN", str(ROOT / "target/debug/socium"))
+    loop = example("train_export_run")
+    summary = loop.run_loop(iterations=10, envs=16, seed=0, out=tmp_path, episodes=3)
+    learner = next(g for g in summary["groups"] if g["label"] == "learner")
+    assert learner["controller"] == "learner.onnx" and summary["episodes"] == 3
+
+    import socium
+
+    env = socium.VecEnv(ROOT / "scenarios/donor_learner.toml", num_envs=1, seeds=[summary["seed"]])
+    env.reset()
+    actions = np.zeros((1, 12, 1), np.float32)
+    actions[0, 0, 0] = summary["share"]
+    returns = []
+    for _ in range(3):
+        total = 0.0
+        while True:
+            _, rewards, terminated, _, _ = env.step(actions)
+            total += float(rewards[0, 0])
+            if terminated.all():
+                break
+        returns.append(total)
+        env.step(actions)  # NEXT_STEP autoreset: continues the streams as `socium run` does
+    assert math.isclose(learner["mean_return"], np.mean(returns), rel_tol=1e-5), (learner, returns)

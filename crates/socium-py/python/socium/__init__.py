@@ -7,7 +7,13 @@
 Scenario overrides are keyword arguments, checked exactly like the scenario file: a plain name is
 a key of the game's table (``noise=0.05``), ``seed``/``episodes``/``max_steps`` are
 ``[scenario]`` keys, and a dotted name (``"agents[1].count"``) may be passed through ``overrides``.
+
+Agents with ``policy = "model.onnx"`` run through ONNX Runtime: the library of the installed
+``onnxruntime`` package is used unless ``ORT_DYLIB_PATH`` or the scenario names another.
 """
+
+import importlib.util
+from pathlib import Path
 
 from socium._socium import (
     ActionDtypeError,
@@ -17,12 +23,29 @@ from socium._socium import (
     ActionOutOfRangeError,
     ActionShapeError,
     MaskedActionError,
+    PolicyError,
     ScenarioError,
     env_seeds,
+    prefer_onnxruntime,
 )
 from socium.env import ParallelEnv, parallel_env
 from socium.evolve import evolve
 from socium.vector import VecEnv
+
+
+def _prefer_installed_onnxruntime() -> None:
+    """Names the ONNX Runtime library of the installed ``onnxruntime`` package, if any, to the
+    engine; finding it imports nothing and loads nothing."""
+    spec = importlib.util.find_spec("onnxruntime")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        libraries = sorted(Path(location, "capi").glob("*onnxruntime.*"))
+        libraries = [p for p in libraries if p.suffix not in (".py", ".pyc")]
+        if libraries:
+            prefer_onnxruntime(libraries[0])
+            return
+
+
+_prefer_installed_onnxruntime()
 
 __all__ = [
     "ActionDtypeError",
@@ -33,6 +56,7 @@ __all__ = [
     "ActionShapeError",
     "MaskedActionError",
     "ParallelEnv",
+    "PolicyError",
     "ScenarioError",
     "VecEnv",
     "env_seeds",

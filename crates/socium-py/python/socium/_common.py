@@ -121,6 +121,7 @@ class Core:
         self.terminated = np.zeros(shape, np.bool_)
         self.truncated = np.zeros(shape, np.bool_)
         self.actions = np.zeros(shape + (self.spec["action_dim"],), np.float32)
+        self.taken = np.zeros_like(self.actions)
         self.rust.bind(
             self.obs, self.masks, self.acting, self.rewards, self.reward_components, self.terminated, self.truncated
         )
@@ -132,6 +133,11 @@ class Core:
     def step(self, actions: np.ndarray) -> None:
         """Steps every env with float32 ``actions`` of shape ``[envs, agents, action_dim]``."""
         self.rust.step(actions)
+
+    def actions_taken(self) -> np.ndarray:
+        """Every agent's action at the last step, written into the same array at each call."""
+        self.rust.actions_taken(self.taken)
+        return self.taken
 
     def utterances(self, env: int) -> list[dict]:
         """Env ``env``'s acts of the last step, each with the reward entries it caused."""

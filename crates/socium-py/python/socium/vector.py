@@ -110,6 +110,12 @@ class VecEnv(VectorEnv):
         core.step(actions)
         return core.obs, core.rewards, core.terminated, core.truncated, self._infos()
 
+    def actions_taken(self) -> np.ndarray:
+        """Every agent's action at the last step, ``[envs, agents, action_dim]`` float32: the
+        external agents' as sent, and those that scripted strategies and ONNX policies chose (an
+        env reset by the step keeps its episode's last actions). The same array at each call."""
+        return self._core.actions_taken()
+
     def close(self, **kwargs: Any) -> None:
         """Nothing to release: the engine frees the envs with this object."""
 

@@ -1,0 +1,336 @@
+//! ONNX policies as controllers: batching (one forward pass per model per step across a VecEnv),
+//! determinism whatever the threads or batching, extras, and every bad-model error.
+//!
+//! The models are built by `assets/policies/make_policies.py`; ONNX Runtime comes from the
+//! project's `.venv` (`scripts/python-env`) or `ORT_DYLIB_PATH`.
+
+use socium::core::{
+    AgentId, Controller, PolicyController, Selection, Sim, SimConfig, StepError, VecBuffers,
+    VecEnv, VecStepError,
+};
+use socium::policy::{LoadError, OnnxPolicy};
+use socium::scenario::{Scenario, run};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model(name: &str) -> PathBuf {
+    root().join("assets/policies").join(name)
+}
+
+/// A scenario from TOML text, anchored in the repository root.
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, &root().join("test.toml")).unwrap()
+}
+
+/// The cultural donor game with punishment and refusal (action Tuple(Discrete(3), Box(1))), 12
+/// agents: 6 on `donor_mlp.onnx` by argmax, 4 sampling from it at temperature 1, 2 scripted.
+fn donor_scenario() -> Scenario {
+    scenario(
+        r#"
+        [scenario]
+        name = "donor with policies"
+        seed = 5
+        [game.donor_cultural]
+        punishment = true
+        refusal = true
+        [[agents]]
+        count = 6
+        policy = "assets/policies/donor_mlp.onnx"
+        [[agents]]
+        count = 4
+        policy = "assets/policies/donor_mlp.onnx"
+        temperature = 1.0
+        [[agents]]
+        count = 2
+        strategy = "reciprocal"
+        "#,
+    )
+}
+
+fn policy_of(config: &SimConfig, agent: usize) -> &PolicyController {
+    match &config.agents[agent].controller {
+        Controller::Policy(p) => p,
+        other => panic!("agent {agent} is {other:?}"),
+    }
+}
+
+/// `config` with every policy agent switched to `policy` (keeping its selection).
+fn with_policy(config: &SimConfig, policy: &Arc<OnnxPolicy>) -> SimConfig {
+    let mut config = config.clone();
+    for a in &mut config.agents {
+        if let Controller::Policy(p) = &mut a.controller {
+            p.policy = policy.clone();
+        }
+    }
+    config
+}
+
+#[test]
+fn an_onnx_tit_for_tat_plays_move_for_move_like_the_scripted_one() {
+    let outputs = |file: &str| {
+        let s = Scenario::load(&root().join("scenarios").join(file)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let summary = run(&s, dir.path(), |_| {}).unwrap();
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        let returns: Vec<f64> = summary.groups.iter().map(|g| g.mean_return).collect();
+        (returns, read("metrics.csv"), read("transcript.jsonl"))
+    };
+    let (onnx, scripted) = (outputs("ipd_onnx.toml"), outputs("ipd_tournament.toml"));
+    assert_eq!(onnx.0, scripted.0, "returns per group");
+    assert_eq!(onnx.1, scripted.1, "metrics.csv");
+    assert!(onnx.2 == scripted.2, "transcript.jsonl differs");
+    assert!(!onnx.2.is_empty());
+}
+
+#[test]
+fn one_forward_pass_per_model_per_step_across_256_envs() {
+    let s = donor_scenario();
+    // Two models: the file itself, and a copy under another name for the sampling agents.
+    let spaces = s.sim().unwrap().spaces().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("donor_mlp_copy.onnx");
+    std::fs::copy(model("donor_mlp.onnx"), &copy).unwrap();
+    let first = Arc::new(OnnxPolicy::load(&model("donor_mlp.onnx"), &spaces, None).unwrap());
+    let second = Arc::new(OnnxPolicy::load(&copy, &spaces, None).unwrap());
+    let mut config = with_policy(&s.config, &first);
+    for a in &mut config.agents[6..10] {
+        if let Controller::Policy(p) = &mut a.controller {
+            p.policy = second.clone();
+        }
+    }
+    let mut env = VecEnv::new(&*s.game, &config, &VecEnv::seeds(1, 256)).unwrap();
+    let mut buf = env.buffers();
+    env.reset(None, buf.outputs()).unwrap();
+    let actions = vec![0.0; buf.acting.len() * spaces.action.flat_dim()];
+    // An episode is 12 rounds × 2 games = 24 steps, each with donors acting in every env.
+    for step in 1..=24 {
+        env.step(&actions, buf.outputs()).unwrap();
+        assert_eq!((first.calls(), second.calls()), (step, step));
+    }
+    assert!(buf.terminated.iter().all(|&t| t));
+    // The next step resets every env (NEXT_STEP autoreset): nobody acts, no pass runs.
+    env.step(&actions, buf.outputs()).unwrap();
+    assert_eq!((first.calls(), second.calls()), (24, 24));
+}
+
+/// The outputs and the actions taken at each of `steps` steps of a VecEnv of `config`.
+fn trajectory(
+    s: &Scenario,
+    config: &SimConfig,
+    seeds: &[u64],
+    steps: usize,
+) -> Vec<(VecBuffers, Vec<f32>)> {
+    let mut env = VecEnv::new(&*s.game, config, seeds).unwrap();
+    let mut buf = env.buffers();
+    env.reset(None, buf.outputs()).unwrap();
+    let mut actions = vec![0.0; buf.acting.len() * s.game.action_space().flat_dim()];
+    let mut out = Vec::new();
+    for _ in 0..steps {
+        env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
+        env.actions(&mut actions).unwrap();
+        out.push((buf.clone(), actions.clone()));
+    }
+    out
+}
+
+#[test]
+fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
+    let s = donor_scenario();
+    let seeds = VecEnv::seeds(9, 16);
+    let in_pool = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| trajectory(&s, &s.config, &seeds, 30))
+    };
+    let one = in_pool(1);
+    assert!(one == in_pool(2), "1 thread and 2 threads differ");
+    // The sampling agents draw from each env's own stream: the same Sims stepped one by one (a
+    // batch of one env per pass) act the same.
+    let action_dim = s.game.action_space().flat_dim();
+    let agents = s.config.agents.len();
+    for (e, &seed) in seeds.iter().enumerate() {
+        let config = SimConfig {
+            seed,
+            ..s.config.clone()
+        };
+        let mut sim = Sim::new(&*s.game, config).unwrap();
+        sim.reset(None); // as the VecEnv was
+        for (t, (out, actions)) in one.iter().enumerate().take(24) {
+            sim.step(&vec![0.0; agents * action_dim]).unwrap();
+            let batched = &actions[e * agents * action_dim..(e + 1) * agents * action_dim];
+            assert_eq!(sim.actions(), batched, "env {e}, step {t}");
+            assert_eq!(sim.rewards(), &out.rewards[e * agents..(e + 1) * agents]);
+        }
+    }
+    // Sampling at temperature 1 does sample: some acting sampler took a non-argmax move.
+    let moves: Vec<f32> = one
+        .iter()
+        .flat_map(|(_, actions)| actions.chunks(action_dim).map(|a| a[0]))
+        .collect();
+    assert!(moves.contains(&0.0) && moves.iter().any(|&m| m != 0.0));
+}
+
+#[test]
+fn extra_outputs_are_kept_on_each_policy_agent() {
+    let s = donor_scenario();
+    let mut sim = s.sim().unwrap();
+    let acting: Vec<bool> = sim.acting().to_vec();
+    let n = sim.agent_count() * sim.spaces().action.flat_dim();
+    sim.step(&vec![0.0; n]).unwrap();
+    let extras = sim.policy_extras();
+    for a in 0..10 {
+        let value = extras.get(AgentId(a as u32), "value").unwrap();
+        assert_eq!(value.len(), 1);
+        // Written for the agents that acted, still zero for the others.
+        assert_eq!(value[0] != 0.0, acting[a], "agent {a}: {value:?}");
+    }
+    assert_eq!(extras.get(AgentId(0), "logits"), None);
+    assert_eq!(extras.get(AgentId(11), "value"), None, "scripted agent");
+    assert_eq!(policy_of(&s.config, 0).selection, Selection::Argmax);
+    assert_eq!(
+        policy_of(&s.config, 6).selection,
+        Selection::Sample { temperature: 1.0 }
+    );
+}
+
+/// The repeated game's spaces (obs 7, Discrete(2)), which the invalid models are made for.
+fn ipd_spaces() -> socium::core::Spaces {
+    let s = Scenario::load(&root().join("scenarios/ipd_tournament.toml")).unwrap();
+    s.sim().unwrap().spaces().clone()
+}
+
+#[test]
+fn each_bad_model_gets_its_own_error() {
+    let spaces = ipd_spaces();
+    let load = |name: &str| OnnxPolicy::load(&model(name), &spaces, None).unwrap_err();
+    let text = |e: &LoadError| e.to_string();
+
+    let e = load("invalid/missing.onnx");
+    assert!(matches!(e, LoadError::Unreadable { .. }), "{e:?}");
+    assert!(text(&e).contains("invalid/missing.onnx: cannot read the model"));
+
+    let e = load("invalid/not_onnx.onnx");
+    assert!(matches!(e, LoadError::NotOnnx { .. }), "{e:?}");
+    assert!(text(&e).contains("not_onnx.onnx: not a valid ONNX model"));
+
+    let e = load("invalid/wrong_obs_width.onnx");
+    assert!(
+        text(&e).ends_with(
+            "wrong_obs_width.onnx: input `obs`: expected shape [batch, 7] with a dynamic batch \
+             dimension, found [-1, 8]"
+        ),
+        "{e}"
+    );
+    let e = load("invalid/fixed_batch.onnx");
+    assert!(
+        matches!(&e, LoadError::Shape { found, .. } if found == "[1, 7]"),
+        "{e}"
+    );
+
+    let e = load("invalid/wrong_dtype.onnx");
+    assert!(
+        text(&e).ends_with("wrong_dtype.onnx: input `obs`: expected float32, found float64"),
+        "{e}"
+    );
+
+    let e = load("invalid/wrong_action_count.onnx");
+    assert!(
+        matches!(
+            e,
+            LoadError::ActionCount {
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(text(&e).contains(
+        "output `logits` gives 3 values per agent, but the action space Discrete(2) needs 2"
+    ));
+
+    // A model for another game's spaces: the donor model's obs is 13 wide.
+    let e = load("donor_mlp.onnx");
+    assert!(
+        text(&e).contains("input `obs`: expected shape [batch, 7]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_scenario_points_at_the_policy_that_fails_to_load() {
+    let err = Scenario::parse(
+        "[scenario]\nname = \"x\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\n\
+         [[agents]]\npolicy = \"assets/policies/invalid/wrong_action_count.onnx\"\n",
+        &root().join("bad.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bad.toml:7:10: `agents[1].policy`: "), "{err}");
+    assert!(
+        err.contains("needs 2 (a logit per discrete choice"),
+        "{err}"
+    );
+    let err = Scenario::parse(
+        "[scenario]\nname = \"x\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ntemperature = 1\n\
+         [[agents]]\nstrategy = \"tft\"\n",
+        &root().join("bad.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.ends_with("`temperature` belongs to a `policy`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
+    let s = scenario(
+        r#"
+        [scenario]
+        name = "nan"
+        [game.repeated]
+        [[agents]]
+        strategy = "tft"
+        [[agents]]
+        policy = "assets/policies/invalid/nan_output.onnx"
+        "#,
+    );
+    let mut sim = s.sim().unwrap();
+    let obs = sim.observations().to_vec();
+    let err = sim.step(&[0.0, 0.0]).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StepError::PolicyOutput {
+                agent: AgentId(1),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "policy `nan_output.onnx` for agent 1: action head entry 1 is NaN"
+    );
+    assert_eq!(sim.clock().step(), 0);
+    assert_eq!(sim.observations(), obs);
+
+    let mut env = VecEnv::new(&*s.game, &s.config, &[1, 2]).unwrap();
+    let mut buf = env.buffers();
+    env.reset(None, buf.outputs()).unwrap();
+    let before = buf.clone();
+    let err = env.step(&[0.0; 4], buf.outputs()).unwrap_err();
+    assert!(matches!(err, VecStepError::Env { env: 0, .. }), "{err:?}");
+    assert_eq!(buf, before);
+    assert!(env.envs().iter().all(|e| e.clock().step() == 0));
+}
