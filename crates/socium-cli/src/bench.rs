@@ -3,10 +3,18 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde::Serialize;
-use socium_core::VecEnv;
+use ort::{
+    session::{Session, builder::GraphOptimizationLevel},
+    value::TensorRef,
+};
+use socium_core::{
+    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
+};
+use socium_policy::OnnxPolicy;
 use socium_scenario::Scenario;
 use std::{
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
     time::Instant,
 };
 
@@ -27,6 +35,31 @@ pub enum Bench {
         threads: Option<usize>,
         /// Timed repeats (the median is reported).
         #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Env-steps per second with every agent on one ONNX policy, and the time Socium's policy
+    /// controller takes against the same forward passes (recorded batches) run by ort alone.
+    Policy {
+        /// The scenario whose game is played (its agents' controllers are replaced).
+        #[arg(default_value = "benches/donor_policy.toml")]
+        scenario: PathBuf,
+        /// The ONNX model every agent runs.
+        #[arg(long, default_value = "assets/policies/donor_bench_mlp.onnx")]
+        model: PathBuf,
+        /// Envs in the VecEnv.
+        #[arg(long, default_value_t = 1024)]
+        envs: usize,
+        /// Steps timed per repeat.
+        #[arg(long, default_value_t = 48)]
+        steps: usize,
+        /// Rayon threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Timed repeats of each side, alternated (the medians are reported).
+        #[arg(long, default_value_t = 7)]
         repeats: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -72,6 +105,92 @@ struct ScenarioReport {
     median_seconds: f64,
     runs_per_second: f64,
     decisions_per_second: f64,
+}
+
+#[derive(Serialize)]
+struct PolicyReport {
+    scenario: String,
+    model: String,
+    envs: usize,
+    agents: usize,
+    threads: usize,
+    steps: usize,
+    forward_passes: usize,
+    rows: usize,
+    step_seconds: Vec<f64>,
+    controller_seconds: Vec<f64>,
+    ort_seconds: Vec<f64>,
+    step_median_seconds: f64,
+    controller_median_seconds: f64,
+    ort_median_seconds: f64,
+    env_steps_per_second: f64,
+    /// The controller (gather, forward passes, selection) over ort alone, − 1.
+    controller_overhead: f64,
+    /// The whole step (the game included) over ort alone, − 1.
+    step_overhead: f64,
+}
+
+/// A policy that keeps a copy of every batch it is given, then runs the real one.
+struct Recorder {
+    inner: Arc<OnnxPolicy>,
+    batches: Mutex<Vec<(usize, Vec<f32>)>>,
+}
+
+impl Policy for Recorder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn extras(&self) -> &[(String, usize)] {
+        self.inner.extras()
+    }
+
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+        let copy = (batch.rows, batch.obs.to_vec());
+        self.batches.lock().expect("not poisoned").push(copy);
+        self.inner.forward(batch)
+    }
+}
+
+/// `config` with every agent on `policy`, by argmax.
+fn all_on(config: &SimConfig, policy: Arc<dyn Policy>) -> SimConfig {
+    let mut config = config.clone();
+    for a in &mut config.agents {
+        a.controller = Controller::Policy(PolicyController {
+            policy: policy.clone(),
+            selection: Selection::Argmax,
+        });
+        a.label = policy.name().to_owned();
+    }
+    config
+}
+
+/// Runs `steps` VecEnv steps from a seeded reset; returns the seconds they took and the
+/// seconds the policies took within them.
+fn timed_steps(env: &mut VecEnv, seeds: &[u64], steps: usize, actions: &[f32]) -> Result<(f64, f64)> {
+    let mut buf = env.buffers();
+    env.reset(Some(seeds), buf.outputs())?;
+    let (start, policies) = (Instant::now(), env.policy_time());
+    for _ in 0..steps {
+        env.step(actions, buf.outputs())?;
+    }
+    let policies = (env.policy_time() - policies).as_secs_f64();
+    Ok((start.elapsed().as_secs_f64(), policies))
+}
+
+/// The same forward passes as Socium's, by ort alone: one session like the policy's (one
+/// intra-op thread, every graph optimisation), each recorded batch in, its output copied out.
+fn bare_ort(session: &mut Session, batches: &[(usize, Vec<f32>)], obs_dim: usize) -> Result<f64> {
+    let mut head = Vec::new();
+    let start = Instant::now();
+    for (rows, obs) in batches {
+        let input = TensorRef::from_array_view(([*rows, obs_dim], &obs[..]))?;
+        let outputs = session.run(ort::inputs!["obs" => input])?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
+        head.clear();
+        head.extend_from_slice(data);
+    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -164,6 +283,108 @@ pub fn run(bench: Bench) -> Result<()> {
                     report.decisions_per_second,
                     report.decisions_per_second_per_core,
                     report.agent_steps_per_second
+                );
+            }
+        }
+        Bench::Policy {
+            scenario,
+            model,
+            envs,
+            steps,
+            threads,
+            repeats,
+            json,
+        } => {
+            let s = load(&scenario)?;
+            let spaces = s.sim()?.spaces().clone();
+            let obs_dim = spaces.observation.flat_dim();
+            let policy = Arc::new(OnnxPolicy::load(&model, &spaces, None)?);
+            let threads = threads.unwrap_or_else(rayon::current_num_threads);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            let seeds = VecEnv::seeds(s.config.seed, envs);
+            let agents = s.config.agents.len();
+            let actions = vec![0.0; envs * agents * spaces.action.flat_dim()];
+            // The batches, recorded on a pass of their own: runs are deterministic, so the timed
+            // passes see exactly these.
+            let recorder = Arc::new(Recorder {
+                inner: policy.clone(),
+                batches: Mutex::new(Vec::new()),
+            });
+            let mut recording =
+                VecEnv::new(&*s.game, &all_on(&s.config, recorder.clone()), &seeds)?;
+            pool.install(|| timed_steps(&mut recording, &seeds, steps, &actions))?;
+            let batches = std::mem::take(&mut *recorder.batches.lock().expect("not poisoned"));
+            let mut env = VecEnv::new(&*s.game, &all_on(&s.config, policy), &seeds)?;
+            let runtime = socium_policy::runtime::environment(None)?;
+            let mut session = (|| -> ort::Result<Session> {
+                Session::builder(&runtime)?
+                    .with_intra_threads(1)?
+                    .with_optimization_level(GraphOptimizationLevel::All)?
+                    .commit_from_file(&model)
+            })()?;
+            let (mut step_seconds, mut controller_seconds, mut ort_seconds) =
+                (Vec::new(), Vec::new(), Vec::new());
+            // One warm-up of each, then alternate so that drift hits both sides alike.
+            for round in 0..=repeats.max(1) {
+                let (step, controller) =
+                    pool.install(|| timed_steps(&mut env, &seeds, steps, &actions))?;
+                let floor = bare_ort(&mut session, &batches, obs_dim)?;
+                if round > 0 {
+                    step_seconds.push(step);
+                    controller_seconds.push(controller);
+                    ort_seconds.push(floor);
+                }
+            }
+            let (ms, mc, mo) = (
+                median(&step_seconds),
+                median(&controller_seconds),
+                median(&ort_seconds),
+            );
+            let report = PolicyReport {
+                scenario: s.name.clone(),
+                model: model.display().to_string(),
+                envs,
+                agents,
+                threads,
+                steps,
+                forward_passes: batches.len(),
+                rows: batches.iter().map(|(r, _)| r).sum(),
+                env_steps_per_second: (envs * steps) as f64 / ms,
+                controller_overhead: mc / mo - 1.0,
+                step_overhead: ms / mo - 1.0,
+                step_median_seconds: ms,
+                controller_median_seconds: mc,
+                ort_median_seconds: mo,
+                step_seconds,
+                controller_seconds,
+                ort_seconds,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} with every agent on {}: {} envs × {} agents, {} threads, {} steps \
+                     ({} forward passes, {} rows); medians:\n  \
+                     steps:                         {:.4} s = {:.3e} env-steps/s\n  \
+                     policy controller within them: {:.4} s (gather, forward, select)\n  \
+                     ort alone on the same batches: {:.4} s\n  \
+                     controller over ort alone: {:+.1}%; whole step over ort alone: {:+.1}%",
+                    report.scenario,
+                    report.model,
+                    envs,
+                    agents,
+                    threads,
+                    steps,
+                    report.forward_passes,
+                    report.rows,
+                    ms,
+                    report.env_steps_per_second,
+                    mc,
+                    mo,
+                    report.controller_overhead * 100.0,
+                    report.step_overhead * 100.0
                 );
             }
         }

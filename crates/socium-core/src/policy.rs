@@ -11,8 +11,13 @@
 
 use crate::{AgentId, AgentSpec, Controller, Sim, SimRng, StepError};
 use bevy_ecs::resource::Resource;
+use rand::RngCore;
 use rayon::prelude::*;
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// A controller that acts for a batch of agents at once.
 pub trait Policy: Send + Sync {
@@ -125,15 +130,22 @@ struct Group {
 
 /// Runs every policy of a config once per step over a slice of Sims: gather, forward, check,
 /// select, scatter. Gathering and selecting run in parallel over the Sims (each Sim's rows are
-/// contiguous in the batch); scratch buffers are kept between steps.
+/// contiguous in the batch) and touch a Sim's world only where they must (its observations and
+/// masks; its `policy` stream only when an agent samples, its extras only when the model has
+/// some). Scratch buffers are kept between steps.
 pub(crate) struct PolicyRunner {
     groups: Vec<Group>,
-    /// `offsets[e]..offsets[e + 1]` are env `e`'s rows in the batch.
+    /// Acting members per env, then `offsets[e]..offsets[e + 1]` are env `e`'s rows.
+    counts: Vec<usize>,
     offsets: Vec<usize>,
+    /// The agent and selection of each row.
+    rows: Vec<(AgentId, Selection)>,
     obs: Vec<f32>,
     masks: Vec<u8>,
     head: Vec<f32>,
     extras: Vec<f32>,
+    /// Wall time spent in `decide` so far.
+    pub(crate) time: Duration,
 }
 
 /// The members of `agents` that act at `sim`'s coming step, in order.
@@ -145,7 +157,7 @@ fn acting<'a>(
     agents.iter().filter(move |(a, _)| acting[a.index()])
 }
 
-/// Splits `buf` into consecutive chunks of `width ×` the lengths `offsets` delimits.
+/// Splits `buf` into consecutive chunks of `width ×` the row counts `offsets` delimits.
 fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> Vec<&'a mut [T]> {
     offsets
         .windows(2)
@@ -180,11 +192,14 @@ impl PolicyRunner {
         }
         (!groups.is_empty()).then(|| PolicyRunner {
             groups,
+            counts: Vec::new(),
             offsets: Vec::new(),
+            rows: Vec::new(),
             obs: Vec::new(),
             masks: Vec::new(),
             head: Vec::new(),
             extras: Vec::new(),
+            time: Duration::ZERO,
         })
     }
 
@@ -197,131 +212,153 @@ impl PolicyRunner {
         active: impl Fn(usize) -> bool + Sync,
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
+        let start = Instant::now();
+        let decided = (0..self.groups.len())
+            .try_for_each(|g| self.decide_group(g, sims, &active, actions));
+        self.time += start.elapsed();
+        decided
+    }
+
+    fn decide_group(
+        &mut self,
+        group: usize,
+        sims: &mut [Sim],
+        active: &(impl Fn(usize) -> bool + Sync),
+        actions: &mut [f32],
+    ) -> Result<(), (usize, StepError)> {
         let Some(first) = sims.first() else {
             return Ok(());
         };
+        let g = &self.groups[group];
         let space = first.spaces().action.clone();
         let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
         let per_env = first.agent_count() * action_dim;
-        for g in &self.groups {
-            self.offsets.clear();
-            self.offsets.push(0);
-            for (e, sim) in sims.iter().enumerate() {
-                let rows = if active(e) {
-                    acting(&g.agents, sim).count()
-                } else {
-                    0
-                };
-                self.offsets.push(self.offsets[e] + rows);
-            }
-            let rows = self.offsets[sims.len()];
-            if rows == 0 {
-                continue;
-            }
-            self.obs.resize(rows * obs_dim, 0.0);
-            self.masks.resize(rows * mask_dim, 0);
-            self.head.resize(rows * head_dim, 0.0);
-            self.extras.resize(rows * g.extras_dim, 0.0);
-            let obs = split_rows(&mut self.obs[..rows * obs_dim], &self.offsets, obs_dim);
-            let masks = split_rows(&mut self.masks[..rows * mask_dim], &self.offsets, mask_dim);
-            (&*sims, obs, masks)
-                .into_par_iter()
-                .for_each(|(sim, obs, masks)| {
-                    let (all_obs, all_masks) = (sim.observations(), sim.action_masks());
-                    let rows = obs.chunks_mut(obs_dim.max(1));
-                    for ((&(a, _), obs), masks) in acting(&g.agents, sim)
-                        .zip(rows)
-                        .zip(masks.chunks_mut(mask_dim.max(1)))
-                    {
-                        let i = a.index();
-                        obs.copy_from_slice(&all_obs[i * obs_dim..(i + 1) * obs_dim]);
-                        masks.copy_from_slice(&all_masks[i * mask_dim..(i + 1) * mask_dim]);
-                    }
-                });
-            let name = || g.policy.name().to_owned();
-            let env_of = |row: usize| self.offsets.partition_point(|&o| o <= row) - 1;
-            g.policy
-                .forward(PolicyBatch {
-                    rows,
-                    obs: &self.obs[..rows * obs_dim],
-                    masks: &self.masks[..rows * mask_dim],
-                    head: &mut self.head[..rows * head_dim],
-                    extras: &mut self.extras[..rows * g.extras_dim],
-                })
-                .map_err(|message| {
-                    let error = StepError::PolicyFailed {
-                        policy: name(),
-                        message,
-                    };
-                    (env_of(0), error)
-                })?;
-            // Every check before the first draw, so a refusal leaves every stream untouched.
-            let width = head_dim + g.extras_dim;
-            let values = (0..rows).flat_map(|r| {
-                let head = &self.head[r * head_dim..(r + 1) * head_dim];
-                let extras = &self.extras[r * g.extras_dim..(r + 1) * g.extras_dim];
-                head.iter().chain(extras)
-            });
-            if let Some((index, value)) = values.enumerate().find(|(_, v)| !v.is_finite()) {
-                let (row, entry) = (index / width, index % width);
-                let env = env_of(row);
-                let (agent, _) = acting(&g.agents, &sims[env])
-                    .nth(row - self.offsets[env])
-                    .expect("the row is one of its env's acting agents");
-                let message = match entry < head_dim {
-                    true => format!("action head entry {entry} is {value}"),
-                    false => format!("extra outputs entry {} is {value}", entry - head_dim),
-                };
-                let policy = name();
-                let error = StepError::PolicyOutput {
-                    policy,
-                    agent: *agent,
-                    message,
-                };
-                return Err((env, error));
-            }
-            let heads = split_rows(&mut self.head[..rows * head_dim], &self.offsets, head_dim);
-            let extras = split_rows(
-                &mut self.extras[..rows * g.extras_dim],
-                &self.offsets,
-                g.extras_dim,
-            );
-            let masks = split_rows(&mut self.masks[..rows * mask_dim], &self.offsets, mask_dim);
-            (
-                sims.par_iter_mut(),
-                actions.par_chunks_mut(per_env.max(1)),
-                heads,
-                extras,
-                masks,
-            )
-                .into_par_iter()
-                .for_each(|(sim, actions, heads, extras, masks)| {
-                    if heads.is_empty() {
-                        return;
-                    }
-                    let members: Vec<(AgentId, Selection)> =
-                        acting(&g.agents, sim).copied().collect();
-                    let world = sim.world_mut();
-                    let mut rng = world.resource_mut::<SimRng>();
-                    for (r, &(a, selection)) in members.iter().enumerate() {
-                        let i = a.index();
-                        space.select(
-                            &heads[r * head_dim..(r + 1) * head_dim],
-                            &masks[r * mask_dim..(r + 1) * mask_dim],
-                            selection,
-                            &mut rng.policy,
-                            &mut actions[i * action_dim..(i + 1) * action_dim],
-                        );
-                    }
-                    if g.extras_dim > 0 {
-                        let mut kept = world.resource_mut::<PolicyExtras>();
-                        for (r, &(a, _)) in members.iter().enumerate() {
-                            kept.set(a, &extras[r * g.extras_dim..(r + 1) * g.extras_dim]);
-                        }
-                    }
-                });
+        let acting = |sim| acting(&g.agents, sim);
+        sims.par_iter()
+            .enumerate()
+            .map(|(e, sim)| if active(e) { acting(sim).count() } else { 0 })
+            .collect_into_vec(&mut self.counts);
+        self.offsets.clear();
+        self.offsets.push(0);
+        for (e, count) in self.counts.iter().enumerate() {
+            self.offsets.push(self.offsets[e] + count);
         }
+        let rows = self.offsets[sims.len()];
+        if rows == 0 {
+            return Ok(());
+        }
+        self.rows.resize(rows, (AgentId(0), Selection::Argmax));
+        self.obs.resize(rows * obs_dim, 0.0);
+        self.masks.resize(rows * mask_dim, 0);
+        self.head.resize(rows * head_dim, 0.0);
+        self.extras.resize(rows * g.extras_dim, 0.0);
+        let (obs, masks, head, extras) = (
+            &mut self.obs[..rows * obs_dim],
+            &mut self.masks[..rows * mask_dim],
+            &mut self.head[..rows * head_dim],
+            &mut self.extras[..rows * g.extras_dim],
+        );
+        let offsets = &self.offsets;
+        (
+            &*sims,
+            split_rows(&mut self.rows[..rows], offsets, 1),
+            split_rows(obs, offsets, obs_dim),
+            split_rows(masks, offsets, mask_dim),
+        )
+            .into_par_iter()
+            .for_each(|(sim, members, obs, masks)| {
+                if members.is_empty() {
+                    return;
+                }
+                let (all_obs, all_masks) = (sim.observations(), sim.action_masks());
+                for (r, &(a, selection)) in acting(sim).enumerate() {
+                    let i = a.index();
+                    members[r] = (a, selection);
+                    obs[r * obs_dim..(r + 1) * obs_dim]
+                        .copy_from_slice(&all_obs[i * obs_dim..(i + 1) * obs_dim]);
+                    masks[r * mask_dim..(r + 1) * mask_dim]
+                        .copy_from_slice(&all_masks[i * mask_dim..(i + 1) * mask_dim]);
+                }
+            });
+
+        let name = || g.policy.name().to_owned();
+        let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
+        let batch = PolicyBatch {
+            rows,
+            obs,
+            masks,
+            head,
+            extras,
+        };
+        g.policy.forward(batch).map_err(|message| {
+            let error = StepError::PolicyFailed {
+                policy: name(),
+                message,
+            };
+            (env_of(0), error)
+        })?;
+        // Every check before the first draw, so a refusal leaves every stream untouched.
+        let bad = |values: &[f32], width: usize| {
+            let i = values.iter().position(|v| !v.is_finite())?;
+            Some((i / width, i % width, values[i]))
+        };
+        let found = match bad(&self.head[..rows * head_dim], head_dim) {
+            Some((row, entry, value)) => Some((row, format!("action head entry {entry} is {value}"))),
+            None => bad(&self.extras[..rows * g.extras_dim], g.extras_dim.max(1))
+                .map(|(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}"))),
+        };
+        if let Some((row, message)) = found {
+            let agent = self.rows[row].0;
+            let error = StepError::PolicyOutput {
+                policy: name(),
+                agent,
+                message,
+            };
+            return Err((env_of(row), error));
+        }
+
+        let space = &space;
+        let samples = g
+            .agents
+            .iter()
+            .any(|(_, s)| matches!(s, Selection::Sample { .. }));
+        let offsets = &self.offsets;
+        (
+            sims.par_iter_mut(),
+            actions.par_chunks_mut(per_env.max(1)),
+            split_rows(&mut self.rows[..rows], offsets, 1),
+            split_rows(&mut self.head[..rows * head_dim], offsets, head_dim),
+            split_rows(&mut self.extras[..rows * g.extras_dim], offsets, g.extras_dim),
+            split_rows(&mut self.masks[..rows * mask_dim], offsets, mask_dim),
+        )
+            .into_par_iter()
+            .for_each(|(sim, actions, members, heads, extras, masks)| {
+                if members.is_empty() {
+                    return;
+                }
+                // Argmax and Box values need no randomness: the Sim's world is left alone.
+                let mut world = (samples || g.extras_dim > 0).then(|| sim.world_mut());
+                let mut rng = world
+                    .as_mut()
+                    .filter(|_| samples)
+                    .map(|w| w.resource_mut::<SimRng>());
+                for (r, &(a, selection)) in members.iter().enumerate() {
+                    let i = a.index();
+                    let head = &heads[r * head_dim..(r + 1) * head_dim];
+                    let mask = &masks[r * mask_dim..(r + 1) * mask_dim];
+                    let out = &mut actions[i * action_dim..(i + 1) * action_dim];
+                    let rng = rng.as_mut().map(|r| &mut r.policy as &mut dyn RngCore);
+                    space.select(head, mask, selection, rng, out);
+                }
+                drop(rng);
+                if let Some(world) = world.filter(|_| g.extras_dim > 0) {
+                    let mut kept = world.resource_mut::<PolicyExtras>();
+                    for (r, &(a, _)) in members.iter().enumerate() {
+                        kept.set(a, &extras[r * g.extras_dim..(r + 1) * g.extras_dim]);
+                    }
+                }
+            });
         Ok(())
     }
 }

@@ -757,6 +757,12 @@ impl Sim {
         &self.world
     }
 
+    /// Wall time spent running this Sim's policies (gathering, forward passes, selecting
+    /// actions); for a `VecEnv`, see `VecEnv::policy_time`.
+    pub fn policy_time(&self) -> std::time::Duration {
+        self.policies.as_ref().map_or_else(Default::default, |p| p.time)
+    }
+
     pub(crate) fn has_policies(&self) -> bool {
         self.policies.is_some()
     }

@@ -7,7 +7,7 @@
 //! `VecEnv` step in a handful of flat buffers that Python can own as numpy arrays.
 
 use crate::Selection;
-use rand::Rng;
+use rand::{Rng, RngCore};
 use serde::Serialize;
 use std::fmt;
 
@@ -126,17 +126,20 @@ impl Space {
 
     /// Turns one finite action-head row into a legal action in `out`: each discrete part takes
     /// its legal choice by `selection` (choice 0 when every choice is masked), each `Box` value is
-    /// clipped to its bounds.
+    /// clipped to its bounds. `rng` draws the samples of `Selection::Sample`; `Argmax` needs none.
+    ///
+    /// # Panics
+    /// If `selection` samples and `rng` is `None`.
     pub fn select(
         &self,
         head: &[f32],
         mask: &[u8],
         selection: Selection,
-        rng: &mut impl Rng,
+        mut rng: Option<&mut dyn RngCore>,
         out: &mut [f32],
     ) {
         let mut cursor = Cursor::default();
-        self.select_at(head, mask, selection, rng, out, &mut cursor);
+        self.select_at(head, mask, selection, &mut rng, out, &mut cursor);
     }
 
     fn select_at(
@@ -144,12 +147,12 @@ impl Space {
         head: &[f32],
         mask: &[u8],
         selection: Selection,
-        rng: &mut impl Rng,
+        rng: &mut Option<&mut dyn RngCore>,
         out: &mut [f32],
         at: &mut Cursor,
     ) {
         // In a head, discrete logits sit where their mask entries sit in the mask row.
-        let mut discrete = |n: u32, rng: &mut dyn rand::RngCore, at: &mut Cursor| {
+        let mut discrete = |n: u32, rng: &mut Option<&mut dyn RngCore>, at: &mut Cursor| {
             let n = n as usize;
             let logits = &head[at.head..at.head + n];
             let part = mask.get(at.mask..at.mask + n);
@@ -292,7 +295,7 @@ fn choose(
     logits: &[f32],
     legal: impl Fn(usize) -> bool,
     selection: Selection,
-    rng: &mut dyn rand::RngCore,
+    rng: &mut Option<&mut dyn RngCore>,
 ) -> usize {
     let mut legal_logits = logits.iter().enumerate().filter(|&(c, _)| legal(c));
     let Some(first) = legal_logits.next() else {
@@ -309,6 +312,7 @@ fn choose(
         .filter(|&c| legal(c))
         .map(|c| weight(logits[c]))
         .sum();
+    let rng = rng.as_mut().expect("sampling a policy's head needs an rng");
     let mut u = rng.random::<f64>() * total;
     for c in (0..logits.len()).filter(|&c| legal(c)) {
         u -= weight(logits[c]);
@@ -407,14 +411,14 @@ mod tests {
         assert_eq!(s.head_dim(), 8);
         let head = [1.0, 5.0, 5.0, 1.7, 0.0, -1.0, 2.0, 2.0];
         let mut out = [0.0; 4];
-        s.select(&head, &[1; 7], Selection::Argmax, &mut rng, &mut out);
+        s.select(&head, &[1; 7], Selection::Argmax, None, &mut out);
         // Ties go to the lowest index; the Box value is clipped.
         assert_eq!(out, [1.0, 1.0, 0.0, 0.0]);
         s.select(
             &head,
             &[1, 0, 1, 1, 1, 0, 0],
             Selection::Argmax,
-            &mut rng,
+            None,
             &mut out,
         );
         // Masked best choices give way; a part with every choice masked takes 0.
@@ -433,7 +437,7 @@ mod tests {
         let mut out = [0.0];
         for _ in 0..draws {
             let t = Selection::Sample { temperature: 2.0 };
-            s.select(&head, &[1, 1, 1, 0], t, &mut rng, &mut out);
+            s.select(&head, &[1, 1, 1, 0], t, Some(&mut rng), &mut out);
             counts[out[0] as usize] += 1;
         }
         assert_eq!(counts[3], 0);

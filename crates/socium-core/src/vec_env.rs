@@ -275,6 +275,13 @@ impl VecEnv {
         Ok(())
     }
 
+    /// Wall time spent running policies for all envs (gathering, forward passes, selecting
+    /// actions) since the VecEnv was made: with the step time, where a step's time goes.
+    pub fn policy_time(&self) -> std::time::Duration {
+        // The first env's runner runs the policies of all envs.
+        self.sims.first().map_or_else(Default::default, Sim::policy_time)
+    }
+
     /// Every agent's action at the last step, `[envs × agents × action_dim]`, into `out` (an env
     /// reset by the last step keeps its episode's last actions).
     pub fn actions(&self, out: &mut [f32]) -> Result<(), VecStepError> {
