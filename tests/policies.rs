@@ -186,11 +186,11 @@ fn extra_outputs_are_kept_on_each_policy_agent() {
     let n = sim.agent_count() * sim.spaces().action.flat_dim();
     sim.step(&vec![0.0; n]).unwrap();
     let extras = sim.policy_extras();
-    for a in 0..10 {
+    for (a, &acted) in acting.iter().enumerate().take(10) {
         let value = extras.get(AgentId(a as u32), "value").unwrap();
         assert_eq!(value.len(), 1);
         // Written for the agents that acted, still zero for the others.
-        assert_eq!(value[0] != 0.0, acting[a], "agent {a}: {value:?}");
+        assert_eq!(value[0] != 0.0, acted, "agent {a}: {value:?}");
     }
     assert_eq!(extras.get(AgentId(0), "logits"), None);
     assert_eq!(extras.get(AgentId(11), "value"), None, "scripted agent");

@@ -120,7 +120,10 @@ fn setups_the_rules_refuse() {
         error("[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncontroller = \"random\"\n");
     assert_eq!(
         (line, msg.as_str()),
-        (4, "give either `strategy` or `controller`, not both")
+        (
+            4,
+            "give only one of `strategy`, `policy` or `controller`, not `strategy` and `controller`"
+        )
     );
 
     let six = "[[agents]]\nstrategy = \"tft\"\ncount = 6\n";

@@ -2,11 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde::Serialize;
 use ort::{
     session::{Session, builder::GraphOptimizationLevel},
     value::TensorRef,
 };
+use serde::Serialize;
 use socium_core::{
     Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
 };
@@ -119,9 +119,11 @@ struct PolicyReport {
     rows: usize,
     step_seconds: Vec<f64>,
     controller_seconds: Vec<f64>,
+    forward_seconds: Vec<f64>,
     ort_seconds: Vec<f64>,
     step_median_seconds: f64,
     controller_median_seconds: f64,
+    forward_median_seconds: f64,
     ort_median_seconds: f64,
     env_steps_per_second: f64,
     /// The controller (gather, forward passes, selection) over ort alone, − 1.
@@ -167,7 +169,12 @@ fn all_on(config: &SimConfig, policy: Arc<dyn Policy>) -> SimConfig {
 
 /// Runs `steps` VecEnv steps from a seeded reset; returns the seconds they took and the
 /// seconds the policies took within them.
-fn timed_steps(env: &mut VecEnv, seeds: &[u64], steps: usize, actions: &[f32]) -> Result<(f64, f64)> {
+fn timed_steps(
+    env: &mut VecEnv,
+    seeds: &[u64],
+    steps: usize,
+    actions: &[f32],
+) -> Result<(f64, f64)> {
     let mut buf = env.buffers();
     env.reset(Some(seeds), buf.outputs())?;
     let (start, policies) = (Instant::now(), env.policy_time());
@@ -316,7 +323,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 VecEnv::new(&*s.game, &all_on(&s.config, recorder.clone()), &seeds)?;
             pool.install(|| timed_steps(&mut recording, &seeds, steps, &actions))?;
             let batches = std::mem::take(&mut *recorder.batches.lock().expect("not poisoned"));
-            let mut env = VecEnv::new(&*s.game, &all_on(&s.config, policy), &seeds)?;
+            let mut env = VecEnv::new(&*s.game, &all_on(&s.config, policy.clone()), &seeds)?;
             let runtime = socium_policy::runtime::environment(None)?;
             let mut session = (|| -> ort::Result<Session> {
                 Session::builder(&runtime)?
@@ -324,24 +331,24 @@ pub fn run(bench: Bench) -> Result<()> {
                     .with_optimization_level(GraphOptimizationLevel::All)?
                     .commit_from_file(&model)
             })()?;
-            let (mut step_seconds, mut controller_seconds, mut ort_seconds) =
-                (Vec::new(), Vec::new(), Vec::new());
+            let (mut step_seconds, mut controller_seconds) = (Vec::new(), Vec::new());
+            let (mut forward_seconds, mut ort_seconds) = (Vec::new(), Vec::new());
             // One warm-up of each, then alternate so that drift hits both sides alike.
             for round in 0..=repeats.max(1) {
+                let forward = policy.forward_time();
                 let (step, controller) =
                     pool.install(|| timed_steps(&mut env, &seeds, steps, &actions))?;
+                let forward = (policy.forward_time() - forward).as_secs_f64();
                 let floor = bare_ort(&mut session, &batches, obs_dim)?;
                 if round > 0 {
                     step_seconds.push(step);
                     controller_seconds.push(controller);
+                    forward_seconds.push(forward);
                     ort_seconds.push(floor);
                 }
             }
-            let (ms, mc, mo) = (
-                median(&step_seconds),
-                median(&controller_seconds),
-                median(&ort_seconds),
-            );
+            let (ms, mc) = (median(&step_seconds), median(&controller_seconds));
+            let (mf, mo) = (median(&forward_seconds), median(&ort_seconds));
             let report = PolicyReport {
                 scenario: s.name.clone(),
                 model: model.display().to_string(),
@@ -356,9 +363,11 @@ pub fn run(bench: Bench) -> Result<()> {
                 step_overhead: ms / mo - 1.0,
                 step_median_seconds: ms,
                 controller_median_seconds: mc,
+                forward_median_seconds: mf,
                 ort_median_seconds: mo,
                 step_seconds,
                 controller_seconds,
+                forward_seconds,
                 ort_seconds,
             };
             if json {
@@ -369,6 +378,7 @@ pub fn run(bench: Bench) -> Result<()> {
                      ({} forward passes, {} rows); medians:\n  \
                      steps:                         {:.4} s = {:.3e} env-steps/s\n  \
                      policy controller within them: {:.4} s (gather, forward, select)\n  \
+                     forward passes within that:    {:.4} s\n  \
                      ort alone on the same batches: {:.4} s\n  \
                      controller over ort alone: {:+.1}%; whole step over ort alone: {:+.1}%",
                     report.scenario,
@@ -382,6 +392,7 @@ pub fn run(bench: Bench) -> Result<()> {
                     ms,
                     report.env_steps_per_second,
                     mc,
+                    mf,
                     mo,
                     report.controller_overhead * 100.0,
                     report.step_overhead * 100.0

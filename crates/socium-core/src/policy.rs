@@ -9,9 +9,12 @@
 //! how envs were batched or threaded) and keeps the extras on the agent ([`PolicyExtras`]) for the
 //! step's systems to read. `socium-policy` implements `Policy` for ONNX models.
 
-use crate::{AgentId, AgentSpec, Controller, Sim, SimRng, StepError};
-use bevy_ecs::resource::Resource;
+use crate::{
+    ActionMasks, AgentId, AgentSpec, Controller, Observations, Sim, SimRng, StepError, Turn,
+};
+use bevy_ecs::{resource::Resource, world::World};
 use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::{
     fmt,
@@ -122,20 +125,72 @@ impl PolicyExtras {
 }
 
 /// The agents of one policy.
-struct Group {
+pub(crate) struct Group {
     policy: Arc<dyn Policy>,
     agents: Vec<(AgentId, Selection)>,
     extras_dim: usize,
 }
 
-/// Runs every policy of a config once per step over a slice of Sims: gather, forward, check,
-/// select, scatter. Gathering and selecting run in parallel over the Sims (each Sim's rows are
-/// contiguous in the batch) and touch a Sim's world only where they must (its observations and
-/// masks; its `policy` stream only when an agent samples, its extras only when the model has
-/// some). Scratch buffers are kept between steps.
+/// `agents`' policies, each with the agents that share it (in id order), or `None` when no
+/// agent has one.
+pub(crate) fn groups(agents: &[AgentSpec]) -> Option<Arc<[Group]>> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, spec) in agents.iter().enumerate() {
+        let Controller::Policy(p) = &spec.controller else {
+            continue;
+        };
+        let member = (AgentId(i as u32), p.selection);
+        match groups
+            .iter_mut()
+            .find(|g| Arc::ptr_eq(&g.policy, &p.policy))
+        {
+            Some(g) => g.agents.push(member),
+            None => groups.push(Group {
+                extras_dim: p.policy.extras().iter().map(|(_, w)| w).sum(),
+                policy: p.policy.clone(),
+                agents: vec![member],
+            }),
+        }
+    }
+    (!groups.is_empty()).then(|| groups.into())
+}
+
+/// One Sim's inputs to one policy for its coming step: the acting members, their observation
+/// and mask rows. A Sim stages them at the end of every reset and step, while its world is hot
+/// in the cache of the thread that stepped it; the runner then only concatenates.
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    members: Vec<(AgentId, Selection)>,
+    obs: Vec<f32>,
+    masks: Vec<u8>,
+}
+
+/// Stages every group's inputs from `world` (one [`Staged`] per group).
+pub(crate) fn stage(groups: &[Group], world: &World, staged: &mut Vec<Staged>) {
+    let obs = &world.resource::<Observations>().0;
+    let masks = &world.resource::<ActionMasks>().0;
+    let acting = world.resource::<Turn>().acting();
+    staged.resize_with(groups.len(), Staged::default);
+    for (g, st) in groups.iter().zip(staged) {
+        st.members.clear();
+        st.obs.clear();
+        st.masks.clear();
+        for &(a, selection) in g.agents.iter().filter(|(a, _)| acting[a.index()]) {
+            st.members.push((a, selection));
+            st.obs.extend_from_slice(obs.row(a));
+            st.masks.extend_from_slice(masks.row(a));
+        }
+    }
+}
+
+/// Runs every policy once per step over a slice of Sims of one config: gather the Sims' staged
+/// inputs, one forward pass per policy, check, select, scatter. Gathering and selecting run in
+/// parallel over the Sims (each Sim's rows are contiguous in the batch); selecting touches a
+/// Sim's world only to sample from its `policy` stream or keep extras. Scratch buffers are kept
+/// between steps.
 pub(crate) struct PolicyRunner {
-    groups: Vec<Group>,
-    /// Acting members per env, then `offsets[e]..offsets[e + 1]` are env `e`'s rows.
+    groups: Arc<[Group]>,
+    /// Rows per env, then `offsets[e]..offsets[e + 1]` are env `e`'s rows.
     counts: Vec<usize>,
     offsets: Vec<usize>,
     /// The agent and selection of each row.
@@ -148,14 +203,9 @@ pub(crate) struct PolicyRunner {
     pub(crate) time: Duration,
 }
 
-/// The members of `agents` that act at `sim`'s coming step, in order.
-fn acting<'a>(
-    agents: &'a [(AgentId, Selection)],
-    sim: &'a Sim,
-) -> impl Iterator<Item = &'a (AgentId, Selection)> + 'a {
-    let acting = sim.acting();
-    agents.iter().filter(move |(a, _)| acting[a.index()])
-}
+/// Envs per rayon task when gathering and selecting: a few rows each is too little work to split
+/// further.
+const MIN_ENVS_PER_TASK: usize = 64;
 
 /// Splits `buf` into consecutive chunks of `width ×` the row counts `offsets` delimits.
 fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> Vec<&'a mut [T]> {
@@ -170,27 +220,8 @@ fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> V
 }
 
 impl PolicyRunner {
-    /// The runner of `agents`' policies, or `None` when no agent has one.
-    pub(crate) fn new(agents: &[AgentSpec]) -> Option<Self> {
-        let mut groups: Vec<Group> = Vec::new();
-        for (i, spec) in agents.iter().enumerate() {
-            let Controller::Policy(p) = &spec.controller else {
-                continue;
-            };
-            let member = (AgentId(i as u32), p.selection);
-            match groups
-                .iter_mut()
-                .find(|g| Arc::ptr_eq(&g.policy, &p.policy))
-            {
-                Some(g) => g.agents.push(member),
-                None => groups.push(Group {
-                    extras_dim: p.policy.extras().iter().map(|(_, w)| w).sum(),
-                    policy: p.policy.clone(),
-                    agents: vec![member],
-                }),
-            }
-        }
-        (!groups.is_empty()).then(|| PolicyRunner {
+    pub(crate) fn new(groups: Arc<[Group]>) -> Self {
+        PolicyRunner {
             groups,
             counts: Vec::new(),
             offsets: Vec::new(),
@@ -200,7 +231,7 @@ impl PolicyRunner {
             head: Vec::new(),
             extras: Vec::new(),
             time: Duration::ZERO,
-        })
+        }
     }
 
     /// Writes the action of every acting policy agent of every env `e` with `active(e)` into its
@@ -213,8 +244,8 @@ impl PolicyRunner {
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
-        let decided = (0..self.groups.len())
-            .try_for_each(|g| self.decide_group(g, sims, &active, actions));
+        let decided =
+            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, &active, actions));
         self.time += start.elapsed();
         decided
     }
@@ -234,10 +265,14 @@ impl PolicyRunner {
         let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
         let per_env = first.agent_count() * action_dim;
-        let acting = |sim| acting(&g.agents, sim);
+        // Counted in parallel: each count is a read from another Sim's heap.
         sims.par_iter()
+            .with_min_len(MIN_ENVS_PER_TASK)
             .enumerate()
-            .map(|(e, sim)| if active(e) { acting(sim).count() } else { 0 })
+            .map(|(e, sim)| match active(e) {
+                true => sim.staged_policy_inputs()[group].members.len(),
+                false => 0,
+            })
             .collect_into_vec(&mut self.counts);
         self.offsets.clear();
         self.offsets.push(0);
@@ -267,19 +302,13 @@ impl PolicyRunner {
             split_rows(masks, offsets, mask_dim),
         )
             .into_par_iter()
+            .with_min_len(MIN_ENVS_PER_TASK)
+            .filter(|(_, members, _, _)| !members.is_empty())
             .for_each(|(sim, members, obs, masks)| {
-                if members.is_empty() {
-                    return;
-                }
-                let (all_obs, all_masks) = (sim.observations(), sim.action_masks());
-                for (r, &(a, selection)) in acting(sim).enumerate() {
-                    let i = a.index();
-                    members[r] = (a, selection);
-                    obs[r * obs_dim..(r + 1) * obs_dim]
-                        .copy_from_slice(&all_obs[i * obs_dim..(i + 1) * obs_dim]);
-                    masks[r * mask_dim..(r + 1) * mask_dim]
-                        .copy_from_slice(&all_masks[i * mask_dim..(i + 1) * mask_dim]);
-                }
+                let st = &sim.staged_policy_inputs()[group];
+                members.copy_from_slice(&st.members);
+                obs.copy_from_slice(&st.obs);
+                masks.copy_from_slice(&st.masks);
             });
 
         let name = || g.policy.name().to_owned();
@@ -304,9 +333,12 @@ impl PolicyRunner {
             Some((i / width, i % width, values[i]))
         };
         let found = match bad(&self.head[..rows * head_dim], head_dim) {
-            Some((row, entry, value)) => Some((row, format!("action head entry {entry} is {value}"))),
-            None => bad(&self.extras[..rows * g.extras_dim], g.extras_dim.max(1))
-                .map(|(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}"))),
+            Some((row, entry, value)) => {
+                Some((row, format!("action head entry {entry} is {value}")))
+            }
+            None => bad(&self.extras[..rows * g.extras_dim], g.extras_dim.max(1)).map(
+                |(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}")),
+            ),
         };
         if let Some((row, message)) = found {
             let agent = self.rows[row].0;
@@ -329,30 +361,34 @@ impl PolicyRunner {
             actions.par_chunks_mut(per_env.max(1)),
             split_rows(&mut self.rows[..rows], offsets, 1),
             split_rows(&mut self.head[..rows * head_dim], offsets, head_dim),
-            split_rows(&mut self.extras[..rows * g.extras_dim], offsets, g.extras_dim),
+            split_rows(
+                &mut self.extras[..rows * g.extras_dim],
+                offsets,
+                g.extras_dim,
+            ),
             split_rows(&mut self.masks[..rows * mask_dim], offsets, mask_dim),
         )
             .into_par_iter()
+            .with_min_len(MIN_ENVS_PER_TASK)
+            .filter(|(_, _, members, _, _, _)| !members.is_empty())
             .for_each(|(sim, actions, members, heads, extras, masks)| {
-                if members.is_empty() {
-                    return;
-                }
+                let mut select_all = |mut rng: Option<&mut ChaCha8Rng>| {
+                    for (r, &(a, selection)) in members.iter().enumerate() {
+                        let i = a.index();
+                        let head = &heads[r * head_dim..(r + 1) * head_dim];
+                        let mask = &masks[r * mask_dim..(r + 1) * mask_dim];
+                        let out = &mut actions[i * action_dim..(i + 1) * action_dim];
+                        let rng = rng.as_deref_mut().map(|r| r as &mut dyn RngCore);
+                        space.select(head, mask, selection, rng, out);
+                    }
+                };
                 // Argmax and Box values need no randomness: the Sim's world is left alone.
-                let mut world = (samples || g.extras_dim > 0).then(|| sim.world_mut());
-                let mut rng = world
-                    .as_mut()
-                    .filter(|_| samples)
-                    .map(|w| w.resource_mut::<SimRng>());
-                for (r, &(a, selection)) in members.iter().enumerate() {
-                    let i = a.index();
-                    let head = &heads[r * head_dim..(r + 1) * head_dim];
-                    let mask = &masks[r * mask_dim..(r + 1) * mask_dim];
-                    let out = &mut actions[i * action_dim..(i + 1) * action_dim];
-                    let rng = rng.as_mut().map(|r| &mut r.policy as &mut dyn RngCore);
-                    space.select(head, mask, selection, rng, out);
+                match samples {
+                    true => select_all(Some(&mut sim.world_mut().resource_mut::<SimRng>().policy)),
+                    false => select_all(None),
                 }
-                drop(rng);
-                if let Some(world) = world.filter(|_| g.extras_dim > 0) {
+                if g.extras_dim > 0 {
+                    let world = sim.world_mut();
                     let mut kept = world.resource_mut::<PolicyExtras>();
                     for (r, &(a, _)) in members.iter().enumerate() {
                         kept.set(a, &extras[r * g.extras_dim..(r + 1) * g.extras_dim]);

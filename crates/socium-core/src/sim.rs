@@ -4,7 +4,8 @@ use crate::{
     AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
     MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space, StepRewards,
     StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterance, Utterances, VecOutputs,
-    policy::PolicyRunner, space::ActionProblem,
+    policy::{Group, PolicyRunner, Staged, groups, stage},
+    space::ActionProblem,
 };
 use bevy_ecs::{
     prelude::*,
@@ -12,7 +13,7 @@ use bevy_ecs::{
     system::{ScheduleSystem, SystemState},
 };
 use serde::Serialize;
-use std::io::Write as _;
+use std::{io::Write as _, sync::Arc};
 
 /// The phases of a step, run in this order. `Reset` runs at every reset; `Decide`..`Record` make
 /// up `Sim::step`; `Observe` ends every reset and every step, preparing the coming step.
@@ -349,6 +350,11 @@ pub struct Sim {
     external: Vec<AgentId>,
     /// Agents whose rows `step_checked` copies in: external and policy agents.
     fed: Vec<AgentId>,
+    /// The policies and the agents on each, if any agent has one.
+    policy_groups: Option<Arc<[Group]>>,
+    /// This Sim's inputs to each policy for the coming step.
+    staged: Vec<Staged>,
+    /// Runs the policies when the Sim is stepped alone (a `VecEnv` has its own runner).
     policies: Option<Box<PolicyRunner>>,
     /// The step's actions with the policy agents' rows filled in.
     policy_actions: Vec<f32>,
@@ -497,7 +503,9 @@ impl Sim {
             spaces,
             external,
             fed,
-            policies: PolicyRunner::new(&config.agents).map(Box::new),
+            policy_groups: groups(&config.agents),
+            staged: Vec::new(),
+            policies: groups(&config.agents).map(|g| Box::new(PolicyRunner::new(g))),
             policy_actions: Vec::new(),
             graph: config.graph,
             game: game.name(),
@@ -533,6 +541,7 @@ impl Sim {
         u.next_id = 0;
         u.step = 0;
         self.reset.run(&mut self.world);
+        self.stage_policy_inputs();
     }
 
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
@@ -589,20 +598,21 @@ impl Sim {
         decided.map_err(|(_, error)| error)
     }
 
-    /// Runs the policies of `sims` (Sims of one config, e.g. a `VecEnv`'s) for every env `e` with
-    /// `active(e)`, writing their agents' rows of `actions` (`[envs × agents × action_dim]`).
-    pub(crate) fn decide_policies(
-        sims: &mut [Sim],
-        active: impl Fn(usize) -> bool + Sync,
-        actions: &mut [f32],
-    ) -> Result<(), (usize, StepError)> {
-        // Any Sim's runner serves: the groups are the same in every Sim of one config.
-        let Some(mut policies) = sims.first_mut().and_then(|s| s.policies.take()) else {
-            return Ok(());
-        };
-        let decided = policies.decide(sims, active, actions);
-        sims[0].policies = Some(policies);
-        decided
+    /// Stages this Sim's inputs to its policies for the coming step (see [`Staged`]).
+    fn stage_policy_inputs(&mut self) {
+        if let Some(groups) = &self.policy_groups {
+            stage(groups, &self.world, &mut self.staged);
+        }
+    }
+
+    /// This Sim's inputs to each policy for the coming step, staged by the last reset or step.
+    pub(crate) fn staged_policy_inputs(&self) -> &[Staged] {
+        &self.staged
+    }
+
+    /// The policies and the agents on each, if any agent has one.
+    pub(crate) fn policy_groups(&self) -> Option<&Arc<[Group]>> {
+        self.policy_groups.as_ref()
     }
 
     /// [`Sim::step`] for actions that passed [`Sim::check_actions`].
@@ -622,6 +632,7 @@ impl Sim {
             buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
         }
         self.step.run(&mut self.world);
+        self.stage_policy_inputs();
     }
 
     /// Copies this step's outputs into one env's slices of `VecEnv` buffers (rewards zeroed when
@@ -757,14 +768,12 @@ impl Sim {
         &self.world
     }
 
-    /// Wall time spent running this Sim's policies (gathering, forward passes, selecting
-    /// actions); for a `VecEnv`, see `VecEnv::policy_time`.
+    /// Wall time spent running this Sim's policies when stepped alone (gathering, forward
+    /// passes, selecting actions); for a `VecEnv`'s envs, see `VecEnv::policy_time`.
     pub fn policy_time(&self) -> std::time::Duration {
-        self.policies.as_ref().map_or_else(Default::default, |p| p.time)
-    }
-
-    pub(crate) fn has_policies(&self) -> bool {
-        self.policies.is_some()
+        self.policies
+            .as_ref()
+            .map_or_else(Default::default, |p| p.time)
     }
 
     pub(crate) fn world_mut(&mut self) -> &mut World {

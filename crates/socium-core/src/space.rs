@@ -401,7 +401,6 @@ mod tests {
 
     #[test]
     fn heads_become_legal_actions() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         // Tuple(Discrete(3), Box(1) in [0, 1], MultiDiscrete([2, 2])): head 3 + 1 + 4 values.
         let s = Space::Tuple(vec![
             Space::Discrete { n: 3 },

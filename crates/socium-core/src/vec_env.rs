@@ -6,7 +6,7 @@
 //! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
 //! reward (Gymnasium's NEXT_STEP autoreset).
 
-use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed};
+use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed, policy::PolicyRunner};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -94,6 +94,8 @@ pub struct VecEnv {
     sims: Vec<Sim>,
     needs_reset: Vec<bool>,
     layout: Layout,
+    /// Runs the policies of all envs, if any agent has one.
+    policies: Option<PolicyRunner>,
     /// The step's actions with policy agents' rows filled in (empty without policies).
     policy_actions: Vec<f32>,
 }
@@ -136,10 +138,14 @@ impl VecEnv {
             actions: agents * first.map_or(0, |s| s.spaces().action.flat_dim()),
             dims: agents * config.rewards.len(),
         };
+        let policies = first
+            .and_then(Sim::policy_groups)
+            .map(|g| PolicyRunner::new(g.clone()));
         Ok(VecEnv {
             needs_reset: vec![false; num_envs],
             sims,
             layout,
+            policies,
             policy_actions: Vec::new(),
         })
     }
@@ -250,13 +256,13 @@ impl VecEnv {
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
-        let has_policies = self.sims.iter().any(|s| s.has_policies());
+        let has_policies = self.policies.is_some();
         let mut filled = std::mem::take(&mut self.policy_actions);
-        if has_policies {
+        if let Some(policies) = &mut self.policies {
             filled.clear();
             filled.extend_from_slice(actions);
             let needs_reset = &self.needs_reset;
-            let decided = Sim::decide_policies(&mut self.sims, |e| !needs_reset[e], &mut filled);
+            let decided = policies.decide(&mut self.sims, |e| !needs_reset[e], &mut filled);
             if let Err((env, error)) = decided {
                 self.policy_actions = filled;
                 return Err(VecStepError::Env { env, error });
@@ -278,8 +284,9 @@ impl VecEnv {
     /// Wall time spent running policies for all envs (gathering, forward passes, selecting
     /// actions) since the VecEnv was made: with the step time, where a step's time goes.
     pub fn policy_time(&self) -> std::time::Duration {
-        // The first env's runner runs the policies of all envs.
-        self.sims.first().map_or_else(Default::default, Sim::policy_time)
+        self.policies
+            .as_ref()
+            .map_or_else(Default::default, |p| p.time)
     }
 
     /// Every agent's action at the last step, `[envs × agents × action_dim]`, into `out` (an env

@@ -25,6 +25,7 @@ use std::{
         Mutex,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 /// Why a model was refused. Every message names the model file.
@@ -110,6 +111,8 @@ pub struct OnnxPolicy {
     extras: Vec<(String, usize)>,
     idle: Mutex<Vec<Pooled>>,
     calls: AtomicU64,
+    /// Nanoseconds spent in forward passes.
+    nanos: AtomicU64,
 }
 
 /// A session and the float copy of the masks it feeds.
@@ -147,6 +150,7 @@ impl OnnxPolicy {
             extras: Vec::new(),
             idle: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
         };
         runtime::environment(runtime)?;
         let session = policy.session()?;
@@ -158,6 +162,11 @@ impl OnnxPolicy {
     /// Forward passes run so far (one per policy per step, whatever the number of envs).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Wall time spent in forward passes so far (ONNX Runtime's share of a step).
+    pub fn forward_time(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
     }
 
     /// The model file.
@@ -338,6 +347,7 @@ impl Policy for OnnxPolicy {
     }
 
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+        let start = Instant::now();
         self.calls.fetch_add(1, Ordering::Relaxed);
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut pooled = match pooled {
@@ -349,6 +359,8 @@ impl Policy for OnnxPolicy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(pooled);
+        let nanos = start.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
         result
     }
 }

@@ -274,18 +274,31 @@ fn agent_spec(
     policies: &mut Policies<'_>,
     at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
 ) -> Result<AgentSpec, ScenarioError> {
-    let given = [
-        group.strategy.is_some(),
-        group.controller.is_some(),
-        group.policy.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() != 1 {
-        return Err(at(
-            span,
-            "expected exactly one of `strategy = \"...\"`, `policy = \"file.onnx\"` or \
-             `controller = \"random\" | \"external\"`"
-                .into(),
-        ));
+    let given: Vec<&str> = [
+        ("`strategy`", group.strategy.is_some()),
+        ("`policy`", group.policy.is_some()),
+        ("`controller`", group.controller.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, given)| given.then_some(key))
+    .collect();
+    match given[..] {
+        [_] => {}
+        [] => {
+            return Err(at(
+                span,
+                "expected one of `strategy = \"...\"`, `policy = \"file.onnx\"` or \
+                 `controller = \"random\" | \"external\"`"
+                    .into(),
+            ));
+        }
+        _ => {
+            let message = format!(
+                "give only one of `strategy`, `policy` or `controller`, not {}",
+                given.join(" and ")
+            );
+            return Err(at(span, message));
+        }
     }
     if group.strategy.is_none()
         && let Some((name, _)) = group.params.first_key_value()
