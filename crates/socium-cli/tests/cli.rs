@@ -114,7 +114,7 @@ fn run_refuses_external_agents_and_writes_nothing() {
     assert!(!o.status.success());
     assert!(
         text(&o.stderr).contains(
-            "external agents (ids 1): `socium run` plays scripted and random agents only"
+            "external agents (ids 1): `socium run` plays scripted, random and policy agents only"
         ),
         "{}",
         text(&o.stderr)

@@ -19,7 +19,7 @@ pub enum RunError {
     Sim(#[from] SimError),
     /// Some agents need an outside trainer.
     #[error(
-        "external agents (ids {agents}): `socium run` plays scripted and random agents only; \
+        "external agents (ids {agents}): `socium run` plays scripted, random and policy agents only; \
          step external agents from a trainer (Sim/VecEnv), or make them `controller = \"random\"`"
     )]
     External {
