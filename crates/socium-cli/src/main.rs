@@ -247,19 +247,20 @@ fn fmt(x: f64) -> String {
 
 fn validate(file: &Path, set: &[Override]) -> Result<()> {
     let s = Scenario::load_with_overrides(file, set)?;
-    let externals = s
-        .config
-        .agents
-        .iter()
-        .filter(|a| a.controller == socium_core::Controller::External)
-        .count();
+    let count = |f: fn(&socium_core::Controller) -> bool| {
+        s.config.agents.iter().filter(|a| f(&a.controller)).count()
+    };
+    let externals = count(|c| *c == socium_core::Controller::External);
+    let policies = count(|c| matches!(c, socium_core::Controller::Policy(_)));
     println!(
-        "{}: ok — \"{}\": game {}, {} agents ({} external), {} episodes, seed {}",
+        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX policies), {} episodes, \
+         seed {}",
         file.display(),
         s.name,
         s.game.name(),
         s.config.agents.len(),
         externals,
+        policies,
         s.episodes,
         s.config.seed
     );

@@ -90,7 +90,7 @@ fn bad_scenarios_fail_with_the_location() {
     assert!(o.status.success());
     assert!(
         text(&o.stdout)
-            .contains("ok — \"IPD tournament\": game repeated, 8 agents (0 external), 70 episodes")
+            .contains("ok — \"IPD tournament\": game repeated, 8 agents (0 external, 0 on ONNX policies), 70 episodes")
     );
 }
 
@@ -310,5 +310,37 @@ fn a_killed_evolution_resumes_to_the_same_outputs() {
         text(&o.stderr).contains("run-0.json: corrupt or truncated checkpoint"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+#[test]
+fn policies_run_from_the_cli_and_a_missing_runtime_is_one_clear_error() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("onnx");
+    let o = socium(&[
+        "run",
+        "scenarios/ipd_onnx.toml",
+        "--episodes",
+        "7",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("tft (onnx) ┆ tft_linear.onnx"));
+
+    let o = socium(&[
+        "--onnxruntime",
+        "/nonexistent/libonnxruntime.so",
+        "validate",
+        "scenarios/ipd_onnx.toml",
+    ]);
+    assert!(!o.status.success());
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: --onnxruntime: the ONNX Runtime library was not found (looked at: \
+             /nonexistent/libonnxruntime.so); install it with `pip install onnxruntime==1.31.1`"
+        ),
+        "{stderr}"
     );
 }
