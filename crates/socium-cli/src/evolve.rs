@@ -1,5 +1,6 @@
 //! `socium evolve`: many runs of a scenario's `[evolution]` in parallel, tables and output files.
 
+use crate::plot::{self, Band};
 use anyhow::{Context, Result};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -177,6 +178,57 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         "summary.json",
         (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
     )?;
+    let frequencies: Vec<Band> = labels
+        .iter()
+        .enumerate()
+        .map(|(t, label)| {
+            let per_run: Vec<Vec<f64>> = results
+                .iter()
+                .map(|r| {
+                    r.generations
+                        .iter()
+                        .map(|g| g.counts[t] as f64 / n)
+                        .collect()
+                })
+                .collect();
+            Band::over_runs(label.clone(), &per_run, 0.0..1.0)
+        })
+        .collect();
+    let runs_note = format!("{} runs, mean and 95% band", results.len());
+    plot::draw(
+        &a.out.join("frequencies.png"),
+        &format!("{}: strategy frequencies ({runs_note})", scenario.name),
+        "generation",
+        "frequency",
+        &frequencies,
+    )?;
+    let cooperation: Option<Vec<Vec<f64>>> = results
+        .iter()
+        .map(|r| r.generations.iter().map(|g| g.cooperation).collect())
+        .collect();
+    let mut plots = "frequencies.png";
+    if let Some(per_run) = cooperation {
+        let metric = scenario
+            .game
+            .metrics()
+            .first()
+            .map_or("cooperation", |m| m.name);
+        // A rate stays a rate: its band is clipped to [0, 1].
+        let rate = per_run.iter().flatten().all(|v| (0.0..=1.0).contains(v));
+        let clip = if rate {
+            0.0..1.0
+        } else {
+            f64::NEG_INFINITY..f64::INFINITY
+        };
+        plot::draw(
+            &a.out.join("cooperation.png"),
+            &format!("{}: {metric} ({runs_note})", scenario.name),
+            "generation",
+            metric,
+            &[Band::over_runs(metric.to_owned(), &per_run, clip)],
+        )?;
+        plots = "frequencies.png, cooperation.png";
+    }
 
     println!(
         "{} — game {}, seed {}, {} runs × {} generations",
@@ -199,6 +251,9 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         ]);
     }
     println!("{table}");
-    println!("wrote generations.csv, summary.json in {}", a.out.display());
+    println!(
+        "wrote generations.csv, summary.json, {plots} in {}",
+        a.out.display()
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod evolve;
+mod plot;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};

@@ -197,7 +197,13 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
         ]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(text(&o.stdout).contains("4 runs × 6 generations"));
-        ["generations.csv", "summary.json"].map(|f| std::fs::read(out.join(f)).unwrap())
+        [
+            "generations.csv",
+            "summary.json",
+            "frequencies.png",
+            "cooperation.png",
+        ]
+        .map(|f| std::fs::read(out.join(f)).unwrap())
     };
     let one = outputs("1");
     assert_eq!(one, outputs("2"));
@@ -279,7 +285,12 @@ fn a_killed_evolution_resumes_to_the_same_outputs() {
     assert!(text(&o.stderr).contains("holds checkpoints of an earlier run: pass --resume"));
     let o = run(&["--resume"], &b);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    for file in ["generations.csv", "summary.json"] {
+    for file in [
+        "generations.csv",
+        "summary.json",
+        "frequencies.png",
+        "cooperation.png",
+    ] {
         assert_eq!(
             std::fs::read(a.join(file)).unwrap(),
             std::fs::read(b.join(file)).unwrap(),
