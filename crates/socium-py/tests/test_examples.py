@@ -59,3 +59,25 @@ def test_train_export_run_plays_the_exported_policy_as_the_trainer_would(tmp_pat
         returns.append(total)
         env.step(actions)  # NEXT_STEP autoreset: continues the streams as `socium run` does
     assert math.isclose(learner["mean_return"], np.mean(returns), rel_tol=1e-5), (learner, returns)
+
+
+def test_ray_sweep_on_a_local_ray_instance(tmp_path):
+    import pytest
+
+    ray = pytest.importorskip("ray", reason="Ray is not installed (scripts/python-env installs it)")
+    try:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    except Exception as e:  # any failure to start is the machine's, not the example's
+        pytest.skip(f"Ray cannot start a local instance on this machine: {e}")
+    ray.shutdown()
+    sweep = example("ray_sweep")
+    table = sweep.sweep([1.5, 5.0], seeds=4, generations=40)
+    assert sorted(table) == [1.5, 5.0] and all(len(runs) == 4 for runs in table.values())
+    mean = {r: {k: np.mean([run[k] for run in runs]) for k in runs[0]} for r, runs in table.items()}
+    # Measured with these seeds: at b/c = 1.5 (q·b < c) every run ends all defectors; at 5
+    # (q·b > c) discriminators take over in 3 runs of 4. The Ray results equal the same runs made
+    # in this process.
+    assert mean[1.5]["alld"] == 1.0, mean
+    assert mean[5.0]["discriminator(k=0)"] > 0.5 > mean[5.0]["alld"], mean
+    assert table[5.0][3] == sweep.final_frequencies(5.0, 3, 40)
+    assert sweep.draw(table, tmp_path / "sweep.png").stat().st_size > 10_000
