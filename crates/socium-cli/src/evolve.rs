@@ -116,19 +116,24 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     for l in labels {
         write!(csv, ",freq[{l}]").expect("writing to a String");
     }
-    csv.push_str(",mean_payoff,cooperation_rate\n");
+    csv.push_str(",mean_payoff,cooperation_rate,mean_reputation\n");
     for (r, run) in results.iter().enumerate() {
         for (g, generation) in run.generations.iter().enumerate() {
             write!(csv, "{r},{g}").expect("writing to a String");
             for c in &generation.counts {
                 write!(csv, ",{}", *c as f64 / n).expect("writing to a String");
             }
-            let cooperation = generation
-                .cooperation
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            writeln!(csv, ",{},{cooperation}", generation.mean_payoff)
-                .expect("writing to a String");
+            let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let (cooperation, reputation) = (
+                optional(generation.cooperation),
+                optional(generation.reputation),
+            );
+            writeln!(
+                csv,
+                ",{},{cooperation},{reputation}",
+                generation.mean_payoff
+            )
+            .expect("writing to a String");
         }
     }
     let last = |run: &ScenarioRun| {

@@ -208,7 +208,7 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
     let one = outputs("1");
     assert_eq!(one, outputs("2"));
     let csv = String::from_utf8(one[0].clone()).unwrap();
-    assert!(csv.starts_with("run,generation,freq[discriminator(k=0)],freq[allc],freq[alld],mean_payoff,cooperation_rate\n"));
+    assert!(csv.starts_with("run,generation,freq[discriminator(k=0)],freq[allc],freq[alld],mean_payoff,cooperation_rate,mean_reputation\n"));
     assert_eq!(csv.lines().count(), 1 + 4 * 6);
 
     let o = socium(&[

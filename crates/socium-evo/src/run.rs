@@ -122,6 +122,7 @@ pub fn run_scenario(
         reproduction,
         fitness,
         generations: spec.generations.get() as usize,
+        episodes: spec.episodes.get() as usize,
     };
     let population = Population::from_counts(&counts, spec.mutation.get());
     debug_assert_eq!(population.types.len(), n);
@@ -173,6 +174,8 @@ pub struct Evolution {
     pub fitness: Fitness,
     /// Generations to play.
     pub generations: usize,
+    /// Episodes each generation plays before reproducing (payoffs summed over them).
+    pub episodes: usize,
 }
 
 /// One generation of a run.
@@ -182,8 +185,13 @@ pub struct Generation {
     pub counts: Vec<usize>,
     /// Mean payoff per individual in the generation's episode.
     pub mean_payoff: f64,
-    /// The game's first metric (cooperation rate for the donor games), if recorded.
+    /// The game's first metric (cooperation rate for the donor games), mean over the
+    /// generation's episodes that recorded it.
     pub cooperation: Option<f64>,
+    /// Mean reputation change per individual (the game's `reputation` reward dimension, raw),
+    /// for games that have one.
+    #[serde(default)]
+    pub reputation: Option<f64>,
 }
 
 /// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
@@ -225,20 +233,39 @@ pub fn evolve(
         };
         let mut sim = Sim::new(game, config)?;
         let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
-        while !sim.is_done() {
-            sim.step(&actions).map_err(|error| EvolveError::Step {
-                generation: g,
-                error,
-            })?;
-        }
         let dims = sim.reward_dimensions().len();
-        let payoffs: Vec<f64> = (0..n)
-            .map(|a| sim.episode_raw_rewards()[a * dims + DimId(0).0 as usize])
-            .collect();
+        let reputation = sim
+            .reward_dimensions()
+            .iter()
+            .position(|d| d.name == "reputation");
+        let (mut payoffs, mut reputations) = (vec![0.0; n], 0.0);
+        let (mut cooperation, mut recorded) = (0.0, 0);
+        for episode in 0..evolution.episodes {
+            if episode > 0 {
+                sim.reset(None);
+            }
+            while !sim.is_done() {
+                sim.step(&actions).map_err(|error| EvolveError::Step {
+                    generation: g,
+                    error,
+                })?;
+            }
+            let raw = sim.episode_raw_rewards();
+            for (a, p) in payoffs.iter_mut().enumerate() {
+                *p += raw[a * dims + DimId(0).0 as usize];
+            }
+            if let Some(d) = reputation {
+                reputations += (0..n).map(|a| raw[a * dims + d]).sum::<f64>();
+            }
+            if let Some(c) = sim.metrics().mean(MetricId(0)) {
+                (cooperation, recorded) = (cooperation + c, recorded + 1);
+            }
+        }
         history.push(Generation {
             counts: population.counts(),
             mean_payoff: payoffs.iter().sum::<f64>() / n as f64,
-            cooperation: sim.metrics().mean(MetricId(0)),
+            cooperation: (recorded > 0).then(|| cooperation / recorded as f64),
+            reputation: reputation.map(|_| reputations / n as f64),
         });
         for (f, &p) in fitness.iter_mut().zip(&payoffs) {
             *f = evolution.fitness.of(p).max(0.0);

@@ -19,6 +19,7 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
         reproduction: Reproduction::Proportional,
         fitness: Fitness::Linear { w: 1.0 },
         generations: 40,
+        episodes: 1,
     };
     (0..runs)
         .map(|run| {
@@ -89,6 +90,7 @@ fn runs_are_determined_by_their_seed() {
         },
         fitness: Fitness::Exponential { w: 1.0 },
         generations: 15,
+        episodes: 1,
     };
     let run = |seed| {
         let population = Population::from_counts(&[15, 15], 0.01);

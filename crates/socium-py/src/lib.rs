@@ -332,6 +332,7 @@ fn evolve(
         .map(|g| {
             serde_json::json!({
                 "counts": g.counts, "mean_payoff": g.mean_payoff, "cooperation": g.cooperation,
+                "reputation": g.reputation,
             })
         })
         .collect();

@@ -50,6 +50,10 @@ pub struct EvolutionSpec {
     pub fitness: FitnessSpec,
     /// Generations per run.
     pub generations: Count,
+    /// Episodes each generation plays before reproducing, payoffs summed (default 1); a whole
+    /// round robin of a repeated game is `agents − 1` episodes (or `agents` when odd).
+    #[serde(default = "one")]
+    pub episodes: Count,
     /// Independent runs (default 1).
     #[serde(default = "one")]
     pub runs: Count,
