@@ -65,6 +65,21 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Generations per second of one run of a scenario's [evolution], on one thread.
+    Evolve {
+        /// The scenario, with an [evolution] table.
+        #[arg(default_value = "benches/moran_tft_alld.toml")]
+        scenario: PathBuf,
+        /// Generations per timed run (default: the scenario's).
+        #[arg(long)]
+        generations: Option<u32>,
+        /// Timed runs after one warm-up (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every episode of a scenario (a whole tournament, say) on one thread, timed.
     Scenario {
         /// The scenario (every agent scripted or random).
@@ -92,6 +107,18 @@ struct VecEnvReport {
     decisions_per_second: f64,
     decisions_per_second_per_core: f64,
     agent_steps_per_second: f64,
+}
+
+#[derive(Serialize)]
+struct EvolveReport {
+    scenario: String,
+    game: &'static str,
+    agents: usize,
+    episodes_per_generation: u32,
+    generations: u32,
+    seconds: Vec<f64>,
+    median_seconds: f64,
+    generations_per_second: f64,
 }
 
 #[derive(Serialize)]
@@ -396,6 +423,58 @@ pub fn run(bench: Bench) -> Result<()> {
                     mo,
                     report.controller_overhead * 100.0,
                     report.step_overhead * 100.0
+                );
+            }
+        }
+        Bench::Evolve {
+            scenario,
+            generations,
+            repeats,
+            json,
+        } => {
+            let mut s = load(&scenario)?;
+            let spec = s
+                .evolution
+                .as_mut()
+                .with_context(|| format!("{}: no [evolution] table", scenario.display()))?;
+            if let Some(g) = generations {
+                spec.generations = socium_core::bounded::Count::new(g)
+                    .context("--generations: expected at least 1")?;
+            }
+            let (generations, episodes) = (spec.generations.get(), spec.episodes.get());
+            let mut seconds = Vec::new();
+            // Run r of the batch for repeat r: each a fresh run, as a batch of runs would be.
+            for r in 0..=repeats.max(1) {
+                let start = Instant::now();
+                socium_evo::run_scenario(&s, r as u64, s.config.seed, None, &|| ())?;
+                if r > 0 {
+                    seconds.push(start.elapsed().as_secs_f64());
+                }
+            }
+            let m = median(&seconds);
+            let report = EvolveReport {
+                scenario: s.name.clone(),
+                game: s.game.name(),
+                agents: s.config.agents.len(),
+                episodes_per_generation: episodes,
+                generations,
+                median_seconds: m,
+                generations_per_second: f64::from(generations) / m,
+                seconds,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} ({}): {} agents, {} episodes a generation, {} generations: median \
+                     {:.4} s per run = {:.1} generations/s",
+                    report.scenario,
+                    report.game,
+                    report.agents,
+                    episodes,
+                    generations,
+                    m,
+                    report.generations_per_second
                 );
             }
         }
