@@ -101,6 +101,18 @@ fn unknown_names() {
 
 #[test]
 fn setups_the_rules_refuse() {
+    let (_, _, key, msg) = error(
+        "[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncount = 2\n[evolution]\n\
+         rule = \"proportional\"\ngenerations = 3\ndrift = { generosity = 0.1 }\n",
+    );
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        (
+            "evolution.drift.generosity",
+            "no strategy in play has a parameter `generosity` to drift"
+        )
+    );
+
     let (line, _, key, msg) =
         error("[game.donor_cultural]\n[[agents]]\nstrategy = \"allc\"\ncount = 3\n");
     assert_eq!((line, key.as_str()), (3, "game.donor_cultural"));

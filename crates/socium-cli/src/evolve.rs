@@ -116,7 +116,11 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     for l in labels {
         write!(csv, ",freq[{l}]").expect("writing to a String");
     }
-    csv.push_str(",mean_payoff,cooperation_rate,mean_reputation\n");
+    csv.push_str(",mean_payoff,cooperation_rate,mean_reputation");
+    for p in &results[0].parameters {
+        write!(csv, ",mean[{p}]").expect("writing to a String");
+    }
+    csv.push('\n');
     for (r, run) in results.iter().enumerate() {
         for (g, generation) in run.generations.iter().enumerate() {
             write!(csv, "{r},{g}").expect("writing to a String");
@@ -128,12 +132,16 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
                 optional(generation.cooperation),
                 optional(generation.reputation),
             );
-            writeln!(
+            write!(
                 csv,
                 ",{},{cooperation},{reputation}",
                 generation.mean_payoff
             )
             .expect("writing to a String");
+            for &p in &generation.parameters {
+                write!(csv, ",{}", optional(p)).expect("writing to a String");
+            }
+            csv.push('\n');
         }
     }
     let last = |run: &ScenarioRun| {

@@ -2,7 +2,7 @@
 //! history file and rewrites a small state file (temporary file + rename), so a killed run
 //! resumes exactly where its last state says — and its outputs equal an uninterrupted run's.
 
-use crate::Generation;
+use crate::{Generation, Variant};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -53,6 +53,8 @@ struct State {
     /// Generations played.
     generation: usize,
     types: Vec<usize>,
+    /// The variants the types index (founders first).
+    variants: Vec<Variant>,
     rng_seed: [u8; 32],
     rng_stream: u64,
     /// ChaCha word position, as text (JSON numbers stop short of u128).
@@ -63,6 +65,7 @@ struct State {
 pub(crate) struct Saved {
     pub generation: usize,
     pub types: Vec<usize>,
+    pub variants: Vec<Variant>,
     pub rng: ChaCha8Rng,
     pub history: Vec<Generation>,
 }
@@ -157,6 +160,7 @@ impl RunCheckpoint {
         Ok(Some(Saved {
             generation: state.generation,
             types: state.types,
+            variants: state.variants,
             rng,
             history,
         }))
@@ -179,6 +183,7 @@ impl RunCheckpoint {
             run: self.run,
             generation: saved.generation,
             types: saved.types.clone(),
+            variants: saved.variants.clone(),
             rng_seed: saved.rng.get_seed(),
             rng_stream: saved.rng.get_stream(),
             rng_word_pos: saved.rng.get_word_pos().to_string(),

@@ -16,4 +16,4 @@ pub use checkpoint::{CheckpointError, RunCheckpoint};
 pub use run::{
     Evolution, EvolveError, Generation, Reproduction, ScenarioRun, evolve, run_scenario,
 };
-pub use update::{Fitness, Population, UpdateRule};
+pub use update::{Drift, Fitness, Population, UpdateRule, Variant};

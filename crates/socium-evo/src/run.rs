@@ -2,7 +2,7 @@
 //! game with the population's strategies, turns payoffs into fitness, and updates the population.
 
 use crate::{
-    Fitness, Population, UpdateRule,
+    Drift, Fitness, Population, UpdateRule,
     checkpoint::{CheckpointError, RunCheckpoint, Saved},
 };
 use rand::SeedableRng;
@@ -53,6 +53,8 @@ pub enum EvolveError {
 pub struct ScenarioRun {
     /// The label of each type (agent group), in order.
     pub labels: Vec<String>,
+    /// The drifting parameters, `label.param`, in the order of `Generation::parameters`.
+    pub parameters: Vec<String>,
     /// One record per generation.
     pub generations: Vec<Generation>,
 }
@@ -124,7 +126,32 @@ pub fn run_scenario(
         generations: spec.generations.get() as usize,
         episodes: spec.episodes.get() as usize,
     };
-    let population = Population::from_counts(&counts, spec.mutation.get());
+    // Each type's drifting parameters: those of its strategy that `[evolution] drift` names.
+    let mut parameters = Vec::new();
+    let (founders, drift): (Vec<Vec<f64>>, Vec<Vec<Drift>>) = types
+        .iter()
+        .map(|t| match &t.controller {
+            Controller::Scripted(choice) => {
+                let drift: Vec<Drift> = (choice.info.params.iter().enumerate())
+                    .filter_map(|(i, p)| {
+                        let sd = spec.drift.iter().find(|(k, _)| k.get_ref() == p.name)?.1;
+                        parameters.push(format!("{}.{}", t.label, p.name));
+                        Some(Drift {
+                            param: i,
+                            sd: sd.get(),
+                            min: p.min,
+                            max: p.max,
+                            integer: p.integer,
+                        })
+                    })
+                    .collect();
+                (choice.params.clone(), drift)
+            }
+            _ => (Vec::new(), Vec::new()),
+        })
+        .unzip();
+    let population =
+        Population::from_counts(&counts, spec.mutation.get()).with_drift(founders, drift);
     debug_assert_eq!(population.types.len(), n);
     let generations = evolve(
         &*scenario.game,
@@ -138,6 +165,7 @@ pub fn run_scenario(
     )?;
     Ok(ScenarioRun {
         labels: types.into_iter().map(|t| t.label).collect(),
+        parameters,
         generations,
     })
 }
@@ -192,6 +220,10 @@ pub struct Generation {
     /// for games that have one.
     #[serde(default)]
     pub reputation: Option<f64>,
+    /// Mean of each drifting parameter among its type's living members while playing (`None`
+    /// for an extinct type), in the order of `ScenarioRun::parameters`.
+    #[serde(default)]
+    pub parameters: Vec<Option<f64>>,
 }
 
 /// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
@@ -218,13 +250,28 @@ pub fn evolve(
     if let Some(saved) = checkpoint.map(RunCheckpoint::load).transpose()?.flatten() {
         start = saved.generation;
         population.types = saved.types;
+        population.variants = saved.variants;
         rng = saved.rng;
         history = saved.history;
         (0..start).for_each(|_| progress());
     }
     let mut fitness = vec![0.0; n];
     for g in start..evolution.generations {
-        let agents = population.types.iter().map(|&t| types[t].clone()).collect();
+        // An individual plays its type's strategy with its variant's parameters.
+        let agents = population
+            .types
+            .iter()
+            .map(|&v| {
+                let variant = &population.variants[v];
+                let mut spec = types[variant.lineage].clone();
+                if let Controller::Scripted(choice) = &mut spec.controller
+                    && !variant.params.is_empty()
+                {
+                    choice.params.clone_from(&variant.params);
+                }
+                spec
+            })
+            .collect();
         let config = SimConfig {
             agents,
             seed: derive_seed(seed, g as u64),
@@ -266,6 +313,7 @@ pub fn evolve(
             mean_payoff: payoffs.iter().sum::<f64>() / n as f64,
             cooperation: (recorded > 0).then(|| cooperation / recorded as f64),
             reputation: reputation.map(|_| reputations / n as f64),
+            parameters: population.mean_drifting_params(),
         });
         for (f, &p) in fitness.iter_mut().zip(&payoffs) {
             *f = evolution.fitness.of(p).max(0.0);
@@ -283,11 +331,13 @@ pub fn evolve(
                 population.truncate(&fitness, survivors, &mut rng);
             }
         }
+        population.compact();
         if let Some(checkpoint) = checkpoint {
             // The history is handed over and back to save without copying it.
             let mut saved = Saved {
                 generation: g + 1,
                 types: population.types.clone(),
+                variants: population.variants.clone(),
                 rng,
                 history: std::mem::take(&mut history),
             };

@@ -48,19 +48,59 @@ pub enum UpdateRule {
     },
 }
 
-/// A population: each individual's type (an index into the strategies in play), with mutation.
+/// A heritable variant of a type: the type (lineage) it descends from and the strategy
+/// parameters it carries (empty when the lineage's parameters do not drift).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Variant {
+    /// The type it descends from.
+    pub lineage: usize,
+    /// Its strategy's parameters, in the strategy's declared order.
+    pub params: Vec<f64>,
+}
+
+/// How one parameter of a lineage's strategy drifts at every birth: a Gaussian step, clipped to
+/// the declared range (and rounded for whole-number parameters).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drift {
+    /// Index of the parameter in the strategy's parameters.
+    pub param: usize,
+    /// Standard deviation of the step.
+    pub sd: f64,
+    /// Lowest legal value.
+    pub min: f64,
+    /// Highest legal value.
+    pub max: f64,
+    /// Whether only whole numbers are legal.
+    pub integer: bool,
+}
+
+impl Drift {
+    fn step(&self, value: f64, rng: &mut impl Rng) -> f64 {
+        let normal = rand_distr::Normal::new(0.0, self.sd).expect("sd is finite and ≥ 0");
+        let v = (value + rand_distr::Distribution::sample(&normal, rng)).clamp(self.min, self.max);
+        if self.integer { v.round() } else { v }
+    }
+}
+
+/// A population: each individual's variant of one of the types in play, with mutation between
+/// types and drift of the types' parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Population {
-    /// Type of each individual (an agent id indexes it).
+    /// Variant of each individual (an agent id indexes it); the first `type_count` variants are
+    /// the types' founders, so without drift a variant index is a type index.
     pub types: Vec<usize>,
     /// Number of types a mutant may take.
     pub type_count: usize,
     /// Probability that an offspring (or imitator) takes a uniformly random other type.
     pub mutation: f64,
+    /// The variants in play (founders first).
+    pub variants: Vec<Variant>,
+    /// Per type, how its parameters drift at every birth (empty: they do not).
+    pub drift: Vec<Vec<Drift>>,
 }
 
 impl Population {
-    /// `counts[t]` individuals of type `t`, in type order.
+    /// `counts[t]` individuals of type `t`, in type order, with no drift.
     pub fn from_counts(counts: &[usize], mutation: f64) -> Self {
         let types = counts
             .iter()
@@ -71,25 +111,86 @@ impl Population {
             types,
             type_count: counts.len(),
             mutation,
+            variants: (0..counts.len())
+                .map(|lineage| Variant {
+                    lineage,
+                    params: Vec::new(),
+                })
+                .collect(),
+            drift: vec![Vec::new(); counts.len()],
         }
     }
 
-    /// How many individuals have each type.
+    /// Lets type `t`'s parameters, starting at `founders[t]`, drift by `drift[t]` at every birth.
+    pub fn with_drift(mut self, founders: Vec<Vec<f64>>, drift: Vec<Vec<Drift>>) -> Self {
+        for (variant, params) in self.variants.iter_mut().zip(founders) {
+            variant.params = params;
+        }
+        self.drift = drift;
+        self
+    }
+
+    /// Individuals per type.
     pub fn counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.type_count];
-        for &t in &self.types {
-            counts[t] += 1;
+        for &v in &self.types {
+            counts[self.variants[v].lineage] += 1;
         }
         counts
     }
 
-    /// The type, if every individual has it.
+    /// The type every individual has, if they all have one.
     pub fn fixed(&self) -> Option<usize> {
-        let first = *self.types.first()?;
-        self.types.iter().all(|&t| t == first).then_some(first)
+        let lineage = |v: usize| self.variants[v].lineage;
+        let first = lineage(*self.types.first()?);
+        self.types
+            .iter()
+            .all(|&v| lineage(v) == first)
+            .then_some(first)
     }
 
-    /// A uniformly random neighbour of `a` (anyone else when well mixed), if any.
+    /// Mean value of each drifting parameter among the living members of its type, in type
+    /// order (`None` for an extinct type).
+    pub fn mean_drifting_params(&self) -> Vec<Option<f64>> {
+        let mut means = Vec::new();
+        for (t, drift) in self.drift.iter().enumerate() {
+            let members = || {
+                self.types
+                    .iter()
+                    .map(|&v| &self.variants[v])
+                    .filter(move |v| v.lineage == t)
+            };
+            let n = members().count() as f64;
+            for d in drift {
+                let sum: f64 = members().map(|v| v.params[d.param]).sum();
+                means.push((n > 0.0).then(|| sum / n));
+            }
+        }
+        means
+    }
+
+    /// Forgets variants nobody carries (founders stay), renumbering the rest in order, so that
+    /// drift over many generations keeps the table small.
+    pub fn compact(&mut self) {
+        let mut used = vec![false; self.variants.len()];
+        used[..self.type_count].fill(true);
+        for &v in &self.types {
+            used[v] = true;
+        }
+        let mut new_index = vec![0; self.variants.len()];
+        let mut kept = 0;
+        for (v, &u) in used.iter().enumerate() {
+            new_index[v] = kept;
+            kept += usize::from(u);
+        }
+        let mut keep = used.iter();
+        self.variants
+            .retain(|_| *keep.next().expect("one flag per variant"));
+        for v in &mut self.types {
+            *v = new_index[*v];
+        }
+    }
+
     fn neighbour(
         &self,
         a: usize,
@@ -112,13 +213,34 @@ impl Population {
 
     /// The type an offspring of `parent` takes: the parent's, or with probability `mutation` a
     /// uniformly random other type.
-    fn offspring(&self, parent: usize, rng: &mut impl Rng) -> usize {
-        let t = self.types[parent];
-        if self.type_count > 1 && self.mutation > 0.0 && rng.random_bool(self.mutation) {
-            let other = rng.random_range(0..self.type_count - 1);
-            if other >= t { other + 1 } else { other }
-        } else {
-            t
+    /// The variant of `parent`'s offspring: with probability `mutation` the founder of a
+    /// uniformly random other type, else the parent's; then its type's parameters drift (a new
+    /// variant, unless an identical one is in play).
+    fn offspring(&mut self, parent: usize, rng: &mut impl Rng) -> usize {
+        let v = self.types[parent];
+        let t = self.variants[v].lineage;
+        let variant =
+            if self.type_count > 1 && self.mutation > 0.0 && rng.random_bool(self.mutation) {
+                let other = rng.random_range(0..self.type_count - 1);
+                if other >= t { other + 1 } else { other }
+            } else {
+                v
+            };
+        let lineage = self.variants[variant].lineage;
+        if self.drift[lineage].is_empty() {
+            return variant;
+        }
+        let mut params = self.variants[variant].params.clone();
+        for d in &self.drift[lineage] {
+            params[d.param] = d.step(params[d.param], rng);
+        }
+        let child = Variant { lineage, params };
+        match self.variants.iter().position(|v| *v == child) {
+            Some(existing) => existing,
+            None => {
+                self.variants.push(child);
+                self.variants.len() - 1
+            }
         }
     }
 
@@ -179,7 +301,8 @@ impl Population {
         let parents: Vec<usize> = (0..self.types.len())
             .map(|_| proportional_of(fitness.iter().copied(), rng))
             .collect();
-        self.types = parents.iter().map(|&p| self.offspring(p, rng)).collect();
+        let children: Vec<usize> = parents.iter().map(|&p| self.offspring(p, rng)).collect();
+        self.types = children;
     }
 
     /// Keeps the types of the fittest `survivors` share (at least one individual; ties broken by
@@ -246,13 +369,51 @@ mod tests {
     }
 
     #[test]
+    fn drift_keeps_parameters_legal_and_compaction_forgets_the_dead() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // Type 0 carries (k, p): k a whole number in [-5, 6] drifting by sd 2; p does not drift.
+        let k = Drift {
+            param: 0,
+            sd: 2.0,
+            min: -5.0,
+            max: 6.0,
+            integer: true,
+        };
+        let mut pop = Population::from_counts(&[6, 4], 0.0)
+            .with_drift(vec![vec![0.0, 0.3], vec![]], vec![vec![k], vec![]]);
+        for _ in 0..300 {
+            pop.update(UpdateRule::BirthDeath, &[1.0; 10], None, &mut rng);
+            pop.compact();
+            assert_eq!(pop.counts().iter().sum::<usize>(), 10);
+            for &v in &pop.types {
+                let variant = &pop.variants[v];
+                if variant.lineage == 0 {
+                    let k = variant.params[0];
+                    assert!(k.fract() == 0.0 && (-5.0..=6.0).contains(&k), "{k}");
+                    assert_eq!(variant.params[1], 0.3);
+                }
+            }
+            // Founders, then only variants someone carries.
+            assert!(pop.variants.len() <= 2 + 10);
+            assert_eq!(pop.variants[0].params, vec![0.0, 0.3]);
+        }
+        let lineage0: Vec<f64> = pop
+            .types
+            .iter()
+            .map(|&v| &pop.variants[v])
+            .filter(|v| v.lineage == 0)
+            .map(|v| v.params[0])
+            .collect();
+        assert!(
+            lineage0.is_empty() || lineage0.iter().any(|&k| k != 0.0),
+            "k drifted"
+        );
+    }
+
+    #[test]
     fn truncation_keeps_the_fittest_and_copies_them() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let mut p = Population {
-            types: vec![0, 1, 2, 3],
-            type_count: 4,
-            mutation: 0.0,
-        };
+        let mut p = Population::from_counts(&[1, 1, 1, 1], 0.0);
         p.truncate(&[1.0, 5.0, 3.0, 0.0], 0.5, &mut rng);
         assert_eq!(
             (p.types[1], p.types[2]),

@@ -54,3 +54,54 @@ fn a_pool_of_onnx_policies_evolves_exactly_like_the_strategies_they_encode() {
         assert_eq!(a.generations, b.generations, "run {run}");
     }
 }
+
+/// The cultural donor game with 12 unconditional givers of `share = 0.5` whose share drifts
+/// (sd 0.05) under truncation selection.
+fn drifting_givers(generations: u32) -> Scenario {
+    let text = format!(
+        "[scenario]\nname = \"drift\"\nseed = 3\n[game.donor_cultural]\n[[agents]]\n\
+         strategy = \"fixed\"\nparams = {{ share = 0.5 }}\ncount = 12\n[evolution]\n\
+         rule = {{ truncation = {{ survivors = 0.5 }} }}\ngenerations = {generations}\n\
+         drift = {{ share = 0.05 }}\n"
+    );
+    Scenario::parse(&text, &root().join("drift.toml")).unwrap()
+}
+
+#[test]
+fn drifting_parameters_stay_in_range_and_selection_acts_on_them() {
+    // Giving unconditionally never pays back, so the fittest give least: the share falls.
+    for run in 0..4 {
+        let r = run_scenario(&drifting_givers(40), run, 5, None, &|| ()).unwrap();
+        assert_eq!(r.parameters, vec!["fixed(share=0.5).share"]);
+        let shares: Vec<f64> = r
+            .generations
+            .iter()
+            .map(|g| g.parameters[0].unwrap())
+            .collect();
+        assert_eq!(shares[0], 0.5, "the founders' value");
+        assert!(shares.iter().all(|s| (0.0..=1.0).contains(s)), "{shares:?}");
+        // Measured: the mean share ends near 0.01 or below in these runs.
+        assert!(*shares.last().unwrap() < 0.2, "run {run}: {shares:?}");
+    }
+}
+
+#[test]
+fn an_interrupted_run_with_drift_resumes_to_the_same_history() {
+    let s = drifting_givers(12);
+    let whole = run_scenario(&s, 1, 9, None, &|| ()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = socium_evo::RunCheckpoint::new(dir.path(), 1, 42);
+    // Stop after generation 5 as a kill would (the checkpoint of generation 5 is written).
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let stop = || {
+        if done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 5 {
+            panic!("interrupted");
+        }
+    };
+    let interrupted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_scenario(&s, 1, 9, Some(&checkpoint), &stop)
+    }));
+    assert!(interrupted.is_err());
+    let resumed = run_scenario(&s, 1, 9, Some(&checkpoint), &|| ()).unwrap();
+    assert_eq!(resumed.generations, whole.generations);
+}

@@ -332,11 +332,14 @@ fn evolve(
         .map(|g| {
             serde_json::json!({
                 "counts": g.counts, "mean_payoff": g.mean_payoff, "cooperation": g.cooperation,
-                "reputation": g.reputation,
+                "reputation": g.reputation, "parameters": g.parameters,
             })
         })
         .collect();
-    Ok(serde_json::json!({ "labels": result.labels, "generations": generations }).to_string())
+    let json = serde_json::json!({
+        "labels": result.labels, "parameters": result.parameters, "generations": generations,
+    });
+    Ok(json.to_string())
 }
 
 /// Names the ONNX Runtime library to load for policy agents when neither a scenario nor

@@ -211,6 +211,25 @@ impl Scenario {
         }
 
         game.check(&agents).map_err(|m| at(game_span, m))?;
+        if let Some(evolution) = &parsed.evolution {
+            for name in evolution.drift.keys() {
+                let declared = agents.iter().any(|a| match &a.controller {
+                    Controller::Scripted(c) => {
+                        c.info.params.iter().any(|p| p.name == name.get_ref())
+                    }
+                    _ => false,
+                });
+                if !declared {
+                    return Err(at(
+                        name.span(),
+                        format!(
+                            "no strategy in play has a parameter `{}` to drift",
+                            name.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
         let meta = parsed.scenario;
         let episodes = meta
             .episodes

@@ -60,6 +60,11 @@ pub struct EvolutionSpec {
     /// Probability that an offspring takes another type at random (default 0).
     #[serde(default = "no_mutation")]
     pub mutation: Probability,
+    /// Strategy parameters that drift at every birth: name → standard deviation of a Gaussian
+    /// step, clipped to the parameter's declared range (whole-number parameters round). Applies
+    /// to every type whose strategy declares the parameter.
+    #[serde(default)]
+    pub drift: BTreeMap<Spanned<String>, NonNegative>,
 }
 
 /// Reproduction rules of `[evolution]`.

@@ -19,7 +19,12 @@ def evolve(
 ) -> dict:
     """Plays run ``run`` of the scenario's evolution, seeded from ``seed`` (default the
     scenario's) and ``run`` exactly as ``socium evolve`` does, with overrides checked like the
-    file (dotted keys such as ``"evolution.generations"`` through ``overrides``). Returns ``{"labels": [...], "generations": [{"counts", "mean_payoff", "cooperation"}]}``.
+    file (dotted keys such as ``"evolution.generations"`` through ``overrides``).
+
+    Returns ``{"labels": [...], "parameters": [...], "generations": [...]}``: the types' labels,
+    the drifting parameters (``"label.param"``), and per generation ``counts`` (per type),
+    ``mean_payoff``, ``cooperation``, ``reputation`` (or None) and ``parameters`` (the mean of
+    each drifting parameter among its type's members, None once the type is extinct).
     """
     pairs = override_pairs({**(overrides or {}), **more_overrides})
     result = _socium.evolve(os.fspath(scenario), pairs, run, check_seed(seed))
