@@ -38,6 +38,8 @@ fn same_seed_gives_byte_identical_outputs() {
         ("image_scoring.toml", 2),
         ("ipd_tournament.toml", 7),
         ("leading_eight.toml", 1),
+        ("werewolf.toml", 20),
+        ("ipd_onnx.toml", 7),
     ] {
         let mut s = scenario(name, episodes);
         s.config.transcript = true;
@@ -98,6 +100,7 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
     for (name, steps) in [
         ("donor_cultural_evolution.toml", 60),
         ("image_scoring.toml", 25),
+        ("werewolf.toml", 40),
         ("uneven", 40),
     ] {
         let s = if name == "uneven" {
@@ -109,7 +112,7 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
         let mut config: SimConfig = s.config.clone();
         config.agents[0].controller = socium::core::Controller::Random;
         let envs = 6;
-        let actions = vec![0.0; envs * config.agents.len() * s.game.action_space().flat_dim()];
+        let actions = vec![0.0; envs * config.agents.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
         let run_with = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

@@ -129,7 +129,7 @@ fn trajectory(
     let mut env = VecEnv::new(&*s.game, config, seeds).unwrap();
     let mut buf = env.buffers();
     env.reset(None, buf.outputs()).unwrap();
-    let mut actions = vec![0.0; buf.acting.len() * s.game.action_space().flat_dim()];
+    let mut actions = vec![0.0; buf.acting.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
     let mut out = Vec::new();
     for _ in 0..steps {
         env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
@@ -154,7 +154,7 @@ fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
     assert!(one == in_pool(2), "1 thread and 2 threads differ");
     // The sampling agents draw from each env's own stream: the same Sims stepped one by one (a
     // batch of one env per pass) act the same.
-    let action_dim = s.game.action_space().flat_dim();
+    let action_dim = s.game.action_space(s.config.agents.len()).flat_dim();
     let agents = s.config.agents.len();
     for (e, &seed) in seeds.iter().enumerate() {
         let config = SimConfig {

@@ -267,7 +267,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 VecEnv::new(&*s.game, &s.config, &seeds).context("building the VecEnv")?;
             let mut buf = env.buffers();
             let agents = s.config.agents.len();
-            let actions = vec![0.0; envs * agents * s.game.action_space().flat_dim()];
+            let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
             let mut seconds = Vec::new();
             let mut decisions = 0;
             pool.install(|| -> Result<()> {
@@ -485,7 +485,7 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let s = load(&scenario)?;
             let mut sim = s.sim()?;
-            let actions = vec![0.0; s.config.agents.len() * s.game.action_space().flat_dim()];
+            let actions = vec![0.0; s.config.agents.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
             let mut play = || -> Result<(u64, u64)> {
                 let (mut steps, mut decisions) = (0, 0);
                 for episode in 0..s.episodes {

@@ -271,9 +271,9 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
 fn list() {
     for game in socium_scenario::games() {
         println!(
-            "game {}  (action space {})",
+            "game {}  (action space with 8 agents: {})",
             game.name(),
-            game.action_space()
+            game.action_space(8)
         );
         println!("  strategies:");
         for s in game.strategies() {

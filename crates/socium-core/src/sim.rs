@@ -54,8 +54,8 @@ pub trait Game: Send + Sync {
     fn name(&self) -> &'static str;
     /// The observation space (a `Box`) for `agents` agents.
     fn observation_space(&self, agents: usize) -> Space;
-    /// Every agent's action space.
-    fn action_space(&self) -> Space;
+    /// Every agent's action space when `agents` play (acts may name other players).
+    fn action_space(&self, agents: usize) -> Space;
     /// The reward dimensions, in [`crate::DimId`] order.
     fn reward_dimensions(&self) -> &'static [DimensionInfo];
     /// The scripted strategies a scenario may name.
@@ -395,7 +395,7 @@ impl Sim {
 
         let spaces = Spaces {
             observation: game.observation_space(n),
-            action: game.action_space(),
+            action: game.action_space(n),
         };
         let mut world = World::new();
         let entities = config

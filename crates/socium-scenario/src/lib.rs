@@ -71,6 +71,7 @@ impl GameSpec {
             GameSpec::ImageScoring(c) => Arc::new(IndirectGame::from(c)),
             GameSpec::Norms(c) => Arc::new(IndirectGame::from(c)),
             GameSpec::Repeated(c) => Arc::new(c),
+            GameSpec::Mafia(c) => Arc::new(c),
         }
     }
 }
@@ -82,6 +83,7 @@ pub fn games() -> Vec<Arc<dyn Game>> {
         GameSpec::ImageScoring(Default::default()).into_game(),
         GameSpec::Norms(Default::default()).into_game(),
         GameSpec::Repeated(Default::default()).into_game(),
+        GameSpec::Mafia(Default::default()).into_game(),
     ]
 }
 
@@ -127,7 +129,7 @@ impl Scenario {
             runtime: parsed.scenario.onnxruntime.as_ref().map(|r| dir.join(r)),
             spaces: Spaces {
                 observation: game.observation_space(total),
-                action: game.action_space(),
+                action: game.action_space(total),
             },
             loaded: Vec::new(),
         };

@@ -6,6 +6,7 @@ use socium_core::{
     GraphSpec, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
+use socium_games::deduction::mafia::MafiaConfig;
 use socium_games::donor::{
     cultural::CulturalConfig,
     indirect::{ImageScoringConfig, NormsConfig},
@@ -161,6 +162,8 @@ pub enum GameSpec {
     Norms(NormsConfig),
     /// Repeated two-player games and round-robin tournaments (Axelrod 1984).
     Repeated(RepeatedConfig),
+    /// Mafia / Werewolf (Braverman, Etesami & Mossel 2008; Werewolf Arena's seer and doctor).
+    Mafia(MafiaConfig),
 }
 
 /// `[[agents]]`: a group of identical agents.

@@ -351,7 +351,7 @@ impl Game for CulturalConfig {
         Space::Box { low, high }
     }
 
-    fn action_space(&self) -> Space {
+    fn action_space(&self, _agents: usize) -> Space {
         let share = Space::uniform_box(1, 0.0, 1.0);
         match self.moves().len() {
             1 => share,

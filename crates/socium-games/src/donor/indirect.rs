@@ -515,7 +515,7 @@ impl Game for IndirectGame {
         }
     }
 
-    fn action_space(&self) -> Space {
+    fn action_space(&self, _agents: usize) -> Space {
         Space::Discrete { n: 2 }
     }
 

@@ -298,7 +298,7 @@ impl Game for RepeatedConfig {
         Space::uniform_box(obs::DIM, 0.0, 1.0)
     }
 
-    fn action_space(&self) -> Space {
+    fn action_space(&self, _agents: usize) -> Space {
         Space::Discrete { n: 2 }
     }
 

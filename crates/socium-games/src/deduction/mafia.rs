@@ -1,0 +1,722 @@
+//! Mafia / Werewolf: an informed minority (the mafia) among an uninformed majority (the town).
+//!
+//! Rules after Braverman, Etesami & Mossel (2008, "Mafia: A theoretical study of players and
+//! coalitions in a partial information environment", Annals of Applied Probability 18(3)): `n`
+//! players, `m` of them mafia who know each other; the game starts by day. Each day the living
+//! players may talk (`discussion` messages each, in a shuffled round robin: accuse or vouch for a
+//! player, or stay silent), then all vote at once; the player with most votes is lynched (a tie is
+//! broken uniformly at random, so uniformly random voters lynch a uniformly random player, the
+//! paper's "random lynching"; nobody is lynched if everyone abstains). Each night the mafia choose
+//! a citizen to kill (most mafia votes, ties broken at random). A dead player's role is revealed.
+//! The town wins when no mafia is left; the mafia win as soon as they are at least as many as
+//! the town. Optional roles, as in Werewolf Arena (Google, 2024): a **seer** learns one living
+//! player's role each night, a **doctor** protects one living player from that night's kill.
+//! Roles are dealt at random at every reset.
+//!
+//! Acts (one `Discrete(1 + 2n)` action): `0` skip (stay silent, abstain); `1 + j` aim at player
+//! `j` (accuse in discussion, vote by day, kill / investigate / protect by night); `1 + n + j`
+//! vouch for `j` (discussion only). The action mask says which are legal for whom in each phase.
+
+use bevy_ecs::prelude::*;
+use rand::{Rng, seq::SliceRandom};
+use serde::Deserialize;
+use socium_core::{
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, Game,
+    MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::Count,
+};
+
+/// Settings of `[game.mafia]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MafiaConfig {
+    /// Mafia players (fewer than the town).
+    pub mafia: Count,
+    /// Whether one citizen is a seer.
+    pub seer: bool,
+    /// Whether one citizen is a doctor.
+    pub doctor: bool,
+    /// Messages each living player says per day before the vote (0: no discussion).
+    pub discussion: u32,
+}
+
+impl Default for MafiaConfig {
+    fn default() -> Self {
+        MafiaConfig {
+            mafia: Count::new(1).expect("in range"),
+            seer: false,
+            doctor: false,
+            discussion: 0,
+        }
+    }
+}
+
+/// A player's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A plain citizen.
+    Villager,
+    /// A member of the mafia.
+    Mafia,
+    /// A citizen who investigates one player each night.
+    Seer,
+    /// A citizen who protects one player each night.
+    Doctor,
+}
+
+impl Role {
+    fn is_mafia(self) -> bool {
+        self == Role::Mafia
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Villager => "a villager",
+            Role::Mafia => "mafia",
+            Role::Seer => "the seer",
+            Role::Doctor => "the doctor",
+        }
+    }
+}
+
+/// Where the day is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// One player speaks.
+    Discussion,
+    /// Every living player votes.
+    Vote,
+    /// The mafia, seer and doctor act.
+    Night,
+}
+
+/// Observation layout for `n` players; each block is `n` entries unless said otherwise.
+pub mod obs {
+    /// Own role, one-hot: villager, mafia, seer, doctor (4 entries).
+    pub const ROLE: usize = 0;
+    /// Stage, one-hot: discussion, vote, night (3 entries).
+    pub const STAGE: usize = 4;
+    /// Days begun, as a fraction of the players (1 entry).
+    pub const DAY: usize = 7;
+    /// Start of the per-player blocks.
+    const BLOCKS: usize = 8;
+    /// Which player this is, one-hot.
+    pub fn me(_n: usize) -> usize {
+        BLOCKS
+    }
+    /// Who is alive.
+    pub fn alive(n: usize) -> usize {
+        BLOCKS + n
+    }
+    /// Known to be mafia (revealed at death, a teammate, or found by the seer).
+    pub fn known_mafia(n: usize) -> usize {
+        BLOCKS + 2 * n
+    }
+    /// Known to be town.
+    pub fn known_town(n: usize) -> usize {
+        BLOCKS + 3 * n
+    }
+    /// Accusations against each player today, per living player.
+    pub fn accused(n: usize) -> usize {
+        BLOCKS + 4 * n
+    }
+    /// Vouches for each player today, per living player.
+    pub fn vouched(n: usize) -> usize {
+        BLOCKS + 5 * n
+    }
+    /// Votes each player received at the last vote, per voter.
+    pub fn votes(n: usize) -> usize {
+        BLOCKS + 6 * n
+    }
+    /// Entries.
+    pub fn dim(n: usize) -> usize {
+        BLOCKS + 7 * n
+    }
+}
+
+/// Reward dimension: +1 to every member of the winning side, −1 to the losers, at the end.
+pub const WIN: DimId = DimId(0);
+/// Reward dimension: +1 to a citizen for each vote against a mafia member.
+pub const VOTE: DimId = DimId(1);
+
+static DIMENSIONS: [DimensionInfo; 2] = [
+    DimensionInfo {
+        name: "win",
+        summary: "+1 to the winning side, −1 to the losing side, when the game ends",
+        default_weight: 1.0,
+    },
+    DimensionInfo {
+        name: "vote",
+        summary: "+1 to a citizen for a vote against a mafia member",
+        default_weight: 0.0,
+    },
+];
+
+/// Metric: 1 when the mafia won the episode, 0 when the town did.
+pub const MAFIA_WIN: MetricId = MetricId(0);
+/// Metric: days begun before the game ended.
+pub const DAYS: MetricId = MetricId(1);
+
+static METRICS: [MetricInfo; 2] = [
+    MetricInfo {
+        name: "mafia_win",
+        summary: "1 when the mafia won the episode, 0 when the town won",
+    },
+    MetricInfo {
+        name: "days",
+        summary: "days begun before the game ended",
+    },
+];
+
+static STRATEGIES: [StrategyInfo; 2] = [
+    StrategyInfo {
+        name: "random",
+        summary: "silent; votes, kills, investigates and protects uniformly among the legal targets",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "informed",
+        summary: "accuses and votes for a player it knows is mafia (else random); the mafia vote \
+                  for a random citizen; the seer investigates unknown players",
+        params: &[],
+    },
+];
+
+/// A scripted player.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Uniform among the legal targets; never speaks or abstains.
+    Random,
+    /// Uses what it knows: a known mafia member is accused and voted for.
+    Informed,
+}
+
+impl Strategy {
+    fn from_choice(c: &StrategyChoice) -> Self {
+        match c.info.name {
+            "random" => Strategy::Random,
+            "informed" => Strategy::Informed,
+            other => unreachable!("strategy {other} is not in the registry"),
+        }
+    }
+}
+
+/// The game's state.
+#[derive(Resource, Debug)]
+struct State {
+    config: MafiaConfig,
+    roles: Vec<Role>,
+    alive: Vec<bool>,
+    /// `known[a][j]`: what `a` knows of `j`'s role.
+    known: Vec<Vec<Option<Role>>>,
+    stage: Stage,
+    day: u32,
+    /// Speakers left today, in speaking order.
+    speakers: Vec<AgentId>,
+    accused: Vec<u32>,
+    vouched: Vec<u32>,
+    votes: Vec<u32>,
+    voters: u32,
+}
+
+impl State {
+    fn living(&self) -> impl Iterator<Item = AgentId> + '_ {
+        (0..self.alive.len())
+            .filter(|&a| self.alive[a])
+            .map(|a| AgentId(a as u32))
+    }
+
+    fn count(&self, mafia: bool) -> usize {
+        self.living()
+            .filter(|a| self.roles[a.index()].is_mafia() == mafia)
+            .count()
+    }
+
+    /// The winner, if the game is over: `Some(true)` for the mafia.
+    fn winner(&self) -> Option<bool> {
+        let (mafia, town) = (self.count(true), self.count(false));
+        if mafia == 0 {
+            Some(false)
+        } else if mafia >= town {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// Reveals `a`'s role to everyone (at death).
+    fn reveal(&mut self, a: AgentId) {
+        let role = self.roles[a.index()];
+        for known in &mut self.known {
+            known[a.index()] = Some(role);
+        }
+    }
+}
+
+/// What happened at a step, for the reward components and metrics.
+#[derive(Resource, Debug, Default)]
+struct Events {
+    /// Citizens' votes against mafia members.
+    good_votes: Vec<(AgentId, UtteranceId)>,
+    /// The game's end: the mafia won, and the reveal that decided it.
+    end: Option<(bool, UtteranceId)>,
+}
+
+impl Game for MafiaConfig {
+    fn name(&self) -> &'static str {
+        "mafia"
+    }
+
+    fn observation_space(&self, agents: usize) -> Space {
+        Space::uniform_box(obs::dim(agents), 0.0, 1.0)
+    }
+
+    fn action_space(&self, agents: usize) -> Space {
+        Space::Discrete {
+            n: 1 + 2 * agents as u32,
+        }
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        &STRATEGIES
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &METRICS
+    }
+
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        let (n, m) = (agents.len(), self.mafia.get() as usize);
+        let special = usize::from(self.seer) + usize::from(self.doctor);
+        if 2 * m >= n || n - m < special {
+            return Err(format!(
+                "{m} mafia among {n} players: the mafia must be fewer than the town, and the town \
+                 must hold the seer and the doctor"
+            ));
+        }
+        Ok(())
+    }
+
+    fn build(&self, sim: &mut SimBuilder) {
+        let n = sim.agent_count();
+        sim.insert_strategies(Strategy::from_choice);
+        sim.world_mut().insert_resource(State {
+            config: self.clone(),
+            roles: vec![Role::Villager; n],
+            alive: vec![true; n],
+            known: vec![vec![None; n]; n],
+            stage: Stage::Vote,
+            day: 0,
+            speakers: Vec::new(),
+            accused: vec![0; n],
+            vouched: vec![0; n],
+            votes: vec![0; n],
+            voters: 0,
+        });
+        sim.world_mut().insert_resource(Events::default());
+        sim.add_systems(Phase::Reset, reset);
+        sim.add_systems(Phase::Observe, turns_and_observations);
+        sim.add_systems(Phase::Decide, decide);
+        sim.add_systems(Phase::Resolve, resolve);
+        sim.add_systems(Phase::Reward, reward);
+        sim.add_systems(Phase::Record, record);
+    }
+}
+
+/// The day's speakers: every living player `rounds` times, each round in a fresh random order.
+fn speaking_order(state: &State, rng: &mut impl Rng) -> Vec<AgentId> {
+    let mut order = Vec::new();
+    for _ in 0..state.config.discussion {
+        let mut round: Vec<AgentId> = state.living().collect();
+        round.shuffle(rng);
+        order.extend(round);
+    }
+    // Speakers are popped from the back.
+    order.reverse();
+    order
+}
+
+/// Starts day `day`: talk if the scenario has discussion, else vote.
+fn start_day(state: &mut State, rng: &mut impl Rng) {
+    state.day += 1;
+    state.accused.fill(0);
+    state.vouched.fill(0);
+    state.speakers = speaking_order(state, rng);
+    state.stage = if state.speakers.is_empty() {
+        Stage::Vote
+    } else {
+        Stage::Discussion
+    };
+}
+
+/// Deals the roles at random; the mafia know each other, everyone knows themselves.
+fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
+    let state = &mut *state;
+    let n = state.roles.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng.pairing);
+    let m = state.config.mafia.get() as usize;
+    state.roles.fill(Role::Villager);
+    let specials = [
+        (state.config.seer, Role::Seer),
+        (state.config.doctor, Role::Doctor),
+    ];
+    let mut next = order.iter();
+    for &a in next.by_ref().take(m) {
+        state.roles[a] = Role::Mafia;
+    }
+    for (present, role) in specials {
+        if present && let Some(&a) = next.next() {
+            state.roles[a] = role;
+        }
+    }
+    state.alive.fill(true);
+    for (a, known) in state.known.iter_mut().enumerate() {
+        for (j, k) in known.iter_mut().enumerate() {
+            let mafia_pair = state.roles[a].is_mafia() && state.roles[j].is_mafia();
+            *k = (a == j || mafia_pair).then_some(state.roles[j]);
+        }
+    }
+    state.day = 0;
+    state.votes.fill(0);
+    state.voters = 0;
+    start_day(state, &mut rng.pairing);
+}
+
+/// Who acts at the coming step, which acts are legal, and what each player sees.
+fn turns_and_observations(
+    state: Res<State>,
+    mut turn: ResMut<Turn>,
+    mut masks: ResMut<ActionMasks>,
+    mut obs: ResMut<Observations>,
+) {
+    let state = &*state;
+    set_turns(state, &mut turn, &mut masks);
+    observe(state, &mut obs);
+}
+
+/// Who acts at the coming step and which acts are legal for them.
+fn set_turns(state: &State, turn: &mut Turn, masks: &mut ActionMasks) {
+    let n = state.roles.len();
+    for a in (0..n).map(|a| AgentId(a as u32)) {
+        turn.set_acting(a, false);
+    }
+    let mut allow = |a: AgentId, skip: bool, target: &dyn Fn(usize) -> bool, vouch: bool| {
+        turn.set_acting(a, true);
+        let row = masks.0.row_mut(a);
+        row[0] = u8::from(skip);
+        for j in 0..n {
+            row[1 + j] = u8::from(target(j));
+            row[1 + n + j] = u8::from(vouch && target(j));
+        }
+    };
+    let other = |a: AgentId| move |j: usize| state.alive[j] && j != a.index();
+    match state.stage {
+        Stage::Discussion => {
+            if let Some(&speaker) = state.speakers.last() {
+                allow(speaker, true, &other(speaker), true);
+            }
+        }
+        Stage::Vote => {
+            for a in state.living() {
+                allow(a, true, &other(a), false);
+            }
+        }
+        Stage::Night => {
+            for a in state.living() {
+                match state.roles[a.index()] {
+                    Role::Mafia => {
+                        let citizen = |j: usize| state.alive[j] && !state.roles[j].is_mafia();
+                        allow(a, false, &citizen, false);
+                    }
+                    Role::Seer => allow(a, false, &other(a), false),
+                    Role::Doctor => allow(a, false, &|j| state.alive[j], false),
+                    Role::Villager => {}
+                }
+            }
+        }
+    }
+}
+
+fn observe(state: &State, obs: &mut Observations) {
+    let n = state.roles.len();
+    let living = state.alive.iter().filter(|&&a| a).count().max(1) as f32;
+    let voters = state.voters.max(1) as f32;
+    for a in 0..n {
+        let row = obs.0.row_mut(AgentId(a as u32));
+        row.fill(0.0);
+        let role = match state.roles[a] {
+            Role::Villager => 0,
+            Role::Mafia => 1,
+            Role::Seer => 2,
+            Role::Doctor => 3,
+        };
+        row[obs::ROLE + role] = 1.0;
+        let stage = match state.stage {
+            Stage::Discussion => 0,
+            Stage::Vote => 1,
+            Stage::Night => 2,
+        };
+        row[obs::STAGE + stage] = 1.0;
+        row[obs::DAY] = (state.day as f32 / n as f32).min(1.0);
+        row[obs::me(n) + a] = 1.0;
+        for j in 0..n {
+            row[obs::alive(n) + j] = f32::from(u8::from(state.alive[j]));
+            if let Some(r) = state.known[a][j] {
+                let block = if r.is_mafia() {
+                    obs::known_mafia(n)
+                } else {
+                    obs::known_town(n)
+                };
+                row[block + j] = 1.0;
+            }
+            row[obs::accused(n) + j] = (state.accused[j] as f32 / living).min(1.0);
+            row[obs::vouched(n) + j] = (state.vouched[j] as f32 / living).min(1.0);
+            row[obs::votes(n) + j] = state.votes[j] as f32 / voters;
+        }
+    }
+}
+
+/// A uniformly random legal target `j` (act `1 + j`) of a mask row, if any.
+fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> Option<usize> {
+    let legal: Vec<usize> = (0..n).filter(|&j| mask[1 + j] != 0).collect();
+    (!legal.is_empty()).then(|| legal[rng.random_range(0..legal.len())])
+}
+
+fn decide(
+    strategies: Query<(&AgentId, &Strategy)>,
+    state: Res<State>,
+    turn: Res<Turn>,
+    masks: Res<ActionMasks>,
+    mut rng: ResMut<SimRng>,
+    mut actions: ResMut<Actions>,
+) {
+    let n = state.roles.len();
+    for (&a, &strategy) in &strategies {
+        if !turn.is_acting(a) {
+            continue;
+        }
+        let mask = masks.0.row(a);
+        let me = state.roles[a.index()];
+        // A living player `a` knows is mafia (for a citizen).
+        let known_mafia = (0..n).find(|&j| {
+            state.alive[j] && !me.is_mafia() && state.known[a.index()][j].is_some_and(Role::is_mafia)
+        });
+        let informed = strategy == Strategy::Informed;
+        let act = match state.stage {
+            Stage::Discussion => match known_mafia.filter(|_| informed) {
+                Some(j) => 1 + j,
+                None => 0,
+            },
+            Stage::Night if informed && me == Role::Seer => {
+                let unknown: Vec<usize> = (0..n)
+                    .filter(|&j| mask[1 + j] != 0 && state.known[a.index()][j].is_none())
+                    .collect();
+                match unknown.is_empty() {
+                    true => random_target(mask, n, &mut rng.decide).map_or(0, |j| 1 + j),
+                    false => 1 + unknown[rng.decide.random_range(0..unknown.len())],
+                }
+            }
+            Stage::Vote if informed && me.is_mafia() => {
+                let citizens: Vec<usize> = (0..n)
+                    .filter(|&j| mask[1 + j] != 0 && !state.roles[j].is_mafia())
+                    .collect();
+                1 + citizens[rng.decide.random_range(0..citizens.len())]
+            }
+            _ => match known_mafia.filter(|_| informed && state.stage == Stage::Vote) {
+                Some(j) => 1 + j,
+                None => random_target(mask, n, &mut rng.decide).map_or(0, |j| 1 + j),
+            },
+        };
+        actions.0.row_mut(a)[0] = act as f32;
+    }
+}
+
+/// Plurality among `counts`, ties broken uniformly at random; `None` when nobody has a vote.
+fn plurality(counts: &[u32], rng: &mut impl Rng) -> Option<usize> {
+    let max = *counts.iter().max()?;
+    if max == 0 {
+        return None;
+    }
+    let top: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] == max).collect();
+    Some(top[rng.random_range(0..top.len())])
+}
+
+/// Kills `victim` (lynched or killed at night), reveals its role in an utterance it "speaks",
+/// and ends the game if a side has won.
+fn eliminate(
+    state: &mut State,
+    victim: AgentId,
+    how: &'static str,
+    utterances: &mut Utterances,
+    events: &mut Events,
+    done: &mut Done,
+) {
+    state.alive[victim.index()] = false;
+    state.reveal(victim);
+    done.terminate(victim);
+    let role = state.roles[victim.index()];
+    let act = Act {
+        kind: how,
+        target: None,
+        value: f64::from(u8::from(role.is_mafia())),
+    };
+    let utterance = utterances.say(victim, Audience::All, act, || {
+        format!("{victim} is {how}: they were {}", role.name())
+    });
+    if let Some(mafia_won) = state.winner() {
+        events.end = Some((mafia_won, utterance));
+        done.terminate_all();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    mut state: ResMut<State>,
+    turn: Res<Turn>,
+    actions: Res<Actions>,
+    mut rng: ResMut<SimRng>,
+    mut utterances: ResMut<Utterances>,
+    mut events: ResMut<Events>,
+    mut done: ResMut<Done>,
+) {
+    let state = &mut *state;
+    let events = &mut *events;
+    events.good_votes.clear();
+    events.end = None;
+    let n = state.roles.len();
+    let acting: Vec<AgentId> = (0..n)
+        .map(|a| AgentId(a as u32))
+        .filter(|&a| turn.is_acting(a))
+        .collect();
+    let act_of = |a: AgentId| actions.0.row(a)[0] as usize;
+    match state.stage {
+        Stage::Discussion => {
+            let speaker = state.speakers.pop().expect("a speaker acts in discussion");
+            let act = act_of(speaker);
+            let (kind, target) = match act {
+                0 => ("silent", None),
+                j if j <= n => ("accuse", Some(AgentId(j as u32 - 1))),
+                j => ("vouch", Some(AgentId((j - 1 - n) as u32))),
+            };
+            match (kind, target) {
+                ("accuse", Some(t)) => state.accused[t.index()] += 1,
+                ("vouch", Some(t)) => state.vouched[t.index()] += 1,
+                _ => {}
+            }
+            let a = Act {
+                kind,
+                target,
+                value: 0.0,
+            };
+            utterances.say(speaker, Audience::All, a, || match target {
+                Some(t) if kind == "accuse" => format!("{speaker}: \"{t} is mafia.\""),
+                Some(t) => format!("{speaker}: \"I trust {t}.\""),
+                None => format!("{speaker} stays silent"),
+            });
+            if state.speakers.is_empty() {
+                state.stage = Stage::Vote;
+            }
+        }
+        Stage::Vote => {
+            state.votes.fill(0);
+            state.voters = 0;
+            for &a in &acting {
+                let target = act_of(a).checked_sub(1).map(|j| AgentId(j as u32));
+                let act = Act {
+                    kind: if target.is_some() { "vote" } else { "abstain" },
+                    target,
+                    value: 0.0,
+                };
+                let u = utterances.say(a, Audience::All, act, || match target {
+                    Some(t) => format!("{a} votes to lynch {t}"),
+                    None => format!("{a} abstains"),
+                });
+                if let Some(t) = target {
+                    state.votes[t.index()] += 1;
+                    state.voters += 1;
+                    if !state.roles[a.index()].is_mafia() && state.roles[t.index()].is_mafia() {
+                        events.good_votes.push((a, u));
+                    }
+                }
+            }
+            if let Some(j) = plurality(&state.votes, &mut rng.pairing) {
+                let victim = AgentId(j as u32);
+                eliminate(state, victim, "lynched", &mut utterances, events, &mut done);
+            }
+            if events.end.is_none() {
+                state.stage = Stage::Night;
+            }
+        }
+        Stage::Night => {
+            let mut kills = vec![0; n];
+            let mut protected = None;
+            for &a in &acting {
+                let Some(j) = act_of(a).checked_sub(1) else {
+                    continue;
+                };
+                let t = AgentId(j as u32);
+                let role = state.roles[a.index()];
+                let kind = match role {
+                    Role::Mafia => {
+                        kills[j] += 1;
+                        "kill"
+                    }
+                    Role::Seer => {
+                        state.known[a.index()][j] = Some(state.roles[j]);
+                        "investigate"
+                    }
+                    Role::Doctor => {
+                        protected = Some(j);
+                        "protect"
+                    }
+                    Role::Villager => continue,
+                };
+                let act = Act {
+                    kind,
+                    target: Some(t),
+                    value: 0.0,
+                };
+                // Night acts are private: only the actor hears them.
+                utterances.say(a, Audience::Agent(a), act, || match role {
+                    Role::Seer => format!("{a} investigates {t}: {}", state.roles[j].name()),
+                    _ => format!("{a} chooses to {kind} {t}"),
+                });
+            }
+            let target = plurality(&kills, &mut rng.pairing);
+            if let Some(j) = target.filter(|&j| Some(j) != protected) {
+                let victim = AgentId(j as u32);
+                eliminate(state, victim, "killed", &mut utterances, events, &mut done);
+            }
+            if events.end.is_none() {
+                start_day(state, &mut rng.pairing);
+            }
+        }
+    }
+}
+
+/// Reward components: the end of the game (attributed to the reveal that decided it) and
+/// citizens' votes against the mafia (attributed to each vote).
+fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
+    for &(a, u) in &events.good_votes {
+        ledger.add(a, u, VOTE, 1.0);
+    }
+    if let Some((mafia_won, u)) = events.end {
+        for (a, role) in state.roles.iter().enumerate() {
+            let won = role.is_mafia() == mafia_won;
+            ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+        }
+    }
+}
+
+fn record(state: Res<State>, events: Res<Events>, mut metrics: ResMut<Metrics>) {
+    if let Some((mafia_won, _)) = events.end {
+        metrics.record(MAFIA_WIN, f64::from(u8::from(mafia_won)));
+        metrics.record(DAYS, f64::from(state.day));
+    }
+}

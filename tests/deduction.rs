@@ -1,0 +1,182 @@
+//! Mafia / Werewolf: win odds against an exact dynamic program, and the rules one by one.
+
+use socium::core::{AgentId, Sim, StepError, space::ActionProblem};
+use socium::games::deduction::mafia::obs;
+use socium::scenario::{Scenario, run};
+use std::collections::HashMap;
+use std::path::Path;
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, Path::new("mafia.toml")).unwrap()
+}
+
+/// P(the mafia win) with `town` citizens and `mafia` mafia at the start of a day, when the lynch
+/// is uniform among the living and the mafia kill a citizen every night (Braverman, Etesami &
+/// Mossel 2008); the mafia win once they are at least as many as the town.
+fn p_mafia_wins(town: u32, mafia: u32, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
+    if mafia == 0 {
+        return 0.0;
+    }
+    if mafia >= town {
+        return 1.0;
+    }
+    if let Some(&p) = memo.get(&(town, mafia)) {
+        return p;
+    }
+    let living = f64::from(town + mafia);
+    // After a lynch, the night kills a citizen unless the game is already over.
+    let mut night = |t: u32, m: u32| match (m == 0, m >= t) {
+        (true, _) => 0.0,
+        (_, true) => 1.0,
+        _ => p_mafia_wins(t - 1, m, memo),
+    };
+    let p = f64::from(mafia) / living * night(town, mafia - 1)
+        + f64::from(town) / living * night(town - 1, mafia);
+    memo.insert((town, mafia), p);
+    p
+}
+
+#[test]
+fn the_dynamic_program_gives_the_published_value() {
+    // Braverman et al.'s example: 5 players, 1 mafia, day first.
+    let p = p_mafia_wins(4, 1, &mut HashMap::new());
+    assert!((p - 8.0 / 15.0).abs() < 1e-12, "{p}");
+}
+
+#[test]
+fn random_lynching_matches_the_dynamic_program() {
+    // 99% binomial intervals: |p̂ − p| ≤ 2.576 · sqrt(p(1 − p) / episodes).
+    let episodes = 4000;
+    for (n, m) in [(5, 1), (6, 1), (7, 2), (9, 2), (11, 3)] {
+        let s = scenario(&format!(
+            "[scenario]\nname = \"m\"\nseed = {n}{m}\nepisodes = {episodes}\n\
+             [game.mafia]\nmafia = {m}\n[[agents]]\nstrategy = \"random\"\ncount = {n}\n"
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let summary = run(&s, dir.path(), |_| {}).unwrap();
+        let observed = summary.metrics["mafia_win"];
+        let p = p_mafia_wins(n - m, m, &mut HashMap::new());
+        let tolerance = 2.576 * (p * (1.0 - p) / f64::from(episodes)).sqrt();
+        assert!(
+            (observed - p).abs() <= tolerance,
+            "n = {n}, m = {m}: observed {observed}, exact {p} ± {tolerance}"
+        );
+    }
+}
+
+/// Six external players: one mafia, a seer, a doctor, three villagers.
+fn six_with_roles() -> (Sim, usize) {
+    let s = scenario(
+        "[scenario]\nname = \"rules\"\nseed = 4\n[game.mafia]\nmafia = 1\nseer = true\n\
+         doctor = true\n[[agents]]\ncontroller = \"external\"\ncount = 6\n",
+    );
+    let sim = s.sim().unwrap();
+    (sim, 6)
+}
+
+/// Every player's role from its own observation: 0 villager, 1 mafia, 2 seer, 3 doctor.
+fn roles(sim: &Sim, n: usize) -> Vec<usize> {
+    let dim = obs::dim(n);
+    (0..n)
+        .map(|a| {
+            let row = &sim.observations()[a * dim..(a + 1) * dim];
+            (0..4).find(|&r| row[obs::ROLE + r] == 1.0).unwrap()
+        })
+        .collect()
+}
+
+fn alive(sim: &Sim, n: usize) -> Vec<bool> {
+    let row = &sim.observations()[..obs::dim(n)];
+    (0..n).map(|j| row[obs::alive(n) + j] == 1.0).collect()
+}
+
+#[test]
+fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
+    let (mut sim, n) = six_with_roles();
+    let r = roles(&sim, n);
+    let role = |x: usize| r.iter().position(|&k| k == x).unwrap();
+    let (mafia, seer, doctor) = (role(1), role(2), role(3));
+    let villager = role(0);
+    // Day 1: everyone abstains, nobody is lynched.
+    sim.step(&[0.0; 6]).unwrap();
+    assert_eq!(alive(&sim, n), vec![true; 6]);
+    // Night 1: only the mafia, the seer and the doctor act.
+    let acting: Vec<usize> = (0..n).filter(|&a| sim.acting()[a]).collect();
+    let mut expected = vec![mafia, seer, doctor];
+    expected.sort();
+    assert_eq!(acting, expected);
+    // The mafia may not kill its own; a villager may not act at night.
+    let mut night = [0.0; 6];
+    night[mafia] = (1 + mafia) as f32;
+    night[seer] = (1 + mafia) as f32;
+    night[doctor] = (1 + villager) as f32;
+    let err = sim.step(&night).unwrap_err();
+    assert!(
+        matches!(err, StepError::BadAction { agent, problem: ActionProblem::Masked { .. } } if agent == AgentId(mafia as u32)),
+        "{err:?}"
+    );
+    night[mafia] = (1 + villager) as f32;
+    sim.step(&night).unwrap();
+    assert_eq!(alive(&sim, n), vec![true; 6], "the doctor saved the villager");
+    // The seer now knows the mafia; the others do not.
+    let dim = obs::dim(n);
+    let known = |a: usize| sim.observations()[a * dim + obs::known_mafia(n) + mafia] == 1.0;
+    assert!(known(seer) && !known(villager) && !known(doctor));
+    // Day 2: a vote for a dead or absent target is refused; the lynch takes the plurality.
+    let mut votes = [(1 + mafia) as f32; 6];
+    votes[mafia] = (1 + villager) as f32;
+    sim.step(&votes).unwrap();
+    assert!(!alive(&sim, n)[mafia], "the mafia is lynched");
+    assert!(sim.is_done(), "no mafia left: the town wins");
+    let win: Vec<f32> = (0..n).map(|a| sim.reward_components()[a * 2]).collect();
+    for (a, w) in win.iter().enumerate() {
+        assert_eq!(*w, if a == mafia { -1.0 } else { 1.0 }, "agent {a}");
+    }
+    assert_eq!(sim.metrics().mean(socium::games::deduction::mafia::MAFIA_WIN), Some(0.0));
+}
+
+#[test]
+fn the_mafia_win_when_they_match_the_town() {
+    // 5 players, 1 mafia: the town lynches a villager on day 1 and the mafia kill another at
+    // night (3 left), then on day 2 the town lynches a villager again (1 against 1).
+    let s = scenario(
+        "[scenario]\nname = \"m\"\nseed = 9\n[game.mafia]\n[[agents]]\ncontroller = \"external\"\ncount = 5\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let n = 5;
+    let r = roles(&sim, n);
+    let mafia = r.iter().position(|&k| k == 1).unwrap();
+    let villagers: Vec<usize> = (0..n).filter(|&a| a != mafia).collect();
+    let vote_for = |target: usize| {
+        let mut v = [(1 + target) as f32; 5];
+        v[target] = (1 + if target == villagers[0] { villagers[1] } else { villagers[0] }) as f32;
+        v
+    };
+    sim.step(&vote_for(villagers[0])).unwrap();
+    let mut night = [0.0; 5];
+    night[mafia] = (1 + villagers[1]) as f32;
+    sim.step(&night).unwrap();
+    assert_eq!(alive(&sim, n).iter().filter(|&&a| a).count(), 3);
+    assert!(!sim.is_done());
+    // A vote for a dead player is refused, with nothing moved.
+    let err = sim.step(&vote_for(villagers[0])).unwrap_err();
+    assert!(matches!(err, StepError::BadAction { .. }), "{err:?}");
+    let mut v = [0.0; 5];
+    for &a in &[mafia, villagers[2], villagers[3]] {
+        v[a] = (1 + villagers[2]) as f32;
+    }
+    v[villagers[2]] = (1 + villagers[3]) as f32;
+    sim.step(&v).unwrap();
+    assert!(sim.is_done());
+    assert_eq!(sim.metrics().mean(socium::games::deduction::mafia::MAFIA_WIN), Some(1.0));
+    let utterances = sim.utterances();
+    let last = utterances.last().unwrap();
+    assert_eq!((last.act.kind, last.speaker), ("lynched", AgentId(villagers[2] as u32)));
+    // Every win and loss entry names that reveal.
+    assert!(
+        sim.reward_entries()
+            .iter()
+            .filter(|e| e.dimension.0 == 0)
+            .all(|e| e.utterance == last.id)
+    );
+}
