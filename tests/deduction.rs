@@ -117,7 +117,11 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     );
     night[mafia] = (1 + villager) as f32;
     sim.step(&night).unwrap();
-    assert_eq!(alive(&sim, n), vec![true; 6], "the doctor saved the villager");
+    assert_eq!(
+        alive(&sim, n),
+        vec![true; 6],
+        "the doctor saved the villager"
+    );
     // The seer now knows the mafia; the others do not.
     let dim = obs::dim(n);
     let known = |a: usize| sim.observations()[a * dim + obs::known_mafia(n) + mafia] == 1.0;
@@ -132,7 +136,11 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     for (a, w) in win.iter().enumerate() {
         assert_eq!(*w, if a == mafia { -1.0 } else { 1.0 }, "agent {a}");
     }
-    assert_eq!(sim.metrics().mean(socium::games::deduction::mafia::MAFIA_WIN), Some(0.0));
+    assert_eq!(
+        sim.metrics()
+            .mean(socium::games::deduction::mafia::MAFIA_WIN),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -149,7 +157,11 @@ fn the_mafia_win_when_they_match_the_town() {
     let villagers: Vec<usize> = (0..n).filter(|&a| a != mafia).collect();
     let vote_for = |target: usize| {
         let mut v = [(1 + target) as f32; 5];
-        v[target] = (1 + if target == villagers[0] { villagers[1] } else { villagers[0] }) as f32;
+        v[target] = (1 + if target == villagers[0] {
+            villagers[1]
+        } else {
+            villagers[0]
+        }) as f32;
         v
     };
     sim.step(&vote_for(villagers[0])).unwrap();
@@ -168,10 +180,17 @@ fn the_mafia_win_when_they_match_the_town() {
     v[villagers[2]] = (1 + villagers[3]) as f32;
     sim.step(&v).unwrap();
     assert!(sim.is_done());
-    assert_eq!(sim.metrics().mean(socium::games::deduction::mafia::MAFIA_WIN), Some(1.0));
+    assert_eq!(
+        sim.metrics()
+            .mean(socium::games::deduction::mafia::MAFIA_WIN),
+        Some(1.0)
+    );
     let utterances = sim.utterances();
     let last = utterances.last().unwrap();
-    assert_eq!((last.act.kind, last.speaker), ("lynched", AgentId(villagers[2] as u32)));
+    assert_eq!(
+        (last.act.kind, last.speaker),
+        ("lynched", AgentId(villagers[2] as u32))
+    );
     // Every win and loss entry names that reveal.
     assert!(
         sim.reward_entries()

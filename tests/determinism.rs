@@ -112,7 +112,11 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
         let mut config: SimConfig = s.config.clone();
         config.agents[0].controller = socium::core::Controller::Random;
         let envs = 6;
-        let actions = vec![0.0; envs * config.agents.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
+        let actions = vec![
+            0.0;
+            envs * config.agents.len()
+                * s.game.action_space(s.config.agents.len()).flat_dim()
+        ];
         let run_with = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)

@@ -129,7 +129,8 @@ fn trajectory(
     let mut env = VecEnv::new(&*s.game, config, seeds).unwrap();
     let mut buf = env.buffers();
     env.reset(None, buf.outputs()).unwrap();
-    let mut actions = vec![0.0; buf.acting.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
+    let mut actions =
+        vec![0.0; buf.acting.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
     let mut out = Vec::new();
     for _ in 0..steps {
         env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();

@@ -485,7 +485,11 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let s = load(&scenario)?;
             let mut sim = s.sim()?;
-            let actions = vec![0.0; s.config.agents.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
+            let actions = vec![
+                0.0;
+                s.config.agents.len()
+                    * s.game.action_space(s.config.agents.len()).flat_dim()
+            ];
             let mut play = || -> Result<(u64, u64)> {
                 let (mut steps, mut decisions) = (0, 0);
                 for episode in 0..s.episodes {

@@ -3,6 +3,7 @@
 mod bench;
 mod evolve;
 mod plot;
+mod replay;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -89,6 +90,15 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Print one episode of a run's transcript step by step: who said what, and the rewards each
+    /// act caused.
+    Replay {
+        /// The output folder of `socium run` (with transcript.jsonl).
+        dir: PathBuf,
+        /// The episode (0-based).
+        #[arg(long, default_value_t = 0)]
+        episode: u64,
+    },
     /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
     List,
     /// Measure the engine's speed (see docs/BENCHMARKS.md).
@@ -139,6 +149,9 @@ fn main() -> ExitCode {
                 out: &out,
                 resume,
             })
+        }
+        Command::Replay { dir, episode } => {
+            replay::render(&dir, episode).map(|text| print!("{text}"))
         }
         Command::List => {
             list();

@@ -355,3 +355,39 @@ fn policies_run_from_the_cli_and_a_missing_runtime_is_one_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn replay_prints_an_episode_step_by_step() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ww");
+    let o = socium(&[
+        "run",
+        "scenarios/werewolf.toml",
+        "--episodes",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = socium(&["replay", dir.to_str().unwrap(), "--episode", "2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let replay = text(&o.stdout);
+    assert!(
+        replay.starts_with("episode 2\nstep 0\n  agent "),
+        "{replay}"
+    );
+    assert!(replay.contains(" votes to lynch agent "), "{replay}");
+    // The game's end names every player's win or loss on the deciding reveal.
+    let last = replay.lines().last().unwrap();
+    assert!(
+        last.contains("they were") && last.contains("win "),
+        "{last}"
+    );
+    let o = socium(&["replay", dir.to_str().unwrap(), "--episode", "3"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("no episode 3 (the transcript has 3 episodes, 0 to 2)"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -23,8 +23,7 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, Game,
     MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
-    bounded::Count,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
 };
 
 /// Settings of `[game.mafia]`.
@@ -505,7 +504,9 @@ fn decide(
         let me = state.roles[a.index()];
         // A living player `a` knows is mafia (for a citizen).
         let known_mafia = (0..n).find(|&j| {
-            state.alive[j] && !me.is_mafia() && state.known[a.index()][j].is_some_and(Role::is_mafia)
+            state.alive[j]
+                && !me.is_mafia()
+                && state.known[a.index()][j].is_some_and(Role::is_mafia)
         });
         let informed = strategy == Strategy::Informed;
         let act = match state.stage {
