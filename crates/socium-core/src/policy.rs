@@ -165,6 +165,13 @@ pub(crate) struct Staged {
     masks: Vec<u8>,
 }
 
+impl Staged {
+    /// Rows staged: the acting members.
+    pub(crate) fn rows(&self) -> usize {
+        self.members.len()
+    }
+}
+
 /// Stages every group's inputs from `world` (one [`Staged`] per group).
 pub(crate) fn stage(groups: &[Group], world: &World, staged: &mut Vec<Staged>) {
     let obs = &world.resource::<Observations>().0;
@@ -190,8 +197,7 @@ pub(crate) fn stage(groups: &[Group], world: &World, staged: &mut Vec<Staged>) {
 /// between steps.
 pub(crate) struct PolicyRunner {
     groups: Arc<[Group]>,
-    /// Rows per env, then `offsets[e]..offsets[e + 1]` are env `e`'s rows.
-    counts: Vec<usize>,
+    /// `offsets[e]..offsets[e + 1]` are env `e`'s rows.
     offsets: Vec<usize>,
     /// The agent and selection of each row.
     rows: Vec<(AgentId, Selection)>,
@@ -223,7 +229,6 @@ impl PolicyRunner {
     pub(crate) fn new(groups: Arc<[Group]>) -> Self {
         PolicyRunner {
             groups,
-            counts: Vec::new(),
             offsets: Vec::new(),
             rows: Vec::new(),
             obs: Vec::new(),
@@ -235,17 +240,19 @@ impl PolicyRunner {
     }
 
     /// Writes the action of every acting policy agent of every env `e` with `active(e)` into its
-    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy. On error
-    /// (a failed pass, a non-finite output) nothing in any Sim has changed.
+    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy;
+    /// `staged_rows[e × policies + g]` is the rows env `e` staged for policy `g`. On error (a
+    /// failed pass, a non-finite output) nothing in any Sim has changed.
     pub(crate) fn decide(
         &mut self,
         sims: &mut [Sim],
-        active: impl Fn(usize) -> bool + Sync,
+        active: impl Fn(usize) -> bool,
+        staged_rows: &[usize],
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
-        let decided =
-            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, &active, actions));
+        let decided = (0..self.groups.len())
+            .try_for_each(|g| self.decide_group(g, sims, &active, staged_rows, actions));
         self.time += start.elapsed();
         decided
     }
@@ -254,7 +261,8 @@ impl PolicyRunner {
         &mut self,
         group: usize,
         sims: &mut [Sim],
-        active: &(impl Fn(usize) -> bool + Sync),
+        active: &impl Fn(usize) -> bool,
+        staged_rows: &[usize],
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let Some(first) = sims.first() else {
@@ -265,19 +273,16 @@ impl PolicyRunner {
         let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
         let per_env = first.agent_count() * action_dim;
-        // Counted in parallel: each count is a read from another Sim's heap.
-        sims.par_iter()
-            .with_min_len(MIN_ENVS_PER_TASK)
-            .enumerate()
-            .map(|(e, sim)| match active(e) {
-                true => sim.staged_policy_inputs()[group].members.len(),
-                false => 0,
-            })
-            .collect_into_vec(&mut self.counts);
+        let groups = self.groups.len();
         self.offsets.clear();
         self.offsets.push(0);
-        for (e, count) in self.counts.iter().enumerate() {
-            self.offsets.push(self.offsets[e] + count);
+        for e in 0..sims.len() {
+            let rows = if active(e) {
+                staged_rows[e * groups + group]
+            } else {
+                0
+            };
+            self.offsets.push(self.offsets[e] + rows);
         }
         let rows = self.offsets[sims.len()];
         if rows == 0 {
@@ -356,6 +361,23 @@ impl PolicyRunner {
             .iter()
             .any(|(_, s)| matches!(s, Selection::Sample { .. }));
         let offsets = &self.offsets;
+        if !samples && g.extras_dim == 0 {
+            // Nothing of the Sims is needed: one plain pass over the rows beats a parallel one.
+            for (e, rows) in offsets.windows(2).enumerate() {
+                for r in rows[0]..rows[1] {
+                    let (a, selection) = self.rows[r];
+                    let start = e * per_env + a.index() * action_dim;
+                    space.select(
+                        &self.head[r * head_dim..(r + 1) * head_dim],
+                        &self.masks[r * mask_dim..(r + 1) * mask_dim],
+                        selection,
+                        None,
+                        &mut actions[start..start + action_dim],
+                    );
+                }
+            }
+            return Ok(());
+        }
         (
             sims.par_iter_mut(),
             actions.par_chunks_mut(per_env.max(1)),

@@ -589,7 +589,14 @@ impl Sim {
         let mut filled = std::mem::take(&mut self.policy_actions);
         filled.clear();
         filled.extend_from_slice(actions);
-        let decided = policies.decide(std::slice::from_mut(self), |_| true, &mut filled);
+        let mut staged_rows = vec![0; self.staged.len()];
+        self.staged_rows(&mut staged_rows);
+        let decided = policies.decide(
+            std::slice::from_mut(self),
+            |_| true,
+            &staged_rows,
+            &mut filled,
+        );
         self.policies = Some(policies);
         if decided.is_ok() {
             self.step_checked(&filled);
@@ -608,6 +615,13 @@ impl Sim {
     /// This Sim's inputs to each policy for the coming step, staged by the last reset or step.
     pub(crate) fn staged_policy_inputs(&self) -> &[Staged] {
         &self.staged
+    }
+
+    /// Writes the rows this Sim staged for each policy into `rows` (one entry per policy).
+    pub(crate) fn staged_rows(&self, rows: &mut [usize]) {
+        for (r, staged) in rows.iter_mut().zip(&self.staged) {
+            *r = staged.rows();
+        }
     }
 
     /// The policies and the agents on each, if any agent has one.

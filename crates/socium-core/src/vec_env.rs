@@ -96,6 +96,9 @@ pub struct VecEnv {
     layout: Layout,
     /// Runs the policies of all envs, if any agent has one.
     policies: Option<PolicyRunner>,
+    /// Rows each env staged for each policy, `[envs × policies]`: noted by the thread that
+    /// stepped the env, so the runner reads one hot array instead of every Sim.
+    staged_rows: Vec<usize>,
     /// The step's actions with policy agents' rows filled in (empty without policies).
     policy_actions: Vec<f32>,
 }
@@ -141,11 +144,17 @@ impl VecEnv {
         let policies = first
             .and_then(Sim::policy_groups)
             .map(|g| PolicyRunner::new(g.clone()));
+        let groups = first.and_then(Sim::policy_groups).map_or(0, |g| g.len());
+        let mut staged_rows = vec![0; num_envs * groups];
+        for (sim, rows) in sims.iter().zip(staged_rows.chunks_mut(groups.max(1))) {
+            sim.staged_rows(rows);
+        }
         Ok(VecEnv {
             needs_reset: vec![false; num_envs],
             sims,
             layout,
             policies,
+            staged_rows,
             policy_actions: Vec::new(),
         })
     }
@@ -262,7 +271,12 @@ impl VecEnv {
             filled.clear();
             filled.extend_from_slice(actions);
             let needs_reset = &self.needs_reset;
-            let decided = policies.decide(&mut self.sims, |e| !needs_reset[e], &mut filled);
+            let decided = policies.decide(
+                &mut self.sims,
+                |e| !needs_reset[e],
+                &self.staged_rows,
+                &mut filled,
+            );
             if let Err((env, error)) = decided {
                 self.policy_actions = filled;
                 return Err(VecStepError::Env { env, error });
@@ -321,8 +335,10 @@ impl VecEnv {
     ) {
         let (n, l) = (self.sims.len(), self.layout);
         let actions = actions.unwrap_or(&[]);
+        let groups = self.staged_rows.len() / n.max(1);
         (
             self.sims.par_iter_mut(),
+            env_chunks(&mut self.staged_rows, groups, n),
             self.needs_reset.par_iter_mut(),
             env_chunks(out.obs, l.obs, n),
             env_chunks(out.masks, l.masks, n),
@@ -335,11 +351,15 @@ impl VecEnv {
             .into_par_iter()
             .enumerate()
             .for_each(
-                |(i, (sim, finished, obs, masks, acting, rewards, components, term, trunc))| {
+                |(
+                    i,
+                    (sim, staged, finished, obs, masks, acting, rewards, components, term, trunc),
+                )| {
                     let act = actions
                         .get(i * l.actions..(i + 1) * l.actions)
                         .unwrap_or(&[]);
                     let reset = f(i, sim, act, *finished);
+                    sim.staged_rows(staged);
                     let out = VecOutputs {
                         obs,
                         masks,
