@@ -39,6 +39,7 @@ fn same_seed_gives_byte_identical_outputs() {
         ("ipd_tournament.toml", 7),
         ("leading_eight.toml", 1),
         ("werewolf.toml", 20),
+        ("among_us.toml", 10),
         ("ipd_onnx.toml", 7),
     ] {
         let mut s = scenario(name, episodes);
@@ -101,6 +102,7 @@ fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
         ("donor_cultural_evolution.toml", 60),
         ("image_scoring.toml", 25),
         ("werewolf.toml", 40),
+        ("among_us.toml", 60),
         ("uneven", 40),
     ] {
         let s = if name == "uneven" {

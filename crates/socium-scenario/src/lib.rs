@@ -72,6 +72,7 @@ impl GameSpec {
             GameSpec::Norms(c) => Arc::new(IndirectGame::from(c)),
             GameSpec::Repeated(c) => Arc::new(c),
             GameSpec::Mafia(c) => Arc::new(c),
+            GameSpec::AmongUs(c) => Arc::new(c),
         }
     }
 }
@@ -84,6 +85,7 @@ pub fn games() -> Vec<Arc<dyn Game>> {
         GameSpec::Norms(Default::default()).into_game(),
         GameSpec::Repeated(Default::default()).into_game(),
         GameSpec::Mafia(Default::default()).into_game(),
+        GameSpec::AmongUs(Default::default()).into_game(),
     ]
 }
 

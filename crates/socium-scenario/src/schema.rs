@@ -6,7 +6,7 @@ use socium_core::{
     GraphSpec, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
-use socium_games::deduction::mafia::MafiaConfig;
+use socium_games::deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
 use socium_games::donor::{
     cultural::CulturalConfig,
     indirect::{ImageScoringConfig, NormsConfig},
@@ -164,6 +164,8 @@ pub enum GameSpec {
     Repeated(RepeatedConfig),
     /// Mafia / Werewolf (Braverman, Etesami & Mossel 2008; Werewolf Arena's seer and doctor).
     Mafia(MafiaConfig),
+    /// An Among Us-style game (Sarkar et al. 2025).
+    AmongUs(AmongUsConfig),
 }
 
 /// `[[agents]]`: a group of identical agents.

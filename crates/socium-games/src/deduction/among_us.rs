@@ -1,0 +1,885 @@
+//! An Among Us-style game: crewmates do tasks on a grid of rooms while hidden imposters kill them.
+//!
+//! Rules after Sarkar et al. (2025, "Training Language Models for Social Deduction with
+//! Multi-Agent Reinforcement Learning", AAMAS; their environment's defaults): a grid of rooms
+//! (`width × height`, default 3 × 2), players (default 5) of whom `imposters` (default 1) are
+//! imposters, every crewmate has `tasks` tasks (default 3) in random rooms, each taking
+//! `task_steps` steps (default 3) of "do task" in its room. Each step of play every living player
+//! acts at once: move north, south, east or west, do a task, report a body in its room, or wait;
+//! an imposter may instead kill a player in its room once `kill_cooldown` steps (default 5) have
+//! passed since the game began or its last kill. Everyone else in the room witnesses the kill.
+//! A report starts a discussion: the living players speak in a shuffled round robin, `messages`
+//! times each (default 2): accuse a player, vouch for one, claim "I was in room r" (at the step of
+//! the report), or stay silent. Then everyone votes for a player or skips; a plurality ejects the
+//! player, a tie (or a plurality of skips) ejects nobody. Bodies are cleared after a report. The
+//! crewmates win when every imposter is ejected or every task is done; the imposters win when they
+//! are at least as many as the crewmates. An episode longer than the scenario's `max_steps` is
+//! truncated.
+//!
+//! Differences from the paper: messages are typed acts with rendered text rather than free
+//! language, and players start in random rooms. Beliefs and the listening and speaking rewards
+//! of the paper are not built yet.
+//!
+//! Acts (one `Discrete(7 + 2n + rooms)` action for `n` players): `0` wait / stay silent / skip
+//! the vote; `1..=4` move north, south, east, west; `5` do a task; `6` report a body; `7 + j`
+//! aim at player `j` (kill during play, accuse in discussion, vote); `7 + n + j` vouch for `j`;
+//! `7 + 2n + r` claim room `r`. The mask says which are legal for whom at each step.
+
+use bevy_ecs::prelude::*;
+use rand::{Rng, seq::SliceRandom};
+use serde::Deserialize;
+use socium_core::{
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, Game,
+    MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+};
+
+/// Settings of `[game.among_us]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmongUsConfig {
+    /// Rooms per row of the grid.
+    pub width: Count,
+    /// Rows of the grid.
+    pub height: Count,
+    /// Imposters (fewer than the crewmates).
+    pub imposters: Count,
+    /// Tasks per crewmate.
+    pub tasks: Count,
+    /// Steps of "do task" each task takes.
+    pub task_steps: Count,
+    /// Steps an imposter waits between kills (and before the first).
+    pub kill_cooldown: u32,
+    /// Messages each living player says per discussion.
+    pub messages: u32,
+}
+
+impl Default for AmongUsConfig {
+    fn default() -> Self {
+        let count = |v| Count::new(v).expect("in range");
+        AmongUsConfig {
+            width: count(3),
+            height: count(2),
+            imposters: count(1),
+            tasks: count(3),
+            task_steps: count(3),
+            kill_cooldown: 5,
+            messages: 2,
+        }
+    }
+}
+
+impl AmongUsConfig {
+    fn rooms(&self) -> usize {
+        (self.width.get() * self.height.get()) as usize
+    }
+}
+
+/// The acts, as action indices, for `n` players.
+pub mod acts {
+    /// Wait, stay silent, or skip the vote.
+    pub const WAIT: usize = 0;
+    /// Move north (up a row), south, east (right), west.
+    pub const MOVES: [usize; 4] = [1, 2, 3, 4];
+    /// Do a task in this room.
+    pub const TASK: usize = 5;
+    /// Report a body in this room.
+    pub const REPORT: usize = 6;
+    /// Aim at player `j`: kill, accuse or vote.
+    pub fn aim(_n: usize, j: usize) -> usize {
+        7 + j
+    }
+    /// Vouch for player `j`.
+    pub fn vouch(n: usize, j: usize) -> usize {
+        7 + n + j
+    }
+    /// Claim to have been in room `r`.
+    pub fn claim(n: usize, r: usize) -> usize {
+        7 + 2 * n + r
+    }
+    /// Number of acts.
+    pub fn count(n: usize, rooms: usize) -> usize {
+        7 + 2 * n + rooms
+    }
+}
+
+/// Observation layout for `n` players and `rooms` rooms.
+pub mod obs {
+    /// Own role: 1 for an imposter.
+    pub const IMPOSTER: usize = 0;
+    /// Stage, one-hot: play, discussion, vote (3 entries).
+    pub const STAGE: usize = 1;
+    /// Share of all crewmate task steps done (1 entry).
+    pub const TASKS_DONE: usize = 4;
+    /// Own tasks left, as a share of `tasks` (1 entry).
+    pub const OWN_TASKS: usize = 5;
+    /// 1 when an imposter's kill is ready (1 entry).
+    pub const KILL_READY: usize = 6;
+    const BLOCKS: usize = 7;
+    /// Own room, one-hot (`rooms` entries).
+    pub fn room(_n: usize, _rooms: usize) -> usize {
+        BLOCKS
+    }
+    /// Rooms holding an unfinished task of this player (`rooms` entries).
+    pub fn task_rooms(_n: usize, rooms: usize) -> usize {
+        BLOCKS + rooms
+    }
+    /// Which player this is, one-hot (`n` entries).
+    pub fn me(_n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms
+    }
+    /// Who is alive.
+    pub fn alive(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + n
+    }
+    /// Living players in this room.
+    pub fn here(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 2 * n
+    }
+    /// Bodies in this room.
+    pub fn bodies(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 3 * n
+    }
+    /// Players this player saw kill.
+    pub fn witnessed(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 4 * n
+    }
+    /// Fellow imposters (for an imposter).
+    pub fn team(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 5 * n
+    }
+    /// Accusations against each player this discussion, per living player.
+    pub fn accused(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 6 * n
+    }
+    /// Vouches for each player this discussion, per living player.
+    pub fn vouched(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 7 * n
+    }
+    /// Entries.
+    pub fn dim(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 8 * n
+    }
+}
+
+/// Reward dimension: +1 to the winning side, −1 to the losing side, at the end.
+pub const WIN: DimId = DimId(0);
+/// Reward dimension: +1 for each task step done.
+pub const TASK: DimId = DimId(1);
+/// Reward dimension: +1 to an imposter for a kill.
+pub const KILL: DimId = DimId(2);
+/// Reward dimension: +1 for reporting a body.
+pub const REPORT: DimId = DimId(3);
+/// Reward dimension: +1 to a crewmate for a vote against an imposter.
+pub const VOTE: DimId = DimId(4);
+
+static DIMENSIONS: [DimensionInfo; 5] = [
+    DimensionInfo {
+        name: "win",
+        summary: "+1 to the winning side, −1 to the losing side, when the game ends",
+        default_weight: 1.0,
+    },
+    DimensionInfo {
+        name: "task",
+        summary: "+1 for each step of a task done (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "kill",
+        summary: "+1 to an imposter for each kill (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "report",
+        summary: "+1 for reporting a body (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "vote",
+        summary: "+1 to a crewmate for a vote against an imposter (shaping)",
+        default_weight: 0.0,
+    },
+];
+
+/// Metric: 1 when the imposters won the episode, 0 when the crewmates did.
+pub const IMPOSTER_WIN: MetricId = MetricId(0);
+/// Metric: 1 when the crewmates won by finishing every task.
+pub const TASK_WIN: MetricId = MetricId(1);
+
+static METRICS: [MetricInfo; 2] = [
+    MetricInfo {
+        name: "imposter_win",
+        summary: "1 when the imposters won the episode, 0 when the crewmates did",
+    },
+    MetricInfo {
+        name: "task_win",
+        summary: "1 when the crewmates won by finishing every task, 0 for any other end",
+    },
+];
+
+static STRATEGIES: [StrategyInfo; 2] = [
+    StrategyInfo {
+        name: "crewmate",
+        summary: "walks to its tasks and does them, reports bodies, accuses and votes for a \
+                  player it saw kill (else skips); as an imposter, plays `imposter`",
+        params: &[],
+    },
+    StrategyInfo {
+        name: "imposter",
+        summary: "wanders, kills a lone crewmate when the cooldown allows, stays silent and skips \
+                  the vote; as a crewmate, plays `crewmate`",
+        params: &[],
+    },
+];
+
+/// A scripted player. Roles are dealt at random, so every strategy plays both sides: the name
+/// says which side it was written for, and the other side plays the other strategy.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Strategy;
+
+impl Strategy {
+    fn from_choice(_c: &StrategyChoice) -> Self {
+        Strategy
+    }
+}
+
+/// Where the game is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Everyone living moves, works or kills.
+    Play,
+    /// One speaker per step.
+    Discussion,
+    /// Everyone living votes.
+    Vote,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Task {
+    room: usize,
+    done: u32,
+}
+
+#[derive(Resource, Debug)]
+struct State {
+    config: AmongUsConfig,
+    imposter: Vec<bool>,
+    alive: Vec<bool>,
+    room: Vec<usize>,
+    tasks: Vec<Vec<Task>>,
+    /// The room of each unreported body.
+    bodies: Vec<Option<usize>>,
+    /// `witnessed[a][j]`: `a` saw `j` kill.
+    witnessed: Vec<Vec<bool>>,
+    /// Steps until each imposter may kill again.
+    cooldown: Vec<u32>,
+    stage: Stage,
+    speakers: Vec<AgentId>,
+    /// Each player's room when the discussion began (the truth behind claims).
+    rooms_at_report: Vec<usize>,
+    accused: Vec<u32>,
+    vouched: Vec<u32>,
+}
+
+impl State {
+    fn living(&self) -> impl Iterator<Item = AgentId> + '_ {
+        (0..self.alive.len())
+            .filter(|&a| self.alive[a])
+            .map(|a| AgentId(a as u32))
+    }
+
+    fn task_steps_left(&self) -> u32 {
+        let steps = self.config.task_steps.get();
+        self.tasks.iter().flatten().map(|t| steps - t.done).sum()
+    }
+
+    /// The winner, if the game is over: `Some(true)` for the imposters, and whether tasks won.
+    fn winner(&self) -> Option<(bool, bool)> {
+        let imposters = self.living().filter(|a| self.imposter[a.index()]).count();
+        let crew = self.living().count() - imposters;
+        if imposters == 0 {
+            Some((false, false))
+        } else if self.task_steps_left() == 0 {
+            Some((false, true))
+        } else if imposters >= crew {
+            Some((true, false))
+        } else {
+            None
+        }
+    }
+
+    /// The room `dir` (0 north, 1 south, 2 east, 3 west) leads to from `room`, if any.
+    fn neighbour(&self, room: usize, dir: usize) -> Option<usize> {
+        let (w, h) = (
+            self.config.width.get() as usize,
+            self.config.height.get() as usize,
+        );
+        let (x, y) = (room % w, room / w);
+        match dir {
+            0 if y > 0 => Some(room - w),
+            1 if y + 1 < h => Some(room + w),
+            2 if x + 1 < w => Some(room + 1),
+            3 if x > 0 => Some(room - 1),
+            _ => None,
+        }
+    }
+
+    fn has_task_here(&self, a: usize) -> bool {
+        let steps = self.config.task_steps.get();
+        self.tasks[a]
+            .iter()
+            .any(|t| t.room == self.room[a] && t.done < steps)
+    }
+
+    fn body_here(&self, a: usize) -> bool {
+        self.bodies.iter().any(|b| *b == Some(self.room[a]))
+    }
+}
+
+#[derive(Resource, Debug, Default)]
+struct Events {
+    entries: Vec<(AgentId, UtteranceId, DimId)>,
+    /// The end: imposters won, by tasks, and the act that decided it.
+    end: Option<(bool, bool, UtteranceId)>,
+}
+
+impl Game for AmongUsConfig {
+    fn name(&self) -> &'static str {
+        "among_us"
+    }
+
+    fn observation_space(&self, agents: usize) -> Space {
+        Space::uniform_box(obs::dim(agents, self.rooms()), 0.0, 1.0)
+    }
+
+    fn action_space(&self, agents: usize) -> Space {
+        Space::Discrete {
+            n: acts::count(agents, self.rooms()) as u32,
+        }
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        &STRATEGIES
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &METRICS
+    }
+
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        let (n, m) = (agents.len(), self.imposters.get() as usize);
+        if 2 * m >= n {
+            return Err(format!(
+                "{m} imposters among {n} players: the imposters must be fewer than the crewmates"
+            ));
+        }
+        Ok(())
+    }
+
+    fn build(&self, sim: &mut SimBuilder) {
+        let n = sim.agent_count();
+        sim.insert_strategies(Strategy::from_choice);
+        sim.world_mut().insert_resource(State {
+            config: self.clone(),
+            imposter: vec![false; n],
+            alive: vec![true; n],
+            room: vec![0; n],
+            tasks: vec![Vec::new(); n],
+            bodies: vec![None; n],
+            witnessed: vec![vec![false; n]; n],
+            cooldown: vec![0; n],
+            stage: Stage::Play,
+            speakers: Vec::new(),
+            rooms_at_report: vec![0; n],
+            accused: vec![0; n],
+            vouched: vec![0; n],
+        });
+        sim.world_mut().insert_resource(Events::default());
+        sim.add_systems(Phase::Reset, reset);
+        sim.add_systems(Phase::Observe, turns_and_observations);
+        sim.add_systems(Phase::Decide, decide);
+        sim.add_systems(Phase::Resolve, resolve);
+        sim.add_systems(Phase::Reward, reward);
+        sim.add_systems(Phase::Record, record);
+    }
+}
+
+/// Deals the roles, rooms and tasks at random.
+fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
+    let state = &mut *state;
+    let rng = &mut rng.pairing;
+    let (n, rooms) = (state.alive.len(), state.config.rooms());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    state.imposter.fill(false);
+    for &a in order.iter().take(state.config.imposters.get() as usize) {
+        state.imposter[a] = true;
+    }
+    state.alive.fill(true);
+    for a in 0..n {
+        state.room[a] = rng.random_range(0..rooms);
+        state.tasks[a] = if state.imposter[a] {
+            Vec::new()
+        } else {
+            (0..state.config.tasks.get())
+                .map(|_| Task {
+                    room: rng.random_range(0..rooms),
+                    done: 0,
+                })
+                .collect()
+        };
+        state.cooldown[a] = state.config.kill_cooldown;
+    }
+    state.bodies.fill(None);
+    state.witnessed.iter_mut().for_each(|w| w.fill(false));
+    state.stage = Stage::Play;
+    state.speakers.clear();
+    state.accused.fill(0);
+    state.vouched.fill(0);
+}
+
+fn turns_and_observations(
+    state: Res<State>,
+    mut turn: ResMut<Turn>,
+    mut masks: ResMut<ActionMasks>,
+    mut obs: ResMut<Observations>,
+) {
+    let state = &*state;
+    let (n, rooms) = (state.alive.len(), state.config.rooms());
+    for a in 0..n {
+        turn.set_acting(AgentId(a as u32), false);
+    }
+    let mut allow = |a: usize, legal: &dyn Fn(usize) -> bool| {
+        turn.set_acting(AgentId(a as u32), true);
+        let row = masks.0.row_mut(AgentId(a as u32));
+        for (act, m) in row.iter_mut().enumerate() {
+            *m = u8::from(legal(act));
+        }
+    };
+    let other = |a: usize, j: usize| state.alive[j] && j != a;
+    match state.stage {
+        Stage::Play => {
+            for a in state.living().map(AgentId::index) {
+                let kill_ready = state.imposter[a] && state.cooldown[a] == 0;
+                allow(a, &|act| match act {
+                    acts::WAIT => true,
+                    1..=4 => state.neighbour(state.room[a], act - 1).is_some(),
+                    acts::TASK => state.has_task_here(a),
+                    acts::REPORT => state.body_here(a),
+                    _ => {
+                        let j = act - 7;
+                        kill_ready
+                            && j < n
+                            && other(a, j)
+                            && !state.imposter[j]
+                            && state.room[j] == state.room[a]
+                    }
+                });
+            }
+        }
+        Stage::Discussion => {
+            if let Some(speaker) = state.speakers.last() {
+                let a = speaker.index();
+                allow(a, &|act| match act {
+                    acts::WAIT => true,
+                    1..=6 => false,
+                    _ if act < 7 + 2 * n => other(a, (act - 7) % n),
+                    _ => act < acts::count(n, rooms),
+                });
+            }
+        }
+        Stage::Vote => {
+            for a in state.living().map(AgentId::index) {
+                allow(a, &|act| {
+                    act == acts::WAIT || (7..7 + n).contains(&act) && other(a, act - 7)
+                });
+            }
+        }
+    }
+    observe(state, &mut obs);
+}
+
+fn observe(state: &State, obs: &mut Observations) {
+    let (n, rooms) = (state.alive.len(), state.config.rooms());
+    let steps = state.config.task_steps.get();
+    let total: u32 = state.tasks.iter().map(|t| t.len() as u32 * steps).sum();
+    let done = 1.0 - state.task_steps_left() as f32 / total.max(1) as f32;
+    let living = state.living().count().max(1) as f32;
+    for a in 0..n {
+        let row = obs.0.row_mut(AgentId(a as u32));
+        row.fill(0.0);
+        row[obs::IMPOSTER] = f32::from(u8::from(state.imposter[a]));
+        let stage = match state.stage {
+            Stage::Play => 0,
+            Stage::Discussion => 1,
+            Stage::Vote => 2,
+        };
+        row[obs::STAGE + stage] = 1.0;
+        row[obs::TASKS_DONE] = done;
+        let own_left = state.tasks[a].iter().filter(|t| t.done < steps).count();
+        row[obs::OWN_TASKS] = own_left as f32 / state.config.tasks.get() as f32;
+        row[obs::KILL_READY] = f32::from(u8::from(state.imposter[a] && state.cooldown[a] == 0));
+        row[obs::room(n, rooms) + state.room[a]] = 1.0;
+        for t in state.tasks[a].iter().filter(|t| t.done < steps) {
+            row[obs::task_rooms(n, rooms) + t.room] = 1.0;
+        }
+        row[obs::me(n, rooms) + a] = 1.0;
+        for j in 0..n {
+            let bit = |b: bool| f32::from(u8::from(b));
+            row[obs::alive(n, rooms) + j] = bit(state.alive[j]);
+            row[obs::here(n, rooms) + j] = bit(state.alive[j] && state.room[j] == state.room[a]);
+            row[obs::bodies(n, rooms) + j] = bit(state.bodies[j] == Some(state.room[a]));
+            row[obs::witnessed(n, rooms) + j] = bit(state.witnessed[a][j]);
+            row[obs::team(n, rooms) + j] = bit(state.imposter[a] && state.imposter[j]);
+            row[obs::accused(n, rooms) + j] = (state.accused[j] as f32 / living).min(1.0);
+            row[obs::vouched(n, rooms) + j] = (state.vouched[j] as f32 / living).min(1.0);
+        }
+    }
+}
+
+/// The first move that brings `from` one room closer to `to` on the grid (east/west first).
+fn toward(state: &State, from: usize, to: usize) -> usize {
+    let w = state.config.width.get() as usize;
+    let (fx, fy, tx, ty) = (from % w, from / w, to % w, to / w);
+    if tx > fx {
+        acts::MOVES[2]
+    } else if tx < fx {
+        acts::MOVES[3]
+    } else if ty > fy {
+        acts::MOVES[1]
+    } else if ty < fy {
+        acts::MOVES[0]
+    } else {
+        acts::WAIT
+    }
+}
+
+fn decide(
+    strategies: Query<&AgentId, With<Strategy>>,
+    state: Res<State>,
+    turn: Res<Turn>,
+    masks: Res<ActionMasks>,
+    mut rng: ResMut<SimRng>,
+    mut actions: ResMut<Actions>,
+) {
+    let n = state.alive.len();
+    let rng = &mut rng.decide;
+    for &a in &strategies {
+        if !turn.is_acting(a) {
+            continue;
+        }
+        let i = a.index();
+        let mask = masks.0.row(a);
+        let legal = |act: usize| mask[act] != 0;
+        let seen_killer = (0..n).find(|&j| state.alive[j] && state.witnessed[i][j]);
+        let act = match (state.stage, state.imposter[i]) {
+            (Stage::Play, true) => {
+                // Kill only a crewmate who is alone with the imposter: no witnesses.
+                let here: Vec<usize> = state
+                    .living()
+                    .map(AgentId::index)
+                    .filter(|&j| j != i && state.room[j] == state.room[i])
+                    .collect();
+                match here[..] {
+                    [j] if legal(acts::aim(n, j)) => acts::aim(n, j),
+                    _ => {
+                        let moves: Vec<usize> =
+                            acts::MOVES.into_iter().filter(|&m| legal(m)).collect();
+                        moves[rng.random_range(0..moves.len())]
+                    }
+                }
+            }
+            (Stage::Play, false) => {
+                let steps = state.config.task_steps.get();
+                let next = state.tasks[i].iter().find(|t| t.done < steps);
+                if legal(acts::REPORT) {
+                    acts::REPORT
+                } else if legal(acts::TASK) {
+                    acts::TASK
+                } else if let Some(t) = next {
+                    toward(&state, state.room[i], t.room)
+                } else {
+                    acts::WAIT
+                }
+            }
+            (Stage::Discussion, false) => match seen_killer {
+                Some(j) => acts::aim(n, j),
+                None => acts::claim(n, state.rooms_at_report[i]),
+            },
+            (Stage::Vote, false) => seen_killer.map_or(acts::WAIT, |j| acts::aim(n, j)),
+            (_, true) => acts::WAIT,
+        };
+        actions.0.row_mut(a)[0] = act as f32;
+    }
+}
+
+/// Ends the game if a side has won, naming the act that decided it.
+fn check_end(state: &State, decided_by: UtteranceId, events: &mut Events, done: &mut Done) {
+    if events.end.is_none()
+        && let Some((imposters_won, by_tasks)) = state.winner()
+    {
+        events.end = Some((imposters_won, by_tasks, decided_by));
+        done.terminate_all();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    mut state: ResMut<State>,
+    turn: Res<Turn>,
+    actions: Res<Actions>,
+    mut rng: ResMut<SimRng>,
+    mut utterances: ResMut<Utterances>,
+    mut events: ResMut<Events>,
+    mut done: ResMut<Done>,
+) {
+    let state = &mut *state;
+    let events = &mut *events;
+    events.entries.clear();
+    events.end = None;
+    let n = state.alive.len();
+    let acting: Vec<usize> = (0..n)
+        .filter(|&a| turn.is_acting(AgentId(a as u32)))
+        .collect();
+    let act_of = |a: usize| actions.0.row(AgentId(a as u32))[0] as usize;
+    let id = |a: usize| AgentId(a as u32);
+    match state.stage {
+        Stage::Play => play(
+            state,
+            &acting,
+            &act_of,
+            &mut rng.pairing,
+            &mut utterances,
+            events,
+            &mut done,
+        ),
+        Stage::Discussion => {
+            let speaker = state.speakers.pop().expect("a speaker acts in discussion");
+            let act = act_of(speaker.index());
+            let (kind, target, value) = match act {
+                acts::WAIT => ("silent", None, 0.0),
+                _ if act < 7 + n => ("accuse", Some(id(act - 7)), 0.0),
+                _ if act < 7 + 2 * n => ("vouch", Some(id(act - 7 - n)), 0.0),
+                _ => ("claim", None, (act - 7 - 2 * n) as f64),
+            };
+            match (kind, target) {
+                ("accuse", Some(t)) => state.accused[t.index()] += 1,
+                ("vouch", Some(t)) => state.vouched[t.index()] += 1,
+                _ => {}
+            }
+            let a = Act {
+                kind,
+                target,
+                value,
+            };
+            utterances.say(speaker, Audience::All, a, || match (kind, target) {
+                ("accuse", Some(t)) => format!("{speaker}: \"{t} is the imposter.\""),
+                ("vouch", Some(t)) => format!("{speaker}: \"{t} is a crewmate.\""),
+                ("claim", _) => format!("{speaker}: \"I was in room {value}.\""),
+                _ => format!("{speaker} stays silent"),
+            });
+            if state.speakers.is_empty() {
+                state.stage = Stage::Vote;
+            }
+        }
+        Stage::Vote => {
+            let mut votes = vec![0u32; n];
+            let mut skips = 0u32;
+            for &a in &acting {
+                let act = act_of(a);
+                let target = (act != acts::WAIT).then(|| id(act - 7));
+                let kind = if target.is_some() { "vote" } else { "skip" };
+                let u = utterances.say(
+                    id(a),
+                    Audience::All,
+                    Act {
+                        kind,
+                        target,
+                        value: 0.0,
+                    },
+                    || match target {
+                        Some(t) => format!("{} votes to eject {t}", id(a)),
+                        None => format!("{} skips the vote", id(a)),
+                    },
+                );
+                match target {
+                    Some(t) => {
+                        votes[t.index()] += 1;
+                        if !state.imposter[a] && state.imposter[t.index()] {
+                            events.entries.push((id(a), u, VOTE));
+                        }
+                    }
+                    None => skips += 1,
+                }
+            }
+            // A strict plurality of one player ejects; a tie, or skips as many, ejects nobody.
+            let max = votes.iter().copied().max().unwrap_or(0);
+            let top: Vec<usize> = (0..n).filter(|&j| votes[j] == max).collect();
+            if max > skips && top.len() == 1 {
+                let j = top[0];
+                state.alive[j] = false;
+                done.terminate(id(j));
+                let value = f64::from(u8::from(state.imposter[j]));
+                let act = Act {
+                    kind: "ejected",
+                    target: None,
+                    value,
+                };
+                let was = if state.imposter[j] {
+                    "the imposter"
+                } else {
+                    "a crewmate"
+                };
+                let u = utterances.say(id(j), Audience::All, act, || {
+                    format!("{} is ejected: they were {was}", id(j))
+                });
+                check_end(state, u, events, &mut done);
+            }
+            state.stage = Stage::Play;
+        }
+    }
+}
+
+/// A step of play: kills first (from where everyone stood), then reports, tasks and moves of the
+/// players still alive.
+#[allow(clippy::too_many_arguments)]
+fn play(
+    state: &mut State,
+    acting: &[usize],
+    act_of: &dyn Fn(usize) -> usize,
+    rng: &mut impl Rng,
+    utterances: &mut Utterances,
+    events: &mut Events,
+    done: &mut Done,
+) {
+    let n = state.alive.len();
+    let id = |a: usize| AgentId(a as u32);
+    for &a in acting {
+        if state.imposter[a] {
+            state.cooldown[a] = state.cooldown[a].saturating_sub(1);
+        }
+    }
+    let mut killed = vec![false; n];
+    for &a in acting {
+        let act = act_of(a);
+        if act < 7 || killed[a] {
+            continue;
+        }
+        let j = act - 7;
+        if killed[j] {
+            continue;
+        }
+        let room = state.room[a];
+        killed[j] = true;
+        state.alive[j] = false;
+        state.bodies[j] = Some(room);
+        state.cooldown[a] = state.config.kill_cooldown;
+        done.terminate(id(j));
+        let witnesses: Vec<usize> = (0..n)
+            .filter(|&w| w != a && w != j && state.alive[w] && state.room[w] == room)
+            .collect();
+        for &w in &witnesses {
+            state.witnessed[w][a] = true;
+        }
+        let act = Act {
+            kind: "kill",
+            target: Some(id(j)),
+            value: witnesses.len() as f64,
+        };
+        let u = utterances.say(id(a), Audience::Agent(id(j)), act, || {
+            format!(
+                "{} kills {} in room {room} ({} witnesses)",
+                id(a),
+                id(j),
+                witnesses.len()
+            )
+        });
+        events.entries.push((id(a), u, KILL));
+        check_end(state, u, events, done);
+    }
+    let mut reported = None;
+    let steps = state.config.task_steps.get();
+    for &a in acting.iter().filter(|&&a| !killed[a]) {
+        let room = state.room[a];
+        match act_of(a) {
+            acts::REPORT => {
+                let act = Act {
+                    kind: "report",
+                    target: None,
+                    value: room as f64,
+                };
+                let u = utterances.say(id(a), Audience::All, act, || {
+                    format!("{} reports a body in room {room}", id(a))
+                });
+                events.entries.push((id(a), u, REPORT));
+                reported.get_or_insert(id(a));
+            }
+            acts::TASK => {
+                let task = state.tasks[a]
+                    .iter_mut()
+                    .find(|t| t.room == room && t.done < steps)
+                    .expect("the mask allows a task only where one is left");
+                task.done += 1;
+                let act = Act {
+                    kind: "task",
+                    target: None,
+                    value: room as f64,
+                };
+                let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
+                    format!("{} works on a task in room {room}", id(a))
+                });
+                events.entries.push((id(a), u, TASK));
+                check_end(state, u, events, done);
+            }
+            m @ 1..=4 => {
+                if let Some(to) = state.neighbour(room, m - 1) {
+                    state.room[a] = to;
+                }
+            }
+            _ => {}
+        }
+    }
+    if events.end.is_none() && reported.is_some() {
+        state.rooms_at_report.clone_from(&state.room);
+        state.bodies.fill(None);
+        state.accused.fill(0);
+        state.vouched.fill(0);
+        state.speakers.clear();
+        for _ in 0..state.config.messages {
+            let mut round: Vec<AgentId> = state.living().collect();
+            round.shuffle(rng);
+            state.speakers.extend(round);
+        }
+        state.speakers.reverse();
+        state.stage = if state.speakers.is_empty() {
+            Stage::Vote
+        } else {
+            Stage::Discussion
+        };
+    }
+}
+
+/// Reward components: shaping entries on the acts that earned them; the end, on the act that
+/// decided it.
+fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
+    for &(a, u, dim) in &events.entries {
+        ledger.add(a, u, dim, 1.0);
+    }
+    if let Some((imposters_won, _, u)) = events.end {
+        for (a, &imposter) in state.imposter.iter().enumerate() {
+            let won = imposter == imposters_won;
+            ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+        }
+    }
+}
+
+fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
+    if let Some((imposters_won, by_tasks, _)) = events.end {
+        metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
+        metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
+    }
+}
