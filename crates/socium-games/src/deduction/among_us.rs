@@ -52,6 +52,20 @@ pub struct AmongUsConfig {
     pub kill_cooldown: u32,
     /// Messages each living player says per discussion.
     pub messages: u32,
+    /// How scripted imposters play.
+    pub imposter: ImposterPlay,
+}
+
+/// How scripted imposters play (whatever the strategy, which sets how crewmates play).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ImposterPlay {
+    /// Kill lone crewmates; in discussion claim a room it was not in, or accuse a random
+    /// crewmate; vote for the most accused crewmate.
+    #[default]
+    Lying,
+    /// Kill lone crewmates; stay silent and skip the vote.
+    Quiet,
 }
 
 impl Default for AmongUsConfig {
@@ -65,6 +79,7 @@ impl Default for AmongUsConfig {
             task_steps: count(3),
             kill_cooldown: 5,
             messages: 2,
+            imposter: ImposterPlay::Lying,
         }
     }
 }
@@ -156,9 +171,13 @@ pub mod obs {
     pub fn vouched(n: usize, rooms: usize) -> usize {
         BLOCKS + 2 * rooms + 7 * n
     }
+    /// This player's belief: its probability that each player is the imposter.
+    pub fn belief(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 8 * n
+    }
     /// Entries.
     pub fn dim(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 8 * n
+        BLOCKS + 2 * rooms + 9 * n
     }
 }
 
@@ -172,8 +191,17 @@ pub const KILL: DimId = DimId(2);
 pub const REPORT: DimId = DimId(3);
 /// Reward dimension: +1 to a crewmate for a vote against an imposter.
 pub const VOTE: DimId = DimId(4);
+/// Reward dimension: after a message, each living crewmate listener's log-probability of the
+/// true imposters under its belief (attributed to the message).
+pub const LISTENING: DimId = DimId(5);
+/// Reward dimension: the change, across a message, in the summed probability that living
+/// crewmates give the true imposters (to the speaker; an imposter gets its negative).
+pub const SPEAKING: DimId = DimId(6);
 
-static DIMENSIONS: [DimensionInfo; 5] = [
+/// Lowest probability the listening reward takes the log of (a belief of 0 would give −∞).
+pub const LISTENING_FLOOR: f64 = 1e-6;
+
+static DIMENSIONS: [DimensionInfo; 7] = [
     DimensionInfo {
         name: "win",
         summary: "+1 to the winning side, −1 to the losing side, when the game ends",
@@ -199,6 +227,17 @@ static DIMENSIONS: [DimensionInfo; 5] = [
         summary: "+1 to a crewmate for a vote against an imposter (shaping)",
         default_weight: 0.0,
     },
+    DimensionInfo {
+        name: "listening",
+        summary: "a crewmate listener's log-probability of the true imposters after a message",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "speaking",
+        summary: "change across a message in the crew's summed belief in the true imposters \
+                  (negated for an imposter speaker)",
+        default_weight: 0.0,
+    },
 ];
 
 /// Metric: 1 when the imposters won the episode, 0 when the crewmates did.
@@ -219,28 +258,56 @@ static METRICS: [MetricInfo; 2] = [
 
 static STRATEGIES: [StrategyInfo; 2] = [
     StrategyInfo {
-        name: "crewmate",
-        summary: "walks to its tasks and does them, reports bodies, accuses and votes for a \
-                  player it saw kill (else skips); as an imposter, plays `imposter`",
+        name: "bayesian",
+        summary: "as a crewmate: does its tasks, reports bodies, claims its true room, accuses \
+                  and votes for its most likely imposter when its belief in it is at least 1/2 \
+                  (else skips); as an imposter: the scenario's `imposter` play",
         params: &[],
     },
     StrategyInfo {
-        name: "imposter",
-        summary: "wanders, kills a lone crewmate when the cooldown allows, stays silent and skips \
-                  the vote; as a crewmate, plays `crewmate`",
+        name: "random",
+        summary: "as a crewmate: does its tasks and reports bodies, accuses and votes for a \
+                  uniformly random living player; as an imposter: the scenario's `imposter` play",
         params: &[],
     },
 ];
 
-/// A scripted player. Roles are dealt at random, so every strategy plays both sides: the name
-/// says which side it was written for, and the other side plays the other strategy.
+/// A scripted player's crewmate play (roles are dealt at random; as an imposter every scripted
+/// player follows the scenario's [`ImposterPlay`]).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Strategy;
+pub enum Strategy {
+    /// Acts on its Bayesian belief.
+    Bayesian,
+    /// Accuses and votes at random.
+    Random,
+}
 
 impl Strategy {
-    fn from_choice(_c: &StrategyChoice) -> Self {
-        Strategy
+    fn from_choice(c: &StrategyChoice) -> Self {
+        match c.info.name {
+            "bayesian" => Strategy::Bayesian,
+            "random" => Strategy::Random,
+            other => unreachable!("strategy {other} is not in the registry"),
+        }
     }
+}
+
+/// The speaker model behind every crewmate's Bayesian belief over who the imposter is, updated
+/// after each message for each hypothesis `h` (the imposter): a crewmate claims its true room,
+/// accuses the imposter with probability `ACCUSE_TRUE` and a given innocent with probability
+/// `ACCUSE_FALSE`, vouches for a given innocent with probability `VOUCH_TRUE` and for the
+/// imposter with probability `ACCUSE_FALSE`; an imposter claims a uniformly random room and
+/// accuses or vouches for a uniformly random other living player. A claim is evidence only to a
+/// listener who knows the speaker's room at the report (it was in the claimed room, or with the
+/// speaker). A witnessed kill makes the witness certain; a death or a revealed ejection rules the
+/// player out.
+pub mod model {
+    /// P(a crewmate accuses the imposter).
+    pub const ACCUSE_TRUE: f64 = 0.5;
+    /// P(a crewmate accuses a given innocent), and P(it vouches for the imposter).
+    pub const ACCUSE_FALSE: f64 = 0.02;
+    /// P(a crewmate vouches for a given innocent).
+    pub const VOUCH_TRUE: f64 = 0.2;
 }
 
 /// Where the game is.
@@ -279,6 +346,9 @@ struct State {
     rooms_at_report: Vec<usize>,
     accused: Vec<u32>,
     vouched: Vec<u32>,
+    /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
+    /// (an imposter knows its team).
+    belief: Vec<Vec<f64>>,
 }
 
 impl State {
@@ -324,6 +394,77 @@ impl State {
         }
     }
 
+    /// The probability `a`'s belief gives the true imposters.
+    pub fn belief_in_imposters(&self, a: usize) -> f64 {
+        (0..self.alive.len())
+            .filter(|&j| self.imposter[j])
+            .map(|j| self.belief[a][j])
+            .sum()
+    }
+
+    /// The summed probability that the living crewmates give the true imposters.
+    fn crew_belief_in_imposters(&self) -> f64 {
+        self.living()
+            .map(AgentId::index)
+            .filter(|&c| !self.imposter[c])
+            .map(|c| self.belief_in_imposters(c))
+            .sum()
+    }
+
+    /// Multiplies every living crewmate `l`'s belief by `likelihood(state, l, h)` and
+    /// renormalises; a belief that would vanish is kept (contradictory evidence is ignored).
+    fn update(&mut self, likelihood: impl Fn(&State, usize, usize) -> f64) {
+        let n = self.alive.len();
+        for l in 0..n {
+            if !self.alive[l] || self.imposter[l] {
+                continue;
+            }
+            let posterior: Vec<f64> = (0..n)
+                .map(|h| self.belief[l][h] * likelihood(self, l, h))
+                .collect();
+            let total: f64 = posterior.iter().sum();
+            if total > 0.0 {
+                self.belief[l] = posterior.iter().map(|p| p / total).collect();
+            }
+        }
+    }
+
+    /// Every crewmate learns that `j` is not a suspect: dead, or ejected and revealed.
+    fn rule_out(&mut self, j: usize) {
+        self.update(|_, _, h| f64::from(u8::from(h != j)));
+    }
+
+    /// Every living crewmate other than `speaker` hears its message, by the speaker model.
+    fn hear(&mut self, speaker: usize, kind: &str, target: Option<usize>, room: usize) {
+        let others = (self.living().count() - 1).max(1) as f64;
+        let rooms = self.config.rooms() as f64;
+        self.update(|st, l, h| {
+            if l == speaker {
+                return 1.0;
+            }
+            let imposter_speaks = h == speaker;
+            match (kind, target) {
+                ("accuse" | "vouch", Some(_)) if imposter_speaks => 1.0 / others,
+                ("accuse", Some(j)) if h == j => model::ACCUSE_TRUE,
+                ("accuse", Some(_)) => model::ACCUSE_FALSE,
+                ("vouch", Some(j)) if h == j => model::ACCUSE_FALSE,
+                ("vouch", Some(_)) => model::VOUCH_TRUE,
+                ("claim", _) => {
+                    // Where the listener knows the speaker was: with it, or absent from the
+                    // room the listener was in.
+                    let (mine, theirs) = (st.rooms_at_report[l], st.rooms_at_report[speaker]);
+                    let knows = mine == theirs || mine == room;
+                    match (knows, imposter_speaks) {
+                        (false, _) => 1.0,
+                        (true, true) => 1.0 / rooms,
+                        (true, false) => f64::from(u8::from(theirs == room)),
+                    }
+                }
+                _ => 1.0,
+            }
+        });
+    }
+
     fn has_task_here(&self, a: usize) -> bool {
         let steps = self.config.task_steps.get();
         self.tasks[a]
@@ -338,7 +479,7 @@ impl State {
 
 #[derive(Resource, Debug, Default)]
 struct Events {
-    entries: Vec<(AgentId, UtteranceId, DimId)>,
+    entries: Vec<(AgentId, UtteranceId, DimId, f64)>,
     /// The end: imposters won, by tasks, and the act that decided it.
     end: Option<(bool, bool, UtteranceId)>,
 }
@@ -397,6 +538,7 @@ impl Game for AmongUsConfig {
             rooms_at_report: vec![0; n],
             accused: vec![0; n],
             vouched: vec![0; n],
+            belief: vec![vec![0.0; n]; n],
         });
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
@@ -440,6 +582,16 @@ fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
     state.speakers.clear();
     state.accused.fill(0);
     state.vouched.fill(0);
+    // A crewmate starts uniform over the others; an imposter knows its team.
+    let m = f64::from(state.config.imposters.get());
+    for a in 0..n {
+        for j in 0..n {
+            state.belief[a][j] = match state.imposter[a] {
+                true => f64::from(u8::from(state.imposter[j])) / m,
+                false => f64::from(u8::from(j != a)) / (n - 1) as f64,
+            };
+        }
+    }
 }
 
 fn turns_and_observations(
@@ -537,6 +689,7 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::team(n, rooms) + j] = bit(state.imposter[a] && state.imposter[j]);
             row[obs::accused(n, rooms) + j] = (state.accused[j] as f32 / living).min(1.0);
             row[obs::vouched(n, rooms) + j] = (state.vouched[j] as f32 / living).min(1.0);
+            row[obs::belief(n, rooms) + j] = state.belief[a][j] as f32;
         }
     }
 }
@@ -558,8 +711,16 @@ fn toward(state: &State, from: usize, to: usize) -> usize {
     }
 }
 
+/// A uniformly random one of `options`, or waiting when there is none.
+fn pick(options: &[usize], rng: &mut impl Rng) -> usize {
+    match options {
+        [] => acts::WAIT,
+        _ => options[rng.random_range(0..options.len())],
+    }
+}
+
 fn decide(
-    strategies: Query<&AgentId, With<Strategy>>,
+    strategies: Query<(&AgentId, &Strategy)>,
     state: Res<State>,
     turn: Res<Turn>,
     masks: Res<ActionMasks>,
@@ -567,15 +728,31 @@ fn decide(
     mut actions: ResMut<Actions>,
 ) {
     let n = state.alive.len();
+    let rooms = state.config.rooms();
     let rng = &mut rng.decide;
-    for &a in &strategies {
+    for (&a, &strategy) in &strategies {
         if !turn.is_acting(a) {
             continue;
         }
         let i = a.index();
         let mask = masks.0.row(a);
         let legal = |act: usize| mask[act] != 0;
-        let seen_killer = (0..n).find(|&j| state.alive[j] && state.witnessed[i][j]);
+        let targets: Vec<usize> = (0..n).filter(|&j| legal(acts::aim(n, j))).collect();
+        let crew_targets: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&j| !state.imposter[j])
+            .collect();
+        // A Bayesian crewmate's suspect: its most likely imposter, if at least even odds.
+        let suspect = (0..n)
+            .filter(|&j| state.alive[j] && j != i)
+            .max_by(|&x, &y| {
+                state.belief[i][x]
+                    .total_cmp(&state.belief[i][y])
+                    .then(y.cmp(&x))
+            })
+            .filter(|&j| state.belief[i][j] >= 0.5);
+        let lying = state.config.imposter == ImposterPlay::Lying;
         let act = match (state.stage, state.imposter[i]) {
             (Stage::Play, true) => {
                 // Kill only a crewmate who is alone with the imposter: no witnesses.
@@ -589,7 +766,7 @@ fn decide(
                     _ => {
                         let moves: Vec<usize> =
                             acts::MOVES.into_iter().filter(|&m| legal(m)).collect();
-                        moves[rng.random_range(0..moves.len())]
+                        pick(&moves, rng)
                     }
                 }
             }
@@ -606,12 +783,45 @@ fn decide(
                     acts::WAIT
                 }
             }
-            (Stage::Discussion, false) => match seen_killer {
-                Some(j) => acts::aim(n, j),
-                None => acts::claim(n, state.rooms_at_report[i]),
-            },
-            (Stage::Vote, false) => seen_killer.map_or(acts::WAIT, |j| acts::aim(n, j)),
+            (Stage::Discussion, true) if lying => {
+                // Half the time a false alibi, half the time a random accusation.
+                if rng.random_bool(0.5) {
+                    let elsewhere: Vec<usize> = (0..rooms)
+                        .filter(|&r| r != state.rooms_at_report[i])
+                        .map(|r| acts::claim(n, r))
+                        .collect();
+                    pick(&elsewhere, rng)
+                } else {
+                    let accusations: Vec<usize> =
+                        crew_targets.iter().map(|&j| acts::aim(n, j)).collect();
+                    pick(&accusations, rng)
+                }
+            }
+            (Stage::Vote, true) if lying => {
+                let most = crew_targets
+                    .iter()
+                    .copied()
+                    .max_by_key(|&j| (state.accused[j], std::cmp::Reverse(j)));
+                most.map_or(acts::WAIT, |j| acts::aim(n, j))
+            }
             (_, true) => acts::WAIT,
+            (Stage::Discussion, false) => match (strategy, suspect) {
+                (Strategy::Bayesian, Some(j)) => acts::aim(n, j),
+                (Strategy::Bayesian, None) => acts::claim(n, state.rooms_at_report[i]),
+                (Strategy::Random, _) => {
+                    let accusations: Vec<usize> =
+                        targets.iter().map(|&j| acts::aim(n, j)).collect();
+                    pick(&accusations, rng)
+                }
+            },
+            (Stage::Vote, false) => match (strategy, suspect) {
+                (Strategy::Bayesian, Some(j)) => acts::aim(n, j),
+                (Strategy::Bayesian, None) => acts::WAIT,
+                (Strategy::Random, _) => {
+                    let votes: Vec<usize> = targets.iter().map(|&j| acts::aim(n, j)).collect();
+                    pick(&votes, rng)
+                }
+            },
         };
         actions.0.row_mut(a)[0] = act as f32;
     }
@@ -676,12 +886,34 @@ fn resolve(
                 target,
                 value,
             };
-            utterances.say(speaker, Audience::All, a, || match (kind, target) {
+            let before = state.crew_belief_in_imposters();
+            state.hear(
+                speaker.index(),
+                kind,
+                target.map(AgentId::index),
+                value as usize,
+            );
+            let after = state.crew_belief_in_imposters();
+            let u = utterances.say(speaker, Audience::All, a, || match (kind, target) {
                 ("accuse", Some(t)) => format!("{speaker}: \"{t} is the imposter.\""),
                 ("vouch", Some(t)) => format!("{speaker}: \"{t} is a crewmate.\""),
                 ("claim", _) => format!("{speaker}: \"I was in room {value}.\""),
                 _ => format!("{speaker} stays silent"),
             });
+            let sign = if state.imposter[speaker.index()] {
+                -1.0
+            } else {
+                1.0
+            };
+            events
+                .entries
+                .push((speaker, u, SPEAKING, sign * (after - before)));
+            for l in state.living().map(AgentId::index) {
+                if l != speaker.index() && !state.imposter[l] {
+                    let p = state.belief_in_imposters(l).max(LISTENING_FLOOR);
+                    events.entries.push((id(l), u, LISTENING, p.ln()));
+                }
+            }
             if state.speakers.is_empty() {
                 state.stage = Stage::Vote;
             }
@@ -710,7 +942,7 @@ fn resolve(
                     Some(t) => {
                         votes[t.index()] += 1;
                         if !state.imposter[a] && state.imposter[t.index()] {
-                            events.entries.push((id(a), u, VOTE));
+                            events.entries.push((id(a), u, VOTE, 1.0));
                         }
                     }
                     None => skips += 1,
@@ -723,6 +955,7 @@ fn resolve(
                 let j = top[0];
                 state.alive[j] = false;
                 done.terminate(id(j));
+                state.rule_out(j);
                 let value = f64::from(u8::from(state.imposter[j]));
                 let act = Act {
                     kind: "ejected",
@@ -784,7 +1017,11 @@ fn play(
             .collect();
         for &w in &witnesses {
             state.witnessed[w][a] = true;
+            if !state.imposter[w] {
+                state.belief[w] = (0..n).map(|h| f64::from(u8::from(h == a))).collect();
+            }
         }
+        state.rule_out(j);
         let act = Act {
             kind: "kill",
             target: Some(id(j)),
@@ -798,7 +1035,7 @@ fn play(
                 witnesses.len()
             )
         });
-        events.entries.push((id(a), u, KILL));
+        events.entries.push((id(a), u, KILL, 1.0));
         check_end(state, u, events, done);
     }
     let mut reported = None;
@@ -815,7 +1052,7 @@ fn play(
                 let u = utterances.say(id(a), Audience::All, act, || {
                     format!("{} reports a body in room {room}", id(a))
                 });
-                events.entries.push((id(a), u, REPORT));
+                events.entries.push((id(a), u, REPORT, 1.0));
                 reported.get_or_insert(id(a));
             }
             acts::TASK => {
@@ -832,7 +1069,7 @@ fn play(
                 let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
                     format!("{} works on a task in room {room}", id(a))
                 });
-                events.entries.push((id(a), u, TASK));
+                events.entries.push((id(a), u, TASK, 1.0));
                 check_end(state, u, events, done);
             }
             m @ 1..=4 => {
@@ -866,8 +1103,8 @@ fn play(
 /// Reward components: shaping entries on the acts that earned them; the end, on the act that
 /// decided it.
 fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for &(a, u, dim) in &events.entries {
-        ledger.add(a, u, dim, 1.0);
+    for &(a, u, dim, value) in &events.entries {
+        ledger.add(a, u, dim, value);
     }
     if let Some((imposters_won, _, u)) = events.end {
         for (a, &imposter) in state.imposter.iter().enumerate() {
