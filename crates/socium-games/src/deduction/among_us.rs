@@ -25,6 +25,7 @@
 //! aim at player `j` (kill during play, accuse in discussion, vote); `7 + n + j` vouch for `j`;
 //! `7 + 2n + r` claim room `r`. The mask says which are legal for whom at each step.
 
+use super::pick;
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
@@ -711,14 +712,6 @@ fn toward(state: &State, from: usize, to: usize) -> usize {
     }
 }
 
-/// A uniformly random one of `options`, or waiting when there is none.
-fn pick(options: &[usize], rng: &mut impl Rng) -> usize {
-    match options {
-        [] => acts::WAIT,
-        _ => options[rng.random_range(0..options.len())],
-    }
-}
-
 fn decide(
     strategies: Query<(&AgentId, &Strategy)>,
     state: Res<State>,
@@ -1085,13 +1078,8 @@ fn play(
         state.bodies.fill(None);
         state.accused.fill(0);
         state.vouched.fill(0);
-        state.speakers.clear();
-        for _ in 0..state.config.messages {
-            let mut round: Vec<AgentId> = state.living().collect();
-            round.shuffle(rng);
-            state.speakers.extend(round);
-        }
-        state.speakers.reverse();
+        let living: Vec<AgentId> = state.living().collect();
+        state.speakers = super::speaking_order(&living, state.config.messages, rng);
         state.stage = if state.speakers.is_empty() {
             Stage::Vote
         } else {

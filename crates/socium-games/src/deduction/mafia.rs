@@ -327,25 +327,13 @@ impl Game for MafiaConfig {
     }
 }
 
-/// The day's speakers: every living player `rounds` times, each round in a fresh random order.
-fn speaking_order(state: &State, rng: &mut impl Rng) -> Vec<AgentId> {
-    let mut order = Vec::new();
-    for _ in 0..state.config.discussion {
-        let mut round: Vec<AgentId> = state.living().collect();
-        round.shuffle(rng);
-        order.extend(round);
-    }
-    // Speakers are popped from the back.
-    order.reverse();
-    order
-}
-
 /// Starts day `day`: talk if the scenario has discussion, else vote.
 fn start_day(state: &mut State, rng: &mut impl Rng) {
     state.day += 1;
     state.accused.fill(0);
     state.vouched.fill(0);
-    state.speakers = speaking_order(state, rng);
+    let living: Vec<AgentId> = state.living().collect();
+    state.speakers = super::speaking_order(&living, state.config.discussion, rng);
     state.stage = if state.speakers.is_empty() {
         Stage::Vote
     } else {
@@ -481,10 +469,10 @@ fn observe(state: &State, obs: &mut Observations) {
     }
 }
 
-/// A uniformly random legal target `j` (act `1 + j`) of a mask row, if any.
-fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> Option<usize> {
-    let legal: Vec<usize> = (0..n).filter(|&j| mask[1 + j] != 0).collect();
-    (!legal.is_empty()).then(|| legal[rng.random_range(0..legal.len())])
+/// A uniformly random legal aim act (`1 + j`) of a mask row, or skip when there is none.
+fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> usize {
+    let legal: Vec<usize> = (1..=n).filter(|&act| mask[act] != 0).collect();
+    super::pick(&legal, rng)
 }
 
 fn decide(
@@ -519,7 +507,7 @@ fn decide(
                     .filter(|&j| mask[1 + j] != 0 && state.known[a.index()][j].is_none())
                     .collect();
                 match unknown.is_empty() {
-                    true => random_target(mask, n, &mut rng.decide).map_or(0, |j| 1 + j),
+                    true => random_target(mask, n, &mut rng.decide),
                     false => 1 + unknown[rng.decide.random_range(0..unknown.len())],
                 }
             }
@@ -531,7 +519,7 @@ fn decide(
             }
             _ => match known_mafia.filter(|_| informed && state.stage == Stage::Vote) {
                 Some(j) => 1 + j,
-                None => random_target(mask, n, &mut rng.decide).map_or(0, |j| 1 + j),
+                None => random_target(mask, n, &mut rng.decide),
             },
         };
         actions.0.row_mut(a)[0] = act as f32;

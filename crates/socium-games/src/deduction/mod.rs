@@ -10,3 +10,28 @@
 
 pub mod among_us;
 pub mod mafia;
+
+use rand::{Rng, seq::SliceRandom};
+use socium_core::AgentId;
+
+/// A uniformly random one of `options`, or act 0 (skip, wait or stay silent in every game of
+/// this family) when there is none.
+fn pick(options: &[usize], rng: &mut impl Rng) -> usize {
+    match options {
+        [] => 0,
+        _ => options[rng.random_range(0..options.len())],
+    }
+}
+
+/// The speakers of a discussion, last first (they are popped from the back): every one of
+/// `living` `rounds` times, each round in a fresh random order (a shuffled round robin).
+fn speaking_order(living: &[AgentId], rounds: u32, rng: &mut impl Rng) -> Vec<AgentId> {
+    let mut order = Vec::with_capacity(living.len() * rounds as usize);
+    for _ in 0..rounds {
+        let mut round = living.to_vec();
+        round.shuffle(rng);
+        order.extend(round);
+    }
+    order.reverse();
+    order
+}
