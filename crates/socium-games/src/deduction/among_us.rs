@@ -396,7 +396,7 @@ impl State {
     }
 
     /// The probability `a`'s belief gives the true imposters.
-    pub fn belief_in_imposters(&self, a: usize) -> f64 {
+    fn belief_in_imposters(&self, a: usize) -> f64 {
         (0..self.alive.len())
             .filter(|&j| self.imposter[j])
             .map(|j| self.belief[a][j])
