@@ -117,6 +117,9 @@ fn one_forward_pass_per_model_per_step_across_256_envs() {
     // The next step resets every env (NEXT_STEP autoreset): nobody acts, no pass runs.
     env.step(&actions, buf.outputs()).unwrap();
     assert_eq!((first.calls(), second.calls()), (24, 24));
+    // The controller's time holds both models' forward passes.
+    let forward = first.forward_time() + second.forward_time();
+    assert!(!forward.is_zero() && env.policy_time() >= forward);
 }
 
 /// The outputs and the actions taken at each of `steps` steps of a VecEnv of `config`.
