@@ -1,7 +1,7 @@
 //! The Among Us-style game's rules (Sarkar et al. 2025), each pinned on a hand-played game of
 //! external players.
 
-use socium::core::{AgentId, Sim, StepError, space::ActionProblem};
+use socium::core::{AgentId, Attribution, Sim, StepError, space::ActionProblem};
 use socium::games::deduction::among_us::{IMPOSTER_WIN, TASK_WIN, acts, obs};
 use socium::scenario::Scenario;
 use std::path::Path;
@@ -20,6 +20,17 @@ fn seeded(n: usize, width: u32, height: u32, extra: &str, seed: u64) -> Sim {
         .unwrap()
         .sim()
         .unwrap()
+}
+
+/// Steps with one act per player (`acts[a]`), every player stating a uniform belief.
+fn play(sim: &mut Sim, acts: &[f32]) -> Result<(), StepError> {
+    let n = acts.len();
+    let uniform = vec![1.0 / n as f32; n];
+    let rows: Vec<f32> = acts
+        .iter()
+        .flat_map(|&act| std::iter::once(act).chain(uniform.iter().copied()))
+        .collect();
+    sim.step(&rows)
 }
 
 fn row(sim: &Sim, a: usize) -> &[f32] {
@@ -58,7 +69,7 @@ fn a_kill_waits_for_the_cooldown_and_everyone_in_the_room_witnesses_it() {
     let mut acts_now = vec![acts::WAIT as f32; n];
     acts_now[imp] = acts::aim(n, victim) as f32;
     for step in 0..2 {
-        let err = sim.step(&acts_now).unwrap_err();
+        let err = play(&mut sim, &acts_now).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -69,9 +80,9 @@ fn a_kill_waits_for_the_cooldown_and_everyone_in_the_room_witnesses_it() {
             ),
             "step {step}: {err:?}"
         );
-        sim.step(&vec![acts::WAIT as f32; n]).unwrap();
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
     }
-    sim.step(&acts_now).unwrap();
+    play(&mut sim, &acts_now).unwrap();
     assert_eq!(alive(&sim, n, 1), n - 1);
     for w in (0..n).filter(|&w| w != imp && w != victim) {
         assert_eq!(row(&sim, w)[obs::witnessed(n, 1) + imp], 1.0, "witness {w}");
@@ -114,39 +125,45 @@ fn a_kill_needs_the_same_room() {
     );
 }
 
-/// A one-room game where the imposter kills at the first step (cooldown 0), and `reporter`
-/// reports the body at the next.
-fn killed_and_reported(n: usize, messages: u32) -> (Sim, usize, usize) {
-    let mut sim = game(
+/// A one-room game (seeded `seed`) where the imposter kills at the first step (cooldown 0), and
+/// a crewmate reports the body at the next.
+fn killed_and_reported(n: usize, messages: u32, seed: u64) -> (Sim, usize, usize) {
+    let mut sim = seeded(
         n,
         1,
         1,
         &format!("kill_cooldown = 0\nmessages = {messages}"),
+        seed,
     );
     let imp = imposter(&sim, n);
     let victim = (imp + 1) % n;
     let mut first = vec![acts::WAIT as f32; n];
     first[imp] = acts::aim(n, victim) as f32;
-    sim.step(&first).unwrap();
+    play(&mut sim, &first).unwrap();
     let reporter = (imp + 2) % n;
     let mut second = vec![acts::WAIT as f32; n];
     second[reporter] = acts::REPORT as f32;
-    sim.step(&second).unwrap();
+    play(&mut sim, &second).unwrap();
     (sim, imp, victim)
 }
 
 #[test]
 fn a_report_starts_a_discussion_in_turns_then_a_vote() {
     let n = 5;
-    let (mut sim, imp, _) = killed_and_reported(n, 1);
-    // Discussion: 4 living players speak once each, one per step.
+    let (mut sim, imp, _) = killed_and_reported(n, 1, 3);
+    // Discussion: 4 living players speak once each, one per step; all 4 act at every step (to
+    // state their beliefs), the others may only wait.
     for _ in 0..4 {
-        let speakers: Vec<usize> = (0..n).filter(|&a| sim.acting()[a]).collect();
+        let acting = (0..n).filter(|&a| sim.acting()[a]).count();
+        assert_eq!(acting, 4);
+        let speakers: Vec<usize> = (0..n)
+            .filter(|&a| mask(&sim, a)[1..].contains(&1))
+            .collect();
         assert_eq!(speakers.len(), 1);
         assert_eq!(stage(&sim, speakers[0]), 1);
         let mut claims = vec![acts::WAIT as f32; n];
         claims[speakers[0]] = acts::claim(n, 0) as f32;
-        sim.step(&claims).unwrap();
+        play(&mut sim, &claims).unwrap();
         assert_eq!(sim.utterances()[0].act.kind, "claim");
     }
     assert_eq!(stage(&sim, imp), 2, "then the vote");
@@ -156,7 +173,7 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
 #[test]
 fn a_tied_vote_ejects_nobody_and_a_plurality_ejects_one() {
     let n = 5;
-    let (mut sim, imp, victim) = killed_and_reported(n, 0);
+    let (mut sim, imp, victim) = killed_and_reported(n, 0, 3);
     let living: Vec<usize> = (0..n).filter(|&a| a != victim).collect();
     let others: Vec<usize> = living.iter().copied().filter(|&a| a != imp).collect();
     // 2 votes against two different players: a tie.
@@ -165,20 +182,20 @@ fn a_tied_vote_ejects_nobody_and_a_plurality_ejects_one() {
     votes[others[1]] = acts::aim(n, others[0]) as f32;
     votes[others[2]] = acts::aim(n, others[0]) as f32;
     votes[imp] = acts::aim(n, others[1]) as f32;
-    sim.step(&votes).unwrap();
+    play(&mut sim, &votes).unwrap();
     assert_eq!(alive(&sim, n, 1), 4, "a tie ejects nobody");
     assert_eq!(stage(&sim, imp), 0, "back to play");
     // Next report, then three votes against the imposter: ejected, the crew wins.
     let mut kill = vec![acts::WAIT as f32; n];
     kill[imp] = acts::aim(n, others[2]) as f32;
-    sim.step(&kill).unwrap();
+    play(&mut sim, &kill).unwrap();
     let mut report = vec![acts::WAIT as f32; n];
     report[others[0]] = acts::REPORT as f32;
-    sim.step(&report).unwrap();
+    play(&mut sim, &report).unwrap();
     let mut votes = vec![acts::WAIT as f32; n];
     votes[others[0]] = acts::aim(n, imp) as f32;
     votes[others[1]] = acts::aim(n, imp) as f32;
-    sim.step(&votes).unwrap();
+    play(&mut sim, &votes).unwrap();
     assert!(sim.is_done());
     assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(0.0));
     let last = sim.utterances().last().unwrap();
@@ -197,9 +214,9 @@ fn finishing_every_task_wins_for_the_crew() {
     work[imp] = acts::WAIT as f32;
     // The imposter has no tasks to do.
     assert_eq!(mask(&sim, imp)[acts::TASK], 0);
-    sim.step(&work).unwrap();
+    play(&mut sim, &work).unwrap();
     assert!(!sim.is_done());
-    sim.step(&work).unwrap();
+    play(&mut sim, &work).unwrap();
     assert!(sim.is_done());
     assert_eq!(sim.metrics().mean(TASK_WIN), Some(1.0));
     assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(0.0));
@@ -213,7 +230,7 @@ fn the_imposters_win_when_they_match_the_crew() {
     let imp = imposter(&sim, n);
     let mut kill = vec![acts::WAIT as f32; n];
     kill[imp] = acts::aim(n, (imp + 1) % n) as f32;
-    sim.step(&kill).unwrap();
+    play(&mut sim, &kill).unwrap();
     assert!(sim.is_done());
     assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(1.0));
     let win: Vec<f32> = (0..n).map(|a| sim.reward_components()[a * 7]).collect();
@@ -237,92 +254,76 @@ fn entries(sim: &Sim, dimension: u16) -> Vec<(usize, f64)> {
 #[test]
 fn listening_and_speaking_rewards_follow_their_definitions() {
     // Over a few seeds the first speaker is sometimes the imposter, sometimes a crewmate.
-    let cases: Vec<bool> = (0..12)
-        .map(listening_and_speaking_after_one_message)
-        .collect();
+    let cases: Vec<bool> = (0..12).map(rewards_of_one_message).collect();
     assert!(cases.contains(&true) && cases.contains(&false), "{cases:?}");
 }
 
-/// Plays to a discussion (seeded `seed`), has the first speaker say one message and checks the
-/// listening and speaking entries; says whether the imposter spoke.
-fn listening_and_speaking_after_one_message(seed: u64) -> bool {
-    use socium::games::deduction::among_us::{LISTENING, SPEAKING, model};
-    // Two rooms side by side. Everyone gathers in room 0; the imposter and its victim go to room
-    // 1, where the imposter kills unseen; a crewmate comes over and reports. At the report the
-    // imposter and the reporter are in room 1, the two other crewmates in room 0.
-    let n = 5;
-    let mut sim = seeded(n, 2, 1, "kill_cooldown = 0\nmessages = 1", seed);
-    let imp = imposter(&sim, n);
-    let room = |sim: &Sim, a: usize| {
-        (0..2)
-            .find(|&r| row(sim, a)[obs::room(n, 2) + r] == 1.0)
-            .unwrap()
-    };
-    let (west, east) = (acts::MOVES[3] as f32, acts::MOVES[2] as f32);
-    let gather: Vec<f32> = (0..n)
-        .map(|a| {
-            if room(&sim, a) == 1 {
-                west
-            } else {
-                acts::WAIT as f32
-            }
+/// Player `a`'s belief stated at discussion step `t`: weights 1..=5 spread over the other players
+/// by a fixed pattern, normalised.
+fn stated(n: usize, a: usize, t: usize) -> Vec<f32> {
+    let w: Vec<f32> = (0..n)
+        .map(|j| match j == a {
+            true => 0.0,
+            false => (1 + (3 * a + 7 * j + t) % 5) as f32,
         })
         .collect();
-    sim.step(&gather).unwrap();
-    let victim = (imp + 1) % n;
-    let mut pair = vec![acts::WAIT as f32; n];
-    pair[imp] = east;
-    pair[victim] = east;
-    sim.step(&pair).unwrap();
-    let mut kill = vec![acts::WAIT as f32; n];
-    kill[imp] = acts::aim(n, victim) as f32;
-    sim.step(&kill).unwrap();
-    let crew: Vec<usize> = (0..n).filter(|&a| a != imp && a != victim).collect();
-    let reporter = crew[0];
-    let mut come = vec![acts::WAIT as f32; n];
-    come[reporter] = east;
-    sim.step(&come).unwrap();
-    let mut report = vec![acts::WAIT as f32; n];
-    report[reporter] = acts::REPORT as f32;
-    sim.step(&report).unwrap();
-    // Every crewmate now holds 1/3 on each of the three other living players.
-    let belief = |sim: &Sim, a: usize, j: usize| row(sim, a)[obs::belief(n, 2) + j];
-    for &c in &crew {
-        for &j in crew.iter().chain([&imp]).filter(|&&j| j != c) {
-            assert!((belief(&sim, c, j) - 1.0 / 3.0).abs() < 1e-6);
-        }
-    }
-    let speaker = (0..n).find(|&a| sim.acting()[a]).unwrap();
-    let mut say = vec![acts::WAIT as f32; n];
-    let (listening, speaking): (Vec<(usize, f64)>, f64);
-    if speaker == imp {
-        // The imposter claims room 0. Every crewmate knows it was in room 1 (the reporter was
-        // with it; the other two were in room 0 without it): each becomes certain. Listening:
-        // ln 1 = 0 for each; speaking: the crew's summed belief goes from 3 × 1/3 to 3 × 1, and
-        // the imposter gets the negative: −2.
-        say[imp] = acts::claim(n, 0) as f32;
-        listening = crew.iter().map(|&c| (c, 0.0)).collect();
-        speaking = -2.0;
-    } else {
-        // A crewmate accuses another crewmate `j`. For a listener, each hypothesis h (the
-        // imposter) weighs the accusation: h = speaker: 1/3 (an imposter accuses one of the 3
-        // other living players), h = j: ACCUSE_TRUE, any other h: ACCUSE_FALSE.
-        let j = *crew.iter().find(|&&c| c != speaker).unwrap();
-        say[speaker] = acts::aim(n, j) as f32;
-        let (t, f) = (model::ACCUSE_TRUE, model::ACCUSE_FALSE);
-        // The third crewmate `o` (neither speaker nor j) holds h ∈ {imp, speaker, j}; j holds
-        // h ∈ {imp, speaker, o}. Uniform priors cancel.
-        let p_o = f / (f + 1.0 / 3.0 + t);
-        let p_j = f / (f + 1.0 / 3.0 + f);
-        let o = *crew.iter().find(|&&c| c != speaker && c != j).unwrap();
-        let mut l = vec![(o, p_o.ln()), (j, p_j.ln())];
-        l.sort_by_key(|(a, _)| *a);
-        listening = l;
-        // The speaker's own belief stays 1/3: the sum goes from 1 to 1/3 + p_o + p_j.
-        speaking = (1.0 / 3.0 + p_o + p_j) - 1.0;
-    }
-    sim.step(&say).unwrap();
+    let total: f32 = w.iter().sum();
+    w.iter().map(|x| x / total).collect()
+}
+
+/// Plays to a discussion (seeded `seed`) of external players who state beliefs; the first speaker
+/// accuses someone, and at the next step (when the listeners have stated their beliefs after it)
+/// the message's listening and speaking entries settle, naming it. Says whether the imposter
+/// spoke.
+fn rewards_of_one_message(seed: u64) -> bool {
+    use socium::games::deduction::among_us::{LISTENING, LISTENING_FLOOR, SPEAKING};
+    let n = 5;
+    let (mut sim, imp, victim) = killed_and_reported(n, 1, seed);
+    let speaker = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
+    let target = (0..n)
+        .find(|&j| mask(&sim, speaker)[acts::aim(n, j)] == 1)
+        .unwrap();
+    let step_with = |sim: &mut Sim, t: usize, acts: &dyn Fn(usize) -> usize| {
+        let rows: Vec<f32> = (0..n)
+            .flat_map(|a| std::iter::once(acts(a) as f32).chain(stated(n, a, t)))
+            .collect();
+        sim.step(&rows).unwrap();
+    };
+    step_with(&mut sim, 0, &|a| match a == speaker {
+        true => acts::aim(n, target),
+        false => acts::WAIT,
+    });
     let message = sim.utterances()[0].id;
+    assert_eq!(sim.utterances()[0].act.kind, "accuse");
+    let settled = |sim: &Sim, d| {
+        sim.reward_entries()
+            .iter()
+            .filter(|e| e.dimension == d)
+            .count()
+    };
+    assert_eq!(
+        settled(&sim, LISTENING) + settled(&sim, SPEAKING),
+        0,
+        "nothing yet"
+    );
+    step_with(&mut sim, 1, &|_| acts::WAIT);
+    // The living crewmates other than the speaker, and what they gave the imposter before
+    // (stated with the message) and after it.
+    let listeners: Vec<usize> = (0..n)
+        .filter(|&l| l != imp && l != victim && l != speaker)
+        .collect();
+    let on_imposter = |l: usize, t: usize| f64::from(stated(n, l, t)[imp]);
+    let mut listening: Vec<(usize, f64)> = listeners
+        .iter()
+        .map(|&l| (l, on_imposter(l, 1).max(LISTENING_FLOOR).ln()))
+        .collect();
+    listening.sort_by_key(|(a, _)| *a);
+    let sign = if speaker == imp { -1.0 } else { 1.0 };
+    let speaking = sign
+        * listeners
+            .iter()
+            .map(|&l| on_imposter(l, 1) - on_imposter(l, 0))
+            .sum::<f64>();
     let got = entries(&sim, LISTENING.0);
     assert_eq!(got.len(), listening.len(), "{got:?}");
     for ((a, v), (b, w)) in got.iter().zip(&listening) {
@@ -337,14 +338,80 @@ fn listening_and_speaking_after_one_message(seed: u64) -> bool {
         "{} vs {speaking}",
         got[0].1
     );
-    // Every listening and speaking entry names the message.
+    // Every listening and speaking entry names the message of the step before, and settles it.
     assert!(
         sim.reward_entries()
             .iter()
             .filter(|e| e.dimension == LISTENING || e.dimension == SPEAKING)
             .all(|e| e.utterance == message)
     );
+    assert!(matches!(
+        sim.attributions()[0],
+        Attribution::Settles { utterance, .. } if utterance == message
+    ));
     speaker == imp
+}
+
+#[test]
+fn bad_actions_are_refused_with_specific_errors() {
+    let n = 5;
+    let (mut sim, imp, victim) = killed_and_reported(n, 1, 3);
+    let speaker = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
+    let listener = (0..n)
+        .find(|&a| a != speaker && a != victim && a != imp)
+        .unwrap();
+    let before = sim.observations().to_vec();
+    let problem = |sim: &mut Sim, acts: &[f32], belief: Option<(usize, Vec<f32>)>| {
+        let mut rows: Vec<f32> = acts
+            .iter()
+            .flat_map(|&act| std::iter::once(act).chain(vec![1.0 / n as f32; n]))
+            .collect();
+        if let Some((a, b)) = belief {
+            rows[a * (n + 1) + 1..(a + 1) * (n + 1)].copy_from_slice(&b);
+        }
+        match sim.step(&rows).unwrap_err() {
+            StepError::BadAction { agent, problem, .. } => (agent.index(), problem),
+            other => panic!("{other:?}"),
+        }
+    };
+    // Speaking out of turn: a listener accuses.
+    let mut acts_now = vec![acts::WAIT as f32; n];
+    acts_now[listener] = acts::aim(n, imp) as f32;
+    let (agent, p) = problem(&mut sim, &acts_now, None);
+    assert_eq!(agent, listener);
+    assert!(matches!(p, ActionProblem::Masked { index: 0, .. }), "{p}");
+    // A belief that does not sum to 1.
+    let halves = vec![0.5; n];
+    let (agent, p) = problem(&mut sim, &[acts::WAIT as f32; 5], Some((listener, halves)));
+    assert_eq!(agent, listener);
+    assert_eq!(
+        p,
+        ActionProblem::NotADistribution {
+            start: 1,
+            end: n + 1,
+            sum: 2.5
+        }
+    );
+    // Nothing moved.
+    assert_eq!(sim.observations(), &before[..]);
+    // The discussion runs out; at the vote, a vote for the dead player is refused.
+    for _ in 0..4 {
+        play(&mut sim, &[acts::WAIT as f32; 5]).unwrap();
+    }
+    assert_eq!(stage(&sim, imp), 2);
+    let mut votes = vec![acts::WAIT as f32; n];
+    votes[listener] = acts::aim(n, victim) as f32;
+    let (agent, p) = problem(&mut sim, &votes, None);
+    assert_eq!(agent, listener);
+    assert!(matches!(p, ActionProblem::Masked { .. }), "{p}");
+    // Everyone skips; back in play, a crewmate may not kill.
+    play(&mut sim, &[acts::WAIT as f32; 5]).unwrap();
+    assert_eq!(stage(&sim, imp), 0);
+    let mut kill = vec![acts::WAIT as f32; n];
+    kill[listener] = acts::aim(n, imp) as f32;
+    let (agent, p) = problem(&mut sim, &kill, None);
+    assert_eq!(agent, listener);
+    assert!(matches!(p, ActionProblem::Masked { .. }), "{p}");
 }
 
 #[test]

@@ -2,17 +2,28 @@
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use std::{fmt::Write as _, io::BufRead, path::Path};
+use std::{collections::HashMap, fmt::Write as _, io::BufRead, path::Path};
 
-/// One transcript line, as `socium run` writes it (the fields replay needs).
+/// One transcript line, as `socium run` writes it (the fields replay needs): an utterance with
+/// its rewards, or rewards settling an utterance of an earlier step.
 #[derive(Deserialize)]
-struct Line {
-    episode: u64,
-    step: u32,
-    speaker: u32,
-    act: Act,
-    text: Option<String>,
-    rewards: Vec<Reward>,
+#[serde(untagged)]
+enum Line {
+    Made {
+        episode: u64,
+        step: u32,
+        id: u64,
+        speaker: u32,
+        act: Act,
+        text: Option<String>,
+        rewards: Vec<Reward>,
+    },
+    Settles {
+        episode: u64,
+        step: u32,
+        settles: u64,
+        rewards: Vec<Reward>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -40,31 +51,57 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
     })?;
     let mut out = format!("episode {episode}\n");
     let (mut last_step, mut lines, mut episodes) = (None, 0, 0);
+    // What each utterance of the episode said, for the rewards that settle it later.
+    let mut said: HashMap<u64, String> = HashMap::new();
     for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         let l: Line = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a transcript line", path.display(), number + 1))?;
-        episodes = episodes.max(l.episode + 1);
-        if l.episode != episode {
+        let (Line::Made {
+            episode: e, step, ..
+        }
+        | Line::Settles {
+            episode: e, step, ..
+        }) = l;
+        episodes = episodes.max(e + 1);
+        if e != episode {
             continue;
         }
         lines += 1;
-        if last_step != Some(l.step) {
-            writeln!(out, "step {}", l.step).expect("writing to a String");
-            last_step = Some(l.step);
+        if last_step != Some(step) {
+            writeln!(out, "step {step}").expect("writing to a String");
+            last_step = Some(step);
         }
-        let text = l.text.unwrap_or_else(|| {
-            let target = l
-                .act
-                .target
-                .map(|t| format!(" agent {t}"))
-                .unwrap_or_default();
-            format!("agent {} {}{target}", l.speaker, l.act.kind)
-        });
-        write!(out, "  {text}").expect("writing to a String");
-        if !l.rewards.is_empty() {
-            let rewards: Vec<String> = l
-                .rewards
+        let rewards = match l {
+            Line::Made {
+                id,
+                speaker,
+                act,
+                text,
+                rewards,
+                ..
+            } => {
+                let text = text.unwrap_or_else(|| {
+                    let target = act
+                        .target
+                        .map(|t| format!(" agent {t}"))
+                        .unwrap_or_default();
+                    format!("agent {speaker} {}{target}", act.kind)
+                });
+                write!(out, "  {text}").expect("writing to a String");
+                said.insert(id, text);
+                rewards
+            }
+            Line::Settles {
+                settles, rewards, ..
+            } => {
+                let what = said.get(&settles).map_or("an earlier act", String::as_str);
+                write!(out, "  settles {what}").expect("writing to a String");
+                rewards
+            }
+        };
+        if !rewards.is_empty() {
+            let rewards: Vec<String> = rewards
                 .iter()
                 .map(|r| format!("{} {:+} to agent {}", r.dimension, r.value, r.agent))
                 .collect();

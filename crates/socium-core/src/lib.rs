@@ -30,7 +30,8 @@ pub use graph::{
 pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
-    DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards, Transform,
+    Attribution, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,
+    Transform, attribute,
 };
 pub use rng::{SimRng, derive_seed};
 pub use sim::{

@@ -9,9 +9,12 @@
 //! `reward[a] = Σ_d weight[d] · transform_d(Σ_{entries of a on d} value)`.
 //!
 //! The transcript keeps every entry, so each value stays attributed to the utterance that caused it.
+//! An entry may name an utterance of an earlier step of the episode: a reward that can only be
+//! known later (how a message moved its listeners' beliefs, known once they have answered)
+//! settles then, and [`attribute`] groups it apart from the step's own utterances.
 
 use crate::{
-    AgentId, UtteranceId,
+    AgentId, Utterance, UtteranceId,
     bounded::{Count, Positive},
 };
 use bevy_ecs::resource::Resource;
@@ -120,6 +123,57 @@ impl RewardLedger {
     pub fn entries(&self) -> &[RewardEntry] {
         &self.entries
     }
+}
+
+/// A step's reward entries gathered by the utterance they name.
+#[derive(Debug, PartialEq)]
+pub enum Attribution<'a> {
+    /// Entries settling an utterance of an earlier step.
+    Settles {
+        /// The earlier utterance.
+        utterance: UtteranceId,
+        /// Its entries settled this step, in the order they were written.
+        rewards: Vec<&'a RewardEntry>,
+    },
+    /// An utterance of this step and the entries naming it (maybe none).
+    Made {
+        /// The utterance.
+        utterance: &'a Utterance,
+        /// Its entries, in the order they were written.
+        rewards: Vec<&'a RewardEntry>,
+    },
+}
+
+/// The step's `entries` by utterance, in id order: first the earlier utterances they settle,
+/// then every one of the step's `utterances` (ids count up through an episode, so an id below the
+/// step's first is an earlier step's).
+pub fn attribute<'a>(
+    utterances: &'a [Utterance],
+    entries: &'a [RewardEntry],
+) -> Vec<Attribution<'a>> {
+    let mut sorted: Vec<&RewardEntry> = entries.iter().collect();
+    // Stable: an utterance's entries keep the order they were written in.
+    sorted.sort_by_key(|e| e.utterance);
+    let first_made = utterances.first().map_or(UtteranceId(u64::MAX), |u| u.id);
+    let earlier = sorted.partition_point(|e| e.utterance < first_made);
+    let mut out: Vec<Attribution> = sorted[..earlier]
+        .chunk_by(|a, b| a.utterance == b.utterance)
+        .map(|chunk| Attribution::Settles {
+            utterance: chunk[0].utterance,
+            rewards: chunk.to_vec(),
+        })
+        .collect();
+    let mut rest = &sorted[earlier..];
+    for u in utterances {
+        let start = rest.partition_point(|e| e.utterance < u.id);
+        let end = rest.partition_point(|e| e.utterance <= u.id);
+        out.push(Attribution::Made {
+            utterance: u,
+            rewards: rest[start..end].to_vec(),
+        });
+        rest = &rest[end..];
+    }
+    out
 }
 
 /// Per-agent rewards of the last step and of the episode so far.

@@ -1,10 +1,12 @@
 //! `Sim`: one environment instance — one ECS world, a reset and a step schedule, one seed.
 
 use crate::{
-    AgentId, AgentSpec, Agents, Clock, Controller, DimensionInfo, DimensionSpec, Done, GraphSpec,
-    MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space, StepRewards,
-    StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterance, Utterances, VecOutputs,
+    AgentId, AgentSpec, Agents, Attribution, Clock, Controller, DimensionInfo, DimensionSpec, Done,
+    GraphSpec, MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space,
+    StepRewards, StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterance, UtteranceId, Utterances,
+    VecOutputs,
     policy::{Group, PolicyRunner, Staged, groups, stage},
+    reward::attribute,
     space::ActionProblem,
 };
 use bevy_ecs::{
@@ -762,6 +764,12 @@ impl Sim {
         self.world.resource::<RewardLedger>().entries()
     }
 
+    /// The last step's reward entries by the utterance they name: earlier utterances they
+    /// settle, then each of the step's utterances.
+    pub fn attributions(&self) -> Vec<Attribution<'_>> {
+        attribute(self.utterances(), self.reward_entries())
+    }
+
     /// Episode metrics so far.
     pub fn metrics(&self) -> &Metrics {
         self.world.resource::<Metrics>()
@@ -848,13 +856,23 @@ fn random_controllers(
     }
 }
 
-/// One transcript line: an utterance with the reward entries it caused.
+/// One transcript line: an utterance with the reward entries it caused, or the entries settling
+/// an utterance of an earlier step.
 #[derive(Serialize)]
-struct TranscriptLine<'a> {
-    episode: u64,
-    #[serde(flatten)]
-    utterance: &'a Utterance,
-    rewards: Vec<TranscriptReward>,
+#[serde(untagged)]
+enum TranscriptLine<'a> {
+    Made {
+        episode: u64,
+        #[serde(flatten)]
+        utterance: &'a Utterance,
+        rewards: Vec<TranscriptReward>,
+    },
+    Settles {
+        episode: u64,
+        step: u32,
+        settles: UtteranceId,
+        rewards: Vec<TranscriptReward>,
+    },
 }
 
 #[derive(Serialize)]
@@ -894,27 +912,30 @@ fn finish_step(
         return;
     }
     let Transcript { names, buf, .. } = &mut *transcript;
-    // Entries in utterance order (stable, so an utterance's entries keep the order they were
-    // written in), then one line per utterance with its entries.
-    let mut entries: Vec<&RewardEntry> = ledger.entries().iter().collect();
-    entries.sort_by_key(|e| e.utterance);
-    let mut rest = &entries[..];
-    for u in utterances.this_step() {
-        let start = rest.partition_point(|e| e.utterance < u.id);
-        let end = rest.partition_point(|e| e.utterance <= u.id);
-        let rewards = rest[start..end]
+    let named = |rewards: Vec<&RewardEntry>| {
+        rewards
             .iter()
             .map(|e| TranscriptReward {
                 agent: e.agent,
                 dimension: names[e.dimension.0 as usize],
                 value: e.value,
             })
-            .collect();
-        rest = &rest[end..];
-        let line = TranscriptLine {
-            episode: clock.episode,
-            utterance: u,
-            rewards,
+            .collect()
+    };
+    let (episode, step) = (clock.episode, utterances.step);
+    for attribution in attribute(utterances.this_step(), ledger.entries()) {
+        let line = match attribution {
+            Attribution::Made { utterance, rewards } => TranscriptLine::Made {
+                episode,
+                utterance,
+                rewards: named(rewards),
+            },
+            Attribution::Settles { utterance, rewards } => TranscriptLine::Settles {
+                episode,
+                step,
+                settles: utterance,
+                rewards: named(rewards),
+            },
         };
         serde_json::to_writer(&mut *buf, &line).expect("serialising to memory cannot fail");
         buf.write_all(b"\n").expect("writing to memory cannot fail");

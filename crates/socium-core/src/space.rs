@@ -1,8 +1,8 @@
 //! Observation and action spaces, their flat `f32` layout, masks and validation.
 //!
 //! Every action is a row of `f32` values of length [`Space::flat_dim`]: a `Discrete` choice is one
-//! integer-valued entry, `MultiDiscrete` one per component, `Box` one per dimension, and a `Tuple`
-//! the concatenation of its parts. Masks are rows of `u8` (1 = legal) of length
+//! integer-valued entry, `MultiDiscrete` one per component, `Box` one per dimension, `Simplex` one
+//! probability per outcome, and a `Tuple` the concatenation of its parts. Masks are rows of `u8` (1 = legal) of length
 //! [`Space::mask_dim`], one entry per discrete choice, in the same order. This keeps a whole
 //! `VecEnv` step in a handful of flat buffers that Python can own as numpy arrays.
 
@@ -32,9 +32,20 @@ pub enum Space {
         /// Upper bounds.
         high: Vec<f32>,
     },
+    /// Probability distributions over `n` outcomes: `n` values in [0, 1] summing to 1 (within
+    /// [`SIMPLEX_TOLERANCE`]). A belief, say, over who the imposter is.
+    Simplex {
+        /// Number of outcomes.
+        n: u32,
+    },
     /// The concatenation of several spaces.
     Tuple(Vec<Space>),
 }
+
+/// How far from 1 the entries of a [`Space::Simplex`] row may sum: float32 rounding of a
+/// distribution computed in float64 stays far inside it; a distribution that was not normalised
+/// does not.
+pub const SIMPLEX_TOLERANCE: f32 = 1e-4;
 
 /// What is wrong with one action row.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -83,6 +94,19 @@ pub enum ActionProblem {
         /// The forbidden choice.
         choice: u32,
     },
+    /// A `Simplex` part whose entries do not sum to 1.
+    #[error(
+        "entries {start}..{end} sum to {sum}, expected a probability distribution summing to 1 \
+         (within {SIMPLEX_TOLERANCE})"
+    )]
+    NotADistribution {
+        /// First entry of the part in the flat row.
+        start: usize,
+        /// One past its last entry.
+        end: usize,
+        /// What they sum to.
+        sum: f32,
+    },
 }
 
 impl Space {
@@ -100,25 +124,28 @@ impl Space {
             Space::Discrete { .. } => 1,
             Space::MultiDiscrete { nvec } => nvec.len(),
             Space::Box { low, .. } => low.len(),
+            Space::Simplex { n } => *n as usize,
             Space::Tuple(parts) => parts.iter().map(Space::flat_dim).sum(),
         }
     }
 
-    /// Number of mask entries: one per discrete choice, none for `Box` parts.
+    /// Number of mask entries: one per discrete choice, none for `Box` and `Simplex` parts.
     pub fn mask_dim(&self) -> usize {
         match self {
             Space::Discrete { n } => *n as usize,
             Space::MultiDiscrete { nvec } => nvec.iter().map(|&n| n as usize).sum(),
-            Space::Box { .. } => 0,
+            Space::Box { .. } | Space::Simplex { .. } => 0,
             Space::Tuple(parts) => parts.iter().map(Space::mask_dim).sum(),
         }
     }
 
     /// Number of values in a policy's action head for this space: a logit per choice of every
-    /// discrete part (so equal to [`Space::mask_dim`] there), one value per `Box` dimension.
+    /// discrete part (so equal to [`Space::mask_dim`] there), one value per `Box` dimension, a
+    /// logit per `Simplex` outcome.
     pub fn head_dim(&self) -> usize {
         match self {
             Space::Box { low, .. } => low.len(),
+            Space::Simplex { n } => *n as usize,
             Space::Tuple(parts) => parts.iter().map(Space::head_dim).sum(),
             discrete => discrete.mask_dim(),
         }
@@ -126,7 +153,9 @@ impl Space {
 
     /// Turns one finite action-head row into a legal action in `out`: each discrete part takes
     /// its legal choice by `selection` (choice 0 when every choice is masked), each `Box` value is
-    /// clipped to its bounds. `rng` draws the samples of `Selection::Sample`; `Argmax` needs none.
+    /// clipped to its bounds, each `Simplex` part is the softmax of its logits (the distribution
+    /// itself is the action, whatever the selection). `rng` draws the samples of
+    /// `Selection::Sample`; `Argmax` needs none.
     ///
     /// # Panics
     /// If `selection` samples and `rng` is `None`.
@@ -171,6 +200,15 @@ impl Space {
                     at.value += 1;
                     at.head += 1;
                 }
+            }
+            Space::Simplex { n } => {
+                let n = *n as usize;
+                softmax(
+                    &head[at.head..at.head + n],
+                    &mut out[at.value..at.value + n],
+                );
+                at.value += n;
+                at.head += n;
             }
             Space::Tuple(parts) => parts
                 .iter()
@@ -238,12 +276,36 @@ impl Space {
                 }
                 Ok(())
             }
+            Space::Simplex { n } => {
+                let (start, end) = (at.value, at.value + *n as usize);
+                for index in start..end {
+                    let value = row[index];
+                    if !value.is_finite() {
+                        return Err(ActionProblem::NotFinite { index, value });
+                    }
+                    if !(0.0..=1.0).contains(&value) {
+                        return Err(ActionProblem::OutOfRange {
+                            index,
+                            value,
+                            low: 0.0,
+                            high: 1.0,
+                        });
+                    }
+                }
+                let sum = row[start..end].iter().map(|&p| f64::from(p)).sum::<f64>() as f32;
+                if (sum - 1.0).abs() > SIMPLEX_TOLERANCE {
+                    return Err(ActionProblem::NotADistribution { start, end, sum });
+                }
+                at.value = end;
+                Ok(())
+            }
             Space::Tuple(parts) => parts.iter().try_for_each(|p| p.check_at(row, mask, at)),
         }
     }
 
     /// Writes a uniformly random legal action into `out` (discrete parts respect `mask`; a part
-    /// whose choices are all masked takes choice 0).
+    /// whose choices are all masked takes choice 0; a `Simplex` part is uniform over the simplex,
+    /// a Dirichlet(1, …, 1) draw).
     pub fn sample(&self, rng: &mut impl Rng, mask: &[u8], out: &mut [f32]) {
         let mut cursor = Cursor::default();
         self.sample_at(rng, mask, out, &mut cursor);
@@ -277,6 +339,18 @@ impl Space {
                     at.value += 1;
                 }
             }
+            Space::Simplex { n } => {
+                // Normalised standard exponentials are Dirichlet(1, …, 1).
+                let part = &mut out[at.value..at.value + *n as usize];
+                let draws: Vec<f64> = (0..part.len())
+                    .map(|_| -(1.0 - rng.random::<f64>()).ln())
+                    .collect();
+                let total: f64 = draws.iter().sum();
+                for (p, d) in part.iter_mut().zip(&draws) {
+                    *p = (d / total) as f32;
+                }
+                at.value += part.len();
+            }
             Space::Tuple(parts) => parts.iter().for_each(|p| p.sample_at(rng, mask, out, at)),
         }
     }
@@ -288,6 +362,16 @@ struct Cursor {
     value: usize,
     mask: usize,
     head: usize,
+}
+
+/// `softmax(logits)` into `out`, computed in f64 so the f32 result sums to 1 within rounding.
+fn softmax(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weight = |l: f32| (f64::from(l) - f64::from(max)).exp();
+    let total: f64 = logits.iter().map(|&l| weight(l)).sum();
+    for (p, &l) in out.iter_mut().zip(logits) {
+        *p = (weight(l) / total) as f32;
+    }
 }
 
 /// The legal choice `selection` picks from `logits`; 0 when none is legal.
@@ -329,6 +413,7 @@ impl fmt::Display for Space {
             Space::Discrete { n } => write!(f, "Discrete({n})"),
             Space::MultiDiscrete { nvec } => write!(f, "MultiDiscrete({nvec:?})"),
             Space::Box { low, .. } => write!(f, "Box({})", low.len()),
+            Space::Simplex { n } => write!(f, "Simplex({n})"),
             Space::Tuple(parts) => {
                 write!(f, "Tuple(")?;
                 for (i, p) in parts.iter().enumerate() {
@@ -446,6 +531,84 @@ mod tests {
             let tolerance = 5.0 * (p * (1.0 - p) / f64::from(draws)).sqrt();
             assert!((freq - p).abs() < tolerance, "choice {c}: {freq} vs {p}");
         }
+    }
+
+    #[test]
+    fn a_simplex_takes_distributions_only() {
+        let s = Space::Tuple(vec![Space::Discrete { n: 2 }, Space::Simplex { n: 3 }]);
+        assert_eq!((s.flat_dim(), s.mask_dim(), s.head_dim()), (4, 2, 5));
+        assert_eq!(s.to_string(), "Tuple(Discrete(2), Simplex(3))");
+        assert_eq!(s.check(&[1.0, 0.2, 0.3, 0.5], &[1, 1]), Ok(()));
+        // float32 rounding of a float64 distribution passes.
+        let third = (1.0f64 / 3.0) as f32;
+        assert_eq!(s.check(&[0.0, third, third, third], &[1, 1]), Ok(()));
+        assert_eq!(
+            s.check(&[1.0, 0.25, 0.25, 0.25], &[1, 1]),
+            Err(ActionProblem::NotADistribution {
+                start: 1,
+                end: 4,
+                sum: 0.75
+            })
+        );
+        assert_eq!(
+            s.check(&[1.0, 0.25, 0.25, 0.25], &[1, 1])
+                .unwrap_err()
+                .to_string(),
+            "entries 1..4 sum to 0.75, expected a probability distribution summing to 1 \
+             (within 0.0001)"
+        );
+        assert!(matches!(
+            s.check(&[1.0, -0.5, 0.5, 1.0], &[1, 1]),
+            Err(ActionProblem::OutOfRange { index: 1, .. })
+        ));
+        assert!(matches!(
+            s.check(&[1.0, f32::NAN, 0.5, 0.5], &[1, 1]),
+            Err(ActionProblem::NotFinite { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_simplex_head_is_its_softmax_whatever_the_selection() {
+        let s = Space::Simplex { n: 3 };
+        let ln2 = std::f32::consts::LN_2;
+        // Logits 0, ln 2, 2 ln 2 weigh 1 : 2 : 4.
+        let head = [0.0, ln2, 2.0 * ln2];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for selection in [Selection::Argmax, Selection::Sample { temperature: 0.5 }] {
+            let mut out = [0.0; 3];
+            s.select(&head, &[], selection, Some(&mut rng), &mut out);
+            for (p, want) in out.iter().zip([1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0]) {
+                assert!((p - want).abs() < 1e-6, "{out:?}");
+            }
+            assert_eq!(s.check(&out, &[]), Ok(()));
+        }
+    }
+
+    #[test]
+    fn simplex_samples_are_uniform_on_the_simplex() {
+        // Under Dirichlet(1, 1, 1) each coordinate is Beta(1, 2): mean 1/3, P(p < 1/2) = 3/4.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let s = Space::Simplex { n: 3 };
+        let (draws, mut sum, mut below) = (40_000, 0.0, 0u32);
+        let mut out = [0.0; 3];
+        for _ in 0..draws {
+            s.sample(&mut rng, &[], &mut out);
+            assert_eq!(s.check(&out, &[]), Ok(()));
+            sum += f64::from(out[0]);
+            below += u32::from(out[0] < 0.5);
+        }
+        let n = f64::from(draws);
+        // Five standard deviations: Var Beta(1, 2) = 1/18; Bernoulli(3/4) has variance 3/16.
+        let mean = sum / n;
+        assert!(
+            (mean - 1.0 / 3.0).abs() < 5.0 * (1.0 / 18.0 / n).sqrt(),
+            "{mean}"
+        );
+        let share = f64::from(below) / n;
+        assert!(
+            (share - 0.75).abs() < 5.0 * (3.0 / 16.0 / n).sqrt(),
+            "{share}"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use pyo3::{
     exceptions::{PyRuntimeError, PyValueError},
     prelude::*,
 };
-use socium_core::{StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
+use socium_core::{
+    Attribution, RewardEntry, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem,
+};
 use socium_scenario::{Override, Scenario};
 use std::path::Path;
 
@@ -56,6 +58,12 @@ create_exception!(
 );
 create_exception!(
     _socium,
+    ActionNotADistributionError,
+    ActionError,
+    "A probability distribution (a belief) that does not sum to 1."
+);
+create_exception!(
+    _socium,
     MaskedActionError,
     ActionError,
     "An action the mask forbids."
@@ -88,6 +96,9 @@ fn step_error(e: VecStepError) -> PyErr {
                 ActionProblem::NotInteger { .. } => ActionNotIntegerError::new_err(message),
                 ActionProblem::OutOfRange { .. } => ActionOutOfRangeError::new_err(message),
                 ActionProblem::Masked { .. } => MaskedActionError::new_err(message),
+                ActionProblem::NotADistribution { .. } => {
+                    ActionNotADistributionError::new_err(message)
+                }
             },
         },
     }
@@ -266,7 +277,9 @@ impl RustVecEnv {
         self.env.actions(out).map_err(step_error)
     }
 
-    /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON.
+    /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON:
+    /// `{"utterance", "rewards"}` objects, after `{"settles": id, "rewards"}` ones for entries
+    /// settling utterances of earlier steps.
     fn utterances(&self, env: usize) -> PyResult<String> {
         let sim = self
             .env
@@ -274,19 +287,24 @@ impl RustVecEnv {
             .get(env)
             .ok_or_else(|| PyValueError::new_err(format!("no env {env}")))?;
         let names: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
+        let named = |rewards: Vec<&RewardEntry>| -> Vec<serde_json::Value> {
+            rewards
+                .iter()
+                .map(|e| serde_json::json!({
+                    "agent": e.agent, "dimension": names[e.dimension.0 as usize], "value": e.value,
+                }))
+                .collect()
+        };
         let lines: Vec<serde_json::Value> = sim
-            .utterances()
-            .iter()
-            .map(|u| {
-                let rewards: Vec<_> = sim
-                    .reward_entries()
-                    .iter()
-                    .filter(|e| e.utterance == u.id)
-                    .map(|e| serde_json::json!({
-                        "agent": e.agent, "dimension": names[e.dimension.0 as usize], "value": e.value,
-                    }))
-                    .collect();
-                serde_json::json!({ "utterance": u, "rewards": rewards })
+            .attributions()
+            .into_iter()
+            .map(|a| match a {
+                Attribution::Made { utterance, rewards } => {
+                    serde_json::json!({ "utterance": utterance, "rewards": named(rewards) })
+                }
+                Attribution::Settles { utterance, rewards } => {
+                    serde_json::json!({ "settles": utterance, "rewards": named(rewards) })
+                }
             })
             .collect();
         Ok(serde_json::Value::Array(lines).to_string())
@@ -381,6 +399,10 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<ActionOutOfRangeError>(),
     )?;
     m.add("MaskedActionError", py.get_type::<MaskedActionError>())?;
+    m.add(
+        "ActionNotADistributionError",
+        py.get_type::<ActionNotADistributionError>(),
+    )?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     Ok(())
 }

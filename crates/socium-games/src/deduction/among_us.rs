@@ -16,23 +16,35 @@
 //! are at least as many as the crewmates. An episode longer than the scenario's `max_steps` is
 //! truncated.
 //!
-//! Differences from the paper: messages are typed acts with rendered text rather than free
-//! language, and players start in random rooms. Beliefs and the listening and speaking rewards
-//! of the paper are not built yet.
+//! Beliefs, after the paper: every player holds a belief, a probability over who the imposter is,
+//! and states it with every action. Scripted players' beliefs are the game's Bayesian posteriors
+//! (see [`model`]); external and policy players supply theirs, and the game keeps what they
+//! supplied last. The *listening* reward of a message is each living crewmate listener's
+//! log-probability of the true imposters after it; the *speaking* reward is the change across it
+//! in the summed probability that the living crewmates other than the speaker give the true
+//! imposters (negated for an imposter speaker). Both are known once the listeners have answered,
+//! so they settle at the step after the message (every living player acts at every step of a
+//! discussion and at the vote), as reward entries naming the message.
 //!
-//! Acts (one `Discrete(7 + 2n + rooms)` action for `n` players): `0` wait / stay silent / skip
-//! the vote; `1..=4` move north, south, east, west; `5` do a task; `6` report a body; `7 + j`
-//! aim at player `j` (kill during play, accuse in discussion, vote); `7 + n + j` vouch for `j`;
-//! `7 + 2n + r` claim room `r`. The mask says which are legal for whom at each step.
+//! Differences from the paper: messages are typed acts with rendered text rather than free
+//! language, and players start in random rooms.
+//!
+//! The action of `n` players is `Tuple(Discrete(7 + 2n + rooms), Simplex(n))`: an act and a
+//! belief. Acts: `0` wait / stay silent / skip the vote; `1..=4` move north, south, east, west;
+//! `5` do a task; `6` report a body; `7 + j` aim at player `j` (kill during play, accuse in
+//! discussion, vote); `7 + n + j` vouch for `j`; `7 + 2n + r` claim room `r`. The mask says which
+//! acts are legal for whom at each step: in a discussion the players who are not speaking may only
+//! wait. The belief, `n` probabilities summing to 1, gives player `j`'s chance to be an imposter.
 
 use super::pick;
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
-    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, Game,
-    MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
+    DimensionInfo, Done, Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger,
+    SimBuilder, SimRng, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::Count,
 };
 
 /// Settings of `[game.among_us]`.
@@ -193,10 +205,11 @@ pub const REPORT: DimId = DimId(3);
 /// Reward dimension: +1 to a crewmate for a vote against an imposter.
 pub const VOTE: DimId = DimId(4);
 /// Reward dimension: after a message, each living crewmate listener's log-probability of the
-/// true imposters under its belief (attributed to the message).
+/// true imposters under its belief (settled at the next step, attributed to the message).
 pub const LISTENING: DimId = DimId(5);
-/// Reward dimension: the change, across a message, in the summed probability that living
-/// crewmates give the true imposters (to the speaker; an imposter gets its negative).
+/// Reward dimension: the change, across a message, in the summed probability that the living
+/// crewmates other than the speaker give the true imposters (to the speaker; an imposter gets its
+/// negative; settled at the next step, attributed to the message).
 pub const SPEAKING: DimId = DimId(6);
 
 /// Lowest probability the listening reward takes the log of (a belief of 0 would give −∞).
@@ -235,8 +248,8 @@ static DIMENSIONS: [DimensionInfo; 7] = [
     },
     DimensionInfo {
         name: "speaking",
-        summary: "change across a message in the crew's summed belief in the true imposters \
-                  (negated for an imposter speaker)",
+        summary: "change across a message in the other crewmates' summed belief in the true \
+                  imposters (negated for an imposter speaker)",
         default_weight: 0.0,
     },
 ];
@@ -293,7 +306,7 @@ impl Strategy {
     }
 }
 
-/// The speaker model behind every crewmate's Bayesian belief over who the imposter is, updated
+/// The speaker model behind every scripted crewmate's Bayesian belief over who the imposter is, updated
 /// after each message for each hypothesis `h` (the imposter): a crewmate claims its true room,
 /// accuses the imposter with probability `ACCUSE_TRUE` and a given innocent with probability
 /// `ACCUSE_FALSE`, vouches for a given innocent with probability `VOUCH_TRUE` and for the
@@ -348,11 +361,48 @@ struct State {
     accused: Vec<u32>,
     vouched: Vec<u32>,
     /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
-    /// (an imposter knows its team).
+    /// (a scripted imposter knows its team): the game's posterior for a scripted player, the
+    /// belief last supplied for any other.
     belief: Vec<Vec<f64>>,
+    /// Whose beliefs the game updates: its scripted players'.
+    scripted: Vec<bool>,
+    /// The last message, whose listening and speaking rewards settle at the next step.
+    pending: Option<Pending>,
+}
+
+/// A message waiting for its listeners' beliefs.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    speaker: usize,
+    message: UtteranceId,
+    /// The summed belief in the true imposters of the living crewmates other than the speaker,
+    /// before the message.
+    before: f64,
 }
 
 impl State {
+    /// A game of `n` players, to be dealt by `reset`.
+    fn new(config: AmongUsConfig, n: usize) -> Self {
+        State {
+            config,
+            imposter: vec![false; n],
+            alive: vec![true; n],
+            room: vec![0; n],
+            tasks: vec![Vec::new(); n],
+            bodies: vec![None; n],
+            witnessed: vec![vec![false; n]; n],
+            cooldown: vec![0; n],
+            stage: Stage::Play,
+            speakers: Vec::new(),
+            rooms_at_report: vec![0; n],
+            accused: vec![0; n],
+            vouched: vec![0; n],
+            belief: vec![vec![0.0; n]; n],
+            scripted: vec![false; n],
+            pending: None,
+        }
+    }
+
     fn living(&self) -> impl Iterator<Item = AgentId> + '_ {
         (0..self.alive.len())
             .filter(|&a| self.alive[a])
@@ -403,21 +453,27 @@ impl State {
             .sum()
     }
 
-    /// The summed probability that the living crewmates give the true imposters.
-    fn crew_belief_in_imposters(&self) -> f64 {
+    /// The living crewmates other than `speaker`: the listeners whose beliefs a message moves.
+    fn crew_listeners(&self, speaker: usize) -> impl Iterator<Item = usize> + '_ {
         self.living()
             .map(AgentId::index)
-            .filter(|&c| !self.imposter[c])
+            .filter(move |&c| c != speaker && !self.imposter[c])
+    }
+
+    /// The summed probability that the living crewmates other than `speaker` give the true
+    /// imposters.
+    fn crew_belief_in_imposters(&self, speaker: usize) -> f64 {
+        self.crew_listeners(speaker)
             .map(|c| self.belief_in_imposters(c))
             .sum()
     }
 
-    /// Multiplies every living crewmate `l`'s belief by `likelihood(state, l, h)` and
+    /// Multiplies every living scripted crewmate `l`'s belief by `likelihood(state, l, h)` and
     /// renormalises; a belief that would vanish is kept (contradictory evidence is ignored).
     fn update(&mut self, likelihood: impl Fn(&State, usize, usize) -> f64) {
         let n = self.alive.len();
         for l in 0..n {
-            if !self.alive[l] || self.imposter[l] {
+            if !self.alive[l] || self.imposter[l] || !self.scripted[l] {
                 continue;
             }
             let posterior: Vec<f64> = (0..n)
@@ -435,7 +491,8 @@ impl State {
         self.update(|_, _, h| f64::from(u8::from(h != j)));
     }
 
-    /// Every living crewmate other than `speaker` hears its message, by the speaker model.
+    /// Every living scripted crewmate other than `speaker` hears its message, by the speaker
+    /// model.
     fn hear(&mut self, speaker: usize, kind: &str, target: Option<usize>, room: usize) {
         let others = (self.living().count() - 1).max(1) as f64;
         let rooms = self.config.rooms() as f64;
@@ -495,9 +552,12 @@ impl Game for AmongUsConfig {
     }
 
     fn action_space(&self, agents: usize) -> Space {
-        Space::Discrete {
-            n: acts::count(agents, self.rooms()) as u32,
-        }
+        Space::Tuple(vec![
+            Space::Discrete {
+                n: acts::count(agents, self.rooms()) as u32,
+            },
+            Space::Simplex { n: agents as u32 },
+        ])
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {
@@ -525,22 +585,7 @@ impl Game for AmongUsConfig {
     fn build(&self, sim: &mut SimBuilder) {
         let n = sim.agent_count();
         sim.insert_strategies(Strategy::from_choice);
-        sim.world_mut().insert_resource(State {
-            config: self.clone(),
-            imposter: vec![false; n],
-            alive: vec![true; n],
-            room: vec![0; n],
-            tasks: vec![Vec::new(); n],
-            bodies: vec![None; n],
-            witnessed: vec![vec![false; n]; n],
-            cooldown: vec![0; n],
-            stage: Stage::Play,
-            speakers: Vec::new(),
-            rooms_at_report: vec![0; n],
-            accused: vec![0; n],
-            vouched: vec![0; n],
-            belief: vec![vec![0.0; n]; n],
-        });
+        sim.world_mut().insert_resource(State::new(self.clone(), n));
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
         sim.add_systems(Phase::Observe, turns_and_observations);
@@ -552,8 +597,12 @@ impl Game for AmongUsConfig {
 }
 
 /// Deals the roles, rooms and tasks at random.
-fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
+fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>) {
     let state = &mut *state;
+    for a in agents.ids() {
+        state.scripted[a.index()] = matches!(agents.controller(a), Controller::Scripted(_));
+    }
+    state.pending = None;
     let rng = &mut rng.pairing;
     let (n, rooms) = (state.alive.len(), state.config.rooms());
     let mut order: Vec<usize> = (0..n).collect();
@@ -583,7 +632,8 @@ fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
     state.speakers.clear();
     state.accused.fill(0);
     state.vouched.fill(0);
-    // A crewmate starts uniform over the others; an imposter knows its team.
+    // A crewmate starts uniform over the others; an imposter knows its team (what an external
+    // player sees in its observation until it states a belief of its own).
     let m = f64::from(state.config.imposters.get());
     for a in 0..n {
         for j in 0..n {
@@ -635,8 +685,14 @@ fn turns_and_observations(
             }
         }
         Stage::Discussion => {
-            if let Some(speaker) = state.speakers.last() {
-                let a = speaker.index();
+            // Everyone living acts, to state a belief after each message; only the speaker says
+            // anything.
+            let speaker = state.speakers.last().map(|s| s.index());
+            for a in state.living().map(AgentId::index) {
+                if Some(a) != speaker {
+                    allow(a, &|act| act == acts::WAIT);
+                    continue;
+                }
                 allow(a, &|act| match act {
                     acts::WAIT => true,
                     1..=6 => false,
@@ -746,7 +802,9 @@ fn decide(
             })
             .filter(|&j| state.belief[i][j] >= 0.5);
         let lying = state.config.imposter == ImposterPlay::Lying;
+        let speaking = state.speakers.last() == Some(&a);
         let act = match (state.stage, state.imposter[i]) {
+            (Stage::Discussion, _) if !speaking => acts::WAIT,
             (Stage::Play, true) => {
                 // Kill only a crewmate who is alone with the imposter: no witnesses.
                 let here: Vec<usize> = state
@@ -816,7 +874,11 @@ fn decide(
                 }
             },
         };
-        actions.0.row_mut(a)[0] = act as f32;
+        let row = actions.0.row_mut(a);
+        row[0] = act as f32;
+        for (p, &b) in row[1..].iter_mut().zip(&state.belief[i]) {
+            *p = b as f32;
+        }
     }
 }
 
@@ -850,6 +912,16 @@ fn resolve(
         .collect();
     let act_of = |a: usize| actions.0.row(AgentId(a as u32))[0] as usize;
     let id = |a: usize| AgentId(a as u32);
+    // Beliefs stated with the actions (scripted players state the game's own).
+    for &a in acting.iter().filter(|&&a| !state.scripted[a]) {
+        let stated = &actions.0.row(id(a))[1..];
+        for (b, &p) in state.belief[a].iter_mut().zip(stated) {
+            *b = f64::from(p);
+        }
+    }
+    if let Some(p) = state.pending.take() {
+        settle(state, p, events);
+    }
     match state.stage {
         Stage::Play => play(
             state,
@@ -879,34 +951,24 @@ fn resolve(
                 target,
                 value,
             };
-            let before = state.crew_belief_in_imposters();
+            let before = state.crew_belief_in_imposters(speaker.index());
             state.hear(
                 speaker.index(),
                 kind,
                 target.map(AgentId::index),
                 value as usize,
             );
-            let after = state.crew_belief_in_imposters();
             let u = utterances.say(speaker, Audience::All, a, || match (kind, target) {
                 ("accuse", Some(t)) => format!("{speaker}: \"{t} is the imposter.\""),
                 ("vouch", Some(t)) => format!("{speaker}: \"{t} is a crewmate.\""),
                 ("claim", _) => format!("{speaker}: \"I was in room {value}.\""),
                 _ => format!("{speaker} stays silent"),
             });
-            let sign = if state.imposter[speaker.index()] {
-                -1.0
-            } else {
-                1.0
-            };
-            events
-                .entries
-                .push((speaker, u, SPEAKING, sign * (after - before)));
-            for l in state.living().map(AgentId::index) {
-                if l != speaker.index() && !state.imposter[l] {
-                    let p = state.belief_in_imposters(l).max(LISTENING_FLOOR);
-                    events.entries.push((id(l), u, LISTENING, p.ln()));
-                }
-            }
+            state.pending = Some(Pending {
+                speaker: speaker.index(),
+                message: u,
+                before,
+            });
             if state.speakers.is_empty() {
                 state.stage = Stage::Vote;
             }
@@ -970,6 +1032,26 @@ fn resolve(
     }
 }
 
+/// The listening and speaking rewards of the last message, now that every listener has stated
+/// its belief after it.
+fn settle(state: &State, p: Pending, events: &mut Events) {
+    let id = |a: usize| AgentId(a as u32);
+    let sign = if state.imposter[p.speaker] { -1.0 } else { 1.0 };
+    let after = state.crew_belief_in_imposters(p.speaker);
+    events.entries.push((
+        id(p.speaker),
+        p.message,
+        SPEAKING,
+        sign * (after - p.before),
+    ));
+    for l in state.crew_listeners(p.speaker) {
+        let belief = state.belief_in_imposters(l).max(LISTENING_FLOOR);
+        events
+            .entries
+            .push((id(l), p.message, LISTENING, belief.ln()));
+    }
+}
+
 /// A step of play: kills first (from where everyone stood), then reports, tasks and moves of the
 /// players still alive.
 #[allow(clippy::too_many_arguments)]
@@ -1010,7 +1092,7 @@ fn play(
             .collect();
         for &w in &witnesses {
             state.witnessed[w][a] = true;
-            if !state.imposter[w] {
+            if !state.imposter[w] && state.scripted[w] {
                 state.belief[w] = (0..n).map(|h| f64::from(u8::from(h == a))).collect();
             }
         }
@@ -1106,5 +1188,108 @@ fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
     if let Some((imposters_won, by_tasks, _)) = events.end {
         metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
         metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Five scripted players on two rooms side by side, as at a report: 0 the imposter, 1 dead,
+    /// 2 the reporter (with the imposter in room 1 at the report), 3 and 4 in room 0. Every
+    /// crewmate holds 1/3 on each other living player.
+    fn at_report() -> State {
+        let config = AmongUsConfig {
+            width: Count::new(2).unwrap(),
+            height: Count::new(1).unwrap(),
+            ..AmongUsConfig::default()
+        };
+        let mut st = State::new(config, 5);
+        st.imposter[0] = true;
+        st.alive[1] = false;
+        st.scripted.fill(true);
+        st.rooms_at_report = vec![1, 1, 1, 0, 0];
+        for a in 0..5 {
+            st.belief[a] = (0..5)
+                .map(|j| match (a, j) {
+                    (0, _) => f64::from(u8::from(j == 0)),
+                    _ if j == a || j == 1 => 0.0,
+                    _ => 1.0 / 3.0,
+                })
+                .collect();
+        }
+        st
+    }
+
+    /// The message of `speaker`, heard, with its rewards settled: (listener, listening) pairs and
+    /// the speaking reward.
+    fn hear_and_settle(
+        st: &mut State,
+        speaker: usize,
+        kind: &str,
+        target: Option<usize>,
+        room: usize,
+    ) -> (Vec<(usize, f64)>, f64) {
+        let before = st.crew_belief_in_imposters(speaker);
+        st.hear(speaker, kind, target, room);
+        let pending = Pending {
+            speaker,
+            message: UtteranceId(9),
+            before,
+        };
+        let mut events = Events::default();
+        settle(st, pending, &mut events);
+        assert!(events.entries.iter().all(|e| e.1 == UtteranceId(9)));
+        let of = |d: DimId| events.entries.iter().filter(move |e| e.2 == d);
+        let listening = of(LISTENING).map(|e| (e.0.index(), e.3)).collect();
+        let speaking: Vec<(AgentId, f64)> = of(SPEAKING).map(|e| (e.0, e.3)).collect();
+        assert_eq!(speaking.len(), 1);
+        assert_eq!(speaking[0].0, AgentId(speaker as u32));
+        (listening, speaking[0].1)
+    }
+
+    #[test]
+    fn a_lie_every_listener_can_check_makes_the_crew_certain() {
+        // The imposter claims room 0: the reporter was with it in room 1, the others were in
+        // room 0 without it. Each becomes certain: listening ln 1 = 0; the crew's summed belief
+        // goes from 3 × 1/3 to 3, and the imposter speaker gets the negative, −2.
+        let mut st = at_report();
+        let (listening, speaking) = hear_and_settle(&mut st, 0, "claim", None, 0);
+        assert_eq!(listening, vec![(2, 0.0), (3, 0.0), (4, 0.0)]);
+        assert!((speaking + 2.0).abs() < 1e-12, "{speaking}");
+    }
+
+    #[test]
+    fn an_accusation_moves_beliefs_by_the_speaker_model() {
+        // Crewmate 2 accuses crewmate 3. Each hypothesis h (the imposter) weighs it: h = 2 (the
+        // speaker): 1/3 (an imposter accuses one of the 3 other living players); h = 3:
+        // ACCUSE_TRUE; any other h: ACCUSE_FALSE. Listener 4 holds h ∈ {0, 2, 3}, listener 3
+        // holds h ∈ {0, 2, 4}; uniform priors cancel.
+        let mut st = at_report();
+        let (t, f) = (model::ACCUSE_TRUE, model::ACCUSE_FALSE);
+        let p4 = f / (f + 1.0 / 3.0 + t);
+        let p3 = f / (f + 1.0 / 3.0 + f);
+        let (listening, speaking) = hear_and_settle(&mut st, 2, "accuse", Some(3), 0);
+        assert_eq!(listening.len(), 2);
+        assert_eq!((listening[0].0, listening[1].0), (3, 4));
+        assert!((listening[0].1 - p3.ln()).abs() < 1e-12);
+        assert!((listening[1].1 - p4.ln()).abs() < 1e-12);
+        // The listeners' summed belief goes from 2 × 1/3 to p3 + p4; the speaker's own is no part
+        // of it.
+        assert!(
+            (speaking - (p3 + p4 - 2.0 / 3.0)).abs() < 1e-12,
+            "{speaking}"
+        );
+        assert_eq!(st.belief[2][0], 1.0 / 3.0, "the speaker's belief stays");
+    }
+
+    #[test]
+    fn only_scripted_players_beliefs_follow_the_model() {
+        let mut st = at_report();
+        st.scripted[4] = false;
+        let stated = st.belief[4].clone();
+        st.hear(0, "claim", None, 0);
+        assert_eq!(st.belief[4], stated);
+        assert_eq!(st.belief[3][0], 1.0);
     }
 }

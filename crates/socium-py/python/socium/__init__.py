@@ -18,6 +18,7 @@ from pathlib import Path
 from socium._socium import (
     ActionDtypeError,
     ActionError,
+    ActionNotADistributionError,
     ActionNotFiniteError,
     ActionNotIntegerError,
     ActionOutOfRangeError,
@@ -50,6 +51,7 @@ _prefer_installed_onnxruntime()
 __all__ = [
     "ActionDtypeError",
     "ActionError",
+    "ActionNotADistributionError",
     "ActionNotFiniteError",
     "ActionNotIntegerError",
     "ActionOutOfRangeError",

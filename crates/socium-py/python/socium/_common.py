@@ -140,5 +140,7 @@ class Core:
         return self.taken
 
     def utterances(self, env: int) -> list[dict]:
-        """Env ``env``'s acts of the last step, each with the reward entries it caused."""
+        """Env ``env``'s acts of the last step, each with the reward entries it caused
+        (``{"utterance", "rewards"}``), after the entries settling acts of earlier steps
+        (``{"settles": id, "rewards"}``: a listener's reward for a message, say)."""
         return json.loads(self.rust.utterances(env))

@@ -146,7 +146,9 @@ class ParallelEnv(_PettingZooParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def utterances(self) -> list[dict]:
-        """The acts of the last step, each with the reward entries it caused."""
+        """The acts of the last step, each with the reward entries it caused
+        (``{"utterance", "rewards"}``), after the entries settling acts of earlier steps
+        (``{"settles": id, "rewards"}``: a listener's reward for a message, say)."""
         return self._core.utterances(0)
 
     def render(self) -> str | None:
@@ -155,6 +157,10 @@ class ParallelEnv(_PettingZooParallelEnv):
             return None
         lines = []
         for entry in self.utterances():
+            if "settles" in entry:
+                rewards = ", ".join(f"{r['dimension']} {r['value']:+g} to agent {r['agent']}" for r in entry["rewards"])
+                lines.append(f"(for utterance {entry['settles']}: {rewards})")
+                continue
             u = entry["utterance"]
             act = u["act"]
             text = u.get("text") or f"agent {u['speaker']} {act['kind']} agent {act['target']} ({act['value']:g})"
