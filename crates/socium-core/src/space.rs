@@ -278,8 +278,7 @@ impl Space {
             }
             Space::Simplex { n } => {
                 let (start, end) = (at.value, at.value + *n as usize);
-                for index in start..end {
-                    let value = row[index];
+                for (index, &value) in row.iter().enumerate().take(end).skip(start) {
                     if !value.is_finite() {
                         return Err(ActionProblem::NotFinite { index, value });
                     }
