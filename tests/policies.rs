@@ -205,6 +205,62 @@ fn extra_outputs_are_kept_on_each_policy_agent() {
     );
 }
 
+#[test]
+fn a_policy_states_its_belief_through_its_belief_head() {
+    use socium::games::deduction::among_us::{LISTENING, obs};
+    // One ONNX player among four scripted Bayesian ones in the Among Us-style game; the model
+    // always waits, and its belief head's logits are ln of `stated`.
+    let s = scenario(
+        r#"
+        [scenario]
+        name = "among us with a policy"
+        seed = 4
+        max_steps = 150
+        [game.among_us]
+        [[agents]]
+        policy = "assets/policies/among_us_belief.onnx"
+        [[agents]]
+        strategy = "bayesian"
+        count = 4
+        "#,
+    );
+    let stated = [0.1f32, 0.15, 0.2, 0.25, 0.3];
+    let mut sim = s.sim().unwrap();
+    let n = sim.agent_count() * sim.spaces().action.flat_dim();
+    let at = obs::belief(5, 6);
+    let (mut acted_steps, mut listened) = (0, 0);
+    for _ in 0..2000 {
+        if sim.is_done() {
+            sim.reset(None);
+        }
+        let acted = sim.acting()[0];
+        sim.step(&vec![0.0; n]).unwrap();
+        // What it stated is what the game holds, and shows it.
+        if acted {
+            acted_steps += 1;
+            let held = &sim.observations()[at..at + 5];
+            for (p, q) in held.iter().zip(stated) {
+                assert!((p - q).abs() < 1e-6, "{held:?}");
+            }
+        }
+        let dim = sim.spaces().observation.flat_dim();
+        let imposter = (0..5)
+            .find(|&j| sim.observations()[j * dim + obs::IMPOSTER] == 1.0)
+            .unwrap();
+        for e in sim.reward_entries() {
+            if e.agent == AgentId(0) && e.dimension == LISTENING {
+                let want = f64::from(stated[imposter]).ln();
+                assert!((e.value - want).abs() < 1e-6, "{} vs {want}", e.value);
+                listened += 1;
+            }
+        }
+    }
+    assert!(
+        acted_steps > 500 && listened > 20,
+        "{acted_steps} {listened}"
+    );
+}
+
 /// The repeated game's spaces (obs 7, Discrete(2)), which the invalid models are made for.
 fn ipd_spaces() -> socium::core::Spaces {
     let s = Scenario::load(&root().join("scenarios/ipd_tournament.toml")).unwrap();

@@ -390,4 +390,29 @@ fn replay_prints_an_episode_step_by_step() {
         "{}",
         text(&o.stderr)
     );
+    // Among Us: a message's listening and speaking rewards settle at the next step, under the
+    // message's own words.
+    let dir = out.path().join("au");
+    let o = socium(&[
+        "run",
+        "scenarios/among_us.toml",
+        "--episodes",
+        "3",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = socium(&["replay", dir.to_str().unwrap(), "--episode", "0"]);
+    let replay = text(&o.stdout);
+    let lines: Vec<&str> = replay.lines().collect();
+    let said = lines
+        .iter()
+        .position(|l| l.starts_with("  agent ") && l.contains(": \""))
+        .expect("a message");
+    let step_of = |heading: &str| heading["step ".len()..].parse::<u32>().unwrap();
+    let heading = lines[..said].iter().rev().find(|l| l.starts_with("step "));
+    assert_eq!(step_of(lines[said + 1]), step_of(heading.unwrap()) + 1);
+    let settles = format!("  settles {}    [speaking ", lines[said].trim_start());
+    assert!(lines[said + 2].starts_with(&settles), "{replay}");
+    assert!(lines[said + 2].contains("listening "), "{replay}");
 }

@@ -94,3 +94,18 @@ def test_stepping_outside_an_episode():
     assert env.agents == []
     with pytest.raises(RuntimeError, match="every agent is done"):
         env.step({})
+
+
+def test_a_belief_that_is_not_a_distribution_is_refused():
+    among_us = ROOT / "scenarios/among_us_learner.toml"
+    env, fresh = socium.parallel_env(among_us, seed=3), socium.parallel_env(among_us, seed=3)
+    env.reset()
+    fresh.reset()
+    message = r"agent_0: entries 1\.\.6 sum to 2\.5, expected a probability distribution summing to 1"
+    with pytest.raises(socium.ActionNotADistributionError, match=message):
+        env.step({"agent_0": (0, np.full(5, 0.5))})
+    wait = (0, np.full(5, 0.2))  # waiting is legal whenever the learner acts
+    for _ in range(30):
+        if not env.agents:
+            break
+        assert str(env.step({"agent_0": wait})) == str(fresh.step({"agent_0": wait}))

@@ -36,23 +36,21 @@ def forbids_acts(scenario, steps=200) -> bool:
 
 def masked_seed_test(make_env, cycles=300):
     """PettingZoo's parallel_seed_test, sampling each action with its mask: two envs reset with
-    one seed and driven by identically seeded samplers stay identical."""
+    one seed and driven by identically seeded action spaces stay identical."""
     env1, env2 = make_env(), make_env()
     obs1, _ = env1.reset(seed=42)
     obs2, _ = env2.reset(seed=42)
-    rng1, rng2 = np.random.default_rng(7), np.random.default_rng(7)
+    for env in (env1, env2):
+        env.action_space(env.possible_agents[0]).seed(7)  # one space object serves every agent
     for _ in range(cycles):
         if not env1.agents:
             assert not env2.agents
             obs1, _ = env1.reset()
             obs2, _ = env2.reset()
-        def pick(rng, o):  # an idle agent's act is ignored: any will do
-            legal = np.flatnonzero(o["action_mask"])
-            return int(rng.choice(legal)) if legal.size else 0
-
-        a1 = {a: pick(rng1, obs1[a]) for a in env1.agents}
-        a2 = {a: pick(rng2, obs2[a]) for a in env2.agents}
-        assert a1 == a2
+        # An idle agent's mask forbids everything: its sample takes choice 0, which is ignored.
+        a1 = {a: env1.action_space(a).sample(obs1[a]["action_mask"]) for a in env1.agents}
+        a2 = {a: env2.action_space(a).sample(obs2[a]["action_mask"]) for a in env2.agents}
+        assert str(a1) == str(a2)
         out1, out2 = env1.step(a1), env2.step(a2)
         for x, y in zip(out1, out2):
             assert str(x) == str(y)
@@ -146,3 +144,29 @@ def test_masks_follow_whose_turn_it_is():
         masks.append(obs[agent]["action_mask"].tolist())
         obs, *_ = env.step({agent: (0, np.array([0.5], np.float32))})
     assert sorted(masks) == [[0, 0], [0, 0], [1, 1], [1, 1]]
+
+
+def test_among_us_actions_state_a_belief():
+    # The Among Us-style game's action is an act and a belief over who the imposter is; the
+    # belief stated is the one the game holds (the observation's last 5 entries show it), and the
+    # listening rewards it earns settle at the step after each message, naming the message.
+    env = socium.parallel_env(ROOT / "scenarios/among_us_learner.toml", seed=1)
+    assert str(env.action_space("agent_0")) == "Tuple(Discrete(23), Simplex(5))"
+    stated = np.array([0.1, 0.15, 0.2, 0.25, 0.3], np.float32)
+    obs, _ = env.reset(seed=1)
+    settled = 0
+    for _ in range(400):
+        if not env.agents:
+            obs, _ = env.reset()
+        act = env.action_space("agent_0")[0].sample(obs["agent_0"]["action_mask"])
+        obs, _, _, _, infos = env.step({"agent_0": (act, stated)})
+        if infos["agent_0"]["acting"]:
+            np.testing.assert_allclose(obs["agent_0"]["observation"][-5:], stated, atol=1e-6)
+        imposter = int(np.argmax(env.state().reshape(5, -1)[:, 0]))
+        for entry in env.utterances():
+            for r in entry["rewards"]:
+                if r["dimension"] == "listening" and r["agent"] == 0:
+                    assert "settles" in entry
+                    assert abs(r["value"] - np.log(stated[imposter])) < 1e-6
+                    settled += 1
+    assert settled > 5

@@ -12,6 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from socium import _socium
+from socium.spaces import Simplex, Tuple
 
 
 def toml_value(value: Any) -> str:
@@ -60,8 +61,10 @@ def gym_space(spec: dict) -> spaces.Space:
         low = np.array([-np.inf if x is None else x for x in body["low"]], np.float32)
         high = np.array([np.inf if x is None else x for x in body["high"]], np.float32)
         return spaces.Box(low, high, dtype=np.float32)
+    if kind == "simplex":
+        return Simplex(body["n"])
     if kind == "tuple":
-        return spaces.Tuple([gym_space(part) for part in body])
+        return Tuple([gym_space(part) for part in body])
     raise ValueError(f"unknown space {kind}")
 
 
