@@ -4,9 +4,8 @@
 //!   doctor (Braverman, Etesami & Mossel 2008; Werewolf Arena's roles).
 //!
 //! - [`among_us`]: an Among Us-style game on a grid of rooms (Sarkar et al. 2025): tasks, kills,
-//!   reports, discussion and ejection votes.
-//!
-//! Beliefs and the listening and speaking rewards of Sarkar et al. are the next step.
+//!   reports, discussion and ejection votes; every player states a belief over who the imposter
+//!   is with each action, scored by the listening and speaking rewards of Sarkar et al.
 
 pub mod among_us;
 pub mod mafia;
