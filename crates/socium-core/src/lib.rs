@@ -40,5 +40,5 @@ pub use sim::{
 };
 pub use space::Space;
 pub use turn::{Clock, Done, Turn, TurnOrder};
-pub use utterance::{Act, Audience, Utterance, UtteranceId, Utterances};
+pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, Utterances};
 pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

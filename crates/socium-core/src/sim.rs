@@ -3,8 +3,8 @@
 use crate::{
     AgentId, AgentSpec, Agents, Attribution, Clock, Controller, DimensionInfo, DimensionSpec, Done,
     GraphSpec, MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space,
-    StepRewards, StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterance, UtteranceId, Utterances,
-    VecOutputs,
+    StepRewards, StrategyChoice, StrategyInfo, Texts, Turn, TurnOrder, Utterance, UtteranceId,
+    Utterances, VecOutputs,
     policy::{Group, PolicyRunner, Staged, groups, stage},
     reward::attribute,
     space::ActionProblem,
@@ -434,6 +434,7 @@ impl Sim {
             render_text: config.transcript || config.text,
             ..Default::default()
         });
+        world.insert_resource(Texts(vec![None; n]));
         world.insert_resource(RewardLedger {
             entries: Vec::new(),
             dimensions: dims.len() as u16,
@@ -542,6 +543,7 @@ impl Sim {
         u.current.clear();
         u.next_id = 0;
         u.step = 0;
+        w.resource_mut::<Texts>().clear();
         self.reset.run(&mut self.world);
         self.stage_policy_inputs();
     }
@@ -577,6 +579,27 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// Sets the free text external agent `agent` sends with its next action, where the action
+    /// space has a `Text` part; the game decides which acts use it. Refused, with nothing set, for
+    /// an agent that does not act from outside or a text longer than the space takes. Texts are
+    /// cleared by every step that plays (and by [`Sim::clear_texts`]); a refused step keeps them.
+    pub fn set_text(&mut self, agent: AgentId, text: &str) -> Result<(), StepError> {
+        let bad = |problem| StepError::BadAction { agent, problem };
+        if !self.external.contains(&agent) {
+            return Err(bad(ActionProblem::TextNotTaken {
+                why: "the agent does not act from outside",
+            }));
+        }
+        self.spaces.action.check_text(text).map_err(bad)?;
+        self.world.resource_mut::<Texts>().0[agent.index()] = Some(text.to_owned());
+        Ok(())
+    }
+
+    /// Drops every text set for the next step.
+    pub fn clear_texts(&mut self) {
+        self.world.resource_mut::<Texts>().clear();
     }
 
     /// Plays one step with the external agents' actions (policy agents' models run first);
@@ -648,6 +671,7 @@ impl Sim {
             buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
         }
         self.step.run(&mut self.world);
+        self.world.resource_mut::<Texts>().clear();
         self.stage_policy_inputs();
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Every action is a row of `f32` values of length [`Space::flat_dim`]: a `Discrete` choice is one
 //! integer-valued entry, `MultiDiscrete` one per component, `Box` one per dimension, `Simplex` one
-//! probability per outcome, and a `Tuple` the concatenation of its parts. Masks are rows of `u8` (1 = legal) of length
+//! probability per outcome, `Text` none (free text travels beside the row, see
+//! `Sim::set_text`), and a `Tuple` the concatenation of its parts. Masks are rows of `u8` (1 = legal) of length
 //! [`Space::mask_dim`], one entry per discrete choice, in the same order. This keeps a whole
 //! `VecEnv` step in a handful of flat buffers that Python can own as numpy arrays.
 
@@ -37,6 +38,12 @@ pub enum Space {
     Simplex {
         /// Number of outcomes.
         n: u32,
+    },
+    /// Free text of up to `max_chars` characters, sent beside the numeric row (see
+    /// `Sim::set_text`): it takes no entry in the row, the mask or a policy's head.
+    Text {
+        /// The longest text taken, in characters.
+        max_chars: u32,
     },
     /// The concatenation of several spaces.
     Tuple(Vec<Space>),
@@ -107,6 +114,20 @@ pub enum ActionProblem {
         /// What they sum to.
         sum: f32,
     },
+    /// Free text where none is taken.
+    #[error("free text is not taken here: {why}")]
+    TextNotTaken {
+        /// Why not.
+        why: &'static str,
+    },
+    /// Free text longer than the space takes.
+    #[error("free text of {chars} characters, expected at most {max}")]
+    TextTooLong {
+        /// Characters given.
+        chars: usize,
+        /// The most taken.
+        max: u32,
+    },
 }
 
 impl Space {
@@ -125,6 +146,7 @@ impl Space {
             Space::MultiDiscrete { nvec } => nvec.len(),
             Space::Box { low, .. } => low.len(),
             Space::Simplex { n } => *n as usize,
+            Space::Text { .. } => 0,
             Space::Tuple(parts) => parts.iter().map(Space::flat_dim).sum(),
         }
     }
@@ -134,7 +156,7 @@ impl Space {
         match self {
             Space::Discrete { n } => *n as usize,
             Space::MultiDiscrete { nvec } => nvec.iter().map(|&n| n as usize).sum(),
-            Space::Box { .. } | Space::Simplex { .. } => 0,
+            Space::Box { .. } | Space::Simplex { .. } | Space::Text { .. } => 0,
             Space::Tuple(parts) => parts.iter().map(Space::mask_dim).sum(),
         }
     }
@@ -146,9 +168,33 @@ impl Space {
         match self {
             Space::Box { low, .. } => low.len(),
             Space::Simplex { n } => *n as usize,
+            Space::Text { .. } => 0,
             Space::Tuple(parts) => parts.iter().map(Space::head_dim).sum(),
             discrete => discrete.mask_dim(),
         }
+    }
+
+    /// The longest free text the space takes, if it has a `Text` part.
+    pub fn max_text(&self) -> Option<u32> {
+        match self {
+            Space::Text { max_chars } => Some(*max_chars),
+            Space::Tuple(parts) => parts.iter().find_map(Space::max_text),
+            _ => None,
+        }
+    }
+
+    /// Checks free text against the space's `Text` part.
+    pub fn check_text(&self, text: &str) -> Result<(), ActionProblem> {
+        let Some(max) = self.max_text() else {
+            return Err(ActionProblem::TextNotTaken {
+                why: "the action space has no text part",
+            });
+        };
+        let chars = text.chars().count();
+        if chars > max as usize {
+            return Err(ActionProblem::TextTooLong { chars, max });
+        }
+        Ok(())
     }
 
     /// Turns one finite action-head row into a legal action in `out`: each discrete part takes
@@ -210,6 +256,7 @@ impl Space {
                 at.value += n;
                 at.head += n;
             }
+            Space::Text { .. } => {}
             Space::Tuple(parts) => parts
                 .iter()
                 .for_each(|p| p.select_at(head, mask, selection, rng, out, at)),
@@ -298,6 +345,7 @@ impl Space {
                 at.value = end;
                 Ok(())
             }
+            Space::Text { .. } => Ok(()),
             Space::Tuple(parts) => parts.iter().try_for_each(|p| p.check_at(row, mask, at)),
         }
     }
@@ -350,6 +398,7 @@ impl Space {
                 }
                 at.value += part.len();
             }
+            Space::Text { .. } => {}
             Space::Tuple(parts) => parts.iter().for_each(|p| p.sample_at(rng, mask, out, at)),
         }
     }
@@ -413,6 +462,7 @@ impl fmt::Display for Space {
             Space::MultiDiscrete { nvec } => write!(f, "MultiDiscrete({nvec:?})"),
             Space::Box { low, .. } => write!(f, "Box({})", low.len()),
             Space::Simplex { n } => write!(f, "Simplex({n})"),
+            Space::Text { max_chars } => write!(f, "Text({max_chars})"),
             Space::Tuple(parts) => {
                 write!(f, "Tuple(")?;
                 for (i, p) in parts.iter().enumerate() {
@@ -608,6 +658,24 @@ mod tests {
             (share - 0.75).abs() < 5.0 * (3.0 / 16.0 / n).sqrt(),
             "{share}"
         );
+    }
+
+    #[test]
+    fn a_text_part_takes_no_entries_and_bounds_the_text() {
+        let s = Space::Tuple(vec![Space::Discrete { n: 2 }, Space::Text { max_chars: 5 }]);
+        assert_eq!((s.flat_dim(), s.mask_dim(), s.head_dim()), (1, 2, 2));
+        assert_eq!(s.check(&[1.0], &[1, 1]), Ok(()));
+        assert_eq!(s.max_text(), Some(5));
+        assert_eq!(s.check_text("héllo"), Ok(()), "characters, not bytes");
+        assert_eq!(
+            s.check_text("hello!"),
+            Err(ActionProblem::TextTooLong { chars: 6, max: 5 })
+        );
+        assert!(matches!(
+            Space::Discrete { n: 2 }.check_text("hi"),
+            Err(ActionProblem::TextNotTaken { .. })
+        ));
+        assert_eq!(s.to_string(), "Tuple(Discrete(2), Text(5))");
     }
 
     #[test]

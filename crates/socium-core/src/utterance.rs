@@ -57,6 +57,22 @@ pub struct Utterance {
     pub text: Option<String>,
 }
 
+/// The free text each external agent sends with this step's actions (see `Sim::set_text`),
+/// cleared after every step.
+#[derive(Resource, Debug, Default)]
+pub struct Texts(pub(crate) Vec<Option<String>>);
+
+impl Texts {
+    /// Agent `a`'s text this step, if it sent one.
+    pub fn get(&self, a: AgentId) -> Option<&str> {
+        self.0.get(a.index()).and_then(|t| t.as_deref())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.iter_mut().for_each(|t| *t = None);
+    }
+}
+
 /// The utterances of the current step, and the id counter of the episode.
 #[derive(Resource, Debug, Default)]
 pub struct Utterances {

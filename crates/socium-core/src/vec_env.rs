@@ -6,7 +6,9 @@
 //! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
 //! reward (Gymnasium's NEXT_STEP autoreset).
 
-use crate::{Game, Sim, SimConfig, SimError, StepError, derive_seed, policy::PolicyRunner};
+use crate::{
+    AgentId, Game, Sim, SimConfig, SimError, StepError, derive_seed, policy::PolicyRunner,
+};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -167,6 +169,22 @@ impl VecEnv {
     /// The envs.
     pub fn envs(&self) -> &[Sim] {
         &self.sims
+    }
+
+    /// Sets the free text external agent `agent` of env `env` sends with its next action (see
+    /// [`Sim::set_text`]).
+    ///
+    /// # Panics
+    /// If there is no env `env`.
+    pub fn set_text(&mut self, env: usize, agent: AgentId, text: &str) -> Result<(), VecStepError> {
+        self.sims[env]
+            .set_text(agent, text)
+            .map_err(|error| VecStepError::Env { env, error })
+    }
+
+    /// Drops every text set for the next step, in every env.
+    pub fn clear_texts(&mut self) {
+        self.sims.iter_mut().for_each(Sim::clear_texts);
     }
 
     /// Output buffers of the right sizes, zeroed.

@@ -9,7 +9,8 @@ use pyo3::{
     prelude::*,
 };
 use socium_core::{
-    Attribution, RewardEntry, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem,
+    AgentId, Attribution, RewardEntry, StepError, VecEnv, VecOutputs, VecStepError,
+    space::ActionProblem,
 };
 use socium_scenario::{Override, Scenario};
 use std::path::Path;
@@ -64,6 +65,12 @@ create_exception!(
 );
 create_exception!(
     _socium,
+    ActionTextError,
+    ActionError,
+    "Free text where none is taken, or too long."
+);
+create_exception!(
+    _socium,
     MaskedActionError,
     ActionError,
     "An action the mask forbids."
@@ -98,6 +105,9 @@ fn step_error(e: VecStepError) -> PyErr {
                 ActionProblem::Masked { .. } => MaskedActionError::new_err(message),
                 ActionProblem::NotADistribution { .. } => {
                     ActionNotADistributionError::new_err(message)
+                }
+                ActionProblem::TextNotTaken { .. } | ActionProblem::TextTooLong { .. } => {
+                    ActionTextError::new_err(message)
                 }
             },
         },
@@ -268,6 +278,22 @@ impl RustVecEnv {
         self.with_outputs(py, |env, out| env.step(actions, out))
     }
 
+    /// Sets the free text agent `agent` of env `env` sends with its next action (the action space
+    /// has a text part); raises `ActionTextError` for text not taken or too long.
+    fn set_text(&mut self, env: usize, agent: u32, text: &str) -> PyResult<()> {
+        if env >= self.env.num_envs() {
+            return Err(PyValueError::new_err(format!("no env {env}")));
+        }
+        self.env
+            .set_text(env, AgentId(agent), text)
+            .map_err(step_error)
+    }
+
+    /// Drops every text set for the next step.
+    fn clear_texts(&mut self) {
+        self.env.clear_texts();
+    }
+
     /// Writes every agent's action at the last step (`[envs, agents, action_dim]` float32; policy
     /// and scripted agents' included) into `out`.
     fn actions_taken(&self, mut out: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
@@ -403,6 +429,7 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "ActionNotADistributionError",
         py.get_type::<ActionNotADistributionError>(),
     )?;
+    m.add("ActionTextError", py.get_type::<ActionTextError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     Ok(())
 }

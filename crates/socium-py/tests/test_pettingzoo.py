@@ -2,6 +2,7 @@
 that has agents a trainer can control."""
 
 import numpy as np
+import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import socium
@@ -151,7 +152,7 @@ def test_among_us_actions_state_a_belief():
     # belief stated is the one the game holds (the observation's last 5 entries show it), and the
     # listening rewards it earns settle at the step after each message, naming the message.
     env = socium.parallel_env(ROOT / "scenarios/among_us_learner.toml", seed=1)
-    assert str(env.action_space("agent_0")) == "Tuple(Discrete(23), Simplex(5))"
+    assert str(env.action_space("agent_0")) == "Tuple(Discrete(59), Simplex(5))"
     stated = np.array([0.1, 0.15, 0.2, 0.25, 0.3], np.float32)
     obs, _ = env.reset(seed=1)
     settled = 0
@@ -170,3 +171,29 @@ def test_among_us_actions_state_a_belief():
                     assert abs(r["value"] - np.log(stated[imposter])) < 1e-6
                     settled += 1
     assert settled > 5
+
+
+def test_among_us_free_text():
+    # With `free_text`, the action ends in a Text part: the speaker may say it (act `say`), and
+    # it is kept verbatim; PettingZoo's checker samples text too.
+    scenario = ROOT / "scenarios/among_us_learner.toml"
+    env = socium.parallel_env(scenario, seed=2, free_text=30, render_mode="ansi")
+    act, belief, text = env.action_space("agent_0").spaces
+    assert (act.n, belief.n, text.max_length) == (59, 5, 30)
+    parallel_api_test(env, num_cycles=300)
+    obs, _ = env.reset(seed=2)
+    uniform = np.full(5, 0.2, np.float32)
+    with pytest.raises(socium.ActionTextError, match="agent_0: free text of 31 characters, expected at most 30"):
+        env.step({"agent_0": (0, uniform, "x" * 31)})
+    say = 7 + 3 * 5 + 6 + 5 * 6  # acts::say(5, 6)
+    said = []
+    for _ in range(2000):
+        if not env.agents:
+            obs, _ = env.reset()
+        act = say if obs["agent_0"]["action_mask"][say] else 0
+        obs, *_ = env.step({"agent_0": (act, uniform, "it was agent 3, I saw it")})
+        said += [e["utterance"]["text"] for e in env.utterances() if e.get("utterance", {}).get("act", {}).get("kind") == "say"]
+        if said:
+            break
+    assert said == ['agent 0: "it was agent 3, I saw it"']
+    assert 'agent 0: "it was agent 3, I saw it"' in env.render()

@@ -9,8 +9,10 @@
 //! an imposter may instead kill a player in its room once `kill_cooldown` steps (default 5) have
 //! passed since the game began or its last kill. Everyone else in the room witnesses the kill.
 //! A report starts a discussion: the living players speak in a shuffled round robin, `messages`
-//! times each (default 2): accuse a player, vouch for one, claim "I was in room r" (at the step of
-//! the report), or stay silent. Then everyone votes for a player or skips; a plurality ejects the
+//! times each (default 2): accuse a player, vouch for one, claim "I was in room r", report "I saw
+//! player j in room r" (claims and sightings speak of the step of the report), report "I saw
+//! player j kill", say free text (where the scenario allows it: `free_text`, the longest message
+//! in characters, kept verbatim), or stay silent. Then everyone votes for a player or skips; a plurality ejects the
 //! player, a tie (or a plurality of skips) ejects nobody. Bodies are cleared after a report. The
 //! crewmates win when every imposter is ejected or every task is done; the imposters win when they
 //! are at least as many as the crewmates. An episode longer than the scenario's `max_steps` is
@@ -29,12 +31,13 @@
 //! Differences from the paper: messages are typed acts with rendered text rather than free
 //! language, and players start in random rooms.
 //!
-//! The action of `n` players is `Tuple(Discrete(7 + 2n + rooms), Simplex(n))`: an act and a
-//! belief. Acts: `0` wait / stay silent / skip the vote; `1..=4` move north, south, east, west;
-//! `5` do a task; `6` report a body; `7 + j` aim at player `j` (kill during play, accuse in
-//! discussion, vote); `7 + n + j` vouch for `j`; `7 + 2n + r` claim room `r`. The mask says which
-//! acts are legal for whom at each step: in a discussion the players who are not speaking may only
-//! wait. The belief, `n` probabilities summing to 1, gives player `j`'s chance to be an imposter.
+//! The action of `n` players is `Tuple(Discrete(acts::count(n, rooms)), Simplex(n))`, and
+//! `Text(free_text)` after them where free text is allowed: an act, a belief and the text. Acts
+//! (see [`acts`]): wait / stay silent / skip the vote; move north, south, east, west; do a task;
+//! report a body; aim at player `j` (kill during play, accuse in discussion, vote); vouch for `j`;
+//! claim room `r`; saw `j` in room `r`; saw `j` kill; say the text. The mask says which acts are
+//! legal for whom at each step: in a discussion the players who are not speaking may only wait.
+//! The belief, `n` probabilities summing to 1, gives player `j`'s chance to be an imposter.
 
 use super::pick;
 use bevy_ecs::prelude::*;
@@ -43,7 +46,7 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
     DimensionInfo, Done, Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger,
-    SimBuilder, SimRng, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    SimBuilder, SimRng, Space, StrategyChoice, StrategyInfo, Texts, Turn, UtteranceId, Utterances,
     bounded::Count,
 };
 
@@ -67,6 +70,9 @@ pub struct AmongUsConfig {
     pub messages: u32,
     /// How scripted imposters play.
     pub imposter: ImposterPlay,
+    /// The longest free-text message an outside player may say in a discussion, in characters;
+    /// 0 allows none.
+    pub free_text: u32,
 }
 
 /// How scripted imposters play (whatever the strategy, which sets how crewmates play).
@@ -93,6 +99,7 @@ impl Default for AmongUsConfig {
             kill_cooldown: 5,
             messages: 2,
             imposter: ImposterPlay::Lying,
+            free_text: 0,
         }
     }
 }
@@ -125,9 +132,21 @@ pub mod acts {
     pub fn claim(n: usize, r: usize) -> usize {
         7 + 2 * n + r
     }
+    /// Report "I saw player `j` in room `r`".
+    pub fn saw(n: usize, rooms: usize, j: usize, r: usize) -> usize {
+        7 + 2 * n + rooms + j * rooms + r
+    }
+    /// Report "I saw player `j` kill".
+    pub fn saw_kill(n: usize, rooms: usize, j: usize) -> usize {
+        7 + 2 * n + rooms + n * rooms + j
+    }
+    /// Say the free text sent with the action.
+    pub fn say(n: usize, rooms: usize) -> usize {
+        7 + 3 * n + rooms + n * rooms
+    }
     /// Number of acts.
     pub fn count(n: usize, rooms: usize) -> usize {
-        7 + 2 * n + rooms
+        say(n, rooms) + 1
     }
 }
 
@@ -184,13 +203,17 @@ pub mod obs {
     pub fn vouched(n: usize, rooms: usize) -> usize {
         BLOCKS + 2 * rooms + 7 * n
     }
+    /// Reports of a witnessed kill by each player this discussion, per living player.
+    pub fn kill_reports(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 8 * n
+    }
     /// This player's belief: its probability that each player is the imposter.
     pub fn belief(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 8 * n
+        BLOCKS + 2 * rooms + 9 * n
     }
     /// Entries.
     pub fn dim(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 9 * n
+        BLOCKS + 2 * rooms + 10 * n
     }
 }
 
@@ -273,9 +296,10 @@ static METRICS: [MetricInfo; 2] = [
 static STRATEGIES: [StrategyInfo; 2] = [
     StrategyInfo {
         name: "bayesian",
-        summary: "as a crewmate: does its tasks, reports bodies, claims its true room, accuses \
-                  and votes for its most likely imposter when its belief in it is at least 1/2 \
-                  (else skips); as an imposter: the scenario's `imposter` play",
+        summary: "as a crewmate: does its tasks, reports bodies; in discussion reports a kill \
+                  it saw, else accuses its most likely imposter when its belief in it is at \
+                  least 1/2, else claims its true room; votes for that suspect (else skips); as \
+                  an imposter: the scenario's `imposter` play",
         params: &[],
     },
     StrategyInfo {
@@ -306,15 +330,16 @@ impl Strategy {
     }
 }
 
-/// The speaker model behind every scripted crewmate's Bayesian belief over who the imposter is, updated
-/// after each message for each hypothesis `h` (the imposter): a crewmate claims its true room,
-/// accuses the imposter with probability `ACCUSE_TRUE` and a given innocent with probability
-/// `ACCUSE_FALSE`, vouches for a given innocent with probability `VOUCH_TRUE` and for the
-/// imposter with probability `ACCUSE_FALSE`; an imposter claims a uniformly random room and
-/// accuses or vouches for a uniformly random other living player. A claim is evidence only to a
-/// listener who knows the speaker's room at the report (it was in the claimed room, or with the
-/// speaker). A witnessed kill makes the witness certain; a death or a revealed ejection rules the
-/// player out.
+/// The speaker model behind every scripted crewmate's Bayesian belief over who the imposter is,
+/// updated after each message for each hypothesis `h` (the imposter): a crewmate tells the truth
+/// about rooms (claims and sightings), accuses the imposter with probability `ACCUSE_TRUE` and a
+/// given innocent with probability `ACCUSE_FALSE`, vouches for a given innocent with probability
+/// `VOUCH_TRUE` and for the imposter with probability `ACCUSE_FALSE`, reports the imposter's kill
+/// with probability `KILL_TRUE` and a given innocent's with `KILL_FALSE`; an imposter names a
+/// uniformly random room, and accuses, vouches for or reports a kill of a uniformly random other
+/// living player. A claim or sighting is evidence only to a listener who can check it: one who was
+/// in the room named, or with a player it places there. A witnessed kill makes the witness certain;
+/// a death or a revealed ejection rules the player out. Free text is no evidence to the model.
 pub mod model {
     /// P(a crewmate accuses the imposter).
     pub const ACCUSE_TRUE: f64 = 0.5;
@@ -322,6 +347,75 @@ pub mod model {
     pub const ACCUSE_FALSE: f64 = 0.02;
     /// P(a crewmate vouches for a given innocent).
     pub const VOUCH_TRUE: f64 = 0.2;
+    /// P(a crewmate reports the imposter's kill).
+    pub const KILL_TRUE: f64 = 0.5;
+    /// P(a crewmate reports a kill by a given innocent): crewmates report only kills they saw.
+    pub const KILL_FALSE: f64 = 0.001;
+}
+
+/// A discussion act, decoded from its action index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Message {
+    Silent,
+    Accuse(usize),
+    Vouch(usize),
+    Claim(usize),
+    Saw(usize, usize),
+    SawKill(usize),
+    Say,
+}
+
+impl Message {
+    /// The message act `act` says among `n` players and `rooms` rooms; `None` for the acts of play
+    /// (moves, tasks, reports) and indices past the last act.
+    fn from_act(n: usize, rooms: usize, act: usize) -> Option<Message> {
+        let claims = acts::claim(n, 0);
+        let sightings = acts::saw(n, rooms, 0, 0);
+        let kills = acts::saw_kill(n, rooms, 0);
+        Some(match act {
+            acts::WAIT => Message::Silent,
+            1..=6 => return None,
+            _ if act < acts::vouch(n, 0) => Message::Accuse(act - 7),
+            _ if act < claims => Message::Vouch(act - acts::vouch(n, 0)),
+            _ if act < sightings => Message::Claim(act - claims),
+            _ if act < kills => Message::Saw((act - sightings) / rooms, (act - sightings) % rooms),
+            _ if act < acts::say(n, rooms) => Message::SawKill(act - kills),
+            _ if act == acts::say(n, rooms) => Message::Say,
+            _ => return None,
+        })
+    }
+
+    /// The act, typed for the transcript: kind, target and a number (the room).
+    fn act(self) -> Act {
+        let (kind, target, value) = match self {
+            Message::Silent => ("silent", None, 0),
+            Message::Accuse(j) => ("accuse", Some(j), 0),
+            Message::Vouch(j) => ("vouch", Some(j), 0),
+            Message::Claim(r) => ("claim", None, r),
+            Message::Saw(j, r) => ("saw", Some(j), r),
+            Message::SawKill(j) => ("saw_kill", Some(j), 0),
+            Message::Say => ("say", None, 0),
+        };
+        Act {
+            kind,
+            target: target.map(|j| AgentId(j as u32)),
+            value: value as f64,
+        }
+    }
+
+    /// What `speaker` says, in words (`text` for free text).
+    fn render(self, speaker: AgentId, text: &str) -> String {
+        let id = |j: usize| AgentId(j as u32);
+        match self {
+            Message::Silent => format!("{speaker} stays silent"),
+            Message::Accuse(j) => format!("{speaker}: \"{} is the imposter.\"", id(j)),
+            Message::Vouch(j) => format!("{speaker}: \"{} is a crewmate.\"", id(j)),
+            Message::Claim(r) => format!("{speaker}: \"I was in room {r}.\""),
+            Message::Saw(j, r) => format!("{speaker}: \"I saw {} in room {r}.\"", id(j)),
+            Message::SawKill(j) => format!("{speaker}: \"I saw {} kill.\"", id(j)),
+            Message::Say => format!("{speaker}: \"{text}\""),
+        }
+    }
 }
 
 /// Where the game is.
@@ -360,6 +454,7 @@ struct State {
     rooms_at_report: Vec<usize>,
     accused: Vec<u32>,
     vouched: Vec<u32>,
+    kill_reports: Vec<u32>,
     /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
     /// (a scripted imposter knows its team): the game's posterior for a scripted player, the
     /// belief last supplied for any other.
@@ -397,6 +492,7 @@ impl State {
             rooms_at_report: vec![0; n],
             accused: vec![0; n],
             vouched: vec![0; n],
+            kill_reports: vec![0; n],
             belief: vec![vec![0.0; n]; n],
             scripted: vec![false; n],
             pending: None,
@@ -493,7 +589,7 @@ impl State {
 
     /// Every living scripted crewmate other than `speaker` hears its message, by the speaker
     /// model.
-    fn hear(&mut self, speaker: usize, kind: &str, target: Option<usize>, room: usize) {
+    fn hear(&mut self, speaker: usize, message: Message) {
         let others = (self.living().count() - 1).max(1) as f64;
         let rooms = self.config.rooms() as f64;
         self.update(|st, l, h| {
@@ -501,24 +597,35 @@ impl State {
                 return 1.0;
             }
             let imposter_speaks = h == speaker;
-            match (kind, target) {
-                ("accuse" | "vouch", Some(_)) if imposter_speaks => 1.0 / others,
-                ("accuse", Some(j)) if h == j => model::ACCUSE_TRUE,
-                ("accuse", Some(_)) => model::ACCUSE_FALSE,
-                ("vouch", Some(j)) if h == j => model::ACCUSE_FALSE,
-                ("vouch", Some(_)) => model::VOUCH_TRUE,
-                ("claim", _) => {
-                    // Where the listener knows the speaker was: with it, or absent from the
-                    // room the listener was in.
-                    let (mine, theirs) = (st.rooms_at_report[l], st.rooms_at_report[speaker]);
-                    let knows = mine == theirs || mine == room;
-                    match (knows, imposter_speaks) {
-                        (false, _) => 1.0,
-                        (true, true) => 1.0 / rooms,
-                        (true, false) => f64::from(u8::from(theirs == room)),
-                    }
+            // Whether `x` was in room `r` at the report, if the listener can tell: it was in `r`,
+            // or with `x`.
+            let check = |x: usize, r: usize| {
+                let (mine, theirs) = (st.rooms_at_report[l], st.rooms_at_report[x]);
+                (mine == theirs || mine == r).then_some(theirs == r)
+            };
+            // "`placed` were in room `r`": no evidence unless the listener can check some of it;
+            // then a crewmate is never caught lying, an imposter names a random room.
+            let placed_in = |placed: &[usize], r: usize| {
+                let mut checked = placed.iter().filter_map(|&x| check(x, r)).peekable();
+                match (checked.peek().is_some(), imposter_speaks) {
+                    (false, _) => 1.0,
+                    (true, true) => 1.0 / rooms,
+                    (true, false) => f64::from(u8::from(checked.all(|truth| truth))),
                 }
-                _ => 1.0,
+            };
+            match message {
+                Message::Accuse(_) | Message::Vouch(_) | Message::SawKill(_) if imposter_speaks => {
+                    1.0 / others
+                }
+                Message::Accuse(j) if h == j => model::ACCUSE_TRUE,
+                Message::Accuse(_) => model::ACCUSE_FALSE,
+                Message::Vouch(j) if h == j => model::ACCUSE_FALSE,
+                Message::Vouch(_) => model::VOUCH_TRUE,
+                Message::SawKill(j) if h == j => model::KILL_TRUE,
+                Message::SawKill(_) => model::KILL_FALSE,
+                Message::Claim(r) => placed_in(&[speaker], r),
+                Message::Saw(j, r) => placed_in(&[speaker, j], r),
+                Message::Silent | Message::Say => 1.0,
             }
         });
     }
@@ -552,12 +659,18 @@ impl Game for AmongUsConfig {
     }
 
     fn action_space(&self, agents: usize) -> Space {
-        Space::Tuple(vec![
+        let mut parts = vec![
             Space::Discrete {
                 n: acts::count(agents, self.rooms()) as u32,
             },
             Space::Simplex { n: agents as u32 },
-        ])
+        ];
+        if self.free_text > 0 {
+            parts.push(Space::Text {
+                max_chars: self.free_text,
+            });
+        }
+        Space::Tuple(parts)
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {
@@ -632,6 +745,7 @@ fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>)
     state.speakers.clear();
     state.accused.fill(0);
     state.vouched.fill(0);
+    state.kill_reports.fill(0);
     // A crewmate starts uniform over the others; an imposter knows its team (what an external
     // player sees in its observation until it states a belief of its own).
     let m = f64::from(state.config.imposters.get());
@@ -693,11 +807,14 @@ fn turns_and_observations(
                     allow(a, &|act| act == acts::WAIT);
                     continue;
                 }
-                allow(a, &|act| match act {
-                    acts::WAIT => true,
-                    1..=6 => false,
-                    _ if act < 7 + 2 * n => other(a, (act - 7) % n),
-                    _ => act < acts::count(n, rooms),
+                allow(a, &|act| match Message::from_act(n, rooms, act) {
+                    Some(Message::Accuse(j) | Message::Vouch(j) | Message::SawKill(j)) => {
+                        other(a, j)
+                    }
+                    Some(Message::Saw(j, _)) => j != a,
+                    Some(Message::Say) => state.config.free_text > 0,
+                    Some(Message::Silent | Message::Claim(_)) => true,
+                    None => false,
                 });
             }
         }
@@ -746,6 +863,7 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::team(n, rooms) + j] = bit(state.imposter[a] && state.imposter[j]);
             row[obs::accused(n, rooms) + j] = (state.accused[j] as f32 / living).min(1.0);
             row[obs::vouched(n, rooms) + j] = (state.vouched[j] as f32 / living).min(1.0);
+            row[obs::kill_reports(n, rooms) + j] = (state.kill_reports[j] as f32 / living).min(1.0);
             row[obs::belief(n, rooms) + j] = state.belief[a][j] as f32;
         }
     }
@@ -801,6 +919,8 @@ fn decide(
                     .then(y.cmp(&x))
             })
             .filter(|&j| state.belief[i][j] >= 0.5);
+        // A living player it saw kill.
+        let killer = (0..n).find(|&j| state.witnessed[i][j] && state.alive[j]);
         let lying = state.config.imposter == ImposterPlay::Lying;
         let speaking = state.speakers.last() == Some(&a);
         let act = match (state.stage, state.imposter[i]) {
@@ -857,6 +977,10 @@ fn decide(
             }
             (_, true) => acts::WAIT,
             (Stage::Discussion, false) => match (strategy, suspect) {
+                // A kill it saw comes first.
+                (Strategy::Bayesian, _) if killer.is_some() => {
+                    acts::saw_kill(n, rooms, killer.expect("checked"))
+                }
                 (Strategy::Bayesian, Some(j)) => acts::aim(n, j),
                 (Strategy::Bayesian, None) => acts::claim(n, state.rooms_at_report[i]),
                 (Strategy::Random, _) => {
@@ -898,6 +1022,7 @@ fn resolve(
     turn: Res<Turn>,
     actions: Res<Actions>,
     mut rng: ResMut<SimRng>,
+    texts: Res<Texts>,
     mut utterances: ResMut<Utterances>,
     mut events: ResMut<Events>,
     mut done: ResMut<Done>,
@@ -934,35 +1059,19 @@ fn resolve(
         ),
         Stage::Discussion => {
             let speaker = state.speakers.pop().expect("a speaker acts in discussion");
-            let act = act_of(speaker.index());
-            let (kind, target, value) = match act {
-                acts::WAIT => ("silent", None, 0.0),
-                _ if act < 7 + n => ("accuse", Some(id(act - 7)), 0.0),
-                _ if act < 7 + 2 * n => ("vouch", Some(id(act - 7 - n)), 0.0),
-                _ => ("claim", None, (act - 7 - 2 * n) as f64),
-            };
-            match (kind, target) {
-                ("accuse", Some(t)) => state.accused[t.index()] += 1,
-                ("vouch", Some(t)) => state.vouched[t.index()] += 1,
+            let message = Message::from_act(n, state.config.rooms(), act_of(speaker.index()))
+                .expect("the mask allows only messages in discussion");
+            match message {
+                Message::Accuse(j) => state.accused[j] += 1,
+                Message::Vouch(j) => state.vouched[j] += 1,
+                Message::SawKill(j) => state.kill_reports[j] += 1,
                 _ => {}
             }
-            let a = Act {
-                kind,
-                target,
-                value,
-            };
             let before = state.crew_belief_in_imposters(speaker.index());
-            state.hear(
-                speaker.index(),
-                kind,
-                target.map(AgentId::index),
-                value as usize,
-            );
-            let u = utterances.say(speaker, Audience::All, a, || match (kind, target) {
-                ("accuse", Some(t)) => format!("{speaker}: \"{t} is the imposter.\""),
-                ("vouch", Some(t)) => format!("{speaker}: \"{t} is a crewmate.\""),
-                ("claim", _) => format!("{speaker}: \"I was in room {value}.\""),
-                _ => format!("{speaker} stays silent"),
+            state.hear(speaker.index(), message);
+            let text = texts.get(speaker).unwrap_or_default();
+            let u = utterances.say(speaker, Audience::All, message.act(), || {
+                message.render(speaker, text)
             });
             state.pending = Some(Pending {
                 speaker: speaker.index(),
@@ -1160,6 +1269,7 @@ fn play(
         state.bodies.fill(None);
         state.accused.fill(0);
         state.vouched.fill(0);
+        state.kill_reports.fill(0);
         let living: Vec<AgentId> = state.living().collect();
         state.speakers = super::speaking_order(&living, state.config.messages, rng);
         state.stage = if state.speakers.is_empty() {
@@ -1226,12 +1336,10 @@ mod tests {
     fn hear_and_settle(
         st: &mut State,
         speaker: usize,
-        kind: &str,
-        target: Option<usize>,
-        room: usize,
+        message: Message,
     ) -> (Vec<(usize, f64)>, f64) {
         let before = st.crew_belief_in_imposters(speaker);
-        st.hear(speaker, kind, target, room);
+        st.hear(speaker, message);
         let pending = Pending {
             speaker,
             message: UtteranceId(9),
@@ -1254,7 +1362,7 @@ mod tests {
         // room 0 without it. Each becomes certain: listening ln 1 = 0; the crew's summed belief
         // goes from 3 × 1/3 to 3, and the imposter speaker gets the negative, −2.
         let mut st = at_report();
-        let (listening, speaking) = hear_and_settle(&mut st, 0, "claim", None, 0);
+        let (listening, speaking) = hear_and_settle(&mut st, 0, Message::Claim(0));
         assert_eq!(listening, vec![(2, 0.0), (3, 0.0), (4, 0.0)]);
         assert!((speaking + 2.0).abs() < 1e-12, "{speaking}");
     }
@@ -1269,7 +1377,7 @@ mod tests {
         let (t, f) = (model::ACCUSE_TRUE, model::ACCUSE_FALSE);
         let p4 = f / (f + 1.0 / 3.0 + t);
         let p3 = f / (f + 1.0 / 3.0 + f);
-        let (listening, speaking) = hear_and_settle(&mut st, 2, "accuse", Some(3), 0);
+        let (listening, speaking) = hear_and_settle(&mut st, 2, Message::Accuse(3));
         assert_eq!(listening.len(), 2);
         assert_eq!((listening[0].0, listening[1].0), (3, 4));
         assert!((listening[0].1 - p3.ln()).abs() < 1e-12);
@@ -1288,8 +1396,82 @@ mod tests {
         let mut st = at_report();
         st.scripted[4] = false;
         let stated = st.belief[4].clone();
-        st.hear(0, "claim", None, 0);
+        st.hear(0, Message::Claim(0));
         assert_eq!(st.belief[4], stated);
         assert_eq!(st.belief[3][0], 1.0);
+    }
+
+    #[test]
+    fn a_sighting_is_checked_by_who_was_there() {
+        // The imposter says "I saw 3 in room 1": listener 3 knows it was in room 0, and 4 was
+        // with 3 — both catch the lie; the reporter 2 was in room 1 with the imposter, and 3 was
+        // not there: caught too.
+        let mut st = at_report();
+        hear_and_settle(&mut st, 0, Message::Saw(3, 1));
+        for l in [2, 3, 4] {
+            assert_eq!(st.belief[l][0], 1.0, "listener {l}");
+        }
+        // A true sighting, "I saw 4 in room 0" by 3: listener 4 was there, finds it true, and the
+        // speaker looks innocent: h = 3 weighs 1/rooms = 1/2 against 1 for h = 0 and h = 2.
+        // Listener 2 was in room 1 with neither: it cannot check, and learns nothing.
+        let mut st = at_report();
+        hear_and_settle(&mut st, 3, Message::Saw(4, 0));
+        let total = 1.0 + 1.0 + 0.5;
+        assert!((st.belief[4][0] - 1.0 / total).abs() < 1e-12);
+        assert!((st.belief[4][3] - 0.5 / total).abs() < 1e-12);
+        assert_eq!(st.belief[2], at_report().belief[2]);
+    }
+
+    #[test]
+    fn a_kill_report_weighs_by_the_speaker_model() {
+        // Crewmate 2 reports "I saw 0 kill". Listener 3 holds h ∈ {0, 2, 4}: h = 0: KILL_TRUE;
+        // h = 2 (an imposter framing one of the 3 others): 1/3; h = 4: KILL_FALSE.
+        let mut st = at_report();
+        let (t, f) = (model::KILL_TRUE, model::KILL_FALSE);
+        let (listening, _) = hear_and_settle(&mut st, 2, Message::SawKill(0));
+        let p = t / (t + 1.0 / 3.0 + f);
+        assert!((st.belief[3][0] - p).abs() < 1e-12);
+        assert_eq!(listening[0].0, 3);
+        assert!((listening[0].1 - p.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_message_act_decodes_to_its_message() {
+        let (n, rooms) = (5, 6);
+        assert_eq!(
+            Message::from_act(n, rooms, acts::WAIT),
+            Some(Message::Silent)
+        );
+        for act in [
+            acts::TASK,
+            acts::REPORT,
+            acts::MOVES[0],
+            acts::count(n, rooms),
+        ] {
+            assert_eq!(Message::from_act(n, rooms, act), None);
+        }
+        for j in 0..n {
+            let decode = |act| Message::from_act(n, rooms, act);
+            assert_eq!(decode(acts::aim(n, j)), Some(Message::Accuse(j)));
+            assert_eq!(decode(acts::vouch(n, j)), Some(Message::Vouch(j)));
+            assert_eq!(
+                decode(acts::saw_kill(n, rooms, j)),
+                Some(Message::SawKill(j))
+            );
+            for r in 0..rooms {
+                assert_eq!(decode(acts::saw(n, rooms, j, r)), Some(Message::Saw(j, r)));
+            }
+        }
+        for r in 0..rooms {
+            assert_eq!(
+                Message::from_act(n, rooms, acts::claim(n, r)),
+                Some(Message::Claim(r))
+            );
+        }
+        assert_eq!(
+            Message::from_act(n, rooms, acts::say(n, rooms)),
+            Some(Message::Say)
+        );
+        assert_eq!(acts::count(n, rooms), 59);
     }
 }

@@ -63,6 +63,8 @@ def gym_space(spec: dict) -> spaces.Space:
         return spaces.Box(low, high, dtype=np.float32)
     if kind == "simplex":
         return Simplex(body["n"])
+    if kind == "text":
+        return spaces.Text(max_length=body["max_chars"], min_length=0)
     if kind == "tuple":
         return Tuple([gym_space(part) for part in body])
     raise ValueError(f"unknown space {kind}")
@@ -89,8 +91,13 @@ def flat_size(space: spaces.Space) -> int:
 
 
 def flatten_action(agent: str, space: spaces.Space, action: Any) -> np.ndarray:
-    """`action` as a flat float32 row (discrete choices as whole numbers), or ActionShapeError or
-    ActionDtypeError naming the agent. Values are checked by the engine."""
+    """`action` as a flat float32 row (discrete choices as whole numbers; a text part takes no
+    entries, see `action_text`), or ActionShapeError or ActionDtypeError naming the agent. Values
+    are checked by the engine."""
+    if isinstance(space, spaces.Text):
+        if not isinstance(action, str):
+            raise _socium.ActionDtypeError(f"{agent}: expected a string for {space}, found {action!r}")
+        return np.zeros(0, np.float32)
     if isinstance(space, spaces.Tuple):
         if isinstance(action, (str, bytes)) or not hasattr(action, "__len__") or len(action) != len(space.spaces):
             raise _socium.ActionShapeError(
@@ -101,6 +108,15 @@ def flatten_action(agent: str, space: spaces.Space, action: Any) -> np.ndarray:
     if row.size != flat_size(space):
         raise _socium.ActionShapeError(f"{agent}: expected {flat_size(space)} values for {space}, found {action!r}")
     return row
+
+
+def action_text(space: spaces.Space, action: Any) -> str | None:
+    """The free text of an action whose space has a text part (checked by `flatten_action`)."""
+    if isinstance(space, spaces.Tuple):
+        for part, value in zip(space.spaces, action):
+            if isinstance(part, spaces.Text):
+                return value
+    return None
 
 
 class Core:

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv as _PettingZooParallelEnv
 
 from socium import _socium
-from socium._common import Core, check_seed, flatten_action, scenario_seed
+from socium._common import Core, action_text, check_seed, flatten_action, scenario_seed
 
 
 def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrides: Any) -> "ParallelEnv":
@@ -127,8 +127,13 @@ class ParallelEnv(_PettingZooParallelEnv):
             core.actions[0, self._ids[agent]] = row
         live = self.agents
         try:
+            for agent in self.agents:
+                text = action_text(core.action_space, actions[agent])
+                if text is not None:
+                    core.rust.set_text(0, self._ids[agent], text)
             core.step(core.actions)
         except _socium.ActionError as e:
+            core.rust.clear_texts()  # a refused step leaves nothing behind
             # "env 0: agent 3: ..." -> "agent_3: ..." in PettingZoo's names.
             raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
         rewards, terminations, truncations, infos = {}, {}, {}, {}

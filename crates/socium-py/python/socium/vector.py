@@ -23,7 +23,9 @@ class VecEnv(VectorEnv):
     ``action_mask [envs, agents, mask_dim]`` (uint8) and ``acting [envs, agents]``. Actions are
     ``[envs, agents, action_dim]`` (float32 avoids a copy; ``[envs, agents]`` when each agent
     takes one entry); only the rows of external agents are read. An env whose episode ended is
-    reset by the next step, which ignores its actions (Gymnasium's NEXT_STEP autoreset).
+    reset by the next step, which ignores its actions (Gymnasium's NEXT_STEP autoreset). Free
+    text (an action space's ``Text`` part) travels through the PettingZoo env only: these numeric
+    actions carry none.
 
     ``single_observation_space`` and ``single_action_space`` are one env's (all its agents);
     ``agent_observation_space`` and ``agent_action_space`` one agent's.
