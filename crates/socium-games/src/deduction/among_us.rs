@@ -281,8 +281,10 @@ static DIMENSIONS: [DimensionInfo; 7] = [
 pub const IMPOSTER_WIN: MetricId = MetricId(0);
 /// Metric: 1 when the crewmates won by finishing every task.
 pub const TASK_WIN: MetricId = MetricId(1);
+/// Metric: 1 when the crewmates won the episode, 0 when the imposters did.
+pub const CREW_WIN: MetricId = MetricId(2);
 
-static METRICS: [MetricInfo; 2] = [
+static METRICS: [MetricInfo; 3] = [
     MetricInfo {
         name: "imposter_win",
         summary: "1 when the imposters won the episode, 0 when the crewmates did",
@@ -290,6 +292,10 @@ static METRICS: [MetricInfo; 2] = [
     MetricInfo {
         name: "task_win",
         summary: "1 when the crewmates won by finishing every task, 0 for any other end",
+    },
+    MetricInfo {
+        name: "crew_win",
+        summary: "1 when the crewmates won the episode, 0 when the imposters did",
     },
 ];
 
@@ -1298,6 +1304,7 @@ fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
     if let Some((imposters_won, by_tasks, _)) = events.end {
         metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
         metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
+        metrics.record(CREW_WIN, f64::from(u8::from(!imposters_won)));
     }
 }
 

@@ -156,8 +156,10 @@ static DIMENSIONS: [DimensionInfo; 2] = [
 pub const MAFIA_WIN: MetricId = MetricId(0);
 /// Metric: days begun before the game ended.
 pub const DAYS: MetricId = MetricId(1);
+/// Metric: 1 when the town won the episode, 0 when the mafia did.
+pub const TOWN_WIN: MetricId = MetricId(2);
 
-static METRICS: [MetricInfo; 2] = [
+static METRICS: [MetricInfo; 3] = [
     MetricInfo {
         name: "mafia_win",
         summary: "1 when the mafia won the episode, 0 when the town won",
@@ -165,6 +167,10 @@ static METRICS: [MetricInfo; 2] = [
     MetricInfo {
         name: "days",
         summary: "days begun before the game ended",
+    },
+    MetricInfo {
+        name: "town_win",
+        summary: "1 when the town won the episode, 0 when the mafia won",
     },
 ];
 
@@ -707,5 +713,6 @@ fn record(state: Res<State>, events: Res<Events>, mut metrics: ResMut<Metrics>) 
     if let Some((mafia_won, _)) = events.end {
         metrics.record(MAFIA_WIN, f64::from(u8::from(mafia_won)));
         metrics.record(DAYS, f64::from(state.day));
+        metrics.record(TOWN_WIN, f64::from(u8::from(!mafia_won)));
     }
 }
