@@ -76,6 +76,10 @@ pub enum Bench {
         /// Timed runs after one warm-up (the median is reported).
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Play every generation, even where a population seen before could be remembered
+        /// (`[evolution] memoize = false`).
+        #[arg(long)]
+        play_every_generation: bool,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -119,6 +123,8 @@ struct EvolveReport {
     seconds: Vec<f64>,
     median_seconds: f64,
     generations_per_second: f64,
+    /// Whether populations seen before were remembered rather than played.
+    memoize: bool,
 }
 
 #[derive(Serialize)]
@@ -430,6 +436,7 @@ pub fn run(bench: Bench) -> Result<()> {
             scenario,
             generations,
             repeats,
+            play_every_generation,
             json,
         } => {
             let mut s = load(&scenario)?;
@@ -441,6 +448,8 @@ pub fn run(bench: Bench) -> Result<()> {
                 spec.generations = socium_core::bounded::Count::new(g)
                     .context("--generations: expected at least 1")?;
             }
+            spec.memoize &= !play_every_generation;
+            let memoize = spec.memoize;
             let (generations, episodes) = (spec.generations.get(), spec.episodes.get());
             let mut seconds = Vec::new();
             // Run r of the batch for repeat r: each a fresh run, as a batch of runs would be.
@@ -460,19 +469,21 @@ pub fn run(bench: Bench) -> Result<()> {
                 generations,
                 median_seconds: m,
                 generations_per_second: f64::from(generations) / m,
+                memoize,
                 seconds,
             };
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "{} ({}): {} agents, {} episodes a generation, {} generations: median \
+                    "{} ({}): {} agents, {} episodes a generation, {} generations{}: median \
                      {:.4} s per run = {:.1} generations/s",
                     report.scenario,
                     report.game,
                     report.agents,
                     episodes,
                     generations,
+                    if memoize { "" } else { ", every one played" },
                     m,
                     report.generations_per_second
                 );

@@ -128,6 +128,14 @@ pub const GENERATORS: &[(&str, &str)] = &[
 ];
 
 impl GraphSpec {
+    /// Whether the graph is drawn at random (from the Sim's seed).
+    pub fn is_random(&self) -> bool {
+        !matches!(
+            self,
+            GraphSpec::Complete | GraphSpec::RingLattice { .. } | GraphSpec::EdgeList { .. }
+        )
+    }
+
     /// Checks the generator's parameters against the number of agents.
     pub fn check(&self, n: usize) -> Result<(), String> {
         let even_below_n = |k: usize| {

@@ -78,6 +78,13 @@ pub trait Game: Send + Sync {
     }
     /// Registers the game's resources and systems.
     fn build(&self, sim: &mut SimBuilder);
+    /// Whether `episodes` consecutive episodes from a seeded reset give the same rewards and
+    /// metrics whatever the seed, with these agents — episode by episode up to their order: then
+    /// an evolutionary run plays each distinct population once. Say `true` only when it is certain, since a wrong `true` silently changes
+    /// results; the default is `false`.
+    fn seed_independent(&self, _agents: &[AgentSpec], _episodes: usize) -> bool {
+        false
+    }
 }
 
 /// Everything but the game that makes a Sim.

@@ -8,12 +8,14 @@ use crate::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use socium_core::{
-    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, StepError, derive_seed,
+    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, SocialGraph, StepError,
+    derive_seed,
 };
 use socium_scenario::{
     Scenario,
     schema::{FitnessSpec, RuleSpec},
 };
+use std::collections::HashMap;
 
 /// Why a scenario cannot be evolved.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,7 @@ pub fn run_scenario(
         fitness,
         generations: spec.generations.get() as usize,
         episodes: spec.episodes.get() as usize,
+        memoize: spec.memoize,
     };
     // Each type's drifting parameters: those of its strategy that `[evolution] drift` names.
     let mut parameters = Vec::new();
@@ -204,6 +207,85 @@ pub struct Evolution {
     pub generations: usize,
     /// Episodes each generation plays before reproducing (payoffs summed over them).
     pub episodes: usize,
+    /// Whether to play each distinct population once where the game says its outcome does not
+    /// depend on the seed ([`Game::seed_independent`]) and the graph is not drawn at random.
+    pub memoize: bool,
+}
+
+/// What a generation's episodes gave, summed (each sum in ascending order of its terms, so the
+/// order the episodes were played in cannot change a bit of it).
+#[derive(Clone, Debug)]
+struct Outcome {
+    payoffs: Vec<f64>,
+    /// Summed reputation change, for games that have a `reputation` dimension.
+    reputation: Option<f64>,
+    /// The first metric summed over the episodes that recorded it, and their number.
+    cooperation: (f64, usize),
+}
+
+/// Populations remembered by a run at most; past it, new ones are played but not remembered
+/// (drifting parameters make nearly every population new).
+const MEMO_CAPACITY: usize = 4096;
+
+/// Plays generation `g`'s episodes with `agents`, and returns their outcome and the graph they
+/// were played on (when it is not complete).
+fn play(
+    game: &dyn Game,
+    base: &SimConfig,
+    agents: Vec<AgentSpec>,
+    seed: u64,
+    g: usize,
+    episodes: usize,
+) -> Result<(Outcome, Option<SocialGraph>), EvolveError> {
+    let n = agents.len();
+    let config = SimConfig {
+        agents,
+        seed: derive_seed(seed, g as u64),
+        transcript: false,
+        ..base.clone()
+    };
+    let mut sim = Sim::new(game, config)?;
+    let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
+    let dims = sim.reward_dimensions().len();
+    let reputation = sim
+        .reward_dimensions()
+        .iter()
+        .position(|d| d.name == "reputation");
+    // Per agent, its payoff in each episode; each episode's reputation change and metric.
+    let mut payoffs = vec![Vec::with_capacity(episodes); n];
+    let (mut reputations, mut cooperation) = (Vec::new(), Vec::new());
+    for episode in 0..episodes {
+        if episode > 0 {
+            sim.reset(None);
+        }
+        while !sim.is_done() {
+            sim.step(&actions).map_err(|error| EvolveError::Step {
+                generation: g,
+                error,
+            })?;
+        }
+        let raw = sim.episode_raw_rewards();
+        for (a, p) in payoffs.iter_mut().enumerate() {
+            p.push(raw[a * dims + DimId(0).0 as usize]);
+        }
+        if let Some(d) = reputation {
+            reputations.push((0..n).map(|a| raw[a * dims + d]).sum::<f64>());
+        }
+        cooperation.extend(sim.metrics().mean(MetricId(0)));
+    }
+    let outcome = Outcome {
+        payoffs: payoffs.iter_mut().map(|p| sum_ascending(p)).collect(),
+        reputation: reputation.map(|_| sum_ascending(&mut reputations)),
+        cooperation: (sum_ascending(&mut cooperation), cooperation.len()),
+    };
+    let graph = sim.world().get_resource::<SocialGraph>();
+    Ok((outcome, graph.filter(|g| !g.is_complete()).cloned()))
+}
+
+/// The sum of `terms`, added in ascending order (which it leaves them in).
+fn sum_ascending(terms: &mut [f64]) -> f64 {
+    terms.sort_by(f64::total_cmp);
+    terms.iter().sum()
 }
 
 /// One generation of a run.
@@ -256,9 +338,13 @@ pub fn evolve(
         (0..start).for_each(|_| progress());
     }
     let mut fitness = vec![0.0; n];
+    // Each distinct population's outcome, where it does not depend on the seed; and the graph of
+    // the last generation played (the same in every generation when it is not drawn at random).
+    let mut memo: HashMap<Vec<(usize, Vec<u64>)>, Outcome> = HashMap::new();
+    let mut graph: Option<SocialGraph> = None;
     for g in start..evolution.generations {
         // An individual plays its type's strategy with its variant's parameters.
-        let agents = population
+        let agents: Vec<AgentSpec> = population
             .types
             .iter()
             .map(|&v| {
@@ -272,58 +358,42 @@ pub fn evolve(
                 spec
             })
             .collect();
-        let config = SimConfig {
-            agents,
-            seed: derive_seed(seed, g as u64),
-            transcript: false,
-            ..base.clone()
+        let memoize = evolution.memoize
+            && !base.graph.is_random()
+            && game.seed_independent(&agents, evolution.episodes);
+        let key: Vec<(usize, Vec<u64>)> = (population.types.iter())
+            .map(|&v| {
+                let variant = &population.variants[v];
+                let bits = variant.params.iter().map(|p| p.to_bits()).collect();
+                (variant.lineage, bits)
+            })
+            .collect();
+        let outcome = match memo.get(&key).filter(|_| memoize) {
+            Some(outcome) => outcome.clone(),
+            None => {
+                let (outcome, played_on) = play(game, base, agents, seed, g, evolution.episodes)?;
+                graph = played_on;
+                if memoize && memo.len() < MEMO_CAPACITY {
+                    memo.insert(key, outcome.clone());
+                }
+                outcome
+            }
         };
-        let mut sim = Sim::new(game, config)?;
-        let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
-        let dims = sim.reward_dimensions().len();
-        let reputation = sim
-            .reward_dimensions()
-            .iter()
-            .position(|d| d.name == "reputation");
-        let (mut payoffs, mut reputations) = (vec![0.0; n], 0.0);
-        let (mut cooperation, mut recorded) = (0.0, 0);
-        for episode in 0..evolution.episodes {
-            if episode > 0 {
-                sim.reset(None);
-            }
-            while !sim.is_done() {
-                sim.step(&actions).map_err(|error| EvolveError::Step {
-                    generation: g,
-                    error,
-                })?;
-            }
-            let raw = sim.episode_raw_rewards();
-            for (a, p) in payoffs.iter_mut().enumerate() {
-                *p += raw[a * dims + DimId(0).0 as usize];
-            }
-            if let Some(d) = reputation {
-                reputations += (0..n).map(|a| raw[a * dims + d]).sum::<f64>();
-            }
-            if let Some(c) = sim.metrics().mean(MetricId(0)) {
-                (cooperation, recorded) = (cooperation + c, recorded + 1);
-            }
-        }
+        let (cooperation, recorded) = outcome.cooperation;
         history.push(Generation {
             counts: population.counts(),
-            mean_payoff: payoffs.iter().sum::<f64>() / n as f64,
+            mean_payoff: outcome.payoffs.iter().sum::<f64>() / n as f64,
             cooperation: (recorded > 0).then(|| cooperation / recorded as f64),
-            reputation: reputation.map(|_| reputations / n as f64),
+            reputation: outcome.reputation.map(|r| r / n as f64),
             parameters: population.mean_drifting_params(),
         });
-        for (f, &p) in fitness.iter_mut().zip(&payoffs) {
+        for (f, &p) in fitness.iter_mut().zip(&outcome.payoffs) {
             *f = evolution.fitness.of(p).max(0.0);
         }
         match evolution.reproduction {
             Reproduction::Updates { rule, updates } => {
-                let graph = sim.world().get_resource::<socium_core::SocialGraph>();
-                let graph = graph.filter(|g| !g.is_complete());
                 for _ in 0..updates {
-                    population.update(rule, &fitness, graph, &mut rng);
+                    population.update(rule, &fitness, graph.as_ref(), &mut rng);
                 }
             }
             Reproduction::Proportional => population.reproduce_proportionally(&fitness, &mut rng),

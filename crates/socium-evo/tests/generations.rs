@@ -42,6 +42,33 @@ fn a_generation_of_nine_episodes_plays_every_pair_once() {
 }
 
 #[test]
+fn remembered_populations_give_the_same_history_as_played_ones() {
+    // Deterministic strategies, no noise, whole round robins: each distinct population is played
+    // once and remembered; the history is that of playing every generation — on the complete
+    // graph and on a ring lattice (where the Moran updates follow the graph).
+    for graph in ["", "[graph.ring_lattice]\nk = 4\n"] {
+        let played = |memoize: bool| {
+            let file = root().join("benches/moran_tft_alld.toml");
+            let text = std::fs::read_to_string(&file)
+                .unwrap()
+                .replace("generations = 1000", "generations = 120")
+                .replace(
+                    "[evolution]",
+                    &format!("{graph}[evolution]\nmemoize = {memoize}"),
+                );
+            let s = Scenario::parse(&text, &file).unwrap();
+            run_scenario(&s, 1, 3, None, &|| ()).unwrap().generations
+        };
+        let remembered = played(true);
+        assert_eq!(remembered, played(false), "graph {graph:?}");
+        // The population moved: the memo served changing populations, not one.
+        let counts: std::collections::BTreeSet<_> =
+            remembered.iter().map(|g| g.counts.clone()).collect();
+        assert!(counts.len() > 2, "{counts:?}");
+    }
+}
+
+#[test]
 fn a_pool_of_onnx_policies_evolves_exactly_like_the_strategies_they_encode() {
     // assets/policies/tft_linear.onnx is tit for tat as one linear layer: the evolving
     // population, generation by generation, is the same as with the scripted strategy.

@@ -20,6 +20,7 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
         fitness: Fitness::Linear { w: 1.0 },
         generations: 40,
         episodes: 1,
+        memoize: true,
     };
     (0..runs)
         .map(|run| {
@@ -91,6 +92,7 @@ fn runs_are_determined_by_their_seed() {
         fitness: Fitness::Exponential { w: 1.0 },
         generations: 15,
         episodes: 1,
+        memoize: true,
     };
     let run = |seed| {
         let population = Population::from_counts(&[15, 15], 0.01);

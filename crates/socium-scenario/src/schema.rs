@@ -66,6 +66,14 @@ pub struct EvolutionSpec {
     /// to every type whose strategy declares the parameter.
     #[serde(default)]
     pub drift: BTreeMap<Spanned<String>, NonNegative>,
+    /// Play each distinct population once where the game's outcome does not depend on the seed
+    /// (deterministic strategies, no noise; default true). Results are the same either way.
+    #[serde(default = "yes")]
+    pub memoize: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Reproduction rules of `[evolution]`.

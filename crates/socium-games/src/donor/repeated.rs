@@ -21,9 +21,9 @@ use bevy_ecs::prelude::*;
 use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
-    Act, Actions, AgentId, AgentSpec, Audience, Clock, DimensionInfo, Done, Game, MetricInfo,
-    Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space, StrategyChoice,
-    StrategyInfo, Turn, UtteranceId, Utterances,
+    Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, Game,
+    MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
 
@@ -210,6 +210,14 @@ impl Strategy {
         }
     }
 
+    /// Whether its moves are a function of what it has seen (no coin is ever in doubt).
+    fn is_deterministic(self) -> bool {
+        match self {
+            Strategy::Gtft(p) | Strategy::Random(p) => p == 0.0 || p == 1.0,
+            _ => true,
+        }
+    }
+
     /// Whether to cooperate, from an observation row.
     pub fn cooperates(&self, obs: &[f32], rng: &mut impl Rng) -> bool {
         let first = obs[obs::HAS_LAST] == 0.0;
@@ -323,6 +331,20 @@ impl Game for RepeatedConfig {
             return Err(format!("needs at least 2 agents, found {}", agents.len()));
         }
         Ok(())
+    }
+
+    /// Without noise or a random match length, deterministic strategies play the same moves in
+    /// every match; whole round robins then give the same payoffs whatever round the seed starts
+    /// them at.
+    fn seed_independent(&self, agents: &[AgentSpec], episodes: usize) -> bool {
+        let deterministic = |a: &AgentSpec| match &a.controller {
+            Controller::Scripted(c) => Strategy::from_choice(c).is_deterministic(),
+            _ => false,
+        };
+        self.noise.get() == 0.0
+            && self.continuation.is_none()
+            && episodes.is_multiple_of(round_robin_rounds(agents.len()))
+            && agents.iter().all(deterministic)
     }
 
     fn build(&self, sim: &mut SimBuilder) {
@@ -497,5 +519,49 @@ mod tests {
             }
             assert_eq!(met.len(), n * (n - 1), "n = {n}");
         }
+    }
+
+    /// `count` agents of each `(strategy, params)`.
+    fn agents(groups: &[(&str, &[(&str, f64)])], count: usize) -> Vec<AgentSpec> {
+        let mut out = Vec::new();
+        for (name, params) in groups {
+            let info = STRATEGIES.iter().find(|s| s.name == *name).unwrap();
+            let choice = info.choose(params.iter().copied()).unwrap();
+            let spec = AgentSpec {
+                controller: Controller::Scripted(choice),
+                label: name.to_string(),
+            };
+            out.extend(std::iter::repeat_n(spec, count));
+        }
+        out
+    }
+
+    #[test]
+    fn only_noiseless_deterministic_whole_round_robins_are_seed_independent() {
+        let game = RepeatedConfig::default();
+        let tft_alld = agents(&[("tft", &[]), ("alld", &[])], 5);
+        // 10 agents: 9 rounds to a round robin.
+        assert!(game.seed_independent(&tft_alld, 9));
+        assert!(game.seed_independent(&tft_alld, 18));
+        assert!(
+            !game.seed_independent(&tft_alld, 1),
+            "which round depends on the seed"
+        );
+        let noisy = RepeatedConfig {
+            noise: Probability::new(0.01).unwrap(),
+            ..RepeatedConfig::default()
+        };
+        assert!(!noisy.seed_independent(&tft_alld, 9));
+        let random_length = RepeatedConfig {
+            continuation: Some(Probability::new(0.9).unwrap()),
+            ..RepeatedConfig::default()
+        };
+        assert!(!random_length.seed_independent(&tft_alld, 9));
+        let generous = |g| agents(&[("gtft", &[("generosity", g)]), ("alld", &[])], 5);
+        assert!(!game.seed_independent(&generous(0.1), 9));
+        assert!(game.seed_independent(&generous(0.0), 9));
+        let mut external = tft_alld.clone();
+        external[0].controller = Controller::External;
+        assert!(!game.seed_independent(&external, 9));
     }
 }
