@@ -98,8 +98,20 @@ pub struct ParamInfo {
     pub min: f64,
     /// Highest legal value.
     pub max: f64,
-    /// Whether only whole numbers are legal.
-    pub integer: bool,
+    /// What the values are, and so how they mutate.
+    pub kind: ParamKind,
+}
+
+/// What a strategy parameter's values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Any number in range (a probability, a share); drifts by Gaussian steps.
+    Real,
+    /// A whole number in range (a threshold); drifts by rounded Gaussian steps.
+    Integer,
+    /// A table of this many bits written as a whole number (bit i = entry i; a norm's 8
+    /// entries, say); drifts by flipping each bit with a probability.
+    Bits(u8),
 }
 
 /// Why a strategy's parameters were refused.
@@ -132,10 +144,10 @@ pub enum ParamError {
 impl ParamInfo {
     /// What values are legal, in words.
     pub fn expected(&self) -> String {
-        let kind = if self.integer {
-            "a whole number"
-        } else {
-            "a number"
+        let kind = match self.kind {
+            ParamKind::Real => "a number".to_owned(),
+            ParamKind::Integer => "a whole number".to_owned(),
+            ParamKind::Bits(k) => format!("a table of {k} bits as a whole number"),
         };
         format!("{kind} in [{}, {}]", self.min, self.max)
     }
@@ -165,7 +177,7 @@ impl StrategyInfo {
             let legal = value.is_finite()
                 && value >= p.min
                 && value <= p.max
-                && (!p.integer || value.fract() == 0.0);
+                && (p.kind == ParamKind::Real || value.fract() == 0.0);
             if !legal {
                 return Err(ParamError::OutOfRange {
                     strategy: self.name,
@@ -241,7 +253,7 @@ mod tests {
             default: 0.1,
             min: 0.0,
             max: 1.0,
-            integer: false,
+            kind: ParamKind::Real,
         }],
     };
 

@@ -22,7 +22,8 @@ mod utterance;
 mod vec_env;
 
 pub use agent::{
-    AgentId, AgentSpec, Agents, Controller, ParamError, ParamInfo, StrategyChoice, StrategyInfo,
+    AgentId, AgentSpec, Agents, Controller, ParamError, ParamInfo, ParamKind, StrategyChoice,
+    StrategyInfo,
 };
 pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Relationship, SocialGraph, Tie, parse_edge_list,

@@ -144,7 +144,7 @@ pub fn run_scenario(
                             sd: sd.get(),
                             min: p.min,
                             max: p.max,
-                            integer: p.integer,
+                            kind: p.kind,
                         })
                     })
                     .collect();

@@ -1,7 +1,7 @@
 //! Update rules: one elementary step of an evolving population.
 
 use rand::Rng;
-use socium_core::{AgentId, SocialGraph};
+use socium_core::{AgentId, ParamKind, SocialGraph};
 
 /// How payoffs become fitness (selection intensity `w`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,21 +64,29 @@ pub struct Variant {
 pub struct Drift {
     /// Index of the parameter in the strategy's parameters.
     pub param: usize,
-    /// Standard deviation of the step.
+    /// Standard deviation of the step; for a bit table, the probability that each bit flips.
     pub sd: f64,
     /// Lowest legal value.
     pub min: f64,
     /// Highest legal value.
     pub max: f64,
-    /// Whether only whole numbers are legal.
-    pub integer: bool,
+    /// What the values are.
+    pub kind: ParamKind,
 }
 
 impl Drift {
     fn step(&self, value: f64, rng: &mut impl Rng) -> f64 {
+        if let ParamKind::Bits(k) = self.kind {
+            let flips = (0..k).filter(|_| rng.random_bool(self.sd));
+            let table = flips.fold(value as u64, |t, bit| t ^ (1 << bit));
+            return table as f64;
+        }
         let normal = rand_distr::Normal::new(0.0, self.sd).expect("sd is finite and ≥ 0");
         let v = (value + rand_distr::Distribution::sample(&normal, rng)).clamp(self.min, self.max);
-        if self.integer { v.round() } else { v }
+        match self.kind {
+            ParamKind::Real => v,
+            _ => v.round(),
+        }
     }
 }
 
@@ -369,6 +377,33 @@ mod tests {
     }
 
     #[test]
+    fn a_bit_table_drifts_by_flipping_bits() {
+        let drift = |p: f64| Drift {
+            param: 0,
+            sd: p,
+            min: 0.0,
+            max: 255.0,
+            kind: ParamKind::Bits(8),
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        assert_eq!(drift(0.0).step(153.0, &mut rng), 153.0);
+        assert_eq!(drift(1.0).step(153.0, &mut rng), f64::from(!153u8));
+        // At 1/8 a bit, one bit flips on average: the Hamming distance has mean 1.
+        let draws = 20_000;
+        let flipped: u32 = (0..draws)
+            .map(|_| {
+                let v = drift(0.125).step(153.0, &mut rng);
+                assert!(v.fract() == 0.0 && (0.0..=255.0).contains(&v));
+                (v as u8 ^ 153).count_ones()
+            })
+            .sum();
+        let mean = f64::from(flipped) / f64::from(draws);
+        // Five standard deviations of Binomial(8, 1/8) / sqrt(draws).
+        let tolerance = 5.0 * (8.0f64 * 0.125 * 0.875 / f64::from(draws)).sqrt();
+        assert!((mean - 1.0).abs() < tolerance, "{mean}");
+    }
+
+    #[test]
     fn drift_keeps_parameters_legal_and_compaction_forgets_the_dead() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         // Type 0 carries (k, p): k a whole number in [-5, 6] drifting by sd 2; p does not drift.
@@ -377,7 +412,7 @@ mod tests {
             sd: 2.0,
             min: -5.0,
             max: 6.0,
-            integer: true,
+            kind: ParamKind::Integer,
         };
         let mut pop = Population::from_counts(&[6, 4], 0.0)
             .with_drift(vec![vec![0.0, 0.3], vec![]], vec![vec![k], vec![]]);

@@ -132,3 +132,36 @@ fn an_interrupted_run_with_drift_resumes_to_the_same_history() {
     let resumed = run_scenario(&s, 1, 9, Some(&checkpoint), &|| ()).unwrap();
     assert_eq!(resumed.generations, whole.generations);
 }
+
+#[test]
+fn norm_tables_evolve_as_genomes() {
+    // Judges holding their own norm (stern judging at first) among defectors, under private
+    // assessment; each offspring's norm flips each of its 8 bits with probability 0.05.
+    let text = |drift: f64| {
+        format!(
+            "[scenario]\nname = \"norms\"\nseed = 2\n[game.norms]\nrounds = 10\n\
+             assessment = \"private\"\nobservation = 0.5\n[[agents]]\nlabel = \"judges\"\n\
+             strategy = \"own_norm\"\ncount = 20\n[[agents]]\nstrategy = \"alld\"\ncount = 10\n\
+             [evolution]\nrule = \"proportional\"\ngenerations = 30\ndrift = {{ norm = {drift} }}\n"
+        )
+    };
+    let s = Scenario::parse(&text(0.05), Path::new("norms.toml")).unwrap();
+    let run = run_scenario(&s, 0, 1, None, &|| ()).unwrap();
+    assert_eq!(run.parameters, vec!["judges.norm"]);
+    let means: Vec<f64> = run
+        .generations
+        .iter()
+        .filter_map(|g| g.parameters[0])
+        .collect();
+    assert_eq!(means[0], 153.0, "every judge starts with stern judging");
+    assert!(means.iter().all(|m| (0.0..=255.0).contains(m)), "{means:?}");
+    assert!(
+        means.iter().any(|&m| m != 153.0),
+        "the norms drift: {means:?}"
+    );
+    // A bit table's drift is a probability.
+    let err = Scenario::parse(&text(2.0), Path::new("norms.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`norm` is a bit table, whose drift is the probability that each bit flips: expected a value in [0, 1], found 2"), "{err}");
+}

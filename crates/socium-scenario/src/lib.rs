@@ -18,8 +18,8 @@ pub use run::{GroupSummary, RunError, RunSummary, run};
 
 use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
 use socium_core::{
-    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, PolicyController, Selection,
-    Sim, SimConfig, SimError, Spaces, parse_edge_list,
+    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
+    PolicyController, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
 use socium_games::donor::indirect::IndirectGame;
 use socium_policy::OnnxPolicy;
@@ -216,19 +216,35 @@ impl Scenario {
 
         game.check(&agents).map_err(|m| at(game_span, m))?;
         if let Some(evolution) = &parsed.evolution {
-            for name in evolution.drift.keys() {
-                let declared = agents.iter().any(|a| match &a.controller {
-                    Controller::Scripted(c) => {
-                        c.info.params.iter().any(|p| p.name == name.get_ref())
-                    }
-                    _ => false,
-                });
-                if !declared {
+            for (name, step) in &evolution.drift {
+                let declared: Vec<&ParamInfo> = (agents.iter())
+                    .filter_map(|a| match &a.controller {
+                        Controller::Scripted(c) => {
+                            c.info.params.iter().find(|p| p.name == name.get_ref())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if declared.is_empty() {
                     return Err(at(
                         name.span(),
                         format!(
                             "no strategy in play has a parameter `{}` to drift",
                             name.get_ref()
+                        ),
+                    ));
+                }
+                let bits = declared
+                    .iter()
+                    .any(|p| matches!(p.kind, ParamKind::Bits(_)));
+                if bits && step.get() > 1.0 {
+                    return Err(at(
+                        name.span(),
+                        format!(
+                            "`{}` is a bit table, whose drift is the probability that each bit \
+                             flips: expected a value in [0, 1], found {}",
+                            name.get_ref(),
+                            step.get()
                         ),
                     ));
                 }

@@ -17,7 +17,9 @@
 //!   donor's new reputation — 8-entry tables, among them the "leading eight" L1–L8 (simple
 //!   standing is L3, stern judging L6). Assessment is public (one shared reputation, as in the
 //!   paper's analysis) or private (each observer its own), with assessment error μ (the opposite
-//!   reputation is assigned) and execution error e (an intended help fails).
+//!   reputation is assigned) and execution error e (an intended help fails). Under private
+//!   assessment an `own_norm` player judges by a norm of its own, a strategy parameter that can
+//!   evolve (individual norms, as in Pacheco, Santos & Chalub 2006, PLoS Comput. Biol. 2(12)).
 //!
 //! Time: a round is one donation per agent, each donor meeting a uniformly random neighbour
 //! (anyone on the complete graph), all decisions taken on the reputations at the start of the
@@ -30,9 +32,9 @@ use rand::Rng;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, DimensionInfo, Done, Game, MetricId, MetricInfo,
-    Metrics, Observations, ParamInfo, Phase, RewardLedger, SimBuilder, SimRng, SocialGraph, Space,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, Game, MetricId,
+    MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase, RewardLedger, SimBuilder,
+    SimRng, SocialGraph, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -180,6 +182,16 @@ impl Norm {
         })
     }
 
+    /// The norm whose entry `i` is bit `i` of `bits`.
+    pub fn from_bits(bits: u8) -> Norm {
+        Norm(std::array::from_fn(|i| bits >> i & 1 == 1))
+    }
+
+    /// The table as a number: bit `i` is entry `i` (stern judging is 153).
+    pub fn bits(&self) -> u8 {
+        (0..8).fold(0, |b, i| b | u8::from(self.0[i]) << i)
+    }
+
     /// The donor's new reputation.
     #[inline]
     pub fn assess(&self, donor_good: bool, recipient_good: bool, cooperated: bool) -> bool {
@@ -312,7 +324,7 @@ const K: ParamInfo = ParamInfo {
     default: 0.0,
     min: -5.0,
     max: 6.0,
-    integer: true,
+    kind: ParamKind::Integer,
 };
 
 static SCORE_STRATEGIES: [StrategyInfo; 3] = [
@@ -333,7 +345,17 @@ static SCORE_STRATEGIES: [StrategyInfo; 3] = [
     },
 ];
 
-static NORM_STRATEGIES: [StrategyInfo; 4] = [
+const OWN_NORM: ParamInfo = ParamInfo {
+    name: "norm",
+    summary: "the 8-entry norm it judges donors by, bit i = entry i of \
+              [BBD, BBC, BGD, BGC, GBD, GBC, GGD, GGC] (153: stern judging)",
+    default: 153.0,
+    min: 0.0,
+    max: 255.0,
+    kind: ParamKind::Bits(8),
+};
+
+static NORM_STRATEGIES: [StrategyInfo; 5] = [
     StrategyInfo {
         name: "allc",
         summary: "always helps",
@@ -353,6 +375,12 @@ static NORM_STRATEGIES: [StrategyInfo; 4] = [
         name: "apologetic_discriminator",
         summary: "helps iff the recipient is Good or itself is Bad (the action rule of L1, L2)",
         params: &[],
+    },
+    StrategyInfo {
+        name: "own_norm",
+        summary: "helps iff the recipient is Good in its own view, and judges donors by its own \
+                  norm (private assessment only)",
+        params: &[OWN_NORM],
     },
 ];
 
@@ -384,6 +412,8 @@ pub enum Strategy {
     Threshold(i8),
     /// Helps iff the recipient is Good or the donor is Bad.
     Apologetic,
+    /// Helps iff the recipient is Good, and assesses by this norm rather than the game's.
+    OwnNorm(Norm),
 }
 
 impl Strategy {
@@ -394,6 +424,7 @@ impl Strategy {
             "discriminator" if c.info.params.is_empty() => Strategy::Threshold(1),
             "discriminator" => Strategy::Threshold(c.param("k") as i8),
             "apologetic_discriminator" => Strategy::Apologetic,
+            "own_norm" => Strategy::OwnNorm(Norm::from_bits(c.param("norm") as u8)),
             other => unreachable!("strategy {other} is not in the registry"),
         }
     }
@@ -404,6 +435,7 @@ impl Strategy {
         match *self {
             Strategy::Always(c) => c,
             Strategy::Threshold(k) => recipient >= k as f32,
+            Strategy::OwnNorm(_) => recipient >= 1.0,
             Strategy::Apologetic => recipient >= 1.0 || obs[obs::OWN_REPUTATION] < 1.0,
         }
     }
@@ -422,6 +454,8 @@ struct State {
     pending: Vec<(usize, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
+    /// Each agent's own norm, if it judges by one (private assessment only).
+    own_norm: Vec<Option<Norm>>,
 }
 
 impl State {
@@ -541,6 +575,14 @@ impl Game for IndirectGame {
         if agents.len() < 2 {
             return Err(format!("needs at least 2 agents, found {}", agents.len()));
         }
+        let own_norm = |a: &socium_core::AgentSpec| matches!(&a.controller, Controller::Scripted(c) if c.info.name == "own_norm");
+        if self.public && agents.iter().any(own_norm) {
+            return Err(
+                "strategy `own_norm` judges by its own norm, which needs private \
+                        assessment (`assessment = \"private\"`)"
+                    .into(),
+            );
+        }
         if !self.public && agents.len() > MAX_PRIVATE_AGENTS {
             return Err(format!(
                 "private views take agents² bytes: expected at most {MAX_PRIVATE_AGENTS} agents, \
@@ -564,6 +606,7 @@ impl Game for IndirectGame {
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
+            own_norm: vec![None; n],
         });
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
@@ -575,7 +618,12 @@ impl Game for IndirectGame {
     }
 }
 
-fn reset(mut state: ResMut<State>) {
+fn reset(strategies: Query<(&AgentId, &Strategy)>, mut state: ResMut<State>) {
+    for (a, strategy) in &strategies {
+        if let Strategy::OwnNorm(norm) = *strategy {
+            state.own_norm[a.index()] = Some(norm);
+        }
+    }
     let v = state.initial_view();
     state.views.fill(v);
     state.view_sum = v as i64 * state.views.len() as i64;
@@ -663,6 +711,7 @@ fn resolve(
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
+                    let norm = state.own_norm[o].unwrap_or(norm);
                     let good = norm.assess(old >= 1, state.view(o, r) >= 1, cooperated);
                     let error = rules.assessment_error > 0.0
                         && rng.noise.random_bool(rules.assessment_error);

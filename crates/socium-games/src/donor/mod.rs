@@ -9,7 +9,7 @@ pub mod cultural;
 pub mod indirect;
 pub mod repeated;
 
-use socium_core::{DimId, DimensionInfo, MetricId, MetricInfo, ParamInfo};
+use socium_core::{DimId, DimensionInfo, MetricId, MetricInfo, ParamInfo, ParamKind};
 
 /// Reward dimension: material payoff (resources or points gained and lost).
 pub const PAYOFF: DimId = DimId(0);
@@ -54,6 +54,6 @@ pub(crate) const fn unit_param(
         default,
         min: 0.0,
         max: 1.0,
-        integer: false,
+        kind: ParamKind::Real,
     }
 }
