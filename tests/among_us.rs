@@ -502,6 +502,9 @@ fn sightings_and_kill_reports_are_typed_messages() {
         (u.act.kind, u.act.target, u.act.value),
         ("saw", Some(AgentId(other as u32)), 0.0)
     );
+    // The body was reported at step 1 (the kill was at step 0).
+    let said = format!("agent {speaker}: \"I saw agent {other} in room 0 at step 1.\"");
+    assert_eq!(u.text.as_deref(), Some(said.as_str()));
     let next = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
     let accused = if next == imp { other } else { imp };
     let mut say = vec![acts::WAIT as f32; n];

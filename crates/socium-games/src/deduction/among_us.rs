@@ -44,7 +44,7 @@ use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
-    Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimId,
     DimensionInfo, Done, Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger,
     SimBuilder, SimRng, Space, StrategyChoice, StrategyInfo, Texts, Turn, UtteranceId, Utterances,
     bounded::Count,
@@ -409,15 +409,21 @@ impl Message {
         }
     }
 
-    /// What `speaker` says, in words (`text` for free text).
-    fn render(self, speaker: AgentId, text: &str) -> String {
+    /// What `speaker` says, in words (`text` for free text); claims and sightings speak of
+    /// `report_step`.
+    fn render(self, speaker: AgentId, text: &str, report_step: u32) -> String {
         let id = |j: usize| AgentId(j as u32);
         match self {
             Message::Silent => format!("{speaker} stays silent"),
             Message::Accuse(j) => format!("{speaker}: \"{} is the imposter.\"", id(j)),
             Message::Vouch(j) => format!("{speaker}: \"{} is a crewmate.\"", id(j)),
-            Message::Claim(r) => format!("{speaker}: \"I was in room {r}.\""),
-            Message::Saw(j, r) => format!("{speaker}: \"I saw {} in room {r}.\"", id(j)),
+            Message::Claim(r) => {
+                format!("{speaker}: \"I was in room {r} at step {report_step}.\"")
+            }
+            Message::Saw(j, r) => format!(
+                "{speaker}: \"I saw {} in room {r} at step {report_step}.\"",
+                id(j)
+            ),
             Message::SawKill(j) => format!("{speaker}: \"I saw {} kill.\"", id(j)),
             Message::Say => format!("{speaker}: \"{text}\""),
         }
@@ -456,8 +462,9 @@ struct State {
     cooldown: Vec<u32>,
     stage: Stage,
     speakers: Vec<AgentId>,
-    /// Each player's room when the discussion began (the truth behind claims).
+    /// Each player's room when the discussion began (the truth behind claims), and that step.
     rooms_at_report: Vec<usize>,
+    report_step: u32,
     accused: Vec<u32>,
     vouched: Vec<u32>,
     kill_reports: Vec<u32>,
@@ -496,6 +503,7 @@ impl State {
             stage: Stage::Play,
             speakers: Vec::new(),
             rooms_at_report: vec![0; n],
+            report_step: 0,
             accused: vec![0; n],
             vouched: vec![0; n],
             kill_reports: vec![0; n],
@@ -1029,6 +1037,7 @@ fn resolve(
     actions: Res<Actions>,
     mut rng: ResMut<SimRng>,
     texts: Res<Texts>,
+    clock: Res<Clock>,
     mut utterances: ResMut<Utterances>,
     mut events: ResMut<Events>,
     mut done: ResMut<Done>,
@@ -1054,15 +1063,20 @@ fn resolve(
         settle(state, p, events);
     }
     match state.stage {
-        Stage::Play => play(
-            state,
-            &acting,
-            &act_of,
-            &mut rng.pairing,
-            &mut utterances,
-            events,
-            &mut done,
-        ),
+        Stage::Play => {
+            play(
+                state,
+                &acting,
+                &act_of,
+                &mut rng.pairing,
+                &mut utterances,
+                events,
+                &mut done,
+            );
+            if state.stage != Stage::Play {
+                state.report_step = clock.step();
+            }
+        }
         Stage::Discussion => {
             let speaker = state.speakers.pop().expect("a speaker acts in discussion");
             let message = Message::from_act(n, state.config.rooms(), act_of(speaker.index()))
@@ -1077,7 +1091,7 @@ fn resolve(
             state.hear(speaker.index(), message);
             let text = texts.get(speaker).unwrap_or_default();
             let u = utterances.say(speaker, Audience::All, message.act(), || {
-                message.render(speaker, text)
+                message.render(speaker, text, state.report_step)
             });
             state.pending = Some(Pending {
                 speaker: speaker.index(),
