@@ -159,6 +159,8 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
         claims[speakers[0]] = acts::claim(n, 0) as f32;
         play(&mut sim, &claims).unwrap();
         assert_eq!(sim.utterances()[0].act.kind, "claim");
+        // Everyone sees the claim (one room: entry `speaker`).
+        assert_eq!(row(&sim, imp)[obs::claims(n, 1) + speakers[0]], 1.0);
     }
     assert_eq!(stage(&sim, imp), 2, "then the vote");
     assert_eq!((0..n).filter(|&a| sim.acting()[a]).count(), 4);
@@ -502,6 +504,8 @@ fn sightings_and_kill_reports_are_typed_messages() {
         (u.act.kind, u.act.target, u.act.value),
         ("saw", Some(AgentId(other as u32)), 0.0)
     );
+    // Everyone sees who was placed where.
+    assert_eq!(row(&sim, imp)[obs::sightings(n, 1) + other], 1.0);
     // The body was reported at step 1 (the kill was at step 0).
     let said = format!("agent {speaker}: \"I saw agent {other} in room 0 at step 1.\"");
     assert_eq!(u.text.as_deref(), Some(said.as_str()));

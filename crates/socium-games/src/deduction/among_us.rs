@@ -207,13 +207,23 @@ pub mod obs {
     pub fn kill_reports(n: usize, rooms: usize) -> usize {
         BLOCKS + 2 * rooms + 8 * n
     }
+    /// Rooms claimed this discussion: entry `j · rooms + r` is 1 when player `j` said it was in
+    /// room `r` (`n · rooms` entries).
+    pub fn claims(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 9 * n
+    }
+    /// Sightings this discussion: entry `j · rooms + r` is 1 when someone said it saw player `j`
+    /// in room `r` (`n · rooms` entries).
+    pub fn sightings(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 9 * n + n * rooms
+    }
     /// This player's belief: its probability that each player is the imposter.
     pub fn belief(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 9 * n
+        BLOCKS + 2 * rooms + 9 * n + 2 * n * rooms
     }
     /// Entries.
     pub fn dim(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 10 * n
+        BLOCKS + 2 * rooms + 10 * n + 2 * n * rooms
     }
 }
 
@@ -468,6 +478,10 @@ struct State {
     accused: Vec<u32>,
     vouched: Vec<u32>,
     kill_reports: Vec<u32>,
+    /// `claimed[j · rooms + r]`: player `j` claimed room `r` this discussion.
+    claimed: Vec<bool>,
+    /// `placed[j · rooms + r]`: someone said it saw player `j` in room `r` this discussion.
+    placed: Vec<bool>,
     /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
     /// (a scripted imposter knows its team): the game's posterior for a scripted player, the
     /// belief last supplied for any other.
@@ -491,6 +505,7 @@ struct Pending {
 impl State {
     /// A game of `n` players, to be dealt by `reset`.
     fn new(config: AmongUsConfig, n: usize) -> Self {
+        let rooms = config.rooms();
         State {
             config,
             imposter: vec![false; n],
@@ -507,6 +522,8 @@ impl State {
             accused: vec![0; n],
             vouched: vec![0; n],
             kill_reports: vec![0; n],
+            claimed: vec![false; n * rooms],
+            placed: vec![false; n * rooms],
             belief: vec![vec![0.0; n]; n],
             scripted: vec![false; n],
             pending: None,
@@ -760,6 +777,8 @@ fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>)
     state.accused.fill(0);
     state.vouched.fill(0);
     state.kill_reports.fill(0);
+    state.claimed.fill(false);
+    state.placed.fill(false);
     // A crewmate starts uniform over the others; an imposter knows its team (what an external
     // player sees in its observation until it states a belief of its own).
     let m = f64::from(state.config.imposters.get());
@@ -880,6 +899,14 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::kill_reports(n, rooms) + j] = (state.kill_reports[j] as f32 / living).min(1.0);
             row[obs::belief(n, rooms) + j] = state.belief[a][j] as f32;
         }
+        let said = |told: &[bool], out: &mut [f32]| {
+            for (o, &t) in out.iter_mut().zip(told) {
+                *o = f32::from(u8::from(t));
+            }
+        };
+        let (claims, sightings) = (obs::claims(n, rooms), obs::sightings(n, rooms));
+        said(&state.claimed, &mut row[claims..claims + n * rooms]);
+        said(&state.placed, &mut row[sightings..sightings + n * rooms]);
     }
 }
 
@@ -1085,6 +1112,10 @@ fn resolve(
                 Message::Accuse(j) => state.accused[j] += 1,
                 Message::Vouch(j) => state.vouched[j] += 1,
                 Message::SawKill(j) => state.kill_reports[j] += 1,
+                Message::Claim(r) => {
+                    state.claimed[speaker.index() * state.config.rooms() + r] = true
+                }
+                Message::Saw(j, r) => state.placed[j * state.config.rooms() + r] = true,
                 _ => {}
             }
             let before = state.crew_belief_in_imposters(speaker.index());
@@ -1290,6 +1321,8 @@ fn play(
         state.accused.fill(0);
         state.vouched.fill(0);
         state.kill_reports.fill(0);
+        state.claimed.fill(false);
+        state.placed.fill(false);
         let living: Vec<AgentId> = state.living().collect();
         state.speakers = super::speaking_order(&living, state.config.messages, rng);
         state.stage = if state.speakers.is_empty() {
