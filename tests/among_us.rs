@@ -527,3 +527,46 @@ fn sightings_and_kill_reports_are_typed_messages() {
         1.0 / living
     );
 }
+
+#[test]
+fn only_external_players_may_say_free_text() {
+    // Four external players and one random one, free text allowed: whenever the random player
+    // has the floor, saying text is masked (it has no words); an external speaker may.
+    let n = 5;
+    let text = "[scenario]\nname = \"au\"\nseed = 9\nmax_steps = 100\n[game.among_us]\nwidth = 1\n\
+                height = 1\nkill_cooldown = 0\nfree_text = 20\n[[agents]]\n\
+                controller = \"external\"\ncount = 4\n[[agents]]\ncontroller = \"random\"\n";
+    let mut sim = Scenario::parse(text, Path::new("au.toml"))
+        .unwrap()
+        .sim()
+        .unwrap();
+    let say = acts::say(n, 1);
+    let mut seen = [false; 2];
+    for _ in 0..3000 {
+        if sim.is_done() {
+            sim.reset(None);
+        }
+        let speaking = |sim: &Sim, a: usize| sim.acting()[a] && mask(sim, a)[1..].contains(&1);
+        if stage(&sim, 0) == 1 {
+            for a in (0..n).filter(|&a| speaking(&sim, a)) {
+                assert_eq!(mask(&sim, a)[say], u8::from(a < 4), "player {a}");
+                seen[usize::from(a < 4)] = true;
+            }
+        }
+        // External players report bodies and kill when they can, and otherwise wait.
+        let acts: Vec<f32> = (0..n)
+            .map(|a| {
+                let m = mask(&sim, a);
+                let kill = (0..n).map(|j| acts::aim(n, j)).find(|&k| m[k] == 1);
+                let act = match (stage(&sim, a), m[acts::REPORT] == 1, kill) {
+                    (0, true, _) => acts::REPORT,
+                    (0, false, Some(k)) => k,
+                    _ => acts::WAIT,
+                };
+                act as f32
+            })
+            .collect();
+        play(&mut sim, &acts).unwrap();
+    }
+    assert_eq!(seen, [true, true], "both kinds of speaker had the floor");
+}

@@ -118,7 +118,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     }
     csv.push_str(",mean_payoff,cooperation_rate,mean_reputation");
     for p in &results[0].parameters {
-        write!(csv, ",mean[{p}]").expect("writing to a String");
+        write!(csv, ",{p}").expect("writing to a String");
     }
     csv.push('\n');
     for (r, run) in results.iter().enumerate() {

@@ -109,8 +109,9 @@ pub enum ParamKind {
     Real,
     /// A whole number in range (a threshold); drifts by rounded Gaussian steps.
     Integer,
-    /// A table of this many bits written as a whole number (bit i = entry i; a norm's 8
-    /// entries, say); drifts by flipping each bit with a probability.
+    /// A table of this many bits (at most 52, so every table is a whole `f64`) written as a
+    /// whole number (bit i = entry i; a norm's 8 entries, say); drifts by flipping each bit with
+    /// a probability.
     Bits(u8),
 }
 

@@ -92,9 +92,31 @@ impl Utterances {
         act: Act,
         text: impl FnOnce() -> String,
     ) -> UtteranceId {
+        let text = self.render_text.then(text);
+        self.push(speaker, audience, act, text)
+    }
+
+    /// Records an utterance whose words are its content (free text an agent sent), kept whether
+    /// or not text is being rendered, and returns its id.
+    pub fn say_words(
+        &mut self,
+        speaker: AgentId,
+        audience: Audience,
+        act: Act,
+        words: String,
+    ) -> UtteranceId {
+        self.push(speaker, audience, act, Some(words))
+    }
+
+    fn push(
+        &mut self,
+        speaker: AgentId,
+        audience: Audience,
+        act: Act,
+        text: Option<String>,
+    ) -> UtteranceId {
         let id = UtteranceId(self.next_id);
         self.next_id += 1;
-        let text = self.render_text.then(text);
         self.current.push(Utterance {
             id,
             step: self.step,

@@ -8,8 +8,8 @@ use crate::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use socium_core::{
-    AgentSpec, Controller, DimId, Game, MetricId, Sim, SimConfig, SimError, SocialGraph, StepError,
-    derive_seed,
+    AgentSpec, Controller, DimId, Game, MetricId, ParamKind, Sim, SimConfig, SimError, SocialGraph,
+    StepError, derive_seed,
 };
 use socium_scenario::{
     Scenario,
@@ -55,7 +55,8 @@ pub enum EvolveError {
 pub struct ScenarioRun {
     /// The label of each type (agent group), in order.
     pub labels: Vec<String>,
-    /// The drifting parameters, `label.param`, in the order of `Generation::parameters`.
+    /// What each entry of `Generation::parameters` is: `mean[label.param]`, or
+    /// `mode[label.param]` for a bit table (whose mean would be no table at all).
     pub parameters: Vec<String>,
     /// One record per generation.
     pub generations: Vec<Generation>,
@@ -138,7 +139,11 @@ pub fn run_scenario(
                 let drift: Vec<Drift> = (choice.info.params.iter().enumerate())
                     .filter_map(|(i, p)| {
                         let sd = spec.drift.iter().find(|(k, _)| k.get_ref() == p.name)?.1;
-                        parameters.push(format!("{}.{}", t.label, p.name));
+                        let statistic = match p.kind {
+                            ParamKind::Bits(_) => "mode",
+                            _ => "mean",
+                        };
+                        parameters.push(format!("{statistic}[{}.{}]", t.label, p.name));
                         Some(Drift {
                             param: i,
                             sd: sd.get(),
@@ -302,8 +307,9 @@ pub struct Generation {
     /// for games that have one.
     #[serde(default)]
     pub reputation: Option<f64>,
-    /// Mean of each drifting parameter among its type's living members while playing (`None`
-    /// for an extinct type), in the order of `ScenarioRun::parameters`.
+    /// Each drifting parameter among its type's living members while playing — the mean, or
+    /// for a bit table the most common table — (`None` for an extinct type), in the order of
+    /// `ScenarioRun::parameters`.
     #[serde(default)]
     pub parameters: Vec<Option<f64>>,
 }
@@ -385,7 +391,7 @@ pub fn evolve(
             mean_payoff: outcome.payoffs.iter().sum::<f64>() / n as f64,
             cooperation: (recorded > 0).then(|| cooperation / recorded as f64),
             reputation: outcome.reputation.map(|r| r / n as f64),
-            parameters: population.mean_drifting_params(),
+            parameters: population.typical_drifting_params(),
         });
         for (f, &p) in fitness.iter_mut().zip(&outcome.payoffs) {
             *f = evolution.fitness.of(p).max(0.0);

@@ -59,7 +59,8 @@ pub struct Variant {
 }
 
 /// How one parameter of a lineage's strategy drifts at every birth: a Gaussian step, clipped to
-/// the declared range (and rounded for whole-number parameters).
+/// the declared range (and rounded for whole-number parameters); a bit table flips each bit with
+/// probability `sd` instead.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Drift {
     /// Index of the parameter in the strategy's parameters.
@@ -77,6 +78,10 @@ pub struct Drift {
 impl Drift {
     fn step(&self, value: f64, rng: &mut impl Rng) -> f64 {
         if let ParamKind::Bits(k) = self.kind {
+            assert!(
+                k <= 52,
+                "a table of {k} bits does not fit a float's whole numbers"
+            );
             let flips = (0..k).filter(|_| rng.random_bool(self.sd));
             let table = flips.fold(value as u64, |t, bit| t ^ (1 << bit));
             return table as f64;
@@ -157,10 +162,10 @@ impl Population {
             .then_some(first)
     }
 
-    /// Mean value of each drifting parameter among the living members of its type, in type
-    /// order (`None` for an extinct type).
-    pub fn mean_drifting_params(&self) -> Vec<Option<f64>> {
-        let mut means = Vec::new();
+    /// Each drifting parameter among the living members of its type, in type order: the mean,
+    /// or for a bit table the most common table (`None` for an extinct type).
+    pub fn typical_drifting_params(&self) -> Vec<Option<f64>> {
+        let mut typical = Vec::new();
         for (t, drift) in self.drift.iter().enumerate() {
             let members = || {
                 self.types
@@ -170,11 +175,21 @@ impl Population {
             };
             let n = members().count() as f64;
             for d in drift {
-                let sum: f64 = members().map(|v| v.params[d.param]).sum();
-                means.push((n > 0.0).then(|| sum / n));
+                let values = members().map(|v| v.params[d.param]);
+                typical.push(match d.kind {
+                    ParamKind::Bits(_) => {
+                        // The most common table; ties go to the lowest.
+                        let mut tables: Vec<u64> = values.map(|v| v as u64).collect();
+                        tables.sort_unstable();
+                        let runs = tables.chunk_by(|a, b| a == b);
+                        let best = runs.max_by_key(|r| (r.len(), std::cmp::Reverse(r[0])));
+                        best.map(|r| r[0] as f64)
+                    }
+                    _ => (n > 0.0).then(|| values.sum::<f64>() / n),
+                });
             }
         }
-        means
+        typical
     }
 
     /// Forgets variants nobody carries (founders stay), renumbering the rest in order, so that

@@ -178,8 +178,9 @@ def test_among_us_free_text():
     # it is kept verbatim; PettingZoo's checker samples text too.
     scenario = ROOT / "scenarios/among_us_learner.toml"
     env = socium.parallel_env(scenario, seed=2, free_text=30, render_mode="ansi")
-    act, belief, text = env.action_space("agent_0").spaces
-    assert (act.n, belief.n, text.max_length) == (59, 5, 30)
+    space = env.action_space("agent_0")
+    assert str(space) == "Tuple(Discrete(59), Simplex(5), FreeText(30))"
+    assert space.contains((0, np.full(5, 0.2, np.float32), "it's agent 3, I saw it — ok?"))
     parallel_api_test(env, num_cycles=300)
     obs, _ = env.reset(seed=2)
     uniform = np.full(5, 0.2, np.float32)
@@ -197,3 +198,14 @@ def test_among_us_free_text():
             break
     assert said == ['agent 0: "it was agent 3, I saw it"']
     assert 'agent 0: "it was agent 3, I saw it"' in env.render()
+    # Without rendering, free text is still kept: it is the message itself.
+    quiet = socium.parallel_env(scenario, seed=2, free_text=30)
+    obs, _ = quiet.reset(seed=2)
+    said = []
+    while not said:
+        if not quiet.agents:
+            obs, _ = quiet.reset()
+        act = say if obs["agent_0"]["action_mask"][say] else 0
+        obs, *_ = quiet.step({"agent_0": (act, uniform, "hello")})
+        said = [e["utterance"]["text"] for e in quiet.utterances() if e.get("utterance", {}).get("act", {}).get("kind") == "say"]
+    assert said == ['agent 0: "hello"']

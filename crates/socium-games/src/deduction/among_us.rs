@@ -124,9 +124,15 @@ pub mod acts {
     pub fn aim(_n: usize, j: usize) -> usize {
         7 + j
     }
+    /// The player `act` aims at, if it is an aim.
+    pub fn aimed(n: usize, act: usize) -> Option<usize> {
+        (aim(n, 0)..aim(n, n))
+            .contains(&act)
+            .then(|| act - aim(n, 0))
+    }
     /// Vouch for player `j`.
     pub fn vouch(n: usize, j: usize) -> usize {
-        7 + n + j
+        aim(n, n) + j
     }
     /// Claim to have been in room `r`.
     pub fn claim(n: usize, r: usize) -> usize {
@@ -391,7 +397,7 @@ impl Message {
         Some(match act {
             acts::WAIT => Message::Silent,
             1..=6 => return None,
-            _ if act < acts::vouch(n, 0) => Message::Accuse(act - 7),
+            _ if act < acts::vouch(n, 0) => Message::Accuse(act - acts::aim(n, 0)),
             _ if act < claims => Message::Vouch(act - acts::vouch(n, 0)),
             _ if act < sightings => Message::Claim(act - claims),
             _ if act < kills => Message::Saw((act - sightings) / rooms, (act - sightings) % rooms),
@@ -488,6 +494,8 @@ struct State {
     belief: Vec<Vec<f64>>,
     /// Whose beliefs the game updates: its scripted players'.
     scripted: Vec<bool>,
+    /// Who may say free text: the players acting from outside.
+    external: Vec<bool>,
     /// The last message, whose listening and speaking rewards settle at the next step.
     pending: Option<Pending>,
 }
@@ -526,6 +534,7 @@ impl State {
             placed: vec![false; n * rooms],
             belief: vec![vec![0.0; n]; n],
             scripted: vec![false; n],
+            external: vec![false; n],
             pending: None,
         }
     }
@@ -745,6 +754,7 @@ fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>)
     let state = &mut *state;
     for a in agents.ids() {
         state.scripted[a.index()] = matches!(agents.controller(a), Controller::Scripted(_));
+        state.external[a.index()] = *agents.controller(a) == Controller::External;
     }
     state.pending = None;
     let rng = &mut rng.pairing;
@@ -820,14 +830,12 @@ fn turns_and_observations(
                     1..=4 => state.neighbour(state.room[a], act - 1).is_some(),
                     acts::TASK => state.has_task_here(a),
                     acts::REPORT => state.body_here(a),
-                    _ => {
-                        let j = act - 7;
+                    _ => acts::aimed(n, act).is_some_and(|j| {
                         kill_ready
-                            && j < n
                             && other(a, j)
                             && !state.imposter[j]
                             && state.room[j] == state.room[a]
-                    }
+                    }),
                 });
             }
         }
@@ -844,8 +852,8 @@ fn turns_and_observations(
                     Some(Message::Accuse(j) | Message::Vouch(j) | Message::SawKill(j)) => {
                         other(a, j)
                     }
-                    Some(Message::Saw(j, _)) => j != a,
-                    Some(Message::Say) => state.config.free_text > 0,
+                    Some(Message::Saw(j, _)) => other(a, j),
+                    Some(Message::Say) => state.config.free_text > 0 && state.external[a],
                     Some(Message::Silent | Message::Claim(_)) => true,
                     None => false,
                 });
@@ -854,7 +862,7 @@ fn turns_and_observations(
         Stage::Vote => {
             for a in state.living().map(AgentId::index) {
                 allow(a, &|act| {
-                    act == acts::WAIT || (7..7 + n).contains(&act) && other(a, act - 7)
+                    act == acts::WAIT || acts::aimed(n, act).is_some_and(|j| other(a, j))
                 });
             }
         }
@@ -1121,9 +1129,14 @@ fn resolve(
             let before = state.crew_belief_in_imposters(speaker.index());
             state.hear(speaker.index(), message);
             let text = texts.get(speaker).unwrap_or_default();
-            let u = utterances.say(speaker, Audience::All, message.act(), || {
-                message.render(speaker, text, state.report_step)
-            });
+            let words = || message.render(speaker, text, state.report_step);
+            let u = match message {
+                // Free text is the message itself: kept even where nothing is rendered.
+                Message::Say => {
+                    utterances.say_words(speaker, Audience::All, message.act(), words())
+                }
+                _ => utterances.say(speaker, Audience::All, message.act(), words),
+            };
             state.pending = Some(Pending {
                 speaker: speaker.index(),
                 message: u,
@@ -1138,7 +1151,7 @@ fn resolve(
             let mut skips = 0u32;
             for &a in &acting {
                 let act = act_of(a);
-                let target = (act != acts::WAIT).then(|| id(act - 7));
+                let target = acts::aimed(n, act).map(id);
                 let kind = if target.is_some() { "vote" } else { "skip" };
                 let u = utterances.say(
                     id(a),
@@ -1234,13 +1247,9 @@ fn play(
     let mut killed = vec![false; n];
     for &a in acting {
         let act = act_of(a);
-        if act < 7 || killed[a] {
+        let Some(j) = acts::aimed(n, act).filter(|&j| !killed[a] && !killed[j]) else {
             continue;
-        }
-        let j = act - 7;
-        if killed[j] {
-            continue;
-        }
+        };
         let room = state.room[a];
         killed[j] = true;
         state.alive[j] = false;

@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from socium import _socium
-from socium.spaces import Simplex, Tuple
+from socium.spaces import FreeText, Simplex, Tuple
 
 
 def toml_value(value: Any) -> str:
@@ -64,7 +64,7 @@ def gym_space(spec: dict) -> spaces.Space:
     if kind == "simplex":
         return Simplex(body["n"])
     if kind == "text":
-        return spaces.Text(max_length=body["max_chars"], min_length=0)
+        return FreeText(body["max_chars"])
     if kind == "tuple":
         return Tuple([gym_space(part) for part in body])
     raise ValueError(f"unknown space {kind}")

@@ -1,8 +1,10 @@
 """Gymnasium spaces for what Gymnasium has no space for: probability distributions (a player's
-belief, say) and tuples whose action mask comes as one flat array, as Socium gives it."""
+belief, say), free text as the engine takes it, and tuples whose action mask comes as one flat
+array, as Socium gives it."""
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,24 @@ class Simplex(spaces.Box):
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, Simplex) and self.n == other.n
+
+
+class FreeText(spaces.Text):
+    """Free text of at most ``max_length`` characters: any string, as the engine takes it.
+    Samples draw from printable ASCII (letters, digits, punctuation and spaces)."""
+
+    def __init__(self, max_length: int, seed: Any = None):
+        super().__init__(max_length, min_length=0, charset=string.printable[:-5], seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        """Whether ``x`` is a string of at most ``max_length`` characters."""
+        return isinstance(x, str) and len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"FreeText({self.max_length})"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, FreeText) and self.max_length == other.max_length
 
 
 class Tuple(spaces.Tuple):
