@@ -520,12 +520,13 @@ fn sightings_and_kill_reports_are_typed_messages() {
         .find(|u| u.act.kind == "saw_kill")
         .unwrap();
     assert_eq!(u.act.target, Some(AgentId(accused as u32)));
-    // Everyone sees the report counted against the accused.
-    let living = 4.0;
-    assert_eq!(
-        row(&sim, other)[obs::kill_reports(n, 1) + accused],
-        1.0 / living
-    );
+    // Everyone sees who reported whom, and who accused whom (nobody).
+    let seen = |a: usize, at: usize| row(&sim, a)[at + next * n + accused];
+    assert_eq!(seen(other, obs::kill_reports(n, 1)), 1.0);
+    assert_eq!(seen(other, obs::accusations(n, 1)), 0.0);
+    let reports = obs::kill_reports(n, 1);
+    let all: f32 = row(&sim, other)[reports..reports + n * n].iter().sum();
+    assert_eq!(all, 1.0);
 }
 
 #[test]

@@ -109,16 +109,16 @@ def donor_bench_mlp():
 
 
 def among_us_belief():
-    """A player for the Among Us-style game's defaults (5 players, 3 x 2 rooms: obs 129, action
+    """A player for the Among Us-style game's defaults (5 players, 3 x 2 rooms: obs 189, action
     Tuple(Discrete(59), Simplex(5)): head = 59 act logits + 5 belief logits). It always waits
     (the one act legal whenever a living player acts), and its belief head gives the constant
     logits ln(0.1, 0.15, 0.2, 0.25, 0.3), whose softmax is that belief."""
-    w = np.zeros((129, 64), np.float32)
+    w = np.zeros((189, 64), np.float32)
     b = np.zeros(64, np.float32)
     b[0] = 1.0
     b[59:] = np.log([0.1, 0.15, 0.2, 0.25, 0.3])
     nodes = [linear("head", "obs", "w", "b", "head")]
-    return save("among_us_belief", nodes, [tensor("obs", 129)], [tensor("head", 64)], {"w": w, "b": b})
+    return save("among_us_belief", nodes, [tensor("obs", 189)], [tensor("head", 64)], {"w": w, "b": b})
 
 
 def invalid():

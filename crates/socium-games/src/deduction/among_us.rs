@@ -201,35 +201,37 @@ pub mod obs {
     pub fn team(n: usize, rooms: usize) -> usize {
         BLOCKS + 2 * rooms + 5 * n
     }
-    /// Accusations against each player this discussion, per living player.
-    pub fn accused(n: usize, rooms: usize) -> usize {
+    /// Accusations this discussion: entry `s · n + j` is 1 when player `s` accused player `j`
+    /// (`n²` entries).
+    pub fn accusations(n: usize, rooms: usize) -> usize {
         BLOCKS + 2 * rooms + 6 * n
     }
-    /// Vouches for each player this discussion, per living player.
-    pub fn vouched(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 7 * n
+    /// Vouches this discussion: entry `s · n + j` is 1 when `s` vouched for `j` (`n²` entries).
+    pub fn vouches(n: usize, rooms: usize) -> usize {
+        BLOCKS + 2 * rooms + 6 * n + n * n
     }
-    /// Reports of a witnessed kill by each player this discussion, per living player.
+    /// Kill reports this discussion: entry `s · n + j` is 1 when `s` said it saw `j` kill (`n²`
+    /// entries).
     pub fn kill_reports(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 8 * n
+        BLOCKS + 2 * rooms + 6 * n + 2 * n * n
     }
     /// Rooms claimed this discussion: entry `j · rooms + r` is 1 when player `j` said it was in
     /// room `r` (`n · rooms` entries).
     pub fn claims(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 9 * n
+        BLOCKS + 2 * rooms + 6 * n + 3 * n * n
     }
     /// Sightings this discussion: entry `j · rooms + r` is 1 when someone said it saw player `j`
     /// in room `r` (`n · rooms` entries).
     pub fn sightings(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 9 * n + n * rooms
+        claims(n, rooms) + n * rooms
     }
     /// This player's belief: its probability that each player is the imposter.
     pub fn belief(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 9 * n + 2 * n * rooms
+        claims(n, rooms) + 2 * n * rooms
     }
     /// Entries.
     pub fn dim(n: usize, rooms: usize) -> usize {
-        BLOCKS + 2 * rooms + 10 * n + 2 * n * rooms
+        belief(n, rooms) + n
     }
 }
 
@@ -481,13 +483,7 @@ struct State {
     /// Each player's room when the discussion began (the truth behind claims), and that step.
     rooms_at_report: Vec<usize>,
     report_step: u32,
-    accused: Vec<u32>,
-    vouched: Vec<u32>,
-    kill_reports: Vec<u32>,
-    /// `claimed[j · rooms + r]`: player `j` claimed room `r` this discussion.
-    claimed: Vec<bool>,
-    /// `placed[j · rooms + r]`: someone said it saw player `j` in room `r` this discussion.
-    placed: Vec<bool>,
+    said: Said,
     /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
     /// (a scripted imposter knows its team): the game's posterior for a scripted player, the
     /// belief last supplied for any other.
@@ -498,6 +494,90 @@ struct State {
     external: Vec<bool>,
     /// The last message, whose listening and speaking rewards settle at the next step.
     pending: Option<Pending>,
+}
+
+/// What was said this discussion, and by whom.
+#[derive(Debug)]
+struct Said {
+    n: usize,
+    rooms: usize,
+    /// `accused[s · n + j]`: how often `s` accused `j`.
+    accused: Vec<u32>,
+    /// `vouched[s · n + j]`: how often `s` vouched for `j`.
+    vouched: Vec<u32>,
+    /// `reported[s · n + j]`: how often `s` said it saw `j` kill.
+    reported: Vec<u32>,
+    /// `claimed[j · rooms + r]`: player `j` claimed room `r`.
+    claimed: Vec<bool>,
+    /// `placed[j · rooms + r]`: someone said it saw player `j` in room `r`.
+    placed: Vec<bool>,
+}
+
+impl Said {
+    fn new(n: usize, rooms: usize) -> Self {
+        Said {
+            n,
+            rooms,
+            accused: vec![0; n * n],
+            vouched: vec![0; n * n],
+            reported: vec![0; n * n],
+            claimed: vec![false; n * rooms],
+            placed: vec![false; n * rooms],
+        }
+    }
+
+    fn clear(&mut self) {
+        for counts in [&mut self.accused, &mut self.vouched, &mut self.reported] {
+            counts.fill(0);
+        }
+        self.claimed.fill(false);
+        self.placed.fill(false);
+    }
+
+    /// Notes `speaker`'s message.
+    fn note(&mut self, speaker: usize, message: Message) {
+        let (n, rooms) = (self.n, self.rooms);
+        match message {
+            Message::Accuse(j) => self.accused[speaker * n + j] += 1,
+            Message::Vouch(j) => self.vouched[speaker * n + j] += 1,
+            Message::SawKill(j) => self.reported[speaker * n + j] += 1,
+            Message::Claim(r) => self.claimed[speaker * rooms + r] = true,
+            Message::Saw(j, r) => self.placed[j * rooms + r] = true,
+            Message::Silent | Message::Say => {}
+        }
+    }
+
+    /// Accusations of `j`, by anyone.
+    fn accusations_of(&self, j: usize) -> u32 {
+        (0..self.n).map(|s| self.accused[s * self.n + j]).sum()
+    }
+
+    /// Writes the observation blocks of what was said into `row`.
+    fn observe(&self, row: &mut [f32]) {
+        let (n, rooms) = (self.n, self.rooms);
+        let said = |told: &mut dyn Iterator<Item = bool>, at: usize, row: &mut [f32]| {
+            for (o, t) in row[at..].iter_mut().zip(told) {
+                *o = f32::from(u8::from(t));
+            }
+        };
+        for (counts, at) in [
+            (&self.accused, obs::accusations(n, rooms)),
+            (&self.vouched, obs::vouches(n, rooms)),
+            (&self.reported, obs::kill_reports(n, rooms)),
+        ] {
+            said(&mut counts.iter().map(|&c| c > 0), at, row);
+        }
+        said(
+            &mut self.claimed.iter().copied(),
+            obs::claims(n, rooms),
+            row,
+        );
+        said(
+            &mut self.placed.iter().copied(),
+            obs::sightings(n, rooms),
+            row,
+        );
+    }
 }
 
 /// A message waiting for its listeners' beliefs.
@@ -527,11 +607,7 @@ impl State {
             speakers: Vec::new(),
             rooms_at_report: vec![0; n],
             report_step: 0,
-            accused: vec![0; n],
-            vouched: vec![0; n],
-            kill_reports: vec![0; n],
-            claimed: vec![false; n * rooms],
-            placed: vec![false; n * rooms],
+            said: Said::new(n, rooms),
             belief: vec![vec![0.0; n]; n],
             scripted: vec![false; n],
             external: vec![false; n],
@@ -784,11 +860,7 @@ fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>)
     state.witnessed.iter_mut().for_each(|w| w.fill(false));
     state.stage = Stage::Play;
     state.speakers.clear();
-    state.accused.fill(0);
-    state.vouched.fill(0);
-    state.kill_reports.fill(0);
-    state.claimed.fill(false);
-    state.placed.fill(false);
+    state.said.clear();
     // A crewmate starts uniform over the others; an imposter knows its team (what an external
     // player sees in its observation until it states a belief of its own).
     let m = f64::from(state.config.imposters.get());
@@ -875,7 +947,6 @@ fn observe(state: &State, obs: &mut Observations) {
     let steps = state.config.task_steps.get();
     let total: u32 = state.tasks.iter().map(|t| t.len() as u32 * steps).sum();
     let done = 1.0 - state.task_steps_left() as f32 / total.max(1) as f32;
-    let living = state.living().count().max(1) as f32;
     for a in 0..n {
         let row = obs.0.row_mut(AgentId(a as u32));
         row.fill(0.0);
@@ -902,19 +973,9 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::bodies(n, rooms) + j] = bit(state.bodies[j] == Some(state.room[a]));
             row[obs::witnessed(n, rooms) + j] = bit(state.witnessed[a][j]);
             row[obs::team(n, rooms) + j] = bit(state.imposter[a] && state.imposter[j]);
-            row[obs::accused(n, rooms) + j] = (state.accused[j] as f32 / living).min(1.0);
-            row[obs::vouched(n, rooms) + j] = (state.vouched[j] as f32 / living).min(1.0);
-            row[obs::kill_reports(n, rooms) + j] = (state.kill_reports[j] as f32 / living).min(1.0);
             row[obs::belief(n, rooms) + j] = state.belief[a][j] as f32;
         }
-        let said = |told: &[bool], out: &mut [f32]| {
-            for (o, &t) in out.iter_mut().zip(told) {
-                *o = f32::from(u8::from(t));
-            }
-        };
-        let (claims, sightings) = (obs::claims(n, rooms), obs::sightings(n, rooms));
-        said(&state.claimed, &mut row[claims..claims + n * rooms]);
-        said(&state.placed, &mut row[sightings..sightings + n * rooms]);
+        state.said.observe(row);
     }
 }
 
@@ -1021,7 +1082,7 @@ fn decide(
                 let most = crew_targets
                     .iter()
                     .copied()
-                    .max_by_key(|&j| (state.accused[j], std::cmp::Reverse(j)));
+                    .max_by_key(|&j| (state.said.accusations_of(j), std::cmp::Reverse(j)));
                 most.map_or(acts::WAIT, |j| acts::aim(n, j))
             }
             (_, true) => acts::WAIT,
@@ -1116,16 +1177,7 @@ fn resolve(
             let speaker = state.speakers.pop().expect("a speaker acts in discussion");
             let message = Message::from_act(n, state.config.rooms(), act_of(speaker.index()))
                 .expect("the mask allows only messages in discussion");
-            match message {
-                Message::Accuse(j) => state.accused[j] += 1,
-                Message::Vouch(j) => state.vouched[j] += 1,
-                Message::SawKill(j) => state.kill_reports[j] += 1,
-                Message::Claim(r) => {
-                    state.claimed[speaker.index() * state.config.rooms() + r] = true
-                }
-                Message::Saw(j, r) => state.placed[j * state.config.rooms() + r] = true,
-                _ => {}
-            }
+            state.said.note(speaker.index(), message);
             let before = state.crew_belief_in_imposters(speaker.index());
             state.hear(speaker.index(), message);
             let text = texts.get(speaker).unwrap_or_default();
@@ -1327,11 +1379,7 @@ fn play(
     if events.end.is_none() && reported.is_some() {
         state.rooms_at_report.clone_from(&state.room);
         state.bodies.fill(None);
-        state.accused.fill(0);
-        state.vouched.fill(0);
-        state.kill_reports.fill(0);
-        state.claimed.fill(false);
-        state.placed.fill(false);
+        state.said.clear();
         let living: Vec<AgentId> = state.living().collect();
         state.speakers = super::speaking_order(&living, state.config.messages, rng);
         state.stage = if state.speakers.is_empty() {
