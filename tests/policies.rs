@@ -88,10 +88,9 @@ fn an_onnx_tit_for_tat_plays_move_for_move_like_the_scripted_one() {
     assert!(!onnx.2.is_empty());
 }
 
-#[test]
-fn one_forward_pass_per_model_per_step_across_256_envs() {
-    let s = donor_scenario();
-    // Two models: the file itself, and a copy under another name for the sampling agents.
+/// `s`'s config on two models: the file itself, and a copy under another name for the sampling
+/// agents (6..10).
+fn on_two_models(s: &Scenario) -> (SimConfig, Arc<OnnxPolicy>, Arc<OnnxPolicy>) {
     let spaces = s.sim().unwrap().spaces().clone();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("donor_mlp_copy.onnx");
@@ -104,6 +103,14 @@ fn one_forward_pass_per_model_per_step_across_256_envs() {
             p.policy = second.clone();
         }
     }
+    (config, first, second)
+}
+
+#[test]
+fn one_forward_pass_per_model_per_step_across_256_envs() {
+    let s = donor_scenario();
+    let spaces = s.sim().unwrap().spaces().clone();
+    let (config, first, second) = on_two_models(&s);
     let mut env = VecEnv::new(&*s.game, &config, &VecEnv::seeds(1, 256)).unwrap();
     let mut buf = env.buffers();
     env.reset(None, buf.outputs()).unwrap();
@@ -141,6 +148,17 @@ fn trajectory(
         out.push((buf.clone(), actions.clone()));
     }
     out
+}
+
+#[test]
+fn agents_split_over_two_copies_of_a_model_act_as_on_one() {
+    // Two batches a step instead of one, each gathered from its own part of every env's slot:
+    // the same rows meet the same weights, so every action and reward is the same.
+    let s = donor_scenario();
+    let (two, first, second) = on_two_models(&s);
+    let seeds = VecEnv::seeds(3, 8);
+    assert!(trajectory(&s, &s.config, &seeds, 30) == trajectory(&s, &two, &seeds, 30));
+    assert!(first.calls() > 0 && second.calls() == first.calls());
 }
 
 #[test]

@@ -41,7 +41,8 @@ pub enum Bench {
         json: bool,
     },
     /// Env-steps per second with every agent on one ONNX policy, and the time Socium's policy
-    /// controller takes against the same forward passes (recorded batches) run by ort alone.
+    /// controller takes against the same forward passes (recorded batches) run by ort alone:
+    /// back to back, and between the same game steps.
     Policy {
         /// The scenario whose game is played (its agents' controllers are replaced).
         #[arg(default_value = "benches/donor_policy.toml")]
@@ -154,13 +155,17 @@ struct PolicyReport {
     controller_seconds: Vec<f64>,
     forward_seconds: Vec<f64>,
     ort_seconds: Vec<f64>,
+    ort_between_steps_seconds: Vec<f64>,
     step_median_seconds: f64,
     controller_median_seconds: f64,
     forward_median_seconds: f64,
     ort_median_seconds: f64,
+    ort_between_steps_median_seconds: f64,
     env_steps_per_second: f64,
-    /// The controller (gather, forward passes, selection) over ort alone, − 1.
+    /// The controller (gather, forward passes, selection) over ort alone back to back, − 1.
     controller_overhead: f64,
+    /// The controller over ort alone between the same game steps, − 1.
+    controller_overhead_between_steps: f64,
     /// The whole step (the game included) over ort alone, − 1.
     step_overhead: f64,
 }
@@ -187,17 +192,51 @@ impl Policy for Recorder {
     }
 }
 
-/// `config` with every agent on `policy`, by argmax.
-fn all_on(config: &SimConfig, policy: Arc<dyn Policy>) -> SimConfig {
+/// `config` with every agent on `controller`.
+fn all_on(config: &SimConfig, controller: Controller) -> SimConfig {
     let mut config = config.clone();
     for a in &mut config.agents {
-        a.controller = Controller::Policy(PolicyController {
-            policy: policy.clone(),
-            selection: Selection::Argmax,
-        });
-        a.label = policy.name().to_owned();
+        a.controller = controller.clone();
     }
     config
+}
+
+/// Every agent on `policy`, by argmax.
+fn argmax(policy: Arc<dyn Policy>) -> Controller {
+    Controller::Policy(PolicyController {
+        policy,
+        selection: Selection::Argmax,
+    })
+}
+
+/// One step of the recorded run: the batch the policy was given, if it ran, and every agent's
+/// action.
+struct RecordedStep {
+    batch: Option<(usize, Vec<f32>)>,
+    actions: Vec<f32>,
+}
+
+/// Runs `steps` steps from a seeded reset with every agent on `recorder`, noting each step.
+fn record(
+    env: &mut VecEnv,
+    recorder: &Recorder,
+    seeds: &[u64],
+    steps: usize,
+    actions: &[f32],
+) -> Result<Vec<RecordedStep>> {
+    let mut buf = env.buffers();
+    env.reset(Some(seeds), buf.outputs())?;
+    let mut recorded = Vec::new();
+    for _ in 0..steps {
+        env.step(actions, buf.outputs())?;
+        let mut step = RecordedStep {
+            batch: recorder.batches.lock().expect("not poisoned").pop(),
+            actions: vec![0.0; actions.len()],
+        };
+        env.actions(&mut step.actions)?;
+        recorded.push(step);
+    }
+    Ok(recorded)
 }
 
 /// Runs `steps` VecEnv steps from a seeded reset; returns the seconds they took and the
@@ -219,18 +258,48 @@ fn timed_steps(
 }
 
 /// The same forward passes as Socium's, by ort alone: one session like the policy's (one
-/// intra-op thread, every graph optimisation), each recorded batch in, its output copied out.
-fn bare_ort(session: &mut Session, batches: &[(usize, Vec<f32>)], obs_dim: usize) -> Result<f64> {
+/// intra-op thread, every graph optimisation), a recorded batch in, its output copied out.
+fn ort_pass(session: &mut Session, batch: &(usize, Vec<f32>), head: &mut Vec<f32>) -> Result<()> {
+    let (rows, obs) = batch;
+    let input = TensorRef::from_array_view(([*rows, obs.len() / rows], &obs[..]))?;
+    let outputs = session.run(ort::inputs!["obs" => input])?;
+    let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
+    head.clear();
+    head.extend_from_slice(data);
+    Ok(())
+}
+
+/// ort alone on every recorded batch, back to back: the floor with every cache warm.
+fn ort_back_to_back(session: &mut Session, recorded: &[RecordedStep]) -> Result<f64> {
     let mut head = Vec::new();
     let start = Instant::now();
-    for (rows, obs) in batches {
-        let input = TensorRef::from_array_view(([*rows, obs_dim], &obs[..]))?;
-        let outputs = session.run(ort::inputs!["obs" => input])?;
-        let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
-        head.clear();
-        head.extend_from_slice(data);
+    for batch in recorded.iter().filter_map(|r| r.batch.as_ref()) {
+        ort_pass(session, batch, &mut head)?;
     }
     Ok(start.elapsed().as_secs_f64())
+}
+
+/// ort alone on every recorded batch at the step it was given, between the same game steps
+/// (`env`'s agents all external, replaying the recorded actions): the caches as a hand-written
+/// loop around ort would find them. Only the ort calls are timed.
+fn ort_between_steps(
+    session: &mut Session,
+    env: &mut VecEnv,
+    seeds: &[u64],
+    recorded: &[RecordedStep],
+) -> Result<f64> {
+    let mut buf = env.buffers();
+    env.reset(Some(seeds), buf.outputs())?;
+    let (mut head, mut seconds) = (Vec::new(), 0.0);
+    for step in recorded {
+        if let Some(batch) = &step.batch {
+            let start = Instant::now();
+            ort_pass(session, batch, &mut head)?;
+            seconds += start.elapsed().as_secs_f64();
+        }
+        env.step(&step.actions, buf.outputs())?;
+    }
+    Ok(seconds)
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -337,7 +406,6 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let s = load(&scenario)?;
             let spaces = s.sim()?.spaces().clone();
-            let obs_dim = spaces.observation.flat_dim();
             let policy = Arc::new(OnnxPolicy::load(&model, &spaces, None)?);
             let threads = threads.unwrap_or_else(rayon::current_num_threads);
             let pool = rayon::ThreadPoolBuilder::new()
@@ -352,11 +420,19 @@ pub fn run(bench: Bench) -> Result<()> {
                 inner: policy.clone(),
                 batches: Mutex::new(Vec::new()),
             });
-            let mut recording =
-                VecEnv::new(&*s.game, &all_on(&s.config, recorder.clone()), &seeds)?;
-            pool.install(|| timed_steps(&mut recording, &seeds, steps, &actions))?;
-            let batches = std::mem::take(&mut *recorder.batches.lock().expect("not poisoned"));
-            let mut env = VecEnv::new(&*s.game, &all_on(&s.config, policy.clone()), &seeds)?;
+            let mut recording = VecEnv::new(
+                &*s.game,
+                &all_on(&s.config, argmax(recorder.clone())),
+                &seeds,
+            )?;
+            let recorded =
+                pool.install(|| record(&mut recording, &recorder, &seeds, steps, &actions))?;
+            drop(recording);
+            let batches: Vec<_> = recorded.iter().filter_map(|r| r.batch.as_ref()).collect();
+            let mut env =
+                VecEnv::new(&*s.game, &all_on(&s.config, argmax(policy.clone())), &seeds)?;
+            let mut replay =
+                VecEnv::new(&*s.game, &all_on(&s.config, Controller::External), &seeds)?;
             let runtime = socium_policy::runtime::environment(None)?;
             let mut session = (|| -> ort::Result<Session> {
                 Session::builder(&runtime)?
@@ -366,22 +442,27 @@ pub fn run(bench: Bench) -> Result<()> {
             })()?;
             let (mut step_seconds, mut controller_seconds) = (Vec::new(), Vec::new());
             let (mut forward_seconds, mut ort_seconds) = (Vec::new(), Vec::new());
+            let mut between_seconds = Vec::new();
             // One warm-up of each, then alternate so that drift hits both sides alike.
             for round in 0..=repeats.max(1) {
                 let forward = policy.forward_time();
                 let (step, controller) =
                     pool.install(|| timed_steps(&mut env, &seeds, steps, &actions))?;
                 let forward = (policy.forward_time() - forward).as_secs_f64();
-                let floor = bare_ort(&mut session, &batches, obs_dim)?;
+                let floor = ort_back_to_back(&mut session, &recorded)?;
+                let between = pool
+                    .install(|| ort_between_steps(&mut session, &mut replay, &seeds, &recorded))?;
                 if round > 0 {
                     step_seconds.push(step);
                     controller_seconds.push(controller);
                     forward_seconds.push(forward);
                     ort_seconds.push(floor);
+                    between_seconds.push(between);
                 }
             }
             let (ms, mc) = (median(&step_seconds), median(&controller_seconds));
             let (mf, mo) = (median(&forward_seconds), median(&ort_seconds));
+            let mb = median(&between_seconds);
             let report = PolicyReport {
                 scenario: s.name.clone(),
                 model: model.display().to_string(),
@@ -393,15 +474,18 @@ pub fn run(bench: Bench) -> Result<()> {
                 rows: batches.iter().map(|(r, _)| r).sum(),
                 env_steps_per_second: (envs * steps) as f64 / ms,
                 controller_overhead: mc / mo - 1.0,
+                controller_overhead_between_steps: mc / mb - 1.0,
                 step_overhead: ms / mo - 1.0,
                 step_median_seconds: ms,
                 controller_median_seconds: mc,
                 forward_median_seconds: mf,
                 ort_median_seconds: mo,
+                ort_between_steps_median_seconds: mb,
                 step_seconds,
                 controller_seconds,
                 forward_seconds,
                 ort_seconds,
+                ort_between_steps_seconds: between_seconds,
             };
             if json {
                 println!("{}", serde_json::to_string(&report)?);
@@ -412,8 +496,10 @@ pub fn run(bench: Bench) -> Result<()> {
                      steps:                         {:.4} s = {:.3e} env-steps/s\n  \
                      policy controller within them: {:.4} s (gather, forward, select)\n  \
                      forward passes within that:    {:.4} s\n  \
-                     ort alone on the same batches: {:.4} s\n  \
-                     controller over ort alone: {:+.1}%; whole step over ort alone: {:+.1}%",
+                     ort alone on the same batches: {:.4} s back to back, {:.4} s between the \
+                     same game steps\n  \
+                     controller over ort alone: {:+.1}% back to back, {:+.1}% between steps; \
+                     whole step over ort alone back to back: {:+.1}%",
                     report.scenario,
                     report.model,
                     envs,
@@ -427,7 +513,9 @@ pub fn run(bench: Bench) -> Result<()> {
                     mc,
                     mf,
                     mo,
+                    mb,
                     report.controller_overhead * 100.0,
+                    report.controller_overhead_between_steps * 100.0,
                     report.step_overhead * 100.0
                 );
             }

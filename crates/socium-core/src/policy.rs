@@ -9,8 +9,9 @@
 //! how envs were batched or threaded) and keeps the extras on the agent ([`PolicyExtras`]) for the
 //! step's systems to read. `socium-policy` implements `Policy` for ONNX models.
 
+use crate::vec_env::env_chunks;
 use crate::{
-    ActionMasks, AgentId, AgentSpec, Controller, Observations, Sim, SimRng, StepError, Turn,
+    ActionMasks, AgentId, AgentSpec, Controller, Observations, Sim, SimRng, Spaces, StepError, Turn,
 };
 use bevy_ecs::{resource::Resource, world::World};
 use rand::RngCore;
@@ -155,37 +156,127 @@ pub(crate) fn groups(agents: &[AgentSpec]) -> Option<Arc<[Group]>> {
     (!groups.is_empty()).then(|| groups.into())
 }
 
-/// One Sim's inputs to one policy for its coming step: the acting members, their observation
-/// and mask rows. A Sim stages them at the end of every reset and step, while its world is hot
-/// in the cache of the thread that stepped it; the runner then only concatenates.
-#[derive(Debug, Default)]
-pub(crate) struct Staged {
+/// The inputs of every policy for the coming step of a set of Sims of one config, in one
+/// contiguous arena with a fixed slot per Sim: for each policy, the acting members with their
+/// observation and mask rows. A slot is written right after its Sim is stepped, by the thread that
+/// stepped it, while the world is still in that thread's cache; gathering a batch is then a
+/// strided sweep over the arena, with no pointers to follow from Sim to Sim (following them cost
+/// a chain of cache misses per Sim, most of the gathering time at 1024 envs).
+struct Staging {
+    /// Rows of a slot: the policy agents of a Sim, policy by policy.
+    slot_rows: usize,
+    /// Where each policy's rows start in a slot.
+    bases: Vec<usize>,
+    obs_dim: usize,
+    mask_dim: usize,
+    /// Rows each Sim staged for each policy, `[sims × policies]`.
+    counts: Vec<usize>,
+    /// `[sims × slot_rows]`, each with its observation row in `obs` and mask row in `masks`.
     members: Vec<(AgentId, Selection)>,
     obs: Vec<f32>,
     masks: Vec<u8>,
 }
 
-impl Staged {
-    /// Rows staged: the acting members.
-    pub(crate) fn rows(&self) -> usize {
-        self.members.len()
+impl Staging {
+    fn new(groups: &[Group], sims: usize, spaces: &Spaces) -> Self {
+        let bases = groups
+            .iter()
+            .scan(0, |base, g| {
+                let start = *base;
+                *base += g.agents.len();
+                Some(start)
+            })
+            .collect();
+        let slot_rows = groups.iter().map(|g| g.agents.len()).sum();
+        let (obs_dim, mask_dim) = (spaces.observation.flat_dim(), spaces.action.mask_dim());
+        Staging {
+            slot_rows,
+            bases,
+            obs_dim,
+            mask_dim,
+            counts: vec![0; sims * groups.len()],
+            members: vec![(AgentId(0), Selection::Argmax); sims * slot_rows],
+            obs: vec![0.0; sims * slot_rows * obs_dim],
+            masks: vec![0; sims * slot_rows * mask_dim],
+        }
+    }
+
+    /// What Sim `sim` staged for policy `group`: members, observation rows, mask rows.
+    fn staged(&self, sim: usize, group: usize) -> (&[(AgentId, Selection)], &[f32], &[u8]) {
+        let start = sim * self.slot_rows + self.bases[group];
+        let end = start + self.counts[sim * self.bases.len() + group];
+        (
+            &self.members[start..end],
+            &self.obs[start * self.obs_dim..end * self.obs_dim],
+            &self.masks[start * self.mask_dim..end * self.mask_dim],
+        )
+    }
+
+    /// Sim `sim`'s slot.
+    fn slot<'a>(&'a mut self, groups: &'a [Group], sim: usize) -> Slot<'a> {
+        let (rows, (od, md)) = (
+            self.slot_rows * sim..self.slot_rows * (sim + 1),
+            (self.obs_dim, self.mask_dim),
+        );
+        Slot {
+            groups,
+            counts: &mut self.counts[groups.len() * sim..groups.len() * (sim + 1)],
+            members: &mut self.members[rows.clone()],
+            obs: &mut self.obs[rows.start * od..rows.end * od],
+            masks: &mut self.masks[rows.start * md..rows.end * md],
+        }
+    }
+
+    /// Every Sim's slot, in Sim order.
+    fn slots<'a>(
+        &'a mut self,
+        groups: &'a [Group],
+    ) -> impl IndexedParallelIterator<Item = Slot<'a>> {
+        let (rows, sims) = (self.slot_rows, self.counts.len() / groups.len());
+        (
+            self.counts.par_chunks_mut(groups.len()),
+            self.members.par_chunks_mut(rows),
+            env_chunks(&mut self.obs, rows * self.obs_dim, sims),
+            env_chunks(&mut self.masks, rows * self.mask_dim, sims),
+        )
+            .into_par_iter()
+            .map(move |(counts, members, obs, masks)| Slot {
+                groups,
+                counts,
+                members,
+                obs,
+                masks,
+            })
     }
 }
 
-/// Stages every group's inputs from `world` (one [`Staged`] per group).
-pub(crate) fn stage(groups: &[Group], world: &World, staged: &mut Vec<Staged>) {
-    let obs = &world.resource::<Observations>().0;
-    let masks = &world.resource::<ActionMasks>().0;
-    let acting = world.resource::<Turn>().acting();
-    staged.resize_with(groups.len(), Staged::default);
-    for (g, st) in groups.iter().zip(staged) {
-        st.members.clear();
-        st.obs.clear();
-        st.masks.clear();
-        for &(a, selection) in g.agents.iter().filter(|(a, _)| acting[a.index()]) {
-            st.members.push((a, selection));
-            st.obs.extend_from_slice(obs.row(a));
-            st.masks.extend_from_slice(masks.row(a));
+/// One Sim's slot of the staging arena.
+pub(crate) struct Slot<'a> {
+    groups: &'a [Group],
+    counts: &'a mut [usize],
+    members: &'a mut [(AgentId, Selection)],
+    obs: &'a mut [f32],
+    masks: &'a mut [u8],
+}
+
+impl Slot<'_> {
+    /// Stages every policy's acting members, with their rows, from `world`.
+    pub(crate) fn stage(&mut self, world: &World) {
+        let obs = &world.resource::<Observations>().0;
+        let masks = &world.resource::<ActionMasks>().0;
+        let acting = world.resource::<Turn>().acting();
+        let (od, md) = (obs.dim(), masks.dim());
+        let mut row = 0;
+        for (g, count) in self.groups.iter().zip(self.counts.iter_mut()) {
+            let base = row;
+            for &(a, selection) in g.agents.iter().filter(|(a, _)| acting[a.index()]) {
+                self.members[row] = (a, selection);
+                self.obs[row * od..(row + 1) * od].copy_from_slice(obs.row(a));
+                self.masks[row * md..(row + 1) * md].copy_from_slice(masks.row(a));
+                row += 1;
+            }
+            *count = row - base;
+            row = base + g.agents.len();
         }
     }
 }
@@ -197,10 +288,9 @@ pub(crate) fn stage(groups: &[Group], world: &World, staged: &mut Vec<Staged>) {
 /// between steps.
 pub(crate) struct PolicyRunner {
     groups: Arc<[Group]>,
+    staging: Staging,
     /// `offsets[e]..offsets[e + 1]` are env `e`'s rows.
     offsets: Vec<usize>,
-    /// The agent and selection of each row.
-    rows: Vec<(AgentId, Selection)>,
     obs: Vec<f32>,
     masks: Vec<u8>,
     head: Vec<f32>,
@@ -209,8 +299,7 @@ pub(crate) struct PolicyRunner {
     pub(crate) time: Duration,
 }
 
-/// Envs per rayon task when gathering and selecting: a few rows each is too little work to split
-/// further.
+/// Envs per rayon task when selecting: a few rows each is too little work to split further.
 const MIN_ENVS_PER_TASK: usize = 64;
 
 /// Splits `buf` into consecutive chunks of `width ×` the row counts `offsets` delimits.
@@ -226,11 +315,12 @@ fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> V
 }
 
 impl PolicyRunner {
-    pub(crate) fn new(groups: Arc<[Group]>) -> Self {
+    /// A runner for `sims` Sims with these policies and spaces.
+    pub(crate) fn new(groups: Arc<[Group]>, sims: usize, spaces: &Spaces) -> Self {
         PolicyRunner {
+            staging: Staging::new(&groups, sims, spaces),
             groups,
             offsets: Vec::new(),
-            rows: Vec::new(),
             obs: Vec::new(),
             masks: Vec::new(),
             head: Vec::new(),
@@ -239,20 +329,29 @@ impl PolicyRunner {
         }
     }
 
+    /// Every Sim's slot of the staging arena, in Sim order, to stage into after stepping it.
+    pub(crate) fn slots(&mut self) -> impl IndexedParallelIterator<Item = Slot<'_>> {
+        self.staging.slots(&self.groups)
+    }
+
+    /// Stages Sim `sim`'s inputs from its `world`.
+    pub(crate) fn stage(&mut self, sim: usize, world: &World) {
+        self.staging.slot(&self.groups, sim).stage(world);
+    }
+
     /// Writes the action of every acting policy agent of every env `e` with `active(e)` into its
-    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy;
-    /// `staged_rows[e × policies + g]` is the rows env `e` staged for policy `g`. On error (a
-    /// failed pass, a non-finite output) nothing in any Sim has changed.
+    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy, from the
+    /// inputs each Sim last staged. On error (a failed pass, a non-finite output) nothing in any
+    /// Sim has changed.
     pub(crate) fn decide(
         &mut self,
         sims: &mut [Sim],
-        active: impl Fn(usize) -> bool,
-        staged_rows: &[usize],
+        active: impl Fn(usize) -> bool + Sync,
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
-        let decided = (0..self.groups.len())
-            .try_for_each(|g| self.decide_group(g, sims, &active, staged_rows, actions));
+        let decided =
+            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, &active, actions));
         self.time += start.elapsed();
         decided
     }
@@ -261,8 +360,7 @@ impl PolicyRunner {
         &mut self,
         group: usize,
         sims: &mut [Sim],
-        active: &impl Fn(usize) -> bool,
-        staged_rows: &[usize],
+        active: &(impl Fn(usize) -> bool + Sync),
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let Some(first) = sims.first() else {
@@ -273,22 +371,21 @@ impl PolicyRunner {
         let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
         let per_env = first.agent_count() * action_dim;
-        let groups = self.groups.len();
+        let staging = &self.staging;
+        // Each env's staged members, none for an env that is not stepping.
+        let members = |e: usize| match active(e) {
+            true => staging.staged(e, group).0,
+            false => &[],
+        };
         self.offsets.clear();
         self.offsets.push(0);
         for e in 0..sims.len() {
-            let rows = if active(e) {
-                staged_rows[e * groups + group]
-            } else {
-                0
-            };
-            self.offsets.push(self.offsets[e] + rows);
+            self.offsets.push(self.offsets[e] + members(e).len());
         }
         let rows = self.offsets[sims.len()];
         if rows == 0 {
             return Ok(());
         }
-        self.rows.resize(rows, (AgentId(0), Selection::Argmax));
         self.obs.resize(rows * obs_dim, 0.0);
         self.masks.resize(rows * mask_dim, 0);
         self.head.resize(rows * head_dim, 0.0);
@@ -299,25 +396,22 @@ impl PolicyRunner {
             &mut self.head[..rows * head_dim],
             &mut self.extras[..rows * g.extras_dim],
         );
+        // One sweep over the arena on this thread, which runs the forward pass next and so finds
+        // the batch in its cache (handing the copy to rayon measured slower: the other worker's
+        // wake-up costs more than half the copy saves).
         let offsets = &self.offsets;
-        (
-            &*sims,
-            split_rows(&mut self.rows[..rows], offsets, 1),
-            split_rows(obs, offsets, obs_dim),
-            split_rows(masks, offsets, mask_dim),
-        )
-            .into_par_iter()
-            .with_min_len(MIN_ENVS_PER_TASK)
-            .filter(|(_, members, _, _)| !members.is_empty())
-            .for_each(|(sim, members, obs, masks)| {
-                let st = &sim.staged_policy_inputs()[group];
-                members.copy_from_slice(&st.members);
-                obs.copy_from_slice(&st.obs);
-                masks.copy_from_slice(&st.masks);
-            });
+        for (e, rows) in offsets.windows(2).enumerate().filter(|(_, r)| r[0] < r[1]) {
+            let (_, o, m) = staging.staged(e, group);
+            obs[rows[0] * obs_dim..rows[1] * obs_dim].copy_from_slice(o);
+            masks[rows[0] * mask_dim..rows[1] * mask_dim].copy_from_slice(m);
+        }
 
         let name = || g.policy.name().to_owned();
         let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
+        let agent_of = |row: usize| {
+            let e = env_of(row);
+            (e, members(e)[row - offsets[e]].0)
+        };
         let batch = PolicyBatch {
             rows,
             obs,
@@ -346,13 +440,13 @@ impl PolicyRunner {
             ),
         };
         if let Some((row, message)) = found {
-            let agent = self.rows[row].0;
+            let (env, agent) = agent_of(row);
             let error = StepError::PolicyOutput {
                 policy: name(),
                 agent,
                 message,
             };
-            return Err((env_of(row), error));
+            return Err((env, error));
         }
 
         let space = &space;
@@ -360,12 +454,10 @@ impl PolicyRunner {
             .agents
             .iter()
             .any(|(_, s)| matches!(s, Selection::Sample { .. }));
-        let offsets = &self.offsets;
         if !samples && g.extras_dim == 0 {
             // Nothing of the Sims is needed: one plain pass over the rows beats a parallel one.
             for (e, rows) in offsets.windows(2).enumerate() {
-                for r in rows[0]..rows[1] {
-                    let (a, selection) = self.rows[r];
+                for (r, &(a, selection)) in (rows[0]..rows[1]).zip(members(e)) {
                     let start = e * per_env + a.index() * action_dim;
                     space.select(
                         &self.head[r * head_dim..(r + 1) * head_dim],
@@ -381,7 +473,6 @@ impl PolicyRunner {
         (
             sims.par_iter_mut(),
             actions.par_chunks_mut(per_env.max(1)),
-            split_rows(&mut self.rows[..rows], offsets, 1),
             split_rows(&mut self.head[..rows * head_dim], offsets, head_dim),
             split_rows(
                 &mut self.extras[..rows * g.extras_dim],
@@ -391,9 +482,11 @@ impl PolicyRunner {
             split_rows(&mut self.masks[..rows * mask_dim], offsets, mask_dim),
         )
             .into_par_iter()
+            .enumerate()
             .with_min_len(MIN_ENVS_PER_TASK)
-            .filter(|(_, _, members, _, _, _)| !members.is_empty())
-            .for_each(|(sim, actions, members, heads, extras, masks)| {
+            .map(|(e, parts)| (members(e), parts))
+            .filter(|(members, _)| !members.is_empty())
+            .for_each(|(members, (sim, actions, heads, extras, masks))| {
                 let mut select_all = |mut rng: Option<&mut ChaCha8Rng>| {
                     for (r, &(a, selection)) in members.iter().enumerate() {
                         let i = a.index();

@@ -5,7 +5,7 @@ use crate::{
     GraphSpec, MetricInfo, Metrics, PolicyExtras, RewardEntry, RewardLedger, SimRng, Space,
     StepRewards, StrategyChoice, StrategyInfo, Texts, Turn, TurnOrder, Utterance, UtteranceId,
     Utterances, VecOutputs,
-    policy::{Group, PolicyRunner, Staged, groups, stage},
+    policy::{Group, PolicyRunner, groups},
     reward::attribute,
     space::ActionProblem,
 };
@@ -361,8 +361,6 @@ pub struct Sim {
     fed: Vec<AgentId>,
     /// The policies and the agents on each, if any agent has one.
     policy_groups: Option<Arc<[Group]>>,
-    /// This Sim's inputs to each policy for the coming step.
-    staged: Vec<Staged>,
     /// Runs the policies when the Sim is stepped alone (a `VecEnv` has its own runner).
     policies: Option<Box<PolicyRunner>>,
     /// The step's actions with the policy agents' rows filled in.
@@ -503,6 +501,7 @@ impl Sim {
             reset,
             step,
         } = builder;
+        let policies = groups(&config.agents).map(|g| Box::new(PolicyRunner::new(g, 1, &spaces)));
         let mut sim = Sim {
             outputs: SystemState::new(&mut world),
             prologue: SystemState::new(&mut world),
@@ -514,8 +513,7 @@ impl Sim {
             external,
             fed,
             policy_groups: groups(&config.agents),
-            staged: Vec::new(),
-            policies: groups(&config.agents).map(|g| Box::new(PolicyRunner::new(g))),
+            policies,
             policy_actions: Vec::new(),
             graph: config.graph,
             game: game.name(),
@@ -552,7 +550,6 @@ impl Sim {
         u.step = 0;
         w.resource_mut::<Texts>().clear();
         self.reset.run(&mut self.world);
-        self.stage_policy_inputs();
     }
 
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
@@ -621,39 +618,14 @@ impl Sim {
         let mut filled = std::mem::take(&mut self.policy_actions);
         filled.clear();
         filled.extend_from_slice(actions);
-        let mut staged_rows = vec![0; self.staged.len()];
-        self.staged_rows(&mut staged_rows);
-        let decided = policies.decide(
-            std::slice::from_mut(self),
-            |_| true,
-            &staged_rows,
-            &mut filled,
-        );
+        policies.stage(0, &self.world);
+        let decided = policies.decide(std::slice::from_mut(self), |_| true, &mut filled);
         self.policies = Some(policies);
         if decided.is_ok() {
             self.step_checked(&filled);
         }
         self.policy_actions = filled;
         decided.map_err(|(_, error)| error)
-    }
-
-    /// Stages this Sim's inputs to its policies for the coming step (see [`Staged`]).
-    fn stage_policy_inputs(&mut self) {
-        if let Some(groups) = &self.policy_groups {
-            stage(groups, &self.world, &mut self.staged);
-        }
-    }
-
-    /// This Sim's inputs to each policy for the coming step, staged by the last reset or step.
-    pub(crate) fn staged_policy_inputs(&self) -> &[Staged] {
-        &self.staged
-    }
-
-    /// Writes the rows this Sim staged for each policy into `rows` (one entry per policy).
-    pub(crate) fn staged_rows(&self, rows: &mut [usize]) {
-        for (r, staged) in rows.iter_mut().zip(&self.staged) {
-            *r = staged.rows();
-        }
     }
 
     /// The policies and the agents on each, if any agent has one.
@@ -679,7 +651,6 @@ impl Sim {
         }
         self.step.run(&mut self.world);
         self.world.resource_mut::<Texts>().clear();
-        self.stage_policy_inputs();
     }
 
     /// Copies this step's outputs into one env's slices of `VecEnv` buffers (rewards zeroed when

@@ -98,15 +98,12 @@ pub struct VecEnv {
     layout: Layout,
     /// Runs the policies of all envs, if any agent has one.
     policies: Option<PolicyRunner>,
-    /// Rows each env staged for each policy, `[envs × policies]`: noted by the thread that
-    /// stepped the env, so the runner reads one hot array instead of every Sim.
-    staged_rows: Vec<usize>,
     /// The step's actions with policy agents' rows filled in (empty without policies).
     policy_actions: Vec<f32>,
 }
 
 /// Splits `buf` into `envs` chunks of `per_env` values; works for `per_env == 0` too.
-fn env_chunks<T: Send>(
+pub(crate) fn env_chunks<T: Send>(
     buf: &mut [T],
     per_env: usize,
     envs: usize,
@@ -143,20 +140,18 @@ impl VecEnv {
             actions: agents * first.map_or(0, |s| s.spaces().action.flat_dim()),
             dims: agents * config.rewards.len(),
         };
-        let policies = first
-            .and_then(Sim::policy_groups)
-            .map(|g| PolicyRunner::new(g.clone()));
-        let groups = first.and_then(Sim::policy_groups).map_or(0, |g| g.len());
-        let mut staged_rows = vec![0; num_envs * groups];
-        for (sim, rows) in sims.iter().zip(staged_rows.chunks_mut(groups.max(1))) {
-            sim.staged_rows(rows);
-        }
+        let policies = first.and_then(|s| {
+            let mut runner = PolicyRunner::new(s.policy_groups()?.clone(), num_envs, s.spaces());
+            for (e, sim) in sims.iter().enumerate() {
+                runner.stage(e, sim.world());
+            }
+            Some(runner)
+        });
         Ok(VecEnv {
             needs_reset: vec![false; num_envs],
             sims,
             layout,
             policies,
-            staged_rows,
             policy_actions: Vec::new(),
         })
     }
@@ -289,12 +284,7 @@ impl VecEnv {
             filled.clear();
             filled.extend_from_slice(actions);
             let needs_reset = &self.needs_reset;
-            let decided = policies.decide(
-                &mut self.sims,
-                |e| !needs_reset[e],
-                &self.staged_rows,
-                &mut filled,
-            );
+            let decided = policies.decide(&mut self.sims, |e| !needs_reset[e], &mut filled);
             if let Err((env, error)) = decided {
                 self.policy_actions = filled;
                 return Err(VecStepError::Env { env, error });
@@ -353,10 +343,14 @@ impl VecEnv {
     ) {
         let (n, l) = (self.sims.len(), self.layout);
         let actions = actions.unwrap_or(&[]);
-        let groups = self.staged_rows.len() / n.max(1);
+        // Envs without policies have no slots to stage into.
+        let slots = match &mut self.policies {
+            Some(p) => rayon::iter::Either::Left(p.slots().map(Some)),
+            None => rayon::iter::Either::Right((0..n).into_par_iter().map(|_| None)),
+        };
         (
             self.sims.par_iter_mut(),
-            env_chunks(&mut self.staged_rows, groups, n),
+            slots,
             self.needs_reset.par_iter_mut(),
             env_chunks(out.obs, l.obs, n),
             env_chunks(out.masks, l.masks, n),
@@ -371,13 +365,15 @@ impl VecEnv {
             .for_each(
                 |(
                     i,
-                    (sim, staged, finished, obs, masks, acting, rewards, components, term, trunc),
+                    (sim, slot, finished, obs, masks, acting, rewards, components, term, trunc),
                 )| {
                     let act = actions
                         .get(i * l.actions..(i + 1) * l.actions)
                         .unwrap_or(&[]);
                     let reset = f(i, sim, act, *finished);
-                    sim.staged_rows(staged);
+                    if let Some(mut slot) = slot {
+                        slot.stage(sim.world());
+                    }
                     let out = VecOutputs {
                         obs,
                         masks,
