@@ -279,6 +279,65 @@ fn a_policy_states_its_belief_through_its_belief_head() {
     );
 }
 
+#[test]
+fn envs_whose_policy_agents_act_in_varying_numbers_act_as_their_sims_alone() {
+    // Among Us: who acts changes from step to step (turns to speak, deaths) and episodes end at
+    // different steps, so each env's rows in the batch move often.
+    let s = scenario(
+        r#"
+        [scenario]
+        name = "among us, three policy players"
+        seed = 8
+        max_steps = 150
+        [game.among_us]
+        [[agents]]
+        policy = "assets/policies/among_us_belief.onnx"
+        count = 3
+        [[agents]]
+        strategy = "bayesian"
+        count = 2
+        "#,
+    );
+    let seeds = VecEnv::seeds(2, 6);
+    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
+    let mut buf = env.buffers();
+    let mut sims: Vec<Sim> = seeds
+        .iter()
+        .map(|&seed| {
+            let config = SimConfig {
+                seed,
+                ..s.config.clone()
+            };
+            Sim::new(&*s.game, config).unwrap()
+        })
+        .collect();
+    let per_env = s.config.agents.len() * sims[0].spaces().action.flat_dim();
+    let (zeros, mut actions) = (vec![0.0; per_env], vec![0.0; seeds.len() * per_env]);
+    let mut batch_sizes = std::collections::BTreeSet::new();
+    for t in 0..400 {
+        let acting = (0..seeds.len())
+            .map(|e| (0..3).filter(|a| buf.acting[e * 5 + a]).count())
+            .sum::<usize>();
+        batch_sizes.insert(acting);
+        env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
+        env.actions(&mut actions).unwrap();
+        for (e, sim) in sims.iter_mut().enumerate() {
+            match sim.is_done() {
+                true => sim.reset(None),
+                false => sim.step(&zeros).unwrap(),
+            }
+            let batched = &actions[e * per_env..(e + 1) * per_env];
+            assert_eq!(sim.actions(), batched, "env {e}, step {t}");
+            assert_eq!(
+                sim.rewards(),
+                &buf.rewards[e * 5..(e + 1) * 5],
+                "env {e}, step {t}"
+            );
+        }
+    }
+    assert!(batch_sizes.len() >= 4, "{batch_sizes:?}");
+}
+
 /// The repeated game's spaces (obs 7, Discrete(2)), which the invalid models are made for.
 fn ipd_spaces() -> socium::core::Spaces {
     let s = Scenario::load(&root().join("scenarios/ipd_tournament.toml")).unwrap();

@@ -156,26 +156,63 @@ pub(crate) fn groups(agents: &[AgentSpec]) -> Option<Arc<[Group]>> {
     (!groups.is_empty()).then(|| groups.into())
 }
 
-/// The inputs of every policy for the coming step of a set of Sims of one config, in one
-/// contiguous arena with a fixed slot per Sim: for each policy, the acting members with their
-/// observation and mask rows. A slot is written right after its Sim is stepped, by the thread that
-/// stepped it, while the world is still in that thread's cache; gathering a batch is then a
-/// strided sweep over the arena, with no pointers to follow from Sim to Sim (following them cost
-/// a chain of cache misses per Sim, most of the gathering time at 1024 envs).
+/// One policy's batch for the coming step: the acting members of every Sim, with their
+/// observation and mask rows, Sim after Sim.
+#[derive(Default)]
+struct Batch {
+    /// `offsets[e]..offsets[e + 1]` are Sim `e`'s rows.
+    offsets: Vec<usize>,
+    members: Vec<(AgentId, Selection)>,
+    obs: Vec<f32>,
+    masks: Vec<u8>,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    /// Sets the row counts and sizes the buffers for them.
+    fn lay_out(&mut self, counts: impl Iterator<Item = usize>, obs_dim: usize, mask_dim: usize) {
+        self.offsets.clear();
+        self.offsets.push(0);
+        for count in counts {
+            self.offsets.push(self.rows() + count);
+        }
+        let rows = self.rows();
+        self.members.resize(rows, (AgentId(0), Selection::Argmax));
+        self.obs.resize(rows * obs_dim, 0.0);
+        self.masks.resize(rows * mask_dim, 0);
+    }
+}
+
+/// Where every policy's batch is built. Each Sim stages its acting policy agents' rows right after
+/// it is stepped, by the thread that stepped it, while its world is hot: straight into its place
+/// in the batch, laid out for as many rows as the Sim staged last time. A Sim that stages a
+/// different number (a reset, a death) writes into its own fixed slot of a side arena instead,
+/// and [`Staging::settle`] then lays the batch out anew; in a steady state the batch is ready
+/// when the last Sim is, with no copy between staging and the forward pass (gathering the rows
+/// afterwards cost about a tenth of the forward pass of a small MLP at 1024 envs).
 struct Staging {
-    /// Rows of a slot: the policy agents of a Sim, policy by policy.
+    batches: Vec<Batch>,
+    /// Where [`Staging::settle`] lays a batch out anew, swapped with it.
+    spare: Batch,
+    /// Rows of a side slot: the policy agents of a Sim, policy by policy.
     slot_rows: usize,
-    /// Where each policy's rows start in a slot.
+    /// Where each policy's rows start in a side slot.
     bases: Vec<usize>,
     obs_dim: usize,
     mask_dim: usize,
     /// Rows each Sim staged for each policy, `[sims × policies]`.
     counts: Vec<usize>,
-    /// `[sims × slot_rows]`, each with its observation row in `obs` and mask row in `masks`.
+    /// The side arena, `[sims × slot_rows]`.
     members: Vec<(AgentId, Selection)>,
     obs: Vec<f32>,
     masks: Vec<u8>,
 }
+
+/// The rows `(members, obs, masks)` of one Sim for one policy.
+type Rows<'a> = (&'a mut [(AgentId, Selection)], &'a mut [f32], &'a mut [u8]);
 
 impl Staging {
     fn new(groups: &[Group], sims: usize, spaces: &Spaces) -> Self {
@@ -189,7 +226,13 @@ impl Staging {
             .collect();
         let slot_rows = groups.iter().map(|g| g.agents.len()).sum();
         let (obs_dim, mask_dim) = (spaces.observation.flat_dim(), spaces.action.mask_dim());
+        let mut batches: Vec<Batch> = groups.iter().map(|_| Batch::default()).collect();
+        for b in &mut batches {
+            b.lay_out((0..sims).map(|_| 0), obs_dim, mask_dim);
+        }
         Staging {
+            batches,
+            spare: Batch::default(),
             slot_rows,
             bases,
             obs_dim,
@@ -201,98 +244,163 @@ impl Staging {
         }
     }
 
-    /// What Sim `sim` staged for policy `group`: members, observation rows, mask rows.
-    fn staged(&self, sim: usize, group: usize) -> (&[(AgentId, Selection)], &[f32], &[u8]) {
-        let start = sim * self.slot_rows + self.bases[group];
-        let end = start + self.counts[sim * self.bases.len() + group];
-        (
-            &self.members[start..end],
-            &self.obs[start * self.obs_dim..end * self.obs_dim],
-            &self.masks[start * self.mask_dim..end * self.mask_dim],
-        )
+    fn sims(&self) -> usize {
+        self.counts.len() / self.batches.len()
     }
 
-    /// Sim `sim`'s slot.
-    fn slot<'a>(&'a mut self, groups: &'a [Group], sim: usize) -> Slot<'a> {
-        let (rows, (od, md)) = (
-            self.slot_rows * sim..self.slot_rows * (sim + 1),
-            (self.obs_dim, self.mask_dim),
-        );
-        Slot {
+    /// Every Sim's place in each batch, and its side slot, cut apart for one pass over the Sims.
+    fn slots<'a>(&'a mut self, groups: &'a [Group]) -> Slots<'a> {
+        let (sims, od, md) = (self.sims(), self.obs_dim, self.mask_dim);
+        let mut cut: Vec<_> = self
+            .batches
+            .iter_mut()
+            .map(|b| {
+                let o = &b.offsets;
+                split_rows(&mut b.members, o, 1)
+                    .into_iter()
+                    .zip(split_rows(&mut b.obs, o, od))
+                    .zip(split_rows(&mut b.masks, o, md))
+                    .map(|((m, o), k)| (m, o, k))
+            })
+            .collect();
+        // Regrouped Sim by Sim.
+        let mut placed = Vec::with_capacity(sims * groups.len());
+        for _ in 0..sims {
+            placed.extend(cut.iter_mut().map(|c| c.next().expect("one part per Sim")));
+        }
+        Slots {
             groups,
-            counts: &mut self.counts[groups.len() * sim..groups.len() * (sim + 1)],
-            members: &mut self.members[rows.clone()],
-            obs: &mut self.obs[rows.start * od..rows.end * od],
-            masks: &mut self.masks[rows.start * md..rows.end * md],
+            bases: &self.bases,
+            counts: &mut self.counts,
+            placed,
+            side: (&mut self.members, &mut self.obs, &mut self.masks),
+            slot_rows: self.slot_rows,
+            obs_dim: od,
+            mask_dim: md,
         }
     }
 
-    /// Every Sim's slot, in Sim order.
-    fn slots<'a>(
-        &'a mut self,
-        groups: &'a [Group],
-    ) -> impl IndexedParallelIterator<Item = Slot<'a>> {
-        let (rows, sims) = (self.slot_rows, self.counts.len() / groups.len());
+    /// Lays out anew every batch in which some Sim staged a different number of rows than it
+    /// had room for, moving each Sim's rows from wherever they were staged.
+    fn settle(&mut self) {
+        let (groups, sims) = (self.batches.len(), self.sims());
+        let (od, md) = (self.obs_dim, self.mask_dim);
+        for g in 0..groups {
+            let batch = &self.batches[g];
+            let count = |e: usize| self.counts[e * groups + g];
+            let fits = |e: usize| batch.offsets[e + 1] - batch.offsets[e] == count(e);
+            if (0..sims).all(fits) {
+                continue;
+            }
+            self.spare.lay_out((0..sims).map(count), od, md);
+            let spare = &mut self.spare;
+            for e in 0..sims {
+                let to = spare.offsets[e]..spare.offsets[e + 1];
+                let (from, members, obs, masks) = if fits(e) {
+                    let r = batch.offsets[e];
+                    (r..r + to.len(), &batch.members, &batch.obs, &batch.masks)
+                } else {
+                    let r = e * self.slot_rows + self.bases[g];
+                    (r..r + to.len(), &self.members, &self.obs, &self.masks)
+                };
+                spare.members[to.clone()].copy_from_slice(&members[from.clone()]);
+                spare.obs[to.start * od..to.end * od]
+                    .copy_from_slice(&obs[from.start * od..from.end * od]);
+                spare.masks[to.start * md..to.end * md]
+                    .copy_from_slice(&masks[from.start * md..from.end * md]);
+            }
+            std::mem::swap(&mut self.batches[g], &mut self.spare);
+        }
+    }
+}
+
+/// Every Sim's place in each batch, and its side slot (see [`Staging`]).
+pub(crate) struct Slots<'a> {
+    groups: &'a [Group],
+    bases: &'a [usize],
+    counts: &'a mut [usize],
+    /// `[sims × policies]`: each Sim's rows in each batch, as many as it staged last time.
+    placed: Vec<Rows<'a>>,
+    /// The side arena.
+    side: Rows<'a>,
+    slot_rows: usize,
+    obs_dim: usize,
+    mask_dim: usize,
+}
+
+impl<'a> Slots<'a> {
+    /// Each Sim's slot, in Sim order.
+    pub(crate) fn par_iter_mut(&mut self) -> impl IndexedParallelIterator<Item = Slot<'_, 'a>> {
+        let (groups, bases, g) = (self.groups, self.bases, self.groups.len());
+        let sims = self.placed.len() / g;
+        let rows = self.slot_rows;
         (
-            self.counts.par_chunks_mut(groups.len()),
-            self.members.par_chunks_mut(rows),
-            env_chunks(&mut self.obs, rows * self.obs_dim, sims),
-            env_chunks(&mut self.masks, rows * self.mask_dim, sims),
+            self.counts.par_chunks_mut(g),
+            self.placed.par_chunks_mut(g),
+            env_chunks(self.side.0, rows, sims),
+            env_chunks(self.side.1, rows * self.obs_dim, sims),
+            env_chunks(self.side.2, rows * self.mask_dim, sims),
         )
             .into_par_iter()
-            .map(move |(counts, members, obs, masks)| Slot {
+            .map(move |(counts, placed, m, o, k)| Slot {
                 groups,
+                bases,
                 counts,
-                members,
-                obs,
-                masks,
+                placed,
+                side: (m, o, k),
             })
     }
 }
 
-/// One Sim's slot of the staging arena.
-pub(crate) struct Slot<'a> {
-    groups: &'a [Group],
-    counts: &'a mut [usize],
-    members: &'a mut [(AgentId, Selection)],
-    obs: &'a mut [f32],
-    masks: &'a mut [u8],
+/// One Sim's place in each batch, and its side slot.
+pub(crate) struct Slot<'s, 'a> {
+    groups: &'s [Group],
+    bases: &'s [usize],
+    counts: &'s mut [usize],
+    placed: &'s mut [Rows<'a>],
+    side: Rows<'s>,
 }
 
-impl Slot<'_> {
-    /// Stages every policy's acting members, with their rows, from `world`.
-    pub(crate) fn stage(&mut self, world: &World) {
+impl Slot<'_, '_> {
+    /// Stages every policy's acting members, with their rows, from `world`; none for a Sim whose
+    /// episode is over (its next step is a reset).
+    pub(crate) fn stage(&mut self, world: &World, over: bool) {
         let obs = &world.resource::<Observations>().0;
         let masks = &world.resource::<ActionMasks>().0;
         let acting = world.resource::<Turn>().acting();
         let (od, md) = (obs.dim(), masks.dim());
-        let mut row = 0;
-        for (g, count) in self.groups.iter().zip(self.counts.iter_mut()) {
-            let base = row;
-            for &(a, selection) in g.agents.iter().filter(|(a, _)| acting[a.index()]) {
-                self.members[row] = (a, selection);
-                self.obs[row * od..(row + 1) * od].copy_from_slice(obs.row(a));
-                self.masks[row * md..(row + 1) * md].copy_from_slice(masks.row(a));
-                row += 1;
+        for (g, group) in self.groups.iter().enumerate() {
+            let members = || {
+                group
+                    .agents
+                    .iter()
+                    .filter(|(a, _)| !over && acting[a.index()])
+            };
+            let count = members().count();
+            self.counts[g] = count;
+            let (m, o, k, base) = if self.placed[g].0.len() == count {
+                let p = &mut self.placed[g];
+                (&mut *p.0, &mut *p.1, &mut *p.2, 0)
+            } else {
+                let s = &mut self.side;
+                (&mut *s.0, &mut *s.1, &mut *s.2, self.bases[g])
+            };
+            for (row, &(a, selection)) in (base..).zip(members()) {
+                m[row] = (a, selection);
+                o[row * od..(row + 1) * od].copy_from_slice(obs.row(a));
+                k[row * md..(row + 1) * md].copy_from_slice(masks.row(a));
             }
-            *count = row - base;
-            row = base + g.agents.len();
         }
     }
 }
 
-/// Runs every policy once per step over a slice of Sims of one config: gather the Sims' staged
-/// inputs, one forward pass per policy, check, select, scatter. Gathering and selecting run in
-/// parallel over the Sims (each Sim's rows are contiguous in the batch); selecting touches a
-/// Sim's world only to sample from its `policy` stream or keep extras. Scratch buffers are kept
-/// between steps.
+/// Runs every policy once per step over a slice of Sims of one config: one forward pass per
+/// policy on the batch the Sims staged (see [`Staging`]), check, select, scatter. Selecting
+/// touches a Sim's world only to sample from its `policy` stream or keep extras. Scratch buffers
+/// are kept between steps.
 pub(crate) struct PolicyRunner {
     groups: Arc<[Group]>,
     staging: Staging,
-    /// `offsets[e]..offsets[e + 1]` are env `e`'s rows.
-    offsets: Vec<usize>,
-    obs: Vec<f32>,
-    masks: Vec<u8>,
     head: Vec<f32>,
     extras: Vec<f32>,
     /// Wall time spent in `decide` so far.
@@ -320,38 +428,42 @@ impl PolicyRunner {
         PolicyRunner {
             staging: Staging::new(&groups, sims, spaces),
             groups,
-            offsets: Vec::new(),
-            obs: Vec::new(),
-            masks: Vec::new(),
             head: Vec::new(),
             extras: Vec::new(),
             time: Duration::ZERO,
         }
     }
 
-    /// Every Sim's slot of the staging arena, in Sim order, to stage into after stepping it.
-    pub(crate) fn slots(&mut self) -> impl IndexedParallelIterator<Item = Slot<'_>> {
+    /// Every Sim's slot, to stage into right after stepping it; then [`PolicyRunner::settle`].
+    pub(crate) fn slots(&mut self) -> Slots<'_> {
         self.staging.slots(&self.groups)
     }
 
-    /// Stages Sim `sim`'s inputs from its `world`.
-    pub(crate) fn stage(&mut self, sim: usize, world: &World) {
-        self.staging.slot(&self.groups, sim).stage(world);
+    /// Makes the batches whole once every Sim has staged.
+    pub(crate) fn settle(&mut self) {
+        self.staging.settle();
     }
 
-    /// Writes the action of every acting policy agent of every env `e` with `active(e)` into its
-    /// row of `actions` (`[envs × agents × action_dim]`), one forward pass per policy, from the
-    /// inputs each Sim last staged. On error (a failed pass, a non-finite output) nothing in any
-    /// Sim has changed.
+    /// Stages every Sim from its world (none with its episode over), in Sim order, and settles.
+    pub(crate) fn stage_all<'w>(&mut self, worlds: impl IndexedParallelIterator<Item = &'w World>) {
+        let mut slots = self.slots();
+        slots
+            .par_iter_mut()
+            .zip(worlds)
+            .for_each(|(mut slot, world)| slot.stage(world, false));
+        self.settle();
+    }
+
+    /// Writes the action of every acting policy agent of every env into its row of `actions`
+    /// (`[envs × agents × action_dim]`), one forward pass per policy, from the batches the Sims
+    /// last staged. On error (a failed pass, a non-finite output) nothing in any Sim has changed.
     pub(crate) fn decide(
         &mut self,
         sims: &mut [Sim],
-        active: impl Fn(usize) -> bool + Sync,
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
-        let decided =
-            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, &active, actions));
+        let decided = (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, actions));
         self.time += start.elapsed();
         decided
     }
@@ -360,7 +472,6 @@ impl PolicyRunner {
         &mut self,
         group: usize,
         sims: &mut [Sim],
-        active: &(impl Fn(usize) -> bool + Sync),
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let Some(first) = sims.first() else {
@@ -368,58 +479,31 @@ impl PolicyRunner {
         };
         let g = &self.groups[group];
         let space = first.spaces().action.clone();
-        let (obs_dim, mask_dim) = (first.spaces().observation.flat_dim(), space.mask_dim());
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
-        let per_env = first.agent_count() * action_dim;
-        let staging = &self.staging;
-        // Each env's staged members, none for an env that is not stepping.
-        let members = |e: usize| match active(e) {
-            true => staging.staged(e, group).0,
-            false => &[],
-        };
-        self.offsets.clear();
-        self.offsets.push(0);
-        for e in 0..sims.len() {
-            self.offsets.push(self.offsets[e] + members(e).len());
-        }
-        let rows = self.offsets[sims.len()];
+        let (mask_dim, per_env) = (space.mask_dim(), first.agent_count() * action_dim);
+        let batch = &self.staging.batches[group];
+        let rows = batch.rows();
         if rows == 0 {
             return Ok(());
         }
-        self.obs.resize(rows * obs_dim, 0.0);
-        self.masks.resize(rows * mask_dim, 0);
         self.head.resize(rows * head_dim, 0.0);
         self.extras.resize(rows * g.extras_dim, 0.0);
-        let (obs, masks, head, extras) = (
-            &mut self.obs[..rows * obs_dim],
-            &mut self.masks[..rows * mask_dim],
+        let (head, extras) = (
             &mut self.head[..rows * head_dim],
             &mut self.extras[..rows * g.extras_dim],
         );
-        // One sweep over the arena on this thread, which runs the forward pass next and so finds
-        // the batch in its cache (handing the copy to rayon measured slower: the other worker's
-        // wake-up costs more than half the copy saves).
-        let offsets = &self.offsets;
-        for (e, rows) in offsets.windows(2).enumerate().filter(|(_, r)| r[0] < r[1]) {
-            let (_, o, m) = staging.staged(e, group);
-            obs[rows[0] * obs_dim..rows[1] * obs_dim].copy_from_slice(o);
-            masks[rows[0] * mask_dim..rows[1] * mask_dim].copy_from_slice(m);
-        }
-
+        let offsets = &batch.offsets;
         let name = || g.policy.name().to_owned();
         let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
-        let agent_of = |row: usize| {
-            let e = env_of(row);
-            (e, members(e)[row - offsets[e]].0)
-        };
-        let batch = PolicyBatch {
+        let members = |e: usize| &batch.members[offsets[e]..offsets[e + 1]];
+        let pass = PolicyBatch {
             rows,
-            obs,
-            masks,
+            obs: &batch.obs,
+            masks: &batch.masks,
             head,
             extras,
         };
-        g.policy.forward(batch).map_err(|message| {
+        g.policy.forward(pass).map_err(|message| {
             let error = StepError::PolicyFailed {
                 policy: name(),
                 message,
@@ -440,13 +524,12 @@ impl PolicyRunner {
             ),
         };
         if let Some((row, message)) = found {
-            let (env, agent) = agent_of(row);
             let error = StepError::PolicyOutput {
                 policy: name(),
-                agent,
+                agent: batch.members[row].0,
                 message,
             };
-            return Err((env, error));
+            return Err((env_of(row), error));
         }
 
         let space = &space;
@@ -461,7 +544,7 @@ impl PolicyRunner {
                     let start = e * per_env + a.index() * action_dim;
                     space.select(
                         &self.head[r * head_dim..(r + 1) * head_dim],
-                        &self.masks[r * mask_dim..(r + 1) * mask_dim],
+                        &batch.masks[r * mask_dim..(r + 1) * mask_dim],
                         selection,
                         None,
                         &mut actions[start..start + action_dim],
@@ -479,14 +562,16 @@ impl PolicyRunner {
                 offsets,
                 g.extras_dim,
             ),
-            split_rows(&mut self.masks[..rows * mask_dim], offsets, mask_dim),
         )
             .into_par_iter()
             .enumerate()
             .with_min_len(MIN_ENVS_PER_TASK)
-            .map(|(e, parts)| (members(e), parts))
-            .filter(|(members, _)| !members.is_empty())
-            .for_each(|(members, (sim, actions, heads, extras, masks))| {
+            .map(|(e, parts)| {
+                let masks = &batch.masks[offsets[e] * mask_dim..offsets[e + 1] * mask_dim];
+                (members(e), masks, parts)
+            })
+            .filter(|(members, _, _)| !members.is_empty())
+            .for_each(|(members, masks, (sim, actions, heads, extras))| {
                 let mut select_all = |mut rng: Option<&mut ChaCha8Rng>| {
                     for (r, &(a, selection)) in members.iter().enumerate() {
                         let i = a.index();

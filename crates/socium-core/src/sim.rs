@@ -618,8 +618,8 @@ impl Sim {
         let mut filled = std::mem::take(&mut self.policy_actions);
         filled.clear();
         filled.extend_from_slice(actions);
-        policies.stage(0, &self.world);
-        let decided = policies.decide(std::slice::from_mut(self), |_| true, &mut filled);
+        policies.stage_all(rayon::iter::once(&self.world));
+        let decided = policies.decide(std::slice::from_mut(self), &mut filled);
         self.policies = Some(policies);
         if decided.is_ok() {
             self.step_checked(&filled);

@@ -142,9 +142,7 @@ impl VecEnv {
         };
         let policies = first.and_then(|s| {
             let mut runner = PolicyRunner::new(s.policy_groups()?.clone(), num_envs, s.spaces());
-            for (e, sim) in sims.iter().enumerate() {
-                runner.stage(e, sim.world());
-            }
+            runner.stage_all(sims.par_iter().map(Sim::world));
             Some(runner)
         });
         Ok(VecEnv {
@@ -283,8 +281,7 @@ impl VecEnv {
         if let Some(policies) = &mut self.policies {
             filled.clear();
             filled.extend_from_slice(actions);
-            let needs_reset = &self.needs_reset;
-            let decided = policies.decide(&mut self.sims, |e| !needs_reset[e], &mut filled);
+            let decided = policies.decide(&mut self.sims, &mut filled);
             if let Err((env, error)) = decided {
                 self.policy_actions = filled;
                 return Err(VecStepError::Env { env, error });
@@ -344,8 +341,9 @@ impl VecEnv {
         let (n, l) = (self.sims.len(), self.layout);
         let actions = actions.unwrap_or(&[]);
         // Envs without policies have no slots to stage into.
-        let slots = match &mut self.policies {
-            Some(p) => rayon::iter::Either::Left(p.slots().map(Some)),
+        let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
+        let slots = match &mut slots {
+            Some(slots) => rayon::iter::Either::Left(slots.par_iter_mut().map(Some)),
             None => rayon::iter::Either::Right((0..n).into_par_iter().map(|_| None)),
         };
         (
@@ -371,9 +369,6 @@ impl VecEnv {
                         .get(i * l.actions..(i + 1) * l.actions)
                         .unwrap_or(&[]);
                     let reset = f(i, sim, act, *finished);
-                    if let Some(mut slot) = slot {
-                        slot.stage(sim.world());
-                    }
                     let out = VecOutputs {
                         obs,
                         masks,
@@ -384,7 +379,13 @@ impl VecEnv {
                         truncated: trunc,
                     };
                     *finished = sim.write_outputs(out, reset);
+                    if let Some(mut slot) = slot {
+                        slot.stage(sim.world(), *finished);
+                    }
                 },
             );
+        if let Some(policies) = &mut self.policies {
+            policies.settle();
+        }
     }
 }
