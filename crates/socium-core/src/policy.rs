@@ -2,12 +2,13 @@
 //! `VecEnv`, in one call per step.
 //!
 //! The kernel knows no model format: a policy maps a batch of observation rows (and their action
-//! masks) to *action-head* rows ([`crate::Space::head_dim`] values each: logits for every discrete part,
-//! values for every `Box` part) and, optionally, extra outputs (a belief head, say). The kernel
-//! gathers the batch, checks every output is finite, turns heads into legal actions with the
-//! agent's [`Selection`] (drawing from the Sim's own `policy` stream, so results never depend on
-//! how envs were batched or threaded) and keeps the extras on the agent ([`PolicyExtras`]) for the
-//! step's systems to read. `socium-policy` implements `Policy` for ONNX models.
+//! masks) to *action-head* rows ([`crate::Space::head_dim`] values each: logits for every
+//! discrete part, values for every `Box` part) and, optionally, extra outputs (a belief head,
+//! say). The kernel builds the batch (see `Staging`), checks every output is finite, turns heads
+//! into legal actions with the agent's [`Selection`] (drawing from the Sim's own `policy`
+//! stream, so results never depend on how envs were batched or threaded) and keeps the extras on
+//! the agent ([`PolicyExtras`]) for the step's systems to read. `socium-policy` implements
+//! `Policy` for ONNX models.
 
 use crate::vec_env::env_chunks;
 use crate::{
