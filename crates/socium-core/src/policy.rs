@@ -331,25 +331,27 @@ pub(crate) struct Slots<'a> {
 
 impl<'a> Slots<'a> {
     /// Each Sim's slot, in Sim order.
-    pub(crate) fn par_iter_mut(&mut self) -> impl IndexedParallelIterator<Item = Slot<'_, 'a>> {
+    pub(crate) fn each(&mut self) -> Vec<Slot<'_, 'a>> {
         let (groups, bases, g) = (self.groups, self.bases, self.groups.len());
         let sims = self.placed.len() / g;
         let rows = self.slot_rows;
-        (
-            self.counts.par_chunks_mut(g),
-            self.placed.par_chunks_mut(g),
+        let side = (
             env_chunks(self.side.0, rows, sims),
             env_chunks(self.side.1, rows * self.obs_dim, sims),
             env_chunks(self.side.2, rows * self.mask_dim, sims),
-        )
-            .into_par_iter()
-            .map(move |(counts, placed, m, o, k)| Slot {
+        );
+        self.counts
+            .chunks_mut(g)
+            .zip(self.placed.chunks_mut(g))
+            .zip(side.0.into_iter().zip(side.1).zip(side.2))
+            .map(|((counts, placed), ((m, o), k))| Slot {
                 groups,
                 bases,
                 counts,
                 placed,
                 side: (m, o, k),
             })
+            .collect()
     }
 }
 
@@ -449,7 +451,8 @@ impl PolicyRunner {
     pub(crate) fn stage_all<'w>(&mut self, worlds: impl IndexedParallelIterator<Item = &'w World>) {
         let mut slots = self.slots();
         slots
-            .par_iter_mut()
+            .each()
+            .into_par_iter()
             .zip(worlds)
             .for_each(|(mut slot, world)| slot.stage(world, false));
         self.settle();

@@ -103,16 +103,17 @@ pub struct VecEnv {
 }
 
 /// Splits `buf` into `envs` chunks of `per_env` values; works for `per_env == 0` too.
-pub(crate) fn env_chunks<T: Send>(
-    buf: &mut [T],
-    per_env: usize,
-    envs: usize,
-) -> impl IndexedParallelIterator<Item = &mut [T]> {
-    if per_env == 0 {
-        rayon::iter::Either::Left((0..envs).into_par_iter().map(|_| <&mut [T]>::default()))
-    } else {
-        rayon::iter::Either::Right(buf.par_chunks_mut(per_env))
+///
+/// A `Vec`, one type whatever the width: zipping parallel iterators that are each one of two types
+/// (rayon's `Either`) compiles the consumer once per combination, 2^k times.
+pub(crate) fn env_chunks<T: Send>(mut buf: &mut [T], per_env: usize, envs: usize) -> Vec<&mut [T]> {
+    let mut chunks = Vec::with_capacity(envs);
+    for _ in 0..envs {
+        let (chunk, rest) = std::mem::take(&mut buf).split_at_mut(per_env);
+        chunks.push(chunk);
+        buf = rest;
     }
+    chunks
 }
 
 impl VecEnv {
@@ -342,9 +343,9 @@ impl VecEnv {
         let actions = actions.unwrap_or(&[]);
         // Envs without policies have no slots to stage into.
         let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
-        let slots = match &mut slots {
-            Some(slots) => rayon::iter::Either::Left(slots.par_iter_mut().map(Some)),
-            None => rayon::iter::Either::Right((0..n).into_par_iter().map(|_| None)),
+        let slots: Vec<_> = match &mut slots {
+            Some(slots) => slots.each().into_iter().map(Some).collect(),
+            None => (0..n).map(|_| None).collect(),
         };
         (
             self.sims.par_iter_mut(),
