@@ -343,7 +343,7 @@ impl<'a> Slots<'a> {
         self.counts
             .chunks_mut(g)
             .zip(self.placed.chunks_mut(g))
-            .zip(side.0.into_iter().zip(side.1).zip(side.2))
+            .zip(Iterator::zip(Iterator::zip(side.0, side.1), side.2))
             .map(|((counts, placed), ((m, o), k))| Slot {
                 groups,
                 bases,

@@ -9,6 +9,7 @@
 use crate::{
     AgentId, Game, Sim, SimConfig, SimError, StepError, derive_seed, policy::PolicyRunner,
 };
+use rayon::iter::plumbing::{Consumer, Producer, ProducerCallback, UnindexedConsumer, bridge};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -102,19 +103,100 @@ pub struct VecEnv {
     policy_actions: Vec<f32>,
 }
 
-/// Splits `buf` into `envs` chunks of `per_env` values; works for `per_env == 0` too.
-///
-/// A `Vec`, one type whatever the width: zipping parallel iterators that are each one of two types
-/// (rayon's `Either`) compiles the consumer once per combination, 2^k times.
-pub(crate) fn env_chunks<T: Send>(mut buf: &mut [T], per_env: usize, envs: usize) -> Vec<&mut [T]> {
-    let mut chunks = Vec::with_capacity(envs);
-    for _ in 0..envs {
-        let (chunk, rest) = std::mem::take(&mut buf).split_at_mut(per_env);
-        chunks.push(chunk);
-        buf = rest;
-    }
-    chunks
+/// Splits `buf` into `envs` chunks of `per_env` values, in parallel; works for `per_env == 0` too.
+pub(crate) fn env_chunks<T: Send>(buf: &mut [T], per_env: usize, envs: usize) -> EnvChunks<'_, T> {
+    debug_assert_eq!(buf.len(), per_env * envs);
+    EnvChunks { buf, per_env, envs }
 }
+
+/// [`env_chunks`]: rayon's `par_chunks_mut`, but with `envs` empty chunks of an empty buffer. One
+/// type whatever the width: zipping iterators that are each one of two types (rayon's `Either`)
+/// makes rustc compile the consumer once per combination, 2^k times (it took `socium-core` minutes
+/// to compile).
+pub(crate) struct EnvChunks<'a, T> {
+    buf: &'a mut [T],
+    per_env: usize,
+    envs: usize,
+}
+
+impl<'a, T: Send> ParallelIterator for EnvChunks<'a, T> {
+    type Item = &'a mut [T];
+
+    fn drive_unindexed<C: UnindexedConsumer<Self::Item>>(self, consumer: C) -> C::Result {
+        bridge(self, consumer)
+    }
+
+    fn opt_len(&self) -> Option<usize> {
+        Some(self.envs)
+    }
+}
+
+impl<T: Send> IndexedParallelIterator for EnvChunks<'_, T> {
+    fn len(&self) -> usize {
+        self.envs
+    }
+
+    fn drive<C: Consumer<Self::Item>>(self, consumer: C) -> C::Result {
+        bridge(self, consumer)
+    }
+
+    fn with_producer<CB: ProducerCallback<Self::Item>>(self, callback: CB) -> CB::Output {
+        callback.callback(self)
+    }
+}
+
+impl<'a, T: Send> Producer for EnvChunks<'a, T> {
+    type Item = &'a mut [T];
+    type IntoIter = EnvChunks<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self
+    }
+
+    fn split_at(self, index: usize) -> (Self, Self) {
+        let (left, right) = self.buf.split_at_mut(index * self.per_env);
+        let per_env = self.per_env;
+        (
+            EnvChunks {
+                buf: left,
+                per_env,
+                envs: index,
+            },
+            EnvChunks {
+                buf: right,
+                per_env,
+                envs: self.envs - index,
+            },
+        )
+    }
+}
+
+impl<'a, T> Iterator for EnvChunks<'a, T> {
+    type Item = &'a mut [T];
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.envs = self.envs.checked_sub(1)?;
+        let (chunk, rest) = std::mem::take(&mut self.buf).split_at_mut(self.per_env);
+        self.buf = rest;
+        Some(chunk)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.envs, Some(self.envs))
+    }
+}
+
+impl<T> DoubleEndedIterator for EnvChunks<'_, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.envs = self.envs.checked_sub(1)?;
+        let buf = std::mem::take(&mut self.buf);
+        let (rest, chunk) = buf.split_at_mut(buf.len() - self.per_env);
+        self.buf = rest;
+        Some(chunk)
+    }
+}
+
+impl<T> ExactSizeIterator for EnvChunks<'_, T> {}
 
 impl VecEnv {
     /// One Sim of `game` per seed, env `i` seeded `seeds[i]`. Envs keep no transcript
