@@ -425,9 +425,10 @@ impl VecEnv {
         let actions = actions.unwrap_or(&[]);
         // Envs without policies have no slots to stage into.
         let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
-        let slots: Vec<_> = match &mut slots {
-            Some(slots) => slots.each().into_iter().map(Some).collect(),
-            None => (0..n).map(|_| None).collect(),
+        // One `Either` here compiles the pass twice; without policies no slot list is built.
+        let slots = match &mut slots {
+            Some(slots) => rayon::iter::Either::Left(slots.each().into_par_iter().map(Some)),
+            None => rayon::iter::Either::Right((0..n).into_par_iter().map(|_| None)),
         };
         (
             self.sims.par_iter_mut(),
