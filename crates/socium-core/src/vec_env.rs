@@ -473,3 +473,34 @@ impl VecEnv {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_chunks_split_any_width_alike_from_either_end_and_in_parallel() {
+        for width in [0, 1, 3] {
+            let mut buf: Vec<usize> = (0..5 * width).collect();
+            let want: Vec<Vec<usize>> = (0..5)
+                .map(|e| (e * width..(e + 1) * width).collect())
+                .collect();
+            let forward: Vec<Vec<usize>> =
+                Iterator::map(env_chunks(&mut buf, width, 5), |c| c.to_vec()).collect();
+            assert_eq!(forward, want, "width {width}");
+            let mut backward: Vec<Vec<usize>> = Iterator::rev(env_chunks(&mut buf, width, 5))
+                .map(|c| c.to_vec())
+                .collect();
+            backward.reverse();
+            assert_eq!(backward, want, "width {width}, from the back");
+            // Split by rayon into single chunks and written through.
+            env_chunks(&mut buf, width, 5)
+                .with_max_len(1)
+                .enumerate()
+                .for_each(|(e, chunk)| chunk.iter_mut().for_each(|x| *x = e));
+            let owners: Vec<usize> = (0..5).flat_map(|e| vec![e; width]).collect();
+            assert_eq!(buf, owners, "width {width}, in parallel");
+            assert_eq!(ExactSizeIterator::len(&env_chunks(&mut buf, width, 5)), 5);
+        }
+    }
+}
