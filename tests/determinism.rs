@@ -2,7 +2,7 @@
 //! its Sims one by one, with one thread or two.
 
 use socium::core::{Sim, SimConfig, VecBuffers, VecEnv, derive_seed};
-use socium::scenario::{Scenario, run};
+use socium::scenario::{Scenario, play, run};
 use std::path::Path;
 
 fn scenario(name: &str, episodes: u64) -> Scenario {
@@ -62,6 +62,48 @@ fn same_seed_gives_byte_identical_outputs() {
 }
 
 /// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
+/// A deterministic tournament keeping no transcript plays one round robin and repeats its
+/// episodes' records (`Game::period`); keeping one, it plays every episode. Both write the same
+/// `metrics.csv` and `summary.json`, byte for byte.
+#[test]
+fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writes() {
+    for (agents, seed) in [(8, 1984), (7, 5)] {
+        let mut s = scenario("ipd_tournament.toml", 23);
+        s.config.agents.truncate(agents);
+        s.config.seed = seed;
+        // The circle method: 7 rounds for 8 agents, and for 7 (one resting each round).
+        let rounds = 7;
+        let played = |s: &Scenario| {
+            let mut sim = s.sim().unwrap();
+            let mut played = Vec::new();
+            play(
+                s,
+                &mut sim,
+                |_| Ok(()),
+                |_, r| {
+                    played.push(r.played);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            played
+        };
+        s.config.transcript = true;
+        let all = outputs(&s);
+        assert_eq!(played(&s), (0..23).collect::<Vec<_>>());
+        s.config.transcript = false;
+        let repeated = outputs(&s);
+        let expected: Vec<u64> = (0..23).map(|e| e % rounds).collect();
+        assert_eq!(played(&s), expected, "{agents} agents");
+        let names: Vec<&str> = repeated.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["metrics.csv", "summary.json"]);
+        assert!(
+            all[..2] == repeated[..],
+            "{agents} agents: metrics.csv or summary.json differ"
+        );
+    }
+}
+
 fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -> VecBuffers {
     let mut out = VecBuffers::default();
     for (i, sim) in sims.iter_mut().enumerate() {

@@ -133,12 +133,22 @@ struct ScenarioReport {
     scenario: String,
     game: &'static str,
     episodes: u64,
-    steps: u64,
-    decisions: u64,
+    #[serde(flatten)]
+    counts: Counts,
     seconds: Vec<f64>,
     median_seconds: f64,
     runs_per_second: f64,
     decisions_per_second: f64,
+}
+
+/// Steps and decisions (utterances) of a run's episodes, and of those played rather than repeated
+/// from an earlier episode's record (see `socium_scenario::play`).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+struct Counts {
+    steps: u64,
+    decisions: u64,
+    played_steps: u64,
+    played_decisions: u64,
 }
 
 #[derive(Serialize)]
@@ -584,30 +594,27 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let s = load(&scenario)?;
             let mut sim = s.sim()?;
-            let actions = vec![
-                0.0;
-                s.config.agents.len()
-                    * s.game.action_space(s.config.agents.len()).flat_dim()
-            ];
-            let mut play = || -> Result<(u64, u64)> {
-                let (mut steps, mut decisions) = (0, 0);
-                for episode in 0..s.episodes {
-                    sim.reset(if episode == 0 {
-                        Some(s.config.seed)
-                    } else {
-                        None
-                    });
-                    while !sim.is_done() {
-                        sim.step(&actions)?;
-                        steps += 1;
-                        decisions += sim.utterances().len() as u64;
-                    }
-                }
-                Ok((steps, decisions))
+            let mut play = || -> Result<Counts> {
+                let mut counts = Counts::default();
+                socium_scenario::play(
+                    &s,
+                    &mut sim,
+                    |_| Ok(()),
+                    |episode, record| {
+                        counts.steps += record.steps;
+                        counts.decisions += record.utterances;
+                        if record.played == episode {
+                            counts.played_steps += record.steps;
+                            counts.played_decisions += record.utterances;
+                        }
+                        Ok(())
+                    },
+                )?;
+                Ok(counts)
             };
             play()?;
             let mut seconds = Vec::new();
-            let mut counts = (0, 0);
+            let mut counts = Counts::default();
             for _ in 0..repeats.max(1) {
                 let start = Instant::now();
                 counts = play()?;
@@ -618,24 +625,26 @@ pub fn run(bench: Bench) -> Result<()> {
                 scenario: s.name.clone(),
                 game: s.game.name(),
                 episodes: s.episodes,
-                steps: counts.0,
-                decisions: counts.1,
+                counts,
                 median_seconds: m,
                 runs_per_second: 1.0 / m,
-                decisions_per_second: counts.1 as f64 / m,
+                decisions_per_second: counts.played_decisions as f64 / m,
                 seconds,
             };
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!(
-                    "{} ({}): {} episodes, {} steps, {} decisions: median {:.5} s per run \
-                     ({:.1} runs/s, {:.3e} decisions/s)",
+                    "{} ({}): {} episodes, {} steps, {} decisions ({} steps, {} decisions \
+                     played, the rest repeated): median {:.5} s per run ({:.1} runs/s, \
+                     {:.3e} decisions played/s)",
                     report.scenario,
                     report.game,
                     report.episodes,
-                    report.steps,
-                    report.decisions,
+                    counts.steps,
+                    counts.decisions,
+                    counts.played_steps,
+                    counts.played_decisions,
                     m,
                     report.runs_per_second,
                     report.decisions_per_second

@@ -85,6 +85,15 @@ pub trait Game: Send + Sync {
     fn seed_independent(&self, _agents: &[AgentSpec], _episodes: usize) -> bool {
         false
     }
+    /// `Some(p)` when, with these agents, episode `e + p` of a run (after one seeded reset) always
+    /// plays exactly as episode `e` — the same steps, acts, rewards and metrics, whatever the seed
+    /// and whatever came between — as the repetitions of a tournament of deterministic players
+    /// do. A run that keeps no transcript then plays `p` episodes and repeats their records, as the
+    /// `axelrod` library serves deterministic matches from its cache. Say it only when it is
+    /// certain; the default is `None`.
+    fn period(&self, _agents: &[AgentSpec]) -> Option<u64> {
+        None
+    }
 }
 
 /// Everything but the game that makes a Sim.

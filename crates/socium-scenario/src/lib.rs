@@ -14,7 +14,7 @@ pub mod schema;
 
 pub use error::{Located, ScenarioError};
 pub use overrides::Override;
-pub use run::{GroupSummary, RunError, RunSummary, run};
+pub use run::{EpisodeRecord, GroupSummary, RunError, RunSummary, play, run};
 
 use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
 use socium_core::{

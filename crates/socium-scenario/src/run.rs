@@ -2,7 +2,7 @@
 
 use crate::Scenario;
 use serde::Serialize;
-use socium_core::{AgentId, Controller, SimError, StepError};
+use socium_core::{AgentId, Controller, MetricId, Sim, SimError, StepError};
 use std::{
     collections::BTreeMap,
     fmt::Write as _,
@@ -80,10 +80,88 @@ pub struct RunSummary {
     pub groups: Vec<GroupSummary>,
 }
 
-/// Plays `scenario.episodes` episodes (the first reset with the scenario's seed, the others
-/// continuing its streams), writes `transcript.jsonl` (when the scenario keeps one),
-/// `metrics.csv` and `summary.json` into `out` (each through a temporary file renamed at the end),
-/// and calls `progress(episodes done)` after each episode.
+/// What one episode of a run gave: what `metrics.csv` and `summary.json` are made of.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EpisodeRecord {
+    /// The episode played to make this record: the episode it is given for, or an earlier one
+    /// that it repeats (see [`play`]).
+    pub played: u64,
+    /// Steps played.
+    pub steps: u64,
+    /// Utterances made (one per act).
+    pub utterances: u64,
+    /// Each metric's mean over the episode, where it was recorded.
+    pub metrics: Vec<Option<f64>>,
+    /// Each agent's scalar return.
+    pub returns: Vec<f64>,
+    /// Each agent's raw reward per dimension, `[agents × dims]`.
+    pub raw: Vec<f64>,
+}
+
+/// Plays `scenario.episodes` episodes on `sim` (the first from a reset with the scenario's seed,
+/// the others continuing its streams), calling `after_step` after every step and
+/// `record(episode, its record)` after every episode, in order.
+///
+/// When no transcript is kept and the game repeats itself every `p` episodes with these agents
+/// ([`socium_core::Game::period`]: the repetitions of a deterministic tournament), only the first
+/// `p` episodes are played and each later one is given the record of the one it repeats, as the
+/// `axelrod` library serves the repetitions of deterministic matches from its cache. The records
+/// are the same as playing every episode would give.
+pub fn play(
+    scenario: &Scenario,
+    sim: &mut Sim,
+    mut after_step: impl FnMut(&mut Sim) -> Result<(), RunError>,
+    mut record: impl FnMut(u64, &EpisodeRecord) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    let period = if scenario.config.transcript {
+        None
+    } else {
+        scenario.game.period(&scenario.config.agents)
+    };
+    let mut played: Vec<EpisodeRecord> = Vec::new();
+    let mut current = EpisodeRecord::default();
+    let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    for episode in 0..scenario.episodes {
+        if let Some(p) = period
+            && episode >= p
+        {
+            record(episode, &played[(episode % p) as usize])?;
+            continue;
+        }
+        sim.reset((episode == 0).then_some(scenario.config.seed));
+        current.played = episode;
+        current.steps = 0;
+        current.utterances = 0;
+        while !sim.is_done() {
+            sim.step(&actions).map_err(|error| RunError::Step {
+                episode,
+                step: current.steps,
+                error,
+            })?;
+            current.steps += 1;
+            current.utterances += sim.utterances().len() as u64;
+            after_step(sim)?;
+        }
+        let metrics = sim.metrics();
+        current.metrics.clear();
+        current
+            .metrics
+            .extend((0..scenario.game.metrics().len()).map(|i| metrics.mean(MetricId(i as u16))));
+        current.returns.clear();
+        current.returns.extend_from_slice(sim.episode_returns());
+        current.raw.clear();
+        current.raw.extend_from_slice(sim.episode_raw_rewards());
+        record(episode, &current)?;
+        if period.is_some() {
+            played.push(current.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Plays a scenario's episodes ([`play`]), writes `transcript.jsonl` (when the scenario keeps
+/// one), `metrics.csv` and `summary.json` into `out` (each through a temporary file renamed at
+/// the end), and calls `progress(episodes done)` after each episode.
 pub fn run(
     scenario: &Scenario,
     out: &Path,
@@ -124,27 +202,15 @@ pub fn run(
     let mut raw = vec![0.0; n * dims.len()];
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
-    let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
-    for episode in 0..scenario.episodes {
-        if episode > 0 {
-            sim.reset(None);
-        }
-        let mut episode_steps = 0u64;
-        while !sim.is_done() {
-            sim.step(&actions).map_err(|error| RunError::Step {
-                episode,
-                step: episode_steps,
-                error,
-            })?;
-            episode_steps += 1;
-            transcript
-                .write_all(&sim.take_transcript())
-                .map_err(io(out))?;
-        }
-        steps += episode_steps;
-        write!(csv, "{episode},{episode_steps}").expect("writing to a String");
-        for (i, (sum, count)) in metric_sums.iter_mut().enumerate() {
-            let value = sim.metrics().mean(socium_core::MetricId(i as u16));
+    let write_transcript = |sim: &mut Sim| {
+        transcript
+            .write_all(&sim.take_transcript())
+            .map_err(io(out))
+    };
+    play(scenario, &mut sim, write_transcript, |episode, record| {
+        steps += record.steps;
+        write!(csv, "{episode},{}", record.steps).expect("writing to a String");
+        for ((sum, count), value) in metric_sums.iter_mut().zip(&record.metrics) {
             if let Some(v) = value {
                 *sum += v;
                 *count += 1;
@@ -153,20 +219,21 @@ pub fn run(
                 csv.push(',');
             }
         }
-        let (ep_returns, ep_raw) = (sim.episode_returns(), sim.episode_raw_rewards());
-        write!(csv, ",{}", ep_returns.iter().sum::<f64>() / n as f64).expect("writing to a String");
+        write!(csv, ",{}", record.returns.iter().sum::<f64>() / n as f64)
+            .expect("writing to a String");
         for k in 0..dims.len() {
-            let mean = ep_raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
+            let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
             write!(csv, ",{mean}").expect("writing to a String");
         }
         csv.push('\n');
         returns
             .iter_mut()
-            .zip(ep_returns)
+            .zip(&record.returns)
             .for_each(|(t, r)| *t += r);
-        raw.iter_mut().zip(ep_raw).for_each(|(t, r)| *t += r);
+        raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
         progress(episode + 1);
-    }
+        Ok(())
+    })?;
 
     let episodes = scenario.episodes.max(1) as f64;
     let agents = sim.agents();

@@ -333,18 +333,23 @@ impl Game for RepeatedConfig {
         Ok(())
     }
 
-    /// Without noise or a random match length, deterministic strategies play the same moves in
-    /// every match; whole round robins then give the same payoffs whatever round the seed starts
-    /// them at.
+    /// Whole round robins of a periodic tournament give the same payoffs whatever round the seed
+    /// starts them at.
     fn seed_independent(&self, agents: &[AgentSpec], episodes: usize) -> bool {
+        self.period(agents)
+            .is_some_and(|p| (episodes as u64).is_multiple_of(p))
+    }
+
+    /// Without noise or a random match length, deterministic strategies play the same moves in
+    /// every match, and episode `e` plays round `first + e` of the round robin: every round
+    /// robin's worth of episodes repeats the one before.
+    fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
         let deterministic = |a: &AgentSpec| match &a.controller {
             Controller::Scripted(c) => Strategy::from_choice(c).is_deterministic(),
             _ => false,
         };
-        self.noise.get() == 0.0
-            && self.continuation.is_none()
-            && episodes.is_multiple_of(round_robin_rounds(agents.len()))
-            && agents.iter().all(deterministic)
+        (self.noise.get() == 0.0 && self.continuation.is_none() && agents.iter().all(deterministic))
+            .then(|| round_robin_rounds(agents.len()) as u64)
     }
 
     fn build(&self, sim: &mut SimBuilder) {
@@ -537,10 +542,16 @@ mod tests {
     }
 
     #[test]
-    fn only_noiseless_deterministic_whole_round_robins_are_seed_independent() {
+    fn only_noiseless_deterministic_round_robins_repeat_and_are_seed_independent() {
         let game = RepeatedConfig::default();
         let tft_alld = agents(&[("tft", &[]), ("alld", &[])], 5);
         // 10 agents: 9 rounds to a round robin.
+        assert_eq!(game.period(&tft_alld), Some(9));
+        assert_eq!(
+            game.period(&tft_alld[..9]),
+            Some(9),
+            "9 agents: 9 rounds, one resting"
+        );
         assert!(game.seed_independent(&tft_alld, 9));
         assert!(game.seed_independent(&tft_alld, 18));
         assert!(
@@ -552,6 +563,7 @@ mod tests {
             ..RepeatedConfig::default()
         };
         assert!(!noisy.seed_independent(&tft_alld, 9));
+        assert_eq!(noisy.period(&tft_alld), None);
         let random_length = RepeatedConfig {
             continuation: Some(Probability::new(0.9).unwrap()),
             ..RepeatedConfig::default()
@@ -563,5 +575,6 @@ mod tests {
         let mut external = tft_alld.clone();
         external[0].controller = Controller::External;
         assert!(!game.seed_independent(&external, 9));
+        assert_eq!(game.period(&external), None);
     }
 }
