@@ -85,6 +85,7 @@ pub struct Utterances {
 impl Utterances {
     /// Records an utterance and returns its id. `text` is called only when a transcript is being
     /// kept, so rendering templates costs nothing in training runs.
+    #[inline]
     pub fn say(
         &mut self,
         speaker: AgentId,
@@ -108,6 +109,7 @@ impl Utterances {
         self.push(speaker, audience, act, Some(words))
     }
 
+    #[inline]
     fn push(
         &mut self,
         speaker: AgentId,
