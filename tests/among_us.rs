@@ -12,14 +12,25 @@ fn game(n: usize, width: u32, height: u32, extra: &str) -> Sim {
 }
 
 fn seeded(n: usize, width: u32, height: u32, extra: &str, seed: u64) -> Sim {
+    limited(n, width, height, extra, seed, None)
+}
+
+/// [`seeded`], with the scenario's step limit.
+fn limited(
+    n: usize,
+    width: u32,
+    height: u32,
+    extra: &str,
+    seed: u64,
+    max_steps: Option<u32>,
+) -> Sim {
     let text = format!(
         "[scenario]\nname = \"au\"\nseed = {seed}\n[game.among_us]\nwidth = {width}\n\
          height = {height}\n{extra}\n[[agents]]\ncontroller = \"external\"\ncount = {n}\n"
     );
-    Scenario::parse(&text, Path::new("au.toml"))
-        .unwrap()
-        .sim()
-        .unwrap()
+    let mut scenario = Scenario::parse(&text, Path::new("au.toml")).unwrap();
+    scenario.config.max_steps = max_steps;
+    scenario.sim().unwrap()
 }
 
 /// Steps with one act per player (`acts[a]`), every player stating a uniform belief.
@@ -128,7 +139,15 @@ fn a_kill_needs_the_same_room() {
 /// A one-room game (seeded `seed`, with `[game.among_us]` extras) where the imposter kills at the first step (cooldown 0), and
 /// a crewmate reports the body at the next.
 fn killed_and_reported(n: usize, extra: &str, seed: u64) -> (Sim, usize, usize) {
-    let mut sim = seeded(n, 1, 1, &format!("kill_cooldown = 0\n{extra}"), seed);
+    kill_and_report(
+        seeded(n, 1, 1, &format!("kill_cooldown = 0\n{extra}"), seed),
+        n,
+    )
+}
+
+/// The kill and the report of [`killed_and_reported`], in a one-room game `sim` of `n` players
+/// with kill cooldown 0.
+fn kill_and_report(mut sim: Sim, n: usize) -> (Sim, usize, usize) {
     let imp = imposter(&sim, n);
     let victim = (imp + 1) % n;
     let mut first = vec![acts::WAIT as f32; n];
@@ -346,6 +365,40 @@ fn rewards_of_one_message(seed: u64) -> bool {
         Attribution::Settles { utterance, .. } if utterance == message
     ));
     speaker == imp
+}
+
+/// A message made at the last step the scenario allows has no next step for the listeners to
+/// answer at: its rewards enter at its own step, on the beliefs as they stand, naming it.
+#[test]
+fn a_message_at_the_step_limit_settles_at_once() {
+    use socium::games::deduction::among_us::{LISTENING, LISTENING_FLOOR, SPEAKING};
+    let n = 5;
+    // The kill at step 0, the report at step 1, the first message at step 2: the last.
+    let sim = limited(n, 1, 1, "kill_cooldown = 0\nmessages = 1", 3, Some(3));
+    let (mut sim, imp, victim) = kill_and_report(sim, n);
+    let speaker = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
+    let mut claim = vec![acts::WAIT as f32; n];
+    claim[speaker] = acts::claim(n, 0) as f32;
+    play(&mut sim, &claim).unwrap();
+    assert!(sim.is_done() && sim.truncated()[speaker], "the limit ends the episode");
+    let message = sim.utterances()[0].id;
+    // Every player stated a uniform belief with the message and has no step left to change it.
+    let listeners = (0..n).filter(|&l| l != imp && l != victim && l != speaker);
+    let floored = (1.0f64 / n as f64).max(LISTENING_FLOOR).ln();
+    let listening: Vec<(usize, f64)> = listeners.map(|l| (l, floored)).collect();
+    let got = entries(&sim, LISTENING.0);
+    assert_eq!(got.len(), listening.len(), "{got:?}");
+    for ((a, v), (b, w)) in got.iter().zip(&listening) {
+        assert_eq!(a, b);
+        assert!((v - w).abs() < 1e-6, "listener {a}: {v} vs {w}");
+    }
+    assert_eq!(entries(&sim, SPEAKING.0), [(speaker, 0.0)]);
+    assert!(
+        sim.reward_entries()
+            .iter()
+            .filter(|e| e.dimension == LISTENING || e.dimension == SPEAKING)
+            .all(|e| e.utterance == message)
+    );
 }
 
 #[test]

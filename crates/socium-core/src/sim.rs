@@ -907,8 +907,9 @@ fn finish_step(
     mut transcript: ResMut<Transcript>,
 ) {
     rewards.aggregate(&ledger);
+    let last = done.is_last_step(clock.step);
     clock.step += 1;
-    if done.max_steps.is_some_and(|m| clock.step >= m) {
+    if last {
         let Done {
             terminated,
             truncated,

@@ -106,6 +106,12 @@ impl Done {
         self.terminated.fill(true);
     }
 
+    /// Whether the scenario's step limit ends the episode after step `step` (0-based): a game
+    /// settles there what it would otherwise settle at the next step.
+    pub fn is_last_step(&self, step: u32) -> bool {
+        self.max_steps.is_some_and(|m| step + 1 >= m)
+    }
+
     /// Whether `a` is terminated or truncated.
     #[inline]
     pub fn is_done(&self, a: AgentId) -> bool {

@@ -26,7 +26,8 @@
 //! in the summed probability that the living crewmates other than the speaker give the true
 //! imposters (negated for an imposter speaker). Both are known once the listeners have answered,
 //! so they settle at the step after the message (every living player acts at every step of a
-//! discussion and at the vote), as reward entries naming the message.
+//! discussion and at the vote), as reward entries naming the message — or at the message's own
+//! step, on the beliefs as they stand, when the step limit truncates the episode there.
 //!
 //! Differences from the paper: messages are typed acts with rendered text rather than free
 //! language, and players start in random rooms.
@@ -1189,11 +1190,18 @@ fn resolve(
                 }
                 _ => utterances.say(speaker, Audience::All, message.act(), words),
             };
-            state.pending = Some(Pending {
+            let pending = Pending {
                 speaker: speaker.index(),
                 message: u,
                 before,
-            });
+            };
+            // At the step limit no listener has a step left to answer: settle on the beliefs as
+            // they stand rather than lose the message's rewards.
+            if done.is_last_step(clock.step()) {
+                settle(state, pending, events);
+            } else {
+                state.pending = Some(pending);
+            }
             if state.speakers.is_empty() {
                 state.stage = Stage::Vote;
             }
