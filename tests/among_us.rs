@@ -380,7 +380,10 @@ fn a_message_at_the_step_limit_settles_at_once() {
     let mut claim = vec![acts::WAIT as f32; n];
     claim[speaker] = acts::claim(n, 0) as f32;
     play(&mut sim, &claim).unwrap();
-    assert!(sim.is_done() && sim.truncated()[speaker], "the limit ends the episode");
+    assert!(
+        sim.is_done() && sim.truncated()[speaker],
+        "the limit ends the episode"
+    );
     let message = sim.utterances()[0].id;
     // Every player stated a uniform belief with the message and has no step left to change it.
     let listeners = (0..n).filter(|&l| l != imp && l != victim && l != speaker);

@@ -577,9 +577,16 @@ impl Sim {
                 found: actions.len(),
             });
         }
+        self.check_external(actions)
+    }
+
+    /// The part of [`Sim::check_actions`] that reads the world: the acting external agents'
+    /// actions against the space and masks. Free when no agent acts from outside.
+    pub(crate) fn check_external(&self, actions: &[f32]) -> Result<(), StepError> {
         if self.external.is_empty() {
             return Ok(());
         }
+        let per_agent = self.spaces.action.flat_dim();
         let turn = self.world.resource::<Turn>();
         let masks = &self.world.resource::<ActionMasks>().0;
         for &a in &self.external {
@@ -659,7 +666,6 @@ impl Sim {
             buf.0.row_mut(a).copy_from_slice(&actions[i..i + per_agent]);
         }
         self.step.run(&mut self.world);
-        self.world.resource_mut::<Texts>().clear();
     }
 
     /// Copies this step's outputs into one env's slices of `VecEnv` buffers (rewards zeroed when
@@ -893,8 +899,8 @@ struct TranscriptReward {
     value: f64,
 }
 
-/// Sums the step's rewards, advances the clock, truncates at the step limit, starts the next
-/// turn, and writes the transcript.
+/// Sums the step's rewards, drops the step's texts, advances the clock, truncates at the step limit,
+/// starts the next turn, and writes the transcript.
 #[allow(clippy::too_many_arguments)]
 fn finish_step(
     mut clock: ResMut<Clock>,
@@ -905,7 +911,9 @@ fn finish_step(
     ledger: Res<RewardLedger>,
     mut rewards: ResMut<StepRewards>,
     mut transcript: ResMut<Transcript>,
+    mut texts: ResMut<Texts>,
 ) {
+    texts.clear();
     rewards.aggregate(&ledger);
     let last = done.is_last_step(clock.step);
     clock.step += 1;

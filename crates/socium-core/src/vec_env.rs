@@ -229,7 +229,7 @@ impl VecEnv {
             Some(runner)
         });
         Ok(VecEnv {
-            needs_reset: vec![false; num_envs],
+            needs_reset: sims.iter().map(Sim::is_done).collect(),
             sims,
             layout,
             policies,
@@ -354,8 +354,10 @@ impl VecEnv {
             .zip(actions.chunks(self.layout.actions.max(1)))
             .enumerate()
         {
+            // The shape is the chunk's, and an env that is not waiting for its reset is not
+            // done: only the external agents' actions are left to check.
             if !self.needs_reset[env] {
-                sim.check_actions(chunk)
+                sim.check_external(chunk)
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
