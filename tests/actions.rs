@@ -129,3 +129,68 @@ fn masked_and_idle_agents() {
     // Donor pays 5, recipient loses 2 × 5 = 10 (of its 10): the payoff entries, then the image.
     assert_eq!(&payoff[..2], &[-5.0, -10.0]);
 }
+
+/// With `matches = "at_once"` an action is a move per partner and an observation a block per
+/// partner, the other agents in id order; each move goes to its own match.
+#[test]
+fn at_once_an_action_is_a_move_per_partner_in_id_order() {
+    use socium::core::Space;
+    use socium::games::donor::repeated::obs::{DIM, OWN_LAST, PARTNER_LAST};
+    let mut sim = sim("[scenario]\nname = \"x\"\n[game.repeated]\nturns = 2\n\
+                       matches = \"at_once\"\n[[agents]]\nstrategy = \"allc\"\n\
+                       [[agents]]\ncontroller = \"external\"\n[[agents]]\nstrategy = \"tft\"\n");
+    assert_eq!(
+        sim.spaces().action,
+        Space::MultiDiscrete { nvec: vec![2, 2] }
+    );
+    assert_eq!(sim.spaces().observation.flat_dim(), 2 * DIM);
+    let moves = |sim: &Sim| -> Vec<(u32, u32, &'static str)> {
+        sim.utterances()
+            .iter()
+            .map(|u| (u.speaker.0, u.act.target.unwrap().0, u.act.kind))
+            .collect()
+    };
+    // Agent 1's row is entries 2..4: a 2 is no move.
+    let err = sim.step(&[0.0, 0.0, 1.0, 2.0, 0.0, 0.0]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StepError::BadAction {
+                agent: AgentId(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Agent 1 cooperates with agent 0 and defects against agent 2.
+    sim.step(&[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]).unwrap();
+    assert_eq!(
+        moves(&sim),
+        [
+            (0, 1, "cooperate"),
+            (1, 0, "cooperate"),
+            (0, 2, "cooperate"),
+            (2, 0, "cooperate"),
+            (1, 2, "defect"),
+            (2, 1, "cooperate"),
+        ]
+    );
+    let row = &sim.observations()[2 * DIM..4 * DIM];
+    assert_eq!(
+        (row[OWN_LAST], row[PARTNER_LAST]),
+        (1.0, 1.0),
+        "against agent 0"
+    );
+    assert_eq!(
+        (row[DIM + OWN_LAST], row[DIM + PARTNER_LAST]),
+        (0.0, 1.0),
+        "against agent 2"
+    );
+    // Tit for tat answers the defection in its match with agent 1, and only there.
+    sim.step(&[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]).unwrap();
+    assert!(moves(&sim).contains(&(2, 1, "defect")));
+    assert!(moves(&sim).contains(&(2, 0, "cooperate")));
+    assert!(sim.is_done(), "two turns a match");
+    // Agent 1 scored R, R against agent 0, and T, then S, against agent 2.
+    assert_eq!(sim.episode_returns()[1], 3.0 + 3.0 + 5.0 + 0.0);
+}

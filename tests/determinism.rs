@@ -67,12 +67,23 @@ fn same_seed_gives_byte_identical_outputs() {
 /// `metrics.csv` and `summary.json`, byte for byte.
 #[test]
 fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writes() {
-    for (agents, seed) in [(8, 1984), (7, 5)] {
+    use socium::games::donor::repeated::{Matches, RepeatedConfig};
+    for (agents, seed, matches) in [
+        (8, 1984, Matches::ByRound),
+        (7, 5, Matches::ByRound),
+        (8, 3, Matches::AtOnce),
+    ] {
         let mut s = scenario("ipd_tournament.toml", 23);
         s.config.agents.truncate(agents);
         s.config.seed = seed;
-        // The circle method: 7 rounds for 8 agents, and for 7 (one resting each round).
-        let rounds = 7;
+        let game = RepeatedConfig {
+            matches,
+            ..RepeatedConfig::default()
+        };
+        // The circle method: 7 rounds for 8 agents, and for 7 (one resting each round); at
+        // once, an episode is the whole round robin.
+        let rounds = game.round_robin_episodes(agents);
+        s.game = std::sync::Arc::new(game);
         let played = |s: &Scenario| {
             let mut sim = s.sim().unwrap();
             let mut played = Vec::new();

@@ -43,7 +43,8 @@ fn mean_payoffs<const G: usize>(
 
 /// Axelrod round robin, T = 5, R = 3, P = 1, S = 0, 200 turns, no noise: every match of the eight
 /// deterministic strategies worked out by hand (and checked against the `axelrod` library's
-/// `Match.final_score`). Totals must match exactly.
+/// `Match.final_score`). Totals must match exactly, whether the matches are played by round (7
+/// episodes) or all at once (1 episode).
 #[test]
 fn round_robin_totals_equal_hand_computed_match_scores() {
     let names = [
@@ -96,20 +97,23 @@ fn round_robin_totals_equal_hand_computed_match_scores() {
         .iter()
         .map(|n| format!("[[agents]]\nstrategy = \"{n}\"\n"))
         .collect();
-    let mut sim = sim(&format!(
-        "[scenario]\nname = \"rr\"\n[game.repeated]\nturns = 200\n{agents}"
-    ));
-    let mut totals = [0.0; 8];
-    for round in 0..7 {
-        if round > 0 {
-            sim.reset(None);
+    for (matches, episodes) in [("by_round", 7), ("at_once", 1)] {
+        let mut sim = sim(&format!(
+            "[scenario]\nname = \"rr\"\n[game.repeated]\nturns = 200\n\
+             matches = \"{matches}\"\n{agents}"
+        ));
+        let mut totals = [0.0; 8];
+        for episode in 0..episodes {
+            if episode > 0 {
+                sim.reset(None);
+            }
+            play_episode(&mut sim);
+            for (a, t) in totals.iter_mut().enumerate() {
+                *t += sim.episode_raw_rewards()[a];
+            }
         }
-        play_episode(&mut sim);
-        for (a, t) in totals.iter_mut().enumerate() {
-            *t += sim.episode_raw_rewards()[a];
-        }
+        assert_eq!(totals, expected, "{matches}");
     }
-    assert_eq!(totals, expected);
 }
 
 /// Vallinder & Hughes (2024): with everyone giving everything, the recipients of round t hold

@@ -11,7 +11,7 @@ use socium_core::{
     Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
 };
 use socium_policy::OnnxPolicy;
-use socium_scenario::Scenario;
+use socium_scenario::{Override, Scenario};
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -24,6 +24,9 @@ pub enum Bench {
     Vecenv {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,
+        /// Override a scenario value, checked like the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
         /// Envs in the VecEnv.
         #[arg(long, default_value_t = 1024)]
         envs: usize,
@@ -89,6 +92,9 @@ pub enum Bench {
     Scenario {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,
+        /// Override a scenario value, checked like the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
         /// Timed repeats after one warm-up (the median is reported).
         #[arg(long, default_value_t = 5)]
         repeats: usize,
@@ -318,8 +324,8 @@ fn median(xs: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn load(file: &Path) -> Result<Scenario> {
-    let mut s = Scenario::load(file)?;
+fn load(file: &Path, set: &[Override]) -> Result<Scenario> {
+    let mut s = Scenario::load_with_overrides(file, set)?;
     s.config.transcript = false;
     anyhow::ensure!(
         s.config
@@ -336,13 +342,14 @@ pub fn run(bench: Bench) -> Result<()> {
     match bench {
         Bench::Vecenv {
             scenario,
+            set,
             envs,
             steps,
             threads,
             repeats,
             json,
         } => {
-            let s = load(&scenario)?;
+            let s = load(&scenario, &set)?;
             let threads = threads.unwrap_or_else(rayon::current_num_threads);
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -414,7 +421,7 @@ pub fn run(bench: Bench) -> Result<()> {
             repeats,
             json,
         } => {
-            let s = load(&scenario)?;
+            let s = load(&scenario, &[])?;
             let spaces = s.sim()?.spaces().clone();
             let policy = Arc::new(OnnxPolicy::load(&model, &spaces, None)?);
             let threads = threads.unwrap_or_else(rayon::current_num_threads);
@@ -537,7 +544,7 @@ pub fn run(bench: Bench) -> Result<()> {
             play_every_generation,
             json,
         } => {
-            let mut s = load(&scenario)?;
+            let mut s = load(&scenario, &[])?;
             let spec = s
                 .evolution
                 .as_mut()
@@ -589,10 +596,11 @@ pub fn run(bench: Bench) -> Result<()> {
         }
         Bench::Scenario {
             scenario,
+            set,
             repeats,
             json,
         } => {
-            let s = load(&scenario)?;
+            let s = load(&scenario, &set)?;
             let mut sim = s.sim()?;
             let mut play = || -> Result<Counts> {
                 let mut counts = Counts::default();

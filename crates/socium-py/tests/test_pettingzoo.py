@@ -209,3 +209,13 @@ def test_among_us_free_text():
         obs, *_ = quiet.step({"agent_0": (act, uniform, "hello")})
         said = [e["utterance"]["text"] for e in quiet.utterances() if e.get("utterance", {}).get("act", {}).get("kind") == "say"]
     assert said == ['agent 0: "hello"']
+
+
+def test_ipd_matches_at_once():
+    # With `matches="at_once"` each learner plays all seven others at every step: a move per
+    # partner (MultiDiscrete) and an observation block of 7 per partner.
+    env = socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", seed=4, matches="at_once")
+    learner = env.possible_agents[0]
+    assert str(env.action_space(learner)) == "MultiDiscrete([2 2 2 2 2 2 2])"
+    assert env.observation_space(learner)["observation"].shape == (7 * 7,)
+    parallel_api_test(env, num_cycles=300)

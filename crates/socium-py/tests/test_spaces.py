@@ -1,9 +1,10 @@
-"""The Gymnasium spaces Socium adds: distributions (beliefs) and tuples sampled with a flat mask."""
+"""The Gymnasium spaces Socium adds: distributions (beliefs), and multi-discrete and tuple spaces
+sampled with a flat mask."""
 
 import numpy as np
 import pytest
 
-from socium.spaces import Simplex, Tuple
+from socium.spaces import MultiDiscrete, Simplex, Tuple
 from gymnasium import spaces
 
 
@@ -37,3 +38,14 @@ def test_a_tuple_samples_with_a_flat_mask():
         assert act == 2 and Simplex(2).contains(belief) and list(multi) == [0, 2]
     with pytest.raises(ValueError, match="a mask of 3 entries"):
         space.sample(np.ones(3, np.uint8))
+
+
+def test_a_multi_discrete_samples_with_a_flat_mask():
+    space = MultiDiscrete([2, 3, 2])
+    space.seed(3)
+    mask = np.array([0, 1, 1, 0, 1, 1, 1], np.int8)
+    draws = np.array([space.sample(mask) for _ in range(200)])
+    assert (draws[:, 0] == 1).all() and set(draws[:, 1]) == {0, 2} and set(draws[:, 2]) == {0, 1}
+    assert space == spaces.MultiDiscrete([2, 3, 2])
+    with pytest.raises(ValueError, match="a mask of 4 entries"):
+        space.sample(np.ones(4, np.int8))

@@ -8,13 +8,21 @@
 //! move is flipped with probability ε (an execution error both players see).
 //!
 //! Tournament: the agents play a round robin without self-play (Axelrod's 1980 tournaments and
-//! the `axelrod` library also pair each strategy with its twin). An episode is one round of the
-//! round robin — the circle method pairs every agent with one other, all matches played at once,
-//! one turn per step — so n − 1 episodes (n for odd n, one agent resting each round) are a full
-//! round robin, and the tournament is that many episodes times `repetitions`. A seeded reset
-//! starts at a round drawn from the seed; each unseeded reset moves to the next round, so a
-//! trainer that seeds every reset still meets every partner. An agent resting this round (odd n)
-//! is terminated from the reset on.
+//! the `axelrod` library also pair each strategy with its twin), laid out in episodes by
+//! `matches`:
+//!
+//! - `by_round` (the default): an episode is one round of the round robin — the circle method
+//!   pairs every agent with one other, all matches played at once, one turn per step — so n − 1
+//!   episodes (n for odd n, one agent resting each round) are a full round robin, and the
+//!   tournament is that many episodes times `repetitions`. A seeded reset starts at a round drawn
+//!   from the seed; each unseeded reset moves to the next round, so a trainer that seeds every
+//!   reset still meets every partner. An agent resting this round (odd n) is terminated from the
+//!   reset on.
+//! - `at_once`: an episode is the whole round robin — every agent plays every other at the same
+//!   time, one turn of each of its n − 1 matches per step (an action is a move per partner, an
+//!   observation a block per partner, partners in id order) — and the tournament is
+//!   `repetitions` episodes. The totals of a tournament are the same either way; `at_once` plays
+//!   it in n − 1 times fewer, busier steps.
 
 use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
 use bevy_ecs::prelude::*;
@@ -68,6 +76,19 @@ pub struct RepeatedConfig {
     pub noise: Probability,
     /// Full round robins in a tournament (sets the default number of episodes).
     pub repetitions: Count,
+    /// How the round robin's matches are laid out in episodes.
+    pub matches: Matches,
+}
+
+/// How a tournament's matches are laid out in episodes (`[game.repeated] matches`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Matches {
+    /// An episode is one round of the round robin: every agent plays one match.
+    #[default]
+    ByRound,
+    /// An episode is the whole round robin: every agent plays all its matches at once.
+    AtOnce,
 }
 
 impl Default for RepeatedConfig {
@@ -84,6 +105,7 @@ impl Default for RepeatedConfig {
             continuation: None,
             noise: Probability::new(0.0).expect("in range"),
             repetitions: Count::new(1).expect("in range"),
+            matches: Matches::ByRound,
         }
     }
 }
@@ -241,23 +263,48 @@ impl Strategy {
     }
 }
 
-/// What an agent remembers of its current match.
+/// What an agent remembers of one of its matches: the last moves are meaningful once `turns`
+/// is at least 1, the partner's previous move once it is at least 2.
 #[derive(Clone, Copy, Debug, Default)]
 struct Memory {
-    own_last: Option<bool>,
-    partner_last: Option<bool>,
-    partner_previous: Option<bool>,
-    partner_defected: bool,
     turns: u32,
+    own_last: bool,
+    partner_last: bool,
+    partner_previous: bool,
+    partner_defected: bool,
+    /// Whether the match is being played: not once it has ended, nor without a partner.
+    open: bool,
 }
 
 #[derive(Resource, Debug)]
 struct State {
     config: RepeatedConfig,
-    /// Round of the round robin played at episode 0, drawn at every seeded reset.
+    /// Round of the round robin played at episode 0, drawn at every seeded reset (`by_round`).
     first_round: usize,
+    /// Matches each agent plays at once (see [`RepeatedConfig::slots`]).
+    slots: usize,
+    /// Agent `a`'s partner in its match `k`, at `a * slots + k`.
     partner: Vec<Option<AgentId>>,
+    /// Agent `a`'s memory of its match `k`, at `a * slots + k`.
     memory: Vec<Memory>,
+}
+
+impl State {
+    /// Which of agent `b`'s matches is against `a`.
+    fn slot_against(&self, b: usize, a: usize) -> usize {
+        match self.config.matches {
+            Matches::ByRound => 0,
+            Matches::AtOnce if a < b => a,
+            Matches::AtOnce => a - 1,
+        }
+    }
+
+    /// Whether agent `a` has a match still being played.
+    fn plays(&self, a: usize) -> bool {
+        self.memory[a * self.slots..(a + 1) * self.slots]
+            .iter()
+            .any(|m| m.open)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -297,17 +344,41 @@ pub fn round_robin_partners(n: usize, round: usize) -> Vec<Option<AgentId>> {
     partner
 }
 
+impl RepeatedConfig {
+    /// Episodes of one full round robin among `agents` agents.
+    pub fn round_robin_episodes(&self, agents: usize) -> u64 {
+        match self.matches {
+            Matches::ByRound => round_robin_rounds(agents) as u64,
+            Matches::AtOnce => 1,
+        }
+    }
+
+    /// Matches each of `agents` agents plays in an episode: one `by_round`, all the others
+    /// `at_once`. An observation has an [`obs::DIM`] block per match, an action a move per match.
+    pub fn slots(&self, agents: usize) -> usize {
+        match self.matches {
+            Matches::ByRound => 1,
+            Matches::AtOnce => agents - 1,
+        }
+    }
+}
+
 impl Game for RepeatedConfig {
     fn name(&self) -> &'static str {
         "repeated"
     }
 
-    fn observation_space(&self, _agents: usize) -> Space {
-        Space::uniform_box(obs::DIM, 0.0, 1.0)
+    fn observation_space(&self, agents: usize) -> Space {
+        Space::uniform_box(self.slots(agents) * obs::DIM, 0.0, 1.0)
     }
 
-    fn action_space(&self, _agents: usize) -> Space {
-        Space::Discrete { n: 2 }
+    fn action_space(&self, agents: usize) -> Space {
+        match self.matches {
+            Matches::ByRound => Space::Discrete { n: 2 },
+            Matches::AtOnce => Space::MultiDiscrete {
+                nvec: vec![2; self.slots(agents)],
+            },
+        }
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {
@@ -323,7 +394,7 @@ impl Game for RepeatedConfig {
     }
 
     fn default_episodes(&self, agents: usize) -> u64 {
-        (round_robin_rounds(agents) as u64) * self.repetitions.get() as u64
+        self.round_robin_episodes(agents) * self.repetitions.get() as u64
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
@@ -341,25 +412,35 @@ impl Game for RepeatedConfig {
     }
 
     /// Without noise or a random match length, deterministic strategies play the same moves in
-    /// every match, and episode `e` plays round `first + e` of the round robin: every round
-    /// robin's worth of episodes repeats the one before.
+    /// every match, and episode `e` plays round `first + e` of the round robin (or all of it):
+    /// every round robin's worth of episodes repeats the one before.
     fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
         let deterministic = |a: &AgentSpec| match &a.controller {
             Controller::Scripted(c) => Strategy::from_choice(c).is_deterministic(),
             _ => false,
         };
         (self.noise.get() == 0.0 && self.continuation.is_none() && agents.iter().all(deterministic))
-            .then(|| round_robin_rounds(agents.len()) as u64)
+            .then(|| self.round_robin_episodes(agents.len()))
     }
 
     fn build(&self, sim: &mut SimBuilder) {
         let n = sim.agent_count();
+        let slots = self.slots(n);
+        // At once, match k of agent a is against the k-th other agent in id order, always.
+        let partner = match self.matches {
+            Matches::ByRound => vec![None; n],
+            Matches::AtOnce => (0..n)
+                .flat_map(|a| (0..n).filter(move |&b| b != a))
+                .map(|b| Some(AgentId(b as u32)))
+                .collect(),
+        };
         sim.insert_strategies(Strategy::from_choice);
         sim.world_mut().insert_resource(State {
             config: self.clone(),
-            partner: vec![None; n],
-            memory: vec![Memory::default(); n],
             first_round: 0,
+            slots,
+            partner,
+            memory: vec![Memory::default(); n * slots],
         });
         sim.world_mut().insert_resource(Events::default());
         sim.add_systems(Phase::Reset, reset);
@@ -372,22 +453,31 @@ impl Game for RepeatedConfig {
 }
 
 /// Pairs the agents for this episode's round of the round robin — the seed picks the first round,
-/// later episodes take the next ones — and ends the episode at once for a resting agent.
+/// later episodes take the next ones — (`at_once`, every pair plays), opens every match, and ends
+/// the episode at once for an agent without one (resting this round).
 fn reset(
     clock: Res<Clock>,
     mut rng: ResMut<SimRng>,
     mut state: ResMut<State>,
     mut done: ResMut<Done>,
 ) {
-    let n = state.partner.len();
-    if clock.episode() == 0 {
-        state.first_round = rng.pairing.random_range(0..round_robin_rounds(n));
+    let n = state.memory.len() / state.slots;
+    if state.config.matches == Matches::ByRound {
+        if clock.episode() == 0 {
+            state.first_round = rng.pairing.random_range(0..round_robin_rounds(n));
+        }
+        let round = state.first_round + clock.episode() as usize;
+        state.partner = round_robin_partners(n, round);
     }
-    let round = state.first_round + clock.episode() as usize;
-    state.partner = round_robin_partners(n, round);
-    state.memory.fill(Memory::default());
-    for (a, p) in state.partner.iter().enumerate() {
-        if p.is_none() {
+    let state = &mut *state;
+    for (m, p) in state.memory.iter_mut().zip(&state.partner) {
+        *m = Memory {
+            open: p.is_some(),
+            ..Memory::default()
+        };
+    }
+    for a in 0..n {
+        if !state.plays(a) {
             done.terminate(AgentId(a as u32));
         }
     }
@@ -395,19 +485,22 @@ fn reset(
 
 fn observe(state: Res<State>, mut obs: ResMut<Observations>) {
     let turns = state.config.turns.get() as f32;
-    let bit = |m: Option<bool>| m == Some(true);
-    for (a, m) in state.memory.iter().enumerate() {
+    let bit = |b: bool| b as u8 as f32;
+    for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
         let row = obs.0.row_mut(AgentId(a as u32));
-        row[obs::PROGRESS] = m.turns as f32 / turns;
-        row[obs::HAS_LAST] = m.own_last.is_some() as u8 as f32;
-        row[obs::OWN_LAST] = bit(m.own_last) as u8 as f32;
-        row[obs::PARTNER_LAST] = bit(m.partner_last) as u8 as f32;
-        row[obs::HAS_PREVIOUS] = m.partner_previous.is_some() as u8 as f32;
-        row[obs::PARTNER_PREVIOUS] = bit(m.partner_previous) as u8 as f32;
-        row[obs::PARTNER_DEFECTED] = m.partner_defected as u8 as f32;
+        for (block, m) in row.chunks_exact_mut(obs::DIM).zip(memories) {
+            block[obs::PROGRESS] = m.turns as f32 / turns;
+            block[obs::HAS_LAST] = bit(m.turns >= 1);
+            block[obs::OWN_LAST] = bit(m.own_last);
+            block[obs::PARTNER_LAST] = bit(m.partner_last);
+            block[obs::HAS_PREVIOUS] = bit(m.turns >= 2);
+            block[obs::PARTNER_PREVIOUS] = bit(m.partner_previous);
+            block[obs::PARTNER_DEFECTED] = bit(m.partner_defected);
+        }
     }
 }
 
+/// A scripted agent moves in each of its matches from that match's observation block.
 fn decide(
     strategies: Query<(&AgentId, &Strategy)>,
     turn: Res<Turn>,
@@ -417,13 +510,15 @@ fn decide(
 ) {
     for (&a, strategy) in &strategies {
         if turn.is_acting(a) {
-            actions.0.row_mut(a)[0] =
-                strategy.cooperates(obs.0.row(a), &mut rng.decide) as u8 as f32;
+            let blocks = obs.0.row(a).chunks_exact(obs::DIM);
+            for (action, block) in actions.0.row_mut(a).iter_mut().zip(blocks) {
+                *action = strategy.cooperates(block, &mut rng.decide) as u8 as f32;
+            }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Plays one turn of every open match whose players both act.
 fn resolve(
     turn: Res<Turn>,
     actions: Res<Actions>,
@@ -434,59 +529,75 @@ fn resolve(
     mut done: ResMut<Done>,
 ) {
     let state = &mut *state;
-    let config = &state.config;
+    let rng = &mut *rng;
     events.0.clear();
-    for a in 0..state.partner.len() {
-        let Some(partner) = state.partner[a] else {
-            continue;
-        };
-        let (pa, pb) = (AgentId(a as u32), partner);
-        if pb.index() < a || !turn.is_acting(pa) || !turn.is_acting(pb) {
+    let slots = state.slots;
+    // Each match once, from its lower-numbered player's side.
+    for a in 0..state.partner.len() / slots {
+        let pa = AgentId(a as u32);
+        if !turn.is_acting(pa) {
             continue;
         }
-        let mut moves = [pa, pb].map(|p| actions.0.row(p)[0] == 1.0);
-        for m in &mut moves {
-            if config.noise.get() > 0.0 && rng.noise.random_bool(config.noise.get()) {
-                *m = !*m;
-            }
-        }
-        for (i, (me, other)) in [(pa, pb), (pb, pa)].into_iter().enumerate() {
-            let (mine, theirs) = (moves[i], moves[1 - i]);
-            let payoff = config.payoffs.of(mine, theirs);
-            let act = Act {
-                kind: if mine { "cooperate" } else { "defect" },
-                target: Some(other),
-                value: mine as u8 as f64,
+        for k in 0..slots {
+            let i = a * slots + k;
+            let Some(pb) = state.partner[i] else {
+                continue;
             };
-            let utterance = utterances.say(me, Audience::Agent(other), act, || {
-                let verb = if mine {
-                    "cooperates with"
-                } else {
-                    "defects against"
+            if pb.index() < a || !state.memory[i].open || !turn.is_acting(pb) {
+                continue;
+            }
+            let kb = state.slot_against(pb.index(), a);
+            let mut moves = [actions.0.row(pa)[k] == 1.0, actions.0.row(pb)[kb] == 1.0];
+            let noise = state.config.noise.get();
+            for m in &mut moves {
+                if noise > 0.0 && rng.noise.random_bool(noise) {
+                    *m = !*m;
+                }
+            }
+            let j = pb.index() * slots + kb;
+            for (side, (me, other, at)) in [(pa, pb, i), (pb, pa, j)].into_iter().enumerate() {
+                let (mine, theirs) = (moves[side], moves[1 - side]);
+                let payoff = state.config.payoffs.of(mine, theirs);
+                let act = Act {
+                    kind: if mine { "cooperate" } else { "defect" },
+                    target: Some(other),
+                    value: mine as u8 as f64,
                 };
-                format!("{me} {verb} {other} and scores {payoff}")
-            });
-            events.0.push(Event {
-                utterance,
-                player: me,
-                payoff,
-                cooperated: mine,
-            });
-            let m = &mut state.memory[me.index()];
-            m.own_last = Some(mine);
-            m.partner_previous = m.partner_last;
-            m.partner_last = Some(theirs);
-            m.partner_defected |= !theirs;
-            m.turns += 1;
-        }
-        let turns = state.memory[a].turns;
-        let ends = turns >= config.turns.get()
-            || config
-                .continuation
-                .is_some_and(|w| !rng.pairing.random_bool(w.get()));
-        if ends {
-            done.terminate(pa);
-            done.terminate(pb);
+                let utterance = utterances.say(me, Audience::Agent(other), act, || {
+                    let verb = if mine {
+                        "cooperates with"
+                    } else {
+                        "defects against"
+                    };
+                    format!("{me} {verb} {other} and scores {payoff}")
+                });
+                events.0.push(Event {
+                    utterance,
+                    player: me,
+                    payoff,
+                    cooperated: mine,
+                });
+                let m = &mut state.memory[at];
+                m.own_last = mine;
+                m.partner_previous = m.partner_last;
+                m.partner_last = theirs;
+                m.partner_defected |= !theirs;
+                m.turns += 1;
+            }
+            let ends = state.memory[i].turns >= state.config.turns.get()
+                || state
+                    .config
+                    .continuation
+                    .is_some_and(|w| !rng.pairing.random_bool(w.get()));
+            if ends {
+                state.memory[i].open = false;
+                state.memory[j].open = false;
+                for p in [pa, pb] {
+                    if !state.plays(p.index()) {
+                        done.terminate(p);
+                    }
+                }
+            }
         }
     }
 }
@@ -547,6 +658,18 @@ mod tests {
         let tft_alld = agents(&[("tft", &[]), ("alld", &[])], 5);
         // 10 agents: 9 rounds to a round robin.
         assert_eq!(game.period(&tft_alld), Some(9));
+        let at_once = RepeatedConfig {
+            matches: Matches::AtOnce,
+            repetitions: Count::new(3).unwrap(),
+            ..RepeatedConfig::default()
+        };
+        assert_eq!(
+            at_once.period(&tft_alld),
+            Some(1),
+            "an episode is a round robin"
+        );
+        assert_eq!(at_once.default_episodes(10), 3);
+        assert!(at_once.seed_independent(&tft_alld, 1));
         assert_eq!(
             game.period(&tft_alld[..9]),
             Some(9),

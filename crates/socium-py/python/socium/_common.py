@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from socium import _socium
-from socium.spaces import FreeText, Simplex, Tuple
+from socium.spaces import FreeText, MultiDiscrete, Simplex, Tuple
 
 
 def toml_value(value: Any) -> str:
@@ -55,7 +55,7 @@ def gym_space(spec: dict) -> spaces.Space:
     if kind == "discrete":
         return spaces.Discrete(body["n"])
     if kind == "multi_discrete":
-        return spaces.MultiDiscrete(body["nvec"])
+        return MultiDiscrete(body["nvec"])
     if kind == "box":
         # JSON has no infinity: unbounded ends arrive as null.
         low = np.array([-np.inf if x is None else x for x in body["low"]], np.float32)

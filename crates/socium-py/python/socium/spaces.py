@@ -1,6 +1,6 @@
 """Gymnasium spaces for what Gymnasium has no space for: probability distributions (a player's
-belief, say), free text as the engine takes it, and tuples whose action mask comes as one flat
-array, as Socium gives it."""
+belief, say), free text as the engine takes it, and multi-discrete and tuple spaces whose action
+mask comes as one flat array, as Socium gives it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,32 @@ class FreeText(spaces.Text):
         return isinstance(other, FreeText) and self.max_length == other.max_length
 
 
+def _component_masks(nvec: np.ndarray, mask: np.ndarray, at: int) -> tuple[tuple, int]:
+    """The per-component masks Gymnasium's MultiDiscrete takes, read from a flat action mask at
+    ``at``; and where they end."""
+    components = []
+    for k in nvec.reshape(-1):
+        components.append(mask[at : at + int(k)].astype(np.int8))
+        at += int(k)
+    return tuple(components), at
+
+
+class MultiDiscrete(spaces.MultiDiscrete):
+    """Gymnasium's MultiDiscrete, whose ``sample`` also takes Socium's flat action mask: one
+    entry per choice of each component, in order. PettingZoo samples with the mask it finds in
+    the observation, so this is what makes its checkers work on multi-discrete actions."""
+
+    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
+        """A sample; ``mask`` is a tuple of per-component masks, as Gymnasium's, or one flat
+        array."""
+        if isinstance(mask, np.ndarray):
+            components, at = _component_masks(self.nvec, mask, 0)
+            if at != mask.size:
+                raise ValueError(f"a mask of {mask.size} entries for {self}, which takes {at}")
+            mask = components
+        return super().sample(mask=mask, probability=probability)
+
+
 class Tuple(spaces.Tuple):
     """Gymnasium's Tuple, whose ``sample`` also takes Socium's flat action mask: one entry per
     choice of each discrete part, in order (``Box`` and ``Simplex`` parts have none). PettingZoo
@@ -79,11 +105,8 @@ class Tuple(spaces.Tuple):
                 parts.append(mask[at : at + space.n].astype(np.int8))
                 at += int(space.n)
             elif isinstance(space, spaces.MultiDiscrete):
-                components = []
-                for k in space.nvec.reshape(-1):
-                    components.append(mask[at : at + int(k)].astype(np.int8))
-                    at += int(k)
-                parts.append(tuple(components))
+                components, at = _component_masks(space.nvec, mask, at)
+                parts.append(components)
             else:
                 parts.append(None)
         if at != mask.size:
