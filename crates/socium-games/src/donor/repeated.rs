@@ -489,13 +489,15 @@ fn observe(state: Res<State>, mut obs: ResMut<Observations>) {
     for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
         let row = obs.0.row_mut(AgentId(a as u32));
         for (block, m) in row.chunks_exact_mut(obs::DIM).zip(memories) {
-            block[obs::PROGRESS] = m.turns as f32 / turns;
-            block[obs::HAS_LAST] = bit(m.turns >= 1);
-            block[obs::OWN_LAST] = bit(m.own_last);
-            block[obs::PARTNER_LAST] = bit(m.partner_last);
-            block[obs::HAS_PREVIOUS] = bit(m.turns >= 2);
-            block[obs::PARTNER_PREVIOUS] = bit(m.partner_previous);
-            block[obs::PARTNER_DEFECTED] = bit(m.partner_defected);
+            let mut entries = [0.0; obs::DIM];
+            entries[obs::PROGRESS] = m.turns as f32 / turns;
+            entries[obs::HAS_LAST] = bit(m.turns >= 1);
+            entries[obs::OWN_LAST] = bit(m.own_last);
+            entries[obs::PARTNER_LAST] = bit(m.partner_last);
+            entries[obs::HAS_PREVIOUS] = bit(m.turns >= 2);
+            entries[obs::PARTNER_PREVIOUS] = bit(m.partner_previous);
+            entries[obs::PARTNER_DEFECTED] = bit(m.partner_defected);
+            block.copy_from_slice(&entries);
         }
     }
 }
