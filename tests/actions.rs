@@ -194,3 +194,50 @@ fn at_once_an_action_is_a_move_per_partner_in_id_order() {
     // Agent 1 scored R, R against agent 0, and T, then S, against agent 2.
     assert_eq!(sim.episode_returns()[1], 3.0 + 3.0 + 5.0 + 0.0);
 }
+
+/// At once with random match lengths, matches end at different steps: an ended match allows only
+/// the move 0 (and plays no more), and an agent is done only when all its matches have ended.
+#[test]
+fn at_once_an_ended_match_allows_only_0_until_the_agent_is_done() {
+    let mut seen_open_and_closed = false;
+    for seed in 0..20 {
+        let mut sim = sim(&format!(
+            "[scenario]\nname = \"x\"\nseed = {seed}\n[game.repeated]\nturns = 50\n\
+             continuation = 0.7\nmatches = \"at_once\"\n[[agents]]\nstrategy = \"allc\"\n\
+             [[agents]]\ncontroller = \"external\"\n[[agents]]\nstrategy = \"alld\"\n"
+        ));
+        while !sim.is_done() {
+            let mask = &sim.action_masks()[4..8]; // agent 1: two matches of two choices
+            let open = [mask[1] == 1, mask[3] == 1];
+            assert!(
+                sim.acting()[1] == (open[0] || open[1]),
+                "done once both ended"
+            );
+            if open[0] != open[1] {
+                seen_open_and_closed = true;
+                let closed = if open[0] { 1 } else { 0 };
+                let mut actions = vec![0.0; 6];
+                actions[2 + closed] = 1.0;
+                let err = sim.step(&actions).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        StepError::BadAction {
+                            agent: AgentId(1),
+                            problem: ActionProblem::Masked { .. }
+                        }
+                    ),
+                    "{err}"
+                );
+            }
+            sim.step(&[0.0; 6]).unwrap();
+            // Agent 1 moves in its open matches only.
+            let spoke = sim.utterances().iter().filter(|u| u.speaker == AgentId(1));
+            assert_eq!(spoke.count(), open.iter().filter(|&&o| o).count());
+        }
+    }
+    assert!(
+        seen_open_and_closed,
+        "some seed ends one of agent 1's matches first"
+    );
+}

@@ -61,7 +61,6 @@ fn same_seed_gives_byte_identical_outputs() {
     }
 }
 
-/// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
 /// A deterministic tournament keeping no transcript plays one round robin and repeats its
 /// episodes' records (`Game::period`); keeping one, it plays every episode. Both write the same
 /// `metrics.csv` and `summary.json`, byte for byte.
@@ -115,6 +114,7 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
     }
 }
 
+/// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
 fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -> VecBuffers {
     let mut out = VecBuffers::default();
     for (i, sim) in sims.iter_mut().enumerate() {

@@ -144,7 +144,7 @@ struct ScenarioReport {
     seconds: Vec<f64>,
     median_seconds: f64,
     runs_per_second: f64,
-    decisions_per_second: f64,
+    played_decisions_per_second: f64,
 }
 
 /// Steps and decisions (utterances) of a run's episodes, and of those played rather than repeated
@@ -636,7 +636,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 counts,
                 median_seconds: m,
                 runs_per_second: 1.0 / m,
-                decisions_per_second: counts.played_decisions as f64 / m,
+                played_decisions_per_second: counts.played_decisions as f64 / m,
                 seconds,
             };
             if json {
@@ -655,7 +655,7 @@ pub fn run(bench: Bench) -> Result<()> {
                     counts.played_decisions,
                     m,
                     report.runs_per_second,
-                    report.decisions_per_second
+                    report.played_decisions_per_second
                 );
             }
         }

@@ -42,6 +42,41 @@ fn a_generation_of_nine_episodes_plays_every_pair_once() {
 }
 
 #[test]
+fn one_episode_of_every_match_at_once_evolves_as_the_nine_rounds() {
+    // The same generations, remembered or played, whether a generation is 9 rounds of the round
+    // robin or one episode of all its matches at once (deterministic players: equal payoffs; the
+    // cooperation rate is averaged differently, so equal up to rounding).
+    for memoize in [true, false] {
+        let history = |at_once: bool| {
+            let file = root().join("benches/moran_tft_alld.toml");
+            let mut text = std::fs::read_to_string(&file)
+                .unwrap()
+                .replace("generations = 1000", "generations = 60")
+                .replace("[evolution]", &format!("[evolution]\nmemoize = {memoize}"));
+            if at_once {
+                text = text
+                    .replace("turns = 50", "turns = 50\nmatches = \"at_once\"")
+                    .replace("episodes = 9", "episodes = 1");
+            }
+            let s = Scenario::parse(&text, &file).unwrap();
+            run_scenario(&s, 1, 3, None, &|| ()).unwrap().generations
+        };
+        let (by_round, at_once) = (history(false), history(true));
+        for (a, b) in at_once.iter().zip(&by_round) {
+            assert_eq!((&a.counts, a.mean_payoff), (&b.counts, b.mean_payoff));
+            // One rate over the round robin, or the mean of 9 equal-sized rounds' rates.
+            let (ca, cb) = (a.cooperation.unwrap(), b.cooperation.unwrap());
+            assert!((ca - cb).abs() < 1e-12, "memoize = {memoize}: {ca} vs {cb}");
+        }
+        assert_eq!(at_once.len(), by_round.len());
+        assert!(
+            by_round.windows(2).any(|g| g[0].counts != g[1].counts),
+            "it evolved"
+        );
+    }
+}
+
+#[test]
 fn remembered_populations_give_the_same_history_as_played_ones() {
     // Deterministic strategies, no noise, whole round robins: each distinct population is played
     // once and remembered; the history is that of playing every generation — on the complete

@@ -98,8 +98,9 @@ pub struct EpisodeRecord {
     pub raw: Vec<f64>,
 }
 
-/// Plays `scenario.episodes` episodes on `sim` (the first from a reset with the scenario's seed,
-/// the others continuing its streams), calling `after_step` after every step and
+/// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
+/// (`scenario.sim()`; the first episode starts from a reset with the scenario's seed, the others
+/// continue its streams), calling `after_step` after every step played and
 /// `record(episode, its record)` after every episode, in order.
 ///
 /// When no transcript is kept and the game repeats itself every `p` episodes with these agents

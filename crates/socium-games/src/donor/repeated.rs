@@ -21,16 +21,18 @@
 //! - `at_once`: an episode is the whole round robin — every agent plays every other at the same
 //!   time, one turn of each of its n − 1 matches per step (an action is a move per partner, an
 //!   observation a block per partner, partners in id order) — and the tournament is
-//!   `repetitions` episodes. The totals of a tournament are the same either way; `at_once` plays
-//!   it in n − 1 times fewer, busier steps.
+//!   `repetitions` episodes. A deterministic tournament's totals are the same either way (with
+//!   noise, random lengths or random players they are equal in distribution); `at_once` plays it
+//!   in n − 1 times fewer, busier steps. In an ended match (with `continuation`, matches end at
+//!   different steps) the mask allows only 0, and the move is ignored.
 
 use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
-    Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, Game,
-    MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
+    Done, Game, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
     StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
@@ -79,6 +81,10 @@ pub struct RepeatedConfig {
     /// How the round robin's matches are laid out in episodes.
     pub matches: Matches,
 }
+
+/// The most agents `matches = "at_once"` takes: each observes a block per partner, so memory and
+/// observations grow as the square of the agents (a thousand agents: 28 MB of observations).
+pub const MAX_AT_ONCE: usize = 1000;
 
 /// How a tournament's matches are laid out in episodes (`[game.repeated] matches`).
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -358,7 +364,7 @@ impl RepeatedConfig {
     pub fn slots(&self, agents: usize) -> usize {
         match self.matches {
             Matches::ByRound => 1,
-            Matches::AtOnce => agents - 1,
+            Matches::AtOnce => agents.saturating_sub(1),
         }
     }
 }
@@ -400,6 +406,13 @@ impl Game for RepeatedConfig {
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         if agents.len() < 2 {
             return Err(format!("needs at least 2 agents, found {}", agents.len()));
+        }
+        if self.matches == Matches::AtOnce && agents.len() > MAX_AT_ONCE {
+            return Err(format!(
+                "`matches = \"at_once\"` plays every pair at every step: at most {MAX_AT_ONCE} \
+                 agents, found {} (use \"by_round\")",
+                agents.len()
+            ));
         }
         Ok(())
     }
@@ -452,9 +465,9 @@ impl Game for RepeatedConfig {
     }
 }
 
-/// Pairs the agents for this episode's round of the round robin — the seed picks the first round,
-/// later episodes take the next ones — (`at_once`, every pair plays), opens every match, and ends
-/// the episode at once for an agent without one (resting this round).
+/// Pairs the agents (`by_round`: this episode's round of the round robin, the seed picking the
+/// first round and later episodes taking the next ones; `at_once`: every pair), opens every
+/// match, and ends the episode at once for an agent without one (resting this round).
 fn reset(
     clock: Res<Clock>,
     mut rng: ResMut<SimRng>,
@@ -483,7 +496,18 @@ fn reset(
     }
 }
 
-fn observe(state: Res<State>, mut obs: ResMut<Observations>) {
+/// Writes each match's observation block; in a match that has ended while its players play on
+/// (`at_once`, random lengths), only the move 0 is allowed, and ignored.
+fn observe(state: Res<State>, mut obs: ResMut<Observations>, mut masks: ResMut<ActionMasks>) {
+    if state.config.matches == Matches::AtOnce && state.config.continuation.is_some() {
+        let masks = &mut masks.0;
+        for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
+            let row = masks.row_mut(AgentId(a as u32));
+            for (choices, m) in row.chunks_exact_mut(2).zip(memories) {
+                choices[1] = m.open as u8;
+            }
+        }
+    }
     let turns = state.config.turns.get() as f32;
     let bit = |b: bool| b as u8 as f32;
     for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
@@ -672,6 +696,15 @@ mod tests {
         );
         assert_eq!(at_once.default_episodes(10), 3);
         assert!(at_once.seed_independent(&tft_alld, 1));
+        let crowd = agents(&[("tft", &[])], MAX_AT_ONCE + 1);
+        assert!(
+            at_once
+                .check(&crowd)
+                .unwrap_err()
+                .contains("at most 1000 agents")
+        );
+        assert!(game.check(&crowd).is_ok(), "by round, any number");
+        assert_eq!(at_once.slots(0), 0, "no agents (refused later), no panic");
         assert_eq!(
             game.period(&tft_alld[..9]),
             Some(9),
