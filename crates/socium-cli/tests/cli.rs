@@ -416,3 +416,46 @@ fn replay_prints_an_episode_step_by_step() {
     assert!(lines[said + 2].starts_with(&settles), "{replay}");
     assert!(lines[said + 2].contains("listening "), "{replay}");
 }
+
+/// `socium bench scenario` takes `--set`, and counts the steps and decisions it played apart from
+/// those a deterministic tournament repeats (only counts are checked: speed is for benchmarks).
+#[test]
+fn bench_scenario_takes_overrides_and_counts_played_and_repeated() {
+    let bench = |set: &str| {
+        socium(&[
+            "bench",
+            "scenario",
+            "scenarios/ipd_tournament.toml",
+            "--repeats",
+            "1",
+            "--json",
+            "--set",
+            set,
+        ])
+    };
+    let o = bench("game.repeated.matches=at_once");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // 10 repetitions of one 200-step episode; 28 matches, 56 moves a step; one episode played.
+    let count = |key: &str| report[key].as_u64().unwrap();
+    assert_eq!(
+        [
+            "episodes",
+            "steps",
+            "played_steps",
+            "decisions",
+            "played_decisions"
+        ]
+        .map(count),
+        [10, 2000, 200, 112_000, 11_200]
+    );
+    let o = bench("game.repeated.matches=sideways");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains(
+            "`game.repeated.matches`: unknown variant `sideways`, expected `by_round` or `at_once`"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -86,9 +86,9 @@ pub struct EpisodeRecord {
     /// The episode played to make this record: the episode it is given for, or an earlier one
     /// that it repeats (see [`play`]).
     pub played: u64,
-    /// Steps played.
+    /// Steps the episode lasted.
     pub steps: u64,
-    /// Utterances made (one per act).
+    /// Utterances made in it (one per act).
     pub utterances: u64,
     /// Each metric's mean over the episode, where it was recorded.
     pub metrics: Vec<Option<f64>>,
