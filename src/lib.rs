@@ -10,11 +10,11 @@
 //! let scenario = socium::scenario::Scenario::load(file.as_ref())?;
 //! let mut sim = scenario.sim()?; // reset with the scenario's seed
 //! let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
-//! while !sim.is_done() {
+//! while !sim.env().is_done() {
 //!     sim.step(&actions)?; // only external agents' rows are read
 //! }
 //! // The first episode is the first round of the round robin: four matches of 200 turns.
-//! assert_eq!(sim.clock().step(), 200);
+//! assert_eq!(sim.env().clock().step(), 200);
 //! # Ok(())
 //! # }
 //! ```

@@ -14,11 +14,11 @@ fn sim(toml: &str) -> Sim {
 
 fn snapshot(sim: &Sim) -> (Vec<f32>, Vec<u8>, Vec<bool>, u32, Vec<f64>) {
     (
-        sim.observations().to_vec(),
-        sim.action_masks().to_vec(),
-        sim.acting().to_vec(),
-        sim.clock().step(),
-        sim.episode_returns().to_vec(),
+        sim.env().observations().to_vec(),
+        sim.env().action_masks().to_vec(),
+        sim.env().acting().to_vec(),
+        sim.env().clock().step(),
+        sim.env().episode_returns().to_vec(),
     )
 }
 
@@ -85,7 +85,8 @@ fn bad_actions_are_refused_and_change_nothing() {
     // The scripted agent's row is ignored, whatever it holds.
     sim.step(&[f32::NAN, 1.0]).unwrap();
     assert_eq!(
-        sim.utterances()
+        sim.env()
+            .utterances()
             .iter()
             .find(|u| u.speaker == AgentId(1))
             .unwrap()
@@ -95,7 +96,7 @@ fn bad_actions_are_refused_and_change_nothing() {
     );
     sim.step(&[0.0, 0.0]).unwrap();
     sim.step(&[0.0, 0.0]).unwrap();
-    assert!(sim.is_done());
+    assert!(sim.env().is_done());
     assert_eq!(sim.step(&[0.0, 0.0]).unwrap_err(), StepError::EpisodeOver);
 }
 
@@ -107,12 +108,12 @@ fn masked_and_idle_agents() {
         "[scenario]\nname = \"x\"\n[game.donor_cultural]\npunishment = true\n\
                        [[agents]]\ncount = 2\ncontroller = \"external\"\n",
     );
-    let acting = sim.acting().to_vec();
+    let acting = sim.env().acting().to_vec();
     assert_eq!(acting.iter().filter(|&&a| a).count(), 1, "one donor of two");
     let donor = acting.iter().position(|&a| a).unwrap();
     let idle = 1 - donor;
-    assert_eq!(&sim.action_masks()[idle * 2..idle * 2 + 2], &[0, 0]);
-    assert_eq!(&sim.action_masks()[donor * 2..donor * 2 + 2], &[1, 1]);
+    assert_eq!(&sim.env().action_masks()[idle * 2..idle * 2 + 2], &[0, 0]);
+    assert_eq!(&sim.env().action_masks()[donor * 2..donor * 2 + 2], &[1, 1]);
     let mut actions = vec![0.0; 4];
     actions[idle * 2] = 9.0; // ignored
     actions[donor * 2 + 1] = 1.5;
@@ -123,9 +124,9 @@ fn masked_and_idle_agents() {
     actions[donor * 2] = 1.0; // punish
     actions[donor * 2 + 1] = 0.5;
     sim.step(&actions).unwrap();
-    assert_eq!(sim.utterances()[0].act.kind, "punish");
-    assert_eq!(sim.utterances()[0].act.value, 5.0);
-    let payoff: Vec<f64> = sim.reward_entries().iter().map(|e| e.value).collect();
+    assert_eq!(sim.env().utterances()[0].act.kind, "punish");
+    assert_eq!(sim.env().utterances()[0].act.value, 5.0);
+    let payoff: Vec<f64> = sim.env().reward_entries().iter().map(|e| e.value).collect();
     // Donor pays 5, recipient loses 2 × 5 = 10 (of its 10): the payoff entries, then the image.
     assert_eq!(&payoff[..2], &[-5.0, -10.0]);
 }
@@ -145,7 +146,8 @@ fn at_once_an_action_is_a_move_per_partner_in_id_order() {
     );
     assert_eq!(sim.spaces().observation.flat_dim(), 2 * DIM);
     let moves = |sim: &Sim| -> Vec<(u32, u32, &'static str)> {
-        sim.utterances()
+        sim.env()
+            .utterances()
             .iter()
             .map(|u| (u.speaker.0, u.act.target.unwrap().0, u.act.kind))
             .collect()
@@ -175,7 +177,7 @@ fn at_once_an_action_is_a_move_per_partner_in_id_order() {
             (2, 1, "cooperate"),
         ]
     );
-    let row = &sim.observations()[2 * DIM..4 * DIM];
+    let row = &sim.env().observations()[2 * DIM..4 * DIM];
     assert_eq!(
         (row[OWN_LAST], row[PARTNER_LAST]),
         (1.0, 1.0),
@@ -190,9 +192,9 @@ fn at_once_an_action_is_a_move_per_partner_in_id_order() {
     sim.step(&[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]).unwrap();
     assert!(moves(&sim).contains(&(2, 1, "defect")));
     assert!(moves(&sim).contains(&(2, 0, "cooperate")));
-    assert!(sim.is_done(), "two turns a match");
+    assert!(sim.env().is_done(), "two turns a match");
     // Agent 1 scored R, R against agent 0, and T, then S, against agent 2.
-    assert_eq!(sim.episode_returns()[1], 3.0 + 3.0 + 5.0 + 0.0);
+    assert_eq!(sim.env().episode_returns()[1], 3.0 + 3.0 + 5.0 + 0.0);
 }
 
 /// At once with random match lengths, matches end at different steps: an ended match allows only
@@ -206,11 +208,11 @@ fn at_once_an_ended_match_allows_only_0_until_the_agent_is_done() {
              continuation = 0.7\nmatches = \"at_once\"\n[[agents]]\nstrategy = \"allc\"\n\
              [[agents]]\ncontroller = \"external\"\n[[agents]]\nstrategy = \"alld\"\n"
         ));
-        while !sim.is_done() {
-            let mask = &sim.action_masks()[4..8]; // agent 1: two matches of two choices
+        while !sim.env().is_done() {
+            let mask = &sim.env().action_masks()[4..8]; // agent 1: two matches of two choices
             let open = [mask[1] == 1, mask[3] == 1];
             assert!(
-                sim.acting()[1] == (open[0] || open[1]),
+                sim.env().acting()[1] == (open[0] || open[1]),
                 "done once both ended"
             );
             if open[0] != open[1] {
@@ -232,7 +234,11 @@ fn at_once_an_ended_match_allows_only_0_until_the_agent_is_done() {
             }
             sim.step(&[0.0; 6]).unwrap();
             // Agent 1 moves in its open matches only.
-            let spoke = sim.utterances().iter().filter(|u| u.speaker == AgentId(1));
+            let spoke = sim
+                .env()
+                .utterances()
+                .iter()
+                .filter(|u| u.speaker == AgentId(1));
             assert_eq!(spoke.count(), open.iter().filter(|&&o| o).count());
         }
     }

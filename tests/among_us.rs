@@ -46,7 +46,7 @@ fn play(sim: &mut Sim, acts: &[f32]) -> Result<(), StepError> {
 
 fn row(sim: &Sim, a: usize) -> &[f32] {
     let dim = sim.spaces().observation.flat_dim();
-    &sim.observations()[a * dim..(a + 1) * dim]
+    &sim.env().observations()[a * dim..(a + 1) * dim]
 }
 
 fn imposter(sim: &Sim, n: usize) -> usize {
@@ -55,7 +55,7 @@ fn imposter(sim: &Sim, n: usize) -> usize {
 
 fn mask(sim: &Sim, a: usize) -> &[u8] {
     let dim = sim.spaces().action.mask_dim();
-    &sim.action_masks()[a * dim..(a + 1) * dim]
+    &sim.env().action_masks()[a * dim..(a + 1) * dim]
 }
 
 fn alive(sim: &Sim, n: usize, rooms: usize) -> usize {
@@ -103,7 +103,8 @@ fn a_kill_waits_for_the_cooldown_and_everyone_in_the_room_witnesses_it() {
     assert_eq!(mask(&sim, crew)[acts::aim(n, imp)], 0);
     assert_eq!(mask(&sim, imp)[acts::aim(n, crew)], 0);
     assert!(
-        sim.utterances()
+        sim.env()
+            .utterances()
             .iter()
             .any(|u| u.act.kind == "kill" && u.act.value == 3.0)
     );
@@ -167,7 +168,7 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
     // Discussion: 4 living players speak once each, one per step; all 4 act at every step (to
     // state their beliefs), the others may only wait.
     for _ in 0..4 {
-        let acting = (0..n).filter(|&a| sim.acting()[a]).count();
+        let acting = (0..n).filter(|&a| sim.env().acting()[a]).count();
         assert_eq!(acting, 4);
         let speakers: Vec<usize> = (0..n)
             .filter(|&a| mask(&sim, a)[1..].contains(&1))
@@ -177,12 +178,12 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
         let mut claims = vec![acts::WAIT as f32; n];
         claims[speakers[0]] = acts::claim(n, 0) as f32;
         play(&mut sim, &claims).unwrap();
-        assert_eq!(sim.utterances()[0].act.kind, "claim");
+        assert_eq!(sim.env().utterances()[0].act.kind, "claim");
         // Everyone sees the claim (one room: entry `speaker`).
         assert_eq!(row(&sim, imp)[obs::claims(n, 1) + speakers[0]], 1.0);
     }
     assert_eq!(stage(&sim, imp), 2, "then the vote");
-    assert_eq!((0..n).filter(|&a| sim.acting()[a]).count(), 4);
+    assert_eq!((0..n).filter(|&a| sim.env().acting()[a]).count(), 4);
 }
 
 #[test]
@@ -211,9 +212,9 @@ fn a_tied_vote_ejects_nobody_and_a_plurality_ejects_one() {
     votes[others[0]] = acts::aim(n, imp) as f32;
     votes[others[1]] = acts::aim(n, imp) as f32;
     play(&mut sim, &votes).unwrap();
-    assert!(sim.is_done());
-    assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(0.0));
-    let last = sim.utterances().last().unwrap();
+    assert!(sim.env().is_done());
+    assert_eq!(sim.env().metrics().mean(IMPOSTER_WIN), Some(0.0));
+    let last = sim.env().utterances().last().unwrap();
     assert_eq!(
         (last.act.kind, last.speaker),
         ("ejected", AgentId(imp as u32))
@@ -230,11 +231,11 @@ fn finishing_every_task_wins_for_the_crew() {
     // The imposter has no tasks to do.
     assert_eq!(mask(&sim, imp)[acts::TASK], 0);
     play(&mut sim, &work).unwrap();
-    assert!(!sim.is_done());
+    assert!(!sim.env().is_done());
     play(&mut sim, &work).unwrap();
-    assert!(sim.is_done());
-    assert_eq!(sim.metrics().mean(TASK_WIN), Some(1.0));
-    assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(0.0));
+    assert!(sim.env().is_done());
+    assert_eq!(sim.env().metrics().mean(TASK_WIN), Some(1.0));
+    assert_eq!(sim.env().metrics().mean(IMPOSTER_WIN), Some(0.0));
 }
 
 #[test]
@@ -246,9 +247,11 @@ fn the_imposters_win_when_they_match_the_crew() {
     let mut kill = vec![acts::WAIT as f32; n];
     kill[imp] = acts::aim(n, (imp + 1) % n) as f32;
     play(&mut sim, &kill).unwrap();
-    assert!(sim.is_done());
-    assert_eq!(sim.metrics().mean(IMPOSTER_WIN), Some(1.0));
-    let win: Vec<f32> = (0..n).map(|a| sim.reward_components()[a * 7]).collect();
+    assert!(sim.env().is_done());
+    assert_eq!(sim.env().metrics().mean(IMPOSTER_WIN), Some(1.0));
+    let win: Vec<f32> = (0..n)
+        .map(|a| sim.env().reward_components()[a * 7])
+        .collect();
     for (a, w) in win.iter().enumerate() {
         assert_eq!(*w, if a == imp { 1.0 } else { -1.0 }, "agent {a}");
     }
@@ -257,6 +260,7 @@ fn the_imposters_win_when_they_match_the_crew() {
 /// Rewards of `dimension` (its index among the game's 7) on the last step's entries, by agent.
 fn entries(sim: &Sim, dimension: u16) -> Vec<(usize, f64)> {
     let mut e: Vec<(usize, f64)> = sim
+        .env()
         .reward_entries()
         .iter()
         .filter(|e| e.dimension.0 == dimension)
@@ -308,10 +312,11 @@ fn rewards_of_one_message(seed: u64) -> bool {
         true => acts::aim(n, target),
         false => acts::WAIT,
     });
-    let message = sim.utterances()[0].id;
-    assert_eq!(sim.utterances()[0].act.kind, "accuse");
+    let message = sim.env().utterances()[0].id;
+    assert_eq!(sim.env().utterances()[0].act.kind, "accuse");
     let settled = |sim: &Sim, d| {
-        sim.reward_entries()
+        sim.env()
+            .reward_entries()
             .iter()
             .filter(|e| e.dimension == d)
             .count()
@@ -355,13 +360,14 @@ fn rewards_of_one_message(seed: u64) -> bool {
     );
     // Every listening and speaking entry names the message of the step before, and settles it.
     assert!(
-        sim.reward_entries()
+        sim.env()
+            .reward_entries()
             .iter()
             .filter(|e| e.dimension == LISTENING || e.dimension == SPEAKING)
             .all(|e| e.utterance == message)
     );
     assert!(matches!(
-        sim.attributions()[0],
+        sim.env().attributions()[0],
         Attribution::Settles { utterance, .. } if utterance == message
     ));
     speaker == imp
@@ -381,10 +387,10 @@ fn a_message_at_the_step_limit_settles_at_once() {
     claim[speaker] = acts::claim(n, 0) as f32;
     play(&mut sim, &claim).unwrap();
     assert!(
-        sim.is_done() && sim.truncated()[speaker],
+        sim.env().is_done() && sim.env().truncated()[speaker],
         "the limit ends the episode"
     );
-    let message = sim.utterances()[0].id;
+    let message = sim.env().utterances()[0].id;
     // Every player stated a uniform belief with the message and has no step left to change it.
     let listeners = (0..n).filter(|&l| l != imp && l != victim && l != speaker);
     let floored = (1.0f64 / n as f64).max(LISTENING_FLOOR).ln();
@@ -397,7 +403,8 @@ fn a_message_at_the_step_limit_settles_at_once() {
     }
     assert_eq!(entries(&sim, SPEAKING.0), [(speaker, 0.0)]);
     assert!(
-        sim.reward_entries()
+        sim.env()
+            .reward_entries()
             .iter()
             .filter(|e| e.dimension == LISTENING || e.dimension == SPEAKING)
             .all(|e| e.utterance == message)
@@ -412,7 +419,7 @@ fn bad_actions_are_refused_with_specific_errors() {
     let listener = (0..n)
         .find(|&a| a != speaker && a != victim && a != imp)
         .unwrap();
-    let before = sim.observations().to_vec();
+    let before = sim.env().observations().to_vec();
     let problem = |sim: &mut Sim, acts: &[f32], belief: Option<(usize, Vec<f32>)>| {
         let mut rows: Vec<f32> = acts
             .iter()
@@ -445,7 +452,7 @@ fn bad_actions_are_refused_with_specific_errors() {
         }
     );
     // Nothing moved.
-    assert_eq!(sim.observations(), &before[..]);
+    assert_eq!(sim.env().observations(), &before[..]);
     // The discussion runs out; at the vote, a vote for the dead player is refused.
     for _ in 0..4 {
         play(&mut sim, &[acts::WAIT as f32; 5]).unwrap();
@@ -521,7 +528,7 @@ fn free_text_is_said_verbatim_where_the_scenario_allows_it() {
     let mut say = vec![acts::WAIT as f32; n];
     say[speaker] = acts::say(n, 1) as f32;
     play(&mut sim, &say).unwrap();
-    let u = &sim.utterances()[0];
+    let u = &sim.env().utterances()[0];
     assert_eq!(u.act.kind, "say");
     assert_eq!(
         u.text.as_deref(),
@@ -533,6 +540,7 @@ fn free_text_is_said_verbatim_where_the_scenario_allows_it() {
     say[next] = acts::say(n, 1) as f32;
     play(&mut sim, &say).unwrap();
     let said = sim
+        .env()
         .utterances()
         .iter()
         .find(|u| u.act.kind == "say")
@@ -555,7 +563,7 @@ fn sightings_and_kill_reports_are_typed_messages() {
     let mut say = vec![acts::WAIT as f32; n];
     say[speaker] = acts::saw(n, 1, other, 0) as f32;
     play(&mut sim, &say).unwrap();
-    let u = &sim.utterances()[0];
+    let u = &sim.env().utterances()[0];
     assert_eq!(
         (u.act.kind, u.act.target, u.act.value),
         ("saw", Some(AgentId(other as u32)), 0.0)
@@ -571,6 +579,7 @@ fn sightings_and_kill_reports_are_typed_messages() {
     say[next] = acts::saw_kill(n, 1, accused) as f32;
     play(&mut sim, &say).unwrap();
     let u = sim
+        .env()
         .utterances()
         .iter()
         .find(|u| u.act.kind == "saw_kill")
@@ -600,10 +609,11 @@ fn only_external_players_may_say_free_text() {
     let say = acts::say(n, 1);
     let mut seen = [false; 2];
     for _ in 0..3000 {
-        if sim.is_done() {
+        if sim.env().is_done() {
             sim.reset(None);
         }
-        let speaking = |sim: &Sim, a: usize| sim.acting()[a] && mask(sim, a)[1..].contains(&1);
+        let speaking =
+            |sim: &Sim, a: usize| sim.env().acting()[a] && mask(sim, a)[1..].contains(&1);
         if stage(&sim, 0) == 1 {
             for a in (0..n).filter(|&a| speaking(&sim, a)) {
                 assert_eq!(mask(&sim, a)[say], u8::from(a < 4), "player {a}");

@@ -37,11 +37,11 @@ fn the_trace_walks_back_through_recipients() {
         // history[round][agent] = (shown share, refused, recipient)
         let mut history: Vec<[Option<(f32, bool, usize)>; 4]> = Vec::new();
         for round in 0..6 {
-            let before = sim.observations().to_vec();
-            let acting = sim.acting().to_vec();
+            let before = sim.env().observations().to_vec();
+            let acting = sim.env().acting().to_vec();
             sim.step(&actions).unwrap();
             let mut this_round = [None; 4];
-            for u in sim.utterances() {
+            for u in sim.env().utterances() {
                 let (d, r) = (u.speaker.index(), u.act.target.unwrap().index());
                 let (_, shown, refused) = planned(d);
                 this_round[d] = Some((shown, refused, r));
@@ -87,5 +87,5 @@ fn the_trace_walks_back_through_recipients() {
     assert_eq!(kinds_seen, [true; 3]);
     // Round 0 of each game saw no trace (checked above with `level < round`): traces reset
     // between games, and the episode ends after the second.
-    assert!(sim.is_done());
+    assert!(sim.env().is_done());
 }

@@ -79,14 +79,14 @@ fn roles(sim: &Sim, n: usize) -> Vec<usize> {
     let dim = obs::dim(n);
     (0..n)
         .map(|a| {
-            let row = &sim.observations()[a * dim..(a + 1) * dim];
+            let row = &sim.env().observations()[a * dim..(a + 1) * dim];
             (0..4).find(|&r| row[obs::ROLE + r] == 1.0).unwrap()
         })
         .collect()
 }
 
 fn alive(sim: &Sim, n: usize) -> Vec<bool> {
-    let row = &sim.observations()[..obs::dim(n)];
+    let row = &sim.env().observations()[..obs::dim(n)];
     (0..n).map(|j| row[obs::alive(n) + j] == 1.0).collect()
 }
 
@@ -101,7 +101,7 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     sim.step(&[0.0; 6]).unwrap();
     assert_eq!(alive(&sim, n), vec![true; 6]);
     // Night 1: only the mafia, the seer and the doctor act.
-    let acting: Vec<usize> = (0..n).filter(|&a| sim.acting()[a]).collect();
+    let acting: Vec<usize> = (0..n).filter(|&a| sim.env().acting()[a]).collect();
     let mut expected = vec![mafia, seer, doctor];
     expected.sort();
     assert_eq!(acting, expected);
@@ -124,20 +124,23 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     );
     // The seer now knows the mafia; the others do not.
     let dim = obs::dim(n);
-    let known = |a: usize| sim.observations()[a * dim + obs::known_mafia(n) + mafia] == 1.0;
+    let known = |a: usize| sim.env().observations()[a * dim + obs::known_mafia(n) + mafia] == 1.0;
     assert!(known(seer) && !known(villager) && !known(doctor));
     // Day 2: a vote for a dead or absent target is refused; the lynch takes the plurality.
     let mut votes = [(1 + mafia) as f32; 6];
     votes[mafia] = (1 + villager) as f32;
     sim.step(&votes).unwrap();
     assert!(!alive(&sim, n)[mafia], "the mafia is lynched");
-    assert!(sim.is_done(), "no mafia left: the town wins");
-    let win: Vec<f32> = (0..n).map(|a| sim.reward_components()[a * 2]).collect();
+    assert!(sim.env().is_done(), "no mafia left: the town wins");
+    let win: Vec<f32> = (0..n)
+        .map(|a| sim.env().reward_components()[a * 2])
+        .collect();
     for (a, w) in win.iter().enumerate() {
         assert_eq!(*w, if a == mafia { -1.0 } else { 1.0 }, "agent {a}");
     }
     assert_eq!(
-        sim.metrics()
+        sim.env()
+            .metrics()
             .mean(socium::games::deduction::mafia::MAFIA_WIN),
         Some(0.0)
     );
@@ -169,7 +172,7 @@ fn the_mafia_win_when_they_match_the_town() {
     night[mafia] = (1 + villagers[1]) as f32;
     sim.step(&night).unwrap();
     assert_eq!(alive(&sim, n).iter().filter(|&&a| a).count(), 3);
-    assert!(!sim.is_done());
+    assert!(!sim.env().is_done());
     // A vote for a dead player is refused, with nothing moved.
     let err = sim.step(&vote_for(villagers[0])).unwrap_err();
     assert!(matches!(err, StepError::BadAction { .. }), "{err:?}");
@@ -179,13 +182,14 @@ fn the_mafia_win_when_they_match_the_town() {
     }
     v[villagers[2]] = (1 + villagers[3]) as f32;
     sim.step(&v).unwrap();
-    assert!(sim.is_done());
+    assert!(sim.env().is_done());
     assert_eq!(
-        sim.metrics()
+        sim.env()
+            .metrics()
             .mean(socium::games::deduction::mafia::MAFIA_WIN),
         Some(1.0)
     );
-    let utterances = sim.utterances();
+    let utterances = sim.env().utterances();
     let last = utterances.last().unwrap();
     assert_eq!(
         (last.act.kind, last.speaker),
@@ -193,7 +197,8 @@ fn the_mafia_win_when_they_match_the_town() {
     );
     // Every win and loss entry names that reveal.
     assert!(
-        sim.reward_entries()
+        sim.env()
+            .reward_entries()
             .iter()
             .filter(|e| e.dimension.0 == 0)
             .all(|e| e.utterance == last.id)

@@ -124,20 +124,25 @@ fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -
         } else {
             sim.step(&actions[i * per..(i + 1) * per]).unwrap();
         }
-        out.obs.extend(sim.observations());
-        out.masks.extend(sim.action_masks());
-        out.acting.extend(sim.acting());
+        out.obs.extend(sim.env().observations());
+        out.masks.extend(sim.env().action_masks());
+        out.acting.extend(sim.env().acting());
         let zero = finished[i];
-        out.rewards
-            .extend(sim.rewards().iter().map(|&r| if zero { 0.0 } else { r }));
-        out.reward_components.extend(
-            sim.reward_components()
+        out.rewards.extend(
+            sim.env()
+                .rewards()
                 .iter()
                 .map(|&r| if zero { 0.0 } else { r }),
         );
-        out.terminated.extend(sim.terminated());
-        out.truncated.extend(sim.truncated());
-        finished[i] = sim.is_done();
+        out.reward_components.extend(
+            sim.env()
+                .reward_components()
+                .iter()
+                .map(|&r| if zero { 0.0 } else { r }),
+        );
+        out.terminated.extend(sim.env().terminated());
+        out.truncated.extend(sim.env().truncated());
+        finished[i] = sim.env().is_done();
     }
     out
 }
@@ -237,9 +242,8 @@ fn vec_env_refuses_bad_input_with_no_env_moved() {
     let mut buf = env.buffers();
     env.reset(Some(&[1, 2, 3]), buf.outputs()).unwrap();
     let clocks = |env: &VecEnv| {
-        env.envs()
-            .iter()
-            .map(|e| e.clock().step())
+        (0..env.num_envs())
+            .map(|e| env.env(e).clock().step())
             .collect::<Vec<_>>()
     };
     let mut actions = vec![0.0; 3 * 4];

@@ -67,9 +67,9 @@ fn vec_env_buffers(scenario: &Scenario, seed: u64, threads: usize) -> Vec<u8> {
         let mut env = VecEnv::new(&*scenario.game, &scenario.config, &seeds).unwrap();
         let mut buf = env.buffers();
         env.reset(None, buf.outputs()).unwrap();
-        let space = env.envs()[0].spaces().action.clone();
-        let external = env.envs()[0].external_agents().to_vec();
-        let agents = env.envs()[0].agent_count();
+        let space = env.spaces().action.clone();
+        let external = env.external_agents().to_vec();
+        let agents = env.agent_count();
         let (per_agent, mask_dim) = (space.flat_dim(), space.mask_dim());
         let mut actions = vec![0.0f32; ENVS * agents * per_agent];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -16,7 +16,7 @@ fn sim(toml: &str) -> Sim {
 /// Plays the episode to its end, returning the transcript.
 fn play(sim: &mut Sim) -> Vec<u8> {
     let zeros = vec![0.0; sim.agent_count()];
-    while !sim.is_done() {
+    while !sim.env().is_done() {
         sim.step(&zeros).unwrap();
     }
     sim.take_transcript()
@@ -52,7 +52,7 @@ fn own_stern_judging_plays_exactly_like_discriminators_under_stern_judging() {
     let (a, b) = (play(&mut own), play(&mut shared));
     assert!(!a.is_empty());
     assert!(a == b, "the transcripts differ");
-    assert_eq!(own.episode_returns(), shared.episode_returns());
+    assert_eq!(own.env().episode_returns(), shared.env().episode_returns());
 }
 
 #[test]
@@ -66,11 +66,11 @@ fn each_observer_judges_by_its_own_norm() {
     );
     sim.step(&[0.0; 2]).unwrap();
     let dim = sim.spaces().observation.flat_dim();
-    let own_view = |a: usize| sim.observations()[a * dim + obs::OWN_REPUTATION];
+    let own_view = |a: usize| sim.env().observations()[a * dim + obs::OWN_REPUTATION];
     assert_eq!((own_view(0), own_view(1)), (1.0, 0.0));
     // Each donates to the other every round; each sees the other by its own norm.
-    let seen = |a: usize| sim.observations()[a * dim + obs::RECIPIENT_REPUTATION];
-    assert_eq!(sim.observations()[dim + obs::DONOR], 1.0);
+    let seen = |a: usize| sim.env().observations()[a * dim + obs::RECIPIENT_REPUTATION];
+    assert_eq!(sim.env().observations()[dim + obs::DONOR], 1.0);
     assert_eq!((seen(0), seen(1)), (1.0, 0.0));
 }
 

@@ -188,8 +188,11 @@ fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
         for (t, (out, actions)) in one.iter().enumerate().take(24) {
             sim.step(&vec![0.0; agents * action_dim]).unwrap();
             let batched = &actions[e * agents * action_dim..(e + 1) * agents * action_dim];
-            assert_eq!(sim.actions(), batched, "env {e}, step {t}");
-            assert_eq!(sim.rewards(), &out.rewards[e * agents..(e + 1) * agents]);
+            assert_eq!(sim.env().actions(), batched, "env {e}, step {t}");
+            assert_eq!(
+                sim.env().rewards(),
+                &out.rewards[e * agents..(e + 1) * agents]
+            );
         }
     }
     // Sampling at temperature 1 does sample: some acting sampler took a non-argmax move.
@@ -204,10 +207,10 @@ fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
 fn extra_outputs_are_kept_on_each_policy_agent() {
     let s = donor_scenario();
     let mut sim = s.sim().unwrap();
-    let acting: Vec<bool> = sim.acting().to_vec();
+    let acting: Vec<bool> = sim.env().acting().to_vec();
     let n = sim.agent_count() * sim.spaces().action.flat_dim();
     sim.step(&vec![0.0; n]).unwrap();
-    let extras = sim.policy_extras();
+    let extras = sim.env().policy_extras();
     for (a, &acted) in acting.iter().enumerate().take(10) {
         let value = extras.get(AgentId(a as u32), "value").unwrap();
         assert_eq!(value.len(), 1);
@@ -248,24 +251,24 @@ fn a_policy_states_its_belief_through_its_belief_head() {
     let at = obs::belief(5, 6);
     let (mut acted_steps, mut listened) = (0, 0);
     for _ in 0..2000 {
-        if sim.is_done() {
+        if sim.env().is_done() {
             sim.reset(None);
         }
-        let acted = sim.acting()[0];
+        let acted = sim.env().acting()[0];
         sim.step(&vec![0.0; n]).unwrap();
         // What it stated is what the game holds, and shows it.
         if acted {
             acted_steps += 1;
-            let held = &sim.observations()[at..at + 5];
+            let held = &sim.env().observations()[at..at + 5];
             for (p, q) in held.iter().zip(stated) {
                 assert!((p - q).abs() < 1e-6, "{held:?}");
             }
         }
         let dim = sim.spaces().observation.flat_dim();
         let imposter = (0..5)
-            .find(|&j| sim.observations()[j * dim + obs::IMPOSTER] == 1.0)
+            .find(|&j| sim.env().observations()[j * dim + obs::IMPOSTER] == 1.0)
             .unwrap();
-        for e in sim.reward_entries() {
+        for e in sim.env().reward_entries() {
             if e.agent == AgentId(0) && e.dimension == LISTENING {
                 let want = f64::from(stated[imposter]).ln();
                 assert!((e.value - want).abs() < 1e-6, "{} vs {want}", e.value);
@@ -322,14 +325,14 @@ fn envs_whose_policy_agents_act_in_varying_numbers_act_as_their_sims_alone() {
         env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
         env.actions(&mut actions).unwrap();
         for (e, sim) in sims.iter_mut().enumerate() {
-            match sim.is_done() {
+            match sim.env().is_done() {
                 true => sim.reset(None),
                 false => sim.step(&zeros).unwrap(),
             }
             let batched = &actions[e * per_env..(e + 1) * per_env];
-            assert_eq!(sim.actions(), batched, "env {e}, step {t}");
+            assert_eq!(sim.env().actions(), batched, "env {e}, step {t}");
             assert_eq!(
-                sim.rewards(),
+                sim.env().rewards(),
                 &buf.rewards[e * 5..(e + 1) * 5],
                 "env {e}, step {t}"
             );
@@ -443,7 +446,7 @@ fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
         "#,
     );
     let mut sim = s.sim().unwrap();
-    let obs = sim.observations().to_vec();
+    let obs = sim.env().observations().to_vec();
     let err = sim.step(&[0.0, 0.0]).unwrap_err();
     assert!(
         matches!(
@@ -459,8 +462,8 @@ fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
         err.to_string(),
         "policy `nan_output.onnx` for agent 1: action head entry 1 is NaN"
     );
-    assert_eq!(sim.clock().step(), 0);
-    assert_eq!(sim.observations(), obs);
+    assert_eq!(sim.env().clock().step(), 0);
+    assert_eq!(sim.env().observations(), obs);
 
     let mut env = VecEnv::new(&*s.game, &s.config, &[1, 2]).unwrap();
     let mut buf = env.buffers();
@@ -469,5 +472,5 @@ fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
     let err = env.step(&[0.0; 4], buf.outputs()).unwrap_err();
     assert!(matches!(err, VecStepError::Env { env: 0, .. }), "{err:?}");
     assert_eq!(buf, before);
-    assert!(env.envs().iter().all(|e| e.clock().step() == 0));
+    assert!((0..env.num_envs()).all(|e| env.env(e).clock().step() == 0));
 }

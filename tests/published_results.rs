@@ -12,7 +12,7 @@ fn sim(toml: &str) -> Sim {
 
 fn play_episode(sim: &mut Sim) {
     let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
-    while !sim.is_done() {
+    while !sim.env().is_done() {
         sim.step(&actions).unwrap();
     }
 }
@@ -24,7 +24,7 @@ fn mean_payoffs<const G: usize>(
     episodes: usize,
     groups: [std::ops::Range<usize>; G],
 ) -> [f64; G] {
-    let dims = sim.reward_dimensions().len();
+    let dims = sim.env().reward_dimensions().len();
     let mut totals = [0.0; G];
     for e in 0..episodes {
         if e > 0 {
@@ -34,7 +34,7 @@ fn mean_payoffs<const G: usize>(
         for (total, ids) in totals.iter_mut().zip(&groups) {
             *total += ids
                 .clone()
-                .map(|a| sim.episode_raw_rewards()[a * dims])
+                .map(|a| sim.env().episode_raw_rewards()[a * dims])
                 .sum::<f64>();
         }
     }
@@ -109,7 +109,7 @@ fn round_robin_totals_equal_hand_computed_match_scores() {
             }
             play_episode(&mut sim);
             for (a, t) in totals.iter_mut().enumerate() {
-                *t += sim.episode_raw_rewards()[a];
+                *t += sim.env().episode_raw_rewards()[a];
             }
         }
         assert_eq!(totals, expected, "{matches}");
@@ -131,8 +131,8 @@ fn cultural_donor_game_matches_the_analytic_final_resources() {
         ));
         play_episode(&mut sim);
         (
-            sim.metrics().mean(MetricId(1)).unwrap(),
-            sim.episode_raw_rewards()[0],
+            sim.env().metrics().mean(MetricId(1)).unwrap(),
+            sim.env().episode_raw_rewards()[0],
         )
     };
     let (allc, payoff) = final_resources("strategy = \"allc\"", 2.0);
@@ -162,7 +162,7 @@ fn norms_cooperation(norm: &str, strategy: &str, error: f64) -> f64 {
          [[agents]]\ncount = 400\nstrategy = \"{strategy}\"\n"
     ));
     play_episode(&mut sim);
-    sim.metrics().mean(MetricId(0)).unwrap()
+    sim.env().metrics().mean(MetricId(0)).unwrap()
 }
 
 /// Ohtsuki & Iwasa (2004): in a well-mixed population of discriminators under public assessment

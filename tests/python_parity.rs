@@ -20,7 +20,7 @@ fn write_rust_traces_for_the_python_parity_test() {
         let per = sim.spaces().action.flat_dim();
         let mut trace = Vec::new();
         for t in 0..steps {
-            if sim.is_done() {
+            if sim.env().is_done() {
                 sim.reset(None);
             }
             let mut actions = vec![0.0; sim.agent_count() * per];
@@ -33,9 +33,9 @@ fn write_rust_traces_for_the_python_parity_test() {
             }
             sim.step(&actions).unwrap();
             trace.push(serde_json::json!({
-                "obs": sim.observations(),
-                "rewards": sim.rewards(),
-                "terminated": sim.terminated(),
+                "obs": sim.env().observations(),
+                "rewards": sim.env().rewards(),
+                "terminated": sim.env().terminated(),
             }));
         }
         let json = serde_json::json!({ "seed": seed, "steps": trace });

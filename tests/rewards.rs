@@ -26,21 +26,21 @@ fn transform(t: Transform, x: f64, window: &[f64]) -> f64 {
 
 fn check_attribution_and_sums(mut sim: Sim, steps: usize) {
     let n = sim.agent_count();
-    let dims = sim.reward_dimensions().to_vec();
+    let dims = sim.env().reward_dimensions().to_vec();
     let d = dims.len();
     let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
     let mut history: Vec<Vec<f64>> = vec![Vec::new(); d];
     let mut entries_seen = 0;
     for _ in 0..steps {
-        if sim.is_done() {
+        if sim.env().is_done() {
             sim.reset(None);
             history.iter_mut().for_each(Vec::clear);
         }
         sim.step(&actions).unwrap();
         let mut raw = vec![0.0; n * d];
-        for e in sim.reward_entries() {
+        for e in sim.env().reward_entries() {
             assert!(
-                sim.utterances().iter().any(|u| u.id == e.utterance),
+                sim.env().utterances().iter().any(|u| u.id == e.utterance),
                 "entry {e:?} names no utterance of its step"
             );
             raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
@@ -57,7 +57,7 @@ fn check_attribution_and_sums(mut sim: Sim, steps: usize) {
         for a in 0..n {
             let mut total = 0.0;
             for (k, dim) in dims.iter().enumerate() {
-                let c = sim.reward_components()[a * d + k] as f64;
+                let c = sim.env().reward_components()[a * d + k] as f64;
                 let expected = transform(dim.transform, raw[a * d + k], &history[k]);
                 assert!(
                     (c - expected).abs() < 1e-4 * (1.0 + expected.abs()),
@@ -66,7 +66,7 @@ fn check_attribution_and_sums(mut sim: Sim, steps: usize) {
                 );
                 total += dim.weight * c;
             }
-            let r = sim.rewards()[a] as f64;
+            let r = sim.env().rewards()[a] as f64;
             assert!(
                 (r - total).abs() < 1e-4 * (1.0 + total.abs()),
                 "agent {a}: {r} vs {total}"

@@ -187,7 +187,7 @@ fn edge_lists_missing_or_naming_absent_agents() {
     std::fs::write(dir.path().join("edges.txt"), "0 1 friend 0.5\n").unwrap();
     let s = Scenario::load(&scenario).unwrap();
     let sim = s.sim().unwrap();
-    let graph = sim.world().resource::<socium::core::SocialGraph>();
+    let graph = sim.env().graph();
     assert_eq!(graph.tie_count(), 1);
 }
 

@@ -1,12 +1,15 @@
-//! Agents: dense ids, who controls them, and the registry entries of scripted strategies.
+//! Agents: dense ids, who controls them, the registry entries of scripted strategies, and the
+//! relationship that ties each agent entity to its env.
 
 use crate::PolicyController;
 use bevy_ecs::{component::Component, entity::Entity, resource::Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Dense agent index, `0..n` in the order the scenario lists agents.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Component, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct AgentId(pub u32);
 
@@ -24,12 +27,37 @@ impl fmt::Display for AgentId {
     }
 }
 
+/// The env an agent entity belongs to (a bevy relationship: its env lists it in [`EnvAgents`]).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+#[relationship(relationship_target = EnvAgents)]
+pub struct AgentOf(pub Entity);
+
+/// An env's agent entities, in [`AgentId`] order (kept by bevy from each agent's [`AgentOf`]).
+#[derive(Component, Debug, Default)]
+#[relationship_target(relationship = AgentOf, linked_spawn)]
+pub struct EnvAgents(Vec<Entity>);
+
+impl EnvAgents {
+    /// The entity of agent `a` in this env.
+    #[inline]
+    pub fn entity(&self, a: AgentId) -> Entity {
+        self.0[a.index()]
+    }
+}
+
+impl std::ops::Deref for EnvAgents {
+    type Target = [Entity];
+    fn deref(&self) -> &[Entity] {
+        &self.0
+    }
+}
+
 /// Who chooses an agent's actions.
 ///
 /// The kernel acts for `Random` agents, takes `External` agents' actions from `Sim::step`, and runs
 /// `Policy` agents' models once per step for a whole Sim or `VecEnv` (see [`crate::Policy`]); a
 /// game's `Decide` systems act for its `Scripted` agents.
-#[derive(Component, Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Controller {
     /// A scripted strategy from the game's registry, with validated parameters.
     Scripted(StrategyChoice),
@@ -202,10 +230,10 @@ pub struct AgentSpec {
     pub label: String,
 }
 
-/// Every agent's entity, controller and label, indexed by [`AgentId`].
+/// Every agent's controller and label, indexed by [`AgentId`]: the same for every env of a
+/// World (a block of envs shares one scenario).
 #[derive(Resource, Debug)]
 pub struct Agents {
-    pub(crate) entities: Vec<Entity>,
     pub(crate) specs: Vec<AgentSpec>,
 }
 
@@ -220,9 +248,8 @@ impl Agents {
         self.specs.is_empty()
     }
 
-    /// The entity of agent `id`.
-    pub fn entity(&self, id: AgentId) -> Entity {
-        self.entities[id.index()]
+    pub(crate) fn new(specs: Vec<AgentSpec>) -> Self {
+        Agents { specs }
     }
 
     /// The controller of agent `id`.

@@ -4,7 +4,7 @@
 //! the Sim's `graph` stream at every seeded reset, so a seed fixes the graph too.
 
 use crate::{AgentId, SimRng, bounded::Probability};
-use bevy_ecs::resource::Resource;
+use bevy_ecs::component::Component;
 use petgraph::graph::{NodeIndex, UnGraph};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -360,7 +360,7 @@ pub fn parse_edge_list(text: &str, n: usize) -> Result<Vec<Edge>, EdgeListError>
 
 /// The social graph of a Sim: an undirected `petgraph` graph over agents, with neighbour lists
 /// kept sorted for fast, deterministic pairing.
-#[derive(Resource, Clone, Debug)]
+#[derive(Component, Clone, Debug)]
 pub struct SocialGraph {
     graph: UnGraph<AgentId, Tie>,
     neighbours: Vec<Vec<AgentId>>,

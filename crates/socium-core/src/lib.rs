@@ -1,15 +1,21 @@
 //! The Socium kernel.
 //!
-//! One [`Sim`] is one environment: a `bevy_ecs` world run by single-threaded schedules through the
-//! phases `Observe -> Decide -> Resolve -> Reward -> Record`. Agents are entities with a dense
-//! [`AgentId`] and a [`Controller`]; a [`SocialGraph`] ties them; every act is an [`Utterance`];
-//! reward components write `(agent, utterance, dimension, value)` entries into the
-//! [`RewardLedger`]. Games are plugins implementing [`Game`]. A [`VecEnv`] steps many Sims in
+//! A `bevy_ecs` World hosts a block of envs: each env is an entity whose components are its
+//! state, its agents are entities related to it ([`AgentOf`]), and one run of a single-threaded
+//! schedule steps every env of the block through the phases `Decide -> Resolve -> Reward ->
+//! Record -> Observe` (or resets it). Agents have a dense [`AgentId`] and a [`Controller`]; a
+//! [`SocialGraph`] ties them; every act is an [`Utterance`]; reward components write `(agent,
+//! utterance, dimension, value)` entries into the [`RewardLedger`]. Games are plugins
+//! implementing [`Game`]. A [`Sim`] is a block of one env; a [`VecEnv`] steps many blocks in
 //! parallel with rayon into flat buffers; [`Policy`] controllers act for all their agents across
 //! a VecEnv in one batch. See `docs/ARCHITECTURE.md` for the map.
 
 mod agent;
+mod block;
 pub mod bounded;
+mod chunks;
+mod env;
+mod game;
 mod graph;
 mod metrics;
 mod policy;
@@ -17,14 +23,20 @@ mod reward;
 mod rng;
 mod sim;
 pub mod space;
+mod transcript;
 mod turn;
 mod utterance;
 mod vec_env;
 
 pub use agent::{
-    AgentId, AgentSpec, Agents, Controller, ParamError, ParamInfo, ParamKind, StrategyChoice,
-    StrategyInfo,
+    AgentId, AgentOf, AgentSpec, Agents, Controller, EnvAgents, ParamError, ParamInfo, ParamKind,
+    StrategyChoice, StrategyInfo,
 };
+pub use env::{
+    ActionMasks, Actions, AnyEnv, EnvView, Observations, ResetDue, Resetting, Rows, Spaces,
+    Stepping,
+};
+pub use game::{Game, GameBuilder, Phase};
 pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Relationship, SocialGraph, Tie, parse_edge_list,
 };
@@ -35,11 +47,9 @@ pub use reward::{
     Transform, attribute,
 };
 pub use rng::{SimRng, derive_seed};
-pub use sim::{
-    ActionMasks, Actions, Game, Observations, Phase, Rows, Sim, SimBuilder, SimConfig, SimError,
-    Spaces, StepError,
-};
+pub use sim::{Sim, SimConfig, SimError, StepError};
 pub use space::Space;
+pub use transcript::{ActLine, RewardLine, TranscriptLine};
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, Utterances};
 pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

@@ -1,7 +1,7 @@
 //! Episode metrics a game reports (cooperation rate, share of Good reputations...): each a mean
 //! over the values recorded during the episode.
 
-use bevy_ecs::resource::Resource;
+use bevy_ecs::component::Component;
 
 /// Index of a metric in its game's [`MetricInfo`] list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub struct MetricInfo {
 }
 
 /// Sums and counts of the episode's metric values.
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 pub struct Metrics {
     sums: Vec<f64>,
     counts: Vec<f64>,

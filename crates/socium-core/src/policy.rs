@@ -10,11 +10,11 @@
 //! the agent ([`PolicyExtras`]) for the step's systems to read. `socium-policy` implements
 //! `Policy` for ONNX models.
 
-use crate::vec_env::env_chunks;
 use crate::{
-    ActionMasks, AgentId, AgentSpec, Controller, Observations, Sim, SimRng, Spaces, StepError, Turn,
+    AgentId, AgentSpec, Controller, SimRng, Space, Spaces, StepError, block::Block,
+    chunks::env_chunks, env::Rows,
 };
-use bevy_ecs::{resource::Resource, world::World};
+use bevy_ecs::component::Component;
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -86,7 +86,7 @@ impl fmt::Debug for PolicyController {
 }
 
 /// The extra outputs of each policy agent's last forward pass, by name (zeros before the first).
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 pub struct PolicyExtras {
     per_agent: Vec<Vec<(String, Vec<f32>)>>,
 }
@@ -213,7 +213,7 @@ struct Staging {
 }
 
 /// The rows `(members, obs, masks)` of one Sim for one policy.
-type Rows<'a> = (&'a mut [(AgentId, Selection)], &'a mut [f32], &'a mut [u8]);
+type StagedRows<'a> = (&'a mut [(AgentId, Selection)], &'a mut [f32], &'a mut [u8]);
 
 impl Staging {
     fn new(groups: &[Group], sims: usize, spaces: &Spaces) -> Self {
@@ -321,9 +321,9 @@ pub(crate) struct Slots<'a> {
     bases: &'a [usize],
     counts: &'a mut [usize],
     /// `[sims × policies]`: each Sim's rows in each batch, as many as it staged last time.
-    placed: Vec<Rows<'a>>,
+    placed: Vec<StagedRows<'a>>,
     /// The side arena.
-    side: Rows<'a>,
+    side: StagedRows<'a>,
     slot_rows: usize,
     obs_dim: usize,
     mask_dim: usize,
@@ -360,17 +360,14 @@ pub(crate) struct Slot<'s, 'a> {
     groups: &'s [Group],
     bases: &'s [usize],
     counts: &'s mut [usize],
-    placed: &'s mut [Rows<'a>],
-    side: Rows<'s>,
+    placed: &'s mut [StagedRows<'a>],
+    side: StagedRows<'s>,
 }
 
 impl Slot<'_, '_> {
-    /// Stages every policy's acting members, with their rows, from `world`; none for a Sim whose
-    /// episode is over (its next step is a reset).
-    pub(crate) fn stage(&mut self, world: &World, over: bool) {
-        let obs = &world.resource::<Observations>().0;
-        let masks = &world.resource::<ActionMasks>().0;
-        let acting = world.resource::<Turn>().acting();
+    /// Stages every policy's acting members, with their rows of the env's observations and
+    /// masks; none for an env whose episode is over (its next step is a reset).
+    pub(crate) fn stage(&mut self, obs: &Rows<f32>, masks: &Rows<u8>, acting: &[bool], over: bool) {
         let (od, md) = (obs.dim(), masks.dim());
         for (g, group) in self.groups.iter().enumerate() {
             let members = || {
@@ -403,6 +400,9 @@ impl Slot<'_, '_> {
 /// are kept between steps.
 pub(crate) struct PolicyRunner {
     groups: Arc<[Group]>,
+    /// The action space, and agents per env.
+    space: Space,
+    agents: usize,
     staging: Staging,
     head: Vec<f32>,
     extras: Vec<f32>,
@@ -412,6 +412,32 @@ pub(crate) struct PolicyRunner {
 
 /// Envs per rayon task when selecting: a few rows each is too little work to split further.
 const MIN_ENVS_PER_TASK: usize = 64;
+
+/// The offsets `0, n0, n0 + n1, ...` of consecutive runs of the given lengths.
+pub(crate) fn envs_to_offsets(lengths: &[usize]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(lengths.iter().scan(0, |total, n| {
+            *total += n;
+            Some(*total)
+        }))
+        .collect()
+}
+
+/// Each block with its envs' slots, for one parallel pass over the blocks.
+pub(crate) fn per_block<'b, 's, 'x, 'a>(
+    slots: &'s mut [Slot<'x, 'a>],
+    blocks: &'b mut [Block],
+) -> Vec<(&'b mut Block, &'s mut [Slot<'x, 'a>])> {
+    let mut rest = slots;
+    blocks
+        .iter_mut()
+        .map(|block| {
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(block.len());
+            rest = others;
+            (block, mine)
+        })
+        .collect()
+}
 
 /// Splits `buf` into consecutive chunks of `width ×` the row counts `offsets` delimits.
 fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> Vec<&'a mut [T]> {
@@ -427,9 +453,11 @@ fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> V
 
 impl PolicyRunner {
     /// A runner for `sims` Sims with these policies and spaces.
-    pub(crate) fn new(groups: Arc<[Group]>, sims: usize, spaces: &Spaces) -> Self {
+    pub(crate) fn new(groups: Arc<[Group]>, envs: usize, spaces: &Spaces, agents: usize) -> Self {
         PolicyRunner {
-            staging: Staging::new(&groups, sims, spaces),
+            staging: Staging::new(&groups, envs, spaces),
+            space: spaces.action.clone(),
+            agents,
             groups,
             head: Vec::new(),
             extras: Vec::new(),
@@ -447,14 +475,13 @@ impl PolicyRunner {
         self.staging.settle();
     }
 
-    /// Stages every Sim from its world (none with its episode over), in Sim order, and settles.
-    pub(crate) fn stage_all<'w>(&mut self, worlds: impl IndexedParallelIterator<Item = &'w World>) {
+    /// Stages every env of the blocks (none with its episode over), in env order, and settles.
+    pub(crate) fn stage_all(&mut self, blocks: &mut [Block]) {
         let mut slots = self.slots();
-        slots
-            .each()
+        let mut each = slots.each();
+        per_block(&mut each, blocks)
             .into_par_iter()
-            .zip(worlds)
-            .for_each(|(mut slot, world)| slot.stage(world, false));
+            .for_each(|(block, slots)| block.stage(slots));
         self.settle();
     }
 
@@ -463,11 +490,12 @@ impl PolicyRunner {
     /// last staged. On error (a failed pass, a non-finite output) nothing in any Sim has changed.
     pub(crate) fn decide(
         &mut self,
-        sims: &mut [Sim],
+        blocks: &mut [Block],
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
-        let decided = (0..self.groups.len()).try_for_each(|g| self.decide_group(g, sims, actions));
+        let decided =
+            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, blocks, actions));
         self.time += start.elapsed();
         decided
     }
@@ -475,16 +503,13 @@ impl PolicyRunner {
     fn decide_group(
         &mut self,
         group: usize,
-        sims: &mut [Sim],
+        blocks: &mut [Block],
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
-        let Some(first) = sims.first() else {
-            return Ok(());
-        };
         let g = &self.groups[group];
-        let space = first.spaces().action.clone();
+        let space = &self.space;
         let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
-        let (mask_dim, per_env) = (space.mask_dim(), first.agent_count() * action_dim);
+        let (mask_dim, per_env) = (space.mask_dim(), self.agents * action_dim);
         let batch = &self.staging.batches[group];
         let rows = batch.rows();
         if rows == 0 {
@@ -536,7 +561,6 @@ impl PolicyRunner {
             return Err((env_of(row), error));
         }
 
-        let space = &space;
         let samples = g
             .agents
             .iter()
@@ -557,46 +581,64 @@ impl PolicyRunner {
             }
             return Ok(());
         }
-        (
-            sims.par_iter_mut(),
-            actions.par_chunks_mut(per_env.max(1)),
-            split_rows(&mut self.head[..rows * head_dim], offsets, head_dim),
-            split_rows(
-                &mut self.extras[..rows * g.extras_dim],
-                offsets,
-                g.extras_dim,
-            ),
-        )
-            .into_par_iter()
-            .enumerate()
-            .with_min_len(MIN_ENVS_PER_TASK)
-            .map(|(e, parts)| {
-                let masks = &batch.masks[offsets[e] * mask_dim..offsets[e + 1] * mask_dim];
-                (members(e), masks, parts)
-            })
-            .filter(|(members, _, _)| !members.is_empty())
-            .for_each(|(members, masks, (sim, actions, heads, extras))| {
-                let mut select_all = |mut rng: Option<&mut ChaCha8Rng>| {
-                    for (r, &(a, selection)) in members.iter().enumerate() {
-                        let i = a.index();
-                        let head = &heads[r * head_dim..(r + 1) * head_dim];
-                        let mask = &masks[r * mask_dim..(r + 1) * mask_dim];
-                        let out = &mut actions[i * action_dim..(i + 1) * action_dim];
-                        let rng = rng.as_deref_mut().map(|r| r as &mut dyn RngCore);
-                        space.select(head, mask, selection, rng, out);
+        // Block by block: each block's envs, their rows of the actions, heads and extras.
+        let envs: Vec<usize> = blocks.iter().map(Block::len).collect();
+        let starts = envs_to_offsets(&envs);
+        let rows_at: Vec<usize> = starts.iter().map(|&e| offsets[e]).collect();
+        let mut heads = split_rows(&mut self.head[..rows * head_dim], &rows_at, head_dim);
+        let mut extras = split_rows(
+            &mut self.extras[..rows * g.extras_dim],
+            &rows_at,
+            g.extras_dim,
+        );
+        let mut actions = split_rows(actions, &starts, per_env);
+        let work: Vec<_> = blocks
+            .iter_mut()
+            .zip(&starts)
+            .zip(heads.drain(..).zip(extras.drain(..)).zip(actions.drain(..)))
+            .collect();
+        work.into_par_iter()
+            .with_min_len(MIN_ENVS_PER_TASK.div_ceil(envs.iter().max().copied().unwrap_or(1)))
+            .for_each(|((block, &start), ((heads, extras), actions))| {
+                let first_row = offsets[start];
+                for j in 0..block.len() {
+                    let e = start + j;
+                    let members = members(e);
+                    if members.is_empty() {
+                        continue;
                     }
-                };
-                // Argmax and Box values need no randomness: the Sim's world is left alone.
-                match samples {
-                    true => select_all(Some(&mut sim.world_mut().resource_mut::<SimRng>().policy)),
-                    false => select_all(None),
-                }
-                if g.extras_dim > 0 {
-                    let world = sim.world_mut();
-                    let mut kept = world.resource_mut::<PolicyExtras>();
-                    for (r, &(a, _)) in members.iter().enumerate() {
-                        kept.set(a, &extras[r * g.extras_dim..(r + 1) * g.extras_dim]);
+                    let (r0, r1) = (offsets[e] - first_row, offsets[e + 1] - first_row);
+                    let masks = &batch.masks[offsets[e] * mask_dim..offsets[e + 1] * mask_dim];
+                    let actions = &mut actions[j * per_env..(j + 1) * per_env];
+                    let mut env = block.env_mut(j);
+                    let mut select_all = |mut rng: Option<&mut ChaCha8Rng>| {
+                        for (r, &(a, selection)) in members.iter().enumerate() {
+                            let i = a.index();
+                            let head = &heads[(r0 + r) * head_dim..(r0 + r + 1) * head_dim];
+                            let mask = &masks[r * mask_dim..(r + 1) * mask_dim];
+                            let out = &mut actions[i * action_dim..(i + 1) * action_dim];
+                            let rng = rng.as_deref_mut().map(|r| r as &mut dyn RngCore);
+                            space.select(head, mask, selection, rng, out);
+                        }
+                    };
+                    // Argmax and Box values need no randomness: the env's streams are left alone.
+                    match samples {
+                        true => {
+                            let mut rng = env.get_mut::<SimRng>().expect("every env has streams");
+                            select_all(Some(&mut rng.policy))
+                        }
+                        false => select_all(None),
                     }
+                    if g.extras_dim > 0 {
+                        let mut kept = env
+                            .get_mut::<PolicyExtras>()
+                            .expect("every env keeps policy extras");
+                        for (r, &(a, _)) in members.iter().enumerate() {
+                            let x = (r0 + r) * g.extras_dim;
+                            kept.set(a, &extras[x..x + g.extras_dim]);
+                        }
+                    }
+                    debug_assert_eq!(r1 - r0, members.len());
                 }
             });
         Ok(())

@@ -17,7 +17,7 @@ use crate::{
     AgentId, Utterance, UtteranceId,
     bounded::{Count, Positive},
 };
-use bevy_ecs::resource::Resource;
+use bevy_ecs::{component::Component, resource::Resource};
 use serde::Deserialize;
 use std::collections::VecDeque;
 
@@ -78,6 +78,10 @@ impl DimensionSpec {
     }
 }
 
+/// The scenario's reward dimensions (weights and transforms), shared by every env of a World.
+#[derive(Resource, Debug)]
+pub(crate) struct RewardDimensions(pub(crate) Vec<DimensionSpec>);
+
 /// One reward entry: `value` on `dimension` for `agent`, caused by `utterance`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RewardEntry {
@@ -92,7 +96,7 @@ pub struct RewardEntry {
 }
 
 /// The reward entries of the current step.
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 pub struct RewardLedger {
     pub(crate) entries: Vec<RewardEntry>,
     pub(crate) dimensions: u16,
@@ -177,9 +181,8 @@ pub fn attribute<'a>(
 }
 
 /// Per-agent rewards of the last step and of the episode so far.
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 pub struct StepRewards {
-    pub(crate) dims: Vec<DimensionSpec>,
     windows: Vec<VecDeque<(f64, f64)>>,
     /// Raw per-dimension sums of the step, `[agents × dims]`.
     pub(crate) raw: Vec<f64>,
@@ -194,8 +197,7 @@ pub struct StepRewards {
 }
 
 impl StepRewards {
-    pub(crate) fn new(agents: usize, dims: Vec<DimensionSpec>) -> Self {
-        let d = dims.len();
+    pub(crate) fn new(agents: usize, d: usize) -> Self {
         StepRewards {
             windows: vec![VecDeque::new(); d],
             raw: vec![0.0; agents * d],
@@ -203,7 +205,6 @@ impl StepRewards {
             reward: vec![0.0; agents],
             episode_raw: vec![0.0; agents * d],
             episode_return: vec![0.0; agents],
-            dims,
         }
     }
 
@@ -220,14 +221,15 @@ impl StepRewards {
         self.reward.fill(0.0);
     }
 
-    /// Sums the ledger per agent and dimension, transforms, weights, and adds to the episode.
-    pub(crate) fn aggregate(&mut self, ledger: &RewardLedger) {
-        let d = self.dims.len();
+    /// Sums the ledger per agent and dimension, transforms and weights by `dims`, and adds to
+    /// the episode.
+    pub(crate) fn aggregate(&mut self, ledger: &RewardLedger, dims: &[DimensionSpec]) {
+        let d = dims.len();
         self.raw.fill(0.0);
         for e in &ledger.entries {
             self.raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
         }
-        for (k, dim) in self.dims.iter().enumerate() {
+        for (k, dim) in dims.iter().enumerate() {
             let column = self.raw.iter().skip(k).step_by(d);
             let range = match dim.transform {
                 Transform::MinMax { window } => {
@@ -261,8 +263,7 @@ impl StepRewards {
         }
         for a in 0..self.reward.len() {
             let row = a * d..(a + 1) * d;
-            let r: f64 = self
-                .dims
+            let r: f64 = dims
                 .iter()
                 .zip(&self.components[row.clone()])
                 .map(|(s, &c)| s.weight * c as f64)
@@ -274,19 +275,14 @@ impl StepRewards {
             }
         }
     }
-
-    /// The configured dimensions.
-    pub fn dimensions(&self) -> &[DimensionSpec] {
-        &self.dims
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rewards(transform: Transform, weight: f64) -> StepRewards {
-        let dims = vec![
+    fn dims(transform: Transform, weight: f64) -> Vec<DimensionSpec> {
+        vec![
             DimensionSpec {
                 name: "a",
                 weight: 1.0,
@@ -297,8 +293,7 @@ mod tests {
                 weight,
                 transform,
             },
-        ];
-        StepRewards::new(2, dims)
+        ]
     }
 
     fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {
@@ -315,19 +310,18 @@ mod tests {
     #[test]
     fn weighted_sum_of_transformed_components() {
         let scale = Positive::new(2.0).unwrap();
-        let mut r = rewards(Transform::Sigmoid { scale }, 0.5);
-        r.aggregate(&ledger(&[
-            (0, 0, 1.0),
-            (0, 0, 2.0),
-            (0, 1, 2.0),
-            (1, 1, -2.0),
-        ]));
+        let dims = dims(Transform::Sigmoid { scale }, 0.5);
+        let mut r = StepRewards::new(2, 2);
+        r.aggregate(
+            &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
+            &dims,
+        );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
         assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
         assert!((r.components[1] as f64 - s).abs() < 1e-6);
         assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
-        r.aggregate(&ledger(&[(0, 0, 1.0)]));
+        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims);
         assert_eq!(r.episode_raw[0], 4.0);
     }
 
@@ -340,17 +334,18 @@ mod tests {
     #[test]
     fn min_max_over_a_sliding_window() {
         let window = Count::new(2).unwrap();
-        let mut r = rewards(Transform::MinMax { window }, 1.0);
-        r.aggregate(&ledger(&[(0, 1, 10.0), (1, 1, 0.0)]));
+        let dims = dims(Transform::MinMax { window }, 1.0);
+        let mut r = StepRewards::new(2, 2);
+        r.aggregate(&ledger(&[(0, 1, 10.0), (1, 1, 0.0)]), &dims);
         assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);
-        r.aggregate(&ledger(&[(0, 1, 5.0), (1, 1, 5.0)]));
+        r.aggregate(&ledger(&[(0, 1, 5.0), (1, 1, 5.0)]), &dims);
         // Window holds steps 1 and 2: range [0, 10].
         assert_eq!(r.components[1], 0.5);
-        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]));
+        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]), &dims);
         // Step 1 fell out: range [5, 6].
         assert_eq!(r.components[1], 1.0);
         r.clear_episode();
-        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]));
+        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]), &dims);
         assert_eq!(r.components[1], 0.0, "max = min gives 0");
     }
 }

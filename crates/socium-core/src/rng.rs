@@ -6,12 +6,12 @@
 //! pairings). There is no global or thread-local rng anywhere in the engine: the same seed gives
 //! the same run whatever the thread count.
 
-use bevy_ecs::resource::Resource;
+use bevy_ecs::component::Component;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// The random streams of one Sim, one per purpose.
-#[derive(Resource, Clone, Debug)]
+#[derive(Component, Clone, Debug)]
 pub struct SimRng {
     /// Drawing the social graph.
     pub graph: ChaCha8Rng,

@@ -1,7 +1,7 @@
 //! Turn structure: who acts this step, which acts are legal, who is done.
 
 use crate::AgentId;
-use bevy_ecs::resource::Resource;
+use bevy_ecs::component::Component;
 
 /// How agents take turns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub enum TurnOrder {
 /// Who acts at the coming step. The kernel sets it at the start of `Observe` from the
 /// [`TurnOrder`] and the done flags; a game's `Observe` systems may narrow it (only donors act,
 /// say).
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 pub struct Turn {
     pub(crate) order: TurnOrder,
     pub(crate) acting: Vec<bool>,
@@ -75,7 +75,7 @@ impl Turn {
 
 /// Per-agent end flags of the episode, PettingZoo style: `terminated` when the game ended for the
 /// agent, `truncated` when the step limit cut it short.
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 pub struct Done {
     pub(crate) terminated: Vec<bool>,
     pub(crate) truncated: Vec<bool>,
@@ -128,7 +128,7 @@ impl Done {
 }
 
 /// Where the Sim is in time.
-#[derive(Resource, Debug, Default, Clone, Copy)]
+#[derive(Component, Debug, Default, Clone, Copy)]
 pub struct Clock {
     pub(crate) step: u32,
     pub(crate) episode: u64,

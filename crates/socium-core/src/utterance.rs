@@ -1,11 +1,11 @@
 //! Utterances: every act of an agent, typed by the game, with optional rendered text.
 
 use crate::AgentId;
-use bevy_ecs::resource::Resource;
-use serde::{Serialize, Serializer};
+use bevy_ecs::component::Component;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// Id of an utterance, unique within an episode (counts from 0 at each reset).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UtteranceId(pub u64);
 
@@ -23,6 +23,24 @@ impl Serialize for Audience {
         match self {
             Audience::All => s.serialize_str("all"),
             Audience::Agent(a) => a.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written<'a> {
+            Agent(AgentId),
+            Name(&'a str),
+        }
+        match Written::deserialize(d)? {
+            Written::Agent(a) => Ok(Audience::Agent(a)),
+            Written::Name("all") => Ok(Audience::All),
+            Written::Name(other) => Err(de::Error::custom(format!(
+                "audience `{other}`: expected \"all\" or an agent id"
+            ))),
         }
     }
 }
@@ -59,7 +77,7 @@ pub struct Utterance {
 
 /// The free text each external agent sends with this step's actions (see `Sim::set_text`),
 /// cleared after every step.
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 pub struct Texts(pub(crate) Vec<Option<String>>);
 
 impl Texts {
@@ -74,7 +92,7 @@ impl Texts {
 }
 
 /// The utterances of the current step, and the id counter of the episode.
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 pub struct Utterances {
     pub(crate) current: Vec<Utterance>,
     pub(crate) next_id: u64,

@@ -1,15 +1,20 @@
-//! `VecEnv`: many Sims stepped in parallel with rayon into flat, caller-owned buffers.
+//! `VecEnv`: many envs of one scenario, in blocks of envs sharing a World, stepped in parallel
+//! with rayon into flat, caller-owned buffers.
 //!
-//! Env `i` is the Sim seeded `seeds[i]` (`VecEnv::seeds(master, n)` derives well-separated ones);
-//! each Sim runs on one thread at a time and owns its streams, so results do not depend on the
-//! thread count. An env
-//! whose episode ended is reset by the next `step`, which ignores its actions and reports zero
-//! reward (Gymnasium's NEXT_STEP autoreset).
+//! Env `i` is seeded `seeds[i]` (`VecEnv::seeds(master, n)` derives well-separated ones); each env
+//! owns its streams and blocks share nothing, so results depend neither on the thread count nor
+//! on how envs are cut into blocks. An env whose episode ended is reset by the next `step`, in the
+//! same run of its block's schedule, which ignores its actions and reports zero reward
+//! (Gymnasium's NEXT_STEP autoreset).
 
 use crate::{
-    AgentId, Game, Sim, SimConfig, SimError, StepError, derive_seed, policy::PolicyRunner,
+    AgentId, Game, SimConfig, SimError, StepError, Texts,
+    block::{Block, Play},
+    derive_seed,
+    env::EnvView,
+    policy::{PolicyRunner, per_block},
+    sim::Setup,
 };
-use rayon::iter::plumbing::{Consumer, Producer, ProducerCallback, UnindexedConsumer, bridge};
 use rayon::prelude::*;
 
 /// Why a VecEnv step was refused; no env has moved.
@@ -92,9 +97,26 @@ struct Layout {
     dims: usize,
 }
 
-/// `N` Sims of one game and config, stepped together.
+/// Agents a block holds at most, all envs together: a block's per-env state (a few hundred bytes
+/// to a few kilobytes an agent: observations, utterances, ledger, game state) then stays within a
+/// core's L2 cache across the systems of one run of its schedule, while the fixed cost of the run
+/// (about a microsecond) is shared by many envs.
+const AGENTS_PER_BLOCK: usize = 1024;
+
+/// Envs per block for `envs` envs of `agents` agents: at most [`AGENTS_PER_BLOCK`] agents a
+/// block, and at least two blocks per thread, so both stay busy. Results do not depend on it.
+fn block_envs(envs: usize, agents: usize) -> usize {
+    let by_cache = (AGENTS_PER_BLOCK / agents.max(1)).max(1);
+    let by_threads = envs.div_ceil(2 * rayon::current_num_threads()).max(1);
+    by_cache.min(by_threads)
+}
+
+/// `N` envs of one game and config, stepped together.
 pub struct VecEnv {
-    sims: Vec<Sim>,
+    setup: Setup,
+    blocks: Vec<Block>,
+    /// Envs per block (the last may hold fewer).
+    block_envs: usize,
     needs_reset: Vec<bool>,
     layout: Layout,
     /// Runs the policies of all envs, if any agent has one.
@@ -103,169 +125,133 @@ pub struct VecEnv {
     policy_actions: Vec<f32>,
 }
 
-/// Splits `buf` into `envs` chunks of `per_env` values, in parallel; works for `per_env == 0` too.
-pub(crate) fn env_chunks<T: Send>(buf: &mut [T], per_env: usize, envs: usize) -> EnvChunks<'_, T> {
-    debug_assert_eq!(buf.len(), per_env * envs);
-    EnvChunks { buf, per_env, envs }
+/// Cuts each output buffer into one part per block of `envs[b]` envs.
+fn per_block_outputs<'a>(out: VecOutputs<'a>, envs: &[usize], l: Layout) -> Vec<VecOutputs<'a>> {
+    let VecOutputs {
+        mut obs,
+        mut masks,
+        mut acting,
+        mut rewards,
+        mut reward_components,
+        mut terminated,
+        mut truncated,
+    } = out;
+    fn cut<'a, T>(buf: &mut &'a mut [T], n: usize) -> &'a mut [T] {
+        let (head, tail) = std::mem::take(buf).split_at_mut(n);
+        *buf = tail;
+        head
+    }
+    envs.iter()
+        .map(|&n| VecOutputs {
+            obs: cut(&mut obs, n * l.obs),
+            masks: cut(&mut masks, n * l.masks),
+            acting: cut(&mut acting, n * l.agents),
+            rewards: cut(&mut rewards, n * l.agents),
+            reward_components: cut(&mut reward_components, n * l.dims),
+            terminated: cut(&mut terminated, n * l.agents),
+            truncated: cut(&mut truncated, n * l.agents),
+        })
+        .collect()
 }
-
-/// [`env_chunks`]: rayon's `par_chunks_mut`, but with `envs` empty chunks of an empty buffer. One
-/// type whatever the width: zipping iterators that are each one of two types (rayon's `Either`)
-/// makes rustc compile the consumer once per combination, 2^k times (it took `socium-core` minutes
-/// to compile).
-pub(crate) struct EnvChunks<'a, T> {
-    buf: &'a mut [T],
-    per_env: usize,
-    envs: usize,
-}
-
-impl<'a, T: Send> ParallelIterator for EnvChunks<'a, T> {
-    type Item = &'a mut [T];
-
-    fn drive_unindexed<C: UnindexedConsumer<Self::Item>>(self, consumer: C) -> C::Result {
-        bridge(self, consumer)
-    }
-
-    fn opt_len(&self) -> Option<usize> {
-        Some(self.envs)
-    }
-}
-
-impl<T: Send> IndexedParallelIterator for EnvChunks<'_, T> {
-    fn len(&self) -> usize {
-        self.envs
-    }
-
-    fn drive<C: Consumer<Self::Item>>(self, consumer: C) -> C::Result {
-        bridge(self, consumer)
-    }
-
-    fn with_producer<CB: ProducerCallback<Self::Item>>(self, callback: CB) -> CB::Output {
-        callback.callback(self)
-    }
-}
-
-impl<'a, T: Send> Producer for EnvChunks<'a, T> {
-    type Item = &'a mut [T];
-    type IntoIter = EnvChunks<'a, T>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self
-    }
-
-    fn split_at(self, index: usize) -> (Self, Self) {
-        let (left, right) = self.buf.split_at_mut(index * self.per_env);
-        let per_env = self.per_env;
-        (
-            EnvChunks {
-                buf: left,
-                per_env,
-                envs: index,
-            },
-            EnvChunks {
-                buf: right,
-                per_env,
-                envs: self.envs - index,
-            },
-        )
-    }
-}
-
-impl<'a, T> Iterator for EnvChunks<'a, T> {
-    type Item = &'a mut [T];
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.envs = self.envs.checked_sub(1)?;
-        let (chunk, rest) = std::mem::take(&mut self.buf).split_at_mut(self.per_env);
-        self.buf = rest;
-        Some(chunk)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.envs, Some(self.envs))
-    }
-}
-
-impl<T> DoubleEndedIterator for EnvChunks<'_, T> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.envs = self.envs.checked_sub(1)?;
-        let buf = std::mem::take(&mut self.buf);
-        let (rest, chunk) = buf.split_at_mut(buf.len() - self.per_env);
-        self.buf = rest;
-        Some(chunk)
-    }
-}
-
-impl<T> ExactSizeIterator for EnvChunks<'_, T> {}
 
 impl VecEnv {
-    /// One Sim of `game` per seed, env `i` seeded `seeds[i]`. Envs keep no transcript
+    /// One env of `game` per seed, env `i` seeded `seeds[i]`. Envs keep no transcript
     /// (`config.transcript` is ignored): nothing would drain it.
     pub fn new(game: &dyn Game, config: &SimConfig, seeds: &[u64]) -> Result<VecEnv, SimError> {
-        let num_envs = seeds.len();
-        let sims = seeds
-            .iter()
-            .map(|&seed| {
-                let config = SimConfig {
-                    seed,
-                    transcript: false,
-                    ..config.clone()
-                };
-                Sim::new(game, config)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = sims.first();
-        let agents = config.agents.len();
+        let setup = Setup::new(game, config)?;
+        let config = SimConfig {
+            transcript: false,
+            ..config.clone()
+        };
+        let agents = setup.agent_count;
+        let block_envs = block_envs(seeds.len(), agents);
+        let mut blocks: Vec<Block> = seeds
+            .par_chunks(block_envs)
+            .map(|seeds| Block::new(game, &config, seeds, &setup.spaces))
+            .collect();
         let layout = Layout {
             agents,
-            obs: agents * first.map_or(0, |s| s.spaces().observation.flat_dim()),
-            masks: agents * first.map_or(0, |s| s.spaces().action.mask_dim()),
-            actions: agents * first.map_or(0, |s| s.spaces().action.flat_dim()),
+            obs: agents * setup.spaces.observation.flat_dim(),
+            masks: agents * setup.spaces.action.mask_dim(),
+            actions: agents * setup.spaces.action.flat_dim(),
             dims: agents * config.rewards.len(),
         };
-        let policies = first.and_then(|s| {
-            let mut runner = PolicyRunner::new(s.policy_groups()?.clone(), num_envs, s.spaces());
-            runner.stage_all(sims.par_iter().map(Sim::world));
-            Some(runner)
+        let policies = setup.policy_groups.clone().map(|groups| {
+            let mut runner = PolicyRunner::new(groups, seeds.len(), &setup.spaces, agents);
+            runner.stage_all(&mut blocks);
+            runner
         });
-        Ok(VecEnv {
-            needs_reset: sims.iter().map(Sim::is_done).collect(),
-            sims,
+        let mut env = VecEnv {
+            needs_reset: vec![false; seeds.len()],
+            setup,
+            blocks,
+            block_envs,
             layout,
             policies,
             policy_actions: Vec::new(),
-        })
+        };
+        env.needs_reset = (0..seeds.len()).map(|i| env.env(i).is_done()).collect();
+        Ok(env)
     }
 
     /// Number of envs.
     pub fn num_envs(&self) -> usize {
-        self.sims.len()
+        self.needs_reset.len()
     }
 
-    /// The envs.
-    pub fn envs(&self) -> &[Sim] {
-        &self.sims
+    /// Env `i`: its observations, rewards, utterances and state.
+    ///
+    /// # Panics
+    /// If there is no env `i`.
+    pub fn env(&self, i: usize) -> EnvView<'_> {
+        self.blocks[i / self.block_envs].env(i % self.block_envs)
+    }
+
+    /// Number of agents in each env.
+    pub fn agent_count(&self) -> usize {
+        self.setup.agent_count
+    }
+
+    /// Observation and action spaces.
+    pub fn spaces(&self) -> &crate::Spaces {
+        &self.setup.spaces
+    }
+
+    /// The agents an outside trainer acts for, in id order.
+    pub fn external_agents(&self) -> &[AgentId] {
+        &self.setup.external
     }
 
     /// Sets the free text external agent `agent` of env `env` sends with its next action (see
-    /// [`Sim::set_text`]).
+    /// `Sim::set_text`).
     ///
     /// # Panics
     /// If there is no env `env`.
     pub fn set_text(&mut self, env: usize, agent: AgentId, text: &str) -> Result<(), VecStepError> {
-        self.sims[env]
-            .set_text(agent, text)
-            .map_err(|error| VecStepError::Env { env, error })
+        self.setup
+            .check_text(agent, text)
+            .map_err(|error| VecStepError::Env { env, error })?;
+        let mut e = self.blocks[env / self.block_envs].env_mut(env % self.block_envs);
+        e.get_mut::<Texts>().expect("every env has texts").0[agent.index()] = Some(text.to_owned());
+        Ok(())
     }
 
     /// Drops every text set for the next step, in every env.
     pub fn clear_texts(&mut self) {
-        self.sims.iter_mut().for_each(Sim::clear_texts);
+        for block in &mut self.blocks {
+            for j in 0..block.len() {
+                block
+                    .env_mut(j)
+                    .get_mut::<Texts>()
+                    .expect("every env has texts")
+                    .clear();
+            }
+        }
     }
 
     /// Output buffers of the right sizes, zeroed.
     pub fn buffers(&self) -> VecBuffers {
-        let (n, l) = (self.sims.len(), self.layout);
+        let (n, l) = (self.num_envs(), self.layout);
         VecBuffers {
             obs: vec![0.0; n * l.obs],
             masks: vec![0; n * l.masks],
@@ -285,8 +271,8 @@ impl VecEnv {
         seeds: Option<&[u64]>,
         out: VecOutputs<'_>,
     ) -> Result<(), VecStepError> {
-        if let Some(seeds) = seeds.filter(|s| s.len() != self.sims.len()) {
-            let (expected, found) = (self.sims.len(), seeds.len());
+        if let Some(seeds) = seeds.filter(|s| s.len() != self.num_envs()) {
+            let (expected, found) = (self.num_envs(), seeds.len());
             return Err(VecStepError::WrongShape {
                 buffer: "seeds",
                 expected,
@@ -294,10 +280,8 @@ impl VecEnv {
             });
         }
         self.check_outputs(&out)?;
-        self.run(out, None, |i, sim, _, _| {
-            sim.reset(seeds.map(|s| s[i]));
-            true
-        });
+        self.needs_reset.fill(true);
+        self.run(out, &[], seeds);
         Ok(())
     }
 
@@ -311,7 +295,7 @@ impl VecEnv {
 
     /// Checks every output buffer's size against the layout.
     fn check_outputs(&self, out: &VecOutputs<'_>) -> Result<(), VecStepError> {
-        let (n, l) = (self.sims.len(), self.layout);
+        let (n, l) = (self.num_envs(), self.layout);
         let sizes = [
             ("obs", out.obs.len(), l.obs),
             ("masks", out.masks.len(), l.masks),
@@ -339,7 +323,7 @@ impl VecEnv {
     /// env moved, if any env refuses its actions, a policy fails or gives a non-finite output, or
     /// a buffer has the wrong size.
     pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
-        let expected = self.sims.len() * self.layout.actions;
+        let expected = self.num_envs() * self.layout.actions;
         if actions.len() != expected {
             return Err(VecStepError::WrongShape {
                 buffer: "actions",
@@ -348,39 +332,31 @@ impl VecEnv {
             });
         }
         self.check_outputs(&out)?;
-        for (env, (sim, chunk)) in self
-            .sims
-            .iter()
-            .zip(actions.chunks(self.layout.actions.max(1)))
-            .enumerate()
-        {
-            // The shape is the chunk's, and an env that is not waiting for its reset is not
-            // done: only the external agents' actions are left to check.
-            if !self.needs_reset[env] {
-                sim.check_external(chunk)
+        if !self.setup.external.is_empty() {
+            let per_env = self.layout.actions;
+            for env in (0..self.num_envs()).filter(|&e| !self.needs_reset[e]) {
+                // The shape is the chunk's, and an env that is not waiting for its reset is not
+                // done: only the external agents' actions are left to check.
+                let chunk = &actions[env * per_env..(env + 1) * per_env];
+                self.setup
+                    .check_external(self.env(env), chunk)
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
-        let has_policies = self.policies.is_some();
         let mut filled = std::mem::take(&mut self.policy_actions);
-        if let Some(policies) = &mut self.policies {
-            filled.clear();
-            filled.extend_from_slice(actions);
-            let decided = policies.decide(&mut self.sims, &mut filled);
-            if let Err((env, error)) = decided {
-                self.policy_actions = filled;
-                return Err(VecStepError::Env { env, error });
+        let actions = match &mut self.policies {
+            Some(policies) => {
+                filled.clear();
+                filled.extend_from_slice(actions);
+                if let Err((env, error)) = policies.decide(&mut self.blocks, &mut filled) {
+                    self.policy_actions = filled;
+                    return Err(VecStepError::Env { env, error });
+                }
+                &filled[..]
             }
-        }
-        let actions = if has_policies { &filled[..] } else { actions };
-        self.run(out, Some(actions), |_, sim, act, finished| {
-            if finished {
-                sim.reset(None);
-            } else {
-                sim.step_checked(act);
-            }
-            finished
-        });
+            None => actions,
+        };
+        self.run(out, actions, None);
         self.policy_actions = filled;
         Ok(())
     }
@@ -396,7 +372,7 @@ impl VecEnv {
     /// Every agent's action at the last step, `[envs × agents × action_dim]`, into `out` (an env
     /// reset by the last step keeps its episode's last actions).
     pub fn actions(&self, out: &mut [f32]) -> Result<(), VecStepError> {
-        let expected = self.sims.len() * self.layout.actions;
+        let expected = self.num_envs() * self.layout.actions;
         if out.len() != expected {
             return Err(VecStepError::WrongShape {
                 buffer: "actions",
@@ -404,105 +380,51 @@ impl VecEnv {
                 found: out.len(),
             });
         }
-        for (sim, chunk) in self
-            .sims
-            .iter()
-            .zip(out.chunks_mut(self.layout.actions.max(1)))
-        {
-            chunk.copy_from_slice(sim.actions());
+        for (i, chunk) in out.chunks_mut(self.layout.actions.max(1)).enumerate() {
+            chunk.copy_from_slice(self.env(i).actions());
         }
         Ok(())
     }
 
-    /// Runs `f(index, env, its actions, whether it finished)` on every env in parallel (`f` says
-    /// whether it reset the env), then copies the env's outputs into `out` and notes which envs
-    /// have finished.
-    fn run(
-        &mut self,
-        out: VecOutputs<'_>,
-        actions: Option<&[f32]>,
-        f: impl Fn(usize, &mut Sim, &[f32], bool) -> bool + Sync,
-    ) {
-        let (n, l) = (self.sims.len(), self.layout);
-        let actions = actions.unwrap_or(&[]);
-        // Envs without policies have no slots to stage into.
+    /// Runs every block once, in parallel: the envs waiting for a reset (`needs_reset`) are
+    /// reset (env `i` with `seeds[i]`, if given), the others stepped with their rows of
+    /// `actions`; then copies every env's outputs into `out` (rewards zeroed where it was reset),
+    /// notes which envs have finished, and stages the policies' next batches.
+    fn run(&mut self, out: VecOutputs<'_>, actions: &[f32], seeds: Option<&[u64]>) {
+        let (l, width) = (self.layout, self.block_envs);
+        let sizes: Vec<usize> = self.blocks.iter().map(Block::len).collect();
+        let outs = per_block_outputs(out, &sizes, l);
+        let fed = &self.setup.fed;
         let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
-        // One `Either` here compiles the pass twice; without policies no slot list is built.
-        let slots = match &mut slots {
-            Some(slots) => rayon::iter::Either::Left(slots.each().into_par_iter().map(Some)),
-            None => rayon::iter::Either::Right((0..n).into_par_iter().map(|_| None)),
+        let mut each = slots.as_mut().map(|s| s.each());
+        let staged: Vec<_> = match &mut each {
+            Some(each) => per_block(each, &mut self.blocks)
+                .into_iter()
+                .map(|(block, slots)| (block, Some(slots)))
+                .collect(),
+            None => self.blocks.iter_mut().map(|b| (b, None)).collect(),
         };
-        (
-            self.sims.par_iter_mut(),
-            slots,
-            self.needs_reset.par_iter_mut(),
-            env_chunks(out.obs, l.obs, n),
-            env_chunks(out.masks, l.masks, n),
-            env_chunks(out.acting, l.agents, n),
-            env_chunks(out.rewards, l.agents, n),
-            env_chunks(out.reward_components, l.dims, n),
-            env_chunks(out.terminated, l.agents, n),
-            env_chunks(out.truncated, l.agents, n),
-        )
+        let finished = self.needs_reset.chunks_mut(width);
+        (staged, outs, finished.collect::<Vec<_>>())
             .into_par_iter()
             .enumerate()
-            .for_each(
-                |(
-                    i,
-                    (sim, slot, finished, obs, masks, acting, rewards, components, term, trunc),
-                )| {
-                    let act = actions
-                        .get(i * l.actions..(i + 1) * l.actions)
-                        .unwrap_or(&[]);
-                    let reset = f(i, sim, act, *finished);
-                    let out = VecOutputs {
-                        obs,
-                        masks,
-                        acting,
-                        rewards,
-                        reward_components: components,
-                        terminated: term,
-                        truncated: trunc,
-                    };
-                    *finished = sim.write_outputs(out, reset);
-                    if let Some(mut slot) = slot {
-                        slot.stage(sim.world(), *finished);
-                    }
-                },
-            );
+            .for_each(|(b, ((block, slots), out, finished))| {
+                let start = b * width;
+                let rows = match actions {
+                    [] => actions,
+                    _ => &actions[start * l.actions..(start + block.len()) * l.actions],
+                };
+                let play = |j: usize| match finished[j] {
+                    true => Play::Reset {
+                        seed: seeds.map(|s| s[start + j]),
+                    },
+                    false => Play::Step,
+                };
+                block.run(play, rows, fed);
+                block.write_outputs(out, finished, slots);
+            });
         if let Some(policies) = &mut self.policies {
             policies.settle();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_chunks_split_any_width_alike_from_either_end_and_in_parallel() {
-        for width in [0, 1, 3] {
-            let mut buf: Vec<usize> = (0..5 * width).collect();
-            let want: Vec<Vec<usize>> = (0..5)
-                .map(|e| (e * width..(e + 1) * width).collect())
-                .collect();
-            let forward: Vec<Vec<usize>> =
-                Iterator::map(env_chunks(&mut buf, width, 5), |c| c.to_vec()).collect();
-            assert_eq!(forward, want, "width {width}");
-            let mut backward: Vec<Vec<usize>> = Iterator::rev(env_chunks(&mut buf, width, 5))
-                .map(|c| c.to_vec())
-                .collect();
-            backward.reverse();
-            assert_eq!(backward, want, "width {width}, from the back");
-            // Split by rayon into single chunks and written through.
-            env_chunks(&mut buf, width, 5)
-                .with_max_len(1)
-                .enumerate()
-                .for_each(|(e, chunk)| chunk.iter_mut().for_each(|x| *x = e));
-            let owners: Vec<usize> = (0..5).flat_map(|e| vec![e; width]).collect();
-            assert_eq!(buf, owners, "width {width}, in parallel");
-            assert_eq!(ExactSizeIterator::len(&env_chunks(&mut buf, width, 5)), 5);
         }
     }
 }

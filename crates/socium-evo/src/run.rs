@@ -251,8 +251,9 @@ fn play(
     };
     let mut sim = Sim::new(game, config)?;
     let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
-    let dims = sim.reward_dimensions().len();
+    let dims = sim.env().reward_dimensions().len();
     let reputation = sim
+        .env()
         .reward_dimensions()
         .iter()
         .position(|d| d.name == "reputation");
@@ -263,28 +264,28 @@ fn play(
         if episode > 0 {
             sim.reset(None);
         }
-        while !sim.is_done() {
+        while !sim.env().is_done() {
             sim.step(&actions).map_err(|error| EvolveError::Step {
                 generation: g,
                 error,
             })?;
         }
-        let raw = sim.episode_raw_rewards();
+        let raw = sim.env().episode_raw_rewards();
         for (a, p) in payoffs.iter_mut().enumerate() {
             p.push(raw[a * dims + DimId(0).0 as usize]);
         }
         if let Some(d) = reputation {
             reputations.push((0..n).map(|a| raw[a * dims + d]).sum::<f64>());
         }
-        cooperation.extend(sim.metrics().mean(MetricId(0)));
+        cooperation.extend(sim.env().metrics().mean(MetricId(0)));
     }
     let outcome = Outcome {
         payoffs: payoffs.iter_mut().map(|p| sum_ascending(p)).collect(),
         reputation: reputation.map(|_| sum_ascending(&mut reputations)),
         cooperation: (sum_ascending(&mut cooperation), cooperation.len()),
     };
-    let graph = sim.world().get_resource::<SocialGraph>();
-    Ok((outcome, graph.filter(|g| !g.is_complete()).cloned()))
+    let graph = sim.env().graph();
+    Ok((outcome, (!graph.is_complete()).then(|| graph.clone())))
 }
 
 /// The sum of `terms`, added in ascending order (which it leaves them in).

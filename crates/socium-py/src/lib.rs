@@ -8,10 +8,7 @@ use pyo3::{
     exceptions::{PyRuntimeError, PyValueError},
     prelude::*,
 };
-use socium_core::{
-    AgentId, Attribution, RewardEntry, StepError, VecEnv, VecOutputs, VecStepError,
-    space::ActionProblem,
-};
+use socium_core::{AgentId, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
 use socium_scenario::{Override, Scenario};
 use std::path::Path;
 
@@ -197,7 +194,7 @@ impl RustVecEnv {
         }
         let env = VecEnv::new(&*scenario.game, &scenario.config, &seeds)
             .map_err(|e| ScenarioError::new_err(e.to_string()))?;
-        let first = &env.envs()[0];
+        let first = env.env(0);
         let agents = first.agents();
         let spec = serde_json::json!({
             "name": scenario.name,
@@ -210,12 +207,12 @@ impl RustVecEnv {
                 "label": agents.label(a),
                 "controller": agents.controller(a).name(),
             })).collect::<Vec<_>>(),
-            "external": first.external_agents(),
-            "observation_space": first.spaces().observation,
-            "action_space": first.spaces().action,
-            "obs_dim": first.spaces().observation.flat_dim(),
-            "action_dim": first.spaces().action.flat_dim(),
-            "mask_dim": first.spaces().action.mask_dim(),
+            "external": env.external_agents(),
+            "observation_space": env.spaces().observation,
+            "action_space": env.spaces().action,
+            "obs_dim": env.spaces().observation.flat_dim(),
+            "action_dim": env.spaces().action.flat_dim(),
+            "mask_dim": env.spaces().action.mask_dim(),
             "reward_dimensions": first.reward_dimensions().iter().map(|d| d.name).collect::<Vec<_>>(),
         });
         Ok(RustVecEnv {
@@ -303,37 +300,15 @@ impl RustVecEnv {
         self.env.actions(out).map_err(step_error)
     }
 
-    /// The utterances of env `env`'s last step, with the reward entries each caused, as JSON:
-    /// `{"utterance", "rewards"}` objects, after `{"settles": id, "rewards"}` ones for entries
+    /// The utterances of env `env`'s last step, as transcript lines (JSON, in the format of
+    /// `transcript.jsonl`): each utterance with the reward entries it caused, after the entries
     /// settling utterances of earlier steps.
     fn utterances(&self, env: usize) -> PyResult<String> {
-        let sim = self
-            .env
-            .envs()
-            .get(env)
-            .ok_or_else(|| PyValueError::new_err(format!("no env {env}")))?;
-        let names: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
-        let named = |rewards: Vec<&RewardEntry>| -> Vec<serde_json::Value> {
-            rewards
-                .iter()
-                .map(|e| serde_json::json!({
-                    "agent": e.agent, "dimension": names[e.dimension.0 as usize], "value": e.value,
-                }))
-                .collect()
-        };
-        let lines: Vec<serde_json::Value> = sim
-            .attributions()
-            .into_iter()
-            .map(|a| match a {
-                Attribution::Made { utterance, rewards } => {
-                    serde_json::json!({ "utterance": utterance, "rewards": named(rewards) })
-                }
-                Attribution::Settles { utterance, rewards } => {
-                    serde_json::json!({ "settles": utterance, "rewards": named(rewards) })
-                }
-            })
-            .collect();
-        Ok(serde_json::Value::Array(lines).to_string())
+        if env >= self.env.num_envs() {
+            return Err(PyValueError::new_err(format!("no env {env}")));
+        }
+        let lines = self.env.env(env).transcript_lines();
+        Ok(serde_json::to_string(&lines).expect("transcript lines serialise"))
     }
 }
 

@@ -86,7 +86,7 @@ def test_spaces_infos_render_state():
     assert infos[agent]["acting"] is True
     acts = env.utterances()
     assert len(acts) == 8  # every agent moves once in its match
-    assert all(entry["rewards"][0]["agent"] == entry["utterance"]["speaker"] for entry in acts)
+    assert all(entry["rewards"][0]["agent"] == entry["speaker"] for entry in acts)
     text = env.render()
     assert "agent 0 cooperates with agent" in text and text.count("\n") == 7
     assert env.state().shape == env.state_space.shape
@@ -193,7 +193,7 @@ def test_among_us_free_text():
             obs, _ = env.reset()
         act = say if obs["agent_0"]["action_mask"][say] else 0
         obs, *_ = env.step({"agent_0": (act, uniform, "it was agent 3, I saw it")})
-        said += [e["utterance"]["text"] for e in env.utterances() if e.get("utterance", {}).get("act", {}).get("kind") == "say"]
+        said += [e["text"] for e in env.utterances() if e.get("act", {}).get("kind") == "say"]
         if said:
             break
     assert said == ['agent 0: "it was agent 3, I saw it"']
@@ -207,7 +207,7 @@ def test_among_us_free_text():
             obs, _ = quiet.reset()
         act = say if obs["agent_0"]["action_mask"][say] else 0
         obs, *_ = quiet.step({"agent_0": (act, uniform, "hello")})
-        said = [e["utterance"]["text"] for e in quiet.utterances() if e.get("utterance", {}).get("act", {}).get("kind") == "say"]
+        said = [e["text"] for e in quiet.utterances() if e.get("act", {}).get("kind") == "say"]
     assert said == ['agent 0: "hello"']
 
 

@@ -133,25 +133,29 @@ pub fn play(
         current.played = episode;
         current.steps = 0;
         current.utterances = 0;
-        while !sim.is_done() {
+        while !sim.env().is_done() {
             sim.step(&actions).map_err(|error| RunError::Step {
                 episode,
                 step: current.steps,
                 error,
             })?;
             current.steps += 1;
-            current.utterances += sim.utterances().len() as u64;
+            current.utterances += sim.env().utterances().len() as u64;
             after_step(sim)?;
         }
-        let metrics = sim.metrics();
+        let metrics = sim.env().metrics();
         current.metrics.clear();
         current
             .metrics
             .extend((0..scenario.game.metrics().len()).map(|i| metrics.mean(MetricId(i as u16))));
         current.returns.clear();
-        current.returns.extend_from_slice(sim.episode_returns());
+        current
+            .returns
+            .extend_from_slice(sim.env().episode_returns());
         current.raw.clear();
-        current.raw.extend_from_slice(sim.episode_raw_rewards());
+        current
+            .raw
+            .extend_from_slice(sim.env().episode_raw_rewards());
         record(episode, &current)?;
         if period.is_some() {
             played.push(current.clone());
@@ -191,7 +195,12 @@ pub fn run(
     let mut transcript = BufWriter::new(temp()?);
 
     let n = sim.agent_count();
-    let dims: Vec<&str> = sim.reward_dimensions().iter().map(|d| d.name).collect();
+    let dims: Vec<&str> = sim
+        .env()
+        .reward_dimensions()
+        .iter()
+        .map(|d| d.name)
+        .collect();
     let metric_names: Vec<&str> = scenario.game.metrics().iter().map(|m| m.name).collect();
     let mut header = vec!["episode".to_owned(), "steps".into()];
     header.extend(metric_names.iter().map(|m| (*m).to_owned()));
@@ -237,7 +246,7 @@ pub fn run(
     })?;
 
     let episodes = scenario.episodes.max(1) as f64;
-    let agents = sim.agents();
+    let agents = sim.env().agents();
     let mut groups: Vec<GroupSummary> = Vec::new();
     let mut members: Vec<Vec<AgentId>> = Vec::new();
     for a in agents.ids() {

@@ -46,9 +46,9 @@ use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimId,
-    DimensionInfo, Done, Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger,
-    SimBuilder, SimRng, Space, StrategyChoice, StrategyInfo, Texts, Turn, UtteranceId, Utterances,
-    bounded::Count,
+    DimensionInfo, Done, EnvAgents, Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
+    Phase, Resetting, RewardLedger, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Texts,
+    Turn, UtteranceId, Utterances, bounded::Count,
 };
 
 /// Settings of `[game.among_us]`.
@@ -466,7 +466,7 @@ struct Task {
     done: u32,
 }
 
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 struct State {
     config: AmongUsConfig,
     imposter: Vec<bool>,
@@ -759,7 +759,7 @@ impl State {
     }
 }
 
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 struct Events {
     entries: Vec<(AgentId, UtteranceId, DimId, f64)>,
     /// The end: imposters won, by tasks, and the act that decided it.
@@ -812,23 +812,28 @@ impl Game for AmongUsConfig {
         Ok(())
     }
 
-    fn build(&self, sim: &mut SimBuilder) {
-        let n = sim.agent_count();
-        sim.insert_strategies(Strategy::from_choice);
-        sim.world_mut().insert_resource(State::new(self.clone(), n));
-        sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Reset, reset);
-        sim.add_systems(Phase::Observe, turns_and_observations);
-        sim.add_systems(Phase::Decide, decide);
-        sim.add_systems(Phase::Resolve, resolve);
-        sim.add_systems(Phase::Reward, reward);
-        sim.add_systems(Phase::Record, record);
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
+        game.insert_strategies(Strategy::from_choice);
+        game.env_component(|| State::new(self.clone(), n))
+            .env_component(Events::default)
+            .add_systems(Phase::Reset, reset)
+            .add_systems(Phase::Observe, turns_and_observations)
+            .add_systems(Phase::Decide, decide)
+            .add_systems(Phase::Resolve, resolve)
+            .add_systems(Phase::Reward, reward)
+            .add_systems(Phase::Record, record);
     }
 }
 
 /// Deals the roles, rooms and tasks at random.
-fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>) {
-    let state = &mut *state;
+fn reset(agents: Res<Agents>, mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
+    for (state, rng) in &mut envs {
+        reset_env(state.into_inner(), &agents, rng.into_inner());
+    }
+}
+
+fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     for a in agents.ids() {
         state.scripted[a.index()] = matches!(agents.controller(a), Controller::Scripted(_));
         state.external[a.index()] = *agents.controller(a) == Controller::External;
@@ -876,12 +881,24 @@ fn reset(mut state: ResMut<State>, agents: Res<Agents>, mut rng: ResMut<SimRng>)
 }
 
 fn turns_and_observations(
-    state: Res<State>,
-    mut turn: ResMut<Turn>,
-    mut masks: ResMut<ActionMasks>,
-    mut obs: ResMut<Observations>,
+    mut envs: Query<(&State, &mut Turn, &mut ActionMasks, &mut Observations)>,
 ) {
-    let state = &*state;
+    for (state, turn, masks, obs) in &mut envs {
+        turns_and_observations_env(
+            state,
+            turn.into_inner(),
+            masks.into_inner(),
+            obs.into_inner(),
+        );
+    }
+}
+
+fn turns_and_observations_env(
+    state: &State,
+    turn: &mut Turn,
+    masks: &mut ActionMasks,
+    obs: &mut Observations,
+) {
     let (n, rooms) = (state.alive.len(), state.config.rooms());
     for a in 0..n {
         turn.set_acting(AgentId(a as u32), false);
@@ -940,7 +957,7 @@ fn turns_and_observations(
             }
         }
     }
-    observe(state, &mut obs);
+    observe(state, obs);
 }
 
 fn observe(state: &State, obs: &mut Observations) {
@@ -997,18 +1014,46 @@ fn toward(state: &State, from: usize, to: usize) -> usize {
     }
 }
 
+#[allow(clippy::type_complexity)]
 fn decide(
+    mut envs: Query<
+        (
+            &EnvAgents,
+            &State,
+            &Turn,
+            &ActionMasks,
+            &mut SimRng,
+            &mut Actions,
+        ),
+        Stepping,
+    >,
     strategies: Query<(&AgentId, &Strategy)>,
-    state: Res<State>,
-    turn: Res<Turn>,
-    masks: Res<ActionMasks>,
-    mut rng: ResMut<SimRng>,
-    mut actions: ResMut<Actions>,
+) {
+    for (agents, state, turn, masks, rng, actions) in &mut envs {
+        let scripted = strategies.iter_many(agents.iter()).filter_map(Result::ok);
+        decide_env(
+            scripted,
+            state,
+            turn,
+            masks,
+            rng.into_inner(),
+            actions.into_inner(),
+        );
+    }
+}
+
+fn decide_env<'a>(
+    strategies: impl Iterator<Item = (&'a AgentId, &'a Strategy)>,
+    state: &State,
+    turn: &Turn,
+    masks: &ActionMasks,
+    rng: &mut SimRng,
+    actions: &mut Actions,
 ) {
     let n = state.alive.len();
     let rooms = state.config.rooms();
     let rng = &mut rng.decide;
-    for (&a, &strategy) in &strategies {
+    for (&a, &strategy) in strategies {
         if !turn.is_acting(a) {
             continue;
         }
@@ -1060,7 +1105,7 @@ fn decide(
                 } else if legal(acts::TASK) {
                     acts::TASK
                 } else if let Some(t) = next {
-                    toward(&state, state.room[i], t.room)
+                    toward(state, state.room[i], t.room)
                 } else {
                     acts::WAIT
                 }
@@ -1127,20 +1172,50 @@ fn check_end(state: &State, decided_by: UtteranceId, events: &mut Events, done: 
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn resolve(
-    mut state: ResMut<State>,
-    turn: Res<Turn>,
-    actions: Res<Actions>,
-    mut rng: ResMut<SimRng>,
-    texts: Res<Texts>,
-    clock: Res<Clock>,
-    mut utterances: ResMut<Utterances>,
-    mut events: ResMut<Events>,
-    mut done: ResMut<Done>,
+    mut envs: Query<
+        (
+            &mut State,
+            &Turn,
+            &Actions,
+            &mut SimRng,
+            &Texts,
+            &Clock,
+            &mut Utterances,
+            &mut Events,
+            &mut Done,
+        ),
+        Stepping,
+    >,
 ) {
-    let state = &mut *state;
-    let events = &mut *events;
+    for (state, turn, actions, rng, texts, clock, utterances, events, done) in &mut envs {
+        resolve_env(
+            state.into_inner(),
+            turn,
+            actions,
+            rng.into_inner(),
+            texts,
+            clock,
+            utterances.into_inner(),
+            events.into_inner(),
+            done.into_inner(),
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_env(
+    state: &mut State,
+    turn: &Turn,
+    actions: &Actions,
+    rng: &mut SimRng,
+    texts: &Texts,
+    clock: &Clock,
+    utterances: &mut Utterances,
+    events: &mut Events,
+    done: &mut Done,
+) {
     events.entries.clear();
     events.end = None;
     let n = state.alive.len();
@@ -1166,9 +1241,9 @@ fn resolve(
                 &acting,
                 &act_of,
                 &mut rng.pairing,
-                &mut utterances,
+                utterances,
                 events,
-                &mut done,
+                done,
             );
             if state.stage != Stage::Play {
                 state.report_step = clock.step();
@@ -1258,7 +1333,7 @@ fn resolve(
                 let u = utterances.say(id(j), Audience::All, act, || {
                     format!("{} is ejected: they were {was}", id(j))
                 });
-                check_end(state, u, events, &mut done);
+                check_end(state, u, events, done);
             }
             state.stage = Stage::Play;
         }
@@ -1400,23 +1475,29 @@ fn play(
 
 /// Reward components: shaping entries on the acts that earned them; the end, on the act that
 /// decided it.
-fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for &(a, u, dim, value) in &events.entries {
-        ledger.add(a, u, dim, value);
-    }
-    if let Some((imposters_won, _, u)) = events.end {
-        for (a, &imposter) in state.imposter.iter().enumerate() {
-            let won = imposter == imposters_won;
-            ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
+    for (state, events, ledger) in &mut envs {
+        let ledger = ledger.into_inner();
+        for &(a, u, dim, value) in &events.entries {
+            ledger.add(a, u, dim, value);
+        }
+        if let Some((imposters_won, _, u)) = events.end {
+            for (a, &imposter) in state.imposter.iter().enumerate() {
+                let won = imposter == imposters_won;
+                ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+            }
         }
     }
 }
 
-fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
-    if let Some((imposters_won, by_tasks, _)) = events.end {
-        metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
-        metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
-        metrics.record(CREW_WIN, f64::from(u8::from(!imposters_won)));
+fn record(mut envs: Query<(&Events, &mut Metrics), Stepping>) {
+    for (events, metrics) in &mut envs {
+        if let Some((imposters_won, by_tasks, _)) = events.end {
+            let metrics = metrics.into_inner();
+            metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
+            metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
+            metrics.record(CREW_WIN, f64::from(u8::from(!imposters_won)));
+        }
     }
 }
 

@@ -21,9 +21,10 @@ use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
-    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, Game,
-    MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, EnvAgents,
+    Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger,
+    SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    bounded::Count,
 };
 
 /// Settings of `[game.mafia]`.
@@ -208,7 +209,7 @@ impl Strategy {
 }
 
 /// The game's state.
-#[derive(Resource, Debug)]
+#[derive(Component, Clone, Debug)]
 struct State {
     config: MafiaConfig,
     roles: Vec<Role>,
@@ -260,7 +261,7 @@ impl State {
 }
 
 /// What happened at a step, for the reward components and metrics.
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 struct Events {
     /// Citizens' votes against mafia members.
     good_votes: Vec<(AgentId, UtteranceId)>,
@@ -307,10 +308,10 @@ impl Game for MafiaConfig {
         Ok(())
     }
 
-    fn build(&self, sim: &mut SimBuilder) {
-        let n = sim.agent_count();
-        sim.insert_strategies(Strategy::from_choice);
-        sim.world_mut().insert_resource(State {
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
+        game.insert_strategies(Strategy::from_choice);
+        let state = State {
             config: self.clone(),
             roles: vec![Role::Villager; n],
             alive: vec![true; n],
@@ -322,14 +323,15 @@ impl Game for MafiaConfig {
             vouched: vec![0; n],
             votes: vec![0; n],
             voters: 0,
-        });
-        sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Reset, reset);
-        sim.add_systems(Phase::Observe, turns_and_observations);
-        sim.add_systems(Phase::Decide, decide);
-        sim.add_systems(Phase::Resolve, resolve);
-        sim.add_systems(Phase::Reward, reward);
-        sim.add_systems(Phase::Record, record);
+        };
+        game.env_component(|| state.clone())
+            .env_component(Events::default)
+            .add_systems(Phase::Reset, reset)
+            .add_systems(Phase::Observe, turns_and_observations)
+            .add_systems(Phase::Decide, decide)
+            .add_systems(Phase::Resolve, resolve)
+            .add_systems(Phase::Reward, reward)
+            .add_systems(Phase::Record, record);
     }
 }
 
@@ -348,8 +350,13 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
 }
 
 /// Deals the roles at random; the mafia know each other, everyone knows themselves.
-fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
-    let state = &mut *state;
+fn reset(mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
+    for (state, rng) in &mut envs {
+        reset_env(state.into_inner(), rng.into_inner());
+    }
+}
+
+fn reset_env(state: &mut State, rng: &mut SimRng) {
     let n = state.roles.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng.pairing);
@@ -383,14 +390,12 @@ fn reset(mut state: ResMut<State>, mut rng: ResMut<SimRng>) {
 
 /// Who acts at the coming step, which acts are legal, and what each player sees.
 fn turns_and_observations(
-    state: Res<State>,
-    mut turn: ResMut<Turn>,
-    mut masks: ResMut<ActionMasks>,
-    mut obs: ResMut<Observations>,
+    mut envs: Query<(&State, &mut Turn, &mut ActionMasks, &mut Observations)>,
 ) {
-    let state = &*state;
-    set_turns(state, &mut turn, &mut masks);
-    observe(state, &mut obs);
+    for (state, turn, masks, obs) in &mut envs {
+        set_turns(state, turn.into_inner(), masks.into_inner());
+        observe(state, obs.into_inner());
+    }
 }
 
 /// Who acts at the coming step and which acts are legal for them.
@@ -481,16 +486,44 @@ fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> usize {
     super::pick(&legal, rng)
 }
 
+#[allow(clippy::type_complexity)]
 fn decide(
+    mut envs: Query<
+        (
+            &EnvAgents,
+            &State,
+            &Turn,
+            &ActionMasks,
+            &mut SimRng,
+            &mut Actions,
+        ),
+        Stepping,
+    >,
     strategies: Query<(&AgentId, &Strategy)>,
-    state: Res<State>,
-    turn: Res<Turn>,
-    masks: Res<ActionMasks>,
-    mut rng: ResMut<SimRng>,
-    mut actions: ResMut<Actions>,
+) {
+    for (agents, state, turn, masks, rng, actions) in &mut envs {
+        let scripted = strategies.iter_many(agents.iter()).filter_map(Result::ok);
+        decide_env(
+            scripted,
+            state,
+            turn,
+            masks,
+            rng.into_inner(),
+            actions.into_inner(),
+        );
+    }
+}
+
+fn decide_env<'a>(
+    strategies: impl Iterator<Item = (&'a AgentId, &'a Strategy)>,
+    state: &State,
+    turn: &Turn,
+    masks: &ActionMasks,
+    rng: &mut SimRng,
+    actions: &mut Actions,
 ) {
     let n = state.roles.len();
-    for (&a, &strategy) in &strategies {
+    for (&a, &strategy) in strategies {
         if !turn.is_acting(a) {
             continue;
         }
@@ -570,18 +603,43 @@ fn eliminate(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn resolve(
-    mut state: ResMut<State>,
-    turn: Res<Turn>,
-    actions: Res<Actions>,
-    mut rng: ResMut<SimRng>,
-    mut utterances: ResMut<Utterances>,
-    mut events: ResMut<Events>,
-    mut done: ResMut<Done>,
+    mut envs: Query<
+        (
+            &mut State,
+            &Turn,
+            &Actions,
+            &mut SimRng,
+            &mut Utterances,
+            &mut Events,
+            &mut Done,
+        ),
+        Stepping,
+    >,
 ) {
-    let state = &mut *state;
-    let events = &mut *events;
+    for (state, turn, actions, rng, utterances, events, done) in &mut envs {
+        resolve_env(
+            state.into_inner(),
+            turn,
+            actions,
+            rng.into_inner(),
+            utterances.into_inner(),
+            events.into_inner(),
+            done.into_inner(),
+        );
+    }
+}
+
+fn resolve_env(
+    state: &mut State,
+    turn: &Turn,
+    actions: &Actions,
+    rng: &mut SimRng,
+    utterances: &mut Utterances,
+    events: &mut Events,
+    done: &mut Done,
+) {
     events.good_votes.clear();
     events.end = None;
     let n = state.roles.len();
@@ -642,7 +700,7 @@ fn resolve(
             }
             if let Some(j) = plurality(&state.votes, &mut rng.pairing) {
                 let victim = AgentId(j as u32);
-                eliminate(state, victim, "lynched", &mut utterances, events, &mut done);
+                eliminate(state, victim, "lynched", utterances, events, done);
             }
             if events.end.is_none() {
                 state.stage = Stage::Night;
@@ -686,7 +744,7 @@ fn resolve(
             let target = plurality(&kills, &mut rng.pairing);
             if let Some(j) = target.filter(|&j| Some(j) != protected) {
                 let victim = AgentId(j as u32);
-                eliminate(state, victim, "killed", &mut utterances, events, &mut done);
+                eliminate(state, victim, "killed", utterances, events, done);
             }
             if events.end.is_none() {
                 start_day(state, &mut rng.pairing);
@@ -697,22 +755,28 @@ fn resolve(
 
 /// Reward components: the end of the game (attributed to the reveal that decided it) and
 /// citizens' votes against the mafia (attributed to each vote).
-fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for &(a, u) in &events.good_votes {
-        ledger.add(a, u, VOTE, 1.0);
-    }
-    if let Some((mafia_won, u)) = events.end {
-        for (a, role) in state.roles.iter().enumerate() {
-            let won = role.is_mafia() == mafia_won;
-            ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
+    for (state, events, ledger) in &mut envs {
+        let ledger = ledger.into_inner();
+        for &(a, u) in &events.good_votes {
+            ledger.add(a, u, VOTE, 1.0);
+        }
+        if let Some((mafia_won, u)) = events.end {
+            for (a, role) in state.roles.iter().enumerate() {
+                let won = role.is_mafia() == mafia_won;
+                ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+            }
         }
     }
 }
 
-fn record(state: Res<State>, events: Res<Events>, mut metrics: ResMut<Metrics>) {
-    if let Some((mafia_won, _)) = events.end {
-        metrics.record(MAFIA_WIN, f64::from(u8::from(mafia_won)));
-        metrics.record(DAYS, f64::from(state.day));
-        metrics.record(TOWN_WIN, f64::from(u8::from(!mafia_won)));
+fn record(mut envs: Query<(&State, &Events, &mut Metrics), Stepping>) {
+    for (state, events, metrics) in &mut envs {
+        if let Some((mafia_won, _)) = events.end {
+            let metrics = metrics.into_inner();
+            metrics.record(MAFIA_WIN, f64::from(u8::from(mafia_won)));
+            metrics.record(DAYS, f64::from(state.day));
+            metrics.record(TOWN_WIN, f64::from(u8::from(!mafia_won)));
+        }
     }
 }

@@ -24,9 +24,9 @@ use bevy_ecs::prelude::*;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
-    Act, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimensionInfo, Done,
-    Game, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng,
-    SocialGraph, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
+    Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimRng,
+    SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
 };
 
@@ -286,7 +286,7 @@ struct Donation {
 }
 
 /// The game's state.
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 struct State {
     config: CulturalConfig,
     moves: Vec<Move>,
@@ -316,7 +316,7 @@ struct Event {
     image_change: f64,
 }
 
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 struct Events(Vec<Event>);
 
 impl CulturalConfig {
@@ -398,10 +398,10 @@ impl Game for CulturalConfig {
         Ok(())
     }
 
-    fn build(&self, sim: &mut SimBuilder) {
-        let n = sim.agent_count();
-        sim.insert_strategies(Strategy::from_choice);
-        sim.world_mut().insert_resource(State {
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
+        game.insert_strategies(Strategy::from_choice);
+        game.env_component(|| State {
             config: self.clone(),
             moves: self.moves(),
             resources: vec![0.0; n],
@@ -410,26 +410,48 @@ impl Game for CulturalConfig {
             history: vec![None; n * self.rounds.get() as usize],
             image: vec![0.0; n],
             scratch: Vec::with_capacity(n),
-        });
-        sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Observe, pair_and_observe);
-        sim.add_systems(Phase::Decide, decide);
-        sim.add_systems(Phase::Resolve, resolve);
-        sim.add_systems(Phase::Reward, reward);
-        sim.add_systems(Phase::Record, record);
+        })
+        .env_component(Events::default)
+        .add_systems(Phase::Observe, pair_and_observe)
+        .add_systems(Phase::Decide, decide)
+        .add_systems(Phase::Resolve, resolve)
+        .add_systems(Phase::Reward, reward)
+        .add_systems(Phase::Record, record);
     }
 }
 
 /// Starts a game when one is due, pairs this round's donors with recipients, writes observations.
+#[allow(clippy::type_complexity)]
 fn pair_and_observe(
-    clock: Res<Clock>,
-    graph: Res<SocialGraph>,
-    mut state: ResMut<State>,
-    mut rng: ResMut<SimRng>,
-    mut turn: ResMut<Turn>,
-    mut obs: ResMut<Observations>,
+    mut envs: Query<(
+        &Clock,
+        &SocialGraph,
+        &mut State,
+        &mut SimRng,
+        &mut Turn,
+        &mut Observations,
+    )>,
 ) {
-    let state = &mut *state;
+    for (clock, graph, state, rng, turn, obs) in &mut envs {
+        pair_and_observe_env(
+            clock,
+            graph,
+            state.into_inner(),
+            rng.into_inner(),
+            turn.into_inner(),
+            obs.into_inner(),
+        );
+    }
+}
+
+fn pair_and_observe_env(
+    clock: &Clock,
+    graph: &SocialGraph,
+    state: &mut State,
+    rng: &mut SimRng,
+    turn: &mut Turn,
+    obs: &mut Observations,
+) {
     let n = state.resources.len();
     let rounds = state.config.rounds.get();
     let step = clock.step();
@@ -515,42 +537,78 @@ fn pair_and_observe(
 }
 
 fn decide(
+    mut envs: Query<(&EnvAgents, &State, &Turn, &Observations, &mut Actions), Stepping>,
     strategies: Query<(&AgentId, &Strategy)>,
-    state: Res<State>,
-    turn: Res<Turn>,
-    obs: Res<Observations>,
-    mut actions: ResMut<Actions>,
 ) {
-    for (&a, strategy) in &strategies {
-        if !turn.is_acting(a) {
-            continue;
-        }
-        let (kind, share) = strategy.decide(obs.0.row(a));
-        let row = actions.0.row_mut(a);
-        match row {
-            [s] => *s = share as f32,
-            [k, s] => {
-                *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
-                *s = share as f32;
+    for (agents, state, turn, obs, actions) in &mut envs {
+        let actions = actions.into_inner();
+        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+            if !turn.is_acting(a) {
+                continue;
             }
-            _ => unreachable!("action rows have 1 or 2 entries"),
+            let (kind, share) = strategy.decide(obs.0.row(a));
+            let row = actions.0.row_mut(a);
+            match row {
+                [s] => *s = share as f32,
+                [k, s] => {
+                    *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
+                    *s = share as f32;
+                }
+                _ => unreachable!("action rows have 1 or 2 entries"),
+            }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn resolve(
-    clock: Res<Clock>,
-    agents: Res<Agents>,
+    mut envs: Query<
+        (
+            &Clock,
+            &EnvAgents,
+            &Observations,
+            &Turn,
+            &Actions,
+            &mut State,
+            &mut Utterances,
+            &mut Events,
+        ),
+        Stepping,
+    >,
     strategies: Query<&Strategy>,
-    obs: Res<Observations>,
-    turn: Res<Turn>,
-    actions: Res<Actions>,
-    mut state: ResMut<State>,
-    mut utterances: ResMut<Utterances>,
-    mut events: ResMut<Events>,
 ) {
-    let state = &mut *state;
+    for (clock, agents, obs, turn, actions, state, utterances, events) in &mut envs {
+        let (state, utterances, events) = (
+            state.into_inner(),
+            utterances.into_inner(),
+            events.into_inner(),
+        );
+        resolve_env(
+            clock,
+            agents,
+            &strategies,
+            obs,
+            turn,
+            actions,
+            state,
+            utterances,
+            events,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_env(
+    clock: &Clock,
+    agents: &EnvAgents,
+    strategies: &Query<&Strategy>,
+    obs: &Observations,
+    turn: &Turn,
+    actions: &Actions,
+    state: &mut State,
+    utterances: &mut Utterances,
+    events: &mut Events,
+) {
     let n = state.resources.len();
     let round = (clock.step() % state.config.rounds.get()) as usize;
     events.0.clear();
@@ -616,35 +674,35 @@ fn resolve(
 
 /// Reward components: payoff (what each side gained or lost) and the donor's image change, each
 /// attributed to the donation.
-fn reward(events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for e in &events.0 {
-        if e.kind != Move::Refuse {
-            ledger.add(e.donor, e.utterance, PAYOFF, -e.amount);
-            ledger.add(e.recipient, e.utterance, PAYOFF, e.recipient_change);
+fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
+    for (events, ledger) in &mut envs {
+        let ledger = ledger.into_inner();
+        for e in &events.0 {
+            if e.kind != Move::Refuse {
+                ledger.add(e.donor, e.utterance, PAYOFF, -e.amount);
+                ledger.add(e.recipient, e.utterance, PAYOFF, e.recipient_change);
+            }
+            ledger.add(e.donor, e.utterance, REPUTATION, e.image_change);
         }
-        ledger.add(e.donor, e.utterance, REPUTATION, e.image_change);
     }
 }
 
-fn record(
-    clock: Res<Clock>,
-    state: Res<State>,
-    events: Res<Events>,
-    mut metrics: ResMut<Metrics>,
-    mut done: ResMut<Done>,
-) {
-    for e in &events.0 {
-        metrics.record(
-            COOPERATION,
-            if e.kind == Move::Give { e.share } else { 0.0 },
-        );
-    }
-    let rounds = state.config.rounds.get();
-    if clock.step() % rounds == rounds - 1 {
-        let n = state.resources.len() as f64;
-        metrics.record(FINAL_RESOURCES, state.resources.iter().sum::<f64>() / n);
-    }
-    if clock.step() + 1 >= state.config.steps() {
-        done.terminate_all();
+fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), Stepping>) {
+    for (clock, state, events, metrics, done) in &mut envs {
+        let metrics = metrics.into_inner();
+        for e in &events.0 {
+            metrics.record(
+                COOPERATION,
+                if e.kind == Move::Give { e.share } else { 0.0 },
+            );
+        }
+        let rounds = state.config.rounds.get();
+        if clock.step() % rounds == rounds - 1 {
+            let n = state.resources.len() as f64;
+            metrics.record(FINAL_RESOURCES, state.resources.iter().sum::<f64>() / n);
+        }
+        if clock.step() + 1 >= state.config.steps() {
+            done.into_inner().terminate_all();
+        }
     }
 }

@@ -32,9 +32,10 @@ use rand::Rng;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, Game, MetricId,
-    MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase, RewardLedger, SimBuilder,
-    SimRng, SocialGraph, Space, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents, Game,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
+    Resetting, RewardLedger, SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo,
+    Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -441,7 +442,7 @@ impl Strategy {
     }
 }
 
-#[derive(Resource, Debug)]
+#[derive(Component, Debug)]
 struct State {
     rules: IndirectGame,
     n: usize,
@@ -527,7 +528,7 @@ struct Event {
     reputation_change: f64,
 }
 
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 struct Events(Vec<Event>);
 
 impl Game for IndirectGame {
@@ -593,11 +594,11 @@ impl Game for IndirectGame {
         Ok(())
     }
 
-    fn build(&self, sim: &mut SimBuilder) {
-        let n = sim.agent_count();
-        sim.insert_strategies(Strategy::from_choice);
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
+        game.insert_strategies(Strategy::from_choice);
         let views = if self.public { n } else { n * n };
-        sim.world_mut().insert_resource(State {
+        game.env_component(|| State {
             rules: *self,
             n,
             views: vec![0; views],
@@ -607,35 +608,63 @@ impl Game for IndirectGame {
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
             own_norm: vec![None; n],
-        });
-        sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Reset, reset);
-        sim.add_systems(Phase::Observe, pair_and_observe);
-        sim.add_systems(Phase::Decide, decide);
-        sim.add_systems(Phase::Resolve, resolve);
-        sim.add_systems(Phase::Reward, reward);
-        sim.add_systems(Phase::Record, record);
+        })
+        .env_component(Events::default)
+        .add_systems(Phase::Reset, reset)
+        .add_systems(Phase::Observe, pair_and_observe)
+        .add_systems(Phase::Decide, decide)
+        .add_systems(Phase::Resolve, resolve)
+        .add_systems(Phase::Reward, reward)
+        .add_systems(Phase::Record, record);
     }
 }
 
-fn reset(strategies: Query<(&AgentId, &Strategy)>, mut state: ResMut<State>) {
-    for (a, strategy) in &strategies {
-        if let Strategy::OwnNorm(norm) = *strategy {
-            state.own_norm[a.index()] = Some(norm);
+fn reset(
+    mut envs: Query<(&EnvAgents, &mut State), Resetting>,
+    strategies: Query<(&AgentId, &Strategy)>,
+) {
+    for (agents, state) in &mut envs {
+        let state = state.into_inner();
+        for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+            if let Strategy::OwnNorm(norm) = *strategy {
+                state.own_norm[a.index()] = Some(norm);
+            }
         }
+        let v = state.initial_view();
+        state.views.fill(v);
+        state.view_sum = v as i64 * state.views.len() as i64;
     }
-    let v = state.initial_view();
-    state.views.fill(v);
-    state.view_sum = v as i64 * state.views.len() as i64;
 }
 
+#[allow(clippy::type_complexity)]
 fn pair_and_observe(
-    clock: Res<Clock>,
-    graph: Res<SocialGraph>,
-    mut state: ResMut<State>,
-    mut rng: ResMut<SimRng>,
-    mut turn: ResMut<Turn>,
-    mut obs: ResMut<Observations>,
+    mut envs: Query<(
+        &Clock,
+        &SocialGraph,
+        &mut State,
+        &mut SimRng,
+        &mut Turn,
+        &mut Observations,
+    )>,
+) {
+    for (clock, graph, state, rng, turn, obs) in &mut envs {
+        let (state, rng, turn, obs) = (
+            state.into_inner(),
+            rng.into_inner(),
+            turn.into_inner(),
+            obs.into_inner(),
+        );
+        pair_and_observe_env(clock, graph, state, rng, turn, obs);
+    }
+}
+
+fn pair_and_observe_env(
+    clock: &Clock,
+    graph: &SocialGraph,
+    state: &mut State,
+    rng: &mut SimRng,
+    turn: &mut Turn,
+    obs: &mut Observations,
 ) {
     let progress = clock.step() as f32 / state.rules.rounds as f32;
     for d in 0..state.n {
@@ -656,29 +685,53 @@ fn pair_and_observe(
 }
 
 fn decide(
+    mut envs: Query<(&EnvAgents, &Turn, &Observations, &mut Actions), Stepping>,
     strategies: Query<(&AgentId, &Strategy)>,
-    turn: Res<Turn>,
-    obs: Res<Observations>,
-    mut actions: ResMut<Actions>,
 ) {
-    for (&a, strategy) in &strategies {
-        if turn.is_acting(a) {
-            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
+    for (agents, turn, obs, actions) in &mut envs {
+        let actions = actions.into_inner();
+        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+            if turn.is_acting(a) {
+                actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
+            }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn resolve(
-    turn: Res<Turn>,
-    actions: Res<Actions>,
-    mut state: ResMut<State>,
-    mut rng: ResMut<SimRng>,
-    mut utterances: ResMut<Utterances>,
-    mut events: ResMut<Events>,
+    mut envs: Query<
+        (
+            &Turn,
+            &Actions,
+            &mut State,
+            &mut SimRng,
+            &mut Utterances,
+            &mut Events,
+        ),
+        Stepping,
+    >,
 ) {
-    let state = &mut *state;
-    let rng = &mut *rng;
+    for (turn, actions, state, rng, utterances, events) in &mut envs {
+        resolve_env(
+            turn,
+            actions,
+            state.into_inner(),
+            rng.into_inner(),
+            utterances.into_inner(),
+            events.into_inner(),
+        );
+    }
+}
+
+fn resolve_env(
+    turn: &Turn,
+    actions: &Actions,
+    state: &mut State,
+    rng: &mut SimRng,
+    utterances: &mut Utterances,
+    events: &mut Events,
+) {
     let (n, rules) = (state.n, state.rules);
     let observe_all = rules.public || rules.observation >= 1.0;
     events.0.clear();
@@ -755,31 +808,31 @@ fn resolve(
 /// Reward components: payoff (−c to the helper, +b to the helped) and the change in the donor's
 /// mean reputation over every agent's view of it (the one public view under public assessment),
 /// each attributed to the donation.
-fn reward(state: Res<State>, events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for e in &events.0 {
-        if e.cooperated {
-            ledger.add(e.donor, e.utterance, PAYOFF, -state.rules.cost);
-            ledger.add(e.recipient, e.utterance, PAYOFF, state.rules.benefit);
+fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
+    for (state, events, ledger) in &mut envs {
+        let ledger = ledger.into_inner();
+        for e in &events.0 {
+            if e.cooperated {
+                ledger.add(e.donor, e.utterance, PAYOFF, -state.rules.cost);
+                ledger.add(e.recipient, e.utterance, PAYOFF, state.rules.benefit);
+            }
+            ledger.add(e.donor, e.utterance, REPUTATION, e.reputation_change);
         }
-        ledger.add(e.donor, e.utterance, REPUTATION, e.reputation_change);
     }
 }
 
-fn record(
-    clock: Res<Clock>,
-    state: Res<State>,
-    events: Res<Events>,
-    mut metrics: ResMut<Metrics>,
-    mut done: ResMut<Done>,
-) {
-    let helped = events.0.iter().filter(|e| e.cooperated).count();
-    metrics.record_many(COOPERATION, helped as f64, events.0.len() as f64);
-    metrics.record(
-        REPUTATION_LEVEL,
-        state.view_sum as f64 / state.views.len() as f64,
-    );
-    if clock.step() + 1 >= state.rules.rounds {
-        done.terminate_all();
+fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), Stepping>) {
+    for (clock, state, events, metrics, done) in &mut envs {
+        let metrics = metrics.into_inner();
+        let helped = events.0.iter().filter(|e| e.cooperated).count();
+        metrics.record_many(COOPERATION, helped as f64, events.0.len() as f64);
+        metrics.record(
+            REPUTATION_LEVEL,
+            state.view_sum as f64 / state.views.len() as f64,
+        );
+        if clock.step() + 1 >= state.rules.rounds {
+            done.into_inner().terminate_all();
+        }
     }
 }
 

@@ -32,8 +32,9 @@ use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
-    Done, Game, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimBuilder, SimRng, Space,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Done, EnvAgents, Game, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting,
+    RewardLedger, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
+    Utterances,
     bounded::{Count, Finite, Probability},
 };
 
@@ -282,7 +283,7 @@ struct Memory {
     open: bool,
 }
 
-#[derive(Resource, Debug)]
+#[derive(Component, Clone, Debug)]
 struct State {
     config: RepeatedConfig,
     /// Round of the round robin played at episode 0, drawn at every seeded reset (`by_round`).
@@ -321,7 +322,7 @@ struct Event {
     cooperated: bool,
 }
 
-#[derive(Resource, Debug, Default)]
+#[derive(Component, Debug, Default)]
 struct Events(Vec<Event>);
 
 /// Rounds of a round robin among `n` players (circle method).
@@ -436,8 +437,8 @@ impl Game for RepeatedConfig {
             .then(|| self.round_robin_episodes(agents.len()))
     }
 
-    fn build(&self, sim: &mut SimBuilder) {
-        let n = sim.agent_count();
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
         let slots = self.slots(n);
         // At once, match k of agent a is against the k-th other agent in id order, always.
         let partner = match self.matches {
@@ -447,58 +448,65 @@ impl Game for RepeatedConfig {
                 .map(|b| Some(AgentId(b as u32)))
                 .collect(),
         };
-        sim.insert_strategies(Strategy::from_choice);
-        sim.world_mut().insert_resource(State {
+        game.insert_strategies(Strategy::from_choice);
+        let state = State {
             config: self.clone(),
             first_round: 0,
             slots,
             partner,
             memory: vec![Memory::default(); n * slots],
-        });
-        sim.world_mut().insert_resource(Events::default());
-        sim.add_systems(Phase::Reset, reset);
-        sim.add_systems(Phase::Observe, observe);
-        sim.add_systems(Phase::Decide, decide);
-        sim.add_systems(Phase::Resolve, resolve);
-        sim.add_systems(Phase::Reward, reward);
-        sim.add_systems(Phase::Record, record);
+        };
+        game.env_component(|| state.clone())
+            .env_component(Events::default)
+            .add_systems(Phase::Reset, reset)
+            .add_systems(Phase::Observe, observe)
+            .add_systems(Phase::Decide, decide)
+            .add_systems(Phase::Resolve, resolve)
+            .add_systems(Phase::Reward, reward)
+            .add_systems(Phase::Record, record);
     }
 }
 
 /// Pairs the agents (`by_round`: this episode's round of the round robin, the seed picking the
 /// first round and later episodes taking the next ones; `at_once`: every pair), opens every
 /// match, and ends the episode at once for an agent without one (resting this round).
-fn reset(
-    clock: Res<Clock>,
-    mut rng: ResMut<SimRng>,
-    mut state: ResMut<State>,
-    mut done: ResMut<Done>,
-) {
-    let n = state.memory.len() / state.slots;
-    if state.config.matches == Matches::ByRound {
-        if clock.episode() == 0 {
-            state.first_round = rng.pairing.random_range(0..round_robin_rounds(n));
+fn reset(mut envs: Query<(&Clock, &mut SimRng, &mut State, &mut Done), Resetting>) {
+    for (clock, rng, state, done) in &mut envs {
+        let (state, done) = (state.into_inner(), done.into_inner());
+        let n = state.memory.len() / state.slots;
+        if state.config.matches == Matches::ByRound {
+            if clock.episode() == 0 {
+                state.first_round = rng
+                    .into_inner()
+                    .pairing
+                    .random_range(0..round_robin_rounds(n));
+            }
+            let round = state.first_round + clock.episode() as usize;
+            state.partner = round_robin_partners(n, round);
         }
-        let round = state.first_round + clock.episode() as usize;
-        state.partner = round_robin_partners(n, round);
-    }
-    let state = &mut *state;
-    for (m, p) in state.memory.iter_mut().zip(&state.partner) {
-        *m = Memory {
-            open: p.is_some(),
-            ..Memory::default()
-        };
-    }
-    for a in 0..n {
-        if !state.plays(a) {
-            done.terminate(AgentId(a as u32));
+        for (m, p) in state.memory.iter_mut().zip(&state.partner) {
+            *m = Memory {
+                open: p.is_some(),
+                ..Memory::default()
+            };
+        }
+        for a in 0..n {
+            if !state.plays(a) {
+                done.terminate(AgentId(a as u32));
+            }
         }
     }
 }
 
 /// Writes each match's observation block; in a match that has ended while its players play on
 /// (`at_once`, random lengths), only the move 0 is allowed, and ignored.
-fn observe(state: Res<State>, mut obs: ResMut<Observations>, mut masks: ResMut<ActionMasks>) {
+fn observe(mut envs: Query<(&State, &mut Observations, &mut ActionMasks)>) {
+    for (state, obs, masks) in &mut envs {
+        observe_env(state, obs.into_inner(), masks.into_inner());
+    }
+}
+
+fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
     if state.config.matches == Matches::AtOnce && state.config.continuation.is_some() {
         let masks = &mut masks.0;
         for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
@@ -528,34 +536,60 @@ fn observe(state: Res<State>, mut obs: ResMut<Observations>, mut masks: ResMut<A
 
 /// A scripted agent moves in each of its matches from that match's observation block.
 fn decide(
+    mut envs: Query<(&EnvAgents, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>,
     strategies: Query<(&AgentId, &Strategy)>,
-    turn: Res<Turn>,
-    obs: Res<Observations>,
-    mut rng: ResMut<SimRng>,
-    mut actions: ResMut<Actions>,
 ) {
-    for (&a, strategy) in &strategies {
-        if turn.is_acting(a) {
-            let blocks = obs.0.row(a).chunks_exact(obs::DIM);
-            for (action, block) in actions.0.row_mut(a).iter_mut().zip(blocks) {
-                *action = strategy.cooperates(block, &mut rng.decide) as u8 as f32;
+    for (agents, turn, obs, rng, actions) in &mut envs {
+        let (rng, actions) = (rng.into_inner(), actions.into_inner());
+        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+            if turn.is_acting(a) {
+                let blocks = obs.0.row(a).chunks_exact(obs::DIM);
+                for (action, block) in actions.0.row_mut(a).iter_mut().zip(blocks) {
+                    *action = strategy.cooperates(block, &mut rng.decide) as u8 as f32;
+                }
             }
         }
     }
 }
 
 /// Plays one turn of every open match whose players both act.
+#[allow(clippy::type_complexity)]
 fn resolve(
-    turn: Res<Turn>,
-    actions: Res<Actions>,
-    mut state: ResMut<State>,
-    mut rng: ResMut<SimRng>,
-    mut utterances: ResMut<Utterances>,
-    mut events: ResMut<Events>,
-    mut done: ResMut<Done>,
+    mut envs: Query<
+        (
+            &Turn,
+            &Actions,
+            &mut State,
+            &mut SimRng,
+            &mut Utterances,
+            &mut Events,
+            &mut Done,
+        ),
+        Stepping,
+    >,
 ) {
-    let state = &mut *state;
-    let rng = &mut *rng;
+    for (turn, actions, state, rng, utterances, events, done) in &mut envs {
+        resolve_env(
+            turn,
+            actions,
+            state.into_inner(),
+            rng.into_inner(),
+            utterances.into_inner(),
+            events.into_inner(),
+            done.into_inner(),
+        );
+    }
+}
+
+fn resolve_env(
+    turn: &Turn,
+    actions: &Actions,
+    state: &mut State,
+    rng: &mut SimRng,
+    utterances: &mut Utterances,
+    events: &mut Events,
+    done: &mut Done,
+) {
     events.0.clear();
     let slots = state.slots;
     // Each match once, from its lower-numbered player's side.
@@ -629,15 +663,23 @@ fn resolve(
 }
 
 /// Reward component: each player's payoff of the turn, attributed to its own move.
-fn reward(events: Res<Events>, mut ledger: ResMut<RewardLedger>) {
-    for e in &events.0 {
-        ledger.add(e.player, e.utterance, PAYOFF, e.payoff);
+fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
+    for (events, ledger) in &mut envs {
+        let ledger = ledger.into_inner();
+        for e in &events.0 {
+            ledger.add(e.player, e.utterance, PAYOFF, e.payoff);
+        }
     }
 }
 
-fn record(events: Res<Events>, mut metrics: ResMut<Metrics>) {
-    let cooperated = events.0.iter().filter(|e| e.cooperated).count();
-    metrics.record_many(COOPERATION, cooperated as f64, events.0.len() as f64);
+fn record(mut envs: Query<(&Events, &mut Metrics), Stepping>) {
+    for (events, metrics) in &mut envs {
+        let cooperated = events.0.iter().filter(|e| e.cooperated).count();
+        let count = events.0.len() as f64;
+        metrics
+            .into_inner()
+            .record_many(COOPERATION, cooperated as f64, count);
+    }
 }
 
 #[cfg(test)]

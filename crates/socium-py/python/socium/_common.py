@@ -159,7 +159,6 @@ class Core:
         return self.taken
 
     def utterances(self, env: int) -> list[dict]:
-        """Env ``env``'s acts of the last step, each with the reward entries it caused
-        (``{"utterance", "rewards"}``), after the entries settling acts of earlier steps
-        (``{"settles": id, "rewards"}``: a listener's reward for a message, say)."""
+        """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): each
+        act with the reward entries it caused, after the entries settling earlier acts."""
         return json.loads(self.rust.utterances(env))

@@ -151,9 +151,10 @@ class ParallelEnv(_PettingZooParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def utterances(self) -> list[dict]:
-        """The acts of the last step, each with the reward entries it caused
-        (``{"utterance", "rewards"}``), after the entries settling acts of earlier steps
-        (``{"settles": id, "rewards"}``: a listener's reward for a message, say)."""
+        """The last step's transcript lines, as ``transcript.jsonl`` holds them: each act
+        (``{"episode", "id", "step", "speaker", "audience", "act", "text"?, "rewards"}``) with the
+        reward entries it caused, after the entries settling acts of earlier steps
+        (``{"episode", "step", "settles": id, "rewards"}``: a listener's reward for a message, say)."""
         return self._core.utterances(0)
 
     def render(self) -> str | None:
@@ -166,7 +167,7 @@ class ParallelEnv(_PettingZooParallelEnv):
                 rewards = ", ".join(f"{r['dimension']} {r['value']:+g} to agent {r['agent']}" for r in entry["rewards"])
                 lines.append(f"(for utterance {entry['settles']}: {rewards})")
                 continue
-            u = entry["utterance"]
+            u = entry
             act = u["act"]
             text = u.get("text") or f"agent {u['speaker']} {act['kind']} agent {act['target']} ({act['value']:g})"
             lines.append(f"[step {u['step']}] {text}")

@@ -1,0 +1,445 @@
+//! A block: one `bevy_ecs` World hosting many envs of one scenario, stepped by one run of one
+//! schedule (`SingleThreadedExecutor`) per call. A `Sim` is a block of one env; a `VecEnv` holds
+//! many blocks and steps them in parallel.
+//!
+//! Why blocks: with one World per env, every step paid a whole schedule run (and its resource
+//! lookups) per env, and a thousand Worlds' scattered allocations fell out of the caches. A
+//! block's envs are entities whose components lie in a few dense tables, and each system runs
+//! once for all of them.
+//!
+//! ```text
+//! run: BeginReset* ─► Reset ─► BeginTurn*                         (envs marked `ResetDue`)
+//!      Random* ─► Decide ─► Resolve ─► Reward ─► Record ─► Finish*   (the other envs)
+//!      ─► Observe ─► EndTurn*                                       (every env)
+//!                                                                   (* kernel-only sets)
+//! ```
+
+use crate::{
+    ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Game, GameBuilder,
+    GraphSpec, Metrics, Observations, Phase, PolicyExtras, ResetDue, Resetting, Rows, SimConfig,
+    SimRng, SocialGraph, Spaces, StepRewards, Stepping, Texts, Turn, Utterances, VecOutputs,
+    env::EnvView,
+    policy::Slot,
+    reward::{RewardDimensions, RewardLedger},
+    transcript::Transcript,
+};
+use bevy_ecs::{
+    prelude::*,
+    schedule::{ScheduleLabel, SingleThreadedExecutor},
+};
+
+/// Kernel systems that bracket the games' phases.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kernel {
+    BeginReset,
+    BeginTurn,
+    Random,
+    Finish,
+    EndTurn,
+}
+
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct Run;
+
+/// How a block's env is played by one run of the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Play {
+    /// One step with its rows of the actions.
+    Step,
+    /// A reset: seeded (streams restart, graph redrawn) or continuing the streams.
+    Reset {
+        /// The seed, for a seeded reset.
+        seed: Option<u64>,
+    },
+}
+
+/// The scenario's graph generator, drawn at every seeded reset.
+#[derive(Resource)]
+struct GraphRecipe(GraphSpec);
+
+/// What a step touches in each env before the schedule runs.
+type Prologue = (
+    &'static Clock,
+    &'static mut RewardLedger,
+    &'static mut Utterances,
+    &'static mut Actions,
+);
+
+/// What is copied out of each env after a run.
+type Outputs = (
+    &'static Observations,
+    &'static ActionMasks,
+    &'static Turn,
+    &'static StepRewards,
+    &'static Done,
+);
+
+/// One World of envs and the schedule that steps them all.
+pub(crate) struct Block {
+    world: World,
+    schedule: Schedule,
+    /// The envs, in env order.
+    envs: Vec<Entity>,
+    prologue: QueryState<Prologue>,
+    outputs: QueryState<Outputs>,
+    /// Envs marked for reset by the current run.
+    marked: Vec<Entity>,
+}
+
+impl Block {
+    /// A block of one env per seed, each reset with its seed. The config must have passed the
+    /// checks of `Sim::new`.
+    pub(crate) fn new(
+        game: &dyn Game,
+        config: &SimConfig,
+        seeds: &[u64],
+        spaces: &Spaces,
+    ) -> Block {
+        let n = config.agents.len();
+        let mut world = World::new();
+        world.insert_resource(Agents::new(config.agents.clone()));
+        world.insert_resource(spaces.clone());
+        world.insert_resource(RewardDimensions(config.rewards.clone()));
+        world.insert_resource(GraphRecipe(config.graph.clone()));
+        let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
+        let envs: Vec<Entity> = seeds
+            .iter()
+            .map(|&seed| {
+                let env = world
+                    .spawn((
+                        (
+                            Clock::default(),
+                            Turn::new(game.turn_order(), n),
+                            Done::new(n, config.max_steps),
+                            SimRng::new(seed),
+                            // Drawn by the first (seeded) reset.
+                            GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
+                            Observations(Rows::new(n, obs_dim)),
+                            ActionMasks(Rows::new(n, spaces.action.mask_dim())),
+                            Actions(Rows::new(n, action_dim)),
+                        ),
+                        (
+                            Utterances {
+                                render_text: config.transcript || config.text,
+                                ..Default::default()
+                            },
+                            Texts(vec![None; n]),
+                            RewardLedger {
+                                entries: Vec::new(),
+                                dimensions: config.rewards.len() as u16,
+                            },
+                            StepRewards::new(n, config.rewards.len()),
+                            Metrics::new(game.metrics().len()),
+                            PolicyExtras::new(&config.agents),
+                            Transcript {
+                                enabled: config.transcript,
+                                buf: Vec::new(),
+                            },
+                        ),
+                    ))
+                    .id();
+                world.spawn_batch((0..n as u32).map(move |i| (AgentId(i), AgentOf(env))));
+                env
+            })
+            .collect();
+
+        let mut schedule = Schedule::new(Run);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.configure_sets(
+            (
+                Kernel::BeginReset,
+                Phase::Reset,
+                Kernel::BeginTurn,
+                Kernel::Random,
+                Phase::Decide,
+                Phase::Resolve,
+                Phase::Reward,
+                Phase::Record,
+                Kernel::Finish,
+                Phase::Observe,
+                Kernel::EndTurn,
+            )
+                .chain(),
+        );
+        schedule.add_systems((
+            begin_reset.in_set(Kernel::BeginReset),
+            begin_turn.in_set(Kernel::BeginTurn),
+            finish_step.in_set(Kernel::Finish),
+        ));
+        // Idle agents' masks need forbidding only where there are masks.
+        if spaces.action.mask_dim() > 0 {
+            schedule.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+        }
+        if config
+            .agents
+            .iter()
+            .any(|a| a.controller == Controller::Random)
+        {
+            schedule.add_systems(random_controllers.in_set(Kernel::Random));
+        }
+        game.build(&mut GameBuilder {
+            world: &mut world,
+            schedule: &mut schedule,
+            envs: &envs,
+        });
+        let mut block = Block {
+            prologue: QueryState::new(&mut world),
+            outputs: QueryState::new(&mut world),
+            world,
+            schedule,
+            envs,
+            marked: Vec::new(),
+        };
+        block.run(
+            |j| Play::Reset {
+                seed: Some(seeds[j]),
+            },
+            &[],
+            &[],
+        );
+        block
+    }
+
+    /// Number of envs.
+    pub(crate) fn len(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// Env `j` of the block.
+    pub(crate) fn env(&self, j: usize) -> EnvView<'_> {
+        EnvView::new(&self.world, self.envs[j])
+    }
+
+    /// Env `j`'s entity and the World, to change it.
+    pub(crate) fn env_mut(&mut self, j: usize) -> EntityWorldMut<'_> {
+        self.world.entity_mut(self.envs[j])
+    }
+
+    /// One run of the schedule: every env is reset or stepped as `play(j)` says; a stepped env
+    /// `j` takes the rows of its `fed` agents from `actions[j × per_env ..]`.
+    pub(crate) fn run(&mut self, play: impl Fn(usize) -> Play, actions: &[f32], fed: &[AgentId]) {
+        let per_env = actions.len() / self.envs.len().max(1);
+        for (j, &env) in self.envs.iter().enumerate() {
+            match play(j) {
+                Play::Reset { seed } => {
+                    self.world.entity_mut(env).insert(ResetDue { seed });
+                    self.marked.push(env);
+                }
+                Play::Step => {
+                    // The step's prologue, done here rather than by a system: clear the last
+                    // step's utterances and reward entries, copy in the fed agents' actions.
+                    let (clock, mut ledger, mut utterances, mut buf) = self
+                        .prologue
+                        .get_mut(&mut self.world, env)
+                        .expect("every env has the kernel's components");
+                    ledger.entries.clear();
+                    utterances.current.clear();
+                    utterances.step = clock.step;
+                    let row = &actions[j * per_env..(j + 1) * per_env];
+                    let dim = buf.0.dim();
+                    for &a in fed {
+                        let i = a.index() * dim;
+                        buf.0.row_mut(a).copy_from_slice(&row[i..i + dim]);
+                    }
+                }
+            }
+        }
+        self.schedule.run(&mut self.world);
+        for env in self.marked.drain(..) {
+            self.world.entity_mut(env).remove::<ResetDue>();
+        }
+    }
+
+    /// Copies every env's outputs into its slices of `out` and stages its policy agents into
+    /// `slots`, if given. `finished[j]` says on entry whether env `j` was reset by the last run
+    /// (its rewards are written as zeros), and on return whether its episode is over.
+    pub(crate) fn write_outputs(
+        &mut self,
+        out: VecOutputs<'_>,
+        finished: &mut [bool],
+        mut slots: Option<&mut [Slot<'_, '_>]>,
+    ) {
+        let n = self.envs.len();
+        let per = |len: usize| len / n.max(1);
+        let (o, m, a, r, c, t, u) = (
+            per(out.obs.len()),
+            per(out.masks.len()),
+            per(out.acting.len()),
+            per(out.rewards.len()),
+            per(out.reward_components.len()),
+            per(out.terminated.len()),
+            per(out.truncated.len()),
+        );
+        for (j, &env) in self.envs.iter().enumerate() {
+            let (obs, masks, turn, rewards, done) = self
+                .outputs
+                .get(&self.world, env)
+                .expect("every env has the kernel's components");
+            out.obs[j * o..(j + 1) * o].copy_from_slice(obs.0.as_slice());
+            out.masks[j * m..(j + 1) * m].copy_from_slice(masks.0.as_slice());
+            out.acting[j * a..(j + 1) * a].copy_from_slice(turn.acting());
+            if finished[j] {
+                out.rewards[j * r..(j + 1) * r].fill(0.0);
+                out.reward_components[j * c..(j + 1) * c].fill(0.0);
+            } else {
+                out.rewards[j * r..(j + 1) * r].copy_from_slice(&rewards.reward);
+                out.reward_components[j * c..(j + 1) * c].copy_from_slice(&rewards.components);
+            }
+            out.terminated[j * t..(j + 1) * t].copy_from_slice(&done.terminated);
+            out.truncated[j * u..(j + 1) * u].copy_from_slice(&done.truncated);
+            finished[j] = done.all_done();
+            if let Some(slots) = slots.as_deref_mut() {
+                slots[j].stage(&obs.0, &masks.0, turn.acting(), finished[j]);
+            }
+        }
+    }
+
+    /// Stages every env's policy agents into `slots` (none for an env whose episode is over).
+    pub(crate) fn stage(&mut self, slots: &mut [Slot<'_, '_>]) {
+        for (slot, &env) in slots.iter_mut().zip(&self.envs) {
+            let (obs, masks, turn, _, done) = self
+                .outputs
+                .get(&self.world, env)
+                .expect("every env has the kernel's components");
+            slot.stage(&obs.0, &masks.0, turn.acting(), done.all_done());
+        }
+    }
+}
+
+/// Puts the kernel's state of every env marked for reset back to the start of an episode: with
+/// a seed, every stream restarts from it, the graph is drawn anew and the episode counter
+/// restarts at 0; without, the streams continue, the graph stays as it is (ties a game changed
+/// included) and the counter goes up.
+#[allow(clippy::type_complexity)]
+fn begin_reset(
+    agents: Res<Agents>,
+    recipe: Res<GraphRecipe>,
+    mut envs: Query<
+        (
+            &ResetDue,
+            &mut Clock,
+            &mut Done,
+            &mut Turn,
+            &mut RewardLedger,
+            &mut StepRewards,
+            &mut Metrics,
+            &mut Utterances,
+            &mut Texts,
+            &mut SimRng,
+            &mut SocialGraph,
+        ),
+        Resetting,
+    >,
+) {
+    for (due, clock, done, turn, ledger, rewards, metrics, utterances, texts, rng, graph) in
+        &mut envs
+    {
+        let clock = clock.into_inner();
+        match due.seed {
+            Some(seed) => {
+                let rng = rng.into_inner();
+                *rng = SimRng::new(seed);
+                *graph.into_inner() = recipe.0.generate(agents.len(), rng);
+                clock.episode = 0;
+            }
+            None => clock.episode += 1,
+        }
+        clock.step = 0;
+        done.into_inner().clear();
+        turn.into_inner().next = 0;
+        ledger.into_inner().entries.clear();
+        rewards.into_inner().clear_episode();
+        metrics.into_inner().clear();
+        let u = utterances.into_inner();
+        u.current.clear();
+        u.next_id = 0;
+        u.step = 0;
+        texts.into_inner().clear();
+    }
+}
+
+/// Sets who acts from the turn order and makes every act legal; the game narrows both.
+fn start_turn(turn: &mut Turn, done: &Done, masks: &mut ActionMasks) {
+    turn.advance(done);
+    if !masks.0.data.is_empty() {
+        masks.0.data.fill(1);
+    }
+}
+
+/// [`start_turn`] after a reset (a step's finishing system starts the next turn itself).
+fn begin_turn(mut envs: Query<(&mut Turn, &Done, &mut ActionMasks), Resetting>) {
+    for (turn, done, masks) in &mut envs {
+        start_turn(turn.into_inner(), done, masks.into_inner());
+    }
+}
+
+/// Forbids every act of an agent that is idle this step, whoever made it idle.
+fn forbid_idle_actions(mut envs: Query<(&Turn, &mut ActionMasks)>) {
+    for (turn, masks) in &mut envs {
+        let masks = masks.into_inner();
+        for (a, &acting) in turn.acting.iter().enumerate() {
+            if !acting {
+                masks.0.row_mut(AgentId(a as u32)).fill(0);
+            }
+        }
+    }
+}
+
+/// The kernel acts for `Random` agents, before any game draws from the same `decide` stream.
+fn random_controllers(
+    agents: Res<Agents>,
+    spaces: Res<Spaces>,
+    mut envs: Query<(&Turn, &ActionMasks, &mut Actions, &mut SimRng), Stepping>,
+) {
+    for (turn, masks, actions, rng) in &mut envs {
+        let (actions, rng) = (actions.into_inner(), rng.into_inner());
+        for a in agents.ids() {
+            if turn.is_acting(a) && *agents.controller(a) == Controller::Random {
+                spaces
+                    .action
+                    .sample(&mut rng.decide, masks.0.row(a), actions.0.row_mut(a));
+            }
+        }
+    }
+}
+
+/// Sums the step's rewards, drops the step's texts, advances the clock, truncates at the step
+/// limit, starts the next turn, and writes the transcript.
+#[allow(clippy::type_complexity)]
+fn finish_step(
+    dims: Res<RewardDimensions>,
+    mut envs: Query<
+        (
+            &mut Clock,
+            &mut Done,
+            &mut Turn,
+            &mut ActionMasks,
+            &Utterances,
+            &RewardLedger,
+            &mut StepRewards,
+            &mut Transcript,
+            &mut Texts,
+        ),
+        Stepping,
+    >,
+) {
+    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts) in &mut envs {
+        let (clock, done) = (clock.into_inner(), done.into_inner());
+        texts.into_inner().clear();
+        rewards.into_inner().aggregate(ledger, &dims.0);
+        let last = done.is_last_step(clock.step);
+        clock.step += 1;
+        if last {
+            for (t, u) in done.terminated.iter().zip(done.truncated.iter_mut()) {
+                *u = !t;
+            }
+        }
+        start_turn(turn.into_inner(), done, masks.into_inner());
+        if transcript.enabled {
+            let attributions = crate::attribute(utterances.this_step(), ledger.entries());
+            transcript
+                .into_inner()
+                .write(clock.episode, utterances.step, attributions, &dims.0);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! An env: one entity of a World that hosts many. Its components are the kernel's per-env state
+//! (clock, done flags, random streams, ledger, utterances, observations, masks, actions, rewards,
+//! metrics, graph) and the game's (its state and events); its agents are entities related to it
+//! ([`crate::AgentOf`]). [`EnvView`] reads one env, whether it is a `Sim`'s or one of a `VecEnv`'s.
+
+use crate::{
+    AgentId, Agents, Attribution, Clock, DimensionSpec, Done, Metrics, PolicyExtras, RewardEntry,
+    RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance, Utterances,
+    attribute, reward::RewardDimensions,
+};
+use bevy_ecs::prelude::*;
+use serde::Serialize;
+
+/// A flat per-agent buffer, `[agents × dim]`.
+#[derive(Debug)]
+pub struct Rows<T> {
+    dim: usize,
+    pub(crate) data: Vec<T>,
+}
+
+impl<T: Copy + Default> Rows<T> {
+    pub(crate) fn new(agents: usize, dim: usize) -> Self {
+        Rows {
+            dim,
+            data: vec![T::default(); agents * dim],
+        }
+    }
+
+    /// Values per agent.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Agent `a`'s row.
+    #[inline]
+    pub fn row(&self, a: AgentId) -> &[T] {
+        &self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+    }
+
+    /// Agent `a`'s row, to write.
+    #[inline]
+    pub fn row_mut(&mut self, a: AgentId) -> &mut [T] {
+        &mut self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+    }
+
+    /// All rows, flat.
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+}
+
+/// Observations for the coming step, `[agents × obs_dim]`, written by the game in `Observe`.
+#[derive(Component, Debug)]
+pub struct Observations(pub Rows<f32>);
+
+/// Action masks for the coming step, `[agents × mask_dim]` (1 = legal). The kernel makes every act
+/// legal before the game's `Observe` systems, which may forbid some; after them it forbids every
+/// act of idle agents.
+#[derive(Component, Debug)]
+pub struct ActionMasks(pub Rows<u8>);
+
+/// Every agent's action for the step being resolved, `[agents × action_dim]`: external and policy
+/// agents' rows copied in before the step, the others written by controllers in `Decide`.
+#[derive(Component, Debug)]
+pub struct Actions(pub Rows<f32>);
+
+/// The spaces of every env of a World (one scenario), for systems that need them.
+#[derive(Resource, Debug, Clone, PartialEq, Serialize)]
+pub struct Spaces {
+    /// Observation space (a `Box`).
+    pub observation: Space,
+    /// Action space.
+    pub action: Space,
+}
+
+/// Marks an env that this run of the schedule resets instead of stepping: with a seed, its
+/// streams restart from it and its graph is drawn anew. Stored sparsely, so marking an env does
+/// not move its components.
+#[derive(Component, Clone, Copy, Debug)]
+#[component(storage = "SparseSet")]
+pub struct ResetDue {
+    /// The seed, for a seeded reset.
+    pub seed: Option<u64>,
+}
+
+/// Query filter of the envs a run of the schedule steps: the systems of `Decide`, `Resolve`,
+/// `Reward` and `Record` iterate these.
+pub type Stepping = Without<ResetDue>;
+
+/// Query filter of the envs a run of the schedule resets: the systems of `Reset` iterate these.
+pub type Resetting = With<ResetDue>;
+
+/// Query filter of every env (for `Observe`, which ends resets and steps alike).
+pub type AnyEnv = With<Observations>;
+
+/// Read access to one env: its observations, rewards, utterances and state, wherever it lives.
+#[derive(Clone, Copy)]
+pub struct EnvView<'w> {
+    world: &'w World,
+    entity: Entity,
+}
+
+impl<'w> EnvView<'w> {
+    pub(crate) fn new(world: &'w World, entity: Entity) -> Self {
+        EnvView { world, entity }
+    }
+
+    /// One of the env's components (a kernel one, or the game's state).
+    pub fn get<T: Component>(&self) -> Option<&'w T> {
+        self.world.get::<T>(self.entity)
+    }
+
+    fn kernel<T: Component>(&self) -> &'w T {
+        self.get::<T>()
+            .expect("every env has the kernel's components")
+    }
+
+    /// The env's entity.
+    pub fn entity(&self) -> Entity {
+        self.entity
+    }
+
+    /// The World the env lives in (shared with the other envs of its block).
+    pub fn world(&self) -> &'w World {
+        self.world
+    }
+
+    /// The agents' controllers and labels.
+    pub fn agents(&self) -> &'w Agents {
+        self.world.resource::<Agents>()
+    }
+
+    /// Observations for the coming step, `[agents × obs_dim]`.
+    pub fn observations(&self) -> &'w [f32] {
+        self.kernel::<Observations>().0.as_slice()
+    }
+
+    /// Action masks for the coming step, `[agents × mask_dim]`.
+    pub fn action_masks(&self) -> &'w [u8] {
+        self.kernel::<ActionMasks>().0.as_slice()
+    }
+
+    /// Who acts at the coming step, `[agents]`.
+    pub fn acting(&self) -> &'w [bool] {
+        self.kernel::<Turn>().acting()
+    }
+
+    /// Every agent's action at the last step, `[agents × action_dim]` (the rows of agents that
+    /// did not act are stale).
+    pub fn actions(&self) -> &'w [f32] {
+        self.kernel::<Actions>().0.as_slice()
+    }
+
+    /// Scalar rewards of the last step, `[agents]`.
+    pub fn rewards(&self) -> &'w [f32] {
+        &self.kernel::<StepRewards>().reward
+    }
+
+    /// Transformed per-dimension rewards of the last step, `[agents × dims]`.
+    pub fn reward_components(&self) -> &'w [f32] {
+        &self.kernel::<StepRewards>().components
+    }
+
+    /// The configured reward dimensions.
+    pub fn reward_dimensions(&self) -> &'w [DimensionSpec] {
+        &self.world.resource::<RewardDimensions>().0
+    }
+
+    /// Raw per-dimension rewards summed over the episode, `[agents × dims]`.
+    pub fn episode_raw_rewards(&self) -> &'w [f64] {
+        &self.kernel::<StepRewards>().episode_raw
+    }
+
+    /// Scalar returns over the episode, `[agents]`.
+    pub fn episode_returns(&self) -> &'w [f64] {
+        &self.kernel::<StepRewards>().episode_return
+    }
+
+    /// Per-agent `terminated` flags.
+    pub fn terminated(&self) -> &'w [bool] {
+        &self.kernel::<Done>().terminated
+    }
+
+    /// Per-agent `truncated` flags.
+    pub fn truncated(&self) -> &'w [bool] {
+        &self.kernel::<Done>().truncated
+    }
+
+    /// Whether every agent is done.
+    pub fn is_done(&self) -> bool {
+        self.kernel::<Done>().all_done()
+    }
+
+    /// The utterances of the last step.
+    pub fn utterances(&self) -> &'w [Utterance] {
+        self.kernel::<Utterances>().this_step()
+    }
+
+    /// The reward entries of the last step.
+    pub fn reward_entries(&self) -> &'w [RewardEntry] {
+        self.kernel::<RewardLedger>().entries()
+    }
+
+    /// The last step's reward entries by the utterance they name: earlier utterances they
+    /// settle, then each of the step's utterances.
+    pub fn attributions(&self) -> Vec<Attribution<'w>> {
+        attribute(self.utterances(), self.reward_entries())
+    }
+
+    /// The last step's transcript lines (see [`TranscriptLine`]), whether or not the env keeps
+    /// a transcript.
+    pub fn transcript_lines(&self) -> Vec<TranscriptLine<'w>> {
+        let (episode, step) = (self.clock().episode(), self.kernel::<Utterances>().step);
+        let dims = self.reward_dimensions();
+        (self.attributions().into_iter())
+            .map(|a| TranscriptLine::new(episode, step, a, dims))
+            .collect()
+    }
+
+    /// Episode metrics so far.
+    pub fn metrics(&self) -> &'w Metrics {
+        self.kernel::<Metrics>()
+    }
+
+    /// Where the env is in time.
+    pub fn clock(&self) -> Clock {
+        *self.kernel::<Clock>()
+    }
+
+    /// The social graph.
+    pub fn graph(&self) -> &'w SocialGraph {
+        self.kernel::<SocialGraph>()
+    }
+
+    /// The extra outputs of policy agents' last forward pass (a belief head, say).
+    pub fn policy_extras(&self) -> &'w PolicyExtras {
+        self.kernel::<PolicyExtras>()
+    }
+}

@@ -1,0 +1,245 @@
+//! The transcript: one JSON line per utterance, with the reward entries it caused, or per group
+//! of entries settling an utterance of an earlier step. [`TranscriptLine`] is the one definition
+//! of a line: the kernel writes it, `socium replay` and the Python package read it.
+
+use crate::{
+    AgentId, Attribution, Audience, RewardEntry, Utterance, UtteranceId, reward::DimensionSpec,
+};
+use bevy_ecs::component::Component;
+use serde::{Deserialize, Serialize};
+use std::{borrow::Cow, io::Write as _};
+
+/// One transcript line.
+///
+/// ```json
+/// {"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"...","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}
+/// {"episode":0,"step":4,"settles":3,"rewards":[{"agent":1,"dimension":"listening","value":-0.2}]}
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TranscriptLine<'a> {
+    /// An utterance and the entries naming it.
+    Made {
+        /// Episode since the last seeded reset.
+        episode: u64,
+        /// The utterance's id, unique within the episode.
+        id: UtteranceId,
+        /// The step it was made at.
+        step: u32,
+        /// Who made it.
+        speaker: AgentId,
+        /// Who hears it.
+        audience: Audience,
+        /// What it does.
+        #[serde(borrow)]
+        act: ActLine<'a>,
+        /// Its text, when rendered or given.
+        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+        text: Option<Cow<'a, str>>,
+        /// The reward entries it caused this step.
+        #[serde(borrow)]
+        rewards: Vec<RewardLine<'a>>,
+    },
+    /// Entries settling an utterance of an earlier step.
+    Settles {
+        /// Episode since the last seeded reset.
+        episode: u64,
+        /// The step the entries were written at.
+        step: u32,
+        /// The earlier utterance.
+        settles: UtteranceId,
+        /// The entries.
+        #[serde(borrow)]
+        rewards: Vec<RewardLine<'a>>,
+    },
+}
+
+/// An utterance's act, as a transcript line holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActLine<'a> {
+    /// The act's name.
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+    /// The agent it is aimed at, if any.
+    pub target: Option<AgentId>,
+    /// The number it carries.
+    pub value: f64,
+}
+
+/// A reward entry, as a transcript line holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RewardLine<'a> {
+    /// Who is rewarded.
+    pub agent: AgentId,
+    /// The dimension's name.
+    #[serde(borrow)]
+    pub dimension: Cow<'a, str>,
+    /// The raw value.
+    pub value: f64,
+}
+
+impl<'a> TranscriptLine<'a> {
+    /// The line of one attribution of a step (see [`crate::attribute`]), naming dimensions from
+    /// `dims`.
+    pub fn new(
+        episode: u64,
+        step: u32,
+        attribution: Attribution<'a>,
+        dims: &'a [DimensionSpec],
+    ) -> Self {
+        let named = |rewards: Vec<&RewardEntry>| {
+            rewards
+                .iter()
+                .map(|e| RewardLine {
+                    agent: e.agent,
+                    dimension: Cow::Borrowed(dims[e.dimension.0 as usize].name),
+                    value: e.value,
+                })
+                .collect()
+        };
+        match attribution {
+            Attribution::Made { utterance, rewards } => {
+                let Utterance {
+                    id,
+                    step,
+                    speaker,
+                    audience,
+                    act,
+                    text,
+                } = utterance;
+                TranscriptLine::Made {
+                    episode,
+                    id: *id,
+                    step: *step,
+                    speaker: *speaker,
+                    audience: *audience,
+                    act: ActLine {
+                        kind: Cow::Borrowed(act.kind),
+                        target: act.target,
+                        value: act.value,
+                    },
+                    text: text.as_deref().map(Cow::Borrowed),
+                    rewards: named(rewards),
+                }
+            }
+            Attribution::Settles { utterance, rewards } => TranscriptLine::Settles {
+                episode,
+                step,
+                settles: utterance,
+                rewards: named(rewards),
+            },
+        }
+    }
+
+    /// The step the line was written at.
+    pub fn step(&self) -> u32 {
+        match self {
+            TranscriptLine::Made { step, .. } | TranscriptLine::Settles { step, .. } => *step,
+        }
+    }
+
+    /// The episode the line belongs to.
+    pub fn episode(&self) -> u64 {
+        match self {
+            TranscriptLine::Made { episode, .. } | TranscriptLine::Settles { episode, .. } => {
+                *episode
+            }
+        }
+    }
+
+    /// The reward entries on the line.
+    pub fn rewards(&self) -> &[RewardLine<'a>] {
+        match self {
+            TranscriptLine::Made { rewards, .. } | TranscriptLine::Settles { rewards, .. } => {
+                rewards
+            }
+        }
+    }
+}
+
+/// An env's JSON-lines transcript, written by the kernel at the end of every step when one is
+/// kept, taken by `Sim::take_transcript`.
+#[derive(Component, Debug, Default)]
+pub(crate) struct Transcript {
+    pub(crate) enabled: bool,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl Transcript {
+    /// Appends one line per attribution of a step.
+    pub(crate) fn write<'a>(
+        &mut self,
+        episode: u64,
+        step: u32,
+        attributions: impl IntoIterator<Item = Attribution<'a>>,
+        dims: &'a [DimensionSpec],
+    ) {
+        for attribution in attributions {
+            let line = TranscriptLine::new(episode, step, attribution, dims);
+            serde_json::to_writer(&mut self.buf, &line).expect("serialising to memory cannot fail");
+            self.buf
+                .write_all(b"\n")
+                .expect("writing to memory cannot fail");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Act, DimId, Transform};
+
+    #[test]
+    fn lines_read_back_as_written() {
+        let dims = [DimensionSpec {
+            name: "payoff",
+            weight: 1.0,
+            transform: Transform::Identity,
+        }];
+        let utterance = Utterance {
+            id: UtteranceId(3),
+            step: 1,
+            speaker: AgentId(2),
+            audience: Audience::Agent(AgentId(5)),
+            act: Act {
+                kind: "give",
+                target: Some(AgentId(5)),
+                value: 2.5,
+            },
+            text: Some("gives \"2.5\"".into()),
+        };
+        let entry = RewardEntry {
+            agent: AgentId(2),
+            utterance: UtteranceId(3),
+            dimension: DimId(0),
+            value: -2.5,
+        };
+        let mut transcript = Transcript {
+            enabled: true,
+            buf: Vec::new(),
+        };
+        let made = Attribution::Made {
+            utterance: &utterance,
+            rewards: vec![&entry],
+        };
+        let settles = Attribution::Settles {
+            utterance: UtteranceId(1),
+            rewards: vec![&entry],
+        };
+        transcript.write(0, 1, [made, settles], &dims);
+        let text = String::from_utf8(transcript.buf).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"{"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"gives \"2.5\"","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"episode":0,"step":1,"settles":1,"rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
+        );
+        for line in lines {
+            let read: TranscriptLine = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&read).unwrap(), line);
+        }
+    }
+}
