@@ -18,8 +18,14 @@
 //! the pool's only worker is then busy with the reference itself, and the main thread sleeps on
 //! `install`'s latch. As a control, the reference is also timed on the main thread before any
 //! rayon pool exists in the process (last column).
+//!
+//! Allocator: mimalloc, as the `socium` binary and the Python module use (it packs each Sim's many
+//! small allocations; the reference allocates nothing while it steps).
 
 mod norms_reference;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use norms_reference::{NormsReference, NormsRules};
 use socium::core::{VecBuffers, VecEnv};
