@@ -123,7 +123,7 @@ impl Block {
                                 render_text: config.transcript || config.text,
                                 ..Default::default()
                             },
-                            Texts(vec![None; n]),
+                            Texts::new(n),
                             RewardLedger {
                                 entries: Vec::new(),
                                 dimensions: config.rewards.len() as u16,

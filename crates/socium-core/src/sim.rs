@@ -279,7 +279,7 @@ impl Sim {
         self.setup.check_text(agent, text)?;
         let mut env = self.block.env_mut(0);
         let mut texts = env.get_mut::<Texts>().expect("every env has texts");
-        texts.0[agent.index()] = Some(text.to_owned());
+        texts.set(agent, text);
         Ok(())
     }
 

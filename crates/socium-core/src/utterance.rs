@@ -78,16 +78,34 @@ pub struct Utterance {
 /// The free text each external agent sends with this step's actions (see `Sim::set_text`),
 /// cleared after every step.
 #[derive(Component, Debug, Default)]
-pub struct Texts(pub(crate) Vec<Option<String>>);
+pub struct Texts {
+    by_agent: Vec<Option<String>>,
+    /// Whether any agent has a text: clearing is then the only work.
+    any: bool,
+}
 
 impl Texts {
+    pub(crate) fn new(agents: usize) -> Self {
+        Texts {
+            by_agent: vec![None; agents],
+            any: false,
+        }
+    }
+
     /// Agent `a`'s text this step, if it sent one.
     pub fn get(&self, a: AgentId) -> Option<&str> {
-        self.0.get(a.index()).and_then(|t| t.as_deref())
+        self.by_agent.get(a.index()).and_then(|t| t.as_deref())
+    }
+
+    pub(crate) fn set(&mut self, a: AgentId, text: &str) {
+        self.by_agent[a.index()] = Some(text.to_owned());
+        self.any = true;
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0.iter_mut().for_each(|t| *t = None);
+        if std::mem::take(&mut self.any) {
+            self.by_agent.iter_mut().for_each(|t| *t = None);
+        }
     }
 }
 

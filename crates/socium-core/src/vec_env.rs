@@ -232,7 +232,9 @@ impl VecEnv {
             .check_text(agent, text)
             .map_err(|error| VecStepError::Env { env, error })?;
         let mut e = self.blocks[env / self.block_envs].env_mut(env % self.block_envs);
-        e.get_mut::<Texts>().expect("every env has texts").0[agent.index()] = Some(text.to_owned());
+        e.get_mut::<Texts>()
+            .expect("every env has texts")
+            .set(agent, text);
         Ok(())
     }
 
