@@ -65,6 +65,9 @@ pub enum Role {
     Doctor,
 }
 
+/// The roles in the order of the observation's role block.
+const ROLES: [Role; 4] = [Role::Villager, Role::Mafia, Role::Seer, Role::Doctor];
+
 impl Role {
     fn is_mafia(self) -> bool {
         self == Role::Mafia
@@ -90,6 +93,9 @@ pub enum Stage {
     /// The mafia, seer and doctor act.
     Night,
 }
+
+/// The stages in the order of the observation's stage block.
+const STAGES: [Stage; 3] = [Stage::Discussion, Stage::Vote, Stage::Night];
 
 /// Observation layout for `n` players; each block is `n` entries unless said otherwise.
 pub mod obs {
@@ -189,7 +195,8 @@ static STRATEGIES: [StrategyInfo; 2] = [
     },
 ];
 
-/// A scripted player.
+/// A scripted player. Both strategies decide from the player's own observation row and action
+/// mask alone: neither reads a role the player does not know.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Uniform among the legal targets; never speaks or abstains.
@@ -448,19 +455,10 @@ fn observe(state: &State, obs: &mut Observations) {
     for a in 0..n {
         let row = obs.0.row_mut(AgentId(a as u32));
         row.fill(0.0);
-        let role = match state.roles[a] {
-            Role::Villager => 0,
-            Role::Mafia => 1,
-            Role::Seer => 2,
-            Role::Doctor => 3,
-        };
-        row[obs::ROLE + role] = 1.0;
-        let stage = match state.stage {
-            Stage::Discussion => 0,
-            Stage::Vote => 1,
-            Stage::Night => 2,
-        };
-        row[obs::STAGE + stage] = 1.0;
+        let role = ROLES.iter().position(|&r| r == state.roles[a]);
+        row[obs::ROLE + role.expect("every role is in ROLES")] = 1.0;
+        let stage = STAGES.iter().position(|&s| s == state.stage);
+        row[obs::STAGE + stage.expect("every stage is in STAGES")] = 1.0;
         row[obs::DAY] = (state.day as f32 / n as f32).min(1.0);
         row[obs::me(n) + a] = 1.0;
         for j in 0..n {
@@ -486,14 +484,15 @@ fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> usize {
     super::pick(&legal, rng)
 }
 
+/// Every scripted player's act, in every stepped env.
 #[allow(clippy::type_complexity)]
 fn decide(
     mut envs: Query<
         (
             &EnvAgents,
-            &State,
             &Turn,
             &ActionMasks,
+            &Observations,
             &mut SimRng,
             &mut Actions,
         ),
@@ -501,62 +500,73 @@ fn decide(
     >,
     strategies: Query<(&AgentId, &Strategy)>,
 ) {
-    for (agents, state, turn, masks, rng, actions) in &mut envs {
+    for (agents, turn, masks, obs, rng, actions) in &mut envs {
         let scripted = strategies.iter_many(agents.iter()).filter_map(Result::ok);
         decide_env(
             scripted,
-            state,
             turn,
             masks,
+            obs,
             rng.into_inner(),
             actions.into_inner(),
         );
     }
 }
 
+/// One env's scripted players' acts, each from its own observation row and action mask only:
+/// its role, the stage, who is alive and which roles it knows (revealed at death, its mafia
+/// team, what it found as the seer) are all in its row.
 fn decide_env<'a>(
     strategies: impl Iterator<Item = (&'a AgentId, &'a Strategy)>,
-    state: &State,
     turn: &Turn,
     masks: &ActionMasks,
+    obs: &Observations,
     rng: &mut SimRng,
     actions: &mut Actions,
 ) {
-    let n = state.roles.len();
+    // The action has 1 + 2n acts.
+    let n = (masks.0.dim() - 1) / 2;
     for (&a, &strategy) in strategies {
         if !turn.is_acting(a) {
             continue;
         }
-        let mask = masks.0.row(a);
-        let me = state.roles[a.index()];
+        let (mask, row) = (masks.0.row(a), obs.0.row(a));
+        let flag = |at: usize| row[at] == 1.0;
+        let one_hot = |at: usize, len: usize| (0..len).find(|&k| flag(at + k));
+        let me = ROLES[one_hot(obs::ROLE, ROLES.len()).expect("one role")];
+        let stage = STAGES[one_hot(obs::STAGE, STAGES.len()).expect("one stage")];
+        let mafia = me.is_mafia();
         // A living player `a` knows is mafia (for a citizen).
-        let known_mafia = (0..n).find(|&j| {
-            state.alive[j]
-                && !me.is_mafia()
-                && state.known[a.index()][j].is_some_and(Role::is_mafia)
-        });
+        let known_mafia =
+            (0..n).find(|&j| flag(obs::alive(n) + j) && !mafia && flag(obs::known_mafia(n) + j));
         let informed = strategy == Strategy::Informed;
-        let act = match state.stage {
+        let act = match stage {
             Stage::Discussion => match known_mafia.filter(|_| informed) {
                 Some(j) => 1 + j,
                 None => 0,
             },
             Stage::Night if informed && me == Role::Seer => {
+                // The seer: a player whose role it does not know yet.
                 let unknown: Vec<usize> = (0..n)
-                    .filter(|&j| mask[1 + j] != 0 && state.known[a.index()][j].is_none())
+                    .filter(|&j| {
+                        mask[1 + j] != 0
+                            && !flag(obs::known_mafia(n) + j)
+                            && !flag(obs::known_town(n) + j)
+                    })
                     .collect();
                 match unknown.is_empty() {
                     true => random_target(mask, n, &mut rng.decide),
                     false => 1 + unknown[rng.decide.random_range(0..unknown.len())],
                 }
             }
-            Stage::Vote if informed && me.is_mafia() => {
+            Stage::Vote if informed && mafia => {
+                // The mafia know their team: every other living player is a citizen.
                 let citizens: Vec<usize> = (0..n)
-                    .filter(|&j| mask[1 + j] != 0 && !state.roles[j].is_mafia())
+                    .filter(|&j| mask[1 + j] != 0 && !flag(obs::known_mafia(n) + j))
                     .collect();
                 1 + citizens[rng.decide.random_range(0..citizens.len())]
             }
-            _ => match known_mafia.filter(|_| informed && state.stage == Stage::Vote) {
+            _ => match known_mafia.filter(|_| informed && stage == Stage::Vote) {
                 Some(j) => 1 + j,
                 None => random_target(mask, n, &mut rng.decide),
             },

@@ -1,0 +1,266 @@
+//! An Among Us-style game: crewmates do tasks on a grid of rooms while hidden imposters kill them.
+//!
+//! Rules after Sarkar et al. (2025, "Training Language Models for Social Deduction with
+//! Multi-Agent Reinforcement Learning", AAMAS; their environment's defaults): a grid of rooms
+//! (`width × height`, default 3 × 2), players (default 5) of whom `imposters` (default 1) are
+//! imposters, every crewmate has `tasks` tasks (default 3) in random rooms, each taking
+//! `task_steps` steps (default 3) of "do task" in its room. Each step of play every living player
+//! acts at once: move north, south, east or west, do a task, report a body in its room, or wait;
+//! an imposter may instead kill a player in its room once `kill_cooldown` steps (default 5) have
+//! passed since the game began or its last kill. Everyone else in the room witnesses the kill.
+//! A report starts a discussion: the living players speak in a shuffled round robin, `messages`
+//! times each (default 2): accuse a player, vouch for one, claim "I was in room r", report "I saw
+//! player j in room r" (claims and sightings speak of the step of the report), report "I saw
+//! player j kill", say free text (where the scenario allows it: `free_text`, the longest message
+//! in characters, kept verbatim), or stay silent. Then everyone votes for a player or skips; a plurality ejects the
+//! player, a tie (or a plurality of skips) ejects nobody. Bodies are cleared after a report. The
+//! crewmates win when every imposter is ejected or every task is done; the imposters win when they
+//! are at least as many as the crewmates. An episode longer than the scenario's `max_steps` is
+//! truncated.
+//!
+//! Beliefs, after the paper: every player holds a belief, a probability over who the imposter is,
+//! and states it with every action. Scripted players' beliefs are the game's Bayesian posteriors
+//! (see [`model`]); external and policy players supply theirs, and the game keeps what they
+//! supplied last. The *listening* reward of a message is each living crewmate listener's
+//! log-probability of the true imposters after it; the *speaking* reward is the change across it
+//! in the summed probability that the living crewmates other than the speaker give the true
+//! imposters (negated for an imposter speaker). Both are known once the listeners have answered,
+//! so they settle at the step after the message (every living player acts at every step of a
+//! discussion and at the vote), as reward entries naming the message — or at the message's own
+//! step, on the beliefs as they stand, when the step limit truncates the episode there.
+//!
+//! Differences from the paper: messages are typed acts with rendered text rather than free
+//! language, and players start in random rooms.
+//!
+//! The action of `n` players is `Tuple(Discrete(acts::count(n, rooms)), Simplex(n))`, and
+//! `Text(free_text)` after them where free text is allowed: an act, a belief and the text. Acts
+//! (see [`acts`]): wait / stay silent / skip the vote; move north, south, east, west; do a task;
+//! report a body; aim at player `j` (kill during play, accuse in discussion, vote); vouch for `j`;
+//! claim room `r`; saw `j` in room `r`; saw `j` kill; say the text. The mask says which acts are
+//! legal for whom at each step: in a discussion the players who are not speaking may only wait.
+//! The belief, `n` probabilities summing to 1, gives player `j`'s chance to be an imposter.
+//!
+//! The module's files: `layout` (the grid of rooms, the act numbering [`acts`], the observation
+//! layout [`obs`]), `talk` (discussion messages and the record of what was said), `belief` (the
+//! scripted players' Bayesian beliefs and the listening and speaking rewards), `rules` (the state,
+//! turns, observations, resolution, rewards and metrics) and `bots` (the scripted [`Strategy`]s,
+//! which decide from their own observations and never read another player's role, room or
+//! tasks).
+
+mod belief;
+mod bots;
+mod layout;
+mod rules;
+mod talk;
+
+pub use belief::model;
+pub use bots::Strategy;
+pub use layout::{acts, obs};
+pub use rules::Stage;
+
+use serde::Deserialize;
+use socium_core::{
+    AgentSpec, DimId, DimensionInfo, Game, GameBuilder, MetricId, MetricInfo, Phase, Space,
+    StrategyInfo, bounded::Count,
+};
+
+/// Settings of `[game.among_us]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmongUsConfig {
+    /// Rooms per row of the grid.
+    pub width: Count,
+    /// Rows of the grid.
+    pub height: Count,
+    /// Imposters (fewer than the crewmates).
+    pub imposters: Count,
+    /// Tasks per crewmate.
+    pub tasks: Count,
+    /// Steps of "do task" each task takes.
+    pub task_steps: Count,
+    /// Steps an imposter waits between kills (and before the first).
+    pub kill_cooldown: u32,
+    /// Messages each living player says per discussion.
+    pub messages: u32,
+    /// How scripted imposters play.
+    pub imposter: ImposterPlay,
+    /// The longest free-text message an outside player may say in a discussion, in characters;
+    /// 0 allows none.
+    pub free_text: u32,
+}
+
+/// How scripted imposters play (whatever the strategy, which sets how crewmates play). An
+/// imposter reads its observation row and action mask (its team is in the row) and, when
+/// `Lying`, how often each player was accused this discussion (said aloud, but the row shows
+/// only who accused whom); it reads nothing hidden from it.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ImposterPlay {
+    /// Kill lone crewmates; in discussion claim a room it was not in, or accuse a random
+    /// crewmate; vote for the most accused crewmate.
+    #[default]
+    Lying,
+    /// Kill lone crewmates; stay silent and skip the vote.
+    Quiet,
+}
+
+impl Default for AmongUsConfig {
+    fn default() -> Self {
+        let count = |v| Count::new(v).expect("in range");
+        AmongUsConfig {
+            width: count(3),
+            height: count(2),
+            imposters: count(1),
+            tasks: count(3),
+            task_steps: count(3),
+            kill_cooldown: 5,
+            messages: 2,
+            imposter: ImposterPlay::Lying,
+            free_text: 0,
+        }
+    }
+}
+
+/// Reward dimension: +1 to the winning side, −1 to the losing side, at the end.
+pub const WIN: DimId = DimId(0);
+/// Reward dimension: +1 for each task step done.
+pub const TASK: DimId = DimId(1);
+/// Reward dimension: +1 to an imposter for a kill.
+pub const KILL: DimId = DimId(2);
+/// Reward dimension: +1 for reporting a body.
+pub const REPORT: DimId = DimId(3);
+/// Reward dimension: +1 to a crewmate for a vote against an imposter.
+pub const VOTE: DimId = DimId(4);
+/// Reward dimension: after a message, each living crewmate listener's log-probability of the
+/// true imposters under its belief (settled at the next step, attributed to the message).
+pub const LISTENING: DimId = DimId(5);
+/// Reward dimension: the change, across a message, in the summed probability that the living
+/// crewmates other than the speaker give the true imposters (to the speaker; an imposter gets its
+/// negative; settled at the next step, attributed to the message).
+pub const SPEAKING: DimId = DimId(6);
+
+/// Lowest probability the listening reward takes the log of (a belief of 0 would give −∞).
+pub const LISTENING_FLOOR: f64 = 1e-6;
+
+/// The reward dimensions, in [`DimId`] order.
+static DIMENSIONS: [DimensionInfo; 7] = [
+    DimensionInfo {
+        name: "win",
+        summary: "+1 to the winning side, −1 to the losing side, when the game ends",
+        default_weight: 1.0,
+    },
+    DimensionInfo {
+        name: "task",
+        summary: "+1 for each step of a task done (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "kill",
+        summary: "+1 to an imposter for each kill (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "report",
+        summary: "+1 for reporting a body (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "vote",
+        summary: "+1 to a crewmate for a vote against an imposter (shaping)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "listening",
+        summary: "a crewmate listener's log-probability of the true imposters after a message",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "speaking",
+        summary: "change across a message in the other crewmates' summed belief in the true \
+                  imposters (negated for an imposter speaker)",
+        default_weight: 0.0,
+    },
+];
+
+/// Metric: 1 when the imposters won the episode, 0 when the crewmates did.
+pub const IMPOSTER_WIN: MetricId = MetricId(0);
+/// Metric: 1 when the crewmates won by finishing every task.
+pub const TASK_WIN: MetricId = MetricId(1);
+/// Metric: 1 when the crewmates won the episode, 0 when the imposters did.
+pub const CREW_WIN: MetricId = MetricId(2);
+
+/// The metrics, in [`MetricId`] order.
+static METRICS: [MetricInfo; 3] = [
+    MetricInfo {
+        name: "imposter_win",
+        summary: "1 when the imposters won the episode, 0 when the crewmates did",
+    },
+    MetricInfo {
+        name: "task_win",
+        summary: "1 when the crewmates won by finishing every task, 0 for any other end",
+    },
+    MetricInfo {
+        name: "crew_win",
+        summary: "1 when the crewmates won the episode, 0 when the imposters did",
+    },
+];
+
+impl Game for AmongUsConfig {
+    fn name(&self) -> &'static str {
+        "among_us"
+    }
+
+    fn observation_space(&self, agents: usize) -> Space {
+        Space::uniform_box(obs::dim(agents, self.rooms()), 0.0, 1.0)
+    }
+
+    fn action_space(&self, agents: usize) -> Space {
+        let mut parts = vec![
+            Space::Discrete {
+                n: acts::count(agents, self.rooms()) as u32,
+            },
+            Space::Simplex { n: agents as u32 },
+        ];
+        if self.free_text > 0 {
+            parts.push(Space::Text {
+                max_chars: self.free_text,
+            });
+        }
+        Space::Tuple(parts)
+    }
+
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        &DIMENSIONS
+    }
+
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        &bots::STRATEGIES
+    }
+
+    fn metrics(&self) -> &'static [MetricInfo] {
+        &METRICS
+    }
+
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        let (n, m) = (agents.len(), self.imposters.get() as usize);
+        if 2 * m >= n {
+            return Err(format!(
+                "{m} imposters among {n} players: the imposters must be fewer than the crewmates"
+            ));
+        }
+        Ok(())
+    }
+
+    fn build(&self, game: &mut GameBuilder) {
+        let n = game.agent_count();
+        game.insert_strategies(Strategy::from_choice);
+        game.env_component(|| rules::State::new(self.clone(), n))
+            .env_component(rules::Events::default)
+            .add_systems(Phase::Reset, rules::reset)
+            .add_systems(Phase::Observe, rules::turns_and_observations)
+            .add_systems(Phase::Decide, bots::decide)
+            .add_systems(Phase::Resolve, rules::resolve)
+            .add_systems(Phase::Reward, rules::reward)
+            .add_systems(Phase::Record, rules::record);
+    }
+}
