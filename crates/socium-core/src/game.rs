@@ -119,7 +119,7 @@ impl GameBuilder<'_> {
     }
 
     /// Gives every scripted agent's entity, in every env, the game's strategy component made
-    /// from its choice.
+    /// from its choice (all at once: one archetype move per batch, not per agent).
     pub fn insert_strategies<C: Component + Clone>(&mut self, make: impl Fn(&StrategyChoice) -> C) {
         let made: Vec<(AgentId, C)> = {
             let agents = self.agents();
@@ -132,15 +132,14 @@ impl GameBuilder<'_> {
                 .collect()
         };
         for &env in self.envs {
-            let entities: Vec<Entity> = self
-                .world
-                .get::<EnvAgents>(env)
-                .map_or_else(Vec::new, |a| a.to_vec());
-            for (a, strategy) in &made {
-                self.world
-                    .entity_mut(entities[a.index()])
-                    .insert(strategy.clone());
-            }
+            let Some(entities) = self.world.get::<EnvAgents>(env) else {
+                continue;
+            };
+            let batch: Vec<(Entity, C)> = made
+                .iter()
+                .map(|(a, strategy)| (entities.entity(*a), strategy.clone()))
+                .collect();
+            self.world.insert_batch(batch);
         }
     }
 }

@@ -88,29 +88,33 @@ impl fmt::Debug for PolicyController {
 /// The extra outputs of each policy agent's last forward pass, by name (zeros before the first).
 #[derive(Component, Debug, Default)]
 pub struct PolicyExtras {
-    per_agent: Vec<Vec<(String, Vec<f32>)>>,
+    /// The policy agents that have extras, in id order, each with its outputs by name.
+    by_agent: Vec<(AgentId, Vec<(String, Vec<f32>)>)>,
 }
 
 impl PolicyExtras {
     pub(crate) fn new(agents: &[AgentSpec]) -> Self {
-        let per_agent = agents
-            .iter()
-            .map(|a| match &a.controller {
-                Controller::Policy(p) => p
-                    .policy
-                    .extras()
-                    .iter()
-                    .map(|(name, width)| (name.clone(), vec![0.0; *width]))
-                    .collect(),
-                _ => Vec::new(),
+        let by_agent = (agents.iter().enumerate())
+            .filter_map(|(i, a)| match &a.controller {
+                Controller::Policy(p) if !p.policy.extras().is_empty() => {
+                    let outputs = p.policy.extras().iter();
+                    let outputs = outputs.map(|(name, width)| (name.clone(), vec![0.0; *width]));
+                    Some((AgentId(i as u32), outputs.collect()))
+                }
+                _ => None,
             })
             .collect();
-        PolicyExtras { per_agent }
+        PolicyExtras { by_agent }
+    }
+
+    fn outputs(&self, a: AgentId) -> Option<&[(String, Vec<f32>)]> {
+        let i = self.by_agent.binary_search_by_key(&a, |(b, _)| *b).ok()?;
+        Some(&self.by_agent[i].1)
     }
 
     /// Agent `a`'s extra output `name`, if its policy has one.
     pub fn get(&self, a: AgentId, name: &str) -> Option<&[f32]> {
-        let outputs = self.per_agent.get(a.index())?;
+        let outputs = self.outputs(a)?;
         outputs
             .iter()
             .find(|(n, _)| n == name)
@@ -118,7 +122,10 @@ impl PolicyExtras {
     }
 
     fn set(&mut self, a: AgentId, mut row: &[f32]) {
-        for (_, values) in &mut self.per_agent[a.index()] {
+        let Ok(i) = self.by_agent.binary_search_by_key(&a, |(b, _)| *b) else {
+            return;
+        };
+        for (_, values) in &mut self.by_agent[i].1 {
             let (head, rest) = row.split_at(values.len());
             values.copy_from_slice(head);
             row = rest;

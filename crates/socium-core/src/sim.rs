@@ -226,6 +226,10 @@ pub struct Sim {
     policies: Option<Box<PolicyRunner>>,
     /// The step's actions with the policy agents' rows filled in.
     policy_actions: Vec<f32>,
+    /// The seed of the last reset, while nothing has happened since: a seeded reset is a pure
+    /// function of the seed and the scenario, so resetting again with it changes nothing (and a
+    /// million agents' graph is not drawn twice).
+    fresh: Option<u64>,
 }
 
 impl Sim {
@@ -242,6 +246,7 @@ impl Sim {
             block,
             policies,
             policy_actions: Vec::new(),
+            fresh: Some(config.seed),
         })
     }
 
@@ -249,7 +254,10 @@ impl Sim {
     /// drawn anew and the episode counter restarts at 0; without, the streams continue, the graph
     /// stays as it is (ties a game changed included) and the counter goes up.
     pub fn reset(&mut self, seed: Option<u64>) {
-        self.block.run(|_| Play::Reset { seed }, &[], &[]);
+        if seed.is_none() || seed != self.fresh {
+            self.block.run(|_| Play::Reset { seed }, &[], &[]);
+        }
+        self.fresh = seed;
     }
 
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
@@ -277,6 +285,7 @@ impl Sim {
     /// cleared by every step that plays (and by [`Sim::clear_texts`]); a refused step keeps them.
     pub fn set_text(&mut self, agent: AgentId, text: &str) -> Result<(), StepError> {
         self.setup.check_text(agent, text)?;
+        self.fresh = None;
         let mut env = self.block.env_mut(0);
         let mut texts = env.get_mut::<Texts>().expect("every env has texts");
         texts.set(agent, text);
@@ -294,6 +303,7 @@ impl Sim {
     /// fails or gives a non-finite output, or the episode is over.
     pub fn step(&mut self, actions: &[f32]) -> Result<(), StepError> {
         self.check_actions(actions)?;
+        self.fresh = None;
         let fed = &self.setup.fed;
         let Some(policies) = &mut self.policies else {
             self.block.run(|_| Play::Step, actions, fed);
