@@ -492,6 +492,35 @@ mod tests {
         Probability::new(v).unwrap()
     }
 
+    /// Times Barabási–Albert graphs (m = 3) of 100,000 and 1,000,000 agents, split into drawing
+    /// and indexing. Run in release:
+    /// `cargo test --release -p socium-core graph::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing harness: run in release with --nocapture"]
+    fn timing() {
+        use std::time::Instant;
+        for n in [100_000, 1_000_000] {
+            let t = Instant::now();
+            let g = GraphSpec::BarabasiAlbert { m: 3 }.generate(n, &mut SimRng::new(1));
+            let total = t.elapsed();
+            let mut h = g.clone();
+            h.neighbours = Vec::new();
+            let t = Instant::now();
+            h.index_neighbours();
+            let index = t.elapsed();
+            println!(
+                "BA m=3 n={n}: total {total:?} = drawing {:?} + indexing {index:?}; {} ties",
+                total - index,
+                g.tie_count()
+            );
+        }
+        for n in [1_000, 3_000] {
+            let t = Instant::now();
+            let g = GraphSpec::Complete.generate(n, &mut SimRng::new(1));
+            println!("complete n={n}: {:?}; {} ties", t.elapsed(), g.tie_count());
+        }
+    }
+
     #[test]
     fn generators_have_their_edge_counts() {
         assert_eq!(draw(GraphSpec::Complete, 10).tie_count(), 45);
