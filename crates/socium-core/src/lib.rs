@@ -26,7 +26,8 @@ pub use agent::{
     StrategyInfo,
 };
 pub use graph::{
-    Edge, EdgeListError, GENERATORS, GraphSpec, Relationship, SocialGraph, Tie, parse_edge_list,
+    Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
+    parse_edge_list,
 };
 pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
