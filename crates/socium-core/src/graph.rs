@@ -8,6 +8,11 @@ use bevy_ecs::component::Component;
 use petgraph::graph::{NodeIndex, UnGraph};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Index;
+use std::sync::OnceLock;
 
 /// How two agents relate, after Sotopia's relationship levels (Zhou et al. 2024): the level
 /// decides what each may see of the other.
@@ -39,11 +44,9 @@ pub struct Tie {
 }
 
 impl Default for Tie {
+    /// An acquaintance of weight 1.
     fn default() -> Self {
-        Tie {
-            kind: Relationship::Acquaintance,
-            weight: 1.0,
-        }
+        DEFAULT_TIE
     }
 }
 
@@ -186,74 +189,103 @@ impl GraphSpec {
     }
 
     /// Draws the graph for `n` agents from the `graph` stream.
+    ///
+    /// The parameters must pass [`check`](Self::check) for `n`. A seed fixes the graph: every
+    /// generator draws the same numbers in the same order, and ties the same pairs, as it always
+    /// has (the goldens rely on it). Costs: `complete` is O(n) in time and memory (the graph is
+    /// implicit, see [`SocialGraph`]); `ring_lattice`, `watts_strogatz`, `barabasi_albert` and
+    /// `edge_list` are O(n + ties) (`edge_list` with a sort); `erdos_renyi` and
+    /// `stochastic_block` draw one number per pair as their definition says, so their time is
+    /// O(n²) (their memory is O(n + ties)).
     pub fn generate(&self, n: usize, rng: &mut SimRng) -> SocialGraph {
-        let rng = &mut rng.graph;
-        let mut g = SocialGraph::empty(n);
-        let tie = Tie::default();
+        match self.draw(n, &mut rng.graph) {
+            Drawn::Complete => SocialGraph::complete(n),
+            Drawn::Edges { ends, ties } => SocialGraph::from_edges(n, ends, ties),
+        }
+    }
+
+    /// Draws the ties, before they are frozen into a [`SocialGraph`].
+    fn draw(&self, n: usize, rng: &mut impl Rng) -> Drawn {
+        u32::try_from(n).expect("agent ids are u32");
+        let id = |a: usize| a as u32;
         match self {
-            GraphSpec::Complete => {
-                for a in 0..n {
-                    for b in a + 1..n {
-                        g.add(a, b, tie);
-                    }
-                }
-                g.complete = true;
-            }
-            GraphSpec::RingLattice { k } => ring_lattice(&mut g, n, *k),
+            GraphSpec::Complete => Drawn::Complete,
+            GraphSpec::RingLattice { k } => Drawn::default_ties(ring_lattice(n, *k)),
             GraphSpec::ErdosRenyi { p } => {
+                let mut ends = Vec::new();
                 for a in 0..n {
                     for b in a + 1..n {
                         if rng.random_bool(p.get()) {
-                            g.add(a, b, tie);
+                            ends.extend([id(a), id(b)]);
                         }
                     }
                 }
+                Drawn::default_ties(ends)
             }
             GraphSpec::WattsStrogatz { k, p } => {
-                ring_lattice(&mut g, n, *k);
+                let h = k / 2;
+                let mut ends = ring_lattice(n, *k);
+                // Lattice tie (a, a + j mod n) is tie a·h + j − 1 of `ends`. Whether a pair is
+                // tied is arithmetic on the lattice, corrected by the pairs rewired so far: no
+                // set of all ties, and no list per agent.
+                let mut degree = vec![*k; n];
+                let mut removed = PairSet::default();
+                let mut added = PairSet::default();
+                let lattice = |a: usize, c: usize| {
+                    let d = a.abs_diff(c);
+                    d.min(n - d) <= h
+                };
                 // Rewire each lattice edge (a, a + j) with probability p to a uniform new end,
                 // avoiding self-loops and duplicate edges (Watts & Strogatz 1998).
-                for j in 1..=k / 2 {
+                for j in 1..=h {
                     for a in 0..n {
                         let b = (a + j) % n;
-                        if !rng.random_bool(p.get()) || g.degree(a) >= n - 1 {
+                        if !rng.random_bool(p.get()) || degree[a] >= n - 1 {
                             continue;
                         }
                         let c = loop {
                             let c = rng.random_range(0..n);
-                            if c != a && !g.has(a, c) {
+                            let tied = (lattice(a, c) && !removed.contains(&pair(a, c)))
+                                || added.contains(&pair(a, c));
+                            if c != a && !tied {
                                 break c;
                             }
                         };
-                        g.remove(a, b);
-                        g.add(a, c, tie);
+                        // (a, b) is still tied: only its own turn removes a lattice tie.
+                        removed.insert(pair(a, b));
+                        added.insert(pair(a, c));
+                        degree[b] -= 1;
+                        degree[c] += 1;
+                        ends[2 * (a * h + j - 1) + 1] = id(c);
                     }
                 }
+                Drawn::default_ties(ends)
             }
             GraphSpec::BarabasiAlbert { m } => {
+                let m = *m;
                 // Start from a clique of m + 1, then attach each newcomer to m distinct agents
-                // drawn proportionally to degree (each edge end listed once in `ends`).
+                // drawn proportionally to degree (each edge end listed once in `ends`, which is
+                // also the list of ties: a newcomer's ties are new pairs).
                 let mut ends = Vec::with_capacity(2 * m * n);
-                for a in 0..=*m {
-                    for b in a + 1..=*m {
-                        g.add(a, b, tie);
-                        ends.extend([a, b]);
+                for a in 0..=m {
+                    for b in a + 1..=m {
+                        ends.extend([id(a), id(b)]);
                     }
                 }
-                let mut chosen = Vec::with_capacity(*m);
+                let mut chosen = Vec::with_capacity(m);
                 for new in m + 1..n {
                     chosen.clear();
-                    while chosen.len() < *m {
+                    while chosen.len() < m {
                         let t = ends[rng.random_range(0..ends.len())];
                         if !chosen.contains(&t) {
                             chosen.push(t);
                         }
                     }
                     for &t in &chosen {
-                        g.add(new, t, tie);
-                        ends.extend([new, t]);
+                        ends.extend([id(new), t]);
                     }
                 }
+                Drawn::default_ties(ends)
             }
             GraphSpec::StochasticBlock { sizes, p_in, p_out } => {
                 let block: Vec<usize> = sizes
@@ -261,31 +293,108 @@ impl GraphSpec {
                     .enumerate()
                     .flat_map(|(i, &s)| std::iter::repeat_n(i, s))
                     .collect();
+                let mut ends = Vec::new();
                 for a in 0..n {
                     for b in a + 1..n {
                         let p = if block[a] == block[b] { p_in } else { p_out };
                         if rng.random_bool(p.get()) {
-                            g.add(a, b, tie);
+                            ends.extend([id(a), id(b)]);
                         }
                     }
                 }
+                Drawn::default_ties(ends)
             }
             GraphSpec::EdgeList { edges, .. } => {
-                for e in edges {
-                    g.add(e.a.index(), e.b.index(), e.tie);
+                // A pair listed twice (either way round) is one tie, with the tie listed last.
+                let mut listed: Vec<(AgentId, AgentId, Tie)> = edges
+                    .iter()
+                    .map(|e| {
+                        let (a, b) = pair(e.a, e.b);
+                        (a, b, e.tie)
+                    })
+                    .collect();
+                listed.sort_by_key(|&(a, b, _)| (a, b)); // stable: listing order within a pair
+                listed.dedup_by(|later, kept| {
+                    let same = (later.0, later.1) == (kept.0, kept.1);
+                    if same {
+                        kept.2 = later.2;
+                    }
+                    same
+                });
+                Drawn::Edges {
+                    ends: listed.iter().flat_map(|&(a, b, _)| [a.0, b.0]).collect(),
+                    ties: Some(listed.iter().map(|&(_, _, t)| t).collect()),
                 }
             }
         }
-        g.index_neighbours();
-        g
     }
 }
 
-fn ring_lattice(g: &mut SocialGraph, n: usize, k: usize) {
+/// A drawn graph, before it is frozen into a [`SocialGraph`].
+enum Drawn {
+    /// Everyone tied to everyone, by default ties.
+    Complete,
+    /// Tie `e` joins agents `ends[2e]` and `ends[2e + 1]`; each pair is tied at most once.
+    Edges {
+        /// The two ends of each tie, flat.
+        ends: Vec<u32>,
+        /// One tie per pair, or `None` for default ties.
+        ties: Option<Vec<Tie>>,
+    },
+}
+
+impl Drawn {
+    fn default_ties(ends: Vec<u32>) -> Self {
+        Drawn::Edges { ends, ties: None }
+    }
+}
+
+/// The ties of a ring lattice, flat: (a, a + j mod n) for each a, then j in 1..=k/2. No pair
+/// twice, as k < n.
+fn ring_lattice(n: usize, k: usize) -> Vec<u32> {
+    let mut ends = Vec::with_capacity(n * k);
     for a in 0..n {
         for j in 1..=k / 2 {
-            g.add(a, (a + j) % n, Tie::default());
+            ends.extend([a as u32, ((a + j) % n) as u32]);
         }
+    }
+    ends
+}
+
+/// An unordered pair, smaller end first.
+fn pair<T: Ord>(a: T, b: T) -> (T, T) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// A set of pairs of agent indices, with a cheap hash (the pairs are not chosen by an adversary,
+/// and nothing iterates the set, so the order it would give does not matter).
+type PairSet = HashSet<(usize, usize), BuildHasherDefault<PairHasher>>;
+
+/// Hashes a pair of integers with a multiply-rotate step per word and a final mix
+/// (SplitMix64's finalizer), so that both the low and the high bits of the hash vary.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(26) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 
@@ -358,104 +467,275 @@ pub fn parse_edge_list(text: &str, n: usize) -> Result<Vec<Edge>, EdgeListError>
     Ok(edges)
 }
 
-/// The social graph of a Sim: an undirected `petgraph` graph over agents, with neighbour lists
-/// kept sorted for fast, deterministic pairing.
+/// The social graph of a Sim: who is tied to whom, and by what [`Tie`].
+///
+/// It is laid out for a million agents:
+///
+/// - **Drawn graphs are compressed sparse rows (CSR).** All neighbour lists live in one flat
+///   vector, each agent's row sorted by id, beside a vector of row starts: four allocations for
+///   the whole graph instead of one per agent (the sorted lists kept beside petgraph's linked
+///   adjacency lists, which scatter an agent's edges over the edge vector). Rows are contiguous,
+///   so pairing walks them from cache, and an agent's neighbours are one slice
+///   ([`Neighbours::as_slice`]). Each row slot also names its tie in one vector of ties, so both
+///   ends share one `Tie`: a change through [`tie_mut(a, b)`](Self::tie_mut) is seen through
+///   `tie(b, a)`. Freezing 3 million ties into rows takes a counting sort, not a million small
+///   allocations.
+/// - **Complete graphs are implicit.** Nothing is stored per pair: everyone is tied to everyone
+///   else by the default tie, so a complete graph of n agents takes O(n) memory (one vector of
+///   the ids, which [`neighbours`](Self::neighbours) lends out as the two runs around an agent)
+///   however many ties, n(n − 1)/2, it counts. Only the ties changed through
+///   [`tie_mut`](Self::tie_mut) are stored, in a map. A drawn graph that happens to tie every
+///   pair (`erdos_renyi` with p = 1, an edge list of every pair) becomes implicit too, keeping
+///   its non-default ties in that map.
+///
+/// The graph wraps `petgraph` for its algorithms: [`graph`](Self::graph) builds a petgraph view
+/// on first use.
 #[derive(Component, Clone, Debug)]
 pub struct SocialGraph {
-    graph: UnGraph<AgentId, Tie>,
-    neighbours: Vec<Vec<AgentId>>,
+    /// Number of agents.
+    n: usize,
+    /// Whether the graph counts as complete: every pair tied (or as many ties as pairs, see
+    /// [`SocialGraph::is_complete`]).
     complete: bool,
+    /// Where the ties are.
+    layout: Layout,
+    /// The petgraph view, built by [`SocialGraph::graph`] and dropped by
+    /// [`SocialGraph::tie_mut`].
+    view: OnceLock<UnGraph<AgentId, Tie>>,
+}
+
+/// How a [`SocialGraph`] stores its ties.
+#[derive(Clone, Debug)]
+enum Layout {
+    /// Listed ties, in compressed sparse rows.
+    Rows(Rows),
+    /// Everyone tied to everyone.
+    Implicit(Implicit),
+}
+
+/// Compressed sparse rows: agent `a`'s neighbours are `neighbours[offsets[a]..offsets[a + 1]]`,
+/// sorted by id, and the tie with `neighbours[s]` is `ties[slots[s]]` (one tie per pair, shared
+/// by its two ends).
+#[derive(Clone, Debug)]
+struct Rows {
+    /// Row starts, n + 1 of them (the last is the number of slots).
+    offsets: Vec<u32>,
+    /// Every row's neighbours.
+    neighbours: Vec<AgentId>,
+    /// For each slot of `neighbours`, its tie's index in `ties`.
+    slots: Vec<u32>,
+    /// One tie per pair.
+    ties: Vec<Tie>,
+}
+
+/// A complete graph: the ids `0..n`, so that the neighbours of `a` are the two runs of ids before
+/// and after it, and the ties that differ from the default, by pair (smaller id first).
+#[derive(Clone, Debug)]
+struct Implicit {
+    /// `AgentId(0)..AgentId(n)`.
+    ids: Vec<AgentId>,
+    /// The ties changed through `tie_mut` (or drawn non-default).
+    changed: BTreeMap<(AgentId, AgentId), Tie>,
+}
+
+/// The tie of an implicit complete graph's pairs, lent out by [`SocialGraph::tie`].
+static DEFAULT_TIE: Tie = Tie {
+    kind: Relationship::Acquaintance,
+    weight: 1.0,
+};
+
+impl Rows {
+    /// The row of `a`, as a range of slots.
+    fn range(&self, a: AgentId) -> std::ops::Range<usize> {
+        self.offsets[a.index()] as usize..self.offsets[a.index() + 1] as usize
+    }
+
+    /// The index in `ties` of the tie between `a` and `b`, if any.
+    fn tie_index(&self, a: AgentId, b: AgentId) -> Option<usize> {
+        let start = *self.offsets.get(a.index())? as usize;
+        let end = *self.offsets.get(a.index() + 1)? as usize;
+        let i = self.neighbours[start..end].binary_search(&b).ok()?;
+        Some(self.slots[start + i] as usize)
+    }
 }
 
 impl SocialGraph {
-    fn empty(n: usize) -> Self {
-        let mut graph = UnGraph::with_capacity(n, 0);
-        for i in 0..n {
-            graph.add_node(AgentId(i as u32));
-        }
+    /// The complete graph of `n` agents, with default ties.
+    fn complete(n: usize) -> Self {
+        Self::implicit(n, BTreeMap::new())
+    }
+
+    /// The complete graph of `n` agents, with the given non-default ties.
+    fn implicit(n: usize, changed: BTreeMap<(AgentId, AgentId), Tie>) -> Self {
         SocialGraph {
-            graph,
-            neighbours: Vec::new(),
-            complete: false,
+            n,
+            complete: true,
+            layout: Layout::Implicit(Implicit {
+                ids: (0..n as u32).map(AgentId).collect(),
+                changed,
+            }),
+            view: OnceLock::new(),
         }
     }
 
-    fn add(&mut self, a: usize, b: usize, tie: Tie) {
-        let (a, b) = (NodeIndex::new(a), NodeIndex::new(b));
-        match self.graph.find_edge(a, b) {
-            Some(e) => self.graph[e] = tie,
-            None => {
-                self.graph.add_edge(a, b, tie);
+    /// Freezes drawn ties into rows: tie `e` joins `ends[2e]` and `ends[2e + 1]`, each pair at
+    /// most once (a self-tie takes one slot); `ties` gives each its tie, default when `None`.
+    ///
+    /// A counting sort by agent: one pass counts each agent's ties, one places each tie end in
+    /// its row; then the rows not yet sorted are sorted (few and short: the generators list ties
+    /// in nearly sorted order; a Barabási–Albert newcomer's m targets come in the order drawn).
+    /// No allocation per agent. As many ties as pairs (and no self-tie) makes the graph complete,
+    /// and implicit.
+    fn from_edges(n: usize, ends: Vec<u32>, ties: Option<Vec<Tie>>) -> Self {
+        let (pairs, rest) = ends.as_chunks::<2>();
+        assert!(rest.is_empty(), "two ends per tie");
+        let self_ties = pairs.iter().filter(|&&[a, b]| a == b).count();
+        let complete = pairs.len() == n * n.saturating_sub(1) / 2;
+        if complete && self_ties == 0 {
+            let changed = match ties {
+                None => BTreeMap::new(),
+                Some(ties) => pairs
+                    .iter()
+                    .zip(ties)
+                    .filter(|(_, t)| *t != DEFAULT_TIE)
+                    .map(|(&[a, b], t)| (pair(AgentId(a), AgentId(b)), t))
+                    .collect(),
+            };
+            return Self::implicit(n, changed);
+        }
+        let slot_count = 2 * pairs.len() - self_ties;
+        u32::try_from(slot_count).expect("at most u32::MAX tie ends");
+        let mut offsets = vec![0u32; n + 1];
+        for &[a, b] in pairs {
+            offsets[a as usize + 1] += 1;
+            if a != b {
+                offsets[b as usize + 1] += 1;
             }
         }
-    }
-
-    fn remove(&mut self, a: usize, b: usize) {
-        if let Some(e) = self.graph.find_edge(NodeIndex::new(a), NodeIndex::new(b)) {
-            self.graph.remove_edge(e);
+        for a in 0..n {
+            offsets[a + 1] += offsets[a];
         }
-    }
-
-    fn has(&self, a: usize, b: usize) -> bool {
-        self.graph
-            .find_edge(NodeIndex::new(a), NodeIndex::new(b))
-            .is_some()
-    }
-
-    fn degree(&self, a: usize) -> usize {
-        self.graph.neighbors(NodeIndex::new(a)).count()
-    }
-
-    fn index_neighbours(&mut self) {
-        self.neighbours = (0..self.graph.node_count())
-            .map(|a| {
-                let mut ns: Vec<AgentId> = self
-                    .graph
-                    .neighbors(NodeIndex::new(a))
-                    .map(|b| AgentId(b.index() as u32))
-                    .collect();
-                ns.sort_unstable();
-                ns
-            })
-            .collect();
-        let n = self.graph.node_count();
-        self.complete |= self.graph.edge_count() == n * n.saturating_sub(1) / 2;
+        // Each slot as one word, neighbour id high and tie index low: one scattered write per
+        // slot, and a row sorts as plain integers. Split into the two vectors afterwards.
+        let mut next = offsets[..n].to_vec();
+        let mut cells = vec![0u64; slot_count];
+        let mut place = |a: u32, b: u32, e: usize| {
+            let s = next[a as usize];
+            next[a as usize] = s + 1;
+            cells[s as usize] = (u64::from(b) << 32) | e as u64;
+        };
+        for (e, &[a, b]) in pairs.iter().enumerate() {
+            place(a, b, e);
+            if a != b {
+                place(b, a, e);
+            }
+        }
+        let tie_count = pairs.len();
+        drop(ends);
+        for a in 0..n {
+            let row = &mut cells[offsets[a] as usize..offsets[a + 1] as usize];
+            if !row.is_sorted() {
+                row.sort_unstable();
+            }
+            debug_assert!(
+                row.windows(2).all(|w| w[0] >> 32 < w[1] >> 32),
+                "each pair tied at most once"
+            );
+        }
+        let neighbours: Vec<AgentId> = cells.iter().map(|&c| AgentId((c >> 32) as u32)).collect();
+        let slots: Vec<u32> = cells.iter().map(|&c| c as u32).collect();
+        drop(cells);
+        let ties = ties.unwrap_or_else(|| vec![DEFAULT_TIE; tie_count]);
+        assert_eq!(ties.len(), tie_count, "one tie per pair");
+        SocialGraph {
+            n,
+            complete,
+            layout: Layout::Rows(Rows {
+                offsets,
+                neighbours,
+                slots,
+                ties,
+            }),
+            view: OnceLock::new(),
+        }
     }
 
     /// Number of agents.
     pub fn agent_count(&self) -> usize {
-        self.graph.node_count()
+        self.n
     }
 
-    /// Number of ties.
+    /// Number of ties: n(n − 1)/2 on a complete graph, though none is stored.
     pub fn tie_count(&self) -> usize {
-        self.graph.edge_count()
+        match &self.layout {
+            Layout::Rows(rows) => rows.ties.len(),
+            Layout::Implicit(_) => self.n * self.n.saturating_sub(1) / 2,
+        }
     }
 
-    /// Whether everyone is tied to everyone.
+    /// Whether everyone is tied to everyone. Games branch on it to pair agents without walking
+    /// neighbour lists (see [`random_neighbour`](Self::random_neighbour)).
+    ///
+    /// A graph that was drawn with as many ties as pairs counts as complete, as it always has:
+    /// that is every pair, unless an edge list ties an agent to itself (then the graph keeps its
+    /// rows as listed, and still counts as complete).
     pub fn is_complete(&self) -> bool {
         self.complete
     }
 
-    /// The neighbours of `a`, sorted by id.
-    pub fn neighbours(&self, a: AgentId) -> &[AgentId] {
-        &self.neighbours[a.index()]
+    /// The neighbours of `a`, sorted by id (panics if `a` is not an agent).
+    ///
+    /// On listed ties it is one slice of the rows ([`Neighbours::as_slice`]). On a complete graph
+    /// it is every other agent, as the two runs of ids before and after `a`: correct, but
+    /// walking it costs O(n), so code that may meet a complete graph should branch on
+    /// [`is_complete`](Self::is_complete) or draw with
+    /// [`random_neighbour`](Self::random_neighbour) instead.
+    pub fn neighbours(&self, a: AgentId) -> Neighbours<'_> {
+        match &self.layout {
+            Layout::Rows(rows) => Neighbours {
+                head: &rows.neighbours[rows.range(a)],
+                tail: &[],
+            },
+            Layout::Implicit(all) => Neighbours {
+                head: &all.ids[..a.index()],
+                tail: &all.ids[a.index() + 1..],
+            },
+        }
     }
 
-    /// The tie between `a` and `b`, if any.
+    /// The tie between `a` and `b`, if any (`None` too when either is not an agent).
+    ///
+    /// On a complete graph every pair of two different agents has a tie: the default one unless
+    /// it was changed through [`tie_mut`](Self::tie_mut).
     pub fn tie(&self, a: AgentId, b: AgentId) -> Option<&Tie> {
-        let e = self
-            .graph
-            .find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
-        Some(&self.graph[e])
+        match &self.layout {
+            Layout::Rows(rows) => Some(&rows.ties[rows.tie_index(a, b)?]),
+            Layout::Implicit(all) => (a != b && a.index() < self.n && b.index() < self.n)
+                .then(|| all.changed.get(&pair(a, b)).unwrap_or(&DEFAULT_TIE)),
+        }
     }
 
-    /// The tie between `a` and `b`, to change its weight or kind.
+    /// The tie between `a` and `b`, to change its weight or kind; the change is seen from both
+    /// ends (`tie(b, a)`) and in the [`graph`](Self::graph) view.
+    ///
+    /// On a complete graph, the first call for a pair stores its tie (a default one) in a map of
+    /// changed ties, which only pairs passed to `tie_mut` enter.
     pub fn tie_mut(&mut self, a: AgentId, b: AgentId) -> Option<&mut Tie> {
-        let e = self
-            .graph
-            .find_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()))?;
-        Some(&mut self.graph[e])
+        let n = self.n;
+        let tie = match &mut self.layout {
+            Layout::Rows(rows) => {
+                let e = rows.tie_index(a, b)?;
+                &mut rows.ties[e]
+            }
+            Layout::Implicit(all) => {
+                if a == b || a.index() >= n || b.index() >= n {
+                    return None;
+                }
+                all.changed.entry(pair(a, b)).or_insert(DEFAULT_TIE)
+            }
+        };
+        self.view.take();
+        Some(tie)
     }
 
     /// A uniformly random neighbour of `a` (any other agent on a complete graph), or `None` for an
@@ -469,19 +749,170 @@ impl SocialGraph {
             let b = rng.random_range(0..n - 1);
             return Some(AgentId(if b >= a.0 { b + 1 } else { b }));
         }
-        let ns = self.neighbours(a);
+        let ns = self.neighbours(a).head;
         (!ns.is_empty()).then(|| ns[rng.random_range(0..ns.len())])
     }
 
-    /// The underlying petgraph graph (node weights are agent ids).
+    /// A petgraph view of the graph, for petgraph's algorithms: node `i` is agent `i` (its weight
+    /// the agent's id), each tie one edge weighted by its [`Tie`], edges in order of their
+    /// smaller end, then larger.
+    ///
+    /// It is built on the first call, in O(n + ties log degree) time and memory (O(n²) for a
+    /// complete graph: avoid it on large ones), then kept until [`tie_mut`](Self::tie_mut) is
+    /// called.
     pub fn graph(&self) -> &UnGraph<AgentId, Tie> {
-        &self.graph
+        self.view.get_or_init(|| {
+            let mut g = UnGraph::with_capacity(self.n, self.tie_count());
+            for a in 0..self.n as u32 {
+                g.add_node(AgentId(a));
+            }
+            for a in (0..self.n as u32).map(AgentId) {
+                for &b in self.neighbours(a).iter().filter(|&&b| b >= a) {
+                    let tie = *self.tie(a, b).expect("a neighbour is tied");
+                    g.add_edge(NodeIndex::new(a.index()), NodeIndex::new(b.index()), tie);
+                }
+            }
+            g
+        })
+    }
+
+    /// How many ties are stored: all of them on listed ties, only the changed ones on a complete
+    /// graph.
+    #[cfg(test)]
+    fn stored_ties(&self) -> usize {
+        match &self.layout {
+            Layout::Rows(rows) => rows.ties.len(),
+            Layout::Implicit(all) => all.changed.len(),
+        }
+    }
+}
+
+/// The neighbours of an agent, sorted by id: what [`SocialGraph::neighbours`] returns.
+///
+/// It reads like a slice of ids (`len`, `is_empty`, `iter`, `get`, indexing, `contains`, `for`
+/// loops), and is one, [`as_slice`](Self::as_slice), except on a complete graph, which stores no
+/// neighbour lists: there the neighbours of `a` are the ids before `a` then the ids after it,
+/// two runs of one shared vector of all ids.
+#[derive(Clone, Copy)]
+pub struct Neighbours<'a> {
+    head: &'a [AgentId],
+    tail: &'a [AgentId],
+}
+
+impl<'a> Neighbours<'a> {
+    /// Number of neighbours (the agent's degree).
+    pub fn len(self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether the agent is isolated.
+    pub fn is_empty(self) -> bool {
+        self.head.is_empty() && self.tail.is_empty()
+    }
+
+    /// The `i`-th neighbour, by id order.
+    pub fn get(self, i: usize) -> Option<&'a AgentId> {
+        match self.head.get(i) {
+            Some(b) => Some(b),
+            None => self.tail.get(i - self.head.len()),
+        }
+    }
+
+    /// The neighbours in id order.
+    pub fn iter(
+        &self,
+    ) -> std::iter::Chain<std::slice::Iter<'a, AgentId>, std::slice::Iter<'a, AgentId>> {
+        self.head.iter().chain(self.tail)
+    }
+
+    /// Whether `b` is a neighbour (a binary search).
+    pub fn contains(self, b: &AgentId) -> bool {
+        self.head.binary_search(b).is_ok() || self.tail.binary_search(b).is_ok()
+    }
+
+    /// The neighbours as one slice: always on listed ties; on a complete graph, only for the
+    /// first and last agents.
+    pub fn as_slice(self) -> Option<&'a [AgentId]> {
+        match (self.head.is_empty(), self.tail.is_empty()) {
+            (_, true) => Some(self.head),
+            (true, false) => Some(self.tail),
+            (false, false) => None,
+        }
+    }
+
+    /// The neighbours, copied.
+    pub fn to_vec(self) -> Vec<AgentId> {
+        self.iter().copied().collect()
+    }
+}
+
+impl Index<usize> for Neighbours<'_> {
+    type Output = AgentId;
+
+    fn index(&self, i: usize) -> &AgentId {
+        self.get(i).unwrap_or_else(|| {
+            panic!("neighbour {i} of {}: out of range", self.len());
+        })
+    }
+}
+
+impl<'a> IntoIterator for Neighbours<'a> {
+    type Item = &'a AgentId;
+    type IntoIter = std::iter::Chain<std::slice::Iter<'a, AgentId>, std::slice::Iter<'a, AgentId>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Neighbours<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Neighbours<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Neighbours<'_> {}
+
+impl PartialEq<[AgentId]> for Neighbours<'_> {
+    fn eq(&self, other: &[AgentId]) -> bool {
+        self.len() == other.len() && self.iter().eq(other)
+    }
+}
+
+impl PartialEq<&[AgentId]> for Neighbours<'_> {
+    fn eq(&self, other: &&[AgentId]) -> bool {
+        *self == **other
+    }
+}
+
+impl<const N: usize> PartialEq<[AgentId; N]> for Neighbours<'_> {
+    fn eq(&self, other: &[AgentId; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<const N: usize> PartialEq<&[AgentId; N]> for Neighbours<'_> {
+    fn eq(&self, other: &&[AgentId; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl PartialEq<Vec<AgentId>> for Neighbours<'_> {
+    fn eq(&self, other: &Vec<AgentId>) -> bool {
+        *self == other[..]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use petgraph::visit::EdgeRef;
 
     fn draw(spec: GraphSpec, n: usize) -> SocialGraph {
         spec.check(n).unwrap();
@@ -490,6 +921,77 @@ mod tests {
 
     fn p(v: f64) -> Probability {
         Probability::new(v).unwrap()
+    }
+
+    /// Times Barabási–Albert graphs (m = 3) of 100,000 and 1,000,000 agents, split into drawing
+    /// the ties and freezing them into rows, then complete, ring-lattice and Watts–Strogatz
+    /// graphs, beside the petgraph reference where it finishes; each the best of 5 runs (the
+    /// machine may be busy). Run in release:
+    /// `cargo test --release -p socium-core graph::tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing harness: run in release with --nocapture"]
+    fn timing() {
+        use std::time::{Duration, Instant};
+        fn best<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+            let mut best = Duration::MAX;
+            let mut out = None;
+            for _ in 0..5 {
+                let t = Instant::now();
+                let o = f();
+                best = best.min(t.elapsed());
+                out = Some(o);
+            }
+            (best, out.expect("ran"))
+        }
+        for n in [100_000, 1_000_000] {
+            let spec = GraphSpec::BarabasiAlbert { m: 3 };
+            let (drawing, drawn) = best(|| spec.draw(n, &mut SimRng::new(1).graph));
+            let Drawn::Edges { ends, .. } = drawn else {
+                unreachable!("listed ties")
+            };
+            let mut freezing = Duration::MAX;
+            let mut g = None;
+            for _ in 0..5 {
+                let ends = ends.clone();
+                let t = Instant::now();
+                g = Some(SocialGraph::from_edges(n, ends, None));
+                freezing = freezing.min(t.elapsed());
+            }
+            let g = g.expect("frozen");
+            let (total, h) = best(|| spec.generate(n, &mut SimRng::new(1)));
+            let (before, old) = best(|| reference::generate(&spec, n, &mut SimRng::new(1)));
+            assert_eq!(g.tie_count(), h.tie_count());
+            assert_eq!(g.tie_count(), old.graph.edge_count());
+            println!(
+                "barabasi_albert m=3 n={n}: generate {total:?} (drawing {drawing:?}, freezing \
+                 {freezing:?}); petgraph reference {before:?}; {} ties",
+                g.tie_count()
+            );
+        }
+        for n in [500, 1_000] {
+            let (before, old) =
+                best(|| reference::generate(&GraphSpec::Complete, n, &mut SimRng::new(1)));
+            println!(
+                "complete n={n}: petgraph reference {before:?}; {} ties",
+                old.graph.edge_count()
+            );
+        }
+        let specs = [
+            ("complete", GraphSpec::Complete),
+            ("ring_lattice k=4", GraphSpec::RingLattice { k: 4 }),
+            (
+                "watts_strogatz k=4 p=0.1",
+                GraphSpec::WattsStrogatz {
+                    k: 4,
+                    p: Probability::new(0.1).unwrap(),
+                },
+            ),
+        ];
+        for (name, spec) in specs {
+            let n = 1_000_000;
+            let (t, g) = best(|| spec.generate(n, &mut SimRng::new(1)));
+            println!("{name} n={n}: generate {t:?}; {} ties", g.tie_count());
+        }
     }
 
     #[test]
@@ -622,5 +1124,450 @@ mod tests {
                 Some(AgentId(1))
             );
         }
+    }
+
+    /// The petgraph-based graph this module drew before its CSR layout, kept as a reference:
+    /// the same seed must give the same draws, ties, neighbour lists and neighbour draws.
+    mod reference {
+        use super::super::*;
+        use petgraph::graph::{NodeIndex, UnGraph};
+
+        pub struct Old {
+            pub graph: UnGraph<AgentId, Tie>,
+            pub neighbours: Vec<Vec<AgentId>>,
+            pub complete: bool,
+        }
+
+        impl Old {
+            fn add(&mut self, a: usize, b: usize, tie: Tie) {
+                let (a, b) = (NodeIndex::new(a), NodeIndex::new(b));
+                match self.graph.find_edge(a, b) {
+                    Some(e) => self.graph[e] = tie,
+                    None => {
+                        self.graph.add_edge(a, b, tie);
+                    }
+                }
+            }
+
+            fn remove(&mut self, a: usize, b: usize) {
+                if let Some(e) = self.graph.find_edge(NodeIndex::new(a), NodeIndex::new(b)) {
+                    self.graph.remove_edge(e);
+                }
+            }
+
+            fn has(&self, a: usize, b: usize) -> bool {
+                self.graph
+                    .find_edge(NodeIndex::new(a), NodeIndex::new(b))
+                    .is_some()
+            }
+
+            fn degree(&self, a: usize) -> usize {
+                self.graph.neighbors(NodeIndex::new(a)).count()
+            }
+
+            pub fn tie(&self, a: usize, b: usize) -> Option<Tie> {
+                let e = self.graph.find_edge(NodeIndex::new(a), NodeIndex::new(b))?;
+                Some(self.graph[e])
+            }
+
+            pub fn random_neighbour(&self, a: AgentId, rng: &mut impl Rng) -> Option<AgentId> {
+                if self.complete {
+                    let n = self.graph.node_count() as u32;
+                    if n < 2 {
+                        return None;
+                    }
+                    let b = rng.random_range(0..n - 1);
+                    return Some(AgentId(if b >= a.0 { b + 1 } else { b }));
+                }
+                let ns = &self.neighbours[a.index()];
+                (!ns.is_empty()).then(|| ns[rng.random_range(0..ns.len())])
+            }
+        }
+
+        fn ring_lattice(g: &mut Old, n: usize, k: usize) {
+            for a in 0..n {
+                for j in 1..=k / 2 {
+                    g.add(a, (a + j) % n, Tie::default());
+                }
+            }
+        }
+
+        pub fn generate(spec: &GraphSpec, n: usize, rng: &mut SimRng) -> Old {
+            let rng = &mut rng.graph;
+            let mut graph = UnGraph::with_capacity(n, 0);
+            for i in 0..n {
+                graph.add_node(AgentId(i as u32));
+            }
+            let mut g = Old {
+                graph,
+                neighbours: Vec::new(),
+                complete: false,
+            };
+            let tie = Tie::default();
+            match spec {
+                GraphSpec::Complete => {
+                    for a in 0..n {
+                        for b in a + 1..n {
+                            g.add(a, b, tie);
+                        }
+                    }
+                    g.complete = true;
+                }
+                GraphSpec::RingLattice { k } => ring_lattice(&mut g, n, *k),
+                GraphSpec::ErdosRenyi { p } => {
+                    for a in 0..n {
+                        for b in a + 1..n {
+                            if rng.random_bool(p.get()) {
+                                g.add(a, b, tie);
+                            }
+                        }
+                    }
+                }
+                GraphSpec::WattsStrogatz { k, p } => {
+                    ring_lattice(&mut g, n, *k);
+                    for j in 1..=k / 2 {
+                        for a in 0..n {
+                            let b = (a + j) % n;
+                            if !rng.random_bool(p.get()) || g.degree(a) >= n - 1 {
+                                continue;
+                            }
+                            let c = loop {
+                                let c = rng.random_range(0..n);
+                                if c != a && !g.has(a, c) {
+                                    break c;
+                                }
+                            };
+                            g.remove(a, b);
+                            g.add(a, c, tie);
+                        }
+                    }
+                }
+                GraphSpec::BarabasiAlbert { m } => {
+                    let mut ends = Vec::with_capacity(2 * m * n);
+                    for a in 0..=*m {
+                        for b in a + 1..=*m {
+                            g.add(a, b, tie);
+                            ends.extend([a, b]);
+                        }
+                    }
+                    let mut chosen = Vec::with_capacity(*m);
+                    for new in m + 1..n {
+                        chosen.clear();
+                        while chosen.len() < *m {
+                            let t = ends[rng.random_range(0..ends.len())];
+                            if !chosen.contains(&t) {
+                                chosen.push(t);
+                            }
+                        }
+                        for &t in &chosen {
+                            g.add(new, t, tie);
+                            ends.extend([new, t]);
+                        }
+                    }
+                }
+                GraphSpec::StochasticBlock { sizes, p_in, p_out } => {
+                    let block: Vec<usize> = sizes
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(i, &s)| std::iter::repeat_n(i, s))
+                        .collect();
+                    for a in 0..n {
+                        for b in a + 1..n {
+                            let p = if block[a] == block[b] { p_in } else { p_out };
+                            if rng.random_bool(p.get()) {
+                                g.add(a, b, tie);
+                            }
+                        }
+                    }
+                }
+                GraphSpec::EdgeList { edges, .. } => {
+                    for e in edges {
+                        g.add(e.a.index(), e.b.index(), e.tie);
+                    }
+                }
+            }
+            g.neighbours = (0..n)
+                .map(|a| {
+                    let mut ns: Vec<AgentId> = g
+                        .graph
+                        .neighbors(NodeIndex::new(a))
+                        .map(|b| AgentId(b.index() as u32))
+                        .collect();
+                    ns.sort_unstable();
+                    ns
+                })
+                .collect();
+            g.complete |= g.graph.edge_count() == n * n.saturating_sub(1) / 2;
+            g
+        }
+    }
+
+    /// Edges for edge-list specs: pairs of small ids, with ties.
+    fn edges(list: &[(u32, u32, Relationship, f32)]) -> Vec<Edge> {
+        list.iter()
+            .map(|&(a, b, kind, weight)| Edge {
+                a: AgentId(a),
+                b: AgentId(b),
+                tie: Tie { kind, weight },
+            })
+            .collect()
+    }
+
+    /// Every generator, with parameters for `n` agents (some refused by `check`).
+    fn specs(n: usize) -> Vec<GraphSpec> {
+        use Relationship::*;
+        let mut specs = vec![
+            GraphSpec::Complete,
+            GraphSpec::RingLattice { k: 2 },
+            GraphSpec::RingLattice { k: 4 },
+            GraphSpec::ErdosRenyi { p: p(0.0) },
+            GraphSpec::ErdosRenyi { p: p(0.1) },
+            GraphSpec::ErdosRenyi { p: p(0.5) },
+            GraphSpec::ErdosRenyi { p: p(1.0) },
+            GraphSpec::WattsStrogatz { k: 2, p: p(0.5) },
+            GraphSpec::WattsStrogatz { k: 4, p: p(0.3) },
+            GraphSpec::WattsStrogatz { k: 4, p: p(1.0) },
+            GraphSpec::WattsStrogatz { k: 6, p: p(0.9) },
+            GraphSpec::BarabasiAlbert { m: 1 },
+            GraphSpec::BarabasiAlbert { m: 2 },
+            GraphSpec::BarabasiAlbert { m: 3 },
+            GraphSpec::BarabasiAlbert { m: 6 },
+            GraphSpec::StochasticBlock {
+                sizes: vec![n / 2, n - n / 2],
+                p_in: p(0.6),
+                p_out: p(0.1),
+            },
+            GraphSpec::StochasticBlock {
+                sizes: vec![1, n.saturating_sub(1)],
+                p_in: p(1.0),
+                p_out: p(1.0),
+            },
+            // Duplicates either way round (the last tie listed wins), custom ties.
+            GraphSpec::EdgeList {
+                path: String::new(),
+                edges: edges(&[
+                    (0, 1, Friend, 0.5),
+                    (2, 1, Family, 2.0),
+                    (1, 0, Romantic, 3.0),
+                    (3, 4, Acquaintance, 1.0),
+                    (1, 2, Stranger, -1.0),
+                    (4, 0, KnowByName, 0.0),
+                ]),
+            },
+            // As many ties as pairs, one of them a self-tie: counts as complete, as listed.
+            GraphSpec::EdgeList {
+                path: String::new(),
+                edges: edges(&[
+                    (0, 1, Friend, 1.0),
+                    (1, 2, Acquaintance, 1.0),
+                    (0, 0, Family, 4.0),
+                ]),
+            },
+        ];
+        // Every pair, some twice, some with custom ties: complete.
+        let mut all = Vec::new();
+        for a in 0..n.min(12) as u32 {
+            for b in a + 1..n.min(12) as u32 {
+                let kind = if (a + b) % 3 == 0 {
+                    Friend
+                } else {
+                    Acquaintance
+                };
+                all.push((b, a, kind, 1.0));
+                if a == 1 {
+                    all.push((a, b, Family, 0.5));
+                }
+            }
+        }
+        specs.push(GraphSpec::EdgeList {
+            path: String::new(),
+            edges: edges(&all),
+        });
+        specs
+    }
+
+    #[test]
+    fn generators_match_the_petgraph_reference() {
+        let mut compared = 0;
+        for n in [1, 2, 3, 4, 5, 7, 8, 12, 30, 101] {
+            for spec in specs(n) {
+                if spec.check(n).is_err() {
+                    continue;
+                }
+                for seed in 1..=4 {
+                    let (mut r_new, mut r_old) = (SimRng::new(seed), SimRng::new(seed));
+                    let new = spec.generate(n, &mut r_new);
+                    let old = reference::generate(&spec, n, &mut r_old);
+                    let at = format!("{spec:?}, n = {n}, seed {seed}");
+                    // The same number of draws: the streams are in the same state.
+                    assert_eq!(
+                        r_new.graph.random::<u64>(),
+                        r_old.graph.random::<u64>(),
+                        "{at}"
+                    );
+                    assert_eq!(new.agent_count(), n, "{at}");
+                    assert_eq!(new.tie_count(), old.graph.edge_count(), "{at}");
+                    assert_eq!(new.is_complete(), old.complete, "{at}");
+                    for a in 0..n {
+                        let id = AgentId(a as u32);
+                        assert_eq!(new.neighbours(id), old.neighbours[a], "{at}, agent {a}");
+                        for b in 0..n {
+                            let tie = new.tie(id, AgentId(b as u32)).copied();
+                            assert_eq!(tie, old.tie(a, b), "{at}, tie {a}–{b}");
+                        }
+                    }
+                    let (mut p_new, mut p_old) =
+                        (SimRng::new(seed).pairing, SimRng::new(seed).pairing);
+                    for a in (0..n as u32).map(AgentId) {
+                        for _ in 0..3 {
+                            assert_eq!(
+                                new.random_neighbour(a, &mut p_new),
+                                old.random_neighbour(a, &mut p_old),
+                                "{at}, agent {a}"
+                            );
+                        }
+                    }
+                    // The petgraph view has the same ties.
+                    let view = new.graph();
+                    assert_eq!(view.node_count(), n, "{at}");
+                    assert_eq!(view.edge_count(), old.graph.edge_count(), "{at}");
+                    for e in view.edge_references() {
+                        let (a, b) = (e.source().index(), e.target().index());
+                        assert_eq!(Some(*e.weight()), old.tie(a, b), "{at}");
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 400, "{compared} graphs compared");
+    }
+
+    #[test]
+    fn a_complete_graph_stores_nothing_per_pair() {
+        let n = 1_000_000;
+        let mut g = GraphSpec::Complete.generate(n, &mut SimRng::new(1));
+        assert!(g.is_complete());
+        assert_eq!(g.tie_count(), n * (n - 1) / 2);
+        assert_eq!(g.stored_ties(), 0);
+        let Layout::Implicit(all) = &g.layout else {
+            panic!("implicit")
+        };
+        assert_eq!(all.ids.len(), n, "one id per agent, O(n)");
+        let ns = g.neighbours(AgentId(7));
+        assert_eq!(ns.len(), n - 1);
+        assert_eq!(
+            (ns[0], ns[6], ns[7], ns[n - 2]),
+            (AgentId(0), AgentId(6), AgentId(8), AgentId(999_999))
+        );
+        assert_eq!(ns.get(n - 1), None);
+        assert!(ns.contains(&AgentId(8)) && !ns.contains(&AgentId(7)));
+        assert!(ns.iter().is_sorted());
+        assert_eq!(ns.as_slice(), None);
+        assert_eq!(
+            g.neighbours(AgentId(0)).as_slice().map(<[_]>::len),
+            Some(n - 1)
+        );
+        assert_eq!(g.tie(AgentId(3), AgentId(999_999)), Some(&Tie::default()));
+        assert_eq!(g.tie(AgentId(3), AgentId(3)), None);
+        assert_eq!(g.tie(AgentId(3), AgentId(n as u32)), None);
+        assert!(g.tie_mut(AgentId(n as u32), AgentId(3)).is_none());
+        assert_eq!(g.stored_ties(), 0, "reading stores nothing");
+        let small = GraphSpec::Complete.generate(3, &mut SimRng::new(1));
+        assert_eq!(small.neighbours(AgentId(1)), &[AgentId(0), AgentId(2)]);
+        assert_eq!(small.neighbours(AgentId(2)), [AgentId(0), AgentId(1)]);
+        assert_eq!(
+            format!("{:?}", small.neighbours(AgentId(1))),
+            "[AgentId(0), AgentId(2)]"
+        );
+        g.tie_mut(AgentId(999_999), AgentId(3)).unwrap().weight = 0.5;
+        assert_eq!(g.stored_ties(), 1, "only the changed tie is stored");
+        assert_eq!(g.tie(AgentId(3), AgentId(999_999)).unwrap().weight, 0.5);
+    }
+
+    #[test]
+    fn a_drawn_complete_graph_is_implicit_and_keeps_its_ties() {
+        let g = draw(GraphSpec::ErdosRenyi { p: p(1.0) }, 50);
+        assert!(g.is_complete());
+        assert!(matches!(g.layout, Layout::Implicit(_)));
+        assert_eq!(g.stored_ties(), 0);
+        let list = specs(12).pop().unwrap();
+        let g = draw(list, 12);
+        assert!(g.is_complete() && matches!(g.layout, Layout::Implicit(_)));
+        // Pairs (a, b) with 3 | a + b are friends, pairs with 1 in family (listed last).
+        assert_eq!(
+            g.tie(AgentId(4), AgentId(1)).unwrap().kind,
+            Relationship::Family
+        );
+        assert_eq!(
+            g.tie(AgentId(5), AgentId(4)).unwrap().kind,
+            Relationship::Friend
+        );
+        assert_eq!(g.tie(AgentId(5), AgentId(3)), Some(&Tie::default()));
+        assert!(g.stored_ties() > 0 && g.stored_ties() < 66);
+    }
+
+    #[test]
+    fn tie_mut_is_seen_from_both_ends() {
+        for spec in [GraphSpec::RingLattice { k: 4 }, GraphSpec::Complete] {
+            let mut g = draw(spec.clone(), 10);
+            let before = g.graph().edge_count();
+            g.tie_mut(AgentId(3), AgentId(4)).unwrap().weight = 0.25;
+            g.tie_mut(AgentId(5), AgentId(3)).unwrap().kind = Relationship::Friend;
+            assert_eq!(
+                g.tie(AgentId(4), AgentId(3)).unwrap().weight,
+                0.25,
+                "{spec:?}"
+            );
+            assert_eq!(
+                g.tie(AgentId(3), AgentId(4)).unwrap().weight,
+                0.25,
+                "{spec:?}"
+            );
+            assert_eq!(
+                g.tie(AgentId(3), AgentId(5)),
+                Some(&Tie {
+                    kind: Relationship::Friend,
+                    weight: 1.0
+                }),
+                "{spec:?}"
+            );
+            assert_eq!(g.tie(AgentId(4), AgentId(5)), Some(&Tie::default()));
+            assert!(g.tie_mut(AgentId(3), AgentId(3)).is_none());
+            assert!(g.tie_mut(AgentId(3), AgentId(10)).is_none());
+            // The petgraph view was rebuilt with the change.
+            let view = g.graph();
+            assert_eq!(view.edge_count(), before);
+            let e = view
+                .find_edge(NodeIndex::new(4), NodeIndex::new(3))
+                .unwrap();
+            assert_eq!(view[e].weight, 0.25, "{spec:?}");
+        }
+        let mut ring = draw(GraphSpec::RingLattice { k: 4 }, 10);
+        assert!(ring.tie(AgentId(0), AgentId(5)).is_none());
+        assert!(ring.tie_mut(AgentId(0), AgentId(5)).is_none());
+        assert_eq!(ring.stored_ties(), 20);
+    }
+
+    #[test]
+    fn a_million_agent_barabasi_albert_graph() {
+        let (n, m) = (1_000_000, 3);
+        let g = draw(GraphSpec::BarabasiAlbert { m }, n);
+        // A clique of m + 1, then m per newcomer: n·m − m(m + 1)/2.
+        assert_eq!(g.tie_count(), n * m - m * (m + 1) / 2);
+        let mut ends = 0;
+        for a in (0..n as u32).map(AgentId) {
+            let ns = g.neighbours(a);
+            assert!(ns.len() >= m, "{a} has {} neighbours", ns.len());
+            let row = ns.as_slice().unwrap();
+            assert!(
+                row.windows(2).all(|w| w[0] < w[1]),
+                "{a}: sorted, no pair twice"
+            );
+            for &b in row {
+                assert!(g.tie(b, a).is_some(), "{a}–{b} seen from {b}");
+            }
+            ends += ns.len();
+        }
+        assert_eq!(ends, 2 * g.tie_count());
     }
 }

@@ -38,7 +38,8 @@ pub use env::{
 };
 pub use game::{Game, GameBuilder, Phase};
 pub use graph::{
-    Edge, EdgeListError, GENERATORS, GraphSpec, Relationship, SocialGraph, Tie, parse_edge_list,
+    Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
+    parse_edge_list,
 };
 pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};

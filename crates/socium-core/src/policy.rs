@@ -89,8 +89,11 @@ impl fmt::Debug for PolicyController {
 #[derive(Component, Debug, Default)]
 pub struct PolicyExtras {
     /// The policy agents that have extras, in id order, each with its outputs by name.
-    by_agent: Vec<(AgentId, Vec<(String, Vec<f32>)>)>,
+    by_agent: Vec<(AgentId, Vec<NamedOutput>)>,
 }
+
+/// An extra output's name and its values.
+type NamedOutput = (String, Vec<f32>);
 
 impl PolicyExtras {
     pub(crate) fn new(agents: &[AgentSpec]) -> Self {
@@ -107,7 +110,7 @@ impl PolicyExtras {
         PolicyExtras { by_agent }
     }
 
-    fn outputs(&self, a: AgentId) -> Option<&[(String, Vec<f32>)]> {
+    fn outputs(&self, a: AgentId) -> Option<&[NamedOutput]> {
         let i = self.by_agent.binary_search_by_key(&a, |(b, _)| *b).ok()?;
         Some(&self.by_agent[i].1)
     }
