@@ -13,7 +13,6 @@
 mod agent;
 mod block;
 pub mod bounded;
-mod chunks;
 mod env;
 mod game;
 mod graph;

@@ -11,8 +11,7 @@
 //! `Policy` for ONNX models.
 
 use crate::{
-    AgentId, AgentSpec, Controller, SimRng, Space, Spaces, StepError, block::Block,
-    chunks::env_chunks, env::Rows,
+    AgentId, AgentSpec, Controller, SimRng, Space, Spaces, StepError, block::Block, env::Rows,
 };
 use bevy_ecs::component::Component;
 use rand::RngCore;
@@ -346,9 +345,9 @@ impl<'a> Slots<'a> {
         let sims = self.placed.len() / g;
         let rows = self.slot_rows;
         let side = (
-            env_chunks(self.side.0, rows, sims),
-            env_chunks(self.side.1, rows * self.obs_dim, sims),
-            env_chunks(self.side.2, rows * self.mask_dim, sims),
+            uniform_chunks(self.side.0, rows, sims),
+            uniform_chunks(self.side.1, rows * self.obs_dim, sims),
+            uniform_chunks(self.side.2, rows * self.mask_dim, sims),
         );
         self.counts
             .chunks_mut(g)
@@ -447,6 +446,16 @@ pub(crate) fn per_block<'b, 's, 'x, 'a>(
             (block, mine)
         })
         .collect()
+}
+
+/// `buf` cut into `n` consecutive chunks of `width` values (`width` may be 0, unlike
+/// `chunks_exact_mut`).
+fn uniform_chunks<T>(mut buf: &mut [T], width: usize, n: usize) -> impl Iterator<Item = &mut [T]> {
+    (0..n).map(move |_| {
+        let (chunk, rest) = std::mem::take(&mut buf).split_at_mut(width);
+        buf = rest;
+        chunk
+    })
 }
 
 /// Splits `buf` into consecutive chunks of `width ×` the row counts `offsets` delimits.
@@ -652,5 +661,24 @@ impl PolicyRunner {
                 }
             });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_chunks_cut_any_width_including_zero() {
+        for width in [0, 1, 3] {
+            let mut buf: Vec<usize> = (0..5 * width).collect();
+            let chunks: Vec<Vec<usize>> = uniform_chunks(&mut buf, width, 5)
+                .map(|c| c.to_vec())
+                .collect();
+            let want: Vec<Vec<usize>> = (0..5)
+                .map(|e| (e * width..(e + 1) * width).collect())
+                .collect();
+            assert_eq!(chunks, want, "width {width}");
+        }
     }
 }
