@@ -23,6 +23,10 @@
 //! A mutant that parses must build its Sim (`scenario.sim()`) without a panic or an error (the
 //! Sim's checks repeat the parser's), unless it is too big to build quickly: more than 10,000
 //! agents, or more than [`BUILD_BUDGET`] for agents² + agents × (observation + action entries).
+//!
+//! About 4,200 mutants run in about a second in a debug build. A failed allocation, a stack
+//! overflow or a hang cannot be caught: `SOCIUM_FUZZ_TRACE=1 cargo test --test scenario_fuzz --
+//! --nocapture` names each mutant before it runs, and each refusal.
 
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 use rand_chacha::ChaCha8Rng;
