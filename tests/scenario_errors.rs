@@ -243,3 +243,109 @@ fn labels_name_one_setup() {
     let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
     assert_eq!(labels, ["gtft", "gtft(generosity=0.5)"]);
 }
+
+// Regressions found by tests/scenario_fuzz.rs: values that aborted, panicked or hung the parser or
+// the Sim they built, refused now with the key and value.
+
+#[test]
+fn agent_counts_are_checked_before_anything_is_sized_by_them() {
+    // The parser sized Among Us's spaces for every agent before counting them: a failed
+    // allocation of 51 GB, which aborts the process.
+    let group = "[[agents]]\nstrategy = \"bayesian\"\ncount = 4294967295\n";
+    let (line, col, key, msg) = error(&format!("[game.among_us]\n{group}"));
+    assert_eq!((line, col, key.as_str()), (6, 9, "agents[0].count"));
+    assert_eq!(msg, "4294967295 agents in all: expected at most 1000000");
+
+    // Within the million, Among Us's observations (players² + players × rooms entries each)
+    // still took 51 GB for 65,536 players: the game refuses them, before any space is built,
+    // also when a policy would be checked against the spaces.
+    for controller in ["strategy = \"bayesian\"", "policy = \"missing.onnx\""] {
+        let (line, _, key, msg) = error(&format!(
+            "[game.among_us]\n[[agents]]\n{controller}\ncount = 65536\n"
+        ));
+        assert_eq!((line, key.as_str()), (3, "game.among_us"));
+        assert_eq!(
+            msg,
+            "65536 players on a 3 × 2 grid observe more than 16777216 entries in all (players² + \
+             players × rooms each): expected at most 16777216"
+        );
+    }
+    let (_, _, key, msg) = error(
+        "[game.among_us]\nwidth = 4294967295\nheight = 2\n[[agents]]\nstrategy = \"bayesian\"\n\
+         count = 5\n",
+    );
+    assert_eq!(key, "game.among_us");
+    assert!(
+        msg.starts_with("5 players on a 4294967295 × 2 grid observe more than 16777216 entries"),
+        "{msg}"
+    );
+    let (_, _, key, msg) = error("[game.mafia]\n[[agents]]\nstrategy = \"random\"\ncount = 1001\n");
+    assert_eq!(key, "game.mafia");
+    assert_eq!(
+        msg,
+        "observations and memories grow as the square of the players: expected at most 1000 \
+         players, found 1001"
+    );
+}
+
+#[test]
+fn lists_sized_by_settings_are_bounded() {
+    // Among Us summed the task steps left in a u32 (a panic on overflow at reset), and dealt
+    // every crewmate its tasks in a list.
+    let five = "[[agents]]\nstrategy = \"bayesian\"\ncount = 5\n";
+    let (_, _, key, msg) = error(&format!("[game.among_us]\ntask_steps = 4294967295\n{five}"));
+    assert_eq!(key, "game.among_us");
+    assert_eq!(
+        msg,
+        "5 players with 3 tasks of 4294967295 steps each: expected at most 1048576 tasks and \
+         4294967295 task steps in all"
+    );
+    let (_, _, _, msg) = error(&format!("[game.among_us]\ntasks = 1000000\n{five}"));
+    assert!(
+        msg.starts_with("5 players with 1000000 tasks of 3 steps each"),
+        "{msg}"
+    );
+    let (_, _, _, msg) = error(&format!("[game.among_us]\nmessages = 4294967295\n{five}"));
+    assert_eq!(
+        msg,
+        "5 players saying 4294967295 messages each in a discussion: expected at most 1048576 \
+         messages in all"
+    );
+    // Mafia listed a discussion's speakers up front: 60 GB for 2^31 messages each.
+    let (_, _, key, msg) = error(
+        "[game.mafia]\ndiscussion = 2147483648\n[[agents]]\nstrategy = \"random\"\ncount = 7\n",
+    );
+    assert_eq!(key, "game.mafia");
+    assert_eq!(
+        msg,
+        "7 players saying 2147483648 messages each in a day's discussion: expected at most \
+         1048576 messages in all"
+    );
+}
+
+#[test]
+fn vanishing_observation_probabilities_do_not_hang() {
+    // A probability below 2^-54 (1 − q rounds to 1) made rand_distr's `Geometric::new` loop
+    // forever while the Sim was built. Such observers are never drawn.
+    let games = [
+        "[game.image_scoring]\nobservation = 5e-324\n",
+        "[game.image_scoring]\nobservation = 1e-17\n",
+        "[game.norms]\nassessment = \"private\"\nobservation = 5e-324\n",
+    ];
+    for game in games {
+        let text = format!("{HEAD}{game}[[agents]]\nstrategy = \"allc\"\ncount = 10\n");
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let s = Scenario::parse(&text, Path::new("tiny.toml")).unwrap();
+            let mut sim = s.sim().unwrap();
+            let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+            while !sim.env().is_done() {
+                sim.step(&actions).unwrap();
+            }
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{game}: no episode within a minute"));
+    }
+}

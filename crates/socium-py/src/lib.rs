@@ -20,6 +20,12 @@ create_exception!(
 );
 create_exception!(
     _socium,
+    NoExternalAgentsError,
+    ScenarioError,
+    "A PettingZoo env of a scenario without `external` agents: nothing for a trainer to step."
+);
+create_exception!(
+    _socium,
     ActionError,
     PyValueError,
     "An action was refused; nothing moved."
@@ -384,6 +390,10 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prefer_onnxruntime, m)?)?;
     let py = m.py();
     m.add("ScenarioError", py.get_type::<ScenarioError>())?;
+    m.add(
+        "NoExternalAgentsError",
+        py.get_type::<NoExternalAgentsError>(),
+    )?;
     m.add("ActionError", py.get_type::<ActionError>())?;
     m.add("ActionShapeError", py.get_type::<ActionShapeError>())?;
     m.add("ActionDtypeError", py.get_type::<ActionDtypeError>())?;

@@ -11,8 +11,8 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
 def trainable(path: Path) -> bool:
-    """Whether the scenario has agents a trainer controls."""
-    return bool(socium.parallel_env(path).possible_agents)
+    """Whether the scenario has agents a trainer controls (a PettingZoo env refuses the others)."""
+    return bool(socium.VecEnv(path, 1).external_agents)
 
 
 TRAINABLE = [p for p in SCENARIOS if trainable(p)]

@@ -13,6 +13,26 @@ def test_there_are_trainable_scenarios():
     assert {p.stem for p in TRAINABLE} >= {"donor_learner", "ipd_learner"}
 
 
+def test_a_scenario_without_external_agents_is_refused_with_what_to_do():
+    path = ROOT / "scenarios/donor_cultural_evolution.toml"  # every agent scripted
+    with pytest.raises(socium.NoExternalAgentsError) as refused:
+        socium.parallel_env(path)
+    error = refused.value
+    assert isinstance(error, socium.ScenarioError) and isinstance(error, ValueError)
+    message = str(error)
+    assert message.startswith(f"{path}: no external agents: ")
+    assert "nothing for a trainer to step" in message
+    assert 'controller = "external"' in message and "[[agents]]" in message
+    assert "docs/scenarios.md" in message
+    with pytest.raises(socium.NoExternalAgentsError):
+        socium.ParallelEnv(path, seed=1, render_mode="ansi")
+    # The vector env steps every agent, so it takes such scenarios.
+    vec = socium.VecEnv(path, 1)
+    assert vec.external_agents == []
+    vec.reset()
+    vec.step(np.zeros(vec.action_space.shape, np.float32))
+
+
 def test_parallel_api(scenario):
     parallel_api_test(socium.parallel_env(scenario), num_cycles=1000)
 

@@ -105,6 +105,8 @@ name = "bad"
 [game.repeated]
 [[agents]]
 policy = "{ROOT / 'assets/policies/invalid/wrong_dtype.onnx'}"
+[[agents]]
+strategy = "tft"
 """
     )
     with pytest.raises(socium.ScenarioError, match=r"`agents\[0\]\.policy`: .*wrong_dtype.onnx: input `obs`: expected float32, found float64"):

@@ -119,30 +119,46 @@ impl Scenario {
         let game = parsed.game.into_inner().into_game();
 
         let agents_span = parsed.agents.span();
-        let total: usize = parsed
-            .agents
-            .get_ref()
-            .iter()
-            .map(|g| g.get_ref().count.map_or(1, |c| c.get() as usize))
-            .sum();
+        // Checked before anything is sized by the number of agents (the games' spaces are).
+        let mut total: usize = 0;
+        for group in parsed.agents.get_ref() {
+            let count = group.get_ref().count.as_ref();
+            total += count.map_or(1, |c| c.get_ref().get() as usize);
+            if total > MAX_AGENTS {
+                let span = count.map_or(group.span(), |c| c.span());
+                let message = format!("{total} agents in all: expected at most {MAX_AGENTS}");
+                return Err(at(span, message));
+            }
+        }
+        // A policy is checked against the game's spaces, which the game sizes by the number of
+        // agents (Among Us's grow as its cube): let the game refuse the number first, for
+        // stand-ins whose controllers do not matter (the agents are checked again below).
+        if (parsed.agents.get_ref().iter()).any(|g| g.get_ref().policy.is_some()) {
+            let stand_in = AgentSpec {
+                controller: Controller::External,
+                label: String::new(),
+            };
+            let stand_ins = vec![stand_in; total];
+            game.check(&stand_ins)
+                .map_err(|m| at(game_span.clone(), m))?;
+        }
         let dir = file.parent().unwrap_or(Path::new(""));
         let mut policies = Policies {
             dir,
             runtime: parsed.scenario.onnxruntime.as_ref().map(|r| dir.join(r)),
-            spaces: Spaces {
-                observation: game.observation_space(total),
-                action: game.action_space(total),
-            },
+            game: &*game,
+            agents: total,
+            spaces: None,
             loaded: Vec::new(),
         };
         let mut agents = Vec::new();
         for group in parsed.agents.into_inner() {
             let span = group.span();
             let group = group.into_inner();
-            let count = group.count.map_or(1, |c| c.get() as usize);
-            if agents.len() + count > MAX_AGENTS {
-                return Err(at(span, format!("more than {MAX_AGENTS} agents in all")));
-            }
+            let count = group
+                .count
+                .as_ref()
+                .map_or(1, |c| c.get_ref().get() as usize);
             let spec = agent_spec(&*game, group, span.clone(), &mut policies, &at)?;
             // Tables group agents by label: one label must mean one setup.
             let clash = agents
@@ -286,7 +302,11 @@ struct Policies<'a> {
     dir: &'a Path,
     /// The scenario's `onnxruntime`, if it gives one.
     runtime: Option<PathBuf>,
-    spaces: Spaces,
+    game: &'a dyn Game,
+    /// The number of agents, which the spaces depend on.
+    agents: usize,
+    /// The game's spaces, built at the first policy.
+    spaces: Option<Spaces>,
     loaded: Vec<(PathBuf, Arc<OnnxPolicy>)>,
 }
 
@@ -296,11 +316,12 @@ impl Policies<'_> {
         if let Some((_, policy)) = self.loaded.iter().find(|(p, _)| *p == path) {
             return Ok(policy.clone());
         }
-        let policy = Arc::new(OnnxPolicy::load(
-            &path,
-            &self.spaces,
-            self.runtime.as_deref(),
-        )?);
+        let (game, agents) = (self.game, self.agents);
+        let spaces = self.spaces.get_or_insert_with(|| Spaces {
+            observation: game.observation_space(agents),
+            action: game.action_space(agents),
+        });
+        let policy = Arc::new(OnnxPolicy::load(&path, spaces, self.runtime.as_deref())?);
         self.loaded.push((path, policy.clone()));
         Ok(policy)
     }

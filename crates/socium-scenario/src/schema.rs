@@ -181,7 +181,7 @@ pub enum GameSpec {
 #[serde(deny_unknown_fields)]
 pub struct AgentGroup {
     /// How many (default 1).
-    pub count: Option<Count>,
+    pub count: Option<Spanned<Count>>,
     /// A scripted strategy of the game.
     pub strategy: Option<Spanned<String>>,
     /// `random` or `external` instead of a strategy.

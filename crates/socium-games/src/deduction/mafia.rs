@@ -27,6 +27,13 @@ use socium_core::{
     bounded::Count,
 };
 
+/// The most players: each observes every player (7 entries each) and remembers what it learned
+/// of each, so memory grows as the square of the players (a thousand: 28 MB of observations).
+pub const MAX_PLAYERS: usize = 1000;
+
+/// The most messages of a day's discussion (2^20).
+pub const MAX_MESSAGES: u64 = 1 << 20;
+
 /// Settings of `[game.mafia]`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -305,6 +312,19 @@ impl Game for MafiaConfig {
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         let (n, m) = (agents.len(), self.mafia.get() as usize);
+        if n > MAX_PLAYERS {
+            return Err(format!(
+                "observations and memories grow as the square of the players: expected at most \
+                 {MAX_PLAYERS} players, found {n}"
+            ));
+        }
+        if n as u64 * self.discussion as u64 > MAX_MESSAGES {
+            return Err(format!(
+                "{n} players saying {} messages each in a day's discussion: expected at most \
+                 {MAX_MESSAGES} messages in all",
+                self.discussion
+            ));
+        }
         let special = usize::from(self.seer) + usize::from(self.doctor);
         if 2 * m >= n || n - m < special {
             return Err(format!(

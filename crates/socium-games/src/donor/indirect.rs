@@ -489,7 +489,9 @@ enum ObserverDraw {
 impl ObserverDraw {
     fn new(q: f64) -> Self {
         match q {
-            q if q <= 0.0 => ObserverDraw::None,
+            // Below 2^-54, 1 − q rounds to 1: rand_distr's `Geometric::new` never returns, and
+            // no run could draw an event that rare.
+            q if q <= 0.0 || 1.0 - q == 1.0 => ObserverDraw::None,
             q if q < 0.25 => ObserverDraw::Skips(Geometric::new(q).expect("q is a probability")),
             q => ObserverDraw::Coins((q * 2f64.powi(32)) as u64),
         }

@@ -8,6 +8,10 @@ Scenario overrides are keyword arguments, checked exactly like the scenario file
 a key of the game's table (``noise=0.05``), ``seed``/``episodes``/``max_steps`` are
 ``[scenario]`` keys, and a dotted name (``"agents[1].count"``) may be passed through ``overrides``.
 
+A refused scenario or override raises ``ScenarioError`` (a ``ValueError``) naming the file, line,
+column and key; ``parallel_env`` of a scenario without ``controller = "external"`` agents raises
+its subclass ``NoExternalAgentsError``.
+
 Agents with ``policy = "model.onnx"`` run through ONNX Runtime: the library of the installed
 ``onnxruntime`` package is used unless ``ORT_DYLIB_PATH`` or the scenario names another.
 """
@@ -25,6 +29,7 @@ from socium._socium import (
     ActionShapeError,
     ActionTextError,
     MaskedActionError,
+    NoExternalAgentsError,
     PolicyError,
     ScenarioError,
     env_seeds,
@@ -59,6 +64,7 @@ __all__ = [
     "ActionShapeError",
     "ActionTextError",
     "MaskedActionError",
+    "NoExternalAgentsError",
     "ParallelEnv",
     "PolicyError",
     "ScenarioError",

@@ -16,17 +16,34 @@ from socium._common import Core, action_text, check_seed, flatten_action, scenar
 
 
 def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrides: Any) -> "ParallelEnv":
-    """A PettingZoo ParallelEnv of the scenario file, with overrides checked like the file."""
+    """A PettingZoo ParallelEnv of the scenario file, with overrides checked like the file.
+
+    The scenario needs at least one ``controller = "external"`` agent, the agents a trainer
+    steps: without, ``socium.NoExternalAgentsError`` (a ``socium.ScenarioError``) is raised.
+    """
     return ParallelEnv(scenario, seed=seed, **overrides)
+
+
+_NO_EXTERNAL_AGENTS = """{scenario}: no external agents: every agent is scripted, random or an ONNX policy, \
+so a PettingZoo env has nothing for a trainer to step. Mark the agents a trainer controls with \
+`controller = "external"` in their `[[agents]]` group (docs/scenarios.md, section 5), e.g.
+
+    [[agents]]
+    controller = "external"
+
+(or play the scenario as it is with `socium run`, or with `socium.VecEnv`, which steps every agent)"""
 
 
 class ParallelEnv(_PettingZooParallelEnv):
     """PettingZoo's Parallel API over the engine.
 
-    Agents are named ``agent_<id>`` after their ids in the scenario. Observations are float32
-    vectors, or ``{"observation", "action_mask"}`` dicts when the action space has discrete parts.
-    ``infos[agent]`` holds ``reward_components`` (per reward dimension, by name) and ``acting``
-    (whether the agent's action counted this step); ``utterances()`` gives the step's acts.
+    The PettingZoo agents are the scenario's ``controller = "external"`` agents, named
+    ``agent_<id>`` after their ids in the scenario; a scenario without any raises
+    ``socium.NoExternalAgentsError`` (a ``socium.ScenarioError``), since there would be nothing
+    to step. Observations are float32 vectors, or ``{"observation", "action_mask"}`` dicts when
+    the action space has discrete parts. ``infos[agent]`` holds ``reward_components`` (per reward
+    dimension, by name) and ``acting`` (whether the agent's action counted this step);
+    ``utterances()`` gives the step's acts.
 
     The env seeded ``s`` is the Rust ``Sim`` seeded ``s`` (``seed`` defaults to the scenario's).
     Note that env i of ``VecEnv(..., seed=s)`` is seeded ``env_seeds(s, n)[i]`` instead.
@@ -51,6 +68,8 @@ class ParallelEnv(_PettingZooParallelEnv):
         self._first_seed = self.seed if self.seed is not None else scenario_seed(self.scenario, self.overrides)
         self._core = Core(self.scenario, [self._first_seed], self.overrides, text=render_mode == "ansi")
         core = self._core
+        if not core.spec["external"]:
+            raise _socium.NoExternalAgentsError(_NO_EXTERNAL_AGENTS.format(scenario=self.scenario))
         self._ids = {f"agent_{a}": a for a in core.spec["external"]}
         self.possible_agents = list(self._ids)
         self.agents: list[str] = []

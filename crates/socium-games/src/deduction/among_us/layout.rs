@@ -7,7 +7,7 @@ use super::AmongUsConfig;
 impl AmongUsConfig {
     /// Rooms on the grid: room `r` is at column `r mod width`, row `r div width`.
     pub(super) fn rooms(&self) -> usize {
-        (self.width.get() * self.height.get()) as usize
+        self.width.get() as usize * self.height.get() as usize
     }
 
     /// The room `dir` (0 north, 1 south, 2 east, 3 west) leads to from `room`, if any.

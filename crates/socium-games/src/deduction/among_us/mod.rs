@@ -121,6 +121,15 @@ impl Default for AmongUsConfig {
     }
 }
 
+/// The most observation entries of all players together (2^24, 64 MiB of `f32` per env): each
+/// player observes players² + players × rooms entries ([`obs::dim`]), so this bounds the players
+/// and the rooms together (5 players on a 3 × 2 grid observe 945 entries in all, 100 players on
+/// a 10 × 10 grid about 5 million).
+pub const MAX_OBSERVATION_ENTRIES: usize = 1 << 24;
+
+/// The most tasks of all players together, and the most messages of a discussion (2^20).
+pub const MAX_TASKS_OR_MESSAGES: u64 = 1 << 20;
+
 /// Reward dimension: +1 to the winning side, −1 to the losing side, at the end.
 pub const WIN: DimId = DimId(0);
 /// Reward dimension: +1 for each task step done.
@@ -246,6 +255,36 @@ impl Game for AmongUsConfig {
         if 2 * m >= n {
             return Err(format!(
                 "{m} imposters among {n} players: the imposters must be fewer than the crewmates"
+            ));
+        }
+        // Bounded before anything is sized by it; the first test keeps it from overflowing.
+        let rooms = self.rooms();
+        let entries = (n <= 1 << 12 && rooms <= 1 << 24).then(|| n * obs::dim(n, rooms));
+        if entries.is_none_or(|e| e > MAX_OBSERVATION_ENTRIES) {
+            let (w, h) = (self.width.get(), self.height.get());
+            let found = entries.map_or(format!("more than {MAX_OBSERVATION_ENTRIES}"), |e| {
+                e.to_string()
+            });
+            return Err(format!(
+                "{n} players on a {w} × {h} grid observe {found} entries in all (players² + \
+                 players × rooms each): expected at most {MAX_OBSERVATION_ENTRIES}"
+            ));
+        }
+        let (tasks, steps) = (self.tasks.get() as u64, self.task_steps.get() as u64);
+        let all_tasks = n as u64 * tasks;
+        if all_tasks > MAX_TASKS_OR_MESSAGES || all_tasks * steps > u32::MAX as u64 {
+            return Err(format!(
+                "{n} players with {tasks} tasks of {steps} steps each: expected at most \
+                 {MAX_TASKS_OR_MESSAGES} tasks and {} task steps in all",
+                u32::MAX
+            ));
+        }
+        let messages = n as u64 * self.messages as u64;
+        if messages > MAX_TASKS_OR_MESSAGES {
+            return Err(format!(
+                "{n} players saying {} messages each in a discussion: expected at most \
+                 {MAX_TASKS_OR_MESSAGES} messages in all",
+                self.messages
             ));
         }
         Ok(())
