@@ -62,7 +62,7 @@ fn same_seed_gives_byte_identical_outputs() {
 }
 
 /// A deterministic tournament keeping no transcript plays one round robin and repeats its
-/// episodes' records (`Game::period`); keeping one, it plays every episode. Both write the same
+/// episodes' records (`Rules::period`); keeping one, it plays every episode. Both write the same
 /// `metrics.csv` and `summary.json`, byte for byte.
 #[test]
 fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writes() {
@@ -82,7 +82,7 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
         // The circle method: 7 rounds for 8 agents, and for 7 (one resting each round); at
         // once, an episode is the whole round robin.
         let rounds = game.round_robin_episodes(agents);
-        s.game = std::sync::Arc::new(game);
+        s.game = socium::games::GameSpec::Repeated(game).into_game();
         let played = |s: &Scenario| {
             let mut sim = s.sim().unwrap();
             let mut played = Vec::new();

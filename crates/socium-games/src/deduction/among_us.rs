@@ -46,9 +46,9 @@ use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Clock, Controller, DimId,
-    DimensionInfo, Done, EnvAgents, Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
-    Phase, Resetting, RewardLedger, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Texts,
-    Turn, UtteranceId, Utterances, bounded::Count,
+    DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
+    Phase, Resetting, RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo,
+    Texts, Turn, UtteranceId, Utterances, bounded::Count,
 };
 
 /// Settings of `[game.among_us]`.
@@ -766,11 +766,7 @@ struct Events {
     end: Option<(bool, bool, UtteranceId)>,
 }
 
-impl Game for AmongUsConfig {
-    fn name(&self) -> &'static str {
-        "among_us"
-    }
-
+impl Rules for AmongUsConfig {
     fn observation_space(&self, agents: usize) -> Space {
         Space::uniform_box(obs::dim(agents, self.rooms()), 0.0, 1.0)
     }

@@ -28,6 +28,7 @@ from socium._socium import (
     PolicyError,
     ScenarioError,
     env_seeds,
+    games,
     prefer_onnxruntime,
 )
 from socium.env import ParallelEnv, parallel_env
@@ -65,5 +66,6 @@ __all__ = [
     "VecEnv",
     "env_seeds",
     "evolve",
+    "games",
     "parallel_env",
 ]
