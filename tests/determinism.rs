@@ -1,7 +1,11 @@
-//! Same scenario + seed gives byte-identical outputs; a VecEnv gives the same results as stepping
-//! its Sims one by one, with one thread or two.
+//! A repeating tournament writes what playing every episode writes; a VecEnv whose envs end at
+//! different steps equals its Sims stepped one by one, with one thread or two, and refuses bad
+//! input with no env moved. (`tests/conformance.rs` checks seeded runs and VecEnvs of every
+//! registered game.)
 
-use socium::core::{Sim, SimConfig, VecBuffers, VecEnv, derive_seed};
+mod common;
+
+use socium::core::{SimConfig, VecEnv};
 use socium::scenario::{Scenario, play, run};
 use std::path::Path;
 
@@ -31,38 +35,8 @@ fn outputs(s: &Scenario) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-#[test]
-fn same_seed_gives_byte_identical_outputs() {
-    for (name, episodes) in [
-        ("donor_cultural_evolution.toml", 3),
-        ("image_scoring.toml", 2),
-        ("ipd_tournament.toml", 7),
-        ("leading_eight.toml", 1),
-        ("werewolf.toml", 20),
-        ("among_us.toml", 10),
-        ("ipd_onnx.toml", 7),
-    ] {
-        let mut s = scenario(name, episodes);
-        s.config.transcript = true;
-        let first = outputs(&s);
-        assert_eq!(first.len(), 3, "{name}: transcript, metrics and summary");
-        assert!(first.iter().all(|(_, bytes)| !bytes.is_empty()));
-        assert_eq!(first, outputs(&s), "{name}: a second run differs");
-        s.config.seed += 1;
-        let transcript = |files: &[(String, Vec<u8>)]| files[2].1.clone();
-        if name != "ipd_tournament.toml" {
-            // The tournament's scripted strategies are deterministic; the others draw pairings.
-            assert_ne!(
-                transcript(&first),
-                transcript(&outputs(&s)),
-                "{name}: seed ignored"
-            );
-        }
-    }
-}
-
 /// A deterministic tournament keeping no transcript plays one round robin and repeats its
-/// episodes' records (`Game::period`); keeping one, it plays every episode. Both write the same
+/// episodes' records (`Rules::period`); keeping one, it plays every episode. Both write the same
 /// `metrics.csv` and `summary.json`, byte for byte.
 #[test]
 fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writes() {
@@ -82,7 +56,7 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
         // The circle method: 7 rounds for 8 agents, and for 7 (one resting each round); at
         // once, an episode is the whole round robin.
         let rounds = game.round_robin_episodes(agents);
-        s.game = std::sync::Arc::new(game);
+        s.game = socium::games::GameSpec::Repeated(game).into_game();
         let played = |s: &Scenario| {
             let mut sim = s.sim().unwrap();
             let mut played = Vec::new();
@@ -114,125 +88,33 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
     }
 }
 
-/// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
-fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -> VecBuffers {
-    let mut out = VecBuffers::default();
-    for (i, sim) in sims.iter_mut().enumerate() {
-        let per = actions.len() / finished.len();
-        if finished[i] {
-            sim.reset(None);
-        } else {
-            sim.step(&actions[i * per..(i + 1) * per]).unwrap();
-        }
-        out.obs.extend(sim.env().observations());
-        out.masks.extend(sim.env().action_masks());
-        out.acting.extend(sim.env().acting());
-        let zero = finished[i];
-        out.rewards.extend(
-            sim.env()
-                .rewards()
-                .iter()
-                .map(|&r| if zero { 0.0 } else { r }),
-        );
-        out.reward_components.extend(
-            sim.env()
-                .reward_components()
-                .iter()
-                .map(|&r| if zero { 0.0 } else { r }),
-        );
-        out.terminated.extend(sim.env().terminated());
-        out.truncated.extend(sim.env().truncated());
-        finished[i] = sim.env().is_done();
-    }
-    out
-}
-
 /// Matches that end at random (continuation 0.8), so envs finish and reset at different steps,
 /// with an external agent (always defecting here) and a random one.
 const UNEVEN: &str = "[scenario]\nname = \"uneven\"\n[game.repeated]\ncontinuation = 0.8\n\
     [[agents]]\nstrategy = \"gtft\"\n[[agents]]\nstrategy = \"wsls\"\n\
     [[agents]]\ncontroller = \"external\"\n[[agents]]\ncontroller = \"random\"\n";
 
+/// Envs whose episodes end at different steps: a VecEnv gives the same buffers on one thread or
+/// two, and as its Sims stepped one by one with NEXT_STEP autoreset. (`tests/conformance.rs`
+/// checks the same of every registered game.)
 #[test]
-fn vec_env_equals_sequential_stepping_with_one_or_two_threads() {
-    let uneven = Scenario::parse(UNEVEN, Path::new("uneven.toml")).unwrap();
-    for (name, steps) in [
-        ("donor_cultural_evolution.toml", 60),
-        ("image_scoring.toml", 25),
-        ("werewolf.toml", 40),
-        ("among_us.toml", 60),
-        ("uneven", 40),
-    ] {
-        let s = if name == "uneven" {
-            uneven.clone()
-        } else {
-            scenario(name, 1)
-        };
-        // One random agent so that the decide stream is exercised too.
-        let mut config: SimConfig = s.config.clone();
-        config.agents[0].controller = socium::core::Controller::Random;
-        let envs = 6;
-        let actions = vec![
-            0.0;
-            envs * config.agents.len()
-                * s.game.action_space(s.config.agents.len()).flat_dim()
-        ];
-        let run_with = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                let seeds = VecEnv::seeds(77, envs);
-                let mut env = VecEnv::new(&*s.game, &config, &seeds).unwrap();
-                let mut buf = env.buffers();
-                env.reset(Some(&seeds), buf.outputs()).unwrap();
-                let mut trace = vec![buf.clone()];
-                for _ in 0..steps {
-                    env.step(&actions, buf.outputs()).unwrap();
-                    trace.push(buf.clone());
-                }
-                trace
-            })
-        };
-        let one = run_with(1);
-        assert_eq!(one, run_with(2), "{name}: 1 vs 2 threads");
-
-        let mut sims: Vec<Sim> = (0..envs)
-            .map(|i| {
-                Sim::new(
-                    &*s.game,
-                    SimConfig {
-                        seed: derive_seed(77, i as u64),
-                        ..config.clone()
-                    },
-                )
-                .unwrap()
-            })
+fn vec_env_equals_sequential_stepping_when_envs_end_apart() {
+    let s = Scenario::parse(UNEVEN, Path::new("uneven.toml")).unwrap();
+    // One random agent so that the decide stream is exercised too.
+    let mut config: SimConfig = s.config.clone();
+    config.agents[0].controller = socium::core::Controller::Random;
+    let trace = common::vec_env_equals_sequential_stepping("uneven", &s, &config, 6, 40);
+    // Some step ends one env's episode while another goes on.
+    let agents = config.agents.len();
+    let uneven_end = trace.iter().any(|b| {
+        let ended: Vec<bool> = b
+            .terminated
+            .chunks(agents)
+            .map(|t| t.iter().all(|&x| x))
             .collect();
-        let mut finished = vec![false; envs];
-        for (t, expected) in one.iter().enumerate().skip(1) {
-            let got = step_sequentially(&mut sims, &actions, &mut finished);
-            assert_eq!(&got, expected, "{name}: step {t}");
-        }
-        assert!(
-            one.iter().any(|b| b.terminated.iter().any(|&t| t)),
-            "{name}: an episode ended"
-        );
-        if name == "uneven" {
-            // Some step ends one env's episode while another goes on.
-            let agents = config.agents.len();
-            let uneven_end = one.iter().any(|b| {
-                let ended: Vec<bool> = b
-                    .terminated
-                    .chunks(agents)
-                    .map(|t| t.iter().all(|&x| x))
-                    .collect();
-                ended.contains(&true) && ended.contains(&false)
-            });
-            assert!(uneven_end, "envs finished together");
-        }
-    }
+        ended.contains(&true) && ended.contains(&false)
+    });
+    assert!(uneven_end, "envs finished together");
 }
 
 #[test]

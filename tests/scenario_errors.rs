@@ -79,7 +79,14 @@ fn unknown_names() {
 
     let (line, _, key, msg) = error(&format!("[game.chess]\n{AGENTS}"));
     assert_eq!((line, key.as_str()), (3, "game.chess"));
-    assert!(msg.contains("unknown variant `chess`"), "{msg}");
+    assert!(
+        msg.contains("unknown variant `chess`, expected one of"),
+        "{msg}"
+    );
+    // It names every registered game.
+    for name in socium::scenario::GAME_NAMES {
+        assert!(msg.contains(&format!("`{name}`")), "{msg}");
+    }
 
     let (_, _, key, msg) = error(&format!(
         "[game.repeated]\n{AGENTS}[rewards.fame]\nweight = 1\n"

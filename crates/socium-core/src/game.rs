@@ -1,5 +1,6 @@
-//! Games as plugins: the [`Game`] trait, the [`Phase`]s a step runs, and the [`GameBuilder`] a
-//! game registers its per-env state and systems in.
+//! Games as plugins: the [`Rules`] a game plays by, the [`Game`] (rules with a name, made by
+//! [`Named`]), the [`Phase`]s a step runs, and the [`GameBuilder`] a game registers its per-env
+//! state and systems in.
 //!
 //! A World hosts a block of envs of one scenario; a game's systems iterate the envs of their
 //! World (queries over env components, filtered by [`crate::Stepping`] or [`crate::Resetting`]),
@@ -34,11 +35,13 @@ pub enum Phase {
     Observe,
 }
 
-/// A game family's rules, as a plugin: it declares its spaces, strategies, reward dimensions and
-/// metrics, checks a setup, and registers its per-env state and systems in a [`GameBuilder`].
-pub trait Game: Send + Sync {
-    /// The game's name in scenario files and outputs.
-    fn name(&self) -> &'static str;
+/// A game's rules, as a plugin: they declare the spaces, strategies, reward dimensions and
+/// metrics, check a setup, and register the per-env state and systems in a [`GameBuilder`].
+///
+/// Rules have no name: a [`Game`] is rules with the name a registry gives them ([`Named`]), so
+/// that the name a scenario file writes and the name the game reports are one string (the game
+/// registry of `socium-games` gives each its `[game.<name>]` tag).
+pub trait Rules: Send + Sync {
     /// The observation space (a `Box`) for `agents` agents.
     fn observation_space(&self, agents: usize) -> Space;
     /// Every agent's action space when `agents` play (acts may name other players).
@@ -78,6 +81,73 @@ pub trait Game: Send + Sync {
     /// certain; the default is `None`.
     fn period(&self, _agents: &[AgentSpec]) -> Option<u64> {
         None
+    }
+}
+
+/// A game: [`Rules`] with a name, the name scenario files and outputs use. The kernel plays a
+/// `&dyn Game`; [`Named`] makes one of any rules.
+pub trait Game: Rules {
+    /// The game's name in scenario files (`[game.<name>]`) and outputs.
+    fn name(&self) -> &'static str;
+}
+
+/// Rules under a name: the [`Game`] a registry builds, so that the name is the one the registry
+/// was given and no game names itself.
+#[derive(Clone, Debug)]
+pub struct Named<R> {
+    name: &'static str,
+    rules: R,
+}
+
+impl<R: Rules> Named<R> {
+    /// `rules` under `name`.
+    pub fn new(name: &'static str, rules: R) -> Self {
+        Named { name, rules }
+    }
+}
+
+impl<R: Rules> Game for Named<R> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+// Every method is passed on, the provided ones too: a method added to `Rules` must be added here
+// (clippy refuses a provided method left to its default, which would hide the game's own).
+#[deny(clippy::missing_trait_methods)]
+impl<R: Rules> Rules for Named<R> {
+    fn observation_space(&self, agents: usize) -> Space {
+        self.rules.observation_space(agents)
+    }
+    fn action_space(&self, agents: usize) -> Space {
+        self.rules.action_space(agents)
+    }
+    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
+        self.rules.reward_dimensions()
+    }
+    fn strategies(&self) -> &'static [StrategyInfo] {
+        self.rules.strategies()
+    }
+    fn metrics(&self) -> &'static [MetricInfo] {
+        self.rules.metrics()
+    }
+    fn turn_order(&self) -> TurnOrder {
+        self.rules.turn_order()
+    }
+    fn default_episodes(&self, agents: usize) -> u64 {
+        self.rules.default_episodes(agents)
+    }
+    fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
+        self.rules.check(agents)
+    }
+    fn build(&self, game: &mut GameBuilder) {
+        self.rules.build(game)
+    }
+    fn seed_independent(&self, agents: &[AgentSpec], episodes: usize) -> bool {
+        self.rules.seed_independent(agents, episodes)
+    }
+    fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
+        self.rules.period(agents)
     }
 }
 

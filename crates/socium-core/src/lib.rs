@@ -5,8 +5,8 @@
 //! schedule steps every env of the block through the phases `Decide -> Resolve -> Reward ->
 //! Record -> Observe` (or resets it). Agents have a dense [`AgentId`] and a [`Controller`]; a
 //! [`SocialGraph`] ties them; every act is an [`Utterance`]; reward components write `(agent,
-//! utterance, dimension, value)` entries into the [`RewardLedger`]. Games are plugins
-//! implementing [`Game`]. A [`Sim`] is a block of one env; a [`VecEnv`] steps many blocks in
+//! utterance, dimension, value)` entries into the [`RewardLedger`]. Games are plugins: [`Rules`]
+//! under a name ([`Game`], [`Named`]). A [`Sim`] is a block of one env; a [`VecEnv`] steps many blocks in
 //! parallel with rayon into flat buffers; [`Policy`] controllers act for all their agents across
 //! a VecEnv in one batch. See `docs/ARCHITECTURE.md` for the map.
 
@@ -35,7 +35,7 @@ pub use env::{
     ActionMasks, Actions, AnyEnv, EnvView, Observations, ResetDue, Resetting, Rows, Spaces,
     Stepping,
 };
-pub use game::{Game, GameBuilder, Phase};
+pub use game::{Game, GameBuilder, Named, Phase, Rules};
 pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
     parse_edge_list,

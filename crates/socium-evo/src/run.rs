@@ -213,7 +213,7 @@ pub struct Evolution {
     /// Episodes each generation plays before reproducing (payoffs summed over them).
     pub episodes: usize,
     /// Whether to play each distinct population once where the game says its outcome does not
-    /// depend on the seed ([`Game::seed_independent`]) and the graph is not drawn at random.
+    /// depend on the seed ([`Rules::seed_independent`](socium_core::Rules::seed_independent)) and the graph is not drawn at random.
     pub memoize: bool,
 }
 

@@ -1,5 +1,36 @@
 //! Socium's game families. Each family is a module of plugins implementing
-//! [`socium_core::Game`]; every rule set cites the paper it follows.
+//! [`socium_core::Rules`]; every rule set cites the paper it follows.
+//!
+//! The registry below is the one list of games: one entry per game gives its `[game.<name>]`
+//! tag, its config type (the table's settings) and, where the config is not itself the rules,
+//! how the config becomes them. From it come [`GameSpec`] (the scenario's game table),
+//! [`GameSpec::into_game`] (a [`socium_core::Game`] named by its tag), [`NAMES`] and
+//! [`games`].
+
+#[macro_use]
+mod registry;
 
 pub mod deduction;
 pub mod donor;
+
+use deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
+use donor::{
+    cultural::CulturalConfig,
+    indirect::{ImageScoringConfig, IndirectGame, NormsConfig},
+    repeated::RepeatedConfig,
+};
+
+registry! {
+    /// The cultural-evolution donor game (Vallinder & Hughes 2024).
+    DonorCultural("donor_cultural", CulturalConfig),
+    /// Image scoring (Nowak & Sigmund 1998).
+    ImageScoring("image_scoring", ImageScoringConfig => IndirectGame::from),
+    /// Second-order norms, the leading eight (Ohtsuki & Iwasa 2004).
+    Norms("norms", NormsConfig => IndirectGame::from),
+    /// Repeated two-player games and round-robin tournaments (Axelrod 1984).
+    Repeated("repeated", RepeatedConfig),
+    /// Mafia / Werewolf (Braverman, Etesami & Mossel 2008; Werewolf Arena's seer and doctor).
+    Mafia("mafia", MafiaConfig),
+    /// An Among Us-style game (Sarkar et al. 2025).
+    AmongUs("among_us", AmongUsConfig),
+}

@@ -380,11 +380,18 @@ fn env_seeds(master: u64, num_envs: usize) -> Vec<u64> {
     VecEnv::seeds(master, num_envs)
 }
 
+/// The name of every registered game (`[game.<name>]`), in registry order.
+#[pyfunction]
+fn games() -> Vec<&'static str> {
+    socium_scenario::GAME_NAMES.to_vec()
+}
+
 /// The extension module.
 #[pymodule]
 fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RustVecEnv>()?;
     m.add_function(wrap_pyfunction!(env_seeds, m)?)?;
+    m.add_function(wrap_pyfunction!(games, m)?)?;
     m.add_function(wrap_pyfunction!(scenario_seed, m)?)?;
     m.add_function(wrap_pyfunction!(evolve, m)?)?;
     m.add_function(wrap_pyfunction!(prefer_onnxruntime, m)?)?;

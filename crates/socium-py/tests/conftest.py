@@ -1,5 +1,6 @@
 """Shared paths and helpers for the Python tests."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,18 @@ def trainable(path: Path) -> bool:
 
 
 TRAINABLE = [p for p in SCENARIOS if trainable(p)]
+
+
+def game_of(path: Path) -> str:
+    """The game a scenario plays: the name of its `[game.<name>]` table."""
+    with open(path, "rb") as f:
+        (name,) = tomllib.load(f)["game"]
+    return name
+
+
+def learner_scenarios(game: str) -> list[Path]:
+    """The bundled scenarios of `game` with agents a trainer controls."""
+    return [p for p in TRAINABLE if game_of(p) == game]
 
 
 @pytest.fixture(params=TRAINABLE, ids=lambda p: p.stem)

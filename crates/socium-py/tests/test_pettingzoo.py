@@ -1,16 +1,21 @@
 """The PettingZoo Parallel API, as PettingZoo's own checkers test it, on every bundled scenario
-that has agents a trainer can control."""
+that has agents a trainer can control: for every game of the registry (`socium.games()`), its
+learner scenarios."""
 
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import socium
-from conftest import ROOT, TRAINABLE
+from conftest import ROOT, TRAINABLE, game_of, learner_scenarios
 
 
-def test_there_are_trainable_scenarios():
-    assert {p.stem for p in TRAINABLE} >= {"donor_learner", "ipd_learner"}
+@pytest.mark.parametrize("game", socium.games())
+def test_parallel_api_on_every_games_learner_scenarios(game):
+    scenarios = learner_scenarios(game)
+    assert scenarios, f"game `{game}` has no scenario with an external agent (scenarios/{game}_learner.toml)"
+    for scenario in scenarios:
+        parallel_api_test(socium.parallel_env(scenario), num_cycles=1000)
 
 
 def test_a_scenario_without_external_agents_is_refused_with_what_to_do():
@@ -33,8 +38,9 @@ def test_a_scenario_without_external_agents_is_refused_with_what_to_do():
     vec.step(np.zeros(vec.action_space.shape, np.float32))
 
 
-def test_parallel_api(scenario):
-    parallel_api_test(socium.parallel_env(scenario), num_cycles=1000)
+def test_every_trainable_scenario_plays_a_registered_game():
+    # So the test above checks every trainable scenario.
+    assert TRAINABLE and {game_of(p) for p in TRAINABLE} <= set(socium.games())
 
 
 def forbids_acts(scenario, steps=200) -> bool:

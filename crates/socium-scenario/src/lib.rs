@@ -15,13 +15,15 @@ pub mod schema;
 pub use error::{Located, ScenarioError};
 pub use overrides::Override;
 pub use run::{EpisodeRecord, GroupSummary, RunError, RunSummary, play, run};
+/// The game registry: every game with its default settings (for `socium list`), and every
+/// game's name.
+pub use socium_games::{NAMES as GAME_NAMES, games};
 
-use schema::{AgentGroup, ControllerKind, GameSpec, ScenarioFile};
+use schema::{AgentGroup, ControllerKind, ScenarioFile};
 use socium_core::{
     AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
     PolicyController, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
-use socium_games::donor::indirect::IndirectGame;
 use socium_policy::OnnxPolicy;
 use std::{
     path::{Path, PathBuf},
@@ -61,32 +63,6 @@ impl std::fmt::Debug for Scenario {
             .field("episodes", &self.episodes)
             .finish()
     }
-}
-
-impl GameSpec {
-    /// The game plugin.
-    pub fn into_game(self) -> Arc<dyn Game> {
-        match self {
-            GameSpec::DonorCultural(c) => Arc::new(c),
-            GameSpec::ImageScoring(c) => Arc::new(IndirectGame::from(c)),
-            GameSpec::Norms(c) => Arc::new(IndirectGame::from(c)),
-            GameSpec::Repeated(c) => Arc::new(c),
-            GameSpec::Mafia(c) => Arc::new(c),
-            GameSpec::AmongUs(c) => Arc::new(c),
-        }
-    }
-}
-
-/// Every game with its default settings, for `socium list`.
-pub fn games() -> Vec<Arc<dyn Game>> {
-    vec![
-        GameSpec::DonorCultural(Default::default()).into_game(),
-        GameSpec::ImageScoring(Default::default()).into_game(),
-        GameSpec::Norms(Default::default()).into_game(),
-        GameSpec::Repeated(Default::default()).into_game(),
-        GameSpec::Mafia(Default::default()).into_game(),
-        GameSpec::AmongUs(Default::default()).into_game(),
-    ]
 }
 
 impl Scenario {

@@ -104,7 +104,7 @@ pub struct EpisodeRecord {
 /// `record(episode, its record)` after every episode, in order.
 ///
 /// When no transcript is kept and the game repeats itself every `p` episodes with these agents
-/// ([`socium_core::Game::period`]: the repetitions of a deterministic tournament), only the first
+/// ([`socium_core::Rules::period`]: the repetitions of a deterministic tournament), only the first
 /// `p` episodes are played and each later one is given the record of the one it repeats, as the
 /// `axelrod` library serves the repetitions of deterministic matches from its cache. The records
 /// are the same as playing every episode would give.

@@ -6,12 +6,6 @@ use socium_core::{
     GraphSpec, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
-use socium_games::deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
-use socium_games::donor::{
-    cultural::CulturalConfig,
-    indirect::{ImageScoringConfig, NormsConfig},
-    repeated::RepeatedConfig,
-};
 use std::collections::BTreeMap;
 use toml::Spanned;
 
@@ -158,23 +152,9 @@ pub struct Meta {
     pub onnxruntime: Option<String>,
 }
 
-/// `[game.<name>]`: exactly one game table.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GameSpec {
-    /// The cultural-evolution donor game (Vallinder & Hughes 2024).
-    DonorCultural(CulturalConfig),
-    /// Image scoring (Nowak & Sigmund 1998).
-    ImageScoring(ImageScoringConfig),
-    /// Second-order norms, the leading eight (Ohtsuki & Iwasa 2004).
-    Norms(NormsConfig),
-    /// Repeated two-player games and round-robin tournaments (Axelrod 1984).
-    Repeated(RepeatedConfig),
-    /// Mafia / Werewolf (Braverman, Etesami & Mossel 2008; Werewolf Arena's seer and doctor).
-    Mafia(MafiaConfig),
-    /// An Among Us-style game (Sarkar et al. 2025).
-    AmongUs(AmongUsConfig),
-}
+/// `[game.<name>]`: the game registry's table type (one variant per game of
+/// `socium_games`' registry).
+pub use socium_games::GameSpec;
 
 /// `[[agents]]`: a group of identical agents.
 #[derive(Debug, Deserialize)]

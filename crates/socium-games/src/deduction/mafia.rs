@@ -22,8 +22,8 @@ use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, EnvAgents,
-    Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger,
-    SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger,
+    Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::Count,
 };
 
@@ -283,11 +283,7 @@ struct Events {
     end: Option<(bool, UtteranceId)>,
 }
 
-impl Game for MafiaConfig {
-    fn name(&self) -> &'static str {
-        "mafia"
-    }
-
+impl Rules for MafiaConfig {
     fn observation_space(&self, agents: usize) -> Space {
         Space::uniform_box(obs::dim(agents), 0.0, 1.0)
     }

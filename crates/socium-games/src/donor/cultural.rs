@@ -25,7 +25,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
-    Game, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, SimRng,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, Rules, SimRng,
     SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
 };
@@ -338,11 +338,7 @@ impl CulturalConfig {
     }
 }
 
-impl Game for CulturalConfig {
-    fn name(&self) -> &'static str {
-        "donor_cultural"
-    }
-
+impl Rules for CulturalConfig {
     fn observation_space(&self, _agents: usize) -> Space {
         let mut low = vec![0.0, 0.0, 0.0, 0.0];
         let mut high = vec![1.0, f32::INFINITY, f32::INFINITY, 1.0];

@@ -32,10 +32,10 @@ use rand::Rng;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents, Game,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
-    Resetting, RewardLedger, SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo,
-    Turn, UtteranceId, Utterances,
+    Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
+    StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -533,14 +533,7 @@ struct Event {
 #[derive(Component, Debug, Default)]
 struct Events(Vec<Event>);
 
-impl Game for IndirectGame {
-    fn name(&self) -> &'static str {
-        match self.model {
-            Model::Scores => "image_scoring",
-            Model::Norm(_) => "norms",
-        }
-    }
-
+impl Rules for IndirectGame {
     fn observation_space(&self, _agents: usize) -> Space {
         let (lo, hi) = match self.model {
             Model::Scores => (-5.0, 5.0),

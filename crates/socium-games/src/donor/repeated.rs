@@ -32,8 +32,8 @@ use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
-    Done, EnvAgents, Game, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting,
-    RewardLedger, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
+    Done, EnvAgents, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting,
+    RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
     Utterances,
     bounded::{Count, Finite, Probability},
 };
@@ -370,11 +370,7 @@ impl RepeatedConfig {
     }
 }
 
-impl Game for RepeatedConfig {
-    fn name(&self) -> &'static str {
-        "repeated"
-    }
-
+impl Rules for RepeatedConfig {
     fn observation_space(&self, agents: usize) -> Space {
         Space::uniform_box(self.slots(agents) * obs::DIM, 0.0, 1.0)
     }

@@ -33,6 +33,7 @@ from socium._socium import (
     PolicyError,
     ScenarioError,
     env_seeds,
+    games,
     prefer_onnxruntime,
 )
 from socium.env import ParallelEnv, parallel_env
@@ -71,5 +72,6 @@ __all__ = [
     "VecEnv",
     "env_seeds",
     "evolve",
+    "games",
     "parallel_env",
 ]

@@ -60,7 +60,7 @@ pub use rules::Stage;
 
 use serde::Deserialize;
 use socium_core::{
-    AgentSpec, DimId, DimensionInfo, Game, GameBuilder, MetricId, MetricInfo, Phase, Space,
+    AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Rules, Space,
     StrategyInfo, bounded::Count,
 };
 
@@ -214,11 +214,7 @@ static METRICS: [MetricInfo; 3] = [
     },
 ];
 
-impl Game for AmongUsConfig {
-    fn name(&self) -> &'static str {
-        "among_us"
-    }
-
+impl Rules for AmongUsConfig {
     fn observation_space(&self, agents: usize) -> Space {
         Space::uniform_box(obs::dim(agents, self.rooms()), 0.0, 1.0)
     }

@@ -1,0 +1,93 @@
+//! Helpers shared by the end-to-end tests.
+
+use socium::core::{Sim, SimConfig, VecBuffers, VecEnv, derive_seed};
+use socium::scenario::Scenario;
+
+/// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
+pub fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -> VecBuffers {
+    let mut out = VecBuffers::default();
+    for (i, sim) in sims.iter_mut().enumerate() {
+        let per = actions.len() / finished.len();
+        if finished[i] {
+            sim.reset(None);
+        } else {
+            sim.step(&actions[i * per..(i + 1) * per]).unwrap();
+        }
+        out.obs.extend(sim.env().observations());
+        out.masks.extend(sim.env().action_masks());
+        out.acting.extend(sim.env().acting());
+        let zero = finished[i];
+        out.rewards.extend(
+            sim.env()
+                .rewards()
+                .iter()
+                .map(|&r| if zero { 0.0 } else { r }),
+        );
+        out.reward_components.extend(
+            sim.env()
+                .reward_components()
+                .iter()
+                .map(|&r| if zero { 0.0 } else { r }),
+        );
+        out.terminated.extend(sim.env().terminated());
+        out.truncated.extend(sim.env().truncated());
+        finished[i] = sim.env().is_done();
+    }
+    out
+}
+
+/// Steps a VecEnv of `envs` envs of `s` (with `config`), seeded 77, `steps` times with zero
+/// actions on 1 and on 2 threads, and its Sims one by one: returns the buffers after the reset
+/// and every step, having checked that all three agree.
+pub fn vec_env_equals_sequential_stepping(
+    name: &str,
+    s: &Scenario,
+    config: &SimConfig,
+    envs: usize,
+    steps: usize,
+) -> Vec<VecBuffers> {
+    let agents = config.agents.len();
+    let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
+    let run_with = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let seeds = VecEnv::seeds(77, envs);
+            let mut env = VecEnv::new(&*s.game, config, &seeds).unwrap();
+            let mut buf = env.buffers();
+            env.reset(Some(&seeds), buf.outputs()).unwrap();
+            let mut trace = vec![buf.clone()];
+            for _ in 0..steps {
+                env.step(&actions, buf.outputs()).unwrap();
+                trace.push(buf.clone());
+            }
+            trace
+        })
+    };
+    let one = run_with(1);
+    assert!(
+        one == run_with(2),
+        "{name}: the buffers differ on 1 and 2 threads"
+    );
+
+    let mut sims: Vec<Sim> = (0..envs)
+        .map(|i| {
+            let config = SimConfig {
+                seed: derive_seed(77, i as u64),
+                ..config.clone()
+            };
+            Sim::new(&*s.game, config).unwrap()
+        })
+        .collect();
+    let mut finished = vec![false; envs];
+    for (t, expected) in one.iter().enumerate().skip(1) {
+        let got = step_sequentially(&mut sims, &actions, &mut finished);
+        assert!(
+            &got == expected,
+            "{name}: step {t}: the VecEnv differs from its Sims stepped one by one"
+        );
+    }
+    one
+}

@@ -1,0 +1,375 @@
+//! Conformance: what every game must do, checked for every game of the registry
+//! (`socium::games::NAMES`) and every strategy it declares — no list of games here.
+//!
+//! - its bundled scenarios (`scenarios/*.toml` with a `[game.<name>]` table) validate, and one of
+//!   them, its learner scenario, has an external agent (the Python suite runs PettingZoo's
+//!   `parallel_api_test` on it);
+//! - each strategy plays (every agent but one of that strategy, the last one random) on the
+//!   learner scenario's settings and agent count, with a weight and transform on every reward
+//!   dimension; where the game's `check` refuses the strategy, its message names the setting
+//!   that allows it as `` `key = value` ``, and the setup takes it;
+//! - every reward entry names an utterance of its step or of an earlier step of the episode (a
+//!   `settles` line), and the scalar reward is the weighted sum of the transformed
+//!   per-dimension sums;
+//! - a seeded run writes byte-identical outputs twice, and other outputs with another seed;
+//! - a VecEnv gives the same buffers on 1 and 2 threads, and as its Sims stepped one by one.
+
+mod common;
+
+use socium::core::{Controller, Sim, Transform, UtteranceId};
+use socium::games::{GameSpec, NAMES, games};
+use socium::scenario::{Scenario, run};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Steps of each episode of a strategy's setup (`max_steps`).
+const EPISODE_STEPS: i64 = 60;
+/// Steps stepped in the attribution and VecEnv checks: episodes end by the rules (a game
+/// shorter than `EPISODE_STEPS`) or by truncation, and the next ones start.
+const STEPS: usize = 150;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every bundled scenario: (file, text).
+fn bundled() -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect()
+}
+
+/// The bundled scenarios of game `name`: those with a `[game.<name>]` table.
+fn bundled_of(name: &str) -> Vec<(PathBuf, String)> {
+    let table = format!("[game.{name}]");
+    bundled()
+        .into_iter()
+        .filter(|(_, text)| text.lines().any(|l| l.trim() == table))
+        .collect()
+}
+
+/// The learner scenario of game `name`: its first bundled scenario with an external agent.
+fn learner(name: &str) -> (PathBuf, String, Scenario) {
+    bundled_of(name)
+        .into_iter()
+        .map(|(file, text)| {
+            let s = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            (file, text, s)
+        })
+        .find(|(_, _, s)| (s.config.agents.iter()).any(|a| a.controller == Controller::External))
+        .unwrap_or_else(|| {
+            panic!(
+                "game `{name}` has no learner scenario: add scenarios/{name}_learner.toml with a \
+                 `controller = \"external\"` agent"
+            )
+        })
+}
+
+/// A strategy's setup: a scenario of game `name` and the strategy it exercises.
+struct Setup {
+    name: String,
+    scenario: Scenario,
+}
+
+/// The settings that a refusal names as `` `key = value` ``.
+fn named_settings(refusal: &str) -> Vec<(String, toml::Value)> {
+    refusal
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|quoted| {
+            let (key, value) = quoted.split_once(" = ")?;
+            let key = key.trim();
+            let valid = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}")).ok()?["v"].clone();
+            valid.then(|| (key.to_owned(), value))
+        })
+        .collect()
+}
+
+/// Weights and transforms, by dimension index: every kind of transform, and weights other than
+/// 1 and the defaults.
+fn reward_table(k: usize) -> toml::Value {
+    let table = match k % 3 {
+        0 => "weight = 0.7\ntransform = { sigmoid = { scale = 4.0 } }",
+        1 => "weight = 0.3\ntransform = { min_max = { window = 3 } }",
+        _ => "weight = -1.5",
+    };
+    toml::Value::Table(toml::from_str(table).unwrap())
+}
+
+/// One setup per strategy of every registered game, on the settings and agent count of the
+/// game's learner scenario.
+fn setups() -> Vec<Setup> {
+    let mut out = Vec::new();
+    for game in games() {
+        let name = game.name();
+        let (file, text, learner) = learner(name);
+        let agents = learner.config.agents.len() as i64;
+        assert!(agents >= 2, "{}: fewer than 2 agents", file.display());
+        let base: toml::Table = toml::from_str(&text).unwrap();
+        assert!(
+            !game.strategies().is_empty(),
+            "game `{name}` has no strategies"
+        );
+        for strategy in game.strategies() {
+            let mut doc = base.clone();
+            doc.remove("evolution");
+            let meta = doc["scenario"].as_table_mut().unwrap();
+            meta.insert("max_steps".into(), EPISODE_STEPS.into());
+            meta.insert("episodes".into(), 2.into());
+            let agent_table = |t: &str| toml::Value::Table(toml::from_str(t).unwrap());
+            doc.insert(
+                "agents".into(),
+                toml::Value::Array(vec![
+                    agent_table(&format!(
+                        "count = {}\nstrategy = \"{}\"",
+                        agents - 1,
+                        strategy.name
+                    )),
+                    agent_table("controller = \"random\"\nlabel = \"random controller\""),
+                ]),
+            );
+            let rewards = (game.reward_dimensions().iter().enumerate())
+                .map(|(k, d)| (d.name.to_owned(), reward_table(k)))
+                .collect();
+            doc.insert("rewards".into(), toml::Value::Table(rewards));
+            doc.insert("output".into(), agent_table("transcript = true"));
+            let setup = format!("{name}, {}", strategy.name);
+            let path = PathBuf::from(format!("{name}_{}.toml", strategy.name));
+            let parse = |doc: &toml::Table| {
+                Scenario::parse(&toml::to_string(doc).unwrap(), &path).map_err(|e| match e {
+                    socium::scenario::ScenarioError::At(at) => at.message,
+                    e => e.to_string(),
+                })
+            };
+            let scenario = match parse(&doc) {
+                Ok(s) => s,
+                Err(refusal) => {
+                    // The game refuses the strategy under these settings: take the settings its
+                    // message names.
+                    let settings = named_settings(&refusal);
+                    assert!(
+                        !settings.is_empty(),
+                        "{setup}: refused (\"{refusal}\"), naming no `key = value` setting that \
+                         allows it"
+                    );
+                    let table = doc["game"][name].as_table().cloned().unwrap_or_default();
+                    let mut table = table;
+                    table.extend(settings);
+                    doc["game"]
+                        .as_table_mut()
+                        .unwrap()
+                        .insert(name.to_owned(), toml::Value::Table(table));
+                    parse(&doc).unwrap_or_else(|e| {
+                        panic!("{setup}: refused with the settings its refusal names: {e}")
+                    })
+                }
+            };
+            assert_eq!(scenario.game.name(), name);
+            out.push(Setup {
+                name: setup,
+                scenario,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn the_registry_names_each_game_by_its_table() {
+    let names: Vec<&str> = games().iter().map(|g| g.name()).collect();
+    assert_eq!(names, NAMES);
+    for spec in GameSpec::defaults() {
+        let name = spec.name();
+        assert_eq!(spec.into_game().name(), name);
+        let text = format!(
+            "[scenario]\nname = \"x\"\n[game.{name}]\n[[agents]]\ncontroller = \"random\"\ncount = 10\n"
+        );
+        let s = Scenario::parse(&text, Path::new("x.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.game.name(), name);
+    }
+}
+
+#[test]
+fn every_bundled_scenario_validates_and_every_game_has_a_learner_scenario() {
+    let mut seen = BTreeSet::new();
+    for name in NAMES {
+        let files = bundled_of(name);
+        assert!(!files.is_empty(), "game `{name}` has no bundled scenario");
+        for (file, _) in files {
+            let s = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(s.game.name(), *name, "{}", file.display());
+            seen.insert(file);
+        }
+        learner(name);
+    }
+    let all: BTreeSet<PathBuf> = bundled().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(seen, all, "a bundled scenario names no registered game");
+}
+
+/// Applies a dimension's transform to this step's raw value, `window` holding the raw values
+/// of the dimension (all agents) over the transform's window, this step included.
+fn transform(t: Transform, x: f64, window: &[f64]) -> f64 {
+    match t {
+        Transform::Identity => x,
+        Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale.get()).exp()) - 1.0,
+        Transform::MinMax { .. } => {
+            let lo = window.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if hi > lo { (x - lo) / (hi - lo) } else { 0.0 }
+        }
+    }
+}
+
+/// Steps `sim` `steps` times (resetting when an episode ends) and checks every step's
+/// attribution and sums; returns the number of reward entries seen.
+fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
+    let n = sim.agent_count();
+    let dims = sim.env().reward_dimensions().to_vec();
+    let d = dims.len();
+    let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
+    let mut history: Vec<Vec<f64>> = vec![Vec::new(); d];
+    let mut earlier: BTreeSet<UtteranceId> = BTreeSet::new();
+    let mut entries_seen = 0;
+    for _ in 0..steps {
+        if sim.env().is_done() {
+            sim.reset(None);
+            history.iter_mut().for_each(Vec::clear);
+            earlier.clear();
+        }
+        sim.step(&actions).unwrap();
+        let made: BTreeSet<UtteranceId> = sim.env().utterances().iter().map(|u| u.id).collect();
+        let mut raw = vec![0.0; n * d];
+        for e in sim.env().reward_entries() {
+            assert!(
+                made.contains(&e.utterance) || earlier.contains(&e.utterance),
+                "{name}: entry {e:?} names no utterance of its step or of an earlier one"
+            );
+            raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
+            entries_seen += 1;
+        }
+        // The transcript lines: one per utterance of the step, and a `settles` line per earlier
+        // utterance named, together holding every entry.
+        let lines = sim.env().transcript_lines();
+        let (mut made_lines, mut entries_on_lines) = (0, 0);
+        for line in &lines {
+            entries_on_lines += line.rewards().len();
+            match line {
+                socium::core::TranscriptLine::Made { .. } => made_lines += 1,
+                socium::core::TranscriptLine::Settles { settles, .. } => assert!(
+                    earlier.contains(settles),
+                    "{name}: a line settles {settles:?}, no earlier utterance of the episode"
+                ),
+            }
+        }
+        assert_eq!(made_lines, made.len(), "{name}: an utterance has no line");
+        assert_eq!(
+            entries_on_lines,
+            sim.env().reward_entries().len(),
+            "{name}: the transcript lines lose or add entries"
+        );
+        earlier.extend(made);
+
+        for k in 0..d {
+            history[k].extend((0..n).map(|a| raw[a * d + k]));
+            if let Transform::MinMax { window } = dims[k].transform {
+                let keep = window.get() as usize * n;
+                let len = history[k].len();
+                history[k].drain(..len.saturating_sub(keep));
+            }
+        }
+        for a in 0..n {
+            let mut total = 0.0;
+            for (k, dim) in dims.iter().enumerate() {
+                let c = sim.env().reward_components()[a * d + k] as f64;
+                let expected = transform(dim.transform, raw[a * d + k], &history[k]);
+                assert!(
+                    (c - expected).abs() < 1e-4 * (1.0 + expected.abs()),
+                    "{name}: agent {a}, {}: component {c}, expected {expected}",
+                    dim.name
+                );
+                total += dim.weight * c;
+            }
+            let r = sim.env().rewards()[a] as f64;
+            assert!(
+                (r - total).abs() < 1e-4 * (1.0 + total.abs()),
+                "{name}: agent {a}: reward {r}, expected the weighted sum {total}"
+            );
+        }
+    }
+    entries_seen
+}
+
+#[test]
+fn rewards_are_attributed_and_add_up_for_every_strategy() {
+    let mut entries = std::collections::BTreeMap::<&str, usize>::new();
+    for setup in setups() {
+        let sim = setup.scenario.sim().unwrap();
+        let seen = check_attribution_and_sums(&setup.name, sim, STEPS);
+        *entries.entry(setup.scenario.game.name()).or_default() += seen;
+    }
+    for name in NAMES {
+        assert!(entries[name] > 0, "game `{name}`: no reward entry at all");
+    }
+}
+
+/// The files a run of `s` writes, by name.
+fn outputs(s: &Scenario) -> Vec<(String, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    run(s, dir.path(), |_| {}).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn seeded_runs_repeat_byte_for_byte_for_every_strategy() {
+    for Setup { name, mut scenario } in setups() {
+        let first = outputs(&scenario);
+        let names: Vec<&str> = first.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(names, ["metrics.csv", "summary.json", "transcript.jsonl"]);
+        assert!(first.iter().all(|(_, bytes)| !bytes.is_empty()), "{name}");
+        assert!(first == outputs(&scenario), "{name}: a second run differs");
+        // The random agent draws from the seeded streams.
+        scenario.config.seed += 1;
+        assert!(
+            first[2] != outputs(&scenario)[2],
+            "{name}: another seed gives the same transcript"
+        );
+    }
+}
+
+#[test]
+fn vec_envs_equal_their_sims_on_one_or_two_threads_for_every_strategy() {
+    for Setup { name, scenario } in setups() {
+        let trace = common::vec_env_equals_sequential_stepping(
+            &name,
+            &scenario,
+            &scenario.config,
+            4,
+            STEPS,
+        );
+        let ended = |b: &socium::core::VecBuffers| {
+            b.terminated.iter().zip(&b.truncated).any(|(&t, &u)| t || u)
+        };
+        assert!(trace.iter().any(ended), "{name}: no episode ended");
+    }
+}
