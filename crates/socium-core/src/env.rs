@@ -90,9 +90,6 @@ pub type Stepping = Without<ResetDue>;
 /// Query filter of the envs a run of the schedule resets: the systems of `Reset` iterate these.
 pub type Resetting = With<ResetDue>;
 
-/// Query filter of every env (for `Observe`, which ends resets and steps alike).
-pub type AnyEnv = With<Observations>;
-
 /// Read access to one env: its observations, rewards, utterances and state, wherever it lives.
 #[derive(Clone, Copy)]
 pub struct EnvView<'w> {
@@ -113,16 +110,6 @@ impl<'w> EnvView<'w> {
     fn kernel<T: Component>(&self) -> &'w T {
         self.get::<T>()
             .expect("every env has the kernel's components")
-    }
-
-    /// The env's entity.
-    pub fn entity(&self) -> Entity {
-        self.entity
-    }
-
-    /// The World the env lives in (shared with the other envs of its block).
-    pub fn world(&self) -> &'w World {
-        self.world
     }
 
     /// The agents' controllers and labels.

@@ -32,8 +32,7 @@ pub use agent::{
     StrategyChoice, StrategyInfo,
 };
 pub use env::{
-    ActionMasks, Actions, AnyEnv, EnvView, Observations, ResetDue, Resetting, Rows, Spaces,
-    Stepping,
+    ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };
 pub use game::{Game, GameBuilder, Named, Phase, Rules};
 pub use graph::{
