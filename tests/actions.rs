@@ -247,3 +247,24 @@ fn at_once_an_ended_match_allows_only_0_until_the_agent_is_done() {
         "some seed ends one of agent 1's matches first"
     );
 }
+
+/// A Sim skips a seeded reset with the seed it was just reset with (nothing has changed since);
+/// after a step, the same reset is a real one, and another seed always is.
+#[test]
+fn a_seeded_reset_puts_the_sim_back_however_often_it_is_asked() {
+    let text = "[scenario]\nname = \"x\"\nseed = 4\n[game.donor_cultural]\n\
+                [[agents]]\ncontroller = \"external\"\n[[agents]]\nstrategy = \"reciprocal\"\ncount = 3\n";
+    let fresh = snapshot(&sim(text));
+    let mut s = sim(text);
+    s.reset(Some(4));
+    assert_eq!(snapshot(&s), fresh, "a reset with the build's seed");
+    s.step(&[0.5; 4]).unwrap();
+    assert_eq!(s.env().clock().step(), 1);
+    s.reset(Some(4));
+    assert_eq!(snapshot(&s), fresh, "the same seed after a step");
+    s.reset(Some(5));
+    let other = snapshot(&s);
+    assert_ne!(other.0, fresh.0, "another seed pairs the donors anew");
+    s.reset(Some(4));
+    assert_eq!(snapshot(&s), fresh, "back to the first seed");
+}
