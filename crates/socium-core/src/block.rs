@@ -101,48 +101,18 @@ impl Block {
         world.insert_resource(spaces.clone());
         world.insert_resource(RewardDimensions(config.rewards.clone()));
         world.insert_resource(GraphRecipe(config.graph.clone()));
-        let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
+        // Each env is spawned empty with its agents, given the game's components, and only then
+        // the kernel's, in one batch: every insert moves an entity to another table, and the
+        // tables it leaves keep their capacity, so the kernel's large rows (six random streams
+        // among them) must move once, into their final table.
         let envs: Vec<Entity> = seeds
             .iter()
-            .map(|&seed| {
-                let env = world
-                    .spawn((
-                        (
-                            Clock::default(),
-                            Turn::new(game.turn_order(), n),
-                            Done::new(n, config.max_steps),
-                            SimRng::new(seed),
-                            // Drawn by the first (seeded) reset.
-                            GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
-                            Observations(Rows::new(n, obs_dim)),
-                            ActionMasks(Rows::new(n, spaces.action.mask_dim())),
-                            Actions(Rows::new(n, action_dim)),
-                        ),
-                        (
-                            Utterances {
-                                render_text: config.transcript || config.text,
-                                ..Default::default()
-                            },
-                            Texts::new(n),
-                            RewardLedger {
-                                entries: Vec::new(),
-                                dimensions: config.rewards.len() as u16,
-                            },
-                            StepRewards::new(n, config.rewards.len()),
-                            Metrics::new(game.metrics().len()),
-                            PolicyExtras::new(&config.agents),
-                            Transcript {
-                                enabled: config.transcript,
-                                buf: Vec::new(),
-                            },
-                        ),
-                    ))
-                    .id();
+            .map(|_| {
+                let env = world.spawn_empty().id();
                 world.spawn_batch((0..n as u32).map(move |i| (AgentId(i), AgentOf(env))));
                 env
             })
             .collect();
-
         let mut schedule = Schedule::new(Run);
         schedule.set_executor(SingleThreadedExecutor::new());
         schedule.configure_sets(
@@ -182,6 +152,41 @@ impl Block {
             schedule: &mut schedule,
             envs: &envs,
         });
+        let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
+        world.insert_batch(envs.iter().zip(seeds).map(|(&env, &seed)| {
+            let kernel = (
+                (
+                    Clock::default(),
+                    Turn::new(game.turn_order(), n),
+                    Done::new(n, config.max_steps),
+                    SimRng::new(seed),
+                    // Drawn by the first (seeded) reset.
+                    GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
+                    Observations(Rows::new(n, obs_dim)),
+                    ActionMasks(Rows::new(n, spaces.action.mask_dim())),
+                    Actions(Rows::new(n, action_dim)),
+                ),
+                (
+                    Utterances {
+                        render_text: config.transcript || config.text,
+                        ..Default::default()
+                    },
+                    Texts::new(n),
+                    RewardLedger {
+                        entries: Vec::new(),
+                        dimensions: config.rewards.len() as u16,
+                    },
+                    StepRewards::new(n, config.rewards.len()),
+                    Metrics::new(game.metrics().len()),
+                    PolicyExtras::new(&config.agents),
+                    Transcript {
+                        enabled: config.transcript,
+                        buf: Vec::new(),
+                    },
+                ),
+            );
+            (env, kernel)
+        }));
         let mut block = Block {
             prologue: QueryState::new(&mut world),
             outputs: QueryState::new(&mut world),
