@@ -89,18 +89,23 @@ pub(crate) struct Block {
 impl Block {
     /// A block of one env per seed, each reset with its seed. The config must have passed the
     /// checks of `Sim::new`.
-    pub(crate) fn new(
-        game: &dyn Game,
-        config: &SimConfig,
-        seeds: &[u64],
-        spaces: &Spaces,
-    ) -> Block {
-        let n = config.agents.len();
+    pub(crate) fn new(game: &dyn Game, config: SimConfig, seeds: &[u64], spaces: &Spaces) -> Block {
+        let SimConfig {
+            agents,
+            graph,
+            rewards,
+            max_steps,
+            transcript,
+            text,
+            seed: _,
+        } = config;
+        let (n, dims) = (agents.len(), rewards.len());
+        let extras = PolicyExtras::new(&agents);
         let mut world = World::new();
-        world.insert_resource(Agents::new(config.agents.clone()));
+        world.insert_resource(Agents::new(agents));
         world.insert_resource(spaces.clone());
-        world.insert_resource(RewardDimensions(config.rewards.clone()));
-        world.insert_resource(GraphRecipe(config.graph.clone()));
+        world.insert_resource(RewardDimensions(rewards));
+        world.insert_resource(GraphRecipe(graph));
         // Each env is spawned empty with its agents, given the game's components, and only then
         // the kernel's, in one batch: every insert moves an entity to another table, and the
         // tables it leaves keep their capacity, so the kernel's large rows (six random streams
@@ -140,11 +145,8 @@ impl Block {
         if spaces.action.mask_dim() > 0 {
             schedule.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         }
-        if config
-            .agents
-            .iter()
-            .any(|a| a.controller == Controller::Random)
-        {
+        let mut specs = world.resource::<Agents>().specs.iter();
+        if specs.any(|a| a.controller == Controller::Random) {
             schedule.add_systems(random_controllers.in_set(Kernel::Random));
         }
         game.build(&mut GameBuilder {
@@ -158,7 +160,7 @@ impl Block {
                 (
                     Clock::default(),
                     Turn::new(game.turn_order(), n),
-                    Done::new(n, config.max_steps),
+                    Done::new(n, max_steps),
                     SimRng::new(seed),
                     // Drawn by the first (seeded) reset.
                     GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
@@ -168,19 +170,19 @@ impl Block {
                 ),
                 (
                     Utterances {
-                        render_text: config.transcript || config.text,
+                        render_text: transcript || text,
                         ..Default::default()
                     },
                     Texts::new(n),
                     RewardLedger {
                         entries: Vec::new(),
-                        dimensions: config.rewards.len() as u16,
+                        dimensions: dims as u16,
                     },
-                    StepRewards::new(n, config.rewards.len()),
+                    StepRewards::new(n, dims),
                     Metrics::new(game.metrics().len()),
-                    PolicyExtras::new(&config.agents),
+                    extras.clone(),
                     Transcript {
-                        enabled: config.transcript,
+                        enabled: transcript,
                         buf: Vec::new(),
                     },
                 ),

@@ -85,7 +85,7 @@ impl fmt::Debug for PolicyController {
 }
 
 /// The extra outputs of each policy agent's last forward pass, by name (zeros before the first).
-#[derive(Component, Debug, Default)]
+#[derive(Component, Clone, Debug, Default)]
 pub struct PolicyExtras {
     /// The policy agents that have extras, in id order, each with its outputs by name.
     by_agent: Vec<(AgentId, Vec<NamedOutput>)>,

@@ -236,7 +236,8 @@ impl Sim {
     /// Builds a Sim of `game` and resets it with `config.seed`.
     pub fn new(game: &dyn Game, config: SimConfig) -> Result<Sim, SimError> {
         let setup = Setup::new(game, &config)?;
-        let block = Block::new(game, &config, &[config.seed], &setup.spaces);
+        let seed = config.seed;
+        let block = Block::new(game, config, &[seed], &setup.spaces);
         let policies = setup
             .policy_groups
             .clone()
@@ -246,7 +247,7 @@ impl Sim {
             block,
             policies,
             policy_actions: Vec::new(),
-            fresh: Some(config.seed),
+            fresh: Some(seed),
         })
     }
 

@@ -167,7 +167,7 @@ impl VecEnv {
         let block_envs = block_envs(seeds.len(), agents);
         let mut blocks: Vec<Block> = seeds
             .par_chunks(block_envs)
-            .map(|seeds| Block::new(game, &config, seeds, &setup.spaces))
+            .map(|seeds| Block::new(game, config.clone(), seeds, &setup.spaces))
             .collect();
         let layout = Layout {
             agents,
