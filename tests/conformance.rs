@@ -18,7 +18,7 @@ mod common;
 
 use socium::core::{Controller, Sim, Transform, UtteranceId};
 use socium::games::{GameSpec, NAMES, games};
-use socium::scenario::{Scenario, run};
+use socium::scenario::Scenario;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -325,33 +325,22 @@ fn rewards_are_attributed_and_add_up_for_every_strategy() {
 }
 
 /// The files a run of `s` writes, by name.
-fn outputs(s: &Scenario) -> Vec<(String, Vec<u8>)> {
-    let dir = tempfile::tempdir().unwrap();
-    run(s, dir.path(), |_| {}).unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
+fn outputs(s: &Scenario) -> std::collections::BTreeMap<String, Vec<u8>> {
+    common::run_outputs(s).unwrap()
 }
 
 #[test]
 fn seeded_runs_repeat_byte_for_byte_for_every_strategy() {
     for Setup { name, mut scenario } in setups() {
         let first = outputs(&scenario);
-        let names: Vec<&str> = first.iter().map(|(f, _)| f.as_str()).collect();
+        let names: Vec<&str> = first.keys().map(String::as_str).collect();
         assert_eq!(names, ["metrics.csv", "summary.json", "transcript.jsonl"]);
-        assert!(first.iter().all(|(_, bytes)| !bytes.is_empty()), "{name}");
+        assert!(first.values().all(|bytes| !bytes.is_empty()), "{name}");
         assert!(first == outputs(&scenario), "{name}: a second run differs");
         // The random agent draws from the seeded streams.
         scenario.config.seed += 1;
         assert!(
-            first[2] != outputs(&scenario)[2],
+            first["transcript.jsonl"] != outputs(&scenario)["transcript.jsonl"],
             "{name}: another seed gives the same transcript"
         );
     }

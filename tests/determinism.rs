@@ -6,7 +6,7 @@
 mod common;
 
 use socium::core::{SimConfig, VecEnv};
-use socium::scenario::{Scenario, play, run};
+use socium::scenario::{Scenario, play};
 use std::path::Path;
 
 fn scenario(name: &str, episodes: u64) -> Scenario {
@@ -18,21 +18,8 @@ fn scenario(name: &str, episodes: u64) -> Scenario {
     s
 }
 
-fn outputs(s: &Scenario) -> Vec<(String, Vec<u8>)> {
-    let dir = tempfile::tempdir().unwrap();
-    run(s, dir.path(), |_| {}).unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+fn outputs(s: &Scenario) -> std::collections::BTreeMap<String, Vec<u8>> {
+    common::run_outputs(s).unwrap()
 }
 
 /// A deterministic tournament keeping no transcript plays one round robin and repeats its
@@ -79,12 +66,14 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
         let repeated = outputs(&s);
         let expected: Vec<u64> = (0..23).map(|e| e % rounds).collect();
         assert_eq!(played(&s), expected, "{agents} agents");
-        let names: Vec<&str> = repeated.iter().map(|f| f.0.as_str()).collect();
+        let names: Vec<&str> = repeated.keys().map(String::as_str).collect();
         assert_eq!(names, ["metrics.csv", "summary.json"]);
-        assert!(
-            all[..2] == repeated[..],
-            "{agents} agents: metrics.csv or summary.json differ"
-        );
+        for file in names {
+            assert!(
+                all[file] == repeated[file],
+                "{agents} agents: {file} differs"
+            );
+        }
     }
 }
 

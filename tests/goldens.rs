@@ -11,11 +11,13 @@
 //! `SOCIUM_BLESS=1 cargo test --test goldens` records them anew: only for a change that means to
 //! alter outputs, said in its commit message.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use socium::core::{VecBuffers, VecEnv};
-use socium::scenario::{Scenario, run};
+use socium::scenario::Scenario;
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
 const SEEDS: [u64; 2] = [1, 2];
@@ -40,18 +42,7 @@ fn bundled() -> Vec<String> {
 /// The outputs of `socium run`, by file name; none for a scenario that `socium run` refuses
 /// (external agents).
 fn run_outputs(scenario: &Scenario) -> BTreeMap<String, Vec<u8>> {
-    let dir = tempfile::tempdir().unwrap();
-    if run(scenario, dir.path(), |_| {}).is_err() {
-        return BTreeMap::new();
-    }
-    std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
+    common::run_outputs(scenario).unwrap_or_default()
 }
 
 /// The buffers of a VecEnv of `ENVS` envs seeded `seed`, reset then stepped `STEPS` times on

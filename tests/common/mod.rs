@@ -1,7 +1,25 @@
 //! Helpers shared by the end-to-end tests.
 
+// Each test binary compiles this module and uses some of its helpers.
+#![allow(dead_code)]
+
 use socium::core::{Sim, SimConfig, VecBuffers, VecEnv, derive_seed};
-use socium::scenario::Scenario;
+use socium::scenario::{RunError, Scenario, run};
+use std::collections::BTreeMap;
+
+/// The files `socium run` writes for `s` (into a temporary folder), by name.
+pub fn run_outputs(s: &Scenario) -> Result<BTreeMap<String, Vec<u8>>, RunError> {
+    let dir = tempfile::tempdir().unwrap();
+    run(s, dir.path(), |_| {})?;
+    Ok(std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect())
+}
 
 /// Steps `sims` one by one with Gymnasium's NEXT_STEP autoreset, as a VecEnv promises to.
 pub fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool]) -> VecBuffers {
