@@ -362,3 +362,44 @@ fn vec_envs_equal_their_sims_on_one_or_two_threads_for_every_strategy() {
         assert!(trace.iter().any(ended), "{name}: no episode ended");
     }
 }
+
+/// A seeded reset puts an env back exactly where a freshly built one starts, whatever it played
+/// before. A game system of `Decide`..`Record` that forgot its `Stepping` filter would also run on
+/// an env being reset — in a Sim and a VecEnv alike, so comparing the two cannot see it — acting
+/// on the last episode's observations and actions, drawing from the new episode's streams, and
+/// leaving utterances or ledger entries behind.
+#[test]
+fn a_seeded_reset_after_play_starts_like_a_fresh_env_for_every_strategy() {
+    for Setup { name, scenario } in setups() {
+        let mut fresh = scenario.sim().unwrap();
+        let mut played = scenario.sim().unwrap();
+        let actions = vec![0.0; fresh.agent_count() * fresh.spaces().action.flat_dim()];
+        for _ in 0..3 {
+            if played.env().is_done() {
+                break;
+            }
+            played.step(&actions).unwrap();
+        }
+        played.reset(Some(scenario.config.seed));
+        let reset = played.env();
+        assert!(
+            reset.utterances().is_empty() && reset.reward_entries().is_empty(),
+            "{name}: a reset left utterances or reward entries"
+        );
+        for step in 0..6 {
+            let (a, b) = (fresh.env(), played.env());
+            assert!(
+                a.observations() == b.observations()
+                    && a.action_masks() == b.action_masks()
+                    && a.acting() == b.acting()
+                    && a.rewards() == b.rewards(),
+                "{name}: step {step} after a seeded reset differs from a fresh env's"
+            );
+            if a.is_done() {
+                break;
+            }
+            fresh.step(&actions).unwrap();
+            played.step(&actions).unwrap();
+        }
+    }
+}
