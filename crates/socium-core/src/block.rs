@@ -87,8 +87,8 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    /// A block of one env per seed, each reset with its seed. The config must have passed the
-    /// checks of `Sim::new`.
+    /// A block of one env per seed, each reset with its seed. The config must have passed
+    /// `Setup::new`'s checks (the game's, the graph's, the reward dimensions').
     pub(crate) fn new(game: &dyn Game, config: SimConfig, seeds: &[u64], spaces: &Spaces) -> Block {
         let SimConfig {
             agents,
