@@ -12,6 +12,7 @@ mod registry;
 
 pub mod deduction;
 pub mod donor;
+pub mod negotiation;
 
 use deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
 use donor::{
@@ -19,6 +20,7 @@ use donor::{
     indirect::{ImageScoringConfig, IndirectGame, NormsConfig},
     repeated::RepeatedConfig,
 };
+use negotiation::NegotiationConfig;
 
 registry! {
     /// The cultural-evolution donor game (Vallinder & Hughes 2024).
@@ -33,4 +35,7 @@ registry! {
     Mafia("mafia", MafiaConfig),
     /// An Among Us-style game (Sarkar et al. 2025).
     AmongUs("among_us", AmongUsConfig),
+    /// Negotiation: Deal or No Deal and Rubinstein bargaining with Sotopia's social layer and
+    /// its seven evaluation dimensions (Lewis et al. 2017; Rubinstein 1982; Zhou et al. 2024).
+    Negotiation("negotiation", NegotiationConfig),
 }
