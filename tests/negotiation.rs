@@ -1,0 +1,429 @@
+//! Negotiation: Rubinstein's closed form, Sotopia's ranges and visibility rule, and the seven
+//! dimensions act by act (docs/scenarios.md §3.7 has the formulas).
+
+use socium::core::{AgentId, DimId, RewardEntry, Sim, UtteranceId};
+use socium::games::negotiation::{
+    self, DIMENSIONS_RANGE, acts, layout,
+    play::{State, goal_score},
+    social,
+};
+use socium::scenario::Scenario;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, Path::new("negotiation.toml")).unwrap()
+}
+
+fn sim(text: &str) -> Sim {
+    scenario(text).sim().unwrap()
+}
+
+/// Two agents of the given strategies or controllers (`strategy = "fair"`, `controller =
+/// "random"`), with `game` the lines of `[game.negotiation]`.
+fn pair(game: &str, a: &str, b: &str) -> String {
+    format!(
+        "[scenario]\nname = \"n\"\n[game.negotiation]\n{game}\n\
+         [[agents]]\n{a}\n[[agents]]\n{b}\n"
+    )
+}
+
+/// Plays `sim` to the end of its episode (no external agents), and returns every reward entry
+/// of the episode with the step it was written at.
+fn play_episode(sim: &mut Sim) -> Vec<(u32, RewardEntry)> {
+    let mut entries = Vec::new();
+    let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    while !sim.env().is_done() {
+        sim.step(&actions).unwrap();
+        let step = sim.env().clock().step();
+        entries.extend(sim.env().reward_entries().iter().map(|e| (step, *e)));
+    }
+    entries
+}
+
+fn state(sim: &Sim) -> &State {
+    sim.env()
+        .get::<State>()
+        .expect("a negotiation env has its state")
+}
+
+/// Over 10,000 episodes of random agents (items) and 2,000 (a divisible good), every agent's
+/// episode total of every dimension lies in Sotopia's range and equals the sum of its entries.
+#[test]
+fn dimension_totals_stay_in_sotopias_ranges_and_equal_their_entries() {
+    for (goods, episodes) in [("items", 10_000), ("divisible", 2_000)] {
+        let text = pair(
+            &format!("goods = \"{goods}\"\nfree_text = 0"),
+            "controller = \"random\"",
+            "controller = \"random\"",
+        );
+        let mut sim = sim(&text);
+        sim.reset(Some(1));
+        let mut entries_seen = 0;
+        for episode in 0..episodes {
+            if episode > 0 {
+                sim.reset(None);
+            }
+            let mut sums = [[0.0f64; 7]; 2];
+            for (_, e) in play_episode(&mut sim) {
+                sums[e.agent.index()][e.dimension.0 as usize] += e.value;
+                entries_seen += 1;
+            }
+            let raw = sim.env().episode_raw_rewards();
+            for a in 0..2 {
+                for d in 0..7 {
+                    let (lo, hi) = DIMENSIONS_RANGE[d];
+                    let total = raw[a * 7 + d];
+                    assert!(
+                        total >= lo - 1e-9 && total <= hi + 1e-9,
+                        "{goods} episode {episode}: agent {a} dimension {d}: {total} outside [{lo}, {hi}]"
+                    );
+                    assert!(
+                        (total - sums[a][d]).abs() < 1e-9,
+                        "{goods} episode {episode}: agent {a} dimension {d}: total {total}, entries {}",
+                        sums[a][d]
+                    );
+                    assert!((state(&sim).totals[a][d] - total).abs() < 1e-9);
+                }
+            }
+        }
+        assert!(
+            entries_seen > 10 * episodes,
+            "{goods}: {entries_seen} entries"
+        );
+    }
+}
+
+/// Rubinstein (1982): subgame-perfect players agree at the first offer on the proposer's share
+/// (1 − δ2)/(1 − δ1·δ2), 10/19 ≈ 0.5263 for δ1 = δ2 = 0.9.
+#[test]
+fn subgame_perfect_players_agree_at_once_on_rubinsteins_share() {
+    for (d1, d2) in [(0.9, 0.9), (0.8, 0.95), (0.6, 0.3)] {
+        let text = pair(
+            &format!("goods = \"divisible\"\ndiscount = [{d1}, {d2}]"),
+            "strategy = \"spe\"",
+            "strategy = \"spe\"",
+        );
+        let mut sim = sim(&text);
+        for seed in 0..5 {
+            sim.reset(Some(seed));
+            play_episode(&mut sim);
+            let table = &state(&sim).tables[0];
+            let expected = (1.0 - d2) / (1.0 - d1 * d2);
+            assert_eq!(table.turn, 2, "δ = ({d1}, {d2}): one offer, one acceptance");
+            let agreed = table.agreed.expect("a deal");
+            assert_eq!((agreed.proposer, agreed.period), (0, 0));
+            let acts::Proposal::Share(share) = agreed.proposal else {
+                panic!("a share")
+            };
+            assert!(
+                (share - expected).abs() < 1e-9,
+                "δ = ({d1}, {d2}): {share} vs {expected}"
+            );
+            let first_share = sim.env().metrics().mean(negotiation::FIRST_SHARE).unwrap();
+            assert!((first_share - expected).abs() < 1e-9);
+        }
+    }
+    assert!((0.1f64 / 0.19 - 0.5263).abs() < 1e-4);
+}
+
+/// Sotopia's visibility rule, kind by kind: a stranger sees nothing of the partner's profile,
+/// know-by-name the name, an acquaintance all but personality (and secret), a friend, romantic
+/// partner or family member all but the secret; the secret is never in an observation.
+#[test]
+fn the_relationship_decides_what_each_sees_of_the_other() {
+    use layout::*;
+    let profiles = social::bundled_profiles();
+    let partner = &profiles[1];
+    let kinds = [
+        ("stranger", false, false, false),
+        ("know_by_name", true, false, false),
+        ("acquaintance", true, true, false),
+        ("friend", true, true, true),
+        ("romantic", true, true, true),
+        ("family", true, true, true),
+    ];
+    for (k, (kind, name, background, personality)) in kinds.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tie.edges"), format!("0 1 {kind}\n")).unwrap();
+        let text = format!(
+            "{}[graph.edge_list]\npath = \"tie.edges\"\n",
+            pair("", "strategy = \"fair\"", "strategy = \"fair\"")
+        );
+        let s = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
+        let mut sim = s.sim().unwrap();
+        sim.reset(Some(3));
+        let env = sim.env();
+        let dim = env.observations().len() / 2;
+        let row = &env.observations()[..dim];
+        let one_hot: Vec<f32> = (0..6).map(|j| f32::from(u8::from(j == k))).collect();
+        assert_eq!(
+            &row[RELATIONSHIP..RELATIONSHIP + 6],
+            one_hot.as_slice(),
+            "{kind}"
+        );
+        let flag = |b: bool| f32::from(u8::from(b));
+        assert_eq!(
+            &row[SEEN..SEEN + 3],
+            &[flag(name), flag(background), flag(personality)],
+            "{kind}"
+        );
+        let code = |b: bool, text: &str| if b { social::code(text) } else { 0.0 };
+        assert_eq!(row[NAME], code(name, &partner.name), "{kind}");
+        assert_eq!(
+            row[OCCUPATION],
+            code(background, &partner.occupation),
+            "{kind}"
+        );
+        assert_eq!(
+            row[VALUES_CODE],
+            code(background, &partner.values),
+            "{kind}"
+        );
+        let age = if background {
+            f32::from(partner.age) / 100.0
+        } else {
+            0.0
+        };
+        assert_eq!(row[AGE], age, "{kind}");
+        assert_eq!(
+            row[STYLE..STYLE + 4].iter().sum::<f32>(),
+            flag(background),
+            "{kind}"
+        );
+        let big_five = if personality {
+            partner.big_five
+        } else {
+            [0.0; 5]
+        };
+        assert_eq!(&row[BIG_FIVE..BIG_FIVE + 5], &big_five, "{kind}");
+        assert!(
+            !row.contains(&social::code(&partner.secret.text)),
+            "{kind}: the secret's code is in the row"
+        );
+    }
+}
+
+/// Entries of agent `a` on dimension `d`, by the utterance they are credited to.
+fn credited(entries: &[(u32, RewardEntry)], a: u32, d: DimId) -> Vec<(u32, UtteranceId, f64)> {
+    entries
+        .iter()
+        .filter(|(_, e)| e.agent == AgentId(a) && e.dimension == d)
+        .map(|(step, e)| (*step, e.utterance, e.value))
+        .collect()
+}
+
+/// The liar's false reveal costs it 2 social-rules points at once and, exposed when the
+/// negotiation ends, 2 × the tie's scale of relationship, credited to the lie.
+#[test]
+fn a_lie_costs_social_rules_at_once_and_relationship_once_exposed() {
+    let mut sim = sim(&pair("", "strategy = \"liar\"", "strategy = \"fair\""));
+    let mut lies = 0;
+    for seed in 0..20 {
+        sim.reset(Some(seed));
+        let liar_first = state(&sim).tables[0].seats[0] == AgentId(0);
+        let entries = play_episode(&mut sim);
+        let table = &state(&sim).tables[0];
+        let [lie] = table.lies[table.side_of(AgentId(0))][..] else {
+            panic!("seed {seed}: the liar lies once");
+        };
+        lies += 1;
+        // The lie is the liar's first utterance: step 0 when it speaks first, else step 1.
+        let lie_step = if liar_first { 1 } else { 2 };
+        let social = credited(&entries, 0, negotiation::SOCIAL_RULES);
+        assert!(
+            social.contains(&(lie_step, lie, -2.0)),
+            "seed {seed}: {social:?}"
+        );
+        let relationship = credited(&entries, 0, negotiation::RELATIONSHIP);
+        let exposed: Vec<_> = relationship.iter().filter(|r| r.1 == lie).collect();
+        // Acquaintances (the complete graph's default tie): scale 0.8.
+        let end = sim.env().clock().step();
+        assert_eq!(
+            exposed,
+            [&(end, lie, -1.6)],
+            "seed {seed}: {relationship:?}"
+        );
+        // The fair partner never lies.
+        assert!(
+            credited(&entries, 1, negotiation::SOCIAL_RULES)
+                .iter()
+                .all(|r| r.2 != -2.0)
+        );
+    }
+    assert_eq!(lies, 20);
+}
+
+/// Telling the secret truly costs its severity in secret points and teaches the partner 2
+/// knowledge points; a made-up secret costs 2 social-rules points and teaches nothing.
+#[test]
+fn a_told_secret_costs_its_severity() {
+    let text = pair("", "controller = \"external\"", "strategy = \"greedy\"");
+    let severity = f64::from(social::bundled_profiles()[0].secret.severity);
+    for (act, secret, social, knowledge) in [
+        (acts::index::REVEAL_SECRET, -severity, 0.0, 2.0),
+        (acts::index::REVEAL_SECRET + 1, 0.0, -2.0, 0.0),
+    ] {
+        let mut sim = sim(&text);
+        // A seed where the external agent speaks first.
+        let seed = (0..).find(|&s| {
+            sim.reset(Some(s));
+            state(&sim).tables[0].seats[0] == AgentId(0)
+        });
+        sim.reset(seed);
+        sim.step(&[act as f32, 0.0]).unwrap();
+        let sum = |a: u32, d: DimId| -> f64 {
+            let entries = sim.env().reward_entries();
+            entries
+                .iter()
+                .filter(|e| e.agent == AgentId(a) && e.dimension == d)
+                .map(|e| e.value)
+                .sum()
+        };
+        assert_eq!(sum(0, negotiation::SECRET), secret, "act {act}");
+        assert_eq!(sum(0, negotiation::SOCIAL_RULES), social, "act {act}");
+        assert_eq!(sum(1, negotiation::KNOWLEDGE), knowledge, "act {act}");
+    }
+}
+
+/// A fair/fair pair that strikes a Pareto-optimal deal scores goal equal to its final score
+/// (the goal's potential ends at the score; targets are 10 here, so the score is the goal).
+#[test]
+fn fair_pairs_on_pareto_optimal_splits_score_goal_equal_to_their_final_score() {
+    let game = "[game.negotiation.setting]\ntext = \"t\"\ngoals = [{ text = \"g\", target = 10 }]";
+    let text = pair(game, "strategy = \"fair\"", "strategy = \"fair\"");
+    let mut sim = sim(&text);
+    let mut pareto = 0;
+    for seed in 0..200 {
+        sim.reset(Some(seed));
+        play_episode(&mut sim);
+        let table = &state(&sim).tables[0];
+        let Some(agreed) = table.agreed else { continue };
+        let acts::Proposal::Items(keep) = agreed.proposal else {
+            unreachable!()
+        };
+        let side0 = if agreed.proposer == 0 {
+            keep
+        } else {
+            table.deal.rest(keep)
+        };
+        if !table.deal.pareto_optimal(side0) {
+            continue;
+        }
+        pareto += 1;
+        for side in 0..2 {
+            let a = table.seats[side].index();
+            let goal = sim.env().episode_raw_rewards()[a * 7 + negotiation::GOAL.0 as usize];
+            assert!(
+                (goal - table.scores[side]).abs() < 1e-9,
+                "seed {seed}: goal {goal}, score {}",
+                table.scores[side]
+            );
+        }
+    }
+    assert!(
+        pareto >= 20,
+        "only {pareto} Pareto-optimal deals in 200 episodes"
+    );
+}
+
+/// A market pairs agents over the graph's ties only, each at most once; the tie a pair played
+/// on moves by a tenth of the relationship both built, and keeps it into the next episode.
+#[test]
+fn a_market_pairs_over_ties_and_ties_remember_the_relationship() {
+    let text = "[scenario]\nname = \"m\"\n[game.negotiation]\n\
+                [graph.ring_lattice]\nk = 2\n\
+                [[agents]]\nstrategy = \"tit_for_tat\"\ncount = 5\n\
+                [[agents]]\nstrategy = \"liar\"\ncount = 5\n";
+    let mut sim = sim(text);
+    sim.reset(Some(9));
+    let mut carried = HashMap::new();
+    for episode in 0..30 {
+        if episode > 0 {
+            sim.reset(None);
+        }
+        let before: HashMap<(u32, u32), f32> = state(&sim)
+            .tables
+            .iter()
+            .map(|t| {
+                let [a, b] = t.seats;
+                let w = sim
+                    .env()
+                    .graph()
+                    .tie(a, b)
+                    .expect("pairs sit on ties")
+                    .weight;
+                ((a.0.min(b.0), a.0.max(b.0)), w)
+            })
+            .collect();
+        for (pair, w) in &before {
+            if let Some(&after) = carried.get(pair) {
+                assert_eq!(
+                    *w, after,
+                    "episode {episode}: the tie {pair:?} kept its weight"
+                );
+            }
+        }
+        let mut seated = vec![0; 10];
+        for t in &state(&sim).tables {
+            t.seats.iter().for_each(|s| seated[s.index()] += 1);
+        }
+        assert!(seated.iter().all(|&s| s <= 1));
+        assert!(
+            state(&sim).tables.len() >= 3,
+            "a maximal matching of a 10-ring has ≥ 4 pairs"
+        );
+        play_episode(&mut sim);
+        let raw = sim.env().episode_raw_rewards().to_vec();
+        for t in &state(&sim).tables {
+            let [a, b] = t.seats;
+            let key = (a.0.min(b.0), a.0.max(b.0));
+            let built = raw[a.index() * 7 + 5] + raw[b.index() * 7 + 5];
+            let w = sim.env().graph().tie(a, b).unwrap().weight;
+            assert!((w - (before[&key] + (built / 10.0) as f32)).abs() < 1e-6);
+            carried.insert(key, w);
+        }
+    }
+    sim.reset(Some(9));
+    assert!(
+        sim.env()
+            .graph()
+            .tie(AgentId(0), AgentId(1))
+            .unwrap()
+            .weight
+            == 1.0,
+        "a seeded reset draws the graph anew"
+    );
+}
+
+#[test]
+fn goal_score_follows_the_formula() {
+    let goal = social::Goal {
+        text: String::new(),
+        target: 8.0,
+        reservation: 2.0,
+        keep_relationship: true,
+    };
+    assert_eq!(goal_score(4.0, &goal, 0), 5.0);
+    assert_eq!(goal_score(9.0, &goal, 0), 10.0);
+    assert_eq!(goal_score(4.0, &goal, 1), 3.0);
+    assert_eq!(goal_score(4.0, &goal, 3), 0.0);
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_key() {
+    for (game, needle) in [
+        ("discount = [0.9, 1.5]", "discount"),
+        (
+            "[game.negotiation.setting]\ntext = \"t\"\ngoals = [{ text = \"g\", target = 0 }]",
+            "setting.goals[0].target",
+        ),
+    ] {
+        let text = pair(game, "strategy = \"fair\"", "strategy = \"fair\"");
+        let err = match Scenario::parse(&text, Path::new("n.toml")) {
+            Ok(_) => panic!("{game}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(needle), "{game}: {err}");
+    }
+}
