@@ -427,3 +427,61 @@ fn bad_settings_are_refused_with_the_key() {
         assert!(err.contains(needle), "{game}: {err}");
     }
 }
+
+/// An ONNX policy drives a negotiator through the game's spaces and masks:
+/// `negotiation_linear.onnx` (built by assets/policies/make_policies.py) accepts whenever the
+/// partner's offer stands, and otherwise makes the legal offer with the largest table index.
+#[test]
+fn an_onnx_policy_drives_a_negotiator() {
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/policies/negotiation_linear.onnx");
+    let text = pair(
+        "",
+        &format!("policy = {:?}", model.to_str().unwrap()),
+        "strategy = \"conceder\"",
+    );
+    let mut sim = sim(&text);
+    let mut checked = [0; 2];
+    for seed in 0..20 {
+        sim.reset(Some(seed));
+        while !sim.env().is_done() {
+            let expected = sim.env().acting()[0].then(|| {
+                let table = &state(&sim).tables[0];
+                let theirs = table
+                    .standing
+                    .is_some_and(|o| table.seats[o.proposer] != AgentId(0));
+                match theirs {
+                    true => ("accept", None),
+                    false => {
+                        let best = (0..125)
+                            .rev()
+                            .find(|&k| table.deal.fits(negotiation::items::allocation(k)));
+                        ("offer", best.map(|k| k as f64))
+                    }
+                }
+            });
+            sim.step(&[0.0, 0.0]).unwrap();
+            let said: Vec<_> = sim
+                .env()
+                .utterances()
+                .iter()
+                .filter(|u| u.speaker == AgentId(0))
+                .collect();
+            match expected {
+                None => assert!(said.is_empty()),
+                Some((kind, value)) => {
+                    assert_eq!(said.len(), 1);
+                    assert_eq!(said[0].act.kind, kind, "seed {seed}");
+                    if let Some(v) = value {
+                        assert_eq!(said[0].act.value, v, "seed {seed}");
+                    }
+                    checked[usize::from(kind == "accept")] += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked[0] >= 5 && checked[1] >= 10,
+        "offers and acceptances checked: {checked:?}"
+    );
+}

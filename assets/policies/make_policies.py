@@ -121,6 +121,19 @@ def among_us_belief():
     return save("among_us_belief", nodes, [tensor("obs", 189)], [tensor("head", 64)], {"w": w, "b": b})
 
 
+def negotiation_linear():
+    """A negotiator for Deal or No Deal's items (obs 82, Discrete(149)): constant logits that
+    accept whenever the partner's offer stands (logit 10 at act 1), else make the legal offer
+    with the largest table index (logit index/1000 at act 24 + index), which keeps the most
+    balls, then hats, then books; every other act has logit 0."""
+    w = np.zeros((82, 149), np.float32)
+    b = np.zeros(149, np.float32)
+    b[1] = 10.0
+    b[24:] = np.arange(1, 126, dtype=np.float32) / 1000.0
+    nodes = [linear("logits", "obs", "w", "b", "logits")]
+    return save("negotiation_linear", nodes, [tensor("obs", 82)], [tensor("logits", 149)], {"w": w, "b": b})
+
+
 def invalid():
     """One broken model per load-time or run-time error, all for the repeated game (obs 7,
     Discrete(2))."""
@@ -140,7 +153,7 @@ def invalid():
 
 
 if __name__ == "__main__":
-    for build in (tft_linear, donor_mlp, donor_bench_mlp, among_us_belief):
+    for build in (tft_linear, donor_mlp, donor_bench_mlp, among_us_belief, negotiation_linear):
         print(build())
     invalid()
     print(HERE / "invalid")
