@@ -364,7 +364,7 @@ fn a_market_pairs_over_ties_and_ties_remember_the_relationship() {
                 );
             }
         }
-        let mut seated = vec![0; 10];
+        let mut seated = [0; 10];
         for t in &state(&sim).tables {
             t.seats.iter().for_each(|s| seated[s.index()] += 1);
         }
