@@ -294,6 +294,9 @@ struct Ctx<'a> {
     goals: [&'a Goal; 2],
     /// How much one act moves the relationship on this tie.
     scale: f64,
+    /// Whether every agent has a profile of its own (else transcripts add the agent's id to
+    /// its name).
+    unique_names: bool,
 }
 
 /// Applies every seated speaker's move.
@@ -358,6 +361,7 @@ fn resolve_env(
             profiles: table.seats.map(|s| state.profile(s)),
             goals: table.seats.map(|s| state.goal(s)),
             scale: social::tie_scale(kind.unwrap_or_default()),
+            unique_names: state.seat.len() <= state.config.profiles.len(),
         };
         apply(
             table,
@@ -633,7 +637,10 @@ fn act_value(table: &Table, m: Move) -> f64 {
 /// The utterance's words, for transcripts; a false reveal is marked `[false]`.
 fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
     let me = table.speaker;
-    let name = &ctx.profiles[me].name;
+    let name = match ctx.unique_names {
+        true => ctx.profiles[me].name.clone(),
+        false => format!("{} ({})", ctx.profiles[me].name, table.seats[me]),
+    };
     let lie = if m.is_lie() { " [false]" } else { "" };
     let said = match m {
         Move::Pass => return format!("{name} says nothing"),

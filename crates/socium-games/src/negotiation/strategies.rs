@@ -169,8 +169,7 @@ impl Seat<'_> {
         Some(self.table.worth(self.config, self.side, &offer))
     }
 
-    /// The offer this side would make now, and its worth to each side (the partner's by its
-    /// claims, else an even spread of the worth it has not claimed).
+    /// The offer of `proposal` if this side made it now.
     fn offer(&self, proposal: Proposal) -> Offer {
         Offer {
             proposer: self.side,
@@ -179,12 +178,14 @@ impl Seat<'_> {
         }
     }
 
+    /// What `proposal`, offered now by this side, is worth to it.
     fn mine(&self, proposal: Proposal) -> f64 {
         self.table
             .worth(self.config, self.side, &self.offer(proposal))
     }
 
-    /// The partner's worth of taking `take`, by its claims.
+    /// The partner's worth of taking `take`, by its claims (true or not), else an even spread of
+    /// the worth it has not claimed.
     fn partner_estimate(&self, take: Triple) -> f64 {
         let (counts, claims) = (self.table.deal.counts, self.table.claims[self.other()]);
         let claimed: f64 = (0..ITEMS)
