@@ -56,6 +56,11 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
                 write!(out, "  settles {what}").expect("writing to a String");
                 rewards
             }
+            TranscriptLine::Fault { agent, fault, .. } => {
+                write!(out, "  fault: {agent} takes the default act: {fault}")
+                    .expect("writing to a String");
+                Vec::new()
+            }
         };
         if !rewards.is_empty() {
             let rewards: Vec<String> = rewards

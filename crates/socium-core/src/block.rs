@@ -15,9 +15,10 @@
 //! ```
 
 use crate::{
-    ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Game, GameBuilder,
-    GraphSpec, Metrics, Observations, Phase, PolicyExtras, ResetDue, Resetting, Rows, SimConfig,
-    SimRng, SocialGraph, Spaces, StepRewards, Stepping, Texts, Turn, Utterances, VecOutputs,
+    ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
+    GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, ResetDue, Resetting,
+    Rows, SimConfig, SimRng, SocialGraph, Spaces, StepRewards, Stepping, Texts, Turn, Utterances,
+    VecOutputs,
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger},
@@ -63,6 +64,8 @@ type Prologue = (
     &'static mut RewardLedger,
     &'static mut Utterances,
     &'static mut Actions,
+    &'static mut Texts,
+    &'static mut Faults,
 );
 
 /// What is copied out of each env after a run.
@@ -180,6 +183,7 @@ impl Block {
                     },
                     StepRewards::new(n, dims),
                     Metrics::new(game.metrics().len()),
+                    Faults::new(n),
                     extras.clone(),
                     Transcript {
                         enabled: transcript,
@@ -203,6 +207,7 @@ impl Block {
             },
             &[],
             &[],
+            &[],
         );
         block
     }
@@ -223,10 +228,20 @@ impl Block {
     }
 
     /// One run of the schedule: every env is reset or stepped as `play(j)` says; a stepped env
-    /// `j` takes the rows of its `fed` agents from `actions[j × per_env ..]`.
-    pub(crate) fn run(&mut self, play: impl Fn(usize) -> Play, actions: &[f32], fed: &[AgentId]) {
+    /// `j` takes the rows of its `fed` agents from `actions[j × per_env ..]`, and its `notes`
+    /// (`(j, agent, note)`, in env order): texts its agents say, faults of their controllers.
+    pub(crate) fn run(
+        &mut self,
+        play: impl Fn(usize) -> Play,
+        actions: &[f32],
+        fed: &[AgentId],
+        mut notes: &[(usize, AgentId, Note)],
+    ) {
         let per_env = actions.len() / self.envs.len().max(1);
         for (j, &env) in self.envs.iter().enumerate() {
+            let mine = notes.partition_point(|(e, _, _)| *e <= j);
+            let (env_notes, rest) = notes.split_at(mine);
+            notes = rest;
             match play(j) {
                 Play::Reset { seed } => {
                     self.world.entity_mut(env).insert(ResetDue { seed });
@@ -234,14 +249,22 @@ impl Block {
                 }
                 Play::Step => {
                     // The step's prologue, done here rather than by a system: clear the last
-                    // step's utterances and reward entries, copy in the fed agents' actions.
-                    let (clock, mut ledger, mut utterances, mut buf) = self
+                    // step's utterances, reward entries and faults, copy in the fed agents'
+                    // actions and the controllers' notes.
+                    let (clock, mut ledger, mut utterances, mut buf, mut texts, mut faults) = self
                         .prologue
                         .get_mut(&mut self.world, env)
                         .expect("every env has the kernel's components");
                     ledger.entries.clear();
                     utterances.current.clear();
                     utterances.step = clock.step;
+                    faults.current.clear();
+                    for (_, a, note) in env_notes {
+                        match note {
+                            Note::Text(text) => texts.set(*a, text),
+                            Note::Fault(fault) => faults.record(*a, fault.clone()),
+                        }
+                    }
                     let row = &actions[j * per_env..(j + 1) * per_env];
                     let dim = buf.0.dim();
                     for &a in fed {
@@ -334,13 +357,15 @@ fn begin_reset(
             &mut Texts,
             &mut SimRng,
             &mut SocialGraph,
+            &mut Faults,
         ),
         Resetting,
     >,
 ) {
-    for (due, clock, done, turn, ledger, rewards, metrics, utterances, texts, rng, graph) in
+    for (due, clock, done, turn, ledger, rewards, metrics, utterances, texts, rng, graph, faults) in
         &mut envs
     {
+        faults.into_inner().clear_episode();
         let clock = clock.into_inner();
         match due.seed {
             Some(seed) => {
@@ -426,11 +451,14 @@ fn finish_step(
             &mut StepRewards,
             &mut Transcript,
             &mut Texts,
+            &Faults,
         ),
         Stepping,
     >,
 ) {
-    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts) in &mut envs {
+    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts, faults) in
+        &mut envs
+    {
         let (clock, done) = (clock.into_inner(), done.into_inner());
         texts.into_inner().clear();
         rewards.into_inner().aggregate(ledger, &dims.0);
@@ -444,9 +472,9 @@ fn finish_step(
         start_turn(turn.into_inner(), done, masks.into_inner());
         if transcript.enabled {
             let attributions = crate::attribute(utterances.this_step(), ledger.entries());
-            transcript
-                .into_inner()
-                .write(clock.episode, utterances.step, attributions, &dims.0);
+            let transcript = transcript.into_inner();
+            transcript.write_faults(clock.episode, utterances.step, faults.current());
+            transcript.write(clock.episode, utterances.step, attributions, &dims.0);
         }
     }
 }

@@ -4,9 +4,9 @@
 //! ([`crate::AgentOf`]). [`EnvView`] reads one env, whether it is a `Sim`'s or one of a `VecEnv`'s.
 
 use crate::{
-    AgentId, Agents, Attribution, Clock, DimensionSpec, Done, Metrics, PolicyExtras, RewardEntry,
-    RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance, Utterances,
-    attribute, reward::RewardDimensions,
+    AgentId, Agents, Attribution, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras,
+    RewardEntry, RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
+    Utterances, attribute, reward::RewardDimensions,
 };
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -222,5 +222,10 @@ impl<'w> EnvView<'w> {
     /// The extra outputs of policy agents' last forward pass (a belief head, say).
     pub fn policy_extras(&self) -> &'w PolicyExtras {
         self.kernel::<PolicyExtras>()
+    }
+
+    /// Controller faults: the last step's, and each agent's count over the episode.
+    pub fn faults(&self) -> &'w Faults {
+        self.kernel::<Faults>()
     }
 }

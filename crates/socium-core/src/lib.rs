@@ -17,6 +17,7 @@ mod env;
 mod game;
 mod graph;
 mod metrics;
+mod note;
 mod policy;
 mod reward;
 mod rng;
@@ -40,6 +41,7 @@ pub use graph::{
     parse_edge_list,
 };
 pub use metrics::{MetricId, MetricInfo, Metrics};
+pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
     Attribution, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,

@@ -11,7 +11,7 @@
 //! `Policy` for ONNX models.
 
 use crate::{
-    AgentId, AgentSpec, Controller, SimRng, Space, Spaces, StepError, block::Block, env::Rows,
+    AgentId, AgentSpec, Controller, Note, SimRng, Space, Spaces, StepError, block::Block, env::Rows,
 };
 use bevy_ecs::component::Component;
 use rand::RngCore;
@@ -46,6 +46,13 @@ pub struct PolicyBatch<'a> {
     pub head: &'a mut [f32],
     /// The extra outputs to write, `[rows × Σ extra widths]`, each row the extras in order.
     pub extras: &'a mut [f32],
+    /// Each row's agent and how its head becomes its action.
+    pub members: &'a [(AgentId, Selection)],
+    /// Env `e` of the envs the policy acts in has rows `offsets[e]..offsets[e + 1]`.
+    pub offsets: &'a [usize],
+    /// Notes the policy adds, by row: a text an agent says, or the fault that made its act the
+    /// default one (empty when the pass begins).
+    pub notes: &'a mut Vec<(usize, Note)>,
 }
 
 /// How a policy's action head becomes an action.
@@ -415,6 +422,10 @@ pub(crate) struct PolicyRunner {
     staging: Staging,
     head: Vec<f32>,
     extras: Vec<f32>,
+    /// The notes of the current group's pass, by row.
+    pass_notes: Vec<(usize, Note)>,
+    /// The notes of the last `decide`, by env (in env order) and agent.
+    notes: Vec<(usize, AgentId, Note)>,
     /// Wall time spent in `decide` so far.
     pub(crate) time: Duration,
 }
@@ -480,8 +491,15 @@ impl PolicyRunner {
             groups,
             head: Vec::new(),
             extras: Vec::new(),
+            pass_notes: Vec::new(),
+            notes: Vec::new(),
             time: Duration::ZERO,
         }
+    }
+
+    /// The notes of the last [`PolicyRunner::decide`]: `(env, agent, note)`, in env order.
+    pub(crate) fn notes(&self) -> &[(usize, AgentId, Note)] {
+        &self.notes
     }
 
     /// Every Sim's slot, to stage into right after stepping it; then [`PolicyRunner::settle`].
@@ -513,8 +531,11 @@ impl PolicyRunner {
         actions: &mut [f32],
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
+        self.notes.clear();
         let decided =
             (0..self.groups.len()).try_for_each(|g| self.decide_group(g, blocks, actions));
+        // Stable: each agent's notes keep their order.
+        self.notes.sort_by_key(|(env, _, _)| *env);
         self.time += start.elapsed();
         decided
     }
@@ -544,12 +565,16 @@ impl PolicyRunner {
         let name = || g.policy.name().to_owned();
         let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
         let members = |e: usize| &batch.members[offsets[e]..offsets[e + 1]];
+        self.pass_notes.clear();
         let pass = PolicyBatch {
             rows,
             obs: &batch.obs,
             masks: &batch.masks,
             head,
             extras,
+            members: &batch.members[..rows],
+            offsets,
+            notes: &mut self.pass_notes,
         };
         g.policy.forward(pass).map_err(|message| {
             let error = StepError::PolicyFailed {
@@ -571,7 +596,22 @@ impl PolicyRunner {
                 |(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}")),
             ),
         };
-        if let Some((row, message)) = found {
+        let max_text = space.max_text();
+        let too_long = self.pass_notes.iter().find_map(|(row, note)| match note {
+            Note::Text(text) => {
+                let chars = text.chars().count();
+                let message = match max_text {
+                    None => "a text, where the action space takes none".to_owned(),
+                    Some(max) if chars > max as usize => {
+                        format!("a text of {chars} characters, expected at most {max}")
+                    }
+                    Some(_) => return None,
+                };
+                Some((*row, message))
+            }
+            Note::Fault(_) => None,
+        });
+        if let Some((row, message)) = found.or(too_long) {
             let error = StepError::PolicyOutput {
                 policy: name(),
                 agent: batch.members[row].0,
@@ -579,6 +619,9 @@ impl PolicyRunner {
             };
             return Err((env_of(row), error));
         }
+        let notes = self.pass_notes.drain(..);
+        self.notes
+            .extend(notes.map(|(row, note)| (env_of(row), batch.members[row].0, note)));
 
         let samples = g
             .agents

@@ -256,7 +256,7 @@ impl Sim {
     /// stays as it is (ties a game changed included) and the counter goes up.
     pub fn reset(&mut self, seed: Option<u64>) {
         if seed.is_none() || seed != self.fresh {
-            self.block.run(|_| Play::Reset { seed }, &[], &[]);
+            self.block.run(|_| Play::Reset { seed }, &[], &[], &[]);
         }
         self.fresh = seed;
     }
@@ -307,7 +307,7 @@ impl Sim {
         self.fresh = None;
         let fed = &self.setup.fed;
         let Some(policies) = &mut self.policies else {
-            self.block.run(|_| Play::Step, actions, fed);
+            self.block.run(|_| Play::Step, actions, fed, &[]);
             return Ok(());
         };
         let mut filled = std::mem::take(&mut self.policy_actions);
@@ -317,7 +317,8 @@ impl Sim {
         policies.stage_all(blocks);
         let decided = policies.decide(blocks, &mut filled);
         if decided.is_ok() {
-            self.block.run(|_| Play::Step, &filled, fed);
+            self.block
+                .run(|_| Play::Step, &filled, fed, policies.notes());
         }
         self.policy_actions = filled;
         decided.map_err(|(_, error)| error)

@@ -14,6 +14,7 @@ use std::{borrow::Cow, io::Write as _};
 /// ```json
 /// {"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"...","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}
 /// {"episode":0,"step":4,"settles":3,"rewards":[{"agent":1,"dimension":"listening","value":-0.2}]}
+/// {"episode":0,"step":5,"agent":1,"fault":"no answer after 3 attempts: ..."}
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -51,6 +52,18 @@ pub enum TranscriptLine<'a> {
         /// The entries.
         #[serde(borrow)]
         rewards: Vec<RewardLine<'a>>,
+    },
+    /// A controller's fault: the agent's act at this step is the game's default one.
+    Fault {
+        /// Episode since the last seeded reset.
+        episode: u64,
+        /// The step.
+        step: u32,
+        /// The agent.
+        agent: AgentId,
+        /// What failed.
+        #[serde(borrow)]
+        fault: Cow<'a, str>,
     },
 }
 
@@ -134,25 +147,28 @@ impl<'a> TranscriptLine<'a> {
     /// The step the line was written at.
     pub fn step(&self) -> u32 {
         match self {
-            TranscriptLine::Made { step, .. } | TranscriptLine::Settles { step, .. } => *step,
+            TranscriptLine::Made { step, .. }
+            | TranscriptLine::Settles { step, .. }
+            | TranscriptLine::Fault { step, .. } => *step,
         }
     }
 
     /// The episode the line belongs to.
     pub fn episode(&self) -> u64 {
         match self {
-            TranscriptLine::Made { episode, .. } | TranscriptLine::Settles { episode, .. } => {
-                *episode
-            }
+            TranscriptLine::Made { episode, .. }
+            | TranscriptLine::Settles { episode, .. }
+            | TranscriptLine::Fault { episode, .. } => *episode,
         }
     }
 
-    /// The reward entries on the line.
+    /// The reward entries on the line (none on a fault's).
     pub fn rewards(&self) -> &[RewardLine<'a>] {
         match self {
             TranscriptLine::Made { rewards, .. } | TranscriptLine::Settles { rewards, .. } => {
                 rewards
             }
+            TranscriptLine::Fault { .. } => &[],
         }
     }
 }
@@ -167,6 +183,22 @@ pub(crate) struct Transcript {
 
 impl Transcript {
     /// Appends one line per attribution of a step.
+    /// Writes a line for each of the step's controller faults.
+    pub(crate) fn write_faults(&mut self, episode: u64, step: u32, faults: &[(AgentId, String)]) {
+        for (agent, fault) in faults {
+            let line = TranscriptLine::Fault {
+                episode,
+                step,
+                agent: *agent,
+                fault: Cow::Borrowed(fault),
+            };
+            serde_json::to_writer(&mut self.buf, &line).expect("serialising to memory cannot fail");
+            self.buf
+                .write_all(b"\n")
+                .expect("writing to memory cannot fail");
+        }
+    }
+
     pub(crate) fn write<'a>(
         &mut self,
         episode: u64,

@@ -397,6 +397,10 @@ impl VecEnv {
         let sizes: Vec<usize> = self.blocks.iter().map(Block::len).collect();
         let outs = per_block_outputs(out, &sizes, l);
         let fed = &self.setup.fed;
+        let notes = match &self.policies {
+            Some(policies) if seeds.is_none() => policies.notes().to_vec(),
+            _ => Vec::new(),
+        };
         let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
         let mut each = slots.as_mut().map(|s| s.each());
         let staged: Vec<_> = match &mut each {
@@ -422,7 +426,14 @@ impl VecEnv {
                     },
                     false => Play::Step,
                 };
-                block.run(play, rows, fed);
+                // This block's notes, their envs counted from its first.
+                let first = notes.partition_point(|(e, _, _)| *e < start);
+                let last = notes.partition_point(|(e, _, _)| *e < start + block.len());
+                let mine: Vec<_> = notes[first..last]
+                    .iter()
+                    .map(|(e, a, note)| (e - start, *a, note.clone()))
+                    .collect();
+                block.run(play, rows, fed, &mine);
                 block.write_outputs(out, finished, slots);
             });
         if let Some(policies) = &mut self.policies {
