@@ -15,6 +15,7 @@ use bevy_ecs::{
     schedule::{IntoScheduleConfigs, SystemSet},
     system::ScheduleSystem,
 };
+use std::fmt::Write as _;
 
 /// The phases of a run of the schedule, in this order. Envs marked for a reset run `Reset`; the
 /// others run `Decide`..`Record`; every env then runs `Observe`, preparing the coming step.
@@ -82,6 +83,52 @@ pub trait Rules: Send + Sync {
     fn period(&self, _agents: &[AgentSpec]) -> Option<u64> {
         None
     }
+    /// Agent `agent`'s situation in words, for an agent that reads (a language model), rendered
+    /// from its observation row and action mask when `agents` play: the rules and its role,
+    /// what it sees, and its legal acts. The default lists the numbers and the legal choices'
+    /// indices; games describe themselves beside their rules.
+    fn prompt(&self, agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        Prompt::numbers(&self.action_space(agents), obs, mask)
+    }
+}
+
+/// A game in words at one step, for an agent that reads: see [`Rules::prompt`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prompt {
+    /// The rules and the agent's role.
+    pub rules: String,
+    /// What the agent sees now.
+    pub situation: String,
+    /// The legal choices of the action's first discrete part, each with its words.
+    pub acts: Vec<(usize, String)>,
+    /// What the action's `Box` value means, if it has one.
+    pub amount: Option<String>,
+}
+
+impl Prompt {
+    /// The observation as numbers and the legal choices as indices: what a game that does not
+    /// describe itself offers.
+    pub fn numbers(action: &Space, obs: &[f32], mask: &[u8]) -> Prompt {
+        let mut situation = String::from("Your observation:");
+        for v in obs {
+            write!(situation, " {v}").expect("writing to a String");
+        }
+        let acts = match action.first_discrete() {
+            Some(n) => (0..n as usize)
+                .filter(|&i| mask.get(i).is_none_or(|&m| m != 0))
+                .map(|i| (i, format!("act {i}")))
+                .collect(),
+            None => Vec::new(),
+        };
+        Prompt {
+            rules: String::new(),
+            situation,
+            acts,
+            amount: action
+                .box_dim()
+                .map(|_| "a number in the bounds given".to_owned()),
+        }
+    }
 }
 
 /// A game: [`Rules`] with a name, the name scenario files and outputs use. The kernel plays a
@@ -148,6 +195,9 @@ impl<R: Rules> Rules for Named<R> {
     }
     fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
         self.rules.period(agents)
+    }
+    fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        self.rules.prompt(agents, agent, obs, mask)
     }
 }
 

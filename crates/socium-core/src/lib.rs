@@ -35,7 +35,7 @@ pub use agent::{
 pub use env::{
     ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };
-pub use game::{Game, GameBuilder, Named, Phase, Rules};
+pub use game::{Game, GameBuilder, Named, Phase, Prompt, Rules};
 pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
     parse_edge_list,

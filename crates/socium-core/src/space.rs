@@ -151,6 +151,28 @@ impl Space {
         }
     }
 
+    /// The number of choices of the action's first discrete part, when the mask begins with it
+    /// (a `Discrete` space, or a `Tuple` whose first part with mask entries is `Discrete`).
+    pub fn first_discrete(&self) -> Option<u32> {
+        match self {
+            Space::Discrete { n } => Some(*n),
+            Space::Tuple(parts) => parts
+                .iter()
+                .find(|p| p.mask_dim() > 0)
+                .and_then(Space::first_discrete),
+            _ => None,
+        }
+    }
+
+    /// The number of values of the action's first `Box` part, if it has one.
+    pub fn box_dim(&self) -> Option<usize> {
+        match self {
+            Space::Box { low, .. } => Some(low.len()),
+            Space::Tuple(parts) => parts.iter().find_map(Space::box_dim),
+            _ => None,
+        }
+    }
+
     /// Number of mask entries: one per discrete choice, none for `Box` and `Simplex` parts.
     pub fn mask_dim(&self) -> usize {
         match self {

@@ -4,7 +4,7 @@
 //! and random agents send the index of a discrete act ([`decode`]), with the offered share beside
 //! it when the good is divisible. Indices: see [`index`].
 
-use super::items::{self, ALLOCATIONS, Triple};
+use super::items::{self, ALLOCATIONS, ITEMS, Triple};
 use super::social::MAX_FACTS;
 
 /// A persuasion appeal (Cialdini's reciprocity and liking, and coercion).
@@ -90,29 +90,26 @@ pub const KINDS: [&str; 13] = [
 impl Move {
     /// The utterance kind (one of [`KINDS`]).
     pub fn kind(self) -> &'static str {
-        match self {
-            Move::Pass => "pass",
-            Move::Accept => "accept",
-            Move::Reject => "reject",
-            Move::WalkAway => "walk_away",
-            Move::Ask => "ask",
-            Move::RevealValue { .. } => "reveal_value",
-            Move::RevealFact { .. } => "reveal_fact",
-            Move::RevealSecret { .. } => "reveal_secret",
-            Move::Persuade(Appeal::Reciprocity) => "reciprocity",
-            Move::Persuade(Appeal::Flattery) => "flattery",
-            Move::Persuade(Appeal::Threat) => "threat",
-            Move::Rapport { .. } => "rapport",
-            Move::Offer(_) => "offer",
-        }
+        KINDS[self.kind_index()]
     }
 
     /// Its index in [`KINDS`].
     pub fn kind_index(self) -> usize {
-        KINDS
-            .iter()
-            .position(|&k| k == self.kind())
-            .expect("every kind is in KINDS")
+        match self {
+            Move::Pass => 0,
+            Move::Accept => 1,
+            Move::Reject => 2,
+            Move::WalkAway => 3,
+            Move::Ask => 4,
+            Move::RevealValue { .. } => 5,
+            Move::RevealFact { .. } => 6,
+            Move::RevealSecret { .. } => 7,
+            Move::Persuade(Appeal::Reciprocity) => 8,
+            Move::Persuade(Appeal::Flattery) => 9,
+            Move::Persuade(Appeal::Threat) => 10,
+            Move::Rapport { .. } => 11,
+            Move::Offer(_) => 12,
+        }
     }
 
     /// Whether it is a lie.
@@ -157,8 +154,6 @@ pub mod index {
     /// Offers: the offer-table index (items) or the one share offer (divisible) is added.
     pub const OFFER: usize = RAPPORT + 2;
 }
-
-use items::ITEMS;
 
 /// Discrete acts: every non-offer act and [`ALLOCATIONS`] item offers, or one share offer.
 pub fn count(divisible: bool) -> usize {

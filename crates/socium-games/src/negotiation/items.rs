@@ -45,14 +45,6 @@ impl Deal {
             .sum()
     }
 
-    /// What `side` gets when `proposer` keeps `keep`.
-    pub fn worth_of_offer(&self, side: usize, proposer: usize, keep: Triple) -> u32 {
-        match side == proposer {
-            true => self.worth(side, keep),
-            false => self.worth(side, self.rest(keep)),
-        }
-    }
-
     /// The items left when `keep` is taken from the pool.
     pub fn rest(&self, keep: Triple) -> Triple {
         std::array::from_fn(|i| self.counts[i] - keep[i])
@@ -147,14 +139,6 @@ pub fn draw(rng: &mut impl Rng) -> Deal {
     }
 }
 
-/// Every legal `(counts, values)` of one side: the support [`draw`] must cover.
-pub fn support() -> impl Iterator<Item = (Triple, Triple)> {
-    pools()
-        .0
-        .iter()
-        .flat_map(|(c, vs)| vs.iter().map(move |v| (*c, *v)))
-}
-
 /// "3 books, 1 hat and 2 balls" (types of count 0 left out; "nothing" for none).
 pub fn describe(items: Triple) -> String {
     let parts: Vec<String> = (0..ITEMS)
@@ -175,11 +159,20 @@ pub fn describe(items: Triple) -> String {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
-    /// Lewis et al.'s constraints hold on 100,000 draws, and every legal `(counts, values)` of
+    /// Every legal `(counts, values)` of one side.
+    fn support() -> impl Iterator<Item = (Triple, Triple)> {
+        pools()
+            .0
+            .iter()
+            .flat_map(|(c, vs)| vs.iter().map(move |v| (*c, *v)))
+    }
+
+    /// Lewis et al.'s constraints hold on 100,000 draws, every legal `(counts, values)` of
     /// either side occurs (the support has 28 pools and 438 pairs; the rarest pair has
-    /// probability 1/28 × 1/(most vectors of a pool), so 100,000 draws meet it dozens of times).
+    /// probability 1/28 × 1/(most vectors of a pool), so 100,000 draws meet it dozens of times),
+    /// and the pools are drawn uniformly (each count within 5 standard deviations of 1/28).
     #[test]
     fn draws_meet_lewis_constraints_and_cover_every_combination() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -187,8 +180,10 @@ mod tests {
         assert_eq!(support.len(), 438);
         assert_eq!(pools().0.len(), 28);
         let mut seen = HashSet::new();
+        let mut pools_drawn: HashMap<Triple, u32> = HashMap::new();
         for _ in 0..100_000 {
             let deal = draw(&mut rng);
+            *pools_drawn.entry(deal.counts).or_default() += 1;
             let total: u8 = deal.counts.iter().sum();
             assert!((5..=7).contains(&total), "{deal:?}");
             assert!(deal.counts.iter().all(|c| (1..=4).contains(c)), "{deal:?}");
@@ -199,6 +194,12 @@ mod tests {
             }
         }
         assert_eq!(seen, support);
+        let (p, n) = (1.0 / 28.0, 100_000.0);
+        let sd = (n * p * (1.0 - p)) as f64;
+        for (pool, &k) in &pools_drawn {
+            let z = (f64::from(k) - n * p) / sd.sqrt();
+            assert!(z.abs() < 5.0, "pool {pool:?}: drawn {k} times, z = {z}");
+        }
     }
 
     #[test]

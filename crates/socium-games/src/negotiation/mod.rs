@@ -25,14 +25,15 @@ pub mod acts;
 pub mod items;
 mod obs;
 pub mod play;
+mod prompt;
 pub mod social;
 pub mod strategies;
 
 use serde::Deserialize;
 use social::{Profile, Setting};
 use socium_core::{
-    AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Rules, Space,
-    StrategyInfo, bounded::Count,
+    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Prompt,
+    Rules, Space, StrategyInfo, bounded::Count,
 };
 
 pub use obs::layout;
@@ -247,6 +248,10 @@ impl Rules for NegotiationConfig {
             return Err(format!("`discount`: expected factors in (0, 1], found {d}"));
         }
         social::check(&self.profiles, &self.setting)
+    }
+
+    fn prompt(&self, _agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt::render(self, agent, obs, mask)
     }
 
     fn build(&self, game: &mut GameBuilder) {

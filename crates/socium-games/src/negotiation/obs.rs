@@ -184,20 +184,12 @@ fn observe(state: &State, graph: &SocialGraph, table: &Table, side: usize, row: 
         row[OFFER] = 1.0;
         row[OFFER_MINE] = f32::from(u8::from(offer.proposer == side));
         row[OFFER_WORTH] = (table.worth(config, side, offer) / 10.0) as f32;
-        match offer.proposal {
-            acts::Proposal::Items(keep) => {
-                let take = if offer.proposer == side {
-                    keep
-                } else {
-                    table.deal.rest(keep)
-                };
-                for i in 0..ITEMS {
-                    row[OFFER_TAKE + i] = f32::from(take[i]) / 4.0;
-                }
-            }
-            acts::Proposal::Share(s) => {
-                row[OFFER_SHARE] = if offer.proposer == side { s } else { 1.0 - s } as f32;
-            }
+        let take = table.take(side, offer);
+        for i in 0..ITEMS {
+            row[OFFER_TAKE + i] = f32::from(take[i]) / 4.0;
+        }
+        if let acts::Proposal::Share(_) = offer.proposal {
+            row[OFFER_SHARE] = (table.value(side, offer) / 10.0) as f32;
         }
     }
     for (block, last) in [

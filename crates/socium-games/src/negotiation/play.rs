@@ -10,8 +10,8 @@ use super::{
     BELIEVABILITY, DEAL, DIMENSIONS_RANGE, FINANCIAL, FIRST_SHARE, GOAL, Goods, KNOWLEDGE, LIES,
     NegotiationConfig, OVERALL, PARETO, RELATIONSHIP, SCORE, SECRET, SOCIAL_RULES, TURNS,
     acts::{self, Appeal, Move, Proposal},
-    items::{self, Deal, ITEM_NAMES, ITEMS},
-    social::{self, Goal, Profile},
+    items::{self, Deal, ITEM_NAMES, ITEMS, Triple},
+    social::{self, Goal, MAX_FACTS, Profile},
 };
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
@@ -32,7 +32,7 @@ fn fact_bit(k: usize) -> u8 {
     1 << (ITEMS + k)
 }
 /// Bit for the secret.
-const SECRET_BIT: u8 = 1 << 6;
+const SECRET_BIT: u8 = 1 << (ITEMS + MAX_FACTS);
 
 /// An offer on the table.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,10 +86,12 @@ pub struct Table {
     pub harm: [u32; 2],
     /// Each side's goal potential (the goal dimension's running total).
     potential: [f64; 2],
-    /// The most each side has offered the other, in the other's true worth (for reneging).
+    /// The most each side has offered the other, by the other's true values, undiscounted
+    /// (for reneging).
     best_given: [Option<f64>; 2],
-    /// The worth to each side of the first and of the best offer it received.
-    pub received: [Option<(f64, f64)>; 2],
+    /// The value to each side (true, undiscounted) of the first and of the best offer it was
+    /// made: how far the other side has conceded.
+    pub offers_made_to: [Option<(f64, f64)>; 2],
 }
 
 impl Table {
@@ -116,7 +118,7 @@ impl Table {
             harm: [0; 2],
             potential: [0.0; 2],
             best_given: [None; 2],
-            received: [None; 2],
+            offers_made_to: [None; 2],
         }
     }
 
@@ -125,26 +127,34 @@ impl Table {
         usize::from(self.seats[1] == a)
     }
 
-    /// What `side` gets from `offer`, in worth 0..10, discounted by `δ^period`.
-    pub fn worth(&self, config: &NegotiationConfig, side: usize, offer: &Offer) -> f64 {
-        let own = side == offer.proposer;
-        let raw = match offer.proposal {
-            Proposal::Items(keep) => {
-                let take = if own { keep } else { self.deal.rest(keep) };
-                f64::from(self.deal.worth(side, take))
-            }
-            Proposal::Share(s) => 10.0 * if own { s } else { 1.0 - s },
-        };
-        raw * config.discount[side].powi(offer.period as i32)
+    /// What `side` takes under `offer`: the items it keeps or gets (items goods).
+    pub fn take(&self, side: usize, offer: &Offer) -> Triple {
+        match offer.proposal {
+            Proposal::Items(keep) if side == offer.proposer => keep,
+            Proposal::Items(keep) => self.deal.rest(keep),
+            Proposal::Share(_) => [0; ITEMS],
+        }
     }
 
-    /// The false value a liar claims for an item it values at `v`: the mirror `10 − v`, or 0
-    /// for `v = 5`.
-    pub fn false_value(v: u8) -> u8 {
-        match items::MAX_VALUE - v {
-            m if m == v => 0,
-            m => m,
+    /// What `offer` gives `side`, in worth 0..10 by its true values, undiscounted.
+    pub fn value(&self, side: usize, offer: &Offer) -> f64 {
+        match offer.proposal {
+            Proposal::Items(_) => f64::from(self.deal.worth(side, self.take(side, offer))),
+            Proposal::Share(s) if side == offer.proposer => 10.0 * s,
+            Proposal::Share(s) => 10.0 * (1.0 - s),
         }
+    }
+
+    /// What `side` gets from `offer` if it is accepted: its [`Table::value`] discounted by
+    /// `δ^period`.
+    pub fn worth(&self, config: &NegotiationConfig, side: usize, offer: &Offer) -> f64 {
+        self.value(side, offer) * config.discount[side].powi(offer.period as i32)
+    }
+
+    /// The false value a liar claims for an item it values at `v`: worthless (0) if it values
+    /// it, 5 if it does not.
+    pub fn false_value(v: u8) -> u8 {
+        if v > 0 { 0 } else { 5 }
     }
 }
 
@@ -419,6 +429,10 @@ fn apply(
         note(a, BELIEVABILITY, -1.0, u);
     }
     let scale = ctx.scale;
+    // An offer or acceptance worth less to the speaker than walking away is not believable.
+    let below_reservation = |table: &Table, offer: &Offer| {
+        table.worth(ctx.config, me, offer) < ctx.goals[me].reservation
+    };
     let mut ends = false;
     match m {
         Move::Pass => {}
@@ -432,7 +446,7 @@ fn apply(
                 let r = ctx.goals[side].reservation;
                 note(table.seats[side], FINANCIAL, (score - r) / 2.0, u);
             }
-            if table.worth(ctx.config, me, &offer) < ctx.goals[me].reservation {
+            if below_reservation(table, &offer) {
                 note(a, BELIEVABILITY, -1.0, u);
             }
             note(a, RELATIONSHIP, 0.5 * scale, u);
@@ -491,17 +505,17 @@ fn apply(
                 proposal,
                 period: table.offers,
             };
-            let given = table.worth(ctx.config, other, &offer);
+            let given = table.value(other, &offer);
             if table.best_given[me].is_some_and(|best| given < best - 1e-9) {
                 note(a, SOCIAL_RULES, -1.0, u);
             }
             table.best_given[me] = Some(table.best_given[me].map_or(given, |b| b.max(given)));
-            let received = &mut table.received[other];
-            *received = Some(match *received {
+            let made = &mut table.offers_made_to[other];
+            *made = Some(match *made {
                 None => (given, given),
                 Some((first, best)) => (first, best.max(given)),
             });
-            if table.worth(ctx.config, me, &offer) < ctx.goals[me].reservation {
+            if below_reservation(table, &offer) {
                 note(a, BELIEVABILITY, -1.0, u);
             }
             table.standing = Some(offer);
@@ -519,6 +533,12 @@ fn apply(
                 Some(offer) => table.worth(ctx.config, side, offer),
                 None => ctx.goals[side].reservation,
             };
+        }
+        // A side that never spoke said nothing unbelievable: its 10 comes with the end.
+        for side in 0..2 {
+            if table.last[side].is_none() {
+                note(table.seats[side], BELIEVABILITY, 10.0, u);
+            }
         }
         // Lies come out at the end (both sides' values are shown after the game, as in Lewis
         // et al.'s interface): each costs its teller relationship, against the lie.
@@ -656,13 +676,10 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
                 ITEM_NAMES[item as usize].0
             )
         }
-        Move::RevealFact { fact, truthful } => {
-            let text = &ctx.profiles[me].facts[fact as usize].text;
-            match truthful {
-                true => text.clone(),
-                false => format!("It is not true that {}", text.to_lowercase()),
-            }
-        }
+        Move::RevealFact { fact, truthful } => match truthful {
+            true => ctx.profiles[me].facts[fact as usize].text.clone(),
+            false => format!("(a made-up version of fact {fact})"),
+        },
         Move::RevealSecret { truthful: true } => ctx.profiles[me].secret.text.clone(),
         Move::RevealSecret { truthful: false } => "I have nothing to hide from you.".to_owned(),
         Move::Persuade(Appeal::Reciprocity) => "I gave ground; now it is your turn.".to_owned(),
@@ -750,26 +767,14 @@ pub(super) fn record(mut envs: Query<(&State, &Events, &mut Metrics), Stepping>)
             match state.config.goods {
                 Goods::Items => metrics.record(
                     PARETO,
-                    mean(&|t| match t.agreed.map(|o| (o.proposer, o.proposal)) {
-                        Some((p, Proposal::Items(keep))) => {
-                            let side0 = if p == 0 { keep } else { t.deal.rest(keep) };
-                            f64::from(u8::from(t.deal.pareto_optimal(side0)))
-                        }
-                        _ => 0.0,
+                    mean(&|t| match &t.agreed {
+                        Some(o) => f64::from(u8::from(t.deal.pareto_optimal(t.take(0, o)))),
+                        None => 0.0,
                     }),
                 ),
                 Goods::Divisible => metrics.record(
                     FIRST_SHARE,
-                    mean(&|t| match t.agreed.map(|o| (o.proposer, o.proposal)) {
-                        Some((p, Proposal::Share(s))) => {
-                            if p == 0 {
-                                s
-                            } else {
-                                1.0 - s
-                            }
-                        }
-                        _ => 0.0,
-                    }),
+                    mean(&|t| t.agreed.as_ref().map_or(0.0, |o| t.value(0, o) / 10.0)),
                 ),
             }
         }

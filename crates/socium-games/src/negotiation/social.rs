@@ -242,8 +242,8 @@ impl Visible {
     }
 }
 
-/// How much the relationship dimension moves for one act on a tie of this kind: closer ties
-/// are harder to build and to harm less lightly (Sotopia scores relationship −5..5).
+/// How much the relationship dimension moves for one act on a tie of this kind: the closer the
+/// tie, the more an act builds or harms it (Sotopia scores relationship −5..5).
 pub fn tie_scale(kind: Relationship) -> f64 {
     use Relationship::*;
     match kind {

@@ -8,9 +8,10 @@
 //!   loosening with time.
 //! - `liar`: as `fair`, after a false reveal (its most valuable item is worthless to it).
 //! - `boulware` and `conceder`: Faratin, Sierra & Jennings's (1998) time-dependent tactics; at
-//!   time `t` of the deadline `T` it demands `r + (1 − α)(10 − r)` with `α = (t/T)^(1/β)`.
-//! - `tit_for_tat`: Faratin et al.'s relative tit-for-tat: concedes what the partner conceded,
-//!   on top of a slow linear concession; mirrors warm and cold rapport.
+//!   time `t` of the deadline `T` (the negotiation's last utterance) it demands
+//!   `r + (1 − α)(10 − r)` with `α = (t/T)^(1/β)`, so it reaches its reservation at `T`.
+//! - `tit_for_tat`: Faratin et al.'s absolute tit-for-tat: concedes as much as the partner has
+//!   conceded, on top of a slow linear concession; mirrors warm and cold rapport.
 //! - `spe`: Rubinstein's (1982) subgame-perfect player: proposes `(1 − δ_o)/(1 − δ_m δ_o)` of
 //!   the good and accepts a share at least `δ_m` times that.
 
@@ -69,7 +70,7 @@ const BETA_BOULWARE: ParamInfo = ParamInfo {
     summary: "concession exponent β (< 1: boulware)",
     default: 0.2,
     min: 0.01,
-    max: 1.0,
+    max: 0.99,
     kind: ParamKind::Real,
 };
 
@@ -77,7 +78,7 @@ const BETA_CONCEDER: ParamInfo = ParamInfo {
     name: "beta",
     summary: "concession exponent β (> 1: conceder)",
     default: 5.0,
-    min: 1.0,
+    min: 1.01,
     max: 100.0,
     kind: ParamKind::Real,
 };
@@ -158,13 +159,14 @@ impl Seat<'_> {
         self.config.goods == Goods::Items
     }
 
-    /// Time: utterances so far over the deadline, in [0, 1].
+    /// Time: utterances so far over the deadline (the last utterance), in [0, 1].
     fn progress(&self) -> f64 {
-        f64::from(self.table.turn) / f64::from(self.config.max_turns.get())
+        let last = self.config.max_turns.get().saturating_sub(1).max(1);
+        (f64::from(self.table.turn) / f64::from(last)).min(1.0)
     }
 
-    /// What the partner's standing offer is worth to this side.
-    fn received(&self) -> Option<f64> {
+    /// What the partner's standing offer is worth to this side, if it accepts it now.
+    fn standing_worth(&self) -> Option<f64> {
         let offer = self.table.standing.filter(|o| o.proposer == self.other())?;
         Some(self.table.worth(self.config, self.side, &offer))
     }
@@ -258,7 +260,7 @@ impl Seat<'_> {
     /// Accept when the partner's offer is worth at least `threshold` (and the reservation),
     /// else offer `counter`.
     fn accept_or(&self, threshold: f64, counter: Proposal) -> Move {
-        match self.received() {
+        match self.standing_worth() {
             Some(v) if v >= threshold.max(self.reservation) - 1e-12 => Move::Accept,
             _ => Move::Offer(counter),
         }
@@ -270,10 +272,7 @@ impl Seat<'_> {
             Strategy::Greedy => self.accept_or(self.reservation, self.demand(f64::INFINITY)),
             Strategy::Fair => self.fair(),
             Strategy::Liar => {
-                let counts = table.deal.counts;
-                let dearest = (0..ITEMS)
-                    .filter(|&i| counts[i] > 0)
-                    .max_by_key(|&i| table.deal.values[me][i]);
+                let dearest = (0..ITEMS).max_by_key(|&i| table.deal.values[me][i]);
                 match dearest {
                     Some(i) if self.items() && table.lied[me] == 0 => Move::RevealValue {
                         item: i as u8,
@@ -303,7 +302,7 @@ impl Seat<'_> {
                     }
                     _ => {}
                 }
-                let conceded = table.received[me].map_or(0.0, |(first, best)| best - first);
+                let conceded = table.offers_made_to[me].map_or(0.0, |(first, best)| best - first);
                 let slow = 0.5 * self.progress() * (10.0 - self.reservation);
                 let demand = (10.0 - conceded - slow).max(self.reservation);
                 self.accept_or(demand, self.demand(demand))
