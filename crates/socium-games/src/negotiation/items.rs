@@ -195,7 +195,7 @@ mod tests {
         }
         assert_eq!(seen, support);
         let (p, n) = (1.0 / 28.0, 100_000.0);
-        let sd = (n * p * (1.0 - p)) as f64;
+        let sd: f64 = n * p * (1.0 - p);
         for (pool, &k) in &pools_drawn {
             let z = (f64::from(k) - n * p) / sd.sqrt();
             assert!(z.abs() < 5.0, "pool {pool:?}: drawn {k} times, z = {z}");
