@@ -249,6 +249,13 @@ fn print_summary(s: &RunSummary) {
     for (name, value) in &s.metrics {
         println!("  {name:<18} {}", fmt(*value));
     }
+    for g in s.groups.iter().filter(|g| g.faults > 0) {
+        println!(
+            "{}: {} controller faults, each played as the default act (see `fault` lines in \
+             transcript.jsonl)",
+            g.label, g.faults
+        );
+    }
 }
 
 fn fmt(x: f64) -> String {

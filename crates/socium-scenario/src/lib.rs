@@ -24,6 +24,7 @@ use socium_core::{
     AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
     PolicyController, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
+use socium_llm::LlmPolicy;
 use socium_policy::OnnxPolicy;
 use std::{
     path::{Path, PathBuf},
@@ -109,7 +110,14 @@ impl Scenario {
         // A policy is checked against the game's spaces, which the game sizes by the number of
         // agents (Among Us's grow as its cube): let the game refuse the number first, for
         // stand-ins whose controllers do not matter (the agents are checked again below).
-        if (parsed.agents.get_ref().iter()).any(|g| g.get_ref().policy.is_some()) {
+        let models = |g: &AgentGroup| {
+            g.policy.is_some()
+                || matches!(
+                    g.controller.as_ref().map(Spanned::get_ref),
+                    Some(ControllerKind::Llm(_))
+                )
+        };
+        if (parsed.agents.get_ref().iter()).any(|g| models(g.get_ref())) {
             let stand_in = AgentSpec {
                 controller: Controller::External,
                 label: String::new(),
@@ -122,7 +130,7 @@ impl Scenario {
         let mut policies = Policies {
             dir,
             runtime: parsed.scenario.onnxruntime.as_ref().map(|r| dir.join(r)),
-            game: &*game,
+            game: &game,
             agents: total,
             spaces: None,
             loaded: Vec::new(),
@@ -278,7 +286,7 @@ struct Policies<'a> {
     dir: &'a Path,
     /// The scenario's `onnxruntime`, if it gives one.
     runtime: Option<PathBuf>,
-    game: &'a dyn Game,
+    game: &'a Arc<dyn Game>,
     /// The number of agents, which the spaces depend on.
     agents: usize,
     /// The game's spaces, built at the first policy.
@@ -292,7 +300,7 @@ impl Policies<'_> {
         if let Some((_, policy)) = self.loaded.iter().find(|(p, _)| *p == path) {
             return Ok(policy.clone());
         }
-        let (game, agents) = (self.game, self.agents);
+        let (game, agents) = (&**self.game, self.agents);
         let spaces = self.spaces.get_or_insert_with(|| Spaces {
             observation: game.observation_space(agents),
             action: game.action_space(agents),
@@ -347,10 +355,26 @@ fn agent_spec(
         return Err(at(t.span(), "`temperature` belongs to a `policy`".into()));
     }
     let controller = match (group.strategy, group.controller, group.policy) {
-        (_, Some(kind), _) => match kind {
-            ControllerKind::Random => Controller::Random,
-            ControllerKind::External => Controller::External,
-        },
+        (_, Some(kind), _) => {
+            let span = kind.span();
+            match kind.into_inner() {
+                ControllerKind::Random => Controller::Random,
+                ControllerKind::External => Controller::External,
+                ControllerKind::Llm(config) => {
+                    let policy = LlmPolicy::new(
+                        *config,
+                        policies.game.clone(),
+                        policies.agents,
+                        policies.dir,
+                    )
+                    .map_err(|e| at(span, e))?;
+                    Controller::Policy(PolicyController {
+                        policy: Arc::new(policy),
+                        selection: Selection::Argmax,
+                    })
+                }
+            }
+        }
         (_, _, Some(file)) => {
             let policy = policies
                 .load(file.get_ref())

@@ -59,6 +59,14 @@ pub struct GroupSummary {
     pub mean_return: f64,
     /// Mean raw reward per dimension, per agent and episode.
     pub mean_rewards: BTreeMap<String, f64>,
+    /// Controller faults over the run (a language model's unanswered decisions, each played
+    /// as the default act); absent when there were none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub faults: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The summary of a run, written to `summary.json`.
@@ -96,6 +104,8 @@ pub struct EpisodeRecord {
     pub returns: Vec<f64>,
     /// Each agent's raw reward per dimension, `[agents × dims]`.
     pub raw: Vec<f64>,
+    /// Each agent's controller faults.
+    pub faults: Vec<u32>,
 }
 
 /// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
@@ -156,6 +166,10 @@ pub fn play(
         current
             .raw
             .extend_from_slice(sim.env().episode_raw_rewards());
+        current.faults.clear();
+        current
+            .faults
+            .extend_from_slice(sim.env().faults().episode());
         record(episode, &current)?;
         if period.is_some() {
             played.push(current.clone());
@@ -210,6 +224,7 @@ pub fn run(
 
     let mut returns = vec![0.0; n];
     let mut raw = vec![0.0; n * dims.len()];
+    let mut faults = vec![0u64; n];
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
     let write_transcript = |sim: &mut Sim| {
@@ -241,6 +256,7 @@ pub fn run(
             .zip(&record.returns)
             .for_each(|(t, r)| *t += r);
         raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
+        (faults.iter_mut().zip(&record.faults)).for_each(|(t, f)| *t += u64::from(*f));
         progress(episode + 1);
         Ok(())
     })?;
@@ -260,6 +276,7 @@ pub fn run(
                     agents: 0,
                     mean_return: 0.0,
                     mean_rewards: BTreeMap::new(),
+                    faults: 0,
                 });
                 members.push(vec![a]);
             }
@@ -269,6 +286,7 @@ pub fn run(
         let per = (ids.len() as f64) * episodes;
         group.agents = ids.len();
         group.mean_return = ids.iter().map(|a| returns[a.index()]).sum::<f64>() / per;
+        group.faults = ids.iter().map(|a| faults[a.index()]).sum();
         for (k, d) in dims.iter().enumerate() {
             let total: f64 = ids.iter().map(|a| raw[a.index() * dims.len() + k]).sum();
             group.mean_rewards.insert((*d).to_owned(), total / per);

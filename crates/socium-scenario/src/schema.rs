@@ -155,6 +155,7 @@ pub struct Meta {
 /// `[game.<name>]`: the game registry's table type (one variant per game of
 /// `socium_games`' registry).
 pub use socium_games::GameSpec;
+use socium_llm::LlmConfig;
 
 /// `[[agents]]`: a group of identical agents.
 #[derive(Debug, Deserialize)]
@@ -164,8 +165,8 @@ pub struct AgentGroup {
     pub count: Option<Spanned<Count>>,
     /// A scripted strategy of the game.
     pub strategy: Option<Spanned<String>>,
-    /// `random` or `external` instead of a strategy.
-    pub controller: Option<ControllerKind>,
+    /// `random`, `external` or `{ llm = { ... } }` instead of a strategy.
+    pub controller: Option<Spanned<ControllerKind>>,
     /// An ONNX policy file (relative to the scenario file) instead of a strategy.
     pub policy: Option<Spanned<String>>,
     /// Sample the policy's discrete choices from `softmax(logits / temperature)` (argmax when
@@ -179,13 +180,15 @@ pub struct AgentGroup {
 }
 
 /// Controllers other than scripted strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ControllerKind {
     /// Uniformly random legal actions.
     Random,
     /// Actions from an outside trainer.
     External,
+    /// A language model behind an OpenAI-compatible server.
+    Llm(Box<LlmConfig>),
 }
 
 /// `[rewards.<dimension>]`.

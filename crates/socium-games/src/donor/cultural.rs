@@ -25,8 +25,9 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, RewardLedger, Rules, SimRng,
-    SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, RewardLedger, Rules,
+    SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
+    Utterances,
     bounded::{Count, NonNegative, Positive},
 };
 
@@ -338,7 +339,80 @@ impl CulturalConfig {
     }
 }
 
+/// The donor's situation in words, after the setup of Vallinder & Hughes (Section 2): the game,
+/// the donor's and the recipient's resources, and the recipient's trace, from the donor's
+/// observation row.
+fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
+    let mut rules = format!(
+        "You play a donor game with other agents. Everyone starts a game with {} units of a \
+         resource. Each round you are paired with someone: one of you is the donor, the other \
+         the recipient. The donor gives any share of its resources; the recipient receives {} \
+         times what was given. Roles alternate from round to round. Before deciding, a donor \
+         sees how the recipient behaved as a donor recently. Your aim is to end with as many \
+         units as you can.",
+        config.initial_resources.get(),
+        config.multiplier.get()
+    );
+    if config.punishment {
+        rules.push_str(&format!(
+            " A donor may instead punish: pay a share of its resources to make the recipient lose \
+             {} times as much.",
+            config.punishment_loss.get()
+        ));
+    }
+    if config.refusal {
+        rules.push_str(" A donor may also refuse to play the round.");
+    }
+    if obs[obs::DONOR] < 0.5 {
+        let situation = "You are not the donor this round.".to_owned();
+        return Prompt {
+            rules,
+            situation,
+            ..Prompt::default()
+        };
+    }
+    let mut situation = format!(
+        "Round {:.0}% of the game. You are the donor. You have {:.2} units; the recipient has {:.2}.",
+        100.0 * obs[obs::PROGRESS],
+        obs[obs::OWN_RESOURCES],
+        obs[obs::RECIPIENT_RESOURCES]
+    );
+    let mut who = "the recipient".to_owned();
+    for level in obs[obs::TRACE..].chunks_exact(obs::LEVEL) {
+        let [share, refused, known] = [level[0], level[1], level[2]];
+        if known < 0.5 {
+            break;
+        }
+        let did = match (refused > 0.5, share < 0.0) {
+            (true, _) => "refused to play".to_owned(),
+            (_, true) => format!("paid {:.0}% of its resources to punish", -100.0 * share),
+            _ => format!("gave {:.0}% of its resources", 100.0 * share),
+        };
+        situation.push_str(&format!(" As a donor the round before, {who} {did}"));
+        who = "that round's recipient".to_owned();
+        situation.push('.');
+    }
+    let moves = config.moves();
+    let acts = match moves.len() {
+        1 => Vec::new(),
+        _ => (0..moves.len())
+            .filter(|&i| mask.get(i).is_none_or(|&m| m != 0))
+            .map(|i| (i, moves[i].name().to_owned()))
+            .collect(),
+    };
+    Prompt {
+        rules,
+        situation,
+        acts,
+        amount: Some("the share of your resources to give (or pay to punish), from 0 to 1".into()),
+    }
+}
+
 impl Rules for CulturalConfig {
+    fn prompt(&self, _agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt(self, obs, mask)
+    }
+
     fn observation_space(&self, _agents: usize) -> Space {
         let mut low = vec![0.0, 0.0, 0.0, 0.0];
         let mut high = vec![1.0, f32::INFINITY, f32::INFINITY, 1.0];

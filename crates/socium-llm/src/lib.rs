@@ -1,0 +1,271 @@
+//! Language-model agents: an [`LlmPolicy`] acts for a group of agents in any game through any
+//! server that speaks the OpenAI chat-completions protocol (vLLM, llama.cpp's server, Ollama,
+//! LiteLLM; Sotopia's `custom/<model>@<url>`).
+//!
+//! At each step, every acting agent of the group, across every env the policy acts in, gets a
+//! prompt — the game in words ([`socium_core::Rules::prompt`], rendered from the agent's
+//! observation and mask) in the scenario's templates — and asks for a JSON answer constrained by
+//! a schema derived from its action space and mask ([`AnswerFormat`]). Requests run concurrently,
+//! at most `max_in_flight` at once, so a step costs about its slowest answer. An answer that is
+//! not usable is sent back with what is wrong; after the last retry the agent takes the default
+//! act and the kernel records a fault (counted per episode, a transcript line): a failing server
+//! never scores a silent 0. A refusal (a 4xx other than 408 and 429: wrong model, URL or key)
+//! stops the run with the server's message. Every answer can be kept in a cache keyed by the
+//! request, from which a run replays byte for byte with no server.
+
+mod answer;
+mod chat;
+
+pub use answer::{Answer, AnswerFormat, BadAnswer};
+pub use chat::{Cache, Chat, ChatError};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use socium_core::{
+    AgentId, Game, Note, Policy, PolicyBatch,
+    bounded::{Count, NonNegative, Positive},
+};
+use std::{
+    path::Path,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+/// `controller = { llm = { ... } }`: the server, the model and how to ask it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The server's base URL, up to `/v1` (`http://127.0.0.1:8080/v1`).
+    pub base_url: String,
+    /// The model's name on the server.
+    pub model: String,
+    /// An environment variable holding the API key (none: no `Authorization` header).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Sampling temperature.
+    #[serde(default = "zero")]
+    pub temperature: NonNegative,
+    /// The most tokens of an answer.
+    #[serde(default = "max_tokens")]
+    pub max_tokens: Count,
+    /// Seconds a request may take, connection included.
+    #[serde(default = "timeout_s")]
+    pub timeout_s: Positive,
+    /// Requests after the first for one decision, when the server fails or the answer is not
+    /// usable.
+    #[serde(default = "retries")]
+    pub retries: u32,
+    /// The most requests in flight at once.
+    #[serde(default = "max_in_flight")]
+    pub max_in_flight: Count,
+    /// A cache file of every answer by request (relative to the scenario file): answers found
+    /// there are not asked again.
+    #[serde(default)]
+    pub cache: Option<String>,
+    /// The system message's template: `{rules}` (the game and the agent's role) and `{answer}`
+    /// (how to answer).
+    #[serde(default = "system_template")]
+    pub system: String,
+    /// The user message's template: `{situation}` (what the agent sees) and `{acts}` (its legal
+    /// acts, a line each).
+    #[serde(default = "user_template")]
+    pub user: String,
+}
+
+fn zero() -> NonNegative {
+    NonNegative::new(0.0).expect("in range")
+}
+fn max_tokens() -> Count {
+    Count::new(256).expect("in range")
+}
+fn timeout_s() -> Positive {
+    Positive::new(60.0).expect("in range")
+}
+fn retries() -> u32 {
+    2
+}
+fn max_in_flight() -> Count {
+    Count::new(16).expect("in range")
+}
+fn system_template() -> String {
+    "{rules}\n\n{answer}".into()
+}
+fn user_template() -> String {
+    "{situation}\n\nYour legal acts:\n{acts}".into()
+}
+
+/// A language model acting for every agent it controls.
+pub struct LlmPolicy {
+    name: String,
+    config: LlmConfig,
+    game: Arc<dyn Game>,
+    agents: usize,
+    format: AnswerFormat,
+    chat: Chat,
+}
+
+impl LlmPolicy {
+    /// A policy for `agents` agents of `game`; `dir` anchors the cache file. Refused when the
+    /// action space cannot be answered in JSON, the key's variable is not set, or the cache
+    /// cannot be read.
+    pub fn new(
+        config: LlmConfig,
+        game: Arc<dyn Game>,
+        agents: usize,
+        dir: &Path,
+    ) -> Result<Self, String> {
+        let format = AnswerFormat::new(&game.action_space(agents))?;
+        let key = match &config.api_key_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                format!("`api_key_env`: the environment variable `{var}` is not set")
+            })?),
+            None => None,
+        };
+        let cache = match &config.cache {
+            Some(file) => Some(Cache::open(&dir.join(file))?),
+            None => None,
+        };
+        let timeout = Duration::from_secs_f64(config.timeout_s.get());
+        let chat = Chat::new(&config.base_url, key, timeout, cache);
+        Ok(LlmPolicy {
+            name: format!("llm {}@{}", config.model, config.base_url),
+            config,
+            game,
+            agents,
+            format,
+            chat,
+        })
+    }
+
+    /// The messages of a first request for `agent`.
+    fn messages(&self, agent: AgentId, obs: &[f32], mask: &[u8]) -> Vec<Value> {
+        let prompt = self.game.prompt(self.agents, agent, obs, mask);
+        let answer = self.format.instructions(prompt.amount.as_deref());
+        let acts: Vec<String> = prompt
+            .acts
+            .iter()
+            .map(|(i, words)| format!("{i}: {words}"))
+            .collect();
+        let system =
+            (self.config.system.replace("{rules}", &prompt.rules)).replace("{answer}", &answer);
+        let user = (self.config.user.replace("{situation}", &prompt.situation))
+            .replace("{acts}", &acts.join("\n"));
+        vec![
+            json!({"role": "system", "content": system}),
+            json!({"role": "user", "content": user}),
+        ]
+    }
+
+    /// One agent's decision: its answer, and the fault that made it the default one.
+    fn decide(
+        &self,
+        agent: AgentId,
+        obs: &[f32],
+        mask: &[u8],
+    ) -> Result<(Answer, Option<String>), String> {
+        let mut messages = self.messages(agent, obs, mask);
+        let schema = self.format.schema(mask);
+        let mut last = String::new();
+        let attempts = 1 + self.config.retries;
+        for _ in 0..attempts {
+            let request = json!({
+                "model": self.config.model,
+                "messages": messages,
+                "temperature": self.config.temperature.get(),
+                "max_tokens": self.config.max_tokens.get(),
+                "seed": seed(agent, &messages),
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "strict": true, "schema": schema},
+                },
+            });
+            match self.chat.complete(&request) {
+                Ok(text) => match self.format.parse(&text, mask) {
+                    Ok(answer) => return Ok((answer, None)),
+                    Err(bad) => {
+                        last = format!("unusable answer: {bad}");
+                        messages.push(json!({"role": "assistant", "content": text}));
+                        messages.push(json!({"role": "user", "content": format!(
+                            "That answer cannot be used: {bad}. Answer again with one JSON object."
+                        )}));
+                    }
+                },
+                Err(ChatError::Refused(message)) => return Err(message),
+                Err(ChatError::Transient(message)) => last = message,
+            }
+        }
+        let fault = format!("no usable answer in {attempts} attempts; the last: {last}");
+        Ok((self.format.default_answer(mask), Some(fault)))
+    }
+}
+
+/// A request's seed: a hash of the agent and its messages (FNV-1a), so that the same request is
+/// the same request, run after run.
+fn seed(agent: AgentId, messages: &[Value]) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(agent.0);
+    for m in messages {
+        for b in m.to_string().bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    (h >> 33) as u32
+}
+
+impl Policy for LlmPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn extras(&self) -> &[(String, usize)] {
+        &[]
+    }
+
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+        let rows = batch.rows;
+        if rows == 0 {
+            return Ok(());
+        }
+        let (od, md, hd) = (
+            batch.obs.len() / rows,
+            batch.masks.len() / rows,
+            batch.head.len() / rows,
+        );
+        type Decided = Option<Result<(Answer, Option<String>), String>>;
+        let results: Vec<Mutex<Decided>> = (0..rows).map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let workers = rows.min(self.config.max_in_flight.get() as usize);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let r = next.fetch_add(1, Ordering::Relaxed);
+                        if r >= rows {
+                            break;
+                        }
+                        let (agent, _) = batch.members[r];
+                        let obs = &batch.obs[r * od..(r + 1) * od];
+                        let mask = &batch.masks[r * md..(r + 1) * md];
+                        let decided = self.decide(agent, obs, mask);
+                        *results[r].lock().expect("never poisoned") = Some(decided);
+                    }
+                });
+            }
+        });
+        // In row order, whatever order the answers came in.
+        for (r, result) in results.into_iter().enumerate() {
+            let decided = result.into_inner().expect("never poisoned");
+            let (answer, fault) = decided.expect("every row was decided")?;
+            batch.head[r * hd..(r + 1) * hd].copy_from_slice(&answer.head);
+            if let Some(text) = answer.say {
+                batch.notes.push((r, Note::Text(text)));
+            }
+            if let Some(fault) = fault {
+                batch.notes.push((r, Note::Fault(fault)));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,408 @@
+//! Language-model agents against a scripted test server on 127.0.0.1 (port 0): good answers,
+//! garbage, JSON of the wrong shape, timeouts, server errors, refusals and closed ports each give
+//! the documented outcome; requests overlap; a cached run replays with no server.
+
+use serde_json::{Value, json};
+use socium::core::{AgentId, StepError, TranscriptLine, VecBuffers, VecEnv};
+use socium::scenario::{RunError, Scenario, run};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
+use std::time::Duration;
+
+/// What the test server does with the `n`-th request (0-based).
+#[derive(Clone)]
+enum Reply {
+    /// A chat completion whose content is this text.
+    Content(String),
+    /// A legal answer made from the request's schema (its first legal act).
+    Legal,
+    /// This HTTP status, with a body.
+    Status(u16),
+    /// Wait, then reply.
+    Wait(Duration, Box<Reply>),
+}
+
+/// A scripted chat-completions server; it counts requests and how many were in flight at most.
+struct Server {
+    url: String,
+    requests: Arc<Mutex<Vec<Value>>>,
+    max_in_flight: Arc<AtomicUsize>,
+}
+
+fn serve(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (in_flight, max_in_flight) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let script = Arc::new(script);
+    let (seen, most) = (requests.clone(), max_in_flight.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (seen, script, in_flight, most) = (
+                seen.clone(),
+                script.clone(),
+                in_flight.clone(),
+                most.clone(),
+            );
+            std::thread::spawn(move || {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                answer(stream, &seen, &*script);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Server {
+        url,
+        requests,
+        max_in_flight,
+    }
+}
+
+fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize) -> Reply) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    let n = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(request.clone());
+        seen.len() - 1
+    };
+    let mut reply = script(n);
+    while let Reply::Wait(d, then) = reply {
+        std::thread::sleep(d);
+        reply = *then;
+    }
+    let (status, body) = match reply {
+        Reply::Content(text) => (200, completion(&text)),
+        Reply::Legal => (200, completion(&legal_answer(&request).to_string())),
+        Reply::Status(s) => (
+            s,
+            json!({"error": {"message": "scripted failure"}}).to_string(),
+        ),
+        Reply::Wait(..) => unreachable!(),
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+}
+
+fn completion(content: &str) -> String {
+    json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
+        .to_string()
+}
+
+/// The first legal answer the request's schema allows, with a word to say.
+fn legal_answer(request: &Value) -> Value {
+    let schema = &request["response_format"]["json_schema"]["schema"]["properties"];
+    let mut answer = serde_json::Map::new();
+    for (key, s) in schema.as_object().unwrap() {
+        let v = match key.as_str() {
+            "act" => s["enum"][0].clone(),
+            "amount" => {
+                json!((s["minimum"].as_f64().unwrap() + s["maximum"].as_f64().unwrap()) / 2.0)
+            }
+            "say" => json!("hello"),
+            other => panic!("unexpected key {other}"),
+        };
+        answer.insert(key.clone(), v);
+    }
+    Value::Object(answer)
+}
+
+/// A negotiation between a language model (agent 0, with free text) and a fair negotiator.
+fn negotiation(url: &str, extra: &str) -> String {
+    format!(
+        "[scenario]\nname = \"llm\"\nseed = 3\nepisodes = 2\n\
+         [game.negotiation]\nfree_text = 40\nmax_turns = 6\n\
+         [[agents]]\ncontroller = {{ llm = {{ base_url = \"{url}\", model = \"test\", {extra} }} }}\nlabel = \"model\"\n\
+         [[agents]]\nstrategy = \"fair\"\n"
+    )
+}
+
+fn scenario_in(dir: &Path, text: &str) -> Scenario {
+    Scenario::parse(text, &dir.join("llm.toml")).unwrap()
+}
+
+/// Plays the scenario; returns the summary's faults of the model's group and every transcript
+/// line, parsed.
+fn run_it(s: &Scenario, dir: &Path) -> (u64, Vec<String>) {
+    let out = dir.join("out");
+    let summary = run(s, &out, |_| {}).unwrap();
+    let transcript = std::fs::read_to_string(out.join("transcript.jsonl")).unwrap();
+    (
+        summary.groups[0].faults,
+        transcript.lines().map(str::to_owned).collect(),
+    )
+}
+
+fn faults_and_model_acts(lines: &[String]) -> (usize, usize) {
+    let mut faults = 0;
+    let mut acts = 0;
+    for line in lines {
+        match serde_json::from_str::<TranscriptLine>(line).unwrap() {
+            TranscriptLine::Fault { agent, .. } => {
+                assert_eq!(agent, AgentId(0));
+                faults += 1;
+            }
+            TranscriptLine::Made {
+                speaker: AgentId(0),
+                ..
+            } => acts += 1,
+            _ => {}
+        }
+    }
+    (faults, acts)
+}
+
+#[test]
+fn good_answers_are_played_and_their_words_said() {
+    let server = serve(|_| Reply::Legal);
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &negotiation(&server.url, "retries = 1"));
+    let (faults, lines) = run_it(&s, dir.path());
+    let (fault_lines, acts) = faults_and_model_acts(&lines);
+    assert_eq!((faults, fault_lines), (0, 0));
+    assert!(acts > 0);
+    assert_eq!(
+        server.requests.lock().unwrap().len(),
+        acts,
+        "one request per decision"
+    );
+    // The words the model gave are the utterance's text.
+    let said = lines
+        .iter()
+        .filter(|l| l.contains("\"speaker\":0") && l.contains("\"text\":\"hello\""))
+        .count();
+    assert_eq!(said, acts);
+    // Each request carries the seed, the schema of legal acts and the prompt in words.
+    let first = server.requests.lock().unwrap()[0].clone();
+    assert!(first["seed"].is_u64());
+    assert!(
+        first["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Your goal")
+    );
+    assert!(
+        first["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Your legal acts")
+    );
+}
+
+#[test]
+fn unusable_answers_are_retried_with_the_error_then_counted_as_faults() {
+    for (name, content) in [
+        ("garbage", "I think I will offer something nice."),
+        ("wrong shape", "{\"move\": \"offer\"}"),
+        // Act 13 tells fact 2, and agent 0's profile (the first bundled one) has two facts.
+        ("illegal act", "{\"act\": 13, \"say\": \"\"}"),
+    ] {
+        let server = serve(move |_| Reply::Content(content.to_owned()));
+        let dir = tempfile::tempdir().unwrap();
+        let s = scenario_in(dir.path(), &negotiation(&server.url, "retries = 2"));
+        let (faults, lines) = run_it(&s, dir.path());
+        let (fault_lines, acts) = faults_and_model_acts(&lines);
+        assert!(acts > 0, "{name}");
+        assert_eq!(faults as usize, acts, "{name}: every decision is a fault");
+        assert_eq!(fault_lines, acts, "{name}: a transcript line for each");
+        let requests = server.requests.lock().unwrap();
+        assert_eq!(
+            requests.len(),
+            3 * acts,
+            "{name}: 1 + 2 retries per decision"
+        );
+        // The retry shows the model its answer and what is wrong with it.
+        let retry = &requests[1]["messages"];
+        assert_eq!(retry[2]["content"], content, "{name}");
+        assert!(
+            retry[3]["content"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be used"),
+            "{name}"
+        );
+        // The default act: pass.
+        let passes = lines
+            .iter()
+            .filter(|l| l.contains("\"speaker\":0") && l.contains("\"kind\":\"pass\""))
+            .count();
+        assert_eq!(passes, acts, "{name}");
+    }
+}
+
+#[test]
+fn a_good_answer_after_a_bad_one_is_no_fault() {
+    let server = serve(|n| match n % 2 {
+        0 => Reply::Content("not json".into()),
+        _ => Reply::Legal,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &negotiation(&server.url, "retries = 1"));
+    let (faults, lines) = run_it(&s, dir.path());
+    let (_, acts) = faults_and_model_acts(&lines);
+    assert_eq!(faults, 0);
+    assert_eq!(server.requests.lock().unwrap().len(), 2 * acts);
+}
+
+#[test]
+fn timeouts_server_errors_and_closed_ports_are_retried_then_counted() {
+    let slow = serve(|_| Reply::Wait(Duration::from_millis(800), Box::new(Reply::Legal)));
+    let failing = serve(|_| Reply::Status(500));
+    // A port nothing listens on: bound, then closed.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1", l.local_addr().unwrap())
+    };
+    for (name, url, needle) in [
+        ("timeout", slow.url.clone(), "imeout"),
+        ("HTTP 500", failing.url.clone(), "HTTP 500"),
+        ("closed port", closed, "127.0.0.1"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = scenario_in(
+            dir.path(),
+            &negotiation(&url, "retries = 1, timeout_s = 0.3"),
+        );
+        let (faults, lines) = run_it(&s, dir.path());
+        let (fault_lines, acts) = faults_and_model_acts(&lines);
+        assert!(
+            acts > 0 && faults as usize == acts && fault_lines == acts,
+            "{name}"
+        );
+        let fault = lines.iter().find(|l| l.contains("\"fault\"")).unwrap();
+        assert!(
+            fault.contains("2 attempts") && fault.contains(needle),
+            "{name}: {fault}"
+        );
+    }
+    assert_eq!(failing.requests.lock().unwrap().len() % 2, 0);
+}
+
+#[test]
+fn a_refusal_stops_the_run_with_the_servers_message() {
+    let server = serve(|_| Reply::Status(404));
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &negotiation(&server.url, "retries = 3"));
+    match run(&s, &dir.path().join("out"), |_| {}) {
+        Err(RunError::Step {
+            error: StepError::PolicyFailed { policy, message },
+            ..
+        }) => {
+            assert!(policy.contains("llm test@"), "{policy}");
+            assert!(message.contains("HTTP 404"), "{message}");
+        }
+        other => panic!("expected the step to fail, got {other:?}"),
+    }
+    assert_eq!(
+        server.requests.lock().unwrap().len(),
+        1,
+        "a refusal is not retried"
+    );
+    assert!(
+        !dir.path().join("out/summary.json").exists(),
+        "nothing half-written"
+    );
+}
+
+#[test]
+fn a_missing_key_variable_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = negotiation(
+        "http://127.0.0.1:9/v1",
+        "api_key_env = \"SOCIUM_TEST_NO_SUCH_KEY\"",
+    );
+    let err = Scenario::parse(&text, &dir.path().join("llm.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SOCIUM_TEST_NO_SUCH_KEY") && err.contains("llm.toml:"),
+        "{err}"
+    );
+}
+
+/// 64 language-model agents acting at once across 16 envs, against a server that takes 200 ms
+/// an answer: their requests overlap (the server sees dozens in flight), not one after another.
+#[test]
+fn requests_of_one_step_overlap_across_envs() {
+    let server = serve(|_| Reply::Wait(Duration::from_millis(200), Box::new(Reply::Legal)));
+    let text = format!(
+        "[scenario]\nname = \"c\"\n[game.donor_cultural]\n\
+         [[agents]]\ncount = 8\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", max_in_flight = 64 }} }}\n",
+        server.url
+    );
+    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
+    let seeds = VecEnv::seeds(5, 16);
+    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
+    let mut buffers: VecBuffers = env.buffers();
+    env.reset(Some(&seeds), buffers.outputs()).unwrap();
+    let acting = buffers.acting.iter().filter(|&&a| a).count();
+    assert_eq!(acting, 64, "4 donors in each of 16 envs");
+    let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
+    env.step(&actions, buffers.outputs()).unwrap();
+    assert_eq!(server.requests.lock().unwrap().len(), 64);
+    let most = server.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        (32..=64).contains(&most),
+        "{most} requests in flight at most"
+    );
+}
+
+/// A run that recorded its answers in a cache replays byte for byte with no server: the same
+/// scenario asks nothing of the server the second time.
+#[test]
+fn a_cached_run_replays_byte_for_byte_without_a_server() {
+    let server = serve(|n| match n % 3 {
+        0 => Reply::Content("no".into()),
+        _ => Reply::Legal,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(
+        dir.path(),
+        &negotiation(&server.url, "cache = \"answers.jsonl\", retries = 2"),
+    );
+    let out = |name: &str| dir.path().join(name);
+    run(&s, &out("recorded"), |_| {}).unwrap();
+    let asked = server.requests.lock().unwrap().len();
+    assert!(asked > 0);
+    let s = scenario_in(
+        dir.path(),
+        &negotiation(&server.url, "cache = \"answers.jsonl\", retries = 2"),
+    );
+    run(&s, &out("replayed"), |_| {}).unwrap();
+    assert_eq!(
+        server.requests.lock().unwrap().len(),
+        asked,
+        "the replay asked the server"
+    );
+    for file in ["transcript.jsonl", "metrics.csv", "summary.json"] {
+        let a = std::fs::read(out("recorded").join(file)).unwrap();
+        let b = std::fs::read(out("replayed").join(file)).unwrap();
+        assert!(a == b, "{file} differs");
+    }
+}
