@@ -91,10 +91,10 @@ fn max_in_flight() -> Count {
     Count::new(16).expect("in range")
 }
 fn system_template() -> String {
-    "{rules}\n\n{answer}".into()
+    DEFAULT_TEMPLATES[0].into()
 }
 fn user_template() -> String {
-    "{situation}\n\nYour legal acts:\n{acts}".into()
+    DEFAULT_TEMPLATES[1].into()
 }
 
 /// A language model acting for every agent it controls.
@@ -200,6 +200,40 @@ impl LlmPolicy {
         let fault = format!("no usable answer in {attempts} attempts; the last: {last}");
         Ok((self.format.default_answer(mask), Some(fault)))
     }
+}
+
+/// The default templates of the system and the user message (see [`LlmConfig`]).
+pub const DEFAULT_TEMPLATES: [&str; 2] = [
+    "{rules}\n\n{answer}",
+    "{situation}\n\nYour legal acts:\n{acts}",
+];
+
+/// The system and user messages that ask `agent` of `game` (`agents` playing) for its act, from
+/// its observation row and mask, in `templates` (system, user; see [`LlmConfig`]).
+pub fn messages(
+    game: &dyn Game,
+    agents: usize,
+    format: &AnswerFormat,
+    templates: [&str; 2],
+    agent: AgentId,
+    obs: &[f32],
+    mask: &[u8],
+) -> [String; 2] {
+    let prompt = game.prompt(agents, agent, obs, mask);
+    let answer = format.instructions(prompt.amount.as_deref());
+    let acts: Vec<String> = prompt
+        .acts
+        .iter()
+        .map(|(i, words)| format!("{i}: {words}"))
+        .collect();
+    let [system, user] = templates;
+    [
+        system
+            .replace("{rules}", &prompt.rules)
+            .replace("{answer}", &answer),
+        user.replace("{situation}", &prompt.situation)
+            .replace("{acts}", &acts.join("\n")),
+    ]
 }
 
 /// A request's seed: a hash of the agent and its messages (FNV-1a), so that the same request is

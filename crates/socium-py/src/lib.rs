@@ -8,9 +8,12 @@ use pyo3::{
     exceptions::{PyRuntimeError, PyValueError},
     prelude::*,
 };
-use socium_core::{AgentId, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem};
+use socium_core::{
+    AgentId, Game, Selection, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem,
+};
+use socium_llm::{AnswerFormat, DEFAULT_TEMPLATES};
 use socium_scenario::{Override, Scenario};
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 create_exception!(
     _socium,
@@ -124,6 +127,9 @@ struct RustVecEnv {
     env: VecEnv,
     spec: String,
     buffers: Option<Buffers>,
+    game: Arc<dyn Game>,
+    /// How an agent answers in text, where the action space allows it.
+    answers: Result<AnswerFormat, String>,
 }
 
 /// The caller's output arrays, held from `bind` on.
@@ -178,6 +184,31 @@ impl RustVecEnv {
     }
 }
 
+impl RustVecEnv {
+    /// Agent `agent` of env `env`'s observation row and action mask.
+    fn rows(&self, env: usize, agent: u32) -> PyResult<(&[f32], &[u8])> {
+        let n = self.env.agent_count();
+        if env >= self.env.num_envs() || agent as usize >= n {
+            return Err(PyValueError::new_err(format!(
+                "no agent {agent} in env {env}"
+            )));
+        }
+        let view = self.env.env(env);
+        let (od, md) = (view.observations().len() / n, view.action_masks().len() / n);
+        let a = agent as usize;
+        Ok((
+            &view.observations()[a * od..(a + 1) * od],
+            &view.action_masks()[a * md..(a + 1) * md],
+        ))
+    }
+
+    fn answer_format(&self) -> PyResult<&AnswerFormat> {
+        self.answers
+            .as_ref()
+            .map_err(|e| ScenarioError::new_err(format!("no text stepping for this game: {e}")))
+    }
+}
+
 #[pymethods]
 impl RustVecEnv {
     /// One env of the scenario at `path` with `overrides` (`"key=value"` strings, checked like
@@ -221,10 +252,13 @@ impl RustVecEnv {
             "mask_dim": env.spaces().action.mask_dim(),
             "reward_dimensions": first.reward_dimensions().iter().map(|d| d.name).collect::<Vec<_>>(),
         });
+        let answers = AnswerFormat::new(&env.spaces().action);
         Ok(RustVecEnv {
             env,
             spec: spec.to_string(),
             buffers: None,
+            game: scenario.game.clone(),
+            answers,
         })
     }
 
@@ -304,6 +338,44 @@ impl RustVecEnv {
             .as_slice_mut()
             .map_err(|e| PyValueError::new_err(format!("out must be C-contiguous: {e}")))?;
         self.env.actions(out).map_err(step_error)
+    }
+
+    /// The system and user messages that ask agent `agent` of env `env` for its act, from its
+    /// current observation and mask: the game in words, as a language-model controller asks.
+    fn prompt(&self, env: usize, agent: u32) -> PyResult<(String, String)> {
+        let (obs, mask) = self.rows(env, agent)?;
+        let format = self.answer_format()?;
+        let n = self.env.agent_count();
+        let [system, user] = socium_llm::messages(
+            &*self.game,
+            n,
+            format,
+            DEFAULT_TEMPLATES,
+            AgentId(agent),
+            obs,
+            mask,
+        );
+        Ok((system, user))
+    }
+
+    /// Agent `agent` of env `env`'s answer `text`, parsed as a language-model controller parses
+    /// it: `(action row, words said, None)`, or `(the default act's row, None, what is wrong)`.
+    fn answer(
+        &self,
+        env: usize,
+        agent: u32,
+        text: &str,
+    ) -> PyResult<(Vec<f32>, Option<String>, Option<String>)> {
+        let (_, mask) = self.rows(env, agent)?;
+        let format = self.answer_format()?;
+        let (answer, error) = match format.parse(text, mask) {
+            Ok(answer) => (answer, None),
+            Err(bad) => (format.default_answer(mask), Some(bad.0)),
+        };
+        let space = &self.env.spaces().action;
+        let mut row = vec![0.0; space.flat_dim()];
+        space.select(&answer.head, mask, Selection::Argmax, None, &mut row);
+        Ok((row, answer.say, error))
     }
 
     /// The utterances of env `env`'s last step, as transcript lines (JSON, in the format of

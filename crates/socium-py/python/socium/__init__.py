@@ -4,6 +4,9 @@
 >>> env = socium.parallel_env("scenarios/ipd_learner.toml", seed=1)
 >>> obs, infos = env.reset(seed=1)
 
+``socium.text_env`` is the same env in text, for trainers of language models: observations are
+prompts, actions the answers' text.
+
 Scenario overrides are keyword arguments, checked exactly like the scenario file: a plain name is
 a key of the game's table (``noise=0.05``), ``seed``/``episodes``/``max_steps`` are
 ``[scenario]`` keys, and a dotted name (``"agents[1].count"``) may be passed through ``overrides``.
@@ -38,6 +41,7 @@ from socium._socium import (
 )
 from socium.env import ParallelEnv, parallel_env
 from socium.evolve import evolve
+from socium.text import AnswerError, TextParallelEnv, text_env
 from socium.vector import VecEnv
 
 
@@ -57,6 +61,7 @@ _prefer_installed_onnxruntime()
 
 __all__ = [
     "ActionDtypeError",
+    "AnswerError",
     "ActionError",
     "ActionNotADistributionError",
     "ActionNotFiniteError",
@@ -69,9 +74,11 @@ __all__ = [
     "ParallelEnv",
     "PolicyError",
     "ScenarioError",
+    "TextParallelEnv",
     "VecEnv",
     "env_seeds",
     "evolve",
     "games",
     "parallel_env",
+    "text_env",
 ]

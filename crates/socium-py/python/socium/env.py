@@ -130,6 +130,14 @@ class ParallelEnv(_PettingZooParallelEnv):
     def step(self, actions: dict[str, Any]):
         """One step: every live agent must have an action (those that are not acting this step
         may give any legal action; it is ignored). A refused step changes nothing."""
+        self._check_actions(actions)
+        core = self._core
+        rows = {agent: flatten_action(agent, core.action_space, actions[agent]) for agent in self.agents}
+        texts = {agent: action_text(core.action_space, actions[agent]) for agent in self.agents}
+        return self._step_rows(rows, texts)
+
+    def _check_actions(self, actions: dict[str, Any]) -> None:
+        """Refuses a step before reset, after the end, or with unknown or missing agents."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
         if not self.agents:
@@ -140,14 +148,16 @@ class ParallelEnv(_PettingZooParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise KeyError(f"no action for live agents {missing}")
+
+    def _step_rows(self, rows: dict[str, np.ndarray], texts: dict[str, str | None]):
+        """One step with every live agent's flat action row and text; a refused step changes
+        nothing."""
         core = self._core
-        rows = {agent: flatten_action(agent, core.action_space, actions[agent]) for agent in self.agents}
         for agent, row in rows.items():
             core.actions[0, self._ids[agent]] = row
         live = self.agents
         try:
-            for agent in self.agents:
-                text = action_text(core.action_space, actions[agent])
+            for agent, text in texts.items():
                 if text is not None:
                     core.rust.set_text(0, self._ids[agent], text)
             core.step(core.actions)
