@@ -28,12 +28,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every scenario in `scenarios/`, by file name.
+/// Every scenario in `scenarios/`, by file name, but those with language-model agents
+/// (`*_llm.toml`): they need a server (tests/llm_model.rs plays one against the real model).
 fn bundled() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".toml"))
+        .filter(|n| n.ends_with(".toml") && !n.ends_with("_llm.toml"))
         .collect();
     names.sort();
     names

@@ -274,7 +274,7 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
     let externals = count(|c| *c == socium_core::Controller::External);
     let policies = count(|c| matches!(c, socium_core::Controller::Policy(_)));
     println!(
-        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX policies), {} episodes, \
+        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX or language models), {} episodes, \
          seed {}",
         file.display(),
         s.name,

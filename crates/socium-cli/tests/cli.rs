@@ -90,7 +90,7 @@ fn bad_scenarios_fail_with_the_location() {
     assert!(o.status.success());
     assert!(
         text(&o.stdout)
-            .contains("ok — \"IPD tournament\": game repeated, 8 agents (0 external, 0 on ONNX policies), 70 episodes")
+            .contains("ok — \"IPD tournament\": game repeated, 8 agents (0 external, 0 on ONNX or language models), 70 episodes")
     );
 }
 

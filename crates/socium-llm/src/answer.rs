@@ -283,7 +283,7 @@ impl AnswerFormat {
                     format!("\"choices\": a list of {} act numbers", nvec.len())
                 }
                 Part::Amount { low, high } => format!(
-                    "\"amount\": {} ({low} to {high})",
+                    "\"amount\": {}, a number from {low} to {high}",
                     amount.unwrap_or("a number")
                 ),
                 Part::Belief { n } => {

@@ -108,11 +108,12 @@ impl Chat {
 pub struct Cache {
     path: PathBuf,
     answers: Mutex<HashMap<String, String>>,
-    file: Mutex<File>,
+    /// Opened for appending at the first new answer: loading a scenario writes nothing.
+    file: Mutex<Option<File>>,
 }
 
 impl Cache {
-    /// Opens (or creates) the cache file.
+    /// Reads the cache file, if it exists (it is created at the first answer to record).
     pub fn open(path: &Path) -> Result<Cache, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut answers = HashMap::new();
@@ -139,15 +140,10 @@ impl Cache {
                 }
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(fail)?;
         Ok(Cache {
             path: path.to_owned(),
             answers: Mutex::new(answers),
-            file: Mutex::new(file),
+            file: Mutex::new(None),
         })
     }
 
@@ -178,7 +174,14 @@ impl Cache {
                 "answer": answer,
             });
             let mut file = self.file.lock().expect("the cache lock is never poisoned");
-            writeln!(file, "{line}")?;
+            if file.is_none() {
+                let opened = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?;
+                *file = Some(opened);
+            }
+            writeln!(file.as_mut().expect("opened above"), "{line}")?;
         }
         Ok(())
     }

@@ -70,7 +70,7 @@ pub struct LlmConfig {
     #[serde(default = "system_template")]
     pub system: String,
     /// The user message's template: `{situation}` (what the agent sees) and `{acts}` (its legal
-    /// acts, a line each).
+    /// acts under a heading, a line each; empty when the action has no discrete part).
     #[serde(default = "user_template")]
     pub user: String,
 }
@@ -203,10 +203,7 @@ impl LlmPolicy {
 }
 
 /// The default templates of the system and the user message (see [`LlmConfig`]).
-pub const DEFAULT_TEMPLATES: [&str; 2] = [
-    "{rules}\n\n{answer}",
-    "{situation}\n\nYour legal acts:\n{acts}",
-];
+pub const DEFAULT_TEMPLATES: [&str; 2] = ["{rules}\n\n{answer}", "{situation}\n\n{acts}"];
 
 /// The system and user messages that ask `agent` of `game` (`agents` playing) for its act, from
 /// its observation row and mask, in `templates` (system, user; see [`LlmConfig`]).
@@ -221,18 +218,27 @@ pub fn messages(
 ) -> [String; 2] {
     let prompt = game.prompt(agents, agent, obs, mask);
     let answer = format.instructions(prompt.amount.as_deref());
-    let acts: Vec<String> = prompt
-        .acts
-        .iter()
-        .map(|(i, words)| format!("{i}: {words}"))
-        .collect();
+    let acts = match prompt.acts.is_empty() {
+        true => String::new(),
+        false => prompt
+            .acts
+            .iter()
+            .fold("Your legal acts:".to_owned(), |mut s, (i, words)| {
+                s.push_str(&format!("\n{i}: {words}"));
+                s
+            }),
+    };
     let [system, user] = templates;
     [
         system
             .replace("{rules}", &prompt.rules)
-            .replace("{answer}", &answer),
+            .replace("{answer}", &answer)
+            .trim_end()
+            .to_owned(),
         user.replace("{situation}", &prompt.situation)
-            .replace("{acts}", &acts.join("\n")),
+            .replace("{acts}", &acts)
+            .trim_end()
+            .to_owned(),
     ]
 }
 

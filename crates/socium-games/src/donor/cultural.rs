@@ -371,9 +371,11 @@ fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
             ..Prompt::default()
         };
     }
+    let rounds = config.rounds.get();
+    let round = (obs[obs::PROGRESS] * rounds as f32).round() as u32 + 1;
     let mut situation = format!(
-        "Round {:.0}% of the game. You are the donor. You have {:.2} units; the recipient has {:.2}.",
-        100.0 * obs[obs::PROGRESS],
+        "Round {round} of {rounds}. You are the donor. You have {:.2} units; the recipient has \
+         {:.2}.",
         obs[obs::OWN_RESOURCES],
         obs[obs::RECIPIENT_RESOURCES]
     );
@@ -404,7 +406,11 @@ fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
         rules,
         situation,
         acts,
-        amount: Some("the share of your resources to give (or pay to punish), from 0 to 1".into()),
+        amount: Some(
+            "the fraction of your units to give (or pay to punish): 0.5 gives half, 0 nothing, \
+             1 all"
+                .into(),
+        ),
     }
 }
 
