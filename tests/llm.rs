@@ -21,6 +21,9 @@ enum Reply {
     Content(String),
     /// A legal answer made from the request's schema (its first legal act).
     Legal,
+    /// A judge's evaluation in Sotopia's format: 1 on every dimension for agent 0, 2 for the
+    /// others (the request's user message names the agent).
+    Judge,
     /// This HTTP status, with a body.
     Status(u16),
     /// Wait, then reply.
@@ -96,6 +99,7 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize
     let (status, body) = match reply {
         Reply::Content(text) => (200, completion(&text)),
         Reply::Legal => (200, completion(&legal_answer(&request).to_string())),
+        Reply::Judge => (200, completion(&evaluation(&request).to_string())),
         Reply::Status(s) => (
             s,
             json!({"error": {"message": "scripted failure"}}).to_string(),
@@ -131,6 +135,24 @@ fn legal_answer(request: &Value) -> Value {
         answer.insert(key.clone(), v);
     }
     Value::Object(answer)
+}
+
+/// Every dimension the request's schema asks for, scored 1 for agent 0 and 2 for the others.
+fn evaluation(request: &Value) -> Value {
+    let user = request["messages"][1]["content"].as_str().unwrap();
+    let score = if user.ends_with("Evaluate agent 0 (fair).") {
+        1.0
+    } else {
+        2.0
+    };
+    let schema = &request["response_format"]["json_schema"]["schema"]["properties"];
+    let object: serde_json::Map<String, Value> = schema
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|d| (d.clone(), json!({"reasoning": "scripted", "score": score})))
+        .collect();
+    Value::Object(object)
 }
 
 /// A negotiation between a language model (agent 0, with free text) and a fair negotiator.
@@ -405,4 +427,93 @@ fn a_cached_run_replays_byte_for_byte_without_a_server() {
         let b = std::fs::read(out("replayed").join(file)).unwrap();
         assert!(a == b, "{file} differs");
     }
+}
+
+/// A judge scores every agent after each episode from the episode's words (not its rewards), and
+/// the summary reports its agreement with the exact totals: the mean absolute error and
+/// Spearman's rank correlation, per dimension, computed here from the transcript again.
+#[test]
+fn a_judge_is_measured_against_the_exact_rewards() {
+    let judge = serve(|_| Reply::Judge);
+    let text = format!(
+        "[scenario]\nname = \"judged\"\nseed = 4\nepisodes = 3\n[game.negotiation]\n\
+         [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"conceder\"\n\
+         [judge]\nbase_url = \"{}\"\nmodel = \"judge\"\n",
+        judge.url
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &text);
+    let summary = run(&s, &dir.path().join("out"), |_| {}).unwrap();
+    for request in judge.requests.lock().unwrap().iter() {
+        let user = request["messages"][1]["content"].as_str().unwrap();
+        assert!(
+            !user.contains("goal") && !user.contains("reward"),
+            "the judge sees no rewards"
+        );
+    }
+    let report = summary.judge.expect("a judge report");
+    assert_eq!(
+        (report.model.as_str(), report.scored, report.faults),
+        ("judge", 6, 0)
+    );
+    // The exact totals, per episode and agent, from the transcript's reward entries.
+    let transcript = std::fs::read_to_string(dir.path().join("out/transcript.jsonl")).unwrap();
+    let mut exact = std::collections::BTreeMap::<(u64, u32, String), f64>::new();
+    for line in transcript.lines() {
+        let line: TranscriptLine = serde_json::from_str(line).unwrap();
+        for r in line.rewards() {
+            *exact
+                .entry((line.episode(), r.agent.0, r.dimension.to_string()))
+                .or_default() += r.value;
+        }
+    }
+    let goal = &report.dimensions["goal"];
+    let pairs: Vec<(f64, f64)> = (0..3u64)
+        .flat_map(|e| (0..2u32).map(move |a| (e, a)))
+        .map(|(e, a)| {
+            let judged = if a == 0 { 1.0 } else { 2.0 };
+            (
+                judged,
+                exact
+                    .get(&(e, a, "goal".to_owned()))
+                    .copied()
+                    .unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let mae = pairs.iter().map(|(j, x)| (j - x).abs()).sum::<f64>() / 6.0;
+    assert_eq!(goal.n, 6);
+    assert!((goal.mae - mae).abs() < 1e-9, "{} vs {mae}", goal.mae);
+    let json = std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap();
+    assert!(
+        json.contains("\"judge\"") && json.contains("\"spearman\""),
+        "{json}"
+    );
+}
+
+/// A judge that gives no usable scores is counted, not believed.
+#[test]
+fn a_judge_without_usable_scores_is_counted() {
+    let judge = serve(|_| Reply::Content("splendid negotiators, both".into()));
+    let text = format!(
+        "[scenario]\nname = \"judged\"\nepisodes = 2\n[game.negotiation]\n\
+         [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"greedy\"\n\
+         [judge]\nbase_url = \"{}\"\nmodel = \"judge\"\nretries = 1\n",
+        judge.url
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(
+        &scenario_in(dir.path(), &text),
+        &dir.path().join("out"),
+        |_| {},
+    )
+    .unwrap();
+    let report = summary.judge.unwrap();
+    assert_eq!((report.scored, report.faults), (0, 4));
+    assert_eq!(report.dimensions["goal"].n, 0);
+    assert_eq!(
+        judge.requests.lock().unwrap().len(),
+        8,
+        "1 + 1 retry per agent-episode"
+    );
 }

@@ -15,9 +15,11 @@
 
 mod answer;
 mod chat;
+mod judge;
 
 pub use answer::{Answer, AnswerFormat, BadAnswer};
 pub use chat::{Cache, Chat, ChatError};
+pub use judge::{Agreement, JUDGE_SYSTEM, JUDGE_USER, Judge};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -65,14 +67,17 @@ pub struct LlmConfig {
     /// there are not asked again.
     #[serde(default)]
     pub cache: Option<String>,
-    /// The system message's template: `{rules}` (the game and the agent's role) and `{answer}`
-    /// (how to answer).
-    #[serde(default = "system_template")]
-    pub system: String,
-    /// The user message's template: `{situation}` (what the agent sees) and `{acts}` (its legal
-    /// acts under a heading, a line each; empty when the action has no discrete part).
-    #[serde(default = "user_template")]
-    pub user: String,
+    /// The system message's template. An agent's: `{rules}` (the game and the agent's role)
+    /// and `{answer}` (how to answer), default [`DEFAULT_TEMPLATES`]`[0]`; a judge's: `{game}`
+    /// and `{dimensions}`, default [`JUDGE_SYSTEM`].
+    #[serde(default)]
+    pub system: Option<String>,
+    /// The user message's template. An agent's: `{situation}` (what the agent sees) and
+    /// `{acts}` (its legal acts under a heading, a line each; empty when the action has no
+    /// discrete part), default [`DEFAULT_TEMPLATES`]`[1]`; a judge's: `{episode}` and `{agent}`,
+    /// default [`JUDGE_USER`].
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 fn zero() -> NonNegative {
@@ -89,12 +94,6 @@ fn retries() -> u32 {
 }
 fn max_in_flight() -> Count {
     Count::new(16).expect("in range")
-}
-fn system_template() -> String {
-    DEFAULT_TEMPLATES[0].into()
-}
-fn user_template() -> String {
-    DEFAULT_TEMPLATES[1].into()
 }
 
 /// A language model acting for every agent it controls.
@@ -118,18 +117,7 @@ impl LlmPolicy {
         dir: &Path,
     ) -> Result<Self, String> {
         let format = AnswerFormat::new(&game.action_space(agents))?;
-        let key = match &config.api_key_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                format!("`api_key_env`: the environment variable `{var}` is not set")
-            })?),
-            None => None,
-        };
-        let cache = match &config.cache {
-            Some(file) => Some(Cache::open(&dir.join(file))?),
-            None => None,
-        };
-        let timeout = Duration::from_secs_f64(config.timeout_s.get());
-        let chat = Chat::new(&config.base_url, key, timeout, cache);
+        let chat = chat_for(&config, dir)?;
         Ok(LlmPolicy {
             name: format!("llm {}@{}", config.model, config.base_url),
             config,
@@ -142,17 +130,22 @@ impl LlmPolicy {
 
     /// The messages of a first request for `agent`.
     fn messages(&self, agent: AgentId, obs: &[f32], mask: &[u8]) -> Vec<Value> {
-        let prompt = self.game.prompt(self.agents, agent, obs, mask);
-        let answer = self.format.instructions(prompt.amount.as_deref());
-        let acts: Vec<String> = prompt
-            .acts
-            .iter()
-            .map(|(i, words)| format!("{i}: {words}"))
-            .collect();
-        let system =
-            (self.config.system.replace("{rules}", &prompt.rules)).replace("{answer}", &answer);
-        let user = (self.config.user.replace("{situation}", &prompt.situation))
-            .replace("{acts}", &acts.join("\n"));
+        let templates = [
+            self.config
+                .system
+                .as_deref()
+                .unwrap_or(DEFAULT_TEMPLATES[0]),
+            self.config.user.as_deref().unwrap_or(DEFAULT_TEMPLATES[1]),
+        ];
+        let [system, user] = messages(
+            &*self.game,
+            self.agents,
+            &self.format,
+            templates,
+            agent,
+            obs,
+            mask,
+        );
         vec![
             json!({"role": "system", "content": system}),
             json!({"role": "user", "content": user}),
@@ -202,7 +195,25 @@ impl LlmPolicy {
     }
 }
 
-/// The default templates of the system and the user message (see [`LlmConfig`]).
+/// The endpoint of `config`: its API key read from the environment, its cache (relative to
+/// `dir`) read.
+fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
+    let key =
+        match &config.api_key_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                format!("`api_key_env`: the environment variable `{var}` is not set")
+            })?),
+            None => None,
+        };
+    let cache = match &config.cache {
+        Some(file) => Some(Cache::open(&dir.join(file))?),
+        None => None,
+    };
+    let timeout = Duration::from_secs_f64(config.timeout_s.get());
+    Ok(Chat::new(&config.base_url, key, timeout, cache))
+}
+
+/// The default templates of an agent's system and user messages (see [`LlmConfig`]).
 pub const DEFAULT_TEMPLATES: [&str; 2] = ["{rules}\n\n{answer}", "{situation}\n\n{acts}"];
 
 /// The system and user messages that ask `agent` of `game` (`agents` playing) for its act, from

@@ -24,7 +24,7 @@ use socium_core::{
     AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
     PolicyController, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
-use socium_llm::LlmPolicy;
+use socium_llm::{Judge, LlmPolicy};
 use socium_policy::OnnxPolicy;
 use std::{
     path::{Path, PathBuf},
@@ -52,6 +52,8 @@ pub struct Scenario {
     pub episodes: u64,
     /// How `socium evolve` evolves the groups' strategies, if the scenario says.
     pub evolution: Option<schema::EvolutionSpec>,
+    /// The language model that scores every agent after each episode of `socium run`, if any.
+    pub judge: Option<Arc<Judge>>,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -250,6 +252,15 @@ impl Scenario {
                 }
             }
         }
+        let judge = match parsed.judge {
+            Some(config) => {
+                let span = config.span();
+                Some(Arc::new(
+                    Judge::new(config.into_inner(), dir).map_err(|e| at(span, e))?,
+                ))
+            }
+            None => None,
+        };
         let meta = parsed.scenario;
         let episodes = meta
             .episodes
@@ -261,7 +272,8 @@ impl Scenario {
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,
-            text: false,
+            // The judge reads the episode's words.
+            text: judge.is_some(),
         };
         Ok(Scenario {
             file: file.to_owned(),
@@ -271,6 +283,7 @@ impl Scenario {
             config,
             episodes,
             evolution: parsed.evolution,
+            judge,
         })
     }
 

@@ -3,7 +3,9 @@
 use crate::Scenario;
 use serde::Serialize;
 use socium_core::{AgentId, Controller, MetricId, Sim, SimError, StepError};
+use socium_llm::{Agreement, Judge};
 use std::{
+    cell::RefCell,
     collections::BTreeMap,
     fmt::Write as _,
     io::{BufWriter, Write as _},
@@ -86,6 +88,91 @@ pub struct RunSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Per label, in order of first appearance.
     pub groups: Vec<GroupSummary>,
+    /// How the scenario's judge scored the agents against the exact rewards; absent without a
+    /// judge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeSummary>,
+}
+
+/// A judge's scores against the exact per-episode reward totals.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JudgeSummary {
+    /// The judge's model.
+    pub model: String,
+    /// Agent-episodes scored (agents that acted in the episode).
+    pub scored: usize,
+    /// Agent-episodes the judge gave no usable scores for (after its retries).
+    pub faults: usize,
+    /// Per reward dimension: the judge's agreement with the exact totals.
+    pub dimensions: BTreeMap<String, Agreement>,
+}
+
+/// What a judge gathers over a run: each scored agent's scores beside its exact totals.
+struct Judging<'a> {
+    judge: &'a Judge,
+    /// Per dimension: the judge's scores and the exact totals, paired.
+    pairs: Vec<(Vec<f64>, Vec<f64>)>,
+    scored: usize,
+    faults: usize,
+}
+
+/// Notes the words of the step just played, a line per utterance, for the judge.
+fn hear(lines: &RefCell<Vec<String>>, sim: &Sim) {
+    let mut lines = lines.borrow_mut();
+    for u in sim.env().utterances() {
+        let said = match &u.text {
+            Some(text) => text.clone(),
+            None => {
+                let target = u.act.target.map(|t| format!(" {t}")).unwrap_or_default();
+                format!("{}{target} ({})", u.act.kind, u.act.value)
+            }
+        };
+        lines.push(format!("[step {}] [{}] {said}", u.step, u.speaker));
+    }
+}
+
+impl Judging<'_> {
+    /// Scores every agent that acted in the episode told by `lines`, against `raw` (`[agents ×
+    /// dims]`, the exact totals).
+    fn score(&mut self, scenario: &Scenario, labels: &[String], lines: &[String], raw: &[f64]) {
+        let episode = lines.join("\n");
+        let dims = scenario.game.reward_dimensions();
+        for (a, label) in labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (AgentId(i as u32), l))
+        {
+            let tag = format!("[{a}]");
+            if !lines.iter().any(|l| l.contains(&tag)) {
+                continue;
+            }
+            let who = format!("{a} ({label})");
+            match self.judge.score(scenario.game.name(), dims, &episode, &who) {
+                Ok(scores) => {
+                    self.scored += 1;
+                    for (k, (judged, exact)) in self.pairs.iter_mut().enumerate() {
+                        judged.push(scores[k]);
+                        exact.push(raw[a.index() * dims.len() + k]);
+                    }
+                }
+                Err(_) => self.faults += 1,
+            }
+        }
+    }
+
+    fn summary(self, scenario: &Scenario) -> JudgeSummary {
+        let dims = scenario.game.reward_dimensions();
+        JudgeSummary {
+            model: self.judge.model().to_owned(),
+            scored: self.scored,
+            faults: self.faults,
+            dimensions: dims
+                .iter()
+                .zip(&self.pairs)
+                .map(|(d, (judged, exact))| (d.name.to_owned(), Agreement::of(judged, exact)))
+                .collect(),
+        }
+    }
 }
 
 /// What one episode of a run gave: what `metrics.csv` and `summary.json` are made of.
@@ -227,12 +314,31 @@ pub fn run(
     let mut faults = vec![0u64; n];
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
-    let write_transcript = |sim: &mut Sim| {
+    let mut judging = scenario.judge.as_ref().map(|judge| Judging {
+        judge,
+        pairs: vec![(Vec::new(), Vec::new()); dims.len()],
+        scored: 0,
+        faults: 0,
+    });
+    let heard = RefCell::new(Vec::new());
+    let labels: Vec<String> = {
+        let agents = sim.env().agents();
+        agents.ids().map(|a| agents.label(a).to_owned()).collect()
+    };
+    let judged = judging.is_some();
+    let after_step = |sim: &mut Sim| {
+        if judged {
+            hear(&heard, sim);
+        }
         transcript
             .write_all(&sim.take_transcript())
             .map_err(io(out))
     };
-    play(scenario, &mut sim, write_transcript, |episode, record| {
+    play(scenario, &mut sim, after_step, |episode, record| {
+        if let Some(j) = &mut judging {
+            let lines = std::mem::take(&mut *heard.borrow_mut());
+            j.score(scenario, &labels, &lines, &record.raw);
+        }
         steps += record.steps;
         write!(csv, "{episode},{}", record.steps).expect("writing to a String");
         for ((sum, count), value) in metric_sums.iter_mut().zip(&record.metrics) {
@@ -305,6 +411,7 @@ pub fn run(
             .map(|(name, (sum, count))| ((*name).to_owned(), sum / *count as f64))
             .collect(),
         groups,
+        judge: judging.map(|j| j.summary(scenario)),
     };
 
     let finish = |file: NamedTempFile, name: &str| {

@@ -31,6 +31,9 @@ pub struct ScenarioFile {
     /// `[evolution]`: how `socium evolve` evolves the groups' strategies.
     #[serde(default)]
     pub evolution: Option<EvolutionSpec>,
+    /// `[judge]`: a language model that scores every agent after each episode of `socium run`.
+    #[serde(default)]
+    pub judge: Option<Spanned<LlmConfig>>,
 }
 
 /// `[evolution]`: each agent group is a type; a generation plays one episode, then the population
