@@ -16,16 +16,21 @@
 //! Acts (one `Discrete(1 + 2n)` action): `0` skip (stay silent, abstain); `1 + j` aim at player
 //! `j` (accuse in discussion, vote by day, kill / investigate / protect by night); `1 + n + j`
 //! vouch for `j` (discussion only). The action mask says which are legal for whom in each phase.
+//!
+//! For an agent that reads (a language model), [`Rules::prompt`] renders a player's situation
+//! from its observation row and action mask: the rules, its role, what it knows and its legal acts.
 
+use super::{players, times};
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger,
-    Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
-    bounded::Count,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
+    RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
+    Utterances, bounded::Count,
 };
+use std::fmt::Write as _;
 
 /// The most players: each observes every player (7 entries each) and remembers what it learned
 /// of each, so memory grows as the square of the players (a thousand: 28 MB of observations).
@@ -283,7 +288,207 @@ struct Events {
     end: Option<(bool, UtteranceId)>,
 }
 
+/// Player `agent`'s situation in words, among `n` players, from its observation row and action
+/// mask: the rules as Braverman, Etesami & Mossel state them and its role; the day and stage, who
+/// is alive, the roles it knows, today's accusations and vouches and the last vote; its legal acts.
+fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u8]) -> Prompt {
+    let flag = |at: usize| row[at] > 0.5;
+    let one_hot = |at: usize, len: usize| (0..len).find(|&k| flag(at + k)).unwrap_or(0);
+    let (role, stage) = (
+        ROLES[one_hot(obs::ROLE, ROLES.len())],
+        STAGES[one_hot(obs::STAGE, STAGES.len())],
+    );
+    let me = agent.index();
+    let m = config.mafia.get();
+    let mut rules = format!(
+        "You play Mafia (also called Werewolf) with {n} players, player 0 to player {}. {} the \
+         others are the town",
+        n - 1,
+        match m {
+            1 => "One of them is mafia;".to_owned(),
+            _ => format!("{m} of them are mafia, who know each other;"),
+        }
+    );
+    match (config.seer, config.doctor) {
+        (true, true) => rules.push_str(", among them a seer and a doctor"),
+        (true, false) => rules.push_str(", among them a seer"),
+        (false, true) => rules.push_str(", among them a doctor"),
+        (false, false) => {}
+    }
+    rules.push_str(". The game starts by day. Each day ");
+    match config.discussion {
+        0 => rules.push_str("the living players vote all at once"),
+        d => write!(
+            rules,
+            "the living players first talk, {} each in a shuffled round robin: accuse a player \
+             of being mafia, vouch for one, or stay silent; then they vote all at once",
+            times(d)
+        )
+        .expect("writing to a String"),
+    }
+    rules.push_str(
+        ": the player with the most votes is lynched (a tie is broken at random; nobody is \
+         lynched if everyone abstains). Each night the mafia choose a citizen to kill (the most \
+         mafia votes, ties broken at random)",
+    );
+    if config.seer {
+        rules.push_str("; the seer learns one living player's role");
+    }
+    if config.doctor {
+        rules.push_str("; the doctor protects one living player from that night's kill");
+    }
+    rules.push_str(
+        ". A dead player's role is revealed to all. The town wins when no mafia is left; the \
+         mafia win as soon as they are at least as many as the town.",
+    );
+    write!(rules, "\nYou are player {me}, {}", role.name()).expect("writing to a String");
+    match role {
+        Role::Mafia => {
+            let team = players((0..n).filter(|&j| j != me && flag(obs::known_mafia(n) + j)));
+            if let Some(team) = team {
+                write!(rules, " with {team}").expect("writing to a String");
+            }
+            rules.push_str(": kill and mislead the town until you are as many as they are.");
+        }
+        Role::Seer => rules.push_str(
+            ": each night you learn one living player's role. Find the mafia and lynch them.",
+        ),
+        Role::Doctor => rules.push_str(
+            ": each night you protect one living player, yourself too, from the kill. Find the \
+             mafia and lynch them.",
+        ),
+        Role::Villager => {
+            rules.push_str(": you know only your own role. Find the mafia and lynch them.")
+        }
+    }
+
+    let alive = |j: usize| flag(obs::alive(n) + j);
+    let living = (0..n).filter(|&j| alive(j)).count().max(1) as f32;
+    let day = match row[obs::DAY] >= 1.0 {
+        true => format!("{n} or later"),
+        false => format!("{:.0}", row[obs::DAY] * n as f32),
+    };
+    let speaking = mask.iter().any(|&m| m != 0);
+    let mut s = String::new();
+    if !alive(me) {
+        s.push_str("You are dead: the game goes on without you.\n");
+    }
+    match stage {
+        Stage::Discussion => write!(
+            s,
+            "Day {day}, discussion: {}",
+            match speaking {
+                true => "it is your turn to speak.",
+                false => "another player speaks.",
+            }
+        ),
+        Stage::Vote => write!(s, "Day {day}, the vote: every living player votes at once."),
+        Stage::Night => write!(
+            s,
+            "Night {day}: {}",
+            match role {
+                Role::Mafia => "the mafia choose a citizen to kill.",
+                Role::Seer => "you choose a player to investigate.",
+                Role::Doctor => "you choose a player to protect.",
+                Role::Villager => "you sleep.",
+            }
+        ),
+    }
+    .expect("writing to a String");
+    if let Some(list) = players((0..n).filter(|&j| alive(j))) {
+        write!(s, "\nAlive: {list}.").expect("writing to a String");
+    }
+    let dead: Vec<String> = (0..n)
+        .filter(|&j| !alive(j))
+        .map(|j| match flag(obs::known_mafia(n) + j) {
+            true => format!("player {j} (mafia)"),
+            false => format!("player {j} (town)"),
+        })
+        .collect();
+    if !dead.is_empty() {
+        write!(s, "\nDead, roles revealed: {}.", dead.join(", ")).expect("writing to a String");
+    }
+    let known: Vec<String> = (0..n)
+        .filter(|&j| j != me && alive(j))
+        .filter_map(
+            |j| match (flag(obs::known_mafia(n) + j), flag(obs::known_town(n) + j)) {
+                (true, _) => Some(format!("player {j} is mafia")),
+                (_, true) => Some(format!("player {j} is town")),
+                _ => None,
+            },
+        )
+        .collect();
+    match known.is_empty() {
+        true => s.push_str("\nYou know no living player's role but your own."),
+        false => write!(s, "\nYou know that {}.", known.join(", ")).expect("writing to a String"),
+    }
+    // Today's accusations and vouches: counts per living player, capped at 1 (as many as the
+    // living players, or more).
+    for (at, what) in [
+        (obs::accused(n), "Accusations today"),
+        (obs::vouched(n), "Vouches today"),
+    ] {
+        let counts: Vec<String> = (0..n)
+            .filter(|&j| row[at + j] > 0.0)
+            .map(|j| match row[at + j] >= 1.0 {
+                true => format!("player {j} ({living} or more)"),
+                false => format!("player {j} ({:.0})", row[at + j] * living),
+            })
+            .collect();
+        if !counts.is_empty() {
+            write!(s, "\n{what}: {}.", counts.join(", ")).expect("writing to a String");
+        }
+    }
+    let votes: Vec<String> = (0..n)
+        .filter(|&j| row[obs::votes(n) + j] > 0.0)
+        .map(|j| format!("player {j} {:.0}%", 100.0 * row[obs::votes(n) + j]))
+        .collect();
+    if !votes.is_empty() {
+        write!(
+            s,
+            "\nShares of the votes cast at the last vote: {}.",
+            votes.join(", ")
+        )
+        .expect("writing to a String");
+    }
+
+    let acts = (0..1 + 2 * n)
+        .filter(|&a| mask.get(a).is_some_and(|&m| m != 0))
+        .map(|a| (a, describe(a, n, me, role, stage)))
+        .collect();
+    Prompt {
+        rules,
+        situation: s,
+        acts,
+        amount: None,
+    }
+}
+
+/// Act `act` of player `me` (its role at this stage) in words.
+fn describe(act: usize, n: usize, me: usize, role: Role, stage: Stage) -> String {
+    let j = act.wrapping_sub(1);
+    match (act, stage) {
+        (0, Stage::Discussion) => "stay silent".into(),
+        (0, Stage::Vote) => "abstain".into(),
+        (0, Stage::Night) => "do nothing".into(),
+        _ if j >= n => format!("vouch for player {}: say you trust them", j - n),
+        (_, Stage::Discussion) => format!("accuse player {j}: say they are mafia"),
+        (_, Stage::Vote) => format!("vote to lynch player {j}"),
+        (_, Stage::Night) => match role {
+            Role::Mafia => format!("kill player {j}"),
+            Role::Seer => format!("investigate player {j}"),
+            Role::Doctor if j == me => format!("protect player {j} (yourself)"),
+            Role::Doctor => format!("protect player {j}"),
+            Role::Villager => format!("choose player {j}"),
+        },
+    }
+}
+
 impl Rules for MafiaConfig {
+    fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt(self, agents, agent, obs, mask)
+    }
+
     fn observation_space(&self, agents: usize) -> Space {
         Space::uniform_box(obs::dim(agents), 0.0, 1.0)
     }
@@ -804,5 +1009,86 @@ fn record(mut envs: Query<(&State, &Events, &mut Metrics), Stepping>) {
             metrics.record(DAYS, f64::from(state.day));
             metrics.record(TOWN_WIN, f64::from(u8::from(!mafia_won)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_players_situation_from_the_row() {
+        let config = MafiaConfig {
+            mafia: Count::new(2).expect("in range"),
+            seer: true,
+            discussion: 1,
+            ..MafiaConfig::default()
+        };
+        let n = 6;
+        // Player 0, the seer, on night 2: player 1 was lynched (mafia), player 3 found town.
+        let mut row = vec![0.0; obs::dim(n)];
+        row[obs::ROLE + 2] = 1.0;
+        row[obs::STAGE + 2] = 1.0;
+        row[obs::DAY] = 2.0 / n as f32;
+        row[obs::me(n)] = 1.0;
+        for j in [0, 2, 3, 4, 5] {
+            row[obs::alive(n) + j] = 1.0;
+        }
+        row[obs::known_mafia(n) + 1] = 1.0;
+        row[obs::known_town(n)] = 1.0;
+        row[obs::known_town(n) + 3] = 1.0;
+        row[obs::accused(n) + 1] = 0.4;
+        row[obs::vouched(n) + 4] = 0.2;
+        row[obs::votes(n) + 1] = 0.75;
+        row[obs::votes(n) + 2] = 0.25;
+        let mut mask = vec![0u8; 1 + 2 * n];
+        for j in [2, 3, 4, 5] {
+            mask[1 + j] = 1;
+        }
+        let p = config.prompt(n, AgentId(0), &row, &mask);
+        assert!(p.rules.contains("2 of them are mafia"), "{}", p.rules);
+        assert!(
+            p.rules.contains("You are player 0, the seer"),
+            "{}",
+            p.rules
+        );
+        for said in [
+            "Night 2: you choose a player to investigate.",
+            "Alive: player 0, player 2, player 3, player 4, player 5.",
+            "Dead, roles revealed: player 1 (mafia).",
+            "You know that player 3 is town.",
+            "Accusations today: player 1 (2).",
+            "Vouches today: player 4 (1).",
+            "at the last vote: player 1 75%, player 2 25%.",
+        ] {
+            assert!(p.situation.contains(said), "{said:?} in {}", p.situation);
+        }
+        let words: Vec<&str> = p.acts.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(
+            p.acts.iter().map(|&(a, _)| a).collect::<Vec<_>>(),
+            [3, 4, 5, 6]
+        );
+        assert_eq!(words[0], "investigate player 2");
+        // The same player speaking by day: silence, accusations and vouches.
+        row[obs::STAGE + 2] = 0.0;
+        row[obs::STAGE] = 1.0;
+        let mut mask = vec![0u8; 1 + 2 * n];
+        mask[0] = 1;
+        mask[1 + 2] = 1;
+        mask[1 + n + 2] = 1;
+        let p = config.prompt(n, AgentId(0), &row, &mask);
+        assert!(
+            p.situation
+                .starts_with("Day 2, discussion: it is your turn to speak.")
+        );
+        let words: Vec<&str> = p.acts.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "stay silent",
+                "accuse player 2: say they are mafia",
+                "vouch for player 2: say you trust them"
+            ]
+        );
     }
 }

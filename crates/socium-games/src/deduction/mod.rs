@@ -34,3 +34,19 @@ fn speaking_order(living: &[AgentId], rounds: u32, rng: &mut impl Rng) -> Vec<Ag
     order.reverse();
     order
 }
+
+/// Players `js` in words, "player 0, player 3" (the prompts name players by agent index), or
+/// `None` when there are none.
+fn players(js: impl Iterator<Item = usize>) -> Option<String> {
+    let named: Vec<String> = js.map(|j| format!("player {j}")).collect();
+    (!named.is_empty()).then(|| named.join(", "))
+}
+
+/// How often, in words: "once", "twice", "3 times".
+fn times(k: u32) -> String {
+    match k {
+        1 => "once".into(),
+        2 => "twice".into(),
+        k => format!("{k} times"),
+    }
+}

@@ -43,13 +43,15 @@
 //! The module's files: `layout` (the grid of rooms, the act numbering [`acts`], the observation
 //! layout [`obs`]), `talk` (discussion messages and the record of what was said), `belief` (the
 //! scripted players' Bayesian beliefs and the listening and speaking rewards), `rules` (the state,
-//! turns, observations, resolution, rewards and metrics) and `bots` (the scripted [`Strategy`]s,
+//! turns, observations, resolution, rewards and metrics), `bots` (the scripted [`Strategy`]s,
 //! which decide from their own observations and never read another player's role, room or
-//! tasks).
+//! tasks) and `prompt` (a player's situation in words from its row and mask, for a language
+//! model).
 
 mod belief;
 mod bots;
 mod layout;
+mod prompt;
 mod rules;
 mod talk;
 
@@ -60,8 +62,8 @@ pub use rules::Stage;
 
 use serde::Deserialize;
 use socium_core::{
-    AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Rules, Space,
-    StrategyInfo, bounded::Count,
+    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Prompt,
+    Rules, Space, StrategyInfo, bounded::Count,
 };
 
 /// Settings of `[game.among_us]`.
@@ -297,5 +299,9 @@ impl Rules for AmongUsConfig {
             .add_systems(Phase::Resolve, rules::resolve)
             .add_systems(Phase::Reward, rules::reward)
             .add_systems(Phase::Record, rules::record);
+    }
+
+    fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt::render(self, agents, agent, obs, mask)
     }
 }

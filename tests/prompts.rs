@@ -1,0 +1,85 @@
+//! Prompts: every bundled scenario (`scenarios/*.toml`), played for some steps, gives every
+//! acting agent at every step a prompt ([`Rules::prompt`](socium::core::Rules::prompt)) whose
+//! acts are exactly the legal choices of the action's first discrete part, each in words, and —
+//! for every game that describes itself — rules and a situation in words.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use socium::core::AgentId;
+use socium::scenario::Scenario;
+use std::path::{Path, PathBuf};
+
+/// Steps played of each scenario (resetting when an episode ends).
+const STEPS: usize = 60;
+
+/// The registered games that keep the default prompt ([`socium::core::Prompt::numbers`]): their
+/// rules and situation are not checked.
+const NUMBERS_ONLY: [&str; 3] = ["image_scoring", "norms", "repeated"];
+
+/// Every bundled scenario file.
+fn bundled() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_acting_agent_of_every_bundled_scenario_gets_its_legal_acts_in_words() {
+    for file in bundled() {
+        let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let game = &*scenario.game;
+        let words = !NUMBERS_ONLY.contains(&game.name());
+        let mut sim = scenario.sim().unwrap();
+        let n = sim.agent_count();
+        let space = sim.spaces().action.clone();
+        let (per_agent, mask_dim) = (space.flat_dim(), space.mask_dim());
+        let obs_dim = sim.spaces().observation.flat_dim();
+        let first = space.first_discrete().map_or(0, |k| k as usize);
+        let external = sim.external_agents().to_vec();
+        // External agents act legally: a mafia member may not skip the night, and a belief is a
+        // distribution (zeros are not).
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut actions = vec![0.0f32; n * per_agent];
+        let mut prompts = 0;
+        for step in 0..STEPS {
+            if sim.env().is_done() {
+                sim.reset(None);
+            }
+            let env = sim.env();
+            let (obs, masks, acting) = (env.observations(), env.action_masks(), env.acting());
+            for a in (0..n).filter(|&a| acting[a]) {
+                let agent = AgentId(a as u32);
+                let row = &obs[a * obs_dim..(a + 1) * obs_dim];
+                let mask = &masks[a * mask_dim..(a + 1) * mask_dim];
+                let p = game.prompt(n, agent, row, mask);
+                let at = format!("{name}, step {step}, {agent}");
+                let legal: Vec<usize> = (0..first).filter(|&i| mask[i] != 0).collect();
+                let offered: Vec<usize> = p.acts.iter().map(|&(i, _)| i).collect();
+                assert_eq!(offered, legal, "{at}: acts offered and legal");
+                for (i, said) in &p.acts {
+                    assert!(!said.trim().is_empty(), "{at}: act {i} has no words");
+                }
+                if words {
+                    assert!(!p.rules.trim().is_empty(), "{at}: no rules");
+                    assert!(!p.situation.trim().is_empty(), "{at}: no situation");
+                }
+                prompts += 1;
+            }
+            for a in &external {
+                if acting[a.index()] {
+                    let mask = &masks[a.index() * mask_dim..(a.index() + 1) * mask_dim];
+                    let out = &mut actions[a.index() * per_agent..(a.index() + 1) * per_agent];
+                    space.sample(&mut rng, mask, out);
+                }
+            }
+            sim.step(&actions).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(prompts > 0, "{name}: nobody acted in {STEPS} steps");
+    }
+}
