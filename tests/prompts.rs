@@ -16,13 +16,15 @@ const STEPS: usize = 60;
 /// rules and situation are not checked.
 const NUMBERS_ONLY: [&str; 3] = ["image_scoring", "norms", "repeated"];
 
-/// Every bundled scenario file.
+/// Every bundled scenario file, but those with language-model agents (`*_llm.toml`), which need
+/// a server (tests/llm_model.rs plays one).
 fn bundled() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| !p.to_string_lossy().ends_with("_llm.toml"))
         .collect();
     files.sort();
     files
