@@ -31,6 +31,9 @@ use socium_core::{
     bounded::{Count, NonNegative, Positive},
 };
 
+/// The most donations a game keeps for the traces (agents × rounds): 2^26, 805 MB of them.
+pub const MAX_HISTORY: u64 = 1 << 26;
+
 /// Settings of the cultural-evolution donor game (`[game.donor_cultural]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -458,6 +461,15 @@ impl Rules for CulturalConfig {
                 "needs an even number of agents, at least 2, to split them into donors and \
                  recipients; found {}",
                 agents.len()
+            ));
+        }
+        let kept = agents.len() as u64 * u64::from(self.rounds.get());
+        if kept > MAX_HISTORY {
+            return Err(format!(
+                "{} agents × {} rounds: every donation of a game is kept for the traces, expected \
+                 at most {MAX_HISTORY} in all",
+                agents.len(),
+                self.rounds.get()
             ));
         }
         for spec in agents {
