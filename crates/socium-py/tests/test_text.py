@@ -46,6 +46,10 @@ def test_the_prompt_names_the_legal_acts_and_how_to_answer():
     env = socium.text_env(LEARNER, seed=2)
     obs, infos = env.reset(seed=2)
     (agent,) = obs
+    # The partner may speak first: no legal act is listed while the learner waits.
+    if not env._core.acting[0, env._ids[agent]]:
+        assert "Your legal acts" not in obs[agent]
+        obs, _, _, _, infos = env.step({agent: "{}"})
     assert "Your legal acts" in obs[agent] and '"act"' in obs[agent]
     messages = infos[agent]["messages"]
     assert [m["role"] for m in messages] == ["system", "user"]
