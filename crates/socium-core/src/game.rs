@@ -106,6 +106,19 @@ pub struct Prompt {
 }
 
 impl Prompt {
+    /// The legal ones of the `n` choices of the action's first discrete part under `mask`, each
+    /// with `words(choice)`.
+    pub fn legal_acts(
+        n: usize,
+        mask: &[u8],
+        mut words: impl FnMut(usize) -> String,
+    ) -> Vec<(usize, String)> {
+        (0..n)
+            .filter(|&i| mask.get(i).is_some_and(|&m| m != 0))
+            .map(|i| (i, words(i)))
+            .collect()
+    }
+
     /// The observation as numbers and the legal choices as indices: what a game that does not
     /// describe itself offers.
     pub fn numbers(action: &Space, obs: &[f32], mask: &[u8]) -> Prompt {
@@ -113,13 +126,8 @@ impl Prompt {
         for v in obs {
             write!(situation, " {v}").expect("writing to a String");
         }
-        let acts = match action.first_discrete() {
-            Some(n) => (0..n as usize)
-                .filter(|&i| mask.get(i).is_none_or(|&m| m != 0))
-                .map(|i| (i, format!("act {i}")))
-                .collect(),
-            None => Vec::new(),
-        };
+        let n = action.first_discrete().unwrap_or(0) as usize;
+        let acts = Prompt::legal_acts(n, mask, |i| format!("act {i}"));
         Prompt {
             rules: String::new(),
             situation,

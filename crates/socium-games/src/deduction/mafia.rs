@@ -452,10 +452,7 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         .expect("writing to a String");
     }
 
-    let acts = (0..1 + 2 * n)
-        .filter(|&a| mask.get(a).is_some_and(|&m| m != 0))
-        .map(|a| (a, describe(a, n, me, role, stage)))
-        .collect();
+    let acts = Prompt::legal_acts(1 + 2 * n, mask, |a| describe(a, n, me, role, stage));
     Prompt {
         rules,
         situation: s,

@@ -398,13 +398,9 @@ fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
         situation.push('.');
     }
     let moves = config.moves();
-    let acts = match moves.len() {
-        1 => Vec::new(),
-        _ => (0..moves.len())
-            .filter(|&i| mask.get(i).is_none_or(|&m| m != 0))
-            .map(|i| (i, moves[i].name().to_owned()))
-            .collect(),
-    };
+    // One move: the action is the share alone, with no discrete part.
+    let n = if moves.len() > 1 { moves.len() } else { 0 };
+    let acts = Prompt::legal_acts(n, mask, |i| moves[i].name().to_owned());
     Prompt {
         rules,
         situation,

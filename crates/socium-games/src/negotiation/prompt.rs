@@ -154,15 +154,9 @@ pub(super) fn render(
     }
     write!(s, "\n{:.0}% of the turns are gone.", 100.0 * obs[TIME]).expect("writing to a String");
 
-    let acts = (0..acts::count(divisible))
-        .filter(|&a| mask.get(a).is_some_and(|&m| m != 0))
-        .map(|a| {
-            (
-                a,
-                describe(acts::decode(a, divisible.then_some(0.0)), counts, me),
-            )
-        })
-        .collect();
+    let acts = Prompt::legal_acts(acts::count(divisible), mask, |a| {
+        describe(acts::decode(a, divisible.then_some(0.0)), counts, me)
+    });
     Prompt {
         rules,
         situation: s,

@@ -184,10 +184,9 @@ pub(super) fn render(
     )
     .expect("writing to a String");
 
-    let acts = (0..acts::count(n, rooms))
-        .filter(|&a| mask.get(a).is_some_and(|&m| m != 0))
-        .map(|a| (a, describe(config, n, a, stage, room, speaking)))
-        .collect();
+    let acts = Prompt::legal_acts(acts::count(n, rooms), mask, |a| {
+        describe(config, n, a, stage, room, speaking)
+    });
     Prompt {
         rules,
         situation: s,
