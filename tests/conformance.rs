@@ -16,7 +16,7 @@
 
 mod common;
 
-use socium::core::{Controller, Sim, Transform, UtteranceId};
+use socium::core::{Controller, Reference, Sim, Transform, UtteranceId};
 use socium::games::{GameSpec, NAMES, games};
 use socium::scenario::Scenario;
 use std::collections::BTreeSet;
@@ -97,13 +97,18 @@ fn named_settings(refusal: &str) -> Vec<(String, toml::Value)> {
         .collect()
 }
 
-/// Weights and transforms, by dimension index: every kind of transform, and weights other than
-/// 1 and the defaults.
+/// Weights and transforms, by dimension index: every kind of transform (as many as the game has
+/// dimensions), and weights other than 1 and the defaults.
 fn reward_table(k: usize) -> toml::Value {
-    let table = match k % 3 {
+    let table = match k % 8 {
         0 => "weight = 0.7\ntransform = { sigmoid = { scale = 4.0 } }",
         1 => "weight = 0.3\ntransform = { min_max = { window = 3 } }",
-        _ => "weight = -1.5",
+        2 => "weight = -1.5\ntransform = { clip = { low = -1, high = 0.5 } }",
+        3 => "transform = \"rank\"",
+        4 => "transform = { log_sigmoid = { reference = { mean = { window = 2 } } } }",
+        5 => "transform = { par = { reference = { percentile = { p = 0.75, window = 2 } } } }",
+        6 => "transform = { zscore = { window = 3 } }",
+        _ => "weight = 0.25",
     };
     toml::Value::Table(toml::from_str(table).unwrap())
 }
@@ -218,9 +223,40 @@ fn every_bundled_scenario_validates_and_every_game_has_a_learner_scenario() {
     assert_eq!(seen, all, "a bundled scenario names no registered game");
 }
 
-/// Applies a dimension's transform to this step's raw value, `window` holding the raw values
-/// of the dimension (all agents) over the transform's window, this step included.
-fn transform(t: Transform, x: f64, window: &[f64]) -> f64 {
+/// The steps a transform looks back over, if it does.
+fn window_of(t: &Transform) -> Option<usize> {
+    match t {
+        Transform::MinMax { window } | Transform::Zscore { window } => Some(window.get() as usize),
+        Transform::LogSigmoid { reference } | Transform::Par { reference } => match reference {
+            Reference::Mean { window } | Reference::Percentile { window, .. } => {
+                Some(window.get() as usize)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Agent `a`'s component of a dimension: `column` holds every agent's raw value this step and
+/// whether it acted, `window` the raw values of the dimension (all agents) over the transform's
+/// window, this step included. Written from docs/rewards.md, apart from the kernel's code.
+fn transform(t: &Transform, a: usize, column: &[(f64, bool)], window: &[f64]) -> f64 {
+    let x = column[a].0;
+    let n = window.len() as f64;
+    let mean = window.iter().sum::<f64>() / n.max(1.0);
+    let reference = |r: &Reference| match r {
+        Reference::Constant(c) => c.get(),
+        Reference::Mean { .. } => mean,
+        Reference::Percentile { p, .. } => {
+            let mut sorted = window.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let h = (sorted.len() - 1) as f64 * p.get();
+            let (lo, hi) = (sorted[h.floor() as usize], sorted[h.ceil() as usize]);
+            lo + (h - h.floor()) * (hi - lo)
+        }
+        Reference::Group(_) => unreachable!("no conformance setup names a group"),
+    };
+    let sigma = |z: f64| 1.0 / (1.0 + (-z).exp());
     match t {
         Transform::Identity => x,
         Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale.get()).exp()) - 1.0,
@@ -228,6 +264,29 @@ fn transform(t: Transform, x: f64, window: &[f64]) -> f64 {
             let lo = window.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if hi > lo { (x - lo) / (hi - lo) } else { 0.0 }
+        }
+        Transform::LogSigmoid { reference: r } => sigma(x - reference(r)).ln(),
+        Transform::Par { reference: r } => sigma(x - reference(r)),
+        Transform::Zscore { .. } => {
+            let var = window.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1.0);
+            if var.sqrt() > 1e-12 {
+                (x - mean) / var.sqrt()
+            } else {
+                0.0
+            }
+        }
+        Transform::Clip { low, high } => x.clamp(low.get(), high.get()),
+        Transform::Rank => {
+            let actors: Vec<f64> = column.iter().filter(|c| c.1).map(|c| c.0).collect();
+            let (below, equal) = (
+                actors.iter().filter(|&&v| v < x).count() as f64,
+                actors.iter().filter(|&&v| v == x).count() as f64,
+            );
+            match (column[a].1, actors.len()) {
+                (false, _) => 0.0,
+                (true, 1) => 0.5,
+                (true, m) => (below + (equal - 1.0) / 2.0) / (m - 1) as f64,
+            }
         }
     }
 }
@@ -248,6 +307,8 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
             history.iter_mut().for_each(Vec::clear);
             earlier.clear();
         }
+        // Who acts at this step (the rank transform ranks them).
+        let acting = sim.env().acting().to_vec();
         sim.step(&actions).unwrap();
         let made: BTreeSet<UtteranceId> = sim.env().utterances().iter().map(|u| u.id).collect();
         let mut raw = vec![0.0; n * d];
@@ -284,8 +345,8 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
 
         for k in 0..d {
             history[k].extend((0..n).map(|a| raw[a * d + k]));
-            if let Transform::MinMax { window } = dims[k].transform {
-                let keep = window.get() as usize * n;
+            if let Some(window) = window_of(&dims[k].transform) {
+                let keep = window * n;
                 let len = history[k].len();
                 history[k].drain(..len.saturating_sub(keep));
             }
@@ -294,7 +355,9 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
             let mut total = 0.0;
             for (k, dim) in dims.iter().enumerate() {
                 let c = sim.env().reward_components()[a * d + k] as f64;
-                let expected = transform(dim.transform, raw[a * d + k], &history[k]);
+                let column: Vec<(f64, bool)> =
+                    (0..n).map(|b| (raw[b * d + k], acting[b])).collect();
+                let expected = transform(&dim.transform, a, &column, &history[k]);
                 assert!(
                     (c - expected).abs() < 1e-4 * (1.0 + expected.abs()),
                     "{name}: agent {a}, {}: component {c}, expected {expected}",

@@ -369,3 +369,38 @@ fn vanishing_observation_probabilities_do_not_hang() {
             .unwrap_or_else(|_| panic!("{game}: no episode within a minute"));
     }
 }
+
+#[test]
+fn reward_transforms_that_cannot_be_served() {
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = {{ par = {{ reference = {{ group = \"alld\" }} }} }}\n"
+    ));
+    assert_eq!(key, "rewards.payoff");
+    assert_eq!(
+        msg,
+        "reference group `alld`: no agent is labelled so; the labels are tft"
+    );
+
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = {{ clip = {{ low = 2, high = 1 }} }}\n"
+    ));
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        ("rewards.payoff", "`clip`: `low` (2) is above `high` (1)")
+    );
+
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = {{ par = {{ reference = {{ percentile = {{ p = 1.5, window = 3 }} }} }} }}\n"
+    ));
+    assert_eq!(key, "rewards.payoff.transform.par.reference.percentile.p");
+    assert_eq!(msg, "expected a probability in [0, 1], found 1.5");
+
+    let (_, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = \"softmax\"\n"
+    ));
+    assert_eq!(key, "rewards.payoff.transform");
+    assert!(
+        msg.contains("unknown variant `softmax`") && msg.contains("`rank`"),
+        "{msg}"
+    );
+}

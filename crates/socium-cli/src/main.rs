@@ -322,11 +322,28 @@ fn list() {
         println!();
     }
     println!(
-        "controllers: a strategy above, \"random\" (uniform legal actions), \"external\" (a trainer)"
+        "controllers: a strategy above, \"random\" (uniform legal actions), \"external\" (a \
+         trainer), {{ llm = {{ base_url, model, ... }} }} (a language model)"
     );
     println!("graph generators:");
     for (name, summary) in socium_core::GENERATORS {
         println!("    {name:<26} {summary}");
     }
-    println!("reward transforms: identity, min_max {{ window }}, sigmoid {{ scale }}");
+    println!("reward transforms (docs/rewards.md):");
+    for (name, summary) in [
+        ("identity", "the raw value"),
+        ("min_max { window }", "(x - min) / (max - min) over the window"),
+        ("sigmoid { scale }", "2 / (1 + e^(-x / scale)) - 1"),
+        ("log_sigmoid { reference }", "log sigma(x - r_ref) (Wang et al. 2024)"),
+        ("par { reference }", "sigma(x - r_ref) (Fu et al. 2025)"),
+        ("zscore { window }", "(x - mean) / sd over the window"),
+        ("clip { low, high }", "x clamped to [low, high]"),
+        ("rank", "rank among the agents acting this step, in [0, 1]"),
+    ] {
+        println!("    {name:<26} {summary}");
+    }
+    println!(
+        "  references: {{ constant = c }}, {{ mean = {{ window }} }}, {{ percentile = {{ p, window }} }}, \
+         {{ group = \"label\" }}"
+    );
 }

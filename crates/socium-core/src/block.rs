@@ -440,6 +440,7 @@ fn random_controllers(
 #[allow(clippy::type_complexity)]
 fn finish_step(
     dims: Res<RewardDimensions>,
+    agents: Res<Agents>,
     mut envs: Query<
         (
             &mut Clock,
@@ -461,7 +462,9 @@ fn finish_step(
     {
         let (clock, done) = (clock.into_inner(), done.into_inner());
         texts.into_inner().clear();
-        rewards.into_inner().aggregate(ledger, &dims.0);
+        rewards
+            .into_inner()
+            .aggregate(ledger, &dims.0, turn.acting(), &agents);
         let last = done.is_last_step(clock.step);
         clock.step += 1;
         if last {

@@ -24,6 +24,7 @@ mod rng;
 mod sim;
 pub mod space;
 mod transcript;
+mod transform;
 mod turn;
 mod utterance;
 mod vec_env;
@@ -45,12 +46,13 @@ pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
     Attribution, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,
-    Transform, attribute,
+    attribute,
 };
 pub use rng::{SimRng, derive_seed};
 pub use sim::{Sim, SimConfig, SimError, StepError};
 pub use space::Space;
 pub use transcript::{ActLine, RewardLine, TranscriptLine};
+pub use transform::{Reference, Transform};
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, Utterances};
 pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

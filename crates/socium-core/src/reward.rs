@@ -14,12 +14,10 @@
 //! settles then, and [`attribute`] groups it apart from the step's own utterances.
 
 use crate::{
-    AgentId, Utterance, UtteranceId,
-    bounded::{Count, Positive},
+    AgentId, Agents, Utterance, UtteranceId,
+    transform::{self, History, Transform},
 };
 use bevy_ecs::{component::Component, resource::Resource};
-use serde::Deserialize;
-use std::collections::VecDeque;
 
 /// Index of a reward dimension in its game's [`DimensionInfo`] list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,26 +32,6 @@ pub struct DimensionInfo {
     pub summary: &'static str,
     /// Weight when the scenario sets none.
     pub default_weight: f64,
-}
-
-/// How a dimension's per-step raw value is turned into its reward component.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Transform {
-    /// The raw value.
-    #[default]
-    Identity,
-    /// `(x − min) / (max − min)` over the raw values of this dimension (all agents) in the last
-    /// `window` steps of the episode, this one included; 0 while max = min.
-    MinMax {
-        /// Steps in the window (≥ 1).
-        window: Count,
-    },
-    /// Centred sigmoid `2 / (1 + e^(−x / scale)) − 1`, in (−1, 1) and 0 at 0.
-    Sigmoid {
-        /// Raw value that maps to about 0.46.
-        scale: Positive,
-    },
 }
 
 /// A dimension as the scenario configures it.
@@ -183,7 +161,10 @@ pub fn attribute<'a>(
 /// Per-agent rewards of the last step and of the episode so far.
 #[derive(Component, Debug)]
 pub struct StepRewards {
-    windows: Vec<VecDeque<(f64, f64)>>,
+    /// Each dimension's past steps, for its transform.
+    histories: Vec<History>,
+    /// One dimension's raw values and components, a scratch pair.
+    column: (Vec<f64>, Vec<f64>),
     /// Raw per-dimension sums of the step, `[agents × dims]`.
     pub(crate) raw: Vec<f64>,
     /// Transformed per-dimension components of the step, `[agents × dims]`.
@@ -199,7 +180,8 @@ pub struct StepRewards {
 impl StepRewards {
     pub(crate) fn new(agents: usize, d: usize) -> Self {
         StepRewards {
-            windows: vec![VecDeque::new(); d],
+            histories: vec![History::default(); d],
+            column: (vec![0.0; agents], vec![0.0; agents]),
             raw: vec![0.0; agents * d],
             components: vec![0.0; agents * d],
             reward: vec![0.0; agents],
@@ -209,7 +191,7 @@ impl StepRewards {
     }
 
     pub(crate) fn clear_episode(&mut self) {
-        self.windows.iter_mut().for_each(VecDeque::clear);
+        self.histories.iter_mut().for_each(History::clear);
         for buf in [
             &mut self.raw,
             &mut self.episode_raw,
@@ -221,44 +203,41 @@ impl StepRewards {
         self.reward.fill(0.0);
     }
 
-    /// Sums the ledger per agent and dimension, transforms and weights by `dims`, and adds to
-    /// the episode.
-    pub(crate) fn aggregate(&mut self, ledger: &RewardLedger, dims: &[DimensionSpec]) {
+    /// Sums the ledger per agent and dimension, transforms and weights by `dims` (`acting`: the
+    /// agents that acted this step), and adds to the episode.
+    pub(crate) fn aggregate(
+        &mut self,
+        ledger: &RewardLedger,
+        dims: &[DimensionSpec],
+        acting: &[bool],
+        agents: &Agents,
+    ) {
         let d = dims.len();
         self.raw.fill(0.0);
         for e in &ledger.entries {
             self.raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
         }
+        let (column, out) = &mut self.column;
         for (k, dim) in dims.iter().enumerate() {
-            let column = self.raw.iter().skip(k).step_by(d);
-            let range = match dim.transform {
-                Transform::MinMax { window } => {
-                    let (lo, hi) = column
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                            (lo.min(x), hi.max(x))
-                        });
-                    let w = &mut self.windows[k];
-                    w.push_back((lo, hi));
-                    while w.len() > window.get() as usize {
-                        w.pop_front();
-                    }
-                    w.iter()
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(a, b)| {
-                            (lo.min(a), hi.max(b))
-                        })
-                }
-                _ => (0.0, 0.0),
-            };
-            for a in 0..self.reward.len() {
-                let x = self.raw[a * d + k];
-                self.components[a * d + k] = match dim.transform {
-                    Transform::Identity => x,
-                    Transform::MinMax { .. } if range.1 > range.0 => {
-                        (x - range.0) / (range.1 - range.0)
-                    }
-                    Transform::MinMax { .. } => 0.0,
-                    Transform::Sigmoid { scale } => 2.0 / (1.0 + (-x / scale.get()).exp()) - 1.0,
-                } as f32;
+            for (c, x) in column.iter_mut().zip(self.raw.iter().skip(k).step_by(d)) {
+                *c = *x;
+            }
+            transform::apply(
+                &dim.transform,
+                column,
+                acting,
+                agents,
+                &mut self.histories[k],
+                out,
+            );
+            for (c, x) in self
+                .components
+                .iter_mut()
+                .skip(k)
+                .step_by(d)
+                .zip(out.iter())
+            {
+                *c = *x as f32;
             }
         }
         for a in 0..self.reward.len() {
@@ -280,6 +259,18 @@ impl StepRewards {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        AgentSpec, Controller,
+        bounded::{Count, Positive},
+    };
+
+    fn agents(n: usize) -> Agents {
+        let spec = AgentSpec {
+            controller: Controller::External,
+            label: "x".into(),
+        };
+        Agents::new(vec![spec; n])
+    }
 
     fn dims(transform: Transform, weight: f64) -> Vec<DimensionSpec> {
         vec![
@@ -312,16 +303,19 @@ mod tests {
         let scale = Positive::new(2.0).unwrap();
         let dims = dims(Transform::Sigmoid { scale }, 0.5);
         let mut r = StepRewards::new(2, 2);
+        let (acting, agents) = ([true, true], agents(2));
         r.aggregate(
             &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
             &dims,
+            &acting,
+            &agents,
         );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
         assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
         assert!((r.components[1] as f64 - s).abs() < 1e-6);
         assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
-        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims);
+        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims, &acting, &agents);
         assert_eq!(r.episode_raw[0], 4.0);
     }
 
@@ -336,16 +330,20 @@ mod tests {
         let window = Count::new(2).unwrap();
         let dims = dims(Transform::MinMax { window }, 1.0);
         let mut r = StepRewards::new(2, 2);
-        r.aggregate(&ledger(&[(0, 1, 10.0), (1, 1, 0.0)]), &dims);
+        let (acting, agents) = ([true, true], agents(2));
+        let aggregate = |r: &mut StepRewards, entries: &[(u32, u16, f64)]| {
+            r.aggregate(&ledger(entries), &dims, &acting, &agents)
+        };
+        aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);
         assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);
-        r.aggregate(&ledger(&[(0, 1, 5.0), (1, 1, 5.0)]), &dims);
+        aggregate(&mut r, &[(0, 1, 5.0), (1, 1, 5.0)]);
         // Window holds steps 1 and 2: range [0, 10].
         assert_eq!(r.components[1], 0.5);
-        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]), &dims);
+        aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
         // Step 1 fell out: range [5, 6].
         assert_eq!(r.components[1], 1.0);
         r.clear_episode();
-        r.aggregate(&ledger(&[(0, 1, 6.0), (1, 1, 6.0)]), &dims);
+        aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
         assert_eq!(r.components[1], 0.0, "max = min gives 0");
     }
 }

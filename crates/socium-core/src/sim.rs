@@ -70,6 +70,14 @@ pub enum SimError {
         /// The names given.
         found: Vec<&'static str>,
     },
+    /// A dimension's transform cannot be served.
+    #[error("rewards.{dimension}: {message}")]
+    Transform {
+        /// The dimension.
+        dimension: &'static str,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Why a step was refused. The Sim is unchanged after any of these.
@@ -148,6 +156,15 @@ impl Setup {
                 expected: dims.len(),
                 found,
             });
+        }
+        let labels: Vec<&str> = config.agents.iter().map(|a| a.label.as_str()).collect();
+        for dim in &config.rewards {
+            dim.transform
+                .check(&labels)
+                .map_err(|message| SimError::Transform {
+                    dimension: dim.name,
+                    message,
+                })?;
         }
         config.graph.check(n).map_err(SimError::Graph)?;
         game.check(&config.agents)

@@ -212,6 +212,8 @@ impl Scenario {
                 dim.weight = w.get();
             }
             if let Some(t) = table.transform {
+                let labels: Vec<&str> = agents.iter().map(|a| a.label.as_str()).collect();
+                t.check(&labels).map_err(|m| at(name.span(), m))?;
                 dim.transform = t;
             }
         }
