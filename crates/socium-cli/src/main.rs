@@ -332,9 +332,15 @@ fn list() {
     println!("reward transforms (docs/rewards.md):");
     for (name, summary) in [
         ("identity", "the raw value"),
-        ("min_max { window }", "(x - min) / (max - min) over the window"),
+        (
+            "min_max { window }",
+            "(x - min) / (max - min) over the window",
+        ),
         ("sigmoid { scale }", "2 / (1 + e^(-x / scale)) - 1"),
-        ("log_sigmoid { reference }", "log sigma(x - r_ref) (Wang et al. 2024)"),
+        (
+            "log_sigmoid { reference }",
+            "log sigma(x - r_ref) (Wang et al. 2024)",
+        ),
         ("par { reference }", "sigma(x - r_ref) (Fu et al. 2025)"),
         ("zscore { window }", "(x - mean) / sd over the window"),
         ("clip { low, high }", "x clamped to [low, high]"),
@@ -345,5 +351,9 @@ fn list() {
     println!(
         "  references: {{ constant = c }}, {{ mean = {{ window }} }}, {{ percentile = {{ p, window }} }}, \
          {{ group = \"label\" }}"
+    );
+    println!(
+        "social preferences ([[agents]] social): {{ svo = {{ angle }} }}, {{ svo_penalty = {{ target, \
+         weight }} }}, \"utilitarian\", \"nash\", \"max_min\""
     );
 }

@@ -1,7 +1,7 @@
 //! Agents: dense ids, who controls them, the registry entries of scripted strategies, and the
 //! relationship that ties each agent entity to its env.
 
-use crate::PolicyController;
+use crate::{PolicyController, Social};
 use bevy_ecs::{component::Component, entity::Entity, resource::Resource};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -228,6 +228,8 @@ pub struct AgentSpec {
     pub controller: Controller,
     /// Group label for tables (defaults to the controller's name).
     pub label: String,
+    /// How it weighs the others' rewards into its own scalar reward.
+    pub social: Social,
 }
 
 /// Every agent's controller and label, indexed by [`AgentId`]: the same for every env of a
@@ -235,6 +237,8 @@ pub struct AgentSpec {
 #[derive(Resource, Debug)]
 pub struct Agents {
     pub(crate) specs: Vec<AgentSpec>,
+    /// Whether some agent is not selfish (the reward sums then look at the others).
+    social: bool,
 }
 
 impl Agents {
@@ -249,7 +253,18 @@ impl Agents {
     }
 
     pub(crate) fn new(specs: Vec<AgentSpec>) -> Self {
-        Agents { specs }
+        let social = specs.iter().any(|s| s.social != Social::Selfish);
+        Agents { specs, social }
+    }
+
+    /// Agent `id`'s social preference.
+    pub fn social(&self, id: AgentId) -> Social {
+        self.specs[id.index()].social
+    }
+
+    /// Whether some agent weighs the others' rewards.
+    pub fn any_social(&self) -> bool {
+        self.social
     }
 
     /// The controller of agent `id`.

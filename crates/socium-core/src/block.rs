@@ -453,18 +453,19 @@ fn finish_step(
             &mut Transcript,
             &mut Texts,
             &Faults,
+            &SocialGraph,
         ),
         Stepping,
     >,
 ) {
-    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts, faults) in
+    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts, faults, graph) in
         &mut envs
     {
         let (clock, done) = (clock.into_inner(), done.into_inner());
         texts.into_inner().clear();
         rewards
             .into_inner()
-            .aggregate(ledger, &dims.0, turn.acting(), &agents);
+            .aggregate(ledger, &dims.0, turn.acting(), &agents, graph);
         let last = done.is_last_step(clock.step);
         clock.step += 1;
         if last {

@@ -22,6 +22,7 @@ mod policy;
 mod reward;
 mod rng;
 mod sim;
+mod social;
 pub mod space;
 mod transcript;
 mod transform;
@@ -50,6 +51,7 @@ pub use reward::{
 };
 pub use rng::{SimRng, derive_seed};
 pub use sim::{Sim, SimConfig, SimError, StepError};
+pub use social::Social;
 pub use space::Space;
 pub use transcript::{ActLine, RewardLine, TranscriptLine};
 pub use transform::{Reference, Transform};

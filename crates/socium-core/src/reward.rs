@@ -14,7 +14,7 @@
 //! settles then, and [`attribute`] groups it apart from the step's own utterances.
 
 use crate::{
-    AgentId, Agents, Utterance, UtteranceId,
+    AgentId, Agents, SocialGraph, Utterance, UtteranceId,
     transform::{self, History, Transform},
 };
 use bevy_ecs::{component::Component, resource::Resource};
@@ -204,13 +204,15 @@ impl StepRewards {
     }
 
     /// Sums the ledger per agent and dimension, transforms and weights by `dims` (`acting`: the
-    /// agents that acted this step), and adds to the episode.
+    /// agents that acted this step), weighs in the others' rewards by each agent's social
+    /// preference (the others: its neighbours on `graph`), and adds to the episode.
     pub(crate) fn aggregate(
         &mut self,
         ledger: &RewardLedger,
         dims: &[DimensionSpec],
         acting: &[bool],
         agents: &Agents,
+        graph: &SocialGraph,
     ) {
         let d = dims.len();
         self.raw.fill(0.0);
@@ -240,18 +242,30 @@ impl StepRewards {
                 *c = *x as f32;
             }
         }
-        for a in 0..self.reward.len() {
+        let own = &mut self.column.0;
+        for (a, r) in own.iter_mut().enumerate() {
             let row = a * d..(a + 1) * d;
-            let r: f64 = dims
+            *r = dims
                 .iter()
                 .zip(&self.components[row.clone()])
                 .map(|(s, &c)| s.weight * c as f64)
                 .sum();
-            self.reward[a] = r as f32;
-            self.episode_return[a] += r;
             for (total, x) in self.episode_raw[row.clone()].iter_mut().zip(&self.raw[row]) {
                 *total += x;
             }
+        }
+        let total: f64 = own.iter().sum();
+        for (a, &x) in own.iter().enumerate() {
+            let r = match agents.any_social() {
+                true => {
+                    agents
+                        .social(AgentId(a as u32))
+                        .reward(AgentId(a as u32), own, graph, total)
+                }
+                false => x,
+            };
+            self.reward[a] = r as f32;
+            self.episode_return[a] += r;
         }
     }
 }
@@ -264,10 +278,15 @@ mod tests {
         bounded::{Count, Positive},
     };
 
+    fn complete(n: usize) -> SocialGraph {
+        crate::GraphSpec::Complete.generate(n, &mut crate::SimRng::new(0))
+    }
+
     fn agents(n: usize) -> Agents {
         let spec = AgentSpec {
             controller: Controller::External,
             label: "x".into(),
+            social: Default::default(),
         };
         Agents::new(vec![spec; n])
     }
@@ -303,19 +322,20 @@ mod tests {
         let scale = Positive::new(2.0).unwrap();
         let dims = dims(Transform::Sigmoid { scale }, 0.5);
         let mut r = StepRewards::new(2, 2);
-        let (acting, agents) = ([true, true], agents(2));
+        let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         r.aggregate(
             &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
             &dims,
             &acting,
             &agents,
+            &graph,
         );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
         assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
         assert!((r.components[1] as f64 - s).abs() < 1e-6);
         assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
-        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims, &acting, &agents);
+        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims, &acting, &agents, &graph);
         assert_eq!(r.episode_raw[0], 4.0);
     }
 
@@ -330,9 +350,9 @@ mod tests {
         let window = Count::new(2).unwrap();
         let dims = dims(Transform::MinMax { window }, 1.0);
         let mut r = StepRewards::new(2, 2);
-        let (acting, agents) = ([true, true], agents(2));
+        let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         let aggregate = |r: &mut StepRewards, entries: &[(u32, u16, f64)]| {
-            r.aggregate(&ledger(entries), &dims, &acting, &agents)
+            r.aggregate(&ledger(entries), &dims, &acting, &agents, &graph)
         };
         aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);
         assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);

@@ -324,6 +324,7 @@ mod tests {
         let spec = |l: &&str| AgentSpec {
             controller: Controller::External,
             label: (*l).to_owned(),
+            social: Default::default(),
         };
         Agents::new(labels.iter().map(spec).collect())
     }

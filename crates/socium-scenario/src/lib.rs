@@ -123,6 +123,7 @@ impl Scenario {
             let stand_in = AgentSpec {
                 controller: Controller::External,
                 label: String::new(),
+                social: Default::default(),
             };
             let stand_ins = vec![stand_in; total];
             game.check(&stand_ins)
@@ -459,5 +460,9 @@ fn agent_spec(
             false => format!("{}({})", controller.name(), given.join(", ")),
         }
     });
-    Ok(AgentSpec { controller, label })
+    Ok(AgentSpec {
+        controller,
+        label,
+        social: group.social.unwrap_or_default(),
+    })
 }

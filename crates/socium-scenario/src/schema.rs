@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use socium_core::{
-    GraphSpec, Transform,
+    GraphSpec, Social, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
 use std::collections::BTreeMap;
@@ -180,6 +180,8 @@ pub struct AgentGroup {
     /// The strategy's parameters.
     #[serde(default)]
     pub params: BTreeMap<Spanned<String>, Spanned<f64>>,
+    /// How the group weighs the others' rewards into its own (selfish when absent).
+    pub social: Option<Social>,
 }
 
 /// Controllers other than scripted strategies.

@@ -710,6 +710,7 @@ mod tests {
             let spec = AgentSpec {
                 controller: Controller::Scripted(choice),
                 label: name.to_string(),
+                social: Default::default(),
             };
             out.extend(std::iter::repeat_n(spec, count));
         }
