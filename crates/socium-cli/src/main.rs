@@ -352,6 +352,7 @@ fn list() {
         "  references: {{ constant = c }}, {{ mean = {{ window }} }}, {{ percentile = {{ p, window }} }}, \
          {{ group = \"label\" }}"
     );
+    println!("combinations ([scalar] combine): \"sum\", \"min\", \"log_sum\"");
     println!(
         "social preferences ([[agents]] social): {{ svo = {{ angle }} }}, {{ svo_penalty = {{ target, \
          weight }} }}, \"utilitarian\", \"nash\", \"max_min\""

@@ -97,6 +97,7 @@ impl Block {
             agents,
             graph,
             rewards,
+            combine,
             max_steps,
             transcript,
             text,
@@ -107,7 +108,7 @@ impl Block {
         let mut world = World::new();
         world.insert_resource(Agents::new(agents));
         world.insert_resource(spaces.clone());
-        world.insert_resource(RewardDimensions(rewards));
+        world.insert_resource(RewardDimensions(rewards, combine));
         world.insert_resource(GraphRecipe(graph));
         // Each env is spawned empty with its agents, given the game's components, and only then
         // the kernel's, in one batch: every insert moves an entity to another table, and the
@@ -465,7 +466,7 @@ fn finish_step(
         texts.into_inner().clear();
         rewards
             .into_inner()
-            .aggregate(ledger, &dims.0, turn.acting(), &agents, graph);
+            .aggregate(ledger, &dims.0, dims.1, turn.acting(), &agents, graph);
         let last = done.is_last_step(clock.step);
         clock.step += 1;
         if last {

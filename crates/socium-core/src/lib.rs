@@ -46,8 +46,8 @@ pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
-    Attribution, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,
-    attribute,
+    Attribution, Combine, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger,
+    StepRewards, attribute,
 };
 pub use rng::{SimRng, derive_seed};
 pub use sim::{Sim, SimConfig, SimError, StepError};

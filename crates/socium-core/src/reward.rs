@@ -18,6 +18,7 @@ use crate::{
     transform::{self, History, Transform},
 };
 use bevy_ecs::{component::Component, resource::Resource};
+use serde::Deserialize;
 
 /// Index of a reward dimension in its game's [`DimensionInfo`] list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,9 +57,42 @@ impl DimensionSpec {
     }
 }
 
-/// The scenario's reward dimensions (weights and transforms), shared by every env of a World.
+/// The scenario's reward dimensions (weights and transforms) and how they combine, shared by
+/// every env of a World.
 #[derive(Resource, Debug)]
-pub(crate) struct RewardDimensions(pub(crate) Vec<DimensionSpec>);
+pub(crate) struct RewardDimensions(pub(crate) Vec<DimensionSpec>, pub(crate) Combine);
+
+/// How an agent's weighted components combine into its scalar reward (`[scalar] combine`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// `Σ_d w_d · c_d`.
+    #[default]
+    Sum,
+    /// `min_d w_d · c_d` over the dimensions of non-zero weight: the worst dimension decides (0
+    /// when every weight is 0).
+    Min,
+    /// `Σ_d w_d · ln(max(c_d, 10⁻¹²))` over the dimensions of non-zero weight: the log of a
+    /// weighted product, which a single poor dimension drags down; with `par` components, the
+    /// log-probability that the act is good on every property, a logical AND (Wang et al. 2024).
+    LogSum,
+}
+
+impl Combine {
+    /// The scalar of `components` weighted by `dims`.
+    fn combine(self, dims: &[DimensionSpec], components: &[f32]) -> f64 {
+        let weighted = dims
+            .iter()
+            .zip(components)
+            .filter(|(s, _)| self == Combine::Sum || s.weight != 0.0)
+            .map(|(s, &c)| (s.weight, c as f64));
+        match self {
+            Combine::Sum => weighted.map(|(w, c)| w * c).sum(),
+            Combine::Min => weighted.map(|(w, c)| w * c).reduce(f64::min).unwrap_or(0.0),
+            Combine::LogSum => weighted.map(|(w, c)| w * c.max(1e-12).ln()).sum(),
+        }
+    }
+}
 
 /// One reward entry: `value` on `dimension` for `agent`, caused by `utterance`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -210,6 +244,7 @@ impl StepRewards {
         &mut self,
         ledger: &RewardLedger,
         dims: &[DimensionSpec],
+        combine: Combine,
         acting: &[bool],
         agents: &Agents,
         graph: &SocialGraph,
@@ -245,11 +280,7 @@ impl StepRewards {
         let own = &mut self.column.0;
         for (a, r) in own.iter_mut().enumerate() {
             let row = a * d..(a + 1) * d;
-            *r = dims
-                .iter()
-                .zip(&self.components[row.clone()])
-                .map(|(s, &c)| s.weight * c as f64)
-                .sum();
+            *r = combine.combine(dims, &self.components[row.clone()]);
             for (total, x) in self.episode_raw[row.clone()].iter_mut().zip(&self.raw[row]) {
                 *total += x;
             }
@@ -326,6 +357,7 @@ mod tests {
         r.aggregate(
             &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
             &dims,
+            Combine::Sum,
             &acting,
             &agents,
             &graph,
@@ -335,8 +367,40 @@ mod tests {
         assert!((r.components[1] as f64 - s).abs() < 1e-6);
         assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
-        r.aggregate(&ledger(&[(0, 0, 1.0)]), &dims, &acting, &agents, &graph);
+        r.aggregate(
+            &ledger(&[(0, 0, 1.0)]),
+            &dims,
+            Combine::Sum,
+            &acting,
+            &agents,
+            &graph,
+        );
         assert_eq!(r.episode_raw[0], 4.0);
+    }
+
+    #[test]
+    fn combinations_on_hand_built_components() {
+        let spec = |weight: f64| DimensionSpec {
+            name: "x",
+            weight,
+            transform: Transform::Identity,
+        };
+        let dims = [spec(2.0), spec(0.5), spec(0.0)];
+        let c = [0.25f32, 4.0, -7.0];
+        assert_eq!(Combine::Sum.combine(&dims, &c), 0.5 + 2.0);
+        // The weight-0 dimension does not take part in min or log_sum.
+        assert_eq!(Combine::Min.combine(&dims, &c), 0.5);
+        let log = 2.0 * 0.25f64.ln() + 0.5 * 4f64.ln();
+        assert!((Combine::LogSum.combine(&dims, &c) - log).abs() < 1e-12);
+        // A component at or below 0 counts as 10^-12 in a log.
+        let zero = Combine::LogSum.combine(&[spec(1.0)], &[0.0]);
+        assert!((zero - 1e-12f64.ln()).abs() < 1e-9);
+        // Every weight 0: min has nothing to take, and gives 0.
+        assert_eq!(Combine::Min.combine(&[spec(0.0)], &[3.0]), 0.0);
+        assert_eq!(
+            Combine::Min.combine(&[spec(1.0), spec(-1.0)], &[3.0, 2.0]),
+            -2.0
+        );
     }
 
     #[test]
@@ -352,7 +416,14 @@ mod tests {
         let mut r = StepRewards::new(2, 2);
         let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         let aggregate = |r: &mut StepRewards, entries: &[(u32, u16, f64)]| {
-            r.aggregate(&ledger(entries), &dims, &acting, &agents, &graph)
+            r.aggregate(
+                &ledger(entries),
+                &dims,
+                Combine::Sum,
+                &acting,
+                &agents,
+                &graph,
+            )
         };
         aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);
         assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);

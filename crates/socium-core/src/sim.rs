@@ -1,7 +1,7 @@
 //! `Sim`: one environment — a block of one env (see `block.rs`) — stepped gym-style.
 
 use crate::{
-    AgentId, AgentSpec, Controller, DimensionSpec, Game, GraphSpec, Spaces, Texts,
+    AgentId, AgentSpec, Combine, Controller, DimensionSpec, Game, GraphSpec, Spaces, Texts,
     block::{Block, Play},
     env::EnvView,
     policy::{Group, PolicyRunner, groups},
@@ -19,6 +19,8 @@ pub struct SimConfig {
     pub graph: GraphSpec,
     /// Reward dimensions in the game's order, with weights and transforms.
     pub rewards: Vec<DimensionSpec>,
+    /// How each agent's weighted components combine into its scalar reward.
+    pub combine: Combine,
     /// Step limit of an episode (truncation), if any.
     pub max_steps: Option<u32>,
     /// Seed of the first episode.
@@ -40,6 +42,7 @@ impl SimConfig {
                 .iter()
                 .map(DimensionSpec::default_for)
                 .collect(),
+            combine: Combine::Sum,
             max_steps: None,
             seed,
             transcript: false,

@@ -272,6 +272,7 @@ impl Scenario {
             agents,
             graph,
             rewards,
+            combine: parsed.scalar.combine,
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,

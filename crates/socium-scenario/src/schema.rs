@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use socium_core::{
-    GraphSpec, Social, Transform,
+    Combine, GraphSpec, Social, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
 use std::collections::BTreeMap;
@@ -31,6 +31,9 @@ pub struct ScenarioFile {
     /// `[evolution]`: how `socium evolve` evolves the groups' strategies.
     #[serde(default)]
     pub evolution: Option<EvolutionSpec>,
+    /// `[scalar]`: how the weighted reward components combine into the scalar reward.
+    #[serde(default)]
+    pub scalar: Scalar,
     /// `[judge]`: a language model that scores every agent after each episode of `socium run`.
     #[serde(default)]
     pub judge: Option<Spanned<LlmConfig>>,
@@ -204,6 +207,14 @@ pub struct RewardTable {
     pub weight: Option<Finite>,
     /// Transform of the per-step raw value (identity when absent).
     pub transform: Option<Transform>,
+}
+
+/// `[scalar]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scalar {
+    /// `sum` (default), `min` or `log_sum`.
+    pub combine: Combine,
 }
 
 /// `[output]`.

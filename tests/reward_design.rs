@@ -1,0 +1,120 @@
+//! Reward design from a scenario: social preferences (`[[agents]] social`: θ = 0 is the selfish
+//! run byte for byte; utilitarian agents on a complete graph all earn the mean reward; a bad angle
+//! is refused with its key) and combinations (`[scalar] combine`: every step's reward is the
+//! combination of that step's components).
+
+use socium::scenario::{Scenario, run};
+use std::path::Path;
+
+fn donor(social: &str) -> Scenario {
+    let text = format!(
+        "[scenario]\nname = \"s\"\nseed = 3\nepisodes = 3\n[game.donor_cultural]\nrounds = 6\n\
+         [[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n{social}\n\
+         [[agents]]\nstrategy = \"alld\"\ncount = 2\n{social}\n"
+    );
+    Scenario::parse(&text, Path::new("s.toml")).unwrap()
+}
+
+fn outputs(s: &Scenario) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    run(s, dir.path(), |_| {}).unwrap();
+    ["transcript.jsonl", "metrics.csv", "summary.json"]
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_svo_of_zero_degrees_is_the_selfish_run() {
+    assert!(outputs(&donor("")) == outputs(&donor("social = { svo = { angle = 0 } }")));
+}
+
+#[test]
+fn utilitarian_agents_share_one_return_and_raw_rewards_stay_their_own() {
+    let selfish = donor("");
+    let shared = donor("social = \"utilitarian\"");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        run(&selfish, &dir.path().join("a"), |_| {}).unwrap(),
+        run(&shared, &dir.path().join("b"), |_| {}).unwrap(),
+    );
+    // Every agent's return is the mean of all: the two groups' mean returns are equal ...
+    let (r0, r1) = (b.groups[0].mean_return, b.groups[1].mean_return);
+    assert!((r0 - r1).abs() < 1e-9, "{r0} vs {r1}");
+    // ... and equal to the selfish run's mean over all agents (4 reciprocators, 2 defectors).
+    let mean = (4.0 * a.groups[0].mean_return + 2.0 * a.groups[1].mean_return) / 6.0;
+    assert!((r0 - mean).abs() < 1e-6, "{r0} vs {mean}");
+    // The raw rewards (the truth) are each agent's own.
+    assert_eq!(a.groups[0].mean_rewards, b.groups[0].mean_rewards);
+    assert_ne!(a.groups[0].mean_return, b.groups[0].mean_return);
+}
+
+#[test]
+fn an_angle_out_of_range_is_refused_with_its_key() {
+    let text = "[scenario]\nname = \"s\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\n\
+                count = 2\nsocial = { svo = { angle = 200 } }\n";
+    let err = Scenario::parse(text, Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("agents[0].social.svo.angle")
+            && err.contains("expected an angle in degrees in [−180, 180], found 200"),
+        "{err}"
+    );
+}
+
+/// `[scalar] combine = "min"` and `"log_sum"`: at every step each agent's reward is the least
+/// weighted component, or the weighted sum of the components' logs (floored at 10^-12), of that
+/// step.
+#[test]
+fn every_steps_reward_is_its_components_combined() {
+    for combine in ["min", "log_sum"] {
+        let text = format!(
+            "[scenario]\nname = \"c\"\nseed = 2\n[game.donor_cultural]\nrounds = 4\n\
+             [[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n\
+             [rewards.payoff]\nweight = 1\ntransform = {{ par = {{ reference = {{ constant = 0 }} }} }}\n\
+             [rewards.reputation]\nweight = 2\ntransform = {{ par = {{ reference = {{ constant = 0 }} }} }}\n\
+             [scalar]\ncombine = \"{combine}\"\n"
+        );
+        let mut sim = Scenario::parse(&text, Path::new("c.toml"))
+            .unwrap()
+            .sim()
+            .unwrap();
+        let weights = [1.0, 2.0];
+        let mut steps = 0;
+        while !sim.env().is_done() {
+            sim.step(&[0.0; 4]).unwrap();
+            let (c, r) = (sim.env().reward_components(), sim.env().rewards());
+            for a in 0..4 {
+                let weighted = weights
+                    .iter()
+                    .zip(&c[a * 2..a * 2 + 2])
+                    .map(|(w, &c)| (w, c as f64));
+                let expected = match combine {
+                    "min" => weighted.map(|(w, c)| w * c).fold(f64::INFINITY, f64::min),
+                    _ => weighted.map(|(w, c)| w * c.max(1e-12).ln()).sum(),
+                };
+                let got = r[a] as f64;
+                assert!(
+                    (got - expected).abs() < 1e-5,
+                    "{combine}: agent {a}: {got} vs {expected}"
+                );
+            }
+            steps += 1;
+        }
+        assert!(steps > 0);
+    }
+}
+
+#[test]
+fn an_unknown_combination_is_refused_with_its_key() {
+    let text = "[scenario]\nname = \"s\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\n\
+                count = 2\n[scalar]\ncombine = \"product\"\n";
+    let err = Scenario::parse(text, Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("scalar.combine") && err.contains("unknown variant `product`"),
+        "{err}"
+    );
+}
