@@ -118,3 +118,85 @@ fn an_unknown_combination_is_refused_with_its_key() {
         "{err}"
     );
 }
+
+/// `[scalar.heron]`: `socium run` writes HERON's preference between every pair of agents of
+/// every episode to `preferences.jsonl`, as the hierarchy decides it from the agents' raw
+/// episode totals (recomputed here from the transcript).
+#[test]
+fn heron_labels_every_pair_of_agents_by_the_hierarchy() {
+    let text = "[scenario]\nname = \"h\"\nseed = 5\nepisodes = 3\n[game.donor_cultural]\nrounds = 6\n\
+                [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+                [scalar.heron]\norder = [\"payoff\", \"reputation\"]\nmargins = [2.0, 0.05]\n";
+    let s = Scenario::parse(text, Path::new("h.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run(&s, dir.path(), |_| {}).unwrap();
+    let mut totals = std::collections::HashMap::<(u64, u32, String), f64>::new();
+    let transcript = std::fs::read_to_string(dir.path().join("transcript.jsonl")).unwrap();
+    for line in transcript.lines() {
+        let line: socium::core::TranscriptLine = serde_json::from_str(line).unwrap();
+        for r in line.rewards() {
+            *totals
+                .entry((line.episode(), r.agent.0, r.dimension.to_string()))
+                .or_default() += r.value;
+        }
+    }
+    let total = |e: u64, a: u32, d: &str| totals.get(&(e, a, d.to_owned())).copied().unwrap_or(0.0);
+    let labels = std::fs::read_to_string(dir.path().join("preferences.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = labels
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3 * 6, "3 episodes × 6 pairs of 4 agents");
+    let mut decided = 0;
+    for l in &lines {
+        let (e, a, b) = (
+            l["episode"].as_u64().unwrap(),
+            l["a"].as_u64().unwrap() as u32,
+            l["b"].as_u64().unwrap() as u32,
+        );
+        let dp = total(e, a, "payoff") - total(e, b, "payoff");
+        let dr = total(e, a, "reputation") - total(e, b, "reputation");
+        let (preferred, factor) = if dp.abs() > 2.0 {
+            (Some(if dp > 0.0 { a } else { b }), Some("payoff"))
+        } else if dr.abs() > 0.05 {
+            (Some(if dr > 0.0 { a } else { b }), Some("reputation"))
+        } else {
+            (None, None)
+        };
+        assert_eq!(l["preferred"].as_u64().map(|p| p as u32), preferred, "{l}");
+        assert_eq!(l["factor"].as_str(), factor, "{l}");
+        decided += usize::from(preferred.is_some());
+    }
+    assert!(decided > 0);
+}
+
+#[test]
+fn a_heron_hierarchy_names_real_dimensions_with_a_margin_each() {
+    let head = "[scenario]\nname = \"s\"\n[game.donor_cultural]\n[[agents]]\nstrategy = \"allc\"\ncount = 2\n[scalar.heron]\n";
+    for (body, needle) in [
+        (
+            "order = [\"fame\"]\nmargins = [1]\n",
+            "`order`: game `donor_cultural` has no reward dimension `fame`; it has payoff, reputation",
+        ),
+        (
+            "order = [\"payoff\"]\nmargins = [1, 2]\n",
+            "`margins`: expected one per dimension of `order` (1), found 2",
+        ),
+        (
+            "order = [\"payoff\", \"payoff\"]\nmargins = [1, 2]\n",
+            "`order` names `payoff` twice",
+        ),
+        (
+            "order = [\"payoff\"]\nmargins = [-1]\n",
+            "expected a finite number ≥ 0, found -1",
+        ),
+    ] {
+        let err = Scenario::parse(&format!("{head}{body}"), Path::new("s.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(needle) && err.contains("scalar.heron"),
+            "{err}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ pub mod bounded;
 mod env;
 mod game;
 mod graph;
+pub mod heron;
 mod metrics;
 mod note;
 mod policy;

@@ -441,6 +441,30 @@ fn evolve(
 
 /// Names the ONNX Runtime library to load for policy agents when neither a scenario nor
 /// `ORT_DYLIB_PATH` names one; nothing is loaded until a policy needs it.
+/// HERON's preference between outcomes `a` and `b` (each reward factor's value), the factors
+/// looked at in `order` (most important first) with their `margins`: `(0 or 1, the deciding
+/// factor)`, or `None` when no factor differs by more than its margin (Bukharin et al. 2023).
+#[pyfunction]
+fn heron_preference(
+    a: Vec<f64>,
+    b: Vec<f64>,
+    order: Vec<usize>,
+    margins: Vec<f64>,
+) -> PyResult<Option<(usize, usize)>> {
+    let factors = a.len();
+    if b.len() != factors || order.len() != margins.len() || order.iter().any(|&k| k >= factors) {
+        return Err(PyValueError::new_err(format!(
+            "expected a and b of one length ({factors}, {}), and `order` (factor indices below \
+             {factors}) as long as `margins` ({} and {})",
+            b.len(),
+            order.len(),
+            margins.len()
+        )));
+    }
+    let preference = socium_core::heron::prefer(&a, &b, &order, &margins);
+    Ok(preference.map(|p| (p.preferred, p.factor)))
+}
+
 #[pyfunction]
 fn prefer_onnxruntime(path: std::path::PathBuf) {
     socium_policy::runtime::prefer(path);
@@ -467,6 +491,7 @@ fn _socium(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scenario_seed, m)?)?;
     m.add_function(wrap_pyfunction!(evolve, m)?)?;
     m.add_function(wrap_pyfunction!(prefer_onnxruntime, m)?)?;
+    m.add_function(wrap_pyfunction!(heron_preference, m)?)?;
     let py = m.py();
     m.add("ScenarioError", py.get_type::<ScenarioError>())?;
     m.add(

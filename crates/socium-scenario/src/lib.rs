@@ -54,6 +54,17 @@ pub struct Scenario {
     pub evolution: Option<schema::EvolutionSpec>,
     /// The language model that scores every agent after each episode of `socium run`, if any.
     pub judge: Option<Arc<Judge>>,
+    /// HERON's preferences between the agents of each episode, if `socium run` writes them.
+    pub heron: Option<Heron>,
+}
+
+/// `[scalar.heron]`, resolved: the dimensions (indices, most important first) and their margins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heron {
+    /// Dimension indices, most important first.
+    pub order: Vec<usize>,
+    /// Each one's margin.
+    pub margins: Vec<f64>,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -264,6 +275,39 @@ impl Scenario {
             }
             None => None,
         };
+        let heron = match parsed.scalar.heron {
+            Some(spec) => {
+                let span = spec.span();
+                let spec = spec.into_inner();
+                let names: Vec<&str> = game.reward_dimensions().iter().map(|d| d.name).collect();
+                let mut order = Vec::new();
+                for name in &spec.order {
+                    let Some(k) = names.iter().position(|n| n == name) else {
+                        let message = format!(
+                            "`order`: game `{}` has no reward dimension `{name}`; it has {}",
+                            game.name(),
+                            names.join(", ")
+                        );
+                        return Err(at(span, message));
+                    };
+                    if order.contains(&k) {
+                        return Err(at(span, format!("`order` names `{name}` twice")));
+                    }
+                    order.push(k);
+                }
+                if spec.margins.len() != order.len() {
+                    let message = format!(
+                        "`margins`: expected one per dimension of `order` ({}), found {}",
+                        order.len(),
+                        spec.margins.len()
+                    );
+                    return Err(at(span, message));
+                }
+                let margins = spec.margins.iter().map(|m| m.get()).collect();
+                Some(Heron { order, margins })
+            }
+            None => None,
+        };
         let meta = parsed.scenario;
         let episodes = meta
             .episodes
@@ -288,6 +332,7 @@ impl Scenario {
             episodes,
             evolution: parsed.evolution,
             judge,
+            heron,
         })
     }
 

@@ -1,8 +1,8 @@
 //! Running a scenario: episodes, tables and the output files of `socium run`.
 
-use crate::Scenario;
+use crate::{Heron, Scenario};
 use serde::Serialize;
-use socium_core::{AgentId, Controller, MetricId, Sim, SimError, StepError};
+use socium_core::{AgentId, Controller, MetricId, Sim, SimError, StepError, heron::prefer};
 use socium_llm::{Agreement, Judge};
 use std::{
     cell::RefCell,
@@ -114,6 +114,33 @@ struct Judging<'a> {
     pairs: Vec<(Vec<f64>, Vec<f64>)>,
     scored: usize,
     faults: usize,
+}
+
+/// Appends HERON's preference between every pair of agents `a < b` of episode `episode` (their
+/// raw totals `raw`, `[agents × dims]`), a JSON line each: the preferred agent and the deciding
+/// dimension, both `null` when no dimension decides.
+fn write_preferences(out: &mut String, heron: &Heron, dims: &[&str], episode: u64, raw: &[f64]) {
+    let d = dims.len();
+    let n = raw.len() / d.max(1);
+    for a in 0..n {
+        for b in a + 1..n {
+            let (x, y) = (&raw[a * d..(a + 1) * d], &raw[b * d..(b + 1) * d]);
+            let line = match prefer(x, y, &heron.order, &heron.margins) {
+                Some(p) => {
+                    let preferred = [a, b][p.preferred];
+                    serde_json::json!({
+                        "episode": episode, "a": a, "b": b,
+                        "preferred": preferred, "factor": dims[p.factor],
+                    })
+                }
+                None => serde_json::json!({
+                    "episode": episode, "a": a, "b": b, "preferred": null, "factor": null,
+                }),
+            };
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+    }
 }
 
 /// Notes the words of the step just played, a line per utterance, for the judge.
@@ -334,7 +361,11 @@ pub fn run(
             .write_all(&sim.take_transcript())
             .map_err(io(out))
     };
+    let mut preferences = String::new();
     play(scenario, &mut sim, after_step, |episode, record| {
+        if let Some(heron) = &scenario.heron {
+            write_preferences(&mut preferences, heron, &dims, episode, &record.raw);
+        }
         if let Some(j) = &mut judging {
             let lines = std::mem::take(&mut *heard.borrow_mut());
             j.score(scenario, &labels, &lines, &record.raw);
@@ -431,6 +462,11 @@ pub fn run(
     let mut metrics = temp()?;
     metrics.write_all(csv.as_bytes()).map_err(io(out))?;
     finish(metrics, "metrics.csv")?;
+    if scenario.heron.is_some() {
+        let mut file = temp()?;
+        file.write_all(preferences.as_bytes()).map_err(io(out))?;
+        finish(file, "preferences.jsonl")?;
+    }
     let mut json = temp()?;
     serde_json::to_writer_pretty(&mut json, &summary).expect("summaries serialise");
     json.write_all(b"\n").map_err(io(out))?;

@@ -215,6 +215,19 @@ pub struct RewardTable {
 pub struct Scalar {
     /// `sum` (default), `min` or `log_sum`.
     pub combine: Combine,
+    /// HERON's hierarchical preferences between the agents of each episode, written by
+    /// `socium run` to `preferences.jsonl`.
+    pub heron: Option<Spanned<HeronSpec>>,
+}
+
+/// `[scalar.heron]`: the dimensions in order of importance, each with its margin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeronSpec {
+    /// Reward dimensions, most important first.
+    pub order: Vec<String>,
+    /// One margin ≥ 0 per dimension of `order`: a difference must exceed it to decide.
+    pub margins: Vec<NonNegative>,
 }
 
 /// `[output]`.

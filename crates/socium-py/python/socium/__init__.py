@@ -37,6 +37,7 @@ from socium._socium import (
     ScenarioError,
     env_seeds,
     games,
+    heron_preference,
     prefer_onnxruntime,
 )
 from socium.env import ParallelEnv, parallel_env
@@ -79,6 +80,7 @@ __all__ = [
     "env_seeds",
     "evolve",
     "games",
+    "heron_preference",
     "parallel_env",
     "text_env",
 ]
