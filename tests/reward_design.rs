@@ -200,3 +200,82 @@ fn a_heron_hierarchy_names_real_dimensions_with_a_margin_each() {
         );
     }
 }
+
+/// Potential-based shaping (Ng, Harada & Russell 1999) with γ = 1 on the donor game's
+/// `resources`: every agent's episode return moves by exactly Φ(s_T) − Φ(s_0) (its final
+/// resources less the initial 10), and the strategies rank as before.
+#[test]
+fn shaping_with_gamma_one_moves_each_return_by_the_potentials_change() {
+    let text = |shaping: &str| {
+        format!(
+            "[scenario]\nname = \"p\"\nseed = 8\nepisodes = 2\n[game.donor_cultural]\nrounds = 8\ngames = 1\n\
+             [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+             [[agents]]\nstrategy = \"allc\"\ncount = 2\n{shaping}"
+        )
+    };
+    let plain = Scenario::parse(&text(""), Path::new("p.toml")).unwrap();
+    let shaped = Scenario::parse(
+        &text("[shaping.resources]\ngamma = 1\n"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    let (mut a, mut b) = (plain.sim().unwrap(), shaped.sim().unwrap());
+    for episode in 0..3 {
+        if episode > 0 {
+            a.reset(None);
+            b.reset(None);
+        }
+        while !a.env().is_done() {
+            a.step(&[0.0; 6]).unwrap();
+            b.step(&[0.0; 6]).unwrap();
+        }
+        let potentials = b.env().get::<socium::core::Potentials>().unwrap();
+        for agent in 0..6u32 {
+            let id = socium::core::AgentId(agent);
+            let final_resources = potentials.get(id, socium::core::PotentialId(0));
+            let moved = b.env().episode_returns()[agent as usize]
+                - a.env().episode_returns()[agent as usize];
+            assert!(
+                (moved - (final_resources - 10.0)).abs() < 1e-6,
+                "episode {episode}, agent {agent}: {moved} vs {}",
+                final_resources - 10.0
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let order = |s: &Scenario, out: &str| {
+        let summary = run(s, &dir.path().join(out), |_| {}).unwrap();
+        let mut groups: Vec<(String, f64)> = summary
+            .groups
+            .iter()
+            .map(|g| (g.label.clone(), g.mean_return))
+            .collect();
+        groups.sort_by(|x, y| x.1.total_cmp(&y.1));
+        groups.into_iter().map(|g| g.0).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        order(&plain, "a"),
+        order(&shaped, "b"),
+        "the ranking of the strategies"
+    );
+}
+
+#[test]
+fn shaping_names_a_potential_of_the_game() {
+    let text = "[scenario]\nname = \"s\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncount = 2\n\
+                [shaping.resources]\ngamma = 0.9\n";
+    let err = Scenario::parse(text, Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("shaping.resources")
+            && err.contains("game `repeated` has no potential `resources`; it has none"),
+        "{err}"
+    );
+    let text = "[scenario]\nname = \"s\"\n[game.donor_cultural]\n[[agents]]\nstrategy = \"allc\"\ncount = 2\n\
+                [shaping.reputation]\n";
+    let err = Scenario::parse(text, Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("it has resources"), "{err}");
+}

@@ -319,6 +319,12 @@ fn list() {
         for m in game.metrics() {
             println!("    {:<26} {}", m.name, m.summary);
         }
+        if !game.potentials().is_empty() {
+            println!("  potentials ([shaping.<name>]):");
+            for p in game.potentials() {
+                println!("    {:<26} {}", p.name, p.summary);
+            }
+        }
         println!();
     }
     println!(

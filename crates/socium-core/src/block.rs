@@ -16,9 +16,9 @@
 
 use crate::{
     ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
-    GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, ResetDue, Resetting,
-    Rows, SimConfig, SimRng, SocialGraph, Spaces, StepRewards, Stepping, Texts, Turn, Utterances,
-    VecOutputs,
+    GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
+    Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
+    StepRewards, Stepping, Texts, Turn, Utterances, VecOutputs,
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger},
@@ -98,6 +98,7 @@ impl Block {
             graph,
             rewards,
             combine,
+            shaping,
             max_steps,
             transcript,
             text,
@@ -109,6 +110,7 @@ impl Block {
         world.insert_resource(Agents::new(agents));
         world.insert_resource(spaces.clone());
         world.insert_resource(RewardDimensions(rewards, combine));
+        world.insert_resource(Shaping(shaping));
         world.insert_resource(GraphRecipe(graph));
         // Each env is spawned empty with its agents, given the game's components, and only then
         // the kernel's, in one batch: every insert moves an entity to another table, and the
@@ -149,6 +151,9 @@ impl Block {
         if spaces.action.mask_dim() > 0 {
             schedule.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         }
+        if !world.resource::<Shaping>().0.is_empty() {
+            schedule.add_systems((shape, start_potentials).in_set(Kernel::EndTurn));
+        }
         let mut specs = world.resource::<Agents>().specs.iter();
         if specs.any(|a| a.controller == Controller::Random) {
             schedule.add_systems(random_controllers.in_set(Kernel::Random));
@@ -185,6 +190,7 @@ impl Block {
                     StepRewards::new(n, dims),
                     Metrics::new(game.metrics().len()),
                     Faults::new(n),
+                    Potentials::new(n, game.potentials().len()),
                     extras.clone(),
                     Transcript {
                         enabled: transcript,
@@ -403,6 +409,32 @@ fn start_turn(turn: &mut Turn, done: &Done, masks: &mut ActionMasks) {
 fn begin_turn(mut envs: Query<(&mut Turn, &Done, &mut ActionMasks), Resetting>) {
     for (turn, done, masks) in &mut envs {
         start_turn(turn.into_inner(), done, masks.into_inner());
+    }
+}
+
+/// The scenario's potential-based shaping terms.
+#[derive(Resource)]
+struct Shaping(Vec<(PotentialId, ShapingSpec)>);
+
+/// Adds each agent's shaping term of the step (the potentials the game wrote in `Observe`
+/// against those of the step's start) to its reward and return; the values become the next
+/// step's start.
+fn shape(shaping: Res<Shaping>, mut envs: Query<(&mut Potentials, &mut StepRewards), Stepping>) {
+    for (potentials, rewards) in &mut envs {
+        let (potentials, rewards) = (potentials.into_inner(), rewards.into_inner());
+        for a in 0..rewards.reward.len() {
+            let f = potentials.term(AgentId(a as u32), &shaping.0);
+            rewards.reward[a] += f as f32;
+            rewards.episode_return[a] += f;
+        }
+        potentials.advance();
+    }
+}
+
+/// After a reset, the potentials the game wrote are the start state's.
+fn start_potentials(mut envs: Query<&mut Potentials, Resetting>) {
+    for potentials in &mut envs {
+        potentials.into_inner().advance();
     }
 }
 

@@ -7,8 +7,8 @@
 //! and the body for one env is plain sequential code.
 
 use crate::{
-    AgentId, AgentSpec, Agents, Controller, DimensionInfo, EnvAgents, MetricInfo, Space,
-    StrategyChoice, StrategyInfo, TurnOrder,
+    AgentId, AgentSpec, Agents, Controller, DimensionInfo, EnvAgents, MetricInfo, PotentialInfo,
+    Space, StrategyChoice, StrategyInfo, TurnOrder,
 };
 use bevy_ecs::{
     prelude::*,
@@ -53,6 +53,12 @@ pub trait Rules: Send + Sync {
     fn strategies(&self) -> &'static [StrategyInfo];
     /// The episode metrics, in [`crate::MetricId`] order.
     fn metrics(&self) -> &'static [MetricInfo];
+    /// The potentials of an agent's state a scenario may shape rewards with, in
+    /// [`crate::PotentialId`] order; the game writes their values ([`crate::Potentials`]) in
+    /// `Observe`, after every reset and every step. None by default.
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &[]
+    }
     /// How agents take turns.
     fn turn_order(&self) -> TurnOrder {
         TurnOrder::Simultaneous
@@ -185,6 +191,9 @@ impl<R: Rules> Rules for Named<R> {
     }
     fn metrics(&self) -> &'static [MetricInfo] {
         self.rules.metrics()
+    }
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        self.rules.potentials()
     }
     fn turn_order(&self) -> TurnOrder {
         self.rules.turn_order()

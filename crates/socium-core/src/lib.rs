@@ -22,6 +22,7 @@ mod note;
 mod policy;
 mod reward;
 mod rng;
+mod shaping;
 mod sim;
 mod social;
 pub mod space;
@@ -51,6 +52,7 @@ pub use reward::{
     StepRewards, attribute,
 };
 pub use rng::{SimRng, derive_seed};
+pub use shaping::{PotentialId, PotentialInfo, Potentials, ShapingSpec};
 pub use sim::{Sim, SimConfig, SimError, StepError};
 pub use social::Social;
 pub use space::Space;

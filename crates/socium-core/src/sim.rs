@@ -1,7 +1,8 @@
 //! `Sim`: one environment — a block of one env (see `block.rs`) — stepped gym-style.
 
 use crate::{
-    AgentId, AgentSpec, Combine, Controller, DimensionSpec, Game, GraphSpec, Spaces, Texts,
+    AgentId, AgentSpec, Combine, Controller, DimensionSpec, Game, GraphSpec, PotentialId,
+    ShapingSpec, Spaces, Texts,
     block::{Block, Play},
     env::EnvView,
     policy::{Group, PolicyRunner, groups},
@@ -21,6 +22,8 @@ pub struct SimConfig {
     pub rewards: Vec<DimensionSpec>,
     /// How each agent's weighted components combine into its scalar reward.
     pub combine: Combine,
+    /// Potential-based shaping terms added to the scalar reward, by potential.
+    pub shaping: Vec<(PotentialId, ShapingSpec)>,
     /// Step limit of an episode (truncation), if any.
     pub max_steps: Option<u32>,
     /// Seed of the first episode.
@@ -43,6 +46,7 @@ impl SimConfig {
                 .map(DimensionSpec::default_for)
                 .collect(),
             combine: Combine::Sum,
+            shaping: Vec::new(),
             max_steps: None,
             seed,
             transcript: false,
@@ -72,6 +76,14 @@ pub enum SimError {
         expected: usize,
         /// The names given.
         found: Vec<&'static str>,
+    },
+    /// A shaping term names a potential the game does not declare.
+    #[error("shaping: potential {index} is not declared: the game declares {declared}")]
+    Shaping {
+        /// The index given.
+        index: u16,
+        /// The game's potential count.
+        declared: usize,
     },
     /// A dimension's transform cannot be served.
     #[error("rewards.{dimension}: {message}")]
@@ -168,6 +180,17 @@ impl Setup {
                     dimension: dim.name,
                     message,
                 })?;
+        }
+        let declared = game.potentials().len();
+        if let Some((p, _)) = config
+            .shaping
+            .iter()
+            .find(|(p, _)| p.0 as usize >= declared)
+        {
+            return Err(SimError::Shaping {
+                index: p.0,
+                declared,
+            });
         }
         config.graph.check(n).map_err(SimError::Graph)?;
         game.check(&config.agents)

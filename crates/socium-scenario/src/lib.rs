@@ -22,7 +22,7 @@ pub use socium_games::{NAMES as GAME_NAMES, games};
 use schema::{AgentGroup, ControllerKind, ScenarioFile};
 use socium_core::{
     AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
-    PolicyController, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
+    PolicyController, PotentialId, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
 };
 use socium_llm::{Judge, LlmPolicy};
 use socium_policy::OnnxPolicy;
@@ -275,6 +275,24 @@ impl Scenario {
             }
             None => None,
         };
+        let mut shaping = Vec::new();
+        for (name, spec) in parsed.shaping {
+            let declared = game.potentials();
+            let Some(p) = declared.iter().position(|p| p.name == name.get_ref()) else {
+                let names: Vec<&str> = declared.iter().map(|p| p.name).collect();
+                let has = match names.is_empty() {
+                    true => "none".to_owned(),
+                    false => names.join(", "),
+                };
+                let message = format!(
+                    "game `{}` has no potential `{}`; it has {has}",
+                    game.name(),
+                    name.get_ref()
+                );
+                return Err(at(name.span(), message));
+            };
+            shaping.push((PotentialId(p as u16), spec));
+        }
         let heron = match parsed.scalar.heron {
             Some(spec) => {
                 let span = spec.span();
@@ -317,6 +335,7 @@ impl Scenario {
             graph,
             rewards,
             combine: parsed.scalar.combine,
+            shaping,
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,

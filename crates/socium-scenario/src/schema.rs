@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use socium_core::{
-    Combine, GraphSpec, Social, Transform,
+    Combine, GraphSpec, ShapingSpec, Social, Transform,
     bounded::{Count, Finite, NonNegative, Positive, Probability},
 };
 use std::collections::BTreeMap;
@@ -31,6 +31,9 @@ pub struct ScenarioFile {
     /// `[evolution]`: how `socium evolve` evolves the groups' strategies.
     #[serde(default)]
     pub evolution: Option<EvolutionSpec>,
+    /// `[shaping.<potential>]`: potential-based shaping terms added to the scalar reward.
+    #[serde(default)]
+    pub shaping: BTreeMap<Spanned<String>, ShapingSpec>,
     /// `[scalar]`: how the weighted reward components combine into the scalar reward.
     #[serde(default)]
     pub scalar: Scalar,

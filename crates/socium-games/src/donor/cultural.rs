@@ -25,9 +25,9 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, RewardLedger, Rules,
-    SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
-    Utterances,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId, PotentialInfo,
+    Potentials, Prompt, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
+    StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
 };
 
@@ -448,6 +448,10 @@ impl Rules for CulturalConfig {
         &METRICS
     }
 
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
+    }
+
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         if self.rounds.get().checked_mul(self.games.get()).is_none() {
             return Err("rounds × games: expected fewer than 2^32 steps".into());
@@ -498,7 +502,7 @@ impl Rules for CulturalConfig {
             scratch: Vec::with_capacity(n),
         })
         .env_component(Events::default)
-        .add_systems(Phase::Observe, pair_and_observe)
+        .add_systems(Phase::Observe, (pair_and_observe, own_resources).chain())
         .add_systems(Phase::Decide, decide)
         .add_systems(Phase::Resolve, resolve)
         .add_systems(Phase::Reward, reward)
@@ -620,6 +624,25 @@ fn pair_and_observe_env(
         }
     }
 }
+
+/// The potential `resources`: each agent's own resources, after the step (and after a new
+/// game's restart).
+fn own_resources(mut envs: Query<(&State, &mut Potentials)>) {
+    for (state, potentials) in &mut envs {
+        let potentials = potentials.into_inner();
+        for (a, &r) in state.resources.iter().enumerate() {
+            potentials.set(AgentId(a as u32), RESOURCES, r);
+        }
+    }
+}
+
+/// Potential: own resources.
+pub const RESOURCES: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "resources",
+    summary: "own resources (restarting at each game's first round)",
+}];
 
 fn decide(
     mut envs: Query<(&EnvAgents, &State, &Turn, &Observations, &mut Actions), Stepping>,

@@ -32,8 +32,8 @@ pub mod strategies;
 use serde::Deserialize;
 use social::{Profile, Setting};
 use socium_core::{
-    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Prompt,
-    Rules, Space, StrategyInfo, bounded::Count,
+    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase,
+    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, bounded::Count,
 };
 
 pub use obs::layout;
@@ -155,6 +155,15 @@ static DIMENSIONS: [DimensionInfo; 7] = [
     },
 ];
 
+/// Potential: what the agent would get if things ended now — the standing offer's worth to it,
+/// its final score once its negotiation is over, 0 otherwise.
+pub const OFFER_POTENTIAL: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "offer",
+    summary: "the standing offer's worth to the agent (its final score once over; 0 without)",
+}];
+
 /// Metric: the share of pairs that reached a deal.
 pub const DEAL: MetricId = MetricId(0);
 /// Metric: the mean final score (0..10) of the seated agents.
@@ -235,6 +244,10 @@ impl Rules for NegotiationConfig {
 
     fn metrics(&self) -> &'static [MetricInfo] {
         &METRICS
+    }
+
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {

@@ -3,14 +3,14 @@
 //! relationship of their tie shows (Sotopia's rule, [`Visible`]).
 
 use super::{
-    Goods, NegotiationConfig,
+    Goods, NegotiationConfig, OFFER_POTENTIAL,
     acts::{self, KINDS, index},
     items::{self, ALLOCATIONS, ITEMS},
     play::{State, Table},
     social::{self, DECISION_STYLES, MAX_FACTS, Visible},
 };
 use bevy_ecs::prelude::*;
-use socium_core::{ActionMasks, AgentId, Observations, SocialGraph, Turn};
+use socium_core::{ActionMasks, AgentId, Observations, Potentials, SocialGraph, Turn};
 
 /// The observation row, every entry in [0, 1]: each constant is a block's first entry, the
 /// next block starts where it ends.
@@ -82,7 +82,8 @@ pub mod layout {
     pub const DIM: usize = FACTS + MAX_FACTS;
 }
 
-/// Every env: the speakers of the coming step, their legal acts, and every agent's row.
+/// Every env: the speakers of the coming step, their legal acts, every agent's row, and the
+/// potential `offer`.
 pub(super) fn turns_and_observations(
     mut envs: Query<(
         &State,
@@ -90,17 +91,26 @@ pub(super) fn turns_and_observations(
         &mut Turn,
         &mut ActionMasks,
         &mut Observations,
+        &mut Potentials,
     )>,
 ) {
-    for (state, graph, turn, masks, obs) in &mut envs {
+    for (state, graph, turn, masks, obs, potentials) in &mut envs {
         let (turn, masks, obs) = (turn.into_inner(), masks.into_inner(), obs.into_inner());
+        let potentials = potentials.into_inner();
         for a in (0..state.seat.len()).map(|a| AgentId(a as u32)) {
             turn.set_acting(a, false);
             let row = obs.0.row_mut(a);
             row.fill(0.0);
             let Some((table, side)) = state.table_of(a) else {
+                potentials.set(a, OFFER_POTENTIAL, 0.0);
                 continue;
             };
+            let worth = match (table.over, &table.standing) {
+                (true, _) => table.scores[side],
+                (false, Some(offer)) => table.worth(&state.config, side, offer),
+                (false, None) => 0.0,
+            };
+            potentials.set(a, OFFER_POTENTIAL, worth);
             observe(state, graph, table, side, row);
             if !table.over && table.speaker == side {
                 turn.set_acting(a, true);
