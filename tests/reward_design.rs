@@ -279,3 +279,61 @@ fn shaping_names_a_potential_of_the_game() {
         .to_string();
     assert!(err.contains("it has resources"), "{err}");
 }
+
+/// Information gain in the Among Us-style game (IGPO): each crewmate's `information` entries,
+/// each on the private `believe` utterance that states its new belief in the true imposters,
+/// sum over an episode to `ln p_T − ln p_0`, with `p_0 = 1/4` (1 imposter among the 4 others)
+/// and `p_T` the last belief stated.
+#[test]
+fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = Scenario::load(&root.join("scenarios/among_us.toml")).unwrap();
+    let information = s
+        .game
+        .reward_dimensions()
+        .iter()
+        .position(|d| d.name == "information")
+        .unwrap();
+    let mut sim = s.sim().unwrap();
+    let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    let mut checked = 0;
+    for episode in 0..6 {
+        if episode > 0 {
+            sim.reset(None);
+        }
+        let mut gains = std::collections::HashMap::<u32, f64>::new();
+        let mut last = std::collections::HashMap::<u32, f64>::new();
+        while !sim.env().is_done() {
+            sim.step(&actions).unwrap();
+            let env = sim.env();
+            for u in env.utterances().iter().filter(|u| u.act.kind == "believe") {
+                last.insert(u.speaker.0, u.act.value);
+                let entries: Vec<_> = env
+                    .reward_entries()
+                    .iter()
+                    .filter(|e| e.utterance == u.id)
+                    .collect();
+                assert_eq!(
+                    entries.len(),
+                    1,
+                    "one information entry on each belief statement"
+                );
+                assert_eq!(
+                    (entries[0].agent, entries[0].dimension.0 as usize),
+                    (u.speaker, information)
+                );
+                *gains.entry(u.speaker.0).or_default() += entries[0].value;
+            }
+        }
+        for (agent, p) in &last {
+            let expected = p.max(1e-6).ln() - 0.25f64.ln();
+            assert!(
+                (gains[agent] - expected).abs() < 1e-9,
+                "episode {episode}, agent {agent}: {} vs {expected}",
+                gains[agent]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "{checked} crewmates checked");
+}

@@ -73,6 +73,27 @@ impl State {
         }
     }
 
+    /// Each living crewmate's information gain since it was last measured (IGPO, arXiv
+    /// 2510.14967): the change in the log-probability its belief gives the true imposters
+    /// (floored at [`LISTENING_FLOOR`]), with that belief, for those whose belief moved. At a
+    /// reset every baseline is set and nothing is returned.
+    pub(super) fn information(&mut self, reset: bool) -> Vec<(usize, f64, f64)> {
+        let mut gains = Vec::new();
+        for a in 0..self.alive.len() {
+            if self.imposter[a] || !(self.alive[a] || reset) {
+                continue;
+            }
+            let p = self.belief_in_imposters(a);
+            let log = p.max(LISTENING_FLOOR).ln();
+            let gain = log - self.log_truth[a];
+            self.log_truth[a] = log;
+            if !reset && gain != 0.0 {
+                gains.push((a, gain, p));
+            }
+        }
+        gains
+    }
+
     /// The probability `a`'s belief gives the true imposters.
     fn belief_in_imposters(&self, a: usize) -> f64 {
         (0..self.alive.len())

@@ -149,12 +149,16 @@ pub const LISTENING: DimId = DimId(5);
 /// crewmates other than the speaker give the true imposters (to the speaker; an imposter gets its
 /// negative; settled at the next step, attributed to the message).
 pub const SPEAKING: DimId = DimId(6);
+/// Reward dimension: a crewmate's information gain (IGPO, arXiv 2510.14967), the step's change
+/// in the log-probability its belief gives the true imposters, on a private `believe`
+/// utterance; over an episode it sums to `log p_T − log p_0`.
+pub const INFORMATION: DimId = DimId(7);
 
 /// Lowest probability the listening reward takes the log of (a belief of 0 would give −∞).
 pub const LISTENING_FLOOR: f64 = 1e-6;
 
 /// The reward dimensions, in [`DimId`] order.
-static DIMENSIONS: [DimensionInfo; 7] = [
+static DIMENSIONS: [DimensionInfo; 8] = [
     DimensionInfo {
         name: "win",
         summary: "+1 to the winning side, −1 to the losing side, when the game ends",
@@ -189,6 +193,12 @@ static DIMENSIONS: [DimensionInfo; 7] = [
         name: "speaking",
         summary: "change across a message in the other crewmates' summed belief in the true \
                   imposters (negated for an imposter speaker)",
+        default_weight: 0.0,
+    },
+    DimensionInfo {
+        name: "information",
+        summary: "a crewmate's information gain: the step's change in the log-probability its \
+                  belief gives the true imposters (IGPO)",
         default_weight: 0.0,
     },
 ];

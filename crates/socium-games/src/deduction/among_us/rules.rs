@@ -5,7 +5,8 @@
 use super::belief::{Pending, settle};
 use super::talk::{Message, Said};
 use super::{
-    AmongUsConfig, CREW_WIN, IMPOSTER_WIN, KILL, REPORT, TASK, TASK_WIN, VOTE, WIN, acts, obs,
+    AmongUsConfig, CREW_WIN, IMPOSTER_WIN, INFORMATION, KILL, REPORT, TASK, TASK_WIN, VOTE, WIN,
+    acts, obs,
 };
 use crate::deduction::speaking_order;
 use bevy_ecs::prelude::*;
@@ -77,6 +78,9 @@ pub(super) struct State {
     pub(super) external: Vec<bool>,
     /// The last message, whose listening and speaking rewards settle at the next step.
     pub(super) pending: Option<Pending>,
+    /// Each crewmate's log-probability of the true imposters when last measured, the baseline
+    /// of its information gain.
+    pub(super) log_truth: Vec<f64>,
 }
 
 impl State {
@@ -98,6 +102,7 @@ impl State {
             report_step: 0,
             said: Said::new(n, rooms),
             belief: vec![vec![0.0; n]; n],
+            log_truth: vec![0.0; n],
             scripted: vec![false; n],
             external: vec![false; n],
             pending: None,
@@ -198,6 +203,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     state.speakers.clear();
     state.said.clear();
     state.deal_beliefs();
+    state.information(true);
 }
 
 /// Who acts at the coming step, what each may do and what each sees, in every env.
@@ -409,6 +415,18 @@ fn resolve_env(
         }
         Stage::Discussion => discuss(state, &act_of, texts, clock, utterances, events, done),
         Stage::Vote => vote(state, &acting, &act_of, utterances, events, done),
+    }
+    // Information gain: each crewmate whose belief in the truth moved states it, privately.
+    for (a, gain, p) in state.information(false) {
+        let act = Act {
+            kind: "believe",
+            target: None,
+            value: p,
+        };
+        let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
+            format!("{} now gives the imposters {p:.3}", id(a))
+        });
+        events.entries.push((id(a), u, INFORMATION, gain));
     }
 }
 
