@@ -21,7 +21,7 @@ use crate::{
     StepRewards, Stepping, Texts, Turn, Utterances, VecOutputs,
     env::EnvView,
     policy::Slot,
-    reward::{RewardDimensions, RewardLedger},
+    reward::{RewardDimensions, RewardLedger, Scratch},
     transcript::Transcript,
 };
 use bevy_ecs::{
@@ -110,6 +110,7 @@ impl Block {
         world.insert_resource(Agents::new(agents));
         world.insert_resource(spaces.clone());
         world.insert_resource(RewardDimensions(rewards, combine));
+        let shapes = !shaping.is_empty();
         world.insert_resource(Shaping(shaping));
         world.insert_resource(GraphRecipe(graph));
         // Each env is spawned empty with its agents, given the game's components, and only then
@@ -190,7 +191,7 @@ impl Block {
                     StepRewards::new(n, dims),
                     Metrics::new(game.metrics().len()),
                     Faults::new(n),
-                    Potentials::new(n, game.potentials().len()),
+                    Potentials::new(n, game.potentials().len(), shapes),
                     extras.clone(),
                     Transcript {
                         enabled: transcript,
@@ -414,7 +415,7 @@ fn begin_turn(mut envs: Query<(&mut Turn, &Done, &mut ActionMasks), Resetting>) 
 
 /// The scenario's potential-based shaping terms.
 #[derive(Resource)]
-struct Shaping(Vec<(PotentialId, ShapingSpec)>);
+pub(crate) struct Shaping(pub(crate) Vec<(PotentialId, ShapingSpec)>);
 
 /// Adds each agent's shaping term of the step (the potentials the game wrote in `Observe`
 /// against those of the step's start) to its reward and return; the values become the next
@@ -474,6 +475,7 @@ fn random_controllers(
 fn finish_step(
     dims: Res<RewardDimensions>,
     agents: Res<Agents>,
+    mut scratch: Local<Scratch>,
     mut envs: Query<
         (
             &mut Clock,
@@ -498,7 +500,7 @@ fn finish_step(
         texts.into_inner().clear();
         rewards
             .into_inner()
-            .aggregate(ledger, &dims.0, dims.1, turn.acting(), &agents, graph);
+            .aggregate(ledger, &dims, turn.acting(), &agents, graph, &mut scratch);
         let last = done.is_last_step(clock.step);
         clock.step += 1;
         if last {

@@ -242,6 +242,14 @@ impl GameBuilder<'_> {
         self.agents().len()
     }
 
+    /// Whether the scenario shapes rewards with the game's potentials: a game need only write
+    /// [`crate::Potentials`] then.
+    pub fn shapes(&self) -> bool {
+        self.world
+            .get_resource::<crate::block::Shaping>()
+            .is_some_and(|s| !s.0.is_empty())
+    }
+
     /// The agents' controllers and labels.
     pub fn agents(&self) -> &Agents {
         self.world.resource::<Agents>()

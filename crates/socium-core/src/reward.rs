@@ -192,13 +192,16 @@ pub fn attribute<'a>(
     out
 }
 
+/// Two columns of one dimension's values (raw, transformed), reused by every env's sums: a
+/// World's scratch, not an env's state.
+#[derive(Default)]
+pub(crate) struct Scratch(Vec<f64>, Vec<f64>);
+
 /// Per-agent rewards of the last step and of the episode so far.
 #[derive(Component, Debug)]
 pub struct StepRewards {
     /// Each dimension's past steps, for its transform.
     histories: Vec<History>,
-    /// One dimension's raw values and components, a scratch pair.
-    column: (Vec<f64>, Vec<f64>),
     /// Raw per-dimension sums of the step, `[agents × dims]`.
     pub(crate) raw: Vec<f64>,
     /// Transformed per-dimension components of the step, `[agents × dims]`.
@@ -215,7 +218,6 @@ impl StepRewards {
     pub(crate) fn new(agents: usize, d: usize) -> Self {
         StepRewards {
             histories: vec![History::default(); d],
-            column: (vec![0.0; agents], vec![0.0; agents]),
             raw: vec![0.0; agents * d],
             components: vec![0.0; agents * d],
             reward: vec![0.0; agents],
@@ -243,41 +245,35 @@ impl StepRewards {
     pub(crate) fn aggregate(
         &mut self,
         ledger: &RewardLedger,
-        dims: &[DimensionSpec],
-        combine: Combine,
+        RewardDimensions(dims, combine): &RewardDimensions,
         acting: &[bool],
         agents: &Agents,
         graph: &SocialGraph,
+        scratch: &mut Scratch,
     ) {
         let d = dims.len();
         self.raw.fill(0.0);
         for e in &ledger.entries {
             self.raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
         }
-        let (column, out) = &mut self.column;
+        let n = self.reward.len();
+        let Scratch(column, out) = scratch;
+        column.resize(n, 0.0);
+        out.resize(n, 0.0);
         for (k, dim) in dims.iter().enumerate() {
-            for (c, x) in column.iter_mut().zip(self.raw.iter().skip(k).step_by(d)) {
-                *c = *x;
+            let raw = self.raw.iter().skip(k).step_by(d);
+            let components = self.components.iter_mut().skip(k).step_by(d);
+            if dim.transform == Transform::Identity {
+                // The common case, without the round trip through the column.
+                components.zip(raw).for_each(|(c, x)| *c = *x as f32);
+                continue;
             }
-            transform::apply(
-                &dim.transform,
-                column,
-                acting,
-                agents,
-                &mut self.histories[k],
-                out,
-            );
-            for (c, x) in self
-                .components
-                .iter_mut()
-                .skip(k)
-                .step_by(d)
-                .zip(out.iter())
-            {
-                *c = *x as f32;
-            }
+            column.iter_mut().zip(raw).for_each(|(c, x)| *c = *x);
+            let history = &mut self.histories[k];
+            transform::apply(&dim.transform, column, acting, agents, history, out);
+            components.zip(out.iter()).for_each(|(c, x)| *c = *x as f32);
         }
-        let own = &mut self.column.0;
+        let own = column;
         for (a, r) in own.iter_mut().enumerate() {
             let row = a * d..(a + 1) * d;
             *r = combine.combine(dims, &self.components[row.clone()]);
@@ -356,11 +352,11 @@ mod tests {
         let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         r.aggregate(
             &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
-            &dims,
-            Combine::Sum,
+            &RewardDimensions(dims.clone(), Combine::Sum),
             &acting,
             &agents,
             &graph,
+            &mut Scratch::default(),
         );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
         assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
@@ -369,11 +365,11 @@ mod tests {
         assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
         r.aggregate(
             &ledger(&[(0, 0, 1.0)]),
-            &dims,
-            Combine::Sum,
+            &RewardDimensions(dims.clone(), Combine::Sum),
             &acting,
             &agents,
             &graph,
+            &mut Scratch::default(),
         );
         assert_eq!(r.episode_raw[0], 4.0);
     }
@@ -418,11 +414,11 @@ mod tests {
         let aggregate = |r: &mut StepRewards, entries: &[(u32, u16, f64)]| {
             r.aggregate(
                 &ledger(entries),
-                &dims,
-                Combine::Sum,
+                &RewardDimensions(dims.clone(), Combine::Sum),
                 &acting,
                 &agents,
                 &graph,
+                &mut Scratch::default(),
             )
         };
         aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);

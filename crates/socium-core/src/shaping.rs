@@ -39,28 +39,34 @@ fn one() -> Finite {
     Finite::new(1.0).expect("finite")
 }
 
-/// Each agent's value of each potential of the game: the game writes them at every reset (the
-/// start state) and in `Record` after every step (the state reached); the kernel shapes the
-/// step's rewards with the change.
+/// Each agent's value of each potential of the game: the game writes them in `Observe`, after
+/// every reset (the start state) and every step (the state reached); the kernel shapes the
+/// step's rewards with the change. Values are kept only when the scenario shapes with them
+/// ([`crate::GameBuilder::shapes`]); otherwise writing them costs nothing.
 #[derive(Component, Clone, Debug)]
 pub struct Potentials {
-    /// `[agents × potentials]`, as the game last wrote them.
+    /// `[agents × potentials]`, as the game last wrote them (empty when none is kept).
     pub(crate) values: Vec<f64>,
     /// The values at the start of the step.
     pub(crate) before: Vec<f64>,
     pub(crate) count: usize,
+    /// Whether the values are kept.
+    kept: bool,
 }
 
 impl Potentials {
-    pub(crate) fn new(agents: usize, count: usize) -> Self {
+    /// `count` potentials for `agents` agents, kept if `kept`.
+    pub(crate) fn new(agents: usize, count: usize, kept: bool) -> Self {
+        let len = if kept { agents * count } else { 0 };
         Potentials {
-            values: vec![0.0; agents * count],
-            before: vec![0.0; agents * count],
+            values: vec![0.0; len],
+            before: vec![0.0; len],
             count,
+            kept,
         }
     }
 
-    /// Sets agent `a`'s value of potential `p`.
+    /// Sets agent `a`'s value of potential `p` (nothing when the scenario does not shape).
     ///
     /// # Panics
     /// If the game declares no potential `p`: a bug in the game.
@@ -68,12 +74,15 @@ impl Potentials {
     pub fn set(&mut self, a: AgentId, p: PotentialId, value: f64) {
         let p = p.0 as usize;
         assert!(p < self.count, "potential {p} is not declared");
-        self.values[a.index() * self.count + p] = value;
+        if self.kept {
+            self.values[a.index() * self.count + p] = value;
+        }
     }
 
-    /// Agent `a`'s value of potential `p`, as last written.
+    /// Agent `a`'s value of potential `p`, as last written (0 when values are not kept).
     pub fn get(&self, a: AgentId, p: PotentialId) -> f64 {
-        self.values[a.index() * self.count + p.0 as usize]
+        let i = a.index() * self.count + p.0 as usize;
+        self.values.get(i).copied().unwrap_or(0.0)
     }
 
     /// Agent `a`'s shaping term of the step just played, `Σ weight · (γ·Φ(s') − Φ(s))` over
@@ -100,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_term_is_gamma_times_the_new_value_less_the_old() {
-        let mut p = Potentials::new(2, 2);
+        let mut p = Potentials::new(2, 2, true);
         p.set(AgentId(1), PotentialId(1), 4.0);
         p.advance();
         p.set(AgentId(1), PotentialId(1), 10.0);
@@ -119,6 +128,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "potential 2 is not declared")]
     fn writing_an_undeclared_potential_is_a_bug() {
-        Potentials::new(1, 2).set(AgentId(0), PotentialId(2), 1.0);
+        Potentials::new(1, 2, false).set(AgentId(0), PotentialId(2), 1.0);
     }
 }

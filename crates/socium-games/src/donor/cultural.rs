@@ -502,11 +502,14 @@ impl Rules for CulturalConfig {
             scratch: Vec::with_capacity(n),
         })
         .env_component(Events::default)
-        .add_systems(Phase::Observe, (pair_and_observe, own_resources).chain())
+        .add_systems(Phase::Observe, pair_and_observe)
         .add_systems(Phase::Decide, decide)
         .add_systems(Phase::Resolve, resolve)
         .add_systems(Phase::Reward, reward)
         .add_systems(Phase::Record, record);
+        if game.shapes() {
+            game.add_systems(Phase::Observe, own_resources.after(pair_and_observe));
+        }
     }
 }
 
