@@ -1,7 +1,7 @@
 //! The Among Us-style game's rules (Sarkar et al. 2025), each pinned on a hand-played game of
 //! external players.
 
-use socium::core::{AgentId, Attribution, Sim, StepError, space::ActionProblem};
+use socium::core::{AgentId, Sim, StepError, UtteranceEntries, space::ActionProblem};
 use socium::games::deduction::among_us::{IMPOSTER_WIN, TASK_WIN, acts, obs};
 use socium::scenario::Scenario;
 use std::path::Path;
@@ -368,8 +368,8 @@ fn rewards_of_one_message(seed: u64) -> bool {
             .all(|e| e.utterance == message)
     );
     assert!(matches!(
-        sim.env().attributions()[0],
-        Attribution::Settles { utterance, .. } if utterance == message
+        sim.env().entries_by_utterance()[0],
+        UtteranceEntries::Settles { utterance, .. } if utterance == message
     ));
     speaker == imp
 }

@@ -24,6 +24,9 @@ enum Reply {
     /// A judge's evaluation in Sotopia's format: 1 on every dimension for agent 0, 2 for the
     /// others (the request's user message names the agent).
     Judge,
+    /// Attribution ratings: 3 on every dimension for the agent's first utterance the request
+    /// names, 0 for the others.
+    Rate,
     /// This HTTP status, with a body.
     Status(u16),
     /// Wait, then reply.
@@ -100,6 +103,7 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize
         Reply::Content(text) => (200, completion(&text)),
         Reply::Legal => (200, completion(&legal_answer(&request).to_string())),
         Reply::Judge => (200, completion(&evaluation(&request).to_string())),
+        Reply::Rate => (200, completion(&ratings(&request).to_string())),
         Reply::Status(s) => (
             s,
             json!({"error": {"message": "scripted failure"}}).to_string(),
@@ -151,6 +155,24 @@ fn evaluation(request: &Value) -> Value {
         .unwrap()
         .keys()
         .map(|d| (d.clone(), json!({"reasoning": "scripted", "score": score})))
+        .collect();
+    Value::Object(object)
+}
+
+/// 3 for the first utterance the request's schema names (on every dimension), 0 for the rest.
+fn ratings(request: &Value) -> Value {
+    let schema = &request["response_format"]["json_schema"]["schema"];
+    let keys = schema["required"].as_array().unwrap();
+    let object: serde_json::Map<String, Value> = (keys.iter().enumerate())
+        .map(|(i, key)| {
+            let key = key.as_str().unwrap();
+            let dims = schema["properties"][key]["required"].as_array().unwrap();
+            let rating = if i == 0 { 3 } else { 0 };
+            let rated = dims
+                .iter()
+                .map(|d| (d.as_str().unwrap().to_owned(), json!(rating)));
+            (key.to_owned(), Value::Object(rated.collect()))
+        })
         .collect();
     Value::Object(object)
 }
@@ -516,4 +538,66 @@ fn a_judge_without_usable_scores_is_counted() {
         8,
         "1 + 1 retry per agent-episode"
     );
+}
+
+/// Sotopia-RL's attribution through the `llm` client: the rater sees the episode's words with
+/// every utterance's id (not its rewards), rates the agent's utterances 0..3, and each agent's
+/// score goes to its utterances in proportion: here all of it to the first. A rater without
+/// usable answers is counted, and its agents' utterances weighed equally.
+#[test]
+fn a_language_model_attributes_each_score_to_the_utterances_it_rates() {
+    let rater = serve(|_| Reply::Rate);
+    let text = |url: &str| {
+        format!(
+            "[scenario]\nname = \"rated\"\nseed = 5\nepisodes = 3\n[game.negotiation]\n\
+             [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"conceder\"\n\
+             [attribution]\ndimensions = [\"goal\", \"believability\"]\n\
+             method = {{ llm = {{ base_url = \"{url}\", model = \"rater\", retries = 0 }} }}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &text(&rater.url));
+    let summary = run(&s, &dir.path().join("out"), |_| {}).unwrap();
+    let requests = rater.requests.lock().unwrap();
+    assert_eq!(requests.len(), 6, "one request per agent and episode");
+    for request in requests.iter() {
+        let user = request["messages"][1]["content"].as_str().unwrap();
+        assert!(
+            user.contains("u0 [step 0]") && !user.contains("reward"),
+            "{user}"
+        );
+    }
+    let report = summary.attribution.expect("an attribution report");
+    assert_eq!((report.method.as_str(), report.faults), ("llm (rater)", 0));
+    let lines = std::fs::read_to_string(dir.path().join("out/attribution.jsonl")).unwrap();
+    let mut firsts = std::collections::BTreeSet::new();
+    let mut totals = std::collections::BTreeMap::<(u64, u64), (f64, f64)>::new();
+    for line in lines.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let key = (v["episode"].as_u64().unwrap(), v["agent"].as_u64().unwrap());
+        let (given, exact) = (
+            v["attributed"]["goal"].as_f64().unwrap(),
+            v["exact"]["goal"].as_f64().unwrap(),
+        );
+        let t = totals.entry(key).or_default();
+        t.0 += exact;
+        if firsts.insert(key) {
+            t.1 = given;
+        } else {
+            assert_eq!(given, 0.0, "{key:?}: rated 0, given {given}");
+        }
+    }
+    for (key, (score, first)) in totals {
+        assert!((score - first).abs() < 1e-9, "{key:?}: {first} vs {score}");
+    }
+
+    let mute = serve(|_| Reply::Content("a fine negotiation".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(
+        &scenario_in(dir.path(), &text(&mute.url)),
+        &dir.path().join("out"),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(summary.attribution.unwrap().faults, 6);
 }

@@ -1,4 +1,4 @@
-"""Builds the small ONNX policies in this folder with `onnx.helper` and numpy weights.
+"""Builds the small ONNX policies (and an attribution weight model) in this folder with `onnx.helper` and numpy weights.
 
     .venv/bin/python assets/policies/make_policies.py
 
@@ -134,6 +134,20 @@ def negotiation_linear():
     return save("negotiation_linear", nodes, [tensor("obs", 82)], [tensor("logits", 149)], {"w": w, "b": b})
 
 
+def negotiation_weights():
+    """An attribution weight model for the negotiation game (obs 82 -> one weight per utterance,
+    see crates/socium-policy/src/weights.rs): relu(obs @ w + 0.1) with fixed random w in
+    [-0.5, 0.5], so utterances made in different situations weigh differently."""
+    rng = np.random.default_rng(15)
+    w = rng.uniform(-0.5, 0.5, (82, 1)).astype(np.float32)
+    nodes = [
+        linear("score", "obs", "w", "b", "score"),
+        helper.make_node("Relu", ["score"], ["weight"], name="relu"),
+    ]
+    return save("negotiation_weights", nodes, [tensor("obs", 82)], [tensor("weight", 1)],
+                {"w": w, "b": np.array([0.1], np.float32)})
+
+
 def invalid():
     """One broken model per load-time or run-time error, all for the repeated game (obs 7,
     Discrete(2))."""
@@ -149,11 +163,14 @@ def invalid():
     save("invalid/fixed_batch", gemm, [tensor("obs", 7, batch=1)], [tensor("logits", 2, batch=1)], w7)
     save("invalid/nan_output", gemm, [tensor("obs", 7)], [tensor("logits", 2)],
          {"w": w7["w"], "b": np.array([0.0, np.nan], np.float32)})
+    save("invalid/weights_of_three", gemm, [tensor("obs", 82)], [tensor("logits", 3)],
+         {"w": np.zeros((82, 3), np.float32), "b": np.zeros(3, np.float32)})
     (HERE / "invalid/not_onnx.onnx").write_text("this is a text file, not an ONNX model\n")
 
 
 if __name__ == "__main__":
-    for build in (tft_linear, donor_mlp, donor_bench_mlp, among_us_belief, negotiation_linear):
+    for build in (tft_linear, donor_mlp, donor_bench_mlp, among_us_belief, negotiation_linear,
+                  negotiation_weights):
         print(build())
     invalid()
     print(HERE / "invalid")

@@ -607,6 +607,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 socium_scenario::play(
                     &s,
                     &mut sim,
+                    |_| {},
                     |_| Ok(()),
                     |episode, record| {
                         counts.steps += record.steps;

@@ -206,10 +206,16 @@ fn run(
     .with_context(|| format!("running {}", file.display()))?;
     bar.finish_and_clear();
     print_summary(&summary);
-    let mut files = vec!["metrics.csv", "summary.json"];
-    if scenario.config.transcript {
-        files.insert(0, "transcript.jsonl");
-    }
+    let outputs = [
+        ("transcript.jsonl", scenario.config.transcript),
+        ("metrics.csv", true),
+        ("preferences.jsonl", scenario.heron.is_some()),
+        ("attribution.jsonl", scenario.attribution.is_some()),
+        ("summary.json", true),
+    ];
+    let files: Vec<&str> = (outputs.iter())
+        .filter_map(|(file, written)| written.then_some(*file))
+        .collect();
     println!("wrote {} in {}", files.join(", "), out.display());
     Ok(())
 }
@@ -248,6 +254,19 @@ fn print_summary(s: &RunSummary) {
     println!("per agent and episode; metrics, mean over episodes:");
     for (name, value) in &s.metrics {
         println!("  {name:<18} {}", fmt(*value));
+    }
+    if let Some(a) = &s.attribution {
+        println!(
+            "attribution `{}` over {} utterances, against the exact values:",
+            a.method, a.utterances
+        );
+        for (name, agreement) in &a.dimensions {
+            let rho = agreement.spearman.map_or("—".into(), fmt);
+            println!(
+                "  {name:<18} Spearman {rho}, mean absolute error {}",
+                fmt(agreement.mae)
+            );
+        }
     }
     for g in s.groups.iter().filter(|g| g.faults > 0) {
         println!(

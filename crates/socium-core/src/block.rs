@@ -510,10 +510,10 @@ fn finish_step(
         }
         start_turn(turn.into_inner(), done, masks.into_inner());
         if transcript.enabled {
-            let attributions = crate::attribute(utterances.this_step(), ledger.entries());
+            let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
             let transcript = transcript.into_inner();
             transcript.write_faults(clock.episode, utterances.step, faults.current());
-            transcript.write(clock.episode, utterances.step, attributions, &dims.0);
+            transcript.write(clock.episode, utterances.step, grouped, &dims.0);
         }
     }
 }

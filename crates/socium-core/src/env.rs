@@ -4,9 +4,9 @@
 //! ([`crate::AgentOf`]). [`EnvView`] reads one env, whether it is a `Sim`'s or one of a `VecEnv`'s.
 
 use crate::{
-    AgentId, Agents, Attribution, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras,
-    RewardEntry, RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
-    Utterances, attribute, reward::RewardDimensions,
+    AgentId, Agents, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras, RewardEntry,
+    RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
+    UtteranceEntries, Utterances, by_utterance, reward::RewardDimensions,
 };
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -190,8 +190,8 @@ impl<'w> EnvView<'w> {
 
     /// The last step's reward entries by the utterance they name: earlier utterances they
     /// settle, then each of the step's utterances.
-    pub fn attributions(&self) -> Vec<Attribution<'w>> {
-        attribute(self.utterances(), self.reward_entries())
+    pub fn entries_by_utterance(&self) -> Vec<UtteranceEntries<'w>> {
+        by_utterance(self.utterances(), self.reward_entries())
     }
 
     /// The last step's transcript lines (see [`TranscriptLine`]), whether or not the env keeps
@@ -199,7 +199,7 @@ impl<'w> EnvView<'w> {
     pub fn transcript_lines(&self) -> Vec<TranscriptLine<'w>> {
         let (episode, step) = (self.clock().episode(), self.kernel::<Utterances>().step);
         let dims = self.reward_dimensions();
-        (self.attributions().into_iter())
+        (self.entries_by_utterance().into_iter())
             .map(|a| TranscriptLine::new(episode, step, a, dims))
             .collect()
     }

@@ -11,6 +11,8 @@
 //! a VecEnv in one batch. See `docs/ARCHITECTURE.md` for the map.
 
 mod agent;
+mod agreement;
+pub mod attribution;
 mod block;
 pub mod bounded;
 mod env;
@@ -36,6 +38,7 @@ pub use agent::{
     AgentId, AgentOf, AgentSpec, Agents, Controller, EnvAgents, ParamError, ParamInfo, ParamKind,
     StrategyChoice, StrategyInfo,
 };
+pub use agreement::Agreement;
 pub use env::{
     ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };
@@ -48,8 +51,8 @@ pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
-    Attribution, Combine, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger,
-    StepRewards, attribute,
+    Combine, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,
+    UtteranceEntries, by_utterance,
 };
 pub use rng::{SimRng, derive_seed};
 pub use shaping::{PotentialId, PotentialInfo, Potentials, ShapingSpec};

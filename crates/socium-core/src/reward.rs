@@ -11,7 +11,7 @@
 //! The transcript keeps every entry, so each value stays attributed to the utterance that caused it.
 //! An entry may name an utterance of an earlier step of the episode: a reward that can only be
 //! known later (how a message moved its listeners' beliefs, known once they have answered)
-//! settles then, and [`attribute`] groups it apart from the step's own utterances.
+//! settles then, and [`by_utterance`] groups it apart from the step's own utterances.
 
 use crate::{
     AgentId, Agents, SocialGraph, Utterance, UtteranceId,
@@ -143,7 +143,7 @@ impl RewardLedger {
 
 /// A step's reward entries gathered by the utterance they name.
 #[derive(Debug, PartialEq)]
-pub enum Attribution<'a> {
+pub enum UtteranceEntries<'a> {
     /// Entries settling an utterance of an earlier step.
     Settles {
         /// The earlier utterance.
@@ -163,18 +163,18 @@ pub enum Attribution<'a> {
 /// The step's `entries` by utterance, in id order: first the earlier utterances they settle,
 /// then every one of the step's `utterances` (ids count up through an episode, so an id below the
 /// step's first is an earlier step's).
-pub fn attribute<'a>(
+pub fn by_utterance<'a>(
     utterances: &'a [Utterance],
     entries: &'a [RewardEntry],
-) -> Vec<Attribution<'a>> {
+) -> Vec<UtteranceEntries<'a>> {
     let mut sorted: Vec<&RewardEntry> = entries.iter().collect();
     // Stable: an utterance's entries keep the order they were written in.
     sorted.sort_by_key(|e| e.utterance);
     let first_made = utterances.first().map_or(UtteranceId(u64::MAX), |u| u.id);
     let earlier = sorted.partition_point(|e| e.utterance < first_made);
-    let mut out: Vec<Attribution> = sorted[..earlier]
+    let mut out: Vec<UtteranceEntries> = sorted[..earlier]
         .chunk_by(|a, b| a.utterance == b.utterance)
-        .map(|chunk| Attribution::Settles {
+        .map(|chunk| UtteranceEntries::Settles {
             utterance: chunk[0].utterance,
             rewards: chunk.to_vec(),
         })
@@ -183,7 +183,7 @@ pub fn attribute<'a>(
     for u in utterances {
         let start = rest.partition_point(|e| e.utterance < u.id);
         let end = rest.partition_point(|e| e.utterance <= u.id);
-        out.push(Attribution::Made {
+        out.push(UtteranceEntries::Made {
             utterance: u,
             rewards: rest[start..end].to_vec(),
         });

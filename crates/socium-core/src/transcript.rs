@@ -3,7 +3,7 @@
 //! of a line: the kernel writes it, `socium replay` and the Python package read it.
 
 use crate::{
-    AgentId, Attribution, Audience, RewardEntry, Utterance, UtteranceId, reward::DimensionSpec,
+    AgentId, Audience, RewardEntry, Utterance, UtteranceEntries, UtteranceId, reward::DimensionSpec,
 };
 use bevy_ecs::component::Component;
 use serde::{Deserialize, Serialize};
@@ -92,12 +92,12 @@ pub struct RewardLine<'a> {
 }
 
 impl<'a> TranscriptLine<'a> {
-    /// The line of one attribution of a step (see [`crate::attribute`]), naming dimensions from
+    /// The line of one utterance's entries of a step (see [`crate::by_utterance`]), naming dimensions from
     /// `dims`.
     pub fn new(
         episode: u64,
         step: u32,
-        attribution: Attribution<'a>,
+        entries: UtteranceEntries<'a>,
         dims: &'a [DimensionSpec],
     ) -> Self {
         let named = |rewards: Vec<&RewardEntry>| {
@@ -110,8 +110,8 @@ impl<'a> TranscriptLine<'a> {
                 })
                 .collect()
         };
-        match attribution {
-            Attribution::Made { utterance, rewards } => {
+        match entries {
+            UtteranceEntries::Made { utterance, rewards } => {
                 let Utterance {
                     id,
                     step,
@@ -135,7 +135,7 @@ impl<'a> TranscriptLine<'a> {
                     rewards: named(rewards),
                 }
             }
-            Attribution::Settles { utterance, rewards } => TranscriptLine::Settles {
+            UtteranceEntries::Settles { utterance, rewards } => TranscriptLine::Settles {
                 episode,
                 step,
                 settles: utterance,
@@ -182,7 +182,7 @@ pub(crate) struct Transcript {
 }
 
 impl Transcript {
-    /// Appends one line per attribution of a step.
+    /// Appends one line per utterance of a step ([`crate::by_utterance`]).
     /// Writes a line for each of the step's controller faults.
     pub(crate) fn write_faults(&mut self, episode: u64, step: u32, faults: &[(AgentId, String)]) {
         for (agent, fault) in faults {
@@ -203,11 +203,11 @@ impl Transcript {
         &mut self,
         episode: u64,
         step: u32,
-        attributions: impl IntoIterator<Item = Attribution<'a>>,
+        grouped: impl IntoIterator<Item = UtteranceEntries<'a>>,
         dims: &'a [DimensionSpec],
     ) {
-        for attribution in attributions {
-            let line = TranscriptLine::new(episode, step, attribution, dims);
+        for entries in grouped {
+            let line = TranscriptLine::new(episode, step, entries, dims);
             serde_json::to_writer(&mut self.buf, &line).expect("serialising to memory cannot fail");
             self.buf
                 .write_all(b"\n")
@@ -250,11 +250,11 @@ mod tests {
             enabled: true,
             buf: Vec::new(),
         };
-        let made = Attribution::Made {
+        let made = UtteranceEntries::Made {
             utterance: &utterance,
             rewards: vec![&entry],
         };
-        let settles = Attribution::Settles {
+        let settles = UtteranceEntries::Settles {
             utterance: UtteranceId(1),
             rewards: vec![&entry],
         };

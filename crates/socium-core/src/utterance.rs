@@ -75,6 +75,20 @@ pub struct Utterance {
     pub text: Option<String>,
 }
 
+impl Utterance {
+    /// What was said, for a reader: the utterance's text, or else its act (`give 3 (0.5)`: the
+    /// kind, the target if any, the value).
+    pub fn words(&self) -> String {
+        match &self.text {
+            Some(text) => text.clone(),
+            None => {
+                let target = self.act.target.map(|t| format!(" {t}")).unwrap_or_default();
+                format!("{}{target} ({})", self.act.kind, self.act.value)
+            }
+        }
+    }
+}
+
 /// The free text each external agent sends with this step's actions (see `Sim::set_text`),
 /// cleared after every step.
 #[derive(Component, Debug, Default)]

@@ -1,11 +1,10 @@
 //! A judge measured against the truth: a language model scores each agent of a finished episode
 //! on the game's reward dimensions, in Sotopia's evaluation format (a reasoning and a score per
 //! dimension; Zhou et al. 2024), from the episode's words only; where the game computes the
-//! dimensions exactly, [`Agreement`] says how far the judge is from them (Spearman's rank
+//! dimensions exactly, [`socium_core::Agreement`] says how far the judge is from them (Spearman's rank
 //! correlation and the mean absolute error, per dimension).
 
 use crate::{Chat, ChatError, LlmConfig, chat_for};
-use serde::Serialize;
 use serde_json::{Value, json};
 use socium_core::DimensionInfo;
 use std::path::Path;
@@ -21,7 +20,24 @@ reasoning:\n{dimensions}\nAnswer with one JSON object: for each dimension, an ob
 /// episode's lines) and `{agent}` are filled in.
 pub const JUDGE_USER: &str = "The episode:\n{episode}\n\nEvaluate {agent}.";
 
-/// A language model scoring agents after each episode.
+/// An attribution's system message when the scenario gives no `system` template: `{game}` and
+/// `{dimensions}` (a line per dimension) are filled in. After Sotopia-RL's attribution prompt
+/// (Yu et al. 2025): each utterance of one agent rated 0..3 per dimension, given the whole
+/// episode.
+pub const RATE_SYSTEM: &str = "You attribute the outcome of an episode of the game {game} to the \
+utterances of one agent. For each of its utterances, rate how much it contributed to the \
+agent's final score on each dimension: 0 not at all, 1 a little, 2 much, 3 decisively.\n\
+{dimensions}\nAnswer with one JSON object: for each utterance id, an object with an integer \
+rating per dimension.";
+
+/// An attribution's user message when the scenario gives no `user` template: `{episode}` (the
+/// episode's lines, each utterance named `u<id>`), `{agent}` and `{utterances}` (the agent's
+/// utterance ids) are filled in.
+pub const RATE_USER: &str =
+    "The episode:\n{episode}\n\nRate the utterances of {agent}: {utterances}.";
+
+/// A language model scoring agents after each episode ([`Judge::score`]), or rating their
+/// utterances for attribution ([`Judge::rate`]).
 pub struct Judge {
     config: LlmConfig,
     chat: Chat,
@@ -49,53 +65,82 @@ impl Judge {
         episode: &str,
         agent: &str,
     ) -> Result<Vec<f64>, String> {
-        let described: Vec<String> = dimensions
-            .iter()
-            .map(|d| format!("- {}: {}", d.name, d.summary))
-            .collect();
         let system = (self.config.system.as_deref().unwrap_or(JUDGE_SYSTEM))
             .replace("{game}", game)
-            .replace("{dimensions}", &described.join("\n"));
+            .replace("{dimensions}", &described(dimensions));
         let user = (self.config.user.as_deref().unwrap_or(JUDGE_USER))
             .replace("{episode}", episode)
             .replace("{agent}", agent);
-        let mut properties = serde_json::Map::new();
-        for d in dimensions {
-            properties.insert(
-                d.name.to_owned(),
-                json!({
-                    "type": "object",
-                    "properties": {"reasoning": {"type": "string"}, "score": {"type": "number"}},
-                    "required": ["reasoning", "score"],
-                    "additionalProperties": false,
-                }),
-            );
-        }
         let names: Vec<&str> = dimensions.iter().map(|d| d.name).collect();
-        let schema = json!({
+        let evaluation = json!({
             "type": "object",
-            "properties": properties,
-            "required": names,
+            "properties": {"reasoning": {"type": "string"}, "score": {"type": "number"}},
+            "required": ["reasoning", "score"],
             "additionalProperties": false,
+        });
+        let schema = object_of(&names, &evaluation);
+        self.ask(&system, &user, "evaluation", schema, |text| {
+            scores(text, &names)
+        })
+    }
+
+    /// Sotopia-RL's attribution ratings (Yu et al. 2025, arXiv 2508.03905): how much each of
+    /// `agent`'s utterances `ids` (named `u<id>` in `episode`'s lines) contributed to its score
+    /// on each of `dimensions`, from 0 (not at all) to 3 (decisively), `[ids × dimensions]`; or
+    /// why there are none (after the retries; a refusal too).
+    pub fn rate(
+        &self,
+        game: &str,
+        dimensions: &[&DimensionInfo],
+        episode: &str,
+        agent: &str,
+        ids: &[u64],
+    ) -> Result<Vec<f64>, String> {
+        let system = (self.config.system.as_deref().unwrap_or(RATE_SYSTEM))
+            .replace("{game}", game)
+            .replace("{dimensions}", &described(dimensions.iter().copied()));
+        let keys: Vec<String> = ids.iter().map(|id| format!("u{id}")).collect();
+        let user = (self.config.user.as_deref().unwrap_or(RATE_USER))
+            .replace("{episode}", episode)
+            .replace("{agent}", agent)
+            .replace("{utterances}", &keys.join(", "));
+        let names: Vec<&str> = dimensions.iter().map(|d| d.name).collect();
+        let rating = object_of(&names, &json!({"type": "integer", "enum": [0, 1, 2, 3]}));
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let schema = object_of(&keys, &rating);
+        self.ask(&system, &user, "attribution", schema, |text| {
+            ratings(text, &keys, &names)
+        })
+    }
+
+    /// Asks the model, whose answer must follow the JSON `schema`, until `read` takes an answer
+    /// or the retries are spent.
+    fn ask<T>(
+        &self,
+        system: &str,
+        user: &str,
+        name: &str,
+        schema: Value,
+        read: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let request = json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "temperature": self.config.temperature.get(),
+            "max_tokens": self.config.max_tokens.get(),
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "strict": true, "schema": schema},
+            },
         });
         let mut last = String::new();
         for _ in 0..=self.config.retries {
-            let request = json!({
-                "model": self.config.model,
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": user},
-                ],
-                "temperature": self.config.temperature.get(),
-                "max_tokens": self.config.max_tokens.get(),
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": "evaluation", "strict": true, "schema": schema},
-                },
-            });
             match self.chat.complete(&request) {
-                Ok(text) => match scores(&text, &names) {
-                    Ok(s) => return Ok(s),
+                Ok(text) => match read(&text) {
+                    Ok(answer) => return Ok(answer),
                     Err(e) => last = e,
                 },
                 Err(ChatError::Refused(m)) => return Err(m),
@@ -106,15 +151,55 @@ impl Judge {
     }
 }
 
-/// The score of each of `names` in a judge's answer.
-fn scores(text: &str, names: &[&str]) -> Result<Vec<f64>, String> {
+/// A line per dimension: `- name: summary`.
+fn described<'a>(dimensions: impl IntoIterator<Item = &'a DimensionInfo>) -> String {
+    let lines: Vec<String> = (dimensions.into_iter())
+        .map(|d| format!("- {}: {}", d.name, d.summary))
+        .collect();
+    lines.join("\n")
+}
+
+/// The JSON schema of an object whose properties `keys` all follow `schema`.
+fn object_of(keys: &[&str], schema: &Value) -> Value {
+    let properties: serde_json::Map<String, Value> = (keys.iter())
+        .map(|k| ((*k).to_owned(), schema.clone()))
+        .collect();
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": keys,
+        "additionalProperties": false,
+    })
+}
+
+/// The JSON object in a model's answer.
+fn object(text: &str, what: &str) -> Result<Value, String> {
     let (start, end) = (text.find('{'), text.rfind('}'));
     let object = match (start, end) {
         (Some(s), Some(e)) if s < e => &text[s..=e],
-        _ => return Err("the evaluation holds no JSON object".into()),
+        _ => return Err(format!("the {what} holds no JSON object")),
     };
-    let value: Value = serde_json::from_str(object)
-        .map_err(|e| format!("the evaluation is not valid JSON: {e}"))?;
+    serde_json::from_str(object).map_err(|e| format!("the {what} is not valid JSON: {e}"))
+}
+
+/// Each utterance's (`keys`) rating on each dimension (`names`) in a rater's answer, in 0..=3.
+fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String> {
+    let value = object(text, "attribution")?;
+    let mut out = Vec::with_capacity(keys.len() * names.len());
+    for k in keys {
+        for n in names {
+            let rating = (value[k][n].as_f64())
+                .filter(|r| (0.0..=3.0).contains(r))
+                .ok_or_else(|| format!("the attribution has no rating 0..3 `{k}.{n}`"))?;
+            out.push(rating);
+        }
+    }
+    Ok(out)
+}
+
+/// The score of each of `names` in a judge's answer.
+fn scores(text: &str, names: &[&str]) -> Result<Vec<f64>, String> {
+    let value = object(text, "evaluation")?;
     names
         .iter()
         .map(|n| {
@@ -126,98 +211,9 @@ fn scores(text: &str, names: &[&str]) -> Result<Vec<f64>, String> {
         .collect()
 }
 
-/// How a judge's scores of one dimension agree with the exact values.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Agreement {
-    /// Agent-episodes scored.
-    pub n: usize,
-    /// Spearman's rank correlation (ties ranked by their mean rank); `None` when either side
-    /// is constant or fewer than 2 were scored.
-    pub spearman: Option<f64>,
-    /// Mean absolute error.
-    pub mae: f64,
-    /// The judge's mean score.
-    pub mean_judge: f64,
-    /// The exact values' mean.
-    pub mean_exact: f64,
-}
-
-impl Agreement {
-    /// The agreement of `judge` with `exact` (paired).
-    pub fn of(judge: &[f64], exact: &[f64]) -> Agreement {
-        let n = judge.len();
-        let mean = |x: &[f64]| x.iter().sum::<f64>() / n.max(1) as f64;
-        let mae = judge
-            .iter()
-            .zip(exact)
-            .map(|(j, e)| (j - e).abs())
-            .sum::<f64>()
-            / n.max(1) as f64;
-        Agreement {
-            n,
-            spearman: pearson(&ranks(judge), &ranks(exact)),
-            mae,
-            mean_judge: mean(judge),
-            mean_exact: mean(exact),
-        }
-    }
-}
-
-/// Each value's rank (1-based), ties sharing their mean rank.
-fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut ranks = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            ranks[k] = rank;
-        }
-        i = j + 1;
-    }
-    ranks
-}
-
-/// Pearson's correlation, `None` when undefined.
-fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len();
-    if n < 2 {
-        return None;
-    }
-    let (mx, my) = (
-        x.iter().sum::<f64>() / n as f64,
-        y.iter().sum::<f64>() / n as f64,
-    );
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spearman_of_monotone_and_tied_data() {
-        let a = Agreement::of(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]);
-        assert_eq!(a.spearman, Some(1.0));
-        assert_eq!(a.mae, (9.0 + 18.0 + 27.0 + 36.0) / 4.0);
-        let reversed = Agreement::of(&[4.0, 3.0, 2.0, 1.0], &[1.0, 2.0, 3.0, 4.0]);
-        assert!((reversed.spearman.unwrap() + 1.0).abs() < 1e-12);
-        // Ties: ranks [1.5, 1.5, 3] against [1, 2, 3]: r = 0.866...
-        let tied = Agreement::of(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]);
-        assert!((tied.spearman.unwrap() - 0.75f64.sqrt()).abs() < 1e-12);
-        assert_eq!(Agreement::of(&[5.0, 5.0], &[1.0, 2.0]).spearman, None);
-    }
 
     #[test]
     fn reads_sotopias_evaluation_format() {
@@ -227,6 +223,24 @@ mod tests {
             scores(r#"{"goal": {"score": "high"}}"#, &["goal"])
                 .unwrap_err()
                 .contains("goal.score")
+        );
+    }
+
+    #[test]
+    fn reads_ratings_in_0_to_3_for_every_utterance_and_dimension() {
+        let text = r#"Here: {"u3": {"goal": 3, "secret": 0}, "u7": {"goal": 1, "secret": 2}}"#;
+        assert_eq!(
+            ratings(text, &["u3", "u7"], &["goal", "secret"]).unwrap(),
+            vec![3.0, 0.0, 1.0, 2.0]
+        );
+        let missing = ratings(r#"{"u3": {"goal": 3}}"#, &["u3"], &["goal", "secret"]);
+        assert!(missing.unwrap_err().contains("u3.secret"));
+        let out_of_range = ratings(r#"{"u3": {"goal": 4}}"#, &["u3"], &["goal"]);
+        assert!(out_of_range.unwrap_err().contains("0..3"));
+        assert!(
+            ratings("no", &["u3"], &["goal"])
+                .unwrap_err()
+                .contains("no JSON")
         );
     }
 }

@@ -19,7 +19,7 @@ mod judge;
 
 pub use answer::{Answer, AnswerFormat, BadAnswer};
 pub use chat::{Cache, Chat, ChatError};
-pub use judge::{Agreement, JUDGE_SYSTEM, JUDGE_USER, Judge};
+pub use judge::{JUDGE_SYSTEM, JUDGE_USER, Judge, RATE_SYSTEM, RATE_USER};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -68,14 +68,15 @@ pub struct LlmConfig {
     #[serde(default)]
     pub cache: Option<String>,
     /// The system message's template. An agent's: `{rules}` (the game and the agent's role)
-    /// and `{answer}` (how to answer), default [`DEFAULT_TEMPLATES`]`[0]`; a judge's: `{game}`
-    /// and `{dimensions}`, default [`JUDGE_SYSTEM`].
+    /// and `{answer}` (how to answer), default [`DEFAULT_TEMPLATES`]`[0]`; a judge's or an
+    /// attribution's: `{game}` and `{dimensions}`, default [`JUDGE_SYSTEM`] or [`RATE_SYSTEM`].
     #[serde(default)]
     pub system: Option<String>,
     /// The user message's template. An agent's: `{situation}` (what the agent sees) and
     /// `{acts}` (its legal acts under a heading, a line each; empty when the action has no
     /// discrete part), default [`DEFAULT_TEMPLATES`]`[1]`; a judge's: `{episode}` and `{agent}`,
-    /// default [`JUDGE_USER`].
+    /// default [`JUDGE_USER`]; an attribution's: those and `{utterances}` (the agent's
+    /// utterance ids), default [`RATE_USER`].
     #[serde(default)]
     pub user: Option<String>,
 }

@@ -132,10 +132,7 @@ impl OnnxPolicy {
         spaces: &Spaces,
         runtime: Option<&Path>,
     ) -> Result<OnnxPolicy, LoadError> {
-        let model = std::fs::read(path).map_err(|e| LoadError::Unreadable {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let model = read(path)?;
         let mut policy = OnnxPolicy {
             name: path.file_name().map_or_else(
                 || path.display().to_string(),
@@ -176,18 +173,8 @@ impl OnnxPolicy {
 
     /// A new single-threaded session of the model (parallelism comes from many Sims).
     fn session(&self) -> Result<Pooled, LoadError> {
-        let not_onnx = |message: String| LoadError::NotOnnx {
-            path: self.path.clone(),
-            message,
-        };
-        let env = runtime::environment(None)?;
-        let session = Session::builder(&env)
-            .and_then(|b| Ok(b.with_intra_threads(1)?))
-            .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
-            .and_then(|mut b| b.commit_from_memory(&self.model))
-            .map_err(|e| not_onnx(e.message().to_owned()))?;
         Ok(Pooled {
-            session,
+            session: commit(&self.path, &self.model)?,
             mask: Vec::new(),
         })
     }
@@ -301,9 +288,30 @@ impl OnnxPolicy {
     }
 }
 
+/// The bytes of the model file at `path`.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|e| LoadError::Unreadable {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// A new single-threaded session of `model` (read from `path`), on the process's environment.
+pub(crate) fn commit(path: &Path, model: &[u8]) -> Result<Session, LoadError> {
+    let env = runtime::environment(None)?;
+    Session::builder(&env)
+        .and_then(|b| Ok(b.with_intra_threads(1)?))
+        .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
+        .and_then(|mut b| b.commit_from_memory(model))
+        .map_err(|e| LoadError::NotOnnx {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+}
+
 /// Checks that `outlet` is a float32 `[batch, width]` tensor with a dynamic batch dimension
 /// (and the given width), and returns its width.
-fn batch_width(
+pub(crate) fn batch_width(
     path: &Path,
     tensor: &str,
     outlet: &Outlet,

@@ -7,11 +7,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attribution;
 mod error;
 mod overrides;
 mod run;
 pub mod schema;
 
+pub use attribution::{Attribution, AttributionSummary, Method as AttributionMethod};
 pub use error::{Located, ScenarioError};
 pub use overrides::Override;
 pub use run::{EpisodeRecord, GroupSummary, RunError, RunSummary, play, run};
@@ -56,6 +58,8 @@ pub struct Scenario {
     pub judge: Option<Arc<Judge>>,
     /// HERON's preferences between the agents of each episode, if `socium run` writes them.
     pub heron: Option<Heron>,
+    /// How `socium run` spreads each agent's episode score over its utterances, if it does.
+    pub attribution: Option<Attribution>,
 }
 
 /// `[scalar.heron]`, resolved: the dimensions (indices, most important first) and their margins.
@@ -326,6 +330,22 @@ impl Scenario {
             }
             None => None,
         };
+        let attribution = match parsed.attribution {
+            Some(spec) => Some(Attribution::resolve(
+                spec,
+                &*game,
+                agents.len(),
+                dir,
+                policies.runtime.as_deref(),
+                &at,
+            )?),
+            None => None,
+        };
+        let reads_words = judge.is_some()
+            || matches!(
+                attribution.as_ref().map(|a| &a.method),
+                Some(attribution::Method::Llm(_))
+            );
         let meta = parsed.scenario;
         let episodes = meta
             .episodes
@@ -339,8 +359,8 @@ impl Scenario {
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,
-            // The judge reads the episode's words.
-            text: judge.is_some(),
+            // The judge and a language model's attribution read the episode's words.
+            text: reads_words,
         };
         Ok(Scenario {
             file: file.to_owned(),
@@ -352,6 +372,7 @@ impl Scenario {
             evolution: parsed.evolution,
             judge,
             heron,
+            attribution,
         })
     }
 

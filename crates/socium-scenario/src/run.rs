@@ -1,9 +1,14 @@
 //! Running a scenario: episodes, tables and the output files of `socium run`.
 
-use crate::{Heron, Scenario};
+use crate::{
+    Heron, Scenario,
+    attribution::{Attributing, AttributionSummary},
+};
 use serde::Serialize;
-use socium_core::{AgentId, Controller, MetricId, Sim, SimError, StepError, heron::prefer};
-use socium_llm::{Agreement, Judge};
+use socium_core::{
+    AgentId, Agreement, Controller, MetricId, Sim, SimError, StepError, heron::prefer,
+};
+use socium_llm::Judge;
 use std::{
     cell::RefCell,
     collections::BTreeMap,
@@ -37,6 +42,14 @@ pub enum RunError {
         step: u64,
         /// Why.
         error: StepError,
+    },
+    /// An attribution's weight model failed on an episode.
+    #[error("episode {episode}: attribution: {message}")]
+    Attribution {
+        /// The episode.
+        episode: u64,
+        /// What the model's runtime said.
+        message: String,
     },
     /// Writing an output failed.
     #[error("{}: {source}", path.display())]
@@ -92,6 +105,10 @@ pub struct RunSummary {
     /// judge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeSummary>,
+    /// How the scenario's attribution recovered the exact per-utterance values; absent without
+    /// an `[attribution]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<AttributionSummary>,
 }
 
 /// A judge's scores against the exact per-episode reward totals.
@@ -147,14 +164,7 @@ fn write_preferences(out: &mut String, heron: &Heron, dims: &[&str], episode: u6
 fn hear(lines: &RefCell<Vec<String>>, sim: &Sim) {
     let mut lines = lines.borrow_mut();
     for u in sim.env().utterances() {
-        let said = match &u.text {
-            Some(text) => text.clone(),
-            None => {
-                let target = u.act.target.map(|t| format!(" {t}")).unwrap_or_default();
-                format!("{}{target} ({})", u.act.kind, u.act.value)
-            }
-        };
-        lines.push(format!("[step {}] [{}] {said}", u.step, u.speaker));
+        lines.push(format!("[step {}] [{}] {}", u.step, u.speaker, u.words()));
     }
 }
 
@@ -224,8 +234,8 @@ pub struct EpisodeRecord {
 
 /// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
 /// (`scenario.sim()`; the first episode starts from a reset with the scenario's seed, the others
-/// continue its streams), calling `after_step` after every step played and
-/// `record(episode, its record)` after every episode, in order.
+/// continue its streams), calling `before_step` before and `after_step` after every step played
+/// and `record(episode, its record)` after every episode, in order.
 ///
 /// When no transcript is kept and the game repeats itself every `p` episodes with these agents
 /// ([`socium_core::Rules::period`]: the repetitions of a deterministic tournament), only the first
@@ -235,6 +245,7 @@ pub struct EpisodeRecord {
 pub fn play(
     scenario: &Scenario,
     sim: &mut Sim,
+    mut before_step: impl FnMut(&Sim),
     mut after_step: impl FnMut(&mut Sim) -> Result<(), RunError>,
     mut record: impl FnMut(u64, &EpisodeRecord) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
@@ -258,6 +269,7 @@ pub fn play(
         current.steps = 0;
         current.utterances = 0;
         while !sim.env().is_done() {
+            before_step(sim);
             sim.step(&actions).map_err(|error| RunError::Step {
                 episode,
                 step: current.steps,
@@ -353,50 +365,70 @@ pub fn run(
         agents.ids().map(|a| agents.label(a).to_owned()).collect()
     };
     let judged = judging.is_some();
+    let attributing =
+        (scenario.attribution.as_ref()).map(|a| RefCell::new(Attributing::new(a, &sim)));
+    let before_step = |sim: &Sim| {
+        if let Some(a) = &attributing {
+            a.borrow_mut().before_step(sim);
+        }
+    };
     let after_step = |sim: &mut Sim| {
         if judged {
             hear(&heard, sim);
+        }
+        if let Some(a) = &attributing {
+            a.borrow_mut().after_step(sim);
         }
         transcript
             .write_all(&sim.take_transcript())
             .map_err(io(out))
     };
     let mut preferences = String::new();
-    play(scenario, &mut sim, after_step, |episode, record| {
-        if let Some(heron) = &scenario.heron {
-            write_preferences(&mut preferences, heron, &dims, episode, &record.raw);
-        }
-        if let Some(j) = &mut judging {
-            let lines = std::mem::take(&mut *heard.borrow_mut());
-            j.score(scenario, &labels, &lines, &record.raw);
-        }
-        steps += record.steps;
-        write!(csv, "{episode},{}", record.steps).expect("writing to a String");
-        for ((sum, count), value) in metric_sums.iter_mut().zip(&record.metrics) {
-            if let Some(v) = value {
-                *sum += v;
-                *count += 1;
-                write!(csv, ",{v}").expect("writing to a String");
-            } else {
-                csv.push(',');
+    play(
+        scenario,
+        &mut sim,
+        before_step,
+        after_step,
+        |episode, record| {
+            if let Some(heron) = &scenario.heron {
+                write_preferences(&mut preferences, heron, &dims, episode, &record.raw);
             }
-        }
-        write!(csv, ",{}", record.returns.iter().sum::<f64>() / n as f64)
-            .expect("writing to a String");
-        for k in 0..dims.len() {
-            let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
-            write!(csv, ",{mean}").expect("writing to a String");
-        }
-        csv.push('\n');
-        returns
-            .iter_mut()
-            .zip(&record.returns)
-            .for_each(|(t, r)| *t += r);
-        raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
-        (faults.iter_mut().zip(&record.faults)).for_each(|(t, f)| *t += u64::from(*f));
-        progress(episode + 1);
-        Ok(())
-    })?;
+            if let Some(a) = &attributing {
+                a.borrow_mut()
+                    .finish_episode(&*scenario.game, episode, &labels)?;
+            }
+            if let Some(j) = &mut judging {
+                let lines = std::mem::take(&mut *heard.borrow_mut());
+                j.score(scenario, &labels, &lines, &record.raw);
+            }
+            steps += record.steps;
+            write!(csv, "{episode},{}", record.steps).expect("writing to a String");
+            for ((sum, count), value) in metric_sums.iter_mut().zip(&record.metrics) {
+                if let Some(v) = value {
+                    *sum += v;
+                    *count += 1;
+                    write!(csv, ",{v}").expect("writing to a String");
+                } else {
+                    csv.push(',');
+                }
+            }
+            write!(csv, ",{}", record.returns.iter().sum::<f64>() / n as f64)
+                .expect("writing to a String");
+            for k in 0..dims.len() {
+                let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
+                write!(csv, ",{mean}").expect("writing to a String");
+            }
+            csv.push('\n');
+            returns
+                .iter_mut()
+                .zip(&record.returns)
+                .for_each(|(t, r)| *t += r);
+            raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
+            (faults.iter_mut().zip(&record.faults)).for_each(|(t, f)| *t += u64::from(*f));
+            progress(episode + 1);
+            Ok(())
+        },
+    )?;
 
     let episodes = scenario.episodes.max(1) as f64;
     let agents = sim.env().agents();
@@ -429,7 +461,7 @@ pub fn run(
             group.mean_rewards.insert((*d).to_owned(), total / per);
         }
     }
-    let summary = RunSummary {
+    let mut summary = RunSummary {
         scenario: scenario.name.clone(),
         game: scenario.game.name().to_owned(),
         seed: scenario.config.seed,
@@ -443,7 +475,14 @@ pub fn run(
             .collect(),
         groups,
         judge: judging.map(|j| j.summary(scenario)),
+        attribution: None,
     };
+    let mut attribution_lines = None;
+    if let Some(a) = attributing {
+        let mut a = a.into_inner();
+        attribution_lines = Some(std::mem::take(&mut a.lines));
+        summary.attribution = Some(a.summary(&*scenario.game));
+    }
 
     let finish = |file: NamedTempFile, name: &str| {
         let path = out.join(name);
@@ -466,6 +505,11 @@ pub fn run(
         let mut file = temp()?;
         file.write_all(preferences.as_bytes()).map_err(io(out))?;
         finish(file, "preferences.jsonl")?;
+    }
+    if let Some(lines) = attribution_lines {
+        let mut file = temp()?;
+        file.write_all(lines.as_bytes()).map_err(io(out))?;
+        finish(file, "attribution.jsonl")?;
     }
     let mut json = temp()?;
     serde_json::to_writer_pretty(&mut json, &summary).expect("summaries serialise");

@@ -40,6 +40,37 @@ pub struct ScenarioFile {
     /// `[judge]`: a language model that scores every agent after each episode of `socium run`.
     #[serde(default)]
     pub judge: Option<Spanned<LlmConfig>>,
+    /// `[attribution]`: how `socium run` spreads each agent's episode score over its utterances.
+    #[serde(default)]
+    pub attribution: Option<AttributionSpec>,
+}
+
+/// `[attribution]`: a method, and the dimensions it attributes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionSpec {
+    /// How utterances are weighed.
+    pub method: Spanned<AttributionMethod>,
+    /// The reward dimensions to attribute (every one when absent).
+    #[serde(default)]
+    pub dimensions: Option<Spanned<Vec<String>>>,
+}
+
+/// `[attribution] method`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AttributionMethod {
+    /// Equal weights.
+    Uniform,
+    /// The game's own per-utterance values.
+    Exact,
+    /// A weight per utterance from an ONNX model of the speaker's observation.
+    Onnx {
+        /// The model file, relative to the scenario file.
+        model: String,
+    },
+    /// A language model's 0–3 rating of each utterance (Sotopia-RL).
+    Llm(Box<LlmConfig>),
 }
 
 /// `[evolution]`: each agent group is a type; a generation plays one episode, then the population
