@@ -376,3 +376,50 @@ fn reward_design_is_thread_independent_and_matches_sequential_sims() {
         "the design changed no reward"
     );
 }
+
+/// `summary.json` reports the transformed episode totals beside the raw ones: with a clip on
+/// payoff, each group's `mean_components` is the mean over its agent-episodes of the clipped
+/// per-step raw values, recomputed here from the transcript; reputation (identity) is its raw.
+#[test]
+fn the_summary_has_each_dimensions_transformed_totals_beside_the_raw_ones() {
+    let text = "[scenario]\nname = \"s\"\nseed = 3\nepisodes = 3\n[game.donor_cultural]\n\
+                rounds = 6\n[[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n\
+                [[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+                [rewards.payoff]\ntransform = { clip = { low = -0.5, high = 0.75 } }\n";
+    let s = Scenario::parse(text, Path::new("s.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(&s, dir.path(), |_| {}).unwrap();
+    let transcript = std::fs::read_to_string(dir.path().join("transcript.jsonl")).unwrap();
+    // Per (episode, step, agent): the raw payoff of the step.
+    let mut steps = std::collections::BTreeMap::<(u64, u32, u32), f64>::new();
+    for line in transcript.lines() {
+        let line: socium::core::TranscriptLine = serde_json::from_str(line).unwrap();
+        for r in line.rewards().iter().filter(|r| r.dimension == "payoff") {
+            *steps
+                .entry((line.episode(), line.step(), r.agent.0))
+                .or_default() += r.value;
+        }
+    }
+    let mut clipped = [0.0f64; 6];
+    for ((_, _, a), raw) in steps {
+        clipped[a as usize] += raw.clamp(-0.5, 0.75);
+    }
+    let groups = [(0..4, &summary.groups[0]), (4..6, &summary.groups[1])];
+    for (ids, group) in groups {
+        let expected = ids.clone().map(|a| clipped[a]).sum::<f64>() / (ids.len() as f64 * 3.0);
+        let found = group.mean_components["payoff"];
+        assert!(
+            (found - expected).abs() < 1e-5,
+            "{}: {found} vs {expected}",
+            group.label
+        );
+        assert_ne!(
+            found, group.mean_rewards["payoff"],
+            "the clip changed nothing"
+        );
+        assert_eq!(
+            group.mean_components["reputation"],
+            group.mean_rewards["reputation"]
+        );
+    }
+}

@@ -239,6 +239,11 @@ fn print_summary(s: &RunSummary) {
         "return".into(),
     ];
     header.extend(dims.iter().map(|d| format!("{d} (mean)")));
+    // The transformed means, for the dimensions a transform changed.
+    let transformed: Vec<&String> = (dims.iter().copied())
+        .filter(|d| (s.groups.iter()).any(|g| g.mean_components[*d] != g.mean_rewards[*d]))
+        .collect();
+    header.extend(transformed.iter().map(|d| format!("{d} (transformed)")));
     table.set_header(header);
     for g in &s.groups {
         let mut row = vec![
@@ -248,6 +253,7 @@ fn print_summary(s: &RunSummary) {
             fmt(g.mean_return),
         ];
         row.extend(dims.iter().map(|d| fmt(g.mean_rewards[*d])));
+        row.extend(transformed.iter().map(|d| fmt(g.mean_components[*d])));
         table.add_row(row);
     }
     println!("{table}");

@@ -158,6 +158,19 @@ impl<'w> EnvView<'w> {
         &self.kernel::<StepRewards>().episode_raw
     }
 
+    /// Each agent's transformed reward components summed over the episode so far, `[agents ×
+    /// dims]` (unweighted; the raw sums where a dimension's transform is the identity).
+    pub fn episode_reward_components(&self) -> Vec<f64> {
+        let rewards = self.kernel::<StepRewards>();
+        rewards.episode_components(self.reward_dimensions())
+    }
+
+    /// The raw per-dimension reward of each agent at the last step, `[agents × dims]`: its
+    /// ledger entries summed, before any transform.
+    pub fn raw_rewards(&self) -> &'w [f64] {
+        &self.kernel::<StepRewards>().raw
+    }
+
     /// Scalar returns over the episode, `[agents]`.
     pub fn episode_returns(&self) -> &'w [f64] {
         &self.kernel::<StepRewards>().episode_return

@@ -210,6 +210,9 @@ pub struct StepRewards {
     pub(crate) reward: Vec<f32>,
     /// Raw per-dimension sums over the episode, `[agents × dims]`.
     pub(crate) episode_raw: Vec<f64>,
+    /// Transformed components summed over the episode, `[agents × dims]`, kept for the
+    /// dimensions whose transform is not the identity (the others' are `episode_raw`).
+    episode_components: Vec<f64>,
     /// Scalar return over the episode, `[agents]`.
     pub(crate) episode_return: Vec<f64>,
 }
@@ -222,8 +225,25 @@ impl StepRewards {
             components: vec![0.0; agents * d],
             reward: vec![0.0; agents],
             episode_raw: vec![0.0; agents * d],
+            episode_components: vec![0.0; agents * d],
             episode_return: vec![0.0; agents],
         }
+    }
+
+    /// The transformed components summed over the episode, `[agents × dims]`: the raw sums
+    /// for identity transforms.
+    pub(crate) fn episode_components(&self, dims: &[DimensionSpec]) -> Vec<f64> {
+        let d = dims.len();
+        (self
+            .episode_raw
+            .iter()
+            .zip(&self.episode_components)
+            .enumerate())
+        .map(|(i, (raw, transformed))| match dims[i % d].transform {
+            Transform::Identity => *raw,
+            _ => *transformed,
+        })
+        .collect()
     }
 
     pub(crate) fn clear_episode(&mut self) {
@@ -231,6 +251,7 @@ impl StepRewards {
         for buf in [
             &mut self.raw,
             &mut self.episode_raw,
+            &mut self.episode_components,
             &mut self.episode_return,
         ] {
             buf.fill(0.0);
@@ -272,6 +293,10 @@ impl StepRewards {
             let history = &mut self.histories[k];
             transform::apply(&dim.transform, column, acting, agents, history, out);
             components.zip(out.iter()).for_each(|(c, x)| *c = *x as f32);
+            let totals = self.episode_components.iter_mut().skip(k).step_by(d);
+            totals
+                .zip(out.iter())
+                .for_each(|(t, x)| *t += *x as f32 as f64);
         }
         let own = column;
         for (a, r) in own.iter_mut().enumerate() {

@@ -340,6 +340,27 @@ impl RustVecEnv {
         self.env.actions(out).map_err(step_error)
     }
 
+    /// Writes every agent's raw per-dimension reward at the last step (its ledger entries summed,
+    /// before any transform; `[envs, agents, dims]` float64) into `out`.
+    fn raw_rewards(&self, mut out: PyReadwriteArrayDyn<'_, f64>) -> PyResult<()> {
+        let out = out
+            .as_slice_mut()
+            .map_err(|e| PyValueError::new_err(format!("out must be C-contiguous: {e}")))?;
+        let per_env = out.len() / self.env.num_envs().max(1);
+        for (i, row) in out.chunks_mut(per_env.max(1)).enumerate() {
+            let raw = self.env.env(i).raw_rewards();
+            if raw.len() != row.len() {
+                return Err(PyValueError::new_err(format!(
+                    "out has {} values per env, the env {}",
+                    row.len(),
+                    raw.len()
+                )));
+            }
+            row.copy_from_slice(raw);
+        }
+        Ok(())
+    }
+
     /// The system and user messages that ask agent `agent` of env `env` for its act, from its
     /// current observation and mask: the game in words, as a language-model controller asks.
     fn prompt(&self, env: usize, agent: u32) -> PyResult<(String, String)> {

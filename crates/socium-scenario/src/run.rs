@@ -74,6 +74,9 @@ pub struct GroupSummary {
     pub mean_return: f64,
     /// Mean raw reward per dimension, per agent and episode.
     pub mean_rewards: BTreeMap<String, f64>,
+    /// Mean transformed reward component per dimension (unweighted), per agent and episode:
+    /// what the scenario's transforms made of `mean_rewards`.
+    pub mean_components: BTreeMap<String, f64>,
     /// Controller faults over the run (a language model's unanswered decisions, each played
     /// as the default act); absent when there were none.
     #[serde(skip_serializing_if = "is_zero")]
@@ -228,6 +231,8 @@ pub struct EpisodeRecord {
     pub returns: Vec<f64>,
     /// Each agent's raw reward per dimension, `[agents × dims]`.
     pub raw: Vec<f64>,
+    /// Each agent's transformed reward components per dimension, `[agents × dims]`.
+    pub components: Vec<f64>,
     /// Each agent's controller faults.
     pub faults: Vec<u32>,
 }
@@ -292,6 +297,7 @@ pub fn play(
         current
             .raw
             .extend_from_slice(sim.env().episode_raw_rewards());
+        current.components = sim.env().episode_reward_components();
         current.faults.clear();
         current
             .faults
@@ -350,6 +356,7 @@ pub fn run(
 
     let mut returns = vec![0.0; n];
     let mut raw = vec![0.0; n * dims.len()];
+    let mut components = vec![0.0; n * dims.len()];
     let mut faults = vec![0u64; n];
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
@@ -424,6 +431,7 @@ pub fn run(
                 .zip(&record.returns)
                 .for_each(|(t, r)| *t += r);
             raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
+            (components.iter_mut().zip(&record.components)).for_each(|(t, c)| *t += c);
             (faults.iter_mut().zip(&record.faults)).for_each(|(t, f)| *t += u64::from(*f));
             progress(episode + 1);
             Ok(())
@@ -445,6 +453,7 @@ pub fn run(
                     agents: 0,
                     mean_return: 0.0,
                     mean_rewards: BTreeMap::new(),
+                    mean_components: BTreeMap::new(),
                     faults: 0,
                 });
                 members.push(vec![a]);
@@ -457,8 +466,16 @@ pub fn run(
         group.mean_return = ids.iter().map(|a| returns[a.index()]).sum::<f64>() / per;
         group.faults = ids.iter().map(|a| faults[a.index()]).sum();
         for (k, d) in dims.iter().enumerate() {
-            let total: f64 = ids.iter().map(|a| raw[a.index() * dims.len() + k]).sum();
-            group.mean_rewards.insert((*d).to_owned(), total / per);
+            let mean = |values: &[f64]| {
+                ids.iter()
+                    .map(|a| values[a.index() * dims.len() + k])
+                    .sum::<f64>()
+                    / per
+            };
+            group.mean_rewards.insert((*d).to_owned(), mean(&raw));
+            group
+                .mean_components
+                .insert((*d).to_owned(), mean(&components));
         }
     }
     let mut summary = RunSummary {

@@ -158,6 +158,13 @@ class Core:
         self.rust.actions_taken(self.taken)
         return self.taken
 
+    def raw_rewards(self) -> np.ndarray:
+        """Every agent's raw reward per dimension at the last step (its ledger entries summed,
+        before any transform), ``[envs, agents, dims]`` float64, in a new array."""
+        out = np.zeros((self.num_envs, self.num_agents, len(self.dimensions)), np.float64)
+        self.rust.raw_rewards(out)
+        return out
+
     def utterances(self, env: int) -> list[dict]:
         """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): each
         act with the reward entries it caused, after the entries settling earlier acts."""

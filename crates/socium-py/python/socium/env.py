@@ -42,7 +42,9 @@ class ParallelEnv(_PettingZooParallelEnv):
     ``socium.NoExternalAgentsError`` (a ``socium.ScenarioError``), since there would be nothing
     to step. Observations are float32 vectors, or ``{"observation", "action_mask"}`` dicts when
     the action space has discrete parts. ``infos[agent]`` holds ``reward_components`` (per reward
-    dimension, by name) and ``acting`` (whether the agent's action counted this step);
+    dimension, by name, after the scenario's transforms), ``reward_raw`` (the same before them:
+    the agent's ledger entries summed) and ``acting`` (whether the agent's action counted this
+    step);
     ``utterances()`` gives the step's acts.
 
     The env seeded ``s`` is the Rust ``Sim`` seeded ``s`` (``seed`` defaults to the scenario's).
@@ -166,6 +168,7 @@ class ParallelEnv(_PettingZooParallelEnv):
             # "env 0: agent 3: ..." -> "agent_3: ..." in PettingZoo's names.
             raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
         rewards, terminations, truncations, infos = {}, {}, {}, {}
+        raw = core.raw_rewards()[0]
         for agent in live:
             a = self._ids[agent]
             rewards[agent] = float(core.rewards[0, a])
@@ -173,6 +176,7 @@ class ParallelEnv(_PettingZooParallelEnv):
             truncations[agent] = bool(core.truncated[0, a])
             infos[agent] = {
                 "reward_components": dict(zip(core.dimensions, core.reward_components[0, a].tolist())),
+                "reward_raw": dict(zip(core.dimensions, raw[a].tolist())),
                 "acting": bool(core.acting[0, a]),
             }
         observations = {agent: self._observe(agent) for agent in live}

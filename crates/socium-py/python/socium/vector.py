@@ -112,6 +112,12 @@ class VecEnv(VectorEnv):
         core.step(actions)
         return core.obs, core.rewards, core.terminated, core.truncated, self._infos()
 
+    def raw_rewards(self) -> np.ndarray:
+        """Every agent's raw reward per dimension at the last step, before the scenario's
+        transforms (``infos["reward_components"]`` holds them after): ``[envs, agents, dims]``
+        float64, gathered into a new array at each call (the step itself never pays for it)."""
+        return self._core.raw_rewards()
+
     def actions_taken(self) -> np.ndarray:
         """Every agent's action at the last step, ``[envs, agents, action_dim]`` float32: the
         external agents' as sent, and those that scripted strategies and ONNX policies chose (an
