@@ -121,15 +121,16 @@ fn an_unknown_combination_is_refused_with_its_key() {
     );
 }
 
-/// `[scalar.heron]`: `socium run` writes HERON's preference between every pair of agents of
-/// every episode to `preferences.jsonl`, as the hierarchy decides it from the agents' raw
-/// episode totals (recomputed here from the transcript).
-#[test]
-fn heron_labels_every_pair_of_agents_by_the_hierarchy() {
-    let text = "[scenario]\nname = \"h\"\nseed = 5\nepisodes = 3\n[game.donor_cultural]\nrounds = 6\n\
-                [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
-                [scalar.heron]\norder = [\"payoff\", \"reputation\"]\nmargins = [2.0, 0.05]\n";
-    let s = Scenario::parse(text, Path::new("h.toml")).unwrap();
+/// Runs a donor game with `[scalar.heron]` (payoff first, margin 2; then reputation, 0.05),
+/// comparing `between`; returns `preferences.jsonl`'s lines and every agent's raw episode totals
+/// by (episode, agent, dimension), recomputed from the transcript.
+fn heron_run(between: &str) -> (Vec<serde_json::Value>, impl Fn(u64, u32, &str) -> f64) {
+    let text = format!(
+        "[scenario]\nname = \"h\"\nseed = 5\nepisodes = 3\n[game.donor_cultural]\nrounds = 6\n\
+         [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+         [scalar.heron]\norder = [\"payoff\", \"reputation\"]\nmargins = [2.0, 0.05]\n{between}\n"
+    );
+    let s = Scenario::parse(&text, Path::new("h.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     run(&s, dir.path(), |_| {}).unwrap();
     let mut totals = std::collections::HashMap::<(u64, u32, String), f64>::new();
@@ -142,12 +143,33 @@ fn heron_labels_every_pair_of_agents_by_the_hierarchy() {
                 .or_default() += r.value;
         }
     }
-    let total = |e: u64, a: u32, d: &str| totals.get(&(e, a, d.to_owned())).copied().unwrap_or(0.0);
     let labels = std::fs::read_to_string(dir.path().join("preferences.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = labels
-        .lines()
+    let lines = (labels.lines())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let total =
+        move |e: u64, a: u32, d: &str| totals.get(&(e, a, d.to_owned())).copied().unwrap_or(0.0);
+    (lines, total)
+}
+
+/// The hierarchy's decision between outcomes x and y, from their differences `x − y` in payoff
+/// and reputation: whether x is preferred, and the deciding factor.
+fn heron_decides(dp: f64, dr: f64) -> Option<(bool, &'static str)> {
+    if dp.abs() > 2.0 {
+        Some((dp > 0.0, "payoff"))
+    } else if dr.abs() > 0.05 {
+        Some((dr > 0.0, "reputation"))
+    } else {
+        None
+    }
+}
+
+/// `[scalar.heron]`: `socium run` writes HERON's preference between every pair of agents of
+/// every episode to `preferences.jsonl`, as the hierarchy decides it from the agents' raw
+/// episode totals (recomputed here from the transcript).
+#[test]
+fn heron_labels_every_pair_of_agents_by_the_hierarchy() {
+    let (lines, total) = heron_run("");
     assert_eq!(lines.len(), 3 * 6, "3 episodes × 6 pairs of 4 agents");
     let mut decided = 0;
     for l in &lines {
@@ -158,15 +180,38 @@ fn heron_labels_every_pair_of_agents_by_the_hierarchy() {
         );
         let dp = total(e, a, "payoff") - total(e, b, "payoff");
         let dr = total(e, a, "reputation") - total(e, b, "reputation");
-        let (preferred, factor) = if dp.abs() > 2.0 {
-            (Some(if dp > 0.0 { a } else { b }), Some("payoff"))
-        } else if dr.abs() > 0.05 {
-            (Some(if dr > 0.0 { a } else { b }), Some("reputation"))
-        } else {
-            (None, None)
-        };
+        let expected = heron_decides(dp, dr);
+        let preferred = expected.map(|(first, _)| if first { a } else { b });
         assert_eq!(l["preferred"].as_u64().map(|p| p as u32), preferred, "{l}");
-        assert_eq!(l["factor"].as_str(), factor, "{l}");
+        assert_eq!(l["factor"].as_str(), expected.map(|(_, f)| f), "{l}");
+        decided += usize::from(preferred.is_some());
+    }
+    assert!(decided > 0);
+}
+
+/// `between = "episodes"`: each agent's episode against its previous one, by the same hierarchy.
+#[test]
+fn heron_labels_each_agents_consecutive_episodes() {
+    let (lines, total) = heron_run("between = \"episodes\"");
+    assert_eq!(
+        lines.len(),
+        2 * 4,
+        "episodes 1 and 2 against their previous, 4 agents"
+    );
+    let mut decided = 0;
+    for l in &lines {
+        let (agent, a, b) = (
+            l["agent"].as_u64().unwrap() as u32,
+            l["a"].as_u64().unwrap(),
+            l["b"].as_u64().unwrap(),
+        );
+        assert_eq!(a + 1, b);
+        let dp = total(a, agent, "payoff") - total(b, agent, "payoff");
+        let dr = total(a, agent, "reputation") - total(b, agent, "reputation");
+        let expected = heron_decides(dp, dr);
+        let preferred = expected.map(|(first, _)| if first { a } else { b });
+        assert_eq!(l["preferred"].as_u64(), preferred, "{l}");
+        assert_eq!(l["factor"].as_str(), expected.map(|(_, f)| f), "{l}");
         decided += usize::from(preferred.is_some());
     }
     assert!(decided > 0);

@@ -388,4 +388,15 @@ fn list() {
         "social preferences ([[agents]] social): {{ svo = {{ angle }} }}, {{ svo_penalty = {{ target, \
          weight }} }}, \"utilitarian\", \"nash\", \"max_min\""
     );
+    println!(
+        "hierarchical preferences ([scalar.heron] order, margins): HERON labels between the \
+         agents of each episode (preferences.jsonl)"
+    );
+    println!(
+        "potential-based shaping ([shaping.<potential>] gamma, weight): each game's potentials above"
+    );
+    println!(
+        "attribution ([attribution] method, dimensions): \"uniform\", \"exact\", {{ onnx = {{ model }} }}, \
+         {{ llm = {{ base_url, model, ... }} }} (attribution.jsonl, measured against the exact values)"
+    );
 }

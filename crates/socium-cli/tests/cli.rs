@@ -123,7 +123,7 @@ fn run_refuses_external_agents_and_writes_nothing() {
 }
 
 #[test]
-fn list_names_games_strategies_and_generators() {
+fn list_names_games_strategies_generators_and_the_reward_catalogue() {
     let o = socium(&["list"]);
     assert!(o.status.success());
     let stdout = text(&o.stdout);
@@ -137,6 +137,13 @@ fn list_names_games_strategies_and_generators() {
         "watts_strogatz",
         "reputation",
         "min_max",
+        // The reward-design catalogue: every family of methods (docs/rewards.md).
+        "log_sigmoid { reference }",
+        "\"log_sum\"",
+        "svo_penalty",
+        "[scalar.heron]",
+        "potentials ([shaping.<name>])",
+        "[attribution] method",
     ] {
         assert!(
             stdout.contains(needle),

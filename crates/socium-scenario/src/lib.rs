@@ -69,6 +69,8 @@ pub struct Heron {
     pub order: Vec<usize>,
     /// Each one's margin.
     pub margins: Vec<f64>,
+    /// What is compared.
+    pub between: schema::HeronPairs,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -326,7 +328,11 @@ impl Scenario {
                     return Err(at(span, message));
                 }
                 let margins = spec.margins.iter().map(|m| m.get()).collect();
-                Some(Heron { order, margins })
+                Some(Heron {
+                    order,
+                    margins,
+                    between: spec.between,
+                })
             }
             None => None,
         };

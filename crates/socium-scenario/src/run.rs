@@ -3,6 +3,7 @@
 use crate::{
     Heron, Scenario,
     attribution::{Attributing, AttributionSummary},
+    schema::HeronPairs,
 };
 use serde::Serialize;
 use socium_core::{
@@ -136,31 +137,54 @@ struct Judging<'a> {
     faults: usize,
 }
 
-/// Appends HERON's preference between every pair of agents `a < b` of episode `episode` (their
-/// raw totals `raw`, `[agents × dims]`), a JSON line each: the preferred agent and the deciding
-/// dimension, both `null` when no dimension decides.
-fn write_preferences(out: &mut String, heron: &Heron, dims: &[&str], episode: u64, raw: &[f64]) {
+/// Appends HERON's preferences of episode `episode` (its raw totals `raw`, `[agents × dims]`;
+/// `previous`, the episode before's), a JSON line each: between every pair of agents `a < b` of
+/// the episode, or each agent's episode against its previous one; the preferred agent (or
+/// episode) and the deciding dimension, both `null` when no dimension decides.
+fn write_preferences(
+    out: &mut String,
+    heron: &Heron,
+    dims: &[&str],
+    episode: u64,
+    raw: &[f64],
+    previous: &[f64],
+) {
     let d = dims.len();
     let n = raw.len() / d.max(1);
-    for a in 0..n {
-        for b in a + 1..n {
-            let (x, y) = (&raw[a * d..(a + 1) * d], &raw[b * d..(b + 1) * d]);
-            let line = match prefer(x, y, &heron.order, &heron.margins) {
-                Some(p) => {
-                    let preferred = [a, b][p.preferred];
-                    serde_json::json!({
-                        "episode": episode, "a": a, "b": b,
-                        "preferred": preferred, "factor": dims[p.factor],
-                    })
+    let mut line = |x: &[f64], y: &[f64], mut fields: serde_json::Value, ids: [u64; 2]| {
+        let p = prefer(x, y, &heron.order, &heron.margins);
+        fields["preferred"] = p.map(|p| ids[p.preferred]).into();
+        fields["factor"] = p.map(|p| dims[p.factor]).into();
+        out.push_str(&fields.to_string());
+        out.push('\n');
+    };
+    match heron.between {
+        HeronPairs::Agents => {
+            for a in 0..n {
+                for b in a + 1..n {
+                    let fields = serde_json::json!({"episode": episode, "a": a, "b": b});
+                    line(row(raw, d, a), row(raw, d, b), fields, [a as u64, b as u64]);
                 }
-                None => serde_json::json!({
-                    "episode": episode, "a": a, "b": b, "preferred": null, "factor": null,
-                }),
-            };
-            out.push_str(&line.to_string());
-            out.push('\n');
+            }
         }
+        HeronPairs::Episodes if episode > 0 => {
+            for a in 0..n {
+                let fields = serde_json::json!({"agent": a, "a": episode - 1, "b": episode});
+                line(
+                    row(previous, d, a),
+                    row(raw, d, a),
+                    fields,
+                    [episode - 1, episode],
+                );
+            }
+        }
+        HeronPairs::Episodes => {}
     }
+}
+
+/// Agent `a`'s row of `totals` (`[agents × d]`).
+fn row(totals: &[f64], d: usize, a: usize) -> &[f64] {
+    &totals[a * d..(a + 1) * d]
 }
 
 /// Notes the words of the step just played, a line per utterance, for the judge.
@@ -391,6 +415,7 @@ pub fn run(
             .map_err(io(out))
     };
     let mut preferences = String::new();
+    let mut previous_raw = Vec::new();
     play(
         scenario,
         &mut sim,
@@ -398,7 +423,16 @@ pub fn run(
         after_step,
         |episode, record| {
             if let Some(heron) = &scenario.heron {
-                write_preferences(&mut preferences, heron, &dims, episode, &record.raw);
+                let previous = &previous_raw;
+                write_preferences(
+                    &mut preferences,
+                    heron,
+                    &dims,
+                    episode,
+                    &record.raw,
+                    previous,
+                );
+                previous_raw.clone_from(&record.raw);
             }
             if let Some(a) = &attributing {
                 a.borrow_mut()

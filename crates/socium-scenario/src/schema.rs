@@ -262,6 +262,21 @@ pub struct HeronSpec {
     pub order: Vec<String>,
     /// One margin ≥ 0 per dimension of `order`: a difference must exceed it to decide.
     pub margins: Vec<NonNegative>,
+    /// What is compared: the agents of each episode (default), or each agent's consecutive
+    /// episodes.
+    #[serde(default)]
+    pub between: HeronPairs,
+}
+
+/// `[scalar.heron] between`: which outcomes HERON compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeronPairs {
+    /// Every pair of agents `a < b` of each episode.
+    #[default]
+    Agents,
+    /// Each agent's episode against its previous one.
+    Episodes,
 }
 
 /// `[output]`.
