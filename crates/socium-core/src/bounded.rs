@@ -66,6 +66,14 @@ bounded!(
     Finite(f64), |v| v.is_finite(), "a finite number"
 );
 bounded!(
+    /// A number in (0, 1]: a share that cannot be nothing (a confidence bound).
+    UnitPositive(f64), |v| v > 0.0 && v <= 1.0, "a number in (0, 1]"
+);
+bounded!(
+    /// A number in (0, 0.5]: a convergence rate that moves two parties at most to their middle.
+    HalfRate(f64), |v| v > 0.0 && v <= 0.5, "a number in (0, 0.5]"
+);
+bounded!(
     /// A whole number ≥ 1.
     Count(u32), |v| v >= 1, "a whole number ≥ 1"
 );

@@ -13,6 +13,7 @@ mod registry;
 pub mod deduction;
 pub mod donor;
 pub mod negotiation;
+pub mod opinion;
 
 use deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
 use donor::{
@@ -21,6 +22,7 @@ use donor::{
     repeated::RepeatedConfig,
 };
 use negotiation::NegotiationConfig;
+use opinion::OpinionConfig;
 
 registry! {
     /// The cultural-evolution donor game (Vallinder & Hughes 2024).
@@ -38,4 +40,6 @@ registry! {
     /// Negotiation: Deal or No Deal and Rubinstein bargaining with Sotopia's social layer and
     /// its seven evaluation dimensions (Lewis et al. 2017; Rubinstein 1982; Zhou et al. 2024).
     Negotiation("negotiation", NegotiationConfig),
+    /// Opinion dynamics with bounded confidence (Deffuant et al. 2000; Hegselmann & Krause 2002).
+    Opinion("opinion", OpinionConfig),
 }

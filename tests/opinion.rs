@@ -1,0 +1,144 @@
+//! Bounded-confidence opinion dynamics against the published results: Deffuant et al. 2000
+//! (consensus at the mean for ε ≥ 0.5, about ⌊1/(2ε)⌋ major clusters below; the sum of opinions
+//! kept by every encounter) and Hegselmann & Krause 2002 (opinions stay in the convex hull of the
+//! start; consensus for large ε, fragmentation for small); zealots never move; bad settings are
+//! refused at their key.
+
+use socium::core::{MetricId, Sim};
+use socium::games::opinion::{CLUSTERS, obs};
+use socium::scenario::Scenario;
+use std::path::Path;
+
+fn sim(model: &str, epsilon: f64, agents: usize, extra: &str, seed: u64) -> Sim {
+    let text = format!(
+        "[scenario]\nname = \"o\"\nseed = {seed}\n[game.opinion]\nmodel = \"{model}\"\n\
+         epsilon = {epsilon}\nrounds = 100\n[[agents]]\nstrategy = \"sincere\"\ncount = {agents}\n{extra}"
+    );
+    Scenario::parse(&text, Path::new("o.toml"))
+        .unwrap()
+        .sim()
+        .unwrap()
+}
+
+/// Every agent's opinion, from its observation.
+fn opinions(sim: &Sim) -> Vec<f64> {
+    let obs_dim = sim.spaces().observation.flat_dim();
+    (sim.env().observations().chunks(obs_dim))
+        .map(|row| f64::from(row[obs::OPINION]))
+        .collect()
+}
+
+/// Plays the episode, calling `each` with the opinions after every step; returns the metric.
+fn play(sim: &mut Sim, mut each: impl FnMut(&[f64]), metric: MetricId) -> f64 {
+    let actions = vec![0.0; sim.agent_count()];
+    while !sim.env().is_done() {
+        sim.step(&actions).unwrap();
+        each(&opinions(sim));
+    }
+    sim.env().metrics().mean(metric).unwrap()
+}
+
+#[test]
+fn deffuant_with_a_wide_bound_agrees_on_the_mean() {
+    // Every encounter between sincere agents moves both by the same amount toward each other:
+    // the mean is kept (to float32 observations' precision) and, for ε = 0.5, all end there.
+    // The start's mean is within 0.05 of 0.5 (3 standard errors for 300 uniform opinions).
+    let mut s = sim("deffuant", 0.5, 300, "", 11);
+    let start = opinions(&s);
+    let mean = start.iter().sum::<f64>() / 300.0;
+    assert!((mean - 0.5).abs() < 0.05, "{mean}");
+    let clusters = play(
+        &mut s,
+        |x| {
+            let m = x.iter().sum::<f64>() / 300.0;
+            assert!((m - mean).abs() < 1e-6, "the mean moved: {m} vs {mean}");
+        },
+        CLUSTERS,
+    );
+    assert_eq!(clusters, 1.0);
+    for x in opinions(&s) {
+        assert!((x - mean).abs() < 1e-3, "{x} is not the mean {mean}");
+    }
+}
+
+#[test]
+fn deffuant_with_a_narrow_bound_splits_into_about_one_over_two_epsilon_clusters() {
+    // ε = 0.2: ⌊1/(2ε)⌋ = 2; Deffuant et al.'s runs give 2 or 3 major clusters. Five seeds.
+    for seed in 0..5 {
+        let mut s = sim("deffuant", 0.2, 400, "", seed);
+        let clusters = play(&mut s, |_| {}, CLUSTERS);
+        assert!(
+            (2.0..=3.0).contains(&clusters),
+            "seed {seed}: {clusters} clusters"
+        );
+    }
+}
+
+#[test]
+fn hegselmann_krause_stays_in_the_hull_and_fragments_as_the_bound_narrows() {
+    for (epsilon, expected) in [(0.6, 1.0..=1.0), (0.05, 4.0..=12.0)] {
+        let mut s = sim("hegselmann_krause", epsilon, 200, "", 3);
+        let start = opinions(&s);
+        let lo = start.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = start.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let clusters = play(
+            &mut s,
+            |x| {
+                for &v in x {
+                    assert!(v >= lo - 1e-7 && v <= hi + 1e-7, "{v} left [{lo}, {hi}]");
+                }
+            },
+            CLUSTERS,
+        );
+        assert!(
+            expected.contains(&clusters),
+            "ε = {epsilon}: {clusters} clusters"
+        );
+    }
+}
+
+#[test]
+fn zealots_hold_their_target_and_pull_the_others() {
+    let zealots = "[[agents]]\nstrategy = \"zealot\"\nparams = { target = 0.9 }\ncount = 20\n";
+    for model in ["deffuant", "hegselmann_krause"] {
+        let mut s = sim(model, 0.5, 40, zealots, 5);
+        let mean_of_sincere = |x: &[f64]| x[..40].iter().sum::<f64>() / 40.0;
+        let before = mean_of_sincere(&opinions(&s));
+        play(
+            &mut s,
+            |x| {
+                assert!(
+                    x[40..].iter().all(|&v| v == 0.9_f32 as f64),
+                    "a zealot moved"
+                )
+            },
+            CLUSTERS,
+        );
+        let after = mean_of_sincere(&opinions(&s));
+        assert!(after > before + 0.1, "{model}: {before} -> {after}");
+    }
+}
+
+#[test]
+fn bad_opinion_settings_are_refused_at_their_key() {
+    let cases = [
+        (
+            "mu = 0.6",
+            "`game.opinion.mu`: expected a number in (0, 0.5], found 0.6",
+        ),
+        (
+            "epsilon = 0",
+            "`game.opinion.epsilon`: expected a number in (0, 1], found 0",
+        ),
+        ("model = \"voter\"", "unknown variant `voter`"),
+    ];
+    for (setting, expected) in cases {
+        let text = format!(
+            "[scenario]\nname = \"o\"\n[game.opinion]\n{setting}\n[[agents]]\nstrategy = \"sincere\"\ncount = 3\n"
+        );
+        let err = Scenario::parse(&text, Path::new("o.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{setting}: {err}");
+    }
+}
