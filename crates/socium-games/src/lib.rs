@@ -19,6 +19,7 @@ use deduction::{among_us::AmongUsConfig, mafia::MafiaConfig};
 use donor::{
     cultural::CulturalConfig,
     indirect::{ImageScoringConfig, IndirectGame, NormsConfig},
+    punishment::PunishmentConfig,
     repeated::RepeatedConfig,
 };
 use negotiation::NegotiationConfig;
@@ -40,6 +41,8 @@ registry! {
     /// Negotiation: Deal or No Deal and Rubinstein bargaining with Sotopia's social layer and
     /// its seven evaluation dimensions (Lewis et al. 2017; Rubinstein 1982; Zhou et al. 2024).
     Negotiation("negotiation", NegotiationConfig),
+    /// Partner choice, direct and third-party punishment (Dasgupta & Musolesi 2023).
+    Punishment("punishment", PunishmentConfig),
     /// Opinion dynamics with bounded confidence (Deffuant et al. 2000; Hegselmann & Krause 2002).
     Opinion("opinion", OpinionConfig),
 }

@@ -4,9 +4,12 @@
 //! - [`indirect`]: indirect reciprocity by image scoring (Nowak & Sigmund 1998) and by
 //!   second-order norms, the leading eight among them (Ohtsuki & Iwasa 2004).
 //! - [`repeated`]: repeated two-player games and Axelrod-style round-robin tournaments.
+//! - [`punishment`]: partner choice and direct and third-party punishment in the prisoner's
+//!   dilemma (Dasgupta & Musolesi 2023).
 
 pub mod cultural;
 pub mod indirect;
+pub mod punishment;
 pub mod repeated;
 
 use socium_core::{DimId, DimensionInfo, MetricId, MetricInfo, ParamInfo, ParamKind};
