@@ -211,6 +211,7 @@ fn run(
         ("metrics.csv", true),
         ("preferences.jsonl", scenario.heron.is_some()),
         ("attribution.jsonl", scenario.attribution.is_some()),
+        ("graph.edges", scenario.graph_output),
         ("summary.json", true),
     ];
     let files: Vec<&str> = (outputs.iter())

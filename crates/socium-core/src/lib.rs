@@ -18,6 +18,7 @@ pub mod bounded;
 mod env;
 mod game;
 mod graph;
+mod graph_stats;
 pub mod heron;
 mod metrics;
 mod note;
@@ -47,6 +48,7 @@ pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
     parse_edge_list,
 };
+pub use graph_stats::{GRAPH_STATS, GraphStats, edge_list};
 pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};

@@ -60,7 +60,13 @@ pub struct Scenario {
     pub heron: Option<Heron>,
     /// How `socium run` spreads each agent's episode score over its utterances, if it does.
     pub attribution: Option<Attribution>,
+    /// Whether `socium run` measures the social graph after every episode and writes its final
+    /// state (`[output] graph`).
+    pub graph_output: bool,
 }
+
+/// The most ties `[output] graph` writes: a complete graph of 4,473 agents.
+pub const MAX_GRAPH_OUTPUT_TIES: usize = 10_000_000;
 
 /// `[scalar.heron]`, resolved: the dimensions (indices, most important first) and their margins.
 #[derive(Clone, Debug, PartialEq)]
@@ -352,6 +358,25 @@ impl Scenario {
                 attribution.as_ref().map(|a| &a.method),
                 Some(attribution::Method::Llm(_))
             );
+        let graph_output = match parsed.output.graph {
+            Some(flag) if *flag.get_ref() => {
+                let n = agents.len();
+                let ties = match &graph {
+                    GraphSpec::Complete => n * n.saturating_sub(1) / 2,
+                    _ => 0,
+                };
+                if ties > MAX_GRAPH_OUTPUT_TIES {
+                    let message = format!(
+                        "a complete graph of {n} agents has {ties} ties: `graph.edges` would hold \
+                         more than {MAX_GRAPH_OUTPUT_TIES} lines (draw a sparser graph, or leave \
+                         `graph` off)"
+                    );
+                    return Err(at(flag.span(), message));
+                }
+                true
+            }
+            _ => false,
+        };
         let meta = parsed.scenario;
         let episodes = meta
             .episodes
@@ -379,6 +404,7 @@ impl Scenario {
             judge,
             heron,
             attribution,
+            graph_output,
         })
     }
 

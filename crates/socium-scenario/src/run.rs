@@ -7,7 +7,8 @@ use crate::{
 };
 use serde::Serialize;
 use socium_core::{
-    AgentId, Agreement, Controller, MetricId, Sim, SimError, StepError, heron::prefer,
+    AgentId, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError, StepError,
+    edge_list, heron::prefer,
 };
 use socium_llm::Judge;
 use std::{
@@ -109,6 +110,9 @@ pub struct RunSummary {
     /// judge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeSummary>,
+    /// The social graph's statistics at the end of the run; absent without `[output] graph`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphStats>,
     /// How the scenario's attribution recovered the exact per-utterance values; absent without
     /// an `[attribution]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,6 +263,8 @@ pub struct EpisodeRecord {
     pub components: Vec<f64>,
     /// Each agent's controller faults.
     pub faults: Vec<u32>,
+    /// The social graph's statistics at the episode's end, with `[output] graph`.
+    pub graph: Option<GraphStats>,
 }
 
 /// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
@@ -322,6 +328,12 @@ pub fn play(
             .raw
             .extend_from_slice(sim.env().episode_raw_rewards());
         current.components = sim.env().episode_reward_components();
+        if scenario.graph_output {
+            let env = sim.env();
+            let agents = env.agents();
+            let labels: Vec<&str> = agents.ids().map(|a| agents.label(a)).collect();
+            current.graph = Some(GraphStats::of(env.graph(), &labels));
+        }
         current.faults.clear();
         current
             .faults
@@ -376,6 +388,9 @@ pub fn run(
     header.extend(metric_names.iter().map(|m| (*m).to_owned()));
     header.push("mean_return".into());
     header.extend(dims.iter().map(|d| format!("mean_{d}")));
+    if scenario.graph_output {
+        header.extend(GRAPH_STATS.iter().map(|g| (*g).to_owned()));
+    }
     let mut csv = header.join(",") + "\n";
 
     let mut returns = vec![0.0; n];
@@ -416,6 +431,7 @@ pub fn run(
     };
     let mut preferences = String::new();
     let mut previous_raw = Vec::new();
+    let mut last_graph = None;
     play(
         scenario,
         &mut sim,
@@ -458,6 +474,15 @@ pub fn run(
             for k in 0..dims.len() {
                 let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
                 write!(csv, ",{mean}").expect("writing to a String");
+            }
+            if let Some(graph) = &record.graph {
+                for value in graph.values() {
+                    match value {
+                        Some(v) => write!(csv, ",{v}").expect("writing to a String"),
+                        None => csv.push(','),
+                    }
+                }
+                last_graph = Some(graph.clone());
             }
             csv.push('\n');
             returns
@@ -526,6 +551,7 @@ pub fn run(
             .collect(),
         groups,
         judge: judging.map(|j| j.summary(scenario)),
+        graph: last_graph,
         attribution: None,
     };
     let mut attribution_lines = None;
@@ -556,6 +582,12 @@ pub fn run(
         let mut file = temp()?;
         file.write_all(preferences.as_bytes()).map_err(io(out))?;
         finish(file, "preferences.jsonl")?;
+    }
+    if scenario.graph_output {
+        let mut file = temp()?;
+        file.write_all(edge_list(sim.env().graph()).as_bytes())
+            .map_err(io(out))?;
+        finish(file, "graph.edges")?;
     }
     if let Some(lines) = attribution_lines {
         let mut file = temp()?;

@@ -285,10 +285,16 @@ pub enum HeronPairs {
 pub struct Output {
     /// Whether `socium run` writes `transcript.jsonl` (rendering utterance text).
     pub transcript: bool,
+    /// Whether `socium run` measures the social graph after every episode (`metrics.csv`,
+    /// `summary.json`) and writes its final state to `graph.edges`.
+    pub graph: Option<Spanned<bool>>,
 }
 
 impl Default for Output {
     fn default() -> Self {
-        Output { transcript: true }
+        Output {
+            transcript: true,
+            graph: None,
+        }
     }
 }
