@@ -282,14 +282,14 @@ fn shaping_names_a_potential_of_the_game() {
     assert!(err.contains("it has resources"), "{err}");
 }
 
-/// Information gain in the Among Us-style game (IGPO): each crewmate's `information` entries,
-/// each on the private `believe` utterance that states its new belief in the true imposters,
-/// sum over an episode to `ln p_T − ln p_0`, with `p_0 = 1/4` (1 imposter among the 4 others)
-/// and `p_T` the last belief stated.
-#[test]
-fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+/// Information gain (IGPO) in the scenario `file`: each truth-seeker's `information` entries, each
+/// on the private `believe` utterance that states its new belief in the truth, sum over an episode
+/// to `ln p_T − ln p_0`, with `p_0` its belief at the deal and `p_T` the last belief it stated;
+/// players whose observation entry `hidden` is 1 (the hidden team) state nothing. Returns the
+/// number of players checked.
+fn information_sums_to_the_change_in_log_belief(file: &str, p_0: f64, hidden: usize) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let s = Scenario::load(&root.join("scenarios/among_us.toml")).unwrap();
+    let s = Scenario::load(&root.join("scenarios").join(file)).unwrap();
     let information = s
         .game
         .reward_dimensions()
@@ -298,17 +298,26 @@ fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
         .unwrap();
     let mut sim = s.sim().unwrap();
     let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    let obs_dim = sim.spaces().observation.flat_dim();
     let mut checked = 0;
     for episode in 0..6 {
         if episode > 0 {
             sim.reset(None);
         }
+        let team: Vec<bool> = (0..sim.agent_count())
+            .map(|a| sim.env().observations()[a * obs_dim + hidden] == 1.0)
+            .collect();
         let mut gains = std::collections::HashMap::<u32, f64>::new();
         let mut last = std::collections::HashMap::<u32, f64>::new();
         while !sim.env().is_done() {
             sim.step(&actions).unwrap();
             let env = sim.env();
             for u in env.utterances().iter().filter(|u| u.act.kind == "believe") {
+                assert!(
+                    !team[u.speaker.index()],
+                    "{file}: {:?} is on the hidden team",
+                    u.speaker
+                );
                 last.insert(u.speaker.0, u.act.value);
                 let entries: Vec<_> = env
                     .reward_entries()
@@ -328,16 +337,35 @@ fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
             }
         }
         for (agent, p) in &last {
-            let expected = p.max(1e-6).ln() - 0.25f64.ln();
+            let expected = p.max(1e-6).ln() - p_0.ln();
             assert!(
                 (gains[agent] - expected).abs() < 1e-9,
-                "episode {episode}, agent {agent}: {} vs {expected}",
+                "{file}, episode {episode}, agent {agent}: {} vs {expected}",
                 gains[agent]
             );
             checked += 1;
         }
     }
+    checked
+}
+
+/// In the Among Us-style game `p_0 = 1/4` (1 imposter among the 4 others).
+#[test]
+fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+    let imposter = socium::games::deduction::among_us::obs::IMPOSTER;
+    let checked = information_sums_to_the_change_in_log_belief("among_us.toml", 0.25, imposter);
     assert!(checked >= 6, "{checked} crewmates checked");
+}
+
+/// In Mafia a citizen's belief moves as roles become known to it (revealed at death, or found as
+/// the seer): `p_0 = m / (n − 1)`, 1/4 with 1 mafia among 5 players, 2/7 with 2 among 8.
+#[test]
+fn mafia_information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+    let mafia = socium::games::deduction::mafia::obs::ROLE + 1;
+    for (file, p_0) in [("mafia.toml", 0.25), ("werewolf.toml", 2.0 / 7.0)] {
+        let checked = information_sums_to_the_change_in_log_belief(file, p_0, mafia);
+        assert!(checked >= 6, "{file}: {checked} citizens checked");
+    }
 }
 
 /// Every reward-design setting at once — transforms with windows, references and ranks, a
