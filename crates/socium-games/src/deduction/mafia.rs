@@ -27,7 +27,8 @@
 //! they know, the deal being uniform ([`posterior`]); the others' beliefs are what they stated
 //! last, and every player's is in its observation. The `information` reward dimension (IGPO,
 //! arXiv 2510.14967) gives a living citizen, whenever its `p` moves, the change in `ln p`
-//! (floored at ln 10⁻⁶), on a private `believe` utterance stating `p`.
+//! (floored at ln 10⁻⁶), on a private `believe` utterance stating `p`; the `belief` potential is
+//! a citizen's `p` (0 for the mafia), for potential-based shaping.
 //!
 //! For an agent that reads (a language model), [`Rules::prompt`] renders a player's situation
 //! from its observation row and action mask: the rules, its role, what it knows and its legal acts.
@@ -39,8 +40,8 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
     DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
-    Phase, Prompt, Resetting, RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice,
-    StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+    Phase, PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
+    Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
 };
 use std::fmt::Write as _;
 
@@ -200,6 +201,16 @@ static DIMENSIONS: [DimensionInfo; 3] = [
         default_weight: 0.0,
     },
 ];
+
+/// Potential: a citizen's belief in the true mafia, `p` (0 for the mafia; a dead citizen's stays
+/// as it was at its death).
+pub const BELIEF: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "belief",
+    summary: "a citizen's belief in the true mafia (the summed share its belief gives them); 0 \
+              for the mafia",
+}];
 
 /// Metric: 1 when the mafia won the episode, 0 when the town did.
 pub const MAFIA_WIN: MetricId = MetricId(0);
@@ -635,6 +646,10 @@ impl Rules for MafiaConfig {
         &METRICS
     }
 
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
+    }
+
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         let (n, m) = (agents.len(), self.mafia.get() as usize);
         if n > MAX_PLAYERS {
@@ -688,6 +703,9 @@ impl Rules for MafiaConfig {
             .add_systems(Phase::Resolve, resolve)
             .add_systems(Phase::Reward, reward)
             .add_systems(Phase::Record, record);
+        if game.shapes() {
+            game.add_systems(Phase::Observe, belief_potential);
+        }
     }
 }
 
@@ -748,6 +766,21 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     state.votes.fill(0);
     state.voters = 0;
     start_day(state, &mut rng.pairing);
+}
+
+/// The potential `belief`: each citizen's belief in the true mafia, 0 for the mafia, after every
+/// reset and step.
+fn belief_potential(mut envs: Query<(&State, &mut Potentials)>) {
+    for (state, potentials) in &mut envs {
+        let potentials = potentials.into_inner();
+        for a in 0..state.roles.len() {
+            let p = match state.roles[a].is_mafia() {
+                true => 0.0,
+                false => state.belief_in_mafia(a),
+            };
+            potentials.set(AgentId(a as u32), BELIEF, p);
+        }
+    }
 }
 
 /// Who acts at the coming step, which acts are legal, and what each player sees.
