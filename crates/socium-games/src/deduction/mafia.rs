@@ -290,11 +290,13 @@ struct State {
     belief: Vec<Vec<f64>>,
     /// Whose beliefs the game computes: its scripted players'.
     scripted: Vec<bool>,
-    /// Each citizen's log-belief in the true mafia when last measured (floored at
-    /// [`INFORMATION_FLOOR`]), the baseline of its information gain.
-    log_truth: Vec<f64>,
+    /// Each citizen's belief in the true mafia when last measured, and its log (floored at
+    /// [`INFORMATION_FLOOR`]): the baseline of its information gain.
+    truth: Vec<(f64, f64)>,
     /// Whether a role became known to someone this step (a reveal, an investigation).
     learned: bool,
+    /// The mafia members, dead or alive.
+    mafia: Vec<usize>,
 }
 
 impl State {
@@ -331,13 +333,14 @@ impl State {
         self.learned = true;
     }
 
-    /// Every living scripted player's belief becomes its posterior (a dead player's stays as it
-    /// was); `all`: every player's (at the deal, what an outside player sees in its observation
-    /// until it states a belief).
+    /// Every living scripted citizen's belief becomes its posterior (a dead player's stays as it
+    /// was; a mafia member's is its team from the deal on); `all`: every player's (at the deal,
+    /// what an outside player sees in its observation until it states a belief).
     fn refresh_beliefs(&mut self, all: bool) {
         let m = self.config.mafia.get() as usize;
         for a in 0..self.roles.len() {
-            if all || (self.scripted[a] && self.alive[a]) {
+            let citizen = !self.roles[a].is_mafia();
+            if all || (self.scripted[a] && self.alive[a] && citizen) {
                 posterior(&self.known[a], m, &mut self.belief[a]);
             }
         }
@@ -345,31 +348,29 @@ impl State {
 
     /// The probability `a`'s belief gives the true mafia: the summed share it gives them.
     fn belief_in_mafia(&self, a: usize) -> f64 {
-        (0..self.roles.len())
-            .filter(|&j| self.roles[j].is_mafia())
-            .map(|j| self.belief[a][j])
-            .sum()
+        self.mafia.iter().map(|&j| self.belief[a][j]).sum()
     }
 
     /// Each living citizen's information gain since it was last measured (IGPO, arXiv
     /// 2510.14967): the change in the log-probability its belief gives the true mafia (floored
-    /// at [`INFORMATION_FLOOR`]), with that probability, for those whose belief in the truth
-    /// moved. At a reset every baseline is set and nothing is returned.
-    fn information(&mut self, reset: bool) -> Vec<(usize, f64, f64)> {
-        let mut gains = Vec::new();
+    /// at [`INFORMATION_FLOOR`]); `gained(a, gain, p)` for each whose belief in the truth `p`
+    /// moved. At a reset every baseline is set and nothing is reported.
+    fn information(&mut self, reset: bool, mut gained: impl FnMut(usize, f64, f64)) {
         for a in 0..self.roles.len() {
             if self.roles[a].is_mafia() || !(self.alive[a] || reset) {
                 continue;
             }
             let p = self.belief_in_mafia(a);
+            if p == self.truth[a].0 && !reset {
+                continue;
+            }
             let log = p.max(INFORMATION_FLOOR).ln();
-            let gain = log - self.log_truth[a];
-            self.log_truth[a] = log;
+            let gain = log - self.truth[a].1;
+            self.truth[a] = (p, log);
             if !reset && gain != 0.0 {
-                gains.push((a, gain, p));
+                gained(a, gain, p);
             }
         }
-        gains
     }
 }
 
@@ -381,11 +382,13 @@ impl State {
 /// reads nothing but the roles the player knows (the blocks `known_mafia` and `known_town` of
 /// its observation), and ignores what the others say and do.
 pub fn posterior(known: &[Option<Role>], m: usize, out: &mut [f64]) {
-    let found = known
-        .iter()
-        .filter(|k| k.is_some_and(Role::is_mafia))
-        .count();
-    let unknown = known.iter().filter(|k| k.is_none()).count();
+    let (mut found, mut unknown) = (0, 0);
+    for k in known {
+        match k {
+            Some(role) => found += usize::from(role.is_mafia()),
+            None => unknown += 1,
+        }
+    }
     let hidden = match unknown {
         0 => 0.0,
         u => m.saturating_sub(found) as f64 / u as f64,
@@ -692,8 +695,9 @@ impl Rules for MafiaConfig {
             voters: 0,
             belief: vec![vec![0.0; n]; n],
             scripted: vec![false; n],
-            log_truth: vec![0.0; n],
+            truth: vec![(0.0, 0.0); n],
             learned: false,
+            mafia: Vec::new(),
         };
         game.env_component(|| state.clone())
             .env_component(Events::default)
@@ -759,8 +763,9 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
             *k = (a == j || mafia_pair).then_some(state.roles[j]);
         }
     }
+    state.mafia = (0..n).filter(|&a| state.roles[a].is_mafia()).collect();
     state.refresh_beliefs(true);
-    state.information(true);
+    state.information(true, |_, _, _| {});
     state.learned = false;
     state.day = 0;
     state.votes.fill(0);
@@ -1167,7 +1172,7 @@ fn resolve_env(
     if std::mem::take(&mut state.learned) {
         state.refresh_beliefs(false);
     }
-    for (a, gain, p) in state.information(false) {
+    state.information(false, |a, gain, p| {
         let a = AgentId(a as u32);
         let act = Act {
             kind: "believe",
@@ -1178,7 +1183,7 @@ fn resolve_env(
             format!("{a} now gives the mafia {p:.3}")
         });
         events.information.push((a, u, gain));
-    }
+    });
 }
 
 /// Reward components: the end of the game (attributed to the reveal that decided it),
