@@ -1,7 +1,7 @@
 //! Mafia / Werewolf: win odds against an exact dynamic program, and the rules one by one.
 
-use socium::core::{AgentId, Sim, StepError, space::ActionProblem};
-use socium::games::deduction::mafia::obs;
+use socium::core::{AgentId, Audience, Sim, StepError, space::ActionProblem};
+use socium::games::deduction::mafia::{INFORMATION, obs};
 use socium::scenario::{Scenario, run};
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,6 +85,25 @@ fn roles(sim: &Sim, n: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Steps with one act per player (`acts[a]`), every player stating a uniform belief.
+fn play(sim: &mut Sim, acts: &[f32]) -> Result<(), StepError> {
+    sim.step(&rows(acts, None))
+}
+
+/// The action rows of `acts`, one per player, each with a uniform belief, but player `a`'s belief
+/// `b` where `belief` is `Some((a, b))`.
+fn rows(acts: &[f32], belief: Option<(usize, &[f32])>) -> Vec<f32> {
+    let n = acts.len();
+    let mut rows: Vec<f32> = acts
+        .iter()
+        .flat_map(|&act| std::iter::once(act).chain(vec![1.0 / n as f32; n]))
+        .collect();
+    if let Some((a, b)) = belief {
+        rows[a * (n + 1) + 1..(a + 1) * (n + 1)].copy_from_slice(b);
+    }
+    rows
+}
+
 fn alive(sim: &Sim, n: usize) -> Vec<bool> {
     let row = &sim.env().observations()[..obs::dim(n)];
     (0..n).map(|j| row[obs::alive(n) + j] == 1.0).collect()
@@ -98,7 +117,7 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     let (mafia, seer, doctor) = (role(1), role(2), role(3));
     let villager = role(0);
     // Day 1: everyone abstains, nobody is lynched.
-    sim.step(&[0.0; 6]).unwrap();
+    play(&mut sim, &[0.0; 6]).unwrap();
     assert_eq!(alive(&sim, n), vec![true; 6]);
     // Night 1: only the mafia, the seer and the doctor act.
     let acting: Vec<usize> = (0..n).filter(|&a| sim.env().acting()[a]).collect();
@@ -110,13 +129,13 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     night[mafia] = (1 + mafia) as f32;
     night[seer] = (1 + mafia) as f32;
     night[doctor] = (1 + villager) as f32;
-    let err = sim.step(&night).unwrap_err();
+    let err = play(&mut sim, &night).unwrap_err();
     assert!(
         matches!(err, StepError::BadAction { agent, problem: ActionProblem::Masked { .. } } if agent == AgentId(mafia as u32)),
         "{err:?}"
     );
     night[mafia] = (1 + villager) as f32;
-    sim.step(&night).unwrap();
+    play(&mut sim, &night).unwrap();
     assert_eq!(
         alive(&sim, n),
         vec![true; 6],
@@ -129,11 +148,11 @@ fn the_doctor_saves_the_mafia_target_and_the_seer_learns_a_role() {
     // Day 2: a vote for a dead or absent target is refused; the lynch takes the plurality.
     let mut votes = [(1 + mafia) as f32; 6];
     votes[mafia] = (1 + villager) as f32;
-    sim.step(&votes).unwrap();
+    play(&mut sim, &votes).unwrap();
     assert!(!alive(&sim, n)[mafia], "the mafia is lynched");
     assert!(sim.env().is_done(), "no mafia left: the town wins");
     let win: Vec<f32> = (0..n)
-        .map(|a| sim.env().reward_components()[a * 2])
+        .map(|a| sim.env().reward_components()[a * 3])
         .collect();
     for (a, w) in win.iter().enumerate() {
         assert_eq!(*w, if a == mafia { -1.0 } else { 1.0 }, "agent {a}");
@@ -167,21 +186,21 @@ fn the_mafia_win_when_they_match_the_town() {
         }) as f32;
         v
     };
-    sim.step(&vote_for(villagers[0])).unwrap();
+    play(&mut sim, &vote_for(villagers[0])).unwrap();
     let mut night = [0.0; 5];
     night[mafia] = (1 + villagers[1]) as f32;
-    sim.step(&night).unwrap();
+    play(&mut sim, &night).unwrap();
     assert_eq!(alive(&sim, n).iter().filter(|&&a| a).count(), 3);
     assert!(!sim.env().is_done());
     // A vote for a dead player is refused, with nothing moved.
-    let err = sim.step(&vote_for(villagers[0])).unwrap_err();
+    let err = play(&mut sim, &vote_for(villagers[0])).unwrap_err();
     assert!(matches!(err, StepError::BadAction { .. }), "{err:?}");
     let mut v = [0.0; 5];
     for &a in &[mafia, villagers[2], villagers[3]] {
         v[a] = (1 + villagers[2]) as f32;
     }
     v[villagers[2]] = (1 + villagers[3]) as f32;
-    sim.step(&v).unwrap();
+    play(&mut sim, &v).unwrap();
     assert!(sim.env().is_done());
     assert_eq!(
         sim.env()
@@ -189,8 +208,13 @@ fn the_mafia_win_when_they_match_the_town() {
             .mean(socium::games::deduction::mafia::MAFIA_WIN),
         Some(1.0)
     );
+    // The last utterance but the citizens' private belief statements after it.
     let utterances = sim.env().utterances();
-    let last = utterances.last().unwrap();
+    let last = utterances
+        .iter()
+        .rev()
+        .find(|u| u.act.kind != "believe")
+        .unwrap();
     assert_eq!(
         (last.act.kind, last.speaker),
         ("lynched", AgentId(villagers[2] as u32))
@@ -203,4 +227,105 @@ fn the_mafia_win_when_they_match_the_town() {
             .filter(|e| e.dimension.0 == 0)
             .all(|e| e.utterance == last.id)
     );
+}
+
+/// An outside player states a belief with every act: a row that is not a distribution is refused,
+/// naming the player and the entries, with nothing moved; a stated belief is kept (the player's
+/// observation shows it), and a citizen whose belief in the true mafia moves states it in a
+/// private `believe` utterance whose `information` entry is the change in its log.
+#[test]
+fn an_outside_players_belief_is_checked_kept_and_scored() {
+    let (mut sim, n) = six_with_roles();
+    let r = roles(&sim, n);
+    let mafia = r.iter().position(|&k| k == 1).unwrap();
+    let villager = r.iter().position(|&k| k == 0).unwrap();
+    let dim = obs::dim(n);
+    let belief = |sim: &Sim, a: usize| {
+        let at = a * dim + obs::belief(n);
+        sim.env().observations()[at..at + n].to_vec()
+    };
+    // At the deal a citizen's belief is uniform over the others, a mafia member's on its team.
+    let mut uniform = vec![0.2; n];
+    uniform[villager] = 0.0;
+    assert_eq!(belief(&sim, villager), uniform);
+    let mut team = vec![0.0; n];
+    team[mafia] = 1.0;
+    assert_eq!(belief(&sim, mafia), team);
+    let before = sim.env().observations().to_vec();
+    let refused = |sim: &mut Sim, b: &[f32]| match sim.step(&rows(&[0.0; 6], Some((villager, b)))) {
+        Err(StepError::BadAction { agent, problem, .. }) => {
+            assert_eq!(agent.index(), villager);
+            problem
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(&mut sim, &[0.5; 6]),
+        ActionProblem::NotADistribution {
+            start: 1,
+            end: 7,
+            sum: 3.0
+        }
+    );
+    let negative = [-0.25, 0.5, 0.25, 0.25, 0.0, 0.25];
+    assert!(
+        matches!(
+            refused(&mut sim, &negative),
+            ActionProblem::OutOfRange { index: 1, .. }
+        ),
+        "the first entry of the belief"
+    );
+    let error = sim
+        .step(&rows(&[0.0; 6], Some((villager, &[0.1; 6]))))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("agent {villager}"))
+            && error.contains("entries 1..7 sum to 0.6")
+            && error.contains("expected a probability distribution summing to 1"),
+        "{error}"
+    );
+    assert_eq!(sim.env().observations(), &before[..], "nothing moved");
+    // At the vote (everyone abstains) the villager names the mafia member with certainty; the
+    // others state a uniform belief over all six.
+    sim.step(&rows(&[0.0; 6], Some((villager, &team)))).unwrap();
+    assert_eq!(belief(&sim, villager), team);
+    let env = sim.env();
+    let believe: Vec<_> = env
+        .utterances()
+        .iter()
+        .filter(|u| u.act.kind == "believe")
+        .collect();
+    let speakers: Vec<usize> = believe.iter().map(|u| u.speaker.index()).collect();
+    assert_eq!(
+        speakers,
+        (0..n).filter(|&a| a != mafia).collect::<Vec<_>>(),
+        "every citizen's belief in the truth moved; the mafia's counts for nothing"
+    );
+    for u in &believe {
+        let a = u.speaker.index();
+        assert_eq!(
+            u.audience,
+            Audience::Agent(u.speaker),
+            "a private statement"
+        );
+        let entries: Vec<_> = env
+            .reward_entries()
+            .iter()
+            .filter(|e| e.utterance == u.id)
+            .collect();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].agent, entries[0].dimension),
+            (u.speaker, INFORMATION)
+        );
+        // From 1/5 at the deal to 1 (the villager) or 1/6 (a uniform belief).
+        let p: f64 = if a == villager {
+            1.0
+        } else {
+            f64::from(1.0f32 / 6.0)
+        };
+        assert_eq!(u.act.value, p);
+        assert!((entries[0].value - (p.ln() - 0.2f64.ln())).abs() < 1e-12);
+    }
 }

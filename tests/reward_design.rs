@@ -248,45 +248,62 @@ fn a_heron_hierarchy_names_real_dimensions_with_a_margin_each() {
     }
 }
 
-/// Potential-based shaping (Ng, Harada & Russell 1999) with γ = 1 on the donor game's
-/// `resources`: every agent's episode return moves by exactly Φ(s_T) − Φ(s_0) (its final
-/// resources less the initial 10), and the strategies rank as before.
-#[test]
-fn shaping_with_gamma_one_moves_each_return_by_the_potentials_change() {
-    let text = |shaping: &str| {
-        format!(
-            "[scenario]\nname = \"p\"\nseed = 8\nepisodes = 2\n[game.donor_cultural]\nrounds = 8\ngames = 1\n\
-             [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
-             [[agents]]\nstrategy = \"allc\"\ncount = 2\n{shaping}"
-        )
-    };
-    let plain = Scenario::parse(&text(""), Path::new("p.toml")).unwrap();
+/// Potential-based shaping (Ng, Harada & Russell 1999) with γ = 1: the scenario `text` (every
+/// agent scripted) is played without shaping and with `[shaping.<potential>] gamma = 1`, three
+/// episodes in lockstep; every agent's episode return moves by exactly Φ(s_T) − Φ(s_0), its
+/// potential after the last step less its potential after the reset, and `socium run` ranks the
+/// agent groups by mean return as before. `check` is called at each episode's end with the shaped
+/// env, each agent and its Φ(s_0) and Φ(s_T). Returns the largest |Φ(s_T) − Φ(s_0)| seen.
+fn shaping_moves_each_return_by_the_potentials_change(
+    text: &str,
+    potential: &str,
+    check: impl Fn(&socium::core::EnvView, usize, f64, f64),
+) -> f64 {
+    use socium::core::{AgentId, PotentialId, Potentials};
+    let plain = Scenario::parse(text, Path::new("p.toml")).unwrap();
     let shaped = Scenario::parse(
-        &text("[shaping.resources]\ngamma = 1\n"),
+        &format!("{text}[shaping.{potential}]\ngamma = 1\n"),
         Path::new("p.toml"),
     )
     .unwrap();
+    let id = plain
+        .game
+        .potentials()
+        .iter()
+        .position(|p| p.name == potential)
+        .map(|p| PotentialId(p as u16))
+        .unwrap();
     let (mut a, mut b) = (plain.sim().unwrap(), shaped.sim().unwrap());
+    let n = a.agent_count();
+    let actions = vec![0.0; n * a.spaces().action.flat_dim()];
+    let values = |sim: &socium::core::Sim| -> Vec<f64> {
+        let potentials = sim.env().get::<Potentials>().unwrap();
+        (0..n)
+            .map(|x| potentials.get(AgentId(x as u32), id))
+            .collect()
+    };
+    let mut largest = 0.0f64;
     for episode in 0..3 {
         if episode > 0 {
             a.reset(None);
             b.reset(None);
         }
+        let start = values(&b);
         while !a.env().is_done() {
-            a.step(&[0.0; 6]).unwrap();
-            b.step(&[0.0; 6]).unwrap();
+            a.step(&actions).unwrap();
+            b.step(&actions).unwrap();
         }
-        let potentials = b.env().get::<socium::core::Potentials>().unwrap();
-        for agent in 0..6u32 {
-            let id = socium::core::AgentId(agent);
-            let final_resources = potentials.get(id, socium::core::PotentialId(0));
-            let moved = b.env().episode_returns()[agent as usize]
-                - a.env().episode_returns()[agent as usize];
+        assert!(b.env().is_done(), "the shaped run ends with the plain one");
+        let end = values(&b);
+        for agent in 0..n {
+            let change = end[agent] - start[agent];
+            let moved = b.env().episode_returns()[agent] - a.env().episode_returns()[agent];
             assert!(
-                (moved - (final_resources - 10.0)).abs() < 1e-6,
-                "episode {episode}, agent {agent}: {moved} vs {}",
-                final_resources - 10.0
+                (moved - change).abs() < 1e-6,
+                "{potential}, episode {episode}, agent {agent}: {moved} vs {change}"
             );
+            check(&b.env(), agent, start[agent], end[agent]);
+            largest = largest.max(change.abs());
         }
     }
     let dir = tempfile::tempdir().unwrap();
@@ -303,8 +320,96 @@ fn shaping_with_gamma_one_moves_each_return_by_the_potentials_change() {
     assert_eq!(
         order(&plain, "a"),
         order(&shaped, "b"),
-        "the ranking of the strategies"
+        "{potential}: the ranking of the strategies"
     );
+    largest
+}
+
+/// The donor game's `resources`: Φ(s_0) is the initial 10.
+#[test]
+fn shaping_with_gamma_one_moves_each_return_by_the_potentials_change() {
+    let text = "[scenario]\nname = \"p\"\nseed = 8\nepisodes = 2\n[game.donor_cultural]\nrounds = 8\ngames = 1\n\
+                [[agents]]\nstrategy = \"reciprocal\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+                [[agents]]\nstrategy = \"allc\"\ncount = 2\n";
+    let moved =
+        shaping_moves_each_return_by_the_potentials_change(text, "resources", |_, _, start, _| {
+            assert_eq!(start, 10.0)
+        });
+    assert!(moved > 0.0);
+}
+
+/// The indirect-reciprocity games' `reputation`, under image scoring with incomplete
+/// information and under norms with public and private assessment (errors, own norms): Φ(s_0)
+/// is the initial view (image 0, Good 1), and Φ(s_T) − Φ(s_0) is the agent's episode total on
+/// the `reputation` dimension (the potential is the reputation whose changes it gives).
+#[test]
+fn reputation_shaping_moves_each_return_by_the_reputations_change() {
+    let games = [
+        (
+            "[game.image_scoring]\nrounds = 10\nobservation = 0.5\nexecution_error = 0.1\n\
+             [[agents]]\nstrategy = \"discriminator\"\ncount = 8\nparams = { k = 0 }\n\
+             [[agents]]\nstrategy = \"allc\"\ncount = 4\n[[agents]]\nstrategy = \"alld\"\ncount = 4\n",
+            0.0,
+        ),
+        (
+            "[game.norms]\nrounds = 20\nnorm = \"stern_judging\"\nassessment_error = 0.05\n\
+             [[agents]]\nstrategy = \"discriminator\"\ncount = 8\n\
+             [[agents]]\nstrategy = \"apologetic_discriminator\"\ncount = 4\n\
+             [[agents]]\nstrategy = \"alld\"\ncount = 4\n",
+            1.0,
+        ),
+        (
+            "[game.norms]\nrounds = 20\nassessment = \"private\"\nobservation = 0.6\n\
+             assessment_error = 0.05\nexecution_error = 0.05\n\
+             [[agents]]\nstrategy = \"own_norm\"\ncount = 6\nparams = { norm = 185 }\n\
+             [[agents]]\nstrategy = \"discriminator\"\ncount = 6\n\
+             [[agents]]\nstrategy = \"alld\"\ncount = 4\n",
+            1.0,
+        ),
+    ];
+    for (game, initial) in games {
+        let text = format!("[scenario]\nname = \"r\"\nseed = 6\nepisodes = 4\n{game}");
+        let reputation = 1; // the dimension after payoff
+        let moved = shaping_moves_each_return_by_the_potentials_change(
+            &text,
+            "reputation",
+            |env, agent, start, end| {
+                assert_eq!(start, initial, "{game}");
+                let dims = env.reward_dimensions().len();
+                let total = env.episode_raw_rewards()[agent * dims + reputation];
+                assert!(
+                    (end - start - total).abs() < 1e-9,
+                    "{game}: agent {agent}: {} vs {total}",
+                    end - start
+                );
+            },
+        );
+        assert!(moved > 0.0, "{game}: no reputation moved");
+    }
+}
+
+/// The social deduction games' `belief`: a crewmate's or citizen's belief in the true hidden
+/// team (0 for its members): Φ(s_0) is the prior `p_0` (0 for the hidden team).
+#[test]
+fn belief_shaping_moves_each_return_by_the_beliefs_change() {
+    let among_us = "[scenario]\nname = \"b\"\nseed = 3\nepisodes = 40\nmax_steps = 200\n\
+                    [game.among_us]\n[[agents]]\nstrategy = \"bayesian\"\ncount = 3\n\
+                    [[agents]]\nstrategy = \"random\"\ncount = 3\n";
+    let werewolf = "[scenario]\nname = \"b\"\nseed = 3\nepisodes = 200\n\
+                    [game.mafia]\nmafia = 2\nseer = true\ndoctor = true\ndiscussion = 1\n\
+                    [[agents]]\nstrategy = \"informed\"\ncount = 5\n\
+                    [[agents]]\nstrategy = \"random\"\ncount = 4\n";
+    // Among Us: 1 imposter among 6, p_0 = 1/5; Mafia: 2 among 9, p_0 = 2/8.
+    for (text, p_0) in [(among_us, 0.2), (werewolf, 0.25)] {
+        let moved =
+            shaping_moves_each_return_by_the_potentials_change(text, "belief", |_, _, start, _| {
+                assert!(
+                    start == 0.0 || (start - p_0).abs() < 1e-12,
+                    "{text}: {start}"
+                );
+            });
+        assert!(moved > 0.0, "{text}: no belief moved");
+    }
 }
 
 #[test]
@@ -327,14 +432,14 @@ fn shaping_names_a_potential_of_the_game() {
     assert!(err.contains("it has resources"), "{err}");
 }
 
-/// Information gain in the Among Us-style game (IGPO): each crewmate's `information` entries,
-/// each on the private `believe` utterance that states its new belief in the true imposters,
-/// sum over an episode to `ln p_T − ln p_0`, with `p_0 = 1/4` (1 imposter among the 4 others)
-/// and `p_T` the last belief stated.
-#[test]
-fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+/// Information gain (IGPO) in the scenario `file`: each truth-seeker's `information` entries, each
+/// on the private `believe` utterance that states its new belief in the truth, sum over an episode
+/// to `ln p_T − ln p_0`, with `p_0` its belief at the deal and `p_T` the last belief it stated;
+/// players whose observation entry `hidden` is 1 (the hidden team) state nothing. Returns the
+/// number of players checked.
+fn information_sums_to_the_change_in_log_belief(file: &str, p_0: f64, hidden: usize) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let s = Scenario::load(&root.join("scenarios/among_us.toml")).unwrap();
+    let s = Scenario::load(&root.join("scenarios").join(file)).unwrap();
     let information = s
         .game
         .reward_dimensions()
@@ -343,17 +448,26 @@ fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
         .unwrap();
     let mut sim = s.sim().unwrap();
     let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    let obs_dim = sim.spaces().observation.flat_dim();
     let mut checked = 0;
     for episode in 0..6 {
         if episode > 0 {
             sim.reset(None);
         }
+        let team: Vec<bool> = (0..sim.agent_count())
+            .map(|a| sim.env().observations()[a * obs_dim + hidden] == 1.0)
+            .collect();
         let mut gains = std::collections::HashMap::<u32, f64>::new();
         let mut last = std::collections::HashMap::<u32, f64>::new();
         while !sim.env().is_done() {
             sim.step(&actions).unwrap();
             let env = sim.env();
             for u in env.utterances().iter().filter(|u| u.act.kind == "believe") {
+                assert!(
+                    !team[u.speaker.index()],
+                    "{file}: {:?} is on the hidden team",
+                    u.speaker
+                );
                 last.insert(u.speaker.0, u.act.value);
                 let entries: Vec<_> = env
                     .reward_entries()
@@ -373,16 +487,35 @@ fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
             }
         }
         for (agent, p) in &last {
-            let expected = p.max(1e-6).ln() - 0.25f64.ln();
+            let expected = p.max(1e-6).ln() - p_0.ln();
             assert!(
                 (gains[agent] - expected).abs() < 1e-9,
-                "episode {episode}, agent {agent}: {} vs {expected}",
+                "{file}, episode {episode}, agent {agent}: {} vs {expected}",
                 gains[agent]
             );
             checked += 1;
         }
     }
+    checked
+}
+
+/// In the Among Us-style game `p_0 = 1/4` (1 imposter among the 4 others).
+#[test]
+fn information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+    let imposter = socium::games::deduction::among_us::obs::IMPOSTER;
+    let checked = information_sums_to_the_change_in_log_belief("among_us.toml", 0.25, imposter);
     assert!(checked >= 6, "{checked} crewmates checked");
+}
+
+/// In Mafia a citizen's belief moves as roles become known to it (revealed at death, or found as
+/// the seer): `p_0 = m / (n − 1)`, 1/4 with 1 mafia among 5 players, 2/7 with 2 among 8.
+#[test]
+fn mafia_information_gain_sums_to_the_change_in_log_belief_in_the_truth() {
+    let mafia = socium::games::deduction::mafia::obs::ROLE + 1;
+    for (file, p_0) in [("mafia.toml", 0.25), ("werewolf.toml", 2.0 / 7.0)] {
+        let checked = information_sums_to_the_change_in_log_belief(file, p_0, mafia);
+        assert!(checked >= 6, "{file}: {checked} citizens checked");
+    }
 }
 
 /// Every reward-design setting at once — transforms with windows, references and ranks, a
@@ -465,6 +598,50 @@ fn the_summary_has_each_dimensions_transformed_totals_beside_the_raw_ones() {
         assert_eq!(
             group.mean_components["reputation"],
             group.mean_rewards["reputation"]
+        );
+    }
+}
+
+/// Shaping by each game's new potentials (`reputation`, `belief`) gives the same VecEnv buffers on
+/// 1 and 2 threads as its Sims stepped one by one, and moves the rewards.
+#[test]
+fn shaping_by_reputation_and_belief_is_thread_independent() {
+    let games = [
+        (
+            "reputation",
+            "[game.norms]\nrounds = 30\nassessment = \"private\"\nobservation = 0.5\n\
+             assessment_error = 0.1\n[[agents]]\nstrategy = \"discriminator\"\ncount = 6\n\
+             [[agents]]\nstrategy = \"alld\"\ncount = 2\n",
+        ),
+        (
+            "reputation",
+            "[game.image_scoring]\nrounds = 30\nobservation = 0.5\n\
+             [[agents]]\nstrategy = \"discriminator\"\ncount = 6\n\
+             [[agents]]\nstrategy = \"alld\"\ncount = 2\n",
+        ),
+        (
+            "belief",
+            "[game.among_us]\n[[agents]]\nstrategy = \"bayesian\"\ncount = 5\n",
+        ),
+        (
+            "belief",
+            "[game.mafia]\nmafia = 2\nseer = true\ndiscussion = 1\n\
+             [[agents]]\nstrategy = \"informed\"\ncount = 7\n",
+        ),
+    ];
+    for (potential, game) in games {
+        let text = |shaping: &str| format!("[scenario]\nname = \"t\"\n{game}{shaping}");
+        let shaped = Scenario::parse(
+            &text(&format!("[shaping.{potential}]\ngamma = 0.9\nweight = 2\n")),
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let plain = Scenario::parse(&text(""), Path::new("t.toml")).unwrap();
+        let a = common::vec_env_equals_sequential_stepping(game, &shaped, &shaped.config, 8, 30);
+        let b = common::vec_env_equals_sequential_stepping(game, &plain, &plain.config, 8, 30);
+        assert!(
+            a.iter().zip(&b).any(|(x, y)| x.rewards != y.rewards),
+            "{game}: shaping changed no reward"
         );
     }
 }

@@ -384,11 +384,22 @@ fn replay_prints_an_episode_step_by_step() {
         "{replay}"
     );
     assert!(replay.contains(" votes to lynch agent "), "{replay}");
-    // The game's end names every player's win or loss on the deciding reveal.
-    let last = replay.lines().last().unwrap();
+    // The game's end names every player's win or loss on the deciding reveal, the last reveal
+    // (only the citizens' private belief statements come after it).
+    let reveal = replay
+        .lines()
+        .rev()
+        .find(|l| l.contains("they were"))
+        .unwrap();
+    assert!(reveal.contains("win "), "{reveal}");
+    let after: Vec<&str> = replay
+        .lines()
+        .skip_while(|l| *l != reveal)
+        .skip(1)
+        .collect();
     assert!(
-        last.contains("they were") && last.contains("win "),
-        "{last}"
+        after.iter().all(|l| l.contains("now gives the mafia")),
+        "{after:?}"
     );
     let o = socium(&["replay", dir.to_str().unwrap(), "--episode", "3"]);
     assert!(!o.status.success());

@@ -13,9 +13,22 @@
 //! player's role each night, a **doctor** protects one living player from that night's kill.
 //! Roles are dealt at random at every reset.
 //!
-//! Acts (one `Discrete(1 + 2n)` action): `0` skip (stay silent, abstain); `1 + j` aim at player
-//! `j` (accuse in discussion, vote by day, kill / investigate / protect by night); `1 + n + j`
-//! vouch for `j` (discussion only). The action mask says which are legal for whom in each phase.
+//! The action of `n` players is `Tuple(Discrete(1 + 2n), Simplex(n))`: an act and a belief.
+//! Acts: `0` skip (stay silent, abstain); `1 + j` aim at player `j` (accuse in discussion, vote
+//! by day, kill / investigate / protect by night); `1 + n + j` vouch for `j` (discussion only).
+//! The action mask (over the acts) says which are legal for whom in each phase.
+//!
+//! The belief is over who is mafia, the dead included: `b_j = P(j is mafia) / m`, the
+//! probability mass that player `j` is mafia normalised over the players (the marginal
+//! probabilities of `m` mafia sum to `m`). Its belief in the truth, read as in the Among Us-style
+//! game, is `p = Σ b_j` over the true mafia `j`: for one mafia the probability of the true
+//! mafia member, for `m` the mean of the true members' marginal probabilities; 1 exactly when the
+//! belief is certain of the true mafia set. Scripted players state the posterior given the roles
+//! they know, the deal being uniform ([`posterior`]); the others' beliefs are what they stated
+//! last, and every player's is in its observation. The `information` reward dimension (IGPO,
+//! arXiv 2510.14967) gives a living citizen, whenever its `p` moves, the change in `ln p`
+//! (floored at ln 10⁻⁶), on a private `believe` utterance stating `p`; the `belief` potential is
+//! a citizen's `p` (0 for the mafia), for potential-based shaping.
 //!
 //! For an agent that reads (a language model), [`Rules::prompt`] renders a player's situation
 //! from its observation row and action mask: the rules, its role, what it knows and its legal acts.
@@ -25,16 +38,19 @@ use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
-    Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, DimId, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
-    RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
-    Utterances, bounded::Count,
+    Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
+    DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
+    Phase, PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
+    Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
 };
 use std::fmt::Write as _;
 
-/// The most players: each observes every player (7 entries each) and remembers what it learned
-/// of each, so memory grows as the square of the players (a thousand: 28 MB of observations).
+/// The most players: each observes every player (8 entries each) and remembers what it learned
+/// of each, so memory grows as the square of the players (a thousand: 32 MB of observations).
 pub const MAX_PLAYERS: usize = 1000;
+
+/// Lowest probability the information gain takes the log of (a belief of 0 would give −∞).
+pub const INFORMATION_FLOOR: f64 = 1e-6;
 
 /// The most messages of a day's discussion (2^20).
 pub const MAX_MESSAGES: u64 = 1 << 20;
@@ -147,9 +163,14 @@ pub mod obs {
     pub fn votes(n: usize) -> usize {
         BLOCKS + 6 * n
     }
+    /// This player's belief: the share of the mafia it gives each player (`P(j is mafia) / m`,
+    /// summing to 1), as it last stated it (a scripted player's: its posterior).
+    pub fn belief(n: usize) -> usize {
+        BLOCKS + 7 * n
+    }
     /// Entries.
     pub fn dim(n: usize) -> usize {
-        BLOCKS + 7 * n
+        BLOCKS + 8 * n
     }
 }
 
@@ -157,8 +178,12 @@ pub mod obs {
 pub const WIN: DimId = DimId(0);
 /// Reward dimension: +1 to a citizen for each vote against a mafia member.
 pub const VOTE: DimId = DimId(1);
+/// Reward dimension: a citizen's information gain (IGPO, arXiv 2510.14967), the step's change in
+/// the log-probability its belief gives the true mafia, on a private `believe` utterance; over
+/// an episode it sums to `ln p_T − ln p_0`.
+pub const INFORMATION: DimId = DimId(2);
 
-static DIMENSIONS: [DimensionInfo; 2] = [
+static DIMENSIONS: [DimensionInfo; 3] = [
     DimensionInfo {
         name: "win",
         summary: "+1 to the winning side, −1 to the losing side, when the game ends",
@@ -169,7 +194,23 @@ static DIMENSIONS: [DimensionInfo; 2] = [
         summary: "+1 to a citizen for a vote against a mafia member",
         default_weight: 0.0,
     },
+    DimensionInfo {
+        name: "information",
+        summary: "a citizen's information gain: the step's change in the log-probability its \
+                  belief gives the true mafia (IGPO)",
+        default_weight: 0.0,
+    },
 ];
+
+/// Potential: a citizen's belief in the true mafia, `p` (0 for the mafia; a dead citizen's stays
+/// as it was at its death).
+pub const BELIEF: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "belief",
+    summary: "a citizen's belief in the true mafia (the summed share its belief gives them); 0 \
+              for the mafia",
+}];
 
 /// Metric: 1 when the mafia won the episode, 0 when the town did.
 pub const MAFIA_WIN: MetricId = MetricId(0);
@@ -208,7 +249,8 @@ static STRATEGIES: [StrategyInfo; 2] = [
 ];
 
 /// A scripted player. Both strategies decide from the player's own observation row and action
-/// mask alone: neither reads a role the player does not know.
+/// mask alone: neither reads a role the player does not know. Both state the belief of their row,
+/// the posterior given the roles they know ([`posterior`]).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Uniform among the legal targets; never speaks or abstains.
@@ -243,6 +285,18 @@ struct State {
     vouched: Vec<u32>,
     votes: Vec<u32>,
     voters: u32,
+    /// `belief[a][j]`: player `a`'s share of the mafia on `j` (`P(j is mafia) / m`): the
+    /// posterior for a scripted player, the belief it last stated for any other.
+    belief: Vec<Vec<f64>>,
+    /// Whose beliefs the game computes: its scripted players'.
+    scripted: Vec<bool>,
+    /// Each citizen's belief in the true mafia when last measured, and its log (floored at
+    /// [`INFORMATION_FLOOR`]): the baseline of its information gain.
+    truth: Vec<(f64, f64)>,
+    /// Whether a role became known to someone this step (a reveal, an investigation).
+    learned: bool,
+    /// The mafia members, dead or alive.
+    mafia: Vec<usize>,
 }
 
 impl State {
@@ -276,6 +330,75 @@ impl State {
         for known in &mut self.known {
             known[a.index()] = Some(role);
         }
+        self.learned = true;
+    }
+
+    /// Every living scripted citizen's belief becomes its posterior (a dead player's stays as it
+    /// was; a mafia member's is its team from the deal on); `all`: every player's (at the deal,
+    /// what an outside player sees in its observation until it states a belief).
+    fn refresh_beliefs(&mut self, all: bool) {
+        let m = self.config.mafia.get() as usize;
+        for a in 0..self.roles.len() {
+            let citizen = !self.roles[a].is_mafia();
+            if all || (self.scripted[a] && self.alive[a] && citizen) {
+                posterior(&self.known[a], m, &mut self.belief[a]);
+            }
+        }
+    }
+
+    /// The probability `a`'s belief gives the true mafia: the summed share it gives them.
+    fn belief_in_mafia(&self, a: usize) -> f64 {
+        self.mafia.iter().map(|&j| self.belief[a][j]).sum()
+    }
+
+    /// Each living citizen's information gain since it was last measured (IGPO, arXiv
+    /// 2510.14967): the change in the log-probability its belief gives the true mafia (floored
+    /// at [`INFORMATION_FLOOR`]); `gained(a, gain, p)` for each whose belief in the truth `p`
+    /// moved. At a reset every baseline is set and nothing is reported.
+    fn information(&mut self, reset: bool, mut gained: impl FnMut(usize, f64, f64)) {
+        for a in 0..self.roles.len() {
+            if self.roles[a].is_mafia() || !(self.alive[a] || reset) {
+                continue;
+            }
+            let p = self.belief_in_mafia(a);
+            if p == self.truth[a].0 && !reset {
+                continue;
+            }
+            let log = p.max(INFORMATION_FLOOR).ln();
+            let gain = log - self.truth[a].1;
+            self.truth[a] = (p, log);
+            if !reset && gain != 0.0 {
+                gained(a, gain, p);
+            }
+        }
+    }
+}
+
+/// The belief of a player who knows the roles `known` (its own, its team's, the revealed dead's,
+/// what it found as the seer), among `m` mafia dealt uniformly at random: a known mafia member
+/// is mafia with probability 1, a known citizen with 0, and the `m − k` mafia it has not found
+/// (`k` known) are equally likely to be any of the `u` players whose roles it does not know,
+/// `(m − k) / u` each; each probability divided by `m` into `out`, so that `out` sums to 1. It
+/// reads nothing but the roles the player knows (the blocks `known_mafia` and `known_town` of
+/// its observation), and ignores what the others say and do.
+pub fn posterior(known: &[Option<Role>], m: usize, out: &mut [f64]) {
+    let (mut found, mut unknown) = (0, 0);
+    for k in known {
+        match k {
+            Some(role) => found += usize::from(role.is_mafia()),
+            None => unknown += 1,
+        }
+    }
+    let hidden = match unknown {
+        0 => 0.0,
+        u => m.saturating_sub(found) as f64 / u as f64,
+    };
+    for (b, k) in out.iter_mut().zip(known) {
+        let p = match k {
+            Some(role) => f64::from(u8::from(role.is_mafia())),
+            None => hidden,
+        };
+        *b = p / m as f64;
     }
 }
 
@@ -284,13 +407,16 @@ impl State {
 struct Events {
     /// Citizens' votes against mafia members.
     good_votes: Vec<(AgentId, UtteranceId)>,
+    /// Citizens' information gains, each on the `believe` utterance stating the new belief.
+    information: Vec<(AgentId, UtteranceId, f64)>,
     /// The game's end: the mafia won, and the reveal that decided it.
     end: Option<(bool, UtteranceId)>,
 }
 
 /// Player `agent`'s situation in words, among `n` players, from its observation row and action
 /// mask: the rules as Braverman, Etesami & Mossel state them and its role; the day and stage, who
-/// is alive, the roles it knows, today's accusations and vouches and the last vote; its legal acts.
+/// is alive, the roles it knows, today's accusations and vouches, the last vote and its belief;
+/// its legal acts.
 fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u8]) -> Prompt {
     let flag = |at: usize| row[at] > 0.5;
     let one_hot = |at: usize, len: usize| (0..len).find(|&k| flag(at + k)).unwrap_or(0);
@@ -339,7 +465,9 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
     }
     rules.push_str(
         ". A dead player's role is revealed to all. The town wins when no mafia is left; the \
-         mafia win as soon as they are at least as many as the town.",
+         mafia win as soon as they are at least as many as the town. With every act each player \
+         states its belief of who is mafia, the dead included: a weight for each player, how \
+         likely it is mafia.",
     );
     write!(rules, "\nYou are player {me}, {}", role.name()).expect("writing to a String");
     match role {
@@ -451,6 +579,16 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         )
         .expect("writing to a String");
     }
+    let belief: Vec<String> = (0..n)
+        .map(|j| format!("player {j} {:.0}%", 100.0 * row[obs::belief(n) + j]))
+        .collect();
+    write!(
+        s,
+        "\nYour belief so far, the share of the mafia you give each player: {}. With your act, \
+         state your belief now: a weight for each player, how likely it is mafia.",
+        belief.join(", ")
+    )
+    .expect("writing to a String");
 
     let acts = Prompt::legal_acts(1 + 2 * n, mask, |a| describe(a, n, me, role, stage));
     Prompt {
@@ -491,9 +629,12 @@ impl Rules for MafiaConfig {
     }
 
     fn action_space(&self, agents: usize) -> Space {
-        Space::Discrete {
-            n: 1 + 2 * agents as u32,
-        }
+        Space::Tuple(vec![
+            Space::Discrete {
+                n: 1 + 2 * agents as u32,
+            },
+            Space::Simplex { n: agents as u32 },
+        ])
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {
@@ -506,6 +647,10 @@ impl Rules for MafiaConfig {
 
     fn metrics(&self) -> &'static [MetricInfo] {
         &METRICS
+    }
+
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
@@ -548,6 +693,11 @@ impl Rules for MafiaConfig {
             vouched: vec![0; n],
             votes: vec![0; n],
             voters: 0,
+            belief: vec![vec![0.0; n]; n],
+            scripted: vec![false; n],
+            truth: vec![(0.0, 0.0); n],
+            learned: false,
+            mafia: Vec::new(),
         };
         game.env_component(|| state.clone())
             .env_component(Events::default)
@@ -557,6 +707,9 @@ impl Rules for MafiaConfig {
             .add_systems(Phase::Resolve, resolve)
             .add_systems(Phase::Reward, reward)
             .add_systems(Phase::Record, record);
+        if game.shapes() {
+            game.add_systems(Phase::Observe, belief_potential);
+        }
     }
 }
 
@@ -575,13 +728,16 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
 }
 
 /// Deals the roles at random; the mafia know each other, everyone knows themselves.
-fn reset(mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
+fn reset(agents: Res<Agents>, mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
     for (state, rng) in &mut envs {
-        reset_env(state.into_inner(), rng.into_inner());
+        reset_env(state.into_inner(), &agents, rng.into_inner());
     }
 }
 
-fn reset_env(state: &mut State, rng: &mut SimRng) {
+fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
+    for a in agents.ids() {
+        state.scripted[a.index()] = matches!(agents.controller(a), Controller::Scripted(_));
+    }
     let n = state.roles.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng.pairing);
@@ -607,10 +763,29 @@ fn reset_env(state: &mut State, rng: &mut SimRng) {
             *k = (a == j || mafia_pair).then_some(state.roles[j]);
         }
     }
+    state.mafia = (0..n).filter(|&a| state.roles[a].is_mafia()).collect();
+    state.refresh_beliefs(true);
+    state.information(true, |_, _, _| {});
+    state.learned = false;
     state.day = 0;
     state.votes.fill(0);
     state.voters = 0;
     start_day(state, &mut rng.pairing);
+}
+
+/// The potential `belief`: each citizen's belief in the true mafia, 0 for the mafia, after every
+/// reset and step.
+fn belief_potential(mut envs: Query<(&State, &mut Potentials)>) {
+    for (state, potentials) in &mut envs {
+        let potentials = potentials.into_inner();
+        for a in 0..state.roles.len() {
+            let p = match state.roles[a].is_mafia() {
+                true => 0.0,
+                false => state.belief_in_mafia(a),
+            };
+            potentials.set(AgentId(a as u32), BELIEF, p);
+        }
+    }
 }
 
 /// Who acts at the coming step, which acts are legal, and what each player sees.
@@ -692,6 +867,7 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::accused(n) + j] = (state.accused[j] as f32 / living).min(1.0);
             row[obs::vouched(n) + j] = (state.vouched[j] as f32 / living).min(1.0);
             row[obs::votes(n) + j] = state.votes[j] as f32 / voters;
+            row[obs::belief(n) + j] = state.belief[a][j] as f32;
         }
     }
 }
@@ -789,7 +965,10 @@ fn decide_env<'a>(
                 None => random_target(mask, n, &mut rng.decide),
             },
         };
-        actions.0.row_mut(a)[0] = act as f32;
+        // The act, and the belief of the row: the posterior given the roles it knows.
+        let out = actions.0.row_mut(a);
+        out[0] = act as f32;
+        out[1..].copy_from_slice(&row[obs::belief(n)..obs::belief(n) + n]);
     }
 }
 
@@ -869,6 +1048,7 @@ fn resolve_env(
     done: &mut Done,
 ) {
     events.good_votes.clear();
+    events.information.clear();
     events.end = None;
     let n = state.roles.len();
     let acting: Vec<AgentId> = (0..n)
@@ -876,6 +1056,13 @@ fn resolve_env(
         .filter(|&a| turn.is_acting(a))
         .collect();
     let act_of = |a: AgentId| actions.0.row(a)[0] as usize;
+    // Beliefs stated with the actions (scripted players' are the game's posteriors).
+    for &a in acting.iter().filter(|a| !state.scripted[a.index()]) {
+        let stated = &actions.0.row(a)[1..];
+        for (b, &p) in state.belief[a.index()].iter_mut().zip(stated) {
+            *b = f64::from(p);
+        }
+    }
     match state.stage {
         Stage::Discussion => {
             let speaker = state.speakers.pop().expect("a speaker acts in discussion");
@@ -950,6 +1137,7 @@ fn resolve_env(
                     }
                     Role::Seer => {
                         state.known[a.index()][j] = Some(state.roles[j]);
+                        state.learned = true;
                         "investigate"
                     }
                     Role::Doctor => {
@@ -979,15 +1167,36 @@ fn resolve_env(
             }
         }
     }
+    // What the scripted players learned, and each citizen whose belief in the truth moved states
+    // it, privately.
+    if std::mem::take(&mut state.learned) {
+        state.refresh_beliefs(false);
+    }
+    state.information(false, |a, gain, p| {
+        let a = AgentId(a as u32);
+        let act = Act {
+            kind: "believe",
+            target: None,
+            value: p,
+        };
+        let u = utterances.say(a, Audience::Agent(a), act, || {
+            format!("{a} now gives the mafia {p:.3}")
+        });
+        events.information.push((a, u, gain));
+    });
 }
 
-/// Reward components: the end of the game (attributed to the reveal that decided it) and
-/// citizens' votes against the mafia (attributed to each vote).
+/// Reward components: the end of the game (attributed to the reveal that decided it),
+/// citizens' votes against the mafia (attributed to each vote) and their information gains
+/// (attributed to each belief statement).
 fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
         let ledger = ledger.into_inner();
         for &(a, u) in &events.good_votes {
             ledger.add(a, u, VOTE, 1.0);
+        }
+        for &(a, u, gain) in &events.information {
+            ledger.add(a, u, INFORMATION, gain);
         }
         if let Some((mafia_won, u)) = events.end {
             for (a, role) in state.roles.iter().enumerate() {
@@ -1038,12 +1247,21 @@ mod tests {
         row[obs::vouched(n) + 4] = 0.2;
         row[obs::votes(n) + 1] = 0.75;
         row[obs::votes(n) + 2] = 0.25;
+        for j in [1, 2, 4, 5] {
+            row[obs::belief(n) + j] = 0.25;
+        }
         let mut mask = vec![0u8; 1 + 2 * n];
         for j in [2, 3, 4, 5] {
             mask[1 + j] = 1;
         }
         let p = config.prompt(n, AgentId(0), &row, &mask);
         assert!(p.rules.contains("2 of them are mafia"), "{}", p.rules);
+        assert!(
+            p.rules
+                .contains("each player states its belief of who is mafia"),
+            "{}",
+            p.rules
+        );
         assert!(
             p.rules.contains("You are player 0, the seer"),
             "{}",
@@ -1057,6 +1275,8 @@ mod tests {
             "Accusations today: player 1 (2).",
             "Vouches today: player 4 (1).",
             "at the last vote: player 1 75%, player 2 25%.",
+            "Your belief so far, the share of the mafia you give each player: player 0 0%, \
+             player 1 25%, player 2 25%, player 3 0%, player 4 25%, player 5 25%.",
         ] {
             assert!(p.situation.contains(said), "{said:?} in {}", p.situation);
         }
@@ -1087,5 +1307,25 @@ mod tests {
                 "vouch for player 2: say you trust them"
             ]
         );
+    }
+
+    #[test]
+    fn the_posterior_spreads_the_mafia_not_found_over_the_unknown_players() {
+        let (v, m) = (Some(Role::Villager), Some(Role::Mafia));
+        let mut out = vec![0.0; 6];
+        // 2 mafia among 6; player 0 knows itself, that 3 was mafia and 4 town: the other mafia
+        // member is one of 1, 2 and 5, each with probability 1/3; shares are halved.
+        posterior(&[v, None, None, m, v, None], 2, &mut out);
+        let third = 1.0 / 3.0 / 2.0;
+        assert_eq!(out, [0.0, third, third, 0.5, 0.0, third]);
+        assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        // At the deal: uniform over the others; a mafia member knows its team.
+        posterior(&[None, v, None, None, None, None], 1, &mut out);
+        assert_eq!(out, [0.2, 0.0, 0.2, 0.2, 0.2, 0.2]);
+        posterior(&[m, v, v, m, v, v], 2, &mut out);
+        assert_eq!(out, [0.5, 0.0, 0.0, 0.5, 0.0, 0.0]);
+        // Every mafia member found: nobody unknown is suspected.
+        posterior(&[v, None, m, None, None, None], 1, &mut out);
+        assert_eq!(out, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
     }
 }

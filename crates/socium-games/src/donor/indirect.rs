@@ -25,6 +25,12 @@
 //! (anyone on the complete graph), all decisions taken on the reputations at the start of the
 //! round. Nowak & Sigmund instead draw m = 125 random pairs per generation among n = 100; with
 //! `rounds` rounds an episode has n·rounds donations. Donors always see their own donations.
+//!
+//! An agent's reputation as the population sees it is the mean of every agent's view of it, its
+//! own included (under public assessment the one shared view): a mean image score in [−5, 5], or
+//! the fraction of views that hold it Good. The `reputation` reward dimension gives a donor each
+//! change of it; the potential `reputation` (for potential-based shaping) is its value, so with
+//! γ = 1 the shaping term of a step is the agent's `reputation` entry of that step.
 
 use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
 use bevy_ecs::prelude::*;
@@ -34,8 +40,8 @@ use serde::{Deserialize, Deserializer, de};
 use socium_core::{
     Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
-    Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
-    StrategyInfo, Turn, UtteranceId, Utterances,
+    PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
+    Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -404,6 +410,16 @@ static NORM_METRICS: [MetricInfo; 2] = [
 /// Metric: mean image score (image scoring) or fraction of Good (norms), per round.
 pub const REPUTATION_LEVEL: MetricId = MetricId(1);
 
+/// Potential: the agent's reputation as the population sees it, the mean of every agent's view
+/// of it (its own included; the shared view under public assessment).
+pub const REPUTATION_POTENTIAL: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "reputation",
+    summary: "own reputation: the mean of every view of it, its own included (image score, or \
+              share of Good views)",
+}];
+
 /// A scripted donor's action rule.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 pub enum Strategy {
@@ -450,6 +466,9 @@ struct State {
     views: Vec<i8>,
     /// Sum of all views (mean image, or count of Good).
     view_sum: i64,
+    /// Each agent's standing: the sum of every view of it (the shared view, under public
+    /// assessment).
+    standing: Vec<i64>,
     recipient: Vec<Option<AgentId>>,
     /// New views decided this round, applied after every donation is assessed.
     pending: Vec<(usize, i8)>,
@@ -474,6 +493,11 @@ impl State {
         } else {
             self.views[observer * self.n + subject]
         }
+    }
+
+    /// How many views each agent has: one shared view, or every agent's.
+    fn seen_by(&self) -> usize {
+        if self.rules.public { 1 } else { self.n }
     }
 }
 
@@ -567,6 +591,10 @@ impl Rules for IndirectGame {
         }
     }
 
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
+    }
+
     fn check(&self, agents: &[socium_core::AgentSpec]) -> Result<(), String> {
         if agents.len() < 2 {
             return Err(format!("needs at least 2 agents, found {}", agents.len()));
@@ -598,6 +626,7 @@ impl Rules for IndirectGame {
             n,
             views: vec![0; views],
             view_sum: 0,
+            standing: vec![0; n],
             recipient: vec![None; n],
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
@@ -611,6 +640,9 @@ impl Rules for IndirectGame {
         .add_systems(Phase::Resolve, resolve)
         .add_systems(Phase::Reward, reward)
         .add_systems(Phase::Record, record);
+        if game.shapes() {
+            game.add_systems(Phase::Observe, own_reputation);
+        }
     }
 }
 
@@ -628,6 +660,24 @@ fn reset(
         let v = state.initial_view();
         state.views.fill(v);
         state.view_sum = v as i64 * state.views.len() as i64;
+        let standing = v as i64 * state.seen_by() as i64;
+        state.standing.fill(standing);
+    }
+}
+
+/// The potential `reputation`: each agent's reputation as the population sees it, after every
+/// reset and step.
+fn own_reputation(mut envs: Query<(&State, &mut Potentials)>) {
+    for (state, potentials) in &mut envs {
+        let potentials = potentials.into_inner();
+        let seen_by = state.seen_by() as f64;
+        for (a, &standing) in state.standing.iter().enumerate() {
+            potentials.set(
+                AgentId(a as u32),
+                REPUTATION_POTENTIAL,
+                standing as f64 / seen_by,
+            );
+        }
     }
 }
 
@@ -770,7 +820,8 @@ fn resolve_env(
             state.pending.push((index, new));
             change += (new - old) as i64;
         }
-        let seen_by = if rules.public { 1 } else { n };
+        state.standing[d] += change;
+        let seen_by = state.seen_by();
         let act = Act {
             kind: if cooperated { "cooperate" } else { "defect" },
             target: Some(recipient),

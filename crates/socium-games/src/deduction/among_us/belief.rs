@@ -1,7 +1,8 @@
 //! Beliefs: the Bayesian belief over who the imposter is that the game keeps for each scripted
 //! player (a prior at the deal, updated by the speaker [`model`] after each message, made certain
-//! by a witnessed kill, ruling out the dead and the revealed), and the listening and speaking
-//! rewards of a message, settled once its listeners have stated their beliefs after it.
+//! by a witnessed kill, ruling out the dead and the revealed), the listening and speaking
+//! rewards of a message, settled once its listeners have stated their beliefs after it, and the
+//! potential `belief` (a crewmate's belief in the true imposters).
 //!
 //! A scripted player's belief is its own private state: it is computed only from what that
 //! player saw or heard (its role and team, the kills it witnessed, deaths, revealed ejections,
@@ -10,8 +11,9 @@
 
 use super::rules::{Events, State};
 use super::talk::Message;
-use super::{LISTENING, LISTENING_FLOOR, SPEAKING};
-use socium_core::{AgentId, UtteranceId};
+use super::{BELIEF, LISTENING, LISTENING_FLOOR, SPEAKING};
+use bevy_ecs::prelude::*;
+use socium_core::{AgentId, Potentials, UtteranceId};
 
 /// The speaker model behind every scripted crewmate's Bayesian belief over who the imposter is,
 /// updated after each message for each hypothesis `h` (the imposter): a crewmate tells the truth
@@ -181,6 +183,21 @@ impl State {
                 Message::Silent | Message::Say => 1.0,
             }
         });
+    }
+}
+
+/// The potential `belief`: each crewmate's belief in the true imposters, 0 for an imposter, after
+/// every reset and step.
+pub(super) fn potential(mut envs: Query<(&State, &mut Potentials)>) {
+    for (state, potentials) in &mut envs {
+        let potentials = potentials.into_inner();
+        for a in 0..state.alive.len() {
+            let p = match state.imposter[a] {
+                true => 0.0,
+                false => state.belief_in_imposters(a),
+            };
+            potentials.set(AgentId(a as u32), BELIEF, p);
+        }
     }
 }
 

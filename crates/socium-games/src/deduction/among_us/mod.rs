@@ -27,7 +27,9 @@
 //! imposters (negated for an imposter speaker). Both are known once the listeners have answered,
 //! so they settle at the step after the message (every living player acts at every step of a
 //! discussion and at the vote), as reward entries naming the message — or at the message's own
-//! step, on the beliefs as they stand, when the step limit truncates the episode there.
+//! step, on the beliefs as they stand, when the step limit truncates the episode there. The
+//! potential `belief`, for potential-based shaping, is a crewmate's probability of the true
+//! imposters (0 for an imposter).
 //!
 //! Differences from the paper: messages are typed acts with rendered text rather than free
 //! language, and players start in random rooms.
@@ -62,8 +64,8 @@ pub use rules::Stage;
 
 use serde::Deserialize;
 use socium_core::{
-    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase, Prompt,
-    Rules, Space, StrategyInfo, bounded::Count,
+    AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase,
+    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, bounded::Count,
 };
 
 /// Settings of `[game.among_us]`.
@@ -203,6 +205,16 @@ static DIMENSIONS: [DimensionInfo; 8] = [
     },
 ];
 
+/// Potential: a crewmate's belief in the true imposters, the summed probability its belief gives
+/// them (0 for an imposter; a dead crewmate's stays as it was at its death).
+pub const BELIEF: PotentialId = PotentialId(0);
+
+static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
+    name: "belief",
+    summary: "a crewmate's belief in the true imposters (the summed probability its belief gives \
+              them); 0 for an imposter",
+}];
+
 /// Metric: 1 when the imposters won the episode, 0 when the crewmates did.
 pub const IMPOSTER_WIN: MetricId = MetricId(0);
 /// Metric: 1 when the crewmates won by finishing every task.
@@ -258,6 +270,10 @@ impl Rules for AmongUsConfig {
         &METRICS
     }
 
+    fn potentials(&self) -> &'static [PotentialInfo] {
+        &POTENTIALS
+    }
+
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         let (n, m) = (agents.len(), self.imposters.get() as usize);
         if 2 * m >= n {
@@ -309,6 +325,9 @@ impl Rules for AmongUsConfig {
             .add_systems(Phase::Resolve, rules::resolve)
             .add_systems(Phase::Reward, rules::reward)
             .add_systems(Phase::Record, rules::record);
+        if game.shapes() {
+            game.add_systems(Phase::Observe, belief::potential);
+        }
     }
 
     fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
