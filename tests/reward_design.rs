@@ -237,6 +237,10 @@ fn a_heron_hierarchy_names_real_dimensions_with_a_margin_each() {
             "order = [\"payoff\"]\nmargins = [-1]\n",
             "expected a finite number ≥ 0, found -1",
         ),
+        (
+            "order = [\"payoff\"]\nmargins = [1]\nbetween = \"groups\"\n",
+            "unknown variant `groups`, expected `agents` or `episodes`",
+        ),
     ] {
         let err = Scenario::parse(&format!("{head}{body}"), Path::new("s.toml"))
             .unwrap_err()
