@@ -99,6 +99,7 @@ impl Block {
             rewards,
             combine,
             shaping,
+            ties,
             max_steps,
             transcript,
             text,
@@ -154,6 +155,14 @@ impl Block {
         }
         if !world.resource::<Shaping>().0.is_empty() {
             schedule.add_systems((shape, start_potentials).in_set(Kernel::EndTurn));
+        }
+        if let Some(ties) = ties {
+            world.insert_resource(ties);
+            schedule.add_systems(
+                crate::ties::move_ties
+                    .in_set(Kernel::Finish)
+                    .after(finish_step),
+            );
         }
         let mut specs = world.resource::<Agents>().specs.iter();
         if specs.any(|a| a.controller == Controller::Random) {

@@ -665,6 +665,39 @@ impl SocialGraph {
         self.n
     }
 
+    /// How many ties `a` has.
+    pub fn degree(&self, a: AgentId) -> usize {
+        match &self.layout {
+            Layout::Rows(rows) => rows.range(a).len(),
+            Layout::Implicit(_) => self.n.saturating_sub(1),
+        }
+    }
+
+    /// Cuts the ties between the pairs `cut` and ties the pairs `join` (each with its tie), at
+    /// once: the graph is rebuilt from its ties (O(ties log ties); a complete graph's listed
+    /// first, O(n²)). A pair cut and joined in one call ends tied; joining a tied pair, cutting
+    /// an untied one or tying an agent to itself changes nothing, so the graph stays simple.
+    pub fn rewire(&mut self, cut: &[(AgentId, AgentId)], join: &[(AgentId, AgentId, Tie)]) {
+        if cut.is_empty() && join.is_empty() {
+            return;
+        }
+        let mut ties: BTreeMap<(AgentId, AgentId), Tie> = BTreeMap::new();
+        for a in (0..self.n as u32).map(AgentId) {
+            for &b in self.neighbours(a).iter().filter(|&&b| b > a) {
+                ties.insert((a, b), *self.tie(a, b).expect("a neighbour is tied"));
+            }
+        }
+        for &(a, b) in cut {
+            ties.remove(&pair(a, b));
+        }
+        for &(a, b, tie) in join.iter().filter(|(a, b, _)| a != b) {
+            ties.entry(pair(a, b)).or_insert(tie);
+        }
+        let ends = ties.keys().flat_map(|&(a, b)| [a.0, b.0]).collect();
+        let listed = ties.into_values().collect();
+        *self = SocialGraph::from_edges(self.n, ends, Some(listed));
+    }
+
     /// Number of ties: n(n − 1)/2 on a complete graph, though none is stored.
     pub fn tie_count(&self) -> usize {
         match &self.layout {

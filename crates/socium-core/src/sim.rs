@@ -24,6 +24,8 @@ pub struct SimConfig {
     pub combine: Combine,
     /// Potential-based shaping terms added to the scalar reward, by potential.
     pub shaping: Vec<(PotentialId, ShapingSpec)>,
+    /// How ties form and break, if they do (`[ties]`).
+    pub ties: Option<crate::TieRules>,
     /// Step limit of an episode (truncation), if any.
     pub max_steps: Option<u32>,
     /// Seed of the first episode.
@@ -47,6 +49,7 @@ impl SimConfig {
                 .collect(),
             combine: Combine::Sum,
             shaping: Vec::new(),
+            ties: None,
             max_steps: None,
             seed,
             transcript: false,

@@ -23,8 +23,9 @@ pub use socium_games::{NAMES as GAME_NAMES, games};
 
 use schema::{AgentGroup, ControllerKind, ScenarioFile};
 use socium_core::{
-    AgentSpec, Controller, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
-    PolicyController, PotentialId, Selection, Sim, SimConfig, SimError, Spaces, parse_edge_list,
+    AgentSpec, Controller, DimId, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
+    PolicyController, PotentialId, Selection, Sim, SimConfig, SimError, Spaces, TieRules,
+    parse_edge_list,
 };
 use socium_llm::{Judge, LlmPolicy};
 use socium_policy::OnnxPolicy;
@@ -64,6 +65,10 @@ pub struct Scenario {
     /// state (`[output] graph`).
     pub graph_output: bool,
 }
+
+/// The most agents of a complete graph whose ties may form and break (`[ties]`): every change
+/// rebuilds the graph's ties.
+pub const MAX_COMPLETE_TIES_AGENTS: usize = 2000;
 
 /// The most ties `[output] graph` writes: a complete graph of 4,473 agents.
 pub const MAX_GRAPH_OUTPUT_TIES: usize = 10_000_000;
@@ -358,6 +363,49 @@ impl Scenario {
                 attribution.as_ref().map(|a| &a.method),
                 Some(attribution::Method::Llm(_))
             );
+        let ties = match parsed.ties {
+            Some(spec) => {
+                let span = spec.span();
+                let spec = spec.into_inner();
+                let names: Vec<&str> = game.reward_dimensions().iter().map(|d| d.name).collect();
+                let dimension = match &spec.dimension {
+                    None => 0,
+                    Some(name) => {
+                        names
+                            .iter()
+                            .position(|n| n == name.get_ref())
+                            .ok_or_else(|| {
+                                let message = format!(
+                                    "game `{}` has no reward dimension `{}`; it has {}",
+                                    game.name(),
+                                    name.get_ref(),
+                                    names.join(", ")
+                                );
+                                at(name.span(), message)
+                            })?
+                    }
+                };
+                let n = agents.len();
+                if matches!(graph, GraphSpec::Complete) && n > MAX_COMPLETE_TIES_AGENTS {
+                    let message = format!(
+                        "ties that form and break on a complete graph of {n} agents: each change \
+                         rebuilds all {} ties; draw a sparser graph, or use at most \
+                         {MAX_COMPLETE_TIES_AGENTS} agents",
+                        n * (n - 1) / 2
+                    );
+                    return Err(at(span, message));
+                }
+                Some(TieRules {
+                    dimension: DimId(dimension as u16),
+                    weaken: spec.weaken.map_or(0.0, |w| w.get()),
+                    strengthen: spec.strengthen.map_or(0.0, |w| w.get()),
+                    cut_below: spec.cut_below.map_or(0.0, |c| c.get()),
+                    closure: spec.closure.map_or(0.0, |p| p.get()),
+                    budget: spec.budget.map(|b| b.get() as usize),
+                })
+            }
+            None => None,
+        };
         let graph_output = match parsed.output.graph {
             Some(flag) if *flag.get_ref() => {
                 let n = agents.len();
@@ -387,6 +435,7 @@ impl Scenario {
             rewards,
             combine: parsed.scalar.combine,
             shaping,
+            ties,
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,

@@ -43,6 +43,27 @@ pub struct ScenarioFile {
     /// `[attribution]`: how `socium run` spreads each agent's episode score over its utterances.
     #[serde(default)]
     pub attribution: Option<AttributionSpec>,
+    /// `[ties]`: how the social graph's ties form and break as agents act.
+    #[serde(default)]
+    pub ties: Option<Spanned<TieSpec>>,
+}
+
+/// `[ties]`: see `socium_core::TieRules`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TieSpec {
+    /// The reward dimension whose entries move ties (the game's first when absent).
+    pub dimension: Option<Spanned<String>>,
+    /// Weight lost per act of one end that cost the other.
+    pub weaken: Option<NonNegative>,
+    /// Weight gained per act of one end that benefited the other.
+    pub strengthen: Option<NonNegative>,
+    /// Ties whose weight falls below this are cut (default 0).
+    pub cut_below: Option<Finite>,
+    /// Probability, per agent and episode end, of tying to a friend of a friend.
+    pub closure: Option<Probability>,
+    /// The most ties an agent may gain up to.
+    pub budget: Option<Count>,
 }
 
 /// `[attribution]`: a method, and the dimensions it attributes.
