@@ -70,8 +70,17 @@ fn bad_scenarios_fail_with_the_location() {
         "[scenario]\nname = \"x\"\n[game.repeated]\nnoise = 2\n",
     )
     .unwrap();
+    let out = dir.path().join("out");
     for command in ["validate", "run"] {
-        let o = socium(&[command, file.to_str().unwrap()]);
+        let o = match command {
+            "run" => socium(&[
+                command,
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            _ => socium(&[command, file.to_str().unwrap()]),
+        };
         assert!(!o.status.success());
         let stderr = text(&o.stderr);
         assert!(stderr.starts_with("error: "), "{stderr}");
@@ -81,10 +90,7 @@ fn bad_scenarios_fail_with_the_location() {
             ),
             "{stderr}"
         );
-        assert!(
-            !Path::new(&workspace().join("out/bad")).exists(),
-            "nothing written"
-        );
+        assert!(!out.exists(), "nothing written, not even the output folder");
     }
     let o = socium(&["validate", "scenarios/ipd_tournament.toml"]);
     assert!(o.status.success());

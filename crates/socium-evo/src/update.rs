@@ -431,6 +431,7 @@ mod tests {
         };
         let mut pop = Population::from_counts(&[6, 4], 0.0)
             .with_drift(vec![vec![0.0, 0.3], vec![]], vec![vec![k], vec![]]);
+        let mut drifted = false;
         for _ in 0..300 {
             pop.update(UpdateRule::BirthDeath, &[1.0; 10], None, &mut rng);
             pop.compact();
@@ -441,23 +442,15 @@ mod tests {
                     let k = variant.params[0];
                     assert!(k.fract() == 0.0 && (-5.0..=6.0).contains(&k), "{k}");
                     assert_eq!(variant.params[1], 0.3);
+                    drifted |= k != 0.0;
                 }
             }
             // Founders, then only variants someone carries.
             assert!(pop.variants.len() <= 2 + 10);
             assert_eq!(pop.variants[0].params, vec![0.0, 0.3]);
         }
-        let lineage0: Vec<f64> = pop
-            .types
-            .iter()
-            .map(|&v| &pop.variants[v])
-            .filter(|v| v.lineage == 0)
-            .map(|v| v.params[0])
-            .collect();
-        assert!(
-            lineage0.is_empty() || lineage0.iter().any(|&k| k != 0.0),
-            "k drifted"
-        );
+        // Some lineage-0 offspring was born with a drifted k while the lineage lived.
+        assert!(drifted, "k never drifted");
     }
 
     #[test]

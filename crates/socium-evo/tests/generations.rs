@@ -180,14 +180,22 @@ fn norm_tables_evolve_as_genomes() {
              [evolution]\nrule = \"proportional\"\ngenerations = 30\ndrift = {{ norm = {drift} }}\n"
         )
     };
-    let s = Scenario::parse(&text(0.05), Path::new("norms.toml")).unwrap();
-    let run = run_scenario(&s, 0, 1, None, &|| ()).unwrap();
-    assert_eq!(run.parameters, vec!["mode[judges.norm]"]);
-    let modes: Vec<f64> = run
-        .generations
-        .iter()
-        .filter_map(|g| g.parameters[0])
-        .collect();
+    let modes = |drift: f64| -> Vec<f64> {
+        let s = Scenario::parse(&text(drift), Path::new("norms.toml")).unwrap();
+        let run = run_scenario(&s, 0, 1, None, &|| ()).unwrap();
+        assert_eq!(run.parameters, vec!["mode[judges.norm]"]);
+        (run.generations.iter())
+            .filter_map(|g| g.parameters[0])
+            .collect()
+    };
+    // Without drift every judge keeps stern judging; with bits flipping half the time the tables
+    // are new at every birth, and the most common one soon is not stern judging.
+    assert!(modes(0.0).iter().all(|&m| m == 153.0));
+    assert!(
+        modes(0.5).iter().any(|&m| m != 153.0),
+        "drift changed no table"
+    );
+    let modes = modes(0.05);
     assert_eq!(modes[0], 153.0, "every judge starts with stern judging");
     // A mode is a table some judge holds: a whole number in [0, 255].
     let table = |m: &f64| m.fract() == 0.0 && (0.0..=255.0).contains(m);

@@ -1,5 +1,5 @@
 """Envs pickle as (scenario, overrides, seed) and rebuild in another process, so Ray workers and
-SuperSuit can use them; a rebuilt env continues deterministically from a seeded reset."""
+SuperSuit can use them; a rebuilt env keeps its seed: its first reset plays as the original's."""
 
 import pickle
 import subprocess
@@ -17,8 +17,9 @@ env = pickle.loads(sys.stdin.buffer.read())
 {body}
 """
 
+# The first reset takes no seed: the env's own (the one pickled) decides the rollout.
 PARALLEL_BODY = """
-obs, _ = env.reset(seed=5)
+obs, _ = env.reset()
 out = []
 for t in range(40):
     if not env.agents:
@@ -29,7 +30,7 @@ sys.stdout.write(repr(out))
 """
 
 VECTOR_BODY = """
-env.reset(seed=5)
+env.reset()
 total = np.zeros_like(env.step(np.ones((3, 8), np.float32))[1])
 for t in range(40):
     total += env.step(np.full((3, 8), t % 2, np.float32))[1]
@@ -62,10 +63,14 @@ def test_parallel_env_pickles_and_continues_deterministically():
     env.reset()
     env.step({a: 0 for a in env.agents})  # state before pickling does not matter
     expected = here(socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", seed=3, noise=0.05), PARALLEL_BODY)
+    other = here(socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", seed=4, noise=0.05), PARALLEL_BODY)
+    assert other != expected, "the seed must matter for the check to mean anything"
     assert in_subprocess(env, PARALLEL_BODY) == expected
 
 
 def test_vector_env_pickles_and_continues_deterministically():
     env = socium.VecEnv(ROOT / "scenarios/ipd_learner.toml", 3, seed=4, noise=0.05)
     expected = here(socium.VecEnv(ROOT / "scenarios/ipd_learner.toml", 3, seed=4, noise=0.05), VECTOR_BODY)
+    other = here(socium.VecEnv(ROOT / "scenarios/ipd_learner.toml", 3, seed=5, noise=0.05), VECTOR_BODY)
+    assert other != expected, "the seed must matter for the check to mean anything"
     assert in_subprocess(env, VECTOR_BODY) == expected

@@ -207,7 +207,14 @@ mod tests {
             "base.toml: with --set game.repeated.noise=2: `game.repeated.noise`: expected a \
              probability in [0, 1], found 2"
         );
-        assert_eq!(with(&["noise=0.25"]).unwrap().game.name(), "repeated");
+        // The shorthand names the game's own key: its value is checked there.
+        let err = with(&["noise=2"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("`game.repeated.noise`: expected a probability in [0, 1], found 2"),
+            "{err}"
+        );
+        assert!(with(&["noise=0.25"]).is_ok());
         let err = with(&["nois=0.1"]).unwrap_err();
         assert!(err.to_string().contains("unknown field `nois`"), "{err}");
         let err = with(&["agents[5].count=2"]).unwrap_err();
