@@ -328,7 +328,8 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
             entries_on_lines += line.rewards().len();
             match line {
                 socium::core::TranscriptLine::Made { .. } => made_lines += 1,
-                socium::core::TranscriptLine::Fault { .. } => {}
+                socium::core::TranscriptLine::Fault { .. }
+                | socium::core::TranscriptLine::Change { .. } => {}
                 socium::core::TranscriptLine::Settles { settles, .. } => assert!(
                     earlier.contains(settles),
                     "{name}: a line settles {settles:?}, no earlier utterance of the episode"

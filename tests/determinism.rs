@@ -50,6 +50,7 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
             play(
                 s,
                 &mut sim,
+                |_| Ok(()),
                 |_| {},
                 |_| Ok(()),
                 |_, r| {

@@ -607,6 +607,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 socium_scenario::play(
                     &s,
                     &mut sim,
+                    |_| Ok(()),
                     |_| {},
                     |_| Ok(()),
                     |episode, record| {

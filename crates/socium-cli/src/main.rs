@@ -397,6 +397,13 @@ fn list() {
         "potential-based shaping ([shaping.<potential>] gamma, weight): each game's potentials above"
     );
     println!(
+        "graph dynamics ([ties]): weaken, strengthen, cut_below, closure, budget; measured by \
+         [output] graph (graph.edges and degree, clustering, components, label assortativity)"
+    );
+    println!(
+        "interventions ([[timeline]]): episode, set = {{ \"key\" = value, ... }} (keys as --set)"
+    );
+    println!(
         "attribution ([attribution] method, dimensions): \"uniform\", \"exact\", {{ onnx = {{ model }} }}, \
          {{ llm = {{ base_url, model, ... }} }} (attribution.jsonl, measured against the exact values)"
     );

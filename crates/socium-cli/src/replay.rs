@@ -56,6 +56,10 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
                 write!(out, "  settles {what}").expect("writing to a String");
                 rewards
             }
+            TranscriptLine::Change { timeline, .. } => {
+                write!(out, "  the scenario changes: {timeline}").expect("writing to a String");
+                Vec::new()
+            }
             TranscriptLine::Fault { agent, fault, .. } => {
                 write!(out, "  fault: {agent} takes the default act: {fault}")
                     .expect("writing to a String");

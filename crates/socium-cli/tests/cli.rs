@@ -150,6 +150,10 @@ fn list_names_games_strategies_generators_and_the_reward_catalogue() {
         "[scalar.heron]",
         "potentials ([shaping.<name>])",
         "[attribution] method",
+        "graph dynamics ([ties])",
+        "interventions ([[timeline]])",
+        "game punishment",
+        "game opinion",
     ] {
         assert!(
             stdout.contains(needle),

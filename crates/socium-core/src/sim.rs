@@ -339,6 +339,15 @@ impl Sim {
         Ok(())
     }
 
+    /// Numbers the current episode `episode`; the count goes on from it. A run that rebuilds its
+    /// Sim part-way (a timeline's change) keeps numbering its episodes as one run.
+    pub fn renumber_episode(&mut self, episode: u64) {
+        let mut env = self.block.env_mut(0);
+        env.get_mut::<crate::Clock>()
+            .expect("every env has a clock")
+            .episode = episode;
+    }
+
     /// Drops every text set for the next step.
     pub fn clear_texts(&mut self) {
         let mut env = self.block.env_mut(0);

@@ -15,6 +15,7 @@ use std::{borrow::Cow, io::Write as _};
 /// {"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"...","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}
 /// {"episode":0,"step":4,"settles":3,"rewards":[{"agent":1,"dimension":"listening","value":-0.2}]}
 /// {"episode":0,"step":5,"agent":1,"fault":"no answer after 3 attempts: ..."}
+/// {"episode":10,"timeline":"agents[1].strategy=\"alld\""}
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -64,6 +65,14 @@ pub enum TranscriptLine<'a> {
         /// What failed.
         #[serde(borrow)]
         fault: Cow<'a, str>,
+    },
+    /// A change of the scenario from this episode on (`[[timeline]]`), before its first step.
+    Change {
+        /// The first episode the change applies to.
+        episode: u64,
+        /// What it sets, `key=value` pairs.
+        #[serde(borrow)]
+        timeline: Cow<'a, str>,
     },
 }
 
@@ -150,6 +159,7 @@ impl<'a> TranscriptLine<'a> {
             TranscriptLine::Made { step, .. }
             | TranscriptLine::Settles { step, .. }
             | TranscriptLine::Fault { step, .. } => *step,
+            TranscriptLine::Change { .. } => 0,
         }
     }
 
@@ -158,7 +168,8 @@ impl<'a> TranscriptLine<'a> {
         match self {
             TranscriptLine::Made { episode, .. }
             | TranscriptLine::Settles { episode, .. }
-            | TranscriptLine::Fault { episode, .. } => *episode,
+            | TranscriptLine::Fault { episode, .. }
+            | TranscriptLine::Change { episode, .. } => *episode,
         }
     }
 
@@ -168,7 +179,7 @@ impl<'a> TranscriptLine<'a> {
             TranscriptLine::Made { rewards, .. } | TranscriptLine::Settles { rewards, .. } => {
                 rewards
             }
-            TranscriptLine::Fault { .. } => &[],
+            TranscriptLine::Fault { .. } | TranscriptLine::Change { .. } => &[],
         }
     }
 }

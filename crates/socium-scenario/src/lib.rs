@@ -64,6 +64,20 @@ pub struct Scenario {
     /// Whether `socium run` measures the social graph after every episode and writes its final
     /// state (`[output] graph`).
     pub graph_output: bool,
+    /// The scenario's `[[timeline]]`: changes from given episodes on, in order.
+    pub timeline: Vec<Change>,
+}
+
+/// A `[[timeline]]` entry, resolved: from `episode` on, `socium run` plays `scenario` (the file
+/// with every change up to this one applied).
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The first episode it applies to.
+    pub episode: u64,
+    /// What it sets, as `key=value` (for the transcript).
+    pub set: String,
+    /// The scenario from then on.
+    pub scenario: Box<Scenario>,
 }
 
 /// The most agents of a complete graph whose ties may form and break (`[ties]`): every change
@@ -429,6 +443,14 @@ impl Scenario {
         let episodes = meta
             .episodes
             .map_or_else(|| game.default_episodes(agents.len()), |e| e.get() as u64);
+        let timeline = resolve_timeline(
+            source,
+            file,
+            parsed.timeline,
+            (&*game, agents.len(), episodes),
+            parsed.evolution.is_some(),
+            &at,
+        )?;
         let config = SimConfig {
             agents,
             graph,
@@ -454,6 +476,7 @@ impl Scenario {
             heron,
             attribution,
             graph_output,
+            timeline,
         })
     }
 
@@ -461,6 +484,94 @@ impl Scenario {
     pub fn sim(&self) -> Result<Sim, SimError> {
         Sim::new(&*self.game, self.config.clone())
     }
+}
+
+/// Resolves `[[timeline]]` `entries` of the scenario `source` whose `game` plays with `agents`
+/// agents for `episodes` episodes: each entry's scenario is the file (without its timeline)
+/// with every change up to it applied, checked like the file.
+fn resolve_timeline(
+    source: &str,
+    file: &Path,
+    entries: Vec<Spanned<schema::TimelineEntry>>,
+    (game, agents, episodes): (&dyn Game, usize, u64),
+    evolves: bool,
+    at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
+) -> Result<Vec<Change>, ScenarioError> {
+    let Some(first) = entries.first() else {
+        return Ok(Vec::new());
+    };
+    if evolves {
+        let message = "`socium evolve` does not apply a `[[timeline]]` yet: keep it to scenarios \
+                       without `[evolution]`"
+            .to_owned();
+        return Err(at(first.span(), message));
+    }
+    let mut doc: toml::Table = toml::from_str(source).expect("the file parsed");
+    doc.remove("timeline");
+    let base = toml::to_string(&doc).expect("a TOML table serialises");
+    let (mut applied, mut changes, mut last) = (Vec::new(), Vec::new(), 0);
+    for entry in entries {
+        let span = entry.span();
+        let entry = entry.into_inner();
+        let episode = *entry.episode.get_ref();
+        if episode <= last {
+            let message = format!(
+                "episode {episode}: a change applies from an episode after 0 and after the \
+                 previous change's ({last})"
+            );
+            return Err(at(entry.episode.span(), message));
+        }
+        if episode >= episodes {
+            let message = format!(
+                "episode {episode} is past the run: it plays {episodes} episodes (0 to {})",
+                episodes - 1
+            );
+            return Err(at(entry.episode.span(), message));
+        }
+        last = episode;
+        let mut set = Vec::new();
+        for (key, value) in entry.set {
+            if key.starts_with("scenario.") || ["seed", "episodes"].contains(&key.as_str()) {
+                let message = format!("`{key}`: the run's seed and length do not change part-way");
+                return Err(at(span, message));
+            }
+            set.push(format!("{key}={value}"));
+            applied.push(Override::new(&key, value).map_err(|m| at(span.clone(), m))?);
+        }
+        let scenario = Scenario::parse_with_overrides(&base, file, &applied).map_err(|e| {
+            let message = match e {
+                ScenarioError::Override { message, .. } => message,
+                other => other.to_string(),
+            };
+            at(
+                span.clone(),
+                format!("the change at episode {episode}: {message}"),
+            )
+        })?;
+        if scenario.config.agents.len() != agents {
+            let message = format!(
+                "the change at episode {episode} makes {} agents of {agents}: a timeline does \
+                 not change the number of agents yet",
+                scenario.config.agents.len()
+            );
+            return Err(at(span, message));
+        }
+        if scenario.game.name() != game.name() {
+            let message = format!(
+                "the change at episode {episode} plays `{}`: a timeline changes a game's \
+                 settings, not the game (`{}`)",
+                scenario.game.name(),
+                game.name()
+            );
+            return Err(at(span, message));
+        }
+        changes.push(Change {
+            episode,
+            set: set.join(", "),
+            scenario: Box::new(scenario),
+        });
+    }
+    Ok(changes)
 }
 
 /// The ONNX policies of one scenario: each file loaded once, checked against the game's spaces.

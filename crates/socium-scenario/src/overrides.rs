@@ -44,6 +44,23 @@ impl std::str::FromStr for Override {
     }
 }
 
+impl Override {
+    /// An override of `key` with `value` (a `[[timeline]]` entry's `set`), the key checked as
+    /// `--set` checks it.
+    pub fn new(key: &str, value: toml::Value) -> Result<Override, String> {
+        if path(key).is_none() {
+            return Err(format!(
+                "`{key}`: expected a dotted key such as game.repeated.noise or agents[1].count"
+            ));
+        }
+        Ok(Override {
+            key: key.to_owned(),
+            text: value.to_string(),
+            value,
+        })
+    }
+}
+
 /// A key path segment: a table key, or an index into an array of tables.
 enum Segment<'a> {
     Key(&'a str),

@@ -1,14 +1,14 @@
 //! Running a scenario: episodes, tables and the output files of `socium run`.
 
 use crate::{
-    Heron, Scenario,
+    Change, Heron, Scenario,
     attribution::{Attributing, AttributionSummary},
     schema::HeronPairs,
 };
 use serde::Serialize;
 use socium_core::{
     AgentId, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError, StepError,
-    edge_list, heron::prefer,
+    TranscriptLine, derive_seed, edge_list, heron::prefer,
 };
 use socium_llm::Judge;
 use std::{
@@ -272,6 +272,9 @@ pub struct EpisodeRecord {
 /// continue its streams), calling `before_step` before and `after_step` after every step played
 /// and `record(episode, its record)` after every episode, in order.
 ///
+/// At a `[[timeline]]` change's episode the Sim is rebuilt from the changed scenario, seeded
+/// `derive_seed(seed, episode)`, its episodes numbered on, and `changed(change)` is called.
+///
 /// When no transcript is kept and the game repeats itself every `p` episodes with these agents
 /// ([`socium_core::Rules::period`]: the repetitions of a deterministic tournament), only the first
 /// `p` episodes are played and each later one is given the record of the one it repeats, as the
@@ -280,11 +283,12 @@ pub struct EpisodeRecord {
 pub fn play(
     scenario: &Scenario,
     sim: &mut Sim,
+    mut changed: impl FnMut(&Change) -> Result<(), RunError>,
     mut before_step: impl FnMut(&Sim),
     mut after_step: impl FnMut(&mut Sim) -> Result<(), RunError>,
     mut record: impl FnMut(u64, &EpisodeRecord) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
-    let period = if scenario.config.transcript {
+    let period = if scenario.config.transcript || !scenario.timeline.is_empty() {
         None
     } else {
         scenario.game.period(&scenario.config.agents)
@@ -299,7 +303,16 @@ pub fn play(
             record(episode, &played[(episode % p) as usize])?;
             continue;
         }
-        sim.reset((episode == 0).then_some(scenario.config.seed));
+        match scenario.timeline.iter().find(|c| c.episode == episode) {
+            Some(change) => {
+                let mut config = change.scenario.config.clone();
+                config.seed = derive_seed(scenario.config.seed, episode);
+                *sim = Sim::new(&*change.scenario.game, config)?;
+                sim.renumber_episode(episode);
+                changed(change)?;
+            }
+            None => sim.reset((episode == 0).then_some(scenario.config.seed)),
+        }
         current.played = episode;
         current.steps = 0;
         current.utterances = 0;
@@ -374,7 +387,8 @@ pub fn run(
     let mut sim = scenario.sim()?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let temp = || NamedTempFile::new_in(out).map_err(io(out));
-    let mut transcript = BufWriter::new(temp()?);
+    // Written by every step and by the timeline's changes.
+    let transcript = RefCell::new(BufWriter::new(temp()?));
 
     let n = sim.agent_count();
     let dims: Vec<&str> = sim
@@ -425,16 +439,31 @@ pub fn run(
         if let Some(a) = &attributing {
             a.borrow_mut().after_step(sim);
         }
-        transcript
+        (transcript.borrow_mut())
             .write_all(&sim.take_transcript())
             .map_err(io(out))
     };
     let mut preferences = String::new();
     let mut previous_raw = Vec::new();
     let mut last_graph = None;
+    let changed = |change: &Change| {
+        let line = TranscriptLine::Change {
+            episode: change.episode,
+            timeline: change.set.as_str().into(),
+        };
+        if scenario.config.transcript {
+            let mut text = serde_json::to_string(&line).expect("lines serialise");
+            text.push('\n');
+            (transcript.borrow_mut())
+                .write_all(text.as_bytes())
+                .map_err(io(out))?;
+        }
+        Ok(())
+    };
     play(
         scenario,
         &mut sim,
+        changed,
         before_step,
         after_step,
         |episode, record| {
@@ -568,10 +597,13 @@ pub fn run(
             source: e.error,
         })
     };
-    let transcript = transcript.into_inner().map_err(|e| RunError::Io {
-        path: out.join("transcript.jsonl"),
-        source: e.into_error(),
-    })?;
+    let transcript = transcript
+        .into_inner()
+        .into_inner()
+        .map_err(|e| RunError::Io {
+            path: out.join("transcript.jsonl"),
+            source: e.into_error(),
+        })?;
     if scenario.config.transcript {
         finish(transcript, "transcript.jsonl")?;
     }

@@ -46,6 +46,20 @@ pub struct ScenarioFile {
     /// `[ties]`: how the social graph's ties form and break as agents act.
     #[serde(default)]
     pub ties: Option<Spanned<TieSpec>>,
+    /// `[[timeline]]`: changes to the scenario from given episodes on.
+    #[serde(default)]
+    pub timeline: Vec<Spanned<TimelineEntry>>,
+}
+
+/// `[[timeline]]`: from episode `episode` on, the scenario with `set` applied (keys as `--set`
+/// takes them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    /// The first episode the change applies to (0-based).
+    pub episode: Spanned<u64>,
+    /// Dotted keys and their new values.
+    pub set: BTreeMap<String, toml::Value>,
 }
 
 /// `[ties]`: see `socium_core::TieRules`.
