@@ -224,6 +224,16 @@ impl RustVecEnv {
         text: bool,
     ) -> PyResult<Self> {
         let mut scenario = load(path, &overrides)?;
+        if let Some(change) = scenario.timeline.first() {
+            // A trainer's envs reset on their own schedule: there is no run-wide episode to
+            // change at.
+            let (line, column) = change.line_column;
+            return Err(ScenarioError::new_err(format!(
+                "{path}:{line}:{column}: `timeline`: a change at episode {} is applied by \
+                 `socium run` only; step each phase's scenario in turn (its `set` as overrides)",
+                change.episode
+            )));
+        }
         scenario.config.text = text;
         let seeds = seeds.unwrap_or_else(|| VecEnv::seeds(scenario.config.seed, num_envs));
         if seeds.is_empty() {

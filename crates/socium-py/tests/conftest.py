@@ -12,7 +12,11 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
 def trainable(path: Path) -> bool:
-    """Whether the scenario has agents a trainer controls (a PettingZoo env refuses the others)."""
+    """Whether the scenario has agents a trainer controls (a PettingZoo env refuses the others);
+    a scenario with a `[[timeline]]` is `socium run`'s only."""
+    with open(path, "rb") as f:
+        if "timeline" in tomllib.load(f):
+            return False
     return bool(socium.VecEnv(path, 1).external_agents)
 
 

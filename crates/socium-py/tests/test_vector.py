@@ -4,6 +4,7 @@ autoreset, and the same values as a per-env loop of PettingZoo envs."""
 import tracemalloc
 
 import numpy as np
+import pytest
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 import socium
@@ -81,3 +82,9 @@ def test_seed_lists_and_bad_sizes():
             pass
         else:
             raise AssertionError("accepted")
+
+
+def test_a_scenario_with_a_timeline_is_refused_at_its_first_change():
+    # `[[timeline]]` changes a run at run-wide episodes; a trainer's envs reset on their own.
+    with pytest.raises(socium.ScenarioError, match=r"intervention.toml:\d+:1: `timeline`: a change at episode 10"):
+        socium.VecEnv(ROOT / "scenarios/intervention.toml", 2)

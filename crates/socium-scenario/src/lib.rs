@@ -74,6 +74,8 @@ pub struct Scenario {
 pub struct Change {
     /// The first episode it applies to.
     pub episode: u64,
+    /// Where the entry is in the file: line and column (1-based).
+    pub line_column: (usize, usize),
     /// What it sets, as `key=value` (for the transcript).
     pub set: String,
     /// The scenario from then on.
@@ -567,6 +569,7 @@ fn resolve_timeline(
         }
         changes.push(Change {
             episode,
+            line_column: error::line_column(source, span.start),
             set: set.join(", "),
             scenario: Box::new(scenario),
         });
