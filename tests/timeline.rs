@@ -141,3 +141,19 @@ fn bad_timeline_entries_are_refused_at_their_line() {
         );
     }
 }
+
+#[test]
+fn socium_evolve_does_not_take_a_timeline_yet() {
+    let text = "[scenario]\nname = \"t\"\nepisodes = 4\n[game.repeated]\nturns = 5\n\
+                [[agents]]\nstrategy = \"tft\"\ncount = 4\n\
+                [evolution]\nrule = \"proportional\"\ngenerations = 3\n\
+                [[timeline]]\nepisode = 2\nset = { noise = 0.1 }\n";
+    let err = Scenario::parse(text, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("t.toml:12:1:")
+            && err.contains("`socium evolve` does not apply a `[[timeline]]` yet"),
+        "{err}"
+    );
+}
