@@ -42,12 +42,17 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
 }
 
 /// 20 runs each from 20 discriminators (k = 0), 20 ALLC and 20 ALLD, 5 rounds a generation,
-/// b = 1, c = 0.1, payoff-proportional reproduction, no mutation. With full information
-/// (q = 1, q·b = 10c) defectors die out in almost every run (they take over in 1 of 20) and
-/// discriminators end the most frequent type in most runs (12 of 20) and on average (35 of 60,
-/// against 22 ALLC and 3 ALLD); once defectors are gone, discriminators and cooperators differ
-/// little, so the margin between them is small. With q = 0.02 (q·b = c/5) defectors take over in
-/// almost every run (19 of 20). The seeds are fixed; the bounds leave room for a changed stream.
+/// b = 1, c = 0.1, payoff-proportional reproduction, no mutation. The claim (Nowak & Sigmund
+/// 1998) is qualitative, so the bounds are stated as binomial tests on the 20 runs, each of which
+/// a wrong outcome passes with probability at most 3.6%:
+/// - full information (q = 1, q·b = 10c): ALLD fixes in at most 5 runs (if ALLD fixed with
+///   probability ≥ 1/2, P(≤ 5 of 20) = 0.021), and discriminators end the most frequent type in
+///   at least 8 (if they did with probability ≤ 0.2, P(≥ 8) = 0.032);
+/// - q = 0.02 (q·b = c/5): ALLD fixes in at least 15 runs (P(≥ 15 | 1/2) = 0.021), and
+///   discriminators end the most frequent in at most 2 (P(≤ 2 | 0.3) = 0.035).
+///
+/// Measured with these seeds: ALLD fixed in 1 and 19 runs, discriminators most frequent in 12
+/// and 0, mean final counts 35, 22 and 3 of 60 under full information.
 #[test]
 fn discriminators_win_with_information_and_defectors_without() {
     let summary = |counts: &[Vec<usize>]| {
@@ -57,7 +62,6 @@ fn discriminators_win_with_information_and_defectors_without() {
     };
     let full = final_counts(1.0, 20);
     let mean = |t: usize| full.iter().map(|c| c[t]).sum::<usize>() as f64 / 20.0;
-    // Measured: 35, 22 and 3 of 60 on average.
     assert!(
         mean(0) > mean(1) && mean(1) > mean(2),
         "mean final counts {:?}",
@@ -65,12 +69,12 @@ fn discriminators_win_with_information_and_defectors_without() {
     );
     let (disc, alld) = summary(&full);
     assert!(
-        disc >= 11 && alld <= 2,
+        disc >= 8 && alld <= 5,
         "q = 1: discriminators most frequent in {disc}, ALLD fixed in {alld}"
     );
     let (disc, alld) = summary(&final_counts(0.02, 20));
     assert!(
-        alld >= 17 && disc <= 2,
+        alld >= 15 && disc <= 2,
         "q = 0.02: ALLD fixed in {alld}, discriminators most frequent in {disc}"
     );
 }
