@@ -239,6 +239,32 @@ fn finishing_every_task_wins_for_the_crew() {
 }
 
 #[test]
+fn a_dead_crewmates_unfinished_tasks_do_not_block_a_task_win() {
+    // The imposter kills a crewmate who has done none of its task; the three living crewmates
+    // finish theirs and win, as in the original's `check_no_remaining_tasks`, which counts only
+    // the living crewmates' tasks.
+    let n = 5;
+    let mut sim = game(n, 1, 1, "tasks = 1\ntask_steps = 2\nkill_cooldown = 0");
+    let imp = imposter(&sim, n);
+    let victim = (imp + 1) % n;
+    let mut first = vec![acts::TASK as f32; n];
+    first[imp] = acts::aim(n, victim) as f32;
+    first[victim] = acts::WAIT as f32;
+    play(&mut sim, &first).unwrap();
+    assert_eq!(alive(&sim, n, 1), n - 1);
+    assert!(!sim.env().is_done());
+    // Half of the living crew's task steps are done; the dead crewmate's do not count.
+    assert_eq!(row(&sim, imp)[obs::TASKS_DONE], 0.5);
+    let mut second = vec![acts::TASK as f32; n];
+    second[imp] = acts::WAIT as f32;
+    second[victim] = acts::WAIT as f32;
+    play(&mut sim, &second).unwrap();
+    assert!(sim.env().is_done());
+    assert_eq!(sim.env().metrics().mean(TASK_WIN), Some(1.0));
+    assert_eq!(sim.env().metrics().mean(IMPOSTER_WIN), Some(0.0));
+}
+
+#[test]
 fn the_imposters_win_when_they_match_the_crew() {
     // 3 players, 1 imposter: one kill leaves 1 against 1.
     let n = 3;
@@ -476,12 +502,17 @@ fn bad_actions_are_refused_with_specific_errors() {
 
 #[test]
 fn bayesian_crewmates_beat_random_crewmates_against_lying_imposters() {
-    // 400 episodes each, same seed and imposter play. Measured: the imposters win 46% against
-    // Bayesian crewmates and 76% against random ones; the test asks for a 20-point margin.
+    // 400 episodes each, same seed and imposter play, with the original's 5 tasks of 5 steps (so
+    // that tasks alone rarely win and the vote decides). The claim is an effect of at least 20
+    // points in the imposters' win rate; the test asks for 10. Each rate's standard error is at
+    // most 0.025 (p(1-p)/400), the gap's at most 0.035: with no effect, a gap of 0.10 is 2.8
+    // standard errors out (passes with probability about 0.3%); with the claimed effect, falling
+    // short of it is as unlikely. Measured: 47% against Bayesian crewmates, 73.5% against random.
     let run_with = |strategy: &str| {
         let text = format!(
             "[scenario]\nname = \"au\"\nseed = 11\nepisodes = 400\nmax_steps = 200\n\
-             [game.among_us]\nimposter = \"lying\"\n[[agents]]\nstrategy = \"{strategy}\"\ncount = 5\n"
+             [game.among_us]\nimposter = \"lying\"\ntasks = 5\ntask_steps = 5\n\
+             [[agents]]\nstrategy = \"{strategy}\"\ncount = 5\n"
         );
         let s = Scenario::parse(&text, Path::new("au.toml")).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -491,7 +522,7 @@ fn bayesian_crewmates_beat_random_crewmates_against_lying_imposters() {
     };
     let (bayesian, random) = (run_with("bayesian"), run_with("random"));
     assert!(
-        random - bayesian >= 0.20,
+        random - bayesian >= 0.10,
         "bayesian {bayesian}, random {random}"
     );
 }

@@ -106,6 +106,14 @@ impl Done {
         self.terminated.fill(true);
     }
 
+    /// Cuts the episode short for everyone not terminated: a game's own time limit, which ends
+    /// it without an outcome, as the scenario's step limit does.
+    pub fn truncate_all(&mut self) {
+        for (t, u) in self.terminated.iter().zip(self.truncated.iter_mut()) {
+            *u = !*t;
+        }
+    }
+
     /// Whether the scenario's step limit ends the episode after step `step` (0-based): a game
     /// settles there what it would otherwise settle at the next step.
     pub fn is_last_step(&self, step: u32) -> bool {

@@ -33,7 +33,7 @@
 //! For an agent that reads (a language model), [`Rules::prompt`] renders a player's situation
 //! from its observation row and action mask: the rules, its role, what it knows and its legal acts.
 
-use super::{players, times};
+use super::{Talk, players, times};
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
@@ -719,7 +719,7 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
     state.accused.fill(0);
     state.vouched.fill(0);
     let living: Vec<AgentId> = state.living().collect();
-    state.speakers = super::speaking_order(&living, state.config.discussion, rng);
+    state.speakers = super::speaking_order(&living, state.config.discussion, Talk::Reshuffled, rng);
     state.stage = if state.speakers.is_empty() {
         Stage::Vote
     } else {

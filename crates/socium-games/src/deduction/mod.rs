@@ -22,14 +22,37 @@ fn pick(options: &[usize], rng: &mut impl Rng) -> usize {
     }
 }
 
+/// The order of a discussion's speakers.
+#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Talk {
+    /// Every round in a fresh random order.
+    Reshuffled,
+    /// One random order for the whole discussion, round robin from its second player, as in
+    /// Sarkar et al.'s code (SocialDeductionLLM, `src/string_env.py`: `process_reporting`
+    /// shuffles once, `process_discussion_volunteer` gives the turn to `order[turns % len]` from
+    /// `turns = 1`).
+    Fixed,
+}
+
 /// The speakers of a discussion, last first (they are popped from the back): every one of
-/// `living` `rounds` times, each round in a fresh random order (a shuffled round robin).
-fn speaking_order(living: &[AgentId], rounds: u32, rng: &mut impl Rng) -> Vec<AgentId> {
+/// `living` `rounds` times, in the order `talk` says.
+fn speaking_order(living: &[AgentId], rounds: u32, talk: Talk, rng: &mut impl Rng) -> Vec<AgentId> {
     let mut order = Vec::with_capacity(living.len() * rounds as usize);
-    for _ in 0..rounds {
-        let mut round = living.to_vec();
-        round.shuffle(rng);
-        order.extend(round);
+    match talk {
+        Talk::Reshuffled => {
+            for _ in 0..rounds {
+                let mut round = living.to_vec();
+                round.shuffle(rng);
+                order.extend(round);
+            }
+        }
+        Talk::Fixed => {
+            let mut once = living.to_vec();
+            once.shuffle(rng);
+            let n = once.len();
+            order.extend((1..=n * rounds as usize).map(|k| once[k % n]));
+        }
     }
     order.reverse();
     order

@@ -45,8 +45,7 @@ pub(super) struct Pending {
     pub(super) speaker: usize,
     /// The message's utterance, which its rewards name.
     pub(super) message: UtteranceId,
-    /// The summed belief in the true imposters of the living crewmates other than the speaker,
-    /// before the message.
+    /// The crew's summed belief in the true imposters before the message ([`State::pooled`]).
     pub(super) before: f64,
 }
 
@@ -111,12 +110,21 @@ impl State {
             .filter(move |&c| c != speaker && !self.imposter[c])
     }
 
-    /// The summed probability that the living crewmates other than `speaker` give the true
-    /// imposters.
-    pub(super) fn crew_belief_in_imposters(&self, speaker: usize) -> f64 {
-        self.crew_listeners(speaker)
+    /// The summed probability that the living crewmates give the true imposters, the speaking
+    /// reward's measure: the speaker's own belief counts with `speaker_in_pool`, as in the
+    /// original (`StringAmogus.process_discussion_survey` sums over every living crewmate);
+    /// without, only the listeners' do, so that a speaker cannot earn by moving its own belief.
+    pub(super) fn pooled(&self, speaker: usize) -> f64 {
+        let own = self.config.speaker_in_pool && self.alive[speaker] && !self.imposter[speaker];
+        let own = if own {
+            self.belief_in_imposters(speaker)
+        } else {
+            0.0
+        };
+        own + self
+            .crew_listeners(speaker)
             .map(|c| self.belief_in_imposters(c))
-            .sum()
+            .sum::<f64>()
     }
 
     /// Multiplies every living scripted crewmate `l`'s belief by `likelihood(state, l, h)` and
@@ -146,7 +154,8 @@ impl State {
     /// model.
     pub(super) fn hear(&mut self, speaker: usize, message: Message) {
         let others = (self.living().count() - 1).max(1) as f64;
-        let rooms = self.config.rooms() as f64;
+        let [w, h] = self.grid;
+        let rooms = f64::from(w * h);
         self.update(|st, l, h| {
             if l == speaker {
                 return 1.0;
@@ -206,7 +215,7 @@ pub(super) fn potential(mut envs: Query<(&State, &mut Potentials)>) {
 pub(super) fn settle(state: &State, p: Pending, events: &mut Events) {
     let id = |a: usize| AgentId(a as u32);
     let sign = if state.imposter[p.speaker] { -1.0 } else { 1.0 };
-    let after = state.crew_belief_in_imposters(p.speaker);
+    let after = state.pooled(p.speaker);
     events.entries.push((
         id(p.speaker),
         p.message,
@@ -224,17 +233,17 @@ pub(super) fn settle(state: &State, p: Pending, events: &mut Events) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deduction::among_us::AmongUsConfig;
+    use crate::deduction::among_us::{Preset, Settings};
     use socium_core::{DimId, bounded::Count};
 
     /// Five scripted players on two rooms side by side, as at a report: 0 the imposter, 1 dead,
     /// 2 the reporter (with the imposter in room 1 at the report), 3 and 4 in room 0. Every
     /// crewmate holds 1/3 on each other living player.
     fn at_report() -> State {
-        let config = AmongUsConfig {
+        let config = Settings {
             width: Count::new(2).unwrap(),
             height: Count::new(1).unwrap(),
-            ..AmongUsConfig::default()
+            ..Preset::Socium.settings()
         };
         let mut st = State::new(config, 5);
         st.imposter[0] = true;
@@ -260,7 +269,7 @@ mod tests {
         speaker: usize,
         message: Message,
     ) -> (Vec<(usize, f64)>, f64) {
-        let before = st.crew_belief_in_imposters(speaker);
+        let before = st.pooled(speaker);
         st.hear(speaker, message);
         let pending = Pending {
             speaker,

@@ -13,7 +13,7 @@
 
 use super::rules::{STAGES, Stage, State};
 use super::talk::Said;
-use super::{AmongUsConfig, ImposterPlay, acts, obs, obs::Block};
+use super::{ImposterPlay, Settings, acts, obs, obs::Block};
 use crate::deduction::pick;
 use bevy_ecs::prelude::*;
 use rand::Rng;
@@ -73,7 +73,7 @@ impl Strategy {
 /// that the row does not hold exactly (see the module's documentation).
 struct View<'a> {
     /// The scenario's settings.
-    config: &'a AmongUsConfig,
+    config: &'a Settings,
     /// Which player it is.
     me: usize,
     /// Players.

@@ -2,25 +2,70 @@
 //! acts ([`acts`]) and the layout of an observation row ([`obs`]), a declared list of blocks
 //! whose offsets are derived from their sizes.
 
-use super::AmongUsConfig;
+use super::Settings;
 
-impl AmongUsConfig {
+impl Settings {
     /// Rooms on the grid: room `r` is at column `r mod width`, row `r div width`.
     pub(super) fn rooms(&self) -> usize {
         self.width.get() as usize * self.height.get() as usize
     }
 
-    /// The room `dir` (0 north, 1 south, 2 east, 3 west) leads to from `room`, if any.
-    pub(super) fn neighbour(&self, room: usize, dir: usize) -> Option<usize> {
-        let (w, h) = (self.width.get() as usize, self.height.get() as usize);
+    /// The whole grid, `[width, height]`.
+    pub(super) fn full_grid(&self) -> [u32; 2] {
+        [self.width.get(), self.height.get()]
+    }
+
+    /// The start room of a `grid` laid in the top-left corner: the middle (rounded down) of its
+    /// first row.
+    pub(super) fn start_room(&self, grid: [u32; 2]) -> usize {
+        (grid[0] as usize - 1) / 2
+    }
+
+    /// Whether `room` lies on `grid`, laid in the top-left corner.
+    pub(super) fn on(&self, grid: [u32; 2], room: usize) -> bool {
+        let w = self.width.get() as usize;
+        room % w < grid[0] as usize && room / w < grid[1] as usize
+    }
+
+    /// The room `dir` (0 north, 1 south, 2 east, 3 west) leads to from `room` on `grid` (laid in
+    /// the top-left corner), if any.
+    pub(super) fn neighbour(&self, grid: [u32; 2], room: usize, dir: usize) -> Option<usize> {
+        let w = self.width.get() as usize;
+        let h = grid[1] as usize;
         let (x, y) = (room % w, room / w);
+        let w_on = grid[0] as usize;
         match dir {
             0 if y > 0 => Some(room - w),
             1 if y + 1 < h => Some(room + w),
-            2 if x + 1 < w => Some(room + 1),
+            2 if x + 1 < w_on => Some(room + 1),
             3 if x > 0 => Some(room - 1),
             _ => None,
         }
+    }
+
+    /// Checks what the counts alone cannot: every grid fits the whole one, `min_tasks` is at
+    /// most `tasks`.
+    pub(super) fn check_grids_and_tasks(&self) -> Result<(), String> {
+        let [w, h] = self.full_grid();
+        if let Some(&[gw, gh]) = self
+            .grids
+            .iter()
+            .find(|&&[gw, gh]| gw == 0 || gh == 0 || gw > w || gh > h)
+        {
+            return Err(format!(
+                "grid [{gw}, {gh}] in `grids`: expected at least 1 × 1 and at most the whole \
+                 {w} × {h} grid (`width`, `height`), which sizes the observation"
+            ));
+        }
+        if let Some(min) = self.min_tasks.filter(|m| m.get() > self.tasks.get()) {
+            return Err(format!(
+                "min_tasks = {} is more than tasks = {}: each episode draws the tasks from \
+                 min_tasks..=tasks",
+                min.get(),
+                self.tasks.get()
+            ));
+        }
+        Ok(())
     }
 
     /// The first move that brings `from` one room closer to `to` (east/west first), or wait when
@@ -235,7 +280,11 @@ pub mod obs {
     pub fn alive(n: usize, rooms: usize) -> usize {
         offset(Block::Alive, n, rooms)
     }
-    /// Living players in this room (`n` entries).
+    /// The [`here`] entry of a player walking into or out of this room (one standing in it
+    /// has 1).
+    pub const PASSING: f32 = 0.5;
+    /// Living players in this room: 1 standing in it, [`PASSING`] walking into or out of it;
+    /// all 0 while this player is at work (`n` entries).
     pub fn here(n: usize, rooms: usize) -> usize {
         offset(Block::Here, n, rooms)
     }

@@ -57,6 +57,7 @@ mod prompt;
 mod rules;
 mod talk;
 
+pub use crate::deduction::Talk;
 pub use belief::model;
 pub use bots::Strategy;
 pub use layout::{acts, obs};
@@ -65,32 +66,198 @@ pub use rules::Stage;
 use serde::Deserialize;
 use socium_core::{
     AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase,
-    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, bounded::Count,
+    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo,
+    bounded::{Count, Finite},
 };
 
-/// Settings of `[game.among_us]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AmongUsConfig {
+/// Declares the settings once: [`AmongUsConfig`], the table as written (the `rules` preset and
+/// every key optional, to override it), and [`Settings`], the values in force.
+macro_rules! settings {
+    ($($(#[doc = $doc:literal])* $field:ident: $ty:ty,)*) => {
+        /// Settings of `[game.among_us]` as written: a preset (`rules`, default `"socium"`) and
+        /// any key of [`Settings`] to override it.
+        #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct AmongUsConfig {
+            /// The preset the other keys start from.
+            pub rules: Preset,
+            $($(#[doc = $doc])* pub $field: Option<$ty>,)*
+        }
+
+        /// The settings in force: the preset's, with the scenario's keys over them.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Settings {
+            $($(#[doc = $doc])* pub $field: $ty,)*
+        }
+
+        impl AmongUsConfig {
+            /// The preset's settings with this table's keys over them.
+            pub fn settings(&self) -> Settings {
+                let base = self.rules.settings();
+                Settings { $($field: self.$field.clone().unwrap_or(base.$field),)* }
+            }
+        }
+    };
+}
+
+settings! {
     /// Rooms per row of the grid.
-    pub width: Count,
+    width: Count,
     /// Rows of the grid.
-    pub height: Count,
+    height: Count,
+    /// Grids, `[width, height]` each, one drawn at random per episode and laid in the top-left
+    /// corner of the `width × height` grid (which sizes the observation); empty: the whole grid.
+    grids: Vec<[u32; 2]>,
     /// Imposters (fewer than the crewmates).
-    pub imposters: Count,
-    /// Tasks per crewmate.
-    pub tasks: Count,
-    /// Steps of "do task" each task takes.
-    pub task_steps: Count,
-    /// Steps an imposter waits between kills (and before the first).
-    pub kill_cooldown: u32,
+    imposters: Count,
+    /// Tasks per crewmate (the most, when `min_tasks` is set).
+    tasks: Count,
+    /// When set, each episode deals every crewmate a number of tasks drawn uniformly from
+    /// `min_tasks..=tasks`.
+    min_tasks: Option<Count>,
+    /// Steps a task takes: of "do task" acts, or, with `commit`, of work after one.
+    task_steps: Count,
+    /// A move or a task commits the player (the original's pace): one act, then `task_steps`
+    /// steps busy, seeing nothing of the rooms (a walker sees only a kill in the room it walks
+    /// into), then one more before it acts again; a meeting cancels the work. Off: every act
+    /// takes one step, a task `task_steps` "do task" acts.
+    commit: bool,
+    /// Where players start: in random rooms, or all in the start room.
+    start: Start,
+    /// After every meeting everyone returns to the start room and the kill cooldown restarts.
+    regroup: bool,
+    /// Imposters may report bodies (in the original only crewmates can).
+    imposters_report: bool,
+    /// Steps an imposter waits between kills (and before the first, and after a meeting with
+    /// `regroup`).
+    kill_cooldown: u32,
     /// Messages each living player says per discussion.
-    pub messages: u32,
+    messages: u32,
+    /// The order of a discussion's speakers.
+    talk: Talk,
+    /// The speaking reward counts the speaker's own belief in the crew's summed belief, as the
+    /// original does; off: only the listeners'.
+    speaker_in_pool: bool,
+    /// A vote may name the voter.
+    self_vote: bool,
+    /// An ejection announces the ejected player's role.
+    reveal_ejected: bool,
+    /// The losing side's `win` reward (the winners get +1).
+    lose: Finite,
+    /// A crew win by ejection pays every crewmate, dead or alive, +1 `task` per task it left
+    /// unfinished, as the original does.
+    ejection_pays_tasks: bool,
+    /// A discussion begins at the first multiple of this many steps of the original's clock
+    /// after the report (its `REPORTING_ALIGNMENT`); 1: at once.
+    meeting_every: Count,
+    /// The episode is truncated (no `win` reward) once the original's clock reaches this many
+    /// steps; 0: no limit but the scenario's `max_steps`.
+    time_limit: u32,
     /// How scripted imposters play.
-    pub imposter: ImposterPlay,
+    imposter: ImposterPlay,
     /// The longest free-text message an outside player may say in a discussion, in characters;
     /// 0 allows none.
-    pub free_text: u32,
+    free_text: u32,
+}
+
+/// The presets of `[game.among_us] rules`: Socium's own rules and the two settings of Sarkar et
+/// al.'s released code (SocialDeductionLLM, `src/string_env.py` `StringAmogus`, with the
+/// arguments of `src/buffer_generator_full.py` `collect_real_buffers`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Socium's rules: a 3 × 2 grid, 3 tasks of 3 steps, cooldown 5; one step per act, random
+    /// start rooms, reshuffled speakers, revealed roles, ±1 for the win.
+    #[default]
+    Socium,
+    /// The original's evaluation (`src/validate_base.py`, `config = (2, 2, 4, 4)`): a 2 × 2
+    /// grid, 4 tasks taking 3 steps, cooldown 5, and the original's pace, meetings (aligned to
+    /// 50 steps, everyone back to the start room), talk, votes, +1/0 rewards and 300-step cap.
+    SarkarEval,
+    /// The original's training (`collect_real_buffers` with `randomize`, as every run of
+    /// `src/scripts/script_trainall.sh`): the rules of `sarkar_eval` on a grid drawn per episode
+    /// from 3 × 1, 2 × 2 and 3 × 2, with 3 to 5 tasks, cooldown 6.
+    SarkarTrain,
+}
+
+impl Preset {
+    /// The preset's settings.
+    pub fn settings(self) -> Settings {
+        let count = |v| Count::new(v).expect("in range");
+        let socium = Settings {
+            width: count(3),
+            height: count(2),
+            grids: Vec::new(),
+            imposters: count(1),
+            tasks: count(3),
+            min_tasks: None,
+            task_steps: count(3),
+            commit: false,
+            start: Start::Random,
+            regroup: false,
+            imposters_report: true,
+            kill_cooldown: 5,
+            messages: 2,
+            talk: Talk::Reshuffled,
+            speaker_in_pool: false,
+            self_vote: false,
+            reveal_ejected: true,
+            lose: Finite::new(-1.0).expect("finite"),
+            ejection_pays_tasks: false,
+            meeting_every: count(1),
+            time_limit: 0,
+            imposter: ImposterPlay::Lying,
+            free_text: 0,
+        };
+        // The rules both of the original's settings share.
+        let sarkar = Settings {
+            commit: true,
+            start: Start::Fixed,
+            regroup: true,
+            imposters_report: false,
+            talk: Talk::Fixed,
+            speaker_in_pool: true,
+            self_vote: true,
+            reveal_ejected: false,
+            lose: Finite::new(0.0).expect("finite"),
+            ejection_pays_tasks: true,
+            meeting_every: count(50),
+            time_limit: 300,
+            ..socium.clone()
+        };
+        match self {
+            Preset::Socium => socium,
+            Preset::SarkarEval => Settings {
+                width: count(2),
+                height: count(2),
+                tasks: count(4),
+                task_steps: count(3),
+                kill_cooldown: 5,
+                ..sarkar
+            },
+            Preset::SarkarTrain => Settings {
+                width: count(3),
+                height: count(2),
+                grids: vec![[3, 1], [2, 2], [3, 2]],
+                tasks: count(5),
+                min_tasks: Some(count(3)),
+                task_steps: count(3),
+                kill_cooldown: 6,
+                ..sarkar
+            },
+        }
+    }
+}
+
+/// Where players start an episode.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Each in a uniformly random room.
+    Random,
+    /// All in the start room, the middle (rounded down) of the first row, as in the original
+    /// (`StringAmogus.__init__`: `((width − 1) // 2, 0)`).
+    Fixed,
 }
 
 /// How scripted imposters play (whatever the strategy, which sets how crewmates play). An
@@ -106,23 +273,6 @@ pub enum ImposterPlay {
     Lying,
     /// Kill lone crewmates; stay silent and skip the vote.
     Quiet,
-}
-
-impl Default for AmongUsConfig {
-    fn default() -> Self {
-        let count = |v| Count::new(v).expect("in range");
-        AmongUsConfig {
-            width: count(3),
-            height: count(2),
-            imposters: count(1),
-            tasks: count(3),
-            task_steps: count(3),
-            kill_cooldown: 5,
-            messages: 2,
-            imposter: ImposterPlay::Lying,
-            free_text: 0,
-        }
-    }
 }
 
 /// The most observation entries of all players together (2^24, 64 MiB of `f32` per env): each
@@ -240,19 +390,20 @@ static METRICS: [MetricInfo; 3] = [
 
 impl Rules for AmongUsConfig {
     fn observation_space(&self, agents: usize) -> Space {
-        Space::uniform_box(obs::dim(agents, self.rooms()), 0.0, 1.0)
+        Space::uniform_box(obs::dim(agents, self.settings().rooms()), 0.0, 1.0)
     }
 
     fn action_space(&self, agents: usize) -> Space {
+        let settings = self.settings();
         let mut parts = vec![
             Space::Discrete {
-                n: acts::count(agents, self.rooms()) as u32,
+                n: acts::count(agents, settings.rooms()) as u32,
             },
             Space::Simplex { n: agents as u32 },
         ];
-        if self.free_text > 0 {
+        if settings.free_text > 0 {
             parts.push(Space::Text {
-                max_chars: self.free_text,
+                max_chars: settings.free_text,
             });
         }
         Space::Tuple(parts)
@@ -275,17 +426,18 @@ impl Rules for AmongUsConfig {
     }
 
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
-        let (n, m) = (agents.len(), self.imposters.get() as usize);
+        let settings = self.settings();
+        let (n, m) = (agents.len(), settings.imposters.get() as usize);
         if 2 * m >= n {
             return Err(format!(
                 "{m} imposters among {n} players: the imposters must be fewer than the crewmates"
             ));
         }
         // Bounded before anything is sized by it; the first test keeps it from overflowing.
-        let rooms = self.rooms();
+        let rooms = settings.rooms();
         let entries = (n <= 1 << 12 && rooms <= 1 << 24).then(|| n * obs::dim(n, rooms));
         if entries.is_none_or(|e| e > MAX_OBSERVATION_ENTRIES) {
-            let (w, h) = (self.width.get(), self.height.get());
+            let (w, h) = (settings.width.get(), settings.height.get());
             let found = entries.map_or(format!("more than {MAX_OBSERVATION_ENTRIES}"), |e| {
                 e.to_string()
             });
@@ -294,7 +446,10 @@ impl Rules for AmongUsConfig {
                  players × rooms each): expected at most {MAX_OBSERVATION_ENTRIES}"
             ));
         }
-        let (tasks, steps) = (self.tasks.get() as u64, self.task_steps.get() as u64);
+        let (tasks, steps) = (
+            settings.tasks.get() as u64,
+            settings.task_steps.get() as u64,
+        );
         let all_tasks = n as u64 * tasks;
         if all_tasks > MAX_TASKS_OR_MESSAGES || all_tasks * steps > u32::MAX as u64 {
             return Err(format!(
@@ -303,21 +458,22 @@ impl Rules for AmongUsConfig {
                 u32::MAX
             ));
         }
-        let messages = n as u64 * self.messages as u64;
+        let messages = n as u64 * settings.messages as u64;
         if messages > MAX_TASKS_OR_MESSAGES {
             return Err(format!(
                 "{n} players saying {} messages each in a discussion: expected at most \
                  {MAX_TASKS_OR_MESSAGES} messages in all",
-                self.messages
+                settings.messages
             ));
         }
-        Ok(())
+        settings.check_grids_and_tasks()
     }
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
         game.insert_strategies(Strategy::from_choice);
-        game.env_component(|| rules::State::new(self.clone(), n))
+        let settings = self.settings();
+        game.env_component(move || rules::State::new(settings.clone(), n))
             .env_component(rules::Events::default)
             .add_systems(Phase::Reset, rules::reset)
             .add_systems(Phase::Observe, rules::turns_and_observations)
@@ -331,6 +487,6 @@ impl Rules for AmongUsConfig {
     }
 
     fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
-        prompt::render(self, agents, agent, obs, mask)
+        prompt::render(&self.settings(), agents, agent, obs, mask)
     }
 }

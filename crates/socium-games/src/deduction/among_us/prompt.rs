@@ -6,11 +6,11 @@
 //! with its act is described by the answer format, so the prompt has no `amount`.
 
 use super::{
-    AmongUsConfig, acts, obs,
+    Settings, acts, obs,
     rules::{STAGES, Stage},
     talk::Message,
 };
-use crate::deduction::{players, times};
+use crate::deduction::{Talk, players, times};
 use socium_core::{AgentId, Prompt};
 use std::fmt::Write as _;
 
@@ -19,7 +19,7 @@ const DIRECTIONS: [&str; 4] = ["north", "south", "east", "west"];
 
 /// Player `agent`'s prompt among `n` players, from its observation row and action mask.
 pub(super) fn render(
-    config: &AmongUsConfig,
+    config: &Settings,
     n: usize,
     agent: AgentId,
     row: &[f32],
@@ -35,15 +35,40 @@ pub(super) fn render(
     let (w, h) = (config.width.get(), config.height.get());
     let m = config.imposters.get();
 
+    let grid = match config.grids.as_slice() {
+        [] => format!("a grid of {w} × {h} rooms"),
+        grids => {
+            let sizes: Vec<String> = grids.iter().map(|[x, y]| format!("{x} × {y}")).collect();
+            format!(
+                "a grid of rooms drawn for each game from {} and laid in the north-west corner \
+                 of a {w} × {h} grid",
+                sizes.join(", ")
+            )
+        }
+    };
+    let steps = config.task_steps.get();
+    let pace = match config.commit {
+        true => format!(
+            "Each crewmate has {} tasks, each in a given room. Doing a task, or moving to the next \
+             room, keeps a player busy for {steps} steps, during which it sees nothing of the \
+             rooms (a mover sees a kill in the room it enters) and does not act; it acts again \
+             the step after. A meeting cancels a task begun.",
+            config.tasks.get()
+        ),
+        false => format!(
+            "Each crewmate has {} tasks, each in a given room and taking {steps} steps of \"do \
+             task\" there.",
+            config.tasks.get()
+        ),
+    };
     let mut rules = format!(
-        "You play an Among Us-style game with {n} players, player 0 to player {}, on a grid of \
-         {w} × {h} rooms numbered 0 to {} row by row from the north-west corner (north is up a \
-         row, east is right). {} Each crewmate has {} tasks, each in a given room and taking {} \
-         steps of \"do task\" there.\nWhile the game is in play, every living player acts at \
-         once each step: move north, south, east or west, do a task, report a body in its room, \
-         or wait; an imposter may instead kill a crewmate in its room once {} steps have passed \
-         since the game began or its last kill, and everyone else in the room sees the kill. A \
-         report clears the bodies and ",
+        "You play an Among Us-style game with {n} players, player 0 to player {}, on {grid} \
+         numbered 0 to {} row by row from the north-west corner (north is up a row, east is \
+         right). {} {pace}\nWhile the game is in play, every living player who is not busy acts \
+         at once each step: move north, south, east or west, do a task, report a body in its \
+         room{}, or wait; an imposter may instead kill a crewmate in its room (or walking into \
+         or out of it) once {} steps have passed since the game began, its last kill{}, and \
+         everyone else in the room{} sees the kill. A report clears the bodies and ",
         n - 1,
         rooms - 1,
         match m {
@@ -55,20 +80,37 @@ pub(super) fn render(
                  do not know who they are."
             ),
         },
-        config.tasks.get(),
-        config.task_steps.get(),
+        if config.imposters_report {
+            ""
+        } else {
+            " (crewmates only)"
+        },
         config.kill_cooldown,
+        if config.regroup {
+            " or the last meeting"
+        } else {
+            ""
+        },
+        if config.commit {
+            " who is not at a task"
+        } else {
+            ""
+        },
     );
     match config.messages {
         0 => rules.push_str("calls a vote"),
         k => {
             write!(
                 rules,
-                "starts a discussion: the living players speak in turn, {} each in a shuffled \
-                 round robin, to accuse a player of being the imposter, vouch for one, say which \
+                "starts a discussion: the living players speak in turn, {} each in a {}, to \
+                 accuse a player of being the imposter, vouch for one, say which \
                  room they were in at the report, say they saw a player in a room at the report, \
                  say they saw a player kill",
-                times(k)
+                times(k),
+                match config.talk {
+                    Talk::Reshuffled => "round robin shuffled each round",
+                    Talk::Fixed => "round robin of one shuffled order",
+                }
             )
             .expect("writing to a String");
             if config.free_text > 0 {
@@ -82,13 +124,32 @@ pub(super) fn render(
             rules.push_str(", or stay silent. Then comes a vote");
         }
     }
-    rules.push_str(
-        ": everyone living votes to eject a player or skips, and a player with more votes than \
-         any other and than the skips is ejected. The crewmates win when every imposter is \
-         ejected or every task is done; the imposters win when they are at least as many as the \
-         crewmates. With every act each player states its belief: how likely each player is to \
-         be the imposter.",
-    );
+    write!(
+        rules,
+        ": everyone living votes to eject a player{} or skips, and a player with more votes \
+         than any other and than the skips is ejected{}.{} The crewmates win when every imposter \
+         is ejected or every living crewmate's task is done; the imposters win when they are at \
+         least as many as the crewmates. With every act each player states its belief: how \
+         likely each player is to be the imposter.",
+        if config.self_vote {
+            " (itself included)"
+        } else {
+            ""
+        },
+        if config.reveal_ejected {
+            " and its role announced"
+        } else {
+            ""
+        },
+        match config.regroup {
+            true => format!(
+                " Then everyone returns to room {}.",
+                config.start_room(config.full_grid())
+            ),
+            false => String::new(),
+        },
+    )
+    .expect("writing to a String");
     match imposter {
         true => {
             write!(rules, "\nYou are player {me}, an imposter").expect("writing to a String");
@@ -153,6 +214,10 @@ pub(super) fn render(
         None => write!(s, "\nNobody else is here."),
     }
     .expect("writing to a String");
+    let passing = (0..n).filter(|&j| row[obs::here(n, rooms) + j] == obs::PASSING);
+    if let Some(passing) = players(passing) {
+        write!(s, " Walking in or out: {passing}.").expect("writing to a String");
+    }
     if let Some(bodies) = players(set(obs::bodies(n, rooms), n)) {
         write!(s, " Bodies here: {bodies}.").expect("writing to a String");
     }
@@ -227,7 +292,7 @@ fn said(n: usize, rooms: usize, row: &[f32]) -> Vec<String> {
 
 /// Act `act` in words, at `stage`, for a player in `room` (`speaking`: its turn in a discussion).
 fn describe(
-    config: &AmongUsConfig,
+    config: &Settings,
     n: usize,
     act: usize,
     stage: Stage,
@@ -238,7 +303,7 @@ fn describe(
     match stage {
         Stage::Play => match act {
             acts::WAIT => "wait".into(),
-            1..=4 => match config.neighbour(room, act - 1) {
+            1..=4 => match config.neighbour(config.full_grid(), room, act - 1) {
                 Some(to) => format!("move {} to room {to}", DIRECTIONS[act - 1]),
                 None => format!("move {}", DIRECTIONS[act - 1]),
             },
@@ -280,7 +345,7 @@ mod tests {
 
     #[test]
     fn renders_the_players_situation_from_the_row() {
-        let config = AmongUsConfig::default();
+        let config = super::super::Preset::Socium.settings();
         let (n, rooms) = (5, config.rooms());
         // Player 1, a crewmate in room 4, speaks in a discussion: player 0 is dead, player 2
         // is here, player 1 saw player 3 kill, player 2 accused player 3 and claimed room 4.

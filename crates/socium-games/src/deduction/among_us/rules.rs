@@ -5,7 +5,7 @@
 use super::belief::{Pending, settle};
 use super::talk::{Message, Said};
 use super::{
-    AmongUsConfig, CREW_WIN, IMPOSTER_WIN, INFORMATION, KILL, REPORT, TASK, TASK_WIN, VOTE, WIN,
+    CREW_WIN, IMPOSTER_WIN, INFORMATION, KILL, REPORT, Settings, Start, TASK, TASK_WIN, VOTE, WIN,
     acts, obs,
 };
 use crate::deduction::speaking_order;
@@ -39,11 +39,51 @@ pub(super) struct Task {
     pub(super) done: u32,
 }
 
+/// Work that commits a player for several steps (the `commit` pace): it does not act until it
+/// is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Busy {
+    /// Doing task `task` of its list, started by the act `started`.
+    Task {
+        task: usize,
+        started: UtteranceId,
+        left: u32,
+    },
+    /// Walking from `from` into its `room`.
+    Walk { from: usize, left: u32 },
+}
+
+impl Busy {
+    /// Steps until the player acts again: the work is under way while more than 1 is left.
+    fn left(self) -> u32 {
+        match self {
+            Busy::Task { left, .. } | Busy::Walk { left, .. } => left,
+        }
+    }
+
+    /// The room a walker is leaving, while it walks.
+    fn leaving(self) -> Option<usize> {
+        match self {
+            Busy::Walk { from, left } if left > 1 => Some(from),
+            _ => None,
+        }
+    }
+}
+
 /// The game's state, per env.
 #[derive(Component, Debug)]
 pub(super) struct State {
     /// The scenario's settings.
-    pub(super) config: AmongUsConfig,
+    pub(super) config: Settings,
+    /// This episode's grid, laid in the top-left corner of the whole one.
+    pub(super) grid: [u32; 2],
+    /// Each player's work under way, with the `commit` pace.
+    pub(super) busy: Vec<Option<Busy>>,
+    /// The original's clock (SocialDeductionLLM `StringAmogus.world_time`) at this step, for
+    /// meetings aligned to it and its time limit: one step per step of play, two per message,
+    /// and the steps of a meeting's announcements and the wait for its start, which Socium
+    /// does not play.
+    pub(super) world_time: u32,
     /// Who is an imposter.
     pub(super) imposter: Vec<bool>,
     /// Who is alive.
@@ -85,9 +125,12 @@ pub(super) struct State {
 
 impl State {
     /// A game of `n` players, to be dealt by `reset`.
-    pub(super) fn new(config: AmongUsConfig, n: usize) -> Self {
+    pub(super) fn new(config: Settings, n: usize) -> Self {
         let rooms = config.rooms();
         State {
+            grid: config.full_grid(),
+            busy: vec![None; n],
+            world_time: 0,
             config,
             imposter: vec![false; n],
             alive: vec![true; n],
@@ -116,25 +159,59 @@ impl State {
             .map(|a| AgentId(a as u32))
     }
 
-    /// Task steps left, over every crewmate.
+    /// Task steps left, over the living crewmates: a dead crewmate's tasks no longer stand
+    /// between the crew and a task win, as in the original's `check_no_remaining_tasks`
+    /// (SocialDeductionLLM, `src/string_env.py`).
     fn task_steps_left(&self) -> u32 {
         let steps = self.config.task_steps.get();
-        self.tasks.iter().flatten().map(|t| steps - t.done).sum()
+        self.living_tasks().map(|t| steps - t.done).sum()
+    }
+
+    /// The living crewmates' tasks.
+    fn living_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks
+            .iter()
+            .zip(&self.alive)
+            .filter(|(_, alive)| **alive)
+            .flat_map(|(tasks, _)| tasks)
     }
 
     /// The winner, if the game is over: `Some(true)` for the imposters, and whether tasks won.
+    /// Checked in the original's order (`StringAmogus.check_win_conditions`): no imposter left,
+    /// then imposters as many as the crew, then no task left: a kill that leaves one crewmate
+    /// against one imposter wins for the imposter even if the crewmate's tasks are done.
     fn winner(&self) -> Option<(bool, bool)> {
         let imposters = self.living().filter(|a| self.imposter[a.index()]).count();
         let crew = self.living().count() - imposters;
         if imposters == 0 {
             Some((false, false))
-        } else if self.task_steps_left() == 0 {
-            Some((false, true))
         } else if imposters >= crew {
             Some((true, false))
+        } else if self.task_steps_left() == 0 {
+            Some((false, true))
         } else {
             None
         }
+    }
+
+    /// The room `dir` leads to from `room` on this episode's grid, if any.
+    pub(super) fn neighbour(&self, room: usize, dir: usize) -> Option<usize> {
+        self.config.neighbour(self.grid, room, dir)
+    }
+
+    /// Whether `a` is at work that keeps it from seeing the rooms (a task, or a walk, under way).
+    fn at_work(&self, a: usize) -> bool {
+        self.busy[a].is_some_and(|b| b.left() > 1)
+    }
+
+    /// Whether `j` is walking between rooms.
+    fn walking(&self, j: usize) -> bool {
+        matches!(self.busy[j], Some(Busy::Walk { left, .. }) if left > 1)
+    }
+
+    /// Whether `j` stands in `room` or walks into or out of it.
+    fn passes(&self, j: usize, room: usize) -> bool {
+        self.room[j] == room || self.busy[j].and_then(Busy::leaving) == Some(room)
     }
 
     /// Whether `a` has an unfinished task in its room.
@@ -175,7 +252,20 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     }
     state.pending = None;
     let rng = &mut rng.pairing;
-    let (n, rooms) = (state.alive.len(), state.config.rooms());
+    let n = state.alive.len();
+    let grids = &state.config.grids;
+    state.grid = match grids.len() {
+        0 => state.config.full_grid(),
+        k => grids[rng.random_range(0..k)],
+    };
+    let rooms: Vec<usize> = (0..state.config.rooms())
+        .filter(|&r| state.config.on(state.grid, r))
+        .collect();
+    let tasks = match state.config.min_tasks {
+        Some(min) => rng.random_range(min.get()..=state.config.tasks.get()),
+        None => state.config.tasks.get(),
+    };
+    let start = state.config.start_room(state.grid);
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
     state.imposter.fill(false);
@@ -184,19 +274,26 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     }
     state.alive.fill(true);
     for a in 0..n {
-        state.room[a] = rng.random_range(0..rooms);
+        state.room[a] = match state.config.start {
+            Start::Random => rooms[rng.random_range(0..rooms.len())],
+            Start::Fixed => start,
+        };
         state.tasks[a] = if state.imposter[a] {
             Vec::new()
         } else {
-            (0..state.config.tasks.get())
+            (0..tasks)
                 .map(|_| Task {
-                    room: rng.random_range(0..rooms),
+                    room: rooms[rng.random_range(0..rooms.len())],
                     done: 0,
                 })
                 .collect()
         };
         state.cooldown[a] = state.config.kill_cooldown;
     }
+    state.busy.fill(None);
+    // The original plays its first act at world time 3, after its introduction (0), the
+    // positions (1) and the first prompts (2): `StringAmogus.step`, `process_state`.
+    state.world_time = 3;
     state.bodies.fill(None);
     state.witnessed.iter_mut().for_each(|w| w.fill(false));
     state.stage = Stage::Play;
@@ -242,18 +339,24 @@ fn turns_and_observations_env(
     let other = |a: usize, j: usize| state.alive[j] && j != a;
     match state.stage {
         Stage::Play => {
+            // A player at work does not act until it is done.
             for a in state.living().map(AgentId::index) {
+                if state.busy[a].is_some() {
+                    continue;
+                }
                 let kill_ready = state.imposter[a] && state.cooldown[a] == 0;
+                let reports = state.config.imposters_report || !state.imposter[a];
                 allow(a, &|act| match act {
                     acts::WAIT => true,
-                    1..=4 => state.config.neighbour(state.room[a], act - 1).is_some(),
+                    1..=4 => state.neighbour(state.room[a], act - 1).is_some(),
                     acts::TASK => state.has_task_here(a),
-                    acts::REPORT => state.body_here(a),
+                    acts::REPORT => reports && state.body_here(a),
+                    // Whoever stands in the imposter's room, or walks into or out of it.
                     _ => acts::aimed(n, act).is_some_and(|j| {
                         kill_ready
                             && other(a, j)
                             && !state.imposter[j]
-                            && state.room[j] == state.room[a]
+                            && state.passes(j, state.room[a])
                     }),
                 });
             }
@@ -271,17 +374,20 @@ fn turns_and_observations_env(
                     Some(Message::Accuse(j) | Message::Vouch(j) | Message::SawKill(j)) => {
                         other(a, j)
                     }
-                    Some(Message::Saw(j, _)) => other(a, j),
+                    Some(Message::Saw(j, r)) => other(a, j) && state.config.on(state.grid, r),
+                    Some(Message::Claim(r)) => state.config.on(state.grid, r),
                     Some(Message::Say) => state.config.free_text > 0 && state.external[a],
-                    Some(Message::Silent | Message::Claim(_)) => true,
+                    Some(Message::Silent) => true,
                     None => false,
                 });
             }
         }
         Stage::Vote => {
+            let self_vote = state.config.self_vote;
             for a in state.living().map(AgentId::index) {
                 allow(a, &|act| {
-                    act == acts::WAIT || acts::aimed(n, act).is_some_and(|j| other(a, j))
+                    act == acts::WAIT
+                        || acts::aimed(n, act).is_some_and(|j| other(a, j) || (self_vote && j == a))
                 });
             }
         }
@@ -293,7 +399,8 @@ fn turns_and_observations_env(
 fn observe(state: &State, obs: &mut Observations) {
     let (n, rooms) = (state.alive.len(), state.config.rooms());
     let steps = state.config.task_steps.get();
-    let total: u32 = state.tasks.iter().map(|t| t.len() as u32 * steps).sum();
+    // The share of the task win reached: over the living crewmates, as the win counts.
+    let total = state.living_tasks().count() as u32 * steps;
     let done = 1.0 - state.task_steps_left() as f32 / total.max(1) as f32;
     for a in 0..n {
         let row = obs.0.row_mut(AgentId(a as u32));
@@ -310,11 +417,20 @@ fn observe(state: &State, obs: &mut Observations) {
             row[obs::task_rooms(n, rooms) + t.room] = 1.0;
         }
         row[obs::me(n, rooms) + a] = 1.0;
+        // A player at work sees nothing of the rooms.
+        let sees = !state.at_work(a);
         for j in 0..n {
             let bit = |b: bool| f32::from(u8::from(b));
             row[obs::alive(n, rooms) + j] = bit(state.alive[j]);
-            row[obs::here(n, rooms) + j] = bit(state.alive[j] && state.room[j] == state.room[a]);
-            row[obs::bodies(n, rooms) + j] = bit(state.bodies[j] == Some(state.room[a]));
+            row[obs::here(n, rooms) + j] =
+                if !sees || !state.alive[j] || !state.passes(j, state.room[a]) {
+                    0.0
+                } else if state.walking(j) {
+                    obs::PASSING
+                } else {
+                    1.0
+                };
+            row[obs::bodies(n, rooms) + j] = bit(sees && state.bodies[j] == Some(state.room[a]));
             row[obs::witnessed(n, rooms) + j] = bit(state.witnessed[a][j]);
             row[obs::team(n, rooms) + j] = bit(state.imposter[a] && state.imposter[j]);
             row[obs::belief(n, rooms) + j] = state.belief[a][j] as f32;
@@ -398,6 +514,7 @@ fn resolve_env(
     if let Some(p) = state.pending.take() {
         settle(state, p, events);
     }
+    let stage = state.stage;
     match state.stage {
         Stage::Play => {
             play(
@@ -415,6 +532,16 @@ fn resolve_env(
         }
         Stage::Discussion => discuss(state, &act_of, texts, clock, utterances, events, done),
         Stage::Vote => vote(state, &acting, &act_of, utterances, events, done),
+    }
+    state.advance_world_time(stage);
+    let limit = state.config.time_limit;
+    if limit > 0 && state.world_time >= limit && events.end.is_none() {
+        // The original's time limit: the episode ends without an outcome, and the last
+        // message's listeners have no step left to answer.
+        done.truncate_all();
+        if let Some(p) = state.pending.take() {
+            settle(state, p, events);
+        }
     }
     // Information gain: each crewmate whose belief in the truth moved states it, privately.
     for (a, gain, p) in state.information(false) {
@@ -447,7 +574,7 @@ fn discuss(
     let message = Message::from_act(n, state.config.rooms(), act_of(speaker.index()))
         .expect("the mask allows only messages in discussion");
     state.said.note(speaker.index(), message);
-    let before = state.crew_belief_in_imposters(speaker.index());
+    let before = state.pooled(speaker.index());
     state.hear(speaker.index(), message);
     let text = texts.get(speaker).unwrap_or_default();
     let words = || message.render(speaker, text, state.report_step);
@@ -521,28 +648,42 @@ fn vote(
         let j = top[0];
         state.alive[j] = false;
         done.terminate(id(j));
-        state.rule_out(j);
+        let reveal = state.config.reveal_ejected;
+        // Unannounced, the role is still known when there is one imposter: the game goes on
+        // only if the ejected was a crewmate.
+        if reveal || state.config.imposters.get() == 1 {
+            state.rule_out(j);
+        }
+        // The value is the truth, for the transcript's reader, announced or not.
         let value = f64::from(u8::from(state.imposter[j]));
         let act = Act {
             kind: "ejected",
             target: None,
             value,
         };
-        let was = if state.imposter[j] {
-            "the imposter"
-        } else {
-            "a crewmate"
+        let was = match (reveal, state.imposter[j]) {
+            (false, _) => "",
+            (true, true) => ": they were the imposter",
+            (true, false) => ": they were a crewmate",
         };
         let u = utterances.say(id(j), Audience::All, act, || {
-            format!("{} is ejected: they were {was}", id(j))
+            format!("{} is ejected{was}", id(j))
         });
         check_end(state, u, events, done);
+        if state.config.ejection_pays_tasks
+            && events.end.is_some_and(|(imp, tasks, _)| !imp && !tasks)
+        {
+            state.pay_unfinished_tasks(u, events);
+        }
+    }
+    if state.config.regroup {
+        state.regroup();
     }
     state.stage = Stage::Play;
 }
 
-/// A step of play: kills first (from where everyone stood), then reports, tasks and moves of the
-/// players still alive.
+/// A step of play: kills first (from where everyone stood), then the work under way, then the
+/// reports, tasks and moves of the players still alive.
 #[allow(clippy::too_many_arguments)]
 fn play(
     state: &mut State,
@@ -555,25 +696,52 @@ fn play(
 ) {
     let n = state.alive.len();
     let id = |a: usize| AgentId(a as u32);
-    for &a in acting {
-        if state.imposter[a] {
+    let (commit, steps) = (state.config.commit, state.config.task_steps.get());
+    // The cooldown runs for every living imposter, at work or not.
+    for a in 0..n {
+        if state.alive[a] && state.imposter[a] {
             state.cooldown[a] = state.cooldown[a].saturating_sub(1);
         }
     }
+    let mut act = vec![None; n];
+    for &a in acting {
+        act[a] = Some(act_of(a));
+    }
+    // Where each player is as the kills happen and whether it is at a task. With `commit` this
+    // step's moves and tasks have begun, as the original applies every act before the deaths
+    // (`StringAmogus.step`, `notify_death`): a walker sees into the room it walks into, a
+    // worker sees nothing.
+    let (at, working): (Vec<usize>, Vec<bool>) = (0..n)
+        .map(|w| match (commit, act[w]) {
+            (true, Some(m @ 1..=4)) => (
+                state
+                    .neighbour(state.room[w], m - 1)
+                    .unwrap_or(state.room[w]),
+                false,
+            ),
+            (true, Some(acts::TASK)) => (state.room[w], true),
+            _ => (
+                state.room[w],
+                matches!(state.busy[w], Some(Busy::Task { left, .. }) if left > 1),
+            ),
+        })
+        .unzip();
     let mut killed = vec![false; n];
     for &a in acting {
-        let act = act_of(a);
-        let Some(j) = acts::aimed(n, act).filter(|&j| !killed[a] && !killed[j]) else {
+        let Some(j) = acts::aimed(n, act_of(a)).filter(|&j| !killed[a] && !killed[j]) else {
             continue;
         };
         let room = state.room[a];
         killed[j] = true;
         state.alive[j] = false;
+        // The body lies in the killer's room, even a walker's caught at the door.
         state.bodies[j] = Some(room);
+        state.room[j] = room;
+        state.busy[j] = None;
         state.cooldown[a] = state.config.kill_cooldown;
         done.terminate(id(j));
         let witnesses: Vec<usize> = (0..n)
-            .filter(|&w| w != a && w != j && state.alive[w] && state.room[w] == room)
+            .filter(|&w| w != a && state.alive[w] && at[w] == room && !working[w])
             .collect();
         for &w in &witnesses {
             state.witnessed[w][a] = true;
@@ -596,8 +764,8 @@ fn play(
         events.entries.push((id(a), u, KILL, 1.0));
         check_end(state, u, events, done);
     }
+    state.work(events, done);
     let mut reported = None;
-    let steps = state.config.task_steps.get();
     for &a in acting.iter().filter(|&&a| !killed[a]) {
         let room = state.room[a];
         match act_of(a) {
@@ -615,10 +783,9 @@ fn play(
             }
             acts::TASK => {
                 let task = state.tasks[a]
-                    .iter_mut()
-                    .find(|t| t.room == room && t.done < steps)
+                    .iter()
+                    .position(|t| t.room == room && t.done < steps)
                     .expect("the mask allows a task only where one is left");
-                task.done += 1;
                 let act = Act {
                     kind: "task",
                     target: None,
@@ -627,12 +794,27 @@ fn play(
                 let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
                     format!("{} works on a task in room {room}", id(a))
                 });
-                events.entries.push((id(a), u, TASK, 1.0));
-                check_end(state, u, events, done);
+                if commit {
+                    state.busy[a] = Some(Busy::Task {
+                        task,
+                        started: u,
+                        left: steps + 1,
+                    });
+                } else {
+                    state.tasks[a][task].done += 1;
+                    events.entries.push((id(a), u, TASK, 1.0));
+                    check_end(state, u, events, done);
+                }
             }
             m @ 1..=4 => {
-                if let Some(to) = state.config.neighbour(room, m - 1) {
+                if let Some(to) = state.neighbour(room, m - 1) {
                     state.room[a] = to;
+                    if commit {
+                        state.busy[a] = Some(Busy::Walk {
+                            from: room,
+                            left: steps + 1,
+                        });
+                    }
                 }
             }
             _ => {}
@@ -642,12 +824,89 @@ fn play(
         state.rooms_at_report.clone_from(&state.room);
         state.bodies.fill(None);
         state.said.clear();
+        // A meeting cancels the work under way: a task begun is lost.
+        state.busy.fill(None);
         let living: Vec<AgentId> = state.living().collect();
-        state.speakers = speaking_order(&living, state.config.messages, rng);
+        state.speakers = speaking_order(&living, state.config.messages, state.config.talk, rng);
         state.stage = if state.speakers.is_empty() {
             Stage::Vote
         } else {
             Stage::Discussion
+        };
+    }
+}
+
+impl State {
+    /// One step of the work under way (the `commit` pace), before this step's acts: a task is
+    /// done, and paid on the act that began it, at its `task_steps`-th step; a walker arrives
+    /// then too; one step later the player acts again.
+    fn work(&mut self, events: &mut Events, done: &mut Done) {
+        let steps = self.config.task_steps.get();
+        for a in 0..self.alive.len() {
+            let Some(busy) = self.busy[a].filter(|_| self.alive[a]) else {
+                continue;
+            };
+            let left = busy.left() - 1;
+            if let (Busy::Task { task, started, .. }, 1) = (busy, left) {
+                self.tasks[a][task].done = steps;
+                events.entries.push((AgentId(a as u32), started, TASK, 1.0));
+                check_end(self, started, events, done);
+            }
+            self.busy[a] = (left > 0).then_some(match busy {
+                Busy::Task { task, started, .. } => Busy::Task {
+                    task,
+                    started,
+                    left,
+                },
+                Busy::Walk { from, .. } => Busy::Walk { from, left },
+            });
+        }
+    }
+
+    /// After a meeting, with `regroup`: everyone living back in the start room, the kill
+    /// cooldown restarted (`StringAmogus.process_gameplay_intro`).
+    fn regroup(&mut self) {
+        let start = self.config.start_room(self.grid);
+        for a in 0..self.alive.len() {
+            if self.alive[a] {
+                self.room[a] = start;
+                self.cooldown[a] = self.config.kill_cooldown;
+            }
+        }
+    }
+
+    /// A crew win by ejection pays every crewmate, dead or alive, +1 `task` per task it left
+    /// unfinished, on the ejection (`StringAmogus.check_win_conditions`).
+    fn pay_unfinished_tasks(&self, ejection: UtteranceId, events: &mut Events) {
+        let steps = self.config.task_steps.get();
+        for (a, tasks) in self.tasks.iter().enumerate() {
+            let left = tasks.iter().filter(|t| t.done < steps).count();
+            if !self.imposter[a] && left > 0 {
+                events
+                    .entries
+                    .push((AgentId(a as u32), ejection, TASK, left as f64));
+            }
+        }
+    }
+
+    /// Moves the original's clock on past the step just resolved, which began in `stage`: a
+    /// step of play takes 1; a report waits for the next multiple of `meeting_every`, where the
+    /// meeting's announcement and first survey take 1 and each message 2 (a prompt and the
+    /// message); after the last message a survey, the vote's prompt and its result take 3, the
+    /// return to play and its prompts 3 more (`StringAmogus.process_state`).
+    fn advance_world_time(&mut self, stage: Stage) {
+        let t = self.world_time;
+        self.world_time = match (stage, self.stage) {
+            (Stage::Play, Stage::Play) => t + 1,
+            (Stage::Play, meeting) => {
+                let every = self.config.meeting_every.get();
+                let start = (t / every + 1) * every;
+                start + if meeting == Stage::Discussion { 2 } else { 3 }
+            }
+            (Stage::Discussion, Stage::Discussion) => t + 2,
+            (_, Stage::Vote) => t + 3,
+            (Stage::Vote, _) => t + 3,
+            (Stage::Discussion, Stage::Play) => unreachable!("a vote follows a discussion"),
         };
     }
 }
@@ -661,9 +920,13 @@ pub(super) fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepp
             ledger.add(a, u, dim, value);
         }
         if let Some((imposters_won, _, u)) = events.end {
+            let lose = state.config.lose.get();
             for (a, &imposter) in state.imposter.iter().enumerate() {
-                let won = imposter == imposters_won;
-                ledger.add(AgentId(a as u32), u, WIN, if won { 1.0 } else { -1.0 });
+                let value = if imposter == imposters_won { 1.0 } else { lose };
+                // A loss worth nothing is no entry, as in the original.
+                if value != 0.0 {
+                    ledger.add(AgentId(a as u32), u, WIN, value);
+                }
             }
         }
     }
