@@ -2,7 +2,7 @@
 //! external players.
 
 use socium::core::{AgentId, Sim, StepError, UtteranceEntries, space::ActionProblem};
-use socium::games::deduction::among_us::{IMPOSTER_WIN, TASK_WIN, acts, obs};
+use socium::games::deduction::among_us::{CREW_WIN, IMPOSTER_WIN, TASK_WIN, acts, obs};
 use socium::scenario::Scenario;
 use std::path::Path;
 
@@ -299,9 +299,14 @@ fn entries(sim: &Sim, dimension: u16) -> Vec<(usize, f64)> {
 
 #[test]
 fn listening_and_speaking_rewards_follow_their_definitions() {
-    // Over a few seeds the first speaker is sometimes the imposter, sometimes a crewmate.
-    let cases: Vec<bool> = (0..12).map(rewards_of_one_message).collect();
-    assert!(cases.contains(&true) && cases.contains(&false), "{cases:?}");
+    // Over a few seeds the first speaker is sometimes the imposter, sometimes a crewmate; the
+    // speaking reward's pool without the speaker (Socium's default) and with it (the original's).
+    for in_pool in [false, true] {
+        let cases: Vec<bool> = (0..12)
+            .map(|s| rewards_of_one_message(s, in_pool))
+            .collect();
+        assert!(cases.contains(&true) && cases.contains(&false), "{cases:?}");
+    }
 }
 
 /// Player `a`'s belief stated at discussion step `t`: weights 1..=5 spread over the other players
@@ -319,12 +324,13 @@ fn stated(n: usize, a: usize, t: usize) -> Vec<f32> {
 
 /// Plays to a discussion (seeded `seed`) of external players who state beliefs; the first speaker
 /// accuses someone, and at the next step (when the listeners have stated their beliefs after it)
-/// the message's listening and speaking entries settle, naming it. Says whether the imposter
-/// spoke.
-fn rewards_of_one_message(seed: u64) -> bool {
+/// the message's listening and speaking entries settle, naming it (the speaking reward's pool
+/// with the speaker's own belief when `in_pool`). Says whether the imposter spoke.
+fn rewards_of_one_message(seed: u64, in_pool: bool) -> bool {
     use socium::games::deduction::among_us::{LISTENING, LISTENING_FLOOR, SPEAKING};
     let n = 5;
-    let (mut sim, imp, victim) = killed_and_reported(n, "messages = 1", seed);
+    let extra = format!("messages = 1\nspeaker_in_pool = {in_pool}");
+    let (mut sim, imp, victim) = killed_and_reported(n, &extra, seed);
     let speaker = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
     let target = (0..n)
         .find(|&j| mask(&sim, speaker)[acts::aim(n, j)] == 1)
@@ -366,10 +372,13 @@ fn rewards_of_one_message(seed: u64) -> bool {
         .collect();
     listening.sort_by_key(|(a, _)| *a);
     let sign = if speaker == imp { -1.0 } else { 1.0 };
+    let pool = listeners
+        .iter()
+        .copied()
+        .chain((in_pool && speaker != imp).then_some(speaker));
     let speaking = sign
-        * listeners
-            .iter()
-            .map(|&l| on_imposter(l, 1) - on_imposter(l, 0))
+        * pool
+            .map(|l| on_imposter(l, 1) - on_imposter(l, 0))
             .sum::<f64>();
     let got = entries(&sim, LISTENING.0);
     assert_eq!(got.len(), listening.len(), "{got:?}");
@@ -668,4 +677,324 @@ fn only_external_players_may_say_free_text() {
         play(&mut sim, &acts).unwrap();
     }
     assert_eq!(seen, [true, true], "both kinds of speaker had the floor");
+}
+
+// The rules of Sarkar et al.'s released code (SocialDeductionLLM, `src/string_env.py`,
+// `StringAmogus`), each pinned on a hand-played game in the preset that reproduces it.
+
+/// The grid of `rules = "sarkar_eval"`: 2 × 2 rooms, everyone starting in room 0 (the middle,
+/// rounded down, of the first row).
+const EVAL_ROOMS: usize = 4;
+
+/// `n` external players under `rules = "sarkar_eval"` (tasks and moves of 3 steps), with extras.
+fn original(n: usize, extra: &str, seed: u64) -> Sim {
+    let text = format!(
+        "[scenario]\nname = \"au\"\nseed = {seed}\n[game.among_us]\nrules = \"sarkar_eval\"\n\
+         {extra}\n[[agents]]\ncontroller = \"external\"\ncount = {n}\n"
+    );
+    let mut scenario = Scenario::parse(&text, Path::new("au.toml")).unwrap();
+    scenario.config.text = true;
+    scenario.sim().unwrap()
+}
+
+/// A game of [`original`] (the first seed from 0 that has one) where a crewmate has a task in
+/// the start room, and that crewmate.
+fn with_task_at_start(n: usize, extra: &str) -> (Sim, usize) {
+    (0..)
+        .find_map(|seed| {
+            let sim = original(n, extra, seed);
+            let worker = (0..n).find(|&a| row(&sim, a)[obs::task_rooms(n, EVAL_ROOMS)] == 1.0)?;
+            Some((sim, worker))
+        })
+        .unwrap()
+}
+
+/// The `here` block of `a`'s row.
+fn here(sim: &Sim, n: usize, a: usize) -> Vec<f32> {
+    let at = obs::here(n, EVAL_ROOMS);
+    row(sim, a)[at..at + n].to_vec()
+}
+
+#[test]
+fn a_move_commits_the_walker_for_its_steps_and_it_is_seen_passing() {
+    // Moves take the task time, 3 steps: a move made at step 0 keeps the walker from acting
+    // at steps 1 to 4 and it acts again at step 5, as the original's `go` (timer 3, arrival at
+    // s + 3, prompted at s + 4, the answer played at s + 5). While it walks, the players it
+    // leaves see it passing; once it arrives they no longer see it.
+    let n = 5;
+    let mut sim = original(n, "kill_cooldown = 100", 1);
+    for a in 0..n {
+        assert_eq!(
+            row(&sim, a)[obs::room(n, EVAL_ROOMS)],
+            1.0,
+            "{a} starts in room 0"
+        );
+    }
+    let imp = imposter(&sim, n);
+    let (walker, stays) = ((imp + 1) % n, (imp + 2) % n);
+    let mut east = vec![acts::WAIT as f32; n];
+    east[walker] = acts::MOVES[2] as f32;
+    play(&mut sim, &east).unwrap();
+    for step in 1..=4 {
+        assert!(!sim.env().acting()[walker], "busy at step {step}");
+        let seen = if step <= 3 { obs::PASSING } else { 0.0 };
+        assert_eq!(here(&sim, n, stays)[walker], seen, "step {step}");
+        assert_eq!(row(&sim, walker)[obs::room(n, EVAL_ROOMS) + 1], 1.0);
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    }
+    assert!(sim.env().acting()[walker], "acts again at step 5");
+}
+
+#[test]
+fn a_task_commits_the_worker_who_sees_nothing_until_it_is_done() {
+    // One "do task" at step 0; the task is done (and paid, on that act) at step 3, the worker
+    // sees nothing of its room until then, and acts again at step 5.
+    use socium::games::deduction::among_us::TASK;
+    let n = 5;
+    let (mut sim, worker) = with_task_at_start(n, "kill_cooldown = 100");
+    let tasks_before = row(&sim, worker)[obs::OWN_TASKS];
+    let mut work = vec![acts::WAIT as f32; n];
+    work[worker] = acts::TASK as f32;
+    play(&mut sim, &work).unwrap();
+    let began = sim.env().utterances()[0].clone();
+    assert_eq!((began.act.kind, began.speaker.index()), ("task", worker));
+    for step in 1..=4 {
+        // Everyone else stands in room 0 with the worker.
+        let blind = step <= 3;
+        let seen = here(&sim, n, worker);
+        let others_seen = (0..n).filter(|&j| j != worker && seen[j] == 1.0).count();
+        assert_eq!(others_seen, if blind { 0 } else { n - 1 }, "step {step}");
+        assert!(!sim.env().acting()[worker], "busy at step {step}");
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+        let paid: Vec<_> = sim
+            .env()
+            .reward_entries()
+            .iter()
+            .filter(|e| e.dimension == TASK)
+            .map(|e| (e.agent.index(), e.utterance, e.value))
+            .collect();
+        match step {
+            3 => assert_eq!(paid, vec![(worker, began.id, 1.0)]),
+            _ => assert!(paid.is_empty(), "step {step}: {paid:?}"),
+        }
+    }
+    assert!(sim.env().acting()[worker], "acts again at step 5");
+    assert!(row(&sim, worker)[obs::OWN_TASKS] < tasks_before);
+}
+
+#[test]
+fn a_kill_is_seen_by_idle_players_only_and_reported_by_crewmates_only() {
+    // Step 0: a crewmate starts walking out of room 0, another starts a task there. Step 1:
+    // the imposter kills the walker at the door (a player walking out of its room may be
+    // killed), while a third crewmate walks out. Only the idle crewmate sees it (the original's
+    // `notify_death`: not a worker, not one who left); the body lies in room 0; a crewmate may
+    // report it, the imposter may not.
+    let n = 5;
+    let (mut sim, worker) = with_task_at_start(n, "kill_cooldown = 1");
+    let imp = imposter(&sim, n);
+    let crew: Vec<usize> = (0..n).filter(|&a| a != imp && a != worker).collect();
+    let (walker, leaver, idle) = (crew[0], crew[1], crew[2]);
+    let mut first = vec![acts::WAIT as f32; n];
+    first[walker] = acts::MOVES[2] as f32;
+    first[worker] = acts::TASK as f32;
+    play(&mut sim, &first).unwrap();
+    assert_eq!(
+        mask(&sim, imp)[acts::aim(n, walker)],
+        1,
+        "killable walking out"
+    );
+    let mut second = vec![acts::WAIT as f32; n];
+    second[imp] = acts::aim(n, walker) as f32;
+    second[leaver] = acts::MOVES[1] as f32;
+    play(&mut sim, &second).unwrap();
+    assert_eq!(alive(&sim, n, EVAL_ROOMS), n - 1);
+    let saw = |a: usize| row(&sim, a)[obs::witnessed(n, EVAL_ROOMS) + imp] == 1.0;
+    assert!(saw(idle) && !saw(worker) && !saw(leaver));
+    assert_eq!(row(&sim, idle)[obs::bodies(n, EVAL_ROOMS) + walker], 1.0);
+    assert_eq!(mask(&sim, idle)[acts::REPORT], 1);
+    assert_eq!(mask(&sim, imp)[acts::REPORT], 0);
+}
+
+/// Plays [`original`]'s game (seeded 2, kill cooldown 1) to a discussion: the imposter kills at
+/// step 1 while a crewmate walks away (started at step 0), a crewmate reports at step 2. Gives
+/// the game, the imposter, the victim and the walker.
+fn original_meeting(n: usize) -> (Sim, usize, usize, usize) {
+    let mut sim = original(n, "kill_cooldown = 1", 2);
+    let imp = imposter(&sim, n);
+    let (walker, victim, reporter) = ((imp + 1) % n, (imp + 2) % n, (imp + 3) % n);
+    let mut walk = vec![acts::WAIT as f32; n];
+    walk[walker] = acts::MOVES[2] as f32;
+    play(&mut sim, &walk).unwrap();
+    let mut kill = vec![acts::WAIT as f32; n];
+    kill[imp] = acts::aim(n, victim) as f32;
+    play(&mut sim, &kill).unwrap();
+    let mut report = vec![acts::WAIT as f32; n];
+    report[reporter] = acts::REPORT as f32;
+    play(&mut sim, &report).unwrap();
+    (sim, imp, victim, walker)
+}
+
+#[test]
+fn a_meeting_talks_in_one_order_regroups_and_the_clock_runs_out_at_300() {
+    // The report is played at the original's world time 5 (its first act is at 3), so the
+    // discussion begins at 50; 4 living players say 8 messages in a round robin of one shuffled
+    // order; the vote is at 69 and play resumes at 72, everyone back in room 0 with the kill
+    // cooldown restarted; the clock's last step is 299: 228 more steps of play, then the
+    // episode is truncated with no winner.
+    let n = 5;
+    let (mut sim, imp, victim, walker) = original_meeting(n);
+    let mut speakers = Vec::new();
+    for _ in 0..8 {
+        let speaker = (0..n).find(|&a| mask(&sim, a)[1..].contains(&1)).unwrap();
+        speakers.push(speaker);
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    }
+    assert_eq!(
+        speakers[..4],
+        speakers[4..],
+        "one order, twice: {speakers:?}"
+    );
+    let mut once = speakers[..4].to_vec();
+    once.sort();
+    assert_eq!(once, (0..n).filter(|&a| a != victim).collect::<Vec<_>>());
+    assert_eq!(stage(&sim, imp), 2, "then the vote");
+    play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    assert_eq!(alive(&sim, n, EVAL_ROOMS), n - 1, "every vote skipped");
+    assert_eq!(
+        row(&sim, walker)[obs::room(n, EVAL_ROOMS)],
+        1.0,
+        "back in room 0"
+    );
+    assert_eq!(
+        row(&sim, imp)[obs::KILL_READY],
+        0.0,
+        "the cooldown restarted"
+    );
+    let mut played = 0;
+    while !sim.env().is_done() {
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+        played += 1;
+        if played == 1 {
+            assert_eq!(row(&sim, imp)[obs::KILL_READY], 1.0, "ready after one step");
+        }
+    }
+    assert_eq!(played, 228);
+    let living: Vec<usize> = (0..n).filter(|&a| a != victim).collect();
+    assert!(living.iter().all(|&a| sim.env().truncated()[a]));
+    assert!(
+        sim.env().metrics().mean(IMPOSTER_WIN).is_none(),
+        "no winner"
+    );
+}
+
+#[test]
+fn an_ejection_win_pays_unfinished_tasks_and_a_loss_is_worth_nothing() {
+    // A player may vote for itself; the ejection names no role; the crew's win pays +1 to every
+    // crewmate (the dead one too) and each crewmate +1 task per task left (all 4: none were
+    // done); the imposter's loss is no entry (the original's winners +1, losers 0).
+    use socium::games::deduction::among_us::{TASK, WIN};
+    let n = 5;
+    let (mut sim, imp, victim, _) = original_meeting(n);
+    for _ in 0..8 {
+        play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    }
+    assert_eq!(
+        mask(&sim, imp)[acts::aim(n, imp)],
+        1,
+        "a vote may name the voter"
+    );
+    let votes: Vec<f32> = (0..n)
+        .map(|a| match a == victim {
+            true => acts::WAIT as f32,
+            false => acts::aim(n, imp) as f32,
+        })
+        .collect();
+    play(&mut sim, &votes).unwrap();
+    assert!(sim.env().is_done());
+    assert_eq!(sim.env().metrics().mean(CREW_WIN), Some(1.0));
+    let ejected = sim.env().utterances().last().unwrap();
+    assert_eq!(ejected.act.kind, "ejected");
+    let text = ejected.words();
+    assert!(
+        text.contains("ejected") && !text.contains("imposter"),
+        "{text}"
+    );
+    let crew: Vec<(usize, f64)> = (0..n).filter(|&a| a != imp).map(|a| (a, 1.0)).collect();
+    assert_eq!(entries(&sim, WIN.0), crew);
+    let tasks: Vec<(usize, f64)> = (0..n).filter(|&a| a != imp).map(|a| (a, 4.0)).collect();
+    assert_eq!(entries(&sim, TASK.0), tasks);
+}
+
+#[test]
+fn the_training_preset_draws_the_grid_and_the_tasks_per_episode() {
+    // `sarkar_train`: 3 × 1, 2 × 2 or 3 × 2 (told apart by the start room, the first row's
+    // middle, and whether south leads anywhere), and 3 to 5 tasks, over 40 episodes.
+    let n = 5;
+    let (mut grids, mut tasks) = (Vec::new(), Vec::new());
+    for seed in 0..40 {
+        let text = format!(
+            "[scenario]\nname = \"au\"\nseed = {seed}\n[game.among_us]\nrules = \
+             \"sarkar_train\"\n[[agents]]\ncontroller = \"external\"\ncount = {n}\n"
+        );
+        let sim = Scenario::parse(&text, Path::new("au.toml"))
+            .unwrap()
+            .sim()
+            .unwrap();
+        let crewmate = (0..n)
+            .find(|&a| row(&sim, a)[obs::IMPOSTER] == 0.0)
+            .unwrap();
+        let start = (0..6)
+            .find(|&r| row(&sim, crewmate)[obs::room(n, 6) + r] == 1.0)
+            .unwrap();
+        let south = mask(&sim, crewmate)[acts::MOVES[1]] == 1;
+        grids.push(match (start, south) {
+            (1, false) => "3x1",
+            (0, true) => "2x2",
+            (1, true) => "3x2",
+            other => panic!("no preset grid starts so: {other:?}"),
+        });
+        tasks.push((row(&sim, crewmate)[obs::OWN_TASKS] * 5.0).round() as u32);
+    }
+    for grid in ["3x1", "2x2", "3x2"] {
+        assert!(grids.contains(&grid), "{grid} never drawn: {grids:?}");
+    }
+    for k in 3..=5 {
+        assert!(tasks.contains(&k), "{k} tasks never dealt: {tasks:?}");
+    }
+    assert!(tasks.iter().all(|k| (3..=5).contains(k)));
+}
+
+#[test]
+fn a_preset_is_the_base_its_keys_override_and_bad_settings_say_where() {
+    let parse = |table: &str| {
+        let text = format!(
+            "[scenario]\nname = \"au\"\n[game.among_us]\n{table}\n[[agents]]\n\
+             controller = \"external\"\ncount = 5\n"
+        );
+        Scenario::parse(&text, Path::new("au.toml")).map(|_| ())
+    };
+    let sim = original(5, "kill_cooldown = 0\nwidth = 3", 1);
+    assert_eq!(sim.spaces().observation.flat_dim(), obs::dim(5, 6), "3 × 2");
+    assert_eq!(
+        row(&sim, imposter(&sim, 5))[obs::KILL_READY],
+        1.0,
+        "cooldown 0"
+    );
+    let err = parse("rules = \"sarkar\"").unwrap_err().to_string();
+    assert!(
+        err.contains("au.toml:4") && err.contains("sarkar_eval"),
+        "{err}"
+    );
+    let err = parse("grids = [[4, 1]]").unwrap_err().to_string();
+    assert!(
+        err.contains("grid [4, 1]") && err.contains("3 × 2"),
+        "{err}"
+    );
+    let err = parse("tasks = 2\nmin_tasks = 3").unwrap_err().to_string();
+    assert!(
+        err.contains("min_tasks = 3 is more than tasks = 2"),
+        "{err}"
+    );
+    let err = parse("lose = nan").unwrap_err().to_string();
+    assert!(err.contains("au.toml:4") && err.contains("finite"), "{err}");
 }

@@ -1,38 +1,46 @@
 //! An Among Us-style game: crewmates do tasks on a grid of rooms while hidden imposters kill them.
 //!
 //! Rules after Sarkar et al. (2025, "Training Language Models for Social Deduction with
-//! Multi-Agent Reinforcement Learning", AAMAS; their environment's defaults): a grid of rooms
-//! (`width × height`, default 3 × 2), players (default 5) of whom `imposters` (default 1) are
-//! imposters, every crewmate has `tasks` tasks (default 3) in random rooms, each taking
-//! `task_steps` steps (default 3) of "do task" in its room. Each step of play every living player
-//! acts at once: move north, south, east or west, do a task, report a body in its room, or wait;
-//! an imposter may instead kill a player in its room once `kill_cooldown` steps (default 5) have
-//! passed since the game began or its last kill. Everyone else in the room witnesses the kill.
-//! A report starts a discussion: the living players speak in a shuffled round robin, `messages`
-//! times each (default 2): accuse a player, vouch for one, claim "I was in room r", report "I saw
-//! player j in room r" (claims and sightings speak of the step of the report), report "I saw
-//! player j kill", say free text (where the scenario allows it: `free_text`, the longest message
-//! in characters, kept verbatim), or stay silent. Then everyone votes for a player or skips; a plurality ejects the
-//! player, a tie (or a plurality of skips) ejects nobody. Bodies are cleared after a report. The
-//! crewmates win when every imposter is ejected or every task is done; the imposters win when they
-//! are at least as many as the crewmates. An episode longer than the scenario's `max_steps` is
-//! truncated.
+//! Multi-Agent Reinforcement Learning", AAMAS), checked against their released code
+//! (SocialDeductionLLM, `src/string_env.py` `StringAmogus`); [`Preset`] names Socium's rules and
+//! the original's evaluation and training settings, and each rule below that differs between
+//! them is a setting ([`Settings`]). A grid of rooms (`width × height`, or one of `grids` drawn
+//! per episode), players of whom `imposters` are imposters, every crewmate has `tasks` tasks in
+//! random rooms, each taking `task_steps` steps. Each step of play every living player who is not
+//! busy acts at once: move north, south, east or west, do a task, report a body in its room
+//! (crewmates only unless `imposters_report`), or wait; an imposter may instead kill a player in
+//! its room (or walking into or out of it) once `kill_cooldown` steps have passed since the game
+//! began, its last kill or (with `regroup`) the last meeting. With `commit` (the original's pace)
+//! a move or a task is one act that keeps the player busy and blind to the rooms for
+//! `task_steps` steps, and a kill is seen only by those in the room not at a task; without, every
+//! act takes one step and everyone else in the room sees a kill. A report starts a discussion:
+//! the living players speak in turn (`talk`), `messages` times each: accuse a player, vouch for
+//! one, claim "I was in room r", report "I saw player j in room r" (claims and sightings speak of
+//! the step of the report), report "I saw player j kill", say free text (where the scenario allows
+//! it: `free_text`, the longest message in characters, kept verbatim), or stay silent. Then
+//! everyone votes for a player (itself too with `self_vote`) or skips; a plurality ejects the
+//! player (its role announced with `reveal_ejected`), a tie (or a plurality of skips) ejects
+//! nobody; with `regroup` everyone returns to the start room. The game ends, in the original's
+//! order (`check_win_conditions`), when no imposter is left, when the imposters are at least as
+//! many as the crewmates, or when the living crewmates' tasks are all done. An episode is
+//! truncated by the scenario's `max_steps` or, on the original's clock, by `time_limit`.
 //!
 //! Beliefs, after the paper: every player holds a belief, a probability over who the imposter is,
 //! and states it with every action. Scripted players' beliefs are the game's Bayesian posteriors
 //! (see [`model`]); external and policy players supply theirs, and the game keeps what they
 //! supplied last. The *listening* reward of a message is each living crewmate listener's
 //! log-probability of the true imposters after it; the *speaking* reward is the change across it
-//! in the summed probability that the living crewmates other than the speaker give the true
-//! imposters (negated for an imposter speaker). Both are known once the listeners have answered,
+//! in the summed probability that the living crewmates (the speaker too, with `speaker_in_pool`)
+//! give the true imposters (negated for an imposter speaker). Both are known once the listeners have answered,
 //! so they settle at the step after the message (every living player acts at every step of a
 //! discussion and at the vote), as reward entries naming the message — or at the message's own
 //! step, on the beliefs as they stand, when the step limit truncates the episode there. The
 //! potential `belief`, for potential-based shaping, is a crewmate's probability of the true
 //! imposters (0 for an imposter).
 //!
-//! Differences from the paper: messages are typed acts with rendered text rather than free
-//! language, and players start in random rooms.
+//! Differences from the original that remain (docs/scenarios.md §3.6 lists them with their
+//! reasons): messages are typed acts with rendered text rather than free language, and the
+//! listening signal is a reward rather than a supervised loss.
 //!
 //! The action of `n` players is `Tuple(Discrete(acts::count(n, rooms)), Simplex(n))`, and
 //! `Text(free_text)` after them where free text is allowed: an act, a belief and the text. Acts
@@ -284,9 +292,9 @@ pub const MAX_OBSERVATION_ENTRIES: usize = 1 << 24;
 /// The most tasks of all players together, and the most messages of a discussion (2^20).
 pub const MAX_TASKS_OR_MESSAGES: u64 = 1 << 20;
 
-/// Reward dimension: +1 to the winning side, −1 to the losing side, at the end.
+/// Reward dimension: +1 to the winning side, `lose` (−1 or 0) to the losing side, at the end.
 pub const WIN: DimId = DimId(0);
-/// Reward dimension: +1 for each task step done.
+/// Reward dimension: +1 for each task step done (with `commit`, for each task, when done).
 pub const TASK: DimId = DimId(1);
 /// Reward dimension: +1 to an imposter for a kill.
 pub const KILL: DimId = DimId(2);
@@ -298,8 +306,8 @@ pub const VOTE: DimId = DimId(4);
 /// true imposters under its belief (settled at the next step, attributed to the message).
 pub const LISTENING: DimId = DimId(5);
 /// Reward dimension: the change, across a message, in the summed probability that the living
-/// crewmates other than the speaker give the true imposters (to the speaker; an imposter gets its
-/// negative; settled at the next step, attributed to the message).
+/// crewmates (other than the speaker, unless `speaker_in_pool`) give the true imposters (to the
+/// speaker; an imposter gets its negative; settled at the next step, attributed to the message).
 pub const SPEAKING: DimId = DimId(6);
 /// Reward dimension: a crewmate's information gain (IGPO, arXiv 2510.14967), the step's change
 /// in the log-probability its belief gives the true imposters, on a private `believe`
@@ -313,12 +321,12 @@ pub const LISTENING_FLOOR: f64 = 1e-6;
 static DIMENSIONS: [DimensionInfo; 8] = [
     DimensionInfo {
         name: "win",
-        summary: "+1 to the winning side, −1 to the losing side, when the game ends",
+        summary: "+1 to the winning side, `lose` (−1 or 0) to the losing side, when the game ends",
         default_weight: 1.0,
     },
     DimensionInfo {
         name: "task",
-        summary: "+1 for each step of a task done (shaping)",
+        summary: "+1 for each step of a task done, or each task with `commit` (shaping)",
         default_weight: 0.0,
     },
     DimensionInfo {
@@ -343,8 +351,8 @@ static DIMENSIONS: [DimensionInfo; 8] = [
     },
     DimensionInfo {
         name: "speaking",
-        summary: "change across a message in the other crewmates' summed belief in the true \
-                  imposters (negated for an imposter speaker)",
+        summary: "change across a message in the crew's summed belief in the true imposters \
+                  (negated for an imposter speaker)",
         default_weight: 0.0,
     },
     DimensionInfo {
