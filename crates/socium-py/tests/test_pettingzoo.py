@@ -18,6 +18,14 @@ def test_parallel_api_on_every_games_learner_scenarios(game):
         parallel_api_test(socium.parallel_env(scenario), num_cycles=1000)
 
 
+def test_parallel_api_under_the_original_among_us_rules():
+    # The original's pace (busy players skip steps), meetings and time limit, and its
+    # training preset's grid drawn per episode, with a trainer's player among scripted ones.
+    for rules in ["sarkar_eval", "sarkar_train"]:
+        env = socium.parallel_env(ROOT / "scenarios/among_us_learner.toml", **{"game.among_us.rules": rules})
+        parallel_api_test(env, num_cycles=1000)
+
+
 def test_a_scenario_without_external_agents_is_refused_with_what_to_do():
     path = ROOT / "scenarios/donor_cultural_evolution.toml"  # every agent scripted
     with pytest.raises(socium.NoExternalAgentsError) as refused:
