@@ -329,3 +329,62 @@ fn an_outside_players_belief_is_checked_kept_and_scored() {
         assert!((entries[0].value - (p.ln() - 0.2f64.ln())).abs() < 1e-12);
     }
 }
+
+#[test]
+fn an_episode_cut_by_max_steps_has_no_winner_and_counts_in_neither_rate() {
+    // Mafia and Among Us, cut short enough that some episodes end and some do not: a cut
+    // episode leaves its win metrics empty in metrics.csv, and the summary's rates are the means
+    // over the episodes that ended.
+    for (file, limit, metric) in [
+        ("mafia.toml", 2, "mafia_win"),
+        ("among_us.toml", 12, "imposter_win"),
+    ] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut s = Scenario::load(&root.join("scenarios").join(file)).unwrap();
+        s.config.max_steps = Some(limit);
+        s.episodes = 40;
+        let dir = tempfile::tempdir().unwrap();
+        let summary = run(&s, dir.path(), |_| {}).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        let mut lines = csv.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let (steps, win) = (
+            head.iter().position(|&h| h == "steps").unwrap(),
+            head.iter().position(|&h| h == metric).unwrap(),
+        );
+        let (mut cut, mut ended) = (0, Vec::new());
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            match cells[win] {
+                "" => {
+                    assert_eq!(cells[steps], limit.to_string(), "{file}: {line}");
+                    cut += 1;
+                }
+                w => ended.push(w.parse::<f64>().unwrap()),
+            }
+        }
+        assert!(
+            cut > 0 && !ended.is_empty(),
+            "{file}: {cut} cut, {} ended",
+            ended.len()
+        );
+        let rate = ended.iter().sum::<f64>() / ended.len() as f64;
+        assert!((summary.metrics[metric] - rate).abs() < 1e-12, "{file}");
+    }
+}
+
+#[test]
+fn a_run_without_a_transcript_leaves_an_earlier_one_in_place() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut s = Scenario::load(&root.join("scenarios/mafia.toml")).unwrap();
+    s.episodes = 2;
+    let dir = tempfile::tempdir().unwrap();
+    run(&s, dir.path(), |_| {}).unwrap();
+    let path = dir.path().join("transcript.jsonl");
+    let before = std::fs::read(&path).unwrap();
+    assert!(!before.is_empty());
+    s.config.transcript = false;
+    s.config.seed += 1;
+    run(&s, dir.path(), |_| {}).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

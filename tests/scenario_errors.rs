@@ -404,3 +404,93 @@ fn reward_transforms_that_cannot_be_served() {
         "{msg}"
     );
 }
+
+#[test]
+fn edge_list_lines_the_graph_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let text = format!("{HEAD}[game.repeated]\n{AGENTS}[graph.edge_list]\npath = \"edges.txt\"\n");
+    std::fs::write(&scenario, &text).unwrap();
+    for (edges, says) in [
+        ("0 1\n0 0\n", "edges.txt:2: self-tie of agent 0"),
+        (
+            "0 1 friend abc\n",
+            "edges.txt:1: weight `abc` is not a finite number",
+        ),
+        (
+            "0 1 friend inf\n",
+            "edges.txt:1: weight `inf` is not a finite number",
+        ),
+        (
+            "0 1 friend 0.5 extra\n",
+            "edges.txt:1: expected `a b [relationship] [weight]`, found 5 fields",
+        ),
+    ] {
+        std::fs::write(dir.path().join("edges.txt"), edges).unwrap();
+        let err = Scenario::load(&scenario).unwrap_err();
+        let at = err.location().unwrap();
+        assert_eq!((at.line, at.key.as_str()), (7, "graph.edge_list"));
+        assert!(at.message.ends_with(says), "{edges:?}: {}", at.message);
+    }
+}
+
+#[test]
+fn numbers_of_the_wrong_kind() {
+    // A count is a whole number, not `10.0`; a finite number is not `inf` or `nan`.
+    let (line, col, key, msg) = error(&format!("[game.repeated]\nturns = 10.0\n{AGENTS}"));
+    assert_eq!((line, col, key.as_str()), (4, 9, "game.repeated.turns"));
+    assert!(msg.contains("invalid type: floating point `10.0`"), "{msg}");
+    for bad in ["inf", "-inf", "nan"] {
+        let (line, _, key, msg) = error(&format!(
+            "[game.repeated]\n{AGENTS}[rewards.payoff]\nweight = {bad}\n"
+        ));
+        assert_eq!((line, key.as_str()), (8, "rewards.payoff.weight"));
+        assert!(msg.starts_with("expected a finite number, found"), "{msg}");
+    }
+}
+
+#[test]
+fn a_group_needs_one_controller() {
+    // Neither a strategy, a policy nor a controller (with or without params): the group says
+    // what it may be.
+    for group in ["count = 2\n", "count = 2\nparams = { generosity = 0.1 }\n"] {
+        let (line, _, key, msg) = error(&format!("[game.repeated]\n[[agents]]\n{group}"));
+        assert_eq!((line, key.as_str()), (4, "agents[0]"));
+        assert_eq!(
+            msg,
+            "expected one of `strategy = \"...\"`, `policy = \"file.onnx\"` or \
+             `controller = \"random\" | \"external\"`"
+        );
+    }
+}
+
+#[test]
+fn deduction_setups_with_too_many_hidden_players() {
+    let (_, _, key, msg) =
+        error("[game.mafia]\nmafia = 3\n[[agents]]\nstrategy = \"random\"\ncount = 6\n");
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        (
+            "game.mafia",
+            "3 mafia among 6 players: the mafia must be fewer than the town"
+        )
+    );
+    // The smallest game with a seer and a doctor: 1 mafia, 2 town.
+    let three = "[[agents]]\nstrategy = \"random\"\ncount = 3\n";
+    assert!(
+        Scenario::parse(
+            &format!("{HEAD}[game.mafia]\nseer = true\ndoctor = true\n{three}"),
+            Path::new("ok.toml")
+        )
+        .is_ok()
+    );
+    let (_, _, key, msg) =
+        error("[game.among_us]\nimposters = 2\n[[agents]]\nstrategy = \"bayesian\"\ncount = 4\n");
+    assert_eq!(
+        (key.as_str(), msg.as_str()),
+        (
+            "game.among_us",
+            "2 imposters among 4 players: the imposters must be fewer than the crewmates"
+        )
+    );
+}

@@ -1,8 +1,10 @@
 """The same seed gives the same observations and rewards through the PettingZoo env, the vector
-env and the Rust API. The Rust traces are written by tests/python_parity.rs, which
-`scripts/test` runs just before this suite; run it again after changing the engine."""
+env and the Rust API. The Rust side is produced in the same run, by `cargo run --example
+parity_trace` (examples/parity_trace.rs), so the two sides always come from the same engine."""
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -13,11 +15,14 @@ from conftest import ROOT
 CASES = ["donor_learner", "ipd_learner"]
 
 
-def rust_trace(name):
-    path = ROOT / "target/python-parity" / f"{name}.json"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `cargo test --test python_parity` first (scripts/test does)")
-    return json.loads(path.read_text())
+@pytest.fixture(scope="module")
+def rust_traces(tmp_path_factory):
+    """The Rust API's traces of every case, written now by the example."""
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not on PATH: the Rust side of the parity test is built with it")
+    out = tmp_path_factory.mktemp("parity")
+    subprocess.run(["cargo", "run", "-q", "--example", "parity_trace", "--", str(out)], cwd=ROOT, check=True)
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in CASES}
 
 
 def action(name, t):
@@ -25,8 +30,8 @@ def action(name, t):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_python_env_and_vector_env_equal_rust(name):
-    trace = rust_trace(name)
+def test_python_env_and_vector_env_equal_rust(name, rust_traces):
+    trace = rust_traces[name]
     seed = trace["seed"]
     scenario = ROOT / "scenarios" / f"{name}.toml"
     env = socium.parallel_env(scenario, seed=seed)

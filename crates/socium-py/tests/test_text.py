@@ -56,12 +56,21 @@ def test_the_prompt_names_the_legal_acts_and_how_to_answer():
     assert obs[agent] == messages[0]["content"] + "\n\n" + messages[1]["content"]
 
 
+def wait_for_turn(env, agent, most=10):
+    """Steps (answering nothing the learner could say) until `agent` acts: the partner may speak
+    first. Fails after `most` steps rather than looping."""
+    for _ in range(most):
+        if env._core.acting[0, env._ids[agent]]:
+            return
+        env.step({agent: "{}"})
+    pytest.fail(f"{agent} did not get a turn in {most} steps")
+
+
 def test_bad_answers_play_the_default_act_or_raise():
     env = socium.text_env(LEARNER, seed=2)
     obs, _ = env.reset(seed=2)
     (agent,) = obs
-    while not env._core.acting[0, env._ids[agent]]:
-        env.step({agent: "{}"})
+    wait_for_turn(env, agent)
     _, _, _, _, infos = env.step({agent: "I would rather not say."})
     assert "no JSON object" in infos[agent]["answer_error"]
     assert infos[agent]["bad_answers"] == 1
@@ -70,8 +79,7 @@ def test_bad_answers_play_the_default_act_or_raise():
 
     strict = socium.text_env(LEARNER, seed=2, on_bad_text="raise")
     obs, _ = strict.reset(seed=2)
-    while not strict._core.acting[0, strict._ids[agent]]:
-        strict.step({agent: "{}"})
+    wait_for_turn(strict, agent)
     before = strict.state()
     with pytest.raises(socium.AnswerError, match="agent_0: `act` must be a whole number below 149, found 999"):
         strict.step({agent: json.dumps({"act": 999, "say": ""})})

@@ -668,11 +668,11 @@ impl Rules for MafiaConfig {
                 self.discussion
             ));
         }
-        let special = usize::from(self.seer) + usize::from(self.doctor);
-        if 2 * m >= n || n - m < special {
+        // Fewer mafia than town leaves at least 2 town (mafia ≥ 1), room for the seer and the
+        // doctor.
+        if 2 * m >= n {
             return Err(format!(
-                "{m} mafia among {n} players: the mafia must be fewer than the town, and the town \
-                 must hold the seer and the doctor"
+                "{m} mafia among {n} players: the mafia must be fewer than the town"
             ));
         }
         Ok(())

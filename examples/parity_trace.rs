@@ -1,22 +1,25 @@
-//! Writes what the Rust API gives for a fixed seed and action sequence, for the Python tests to
-//! compare their env and vector env against (crates/socium-py/tests/test_parity.py). Runs in the
-//! README's test command before the Python suite.
+//! Writes what the Rust API gives for a fixed seed and action sequence, as JSON traces in the
+//! folder given, for the Python parity test (crates/socium-py/tests/test_parity.py), which runs
+//! `cargo run --example parity_trace -- DIR` and compares its env and vector env against them in
+//! the same run.
 
 use socium::scenario::Scenario;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Scenario, seed, steps; the external agents always give 0.3 (donor) or alternate (IPD).
 const CASES: [(&str, u64, usize); 2] = [("donor_learner", 5, 60), ("ipd_learner", 5, 120)];
 
-#[test]
-fn write_rust_traces_for_the_python_parity_test() {
+fn main() -> anyhow::Result<()> {
+    let dir: PathBuf = std::env::args_os()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: parity_trace DIR"))?
+        .into();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/python-parity");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir)?;
     for (name, seed, steps) in CASES {
-        let mut s = Scenario::load(&root.join(format!("scenarios/{name}.toml"))).unwrap();
+        let mut s = Scenario::load(&root.join(format!("scenarios/{name}.toml")))?;
         s.config.seed = seed;
-        let mut sim = s.sim().unwrap();
+        let mut sim = s.sim()?;
         let per = sim.spaces().action.flat_dim();
         let mut trace = Vec::new();
         for t in 0..steps {
@@ -31,7 +34,7 @@ fn write_rust_traces_for_the_python_parity_test() {
                     (t % 2) as f32
                 };
             }
-            sim.step(&actions).unwrap();
+            sim.step(&actions)?;
             trace.push(serde_json::json!({
                 "obs": sim.env().observations(),
                 "rewards": sim.env().rewards(),
@@ -39,6 +42,7 @@ fn write_rust_traces_for_the_python_parity_test() {
             }));
         }
         let json = serde_json::json!({ "seed": seed, "steps": trace });
-        std::fs::write(dir.join(format!("{name}.json")), json.to_string()).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), json.to_string())?;
     }
+    Ok(())
 }
