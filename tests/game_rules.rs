@@ -1,0 +1,158 @@
+//! Rules of the donor family that the docs promise, each checked on a run whose outcome is
+//! derived here: the repeated game's noise, continuation and generosity (binomial or geometric
+//! bounds, stated with their standard errors), image scoring's execution error and clamp, the
+//! norms' `good_fraction`.
+
+use socium::scenario::{RunSummary, Scenario, run};
+use std::path::Path;
+
+/// Runs `text` (after a `[scenario]` header naming `episodes`) with a transcript: the summary
+/// and the transcript's `made` lines as JSON.
+fn played(episodes: u64, text: &str) -> (RunSummary, Vec<serde_json::Value>) {
+    let text = format!(
+        "[scenario]\nname = \"x\"\nepisodes = {episodes}\nseed = 7\n{text}\n[output]\ntranscript = true\n"
+    );
+    let s = Scenario::parse(&text, Path::new("rules.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(&s, dir.path(), |_| {}).unwrap();
+    let transcript = std::fs::read_to_string(dir.path().join("transcript.jsonl")).unwrap();
+    let made = transcript
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["act"].is_object())
+        .collect();
+    (summary, made)
+}
+
+/// Each player's executed moves, in turn order: `true` for cooperate.
+fn moves(made: &[serde_json::Value], speaker: u64) -> Vec<bool> {
+    made.iter()
+        .filter(|l| l["speaker"] == speaker)
+        .map(|l| l["act"]["kind"] == "cooperate")
+        .collect()
+}
+
+/// Asserts `got` is within 4.5 standard errors `sd` of `want`: a rule that holds fails with
+/// probability below 10⁻⁵; each test says how far the wrong rule it guards against lands.
+fn near(what: &str, got: f64, want: f64, sd: f64) {
+    assert!(
+        (got - want).abs() <= 4.5 * sd,
+        "{what}: {got}, expected {want} ± {}",
+        4.5 * sd
+    );
+}
+
+#[test]
+fn noise_flips_executed_moves_and_both_players_see_the_flip() {
+    // tft against allc for 4,000 turns with noise 0.1. allc's executed moves are defections
+    // with probability 0.1. tft copies what allc executed last turn, then its own move may flip:
+    // tft's move equals allc's previous executed move with probability 0.9. Had tft seen allc's
+    // intended move (always cooperate), the two would agree with probability 0.9·0.9 + 0.1·0.1
+    // = 0.82, 17 standard errors away. Standard errors: sqrt(0.09 / 4000) ≈ 0.0047.
+    let turns = 4000;
+    let (_, made) = played(
+        1,
+        &format!(
+            "[game.repeated]\nturns = {turns}\nnoise = 0.1\n[[agents]]\nstrategy = \"allc\"\n\
+             [[agents]]\nstrategy = \"tft\"\n"
+        ),
+    );
+    let (allc, tft) = (moves(&made, 0), moves(&made, 1));
+    assert_eq!((allc.len(), tft.len()), (turns, turns));
+    let sd = (0.09 / turns as f64).sqrt();
+    let defected = allc.iter().filter(|&&c| !c).count() as f64 / turns as f64;
+    near("allc's flipped moves", defected, 0.1, sd);
+    let copied = (1..turns).filter(|&t| tft[t] == allc[t - 1]).count() as f64 / (turns - 1) as f64;
+    near("tft copying allc's executed move", copied, 0.9, sd);
+}
+
+#[test]
+fn continuation_ends_a_match_after_each_turn_with_probability_one_minus_w() {
+    // w = 0.8, cap 10,000: a match lasts a geometric number of turns, mean 1 / (1 − w) = 5,
+    // standard deviation sqrt(w) / (1 − w) ≈ 4.47; over 2,000 matches the mean's standard
+    // error is 0.1 (an end after each turn with probability w instead would give 1.25, 37 away).
+    // Two players: an episode is one match.
+    let episodes = 2000;
+    let (_, made) = played(
+        episodes,
+        "[game.repeated]\nturns = 10000\ncontinuation = 0.8\n[[agents]]\nstrategy = \"allc\"\n\
+         count = 2\n",
+    );
+    let turns = made.iter().filter(|l| l["speaker"] == 0).count() as f64;
+    let sd = 0.8f64.sqrt() / 0.2 / (episodes as f64).sqrt();
+    near("mean match length", turns / episodes as f64, 5.0, sd);
+}
+
+#[test]
+fn generous_tit_for_tat_forgives_a_defection_with_its_generosity() {
+    // gtft (generosity 0.3) against alld: after the first turn it answers every defection,
+    // cooperating with probability 0.3; over 3,999 answers the standard error is
+    // sqrt(0.21 / 3999) ≈ 0.0072.
+    let turns = 4000;
+    let (_, made) = played(
+        1,
+        &format!(
+            "[game.repeated]\nturns = {turns}\n[[agents]]\nstrategy = \"alld\"\n[[agents]]\n\
+             strategy = \"gtft\"\nparams = {{ generosity = 0.3 }}\n"
+        ),
+    );
+    let gtft = moves(&made, 1);
+    assert!(gtft[0], "cooperates first");
+    let forgave = gtft[1..].iter().filter(|&&c| c).count() as f64 / (turns - 1) as f64;
+    near(
+        "gtft's forgiveness",
+        forgave,
+        0.3,
+        (0.21 / (turns - 1) as f64).sqrt(),
+    );
+}
+
+#[test]
+fn image_scores_are_clamped_at_five_and_execution_errors_fail_help() {
+    // Four allc players, 20 rounds, everyone sees every donation: each round every image rises
+    // by 1 up to the clamp, so the round means are 1, 2, 3, 4, then 5 for 16 rounds: the
+    // episode's mean_image is (10 + 80) / 20 = 4.5 (unclamped it would be 10.5).
+    let game = |error: f64| {
+        format!(
+            "[game.image_scoring]\nrounds = 20\nexecution_error = {error}\n[[agents]]\n\
+             strategy = \"allc\"\ncount = 4\n"
+        )
+    };
+    let (summary, _) = played(2, &game(0.0));
+    assert_eq!(summary.metrics["mean_image"], 4.5);
+    assert_eq!(summary.metrics["cooperation_rate"], 1.0);
+    // With execution error 0.2, a help fails (and counts as a defection) with probability 0.2:
+    // over 50 episodes × 20 rounds × 4 donations, the standard error of the rate is
+    // sqrt(0.16 / 4000) ≈ 0.0063.
+    let (summary, _) = played(50, &game(0.2));
+    near(
+        "cooperation with execution errors",
+        summary.metrics["cooperation_rate"],
+        0.8,
+        (0.16f64 / 4000.0).sqrt(),
+    );
+}
+
+#[test]
+fn good_fraction_is_the_share_of_good_views() {
+    // Everyone starts Good. Defectors under stern judging (D against Good is Bad, D against Bad
+    // is Good) turn all Bad, then all Good, each round: 0, 1, 0, 1, … over 20 rounds, a mean of
+    // 0.5; under image scoring every defection is Bad: 0 throughout; cooperators stay Good: 1.
+    for (norm, strategy, fraction) in [
+        ("stern_judging", "alld", 0.5),
+        ("image_scoring", "alld", 0.0),
+        ("stern_judging", "allc", 1.0),
+    ] {
+        let (summary, _) = played(
+            2,
+            &format!(
+                "[game.norms]\nrounds = 20\nnorm = \"{norm}\"\n[[agents]]\n\
+                 strategy = \"{strategy}\"\ncount = 4\n"
+            ),
+        );
+        assert_eq!(
+            summary.metrics["good_fraction"], fraction,
+            "{norm}, {strategy}"
+        );
+    }
+}
