@@ -998,3 +998,76 @@ fn a_preset_is_the_base_its_keys_override_and_bad_settings_say_where() {
     let err = parse("lose = nan").unwrap_err().to_string();
     assert!(err.contains("au.toml:4") && err.contains("finite"), "{err}");
 }
+
+#[test]
+fn skips_as_many_as_the_top_count_eject_nobody_and_a_report_clears_the_bodies() {
+    let n = 5;
+    let (mut sim, imp, victim) = killed_and_reported(n, "messages = 0", 3);
+    // The report cleared the body: nobody sees it.
+    for a in (0..n).filter(|&a| a != victim) {
+        assert_eq!(row(&sim, a)[obs::bodies(n, 1) + victim], 0.0, "{a}");
+    }
+    // Two votes for one crewmate, two skips: as many skips as the top count.
+    let crew: Vec<usize> = (0..n).filter(|&a| a != imp && a != victim).collect();
+    let mut votes = vec![acts::WAIT as f32; n];
+    votes[imp] = acts::aim(n, crew[0]) as f32;
+    votes[crew[1]] = acts::aim(n, crew[0]) as f32;
+    play(&mut sim, &votes).unwrap();
+    assert_eq!(alive(&sim, n, 1), n - 1, "nobody ejected");
+    assert!(
+        sim.env()
+            .utterances()
+            .iter()
+            .all(|u| u.act.kind != "ejected")
+    );
+}
+
+#[test]
+fn scripted_imposters_kill_unseen_and_quiet_ones_say_nothing_and_skip() {
+    // Both imposter scripts kill only a crewmate alone with them (no witnesses); `quiet` stays
+    // silent in every discussion and skips every vote; `lying` speaks (a claim or an accusation
+    // of a crewmate) every time.
+    for play in ["quiet", "lying"] {
+        let text = format!(
+            "[scenario]\nname = \"au\"\nseed = 5\nepisodes = 100\nmax_steps = 200\n\
+             [game.among_us]\nimposter = \"{play}\"\n[[agents]]\nstrategy = \"bayesian\"\n\
+             count = 5\n[output]\ntranscript = true\n"
+        );
+        let s = Scenario::parse(&text, Path::new("au.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        socium::scenario::run(&s, dir.path(), |_| {}).unwrap();
+        let transcript = std::fs::read_to_string(dir.path().join("transcript.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = transcript
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|l: &serde_json::Value| l["act"].is_object())
+            .collect();
+        // The imposter of each episode: the speaker of its kills.
+        let mut imposter = std::collections::HashMap::new();
+        let (mut kills, mut said) = (0, 0);
+        for l in &lines {
+            if l["act"]["kind"] == "kill" {
+                assert_eq!(l["act"]["value"], 0.0, "{play}: a witnessed kill: {l}");
+                imposter.insert(l["episode"].as_u64().unwrap(), l["speaker"].clone());
+                kills += 1;
+            }
+        }
+        for l in &lines {
+            let episode = l["episode"].as_u64().unwrap();
+            if imposter.get(&episode) != Some(&l["speaker"]) {
+                continue;
+            }
+            let kind = l["act"]["kind"].as_str().unwrap();
+            match (play, kind) {
+                (_, "kill" | "believe" | "ejected") => {}
+                ("quiet", "silent" | "skip") => said += 1,
+                ("quiet", k) => panic!("quiet said {k}"),
+                ("lying", "claim" | "accuse" | "vote") => said += 1,
+                ("lying", "skip") => {}
+                (_, k) => panic!("lying said {k}"),
+            }
+        }
+        assert!(kills > 20, "{play}: {kills} kills");
+        assert!(said > 20, "{play}: {said} messages and votes");
+    }
+}

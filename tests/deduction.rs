@@ -388,3 +388,71 @@ fn a_run_without_a_transcript_leaves_an_earlier_one_in_place() {
     run(&s, dir.path(), |_| {}).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[test]
+fn informed_citizens_accuse_and_vote_known_mafia_and_earn_the_vote_reward() {
+    // 7 informed players, 2 mafia and a seer, 60 episodes: a citizen who knows a living mafia
+    // member (its observation says so) accuses and votes only for known mafia; every citizen's
+    // vote for a mafia member, and no other vote, earns +1 `vote` on it.
+    use socium::games::deduction::mafia::VOTE;
+    let n = 7;
+    let mut sim = scenario(
+        "[scenario]\nname = \"informed\"\nseed = 9\n[game.mafia]\nmafia = 2\nseer = true\n\
+         [[agents]]\nstrategy = \"informed\"\ncount = 7\n",
+    )
+    .sim()
+    .unwrap();
+    let dim = obs::dim(n);
+    let width = sim.spaces().action.flat_dim();
+    let (mut informed_acts, mut rewarded) = (0, 0);
+    for _ in 0..60 {
+        let role = roles(&sim, n);
+        while !sim.env().is_done() {
+            let known: Vec<Vec<usize>> = (0..n)
+                .map(|a| {
+                    let row = &sim.env().observations()[a * dim..(a + 1) * dim];
+                    (0..n)
+                        .filter(|&j| {
+                            row[obs::known_mafia(n) + j] == 1.0 && row[obs::alive(n) + j] == 1.0
+                        })
+                        .collect()
+                })
+                .collect();
+            sim.step(&vec![0.0; n * width]).unwrap();
+            for u in sim.env().utterances() {
+                let (a, kind) = (u.speaker.index(), u.act.kind);
+                let Some(target) = u.act.target.map(|t| t.index()) else {
+                    continue;
+                };
+                if role[a] != 1 && !known[a].is_empty() && (kind == "accuse" || kind == "vote") {
+                    assert!(
+                        known[a].contains(&target),
+                        "{kind} of {target} by {a}, who knew {:?}",
+                        known[a]
+                    );
+                    informed_acts += 1;
+                }
+                if kind == "vote" {
+                    let paid: f64 = sim
+                        .env()
+                        .reward_entries()
+                        .iter()
+                        .filter(|e| e.utterance == u.id && e.dimension == VOTE)
+                        .map(|e| {
+                            assert_eq!(e.agent, u.speaker);
+                            e.value
+                        })
+                        .sum();
+                    let earns = role[a] != 1 && role[target] == 1;
+                    assert_eq!(paid, f64::from(u8::from(earns)), "vote of {target} by {a}");
+                    rewarded += usize::from(earns);
+                }
+            }
+        }
+        sim.reset(None);
+    }
+    assert!(
+        informed_acts > 0 && rewarded > 0,
+        "{informed_acts} informed acts, {rewarded} paid votes"
+    );
+}
