@@ -56,3 +56,22 @@ fn a_complete_graph_too_large_to_write_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_seeded_reset_redraws_the_graph_and_an_unseeded_one_keeps_it() {
+    let text = "[scenario]\nname = \"g\"\nseed = 4\n[game.repeated]\n[graph]\n\
+                erdos_renyi = { p = 0.3 }\n[[agents]]\nstrategy = \"tft\"\ncount = 20\n";
+    let mut sim = Scenario::parse(text, Path::new("g.toml"))
+        .unwrap()
+        .sim()
+        .unwrap();
+    let edges = |sim: &socium::core::Sim| socium::core::edge_list(sim.env().graph());
+    sim.reset(Some(5));
+    let five = edges(&sim);
+    sim.reset(None);
+    assert_eq!(edges(&sim), five, "an unseeded reset keeps the graph");
+    sim.reset(Some(6));
+    assert_ne!(edges(&sim), five, "another seed, another graph");
+    sim.reset(Some(5));
+    assert_eq!(edges(&sim), five, "the same seed, the same graph");
+}

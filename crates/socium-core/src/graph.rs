@@ -1067,6 +1067,50 @@ mod tests {
     }
 
     #[test]
+    fn barabasi_albert_attaches_in_proportion_to_degree() {
+        // m = 1 on 4 agents: agents 0 and 1 start tied; agent 2 ties to one of them, which then
+        // has degree 2 against the others' 1; agent 3 ties to it with probability 2/4 = 0.5
+        // (uniform attachment: 1/3). Over 4,000 draws the standard error is 0.0079; the bound,
+        // 0.04, is 5 of them, and uniform attachment lands 21 away.
+        let draws = 4000;
+        let to_hub = (0..draws)
+            .filter(|&seed| {
+                let g = GraphSpec::BarabasiAlbert { m: 1 }.generate(4, &mut SimRng::new(seed));
+                let t = g.neighbours(AgentId(3)).get(0).copied().expect("one tie");
+                // Its degree when agent 3 came: without agent 3's tie.
+                g.degree(t) - 1 == 2
+            })
+            .count();
+        let share = to_hub as f64 / draws as f64;
+        assert!((share - 0.5).abs() < 0.04, "share {share}");
+    }
+
+    #[test]
+    fn watts_strogatz_stays_simple_after_rewiring() {
+        // Every tie rewired with probability 0.5 or 1: no self-tie, no pair twice, as many ties
+        // as the lattice had.
+        for (seed, rewire) in [(1, 0.5), (2, 1.0), (3, 0.5)] {
+            let g = GraphSpec::WattsStrogatz { k: 6, p: p(rewire) }
+                .generate(40, &mut SimRng::new(seed));
+            assert_eq!(g.tie_count(), 40 * 6 / 2);
+            let mut pairs = std::collections::HashSet::new();
+            for e in g.graph().edge_indices() {
+                let (a, b) = g.graph().edge_endpoints(e).expect("an edge");
+                assert_ne!(a, b, "a self-tie");
+                assert!(pairs.insert((a.min(b), a.max(b))), "a pair twice");
+            }
+        }
+    }
+
+    #[test]
+    fn a_drawn_graph_with_every_pair_counts_as_complete() {
+        assert!(draw(GraphSpec::ErdosRenyi { p: p(1.0) }, 12).is_complete());
+        assert!(draw(GraphSpec::RingLattice { k: 4 }, 5).is_complete());
+        assert!(!draw(GraphSpec::RingLattice { k: 4 }, 6).is_complete());
+        assert!(!draw(GraphSpec::ErdosRenyi { p: p(0.9) }, 12).is_complete());
+    }
+
+    #[test]
     fn same_seed_same_graph() {
         let spec = GraphSpec::WattsStrogatz { k: 4, p: p(0.5) };
         let a = spec.generate(30, &mut SimRng::new(9));
