@@ -447,17 +447,21 @@ fn a_scenario_points_at_the_policy_that_fails_to_load() {
 
 #[test]
 fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
-    let s = scenario(
-        r#"
-        [scenario]
-        name = "nan"
-        [game.repeated]
-        [[agents]]
-        strategy = "tft"
-        [[agents]]
-        policy = "assets/policies/invalid/nan_output.onnx"
-        "#,
-    );
+    non_finite_output_fails_the_step("nan_output", "action head entry 1 is NaN");
+}
+
+#[test]
+fn an_infinite_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
+    non_finite_output_fails_the_step("inf_output", "action head entry 0 is -inf");
+}
+
+/// A step of a tft player against `assets/policies/invalid/{model}.onnx`, whose logits are not
+/// finite, is refused with `says`, in a Sim and a VecEnv, and nothing moves.
+fn non_finite_output_fails_the_step(model: &str, says: &str) {
+    let s = scenario(&format!(
+        "[scenario]\nname = \"bad\"\n[game.repeated]\n[[agents]]\nstrategy = \"tft\"\n\
+         [[agents]]\npolicy = \"assets/policies/invalid/{model}.onnx\"\n"
+    ));
     let mut sim = s.sim().unwrap();
     let obs = sim.env().observations().to_vec();
     let err = sim.step(&[0.0, 0.0]).unwrap_err();
@@ -473,7 +477,7 @@ fn a_nan_output_fails_the_step_naming_model_and_agent_and_moves_nothing() {
     );
     assert_eq!(
         err.to_string(),
-        "policy `nan_output.onnx` for agent 1: action head entry 1 is NaN"
+        format!("policy `{model}.onnx` for agent 1: {says}")
     );
     assert_eq!(sim.env().clock().step(), 0);
     assert_eq!(sim.env().observations(), obs);

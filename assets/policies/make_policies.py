@@ -163,6 +163,8 @@ def invalid():
     save("invalid/fixed_batch", gemm, [tensor("obs", 7, batch=1)], [tensor("logits", 2, batch=1)], w7)
     save("invalid/nan_output", gemm, [tensor("obs", 7)], [tensor("logits", 2)],
          {"w": w7["w"], "b": np.array([0.0, np.nan], np.float32)})
+    save("invalid/inf_output", gemm, [tensor("obs", 7)], [tensor("logits", 2)],
+         {"w": w7["w"], "b": np.array([-np.inf, 0.0], np.float32)})
     save("invalid/weights_of_three", gemm, [tensor("obs", 82)], [tensor("logits", 3)],
          {"w": np.zeros((82, 3), np.float32), "b": np.zeros(3, np.float32)})
     (HERE / "invalid/not_onnx.onnx").write_text("this is a text file, not an ONNX model\n")
