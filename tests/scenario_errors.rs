@@ -155,7 +155,8 @@ fn setups_the_rules_refuse() {
     );
     assert_eq!((line, key.as_str()), (3, "game.donor_cultural"));
     assert!(
-        msg.contains("`schedule = \"notebook\"`") && msg.ends_with("expected `rounds = 4`, found 12"),
+        msg.contains("`schedule = \"notebook\"`")
+            && msg.ends_with("expected `rounds = 4`, found 12"),
         "{msg}"
     );
     let (line, _, key, msg) = error(
@@ -170,7 +171,10 @@ fn setups_the_rules_refuse() {
          fitness_games = \"last\"\n"
     ));
     assert_eq!((line, key.as_str()), (10, "evolution.fitness_games"));
-    assert!(msg.contains("an episode of `repeated` is one game"), "{msg}");
+    assert!(
+        msg.contains("an episode of `repeated` is one game"),
+        "{msg}"
+    );
 
     let (line, _, _, msg) =
         error("[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncontroller = \"random\"\n");

@@ -679,7 +679,10 @@ fn pair_and_observe_env(
             recipient.map_or(0.0, |r| state.resources[r.index()] as f32);
         row[obs::PROGRESS] = progress;
         // Walk the trace: r's donation in its last turn as donor, then that donation's
-        // recipient's in its last turn before it, ...
+        // recipient's in its last turn before it, ... — the notebook's chain of last donations
+        // (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 13
+        // `handle_pairing_thread_safe`'s `traces`, cell 15 `get_last_three_reversed`), which
+        // under the notebook's schedule is not always the round before.
         let (mut who, mut before) = (recipient, round);
         for (level, entry) in row[obs::TRACE..].chunks_exact_mut(obs::LEVEL).enumerate() {
             let donation = who.filter(|_| level < depth).and_then(|w| {
