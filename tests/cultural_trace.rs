@@ -1,8 +1,11 @@
 //! The trace a donor sees in the cultural donor game (Vallinder & Hughes 2024): the share its
 //! recipient gave in its last round as donor, what that recipient's recipient gave the round
-//! before, and so on, up to depth 3 and never past the start of the game.
+//! before, and so on, up to depth 3 and never past the start of the game — under the paper's
+//! schedule (random pairs, strict alternation) and the released notebook's (a bipartite
+//! rotation, aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cells 10,
+//! 11 and 14); and what a donor is told of the round.
 
-use socium::core::Sim;
+use socium::core::{AgentId, Sim};
 use socium::games::donor::cultural::obs;
 use socium::scenario::Scenario;
 use std::path::Path;
@@ -88,4 +91,174 @@ fn the_trace_walks_back_through_recipients() {
     // Round 0 of each game saw no trace (checked above with `level < round`): traces reset
     // between games, and the episode ends after the second.
     assert!(sim.env().is_done());
+}
+
+/// Who gave whom what in one round: `given[donor] = Some((share, recipient))`.
+type Round = Vec<Option<(f32, usize)>>;
+
+/// Plays one episode of 12 agents under `schedule = "notebook"`, agent `a` giving the share
+/// `(a + 1) / 16` every time it donates; returns each step's donations and each step's
+/// observation rows from before it.
+fn notebook_episode() -> (Vec<Round>, Vec<Vec<f32>>, usize) {
+    let toml = "[scenario]\nname = \"notebook\"\nseed = 5\n[game.donor_cultural]\n\
+                schedule = \"notebook\"\n[[agents]]\ncount = 12\ncontroller = \"external\"\n";
+    let mut sim: Sim = Scenario::parse(toml, Path::new("notebook.toml"))
+        .unwrap()
+        .sim()
+        .unwrap();
+    let dim = sim.spaces().observation.flat_dim();
+    let actions: Vec<f32> = (0..12).map(|a| (a + 1) as f32 / 16.0).collect();
+    let (mut rounds, mut seen) = (Vec::new(), Vec::new());
+    while !sim.env().is_done() {
+        seen.push(sim.env().observations().to_vec());
+        sim.step(&actions).unwrap();
+        let mut given = vec![None; 12];
+        for u in sim.env().utterances() {
+            let d = u.speaker.index();
+            given[d] = Some((actions[d], u.act.target.unwrap().index()));
+        }
+        rounds.push(given);
+    }
+    (rounds, seen, dim)
+}
+
+/// The notebook's rule (cell 10 `bipartiteRoundRobin`, cell 11 `extendRounds`, cell 14
+/// `donorGame`), with `h` agents a half and rounds `t = 0 … 2h − 1` of a game: `A_j` meets
+/// `B_((j − t) mod h)`; in the first game A donates when `t mod h` is even in the first `h`
+/// rounds and the roles of round `t − h` reverse in the last `h`; the second game swaps every
+/// pair.
+fn a_donates(h: usize, game: usize, t: usize) -> bool {
+    ((t % h).is_multiple_of(2) != (t >= h)) == game.is_multiple_of(2)
+}
+
+#[test]
+fn the_notebook_schedule_rotates_pairs_across_the_halves_for_12_agents() {
+    let (rounds, _, _) = notebook_episode();
+    let (n, h) = (12, 6);
+    assert_eq!(rounds.len(), 2 * n, "two games of as many rounds as agents");
+    // Name the agents as the rule does, from what was played: A the first round's donors, A_0
+    // the lowest of them and B_0 its partner; then A_j meets B_(j − 1) in round 1, and B_j is
+    // A_j's partner in round 0. (The rule is the same under a rotation of both halves, so which
+    // A is A_0 does not matter.)
+    let partner = |t: usize, x: usize| -> usize {
+        let r: &Round = &rounds[t];
+        match r[x] {
+            Some((_, y)) => y,
+            None => (0..n).find(|&d| r[d].is_some_and(|(_, y)| y == x)).unwrap(),
+        }
+    };
+    let in_a: Vec<bool> = rounds[0].iter().map(Option::is_some).collect();
+    assert_eq!(in_a.iter().filter(|&&a| a).count(), h);
+    let mut a = vec![in_a.iter().position(|&x| x).unwrap()];
+    let mut b = vec![partner(0, a[0])];
+    for j in 1..h {
+        let next = (0..n)
+            .find(|&x| in_a[x] && partner(1, x) == b[j - 1])
+            .unwrap();
+        a.push(next);
+        b.push(partner(0, next));
+    }
+    let mut halves = String::new();
+    for (step, played) in rounds.iter().enumerate() {
+        let (game, t) = (step / n, step % n);
+        let donors_a = a_donates(h, game, t);
+        halves.push(if donors_a { 'A' } else { 'B' });
+        let mut expected: Round = vec![None; n];
+        for j in 0..h {
+            let (x, y) = (a[j], b[(j + h - t % h) % h]);
+            let (donor, recipient) = if donors_a { (x, y) } else { (y, x) };
+            expected[donor] = Some(((donor + 1) as f32 / 16.0, recipient));
+        }
+        assert_eq!(played, &expected, "game {game}, round {t}");
+    }
+    // The donor halves the notebook plays with 12 agents: the same half twice at rounds 6 and 7
+    // of a game (1-based), and the second game the mirror of the first.
+    assert_eq!(halves, "ABABABBABABABABABAABABAB");
+    // Every ordered pair across the halves meets exactly once a game.
+    for game in 0..2 {
+        let mut pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|t| {
+                let r = &rounds[game * n + t];
+                (0..n).filter_map(move |d| r[d].map(|(_, y)| (d, y)))
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        assert_eq!(pairs.len(), 2 * h * h, "game {game}");
+        assert!(pairs.iter().all(|&(d, r)| in_a[d] != in_a[r]));
+    }
+}
+
+#[test]
+fn under_the_notebook_schedule_the_trace_shows_each_recipients_last_donation() {
+    // The notebook (cells 13–16) shows the recipient's last donation, that donation's
+    // recipient's last donation before it, and so on: with a half donating twice in a row, the
+    // last donation is not always the round before.
+    let (rounds, seen, dim) = notebook_episode();
+    let n = 12;
+    let mut skipped_a_round = false;
+    for (step, played) in rounds.iter().enumerate() {
+        let (game, t) = (step / n, step % n);
+        let this_game = &rounds[game * n..step];
+        for (d, given) in played.iter().enumerate() {
+            let Some((_, r)) = given else { continue };
+            let row = &seen[step][d * dim..(d + 1) * dim];
+            let (mut who, mut before) = (Some(*r), t);
+            for level in 0..3 {
+                let entry = &row[obs::TRACE + 3 * level..obs::TRACE + 3 * level + 3];
+                let last = who.and_then(|w| {
+                    let at = (0..before).rev().find(|&u| this_game[u][w].is_some())?;
+                    Some((at, this_game[at][w].unwrap()))
+                });
+                match last {
+                    Some((at, (share, next))) => {
+                        assert_eq!(entry, [share, 0.0, 1.0], "step {step} level {level}");
+                        skipped_a_round |= at + 1 < before;
+                        (who, before) = (Some(next), at);
+                    }
+                    None => {
+                        assert_eq!(entry, [0.0; 3], "step {step} level {level}");
+                        who = None;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        skipped_a_round,
+        "no trace reached back past a doubled round"
+    );
+}
+
+#[test]
+fn a_donor_may_be_kept_from_seeing_the_round() {
+    let play = |show: bool| {
+        let toml = format!(
+            "[scenario]\nname = \"round\"\n[game.donor_cultural]\nshow_round = {show}\n\
+             [[agents]]\ncount = 4\nstrategy = \"fixed\"\n"
+        );
+        let scenario = Scenario::parse(&toml, Path::new("round.toml")).unwrap();
+        let mut sim = scenario.sim().unwrap();
+        let dim = sim.spaces().observation.flat_dim();
+        let mask_dim = sim.spaces().action.mask_dim();
+        let (mut progress, mut told) = (Vec::new(), Vec::new());
+        while !sim.env().is_done() {
+            let (obs, masks) = (sim.env().observations(), sim.env().action_masks());
+            let acting = sim.env().acting();
+            for a in (0..4).filter(|&a| acting[a]) {
+                let row = &obs[a * dim..(a + 1) * dim];
+                progress.push(row[obs::PROGRESS]);
+                let mask = &masks[a * mask_dim..(a + 1) * mask_dim];
+                let prompt = scenario.game.prompt(4, AgentId(a as u32), row, mask);
+                told.push(prompt.situation.contains("Round"));
+            }
+            sim.step(&[0.0; 4]).unwrap();
+        }
+        (progress, told)
+    };
+    let (progress, told) = play(true);
+    assert!(progress.iter().any(|&p| p > 0.0) && told.iter().all(|&t| t));
+    // Hidden: entry 3 is always 0, and the prompt never names the round or the horizon.
+    let (progress, told) = play(false);
+    assert!(progress.iter().all(|&p| p == 0.0) && told.iter().all(|&t| !t));
 }

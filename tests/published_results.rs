@@ -118,7 +118,8 @@ fn round_robin_totals_equal_hand_computed_match_scores() {
     }
 }
 
-/// Vallinder & Hughes (2024): with everyone giving everything, the recipients of round t hold
+/// Vallinder & Hughes (2024), under the paper's schedule (`schedule = "random"`, the default:
+/// halves in strict alternation): with everyone giving everything, the recipients of round t hold
 /// everything their pair ever made, `(1 + m)·10` after round 1 and `m` times more each round, and
 /// the donors nothing; so the mean final resources are `(1 + m)·10·m^(rounds − 1) / 2`, which for
 /// m = 2 and 12 rounds is the paper's 30·2^11/2 = 30,720. Everyone giving nothing keeps 10. For a
@@ -155,6 +156,28 @@ fn cultural_donor_game_matches_the_analytic_final_resources() {
     }
     let fixed = final_resources("strategy = \"fixed\"\nparams = { share = 0.5 }", 2.0).0;
     assert_eq!(fixed, (donors + recipients) / 2.0);
+}
+
+/// The same under the released notebook's schedule (`schedule = "notebook"`;
+/// aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cells 10, 11, 14):
+/// with 12 agents the halves donate A B A B A B B A B A B A, so the half that donates in round 7
+/// gave everything in round 6 and has nothing left, and the pair's wealth doubles in 10 rounds of
+/// 12, not 11: the mean final resources are `(1 + m)·10·m^(rounds − 2) / 2` = 15,360, half the
+/// paper's, in each of the two games. Exact in binary floating point.
+#[test]
+fn cultural_donor_game_under_the_notebook_schedule_ends_at_half_the_papers_resources() {
+    let final_resources = |games: u32| {
+        let mut sim = sim(&format!(
+            "[scenario]\nname = \"x\"\n[game.donor_cultural]\nschedule = \"notebook\"\n\
+             games = {games}\n[[agents]]\ncount = 12\nstrategy = \"allc\"\n"
+        ));
+        play_episode(&mut sim);
+        sim.env().metrics().mean(MetricId(1)).unwrap()
+    };
+    // The first game alone, then the mean of both: the second game ends where the first does.
+    assert_eq!(final_resources(1), 30.0 * 2f64.powi(10) / 2.0);
+    assert_eq!(final_resources(1), 15_360.0);
+    assert_eq!(final_resources(2), 15_360.0);
 }
 
 fn norms_cooperation(norm: &str, strategy: &str, error: f64, rounds: u32) -> f64 {

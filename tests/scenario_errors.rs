@@ -148,6 +148,34 @@ fn setups_the_rules_refuse() {
         )
     );
 
+    // The notebook's schedule plays as many rounds as agents.
+    let (line, _, key, msg) = error(
+        "[game.donor_cultural]\nschedule = \"notebook\"\nrounds = 12\n[[agents]]\n\
+         strategy = \"allc\"\ncount = 4\n",
+    );
+    assert_eq!((line, key.as_str()), (3, "game.donor_cultural"));
+    assert!(
+        msg.contains("`schedule = \"notebook\"`")
+            && msg.ends_with("expected `rounds = 4`, found 12"),
+        "{msg}"
+    );
+    let (line, _, key, msg) = error(
+        "[game.donor_cultural]\nschedule = \"rotation\"\n[[agents]]\nstrategy = \"allc\"\ncount = 4\n",
+    );
+    assert_eq!((line, key.as_str()), (4, "game.donor_cultural.schedule"));
+    assert!(msg.contains("expected `random` or `notebook`"), "{msg}");
+
+    // Only a game whose episode is several games has a last game to count.
+    let (line, _, key, msg) = error(&format!(
+        "[game.repeated]\n{AGENTS}[evolution]\nrule = \"proportional\"\ngenerations = 2\n\
+         fitness_games = \"last\"\n"
+    ));
+    assert_eq!((line, key.as_str()), (10, "evolution.fitness_games"));
+    assert!(
+        msg.contains("an episode of `repeated` is one game"),
+        "{msg}"
+    );
+
     let (line, _, _, msg) =
         error("[game.repeated]\n[[agents]]\nstrategy = \"tft\"\ncontroller = \"random\"\n");
     assert_eq!(

@@ -89,6 +89,13 @@ pub trait Rules: Send + Sync {
     fn period(&self, _agents: &[AgentSpec]) -> Option<u64> {
         None
     }
+    /// `Some(steps)` when an episode is a series of games of `steps` steps each, every game
+    /// starting afresh (the cultural donor game's `games`): then `[evolution] fitness_games =
+    /// "last"` may count only the last game's payoffs. The default `None`: an episode is one
+    /// game.
+    fn game_steps(&self) -> Option<u32> {
+        None
+    }
     /// Agent `agent`'s situation in words, for an agent that reads (a language model), rendered
     /// from its observation row and action mask when `agents` play: the rules and its role,
     /// what it sees, and its legal acts. The default lists the numbers and the legal choices'
@@ -212,6 +219,9 @@ impl<R: Rules> Rules for Named<R> {
     }
     fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
         self.rules.period(agents)
+    }
+    fn game_steps(&self) -> Option<u32> {
+        self.rules.game_steps()
     }
     fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
         self.rules.prompt(agents, agent, obs, mask)

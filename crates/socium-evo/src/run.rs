@@ -13,7 +13,7 @@ use socium_core::{
 };
 use socium_scenario::{
     Scenario,
-    schema::{FitnessSpec, RuleSpec},
+    schema::{FitnessGames, FitnessSpec, RuleSpec},
 };
 use std::collections::HashMap;
 
@@ -129,6 +129,10 @@ pub fn run_scenario(
         generations: spec.generations.get() as usize,
         episodes: spec.episodes.get() as usize,
         memoize: spec.memoize,
+        last_game: match spec.fitness_games.as_ref().map(|g| *g.get_ref()) {
+            Some(FitnessGames::Last) => scenario.game.game_steps(),
+            Some(FitnessGames::All) | None => None,
+        },
     };
     // Each type's drifting parameters: those of its strategy that `[evolution] drift` names.
     let mut parameters = Vec::new();
@@ -215,6 +219,10 @@ pub struct Evolution {
     /// Whether to play each distinct population once where the game says its outcome does not
     /// depend on the seed ([`Rules::seed_independent`](socium_core::Rules::seed_independent)) and the graph is not drawn at random.
     pub memoize: bool,
+    /// `Some(steps)`: fitness counts only the payoffs of each episode's last game of `steps`
+    /// steps ([`Rules::game_steps`](socium_core::Rules::game_steps)), as the cultural donor
+    /// game's notebook does; `None`: the whole episode's.
+    pub last_game: Option<u32>,
 }
 
 /// What a generation's episodes gave, summed (each sum in ascending order of its terms, so the
@@ -222,6 +230,9 @@ pub struct Evolution {
 #[derive(Clone, Debug)]
 struct Outcome {
     payoffs: Vec<f64>,
+    /// What selection counts: the payoffs, or with [`Evolution::last_game`] those of the last
+    /// games alone.
+    scores: Vec<f64>,
     /// Summed reputation change, for games that have a `reputation` dimension.
     reputation: Option<f64>,
     /// The first metric summed over the episodes that recorded it, and their number.
@@ -241,6 +252,7 @@ fn play(
     seed: u64,
     g: usize,
     episodes: usize,
+    last_game: Option<u32>,
 ) -> Result<(Outcome, Option<SocialGraph>), EvolveError> {
     let n = agents.len();
     let config = SimConfig {
@@ -259,20 +271,39 @@ fn play(
         .position(|d| d.name == "reputation");
     // Per agent, its payoff in each episode; each episode's reputation change and metric.
     let mut payoffs = vec![Vec::with_capacity(episodes); n];
+    let mut scores = vec![Vec::with_capacity(episodes); n];
+    // Each agent's payoff since the start of the game being played.
+    let mut this_game = vec![0.0; n];
     let (mut reputations, mut cooperation) = (Vec::new(), Vec::new());
+    let payoff = |raw: &[f64], a: usize| raw[a * dims + DimId(0).0 as usize];
     for episode in 0..episodes {
         if episode > 0 {
             sim.reset(None);
         }
+        let mut step = 0;
         while !sim.env().is_done() {
+            if last_game.is_some_and(|steps| step % steps == 0) {
+                this_game.fill(0.0);
+            }
             sim.step(&actions).map_err(|error| EvolveError::Step {
                 generation: g,
                 error,
             })?;
+            if last_game.is_some() {
+                let raw = sim.env().raw_rewards();
+                for (a, p) in this_game.iter_mut().enumerate() {
+                    *p += payoff(raw, a);
+                }
+            }
+            step += 1;
         }
         let raw = sim.env().episode_raw_rewards();
-        for (a, p) in payoffs.iter_mut().enumerate() {
-            p.push(raw[a * dims + DimId(0).0 as usize]);
+        for (a, (p, s)) in payoffs.iter_mut().zip(&mut scores).enumerate() {
+            p.push(payoff(raw, a));
+            s.push(match last_game {
+                Some(_) => this_game[a],
+                None => payoff(raw, a),
+            });
         }
         if let Some(d) = reputation {
             reputations.push((0..n).map(|a| raw[a * dims + d]).sum::<f64>());
@@ -281,6 +312,7 @@ fn play(
     }
     let outcome = Outcome {
         payoffs: payoffs.iter_mut().map(|p| sum_ascending(p)).collect(),
+        scores: scores.iter_mut().map(|s| sum_ascending(s)).collect(),
         reputation: reputation.map(|_| sum_ascending(&mut reputations)),
         cooperation: (sum_ascending(&mut cooperation), cooperation.len()),
     };
@@ -378,7 +410,15 @@ pub fn evolve(
         let outcome = match memo.get(&key).filter(|_| memoize) {
             Some(outcome) => outcome.clone(),
             None => {
-                let (outcome, played_on) = play(game, base, agents, seed, g, evolution.episodes)?;
+                let (outcome, played_on) = play(
+                    game,
+                    base,
+                    agents,
+                    seed,
+                    g,
+                    evolution.episodes,
+                    evolution.last_game,
+                )?;
                 graph = played_on;
                 if memoize && memo.len() < MEMO_CAPACITY {
                     memo.insert(key, outcome.clone());
@@ -394,8 +434,15 @@ pub fn evolve(
             reputation: outcome.reputation.map(|r| r / n as f64),
             parameters: population.typical_drifting_params(),
         });
-        for (f, &p) in fitness.iter_mut().zip(&outcome.payoffs) {
-            *f = evolution.fitness.of(p).max(0.0);
+        // Proportional and Moran rules draw with probability proportional to fitness, which must
+        // not be negative (docs/scenarios.md: "negative fitness counts as 0"); truncation only
+        // ranks, so it keeps the sign and a net loser ranks below an individual at 0.
+        let floor = match evolution.reproduction {
+            Reproduction::Truncation { .. } => f64::NEG_INFINITY,
+            _ => 0.0,
+        };
+        for (f, &p) in fitness.iter_mut().zip(&outcome.scores) {
+            *f = evolution.fitness.of(p).max(floor);
         }
         match evolution.reproduction {
             Reproduction::Updates { rule, updates } => {

@@ -1,6 +1,6 @@
 //! Update rules: one elementary step of an evolving population.
 
-use rand::Rng;
+use rand::{Rng, seq::SliceRandom};
 use socium_core::{AgentId, ParamKind, SocialGraph};
 
 /// How payoffs become fitness (selection intensity `w`).
@@ -328,12 +328,23 @@ impl Population {
         self.types = children;
     }
 
-    /// Keeps the types of the fittest `survivors` share (at least one individual; ties broken by
-    /// id) and gives everyone else the type of a uniformly random survivor, with mutation.
-    pub fn truncate(&mut self, fitness: &[f64], survivors: f64, rng: &mut impl Rng) {
+    /// Keeps the types of the `survivors` share ranked highest by `score` (at least one
+    /// individual) and gives everyone else the type of a uniformly random survivor, with
+    /// mutation.
+    ///
+    /// `score` is ranked as it is, negative values included: only the order matters, so a net
+    /// loser ranks below an individual that gained nothing (a floor at 0 would tie them). Ties
+    /// are broken at random, by a permutation drawn from `rng`: ids are handed out group by group
+    /// in the scenario's order, so breaking ties by id would always favour the first-listed
+    /// group. The notebook of Vallinder & Hughes (aronvallinder/llm-donor-game,
+    /// `Donor_Game_with_Cultural_Evolution.ipynb`, cell 19, `selectTopAgents`) sorts a freshly
+    /// shuffled list stably, which breaks ties at random too.
+    pub fn truncate(&mut self, score: &[f64], survivors: f64, rng: &mut impl Rng) {
         let n = self.types.len();
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| fitness[b].total_cmp(&fitness[a]).then(a.cmp(&b)));
+        order.shuffle(rng);
+        // A stable sort: equal scores stay in the shuffled order.
+        order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
         let keep = ((survivors * n as f64).round() as usize).clamp(1, n);
         let (kept, replaced) = order.split_at(keep);
         for &newcomer in replaced {

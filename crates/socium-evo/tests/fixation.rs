@@ -265,6 +265,7 @@ fn evolved_fixation(
         generations: 300,
         episodes: 1,
         memoize: true,
+        last_game: None,
     };
     let mut fixed = 0;
     for run in 0..runs {

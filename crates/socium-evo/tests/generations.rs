@@ -1,6 +1,7 @@
 //! A generation plays its episodes and sums their payoffs; a pool of ONNX policies evolves like
 //! the strategies it encodes.
 
+use socium_core::{Sim, derive_seed};
 use socium_evo::run_scenario;
 use socium_scenario::Scenario;
 use std::path::Path;
@@ -205,4 +206,117 @@ fn norm_tables_evolve_as_genomes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("`norm` is a bit table, whose drift is the probability that each bit flips: expected a value in [0, 1], found 2"), "{err}");
+}
+
+/// The cultural donor game under truncation selection (half survive), two generations.
+fn cultural(game: &str, agents: &str, evolution: &str) -> Scenario {
+    let text = format!(
+        "[scenario]\nname = \"selection\"\nseed = 1\n[game.donor_cultural]\n{game}\n{agents}\n\
+         [evolution]\nrule = {{ truncation = {{ survivors = 0.5 }} }}\ngenerations = 2\n\
+         {evolution}\n"
+    );
+    Scenario::parse(&text, &root().join("selection.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Two-sided binomial test of a fair coin: the probability of a split at least as uneven as
+/// `heads` to `tails`.
+fn fair_coin_p(heads: u64, tails: u64) -> f64 {
+    let m = heads + tails;
+    let choose = |k: u64| (0..k).fold(1.0, |c, i| c * (m - i) as f64 / (i + 1) as f64);
+    let tail: f64 = (heads.max(tails)..=m).map(choose).sum::<f64>() / 2f64.powi(m as i32);
+    (2.0 * tail).min(1.0)
+}
+
+#[test]
+fn truncation_breaks_ties_at_random_not_by_the_order_of_the_groups() {
+    // Two groups of free riders: every payoff is 0, all tie, and neither group may be favoured.
+    // (Ids are handed out group by group; ranking ties by id kept "first" in 20 runs of 20.)
+    let s = cultural(
+        "",
+        "[[agents]]\nlabel = \"first\"\nstrategy = \"alld\"\ncount = 6\n\
+         [[agents]]\nlabel = \"second\"\nstrategy = \"alld\"\ncount = 6\n",
+        "",
+    );
+    let (mut first, mut second) = (0, 0);
+    for run in 0..100 {
+        let r = run_scenario(&s, run, 3, None, &|| ()).unwrap();
+        let after = &r.generations[1].counts;
+        first += u64::from(after[0] > after[1]);
+        second += u64::from(after[1] > after[0]);
+    }
+    // Runs where one group gained are a fair coin's tosses between the groups: a fair tie-break
+    // gives a split this uneven or worse with probability p; p < 0.001 refuses it (all 100 to
+    // "first", as ties by id give, has p ≈ 1.6e-30).
+    let p = fair_coin_p(first, second);
+    assert!(p > 0.001, "first {first}, second {second}: p = {p}");
+}
+
+#[test]
+fn truncation_ranks_a_net_loser_below_an_agent_that_gained_nothing() {
+    // Two rounds, one game: the giver donates once, half its 10 units (payoff −5), to one free
+    // rider (+10); the other ten free riders gain nothing. Six survive: never the giver, even
+    // listed first (a floor at 0 tied it with the free riders at 0, and ties went by id).
+    let s = cultural(
+        "rounds = 2\ngames = 1",
+        "[[agents]]\nlabel = \"giver\"\nstrategy = \"fixed\"\n\
+         [[agents]]\nlabel = \"free rider\"\nstrategy = \"alld\"\ncount = 11\n",
+        "",
+    );
+    for run in 0..20 {
+        let r = run_scenario(&s, run, 4, None, &|| ()).unwrap();
+        assert_eq!(r.generations[0].mean_payoff, 5.0 / 12.0, "run {run}");
+        assert_eq!(r.generations[1].counts, vec![0, 12], "run {run}");
+    }
+}
+
+#[test]
+fn the_notebooks_fitness_counts_the_last_game_alone() {
+    // Twelve unconditional givers, each its own type, on the notebook's schedule. In the second
+    // game half A receives in the last round (cell 14 `donorGame`, the reversed rounds): each A
+    // ends with 30,720 units and each B with none. Over both games every agent nets the same
+    // (half B ended the first game with everything), so only the last game tells them apart.
+    // The notebook ranks by twice the resources after game 2; the last game's payoff is those
+    // resources less the 10 every agent started it with, so it ranks the same.
+    let agents: String = (0..12)
+        .map(|i| format!("[[agents]]\nlabel = \"a{i}\"\nstrategy = \"allc\"\n"))
+        .collect();
+    let game = "schedule = \"notebook\"";
+    let last = cultural(game, &agents, "fitness_games = \"last\"");
+    let all = cultural(game, &agents, "");
+    let mut b_survived = false;
+    for run in 0..10 {
+        // Replay the first generation's episode (seeded as `run_scenario` seeds it) to see who
+        // was in half A: round 0's donors.
+        let mut config = last.config.clone();
+        config.seed = derive_seed(derive_seed(6, run), 0);
+        let mut sim = Sim::new(&*last.game, config).unwrap();
+        let in_a: Vec<bool> = sim.env().acting().to_vec();
+        let actions = vec![0.0; 12];
+        while !sim.env().is_done() {
+            sim.step(&actions).unwrap();
+        }
+        let payoffs = sim.env().episode_raw_rewards();
+        let dims = payoffs.len() / 12;
+        assert!(
+            (0..12).all(|a| payoffs[a * dims] == payoffs[0]),
+            "{payoffs:?}"
+        );
+
+        let survivors = |s: &Scenario| {
+            let r = run_scenario(s, run, 6, None, &|| ()).unwrap();
+            r.generations[1]
+                .counts
+                .iter()
+                .map(|&c| c > 0)
+                .collect::<Vec<bool>>()
+        };
+        // Under the last game's fitness exactly half A survives (six types; the newcomers copy
+        // them); under both games' the ranks tie and survivors are drawn at random.
+        assert_eq!(survivors(&last), in_a, "run {run}");
+        b_survived |= survivors(&all).iter().zip(&in_a).any(|(&s, &a)| s && !a);
+    }
+    assert!(
+        b_survived,
+        "both games' fitness kept only half A in ten runs"
+    );
 }

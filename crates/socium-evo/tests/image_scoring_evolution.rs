@@ -21,6 +21,7 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
         generations: 40,
         episodes: 1,
         memoize: true,
+        last_game: None,
     };
     (0..runs)
         .map(|run| {
@@ -97,6 +98,7 @@ fn runs_are_determined_by_their_seed() {
         generations: 15,
         episodes: 1,
         memoize: true,
+        last_game: None,
     };
     let run = |seed| {
         let population = Population::from_counts(&[15, 15], 0.01);

@@ -265,6 +265,19 @@ impl Scenario {
 
         game.check(&agents).map_err(|m| at(game_span, m))?;
         if let Some(evolution) = &parsed.evolution {
+            if let Some(games) = &evolution.fitness_games
+                && *games.get_ref() == schema::FitnessGames::Last
+                && game.game_steps().is_none()
+            {
+                return Err(at(
+                    games.span(),
+                    format!(
+                        "`last` counts the last game of an episode, but an episode of `{}` is \
+                         one game: remove the key (or use `all`)",
+                        game.name()
+                    ),
+                ));
+            }
             for (name, step) in &evolution.drift {
                 let declared: Vec<&ParamInfo> = (agents.iter())
                     .filter_map(|a| match &a.controller {

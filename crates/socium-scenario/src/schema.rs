@@ -118,6 +118,10 @@ pub struct EvolutionSpec {
     /// How payoff becomes fitness (default `{ linear = { w = 1 } }`: fitness = payoff).
     #[serde(default = "linear_fitness")]
     pub fitness: FitnessSpec,
+    /// Which games of an episode count towards fitness, for a game whose episode is a series of
+    /// games ([`Rules::game_steps`](socium_core::Rules::game_steps)); default all of them.
+    #[serde(default)]
+    pub fitness_games: Option<Spanned<FitnessGames>>,
     /// Generations per run.
     pub generations: Count,
     /// Episodes each generation plays before reproducing, payoffs summed (default 1); a whole
@@ -190,6 +194,19 @@ pub enum FitnessSpec {
         /// Selection intensity ≥ 0.
         w: NonNegative,
     },
+}
+
+/// Which games of an episode count towards fitness (`[evolution] fitness_games`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitnessGames {
+    /// Every game's payoff, summed.
+    #[default]
+    All,
+    /// The last game's payoff alone: the released notebook of Vallinder & Hughes
+    /// (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 14
+    /// `donorGame`) ranks agents by their resources after the second game.
+    Last,
 }
 
 fn linear_fitness() -> FitnessSpec {

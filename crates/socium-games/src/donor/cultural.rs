@@ -18,6 +18,14 @@
 //! that is not complete, each donor meets a random neighbour in the other half (so a recipient may
 //! meet several donors, or none, and several punishments are applied, each floored at 0, in
 //! donor-id order); on the complete graph the pairing is a random perfect matching.
+//!
+//! The released notebook (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`)
+//! plays a different schedule, offered as [`Schedule::Notebook`]: a bipartite rotation in which a
+//! half may donate twice in a row (cells 10, 11, 14). It never shows the round
+//! ([`CulturalConfig::show_round`]; cell 16 `donorPrompt`), and its punishment branch cannot run as
+//! written (cell 13 `handle_pairing_thread_safe`: `punish` is an `elif` after the branch that takes
+//! every affordable amount), so the punishment here is the paper's rule. docs/scenarios.md §3.1
+//! lists every difference that remains.
 
 use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, unit_param};
 use bevy_ecs::prelude::*;
@@ -55,6 +63,51 @@ pub struct CulturalConfig {
     pub punishment_loss: NonNegative,
     /// Whether donors may refuse to play.
     pub refusal: bool,
+    /// Who meets whom and which half donates, round by round (default: the paper's).
+    pub schedule: Schedule,
+    /// Whether a donor sees the round: observation entry 3 (`round / rounds`) and the prompt's
+    /// "Round r of R" (default `true`). The notebook never tells a donor how many rounds remain
+    /// (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 16,
+    /// `donorPrompt`); with `false` the entry is 0 (the layout stays the same), so that a learner
+    /// cannot time a defection at the end.
+    pub show_round: bool,
+}
+
+/// Who meets whom in a round of the cultural donor game, and which half donates.
+///
+/// Both schedules split the agents into halves A and B (a fresh shuffle at games 0, 2, 4, …,
+/// A the first half of it) and pair donors of one half with recipients of the other; every odd
+/// game plays the game before with the roles reversed.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// The paper's (Section 2): the halves donate in strict alternation, A first, and each
+    /// round's donors are matched with the other half at random.
+    #[default]
+    Random,
+    /// The released notebook's (aronvallinder/llm-donor-game,
+    /// `Donor_Game_with_Cultural_Evolution.ipynb`, cell 10 `bipartiteRoundRobin`, cell 11
+    /// `extendRounds`, cell 14 `donorGame`): a bipartite rotation. With `h` agents a half and
+    /// rounds `t = 0 … 2h − 1`, `A_j` meets `B_((j − t) mod h)`; A donates when `t mod h` is
+    /// even, in the first `h` rounds, and the other half in the last `h` (which repeat the first
+    /// `h` with the roles reversed). So every ordered pair across the halves meets once a game,
+    /// and with 12 agents the donor halves run A B A B A B B A B A B A (the second game
+    /// B A B A B A A B A B A B). Needs `rounds` equal to the number of agents, as in the
+    /// notebook (which ignores its own `number_of_rounds`).
+    Notebook,
+}
+
+impl Schedule {
+    /// Whether half A donates in round `round` of game `game` when a half has `half` agents.
+    fn a_donates(self, half: u32, game: u32, round: u32) -> bool {
+        let game_one = match self {
+            Schedule::Random => round.is_multiple_of(2),
+            Schedule::Notebook => (round % half).is_multiple_of(2) != (round >= half),
+        };
+        // The second game of each pair reverses every pair's roles (notebook, cell 14: the
+        // reversed rounds; the paper: every agent is a final-round recipient once).
+        game_one == game.is_multiple_of(2)
+    }
 }
 
 /// Reads a trace depth, refusing more than 8 levels.
@@ -79,6 +132,8 @@ impl Default for CulturalConfig {
             punishment: false,
             punishment_loss: NonNegative::new(2.0).expect("in range"),
             refusal: false,
+            schedule: Schedule::Random,
+            show_round: true,
         }
     }
 }
@@ -112,7 +167,8 @@ pub mod obs {
     pub const OWN_RESOURCES: usize = 1;
     /// The recipient's resources (0 when not a donor).
     pub const RECIPIENT_RESOURCES: usize = 2;
-    /// Round within the game, as a fraction: `round / rounds`.
+    /// Round within the game, as a fraction: `round / rounds` (0 throughout when the round is
+    /// hidden, [`CulturalConfig::show_round`](super::CulturalConfig::show_round)).
     pub const PROGRESS: usize = 3;
     /// First trace level; each level is `[share, refused, known]`, the share negative for a
     /// punishment.
@@ -297,8 +353,10 @@ struct State {
     config: CulturalConfig,
     moves: Vec<Move>,
     resources: Vec<f64>,
-    /// Whether the agent donates in even rounds of the current game.
-    even_donor: Vec<bool>,
+    /// The agents in the order of the last shuffle: half A the first half, half B the second.
+    order: Vec<AgentId>,
+    /// Whether the agent is in half A.
+    in_a: Vec<bool>,
     recipient: Vec<Option<AgentId>>,
     /// `[round × agents]` donations of the current game.
     history: Vec<Option<Donation>>,
@@ -346,13 +404,18 @@ impl CulturalConfig {
 /// the donor's and the recipient's resources, and the recipient's trace, from the donor's
 /// observation row.
 fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
+    let roles = match config.schedule {
+        Schedule::Random => "Roles alternate from round to round.",
+        Schedule::Notebook => {
+            "In a game you meet everyone of the other half twice, once in each role."
+        }
+    };
     let mut rules = format!(
         "You play a donor game with other agents. Everyone starts a game with {} units of a \
          resource. Each round you are paired with someone: one of you is the donor, the other \
          the recipient. The donor gives any share of its resources; the recipient receives {} \
-         times what was given. Roles alternate from round to round. Before deciding, a donor \
-         sees how the recipient behaved as a donor recently. Your aim is to end with as many \
-         units as you can.",
+         times what was given. {roles} Before deciding, a donor sees how the recipient behaved \
+         as a donor recently. Your aim is to end with as many units as you can.",
         config.initial_resources.get(),
         config.multiplier.get()
     );
@@ -374,14 +437,17 @@ fn prompt(config: &CulturalConfig, obs: &[f32], mask: &[u8]) -> Prompt {
             ..Prompt::default()
         };
     }
-    let rounds = config.rounds.get();
-    let round = (obs[obs::PROGRESS] * rounds as f32).round() as u32 + 1;
-    let mut situation = format!(
-        "Round {round} of {rounds}. You are the donor. You have {:.2} units; the recipient has \
-         {:.2}.",
+    let mut situation = String::new();
+    if config.show_round {
+        let rounds = config.rounds.get();
+        let round = (obs[obs::PROGRESS] * rounds as f32).round() as u32 + 1;
+        situation.push_str(&format!("Round {round} of {rounds}. "));
+    }
+    situation.push_str(&format!(
+        "You are the donor. You have {:.2} units; the recipient has {:.2}.",
         obs[obs::OWN_RESOURCES],
         obs[obs::RECIPIENT_RESOURCES]
-    );
+    ));
     let mut who = "the recipient".to_owned();
     for level in obs[obs::TRACE..].chunks_exact(obs::LEVEL) {
         let [share, refused, known] = [level[0], level[1], level[2]];
@@ -452,6 +518,13 @@ impl Rules for CulturalConfig {
         &POTENTIALS
     }
 
+    /// A game of `rounds` rounds; the notebook's selection counts only the last (aronvallinder/
+    /// llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 14 `donorGame`:
+    /// `total_final_score` after game 2).
+    fn game_steps(&self) -> Option<u32> {
+        Some(self.rounds.get())
+    }
+
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         if self.rounds.get().checked_mul(self.games.get()).is_none() {
             return Err("rounds × games: expected fewer than 2^32 steps".into());
@@ -461,6 +534,14 @@ impl Rules for CulturalConfig {
                 "needs an even number of agents, at least 2, to split them into donors and \
                  recipients; found {}",
                 agents.len()
+            ));
+        }
+        if self.schedule == Schedule::Notebook && self.rounds.get() as usize != agents.len() {
+            return Err(format!(
+                "`schedule = \"notebook\"` meets every ordered pair across the halves once a \
+                 game, in as many rounds as there are agents: expected `rounds = {}`, found {}",
+                agents.len(),
+                self.rounds.get()
             ));
         }
         let kept = agents.len() as u64 * u64::from(self.rounds.get());
@@ -495,7 +576,8 @@ impl Rules for CulturalConfig {
             config: self.clone(),
             moves: self.moves(),
             resources: vec![0.0; n],
-            even_donor: vec![false; n],
+            order: (0..n as u32).map(AgentId).collect(),
+            in_a: vec![false; n],
             recipient: vec![None; n],
             history: vec![None; n * self.rounds.get() as usize],
             image: vec![0.0; n],
@@ -559,46 +641,30 @@ fn pair_and_observe_env(
         state.resources.fill(state.config.initial_resources.get());
         state.history.fill(None);
         state.image.fill(0.0);
-        if game % 2 == 0 {
-            let mut ids: Vec<usize> = (0..n).collect();
-            ids.shuffle(&mut rng.pairing);
-            for (i, &a) in ids.iter().enumerate() {
-                state.even_donor[a] = i < n / 2;
+        if game.is_multiple_of(2) {
+            // From the identity each time, so that a shuffle depends on the stream alone.
+            for (i, a) in state.order.iter_mut().enumerate() {
+                *a = AgentId(i as u32);
             }
-        } else {
-            state.even_donor.iter_mut().for_each(|d| *d = !*d);
+            state.order.shuffle(&mut rng.pairing);
+            for (i, a) in state.order.iter().enumerate() {
+                state.in_a[a.index()] = i < n / 2;
+            }
         }
     }
-    let donors_flag = round % 2 == 0;
+    let half = (n / 2) as u32;
+    let schedule = state.config.schedule;
+    let a_donates = schedule.a_donates(half, game, round);
     state.recipient.fill(None);
-    if graph.is_complete() {
-        state.scratch.clear();
-        state.scratch.extend(
-            (0..n as u32)
-                .map(AgentId)
-                .filter(|a| state.even_donor[a.index()] != donors_flag),
-        );
-        state.scratch.shuffle(&mut rng.pairing);
-        let mut recipients = state.scratch.iter();
-        for d in 0..n {
-            if state.even_donor[d] == donors_flag {
-                state.recipient[d] = recipients.next().copied();
-            }
-        }
-    } else {
-        for d in 0..n {
-            if state.even_donor[d] == donors_flag {
-                state.scratch.clear();
-                let others = graph
-                    .neighbours(AgentId(d as u32))
-                    .iter()
-                    .filter(|r| state.even_donor[r.index()] != donors_flag);
-                state.scratch.extend(others);
-                state.recipient[d] = state.scratch.choose(&mut rng.pairing).copied();
-            }
-        }
+    match schedule {
+        Schedule::Random => pair_at_random(graph, state, rng, a_donates),
+        Schedule::Notebook => pair_by_rotation(graph, state, round, a_donates),
     }
     let depth = (state.config.trace_depth as usize).min(round as usize);
+    let progress = match state.config.show_round {
+        true => round as f32 / rounds as f32,
+        false => 0.0,
+    };
     // Every entry is written explicitly (no zero-fill first): tiny memsets cost more than the
     // rest of this system.
     for d in 0..n {
@@ -611,19 +677,77 @@ fn pair_and_observe_env(
         row[obs::OWN_RESOURCES] = state.resources[d] as f32;
         row[obs::RECIPIENT_RESOURCES] =
             recipient.map_or(0.0, |r| state.resources[r.index()] as f32);
-        row[obs::PROGRESS] = round as f32 / rounds as f32;
-        // Walk the trace: r's last donation, its recipient's donation the round before, ...
-        let mut who = recipient;
+        row[obs::PROGRESS] = progress;
+        // Walk the trace: r's donation in its last turn as donor, then that donation's
+        // recipient's in its last turn before it, ... — the notebook's chain of last donations
+        // (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 13
+        // `handle_pairing_thread_safe`'s `traces`, cell 15 `get_last_three_reversed`), which
+        // under the notebook's schedule is not always the round before.
+        let (mut who, mut before) = (recipient, round);
         for (level, entry) in row[obs::TRACE..].chunks_exact_mut(obs::LEVEL).enumerate() {
-            let donation = who
-                .filter(|_| level < depth)
-                .and_then(|w| state.history[(round as usize - 1 - level) * n + w.index()]);
+            let donation = who.filter(|_| level < depth).and_then(|w| {
+                let last_turn = (0..before)
+                    .rev()
+                    .find(|&t| state.in_a[w.index()] == schedule.a_donates(half, game, t))?;
+                before = last_turn;
+                state.history[last_turn as usize * n + w.index()]
+            });
             let (share, refused, known) =
                 donation.map_or((0.0, 0.0, 0.0), |d| (d.share, d.refused as u8 as f32, 1.0));
             entry[0] = share;
             entry[1] = refused;
             entry[2] = known;
             who = donation.map(|d| d.recipient);
+        }
+    }
+}
+
+/// The paper's pairing: on a complete graph a random perfect matching of this round's donors
+/// with the other half; on any other graph each donor meets a random neighbour from the other
+/// half (or sits out without one).
+fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_donates: bool) {
+    let n = state.resources.len();
+    if graph.is_complete() {
+        state.scratch.clear();
+        state.scratch.extend(
+            (0..n as u32)
+                .map(AgentId)
+                .filter(|a| state.in_a[a.index()] != a_donates),
+        );
+        state.scratch.shuffle(&mut rng.pairing);
+        let mut recipients = state.scratch.iter();
+        for d in 0..n {
+            if state.in_a[d] == a_donates {
+                state.recipient[d] = recipients.next().copied();
+            }
+        }
+    } else {
+        for d in 0..n {
+            if state.in_a[d] == a_donates {
+                state.scratch.clear();
+                let others = graph
+                    .neighbours(AgentId(d as u32))
+                    .iter()
+                    .filter(|r| state.in_a[r.index()] != a_donates);
+                state.scratch.extend(others);
+                state.recipient[d] = state.scratch.choose(&mut rng.pairing).copied();
+            }
+        }
+    }
+}
+
+/// The notebook's pairing (cell 10, `bipartiteRoundRobin`: `group_B[-i:] + group_B[:-i]`
+/// zipped with `group_A`): in round `t`, `A_j` meets `B_((j − t) mod h)`, the donor from the
+/// half that donates. On a graph that is not complete, a pair without a tie sits out.
+fn pair_by_rotation(graph: &SocialGraph, state: &mut State, round: u32, a_donates: bool) {
+    let half = state.order.len() / 2;
+    let shift = round as usize % half;
+    let (a, b) = state.order.split_at(half);
+    for (j, &x) in a.iter().enumerate() {
+        let y = b[(j + half - shift) % half];
+        let (donor, recipient) = if a_donates { (x, y) } else { (y, x) };
+        if graph.is_complete() || graph.neighbours(donor).contains(&recipient) {
+            state.recipient[donor.index()] = Some(recipient);
         }
     }
 }
