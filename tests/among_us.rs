@@ -1071,3 +1071,32 @@ fn scripted_imposters_kill_unseen_and_quiet_ones_say_nothing_and_skip() {
         assert!(said > 20, "{play}: {said} messages and votes");
     }
 }
+
+#[test]
+fn the_presets_hold_the_originals_settings() {
+    // SocialDeductionLLM: src/validate_base.py evaluates `config = (2, 2, 4, 4)` (a 2 × 2 grid,
+    // 4 tasks, 4 crewmates) with task time 3 and cooldown 5; src/buffer_generator_full.py
+    // trains with `randomize` on 3 × 1, 2 × 2 or 3 × 2, 3 to 5 tasks, task time 3, cooldown 6;
+    // both align meetings to 50 steps and stop at 300 (`collect_real_buffers`).
+    use socium::games::deduction::among_us::{Preset, Start, Talk};
+    let eval = Preset::SarkarEval.settings();
+    assert_eq!(
+        (eval.width.get(), eval.height.get(), eval.tasks.get(), eval.min_tasks),
+        (2, 2, 4, None)
+    );
+    assert_eq!((eval.task_steps.get(), eval.kill_cooldown), (3, 5));
+    let train = Preset::SarkarTrain.settings();
+    assert_eq!(train.grids, vec![[3, 1], [2, 2], [3, 2]]);
+    assert_eq!(
+        (train.tasks.get(), train.min_tasks.map(|m| m.get())),
+        (5, Some(3))
+    );
+    assert_eq!((train.task_steps.get(), train.kill_cooldown), (3, 6));
+    for rules in [eval, train] {
+        assert!(rules.commit && rules.regroup && rules.self_vote && rules.speaker_in_pool);
+        assert!(rules.ejection_pays_tasks && !rules.imposters_report && !rules.reveal_ejected);
+        assert_eq!((rules.start, rules.talk), (Start::Fixed, Talk::Fixed));
+        assert_eq!((rules.lose.get(), rules.messages, rules.imposters.get()), (0.0, 2, 1));
+        assert_eq!((rules.meeting_every.get(), rules.time_limit), (50, 300));
+    }
+}
