@@ -1081,7 +1081,12 @@ fn the_presets_hold_the_originals_settings() {
     use socium::games::deduction::among_us::{Preset, Start, Talk};
     let eval = Preset::SarkarEval.settings();
     assert_eq!(
-        (eval.width.get(), eval.height.get(), eval.tasks.get(), eval.min_tasks),
+        (
+            eval.width.get(),
+            eval.height.get(),
+            eval.tasks.get(),
+            eval.min_tasks
+        ),
         (2, 2, 4, None)
     );
     assert_eq!((eval.task_steps.get(), eval.kill_cooldown), (3, 5));
@@ -1096,7 +1101,10 @@ fn the_presets_hold_the_originals_settings() {
         assert!(rules.commit && rules.regroup && rules.self_vote && rules.speaker_in_pool);
         assert!(rules.ejection_pays_tasks && !rules.imposters_report && !rules.reveal_ejected);
         assert_eq!((rules.start, rules.talk), (Start::Fixed, Talk::Fixed));
-        assert_eq!((rules.lose.get(), rules.messages, rules.imposters.get()), (0.0, 2, 1));
+        assert_eq!(
+            (rules.lose.get(), rules.messages, rules.imposters.get()),
+            (0.0, 2, 1)
+        );
         assert_eq!((rules.meeting_every.get(), rules.time_limit), (50, 300));
     }
 }

@@ -6,7 +6,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use socium_evo::{RunCheckpoint, ScenarioRun, run_scenario};
+use socium_evo::{EvolveError, RunCheckpoint, ScenarioRun, run_scenario};
 use socium_scenario::{Override, Scenario};
 use std::{fmt::Write as _, io::Write as _, path::Path};
 
@@ -19,6 +19,7 @@ pub struct Args<'a> {
     pub seed: Option<u64>,
     pub threads: Option<usize>,
     pub out: &'a Path,
+    pub pause_at: Option<u32>,
     pub resume: bool,
 }
 
@@ -58,6 +59,16 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     }
     if let Some(g) = a.generations {
         spec.generations = count(g, "--generations")?;
+    }
+    let pause_at = a.pause_at;
+    if let Some(g) = pause_at
+        && (g == 0 || g >= spec.generations.get())
+    {
+        anyhow::bail!(
+            "--pause-at {g}: expected a generation in 1..{} (the runs play {} generations)",
+            spec.generations.get(),
+            spec.generations.get()
+        );
     }
     let (runs, seed) = (
         spec.runs.get() as u64,
@@ -99,16 +110,35 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let results: Vec<ScenarioRun> = pool.install(|| {
+    let played: Vec<Result<ScenarioRun, EvolveError>> = pool.install(|| {
         (0..runs)
             .into_par_iter()
             .map(|r| {
-                let checkpoint = RunCheckpoint::new(&checkpoints, r, fingerprint);
+                let mut checkpoint = RunCheckpoint::new(&checkpoints, r, fingerprint);
+                if let Some(g) = pause_at {
+                    checkpoint = checkpoint.pausing_at(g as usize);
+                }
                 run_scenario(&scenario, r, seed, Some(&checkpoint), &|| bar.inc(1))
             })
-            .collect::<Result<_, _>>()
-    })?;
+            .collect()
+    });
     bar.finish_and_clear();
+    // Every run plays to its pause (none stops the others); then the pause is reported once.
+    if let Some(g) = pause_at
+        && played
+            .iter()
+            .any(|r| matches!(r, Err(EvolveError::Paused { .. })))
+        && played
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(EvolveError::Paused { .. })))
+    {
+        println!(
+            "paused {runs} runs after generation {g}, checkpointed in {}: continue with --resume",
+            checkpoints.display()
+        );
+        return Ok(());
+    }
+    let results: Vec<ScenarioRun> = played.into_iter().collect::<Result<_, _>>()?;
     let labels = &results[0].labels;
     let n = scenario.config.agents.len() as f64;
 

@@ -85,8 +85,12 @@ enum Command {
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
-        /// Continue the runs checkpointed in the output folder (after a kill): the outputs
-        /// equal an uninterrupted run's.
+        /// Stop every run once it has played and checkpointed this many generations, writing
+        /// no outputs; `--resume` continues it (for batch jobs with a time limit).
+        #[arg(long, value_name = "GENERATION")]
+        pause_at: Option<u32>,
+        /// Continue the runs checkpointed in the output folder (after a kill or a pause): the
+        /// outputs equal an uninterrupted run's.
         #[arg(long)]
         resume: bool,
     },
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
             threads,
             out,
             set,
+            pause_at,
             resume,
         } => {
             let stem = scenario
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
                 seed,
                 threads,
                 out: &out,
+                pause_at,
                 resume,
             })
         }

@@ -243,7 +243,7 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
 }
 
 #[test]
-fn a_killed_evolution_resumes_to_the_same_outputs() {
+fn a_paused_evolution_resumes_to_the_same_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let args = |out: &Path| -> Vec<String> {
@@ -270,36 +270,30 @@ fn a_killed_evolution_resumes_to_the_same_outputs() {
     };
     assert!(run(&[], &a).status.success());
 
-    // Start the same evolution, kill it once it has checkpointed some generations, resume it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socium"))
-        .args(args(&b))
-        .current_dir(workspace())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let state = b.join("checkpoints/run-0.json");
-    let started = std::time::Instant::now();
-    loop {
-        let generation = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["generation"].as_u64())
-            .unwrap_or(0);
-        if generation >= 50 || started.elapsed() > std::time::Duration::from_secs(60) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    // Play the same evolution to a pause at generation 50 (as a kill after that checkpoint
+    // would leave it), then resume it.
+    let o = run(&["--pause-at", "50"], &b);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("paused 2 runs after generation 50"));
+    for r in 0..2 {
+        let state = b.join(format!("checkpoints/run-{r}.json"));
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert_eq!(saved["generation"], 50, "run {r}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(!b.join("generations.csv").exists(), "killed before the end");
+    assert!(!b.join("generations.csv").exists(), "paused before the end");
     let o = run(&[], &b);
     assert!(
         !o.status.success(),
         "a new run refuses to overwrite checkpoints"
     );
     assert!(text(&o.stderr).contains("holds checkpoints of an earlier run: pass --resume"));
+    let o = run(&["--resume", "--pause-at", "3000"], &b);
+    assert!(
+        text(&o.stderr).contains("--pause-at 3000: expected a generation in 1..3000"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = run(&["--resume"], &b);
     assert!(o.status.success(), "{}", text(&o.stderr));
     for file in [
@@ -331,7 +325,7 @@ fn a_killed_evolution_resumes_to_the_same_outputs() {
         "{}",
         text(&o.stderr)
     );
-    std::fs::write(&state, "{ not json").unwrap();
+    std::fs::write(b.join("checkpoints/run-0.json"), "{ not json").unwrap();
     let o = run(&["--resume"], &b);
     assert!(!o.status.success());
     assert!(

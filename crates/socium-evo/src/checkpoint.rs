@@ -77,6 +77,7 @@ pub struct RunCheckpoint {
     history: PathBuf,
     run: u64,
     fingerprint: u64,
+    pause_at: Option<usize>,
 }
 
 impl RunCheckpoint {
@@ -88,7 +89,29 @@ impl RunCheckpoint {
             history: dir.join(format!("run-{run}.history.jsonl")),
             run,
             fingerprint,
+            pause_at: None,
         }
+    }
+
+    /// The same checkpoint, but the run stops ([`EvolveError::Paused`]) once it has saved
+    /// generation `generation`, to be resumed from there.
+    ///
+    /// [`EvolveError::Paused`]: crate::EvolveError::Paused
+    pub fn pausing_at(self, generation: usize) -> Self {
+        RunCheckpoint {
+            pause_at: Some(generation),
+            ..self
+        }
+    }
+
+    /// The generation the run pauses at, if any.
+    pub(crate) fn pause_at(&self) -> Option<usize> {
+        self.pause_at
+    }
+
+    /// Which run this is.
+    pub(crate) fn run(&self) -> u64 {
+        self.run
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {

@@ -48,6 +48,14 @@ pub enum EvolveError {
     /// A checkpoint was refused or could not be written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The run stopped, as asked, at a checkpointed generation ([`RunCheckpoint::pausing_at`]).
+    #[error("run {run} paused after generation {generation}: resume it from its checkpoint")]
+    Paused {
+        /// The run.
+        run: u64,
+        /// Generations played and saved.
+        generation: usize,
+    },
 }
 
 /// The types and history of one run of a scenario's `[evolution]`.
@@ -468,6 +476,13 @@ pub fn evolve(
             checkpoint.save(&saved)?;
             history = std::mem::take(&mut saved.history);
             rng = saved.rng;
+            if checkpoint.pause_at() == Some(g + 1) && g + 1 < evolution.generations {
+                progress();
+                return Err(EvolveError::Paused {
+                    run: checkpoint.run(),
+                    generation: g + 1,
+                });
+            }
         }
         progress();
     }
