@@ -74,12 +74,17 @@ def test_ray_sweep_on_a_local_ray_instance(tmp_path):
     table = sweep.sweep([1.5, 5.0], seeds=4, generations=40)
     assert sorted(table) == [1.5, 5.0] and all(len(runs) == 4 for runs in table.values())
     mean = {r: {k: np.mean([run[k] for run in runs]) for k in runs[0]} for r, runs in table.items()}
-    # Measured with these seeds: at b/c = 1.5 (q·b < c) every run ends all defectors; at 5
-    # (q·b > c) discriminators take over in 3 runs of 4. The Ray results equal the same runs made
-    # in this process.
+    # What this test holds Ray to: every task's result equals the same run made in this process
+    # (the runs are fixed by ratio and seed, wherever they run).
+    for ratio, runs in table.items():
+        for seed, run in enumerate(runs):
+            assert run == sweep.final_frequencies(ratio, seed, 40), (ratio, seed)
+    # A sanity band, not a test of the science (q·b > c is tested with stated bounds in
+    # tests/published_results.rs and crates/socium-evo/tests/image_scoring_evolution.rs): with
+    # these 4 seeds and 40 generations the runs went as theory says, all defectors at b/c = 1.5
+    # (q·b < c) and discriminators ahead on average at 5.
     assert mean[1.5]["alld"] == 1.0, mean
     assert mean[5.0]["discriminator(k=0)"] > 0.5 > mean[5.0]["alld"], mean
-    assert table[5.0][3] == sweep.final_frequencies(5.0, 3, 40)
     assert sweep.draw(table, tmp_path / "sweep.png").stat().st_size > 10_000
 
 
