@@ -39,7 +39,7 @@
   const agents = DATA.agents;
   const groups = [...new Set(agents)];
   const groupColor = (a) => PALETTE[groups.indexOf(agents[a]) % PALETTE.length];
-  const dimColor = (d) => PALETTE[(d + 2) % PALETTE.length];
+  const dimColor = (d) => PALETTE[d % PALETTE.length];
   const name = (a) => (a < 0 ? "all" : "agent " + a);
 
   // ---- header and tabs ----------------------------------------------------------------------
@@ -47,7 +47,7 @@
   $("title").textContent = s.scenario || "Socium run";
   const facts = [s.game && "game " + s.game, s.seed !== undefined && "seed " + s.seed,
     s.episodes !== undefined && s.episodes + " episodes", s.runs !== undefined && s.runs + " runs",
-    s.generations !== undefined && s.generations + " generations", agents.length + " agents"];
+    s.generations !== undefined && s.generations + " generations", agents.length > 0 && agents.length + " agents"];
   $("subtitle").textContent = facts.filter(Boolean).join(" · ");
   const tabs = document.querySelectorAll(".tab");
   function showTab(name) {
@@ -108,14 +108,33 @@
     return Math.min(lo, rows.length - 1);
   }
 
+  // Agents on a circle, in id order (groups are runs of ids, so each sits on one arc).
+  const CX = 200, CY = 200, RADIUS = agents.length > 1 ? 170 : 0;
+  const at = (a) => [CX + RADIUS * Math.cos(2 * Math.PI * a / agents.length - Math.PI / 2),
+    CY + RADIUS * Math.sin(2 * Math.PI * a / agents.length - Math.PI / 2)];
+  const nodeRadius = () => Math.max(2, Math.min(12, 420 / Math.max(agents.length, 1)));
+  const line = (a, b) => { const [x1, y1] = at(a), [x2, y2] = at(b); return { x1, y1, x2, y2 }; };
+  let perStep = false, stepLayer = null;
+
+  /** Who acts on whom at `step`, when the graph shows ties step by step. */
+  function stepTies(step) {
+    if (!perStep) return;
+    const lines = [];
+    for (let i = rowAtStep(step); i < ep.rows.length && ep.rows[i][0] === step; i++) {
+      const row = ep.rows[i], other = row[5] >= 0 ? row[5] : row[3];
+      if (other < 0 || other === row[2] || other >= agents.length) continue;
+      lines.push(svg("line", { class: "tie" + (i === cur ? " active" : ""), ...line(row[2], other) }));
+    }
+    stepLayer.replaceChildren(...lines);
+  }
+
   function drawGraph() {
     const g = $("graph");
     g.replaceChildren();
-    const n = agents.length, cx = 200, cy = 200, radius = n > 1 ? 170 : 0;
-    const r = Math.max(2, Math.min(12, 420 / Math.max(n, 1)));
-    const at = (a) => [cx + radius * Math.cos(2 * Math.PI * a / n - Math.PI / 2),
-      cy + radius * Math.sin(2 * Math.PI * a / n - Math.PI / 2)];
-    // Ties: the run's graph when it was written, else who acted on whom in this episode.
+    const n = agents.length, r = nodeRadius();
+    // Ties: the run's graph when it was written, else who acted on whom in this episode — or,
+    // when that is nearly everyone with everyone (a well-mixed donor game), who acts on whom at
+    // the current step, redrawn as the step moves (`stepTies`).
     let pairs = [];
     if (DATA.edges) {
       pairs = DATA.edges.map(([a, b, w]) => [a, b, w]);
@@ -128,6 +147,8 @@
         count.set(key, (count.get(key) || 0) + 1);
       }
       pairs = [...count].map(([k, c]) => k.split("-").map(Number).concat([c]));
+      perStep = pairs.length > 4 * n;
+      if (perStep) pairs = [];
     }
     pairs.sort((x, y) => y[2] - x[2]);
     pairs = pairs.slice(0, 4000); // the strongest; more only blur the picture
@@ -136,12 +157,11 @@
     ties = new Map();
     for (const [a, b, w] of pairs) {
       if (a >= n || b >= n) continue;
-      const [x1, y1] = at(a), [x2, y2] = at(b);
-      const line = svg("line", { class: "tie", x1, y1, x2, y2,
+      ties.set(Math.min(a, b) + "-" + Math.max(a, b), svg("line", { class: "tie", ...line(a, b),
         "stroke-width": (0.4 + 1.6 * Math.abs(w) / maxW).toFixed(2),
-        "stroke-opacity": (0.15 + 0.6 * Math.abs(w) / maxW).toFixed(2) }, tieLayer);
-      ties.set(Math.min(a, b) + "-" + Math.max(a, b), line);
+        "stroke-opacity": (0.15 + 0.6 * Math.abs(w) / maxW).toFixed(2) }, tieLayer));
     }
+    stepLayer = svg("g", {}, g);
     nodes = [];
     for (let a = 0; a < n; a++) {
       const [x, y] = at(a);
@@ -153,8 +173,8 @@
       });
       nodes.push(c);
       if (n <= 40) {
-        const [lx, ly] = [cx + (radius + r + 9) * Math.cos(2 * Math.PI * a / n - Math.PI / 2),
-          cy + (radius + r + 9) * Math.sin(2 * Math.PI * a / n - Math.PI / 2)];
+        const [lx, ly] = [CX + (RADIUS + r + 9) * Math.cos(2 * Math.PI * a / n - Math.PI / 2),
+          CY + (RADIUS + r + 9) * Math.sin(2 * Math.PI * a / n - Math.PI / 2)];
         svg("text", { x: lx, y: ly + 3, "text-anchor": "middle" }, g).textContent = a;
       }
     }
@@ -270,6 +290,7 @@
       }
       light(nodes[row[2]], "speaker");
     }
+    stepTies(step);
     renderList();
     detail(row && row[0] === step ? row : null, step);
     totals(step, row && row[0] === step ? row[2] : -1);
@@ -337,7 +358,8 @@
     b.replaceChildren();
     cursorLine = null;
     const has = ep.beliefs.size > 0;
-    b.hidden = $("beliefs-title").hidden = !has;
+    b.toggleAttribute("hidden", !has); // an SVG element has no `hidden` property
+    $("beliefs-title").hidden = !has;
     if (!has) return;
     const [w, h, l, r, t, bt] = [400, 180, 30, 8, 8, 20];
     const x = (st) => l + (w - l - r) * st / Math.max(ep.maxStep, 1);
@@ -425,7 +447,7 @@
     for (let i = 0; i <= 4; i++) {
       const v = y0 + (y1 - y0) * i / 4;
       svg("line", { class: "grid", x1: l, x2: w - r, y1: y(v), y2: y(v) }, g);
-      svg("text", { x: l - 4, y: y(v) + 3, "text-anchor": "end" }, g).textContent = fmt(v);
+      svg("text", { x: l - 4, y: y(v) + 3, "text-anchor": "end" }, g).textContent = Number(v.toPrecision(3));
     }
     svg("line", { class: "axis", x1: l, x2: w - r, y1: h - b, y2: h - b }, g);
     svg("text", { x: l, y: h - b + 12, "text-anchor": "middle" }, g).textContent = fmt(x0);
@@ -470,11 +492,25 @@
     if (DATA.kind === "evolve") {
       const run = col("run"), gen = col("generation");
       const runs = [...new Set(t.rows.map((r) => r[run]))];
+      const byRun = runs.map((k) => t.rows.filter((r) => r[run] === k));
       for (let c = 0; c < t.columns.length; c++) {
         if (c === run || c === gen) continue;
-        const series = runs.map((k, i) => ({ label: "run " + k, color: PALETTE[i % PALETTE.length],
-          points: thin(t.rows.filter((r) => r[run] === k).map((r) => [r[gen], r[c]]), 1500) }));
-        charts.appendChild(chart(t.columns[c] + " by run", series, "generation"));
+        let series = byRun.map((rows, i) => ({ label: "run " + runs[i], color: PALETTE[i % PALETTE.length],
+          points: rows.map((r) => [r[gen], r[c]]) }));
+        // As in the PNGs: when every run stops changing early, show up to a quarter past that.
+        const length = Math.max(...series.map((s) => s.points.length));
+        const settled = Math.max(0, ...series.map((s) => {
+          for (let i = s.points.length - 1; i > 0; i--) if (s.points[i][1] !== s.points[i - 1][1]) return i;
+          return 0;
+        }));
+        let title = t.columns[c] + " by run";
+        if (length >= 20 && settled < 0.4 * length) {
+          const shown = Math.min(length, Math.max(10, Math.floor(settled * 1.25)));
+          series = series.map((s) => ({ ...s, points: s.points.slice(0, shown) }));
+          title += " (to generation " + (shown - 1) + " of " + (length - 1) + "; unchanged from " + settled + ")";
+        }
+        series = series.map((s) => ({ ...s, points: thin(s.points, 1500) }));
+        charts.appendChild(chart(title, series, "generation"));
       }
     } else {
       const e = col("episode");
@@ -493,7 +529,8 @@
   } else {
     tabs[0].disabled = true;
     $("notice").hidden = false;
-    $("notice").textContent = DATA.transcript ? "The transcript holds no episode."
+    $("notice").textContent = DATA.kind === "evolve" ? "socium evolve keeps no transcript: its generations are below."
+      : DATA.transcript ? "The transcript holds no episode."
       : "This run kept no transcript (set `[output] transcript = true` in the scenario to see its episodes).";
     showTab("metrics");
   }
