@@ -1,4 +1,4 @@
-//! `socium`: run, validate and list scenarios, and benchmark the engine.
+//! `socium`: run, validate, evolve, replay, view and list scenarios, and benchmark the engine.
 
 mod bench;
 mod evolve;
@@ -186,10 +186,10 @@ fn main() -> ExitCode {
             println!(
                 "wrote {} ({} episodes, {} transcript lines)",
                 w.path.display(),
-                w.episodes,
-                w.lines
+                w.shown.episodes,
+                w.shown.lines
             );
-            if let Some(left_out) = w.left_out {
+            if let Some(left_out) = w.shown.left_out {
                 println!("left out {left_out}");
             }
         }),

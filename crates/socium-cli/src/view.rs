@@ -35,7 +35,13 @@ pub struct Args<'a> {
 pub struct Written {
     /// The page's path.
     pub path: PathBuf,
-    /// Episodes shown and transcript lines inlined.
+    /// What went into it.
+    pub shown: Shown,
+}
+
+/// What went into a page.
+pub struct Shown {
+    /// Episodes shown.
     pub episodes: usize,
     /// Transcript lines inlined.
     pub lines: u64,
@@ -45,7 +51,7 @@ pub struct Written {
 
 /// Reads the outputs in `a.dir`, builds the page and writes it.
 pub fn view(a: &Args<'_>) -> Result<Written> {
-    let (html, episodes, lines, left_out) = page(a.dir, a.episode, a.max_lines)?;
+    let (html, shown) = page(a.dir, a.episode, a.max_lines)?;
     let path = a.out.clone().unwrap_or_else(|| a.dir.join("view.html"));
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -59,12 +65,7 @@ pub fn view(a: &Args<'_>) -> Result<Written> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.persist(&path)
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(Written {
-        path,
-        episodes,
-        lines,
-        left_out,
-    })
+    Ok(Written { path, shown })
 }
 
 /// The run's data as the page's script reads it (`view/view.js`, `DATA`). Rows are arrays, not
@@ -89,7 +90,7 @@ struct Data {
     /// Ties of graph.edges (`[output] graph`): `[a, b, weight]`.
     edges: Option<Vec<(u32, u32, f64)>>,
     /// metrics.csv, or generations.csv for `socium evolve`.
-    table: Option<Table>,
+    table: Table,
 }
 
 /// One episode's transcript lines, by kind.
@@ -147,13 +148,8 @@ impl Names {
     }
 }
 
-/// The page for the outputs in `dir`: its HTML, the episodes and lines it shows, and what it
-/// leaves out.
-fn page(
-    dir: &Path,
-    episode: Option<u64>,
-    max_lines: u64,
-) -> Result<(String, usize, u64, Option<String>)> {
+/// The page for the outputs in `dir`: its HTML, and what it shows and leaves out.
+fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Shown)> {
     if !dir.is_dir() {
         bail!("{}: no such folder", dir.display());
     }
@@ -185,29 +181,23 @@ fn page(
     let transcript_path = dir.join("transcript.jsonl");
     let transcript = kind == "run" && transcript_path.is_file();
     let (mut dimensions, mut kinds) = (Names::default(), Names::default());
-    let mut agents_seen = 0;
-    let mut episodes = Vec::new();
-    let mut left_out = None;
-    let mut lines = 0;
-    if transcript {
-        let read = read_transcript(
+    let read = if transcript {
+        read_transcript(
             &transcript_path,
             episode,
             max_lines,
             &mut dimensions,
             &mut kinds,
-        )?;
-        episodes = read.episodes;
-        agents_seen = read.agents;
-        lines = read.kept;
-        left_out = read.left_out;
+        )?
     } else if let Some(e) = episode {
         bail!(
             "{}: no transcript, so no episode {e} to show (set `[output] transcript = true` in \
              the scenario and run it)",
             transcript_path.display()
         );
-    }
+    } else {
+        Read::default()
+    };
 
     // Agents by id: summary.json's groups in order, each `agents` long (the order `[[agents]]`
     // entries number them in).
@@ -219,7 +209,7 @@ fn page(
             agents.extend((0..count).map(|_| label.to_owned()));
         }
     }
-    while agents.len() < agents_seen {
+    while agents.len() < read.agents {
         agents.push("agent".to_owned());
     }
     let edges_path = dir.join("graph.edges");
@@ -233,7 +223,11 @@ fn page(
         .as_str()
         .unwrap_or("Socium run")
         .to_owned();
-    let shown = episodes.len();
+    let shown = Shown {
+        episodes: read.episodes.len(),
+        lines: read.kept,
+        left_out: read.left_out.clone(),
+    };
     let data = Data {
         kind,
         summary,
@@ -241,10 +235,10 @@ fn page(
         dimensions: dimensions.names,
         kinds: kinds.names,
         transcript,
-        episodes,
-        left_out: left_out.clone(),
+        episodes: read.episodes,
+        left_out: read.left_out,
         edges,
-        table: Some(table),
+        table,
     };
     // `</` could close the script element the data sits in; `<\/` is the same JSON string.
     let json = serde_json::to_string(&data)?.replace("</", "<\\/");
@@ -257,7 +251,7 @@ fn page(
             ("{{script}}", SCRIPT),
         ],
     );
-    Ok((html, shown, lines, left_out))
+    Ok((html, shown))
 }
 
 /// `template` with each marker replaced once, in order (a value is never searched for markers,
@@ -285,6 +279,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A transcript's episodes as the page holds them.
+#[derive(Default)]
 struct Read {
     episodes: Vec<Episode>,
     /// One more than the highest agent id named.

@@ -15,6 +15,9 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf"];
   const $ = (id) => document.getElementById(id);
+  /** Acts whose value is a stated number in [0, 1] worth following over time, and its title. */
+  const STATED = [["believe", "Beliefs over time (each agent's probability for the truth)"],
+    ["express", "Expressed opinions over time"]];
 
   /** An SVG element with attributes, appended to `parent` when given. */
   function svg(tag, attrs, parent) {
@@ -85,16 +88,19 @@
     const grow = (rs) => { for (const [, d, v] of rs) scale[d] = Math.max(scale[d], Math.abs(v)); };
     rows.forEach((r) => grow(r[8]));
     e.settles.forEach((st) => grow(st[2]));
-    const believe = DATA.kinds.indexOf("believe");
+    // Stated beliefs (Among Us, Mafia: `believe` acts carry the probability an agent gives the
+    // truth) or, in opinion dynamics, expressed opinions: each agent's value over the steps.
+    const stated = STATED.find(([kind]) => DATA.kinds.includes(kind));
+    const kind = stated ? DATA.kinds.indexOf(stated[0]) : -1;
     const beliefs = new Map();
-    if (believe >= 0) {
+    if (kind >= 0) {
       for (const r of rows) {
-        if (r[4] !== believe) continue;
+        if (r[4] !== kind) continue;
         if (!beliefs.has(r[2])) beliefs.set(r[2], []);
         beliefs.get(r[2]).push([r[0], r[6]]);
       }
     }
-    return { e, rows, byId, settlesOf, settlesAt, maxStep, scale, beliefs };
+    return { e, rows, byId, settlesOf, settlesAt, maxStep, scale, beliefs, stated };
   }
 
   /** The first row at `step` or later (rows are in step order), or the last row. */
@@ -360,6 +366,7 @@
     const has = ep.beliefs.size > 0;
     b.toggleAttribute("hidden", !has); // an SVG element has no `hidden` property
     $("beliefs-title").hidden = !has;
+    if (has) $("beliefs-title").textContent = ep.stated[1];
     if (!has) return;
     const [w, h, l, r, t, bt] = [400, 180, 30, 8, 8, 20];
     const x = (st) => l + (w - l - r) * st / Math.max(ep.maxStep, 1);
@@ -372,7 +379,12 @@
     for (const [a, points] of ep.beliefs) {
       const p = svg("polyline", { class: "series", stroke: PALETTE[a % PALETTE.length],
         points: points.map(([st, v]) => x(st).toFixed(1) + "," + y(v).toFixed(1)).join(" ") }, b);
-      svg("title", {}, p).textContent = name(a) + "'s stated belief (the `believe` acts' value)";
+      svg("title", {}, p).textContent = name(a) + ": " + ep.stated[0] + " acts' values";
+      if (points.length <= 40) { // a line of one point draws nothing: dots show each value
+        for (const [st, v] of points) {
+          svg("circle", { cx: x(st), cy: y(v), r: 2.5, fill: PALETTE[a % PALETTE.length] }, b);
+        }
+      }
     }
     cursorLine = svg("line", { class: "cursor", y1: t, y2: h - bt, x1: l, x2: l }, b);
     cursorLine.dataset.x = JSON.stringify([l, w - r]);
@@ -487,7 +499,6 @@
 
   function drawCharts() {
     const t = DATA.table, charts = $("charts");
-    if (!t) return;
     const col = (name) => t.columns.indexOf(name);
     if (DATA.kind === "evolve") {
       const run = col("run"), gen = col("generation");
