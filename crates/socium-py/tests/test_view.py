@@ -175,9 +175,16 @@ def test_every_game_opens_without_errors(driver, pages):
         assert int(css(driver, "#list")[0].get_attribute("data-rows")) == len(made), game
         assert errors(driver) == [], game
         if shots:
-            # A few steps in, an utterance selected: what a reader sees.
-            rows = css(driver, "#list .row")
-            rows[min(5, len(rows) - 1)].click()
+            # An utterance a third of the way in selected (one a later reward settles, where the
+            # game has them): what a reader sees.
+            lines = [json.loads(l) for l in open(folder / "transcript.jsonl")]
+            settled = {l["settles"] for l in lines if "settles" in l and l["episode"] == 0}
+            third = max(l["step"] for l in made) // 3
+            index = next((i for i, l in enumerate(made) if l["id"] in settled),
+                         next(i for i, l in enumerate(made) if l["step"] >= third))
+            driver.execute_script("document.getElementById('list').scrollTop = arguments[0]", max(0, 46 * index - 200))
+            driver.execute_script("return new Promise(r => requestAnimationFrame(() => r()))")
+            css(driver, f'#list .row[data-index="{index}"]')[0].click()
             driver.save_screenshot(str(ROOT / f"docs/figures/view_{game}.png"))
 
 
