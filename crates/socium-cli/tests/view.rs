@@ -213,3 +213,41 @@ fn a_garbled_metrics_file_is_refused_at_its_line() {
     );
     assert!(!dir.path().join("view.html").exists());
 }
+
+#[test]
+fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = socium(&[
+        "run",
+        "scenarios/donor_cultural_evolution.toml",
+        "--episodes",
+        "2",
+        "--set",
+        "output.transcript=false",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = refused(&[dir.path().to_str().unwrap(), "--episode", "0"]);
+    assert!(
+        err.contains(&format!(
+            "{}: no transcript, so no episode 0 to show",
+            dir.path().join("transcript.jsonl").display()
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("view.html").exists());
+    let out = socium(&["view", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("(0 episodes, 0 transcript lines)")
+    );
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    assert!(page.contains(r#""transcript":false,"episodes":[]"#));
+}
