@@ -251,3 +251,49 @@ fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
     let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
     assert!(page.contains(r#""transcript":false,"episodes":[]"#));
 }
+
+#[test]
+fn the_runs_graph_is_drawn_when_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = socium(&[
+        "run",
+        "scenarios/donor_cultural_evolution.toml",
+        "--episodes",
+        "1",
+        "--set",
+        "output.graph=true",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let edges = std::fs::read_to_string(dir.path().join("graph.edges")).unwrap();
+    let first: Vec<&str> = edges.lines().next().unwrap().split(' ').collect();
+    assert!(
+        socium(&["view", dir.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    // `a b relationship weight` becomes `[a,b,weight]`.
+    let tie = format!(r#""edges":[[{},{},{}"#, first[0], first[1], first[3]);
+    assert!(
+        page.contains(&tie),
+        "{tie} in {}",
+        &page[page.find("\"edges\"").unwrap()..][..80]
+    );
+    // A garbled edge list is named at its line.
+    std::fs::write(dir.path().join("graph.edges"), format!("{edges}0 x\n")).unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    let line = edges.lines().count() + 1;
+    assert!(
+        err.contains(&format!(
+            "{}:{line}: expected `a b relationship weight`, found `0 x`",
+            dir.path().join("graph.edges").display()
+        )),
+        "{err}"
+    );
+}
