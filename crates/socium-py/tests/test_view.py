@@ -167,6 +167,17 @@ def test_beliefs_are_drawn_where_the_game_states_them(driver, pages):
     assert errors(driver) == []
 
 
+def test_the_hidden_team_is_marked_by_its_kills(driver, pages):
+    # Only the hidden team kills (Mafia's wolves, Among Us's imposters): the graph marks them.
+    for game in ["mafia", "among_us"]:
+        open_page(driver, pages[game])
+        killers = {l["speaker"] for l in made_lines(pages[game], 0) if l["act"]["kind"] == "kill"}
+        marked = {int(n.get_attribute("data-agent")) for n in css(driver, "#graph circle.node.team")}
+        assert marked == killers, game
+    assert killers, "the imposter kills in the first episode"
+    assert errors(driver) == []
+
+
 def test_every_game_opens_without_errors(driver, pages):
     shots = os.environ.get("SOCIUM_SCREENSHOTS") == "1"
     for game, folder in pages.items():

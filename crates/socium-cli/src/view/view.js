@@ -18,6 +18,9 @@
   /** Acts whose value is a stated number in [0, 1] worth following over time, and its title. */
   const STATED = [["believe", "Beliefs over time (each agent's probability for the truth)"],
     ["express", "Expressed opinions over time"]];
+  /** Acts that reveal a hidden role in the social deduction games: only the hidden team kills
+   * (Among Us's imposters, Mafia's mafia), and an agent's own elimination act takes it out. */
+  const KILL = "kill", OUT = ["ejected", "lynched", "killed"];
 
   /** An SVG element with attributes, appended to `parent` when given. */
   function svg(tag, attrs, parent) {
@@ -100,7 +103,13 @@
         beliefs.get(r[2]).push([r[0], r[6]]);
       }
     }
-    return { e, rows, byId, settlesOf, settlesAt, maxStep, scale, beliefs, stated };
+    const team = new Set(), outAt = new Map();
+    const kill = DATA.kinds.indexOf(KILL), out = OUT.map((k) => DATA.kinds.indexOf(k));
+    for (const r of rows) {
+      if (r[4] === kill) team.add(r[2]);
+      if (out.includes(r[4]) && !outAt.has(r[2])) outAt.set(r[2], r[0]);
+    }
+    return { e, rows, byId, settlesOf, settlesAt, maxStep, scale, beliefs, stated, team, outAt };
   }
 
   /** The first row at `step` or later (rows are in step order), or the last row. */
@@ -171,8 +180,11 @@
     nodes = [];
     for (let a = 0; a < n; a++) {
       const [x, y] = at(a);
-      const c = svg("circle", { class: "node", cx: x, cy: y, r, fill: groupColor(a), "data-agent": a }, g);
-      svg("title", {}, c).textContent = name(a) + " (" + agents[a] + ")";
+      const c = svg("circle", { class: "node" + (ep.team.has(a) ? " team" : ""), cx: x, cy: y, r,
+        fill: groupColor(a), "data-agent": a }, g);
+      svg("title", {}, c).textContent = name(a) + " (" + agents[a] + ")" +
+        (ep.team.has(a) ? ", made a kill: the hidden team" : "") +
+        (ep.outAt.has(a) ? ", out from step " + ep.outAt.get(a) : "");
       c.addEventListener("click", () => {
         const next = ep.rows.findIndex((row, i) => i > cur && row[2] === a);
         if (next >= 0) select(next, true);
@@ -191,6 +203,8 @@
       span.style.setProperty("--c", PALETTE[groups.indexOf(label) % PALETTE.length]);
       legend.appendChild(span);
     }
+    if (ep.team.size) legend.appendChild(html("span", "team", "made a kill (the hidden team)"));
+    if (ep.outAt.size) legend.appendChild(html("span", "out", "faded: out of the game"));
   }
 
   /** Small bars for reward entries `[agent, dim, value]`, scaled per dimension. */
@@ -296,6 +310,7 @@
       }
       light(nodes[row[2]], "speaker");
     }
+    for (const [a, at] of ep.outAt) nodes[a]?.classList.toggle("out", at <= step);
     stepTies(step);
     renderList();
     detail(row && row[0] === step ? row : null, step);
