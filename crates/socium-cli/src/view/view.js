@@ -12,6 +12,9 @@
   const SVG = "http://www.w3.org/2000/svg";
   const ROW_H = 46; // must equal --row in view.css: rows are placed by index, not measured
   const OVERSCAN = 8;
+  // Browsers cap an element's height (Chromium near 2^25 px, 730,000 rows): past MAX_PX the
+  // spacer stays MAX_PX tall and a scroll position maps to a row by proportion.
+  const MAX_PX = 8e6;
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
     "#7f7f7f", "#bcbd22", "#17becf"];
   const $ = (id) => document.getElementById(id);
@@ -230,7 +233,7 @@
     const row = ep.rows[i];
     const div = html("div", "row" + (i === cur ? " current" : ""));
     div.dataset.index = i;
-    div.style.top = i * ROW_H + "px";
+    div.style.top = rowTop(i) + "px";
     const line1 = html("div", "line1");
     line1.append(html("span", "meta", "s" + row[0] + " · " + name(row[2]) + " → " + name(row[3])),
       html("span", "act", actText(row)), sayText(row));
@@ -241,11 +244,29 @@
     return div;
   }
 
+  /** The (fractional) row at the top of the view when scrolled to `top`. */
+  function rowAt(top) {
+    const total = ep.rows.length * ROW_H;
+    if (total <= MAX_PX) return top / ROW_H;
+    const view = list.clientHeight || 600;
+    return top / Math.max(1, MAX_PX - view) * Math.max(0, ep.rows.length - view / ROW_H);
+  }
+  /** Where row `i` sits in the spacer, given the current scroll. */
+  const rowTop = (i) => ep.rows.length * ROW_H <= MAX_PX ? i * ROW_H
+    : list.scrollTop + (i - rowAt(list.scrollTop)) * ROW_H;
+  /** The scroll that puts the (fractional) row `at` at the top of the view. */
+  function scrollFor(at) {
+    at = Math.max(0, at);
+    if (ep.rows.length * ROW_H <= MAX_PX) return at * ROW_H;
+    const view = list.clientHeight || 600;
+    return at / Math.max(1, ep.rows.length - view / ROW_H) * Math.max(1, MAX_PX - view);
+  }
+
   function renderList() {
     if (!ep || $("tab-episode").hidden) return;
-    const top = list.scrollTop, height = list.clientHeight || 600;
-    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-    const last = Math.min(ep.rows.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+    const height = list.clientHeight || 600, at = rowAt(list.scrollTop);
+    const first = Math.max(0, Math.floor(at) - OVERSCAN);
+    const last = Math.min(ep.rows.length, Math.ceil(at + height / ROW_H) + OVERSCAN);
     const rows = [];
     for (let i = first; i < last; i++) rows.push(rowElement(i));
     spacer.replaceChildren(...rows);
@@ -273,9 +294,9 @@
     cur = i;
     scrubber.value = ep.rows[i][0];
     if (scroll) {
-      const y = i * ROW_H;
+      const y = rowTop(i);
       if (y < list.scrollTop || y + ROW_H > list.scrollTop + list.clientHeight) {
-        list.scrollTop = Math.max(0, y - list.clientHeight / 2);
+        list.scrollTop = scrollFor(i - list.clientHeight / ROW_H / 2);
       }
     }
     update();
@@ -416,7 +437,7 @@
     ep = prepare(DATA.episodes[k]);
     list.dataset.rows = ep.rows.length;
     list.dataset.episode = ep.e.episode;
-    spacer.style.height = ep.rows.length * ROW_H + "px";
+    spacer.style.height = Math.min(ep.rows.length * ROW_H, MAX_PX) + "px";
     list.scrollTop = 0;
     scrubber.max = ep.maxStep;
     const notes = [];
