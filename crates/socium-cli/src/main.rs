@@ -1,9 +1,10 @@
-//! `socium`: run, validate and list scenarios, and benchmark the engine.
+//! `socium`: run, validate, evolve, replay, view and list scenarios, and benchmark the engine.
 
 mod bench;
 mod evolve;
 mod plot;
 mod replay;
+mod view;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -103,6 +104,23 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         episode: u64,
     },
+    /// Write one self-contained HTML page of a run's outputs (no server, no network): the
+    /// social graph, the dialogue with each utterance's rewards, a step scrubber, beliefs, and
+    /// the per-episode metrics (or, for `socium evolve` outputs, the generations).
+    View {
+        /// The output folder of `socium run` or `socium evolve`.
+        dir: PathBuf,
+        /// Only this episode (0-based; default: every episode, up to --max-lines).
+        #[arg(long)]
+        episode: Option<u64>,
+        /// The page to write (default: DIR/view.html).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// At most this many transcript lines go into the page; the command says what it left
+        /// out.
+        #[arg(long, default_value_t = 200_000, value_name = "N")]
+        max_lines: u64,
+    },
     /// List games, strategies, reward dimensions, metrics, graph generators and transforms.
     List,
     /// Measure the engine's speed (see docs/BENCHMARKS.md).
@@ -159,6 +177,28 @@ fn main() -> ExitCode {
         Command::Replay { dir, episode } => {
             replay::render(&dir, episode).map(|text| print!("{text}"))
         }
+        Command::View {
+            dir,
+            episode,
+            out,
+            max_lines,
+        } => view::view(&view::Args {
+            dir: &dir,
+            episode,
+            out,
+            max_lines,
+        })
+        .map(|w| {
+            println!(
+                "wrote {} ({} episodes, {} transcript lines)",
+                w.path.display(),
+                w.shown.episodes,
+                w.shown.lines
+            );
+            if let Some(left_out) = w.shown.left_out {
+                println!("left out {left_out}");
+            }
+        }),
         Command::List => {
             list();
             Ok(())

@@ -1,0 +1,299 @@
+//! `socium view`: the page of a run, and bad input refused with its place named and no file
+//! written.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+const SOCIUM: &str = env!("CARGO_BIN_EXE_socium");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn socium(args: &[&str]) -> Output {
+    Command::new(SOCIUM)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the socium binary runs")
+}
+
+/// `socium run` of a small donor game (2 episodes) into `dir`.
+fn donor_run(dir: &Path) {
+    let out = socium(&[
+        "run",
+        "scenarios/donor_cultural_evolution.toml",
+        "--episodes",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `socium view ARGS`, expects it to fail, and returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = socium(&[&["view"], args].concat());
+    assert!(!out.status.success(), "expected a refusal: {args:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn a_run_becomes_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path());
+    let out = socium(&["view", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains("view.html (2 episodes"), "{said}");
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    // Nothing is fetched: no script, style or image comes from elsewhere.
+    for outside in ["<script src", "<link", "@import", "url(", "https://"] {
+        assert!(!page.contains(outside), "the page holds `{outside}`");
+    }
+    assert!(page.contains(r#"<script id="data" type="application/json">{"kind":"run""#));
+    // The transcript's utterances are all in it.
+    let transcript = std::fs::read_to_string(dir.path().join("transcript.jsonl")).unwrap();
+    assert!(transcript.lines().count() > 10);
+    assert_eq!(
+        files(dir.path()),
+        [
+            "metrics.csv",
+            "summary.json",
+            "transcript.jsonl",
+            "view.html"
+        ]
+    );
+}
+
+#[test]
+fn the_line_limit_says_what_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path());
+    let lines = std::fs::read_to_string(dir.path().join("transcript.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let page = dir.path().join("small.html");
+    let out = socium(&[
+        "view",
+        dir.path().to_str().unwrap(),
+        "--max-lines",
+        "5",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        said.contains(&format!(
+            "left out {} transcript lines over --max-lines 5: the end of episode 0, episode 1; \
+             choose one with --episode N",
+            lines - 5
+        )),
+        "{said}"
+    );
+    assert!(page.exists());
+    // One episode alone, by its number.
+    let out = socium(&["view", dir.path().to_str().unwrap(), "--episode", "1"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("(1 episodes")
+    );
+}
+
+#[test]
+fn a_folder_without_outputs_is_refused_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains(&format!(
+            "error: {}: no run outputs: expected summary.json with metrics.csv (socium run) or \
+             generations.csv (socium evolve)",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+    assert!(files(dir.path()).is_empty());
+    let missing = dir.path().join("nothing");
+    let err = refused(&[missing.to_str().unwrap()]);
+    assert!(
+        err.contains(&format!("{}: no such folder", missing.display())),
+        "{err}"
+    );
+    assert!(files(dir.path()).is_empty());
+}
+
+#[test]
+fn a_truncated_transcript_is_refused_at_its_line_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path());
+    let path = dir.path().join("transcript.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    // Cut in the middle of the last line, as a killed writer would leave it.
+    std::fs::write(&path, &text[..text.len() - 20]).unwrap();
+    let before = files(dir.path());
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains(&format!(
+            "error: {}:{lines}: not a transcript line: ",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(files(dir.path()), before, "no page, no temporary file");
+    // A garbled line in the middle is named by its number too.
+    let mut garbled: Vec<&str> = text.lines().collect();
+    garbled[2] = r#"{"episode":0,"step":"#;
+    std::fs::write(&path, garbled.join("\n")).unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains(&format!("{}:3: not a transcript line", path.display())),
+        "{err}"
+    );
+    assert_eq!(files(dir.path()), before);
+}
+
+#[test]
+fn an_episode_out_of_range_is_refused_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path());
+    let before = files(dir.path());
+    let err = refused(&[dir.path().to_str().unwrap(), "--episode", "7"]);
+    assert!(
+        err.contains(&format!(
+            "error: {}: no episode 7 (the transcript has 2 episodes, 0 to 1)",
+            dir.path().join("transcript.jsonl").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(files(dir.path()), before);
+}
+
+#[test]
+fn a_garbled_metrics_file_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path());
+    let path = dir.path().join("metrics.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\n0,", "\nzero,", 1)).unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains(&format!(
+            "{}:2: `episode`: expected a number, found `zero`",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("view.html").exists());
+}
+
+#[test]
+fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = socium(&[
+        "run",
+        "scenarios/donor_cultural_evolution.toml",
+        "--episodes",
+        "2",
+        "--set",
+        "output.transcript=false",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = refused(&[dir.path().to_str().unwrap(), "--episode", "0"]);
+    assert!(
+        err.contains(&format!(
+            "{}: no transcript, so no episode 0 to show",
+            dir.path().join("transcript.jsonl").display()
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("view.html").exists());
+    let out = socium(&["view", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("(0 episodes, 0 transcript lines)")
+    );
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    assert!(page.contains(r#""transcript":false,"episodes":[]"#));
+}
+
+#[test]
+fn the_runs_graph_is_drawn_when_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = socium(&[
+        "run",
+        "scenarios/donor_cultural_evolution.toml",
+        "--episodes",
+        "1",
+        "--set",
+        "output.graph=true",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let edges = std::fs::read_to_string(dir.path().join("graph.edges")).unwrap();
+    let first: Vec<&str> = edges.lines().next().unwrap().split(' ').collect();
+    assert!(
+        socium(&["view", dir.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
+    // `a b relationship weight` becomes `[a,b,weight]`.
+    let tie = format!(r#""edges":[[{},{},{}"#, first[0], first[1], first[3]);
+    assert!(
+        page.contains(&tie),
+        "{tie} in {}",
+        &page[page.find("\"edges\"").unwrap()..][..80]
+    );
+    // A garbled edge list is named at its line.
+    std::fs::write(dir.path().join("graph.edges"), format!("{edges}0 x\n")).unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    let line = edges.lines().count() + 1;
+    assert!(
+        err.contains(&format!(
+            "{}:{line}: expected `a b relationship weight`, found `0 x`",
+            dir.path().join("graph.edges").display()
+        )),
+        "{err}"
+    );
+}
