@@ -20,16 +20,20 @@ fn socium(args: &[&str]) -> Output {
         .expect("the socium binary runs")
 }
 
-/// `socium run` of a small donor game (2 episodes) into `dir`.
-fn donor_run(dir: &Path) {
-    let out = socium(&[
+/// `socium run` of a small donor game (2 episodes) into `dir`, with the `--set` overrides `set`.
+fn donor_run(dir: &Path, set: &[&str]) {
+    let mut args = vec![
         "run",
         "scenarios/donor_cultural_evolution.toml",
         "--episodes",
         "2",
         "--out",
         dir.to_str().unwrap(),
-    ]);
+    ];
+    for value in set {
+        args.extend(["--set", value]);
+    }
+    let out = socium(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -56,7 +60,7 @@ fn refused(args: &[&str]) -> String {
 #[test]
 fn a_run_becomes_one_self_contained_page() {
     let dir = tempfile::tempdir().unwrap();
-    donor_run(dir.path());
+    donor_run(dir.path(), &[]);
     let out = socium(&["view", dir.path().to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -88,7 +92,7 @@ fn a_run_becomes_one_self_contained_page() {
 #[test]
 fn the_line_limit_says_what_it_left_out() {
     let dir = tempfile::tempdir().unwrap();
-    donor_run(dir.path());
+    donor_run(dir.path(), &[]);
     let lines = std::fs::read_to_string(dir.path().join("transcript.jsonl"))
         .unwrap()
         .lines()
@@ -152,7 +156,7 @@ fn a_folder_without_outputs_is_refused_and_nothing_written() {
 #[test]
 fn a_truncated_transcript_is_refused_at_its_line_and_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
-    donor_run(dir.path());
+    donor_run(dir.path(), &[]);
     let path = dir.path().join("transcript.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     let lines = text.lines().count();
@@ -183,7 +187,7 @@ fn a_truncated_transcript_is_refused_at_its_line_and_nothing_written() {
 #[test]
 fn an_episode_out_of_range_is_refused_and_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
-    donor_run(dir.path());
+    donor_run(dir.path(), &[]);
     let before = files(dir.path());
     let err = refused(&[dir.path().to_str().unwrap(), "--episode", "7"]);
     assert!(
@@ -199,7 +203,7 @@ fn an_episode_out_of_range_is_refused_and_nothing_written() {
 #[test]
 fn a_garbled_metrics_file_is_refused_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    donor_run(dir.path());
+    donor_run(dir.path(), &[]);
     let path = dir.path().join("metrics.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("\n0,", "\nzero,", 1)).unwrap();
@@ -217,21 +221,7 @@ fn a_garbled_metrics_file_is_refused_at_its_line() {
 #[test]
 fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
     let dir = tempfile::tempdir().unwrap();
-    let out = socium(&[
-        "run",
-        "scenarios/donor_cultural_evolution.toml",
-        "--episodes",
-        "2",
-        "--set",
-        "output.transcript=false",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    donor_run(dir.path(), &["output.transcript=false"]);
     let err = refused(&[dir.path().to_str().unwrap(), "--episode", "0"]);
     assert!(
         err.contains(&format!(
@@ -255,21 +245,7 @@ fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
 #[test]
 fn the_runs_graph_is_drawn_when_it_was_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = socium(&[
-        "run",
-        "scenarios/donor_cultural_evolution.toml",
-        "--episodes",
-        "1",
-        "--set",
-        "output.graph=true",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    donor_run(dir.path(), &["output.graph=true"]);
     let edges = std::fs::read_to_string(dir.path().join("graph.edges")).unwrap();
     let first: Vec<&str> = edges.lines().next().unwrap().split(' ').collect();
     assert!(
