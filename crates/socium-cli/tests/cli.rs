@@ -316,6 +316,27 @@ fn a_paused_evolution_resumes_to_the_same_outputs() {
         "{}",
         text(&o.stderr)
     );
+    // So is one whose overrides, generations or scenario file differ.
+    let o = run(&["--resume", "--set", "game.image_scoring.cost=0.2"], &b);
+    assert!(text(&o.stderr).contains("checkpoint of another setup"));
+    let mut fewer = args(&b);
+    fewer[5] = "2000".into();
+    fewer.push("--resume".into());
+    let o = socium(&fewer.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(text(&o.stderr).contains("checkpoint of another setup"));
+    let edited = dir.path().join("edited.toml");
+    let original =
+        std::fs::read_to_string(workspace().join("scenarios/image_scoring_evolution.toml"));
+    std::fs::write(&edited, original.unwrap() + "# edited\n").unwrap();
+    let mut other = args(&b);
+    other[1] = edited.to_str().unwrap().into();
+    other.push("--resume".into());
+    let o = socium(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        text(&o.stderr).contains("checkpoint of another setup"),
+        "{}",
+        text(&o.stderr)
+    );
     let history = b.join("checkpoints/run-1.history.jsonl");
     let lines = std::fs::read_to_string(&history).unwrap();
     std::fs::write(&history, &lines[..lines.len() / 2]).unwrap();

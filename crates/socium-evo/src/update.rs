@@ -234,8 +234,6 @@ impl Population {
         }
     }
 
-    /// The type an offspring of `parent` takes: the parent's, or with probability `mutation` a
-    /// uniformly random other type.
     /// The variant of `parent`'s offspring: with probability `mutation` the founder of a
     /// uniformly random other type, else the parent's; then its type's parameters drift (a new
     /// variant, unless an identical one is in play).

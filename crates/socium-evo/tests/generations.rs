@@ -320,3 +320,35 @@ fn the_notebooks_fitness_counts_the_last_game_alone() {
         "both games' fitness kept only half A in ten runs"
     );
 }
+
+#[test]
+fn a_mutant_between_types_starts_from_the_other_types_founder_values() {
+    // Two types of gtft with generosity 0.1 and 0.9, tracked with a drift of 0 (so no offspring
+    // moves it): mutation makes individuals of one type from parents of the other, and each
+    // starts from its new type's founder value, so each type's mean stays at its own founder's.
+    // Were a mutant to keep its parent's value, the means would mix.
+    let text = "[scenario]\nname = \"m\"\nseed = 3\n[game.repeated]\nturns = 5\n\
+                [[agents]]\nlabel = \"low\"\nstrategy = \"gtft\"\nparams = { generosity = 0.1 }\n\
+                count = 6\n[[agents]]\nlabel = \"high\"\nstrategy = \"gtft\"\n\
+                params = { generosity = 0.9 }\ncount = 6\n[evolution]\nrule = \"proportional\"\n\
+                generations = 40\nmutation = 0.3\ndrift = { generosity = 0.0 }\n";
+    let s = Scenario::parse(text, Path::new("m.toml")).unwrap();
+    let run = run_scenario(&s, 0, 3, None, &|| ()).unwrap();
+    assert_eq!(
+        run.parameters,
+        ["mean[low.generosity]", "mean[high.generosity]"]
+    );
+    let changed = run
+        .generations
+        .windows(2)
+        .filter(|w| w[0].counts != w[1].counts)
+        .count();
+    assert!(changed > 10, "the types' counts moved {changed} times");
+    for (g, generation) in run.generations.iter().enumerate() {
+        for (value, founder) in generation.parameters.iter().zip([0.1, 0.9]) {
+            if let Some(v) = value {
+                assert!((v - founder).abs() < 1e-12, "generation {g}: {value:?}");
+            }
+        }
+    }
+}

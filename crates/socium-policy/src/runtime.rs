@@ -188,6 +188,39 @@ mod tests {
     }
 
     #[test]
+    fn the_lookup_order_is_given_then_preferred_then_the_venvs_in_order() {
+        // ORT_DYLIB_PATH or --onnxruntime (given), then the host's library (the Python package's
+        // own, preferred), then each venv in turn: each found where all of them have one.
+        let root = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let path = root.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"").unwrap();
+            path
+        };
+        let (given, preferred) = (file("given/lib.so"), file("package/lib.so"));
+        let capi = |venv: &str| format!("{venv}/lib/python3.11/site-packages/onnxruntime/capi");
+        let (first, second) = (
+            file(&format!("{}/{}", capi("a/.venv"), library_name())),
+            file(&format!("{}/{}", capi("b/.venv"), library_name())),
+        );
+        let venvs = || [root.path().join("a/.venv"), root.path().join("b/.venv")];
+        let found = |g: Option<&PathBuf>, p: Option<&PathBuf>| {
+            locate(g.cloned(), p.cloned(), venvs()).unwrap()
+        };
+        assert_eq!(found(Some(&given), Some(&preferred)), given);
+        assert_eq!(found(None, Some(&preferred)), preferred);
+        let gone = root.path().join("package/missing.so");
+        assert_eq!(
+            found(None, Some(&gone)),
+            first,
+            "a missing preferred library is passed over"
+        );
+        std::fs::remove_file(&first).unwrap();
+        assert_eq!(found(None, None), second);
+    }
+
+    #[test]
     fn finds_the_library_in_a_project_venv() {
         let root = tempfile::tempdir().unwrap();
         let capi = root
