@@ -156,3 +156,55 @@ fn good_fraction_is_the_share_of_good_views() {
         );
     }
 }
+
+#[test]
+fn cultural_donors_on_a_ring_meet_a_neighbour_across_the_halves_or_sit_out() {
+    // Six agents on a ring (each tied to the next and the previous), the paper's schedule: half
+    // A donates at even rounds and half B at odd ones; each donor gives to a neighbour in the
+    // other half, and a donor with none sits out (says nothing all game). The halves are read off
+    // the play: the donors of even rounds and of odd rounds.
+    let (_, made) = played(
+        40,
+        "[game.donor_cultural]\nrounds = 6\ngames = 1\n[graph]\nring_lattice = { k = 2 }\n\
+         [[agents]]\nstrategy = \"allc\"\ncount = 6\n",
+    );
+    let ring = |a: u64, b: u64| (a + 1) % 6 == b || (b + 1) % 6 == a;
+    let (mut donations, mut sat_out) = (0, 0);
+    for episode in 0..40 {
+        let of_episode: Vec<&serde_json::Value> =
+            made.iter().filter(|l| l["episode"] == episode).collect();
+        let mut half = [None; 6];
+        for l in &of_episode {
+            let donor = l["speaker"].as_u64().unwrap() as usize;
+            let parity = l["step"].as_u64().unwrap() % 2;
+            assert!(half[donor].is_none_or(|h| h == parity), "{l}");
+            half[donor] = Some(parity);
+        }
+        for l in &of_episode {
+            let (donor, recipient) = (
+                l["speaker"].as_u64().unwrap(),
+                l["act"]["target"].as_u64().unwrap(),
+            );
+            assert!(ring(donor, recipient), "{l}");
+            assert_ne!(half[recipient as usize], half[donor as usize], "{l}");
+            donations += 1;
+        }
+        // A silent agent has no neighbour in the other half: both its neighbours donate with one
+        // parity (or are silent too).
+        for a in (0..6).filter(|&a| half[a].is_none()) {
+            let sides: Vec<u64> = [(a + 1) % 6, (a + 5) % 6]
+                .iter()
+                .filter_map(|&b| half[b])
+                .collect();
+            assert!(
+                sides.windows(2).all(|w| w[0] == w[1]),
+                "episode {episode}: {half:?}"
+            );
+            sat_out += 1;
+        }
+    }
+    assert!(
+        donations > 0 && sat_out > 0,
+        "{donations} donations, {sat_out} sat out"
+    );
+}
