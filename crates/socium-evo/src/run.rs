@@ -251,6 +251,35 @@ struct Outcome {
 /// (drifting parameters make nearly every population new).
 const MEMO_CAPACITY: usize = 4096;
 
+/// A population: each individual's type and its variant's parameters, as bits.
+type PopulationKey = Vec<(usize, Vec<u64>)>;
+
+/// The outcomes of the populations a run has played, up to a capacity.
+struct Memo {
+    outcomes: HashMap<PopulationKey, Outcome>,
+    capacity: usize,
+}
+
+impl Memo {
+    fn new(capacity: usize) -> Self {
+        Memo {
+            outcomes: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: &PopulationKey) -> Option<&Outcome> {
+        self.outcomes.get(key)
+    }
+
+    /// Keeps `outcome` for `key`, unless the memo is full.
+    fn remember(&mut self, key: PopulationKey, outcome: &Outcome) {
+        if self.outcomes.len() < self.capacity {
+            self.outcomes.insert(key, outcome.clone());
+        }
+    }
+}
+
 /// Plays generation `g`'s episodes with `agents`, and returns their outcome and the graph they
 /// were played on (when it is not complete).
 fn play(
@@ -387,7 +416,7 @@ pub fn evolve(
     let mut fitness = vec![0.0; n];
     // Each distinct population's outcome, where it does not depend on the seed; and the graph of
     // the last generation played (the same in every generation when it is not drawn at random).
-    let mut memo: HashMap<Vec<(usize, Vec<u64>)>, Outcome> = HashMap::new();
+    let mut memo = Memo::new(MEMO_CAPACITY);
     let mut graph: Option<SocialGraph> = None;
     for g in start..evolution.generations {
         // An individual plays its type's strategy with its variant's parameters.
@@ -408,7 +437,7 @@ pub fn evolve(
         let memoize = evolution.memoize
             && !base.graph.is_random()
             && game.seed_independent(&agents, evolution.episodes);
-        let key: Vec<(usize, Vec<u64>)> = (population.types.iter())
+        let key: PopulationKey = (population.types.iter())
             .map(|&v| {
                 let variant = &population.variants[v];
                 let bits = variant.params.iter().map(|p| p.to_bits()).collect();
@@ -428,8 +457,8 @@ pub fn evolve(
                     evolution.last_game,
                 )?;
                 graph = played_on;
-                if memoize && memo.len() < MEMO_CAPACITY {
-                    memo.insert(key, outcome.clone());
+                if memoize {
+                    memo.remember(key, &outcome);
                 }
                 outcome
             }
@@ -487,4 +516,29 @@ pub fn evolve(
         progress();
     }
     Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memo_stops_remembering_at_its_capacity() {
+        let outcome = |p: f64| Outcome {
+            payoffs: vec![p],
+            scores: vec![p],
+            reputation: None,
+            cooperation: (0.0, 0),
+        };
+        let key = |t: usize| vec![(t, Vec::new())];
+        let mut memo = Memo::new(2);
+        for t in 0..3 {
+            memo.remember(key(t), &outcome(t as f64));
+        }
+        assert_eq!(memo.get(&key(1)).map(|o| o.payoffs[0]), Some(1.0));
+        assert!(memo.get(&key(2)).is_none(), "past the capacity");
+        // A full memo changes nothing, even for a population it holds.
+        memo.remember(key(0), &outcome(9.0));
+        assert_eq!(memo.get(&key(0)).map(|o| o.payoffs[0]), Some(0.0));
+    }
 }
