@@ -443,8 +443,14 @@ fn list() {
         "potential-based shaping ([shaping.<potential>] gamma, weight): each game's potentials above"
     );
     println!(
-        "graph dynamics ([ties]): weaken, strengthen, cut_below, closure, budget; measured by \
-         [output] graph (graph.edges and degree, clustering, components, label assortativity)"
+        "graph dynamics ([ties]): weaken, strengthen, cut_below, closure, homophily, \
+         similar_within, budget; measured by [output] graph (graph.edges and degree, clustering, \
+         components, label assortativity)"
+    );
+    println!(
+        "values that spread ([values] confidence, rate): bounded confidence on every act at a \
+         partner, in any game; measured in metrics.csv (value mean, polarisation, clusters, tie \
+         distance, assortativity)"
     );
     println!(
         "interventions ([[timeline]]): episode, set = {{ \"key\" = value, ... }} (keys as --set)"

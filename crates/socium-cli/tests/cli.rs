@@ -151,6 +151,7 @@ fn list_names_games_strategies_generators_and_the_reward_catalogue() {
         "potentials ([shaping.<name>])",
         "[attribution] method",
         "graph dynamics ([ties])",
+        "values that spread ([values]",
         "interventions ([[timeline]])",
         "game punishment",
         "game opinion",

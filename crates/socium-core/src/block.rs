@@ -100,6 +100,7 @@ impl Block {
             combine,
             shaping,
             ties,
+            values,
             max_steps,
             transcript,
             text,
@@ -156,12 +157,28 @@ impl Block {
         if !world.resource::<Shaping>().0.is_empty() {
             schedule.add_systems((shape, start_potentials).in_set(Kernel::EndTurn));
         }
+        if let Some(values) = values {
+            world.insert_resource(values);
+            for &env in &envs {
+                world.entity_mut(env).insert(crate::Values(vec![0.0; n]));
+            }
+            schedule.add_systems((
+                crate::values::draw_values
+                    .in_set(Kernel::BeginReset)
+                    .after(begin_reset),
+                crate::values::drift_values
+                    .in_set(Kernel::Finish)
+                    .after(finish_step),
+            ));
+        }
         if let Some(ties) = ties {
             world.insert_resource(ties);
+            // After the values drift: the ties an episode's end forms read the values it left.
             schedule.add_systems(
                 crate::ties::move_ties
                     .in_set(Kernel::Finish)
-                    .after(finish_step),
+                    .after(finish_step)
+                    .after(crate::values::drift_values),
             );
         }
         let mut specs = world.resource::<Agents>().specs.iter();

@@ -232,6 +232,11 @@ impl<'w> EnvView<'w> {
         self.kernel::<SocialGraph>()
     }
 
+    /// Every agent's value, where the scenario gives agents values (`[values]`).
+    pub fn values(&self) -> Option<&'w [f64]> {
+        self.get::<crate::Values>().map(|v| v.0.as_slice())
+    }
+
     /// The extra outputs of policy agents' last forward pass (a belief head, say).
     pub fn policy_extras(&self) -> &'w PolicyExtras {
         self.kernel::<PolicyExtras>()

@@ -34,6 +34,7 @@ mod transcript;
 mod transform;
 mod turn;
 mod utterance;
+mod values;
 mod vec_env;
 
 pub use agent::{
@@ -67,4 +68,5 @@ pub use transcript::{ActLine, RewardLine, TranscriptLine};
 pub use transform::{Reference, Transform};
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, Utterances};
+pub use values::{VALUE_STATS, ValueRules, ValueStats, Values, clusters, tie_distance};
 pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

@@ -26,6 +26,8 @@ pub struct SimConfig {
     pub shaping: Vec<(PotentialId, ShapingSpec)>,
     /// How ties form and break, if they do (`[ties]`).
     pub ties: Option<crate::TieRules>,
+    /// How the agents' values drift, if they hold values (`[values]`).
+    pub values: Option<crate::ValueRules>,
     /// Step limit of an episode (truncation), if any.
     pub max_steps: Option<u32>,
     /// Seed of the first episode.
@@ -50,6 +52,7 @@ impl SimConfig {
             combine: Combine::Sum,
             shaping: Vec::new(),
             ties: None,
+            values: None,
             max_steps: None,
             seed,
             transcript: false,

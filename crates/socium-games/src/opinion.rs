@@ -35,6 +35,7 @@ use socium_core::{
     RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo,
     UtteranceId, Utterances,
     bounded::{Count, HalfRate, UnitPositive},
+    clusters, tie_distance,
 };
 
 /// How opinions move (`[game.opinion] model`).
@@ -586,81 +587,5 @@ fn observe(mut envs: Query<(&Clock, &State, &mut Observations)>) {
             row[obs::EPSILON] = state.config.epsilon.get() as f32;
             row[obs::PROGRESS] = progress.min(1.0);
         }
-    }
-}
-
-/// Opinion clusters: the runs of sorted opinions split by gaps larger than `gap`, counting the
-/// runs that hold at least `share` of the opinions (Deffuant et al. count major clusters; a few
-/// stragglers between them are not one).
-pub fn clusters(opinions: &[f64], gap: f64, share: f64) -> usize {
-    let mut sorted = opinions.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let least = (share * sorted.len() as f64).ceil().max(1.0) as usize;
-    let mut count = 0;
-    let mut run = 0;
-    for (i, &x) in sorted.iter().enumerate() {
-        if i > 0 && x - sorted[i - 1] > gap {
-            count += usize::from(run >= least);
-            run = 0;
-        }
-        run += 1;
-    }
-    count + usize::from(run >= least)
-}
-
-/// The mean `|x_a − x_b|` over the graph's ties (0 without ties). On a complete graph from the
-/// sorted opinions: Σ_k x_(k) · (2k − n + 1) over the pairs, in O(n log n).
-pub fn tie_distance(x: &[f64], graph: &SocialGraph) -> f64 {
-    let n = x.len();
-    if graph.is_complete() {
-        if n < 2 {
-            return 0.0;
-        }
-        let mut sorted = x.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let sum: f64 = (sorted.iter().enumerate())
-            .map(|(k, v)| v * (2.0 * k as f64 - n as f64 + 1.0))
-            .sum();
-        return sum / (n as f64 * (n as f64 - 1.0) / 2.0);
-    }
-    let (mut sum, mut ties) = (0.0, 0usize);
-    for a in 0..n {
-        for &b in graph.neighbours(AgentId(a as u32)).iter() {
-            if b.index() > a {
-                sum += (x[a] - x[b.index()]).abs();
-                ties += 1;
-            }
-        }
-    }
-    if ties == 0 { 0.0 } else { sum / ties as f64 }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use socium_core::{GraphSpec, SimRng};
-
-    #[test]
-    fn clusters_are_runs_split_by_gaps() {
-        assert_eq!(clusters(&[0.1, 0.11, 0.5, 0.52, 0.9], 0.05, 0.0), 3);
-        assert_eq!(
-            clusters(&[0.1, 0.11, 0.5, 0.52, 0.9], 0.05, 0.3),
-            2,
-            "a lone 0.9 is no cluster"
-        );
-        assert_eq!(clusters(&[0.3; 10], 0.01, 0.02), 1);
-        assert_eq!(clusters(&[0.0, 1.0], 0.5, 0.0), 2);
-    }
-
-    #[test]
-    fn tie_distance_on_a_complete_graph_and_a_ring() {
-        let x = [0.0, 0.25, 1.0, 0.5];
-        let mut rng = SimRng::new(0);
-        let complete = GraphSpec::Complete.generate(4, &mut rng);
-        // Pairs: .25 1 .5 .75 .25 .5 -> 3.25 / 6.
-        assert!((tie_distance(&x, &complete) - 3.25 / 6.0).abs() < 1e-12);
-        let ring = GraphSpec::RingLattice { k: 2 }.generate(4, &mut rng);
-        // Ties 0-1, 1-2, 2-3, 3-0: .25 + .75 + .5 + .5 = 2 over 4.
-        assert!((tie_distance(&x, &ring) - 0.5).abs() < 1e-12);
     }
 }

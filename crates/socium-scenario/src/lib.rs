@@ -25,7 +25,7 @@ use schema::{AgentGroup, ControllerKind, ScenarioFile};
 use socium_core::{
     AgentSpec, Controller, DimId, DimensionSpec, Game, GraphSpec, ParamError, ParamInfo, ParamKind,
     PolicyController, PotentialId, Selection, Sim, SimConfig, SimError, Spaces, TieRules,
-    parse_edge_list,
+    ValueRules, parse_edge_list,
 };
 use socium_llm::{Judge, LlmPolicy};
 use socium_policy::OnnxPolicy;
@@ -424,6 +424,12 @@ impl Scenario {
                     );
                     return Err(at(span, message));
                 }
+                if let Some(h) = spec.homophily.as_ref().filter(|_| parsed.values.is_none()) {
+                    let message = "ties formed by homophily join agents of similar values: give \
+                                   the agents values with a `[values]` table"
+                        .to_owned();
+                    return Err(at(h.span(), message));
+                }
                 Some(TieRules {
                     dimension: DimId(dimension as u16),
                     weaken: spec.weaken.map_or(0.0, |w| w.get()),
@@ -431,6 +437,8 @@ impl Scenario {
                     cut_below: spec.cut_below.map_or(0.0, |c| c.get()),
                     closure: spec.closure.map_or(0.0, |p| p.get()),
                     budget: spec.budget.map(|b| b.get() as usize),
+                    homophily: spec.homophily.map_or(0.0, |p| p.get_ref().get()),
+                    similar_within: spec.similar_within.map_or(0.1, |d| d.get()),
                 })
             }
             None => None,
@@ -473,6 +481,10 @@ impl Scenario {
             combine: parsed.scalar.combine,
             shaping,
             ties,
+            values: parsed.values.map(|v| ValueRules {
+                confidence: v.confidence.get(),
+                rate: v.rate.get(),
+            }),
             max_steps: meta.max_steps.map(|m| m.get()),
             seed: meta.seed,
             transcript: parsed.output.transcript,

@@ -8,7 +8,7 @@ use crate::{
 use serde::Serialize;
 use socium_core::{
     AgentId, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError, StepError,
-    TranscriptLine, derive_seed, edge_list, heron::prefer,
+    TranscriptLine, VALUE_STATS, ValueStats, derive_seed, edge_list, heron::prefer,
 };
 use socium_llm::Judge;
 use std::{
@@ -113,6 +113,9 @@ pub struct RunSummary {
     /// The social graph's statistics at the end of the run; absent without `[output] graph`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphStats>,
+    /// The agents' values at the end of the run; absent without `[values]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<ValueStats>,
     /// How the scenario's attribution recovered the exact per-utterance values; absent without
     /// an `[attribution]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,6 +268,18 @@ pub struct EpisodeRecord {
     pub faults: Vec<u32>,
     /// The social graph's statistics at the episode's end, with `[output] graph`.
     pub graph: Option<GraphStats>,
+    /// The agents' values at the episode's end, with `[values]`.
+    pub values: Option<ValueStats>,
+}
+
+/// Appends `,value` per value to a CSV row, an empty cell where it is undefined.
+fn push_cells(csv: &mut String, values: impl IntoIterator<Item = Option<f64>>) {
+    for value in values {
+        match value {
+            Some(v) => write!(csv, ",{v}").expect("writing to a String"),
+            None => csv.push(','),
+        }
+    }
 }
 
 /// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
@@ -347,6 +362,9 @@ pub fn play(
             let labels: Vec<&str> = agents.ids().map(|a| agents.label(a)).collect();
             current.graph = Some(GraphStats::of(env.graph(), &labels));
         }
+        if let (Some(values), Some(rules)) = (sim.env().values(), &scenario.config.values) {
+            current.values = Some(ValueStats::of(values, sim.env().graph(), rules.confidence));
+        }
         current.faults.clear();
         current
             .faults
@@ -405,6 +423,9 @@ pub fn run(
     if scenario.graph_output {
         header.extend(GRAPH_STATS.iter().map(|g| (*g).to_owned()));
     }
+    if scenario.config.values.is_some() {
+        header.extend(VALUE_STATS.iter().map(|v| (*v).to_owned()));
+    }
     let mut csv = header.join(",") + "\n";
 
     let mut returns = vec![0.0; n];
@@ -445,7 +466,7 @@ pub fn run(
     };
     let mut preferences = String::new();
     let mut previous_raw = Vec::new();
-    let mut last_graph = None;
+    let (mut last_graph, mut last_values) = (None, None);
     let changed = |change: &Change| {
         let line = TranscriptLine::Change {
             episode: change.episode,
@@ -505,13 +526,12 @@ pub fn run(
                 write!(csv, ",{mean}").expect("writing to a String");
             }
             if let Some(graph) = &record.graph {
-                for value in graph.values() {
-                    match value {
-                        Some(v) => write!(csv, ",{v}").expect("writing to a String"),
-                        None => csv.push(','),
-                    }
-                }
+                push_cells(&mut csv, graph.values());
                 last_graph = Some(graph.clone());
+            }
+            if let Some(values) = &record.values {
+                push_cells(&mut csv, values.values());
+                last_values = Some(values.clone());
             }
             csv.push('\n');
             returns
@@ -581,6 +601,7 @@ pub fn run(
         groups,
         judge: judging.map(|j| j.summary(scenario)),
         graph: last_graph,
+        values: last_values,
         attribution: None,
     };
     let mut attribution_lines = None;

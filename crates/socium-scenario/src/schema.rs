@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use socium_core::{
     Combine, GraphSpec, ShapingSpec, Social, Transform,
-    bounded::{Count, Finite, NonNegative, Positive, Probability},
+    bounded::{Count, Finite, HalfRate, NonNegative, Positive, Probability, UnitPositive},
 };
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -46,6 +46,9 @@ pub struct ScenarioFile {
     /// `[ties]`: how the social graph's ties form and break as agents act.
     #[serde(default)]
     pub ties: Option<Spanned<TieSpec>>,
+    /// `[values]`: every agent holds a value that drifts toward its partners'.
+    #[serde(default)]
+    pub values: Option<ValueSpec>,
     /// `[[timeline]]`: changes to the scenario from given episodes on.
     #[serde(default)]
     pub timeline: Vec<Spanned<TimelineEntry>>,
@@ -78,6 +81,21 @@ pub struct TieSpec {
     pub closure: Option<Probability>,
     /// The most ties an agent may gain up to.
     pub budget: Option<Count>,
+    /// Probability, per agent and episode end, of tying to an agent of similar value (needs
+    /// `[values]`).
+    pub homophily: Option<Spanned<Probability>>,
+    /// How close a value is similar (default 0.1).
+    pub similar_within: Option<Probability>,
+}
+
+/// `[values]`: see `socium_core::ValueRules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSpec {
+    /// The confidence bound ε: partners this far apart or farther do not move each other.
+    pub confidence: UnitPositive,
+    /// The share of the gap each partner moves, μ in (0, 0.5].
+    pub rate: HalfRate,
 }
 
 /// `[attribution]`: a method, and the dimensions it attributes.
