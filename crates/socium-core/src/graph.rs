@@ -706,6 +706,15 @@ impl SocialGraph {
         }
     }
 
+    /// Whether every tie is the default one (an acquaintance of weight 1), as on a drawn complete
+    /// graph no game has changed: then ties need not be read one by one.
+    pub fn default_ties(&self) -> bool {
+        match &self.layout {
+            Layout::Rows(rows) => rows.ties.iter().all(|t| *t == DEFAULT_TIE),
+            Layout::Implicit(all) => all.changed.is_empty(),
+        }
+    }
+
     /// Whether everyone is tied to everyone. Games branch on it to pair agents without walking
     /// neighbour lists (see [`random_neighbour`](Self::random_neighbour)).
     ///

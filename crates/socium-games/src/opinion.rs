@@ -9,13 +9,15 @@
 //! within their confidence bound ε:
 //!
 //! - `deffuant`: a step is n encounters, one after the other (one Monte Carlo sweep): a uniformly
-//!   random agent i meets a uniformly random neighbour j; i moves `x_i += μ(e_j − x_i)` if
+//!   random agent i meets a uniformly random neighbour j; i moves `x_i += μ_ij(e_j − x_i)` if
 //!   `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against what was expressed before
-//!   either moved (μ in (0, 0.5]). Between sincere agents the test is symmetric and the sum of
+//!   either moved, where `μ_ij = min(μ · w_ij, 0.5)` scales μ (in (0, 0.5]) by the weight of
+//!   their tie (1 for an acquaintance: the published model). Between sincere agents the test is symmetric and the sum of
 //!   opinions is kept; from uniform opinions on a complete graph the final clusters number about
 //!   ⌊1/(2ε)⌋, one at the mean for ε ≥ 0.5.
 //! - `hegselmann_krause`: synchronously, each agent moves to the mean of its own opinion and the
-//!   expressions of its neighbours within ε of it (`|x_i − e_j| ≤ ε`). Between sincere agents
+//!   expressions of its neighbours within ε of it (`|x_i − e_j| ≤ ε`), each neighbour weighted by
+//!   its tie (all 1 on a drawn graph: the published model). Between sincere agents
 //!   opinions never leave the convex hull of the start; large ε gives consensus, small ε
 //!   fragmentation.
 //!
@@ -443,6 +445,9 @@ fn deffuant(
             Audience::Agent(AgentId(i as u32)),
             ej,
         );
+        // The tie's weight scales the pull (a friend's counts more than an acquaintance's), up
+        // to meeting in the middle.
+        let rate = (mu * weight(graph, i, j)).min(0.5);
         // Both hear what the other expressed before either moved.
         for (listener, heard, speaker, u) in [(i, ej, j, uj), (j, ei, i, ui)] {
             let x = state.opinions[listener];
@@ -450,7 +455,7 @@ fn deffuant(
             let h = &mut state.heard[listener];
             *h = (h.0 + heard, h.1 + 1, h.2 + u32::from(within));
             if within && state.moves(listener) {
-                let moved = mu * (heard - x);
+                let moved = rate * (heard - x);
                 state.opinions[listener] = x + moved;
                 events.effects.push(Effect {
                     agent: AgentId(speaker as u32),
@@ -479,7 +484,7 @@ fn hegselmann_krause(
         express(utterances, events, a, Audience::All, e);
     }
     let mut next = state.opinions.clone();
-    if graph.is_complete() {
+    if graph.is_complete() && graph.default_ties() {
         let mut sorted = expressed.clone();
         sorted.sort_by(f64::total_cmp);
         let mut prefix = Vec::with_capacity(n + 1);
@@ -504,18 +509,23 @@ fn hegselmann_krause(
     } else {
         for (a, next) in next.iter_mut().enumerate() {
             let x = state.opinions[a];
-            let (mut heard_sum, mut sum, mut count, mut heard) = (0.0, 0.0, 0u32, 0u32);
+            // The mean weighs each neighbour by its tie (1 for an acquaintance), the agent
+            // itself by 1.
+            let (mut weights, mut heard_sum, mut sum, mut count, mut heard) =
+                (0.0, 0.0, 0.0, 0u32, 0u32);
             for &b in graph.neighbours(AgentId(a as u32)).iter() {
                 let e = expressed[b.index()];
                 heard_sum += e;
                 heard += 1;
                 if (e - x).abs() <= epsilon {
-                    sum += e;
+                    let w = weight(graph, a, b.index());
+                    sum += w * e;
+                    weights += w;
                     count += 1;
                 }
             }
             state.heard[a] = (heard_sum, heard, count);
-            *next = (x + sum) / f64::from(count + 1);
+            *next = (x + sum) / (1.0 + weights);
         }
     }
     for ((x, new), voice) in state.opinions.iter_mut().zip(next).zip(&state.voices) {
@@ -541,6 +551,13 @@ fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
             }
         }
     }
+}
+
+/// The weight of the tie between `a` and `b`, at least 0.
+fn weight(graph: &SocialGraph, a: usize, b: usize) -> f64 {
+    graph
+        .tie(AgentId(a as u32), AgentId(b as u32))
+        .map_or(0.0, |t| f64::from(t.weight).max(0.0))
 }
 
 /// At the last round: clusters, polarisation, tie distance and mean opinion; the episode ends.
