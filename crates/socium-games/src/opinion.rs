@@ -424,6 +424,8 @@ fn deffuant(
 ) {
     let n = state.opinions.len();
     let (epsilon, mu) = (state.config.epsilon.get(), state.config.mu.get());
+    // Read the ties' weights only where some tie is not the default (a drawn graph's are all 1).
+    let weighted = !graph.default_ties();
     for _ in 0..n {
         let i = rng.pairing.random_range(0..n);
         let Some(j) = graph.random_neighbour(AgentId(i as u32), &mut rng.pairing) else {
@@ -447,7 +449,10 @@ fn deffuant(
         );
         // The tie's weight scales the pull (a friend's counts more than an acquaintance's), up
         // to meeting in the middle.
-        let rate = (mu * weight(graph, i, j)).min(0.5);
+        let rate = match weighted {
+            true => (mu * weight(graph, i, j)).min(0.5),
+            false => mu,
+        };
         // Both hear what the other expressed before either moved.
         for (listener, heard, speaker, u) in [(i, ej, j, uj), (j, ei, i, ui)] {
             let x = state.opinions[listener];
