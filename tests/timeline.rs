@@ -143,17 +143,49 @@ fn bad_timeline_entries_are_refused_at_their_line() {
 }
 
 #[test]
-fn socium_evolve_does_not_take_a_timeline_yet() {
-    let text = "[scenario]\nname = \"t\"\nepisodes = 4\n[game.repeated]\nturns = 5\n\
-                [[agents]]\nstrategy = \"tft\"\ncount = 4\n\
-                [evolution]\nrule = \"proportional\"\ngenerations = 3\n\
-                [[timeline]]\nepisode = 2\nset = { noise = 0.1 }\n";
-    let err = Scenario::parse(text, Path::new("t.toml"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.starts_with("t.toml:12:1:")
-            && err.contains("`socium evolve` does not apply a `[[timeline]]` yet"),
-        "{err}"
-    );
+fn a_timeline_says_episode_or_generation_as_the_scenario_plays() {
+    let evolving = "[scenario]\nname = \"t\"\n[game.repeated]\nturns = 5\n\
+                    [[agents]]\nstrategy = \"tft\"\ncount = 2\n[[agents]]\nstrategy = \"alld\"\n\
+                    count = 2\n[evolution]\nrule = \"proportional\"\ngenerations = 3\n";
+    let plain = "[scenario]\nname = \"t\"\nepisodes = 4\n[game.repeated]\nturns = 5\n\
+                 [[agents]]\nstrategy = \"tft\"\ncount = 4\n";
+    for (head, timeline, expected) in [
+        (
+            evolving,
+            "episode = 2\nset = { \"game.repeated.noise\" = 0.1 }",
+            "`episode`: a scenario with `[evolution]` changes from a `generation`",
+        ),
+        (
+            plain,
+            "generation = 2\nset = { \"game.repeated.noise\" = 0.1 }",
+            "`generation`: a change by generation is `socium evolve`'s",
+        ),
+        (
+            evolving,
+            "generation = 3\nset = { \"game.repeated.noise\" = 0.1 }",
+            "generation 3 is past the run: it plays 3 generations (0 to 2)",
+        ),
+        (
+            evolving,
+            "generation = 1\nset = { \"agents[1].label\" = \"defector\" }",
+            "the change at generation 1 relabels the agents",
+        ),
+        (
+            evolving,
+            "generation = 1\nset = { \"evolution.mutation\" = 0.1 }",
+            "`evolution.mutation`: the run's seed, length and evolution do not change part-way",
+        ),
+        (
+            plain,
+            "set = { \"game.repeated.noise\" = 0.1 }",
+            "missing field `episode`",
+        ),
+    ] {
+        let text = format!("{head}[[timeline]]\n{timeline}\n");
+        let err = Scenario::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{timeline}: {err}");
+        assert!(err.starts_with("t.toml:"), "{err}");
+    }
 }

@@ -453,7 +453,8 @@ fn list() {
          distance, assortativity)"
     );
     println!(
-        "interventions ([[timeline]]): episode, set = {{ \"key\" = value, ... }} (keys as --set)"
+        "interventions ([[timeline]]): episode (socium run) or generation (socium evolve), set = \
+         {{ \"key\" = value, ... }} (keys as --set)"
     );
     println!(
         "attribution ([attribution] method, dimensions): \"uniform\", \"exact\", {{ onnx = {{ model }} }}, \

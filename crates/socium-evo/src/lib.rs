@@ -14,6 +14,6 @@ mod update;
 
 pub use checkpoint::{CheckpointError, RunCheckpoint};
 pub use run::{
-    Evolution, EvolveError, Generation, Reproduction, ScenarioRun, evolve, run_scenario,
+    Evolution, EvolveError, Generation, Phase, Reproduction, ScenarioRun, evolve, run_scenario,
 };
 pub use update::{Drift, Fitness, Population, UpdateRule, Variant};

@@ -96,17 +96,7 @@ pub fn run_scenario(
     {
         return Err(EvolveError::External { file });
     }
-    let mut types: Vec<AgentSpec> = Vec::new();
-    let mut counts: Vec<usize> = Vec::new();
-    for agent in &scenario.config.agents {
-        match types.iter().position(|t| t.label == agent.label) {
-            Some(t) => counts[t] += 1,
-            None => {
-                types.push(agent.clone());
-                counts.push(1);
-            }
-        }
-    }
+    let (types, counts) = types_and_counts(&scenario.config.agents);
     let n = scenario.config.agents.len();
     let updates = |u: socium_core::bounded::Count| u.get() as usize;
     let reproduction = match spec.rule {
@@ -173,10 +163,32 @@ pub fn run_scenario(
     let population =
         Population::from_counts(&counts, spec.mutation.get()).with_drift(founders, drift);
     debug_assert_eq!(population.types.len(), n);
+    // The scenario, then each `[[timeline]]` change by generation (same groups, by the
+    // scenario's checks), from its generation on.
+    let changed: Vec<(usize, &Scenario, Vec<AgentSpec>)> = (scenario.timeline.iter())
+        .filter_map(|c| {
+            let g = c.when.generation()?;
+            Some((
+                g as usize,
+                &*c.scenario,
+                types_and_counts(&c.scenario.config.agents).0,
+            ))
+        })
+        .collect();
+    let mut phases = vec![Phase {
+        from: 0,
+        game: &*scenario.game,
+        config: &scenario.config,
+        types: &types,
+    }];
+    phases.extend(changed.iter().map(|(from, s, types)| Phase {
+        from: *from,
+        game: &*s.game,
+        config: &s.config,
+        types,
+    }));
     let generations = evolve(
-        &*scenario.game,
-        &scenario.config,
-        &types,
+        &phases,
         population,
         &evolution,
         derive_seed(seed, run),
@@ -188,6 +200,48 @@ pub fn run_scenario(
         parameters,
         generations,
     })
+}
+
+/// The types of `agents` (the first agent of each label, in order) and how many agents each has.
+fn types_and_counts(agents: &[AgentSpec]) -> (Vec<AgentSpec>, Vec<usize>) {
+    let mut types: Vec<AgentSpec> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    for agent in agents {
+        match types.iter().position(|t| t.label == agent.label) {
+            Some(t) => counts[t] += 1,
+            None => {
+                types.push(agent.clone());
+                counts.push(1);
+            }
+        }
+    }
+    (types, counts)
+}
+
+/// What the generations from `from` on play: the game, its settings and each type's spec. A run
+/// has one phase from generation 0, and one more for each `[[timeline]]` change by generation.
+#[derive(Clone, Copy)]
+pub struct Phase<'a> {
+    /// Its first generation.
+    pub from: usize,
+    /// The game and its settings.
+    pub game: &'a dyn Game,
+    /// The graph, rewards and the rest; its agents are replaced by the population's.
+    pub config: &'a SimConfig,
+    /// Type `t` plays as `types[t]` (with its variant's parameters, where they drift).
+    pub types: &'a [AgentSpec],
+}
+
+impl<'a> Phase<'a> {
+    /// The one phase of a run without a timeline.
+    pub fn only(game: &'a dyn Game, config: &'a SimConfig, types: &'a [AgentSpec]) -> [Self; 1] {
+        [Phase {
+            from: 0,
+            game,
+            config,
+            types,
+        }]
+    }
 }
 
 /// How the population changes after each generation's episode.
@@ -384,16 +438,14 @@ pub struct Generation {
     pub parameters: Vec<Option<f64>>,
 }
 
-/// Plays `evolution.generations` generations from `population`, whose type `t` is set up as
-/// `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
+/// Plays `evolution.generations` generations from `population`, generation `g` in the last of
+/// `phases` (ordered by `from`, the first from 0) that has begun, whose type `t` is set up as
+/// its `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
 /// draw from their own stream seeded by `seed`. Payoff is the game's first reward dimension.
 /// `progress` is called after every generation. With a checkpoint, the run starts from the
 /// saved position if there is one and saves itself after every generation.
-#[allow(clippy::too_many_arguments)]
 pub fn evolve(
-    game: &dyn Game,
-    base: &SimConfig,
-    types: &[AgentSpec],
+    phases: &[Phase<'_>],
     mut population: Population,
     evolution: &Evolution,
     seed: u64,
@@ -418,7 +470,22 @@ pub fn evolve(
     // the last generation played (the same in every generation when it is not drawn at random).
     let mut memo = Memo::new(MEMO_CAPACITY);
     let mut graph: Option<SocialGraph> = None;
+    let mut phase_played = None;
     for g in start..evolution.generations {
+        let at = phases
+            .iter()
+            .rposition(|p| p.from <= g)
+            .expect("a phase from 0");
+        let Phase {
+            game,
+            config: base,
+            types,
+            ..
+        } = phases[at];
+        // A new phase plays the populations it meets anew.
+        if phase_played.replace(at).is_some_and(|p| p != at) {
+            memo = Memo::new(MEMO_CAPACITY);
+        }
         // An individual plays its type's strategy with its variant's parameters.
         let agents: Vec<AgentSpec> = population
             .types

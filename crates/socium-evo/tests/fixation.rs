@@ -6,7 +6,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use socium_evo::{Evolution, Fitness, Population, Reproduction, UpdateRule, evolve};
+use socium_evo::{Evolution, Fitness, Phase, Population, Reproduction, UpdateRule, evolve};
 use socium_scenario::Scenario;
 use std::path::Path;
 
@@ -271,9 +271,7 @@ fn evolved_fixation(
     for run in 0..runs {
         let population = Population::from_counts(&[n - 1, 1], 0.0);
         let history = evolve(
-            &*scenario.game,
-            &scenario.config,
-            &scenario.config.agents,
+            &Phase::only(&*scenario.game, &scenario.config, &scenario.config.agents),
             population,
             &evolution,
             run,

@@ -352,3 +352,48 @@ fn a_mutant_between_types_starts_from_the_other_types_founder_values() {
         }
     }
 }
+
+/// A generation's mean payoff with `k` TFT among 10 players, every pair playing one 50-turn match
+/// with payoffs T = 5, R = `r`, P = 1, S = 0: TFT–TFT 50R each; TFT–ALLD S + 49P for the TFT and
+/// T + 49P for the ALLD; ALLD–ALLD 50P each.
+fn mean_payoff(k: f64, r: f64) -> f64 {
+    let m = 10.0 - k;
+    let tft_pairs = k * (k - 1.0) / 2.0 * 2.0 * 50.0 * r;
+    let mixed = k * m * (49.0 + 5.0 + 49.0);
+    let alld_pairs = m * (m - 1.0) / 2.0 * 2.0 * 50.0;
+    (tft_pairs + mixed + alld_pairs) / 10.0
+}
+
+#[test]
+fn socium_evolve_applies_a_change_from_its_generation_on() {
+    // R = 3 until generation 4, then 4: the generations before are the unchanged run's, byte for
+    // byte; from 4 on each generation's mean payoff is the closed form's with the new R, for the
+    // counts it started with.
+    let with = |timeline: &str| {
+        let s = moran("strategy = \"tft\"", 8);
+        let text = std::fs::read_to_string(root().join("benches/moran_tft_alld.toml"))
+            .unwrap()
+            .replace("generations = 1000", "generations = 8")
+            + timeline;
+        Scenario::parse(&text, &s.file).unwrap()
+    };
+    let plain = run_scenario(&with(""), 0, 7, None, &|| ()).unwrap();
+    let changed = run_scenario(
+        &with(
+            "\n[[timeline]]\ngeneration = 4\n\
+             set = { \"game.repeated.payoffs\" = { t = 5, r = 4, p = 1, s = 0 } }\n",
+        ),
+        0,
+        7,
+        None,
+        &|| (),
+    )
+    .unwrap();
+    assert_eq!(plain.generations[..4], changed.generations[..4]);
+    assert_eq!(plain.generations[4].counts, changed.generations[4].counts);
+    for (g, generation) in changed.generations.iter().enumerate() {
+        let r = if g < 4 { 3.0 } else { 4.0 };
+        let k = generation.counts[0] as f64;
+        assert_eq!(generation.mean_payoff, mean_payoff(k, r), "generation {g}");
+    }
+}

@@ -2,7 +2,7 @@
 //! discriminators, unconditional cooperators and defectors; when the chance of knowing a
 //! recipient's image is too small (q·b < c), defectors do.
 
-use socium_evo::{Evolution, Fitness, Population, Reproduction, evolve};
+use socium_evo::{Evolution, Fitness, Phase, Population, Reproduction, evolve};
 use socium_scenario::Scenario;
 use std::path::Path;
 
@@ -27,9 +27,7 @@ fn final_counts(observation: f64, runs: u64) -> Vec<Vec<usize>> {
         .map(|run| {
             let population = Population::from_counts(&[20, 20, 20], 0.0);
             let history = evolve(
-                &*s.game,
-                &s.config,
-                &types,
+                &Phase::only(&*s.game, &s.config, &types),
                 population,
                 &evolution,
                 run,
@@ -103,9 +101,7 @@ fn runs_are_determined_by_their_seed() {
     let run = |seed| {
         let population = Population::from_counts(&[15, 15], 0.01);
         evolve(
-            &*s.game,
-            &s.config,
-            &types,
+            &Phase::only(&*s.game, &s.config, &types),
             population,
             &evolution,
             seed,

@@ -224,14 +224,18 @@ impl RustVecEnv {
         text: bool,
     ) -> PyResult<Self> {
         let mut scenario = load(path, &overrides)?;
-        if let Some(change) = scenario.timeline.first() {
-            // A trainer's envs reset on their own schedule: there is no run-wide episode to
-            // change at.
+        // A trainer's envs reset on their own schedule: there is no run-wide episode to change
+        // at (a change by generation is `socium evolve`'s, and does not touch stepping).
+        if let Some(change) = scenario
+            .timeline
+            .iter()
+            .find(|c| c.when.episode().is_some())
+        {
             let (line, column) = change.line_column;
             return Err(ScenarioError::new_err(format!(
                 "{path}:{line}:{column}: `timeline`: a change at episode {} is applied by \
                  `socium run` only; step each phase's scenario in turn (its `set` as overrides)",
-                change.episode
+                change.when.episode().expect("found by its episode")
             )));
         }
         scenario.config.text = text;

@@ -68,12 +68,39 @@ pub struct Scenario {
     pub timeline: Vec<Change>,
 }
 
-/// A `[[timeline]]` entry, resolved: from `episode` on, `socium run` plays `scenario` (the file
-/// with every change up to this one applied).
+/// When a `[[timeline]]` change applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// From this episode of `socium run` on.
+    Episode(u64),
+    /// From this generation of `socium evolve` on (a scenario with `[evolution]`).
+    Generation(u64),
+}
+
+impl When {
+    /// The episode, for a change of `socium run`.
+    pub fn episode(self) -> Option<u64> {
+        match self {
+            When::Episode(e) => Some(e),
+            When::Generation(_) => None,
+        }
+    }
+
+    /// The generation, for a change of `socium evolve`.
+    pub fn generation(self) -> Option<u64> {
+        match self {
+            When::Generation(g) => Some(g),
+            When::Episode(_) => None,
+        }
+    }
+}
+
+/// A `[[timeline]]` entry, resolved: from its episode on `socium run` plays `scenario` (the file
+/// with every change up to this one applied), or from its generation on `socium evolve` does.
 #[derive(Clone, Debug)]
 pub struct Change {
-    /// The first episode it applies to.
-    pub episode: u64,
+    /// When it applies.
+    pub when: When,
     /// Where the entry is in the file: line and column (1-based).
     pub line_column: (usize, usize),
     /// What it sets, as `key=value` (for the transcript).
@@ -466,12 +493,16 @@ impl Scenario {
         let episodes = meta
             .episodes
             .map_or_else(|| game.default_episodes(agents.len()), |e| e.get() as u64);
+        let labels: Vec<&str> = agents.iter().map(|a| a.label.as_str()).collect();
         let timeline = resolve_timeline(
             source,
             file,
             parsed.timeline,
-            (&*game, agents.len(), episodes),
-            parsed.evolution.is_some(),
+            (&*game, &labels, episodes),
+            parsed
+                .evolution
+                .as_ref()
+                .map(|e| e.generations.get() as u64),
             &at,
         )?;
         let config = SimConfig {
@@ -513,26 +544,26 @@ impl Scenario {
     }
 }
 
-/// Resolves `[[timeline]]` `entries` of the scenario `source` whose `game` plays with `agents`
-/// agents for `episodes` episodes: each entry's scenario is the file (without its timeline)
-/// with every change up to it applied, checked like the file.
+/// Resolves `[[timeline]]` `entries` of the scenario `source` whose `game` plays with agents
+/// labelled `labels` for `episodes` episodes (or, with `[evolution]`, `generations`
+/// generations): each entry's scenario is the file (without its timeline) with every change up
+/// to it applied, checked like the file.
 fn resolve_timeline(
     source: &str,
     file: &Path,
     entries: Vec<Spanned<schema::TimelineEntry>>,
-    (game, agents, episodes): (&dyn Game, usize, u64),
-    evolves: bool,
+    (game, labels, episodes): (&dyn Game, &[&str], u64),
+    generations: Option<u64>,
     at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
 ) -> Result<Vec<Change>, ScenarioError> {
-    let Some(first) = entries.first() else {
+    if entries.is_empty() {
         return Ok(Vec::new());
-    };
-    if evolves {
-        let message = "`socium evolve` does not apply a `[[timeline]]` yet: keep it to scenarios \
-                       without `[evolution]`"
-            .to_owned();
-        return Err(at(first.span(), message));
     }
+    let (unit, limit) = match generations {
+        Some(g) => ("generation", g),
+        None => ("episode", episodes),
+    };
+    let agents = labels.len();
     let mut doc: toml::Table = toml::from_str(source).expect("the file parsed");
     doc.remove("timeline");
     let base = toml::to_string(&doc).expect("a TOML table serialises");
@@ -540,26 +571,49 @@ fn resolve_timeline(
     for entry in entries {
         let span = entry.span();
         let entry = entry.into_inner();
-        let episode = *entry.episode.get_ref();
-        if episode <= last {
+        let from = match (generations, &entry.episode, &entry.generation) {
+            (None, Some(e), None) | (Some(_), None, Some(e)) => e,
+            (None, _, Some(g)) => {
+                let message = "`generation`: a change by generation is `socium evolve`'s, in a \
+                               scenario with `[evolution]`; `socium run` changes from an \
+                               `episode`"
+                    .to_owned();
+                return Err(at(g.span(), message));
+            }
+            (Some(_), Some(e), _) => {
+                let message = "`episode`: a scenario with `[evolution]` changes from a \
+                               `generation` (`socium evolve` plays generations)"
+                    .to_owned();
+                return Err(at(e.span(), message));
+            }
+            (_, None, None) => return Err(at(span, format!("missing field `{unit}`"))),
+        };
+        let (value, value_span) = (*from.get_ref(), from.span());
+        if value <= last {
+            let article = if unit == "episode" { "an" } else { "a" };
             let message = format!(
-                "episode {episode}: a change applies from an episode after 0 and after the \
+                "{unit} {value}: a change applies from {article} {unit} after 0 and after the \
                  previous change's ({last})"
             );
-            return Err(at(entry.episode.span(), message));
+            return Err(at(value_span, message));
         }
-        if episode >= episodes {
+        if value >= limit {
             let message = format!(
-                "episode {episode} is past the run: it plays {episodes} episodes (0 to {})",
-                episodes - 1
+                "{unit} {value} is past the run: it plays {limit} {unit}s (0 to {})",
+                limit - 1
             );
-            return Err(at(entry.episode.span(), message));
+            return Err(at(value_span, message));
         }
-        last = episode;
+        last = value;
         let mut set = Vec::new();
         for (key, value) in entry.set {
-            if key.starts_with("scenario.") || ["seed", "episodes"].contains(&key.as_str()) {
-                let message = format!("`{key}`: the run's seed and length do not change part-way");
+            let length = ["seed", "episodes", "evolution"];
+            if key.starts_with("scenario.")
+                || key.starts_with("evolution.")
+                || length.contains(&key.as_str())
+            {
+                let message =
+                    format!("`{key}`: the run's seed, length and evolution do not change part-way");
                 return Err(at(span, message));
             }
             set.push(format!("{key}={value}"));
@@ -572,20 +626,30 @@ fn resolve_timeline(
             };
             at(
                 span.clone(),
-                format!("the change at episode {episode}: {message}"),
+                format!("the change at {unit} {value}: {message}"),
             )
         })?;
         if scenario.config.agents.len() != agents {
             let message = format!(
-                "the change at episode {episode} makes {} agents of {agents}: a timeline does \
+                "the change at {unit} {value} makes {} agents of {agents}: a timeline does \
                  not change the number of agents yet",
                 scenario.config.agents.len()
             );
             return Err(at(span, message));
         }
+        let changed: Vec<&str> = (scenario.config.agents.iter())
+            .map(|a| a.label.as_str())
+            .collect();
+        if generations.is_some() && changed != labels {
+            let message = format!(
+                "the change at generation {value} relabels the agents: an evolving population \
+                 keeps its types (a change may give a group another strategy or parameters)"
+            );
+            return Err(at(span, message));
+        }
         if scenario.game.name() != game.name() {
             let message = format!(
-                "the change at episode {episode} plays `{}`: a timeline changes a game's \
+                "the change at {unit} {value} plays `{}`: a timeline changes a game's \
                  settings, not the game (`{}`)",
                 scenario.game.name(),
                 game.name()
@@ -593,7 +657,10 @@ fn resolve_timeline(
             return Err(at(span, message));
         }
         changes.push(Change {
-            episode,
+            when: match generations {
+                Some(_) => When::Generation(value),
+                None => When::Episode(value),
+            },
             line_column: error::line_column(source, span.start),
             set: set.join(", "),
             scenario: Box::new(scenario),

@@ -1,7 +1,7 @@
 //! Running a scenario: episodes, tables and the output files of `socium run`.
 
 use crate::{
-    Change, Heron, Scenario,
+    Change, Heron, Scenario, When,
     attribution::{Attributing, AttributionSummary},
     schema::HeronPairs,
 };
@@ -318,7 +318,11 @@ pub fn play(
             record(episode, &played[(episode % p) as usize])?;
             continue;
         }
-        match scenario.timeline.iter().find(|c| c.episode == episode) {
+        match scenario
+            .timeline
+            .iter()
+            .find(|c| c.when == When::Episode(episode))
+        {
             Some(change) => {
                 let mut config = change.scenario.config.clone();
                 config.seed = derive_seed(scenario.config.seed, episode);
@@ -469,7 +473,10 @@ pub fn run(
     let (mut last_graph, mut last_values) = (None, None);
     let changed = |change: &Change| {
         let line = TranscriptLine::Change {
-            episode: change.episode,
+            episode: change
+                .when
+                .episode()
+                .expect("`socium run` applies episode changes"),
             timeline: change.set.as_str().into(),
         };
         if scenario.config.transcript {

@@ -54,13 +54,16 @@ pub struct ScenarioFile {
     pub timeline: Vec<Spanned<TimelineEntry>>,
 }
 
-/// `[[timeline]]`: from episode `episode` on, the scenario with `set` applied (keys as `--set`
-/// takes them).
+/// `[[timeline]]`: from episode `episode` on (`socium run`), or from generation `generation` on
+/// (`socium evolve`, in a scenario with `[evolution]`), the scenario with `set` applied (keys as
+/// `--set` takes them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEntry {
     /// The first episode the change applies to (0-based).
-    pub episode: Spanned<u64>,
+    pub episode: Option<Spanned<u64>>,
+    /// The first generation the change applies to (0-based).
+    pub generation: Option<Spanned<u64>>,
     /// Dotted keys and their new values.
     pub set: BTreeMap<String, toml::Value>,
 }
