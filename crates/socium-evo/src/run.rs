@@ -540,9 +540,14 @@ pub fn evolve(
         });
         // Proportional and Moran rules draw with probability proportional to fitness, which must
         // not be negative (docs/scenarios.md: "negative fitness counts as 0"); truncation only
-        // ranks, so it keeps the sign and a net loser ranks below an individual at 0.
+        // ranks and Fermi compares differences, so both keep the sign (a net loser ranks below
+        // an individual at 0; a payoff of −3 against −1 is a difference of 2, not 0).
         let floor = match evolution.reproduction {
-            Reproduction::Truncation { .. } => f64::NEG_INFINITY,
+            Reproduction::Truncation { .. }
+            | Reproduction::Updates {
+                rule: UpdateRule::Fermi { .. },
+                ..
+            } => f64::NEG_INFINITY,
             _ => 0.0,
         };
         for (f, &p) in fitness.iter_mut().zip(&outcome.scores) {

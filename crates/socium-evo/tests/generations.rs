@@ -397,3 +397,29 @@ fn socium_evolve_applies_a_change_from_its_generation_on() {
         assert_eq!(generation.mean_payoff, mean_payoff(k, r), "generation {g}");
     }
 }
+
+#[test]
+fn fermi_imitation_depends_only_on_payoff_differences() {
+    // Pairwise comparison imitates with probability 1 / (1 + e^(−β(π_j − π_i))): shifting every
+    // payoff by −10 (all negative) changes no draw, so the runs are the same generation by
+    // generation. Flooring negative fitness at 0 would make the shifted run neutral drift.
+    let run = |payoffs: &str| {
+        let text = format!(
+            "[scenario]\nname = \"f\"\nseed = 2\n[game.repeated]\nturns = 10\n\
+             payoffs = {payoffs}\n[[agents]]\nstrategy = \"tft\"\ncount = 6\n[[agents]]\n\
+             strategy = \"alld\"\ncount = 6\n[evolution]\n\
+             rule = {{ fermi = {{ beta = 0.05, updates = 12 }} }}\nepisodes = 11\ngenerations = 30\n"
+        );
+        let s = Scenario::parse(&text, Path::new("f.toml")).unwrap();
+        run_scenario(&s, 0, 2, None, &|| ()).unwrap().generations
+    };
+    let plain = run("{ t = 5, r = 3, p = 1, s = 0 }");
+    let shifted = run("{ t = -5, r = -7, p = -9, s = -10 }");
+    let counts =
+        |g: &[socium_evo::Generation]| g.iter().map(|g| g.counts.clone()).collect::<Vec<_>>();
+    assert_eq!(counts(&plain), counts(&shifted));
+    assert!(
+        plain.windows(2).any(|w| w[0].counts != w[1].counts),
+        "selection moved the counts"
+    );
+}
