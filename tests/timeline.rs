@@ -91,6 +91,54 @@ fn a_run_with_a_timeline_is_the_same_on_one_and_two_threads() {
 }
 
 #[test]
+fn a_change_may_add_agents_and_each_group_is_averaged_over_its_agent_episodes() {
+    // Two more givers from episode 6: the episodes before are the plain run's; after, agents
+    // 8 and 9 act. Each group's means are over the agent-episodes it played: the givers' are
+    // the two phases' means weighted 4 × 6 and 6 × 6, the phases played alone (the second seeded
+    // as a change seeds it, from the run's seed and its episode).
+    let more = "[[timeline]]\nepisode = 6\nset = { \"agents[1].count\" = 6 }\n";
+    let (plain, plain_metrics) = outputs(&scenario(""));
+    let (grown, grown_metrics) = outputs(&scenario(more));
+    assert_eq!(plain_metrics[..7], grown_metrics[..7]);
+    let speakers = |lines: &[String], from: u64| -> u64 {
+        (lines.iter())
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["episode"].as_u64() >= Some(from))
+            .filter_map(|l| l["speaker"].as_u64())
+            .max()
+            .unwrap()
+    };
+    assert_eq!((speakers(&plain, 0), speakers(&grown, 6)), (7, 9));
+    let summary = |s: &Scenario| {
+        let dir = tempfile::tempdir().unwrap();
+        run(s, dir.path(), |_| {}).unwrap()
+    };
+    let whole = summary(&scenario(more));
+    let mut first = scenario("");
+    first.episodes = 6;
+    let mut second = scenario(&more.replace("episode = 6\n", "episode = 1\n"))
+        .timeline
+        .remove(0)
+        .scenario;
+    second.config.seed = socium::core::derive_seed(8, 6);
+    second.episodes = 6;
+    let (first, second) = (summary(&first), summary(&second));
+    for (g, agents) in [(0, [4.0, 4.0]), (1, [4.0, 6.0])] {
+        let [a, b] = agents.map(|k: f64| k * 6.0);
+        let want = (first.groups[g].mean_return * a + second.groups[g].mean_return * b) / (a + b);
+        let got = whole.groups[g].mean_return;
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "group {g}: {got} vs {want}"
+        );
+    }
+    assert_eq!(
+        whole.groups[1].agents, 6,
+        "the group's size at the run's end"
+    );
+}
+
+#[test]
 fn bad_timeline_entries_are_refused_at_their_line() {
     let cases = [
         (
@@ -115,9 +163,10 @@ fn bad_timeline_entries_are_refused_at_their_line() {
             "the change at episode 6: `game.donor_cultural.charity`: unknown field `charity`",
         ),
         (
-            "[[timeline]]\nepisode = 6\nset = { \"agents[1].count\" = 6 }\n",
-            14,
-            "makes 10 agents of 8",
+            "[attribution]\nmethod = \"uniform\"\n\
+             [[timeline]]\nepisode = 6\nset = { \"agents[1].count\" = 6 }\n",
+            16,
+            "makes 10 agents of 8: an `[attribution]` keeps a record per agent",
         ),
         (
             "[[timeline]]\nepisode = 6\nset = { \"scenario.seed\" = 5 }\n",

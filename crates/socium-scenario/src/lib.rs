@@ -494,15 +494,23 @@ impl Scenario {
             .episodes
             .map_or_else(|| game.default_episodes(agents.len()), |e| e.get() as u64);
         let labels: Vec<&str> = agents.iter().map(|a| a.label.as_str()).collect();
+        // What keeps per-agent records across episodes, so that a timeline may not change the
+        // number of agents.
+        let per_agent = [
+            (judge.is_some(), "a `[judge]`"),
+            (attribution.is_some(), "an `[attribution]`"),
+            (heron.is_some(), "`[scalar.heron]`"),
+            (parsed.evolution.is_some(), "`[evolution]`"),
+        ]
+        .into_iter()
+        .find_map(|(kept, what)| kept.then_some(what));
+        let generations = (parsed.evolution.as_ref()).map(|e| e.generations.get() as u64);
         let timeline = resolve_timeline(
             source,
             file,
             parsed.timeline,
             (&*game, &labels, episodes),
-            parsed
-                .evolution
-                .as_ref()
-                .map(|e| e.generations.get() as u64),
+            (generations, per_agent),
             &at,
         )?;
         let config = SimConfig {
@@ -546,14 +554,15 @@ impl Scenario {
 
 /// Resolves `[[timeline]]` `entries` of the scenario `source` whose `game` plays with agents
 /// labelled `labels` for `episodes` episodes (or, with `[evolution]`, `generations`
-/// generations): each entry's scenario is the file (without its timeline) with every change up
-/// to it applied, checked like the file.
+/// generations; `per_agent` names what keeps the number of agents fixed, if anything): each
+/// entry's scenario is the file (without its timeline) with every change up to it applied,
+/// checked like the file.
 fn resolve_timeline(
     source: &str,
     file: &Path,
     entries: Vec<Spanned<schema::TimelineEntry>>,
     (game, labels, episodes): (&dyn Game, &[&str], u64),
-    generations: Option<u64>,
+    (generations, per_agent): (Option<u64>, Option<&str>),
     at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
 ) -> Result<Vec<Change>, ScenarioError> {
     if entries.is_empty() {
@@ -629,10 +638,10 @@ fn resolve_timeline(
                 format!("the change at {unit} {value}: {message}"),
             )
         })?;
-        if scenario.config.agents.len() != agents {
+        if let Some(what) = per_agent.filter(|_| scenario.config.agents.len() != agents) {
             let message = format!(
-                "the change at {unit} {value} makes {} agents of {agents}: a timeline does \
-                 not change the number of agents yet",
+                "the change at {unit} {value} makes {} agents of {agents}: {what} keeps a \
+                 record per agent, so the number of agents stays",
                 scenario.config.agents.len()
             );
             return Err(at(span, message));

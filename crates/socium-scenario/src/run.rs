@@ -7,8 +7,8 @@ use crate::{
 };
 use serde::Serialize;
 use socium_core::{
-    AgentId, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError, StepError,
-    TranscriptLine, VALUE_STATS, ValueStats, derive_seed, edge_list, heron::prefer,
+    AgentId, AgentSpec, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError,
+    StepError, TranscriptLine, VALUE_STATS, ValueStats, derive_seed, edge_list, heron::prefer,
 };
 use socium_llm::Judge;
 use std::{
@@ -272,6 +272,109 @@ pub struct EpisodeRecord {
     pub values: Option<ValueStats>,
 }
 
+/// A member's totals over the episodes it played: the `p`-th agent of its group.
+#[derive(Clone, Debug, Default)]
+struct MemberTotals {
+    episodes: u64,
+    returns: f64,
+    raw: Vec<f64>,
+    components: Vec<f64>,
+    faults: u64,
+}
+
+/// The run's groups (labels, in order of first appearance) and, for the agents now playing, which
+/// group's member each is: the `p`-th agent of a group adds to that group's `p`-th totals,
+/// episode after episode, whatever a timeline does to the number of agents.
+struct Membership {
+    dims: usize,
+    /// Label, controller, agents now, and each member's totals.
+    groups: Vec<(String, String, usize, Vec<MemberTotals>)>,
+    /// Per agent now: its group and its place in it.
+    slots: Vec<(usize, usize)>,
+}
+
+impl Membership {
+    fn new(agents: &[AgentSpec], dims: usize) -> Self {
+        let mut m = Membership {
+            dims,
+            groups: Vec::new(),
+            slots: Vec::new(),
+        };
+        m.assign(agents);
+        m
+    }
+
+    /// Places the agents of a (new) setup in their groups, adding a group for a new label.
+    fn assign(&mut self, agents: &[AgentSpec]) {
+        for group in &mut self.groups {
+            group.2 = 0;
+        }
+        self.slots.clear();
+        for agent in agents {
+            let g = match self.groups.iter().position(|g| g.0 == agent.label) {
+                Some(g) => g,
+                None => {
+                    self.groups
+                        .push((agent.label.clone(), String::new(), 0, Vec::new()));
+                    self.groups.len() - 1
+                }
+            };
+            let group = &mut self.groups[g];
+            group.1 = agent.controller.name().to_owned();
+            let p = group.2;
+            group.2 += 1;
+            if group.3.len() <= p {
+                let zeros = vec![0.0; self.dims];
+                group.3.push(MemberTotals {
+                    raw: zeros.clone(),
+                    components: zeros,
+                    ..MemberTotals::default()
+                });
+            }
+            self.slots.push((g, p));
+        }
+    }
+
+    /// Adds an episode's returns, rewards and faults to its agents' members.
+    fn add(&mut self, record: &EpisodeRecord) {
+        let d = self.dims;
+        for (a, &(g, p)) in self.slots.iter().enumerate() {
+            let member = &mut self.groups[g].3[p];
+            member.episodes += 1;
+            member.returns += record.returns[a];
+            let row = a * d..(a + 1) * d;
+            (member.raw.iter_mut().zip(&record.raw[row.clone()])).for_each(|(t, r)| *t += r);
+            (member.components.iter_mut().zip(&record.components[row])).for_each(|(t, c)| *t += c);
+            member.faults += u64::from(record.faults[a]);
+        }
+    }
+
+    /// Each group's means per agent and episode played; `agents` is its size at the run's end.
+    fn summaries(self, dims: &[&str]) -> Vec<GroupSummary> {
+        (self.groups.into_iter())
+            .map(|(label, controller, agents, members)| {
+                let per = members.iter().map(|m| m.episodes).sum::<u64>().max(1) as f64;
+                let mean =
+                    |of: &dyn Fn(&MemberTotals) -> f64| members.iter().map(of).sum::<f64>() / per;
+                let by_dimension = |of: fn(&MemberTotals) -> &Vec<f64>| {
+                    (dims.iter().enumerate())
+                        .map(|(k, d)| ((*d).to_owned(), mean(&|m| of(m)[k])))
+                        .collect()
+                };
+                GroupSummary {
+                    label,
+                    controller,
+                    agents,
+                    mean_return: mean(&|m| m.returns),
+                    mean_rewards: by_dimension(|m| &m.raw),
+                    mean_components: by_dimension(|m| &m.components),
+                    faults: members.iter().map(|m| m.faults).sum(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Appends `,value` per value to a CSV row, an empty cell where it is undefined.
 fn push_cells(csv: &mut String, values: impl IntoIterator<Item = Option<f64>>) {
     for value in values {
@@ -310,7 +413,8 @@ pub fn play(
     };
     let mut played: Vec<EpisodeRecord> = Vec::new();
     let mut current = EpisodeRecord::default();
-    let actions = vec![0.0; sim.agent_count() * sim.spaces().action.flat_dim()];
+    let width = |sim: &Sim| sim.agent_count() * sim.spaces().action.flat_dim();
+    let mut actions = vec![0.0; width(sim)];
     for episode in 0..scenario.episodes {
         if let Some(p) = period
             && episode >= p
@@ -328,6 +432,7 @@ pub fn play(
                 config.seed = derive_seed(scenario.config.seed, episode);
                 *sim = Sim::new(&*change.scenario.game, config)?;
                 sim.renumber_episode(episode);
+                actions = vec![0.0; width(sim)];
                 changed(change)?;
             }
             None => sim.reset((episode == 0).then_some(scenario.config.seed)),
@@ -412,7 +517,6 @@ pub fn run(
     // Written by every step and by the timeline's changes.
     let transcript = RefCell::new(BufWriter::new(temp()?));
 
-    let n = sim.agent_count();
     let dims: Vec<&str> = sim
         .env()
         .reward_dimensions()
@@ -432,10 +536,7 @@ pub fn run(
     }
     let mut csv = header.join(",") + "\n";
 
-    let mut returns = vec![0.0; n];
-    let mut raw = vec![0.0; n * dims.len()];
-    let mut components = vec![0.0; n * dims.len()];
-    let mut faults = vec![0u64; n];
+    let membership = RefCell::new(Membership::new(&scenario.config.agents, dims.len()));
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
     let mut judging = scenario.judge.as_ref().map(|judge| Judging {
@@ -472,6 +573,9 @@ pub fn run(
     let mut previous_raw = Vec::new();
     let (mut last_graph, mut last_values) = (None, None);
     let changed = |change: &Change| {
+        membership
+            .borrow_mut()
+            .assign(&change.scenario.config.agents);
         let line = TranscriptLine::Change {
             episode: change
                 .when
@@ -526,10 +630,12 @@ pub fn run(
                     csv.push(',');
                 }
             }
-            write!(csv, ",{}", record.returns.iter().sum::<f64>() / n as f64)
+            // The episode's own agents: a timeline may change how many there are.
+            let agents = record.returns.len() as f64;
+            write!(csv, ",{}", record.returns.iter().sum::<f64>() / agents)
                 .expect("writing to a String");
             for k in 0..dims.len() {
-                let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / n as f64;
+                let mean = record.raw.iter().skip(k).step_by(dims.len()).sum::<f64>() / agents;
                 write!(csv, ",{mean}").expect("writing to a String");
             }
             if let Some(graph) = &record.graph {
@@ -541,58 +647,13 @@ pub fn run(
                 last_values = Some(values.clone());
             }
             csv.push('\n');
-            returns
-                .iter_mut()
-                .zip(&record.returns)
-                .for_each(|(t, r)| *t += r);
-            raw.iter_mut().zip(&record.raw).for_each(|(t, r)| *t += r);
-            (components.iter_mut().zip(&record.components)).for_each(|(t, c)| *t += c);
-            (faults.iter_mut().zip(&record.faults)).for_each(|(t, f)| *t += u64::from(*f));
+            membership.borrow_mut().add(record);
             progress(episode + 1);
             Ok(())
         },
     )?;
 
-    let episodes = scenario.episodes.max(1) as f64;
-    let agents = sim.env().agents();
-    let mut groups: Vec<GroupSummary> = Vec::new();
-    let mut members: Vec<Vec<AgentId>> = Vec::new();
-    for a in agents.ids() {
-        let label = agents.label(a);
-        match groups.iter().position(|g| g.label == label) {
-            Some(i) => members[i].push(a),
-            None => {
-                groups.push(GroupSummary {
-                    label: label.to_owned(),
-                    controller: agents.controller(a).name().to_owned(),
-                    agents: 0,
-                    mean_return: 0.0,
-                    mean_rewards: BTreeMap::new(),
-                    mean_components: BTreeMap::new(),
-                    faults: 0,
-                });
-                members.push(vec![a]);
-            }
-        }
-    }
-    for (group, ids) in groups.iter_mut().zip(&members) {
-        let per = (ids.len() as f64) * episodes;
-        group.agents = ids.len();
-        group.mean_return = ids.iter().map(|a| returns[a.index()]).sum::<f64>() / per;
-        group.faults = ids.iter().map(|a| faults[a.index()]).sum();
-        for (k, d) in dims.iter().enumerate() {
-            let mean = |values: &[f64]| {
-                ids.iter()
-                    .map(|a| values[a.index() * dims.len() + k])
-                    .sum::<f64>()
-                    / per
-            };
-            group.mean_rewards.insert((*d).to_owned(), mean(&raw));
-            group
-                .mean_components
-                .insert((*d).to_owned(), mean(&components));
-        }
-    }
+    let groups = membership.into_inner().summaries(&dims);
     let mut summary = RunSummary {
         scenario: scenario.name.clone(),
         game: scenario.game.name().to_owned(),
