@@ -375,6 +375,29 @@ impl RustVecEnv {
         Ok(())
     }
 
+    /// Writes every agent's value (`[values]`; `[envs, agents]` float64) into `out`; false,
+    /// writing nothing, when the scenario gives agents no values.
+    fn values(&self, mut out: PyReadwriteArrayDyn<'_, f64>) -> PyResult<bool> {
+        let out = out
+            .as_slice_mut()
+            .map_err(|e| PyValueError::new_err(format!("out must be C-contiguous: {e}")))?;
+        let per_env = out.len() / self.env.num_envs().max(1);
+        for (i, row) in out.chunks_mut(per_env.max(1)).enumerate() {
+            let Some(values) = self.env.env(i).values() else {
+                return Ok(false);
+            };
+            if values.len() != row.len() {
+                return Err(PyValueError::new_err(format!(
+                    "out has {} values per env, the env {}",
+                    row.len(),
+                    values.len()
+                )));
+            }
+            row.copy_from_slice(values);
+        }
+        Ok(true)
+    }
+
     /// The system and user messages that ask agent `agent` of env `env` for its act, from its
     /// current observation and mask: the game in words, as a language-model controller asks.
     fn prompt(&self, env: usize, agent: u32) -> PyResult<(String, String)> {

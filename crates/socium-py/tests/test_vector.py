@@ -88,3 +88,25 @@ def test_a_scenario_with_a_timeline_is_refused_at_its_first_change():
     # `[[timeline]]` changes a run at run-wide episodes; a trainer's envs reset on their own.
     with pytest.raises(socium.ScenarioError, match=r"intervention.toml:\d+:1: `timeline`: a change at episode 10"):
         socium.VecEnv(ROOT / "scenarios/intervention.toml", 2)
+
+
+def test_values_are_read_from_both_envs_where_the_scenario_has_them():
+    # `[values]` added by overrides to the donor learner scenario: every agent holds a value in
+    # [0, 1]; the vector env reads them all, the PettingZoo env gives each agent's in its infos;
+    # without `[values]` there are none.
+    scenario = ROOT / "scenarios/donor_learner.toml"
+    overrides = {"values.confidence": 1.0, "values.rate": 0.25}
+    vec = socium.VecEnv(scenario, 2, seeds=[3, 4], overrides=overrides)
+    vec.reset()
+    start = vec.values()
+    assert start.shape == (2, len(vec.agent_labels)) and ((0 <= start) & (start <= 1)).all()
+    for _ in range(4):
+        vec.step(np.zeros(vec.action_space.shape, np.float32))
+    assert not np.array_equal(vec.values(), start), "donations pulled values together"
+    assert socium.VecEnv(scenario, 1).values() is None
+    env = socium.parallel_env(scenario, seed=3, **overrides)
+    env.reset()
+    _, _, _, _, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert infos
+    for agent, info in infos.items():
+        assert 0.0 <= info["value"] <= 1.0, agent

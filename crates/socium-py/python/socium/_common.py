@@ -165,6 +165,12 @@ class Core:
         self.rust.raw_rewards(out)
         return out
 
+    def values(self) -> np.ndarray | None:
+        """Every agent's value (``[values]``), ``[envs, agents]`` float64 in a new array, or None
+        when the scenario gives agents no values."""
+        out = np.zeros((self.num_envs, self.num_agents), np.float64)
+        return out if self.rust.values(out) else None
+
     def utterances(self, env: int) -> list[dict]:
         """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): each
         act with the reward entries it caused, after the entries settling earlier acts."""

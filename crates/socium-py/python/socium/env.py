@@ -43,8 +43,8 @@ class ParallelEnv(_PettingZooParallelEnv):
     to step. Observations are float32 vectors, or ``{"observation", "action_mask"}`` dicts when
     the action space has discrete parts. ``infos[agent]`` holds ``reward_components`` (per reward
     dimension, by name, after the scenario's transforms), ``reward_raw`` (the same before them:
-    the agent's ledger entries summed) and ``acting`` (whether the agent's action counted this
-    step);
+    the agent's ledger entries summed), ``acting`` (whether the agent's action counted this
+    step) and, where the scenario gives agents values (``[values]``), ``value``;
     ``utterances()`` gives the step's acts.
 
     The env seeded ``s`` is the Rust ``Sim`` seeded ``s`` (``seed`` defaults to the scenario's).
@@ -169,6 +169,7 @@ class ParallelEnv(_PettingZooParallelEnv):
             raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
         rewards, terminations, truncations, infos = {}, {}, {}, {}
         raw = core.raw_rewards()[0]
+        values = core.values()
         for agent in live:
             a = self._ids[agent]
             rewards[agent] = float(core.rewards[0, a])
@@ -179,6 +180,8 @@ class ParallelEnv(_PettingZooParallelEnv):
                 "reward_raw": dict(zip(core.dimensions, raw[a].tolist())),
                 "acting": bool(core.acting[0, a]),
             }
+            if values is not None:
+                infos[agent]["value"] = float(values[0, a])
         observations = {agent: self._observe(agent) for agent in live}
         self.agents = [a for a in live if not (terminations[a] or truncations[a])]
         return observations, rewards, terminations, truncations, infos

@@ -118,6 +118,12 @@ class VecEnv(VectorEnv):
         float64, gathered into a new array at each call (the step itself never pays for it)."""
         return self._core.raw_rewards()
 
+    def values(self) -> np.ndarray | None:
+        """Every agent's value where the scenario has ``[values]`` (each drifts toward its
+        partners' by bounded confidence), ``[envs, agents]`` float64 in a new array; None without
+        values."""
+        return self._core.values()
+
     def actions_taken(self) -> np.ndarray:
         """Every agent's action at the last step, ``[envs, agents, action_dim]`` float32: the
         external agents' as sent, and those that scripted strategies and ONNX policies chose (an
