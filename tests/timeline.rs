@@ -1,7 +1,8 @@
-//! A timeline of interventions (`[[timeline]]`): a change applies from exactly its episode on
-//! (every act of the changed group from then on follows the new strategy), the transcript shows
-//! it, a run with it is byte for byte the run without it before it, the output is the same on 1
-//! and 2 threads, and bad entries are refused at their line.
+//! A timeline of interventions (`[[timeline]]`): a change applies from exactly its episode, or
+//! its step part-way through one, on (every act of the changed group from then on follows the new
+//! strategy, every payoff the new settings), the transcript shows it, a run with it is byte for
+//! byte the run without it before it, the output is the same on 1 and 2 threads, and bad entries
+//! are refused at their line.
 
 use serde_json::Value;
 use socium::scenario::{Scenario, run};
@@ -237,4 +238,154 @@ fn a_timeline_says_episode_or_generation_as_the_scenario_plays() {
         assert!(err.contains(expected), "{timeline}: {err}");
         assert!(err.starts_with("t.toml:"), "{err}");
     }
+}
+
+/// `(episode, step)` of a transcript line.
+fn time(line: &str) -> (u64, u64) {
+    let v: Value = serde_json::from_str(line).unwrap();
+    (
+        v["episode"].as_u64().unwrap(),
+        v["step"].as_u64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn a_change_at_a_step_applies_from_that_step_and_nothing_before_it_moves() {
+    // Part-way through episode 6 (after 2 of its 4 steps) the givers turn to always defecting
+    // and the multiplier goes from 2 to 3; the episode goes on in the same Sim.
+    let at_step = "[[timeline]]\nepisode = 6\nstep = 2\nset = { \"agents[1].strategy\" = \"alld\", \
+                   \"game.donor_cultural.multiplier\" = 3.0 }\n";
+    let (plain, _) = outputs(&scenario(""));
+    let (changed, _) = outputs(&scenario(at_step));
+    let cut = plain.iter().position(|l| time(l) >= (6, 2)).unwrap();
+    assert_eq!(
+        plain[..cut],
+        changed[..cut],
+        "the lines before episode 6, step 2"
+    );
+    assert_eq!(
+        changed[cut],
+        r#"{"episode":6,"step":2,"timeline":"agents[1].strategy=\"alld\", game.donor_cultural.multiplier=3.0"}"#
+    );
+    assert_eq!(changed.len(), plain.len() + 1, "one line more: the change");
+    // From the change on, the givers give nothing and every gift pays its recipient 3 times
+    // what it cost; before it, they gave all and a gift paid twice its cost.
+    let (mut before, mut after) = (0, 0);
+    for line in changed.iter().filter(|l| l.contains("\"give\"")) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let (given, target) = (
+            v["act"]["value"].as_f64().unwrap(),
+            v["act"]["target"].clone(),
+        );
+        let received = (v["rewards"].as_array().unwrap().iter())
+            .find(|r| r["agent"] == target && r["dimension"] == "payoff")
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap();
+        let late = time(line) >= (6, 2);
+        let multiplier = if late { 3.0 } else { 2.0 };
+        assert!((received - multiplier * given).abs() < 1e-9, "{line}");
+        if v["speaker"].as_u64().unwrap() >= 4 {
+            assert_eq!(given == 0.0, late, "{line}");
+            *(if late { &mut after } else { &mut before }) += 1;
+        }
+    }
+    assert!(before > 0 && after > 0, "{before} {after}");
+}
+
+#[test]
+fn a_change_at_a_step_that_cannot_be_made_is_refused_at_its_line() {
+    let cases = [
+        (
+            "episode = 6\nstep = 0\nset = { multiplier = 3.0 }",
+            "step 0 is the episode's start",
+        ),
+        (
+            "episode = 6\nstep = 2\nset = { \"agents[1].count\" = 6 }",
+            "`agents[1].count`: part-way through an episode a change may set the game's settings",
+        ),
+        (
+            "episode = 6\nstep = 2\nset = { graph = \"complete\" }",
+            "this key changes at an episode's start (leave `step` out)",
+        ),
+        (
+            "episode = 6\nstep = 2\nset = { rounds = 5 }",
+            "the change at episode 6, step 2: `donor_cultural`: `rounds`, `games`, `trace_depth`",
+        ),
+        (
+            "episode = 6\nstep = 2\nset = { multiplier = 3.0 }\n[[timeline]]\nepisode = 6\n\
+             step = 2\nset = { multiplier = 2.0 }",
+            "after the previous change's (6, step 2)",
+        ),
+    ];
+    for (entry, expected) in cases {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nseed = 8\nepisodes = 12\nmax_steps = 30\n\
+             [game.donor_cultural]\nrounds = 4\ngames = 1\n[[agents]]\nstrategy = \"allc\"\n\
+             count = 4\n[[timeline]]\n{entry}\n"
+        );
+        let err = Scenario::parse(&text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{entry}: {err}");
+        assert!(err.starts_with("t.toml:1"), "{entry}: {err}");
+    }
+    let past = "[scenario]\nname = \"t\"\nmax_steps = 3\n[game.donor_cultural]\n[[agents]]\n\
+                strategy = \"allc\"\ncount = 4\n[[timeline]]\nepisode = 0\nstep = 3\n\
+                set = { multiplier = 3.0 }\n";
+    let err = Scenario::parse(past, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("step 3 is past the episode: `max_steps` is 3"),
+        "{err}"
+    );
+    // A game whose settings cannot change part-way.
+    let mafia = "[scenario]\nname = \"t\"\n[game.mafia]\n[[agents]]\nstrategy = \"random\"\n\
+                 count = 7\n[[timeline]]\nepisode = 0\nstep = 1\nset = { \"game.mafia.mafia\" = 1 }\n";
+    let err = Scenario::parse(mafia, Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`mafia`'s settings cannot change part-way through an episode"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_step_past_its_episodes_end_stops_the_run_with_the_entrys_line_and_writes_nothing() {
+    // Episodes of 4 steps: step 6 never comes.
+    let s = scenario("[[timeline]]\nepisode = 6\nstep = 6\nset = { multiplier = 3.0 }\n");
+    let dir = tempfile::tempdir().unwrap();
+    let err = run(&s, dir.path(), |_| {}).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "t.toml:15:1: the change at episode 6, step 6: the episode ended after 4 steps"
+    );
+    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+#[test]
+fn raising_the_punishment_cost_part_way_prices_every_later_punishment_anew() {
+    // Dasgupta & Musolesi's punishment game: punishers against defectors, the cost of a
+    // punishment raised from 1 to 2 at round 5 (step 15) of the second episode.
+    let text = "[scenario]\nname = \"p\"\nseed = 3\nepisodes = 2\n[game.punishment]\nrounds = 10\n\
+                [[agents]]\nstrategy = \"punisher\"\ncount = 4\n[[agents]]\nstrategy = \"alld\"\n\
+                count = 4\n[[timeline]]\nepisode = 1\nstep = 15\n\
+                set = { \"game.punishment.punishment_cost\" = 2.0 }\n";
+    let (lines, _) = outputs(&Scenario::parse(text, Path::new("p.toml")).unwrap());
+    let mut paid = [Vec::new(), Vec::new()];
+    for line in lines.iter().filter(|l| l.contains("\"punish\"")) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let cost = (v["rewards"].as_array().unwrap().iter())
+            .find(|r| r["agent"] == v["speaker"] && r["dimension"] == "payoff")
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap();
+        paid[usize::from(time(line) >= (1, 15))].push(cost);
+    }
+    assert!(paid.iter().all(|p| !p.is_empty()), "{paid:?}");
+    assert!(paid[0].iter().all(|&c| c == -1.0), "{:?}", paid[0]);
+    assert!(paid[1].iter().all(|&c| c == -2.0), "{:?}", paid[1]);
 }

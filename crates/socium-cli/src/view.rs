@@ -103,8 +103,8 @@ struct Episode {
     settles: Vec<(u32, u64, Vec<Reward>)>,
     /// `[step, agent, fault]`.
     faults: Vec<(u32, u32, String)>,
-    /// `[[timeline]]` changes from this episode on.
-    changes: Vec<String>,
+    /// `[[timeline]]` changes: `[step (-1: the episode's start), what it sets]`.
+    changes: Vec<(i64, String)>,
     /// Whether the line limit cut the episode short.
     cut: bool,
 }
@@ -393,7 +393,9 @@ fn read_transcript(
             TranscriptLine::Fault {
                 step, agent, fault, ..
             } => ep.faults.push((*step, agent.0, fault.to_string())),
-            TranscriptLine::Change { timeline, .. } => ep.changes.push(timeline.to_string()),
+            TranscriptLine::Change { step, timeline, .. } => ep
+                .changes
+                .push((step.map_or(-1, i64::from), timeline.to_string())),
         }
     }
     if let Some(o) = only

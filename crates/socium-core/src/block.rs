@@ -251,6 +251,29 @@ impl Block {
         self.envs.len()
     }
 
+    /// Gives the agents `agents` (the same number, each with its controller's kind) and puts
+    /// `retune`'s settings in force in every env, keeping the play (see [`crate::Rules::retune`]);
+    /// when the game refuses, the agents are put back.
+    pub(crate) fn retune(
+        &mut self,
+        retune: &crate::Retune,
+        agents: Vec<crate::AgentSpec>,
+    ) -> Result<(), String> {
+        debug_assert_eq!(agents.len(), self.world.resource::<Agents>().len());
+        let before = std::mem::replace(
+            &mut *self.world.resource_mut::<Agents>(),
+            Agents::new(agents),
+        );
+        let mut game = GameBuilder {
+            world: &mut self.world,
+            schedule: &mut self.schedule,
+            envs: &self.envs,
+        };
+        retune(&mut game).inspect_err(|_| {
+            self.world.insert_resource(before);
+        })
+    }
+
     /// Env `j` of the block.
     pub(crate) fn env(&self, j: usize) -> EnvView<'_> {
         EnvView::new(&self.world, self.envs[j])

@@ -96,6 +96,18 @@ pub trait Rules: Send + Sync {
     fn game_steps(&self) -> Option<u32> {
         None
     }
+    /// How these rules' settings go into force in envs already playing, part-way through an
+    /// episode (a `[[timeline]]` change at a step): the returned function is handed a
+    /// [`GameBuilder`] over the running World, whose [`Agents`] already hold the new strategy
+    /// choices, and swaps the settings the game's per-env state holds
+    /// ([`GameBuilder::update_envs`]) and gives the scripted agents their strategies again
+    /// ([`GameBuilder::insert_strategies`]); the play so far stays. It says why not, and
+    /// changes nothing, when a setting the play so far depends on differs (the number of rounds
+    /// a state has room for, say). `None` (the default) when the game's settings cannot change
+    /// part-way at all: such a change is refused.
+    fn retune(&self) -> Option<Retune> {
+        None
+    }
     /// Agent `agent`'s situation in words, for an agent that reads (a language model), rendered
     /// from its observation row and action mask when `agents` play: the rules and its role,
     /// what it sees, and its legal acts. The default lists the numbers and the legal choices'
@@ -103,6 +115,36 @@ pub trait Rules: Send + Sync {
     fn prompt(&self, agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
         Prompt::numbers(&self.action_space(agents), obs, mask)
     }
+}
+
+/// Puts a game's settings in force in a running World: see [`Rules::retune`].
+pub type Retune = Box<dyn Fn(&mut GameBuilder) -> Result<(), String> + Send + Sync>;
+
+/// The usual [`Rules::retune`], for a game whose per-env state `S` holds its settings `K` (at
+/// `slot`): once `kept(old, new)` finds that nothing the play so far depends on differs, every
+/// env's settings become `settings` and the scripted agents get their strategy components `C`
+/// again, made by `strategy`.
+pub fn retune_settings<S, K, C>(
+    settings: K,
+    slot: fn(&mut S) -> &mut K,
+    kept: fn(&K, &K) -> Result<(), String>,
+    strategy: fn(&StrategyChoice) -> C,
+) -> Retune
+where
+    S: Component<Mutability = bevy_ecs::component::Mutable>,
+    K: Clone + Send + Sync + 'static,
+    C: Component + Clone,
+{
+    Box::new(move |game| {
+        game.update_envs(|state: &mut S| {
+            let now = slot(state);
+            kept(now, &settings)?;
+            now.clone_from(&settings);
+            Ok(())
+        })?;
+        game.insert_strategies(strategy);
+        Ok(())
+    })
 }
 
 /// A game in words at one step, for an agent that reads: see [`Rules::prompt`].
@@ -223,6 +265,9 @@ impl<R: Rules> Rules for Named<R> {
     fn game_steps(&self) -> Option<u32> {
         self.rules.game_steps()
     }
+    fn retune(&self) -> Option<Retune> {
+        self.rules.retune()
+    }
     fn prompt(&self, agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
         self.rules.prompt(agents, agent, obs, mask)
     }
@@ -271,6 +316,21 @@ impl GameBuilder<'_> {
             self.world.entity_mut(env).insert(make());
         }
         self
+    }
+
+    /// Changes every env's `C` (a game's per-env state) by `change`, which may refuse: then
+    /// no env has changed (every env of a World holds the same settings, so the first refuses
+    /// if any does).
+    pub fn update_envs<C: Component<Mutability = bevy_ecs::component::Mutable>>(
+        &mut self,
+        change: impl Fn(&mut C) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for &env in self.envs {
+            if let Some(mut c) = self.world.get_mut::<C>(env) {
+                change(&mut c)?;
+            }
+        }
+        Ok(())
     }
 
     /// Gives every scripted agent's entity, in every env, the game's strategy component made

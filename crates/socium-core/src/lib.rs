@@ -45,7 +45,7 @@ pub use agreement::Agreement;
 pub use env::{
     ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };
-pub use game::{Game, GameBuilder, Named, Phase, Prompt, Rules};
+pub use game::{Game, GameBuilder, Named, Phase, Prompt, Retune, Rules, retune_settings};
 pub use graph::{
     Edge, EdgeListError, GENERATORS, GraphSpec, Neighbours, Relationship, SocialGraph, Tie,
     parse_edge_list,
@@ -60,7 +60,7 @@ pub use reward::{
 };
 pub use rng::{SimRng, derive_seed};
 pub use shaping::{PotentialId, PotentialInfo, Potentials, ShapingSpec};
-pub use sim::{Sim, SimConfig, SimError, StepError};
+pub use sim::{RetuneError, Sim, SimConfig, SimError, StepError};
 pub use social::Social;
 pub use space::Space;
 pub use ties::TieRules;

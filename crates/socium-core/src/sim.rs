@@ -101,6 +101,30 @@ pub enum SimError {
     },
 }
 
+/// Why a change of settings part-way through an episode ([`Sim::retune`]) was refused. The Sim
+/// is unchanged after any of these.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RetuneError {
+    /// The game's settings cannot change part-way ([`crate::Rules::retune`] is `None`).
+    #[error("`{0}`'s settings cannot change part-way through an episode")]
+    Unsupported(&'static str),
+    /// The game is another one, or its spaces with these agents differ.
+    #[error("`{0}` with these agents does not keep the game's observation and action spaces")]
+    Spaces(&'static str),
+    /// The agents differ in number, or an agent's controller in kind (only a scripted agent's
+    /// strategy and parameters may change part-way).
+    #[error("agent {0}: only a scripted agent's strategy and parameters change part-way")]
+    Agent(usize),
+    /// The game refuses the change: a setting the play so far depends on differs.
+    #[error("`{game}`: {message}")]
+    Refused {
+        /// The game.
+        game: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
 /// Why a step was refused. The Sim is unchanged after any of these.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StepError {
@@ -308,6 +332,39 @@ impl Sim {
             self.block.run(|_| Play::Reset { seed }, &[], &[], &[]);
         }
         self.fresh = seed;
+    }
+
+    /// Puts `game`'s settings and `agents`' strategies in force from the next step on, keeping
+    /// the episode's play so far (a `[[timeline]]` change at a step): `game` must be this Sim's
+    /// game with other settings and the same spaces, and `agents` this Sim's agents, only
+    /// scripted agents' strategies and parameters changed.
+    pub fn retune(&mut self, game: &dyn Game, agents: &[AgentSpec]) -> Result<(), RetuneError> {
+        let name = game.name();
+        let retune = game.retune().ok_or(RetuneError::Unsupported(name))?;
+        let spaces = &self.setup.spaces;
+        if name != self.game()
+            || game.observation_space(agents.len()) != spaces.observation
+            || game.action_space(agents.len()) != spaces.action
+        {
+            return Err(RetuneError::Spaces(name));
+        }
+        let now = &self.env().agents().specs;
+        if agents.len() != now.len() {
+            return Err(RetuneError::Agent(agents.len().min(now.len())));
+        }
+        let kind_kept = |(a, b): (&AgentSpec, &AgentSpec)| match (&a.controller, &b.controller) {
+            (Controller::Scripted(_), Controller::Scripted(_)) => a.social == b.social,
+            (x, y) => x == y && a.social == b.social,
+        };
+        if let Some(i) = now.iter().zip(agents).position(|p| !kind_kept(p)) {
+            return Err(RetuneError::Agent(i));
+        }
+        (self.block.retune(&retune, agents.to_vec())).map_err(|message| RetuneError::Refused {
+            game: name,
+            message,
+        })?;
+        self.fresh = None;
+        Ok(())
     }
 
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'

@@ -66,10 +66,14 @@ pub enum TranscriptLine<'a> {
         #[serde(borrow)]
         fault: Cow<'a, str>,
     },
-    /// A change of the scenario from this episode on (`[[timeline]]`), before its first step.
+    /// A change of the scenario (`[[timeline]]`) from this episode on, before its first step, or
+    /// from this step of it on.
     Change {
         /// The first episode the change applies to.
         episode: u64,
+        /// The step it applies from, for a change part-way through the episode.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<u32>,
         /// What it sets, `key=value` pairs.
         #[serde(borrow)]
         timeline: Cow<'a, str>,
@@ -159,7 +163,7 @@ impl<'a> TranscriptLine<'a> {
             TranscriptLine::Made { step, .. }
             | TranscriptLine::Settles { step, .. }
             | TranscriptLine::Fault { step, .. } => *step,
-            TranscriptLine::Change { .. } => 0,
+            TranscriptLine::Change { step, .. } => step.unwrap_or(0),
         }
     }
 

@@ -73,6 +73,13 @@ pub struct Scenario {
 pub enum When {
     /// From this episode of `socium run` on.
     Episode(u64),
+    /// From this step of this episode of `socium run` on (the steps played before it).
+    Step {
+        /// The episode.
+        episode: u64,
+        /// The step.
+        step: u32,
+    },
     /// From this generation of `socium evolve` on (a scenario with `[evolution]`).
     Generation(u64),
 }
@@ -81,8 +88,16 @@ impl When {
     /// The episode, for a change of `socium run`.
     pub fn episode(self) -> Option<u64> {
         match self {
-            When::Episode(e) => Some(e),
+            When::Episode(episode) | When::Step { episode, .. } => Some(episode),
             When::Generation(_) => None,
+        }
+    }
+
+    /// The step, for a change part-way through an episode.
+    pub fn step(self) -> Option<u32> {
+        match self {
+            When::Step { step, .. } => Some(step),
+            When::Episode(_) | When::Generation(_) => None,
         }
     }
 
@@ -90,13 +105,14 @@ impl When {
     pub fn generation(self) -> Option<u64> {
         match self {
             When::Generation(g) => Some(g),
-            When::Episode(_) => None,
+            When::Episode(_) | When::Step { .. } => None,
         }
     }
 }
 
-/// A `[[timeline]]` entry, resolved: from its episode on `socium run` plays `scenario` (the file
-/// with every change up to this one applied), or from its generation on `socium evolve` does.
+/// A `[[timeline]]` entry, resolved: from its episode (or its step) on `socium run` plays
+/// `scenario` (the file with every change up to this one applied), or from its generation on
+/// `socium evolve` does.
 #[derive(Clone, Debug)]
 pub struct Change {
     /// When it applies.
@@ -107,6 +123,25 @@ pub struct Change {
     pub set: String,
     /// The scenario from then on.
     pub scenario: Box<Scenario>,
+}
+
+impl Change {
+    /// The error of a run that could not make this change where it stands in `file`.
+    pub fn error(&self, file: &Path, message: String) -> run::RunError {
+        let when = match self.when {
+            When::Episode(e) => format!("episode {e}"),
+            When::Step { episode, step } => format!("episode {episode}, step {step}"),
+            When::Generation(g) => format!("generation {g}"),
+        };
+        let (line, column) = self.line_column;
+        run::RunError::Timeline {
+            file: file.to_owned(),
+            line,
+            column,
+            when,
+            message,
+        }
+    }
 }
 
 /// The most agents of a complete graph whose ties may form and break (`[ties]`): every change
@@ -509,7 +544,7 @@ impl Scenario {
             source,
             file,
             parsed.timeline,
-            (&*game, &labels, episodes),
+            (&*game, &labels, episodes, meta.max_steps.map(|m| m.get())),
             (generations, per_agent),
             &at,
         )?;
@@ -553,15 +588,16 @@ impl Scenario {
 }
 
 /// Resolves `[[timeline]]` `entries` of the scenario `source` whose `game` plays with agents
-/// labelled `labels` for `episodes` episodes (or, with `[evolution]`, `generations`
-/// generations; `per_agent` names what keeps the number of agents fixed, if anything): each
-/// entry's scenario is the file (without its timeline) with every change up to it applied,
-/// checked like the file.
+/// labelled `labels` for `episodes` episodes of at most `max_steps` steps (or, with
+/// `[evolution]`, `generations` generations; `per_agent` names what keeps the number of agents
+/// fixed, if anything): each entry's scenario is the file (without its timeline) with every
+/// change up to it applied, checked like the file; a change at a step is also tried on a Sim of
+/// the scenario before it ([`Sim::retune`]).
 fn resolve_timeline(
     source: &str,
     file: &Path,
     entries: Vec<Spanned<schema::TimelineEntry>>,
-    (game, labels, episodes): (&dyn Game, &[&str], u64),
+    (game, labels, episodes, max_steps): (&dyn Game, &[&str], u64, Option<u32>),
     (generations, per_agent): (Option<u64>, Option<&str>),
     at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
 ) -> Result<Vec<Change>, ScenarioError> {
@@ -576,7 +612,7 @@ fn resolve_timeline(
     let mut doc: toml::Table = toml::from_str(source).expect("the file parsed");
     doc.remove("timeline");
     let base = toml::to_string(&doc).expect("a TOML table serialises");
-    let (mut applied, mut changes, mut last) = (Vec::new(), Vec::new(), 0);
+    let (mut applied, mut changes, mut last) = (Vec::new(), Vec::<Change>::new(), (0, 0));
     for entry in entries {
         let span = entry.span();
         let entry = entry.into_inner();
@@ -598,11 +634,36 @@ fn resolve_timeline(
             (_, None, None) => return Err(at(span, format!("missing field `{unit}`"))),
         };
         let (value, value_span) = (*from.get_ref(), from.span());
-        if value <= last {
+        let step = match (&entry.step, generations) {
+            (None, _) => None,
+            (Some(s), Some(_)) => {
+                let message = "`step`: a change by generation applies between generations";
+                return Err(at(s.span(), message.to_owned()));
+            }
+            (Some(s), None) if *s.get_ref() == 0 => {
+                let message = "`step`: step 0 is the episode's start: leave `step` out";
+                return Err(at(s.span(), message.to_owned()));
+            }
+            (Some(s), None) if max_steps.is_some_and(|m| *s.get_ref() >= m) => {
+                let message = format!(
+                    "`step`: step {} is past the episode: `max_steps` is {}",
+                    s.get_ref(),
+                    max_steps.unwrap_or_default()
+                );
+                return Err(at(s.span(), message));
+            }
+            (Some(s), None) => Some(*s.get_ref()),
+        };
+        let time = (value, step.unwrap_or(0));
+        if time <= last {
             let article = if unit == "episode" { "an" } else { "a" };
+            let previous = match last {
+                (e, 0) => e.to_string(),
+                (e, s) => format!("{e}, step {s}"),
+            };
             let message = format!(
-                "{unit} {value}: a change applies from {article} {unit} after 0 and after the \
-                 previous change's ({last})"
+                "{unit} {value}: a change applies from {article} {unit} after 0 (or a step of \
+                 one) and after the previous change's ({previous})"
             );
             return Err(at(value_span, message));
         }
@@ -613,7 +674,13 @@ fn resolve_timeline(
             );
             return Err(at(value_span, message));
         }
-        last = value;
+        last = time;
+        let at_step = |key: &str| {
+            let (group, rest) = key.split_once(']').unwrap_or_default();
+            let agent = group.starts_with("agents[")
+                && (rest == ".strategy" || rest == ".params" || rest.starts_with(".params."));
+            key.starts_with("game.") || agent
+        };
         let mut set = Vec::new();
         for (key, value) in entry.set {
             let length = ["seed", "episodes", "evolution"];
@@ -625,9 +692,27 @@ fn resolve_timeline(
                     format!("`{key}`: the run's seed, length and evolution do not change part-way");
                 return Err(at(span, message));
             }
+            let change = Override::new(&key, value.clone()).map_err(|m| at(span.clone(), m))?;
+            if step.is_some() && !at_step(&change.full_key(game.name())) {
+                let message = format!(
+                    "`{key}`: part-way through an episode a change may set the game's settings \
+                     and a group's `strategy` and `params`; this key changes at an episode's \
+                     start (leave `step` out)"
+                );
+                return Err(at(span, message));
+            }
             set.push(format!("{key}={value}"));
-            applied.push(Override::new(&key, value).map_err(|m| at(span.clone(), m))?);
+            applied.push(change);
         }
+        // The scenario the change is made to, for a change at a step (which keeps the Sim).
+        let before = match (step, changes.last()) {
+            (None, _) => None,
+            (Some(_), Some(c)) => Some(c.scenario.sim()),
+            (Some(_), None) => {
+                let before = &applied[..applied.len() - set.len()];
+                Some(Scenario::parse_with_overrides(&base, file, before)?.sim())
+            }
+        };
         let scenario = Scenario::parse_with_overrides(&base, file, &applied).map_err(|e| {
             let message = match e {
                 ScenarioError::Override { message, .. } => message,
@@ -665,10 +750,25 @@ fn resolve_timeline(
             );
             return Err(at(span, message));
         }
+        if let (Some(sim), Some(step)) = (before, step) {
+            let refused = |e: String| {
+                at(
+                    span.clone(),
+                    format!("the change at episode {value}, step {step}: {e}"),
+                )
+            };
+            (sim.map_err(|e| refused(e.to_string()))?)
+                .retune(&*scenario.game, &scenario.config.agents)
+                .map_err(|e| refused(e.to_string()))?;
+        }
         changes.push(Change {
-            when: match generations {
-                Some(_) => When::Generation(value),
-                None => When::Episode(value),
+            when: match (generations, step) {
+                (Some(_), _) => When::Generation(value),
+                (None, Some(step)) => When::Step {
+                    episode: value,
+                    step,
+                },
+                (None, None) => When::Episode(value),
             },
             line_column: error::line_column(source, span.start),
             set: set.join(", "),

@@ -90,7 +90,7 @@ fn path(key: &str) -> Option<Vec<Segment<'_>>> {
 
 impl Override {
     /// The full key path, short keys resolved for `game`.
-    fn full_key(&self, game: &str) -> String {
+    pub(crate) fn full_key(&self, game: &str) -> String {
         match self.key.as_str() {
             k if k.contains(['.', '[']) || k == "graph" => k.to_owned(),
             k @ ("seed" | "episodes" | "max_steps") => format!("scenario.{k}"),

@@ -53,6 +53,21 @@ pub enum RunError {
         /// What the model's runtime said.
         message: String,
     },
+    /// A `[[timeline]]` change could not be made where it stands (its step is past its
+    /// episode's end).
+    #[error("{}:{line}:{column}: the change at {when}: {message}", file.display())]
+    Timeline {
+        /// The scenario file.
+        file: PathBuf,
+        /// The entry's line.
+        line: usize,
+        /// The entry's column.
+        column: usize,
+        /// When it was to apply, in words.
+        when: String,
+        /// Why it could not.
+        message: String,
+    },
     /// Writing an output failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -415,6 +430,10 @@ pub fn play(
     let mut current = EpisodeRecord::default();
     let width = |sim: &Sim| sim.agent_count() * sim.spaces().action.flat_dim();
     let mut actions = vec![0.0; width(sim)];
+    // `socium run`'s changes, in order (a generation's are `socium evolve`'s).
+    let mut timeline = (scenario.timeline.iter())
+        .filter(|c| c.when.episode().is_some())
+        .peekable();
     for episode in 0..scenario.episodes {
         if let Some(p) = period
             && episode >= p
@@ -422,11 +441,7 @@ pub fn play(
             record(episode, &played[(episode % p) as usize])?;
             continue;
         }
-        match scenario
-            .timeline
-            .iter()
-            .find(|c| c.when == When::Episode(episode))
-        {
+        match timeline.next_if(|c| c.when == When::Episode(episode)) {
             Some(change) => {
                 let mut config = change.scenario.config.clone();
                 config.seed = derive_seed(scenario.config.seed, episode);
@@ -441,6 +456,15 @@ pub fn play(
         current.steps = 0;
         current.utterances = 0;
         while !sim.env().is_done() {
+            let now = When::Step {
+                episode,
+                step: current.steps as u32,
+            };
+            if let Some(change) = timeline.next_if(|c| c.when == now) {
+                (sim.retune(&*change.scenario.game, &change.scenario.config.agents))
+                    .map_err(|error| change.error(&scenario.file, error.to_string()))?;
+                changed(change)?;
+            }
             before_step(sim);
             sim.step(&actions).map_err(|error| RunError::Step {
                 episode,
@@ -450,6 +474,10 @@ pub fn play(
             current.steps += 1;
             current.utterances += sim.env().utterances().len() as u64;
             after_step(sim)?;
+        }
+        if let Some(change) = timeline.next_if(|c| c.when.episode() == Some(episode)) {
+            let message = format!("the episode ended after {} steps", current.steps);
+            return Err(change.error(&scenario.file, message));
         }
         let metrics = sim.env().metrics();
         current.metrics.clear();
@@ -581,6 +609,7 @@ pub fn run(
                 .when
                 .episode()
                 .expect("`socium run` applies episode changes"),
+            step: change.when.step(),
             timeline: change.set.as_str().into(),
         };
         if scenario.config.transcript {

@@ -54,9 +54,9 @@ pub struct ScenarioFile {
     pub timeline: Vec<Spanned<TimelineEntry>>,
 }
 
-/// `[[timeline]]`: from episode `episode` on (`socium run`), or from generation `generation` on
-/// (`socium evolve`, in a scenario with `[evolution]`), the scenario with `set` applied (keys as
-/// `--set` takes them).
+/// `[[timeline]]`: from episode `episode` on (`socium run`; from its step `step` on when given),
+/// or from generation `generation` on (`socium evolve`, in a scenario with `[evolution]`), the
+/// scenario with `set` applied (keys as `--set` takes them).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEntry {
@@ -64,6 +64,9 @@ pub struct TimelineEntry {
     pub episode: Option<Spanned<u64>>,
     /// The first generation the change applies to (0-based).
     pub generation: Option<Spanned<u64>>,
+    /// The step of `episode` the change applies from (the steps played before it; absent: the
+    /// episode's start).
+    pub step: Option<Spanned<u32>>,
     /// Dotted keys and their new values.
     pub set: BTreeMap<String, toml::Value>,
 }

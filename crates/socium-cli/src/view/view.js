@@ -443,7 +443,10 @@
     const notes = [];
     if (DATA.left_out) notes.push("Left out of this page: " + DATA.left_out + ".");
     if (ep.e.cut) notes.push("This episode is cut short by --max-lines.");
-    for (const c of ep.e.changes) notes.push("From this episode on, the scenario changes: " + c);
+    for (const [step, set] of ep.e.changes) {
+      const from = step < 0 ? "this episode" : "step " + step;
+      notes.push("From " + from + " on, the scenario changes: " + set + ".");
+    }
     $("notice").hidden = !notes.length;
     $("notice").textContent = notes.join(" ");
     $("list-head").textContent = ep.rows.length + " utterances, " + ep.e.settles.length +

@@ -34,9 +34,10 @@ use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId, PotentialInfo,
-    Potentials, Prompt, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
-    StrategyInfo, Turn, UtteranceId, Utterances,
+    Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
+    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
+    retune_settings,
 };
 
 /// The most donations a game keeps for the traces (agents × rounds): 2^26, 805 MB of them.
@@ -521,6 +522,29 @@ impl Rules for CulturalConfig {
     /// A game of `rounds` rounds; the notebook's selection counts only the last (aronvallinder/
     /// llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 14 `donorGame`:
     /// `total_final_score` after game 2).
+    /// The multiplier, the losses, `initial_resources` (from the next game on) and `show_round`
+    /// change part-way; the settings the play so far is laid out by (the rounds and games kept
+    /// in the traces, the trace depth, the moves, the schedule) change only at an episode.
+    fn retune(&self) -> Option<Retune> {
+        Some(retune_settings(
+            self.clone(),
+            |state: &mut State| &mut state.config,
+            |now, new| {
+                let layout =
+                    |c: &CulturalConfig| (c.rounds, c.games, c.trace_depth, c.moves(), c.schedule);
+                if layout(now) == layout(new) {
+                    return Ok(());
+                }
+                Err(
+                    "`rounds`, `games`, `trace_depth`, `punishment`, `refusal` and `schedule` \
+                     change only at an episode's start"
+                        .into(),
+                )
+            },
+            Strategy::from_choice,
+        ))
+    }
+
     fn game_steps(&self) -> Option<u32> {
         Some(self.rounds.get())
     }

@@ -28,9 +28,10 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, DimId, DimensionInfo, Done,
     EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
-    RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo, Turn,
-    UtteranceId, Utterances,
+    Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
+    StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, NonNegative},
+    retune_settings,
 };
 
 /// Who may punish besides the players (`[game.punishment] third_party`).
@@ -368,6 +369,20 @@ impl Rules for PunishmentConfig {
 
     fn metrics(&self) -> &'static [MetricInfo] {
         &METRICS
+    }
+
+    /// Every setting but `rounds` (the episode's length) changes part-way: the payoffs, the
+    /// punishment's cost and loss, the third-party punishers.
+    fn retune(&self) -> Option<Retune> {
+        Some(retune_settings(
+            self.clone(),
+            |state: &mut State| &mut state.config,
+            |now, new| match now.rounds == new.rounds {
+                true => Ok(()),
+                false => Err("`rounds` changes only at an episode's start".into()),
+            },
+            Strategy::from_choice,
+        ))
     }
 
     fn prompt(&self, _agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
