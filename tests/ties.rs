@@ -1,9 +1,10 @@
 //! Ties that form and break (`[ties]`): a punishment weakens the tie it crosses and cuts it below
 //! the threshold, after which the two can no longer meet; a gift strengthens it; triadic closure
 //! adds ties between friends of friends within the budget and the graph stays simple; the VecEnv
-//! equals its Sims on 1 and 2 threads; bad settings are refused at their key.
+//! equals its Sims on 1 and 2 threads; a favour returned brings strangers one relationship level
+//! closer; bad settings are refused at their key.
 
-use socium::core::{AgentId, GraphStats, Sim};
+use socium::core::{AgentId, GraphStats, Relationship, Sim};
 use socium::scenario::Scenario;
 use std::path::Path;
 
@@ -107,7 +108,7 @@ fn closure_adds_friends_of_friends_within_the_budget_and_keeps_the_graph_simple(
 fn moving_ties_is_the_same_on_one_and_two_threads_and_in_sims() {
     let text = "[scenario]\nname = \"t\"\nseed = 4\n[game.donor_cultural]\nrounds = 6\ngames = 2\n\
                 punishment = true\n[graph]\nwatts_strogatz = { k = 4, p = 0.2 }\n\
-                [ties]\nweaken = 0.5\nstrengthen = 0.1\ncut_below = 0.6\nclosure = 0.4\nbudget = 6\n\
+                [ties]\nweaken = 0.5\nstrengthen = 0.1\ncut_below = 0.6\nclosure = 0.4\nbudget = 6\nreciprocity = 0.5\n\
                 [[agents]]\nstrategy = \"punisher\"\ncount = 6\n[[agents]]\nstrategy = \"alld\"\ncount = 6\n";
     let s = scenario(text);
     common::vec_env_equals_sequential_stepping("ties", &s, &s.config, 6, 40);
@@ -127,6 +128,10 @@ fn bad_tie_settings_are_refused_at_their_key() {
             "`ties.closure`: expected a probability in [0, 1]",
         ),
         ("budget = 0", "`ties.budget`: expected a whole number ≥ 1"),
+        (
+            "reciprocity = 1.5",
+            "`ties.reciprocity`: expected a probability in [0, 1]",
+        ),
         ("strength = 1", "unknown field `strength`"),
     ] {
         let text = format!("{head}[ties]\n{ties}\n");
@@ -141,4 +146,45 @@ fn bad_tie_settings_are_refused_at_their_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("complete graph of 2001 agents"), "{err}");
+}
+
+#[test]
+fn each_favour_returned_brings_strangers_one_level_closer() {
+    // Two donors of the cultural game tied as strangers; the halves give in turn, one round a
+    // step, so every second round returns the favour of the round before. An always-defector
+    // gives nothing: no favour, no change.
+    use Relationship::{Acquaintance, Friend, KnowByName, Stranger};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("two.edges"), "0 1 stranger\n").unwrap();
+    let kinds = |second: &str| -> Vec<Relationship> {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nseed = 4\n[game.donor_cultural]\nrounds = 8\ngames = 1\n\
+             [graph]\nedge_list = {{ path = \"two.edges\" }}\n[ties]\nreciprocity = 1.0\n\
+             [[agents]]\nstrategy = \"allc\"\ncount = 1\n[[agents]]\nstrategy = \"{second}\"\n\
+             count = 1\n"
+        );
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, text).unwrap();
+        let mut sim = Scenario::load(&file).unwrap().sim().unwrap();
+        (0..8)
+            .map(|_| {
+                sim.step(&[0.0; 2]).unwrap();
+                sim.env().graph().tie(AgentId(0), AgentId(1)).unwrap().kind
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds("allc"),
+        [
+            Stranger,
+            KnowByName,
+            KnowByName,
+            Acquaintance,
+            Acquaintance,
+            Friend,
+            Friend,
+            Friend
+        ]
+    );
+    assert_eq!(kinds("alld"), [Stranger; 8]);
 }

@@ -444,7 +444,7 @@ fn list() {
     );
     println!(
         "graph dynamics ([ties]): weaken, strengthen, cut_below, closure, homophily, \
-         similar_within, budget; measured by [output] graph (graph.edges and degree, clustering, \
+         similar_within, reciprocity, budget; measured by [output] graph (graph.edges and degree, clustering, \
          components, label assortativity)"
     );
     println!(
@@ -453,8 +453,9 @@ fn list() {
          distance, assortativity)"
     );
     println!(
-        "interventions ([[timeline]]): episode (socium run) or generation (socium evolve), set = \
-         {{ \"key\" = value, ... }} (keys as --set)"
+        "interventions ([[timeline]]): episode [and step] (socium run) or generation (socium \
+         evolve), set = {{ \"key\" = value, ... }} (keys as --set; at a step: game settings and \
+         groups' strategy and params)"
     );
     println!(
         "attribution ([attribution] method, dimensions): \"uniform\", \"exact\", {{ onnx = {{ model }} }}, \

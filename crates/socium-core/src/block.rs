@@ -172,6 +172,18 @@ impl Block {
             ));
         }
         if let Some(ties) = ties {
+            if ties.reciprocity > 0.0 {
+                for &env in &envs {
+                    world
+                        .entity_mut(env)
+                        .insert(crate::ties::Favours::default());
+                }
+                schedule.add_systems(
+                    crate::ties::forget_favours
+                        .in_set(Kernel::BeginReset)
+                        .after(begin_reset),
+                );
+            }
             world.insert_resource(ties);
             // After the values drift: the ties an episode's end forms read the values it left.
             schedule.add_systems(

@@ -34,6 +34,19 @@ pub enum Relationship {
     Family,
 }
 
+impl Relationship {
+    /// One level closer, up to a friend: a stranger comes to know the other's name, then
+    /// becomes an acquaintance, then a friend; friends, partners and family stay as they are.
+    pub fn closer(self) -> Relationship {
+        match self {
+            Relationship::Stranger => Relationship::KnowByName,
+            Relationship::KnowByName => Relationship::Acquaintance,
+            Relationship::Acquaintance | Relationship::Friend => Relationship::Friend,
+            close @ (Relationship::Romantic | Relationship::Family) => close,
+        }
+    }
+}
+
 /// An edge of the social graph.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Tie {

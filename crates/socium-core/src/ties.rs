@@ -6,15 +6,22 @@
 //! each agent ties itself to a random friend of a random friend with probability `closure`
 //! (triadic closure; Granovetter 1973), and, where agents hold values (`[values]`), to a random
 //! agent whose value is within `similar_within` of its own with probability `homophily`
-//! (McPherson, Smith-Lovin & Cook 2001). No agent gains a tie beyond `budget`. The graph changes
-//! for the coming step and keeps its changes across resets that continue the random streams; a
-//! seeded reset draws it afresh.
+//! (McPherson, Smith-Lovin & Cook 2001). A favour returned across a tie — an act benefiting an
+//! agent who had benefited the actor, on the chosen dimension, since its last favour to the
+//! actor was returned — brings the two one relationship level closer with probability
+//! `reciprocity` (stranger, known by name, acquaintance, friend; Sotopia's levels, which decide
+//! what each sees of the other): the norm of reciprocity (Gouldner 1960), by which exchange
+//! turns strangers into friends. No agent gains a tie beyond `budget`. The graph changes for the coming step and keeps its changes (and the favours
+//! awaiting return) across resets that continue the random streams; a seeded reset draws it
+//! afresh and forgets them.
 
 use crate::{
-    AgentId, DimId, Done, RewardLedger, SimRng, SocialGraph, Stepping, Tie, Utterances, Values,
+    AgentId, DimId, Done, ResetDue, Resetting, RewardLedger, SimRng, SocialGraph, Stepping, Tie,
+    Utterances, Values,
 };
 use bevy_ecs::prelude::*;
 use rand::Rng;
+use std::collections::BTreeSet;
 
 /// The tie dynamics of a scenario.
 #[derive(Resource, Clone, Debug, PartialEq)]
@@ -35,6 +42,22 @@ pub struct TieRules {
     pub homophily: f64,
     /// How close a value is similar: `|v_a − v_b| ≤ similar_within`.
     pub similar_within: f64,
+    /// Probability, per favour returned, that the two grow one relationship level closer.
+    pub reciprocity: f64,
+}
+
+/// The favours of an env awaiting return, `(giver, receiver)`: kept where relationships grow
+/// by reciprocity.
+#[derive(Component, Clone, Debug, Default, PartialEq)]
+pub(crate) struct Favours(pub BTreeSet<(AgentId, AgentId)>);
+
+/// Forgets every favour at a seeded reset, as the graph is drawn afresh (a kernel system).
+pub(crate) fn forget_favours(mut envs: Query<(&ResetDue, &mut Favours), Resetting>) {
+    for (due, favours) in &mut envs {
+        if due.seed.is_some() {
+            favours.into_inner().0.clear();
+        }
+    }
 }
 
 impl TieRules {
@@ -59,14 +82,16 @@ pub(crate) fn move_ties(
             &mut SimRng,
             &mut SocialGraph,
             Option<&Values>,
+            Option<&mut Favours>,
         ),
         Stepping,
     >,
 ) {
-    for (utterances, ledger, done, rng, graph, values) in &mut envs {
+    for (utterances, ledger, done, rng, graph, values, favours) in &mut envs {
         let (rng, graph) = (rng.into_inner(), graph.into_inner());
+        let mut favours = favours.map(Mut::into_inner);
         let n = graph.agent_count();
-        let (mut cut, mut join) = (Vec::new(), Vec::new());
+        let (mut cut, mut join, mut returned) = (Vec::new(), Vec::new(), Vec::new());
         let said = utterances.this_step();
         for e in ledger
             .entries()
@@ -81,6 +106,16 @@ pub(crate) fn move_ties(
             if s == a || e.value == 0.0 {
                 continue;
             }
+            // A favour between agents with no tie (in a game that ignores the graph) is none.
+            if let Some(favours) = favours
+                .as_deref_mut()
+                .filter(|_| e.value > 0.0 && graph.tie(s, a).is_some())
+            {
+                match favours.0.remove(&(a, s)) {
+                    true => returned.push((s, a)),
+                    false => _ = favours.0.insert((s, a)),
+                }
+            }
             if let Some(tie) = graph.tie_mut(s, a) {
                 tie.weight += match e.value < 0.0 {
                     true => -rules.weaken,
@@ -89,6 +124,13 @@ pub(crate) fn move_ties(
                 if f64::from(tie.weight) < rules.cut_below {
                     cut.push((s, a));
                 }
+            }
+        }
+        for (s, a) in returned {
+            if rng.pairing.random_bool(rules.reciprocity)
+                && let Some(tie) = graph.tie_mut(s, a)
+            {
+                tie.kind = tie.kind.closer();
             }
         }
         let over = (0..n).all(|a| done.is_done(AgentId(a as u32)));

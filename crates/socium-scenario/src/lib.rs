@@ -501,6 +501,7 @@ impl Scenario {
                     budget: spec.budget.map(|b| b.get() as usize),
                     homophily: spec.homophily.map_or(0.0, |p| p.get_ref().get()),
                     similar_within: spec.similar_within.map_or(0.1, |d| d.get()),
+                    reciprocity: spec.reciprocity.map_or(0.0, |p| p.get()),
                 })
             }
             None => None,

@@ -92,6 +92,9 @@ pub struct TieSpec {
     pub homophily: Option<Spanned<Probability>>,
     /// How close a value is similar (default 0.1).
     pub similar_within: Option<Probability>,
+    /// Probability, per favour returned across a tie, that the two grow one relationship level
+    /// closer.
+    pub reciprocity: Option<Probability>,
 }
 
 /// `[values]`: see `socium_core::ValueRules`.
