@@ -143,13 +143,14 @@ fn bad_opinion_settings_are_refused_at_their_key() {
     }
 }
 
-/// A Sim of `agents` sincere agents of `model` (ε = 1, μ = 0.25) on the ties `edges` (an edge
-/// list, `a b relationship weight` a line), kept with the scenario in `dir`.
-fn on_ties(dir: &Path, model: &str, agents: usize, edges: &str) -> Sim {
+/// A Sim of `agents` sincere agents of `model` (ε = 1, μ = 0.25, and the game's `settings`) on
+/// the ties `edges` (an edge list, `a b relationship weight` a line), kept with the scenario in
+/// `dir`.
+fn on_ties(dir: &Path, model: &str, settings: &str, agents: usize, edges: &str) -> Sim {
     std::fs::write(dir.join("ties.edges"), edges).unwrap();
     let text = format!(
         "[scenario]\nname = \"o\"\nseed = 2\n[game.opinion]\nmodel = \"{model}\"\nepsilon = 1.0\n\
-         mu = 0.25\nrounds = 5\n[graph]\nedge_list = {{ path = \"ties.edges\" }}\n\
+         mu = 0.25\nrounds = 5\n{settings}\n[graph]\nedge_list = {{ path = \"ties.edges\" }}\n\
          [[agents]]\nstrategy = \"sincere\"\ncount = {agents}\n"
     );
     let file = dir.join("o.toml");
@@ -164,7 +165,13 @@ fn a_ties_weight_scales_the_pull_of_an_encounter() {
     // 0 at w = 3 (μw capped at 0.5: they meet in the middle).
     let dir = tempfile::tempdir().unwrap();
     for (weight, factor) in [(0.5, 0.5625), (1.0, 0.25), (3.0, 0.0)] {
-        let mut sim = on_ties(dir.path(), "deffuant", 2, &format!("0 1 friend {weight}\n"));
+        let mut sim = on_ties(
+            dir.path(),
+            "deffuant",
+            "",
+            2,
+            &format!("0 1 friend {weight}\n"),
+        );
         let before = opinions(&sim);
         sim.step(&[0.0, 0.0]).unwrap();
         let after = opinions(&sim);
@@ -181,20 +188,46 @@ fn hegselmann_krause_weighs_each_neighbour_by_its_tie() {
     // A path 0 – 1 – 2 with weights 1 and 3, ε = 1 (everyone within): each agent moves to the
     // mean of itself (weight 1) and its neighbours, each weighted by its tie.
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = on_ties(
-        dir.path(),
-        "hegselmann_krause",
-        3,
-        "0 1 acquaintance 1\n1 2 friend 3\n",
-    );
-    let x = opinions(&sim);
-    sim.step(&[0.0; 3]).unwrap();
-    let want = [
-        (x[0] + x[1]) / 2.0,
-        (x[1] + x[0] + 3.0 * x[2]) / 5.0,
-        (x[2] + 3.0 * x[1]) / 4.0,
-    ];
-    for (got, want) in opinions(&sim).iter().zip(want) {
-        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    // The same weights come from ties of weight 1 and the trust in their relationships.
+    for (settings, edges) in [
+        ("", "0 1 acquaintance 0.5\n1 2 friend 3\n"),
+        (
+            "trust = { stranger = 0.5, friend = 3.0 }",
+            "0 1 stranger 1\n1 2 friend 1\n",
+        ),
+    ] {
+        let mut sim = on_ties(dir.path(), "hegselmann_krause", settings, 3, edges);
+        let x = opinions(&sim);
+        sim.step(&[0.0; 3]).unwrap();
+        let want = [
+            (x[0] + 0.5 * x[1]) / 1.5,
+            (x[1] + 0.5 * x[0] + 3.0 * x[2]) / 4.5,
+            (x[2] + 3.0 * x[1]) / 4.0,
+        ];
+        for (got, want) in opinions(&sim).iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{settings}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn trust_in_a_relationship_scales_the_pull_of_an_encounter_like_a_weight() {
+    // Two friends of weight 1: a trust of 3 in friends makes them meet in the middle (as a
+    // weight of 3 does); a trust of 0 in strangers leaves strangers where they are.
+    let dir = tempfile::tempdir().unwrap();
+    for (settings, edges, factor) in [
+        ("trust = { friend = 3.0 }", "0 1 friend 1\n", 0.0),
+        ("trust = { stranger = 0.0 }", "0 1 stranger 1\n", 1.0),
+        ("trust = { stranger = 0.0 }", "0 1 friend 1\n", 0.25),
+    ] {
+        let mut sim = on_ties(dir.path(), "deffuant", settings, 2, edges);
+        let before = opinions(&sim);
+        sim.step(&[0.0, 0.0]).unwrap();
+        let after = opinions(&sim);
+        let want = (before[1] - before[0]) * factor;
+        assert!(
+            (after[1] - after[0] - want).abs() < 1e-6,
+            "{settings}, {edges}: {before:?} → {after:?}"
+        );
     }
 }

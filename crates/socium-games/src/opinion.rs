@@ -12,12 +12,13 @@
 //!   random agent i meets a uniformly random neighbour j; i moves `x_i += μ_ij(e_j − x_i)` if
 //!   `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against what was expressed before
 //!   either moved, where `μ_ij = min(μ · w_ij, 0.5)` scales μ (in (0, 0.5]) by the weight of
-//!   their tie (1 for an acquaintance: the published model). Between sincere agents the test is symmetric and the sum of
+//!   their tie times the `trust` in its relationship (all 1 by default: the published model). Between sincere agents the test is symmetric and the sum of
 //!   opinions is kept; from uniform opinions on a complete graph the final clusters number about
 //!   ⌊1/(2ε)⌋, one at the mean for ε ≥ 0.5.
 //! - `hegselmann_krause`: synchronously, each agent moves to the mean of its own opinion and the
 //!   expressions of its neighbours within ε of it (`|x_i − e_j| ≤ ε`), each neighbour weighted by
-//!   its tie (all 1 on a drawn graph: the published model). Between sincere agents
+//!   its tie and the trust in its relationship (all 1 by default on a drawn graph: the published
+//!   model). Between sincere agents
 //!   opinions never leave the convex hull of the start; large ε gives consensus, small ε
 //!   fragmentation.
 //!
@@ -33,10 +34,10 @@ use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimId, DimensionInfo, Done,
-    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
-    RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice, StrategyInfo,
-    UtteranceId, Utterances,
-    bounded::{Count, HalfRate, UnitPositive},
+    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt,
+    Relationship, Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
+    StrategyChoice, StrategyInfo, UtteranceId, Utterances,
+    bounded::{Count, HalfRate, NonNegative, UnitPositive},
     clusters, tie_distance,
 };
 
@@ -63,6 +64,62 @@ pub struct OpinionConfig {
     pub mu: HalfRate,
     /// Steps per episode.
     pub rounds: Count,
+    /// How much a tie of each relationship weighs, times the tie's weight.
+    pub trust: Trust,
+}
+
+/// How much an agent heeds a tie of each relationship (`[game.opinion] trust`): a factor on the
+/// tie's weight, 1 for every kind by default (the published models).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Trust {
+    /// A stranger's tie.
+    pub stranger: NonNegative,
+    /// A tie to someone known by name.
+    pub know_by_name: NonNegative,
+    /// An acquaintance's tie.
+    pub acquaintance: NonNegative,
+    /// A friend's tie.
+    pub friend: NonNegative,
+    /// A romantic partner's tie.
+    pub romantic: NonNegative,
+    /// A family tie.
+    pub family: NonNegative,
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        let one = NonNegative::new(1.0).expect("in range");
+        Trust {
+            stranger: one,
+            know_by_name: one,
+            acquaintance: one,
+            friend: one,
+            romantic: one,
+            family: one,
+        }
+    }
+}
+
+impl Trust {
+    /// The factor on a tie of `kind`.
+    fn of(&self, kind: Relationship) -> f64 {
+        match kind {
+            Relationship::Stranger => self.stranger,
+            Relationship::KnowByName => self.know_by_name,
+            Relationship::Acquaintance => self.acquaintance,
+            Relationship::Friend => self.friend,
+            Relationship::Romantic => self.romantic,
+            Relationship::Family => self.family,
+        }
+        .get()
+    }
+
+    /// Whether ties of `graph` may weigh other than 1: some tie is not a default one, or some
+    /// kind is trusted other than fully.
+    fn weighs(&self, graph: &SocialGraph) -> bool {
+        !graph.default_ties() || *self != Trust::default()
+    }
 }
 
 impl Default for OpinionConfig {
@@ -72,6 +129,7 @@ impl Default for OpinionConfig {
             epsilon: UnitPositive::new(0.2).expect("in range"),
             mu: HalfRate::new(0.5).expect("in range"),
             rounds: Count::new(200).expect("in range"),
+            trust: Trust::default(),
         }
     }
 }
@@ -424,8 +482,9 @@ fn deffuant(
 ) {
     let n = state.opinions.len();
     let (epsilon, mu) = (state.config.epsilon.get(), state.config.mu.get());
-    // Read the ties' weights only where some tie is not the default (a drawn graph's are all 1).
-    let weighted = !graph.default_ties();
+    // Read the ties only where one may weigh other than 1 (a drawn graph's are all 1).
+    let trust = state.config.trust;
+    let weighted = trust.weighs(graph);
     for _ in 0..n {
         let i = rng.pairing.random_range(0..n);
         let Some(j) = graph.random_neighbour(AgentId(i as u32), &mut rng.pairing) else {
@@ -450,7 +509,7 @@ fn deffuant(
         // The tie's weight scales the pull (a friend's counts more than an acquaintance's), up
         // to meeting in the middle.
         let rate = match weighted {
-            true => (mu * weight(graph, i, j)).min(0.5),
+            true => (mu * weight(graph, &trust, i, j)).min(0.5),
             false => mu,
         };
         // Both hear what the other expressed before either moved.
@@ -489,7 +548,8 @@ fn hegselmann_krause(
         express(utterances, events, a, Audience::All, e);
     }
     let mut next = state.opinions.clone();
-    if graph.is_complete() && graph.default_ties() {
+    let trust = state.config.trust;
+    if graph.is_complete() && !trust.weighs(graph) {
         let mut sorted = expressed.clone();
         sorted.sort_by(f64::total_cmp);
         let mut prefix = Vec::with_capacity(n + 1);
@@ -523,7 +583,7 @@ fn hegselmann_krause(
                 heard_sum += e;
                 heard += 1;
                 if (e - x).abs() <= epsilon {
-                    let w = weight(graph, a, b.index());
+                    let w = weight(graph, &trust, a, b.index());
                     sum += w * e;
                     weights += w;
                     count += 1;
@@ -558,11 +618,11 @@ fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     }
 }
 
-/// The weight of the tie between `a` and `b`, at least 0.
-fn weight(graph: &SocialGraph, a: usize, b: usize) -> f64 {
+/// The weight of the tie between `a` and `b` (at least 0) times the trust in its kind.
+fn weight(graph: &SocialGraph, trust: &Trust, a: usize, b: usize) -> f64 {
     graph
         .tie(AgentId(a as u32), AgentId(b as u32))
-        .map_or(0.0, |t| f64::from(t.weight).max(0.0))
+        .map_or(0.0, |t| f64::from(t.weight).max(0.0) * trust.of(t.kind))
 }
 
 /// At the last round: clusters, polarisation, tie distance and mean opinion; the episode ends.
