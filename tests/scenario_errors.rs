@@ -288,7 +288,7 @@ fn labels_name_one_setup() {
          [[agents]]\nstrategy = \"gtft\"\nparams = {{ generosity = 0.5 }}\n"
     );
     let s = Scenario::parse(&text, Path::new("ok.toml")).unwrap();
-    let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
+    let labels: Vec<&str> = s.config.agents.iter().map(|a| &*a.label).collect();
     assert_eq!(labels, ["gtft", "gtft(generosity=0.5)"]);
 }
 

@@ -102,6 +102,28 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// A scenario's set-up (reading it, building the Sim: its agents, first reset and graph) and
+    /// then its episodes, timed apart, once and cold, as `socium run` meets them: run it in fresh
+    /// processes (benches/million_agents.sh alternates 100,000 and 1,000,000 agents).
+    Setup {
+        /// The scenario (every agent scripted or random).
+        scenario: PathBuf,
+        /// Override a scenario value, checked like the file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+    },
+}
+
+#[derive(Serialize)]
+struct SetupReport {
+    agents: usize,
+    steps: u64,
+    /// Reading and checking the scenario.
+    load_seconds: f64,
+    /// Building the Sim, its first reset and its graph.
+    build_seconds: f64,
+    /// Playing its episodes.
+    play_seconds: f64,
 }
 
 #[derive(Serialize)]
@@ -593,6 +615,33 @@ pub fn run(bench: Bench) -> Result<()> {
                     report.generations_per_second
                 );
             }
+        }
+        Bench::Setup { scenario, set } => {
+            let start = Instant::now();
+            let s = load(&scenario, &set)?;
+            let loaded = start.elapsed();
+            let mut sim = s.sim()?;
+            let built = start.elapsed();
+            let mut steps = 0;
+            socium_scenario::play(
+                &s,
+                &mut sim,
+                |_| Ok(()),
+                |_| {},
+                |_| Ok(()),
+                |_, record| {
+                    steps += record.steps;
+                    Ok(())
+                },
+            )?;
+            let report = SetupReport {
+                agents: s.config.agents.len(),
+                steps,
+                load_seconds: loaded.as_secs_f64(),
+                build_seconds: (built - loaded).as_secs_f64(),
+                play_seconds: (start.elapsed() - built).as_secs_f64(),
+            };
+            println!("{}", serde_json::to_string(&report)?);
         }
         Bench::Scenario {
             scenario,

@@ -226,8 +226,9 @@ impl StrategyInfo {
 pub struct AgentSpec {
     /// Who acts for it.
     pub controller: Controller,
-    /// Group label for tables (defaults to the controller's name).
-    pub label: String,
+    /// Group label for tables (defaults to the controller's name), shared by the group's agents
+    /// (a million agents' specs are copied without a million strings).
+    pub label: std::sync::Arc<str>,
     /// How it weighs the others' rewards into its own scalar reward.
     pub social: Social,
 }

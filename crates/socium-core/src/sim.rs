@@ -202,7 +202,7 @@ impl Setup {
                 found,
             });
         }
-        let labels: Vec<&str> = config.agents.iter().map(|a| a.label.as_str()).collect();
+        let labels: Vec<&str> = config.agents.iter().map(|a| &*a.label).collect();
         for dim in &config.rewards {
             dim.transform
                 .check(&labels)

@@ -323,7 +323,7 @@ mod tests {
     fn agents(labels: &[&str]) -> Agents {
         let spec = |l: &&str| AgentSpec {
             controller: Controller::External,
-            label: (*l).to_owned(),
+            label: (*l).into(),
             social: Default::default(),
         };
         Agents::new(labels.iter().map(spec).collect())

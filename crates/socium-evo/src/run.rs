@@ -196,7 +196,7 @@ pub fn run_scenario(
         progress,
     )?;
     Ok(ScenarioRun {
-        labels: types.into_iter().map(|t| t.label).collect(),
+        labels: types.into_iter().map(|t| t.label.to_string()).collect(),
         parameters,
         generations,
     })

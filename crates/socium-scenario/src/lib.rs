@@ -228,7 +228,7 @@ impl Scenario {
         if (parsed.agents.get_ref().iter()).any(|g| models(g.get_ref())) {
             let stand_in = AgentSpec {
                 controller: Controller::External,
-                label: String::new(),
+                label: "".into(),
                 social: Default::default(),
             };
             let stand_ins = vec![stand_in; total];
@@ -319,7 +319,7 @@ impl Scenario {
                 dim.weight = w.get();
             }
             if let Some(t) = table.transform {
-                let labels: Vec<&str> = agents.iter().map(|a| a.label.as_str()).collect();
+                let labels: Vec<&str> = agents.iter().map(|a| &*a.label).collect();
                 t.check(&labels).map_err(|m| at(name.span(), m))?;
                 dim.transform = t;
             }
@@ -529,7 +529,7 @@ impl Scenario {
         let episodes = meta
             .episodes
             .map_or_else(|| game.default_episodes(agents.len()), |e| e.get() as u64);
-        let labels: Vec<&str> = agents.iter().map(|a| a.label.as_str()).collect();
+        let labels: Vec<&str> = agents.iter().map(|a| &*a.label).collect();
         // What keeps per-agent records across episodes, so that a timeline may not change the
         // number of agents.
         let per_agent = [
@@ -732,9 +732,7 @@ fn resolve_timeline(
             );
             return Err(at(span, message));
         }
-        let changed: Vec<&str> = (scenario.config.agents.iter())
-            .map(|a| a.label.as_str())
-            .collect();
+        let changed: Vec<&str> = (scenario.config.agents.iter()).map(|a| &*a.label).collect();
         if generations.is_some() && changed != labels {
             let message = format!(
                 "the change at generation {value} relabels the agents: an evolving population \
@@ -945,7 +943,7 @@ fn agent_spec(
     });
     Ok(AgentSpec {
         controller,
-        label,
+        label: label.into(),
         social: group.social.unwrap_or_default(),
     })
 }

@@ -204,7 +204,7 @@ mod tests {
     fn overrides_change_values_and_add_keys() {
         let s = with(&["seed=42", "agents[1].strategy=wsls", "agents[0].count=3"]).unwrap();
         assert_eq!(s.config.seed, 42);
-        let labels: Vec<&str> = s.config.agents.iter().map(|a| a.label.as_str()).collect();
+        let labels: Vec<&str> = s.config.agents.iter().map(|a| &*a.label).collect();
         assert_eq!(labels, ["tft", "tft", "tft", "wsls"]);
         let s = with(&[
             "agents[0].count=3",

@@ -287,14 +287,21 @@ pub struct EpisodeRecord {
     pub values: Option<ValueStats>,
 }
 
-/// A member's totals over the episodes it played: the `p`-th agent of its group.
-#[derive(Clone, Debug, Default)]
-struct MemberTotals {
-    episodes: u64,
-    returns: f64,
+/// A group's members' totals over the episodes each played, member by member (the `p`-th agent
+/// of the group is member `p`), in flat arrays: a million agents make a million members.
+#[derive(Debug)]
+struct Group {
+    label: String,
+    controller: String,
+    /// Its agents now.
+    agents: usize,
+    episodes: Vec<u64>,
+    returns: Vec<f64>,
+    /// `[members × dims]`.
     raw: Vec<f64>,
+    /// `[members × dims]`.
     components: Vec<f64>,
-    faults: u64,
+    faults: Vec<u64>,
 }
 
 /// The run's groups (labels, in order of first appearance) and, for the agents now playing, which
@@ -302,8 +309,7 @@ struct MemberTotals {
 /// episode after episode, whatever a timeline does to the number of agents.
 struct Membership {
     dims: usize,
-    /// Label, controller, agents now, and each member's totals.
-    groups: Vec<(String, String, usize, Vec<MemberTotals>)>,
+    groups: Vec<Group>,
     /// Per agent now: its group and its place in it.
     slots: Vec<(usize, usize)>,
 }
@@ -322,31 +328,52 @@ impl Membership {
     /// Places the agents of a (new) setup in their groups, adding a group for a new label.
     fn assign(&mut self, agents: &[AgentSpec]) {
         for group in &mut self.groups {
-            group.2 = 0;
+            group.agents = 0;
         }
         self.slots.clear();
+        self.slots.reserve(agents.len());
+        let mut g = 0;
         for agent in agents {
-            let g = match self.groups.iter().position(|g| g.0 == agent.label) {
-                Some(g) => g,
-                None => {
-                    self.groups
-                        .push((agent.label.clone(), String::new(), 0, Vec::new()));
-                    self.groups.len() - 1
-                }
-            };
-            let group = &mut self.groups[g];
-            group.1 = agent.controller.name().to_owned();
-            let p = group.2;
-            group.2 += 1;
-            if group.3.len() <= p {
-                let zeros = vec![0.0; self.dims];
-                group.3.push(MemberTotals {
-                    raw: zeros.clone(),
-                    components: zeros,
-                    ..MemberTotals::default()
-                });
+            // Agents come group by group: look further only when the label changes.
+            if self
+                .groups
+                .get(g)
+                .is_none_or(|group| *group.label != *agent.label)
+            {
+                g = match self.groups.iter().position(|g| *g.label == *agent.label) {
+                    Some(g) => g,
+                    None => {
+                        self.groups.push(Group {
+                            label: agent.label.to_string(),
+                            controller: String::new(),
+                            agents: 0,
+                            episodes: Vec::new(),
+                            returns: Vec::new(),
+                            raw: Vec::new(),
+                            components: Vec::new(),
+                            faults: Vec::new(),
+                        });
+                        self.groups.len() - 1
+                    }
+                };
             }
-            self.slots.push((g, p));
+            let group = &mut self.groups[g];
+            // The group's controller is its last agent's.
+            let name = agent.controller.name();
+            if group.controller != name {
+                group.controller = name.to_owned();
+            }
+            self.slots.push((g, group.agents));
+            group.agents += 1;
+        }
+        let d = self.dims;
+        for group in &mut self.groups {
+            let members = group.agents.max(group.returns.len());
+            group.episodes.resize(members, 0);
+            group.returns.resize(members, 0.0);
+            group.raw.resize(members * d, 0.0);
+            group.components.resize(members * d, 0.0);
+            group.faults.resize(members, 0);
         }
     }
 
@@ -354,36 +381,45 @@ impl Membership {
     fn add(&mut self, record: &EpisodeRecord) {
         let d = self.dims;
         for (a, &(g, p)) in self.slots.iter().enumerate() {
-            let member = &mut self.groups[g].3[p];
-            member.episodes += 1;
-            member.returns += record.returns[a];
-            let row = a * d..(a + 1) * d;
-            (member.raw.iter_mut().zip(&record.raw[row.clone()])).for_each(|(t, r)| *t += r);
-            (member.components.iter_mut().zip(&record.components[row])).for_each(|(t, c)| *t += c);
-            member.faults += u64::from(record.faults[a]);
+            let group = &mut self.groups[g];
+            group.episodes[p] += 1;
+            group.returns[p] += record.returns[a];
+            let (member, row) = (p * d..(p + 1) * d, a * d..(a + 1) * d);
+            (group.raw[member.clone()]
+                .iter_mut()
+                .zip(&record.raw[row.clone()]))
+            .for_each(|(t, r)| *t += r);
+            (group.components[member]
+                .iter_mut()
+                .zip(&record.components[row]))
+            .for_each(|(t, c)| *t += c);
+            group.faults[p] += u64::from(record.faults[a]);
         }
     }
 
     /// Each group's means per agent and episode played; `agents` is its size at the run's end.
     fn summaries(self, dims: &[&str]) -> Vec<GroupSummary> {
+        let d = dims.len();
         (self.groups.into_iter())
-            .map(|(label, controller, agents, members)| {
-                let per = members.iter().map(|m| m.episodes).sum::<u64>().max(1) as f64;
-                let mean =
-                    |of: &dyn Fn(&MemberTotals) -> f64| members.iter().map(of).sum::<f64>() / per;
-                let by_dimension = |of: fn(&MemberTotals) -> &Vec<f64>| {
+            .map(|group| {
+                let per = group.episodes.iter().sum::<u64>().max(1) as f64;
+                // Member by member, each member's total over its episodes.
+                let by_dimension = |totals: &[f64]| {
                     (dims.iter().enumerate())
-                        .map(|(k, d)| ((*d).to_owned(), mean(&|m| of(m)[k])))
+                        .map(|(k, name)| {
+                            let sum = totals.iter().skip(k).step_by(d).sum::<f64>();
+                            ((*name).to_owned(), sum / per)
+                        })
                         .collect()
                 };
                 GroupSummary {
-                    label,
-                    controller,
-                    agents,
-                    mean_return: mean(&|m| m.returns),
-                    mean_rewards: by_dimension(|m| &m.raw),
-                    mean_components: by_dimension(|m| &m.components),
-                    faults: members.iter().map(|m| m.faults).sum(),
+                    mean_return: group.returns.iter().sum::<f64>() / per,
+                    mean_rewards: by_dimension(&group.raw),
+                    mean_components: by_dimension(&group.components),
+                    faults: group.faults.iter().sum(),
+                    label: group.label,
+                    controller: group.controller,
+                    agents: group.agents,
                 }
             })
             .collect()
@@ -574,7 +610,10 @@ pub fn run(
         faults: 0,
     });
     let heard = RefCell::new(Vec::new());
-    let labels: Vec<String> = {
+    // The judge and attribution name the agents.
+    let labels: Vec<String> = if scenario.judge.is_none() && scenario.attribution.is_none() {
+        Vec::new()
+    } else {
         let agents = sim.env().agents();
         agents.ids().map(|a| agents.label(a).to_owned()).collect()
     };

@@ -709,7 +709,7 @@ mod tests {
             let choice = info.choose(params.iter().copied()).unwrap();
             let spec = AgentSpec {
                 controller: Controller::Scripted(choice),
-                label: name.to_string(),
+                label: (*name).into(),
                 social: Default::default(),
             };
             out.extend(std::iter::repeat_n(spec, count));
