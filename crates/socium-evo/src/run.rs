@@ -344,6 +344,7 @@ struct Played {
     phase: usize,
     /// The population it was built for.
     key: PopulationKey,
+    /// Its env, as the last generation left it.
     sim: Sim,
 }
 
