@@ -334,25 +334,46 @@ impl Memo {
     }
 }
 
-/// Plays generation `g`'s episodes with `agents`, and returns their outcome and the graph they
-/// were played on (when it is not complete).
-fn play(
+/// The Sim a generation played on, kept for the next: a generation that plays the same population
+/// in the same phase (every generation once a type has fixated) resets it with its own seed
+/// instead of building a World and its schedule anew. A seeded reset puts a Sim exactly where a
+/// fresh one starts, whatever it played before (`tests/conformance.rs`), so the outcome is the
+/// same bit for bit.
+struct Played {
+    /// The phase it was built for.
+    phase: usize,
+    /// The population it was built for.
+    key: PopulationKey,
+    /// Its env, as the last generation left it.
+    sim: Sim,
+}
+
+/// A Sim of `game` seeded for generation `g`, with `agents`.
+fn generation_sim(
     game: &dyn Game,
     base: &SimConfig,
     agents: Vec<AgentSpec>,
     seed: u64,
     g: usize,
-    episodes: usize,
-    last_game: Option<u32>,
-) -> Result<(Outcome, Option<SocialGraph>), EvolveError> {
-    let n = agents.len();
+) -> Result<Sim, SimError> {
     let config = SimConfig {
         agents,
         seed: derive_seed(seed, g as u64),
         transcript: false,
         ..base.clone()
     };
-    let mut sim = Sim::new(game, config)?;
+    Sim::new(game, config)
+}
+
+/// Plays generation `g`'s episodes on `sim` (seeded for `g`, just reset), and returns their
+/// outcome and the graph they were played on (when it is not complete).
+fn play(
+    sim: &mut Sim,
+    g: usize,
+    episodes: usize,
+    last_game: Option<u32>,
+) -> Result<(Outcome, Option<SocialGraph>), EvolveError> {
+    let n = sim.agent_count();
     let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
     let dims = sim.env().reward_dimensions().len();
     let reputation = sim
@@ -471,6 +492,7 @@ pub fn evolve(
     let mut memo = Memo::new(MEMO_CAPACITY);
     let mut graph: Option<SocialGraph> = None;
     let mut phase_played = None;
+    let mut played: Option<Played> = None;
     for g in start..evolution.generations {
         let at = phases
             .iter()
@@ -514,15 +536,24 @@ pub fn evolve(
         let outcome = match memo.get(&key).filter(|_| memoize) {
             Some(outcome) => outcome.clone(),
             None => {
-                let (outcome, played_on) = play(
-                    game,
-                    base,
-                    agents,
-                    seed,
-                    g,
-                    evolution.episodes,
-                    evolution.last_game,
-                )?;
+                let sim = match played.as_mut() {
+                    Some(p) if p.phase == at && p.key == key => {
+                        p.sim.reset(Some(derive_seed(seed, g as u64)));
+                        &mut p.sim
+                    }
+                    _ => {
+                        let sim = generation_sim(game, base, agents, seed, g)?;
+                        let key = key.clone();
+                        &mut played
+                            .insert(Played {
+                                phase: at,
+                                key,
+                                sim,
+                            })
+                            .sim
+                    }
+                };
+                let (outcome, played_on) = play(sim, g, evolution.episodes, evolution.last_game)?;
                 graph = played_on;
                 if memoize {
                     memo.remember(key, &outcome);

@@ -10,18 +10,30 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// benches/moran_tft_alld.toml (5 TFT, 5 ALLD, 50 turns, 9 episodes a generation) with its tit
-/// for tat written as `tft`.
-fn moran(tft: &str, generations: u32) -> Scenario {
-    let file = root().join("benches/moran_tft_alld.toml");
-    let text = std::fs::read_to_string(&file)
+/// benches/moran_tft_alld.toml (5 TFT, 5 ALLD, 50 turns, every pair once a generation) playing
+/// `generations` generations: as it is, one episode of all 45 matches at once, or `by_round`, 9
+/// episodes of one round of the round robin each.
+fn moran_text(generations: u32, by_round: bool) -> String {
+    let text = std::fs::read_to_string(root().join("benches/moran_tft_alld.toml"))
         .unwrap()
-        .replace("strategy = \"tft\"", tft)
         .replace(
             "generations = 1000",
             &format!("generations = {generations}"),
         );
-    Scenario::parse(&text, &file).unwrap()
+    assert!(text.contains("matches = \"at_once\"\n") && text.contains("episodes = 1\n"));
+    match by_round {
+        true => text
+            .replace("matches = \"at_once\"\n", "")
+            .replace("episodes = 1\n", "episodes = 9\n"),
+        false => text,
+    }
+}
+
+/// The Moran benchmark by round (9 episodes a generation, one match a step: the observation a
+/// policy of one match reads) with its tit for tat written as `tft`.
+fn moran(tft: &str, generations: u32) -> Scenario {
+    let text = moran_text(generations, true).replace("strategy = \"tft\"", tft);
+    Scenario::parse(&text, &root().join("benches/moran_tft_alld.toml")).unwrap()
 }
 
 #[test]
@@ -43,23 +55,48 @@ fn a_generation_of_nine_episodes_plays_every_pair_once() {
 }
 
 #[test]
+fn each_agents_payoff_of_the_matches_at_once_is_its_sum_over_the_nine_rounds() {
+    // What selection reads: every agent's payoff (its fitness) from the benchmark's one episode
+    // of all matches at once equals its payoffs summed over the 9 episodes by round, agent by
+    // agent, for a mixed population whatever the seed.
+    let payoffs = |by_round: bool, seed: u64| {
+        let s = Scenario::parse(&moran_text(1, by_round), Path::new("moran.toml")).unwrap();
+        let mut sim = s.sim().unwrap();
+        sim.reset(Some(seed));
+        let n = sim.agent_count();
+        let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
+        let mut sums = vec![0.0; n];
+        for episode in 0..s.evolution.as_ref().unwrap().episodes.get() {
+            if episode > 0 {
+                sim.reset(None);
+            }
+            while !sim.env().is_done() {
+                sim.step(&actions).unwrap();
+            }
+            for (sum, p) in sums.iter_mut().zip(sim.env().episode_raw_rewards()) {
+                *sum += p;
+            }
+        }
+        sums
+    };
+    for seed in 0..4 {
+        let at_once = payoffs(false, seed);
+        assert_eq!(at_once, payoffs(true, seed), "seed {seed}");
+        // TFT: 4 × 150 + 5 × 49; ALLD: 5 × 54 + 4 × 50.
+        assert_eq!(at_once, [[845.0; 5], [470.0; 5]].concat());
+    }
+}
+
+#[test]
 fn one_episode_of_every_match_at_once_evolves_as_the_nine_rounds() {
     // The same generations, remembered or played, whether a generation is 9 rounds of the round
     // robin or one episode of all its matches at once (deterministic players: equal payoffs; the
     // cooperation rate is averaged differently, so equal up to rounding).
     for memoize in [true, false] {
         let history = |at_once: bool| {
-            let file = root().join("benches/moran_tft_alld.toml");
-            let mut text = std::fs::read_to_string(&file)
-                .unwrap()
-                .replace("generations = 1000", "generations = 60")
+            let text = moran_text(60, !at_once)
                 .replace("[evolution]", &format!("[evolution]\nmemoize = {memoize}"));
-            if at_once {
-                text = text
-                    .replace("turns = 50", "turns = 50\nmatches = \"at_once\"")
-                    .replace("episodes = 9", "episodes = 1");
-            }
-            let s = Scenario::parse(&text, &file).unwrap();
+            let s = Scenario::parse(&text, Path::new("moran.toml")).unwrap();
             run_scenario(&s, 1, 3, None, &|| ()).unwrap().generations
         };
         let (by_round, at_once) = (history(false), history(true));
@@ -84,15 +121,11 @@ fn remembered_populations_give_the_same_history_as_played_ones() {
     // graph and on a ring lattice (where the Moran updates follow the graph).
     for graph in ["", "[graph.ring_lattice]\nk = 4\n"] {
         let played = |memoize: bool| {
-            let file = root().join("benches/moran_tft_alld.toml");
-            let text = std::fs::read_to_string(&file)
-                .unwrap()
-                .replace("generations = 1000", "generations = 120")
-                .replace(
-                    "[evolution]",
-                    &format!("{graph}[evolution]\nmemoize = {memoize}"),
-                );
-            let s = Scenario::parse(&text, &file).unwrap();
+            let text = moran_text(120, false).replace(
+                "[evolution]",
+                &format!("{graph}[evolution]\nmemoize = {memoize}"),
+            );
+            let s = Scenario::parse(&text, Path::new("moran.toml")).unwrap();
             run_scenario(&s, 1, 3, None, &|| ()).unwrap().generations
         };
         let remembered = played(true);
@@ -370,12 +403,8 @@ fn socium_evolve_applies_a_change_from_its_generation_on() {
     // byte; from 4 on each generation's mean payoff is the closed form's with the new R, for the
     // counts it started with.
     let with = |timeline: &str| {
-        let s = moran("strategy = \"tft\"", 8);
-        let text = std::fs::read_to_string(root().join("benches/moran_tft_alld.toml"))
-            .unwrap()
-            .replace("generations = 1000", "generations = 8")
-            + timeline;
-        Scenario::parse(&text, &s.file).unwrap()
+        let text = moran_text(8, false) + timeline;
+        Scenario::parse(&text, Path::new("moran.toml")).unwrap()
     };
     let plain = run_scenario(&with(""), 0, 7, None, &|| ()).unwrap();
     let changed = run_scenario(
