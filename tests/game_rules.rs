@@ -1,7 +1,7 @@
 //! Rules of the donor family that the docs promise, each checked on a run whose outcome is
 //! derived here: the repeated game's noise, continuation and generosity (binomial or geometric
 //! bounds, stated with their standard errors), image scoring's execution error and clamp, the
-//! norms' `good_fraction`.
+//! norms' `good_fraction`, the cultural game without a trace.
 
 use socium::scenario::{RunSummary, Scenario, run};
 use std::path::Path;
@@ -207,4 +207,21 @@ fn cultural_donors_on_a_ring_meet_a_neighbour_across_the_halves_or_sit_out() {
         donations > 0 && sat_out > 0,
         "{donations} donations, {sat_out} sat out"
     );
+}
+
+#[test]
+fn cultural_donors_without_a_trace_give_their_initial_share_every_round() {
+    // `trace_depth = 0`: no donor sees what its recipient gave, so a reciprocal donor gives its
+    // `initial` share (0.5 by default) of its resources every round (it panicked, reading a
+    // trace level the observation does not have).
+    let (_, made) = played(
+        2,
+        "[game.donor_cultural]\ntrace_depth = 0\nrounds = 4\ngames = 1\n\
+         [[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n",
+    );
+    assert_eq!(made.len(), 2 * 4 * 2, "2 episodes × 4 rounds × 2 donors");
+    for line in &made {
+        let text = line["text"].as_str().unwrap();
+        assert!(text.contains("(50%)"), "{text}");
+    }
 }

@@ -288,7 +288,7 @@ impl Strategy {
     /// The recipient's last share, if the trace shows one.
     fn last_share(obs: &[f32]) -> Option<f64> {
         let level = &obs[obs::TRACE..];
-        (level.len() >= obs::LEVEL && level[2] > 0.0).then_some(level[0] as f64)
+        (level.len() >= obs::LEVEL && level[2] > 0.0).then(|| f64::from(level[0]))
     }
 
     /// The move and share for an observation row.
