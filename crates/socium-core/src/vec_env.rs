@@ -97,11 +97,14 @@ struct Layout {
     dims: usize,
 }
 
-/// Agents a block holds at most, all envs together: a block's per-env state (a few hundred bytes
-/// to a few kilobytes an agent: observations, utterances, ledger, game state) then stays within a
-/// core's L2 cache across the systems of one run of its schedule, while the fixed cost of the run
-/// (about a microsecond) is shared by many envs.
-const AGENTS_PER_BLOCK: usize = 1024;
+/// Agents a block holds at most, all envs together: the fixed cost of a run of a block's schedule
+/// is shared by many envs, and each system sweeps long runs of its envs' components, which the
+/// hardware prefetches, while a block's state (a few hundred bytes to a few kilobytes an agent)
+/// stays within the L3 cache across the systems of one run. Measured on the cultural donor game
+/// (12 agents an env, one thread, 2 MiB L2 and 32 MiB L3; docs/BENCHMARKS.md): against 1,024
+/// agents, 4,096 gave 13% more decisions/s at 4,096 envs and 3% at 1,024, 256 gave a quarter
+/// less, 16,384 no more.
+const AGENTS_PER_BLOCK: usize = 4096;
 
 /// Envs per block for `envs` envs of `agents` agents: at most [`AGENTS_PER_BLOCK`] agents a
 /// block, and at least two blocks per thread, so both stay busy. Results do not depend on it.
