@@ -346,6 +346,28 @@ fn median(xs: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Plays every episode of `s` on `sim`, counting steps and decisions.
+fn play_all(s: &Scenario, sim: &mut socium_core::Sim) -> Result<Counts> {
+    let mut counts = Counts::default();
+    socium_scenario::play(
+        s,
+        sim,
+        |_| Ok(()),
+        |_| {},
+        |_| Ok(()),
+        |episode, record| {
+            counts.steps += record.steps;
+            counts.decisions += record.utterances;
+            if record.played == episode {
+                counts.played_steps += record.steps;
+                counts.played_decisions += record.utterances;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(counts)
+}
+
 fn load(file: &Path, set: &[Override]) -> Result<Scenario> {
     let mut s = Scenario::load_with_overrides(file, set)?;
     s.config.transcript = false;
@@ -622,21 +644,10 @@ pub fn run(bench: Bench) -> Result<()> {
             let loaded = start.elapsed();
             let mut sim = s.sim()?;
             let built = start.elapsed();
-            let mut steps = 0;
-            socium_scenario::play(
-                &s,
-                &mut sim,
-                |_| Ok(()),
-                |_| {},
-                |_| Ok(()),
-                |_, record| {
-                    steps += record.steps;
-                    Ok(())
-                },
-            )?;
+            let counts = play_all(&s, &mut sim)?;
             let report = SetupReport {
                 agents: s.config.agents.len(),
-                steps,
+                steps: counts.steps,
                 load_seconds: loaded.as_secs_f64(),
                 build_seconds: (built - loaded).as_secs_f64(),
                 play_seconds: (start.elapsed() - built).as_secs_f64(),
@@ -651,26 +662,7 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let s = load(&scenario, &set)?;
             let mut sim = s.sim()?;
-            let mut play = || -> Result<Counts> {
-                let mut counts = Counts::default();
-                socium_scenario::play(
-                    &s,
-                    &mut sim,
-                    |_| Ok(()),
-                    |_| {},
-                    |_| Ok(()),
-                    |episode, record| {
-                        counts.steps += record.steps;
-                        counts.decisions += record.utterances;
-                        if record.played == episode {
-                            counts.played_steps += record.steps;
-                            counts.played_decisions += record.utterances;
-                        }
-                        Ok(())
-                    },
-                )?;
-                Ok(counts)
-            };
+            let mut play = || play_all(&s, &mut sim);
             play()?;
             let mut seconds = Vec::new();
             let mut counts = Counts::default();

@@ -471,6 +471,29 @@ fn replay_prints_an_episode_step_by_step() {
     assert!(settled[0].contains("listening "), "{replay}");
 }
 
+/// `socium bench setup` reports the agents, the steps played and the three phases' times (only
+/// their presence and sign are checked: speed is for benchmarks).
+#[test]
+fn bench_setup_times_reading_building_and_playing_apart() {
+    let o = socium(&[
+        "bench",
+        "setup",
+        "scenarios/leading_eight.toml",
+        "--set",
+        "agents[0].count=30",
+        "--set",
+        "episodes=2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // 30 + 10 agents; two episodes of the scenario's 100 rounds.
+    assert_eq!(report["agents"], 40);
+    assert_eq!(report["steps"], 200);
+    for phase in ["load_seconds", "build_seconds", "play_seconds"] {
+        assert!(report[phase].as_f64().unwrap() >= 0.0, "{report}");
+    }
+}
+
 /// `socium bench scenario` takes `--set`, and counts the steps and decisions it played apart from
 /// those a deterministic tournament repeats (only counts are checked: speed is for benchmarks).
 #[test]
