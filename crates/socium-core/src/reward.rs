@@ -299,23 +299,28 @@ impl StepRewards {
                 .for_each(|(t, x)| *t += *x as f32 as f64);
         }
         let own = column;
-        for (a, r) in own.iter_mut().enumerate() {
-            let row = a * d..(a + 1) * d;
-            *r = combine.combine(dims, &self.components[row.clone()]);
-            for (total, x) in self.episode_raw[row.clone()].iter_mut().zip(&self.raw[row]) {
-                *total += x;
+        for (r, components) in own.iter_mut().zip(self.components.chunks_exact(d)) {
+            *r = combine.combine(dims, components);
+        }
+        for (total, x) in self.episode_raw.iter_mut().zip(&self.raw) {
+            *total += x;
+        }
+        if !agents.any_social() {
+            for ((reward, total), &r) in self
+                .reward
+                .iter_mut()
+                .zip(&mut self.episode_return)
+                .zip(own.iter())
+            {
+                *reward = r as f32;
+                *total += r;
             }
+            return;
         }
         let total: f64 = own.iter().sum();
-        for (a, &x) in own.iter().enumerate() {
-            let r = match agents.any_social() {
-                true => {
-                    agents
-                        .social(AgentId(a as u32))
-                        .reward(AgentId(a as u32), own, graph, total)
-                }
-                false => x,
-            };
+        for a in 0..n {
+            let id = AgentId(a as u32);
+            let r = agents.social(id).reward(id, own, graph, total);
             self.reward[a] = r as f32;
             self.episode_return[a] += r;
         }
