@@ -347,7 +347,10 @@ fn a_change_at_a_step_that_cannot_be_made_is_refused_at_its_line() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`mafia`'s settings cannot change part-way through an episode"),
+        err.contains(
+            "`mafia`'s settings and its agents' strategies cannot change part-way through an \
+             episode (change them at an episode's start: leave `step` out)"
+        ),
         "{err}"
     );
 }

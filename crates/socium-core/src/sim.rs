@@ -105,8 +105,12 @@ pub enum SimError {
 /// is unchanged after any of these.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum RetuneError {
-    /// The game's settings cannot change part-way ([`crate::Rules::retune`] is `None`).
-    #[error("`{0}`'s settings cannot change part-way through an episode")]
+    /// The game's settings and strategies cannot change part-way ([`crate::Rules::retune`] is
+    /// `None`).
+    #[error(
+        "`{0}`'s settings and its agents' strategies cannot change part-way through an episode \
+         (change them at an episode's start: leave `step` out)"
+    )]
     Unsupported(&'static str),
     /// The game is another one, or its spaces with these agents differ.
     #[error("`{0}` with these agents does not keep the game's observation and action spaces")]
