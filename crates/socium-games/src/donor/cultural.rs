@@ -32,10 +32,10 @@ use bevy_ecs::prelude::*;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
-    Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId, PotentialInfo,
-    Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
-    StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Act, Actions, AgentId, AgentOf, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
+    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
+    PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
+    Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -795,26 +795,31 @@ static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
     summary: "own resources (restarting at each game's first round)",
 }];
 
+/// Every scripted agent decides, in the order of the World's storage, each env looked up once
+/// per run of its agents (as the norms game's `decide`: a strategy is a pure function of its row).
 fn decide(
-    mut envs: Query<(&EnvAgents, &State, &Turn, &Observations, &mut Actions), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>,
+    strategies: Query<(&AgentOf, &AgentId, &Strategy)>,
 ) {
-    for (agents, state, turn, obs, actions) in &mut envs {
-        let actions = actions.into_inner();
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            if !turn.is_acting(a) {
-                continue;
+    let mut here = None;
+    for (&AgentOf(env), &a, strategy) in &strategies {
+        if here.as_ref().is_none_or(|(e, _)| *e != env) {
+            here = Some((env, envs.get_mut(env).ok()));
+        }
+        let Some((_, Some((state, turn, obs, actions)))) = &mut here else {
+            continue;
+        };
+        if !turn.is_acting(a) {
+            continue;
+        }
+        let (kind, share) = strategy.decide(obs.0.row(a));
+        match actions.0.row_mut(a) {
+            [s] => *s = share as f32,
+            [k, s] => {
+                *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
+                *s = share as f32;
             }
-            let (kind, share) = strategy.decide(obs.0.row(a));
-            let row = actions.0.row_mut(a);
-            match row {
-                [s] => *s = share as f32,
-                [k, s] => {
-                    *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
-                    *s = share as f32;
-                }
-                _ => unreachable!("action rows have 1 or 2 entries"),
-            }
+            _ => unreachable!("action rows have 1 or 2 entries"),
         }
     }
 }

@@ -38,7 +38,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
+    Act, Actions, AgentId, AgentOf, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
     PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
     Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
@@ -729,16 +729,23 @@ fn pair_and_observe_env(
     }
 }
 
+/// Every scripted agent decides, in the order of the World's storage: an env's agents lie
+/// together there, so each env is looked up once per run of its agents, not each agent once per
+/// step (a strategy is a pure function of its row, so the order changes nothing).
 fn decide(
-    mut envs: Query<(&EnvAgents, &Turn, &Observations, &mut Actions), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    mut envs: Query<(&Turn, &Observations, &mut Actions), Stepping>,
+    strategies: Query<(&AgentOf, &AgentId, &Strategy)>,
 ) {
-    for (agents, turn, obs, actions) in &mut envs {
-        let actions = actions.into_inner();
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            if turn.is_acting(a) {
-                actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
-            }
+    let mut here = None;
+    for (&AgentOf(env), &a, strategy) in &strategies {
+        if here.as_ref().is_none_or(|(e, _)| *e != env) {
+            here = Some((env, envs.get_mut(env).ok()));
+        }
+        let Some((_, Some((turn, obs, actions)))) = &mut here else {
+            continue;
+        };
+        if turn.is_acting(a) {
+            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
         }
     }
 }
