@@ -159,36 +159,39 @@ fn on_ties(dir: &Path, model: &str, settings: &str, agents: usize, edges: &str) 
 }
 
 #[test]
-fn a_ties_weight_scales_the_pull_of_an_encounter() {
+fn a_ties_weight_and_the_trust_in_its_kind_scale_the_pull_of_an_encounter() {
     // Two agents: a step is two encounters, each moving both by μ·w of the gap (at most to the
     // middle), so the gap shrinks by (1 − 2μw)² a step: 0.5625 at w = 0.5, 0.25 at w = 1, and
-    // 0 at w = 3 (μw capped at 0.5: they meet in the middle).
+    // 0 at w = 3 (μw capped at 0.5: they meet in the middle). A tie's w is its weight times the
+    // trust in its relationship: a trust of 3 in friends acts as a weight of 3, a trust of 0 in
+    // strangers leaves strangers where they are and friends as they were.
     let dir = tempfile::tempdir().unwrap();
-    for (weight, factor) in [(0.5, 0.5625), (1.0, 0.25), (3.0, 0.0)] {
-        let mut sim = on_ties(
-            dir.path(),
-            "deffuant",
-            "",
-            2,
-            &format!("0 1 friend {weight}\n"),
-        );
+    for (settings, edges, factor) in [
+        ("", "0 1 friend 0.5\n", 0.5625),
+        ("", "0 1 friend 1\n", 0.25),
+        ("", "0 1 friend 3\n", 0.0),
+        ("trust = { friend = 3.0 }", "0 1 friend 1\n", 0.0),
+        ("trust = { stranger = 0.0 }", "0 1 stranger 1\n", 1.0),
+        ("trust = { stranger = 0.0 }", "0 1 friend 1\n", 0.25),
+    ] {
+        let mut sim = on_ties(dir.path(), "deffuant", settings, 2, edges);
         let before = opinions(&sim);
         sim.step(&[0.0, 0.0]).unwrap();
         let after = opinions(&sim);
         let want = (before[1] - before[0]) * factor;
         assert!(
             (after[1] - after[0] - want).abs() < 1e-6,
-            "w = {weight}: {before:?} → {after:?}"
+            "{settings}, {edges}: {before:?} → {after:?}"
         );
     }
 }
 
 #[test]
 fn hegselmann_krause_weighs_each_neighbour_by_its_tie() {
-    // A path 0 – 1 – 2 with weights 1 and 3, ε = 1 (everyone within): each agent moves to the
-    // mean of itself (weight 1) and its neighbours, each weighted by its tie.
+    // A path 0 – 1 – 2 with weights 0.5 and 3, ε = 1 (everyone within): each agent moves to the
+    // mean of itself (weight 1) and its neighbours, each weighted by its tie; the same weights
+    // come from ties of weight 1 and the trust in their relationships.
     let dir = tempfile::tempdir().unwrap();
-    // The same weights come from ties of weight 1 and the trust in their relationships.
     for (settings, edges) in [
         ("", "0 1 acquaintance 0.5\n1 2 friend 3\n"),
         (
@@ -207,27 +210,5 @@ fn hegselmann_krause_weighs_each_neighbour_by_its_tie() {
         for (got, want) in opinions(&sim).iter().zip(want) {
             assert!((got - want).abs() < 1e-6, "{settings}: {got} vs {want}");
         }
-    }
-}
-
-#[test]
-fn trust_in_a_relationship_scales_the_pull_of_an_encounter_like_a_weight() {
-    // Two friends of weight 1: a trust of 3 in friends makes them meet in the middle (as a
-    // weight of 3 does); a trust of 0 in strangers leaves strangers where they are.
-    let dir = tempfile::tempdir().unwrap();
-    for (settings, edges, factor) in [
-        ("trust = { friend = 3.0 }", "0 1 friend 1\n", 0.0),
-        ("trust = { stranger = 0.0 }", "0 1 stranger 1\n", 1.0),
-        ("trust = { stranger = 0.0 }", "0 1 friend 1\n", 0.25),
-    ] {
-        let mut sim = on_ties(dir.path(), "deffuant", settings, 2, edges);
-        let before = opinions(&sim);
-        sim.step(&[0.0, 0.0]).unwrap();
-        let after = opinions(&sim);
-        let want = (before[1] - before[0]) * factor;
-        assert!(
-            (after[1] - after[0] - want).abs() < 1e-6,
-            "{settings}, {edges}: {before:?} → {after:?}"
-        );
     }
 }
