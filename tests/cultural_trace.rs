@@ -96,13 +96,16 @@ fn the_trace_walks_back_through_recipients() {
 /// Who gave whom what in one round: `given[donor] = Some((share, recipient))`.
 type Round = Vec<Option<(f32, usize)>>;
 
-/// Plays one episode of 12 agents under `schedule = "notebook"`, agent `a` giving the share
-/// `(a + 1) / 16` every time it donates; returns each step's donations and each step's
-/// observation rows from before it.
-fn notebook_episode() -> (Vec<Round>, Vec<Vec<f32>>, usize) {
-    let toml = "[scenario]\nname = \"notebook\"\nseed = 5\n[game.donor_cultural]\n\
-                schedule = \"notebook\"\n[[agents]]\ncount = 12\ncontroller = \"external\"\n";
-    let mut sim: Sim = Scenario::parse(toml, Path::new("notebook.toml"))
+/// Plays one episode of 12 agents under `schedule = "notebook"` on `graph` (a scenario's graph
+/// table, or empty for the complete graph) with traces `depth` deep, agent `a` giving the share `(a + 1) / 16` every time it donates;
+/// returns each step's donations and each step's observation rows from before it.
+fn notebook_episode(graph: &str, depth: usize) -> (Vec<Round>, Vec<Vec<f32>>, usize) {
+    let toml = format!(
+        "[scenario]\nname = \"notebook\"\nseed = 5\n{graph}\n[game.donor_cultural]\n\
+         schedule = \"notebook\"\ntrace_depth = {depth}\n\
+         [[agents]]\ncount = 12\ncontroller = \"external\"\n"
+    );
+    let mut sim: Sim = Scenario::parse(&toml, Path::new("notebook.toml"))
         .unwrap()
         .sim()
         .unwrap();
@@ -133,7 +136,7 @@ fn a_donates(h: usize, game: usize, t: usize) -> bool {
 
 #[test]
 fn the_notebook_schedule_rotates_pairs_across_the_halves_for_12_agents() {
-    let (rounds, _, _) = notebook_episode();
+    let (rounds, _, _) = notebook_episode("", 3);
     let (n, h) = (12, 6);
     assert_eq!(rounds.len(), 2 * n, "two games of as many rounds as agents");
     // Name the agents as the rule does, from what was played: A the first round's donors, A_0
@@ -189,14 +192,34 @@ fn the_notebook_schedule_rotates_pairs_across_the_halves_for_12_agents() {
     }
 }
 
-#[test]
-fn under_the_notebook_schedule_the_trace_shows_each_recipients_last_donation() {
-    // The notebook (cells 13–16) shows the recipient's last donation, that donation's
-    // recipient's last donation before it, and so on: with a half donating twice in a row, the
-    // last donation is not always the round before.
-    let (rounds, seen, dim) = notebook_episode();
-    let n = 12;
-    let mut skipped_a_round = false;
+/// What [`walk_notebook_traces`] met: a trace that reached back past a doubled round, and
+/// traces cut short by an agent that sat out its last round as donor.
+struct Walked {
+    skipped_a_round: bool,
+    cut_short: usize,
+}
+
+/// Checks every donor's trace (`depth` levels) against a walk back through the episode: the
+/// recipient's donation in the last round its half donated, that donation's recipient's in the
+/// last round before, and so on, ending at an agent that sat that round out (its partner in the
+/// rotation not a neighbour) or at the start of the game.
+fn walk_notebook_traces(rounds: &[Round], seen: &[Vec<f32>], dim: usize, depth: usize) -> Walked {
+    let (n, h) = (12, 6);
+    // An agent's half, from any round it donated or received in.
+    let mut in_a = vec![None; n];
+    for (step, played) in rounds.iter().enumerate() {
+        let a_turn = a_donates(h, step / n, step % n);
+        for (d, given) in played.iter().enumerate() {
+            if let Some((_, r)) = given {
+                in_a[d] = Some(a_turn);
+                in_a[*r] = Some(!a_turn);
+            }
+        }
+    }
+    let mut walked = Walked {
+        skipped_a_round: false,
+        cut_short: 0,
+    };
     for (step, played) in rounds.iter().enumerate() {
         let (game, t) = (step / n, step % n);
         let this_game = &rounds[game * n..step];
@@ -204,16 +227,19 @@ fn under_the_notebook_schedule_the_trace_shows_each_recipients_last_donation() {
             let Some((_, r)) = given else { continue };
             let row = &seen[step][d * dim..(d + 1) * dim];
             let (mut who, mut before) = (Some(*r), t);
-            for level in 0..3 {
+            for level in 0..depth {
                 let entry = &row[obs::TRACE + 3 * level..obs::TRACE + 3 * level + 3];
                 let last = who.and_then(|w| {
-                    let at = (0..before).rev().find(|&u| this_game[u][w].is_some())?;
-                    Some((at, this_game[at][w].unwrap()))
+                    let at = (0..before)
+                        .rev()
+                        .find(|&u| Some(a_donates(h, game, u)) == in_a[w])?;
+                    walked.cut_short += this_game[at][w].is_none() as usize;
+                    Some((at, this_game[at][w]?))
                 });
                 match last {
                     Some((at, (share, next))) => {
                         assert_eq!(entry, [share, 0.0, 1.0], "step {step} level {level}");
-                        skipped_a_round |= at + 1 < before;
+                        walked.skipped_a_round |= at + 1 < before;
                         (who, before) = (Some(next), at);
                     }
                     None => {
@@ -224,10 +250,35 @@ fn under_the_notebook_schedule_the_trace_shows_each_recipients_last_donation() {
             }
         }
     }
+    walked
+}
+
+#[test]
+fn under_the_notebook_schedule_the_trace_shows_each_recipients_last_donation() {
+    // The notebook (cells 13–16) shows the recipient's last donation, that donation's
+    // recipient's last donation before it, and so on: with a half donating twice in a row, the
+    // last donation is not always the round before.
+    let (rounds, seen, dim) = notebook_episode("", 3);
+    let walked = walk_notebook_traces(&rounds, &seen, dim, 3);
     assert!(
-        skipped_a_round,
+        walked.skipped_a_round,
         "no trace reached back past a doubled round"
     );
+    // On the complete graph every donor meets its partner.
+    assert_eq!(walked.cut_short, 0);
+}
+
+/// On a sparse graph a donor whose partner in the rotation is not a neighbour sits the round
+/// out, and a trace that reaches it there ends, however deep the trace.
+#[test]
+fn a_donor_that_sat_out_ends_the_trace() {
+    let (rounds, seen, dim) = notebook_episode("[graph.erdos_renyi]\np = 0.5", 8);
+    let walked = walk_notebook_traces(&rounds, &seen, dim, 8);
+    assert!(
+        walked.cut_short > 0,
+        "no trace reached a donor that sat out"
+    );
+    assert!(walked.skipped_a_round);
 }
 
 #[test]

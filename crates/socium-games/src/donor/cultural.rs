@@ -337,15 +337,14 @@ impl Strategy {
     }
 }
 
-/// One donation in the history.
+/// One donation in a trace.
 #[derive(Clone, Copy, Debug)]
 struct Donation {
     /// Share given (negative for punishment, 0 for refusal), as donors see it in a trace: an
-    /// `f32`, so that a donation takes 12 bytes (`Option` included) and a game's history stays in
-    /// cache at thousands of envs.
+    /// `f32`, so that a level takes 8 bytes (`Option` included) and the traces stay in cache at
+    /// thousands of envs.
     share: f32,
     refused: bool,
-    recipient: AgentId,
 }
 
 /// The game's state.
@@ -359,8 +358,13 @@ struct State {
     /// Whether the agent is in half A.
     in_a: Vec<bool>,
     recipient: Vec<Option<AgentId>>,
-    /// `[round × agents]` donations of the current game.
-    history: Vec<Option<Donation>>,
+    /// `[agent × trace_depth]`: the trace a donor is shown of each agent — its donation in its
+    /// last round as donor, then that donation's recipient's in its last round before, and so on
+    /// (`None` past the chain's end). Set when the agent's half donates (its donation and its
+    /// recipient's trace at that moment, which the round leaves alone: recipients never donate in
+    /// it), so that observing copies a row instead of walking a history, each read depending on
+    /// the one before.
+    traces: Vec<Option<Donation>>,
     /// The share each agent last showed as donor in this game (its image), for the reputation
     /// dimension.
     image: Vec<f64>,
@@ -603,7 +607,7 @@ impl Rules for CulturalConfig {
             order: (0..n as u32).map(AgentId).collect(),
             in_a: vec![false; n],
             recipient: vec![None; n],
-            history: vec![None; n * self.rounds.get() as usize],
+            traces: vec![None; n * self.trace_depth as usize],
             image: vec![0.0; n],
             scratch: Vec::with_capacity(n),
         })
@@ -663,7 +667,7 @@ fn pair_and_observe_env(
     let (game, round) = (step / rounds, step % rounds);
     if round == 0 {
         state.resources.fill(state.config.initial_resources.get());
-        state.history.fill(None);
+        state.traces.fill(None);
         state.image.fill(0.0);
         if game.is_multiple_of(2) {
             // From the identity each time, so that a shuffle depends on the stream alone.
@@ -684,7 +688,7 @@ fn pair_and_observe_env(
         Schedule::Random => pair_at_random(graph, state, rng, a_donates),
         Schedule::Notebook => pair_by_rotation(graph, state, round, a_donates),
     }
-    let depth = (state.config.trace_depth as usize).min(round as usize);
+    let depth = state.config.trace_depth as usize;
     let progress = match state.config.show_round {
         true => round as f32 / rounds as f32,
         false => 0.0,
@@ -702,26 +706,31 @@ fn pair_and_observe_env(
         row[obs::RECIPIENT_RESOURCES] =
             recipient.map_or(0.0, |r| state.resources[r.index()] as f32);
         row[obs::PROGRESS] = progress;
-        // Walk the trace: r's donation in its last turn as donor, then that donation's
-        // recipient's in its last turn before it, ... — the notebook's chain of last donations
+        // The recipient's trace: the notebook's chain of last donations
         // (aronvallinder/llm-donor-game, `Donor_Game_with_Cultural_Evolution.ipynb`, cell 13
         // `handle_pairing_thread_safe`'s `traces`, cell 15 `get_last_three_reversed`), which
         // under the notebook's schedule is not always the round before.
-        let (mut who, mut before) = (recipient, round);
-        for (level, entry) in row[obs::TRACE..].chunks_exact_mut(obs::LEVEL).enumerate() {
-            let donation = who.filter(|_| level < depth).and_then(|w| {
-                let last_turn = (0..before)
-                    .rev()
-                    .find(|&t| state.in_a[w.index()] == schedule.a_donates(half, game, t))?;
-                before = last_turn;
-                state.history[last_turn as usize * n + w.index()]
-            });
-            let (share, refused, known) =
-                donation.map_or((0.0, 0.0, 0.0), |d| (d.share, d.refused as u8 as f32, 1.0));
+        let trace = match recipient {
+            Some(r) => &state.traces[r.index() * depth..][..depth],
+            None => &[][..],
+        };
+        let mut levels = trace.iter();
+        for entry in row[obs::TRACE..].chunks_exact_mut(obs::LEVEL) {
+            let (share, refused, known) = levels
+                .next()
+                .copied()
+                .flatten()
+                .map_or((0.0, 0.0, 0.0), |d| (d.share, d.refused as u8 as f32, 1.0));
             entry[0] = share;
             entry[1] = refused;
             entry[2] = known;
-            who = donation.map(|d| d.recipient);
+        }
+    }
+    // This round's donors start a new trace: empty until (and unless) they donate. Only
+    // recipients' traces were read above, and recipients are in the other half.
+    for d in 0..n {
+        if state.in_a[d] == a_donates {
+            state.traces[d * depth..][..depth].fill(None);
         }
     }
 }
@@ -828,7 +837,6 @@ fn decide(
 fn resolve(
     mut envs: Query<
         (
-            &Clock,
             &EnvAgents,
             &Observations,
             &Turn,
@@ -841,14 +849,13 @@ fn resolve(
     >,
     strategies: Query<&Strategy>,
 ) {
-    for (clock, agents, obs, turn, actions, state, utterances, events) in &mut envs {
+    for (agents, obs, turn, actions, state, utterances, events) in &mut envs {
         let (state, utterances, events) = (
             state.into_inner(),
             utterances.into_inner(),
             events.into_inner(),
         );
         resolve_env(
-            clock,
             agents,
             &strategies,
             obs,
@@ -863,7 +870,6 @@ fn resolve(
 
 #[allow(clippy::too_many_arguments)]
 fn resolve_env(
-    clock: &Clock,
     agents: &EnvAgents,
     strategies: &Query<&Strategy>,
     obs: &Observations,
@@ -874,7 +880,6 @@ fn resolve_env(
     events: &mut Events,
 ) {
     let n = state.resources.len();
-    let round = (clock.step() % state.config.rounds.get()) as usize;
     events.0.clear();
     for d in 0..n {
         let donor = AgentId(d as u32);
@@ -898,11 +903,17 @@ fn resolve_env(
             Move::Refuse => before,
         };
         let shown = if kind == Move::Punish { -share } else { share };
-        state.history[round * n + d] = Some(Donation {
-            share: shown as f32,
-            refused: kind == Move::Refuse,
-            recipient,
-        });
+        let depth = state.config.trace_depth as usize;
+        if depth > 0 {
+            // The donor's trace: this donation, then the recipient's trace (which this round
+            // leaves alone: recipients do not donate in it).
+            let (d0, r0) = (d * depth, r * depth);
+            state.traces[d0] = Some(Donation {
+                share: shown as f32,
+                refused: kind == Move::Refuse,
+            });
+            state.traces.copy_within(r0..r0 + depth - 1, d0 + 1);
+        }
         let image_change = shown - state.image[d];
         state.image[d] = shown;
         let act = Act {
