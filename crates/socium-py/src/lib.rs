@@ -15,6 +15,12 @@ use socium_llm::{AnswerFormat, DEFAULT_TEMPLATES};
 use socium_scenario::{Override, Scenario};
 use std::{path::Path, sync::Arc};
 
+/// mimalloc, as in the `socium` binary: a VecEnv's thousands of envs hold many small allocations,
+/// and mimalloc keeps those of one size together, which the caches feel once the envs outgrow
+/// them (docs/BENCHMARKS.md). Rust's allocations only: Python and numpy keep their own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 create_exception!(
     _socium,
     ScenarioError,

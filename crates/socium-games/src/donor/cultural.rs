@@ -921,8 +921,9 @@ fn resolve_env(
             target: Some(recipient),
             value: amount,
         };
-        let strategy = strategies.get(agents.entity(donor)).ok();
         let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
+            // Looked up only for the text: a training run never pays for the lookup.
+            let strategy = strategies.get(agents.entity(donor)).ok();
             let what = match kind {
                 Move::Give => format!(
                     "gives {amount:.2} of its {held:.2} ({:.0}%) to",
