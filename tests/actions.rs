@@ -1,7 +1,9 @@
 //! Actions from outside: each bad action is refused with its own error naming the agent, and the
 //! Sim is unchanged after a refusal.
 
-use socium::core::{AgentId, Sim, StepError, space::ActionProblem};
+use socium::core::{
+    AgentId, Sim, StepError, VecBuffers, VecEnv, VecStepError, space::ActionProblem,
+};
 use socium::scenario::Scenario;
 use std::path::Path;
 
@@ -267,4 +269,58 @@ fn a_seeded_reset_puts_the_sim_back_however_often_it_is_asked() {
     assert_ne!(other.0, fresh.0, "another seed pairs the donors anew");
     s.reset(Some(4));
     assert_eq!(snapshot(&s), fresh, "back to the first seed");
+}
+
+/// A VecEnv checks each external agent's action against the acting flags and masks its env gave
+/// at the last step, in every env and across autoresets: in the cultural donor game roles
+/// alternate each round, so a check against an older step would refuse the learner's ignored row
+/// while it waits (out of range) or let its bad row through while it gives; a bad row is refused
+/// by the env that got it, with no env moved.
+#[test]
+fn a_vec_env_checks_every_env_against_its_latest_masks() {
+    let s = Scenario::parse(
+        "[scenario]\nname = \"x\"\n[game.donor_cultural]\npunishment = true\nrounds = 5\n\
+         [[agents]]\ncontroller = \"external\"\n[[agents]]\nstrategy = \"alld\"\ncount = 3\n",
+        Path::new("test.toml"),
+    )
+    .unwrap();
+    let (envs, agents) = (8, 4);
+    let mut env = VecEnv::new(&*s.game, &s.config, &VecEnv::seeds(3, envs)).unwrap();
+    let mut buf = env.buffers();
+    env.reset(None, buf.outputs()).unwrap();
+    // The learner (agent 0) punishes with half its resources while it gives, and sends an out
+    // of range row while it waits; `bad` gives out of range in env `bad` too.
+    let rows = |buf: &VecBuffers, bad: Option<usize>| -> Vec<f32> {
+        let mut actions = vec![0.0; envs * agents * 2];
+        for e in 0..envs {
+            let acting = buf.acting[e * agents] && bad != Some(e);
+            actions[e * agents * 2..][..2].copy_from_slice(if acting {
+                &[1.0, 0.5]
+            } else {
+                &[9.0, 9.0]
+            });
+        }
+        actions
+    };
+    let mut ended = 0;
+    for _ in 0..60 {
+        env.step(&rows(&buf, None), buf.outputs()).unwrap();
+        ended += (0..envs).filter(|&e| buf.terminated[e * agents]).count();
+    }
+    assert!(
+        ended >= 3 * envs,
+        "{ended} episodes ended: too few to cross autoresets"
+    );
+    let e = (5..envs)
+        .find(|&e| buf.acting[e * agents])
+        .expect("the learner gives in one of envs 5-7");
+    let before = buf.clone();
+    let clocks: Vec<u32> = (0..envs).map(|i| env.env(i).clock().step()).collect();
+    let err = env.step(&rows(&buf, Some(e)), buf.outputs()).unwrap_err();
+    assert!(
+        matches!(err, VecStepError::Env { env, error: StepError::BadAction { agent: AgentId(0), problem: ActionProblem::OutOfRange { .. } } } if env == e),
+        "{err:?}"
+    );
+    assert_eq!(buf, before);
+    assert!((0..envs).all(|i| env.env(i).clock().step() == clocks[i]));
 }

@@ -23,6 +23,7 @@ use crate::{
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
     transcript::Transcript,
+    vec_env::ExternalRowsMut,
 };
 use bevy_ecs::{
     prelude::*,
@@ -357,6 +358,7 @@ impl Block {
         out: VecOutputs<'_>,
         finished: &mut [bool],
         mut slots: Option<&mut [Slot<'_, '_>]>,
+        mut external: ExternalRowsMut<'_>,
     ) {
         let n = self.envs.len();
         let per = |len: usize| len / n.max(1);
@@ -387,6 +389,7 @@ impl Block {
             out.terminated[j * t..(j + 1) * t].copy_from_slice(&done.terminated);
             out.truncated[j * u..(j + 1) * u].copy_from_slice(&done.truncated);
             finished[j] = done.all_done();
+            external.write(j, turn.acting(), masks.0.as_slice());
             if let Some(slots) = slots.as_deref_mut() {
                 slots[j].stage(&obs.0, &masks.0, turn.acting(), finished[j]);
             }

@@ -252,23 +252,19 @@ impl Setup {
     }
 
     /// Checks the acting external agents' actions of one env (`[agents × action_dim]`) against
-    /// the space and the env's masks. Free when no agent acts from outside.
-    pub(crate) fn check_external(
+    /// the space and their masks: `external(k)` is the `k`-th external agent's acting flag and
+    /// mask row. Free when no agent acts from outside.
+    pub(crate) fn check_external<'m>(
         &self,
-        env: EnvView<'_>,
+        external: impl Fn(usize) -> (bool, &'m [u8]),
         actions: &[f32],
     ) -> Result<(), StepError> {
-        if self.external.is_empty() {
-            return Ok(());
-        }
         let per_agent = self.spaces.action.flat_dim();
-        let (acting, masks) = (env.acting(), env.action_masks());
-        let mask_dim = self.spaces.action.mask_dim();
-        for &a in &self.external {
-            if acting[a.index()] {
+        for (k, &a) in self.external.iter().enumerate() {
+            let (acting, mask) = external(k);
+            if acting {
                 let i = a.index();
                 let row = &actions[i * per_agent..(i + 1) * per_agent];
-                let mask = &masks[i * mask_dim..(i + 1) * mask_dim];
                 self.spaces
                     .action
                     .check(row, mask)
@@ -387,7 +383,18 @@ impl Sim {
                 found: actions.len(),
             });
         }
-        self.setup.check_external(self.env(), actions)
+        {
+            let env = self.env();
+            let (acting, masks) = (env.acting(), env.action_masks());
+            let (external, mask_dim) = (&self.setup.external, self.setup.spaces.action.mask_dim());
+            self.setup.check_external(
+                |k| {
+                    let a = external[k].index();
+                    (acting[a], &masks[a * mask_dim..(a + 1) * mask_dim])
+                },
+                actions,
+            )
+        }
     }
 
     /// Sets the free text external agent `agent` sends with its next action, where the action

@@ -126,6 +126,71 @@ pub struct VecEnv {
     policies: Option<PolicyRunner>,
     /// The step's actions with policy agents' rows filled in (empty without policies).
     policy_actions: Vec<f32>,
+    /// What the external agents' next actions are checked against.
+    external_rows: ExternalRows,
+}
+
+/// The external agents' acting flags (`[envs × external]`) and mask rows (`[envs × external ×
+/// mask_dim]`) as the last run left them, written while each block's outputs are (its state is
+/// in cache then) and kept apart from the caller's buffers, which the caller may write to: at
+/// thousands of envs, reading them back from each env's state before a step cost a tenth of it.
+struct ExternalRows {
+    external: usize,
+    mask_dim: usize,
+    acting: Vec<bool>,
+    masks: Vec<u8>,
+}
+
+impl ExternalRows {
+    /// The rows cut into one part per block of `envs[b]` envs, for the external `agents`.
+    fn parts<'a>(&'a mut self, agents: &'a [AgentId], envs: &[usize]) -> Vec<ExternalRowsMut<'a>> {
+        let (x, mask_dim) = (self.external, self.mask_dim);
+        let (mut acting, mut masks) = (&mut self.acting[..], &mut self.masks[..]);
+        envs.iter()
+            .map(|&n| {
+                let (a, rest) = std::mem::take(&mut acting).split_at_mut(n * x);
+                acting = rest;
+                let (m, rest) = std::mem::take(&mut masks).split_at_mut(n * x * mask_dim);
+                masks = rest;
+                ExternalRowsMut {
+                    agents,
+                    mask_dim,
+                    acting: a,
+                    masks: m,
+                }
+            })
+            .collect()
+    }
+
+    /// External agent `k` of env `env`: its acting flag and mask row.
+    fn get(&self, env: usize, k: usize) -> (bool, &[u8]) {
+        let i = env * self.external + k;
+        (
+            self.acting[i],
+            &self.masks[i * self.mask_dim..(i + 1) * self.mask_dim],
+        )
+    }
+}
+
+/// One block's part of [`ExternalRows`], and the external agents.
+pub(crate) struct ExternalRowsMut<'a> {
+    agents: &'a [AgentId],
+    mask_dim: usize,
+    acting: &'a mut [bool],
+    masks: &'a mut [u8],
+}
+
+impl ExternalRowsMut<'_> {
+    /// Writes env `j`'s rows (of the block) from its agents' acting flags and masks
+    /// (`[agents × mask_dim]`).
+    pub(crate) fn write(&mut self, j: usize, acting: &[bool], masks: &[u8]) {
+        let (x, md) = (self.agents.len(), self.mask_dim);
+        for (k, &a) in self.agents.iter().enumerate() {
+            let (i, m) = (j * x + k, a.index() * md);
+            self.acting[i] = acting[a.index()];
+            self.masks[i * md..(i + 1) * md].copy_from_slice(&masks[m..m + md]);
+        }
+    }
 }
 
 /// Cuts each output buffer into one part per block of `envs[b]` envs.
@@ -184,6 +249,21 @@ impl VecEnv {
             runner.stage_all(&mut blocks);
             runner
         });
+        let (external, mask_dim) = (setup.external.len(), setup.spaces.action.mask_dim());
+        let mut external_rows = ExternalRows {
+            external,
+            mask_dim,
+            acting: vec![false; seeds.len() * external],
+            masks: vec![0; seeds.len() * external * mask_dim],
+        };
+        let sizes: Vec<usize> = blocks.iter().map(Block::len).collect();
+        let parts = external_rows.parts(&setup.external, &sizes);
+        for (block, mut rows) in blocks.iter().zip(parts) {
+            for j in 0..block.len() {
+                let env = block.env(j);
+                rows.write(j, env.acting(), env.action_masks());
+            }
+        }
         let mut env = VecEnv {
             needs_reset: vec![false; seeds.len()],
             setup,
@@ -192,6 +272,7 @@ impl VecEnv {
             layout,
             policies,
             policy_actions: Vec::new(),
+            external_rows,
         };
         env.needs_reset = (0..seeds.len()).map(|i| env.env(i).is_done()).collect();
         Ok(env)
@@ -344,7 +425,7 @@ impl VecEnv {
                 // done: only the external agents' actions are left to check.
                 let chunk = &actions[env * per_env..(env + 1) * per_env];
                 self.setup
-                    .check_external(self.env(env), chunk)
+                    .check_external(|k| self.external_rows.get(env, k), chunk)
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
@@ -414,10 +495,11 @@ impl VecEnv {
             None => self.blocks.iter_mut().map(|b| (b, None)).collect(),
         };
         let finished = self.needs_reset.chunks_mut(width);
-        (staged, outs, finished.collect::<Vec<_>>())
+        let external = self.external_rows.parts(&self.setup.external, &sizes);
+        ((staged, outs), (finished.collect::<Vec<_>>(), external))
             .into_par_iter()
             .enumerate()
-            .for_each(|(b, ((block, slots), out, finished))| {
+            .for_each(|(b, (((block, slots), out), (finished, external)))| {
                 let start = b * width;
                 let rows = match actions {
                     [] => actions,
@@ -437,7 +519,7 @@ impl VecEnv {
                     .map(|(e, a, note)| (e - start, *a, note.clone()))
                     .collect();
                 block.run(play, rows, fed, &mine);
-                block.write_outputs(out, finished, slots);
+                block.write_outputs(out, finished, slots, external);
             });
         if let Some(policies) = &mut self.policies {
             policies.settle();
