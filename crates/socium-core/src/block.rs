@@ -383,8 +383,8 @@ impl Block {
                 out.rewards[j * r..(j + 1) * r].fill(0.0);
                 out.reward_components[j * c..(j + 1) * c].fill(0.0);
             } else {
-                out.rewards[j * r..(j + 1) * r].copy_from_slice(&rewards.reward);
-                out.reward_components[j * c..(j + 1) * c].copy_from_slice(&rewards.components);
+                out.rewards[j * r..(j + 1) * r].copy_from_slice(rewards.reward());
+                out.reward_components[j * c..(j + 1) * c].copy_from_slice(rewards.components());
             }
             out.terminated[j * t..(j + 1) * t].copy_from_slice(&done.terminated);
             out.truncated[j * u..(j + 1) * u].copy_from_slice(&done.truncated);
@@ -487,10 +487,9 @@ pub(crate) struct Shaping(pub(crate) Vec<(PotentialId, ShapingSpec)>);
 fn shape(shaping: Res<Shaping>, mut envs: Query<(&mut Potentials, &mut StepRewards), Stepping>) {
     for (potentials, rewards) in &mut envs {
         let (potentials, rewards) = (potentials.into_inner(), rewards.into_inner());
-        for a in 0..rewards.reward.len() {
+        for a in 0..rewards.reward().len() {
             let f = potentials.term(AgentId(a as u32), &shaping.0);
-            rewards.reward[a] += f as f32;
-            rewards.episode_return[a] += f;
+            rewards.add_reward(a, f);
         }
         potentials.advance();
     }

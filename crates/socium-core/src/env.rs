@@ -140,12 +140,12 @@ impl<'w> EnvView<'w> {
 
     /// Scalar rewards of the last step, `[agents]`.
     pub fn rewards(&self) -> &'w [f32] {
-        &self.kernel::<StepRewards>().reward
+        self.kernel::<StepRewards>().reward()
     }
 
     /// Transformed per-dimension rewards of the last step, `[agents × dims]`.
     pub fn reward_components(&self) -> &'w [f32] {
-        &self.kernel::<StepRewards>().components
+        self.kernel::<StepRewards>().components()
     }
 
     /// The configured reward dimensions.
@@ -155,7 +155,7 @@ impl<'w> EnvView<'w> {
 
     /// Raw per-dimension rewards summed over the episode, `[agents × dims]`.
     pub fn episode_raw_rewards(&self) -> &'w [f64] {
-        &self.kernel::<StepRewards>().episode_raw
+        self.kernel::<StepRewards>().episode_raw()
     }
 
     /// Each agent's transformed reward components summed over the episode so far, `[agents ×
@@ -168,12 +168,12 @@ impl<'w> EnvView<'w> {
     /// The raw per-dimension reward of each agent at the last step, `[agents × dims]`: its
     /// ledger entries summed, before any transform.
     pub fn raw_rewards(&self) -> &'w [f64] {
-        &self.kernel::<StepRewards>().raw
+        self.kernel::<StepRewards>().raw()
     }
 
     /// Scalar returns over the episode, `[agents]`.
     pub fn episode_returns(&self) -> &'w [f64] {
-        &self.kernel::<StepRewards>().episode_return
+        self.kernel::<StepRewards>().episode_return()
     }
 
     /// Per-agent `terminated` flags.

@@ -198,66 +198,117 @@ pub fn by_utterance<'a>(
 pub(crate) struct Scratch(Vec<f64>, Vec<f64>);
 
 /// Per-agent rewards of the last step and of the episode so far.
+///
+/// The sums lie in one buffer and the step's outputs in another (each part below is a slice of
+/// one of them): a step touches all of them in every env, and at thousands of envs, out of cache,
+/// two allocations an env stream through memory where six scattered ones each cost a miss.
 #[derive(Component, Debug)]
 pub struct StepRewards {
     /// Each dimension's past steps, for its transform.
     histories: Vec<History>,
-    /// Raw per-dimension sums of the step, `[agents × dims]`.
-    pub(crate) raw: Vec<f64>,
-    /// Transformed per-dimension components of the step, `[agents × dims]`.
-    pub(crate) components: Vec<f32>,
-    /// Scalar reward of the step, `[agents]`.
-    pub(crate) reward: Vec<f32>,
-    /// Raw per-dimension sums over the episode, `[agents × dims]`.
-    pub(crate) episode_raw: Vec<f64>,
-    /// Transformed components summed over the episode, `[agents × dims]`, kept for the
-    /// dimensions whose transform is not the identity (the others' are `episode_raw`).
-    episode_components: Vec<f64>,
-    /// Scalar return over the episode, `[agents]`.
-    pub(crate) episode_return: Vec<f64>,
+    /// `agents × dims`.
+    cells: usize,
+    /// Raw per-dimension sums of the step, `[agents × dims]`; raw per-dimension sums over the
+    /// episode, `[agents × dims]`; transformed components summed over the episode, `[agents ×
+    /// dims]` (kept for the dimensions whose transform is not the identity: the others' are the
+    /// raw sums); the scalar return over the episode, `[agents]`.
+    sums: Vec<f64>,
+    /// Transformed per-dimension components of the step, `[agents × dims]`; the scalar reward of
+    /// the step, `[agents]`.
+    step: Vec<f32>,
+}
+
+/// [`StepRewards`]' parts, borrowed apart.
+struct Parts<'a> {
+    histories: &'a mut [History],
+    raw: &'a mut [f64],
+    episode_raw: &'a mut [f64],
+    episode_components: &'a mut [f64],
+    episode_return: &'a mut [f64],
+    components: &'a mut [f32],
+    reward: &'a mut [f32],
 }
 
 impl StepRewards {
     pub(crate) fn new(agents: usize, d: usize) -> Self {
+        let cells = agents * d;
         StepRewards {
             histories: vec![History::default(); d],
-            raw: vec![0.0; agents * d],
-            components: vec![0.0; agents * d],
-            reward: vec![0.0; agents],
-            episode_raw: vec![0.0; agents * d],
-            episode_components: vec![0.0; agents * d],
-            episode_return: vec![0.0; agents],
+            cells,
+            sums: vec![0.0; 3 * cells + agents],
+            step: vec![0.0; cells + agents],
         }
+    }
+
+    fn parts(&mut self) -> Parts<'_> {
+        let (raw, rest) = self.sums.split_at_mut(self.cells);
+        let (episode_raw, rest) = rest.split_at_mut(self.cells);
+        let (episode_components, episode_return) = rest.split_at_mut(self.cells);
+        let (components, reward) = self.step.split_at_mut(self.cells);
+        Parts {
+            histories: &mut self.histories,
+            raw,
+            episode_raw,
+            episode_components,
+            episode_return,
+            components,
+            reward,
+        }
+    }
+
+    /// Raw per-dimension sums of the step, `[agents × dims]`.
+    pub(crate) fn raw(&self) -> &[f64] {
+        &self.sums[..self.cells]
+    }
+
+    /// Raw per-dimension sums over the episode, `[agents × dims]`.
+    pub(crate) fn episode_raw(&self) -> &[f64] {
+        &self.sums[self.cells..2 * self.cells]
+    }
+
+    /// Scalar return over the episode, `[agents]`.
+    pub(crate) fn episode_return(&self) -> &[f64] {
+        &self.sums[3 * self.cells..]
+    }
+
+    /// Transformed per-dimension components of the step, `[agents × dims]`.
+    pub(crate) fn components(&self) -> &[f32] {
+        &self.step[..self.cells]
+    }
+
+    /// Scalar reward of the step, `[agents]`.
+    pub(crate) fn reward(&self) -> &[f32] {
+        &self.step[self.cells..]
+    }
+
+    /// Adds `f` to agent `a`'s reward of the step and return of the episode.
+    pub(crate) fn add_reward(&mut self, a: usize, f: f64) {
+        let Parts {
+            reward,
+            episode_return,
+            ..
+        } = self.parts();
+        reward[a] += f as f32;
+        episode_return[a] += f;
     }
 
     /// The transformed components summed over the episode, `[agents × dims]`: the raw sums
     /// for identity transforms.
     pub(crate) fn episode_components(&self, dims: &[DimensionSpec]) -> Vec<f64> {
         let d = dims.len();
-        (self
-            .episode_raw
-            .iter()
-            .zip(&self.episode_components)
-            .enumerate())
-        .map(|(i, (raw, transformed))| match dims[i % d].transform {
-            Transform::Identity => *raw,
-            _ => *transformed,
-        })
-        .collect()
+        let transformed = &self.sums[2 * self.cells..3 * self.cells];
+        (self.episode_raw().iter().zip(transformed).enumerate())
+            .map(|(i, (raw, transformed))| match dims[i % d].transform {
+                Transform::Identity => *raw,
+                _ => *transformed,
+            })
+            .collect()
     }
 
     pub(crate) fn clear_episode(&mut self) {
         self.histories.iter_mut().for_each(History::clear);
-        for buf in [
-            &mut self.raw,
-            &mut self.episode_raw,
-            &mut self.episode_components,
-            &mut self.episode_return,
-        ] {
-            buf.fill(0.0);
-        }
-        self.components.fill(0.0);
-        self.reward.fill(0.0);
+        self.sums.fill(0.0);
+        self.step.fill(0.0);
     }
 
     /// Sums the ledger per agent and dimension, transforms and weights by `dims` (`acting`: the
@@ -273,45 +324,49 @@ impl StepRewards {
         scratch: &mut Scratch,
     ) {
         let d = dims.len();
-        self.raw.fill(0.0);
+        let Parts {
+            histories,
+            raw,
+            episode_raw,
+            episode_components,
+            episode_return,
+            components,
+            reward,
+        } = self.parts();
+        raw.fill(0.0);
         for e in &ledger.entries {
-            self.raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
+            raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
         }
-        let n = self.reward.len();
+        let n = reward.len();
         let Scratch(column, out) = scratch;
         column.resize(n, 0.0);
         out.resize(n, 0.0);
         for (k, dim) in dims.iter().enumerate() {
-            let raw = self.raw.iter().skip(k).step_by(d);
-            let components = self.components.iter_mut().skip(k).step_by(d);
+            let raw = raw.iter().skip(k).step_by(d);
+            let components = components.iter_mut().skip(k).step_by(d);
             if dim.transform == Transform::Identity {
                 // The common case, without the round trip through the column.
                 components.zip(raw).for_each(|(c, x)| *c = *x as f32);
                 continue;
             }
             column.iter_mut().zip(raw).for_each(|(c, x)| *c = *x);
-            let history = &mut self.histories[k];
+            let history = &mut histories[k];
             transform::apply(&dim.transform, column, acting, agents, history, out);
             components.zip(out.iter()).for_each(|(c, x)| *c = *x as f32);
-            let totals = self.episode_components.iter_mut().skip(k).step_by(d);
+            let totals = episode_components.iter_mut().skip(k).step_by(d);
             totals
                 .zip(out.iter())
                 .for_each(|(t, x)| *t += *x as f32 as f64);
         }
         let own = column;
-        for (r, components) in own.iter_mut().zip(self.components.chunks_exact(d)) {
+        for (r, components) in own.iter_mut().zip(components.chunks_exact(d)) {
             *r = combine.combine(dims, components);
         }
-        for (total, x) in self.episode_raw.iter_mut().zip(&self.raw) {
+        for (total, x) in episode_raw.iter_mut().zip(raw.iter()) {
             *total += x;
         }
         if !agents.any_social() {
-            for ((reward, total), &r) in self
-                .reward
-                .iter_mut()
-                .zip(&mut self.episode_return)
-                .zip(own.iter())
-            {
+            for ((reward, total), &r) in reward.iter_mut().zip(episode_return).zip(own.iter()) {
                 *reward = r as f32;
                 *total += r;
             }
@@ -321,8 +376,8 @@ impl StepRewards {
         for a in 0..n {
             let id = AgentId(a as u32);
             let r = agents.social(id).reward(id, own, graph, total);
-            self.reward[a] = r as f32;
-            self.episode_return[a] += r;
+            reward[a] = r as f32;
+            episode_return[a] += r;
         }
     }
 }
@@ -389,10 +444,10 @@ mod tests {
             &mut Scratch::default(),
         );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
-        assert_eq!(r.raw, vec![3.0, 2.0, 0.0, -2.0]);
-        assert!((r.components[1] as f64 - s).abs() < 1e-6);
-        assert!((r.reward[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
-        assert!((r.reward[1] as f64 + 0.5 * s).abs() < 1e-6);
+        assert_eq!(r.raw(), vec![3.0, 2.0, 0.0, -2.0]);
+        assert!((r.components()[1] as f64 - s).abs() < 1e-6);
+        assert!((r.reward()[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
+        assert!((r.reward()[1] as f64 + 0.5 * s).abs() < 1e-6);
         r.aggregate(
             &ledger(&[(0, 0, 1.0)]),
             &RewardDimensions(dims.clone(), Combine::Sum),
@@ -401,7 +456,7 @@ mod tests {
             &graph,
             &mut Scratch::default(),
         );
-        assert_eq!(r.episode_raw[0], 4.0);
+        assert_eq!(r.episode_raw()[0], 4.0);
     }
 
     #[test]
@@ -452,15 +507,15 @@ mod tests {
             )
         };
         aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);
-        assert_eq!(&r.components[..], &[0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(r.components(), &[0.0, 1.0, 0.0, 0.0]);
         aggregate(&mut r, &[(0, 1, 5.0), (1, 1, 5.0)]);
         // Window holds steps 1 and 2: range [0, 10].
-        assert_eq!(r.components[1], 0.5);
+        assert_eq!(r.components()[1], 0.5);
         aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
         // Step 1 fell out: range [5, 6].
-        assert_eq!(r.components[1], 1.0);
+        assert_eq!(r.components()[1], 1.0);
         r.clear_episode();
         aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
-        assert_eq!(r.components[1], 0.0, "max = min gives 0");
+        assert_eq!(r.components()[1], 0.0, "max = min gives 0");
     }
 }
