@@ -40,9 +40,6 @@ use socium_core::{
     retune_settings,
 };
 
-/// The most donations a game keeps for the traces (agents × rounds): 2^26, 805 MB of them.
-pub const MAX_HISTORY: u64 = 1 << 26;
-
 /// Settings of the cultural-evolution donor game (`[game.donor_cultural]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -568,15 +565,6 @@ impl Rules for CulturalConfig {
             return Err(format!(
                 "`schedule = \"notebook\"` meets every ordered pair across the halves once a \
                  game, in as many rounds as there are agents: expected `rounds = {}`, found {}",
-                agents.len(),
-                self.rounds.get()
-            ));
-        }
-        let kept = agents.len() as u64 * u64::from(self.rounds.get());
-        if kept > MAX_HISTORY {
-            return Err(format!(
-                "{} agents × {} rounds: every donation of a game is kept for the traces, expected \
-                 at most {MAX_HISTORY} in all",
                 agents.len(),
                 self.rounds.get()
             ));
