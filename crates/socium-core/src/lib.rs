@@ -67,6 +67,6 @@ pub use ties::TieRules;
 pub use transcript::{ActLine, RewardLine, TranscriptLine};
 pub use transform::{Reference, Transform};
 pub use turn::{Clock, Done, Turn, TurnOrder};
-pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, Utterances};
+pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, UtteranceText, Utterances};
 pub use values::{VALUE_STATS, ValueRules, ValueStats, Values, clusters, tie_distance};
 pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};

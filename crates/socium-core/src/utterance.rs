@@ -72,7 +72,43 @@ pub struct Utterance {
     pub act: Act,
     /// Rendered or given text; rendered only while a transcript is being kept.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<UtteranceText>,
+}
+
+/// An utterance's text. Boxed twice over so that an absent one takes a single word and an
+/// utterance a single cache line (64 bytes): every step writes its utterances, and training runs
+/// render no text. Reads as a `str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::box_collection,
+    reason = "the box is the point: one word where a `String` takes three"
+)]
+pub struct UtteranceText(Box<String>);
+
+impl std::ops::Deref for UtteranceText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for UtteranceText {
+    fn from(text: String) -> Self {
+        UtteranceText(Box::new(text))
+    }
+}
+
+impl From<&str> for UtteranceText {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
+impl Serialize for UtteranceText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
 }
 
 impl Utterance {
@@ -80,7 +116,7 @@ impl Utterance {
     /// kind, the target if any, the value).
     pub fn words(&self) -> String {
         match &self.text {
-            Some(text) => text.clone(),
+            Some(text) => text.to_string(),
             None => {
                 let target = self.act.target.map(|t| format!(" {t}")).unwrap_or_default();
                 format!("{}{target} ({})", self.act.kind, self.act.value)
@@ -175,7 +211,7 @@ impl Utterances {
             speaker,
             audience,
             act,
-            text,
+            text: text.map(UtteranceText::from),
         });
         id
     }
@@ -194,6 +230,11 @@ impl Utterances {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_utterance_takes_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Utterance>(), 64);
+    }
 
     #[test]
     fn ids_count_up_and_text_is_lazy() {
