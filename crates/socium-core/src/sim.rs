@@ -383,18 +383,16 @@ impl Sim {
                 found: actions.len(),
             });
         }
-        {
-            let env = self.env();
-            let (acting, masks) = (env.acting(), env.action_masks());
-            let (external, mask_dim) = (&self.setup.external, self.setup.spaces.action.mask_dim());
-            self.setup.check_external(
-                |k| {
-                    let a = external[k].index();
-                    (acting[a], &masks[a * mask_dim..(a + 1) * mask_dim])
-                },
-                actions,
-            )
-        }
+        let env = self.env();
+        let (acting, masks) = (env.acting(), env.action_masks());
+        let (external, mask_dim) = (&self.setup.external, self.setup.spaces.action.mask_dim());
+        self.setup.check_external(
+            |k| {
+                let a = external[k].index();
+                (acting[a], &masks[a * mask_dim..(a + 1) * mask_dim])
+            },
+            actions,
+        )
     }
 
     /// Sets the free text external agent `agent` sends with its next action, where the action
