@@ -126,6 +126,22 @@ fn step_error(e: VecStepError) -> PyErr {
     }
 }
 
+/// Makes the thread that builds the first env (Python's main thread, as a rule) worker 0 of
+/// rayon's global pool, beside one spawned worker a further core. A step called from it then
+/// forks and joins inside the pool, and the thread works on the step; a thread outside the pool
+/// hands each step over and sleeps until it is done, a wake-up a step (a fifth of a 64-env step
+/// on a 2-core VM, docs/BENCHMARKS.md). Built when the first env is, as rayon's default pool
+/// would be, so a process that forks before that is not left with a pool whose threads it lacks;
+/// a pool already built (by another library, say) is used as it is.
+fn join_pool() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .use_current_thread()
+            .build_global();
+    });
+}
+
 /// N envs of one scenario, stepped in parallel with the GIL released into the numpy arrays
 /// bound with `bind`.
 #[pyclass(module = "socium._socium")]
@@ -249,6 +265,7 @@ impl RustVecEnv {
         if seeds.is_empty() {
             return Err(PyValueError::new_err("a VecEnv needs at least one env"));
         }
+        join_pool();
         let env = VecEnv::new(&*scenario.game, &scenario.config, &seeds)
             .map_err(|e| ScenarioError::new_err(e.to_string()))?;
         let first = env.env(0);

@@ -110,3 +110,30 @@ def test_values_are_read_from_both_envs_where_the_scenario_has_them():
     assert infos
     for agent, info in infos.items():
         assert 0.0 <= info["value"] <= 1.0, agent
+
+
+def _returns_after_30_steps(envs: int = 64) -> list[float]:
+    env = socium.VecEnv(ROOT / "scenarios/donor_learner.toml", envs, seed=1)
+    actions = np.full((envs, 12, 1), 0.5, np.float32)
+    env.reset()
+    rewards = []
+    for _ in range(30):
+        rewards.append(float(env.step(actions)[1].sum()))
+    return rewards
+
+
+def test_envs_step_alike_from_the_main_thread_another_thread_and_a_forked_process():
+    # The thread that builds the first env becomes one of rayon's workers (socium-py's
+    # `join_pool`): a VecEnv stepped from any other thread, or in a process forked after that,
+    # must still step (not hang) and give the same rewards.
+    import multiprocessing
+    import threading
+
+    here = _returns_after_30_steps()
+    elsewhere: list[list[float]] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(_returns_after_30_steps()))
+    thread.start()
+    thread.join(timeout=60)
+    assert elsewhere == [here]
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_returns_after_30_steps).get(timeout=60) == here
