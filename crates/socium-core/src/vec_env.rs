@@ -115,6 +115,13 @@ fn block_envs(envs: usize, agents: usize) -> usize {
 }
 
 /// `N` envs of one game and config, stepped together.
+///
+/// Blocks are stepped on rayon's global pool. A step called from a thread outside the pool hands
+/// itself over and sleeps until it is done, which costs a wake-up a step (about a fifth of a
+/// 64-env step on a 2-core VM, docs/BENCHMARKS.md). To step from a thread of your own without
+/// that cost, make it one of the pool's workers before the first `VecEnv` is built:
+/// `rayon::ThreadPoolBuilder::new().use_current_thread().build_global()`, as the Python package
+/// does.
 pub struct VecEnv {
     setup: Setup,
     blocks: Vec<Block>,
