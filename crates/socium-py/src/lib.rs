@@ -1,6 +1,6 @@
 //! `socium._socium`: the Rust `VecEnv` behind numpy buffers that Python owns and Rust writes in
 //! place (the PufferLib pattern). The Python package `socium` (python/socium) builds the
-//! PettingZoo env and the Gymnasium-style vector env on top of [`RustVecEnv`].
+//! PettingZoo env and the Gymnasium-style vector env on top of `RustVecEnv`.
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
 use pyo3::{

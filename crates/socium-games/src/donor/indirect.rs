@@ -175,7 +175,8 @@ impl Norm {
         "l8",
     ];
 
-    /// The norm of a name in [`Norm::NAMES`].
+    /// The norm of a name: `image_scoring`, `shunning`, `simple_standing`, `stern_judging` or
+    /// `l1`..`l8`.
     pub fn by_name(name: &str) -> Option<Norm> {
         Some(match name {
             "image_scoring" => Norm::IMAGE_SCORING,
