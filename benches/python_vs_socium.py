@@ -8,6 +8,10 @@ An agent-step is one agent's share of one env step (12 per env step in this game
 the median of the repeats, each timing a fixed number of steps after a warm-up. The Python
 baseline is timed first, before any VecEnv exists in the process: rayon's idle workers spin for a
 while after a parallel step and would slow whatever is timed next on a 2-core machine.
+
+The env counts are timed in rounds, each round every count once, so that a slow spell of a shared
+machine falls on every count alike rather than on whichever was being timed; the column "vs 64
+envs" is the median over rounds of a count's figure over the 64-env figure of the same round.
 """
 
 import argparse
@@ -57,15 +61,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     baseline = statistics.median(time_baseline(5000) for _ in range(args.repeats))
-    rows = [("PettingZoo ParallelEnv in Python, 1 env", baseline)]
     # About 0.8 M env-steps each (a tenth of a second to a second), so that the large counts are
     # not timed over a handful of steps on a noisy machine.
-    for envs, steps in [(1, 20000), (64, 12800), (1024, 800), (4096, 200)]:
-        rate = statistics.median(time_socium(envs, steps) for _ in range(args.repeats))
-        rows.append((f"socium VecEnv, {envs} env{'s' if envs > 1 else ''}", rate))
-    print(f"{'':42}{'agent-steps/s':>16}{'vs Python':>12}")
-    for name, rate in rows:
-        print(f"{name:42}{rate:>16,.0f}{rate / baseline:>11.1f}x")
+    sizes = [(1, 20000), (64, 12800), (1024, 800), (4096, 200)]
+    rounds = [{envs: time_socium(envs, steps) for envs, steps in sizes} for _ in range(args.repeats)]
+    print(f"{'':42}{'agent-steps/s':>16}{'vs Python':>12}{'vs 64 envs':>12}")
+    print(f"{'PettingZoo ParallelEnv in Python, 1 env':42}{baseline:>16,.0f}{1:>11.1f}x")
+    for envs, _ in sizes:
+        rate = statistics.median(r[envs] for r in rounds)
+        against_64 = statistics.median(r[envs] / r[64] for r in rounds)
+        name = f"socium VecEnv, {envs} env{'s' if envs > 1 else ''}"
+        print(f"{name:42}{rate:>16,.0f}{rate / baseline:>11.1f}x{against_64:>11.2f}x")
 
 
 if __name__ == "__main__":
