@@ -203,12 +203,12 @@ fn a_timeline_says_episode_or_generation_as_the_scenario_plays() {
         (
             evolving,
             "episode = 2\nset = { \"game.repeated.noise\" = 0.1 }",
-            "`episode`: a scenario with `[evolution]` changes from a `generation`",
+            "`timeline[0].episode`: a scenario with `[evolution]` changes from a `generation`",
         ),
         (
             plain,
             "generation = 2\nset = { \"game.repeated.noise\" = 0.1 }",
-            "`generation`: a change by generation is `socium evolve`'s",
+            "`timeline[0].generation`: a change by generation is `socium evolve`'s",
         ),
         (
             evolving,
@@ -356,17 +356,51 @@ fn a_change_at_a_step_that_cannot_be_made_is_refused_at_its_line() {
 }
 
 #[test]
-fn a_step_past_its_episodes_end_stops_the_run_with_the_entrys_line_and_writes_nothing() {
-    // Episodes of 4 steps: step 6 never comes.
-    let s = scenario("[[timeline]]\nepisode = 6\nstep = 6\nset = { multiplier = 3.0 }\n");
-    let dir = tempfile::tempdir().unwrap();
-    let err = run(&s, dir.path(), |_| {}).unwrap_err().to_string();
+fn a_step_past_its_episodes_end_is_refused_before_the_run_with_the_entrys_line() {
+    let err = |text: &str| {
+        Scenario::parse(text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    // Episodes of 4 rounds of one game: steps 0 to 3; step 3 is the last, step 4 never comes.
+    let cultural = |timeline: &str| {
+        format!(
+            "[scenario]\nname = \"t\"\nepisodes = 12\n[game.donor_cultural]\nrounds = 4\n\
+             games = 1\n[[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n{timeline}"
+        )
+    };
+    let at = |step: u32| {
+        cultural(&format!(
+            "[[timeline]]\nepisode = 6\nstep = {step}\nset = {{ multiplier = 3.0 }}\n"
+        ))
+    };
+    Scenario::parse(&at(3), Path::new("t.toml")).unwrap();
     assert_eq!(
-        err,
-        "t.toml:15:1: the change at episode 6, step 6: the episode ended after 4 steps"
+        err(&at(4)),
+        "t.toml:12:8: `timeline[0].step`: step 4 is past the episode: an episode of `donor_cultural` here \
+         plays 4 steps (0 to 3)"
     );
-    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert!(written.is_empty(), "{written:?}");
+    // The length in force at the entry's episode: an earlier change made episodes 2 rounds long.
+    let shortened = cultural(
+        "[[timeline]]\nepisode = 5\nset = { rounds = 2 }\n[[timeline]]\nepisode = 6\nstep = 2\n\
+         set = { multiplier = 3.0 }\n",
+    );
+    assert!(
+        err(&shortened).contains(
+            "step 2 is past the episode: an episode of `donor_cultural` here plays 2 steps (0 to 1)"
+        ),
+        "{}",
+        err(&shortened)
+    );
+    // The punishment game: three steps a round.
+    let punishment = "[scenario]\nname = \"p\"\n[game.punishment]\nrounds = 2\n[[agents]]\n\
+                      strategy = \"punisher\"\ncount = 4\n[[timeline]]\nepisode = 0\nstep = 6\n\
+                      set = { \"game.punishment.punishment_cost\" = 2.0 }\n";
+    assert!(
+        err(punishment).contains("an episode of `punishment` here plays 6 steps (0 to 5)"),
+        "{}",
+        err(punishment)
+    );
 }
 
 #[test]

@@ -96,6 +96,13 @@ pub trait Rules: Send + Sync {
     fn game_steps(&self) -> Option<u32> {
         None
     }
+    /// `Some(steps)` when every episode takes exactly `steps` steps whatever is played in it (a
+    /// set number of rounds), so that a scenario can refuse a `[[timeline]]` change at a step
+    /// the episode never reaches before it runs. The default `None`: play decides, or the game
+    /// does not say (such a change is then caught when the episode ends first).
+    fn episode_steps(&self) -> Option<u64> {
+        None
+    }
     /// How these rules' settings go into force in envs already playing, part-way through an
     /// episode (a `[[timeline]]` change at a step): the returned function is handed a
     /// [`GameBuilder`] over the running World, whose [`Agents`] already hold the new strategy
@@ -264,6 +271,9 @@ impl<R: Rules> Rules for Named<R> {
     }
     fn game_steps(&self) -> Option<u32> {
         self.rules.game_steps()
+    }
+    fn episode_steps(&self) -> Option<u64> {
+        self.rules.episode_steps()
     }
     fn retune(&self) -> Option<Retune> {
         self.rules.retune()

@@ -620,14 +620,14 @@ fn resolve_timeline(
         let from = match (generations, &entry.episode, &entry.generation) {
             (None, Some(e), None) | (Some(_), None, Some(e)) => e,
             (None, _, Some(g)) => {
-                let message = "`generation`: a change by generation is `socium evolve`'s, in a \
+                let message = "a change by generation is `socium evolve`'s, in a \
                                scenario with `[evolution]`; `socium run` changes from an \
                                `episode`"
                     .to_owned();
                 return Err(at(g.span(), message));
             }
             (Some(_), Some(e), _) => {
-                let message = "`episode`: a scenario with `[evolution]` changes from a \
+                let message = "a scenario with `[evolution]` changes from a \
                                `generation` (`socium evolve` plays generations)"
                     .to_owned();
                 return Err(at(e.span(), message));
@@ -638,16 +638,16 @@ fn resolve_timeline(
         let step = match (&entry.step, generations) {
             (None, _) => None,
             (Some(s), Some(_)) => {
-                let message = "`step`: a change by generation applies between generations";
+                let message = "a change by generation applies between generations";
                 return Err(at(s.span(), message.to_owned()));
             }
             (Some(s), None) if *s.get_ref() == 0 => {
-                let message = "`step`: step 0 is the episode's start: leave `step` out";
+                let message = "step 0 is the episode's start: leave `step` out";
                 return Err(at(s.span(), message.to_owned()));
             }
             (Some(s), None) if max_steps.is_some_and(|m| *s.get_ref() >= m) => {
                 let message = format!(
-                    "`step`: step {} is past the episode: `max_steps` is {}",
+                    "step {} is past the episode: `max_steps` is {}",
                     s.get_ref(),
                     max_steps.unwrap_or_default()
                 );
@@ -706,14 +706,29 @@ fn resolve_timeline(
             applied.push(change);
         }
         // The scenario the change is made to, for a change at a step (which keeps the Sim).
+        let parsed;
         let before = match (step, changes.last()) {
             (None, _) => None,
-            (Some(_), Some(c)) => Some(c.scenario.sim()),
+            (Some(_), Some(c)) => Some(&*c.scenario),
             (Some(_), None) => {
                 let before = &applied[..applied.len() - set.len()];
-                Some(Scenario::parse_with_overrides(&base, file, before)?.sim())
+                parsed = Scenario::parse_with_overrides(&base, file, before)?;
+                Some(&parsed)
             }
         };
+        if let (Some(before), Some(s)) = (before, &entry.step)
+            && let Some(steps) =
+                (before.game.episode_steps()).filter(|&n| u64::from(*s.get_ref()) >= n)
+        {
+            let message = format!(
+                "step {} is past the episode: an episode of `{}` here plays {steps} \
+                 steps (0 to {})",
+                s.get_ref(),
+                before.game.name(),
+                steps - 1
+            );
+            return Err(at(s.span(), message));
+        }
         let scenario = Scenario::parse_with_overrides(&base, file, &applied).map_err(|e| {
             let message = match e {
                 ScenarioError::Override { message, .. } => message,
@@ -749,14 +764,14 @@ fn resolve_timeline(
             );
             return Err(at(span, message));
         }
-        if let (Some(sim), Some(step)) = (before, step) {
+        if let (Some(before), Some(step)) = (before, step) {
             let refused = |e: String| {
                 at(
                     span.clone(),
                     format!("the change at episode {value}, step {step}: {e}"),
                 )
             };
-            (sim.map_err(|e| refused(e.to_string()))?)
+            (before.sim().map_err(|e| refused(e.to_string()))?)
                 .retune(&*scenario.game, &scenario.config.agents)
                 .map_err(|e| refused(e.to_string()))?;
         }

@@ -53,8 +53,9 @@ pub enum RunError {
         /// What the model's runtime said.
         message: String,
     },
-    /// A `[[timeline]]` change could not be made where it stands (its step is past its
-    /// episode's end).
+    /// A `[[timeline]]` change could not be made where it stands: its step is past its
+    /// episode's end, in a game that does not declare its episodes' length
+    /// ([`socium_core::Rules::episode_steps`]; where it does, the scenario is refused first).
     #[error("{}:{line}:{column}: the change at {when}: {message}", file.display())]
     Timeline {
         /// The scenario file.

@@ -550,6 +550,10 @@ impl Rules for CulturalConfig {
         Some(self.rounds.get())
     }
 
+    fn episode_steps(&self) -> Option<u64> {
+        Some(u64::from(self.rounds.get()) * u64::from(self.games.get()))
+    }
+
     fn check(&self, agents: &[AgentSpec]) -> Result<(), String> {
         if self.rounds.get().checked_mul(self.games.get()).is_none() {
             return Err("rounds × games: expected fewer than 2^32 steps".into());

@@ -371,6 +371,10 @@ impl Rules for PunishmentConfig {
         &METRICS
     }
 
+    fn episode_steps(&self) -> Option<u64> {
+        Some(self.steps())
+    }
+
     /// Every setting but `rounds` (the episode's length) changes part-way: the payoffs, the
     /// punishment's cost and loss, the third-party punishers.
     fn retune(&self) -> Option<Retune> {
