@@ -22,7 +22,7 @@ use crate::{
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
-    transcript::Transcript,
+    transcript::{Transcript, step_lines},
     vec_env::ExternalRowsMut,
 };
 use bevy_ecs::{
@@ -574,9 +574,8 @@ fn finish_step(
         start_turn(turn.into_inner(), done, masks.into_inner());
         if transcript.enabled {
             let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
-            let transcript = transcript.into_inner();
-            transcript.write_faults(clock.episode, utterances.step, faults.current());
-            transcript.write(clock.episode, utterances.step, grouped, &dims.0);
+            let (episode, step, faults) = (clock.episode, utterances.step, faults.current());
+            (transcript.into_inner()).write(step_lines(episode, step, faults, grouped, &dims.0));
         }
     }
 }

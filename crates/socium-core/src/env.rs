@@ -6,7 +6,7 @@
 use crate::{
     AgentId, Agents, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras, RewardEntry,
     RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
-    UtteranceEntries, Utterances, by_utterance, reward::RewardDimensions,
+    UtteranceEntries, Utterances, by_utterance, reward::RewardDimensions, transcript::step_lines,
 };
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -207,14 +207,14 @@ impl<'w> EnvView<'w> {
         by_utterance(self.utterances(), self.reward_entries())
     }
 
-    /// The last step's transcript lines (see [`TranscriptLine`]), whether or not the env keeps
-    /// a transcript.
+    /// The last step's transcript lines (see [`TranscriptLine`]) as `transcript.jsonl` holds
+    /// them, whether or not the env keeps a transcript: its controllers' faults, then its
+    /// utterances with their reward entries.
     pub fn transcript_lines(&self) -> Vec<TranscriptLine<'w>> {
         let (episode, step) = (self.clock().episode(), self.kernel::<Utterances>().step);
-        let dims = self.reward_dimensions();
-        (self.entries_by_utterance().into_iter())
-            .map(|a| TranscriptLine::new(episode, step, a, dims))
-            .collect()
+        let faults = self.faults().current();
+        let grouped = self.entries_by_utterance();
+        step_lines(episode, step, faults, grouped, self.reward_dimensions()).collect()
     }
 
     /// Episode metrics so far.

@@ -196,33 +196,33 @@ pub(crate) struct Transcript {
     pub(crate) buf: Vec<u8>,
 }
 
-impl Transcript {
-    /// Appends one line per utterance of a step ([`crate::by_utterance`]).
-    /// Writes a line for each of the step's controller faults.
-    pub(crate) fn write_faults(&mut self, episode: u64, step: u32, faults: &[(AgentId, String)]) {
-        for (agent, fault) in faults {
-            let line = TranscriptLine::Fault {
-                episode,
-                step,
-                agent: *agent,
-                fault: Cow::Borrowed(fault),
-            };
-            serde_json::to_writer(&mut self.buf, &line).expect("serialising to memory cannot fail");
-            self.buf
-                .write_all(b"\n")
-                .expect("writing to memory cannot fail");
-        }
-    }
+/// One step's transcript lines, in the order `transcript.jsonl` holds them: the controllers'
+/// `faults`, then the reward entries by utterance ([`crate::by_utterance`]), naming dimensions
+/// from `dims`.
+pub(crate) fn step_lines<'a>(
+    episode: u64,
+    step: u32,
+    faults: &'a [(AgentId, String)],
+    grouped: impl IntoIterator<Item = UtteranceEntries<'a>>,
+    dims: &'a [DimensionSpec],
+) -> impl Iterator<Item = TranscriptLine<'a>> {
+    let faults = faults
+        .iter()
+        .map(move |(agent, fault)| TranscriptLine::Fault {
+            episode,
+            step,
+            agent: *agent,
+            fault: Cow::Borrowed(fault),
+        });
+    let made =
+        (grouped.into_iter()).map(move |entries| TranscriptLine::new(episode, step, entries, dims));
+    faults.chain(made)
+}
 
-    pub(crate) fn write<'a>(
-        &mut self,
-        episode: u64,
-        step: u32,
-        grouped: impl IntoIterator<Item = UtteranceEntries<'a>>,
-        dims: &'a [DimensionSpec],
-    ) {
-        for entries in grouped {
-            let line = TranscriptLine::new(episode, step, entries, dims);
+impl Transcript {
+    /// Appends `lines`, one JSON object a line.
+    pub(crate) fn write<'a>(&mut self, lines: impl IntoIterator<Item = TranscriptLine<'a>>) {
+        for line in lines {
             serde_json::to_writer(&mut self.buf, &line).expect("serialising to memory cannot fail");
             self.buf
                 .write_all(b"\n")
@@ -273,15 +273,20 @@ mod tests {
             utterance: UtteranceId(1),
             rewards: vec![&entry],
         };
-        transcript.write(0, 1, [made, settles], &dims);
+        let faults = [(AgentId(4), "timed out".to_owned())];
+        transcript.write(step_lines(0, 1, &faults, [made, settles], &dims));
         let text = String::from_utf8(transcript.buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"gives \"2.5\"","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
+            r#"{"episode":0,"step":1,"agent":4,"fault":"timed out"}"#
         );
         assert_eq!(
             lines[1],
+            r#"{"episode":0,"id":3,"step":1,"speaker":2,"audience":5,"act":{"kind":"give","target":5,"value":2.5},"text":"gives \"2.5\"","rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
+        );
+        assert_eq!(
+            lines[2],
             r#"{"episode":0,"step":1,"settles":1,"rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
         );
         for line in lines {

@@ -191,7 +191,8 @@ impl LlmPolicy {
                 Err(ChatError::Transient(message)) => last = message,
             }
         }
-        let fault = format!("no usable answer in {attempts} attempts; the last: {last}");
+        let tries = if attempts == 1 { "attempt" } else { "attempts" };
+        let fault = format!("no usable answer in {attempts} {tries}; the last: {last}");
         Ok((self.format.default_answer(mask), Some(fault)))
     }
 }

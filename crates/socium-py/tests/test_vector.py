@@ -137,3 +137,35 @@ def test_envs_step_alike_from_the_main_thread_another_thread_and_a_forked_proces
     assert elsewhere == [here]
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply_async(_returns_after_30_steps).get(timeout=60) == here
+
+
+def test_utterances_name_the_faults_of_models_that_could_not_answer():
+    # A port nothing listens on: every request is refused at once, so each model that acts
+    # faults and plays the game's default act, and the step goes on.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    llm = {"llm": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m", "retries": 0}}
+    env = socium.VecEnv(ROOT / "scenarios/donor_llm.toml", 2, seed=1, overrides={"agents[0].controller": llm})
+    models = [a for a, label in enumerate(env.agent_labels) if label == "smollm2"]
+    assert models == [0, 1]
+    _, infos = env.reset()
+    faulted = 0
+    for _ in range(4):
+        acting = infos["acting"].copy()
+        _, _, _, _, infos = env.step(np.zeros((2, 4, 1), np.float32))
+        for e in range(2):
+            lines = env.utterances(e)
+            faults = [line for line in lines if "fault" in line]
+            assert lines[: len(faults)] == faults, "faults come first, as in transcript.jsonl"
+            assert [f["agent"] for f in faults] == [a for a in models if acting[e, a]]
+            assert all(f["fault"].startswith("no usable answer in 1 attempt; the last: ") for f in faults)
+            # Each faulted model still played: its default act is among the step's acts.
+            speakers = {line["speaker"] for line in lines if "speaker" in line}
+            assert {f["agent"] for f in faults} <= speakers
+            faulted += len(faults)
+    assert faulted > 0
+    with pytest.raises(IndexError):
+        env.utterances(2)

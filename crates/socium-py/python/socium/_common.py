@@ -172,6 +172,7 @@ class Core:
         return out if self.rust.values(out) else None
 
     def utterances(self, env: int) -> list[dict]:
-        """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): each
-        act with the reward entries it caused, after the entries settling earlier acts."""
+        """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): its
+        controllers' faults, the entries settling earlier acts, then each act with the reward
+        entries it caused."""
         return json.loads(self.rust.utterances(env))

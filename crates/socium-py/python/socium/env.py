@@ -190,7 +190,9 @@ class ParallelEnv(_PettingZooParallelEnv):
         """The last step's transcript lines, as ``transcript.jsonl`` holds them: each act
         (``{"episode", "id", "step", "speaker", "audience", "act", "text"?, "rewards"}``) with the
         reward entries it caused, after the entries settling acts of earlier steps
-        (``{"episode", "step", "settles": id, "rewards"}``: a listener's reward for a message, say)."""
+        (``{"episode", "step", "settles": id, "rewards"}``: a listener's reward for a message, say)
+        and, first of all, the faults of controllers that could not act (``{"episode", "step",
+        "agent", "fault"}``: a language model that timed out played the game's default act)."""
         return self._core.utterances(0)
 
     def render(self) -> str | None:
@@ -199,6 +201,9 @@ class ParallelEnv(_PettingZooParallelEnv):
             return None
         lines = []
         for entry in self.utterances():
+            if "fault" in entry:
+                lines.append(f"[step {entry['step']}] agent {entry['agent']} played the default act: {entry['fault']}")
+                continue
             if "settles" in entry:
                 rewards = ", ".join(f"{r['dimension']} {r['value']:+g} to agent {r['agent']}" for r in entry["rewards"])
                 lines.append(f"(for utterance {entry['settles']}: {rewards})")

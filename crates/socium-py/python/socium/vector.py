@@ -112,6 +112,18 @@ class VecEnv(VectorEnv):
         core.step(actions)
         return core.obs, core.rewards, core.terminated, core.truncated, self._infos()
 
+    def utterances(self, env: int) -> list[dict]:
+        """Env ``env``'s last step as ``transcript.jsonl`` holds it, a dict a line: the faults of
+        controllers that could not act (``{"episode", "step", "agent", "fault"}``: a language
+        model that timed out played the game's default act), the reward entries settling acts of
+        earlier steps (``{"episode", "step", "settles", "rewards"}``), then each act with the
+        reward entries it caused (``{"episode", "id", "step", "speaker", "audience", "act",
+        "text"?, "rewards"}``). Built from the env's state at each call: the step never pays
+        for it."""
+        if not 0 <= env < self.num_envs:
+            raise IndexError(f"env {env}: expected 0 to {self.num_envs - 1}")
+        return self._core.utterances(env)
+
     def raw_rewards(self) -> np.ndarray:
         """Every agent's raw reward per dimension at the last step, before the scenario's
         transforms (``infos["reward_components"]`` holds them after): ``[envs, agents, dims]``
