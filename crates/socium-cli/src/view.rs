@@ -76,8 +76,12 @@ struct Data {
     kind: &'static str,
     /// summary.json as written.
     summary: serde_json::Value,
-    /// Each agent's group label, by agent id.
+    /// Each agent's group label, by agent id, as the run ended.
     agents: Vec<String>,
+    /// The labels by agent id of each stretch of the run (`summary.json`'s `layouts`: the
+    /// scenario's, then each timeline change's that renumbered or relabelled the agents); an
+    /// episode names the one in force.
+    layouts: Vec<Vec<String>>,
     /// Reward dimensions, by the index a reward row holds.
     dimensions: Vec<String>,
     /// Act kinds, by the index a made row holds.
@@ -107,6 +111,8 @@ struct Episode {
     changes: Vec<(i64, String)>,
     /// Whether the line limit cut the episode short.
     cut: bool,
+    /// Its agents' labels: an index into [`Data::layouts`].
+    layout: usize,
 }
 
 type Made = (
@@ -181,7 +187,7 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
     let transcript_path = dir.join("transcript.jsonl");
     let transcript = kind == "run" && transcript_path.is_file();
     let (mut dimensions, mut kinds) = (Names::default(), Names::default());
-    let read = if transcript {
+    let mut read = if transcript {
         read_transcript(
             &transcript_path,
             episode,
@@ -203,19 +209,42 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
         Read::default()
     };
 
-    // Agents by id: summary.json's groups in order, each `agents` long (the order `[[agents]]`
-    // entries number them in).
-    let mut agents: Vec<String> = Vec::new();
-    if let Some(groups) = summary["groups"].as_array() {
-        for g in groups {
-            let label = g["label"].as_str().unwrap_or("agent");
-            let count = g["agents"].as_u64().unwrap_or(0);
-            agents.extend((0..count).map(|_| label.to_owned()));
+    // Agents by id: summary.json's layouts, `(first episode, labels)`, or (a `socium evolve`
+    // folder, or a run written before layouts) its groups in order, each `agents` long.
+    let layouts: Vec<(u64, Vec<String>)> = match summary["layouts"].as_array() {
+        Some(layouts) => (layouts.iter())
+            .map(|l| {
+                let runs = l["agents"].as_array().map_or(&[][..], Vec::as_slice);
+                let labels = runs.iter().flat_map(|run| {
+                    let label = run[0].as_str().unwrap_or("agent");
+                    let count = run[1].as_u64().unwrap_or(0);
+                    (0..count).map(move |_| label.to_owned())
+                });
+                (l["episode"].as_u64().unwrap_or(0), labels.collect())
+            })
+            .collect(),
+        None => {
+            let groups = summary["groups"].as_array().map_or(&[][..], Vec::as_slice);
+            let labels = groups.iter().flat_map(|g| {
+                let label = g["label"].as_str().unwrap_or("agent");
+                let count = g["agents"].as_u64().unwrap_or(0);
+                (0..count).map(move |_| label.to_owned())
+            });
+            let mut labels: Vec<String> = labels.collect();
+            // Agents the groups do not account for are named by their id alone.
+            labels.resize(labels.len().max(read.agents), "agent".to_owned());
+            vec![(0, labels)]
         }
+    };
+    for e in &mut read.episodes {
+        // The layout in force: the last to start at or before the episode (one that starts part-
+        // way through it names it, so its new labels show from the episode's first step).
+        e.layout = layouts
+            .partition_point(|(first, _)| *first <= e.episode)
+            .saturating_sub(1);
     }
-    while agents.len() < read.agents {
-        agents.push("agent".to_owned());
-    }
+    let agents = layouts.last().map(|(_, l)| l.clone()).unwrap_or_default();
+    let layouts: Vec<Vec<String>> = layouts.into_iter().map(|(_, l)| l).collect();
     let edges_path = dir.join("graph.edges");
     let edges = if edges_path.is_file() {
         Some(read_edges(&edges_path)?)
@@ -236,6 +265,7 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
         kind,
         summary,
         agents,
+        layouts,
         dimensions: dimensions.names,
         kinds: kinds.names,
         transcript,
@@ -341,6 +371,7 @@ fn read_transcript(
                 faults: Vec::new(),
                 changes: Vec::new(),
                 cut: false,
+                layout: 0,
             });
         }
         let ep = episodes.last_mut().expect("pushed above");

@@ -273,3 +273,74 @@ fn the_runs_graph_is_drawn_when_it_was_written() {
         "{err}"
     );
 }
+
+/// The data a page holds (its `<script id="data">` element's JSON).
+fn page_data(page: &str) -> serde_json::Value {
+    let start = page
+        .find(r#"<script id="data" type="application/json">"#)
+        .unwrap();
+    let json = &page[start..];
+    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+    serde_json::from_str(&json.replace("<\\/", "</")).unwrap()
+}
+
+#[test]
+fn agents_are_labelled_as_each_episode_numbered_them() {
+    // A label shared by two groups that are not next to each other, and a timeline change that
+    // adds two agents to the first group from episode 1, renumbering those after them.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("layouts.toml");
+    let scenario = "[scenario]\nname = \"layouts\"\nepisodes = 2\n[game.donor_cultural]\n\
+                    rounds = 2\ngames = 1\n[[agents]]\nstrategy = \"allc\"\ncount = 2\n\
+                    label = \"givers\"\n[[agents]]\nstrategy = \"alld\"\ncount = 2\n\
+                    [[agents]]\nstrategy = \"allc\"\ncount = 2\nlabel = \"givers\"\n\
+                    [output]\ntranscript = true\n[[timeline]]\nepisode = 1\n\
+                    set = { \"agents[0].count\" = 4 }\n";
+    std::fs::write(&file, scenario).unwrap();
+    let out = dir.path().join("out");
+    let ran = socium(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["layouts"],
+        serde_json::json!([
+            {"episode": 0, "agents": [["givers", 2], ["alld", 2], ["givers", 2]]},
+            {"episode": 1, "agents": [["givers", 4], ["alld", 2], ["givers", 2]]},
+        ])
+    );
+    let viewed = socium(&["view", out.to_str().unwrap()]);
+    assert!(
+        viewed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&viewed.stderr)
+    );
+    let data = page_data(&std::fs::read_to_string(out.join("view.html")).unwrap());
+    let (g, d) = ("givers", "alld");
+    assert_eq!(
+        data["layouts"],
+        serde_json::json!([[g, g, d, d, g, g], [g, g, g, g, d, d, g, g]])
+    );
+    let layout_of = |k: usize| data["episodes"][k]["layout"].as_u64();
+    assert_eq!((layout_of(0), layout_of(1)), (Some(0), Some(1)));
+    // Every speaker of an episode has a label in its layout: agents 6 and 7 speak only in
+    // episode 1.
+    for k in 0..2 {
+        let labels = data["layouts"][layout_of(k).unwrap() as usize]
+            .as_array()
+            .unwrap()
+            .len();
+        for row in data["episodes"][k]["made"].as_array().unwrap() {
+            assert!((row[2].as_u64().unwrap() as usize) < labels);
+        }
+    }
+}

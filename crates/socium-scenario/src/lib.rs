@@ -16,7 +16,7 @@ pub mod schema;
 pub use attribution::{Attribution, AttributionSummary, Method as AttributionMethod};
 pub use error::{Located, ScenarioError};
 pub use overrides::Override;
-pub use run::{EpisodeRecord, GroupSummary, RunError, RunSummary, play, run};
+pub use run::{EpisodeRecord, GroupSummary, Layout, RunError, RunSummary, play, run};
 /// The game registry: every game with its default settings (for `socium list`), and every
 /// game's name.
 pub use socium_games::{NAMES as GAME_NAMES, games};

@@ -122,6 +122,9 @@ pub struct RunSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Per label, in order of first appearance.
     pub groups: Vec<GroupSummary>,
+    /// Which agent id carries which label: the scenario's, then each `[[timeline]]` change's
+    /// that renumbers or relabels the agents, from the episode (and step) it applies at.
+    pub layouts: Vec<Layout>,
     /// How the scenario's judge scored the agents against the exact rewards; absent without a
     /// judge.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +139,32 @@ pub struct RunSummary {
     /// an `[attribution]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<AttributionSummary>,
+}
+
+/// The agents from an episode (or a step of it) on: runs of consecutive agent ids sharing a
+/// label, in id order (`[["reciprocal", 8], ["givers", 8]]`: ids 0–7, then 8–15).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Layout {
+    /// The first episode it holds for.
+    pub episode: u64,
+    /// The step it holds from, for a change part-way through that episode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// `(label, agents)` runs in id order.
+    pub agents: Vec<(String, usize)>,
+}
+
+impl Layout {
+    fn of(agents: &[AgentSpec], episode: u64, step: Option<u32>) -> Layout {
+        let runs = agents.chunk_by(|a, b| a.label == b.label);
+        Layout {
+            episode,
+            step,
+            agents: runs
+                .map(|run| (run[0].label.to_string(), run.len()))
+                .collect(),
+        }
+    }
 }
 
 /// A judge's scores against the exact per-episode reward totals.
@@ -602,6 +631,7 @@ pub fn run(
     let mut csv = header.join(",") + "\n";
 
     let membership = RefCell::new(Membership::new(&scenario.config.agents, dims.len()));
+    let layouts = RefCell::new(vec![Layout::of(&scenario.config.agents, 0, None)]);
     let mut metric_sums = vec![(0.0, 0u64); metric_names.len()];
     let mut steps = 0u64;
     let mut judging = scenario.judge.as_ref().map(|judge| Judging {
@@ -641,14 +671,19 @@ pub fn run(
     let mut previous_raw = Vec::new();
     let (mut last_graph, mut last_values) = (None, None);
     let changed = |change: &Change| {
-        membership
-            .borrow_mut()
-            .assign(&change.scenario.config.agents);
+        let agents = &change.scenario.config.agents;
+        membership.borrow_mut().assign(agents);
+        let episode = (change.when.episode()).expect("`socium run` applies episode changes");
+        let layout = Layout::of(agents, episode, change.when.step());
+        let mut layouts = layouts.borrow_mut();
+        if layouts
+            .last()
+            .is_none_or(|last| last.agents != layout.agents)
+        {
+            layouts.push(layout);
+        }
         let line = TranscriptLine::Change {
-            episode: change
-                .when
-                .episode()
-                .expect("`socium run` applies episode changes"),
+            episode,
             step: change.when.step(),
             timeline: change.set.as_str().into(),
         };
@@ -736,6 +771,7 @@ pub fn run(
             .map(|(name, (sum, count))| ((*name).to_owned(), sum / *count as f64))
             .collect(),
         groups,
+        layouts: layouts.into_inner(),
         judge: judging.map(|j| j.summary(scenario)),
         graph: last_graph,
         values: last_values,

@@ -44,9 +44,10 @@
     : String(Math.round(v * 1000) / 1000);
   const signed = (v) => (v > 0 ? "+" : "") + fmt(v);
 
-  // Agents and their groups (summary.json's labels), coloured by group.
-  const agents = DATA.agents;
-  const groups = [...new Set(agents)];
+  // Agents and their groups (summary.json's labels), coloured by group. `agents` holds the labels
+  // by id as the run ended, and those of the episode shown once one is.
+  let agents = DATA.agents;
+  const groups = [...new Set(DATA.layouts.flat())];
   const groupColor = (a) => PALETTE[groups.indexOf(agents[a]) % PALETTE.length];
   const dimColor = (d) => PALETTE[d % PALETTE.length];
   const name = (a) => (a < 0 ? "all" : "agent " + a);
@@ -434,6 +435,7 @@
   }
 
   function showEpisode(k) {
+    agents = DATA.layouts[DATA.episodes[k].layout] ?? DATA.agents;
     ep = prepare(DATA.episodes[k]);
     list.dataset.rows = ep.rows.length;
     list.dataset.episode = ep.e.episode;
