@@ -20,6 +20,17 @@ fn socium(args: &[&str]) -> Output {
         .expect("the socium binary runs")
 }
 
+/// Runs `socium ARGS`, expects it to succeed (showing its stderr if not), and returns its stdout.
+fn succeeds(args: &[&str]) -> String {
+    let out = socium(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// `socium run` of a small donor game (2 episodes) into `dir`, with the `--set` overrides `set`.
 fn donor_run(dir: &Path, set: &[&str]) {
     let mut args = vec![
@@ -33,12 +44,7 @@ fn donor_run(dir: &Path, set: &[&str]) {
     for value in set {
         args.extend(["--set", value]);
     }
-    let out = socium(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(&args);
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -61,13 +67,7 @@ fn refused(args: &[&str]) -> String {
 fn a_run_becomes_one_self_contained_page() {
     let dir = tempfile::tempdir().unwrap();
     donor_run(dir.path(), &[]);
-    let out = socium(&["view", dir.path().to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8(out.stdout).unwrap();
+    let said = succeeds(&["view", dir.path().to_str().unwrap()]);
     assert!(said.contains("view.html (2 episodes"), "{said}");
     let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
     // Nothing is fetched: no script, style or image comes from elsewhere.
@@ -98,7 +98,7 @@ fn the_line_limit_says_what_it_left_out() {
         .lines()
         .count();
     let page = dir.path().join("small.html");
-    let out = socium(&[
+    let said = succeeds(&[
         "view",
         dir.path().to_str().unwrap(),
         "--max-lines",
@@ -106,12 +106,6 @@ fn the_line_limit_says_what_it_left_out() {
         "--out",
         page.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8(out.stdout).unwrap();
     assert!(
         said.contains(&format!(
             "left out {} transcript lines over --max-lines 5: the end of episode 0, episode 1; \
@@ -122,13 +116,8 @@ fn the_line_limit_says_what_it_left_out() {
     );
     assert!(page.exists());
     // One episode alone, by its number.
-    let out = socium(&["view", dir.path().to_str().unwrap(), "--episode", "1"]);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .contains("(1 episodes")
-    );
+    let said = succeeds(&["view", dir.path().to_str().unwrap(), "--episode", "1"]);
+    assert!(said.contains("(1 episodes"), "{said}");
 }
 
 #[test]
@@ -231,13 +220,8 @@ fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
         "{err}"
     );
     assert!(!dir.path().join("view.html").exists());
-    let out = socium(&["view", dir.path().to_str().unwrap()]);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .contains("(0 episodes, 0 transcript lines)")
-    );
+    let said = succeeds(&["view", dir.path().to_str().unwrap()]);
+    assert!(said.contains("(0 episodes, 0 transcript lines)"), "{said}");
     let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
     assert!(page.contains(r#""transcript":false,"episodes":[]"#));
 }
@@ -298,17 +282,12 @@ fn agents_are_labelled_as_each_episode_numbered_them() {
                     set = { \"agents[0].count\" = 4 }\n";
     std::fs::write(&file, scenario).unwrap();
     let out = dir.path().join("out");
-    let ran = socium(&[
+    succeeds(&[
         "run",
         file.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(
@@ -318,12 +297,7 @@ fn agents_are_labelled_as_each_episode_numbered_them() {
             {"episode": 1, "agents": [["givers", 4], ["alld", 2], ["givers", 2]]},
         ])
     );
-    let viewed = socium(&["view", out.to_str().unwrap()]);
-    assert!(
-        viewed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&viewed.stderr)
-    );
+    succeeds(&["view", out.to_str().unwrap()]);
     let data = page_data(&std::fs::read_to_string(out.join("view.html")).unwrap());
     let (g, d) = ("givers", "alld");
     assert_eq!(
