@@ -142,10 +142,7 @@ pub(super) fn render(
             ""
         },
         match config.regroup {
-            true => format!(
-                " Then everyone returns to room {}.",
-                config.start_room(config.full_grid())
-            ),
+            true => format!(" Then everyone returns to {}.", start_room(config)),
             false => String::new(),
         },
     )
@@ -290,6 +287,32 @@ fn said(n: usize, rooms: usize, row: &[f32]) -> Vec<String> {
     said
 }
 
+/// The start room in words: the middle (rounded down) of the first row of the game's grid, which
+/// a row cannot tell when each game draws its grid from `grids`: then the room for each size.
+fn start_room(config: &Settings) -> String {
+    if config.grids.is_empty() {
+        return format!("room {}", config.start_room(config.full_grid()));
+    }
+    let mut rooms: Vec<(usize, Vec<String>)> = Vec::new();
+    for &grid in &config.grids {
+        let (room, size) = (
+            config.start_room(grid),
+            format!("{} × {}", grid[0], grid[1]),
+        );
+        match rooms.iter_mut().find(|(r, _)| *r == room) {
+            Some((_, sizes)) => sizes.push(size),
+            None => rooms.push((room, vec![size])),
+        }
+    }
+    let each: Vec<String> = (rooms.iter())
+        .map(|(room, sizes)| format!("room {room} on a {} grid", sizes.join(" or ")))
+        .collect();
+    format!(
+        "the middle of the first row of the game's grid: {}",
+        each.join(", ")
+    )
+}
+
 /// Act `act` in words, at `stage`, for a player in `room` (`speaking`: its turn in a discussion).
 fn describe(
     config: &Settings,
@@ -426,5 +449,29 @@ mod tests {
             ]
         );
         assert!(p.situation.contains("In the last discussion"));
+    }
+
+    #[test]
+    fn the_regroup_room_is_the_games_grids_start_room() {
+        let one = Settings {
+            regroup: true,
+            ..super::super::Preset::Socium.settings()
+        };
+        assert_eq!(start_room(&one), "room 1");
+        // Each game draws its grid: the start room is the middle of that grid's first row, room
+        // 0 on the 2 × 2 grid, where the game regroups players (`rules.rs`, `start_room(grid)`).
+        let drawn = Settings {
+            regroup: true,
+            ..super::super::Preset::SarkarTrain.settings()
+        };
+        assert_eq!(
+            start_room(&drawn),
+            "the middle of the first row of the game's grid: room 1 on a 3 × 1 or 3 × 2 grid, \
+             room 0 on a 2 × 2 grid"
+        );
+        let (n, rooms) = (5, drawn.rooms());
+        let p = render(&drawn, n, AgentId(0), &vec![0.0; obs::dim(n, rooms)], &[]);
+        let said = format!("Then everyone returns to {}.", start_room(&drawn));
+        assert!(p.rules.contains(&said), "{}", p.rules);
     }
 }
