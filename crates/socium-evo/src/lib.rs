@@ -5,8 +5,10 @@
 //! mixed) and pairwise-comparison (Fermi) imitation — work on a population of type indices and
 //! are tested against exact fixation probabilities on their own. [`evolve`] plays one episode of
 //! a game per generation with the population's strategies and reproduces by one of those rules
-//! or in proportion to payoff (Nowak & Sigmund 1998). Batch runs (`socium evolve`), genomes with
-//! mutable parameters, checkpoints and plots are still to come.
+//! or in proportion to payoff (Nowak & Sigmund 1998). [`run_scenario`] plays one run of a
+//! scenario's `[evolution]` (what `socium evolve` runs many of in parallel): types whose numeric
+//! parameters drift by mutation ([`Drift`]), checkpointed after every generation so that a killed
+//! run resumes exactly ([`RunCheckpoint`]).
 
 mod checkpoint;
 mod run;

@@ -216,17 +216,15 @@ pub(super) fn settle(state: &State, p: Pending, events: &mut Events) {
     let id = |a: usize| AgentId(a as u32);
     let sign = if state.imposter[p.speaker] { -1.0 } else { 1.0 };
     let after = state.pooled(p.speaker);
-    events.entries.push((
+    events.reward(
         id(p.speaker),
         p.message,
         SPEAKING,
         sign * (after - p.before),
-    ));
+    );
     for l in state.crew_listeners(p.speaker) {
         let belief = state.belief_in_imposters(l).max(LISTENING_FLOOR);
-        events
-            .entries
-            .push((id(l), p.message, LISTENING, belief.ln()));
+        events.reward(id(l), p.message, LISTENING, belief.ln());
     }
 }
 
@@ -278,10 +276,10 @@ mod tests {
         };
         let mut events = Events::default();
         settle(st, pending, &mut events);
-        assert!(events.entries.iter().all(|e| e.1 == UtteranceId(9)));
-        let of = |d: DimId| events.entries.iter().filter(move |e| e.2 == d);
-        let listening = of(LISTENING).map(|e| (e.0.index(), e.3)).collect();
-        let speaking: Vec<(AgentId, f64)> = of(SPEAKING).map(|e| (e.0, e.3)).collect();
+        assert!(events.entries.iter().all(|e| e.utterance == UtteranceId(9)));
+        let of = |d: DimId| events.entries.iter().filter(move |e| e.dimension == d);
+        let listening = of(LISTENING).map(|e| (e.agent.index(), e.value)).collect();
+        let speaking: Vec<(AgentId, f64)> = of(SPEAKING).map(|e| (e.agent, e.value)).collect();
         assert_eq!(speaking.len(), 1);
         assert_eq!(speaking[0].0, AgentId(speaker as u32));
         (listening, speaking[0].1)

@@ -13,7 +13,8 @@ use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, Agents, Audience, Clock, Controller, DimId, Done, Metrics,
-    Observations, Resetting, RewardLedger, SimRng, Stepping, Texts, Turn, UtteranceId, Utterances,
+    Observations, Resetting, RewardEntry, RewardLedger, SimRng, Stepping, Texts, Turn, UtteranceId,
+    Utterances,
 };
 
 /// Where the game is.
@@ -176,22 +177,26 @@ impl State {
             .flat_map(|(tasks, _)| tasks)
     }
 
-    /// The winner, if the game is over: `Some(true)` for the imposters, and whether tasks won.
+    /// How the game ended, if it is over.
     /// Checked in the original's order (`StringAmogus.check_win_conditions`): no imposter left,
     /// then imposters as many as the crew, then no task left: a kill that leaves one crewmate
     /// against one imposter wins for the imposter even if the crewmate's tasks are done.
-    fn winner(&self) -> Option<(bool, bool)> {
+    fn winner(&self) -> Option<Outcome> {
         let imposters = self.living().filter(|a| self.imposter[a.index()]).count();
         let crew = self.living().count() - imposters;
-        if imposters == 0 {
-            Some((false, false))
+        let (imposters_won, by_tasks) = if imposters == 0 {
+            (false, false)
         } else if imposters >= crew {
-            Some((true, false))
+            (true, false)
         } else if self.task_steps_left() == 0 {
-            Some((false, true))
+            (false, true)
         } else {
-            None
-        }
+            return None;
+        };
+        Some(Outcome {
+            imposters_won,
+            by_tasks,
+        })
     }
 
     /// The room `dir` leads to from `room` on this episode's grid, if any.
@@ -228,13 +233,40 @@ impl State {
     }
 }
 
+/// How a game ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Outcome {
+    /// Whether the imposters won (else the crew).
+    pub(super) imposters_won: bool,
+    /// Whether the crew won by finishing every task.
+    pub(super) by_tasks: bool,
+}
+
 /// What a step did, for the reward entries and metrics.
 #[derive(Component, Debug, Default)]
 pub(super) struct Events {
-    /// Reward entries: who, on which utterance, in which dimension, how much.
-    pub(super) entries: Vec<(AgentId, UtteranceId, DimId, f64)>,
-    /// The end: imposters won, by tasks, and the act that decided it.
-    pub(super) end: Option<(bool, bool, UtteranceId)>,
+    /// The reward entries the step's rules decided, for the reward component to write.
+    pub(super) entries: Vec<RewardEntry>,
+    /// The end, and the act that decided it.
+    pub(super) end: Option<(Outcome, UtteranceId)>,
+}
+
+impl Events {
+    /// Queues `value` on `dimension` for `agent`, caused by `utterance`.
+    pub(super) fn reward(
+        &mut self,
+        agent: AgentId,
+        utterance: UtteranceId,
+        dimension: DimId,
+        value: f64,
+    ) {
+        self.entries.push(RewardEntry {
+            agent,
+            utterance,
+            dimension,
+            value,
+        });
+    }
 }
 
 /// Deals the roles, rooms, tasks and beliefs of every env being reset, at random.
@@ -442,9 +474,9 @@ fn observe(state: &State, obs: &mut Observations) {
 /// Ends the game if a side has won, naming the act that decided it.
 fn check_end(state: &State, decided_by: UtteranceId, events: &mut Events, done: &mut Done) {
     if events.end.is_none()
-        && let Some((imposters_won, by_tasks)) = state.winner()
+        && let Some(outcome) = state.winner()
     {
-        events.end = Some((imposters_won, by_tasks, decided_by));
+        events.end = Some((outcome, decided_by));
         done.terminate_all();
     }
 }
@@ -553,7 +585,7 @@ fn resolve_env(
         let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
             format!("{} now gives the imposters {p:.3}", id(a))
         });
-        events.entries.push((id(a), u, INFORMATION, gain));
+        events.reward(id(a), u, INFORMATION, gain);
     }
 }
 
@@ -635,7 +667,7 @@ fn vote(
             Some(t) => {
                 votes[t.index()] += 1;
                 if !state.imposter[a] && state.imposter[t.index()] {
-                    events.entries.push((id(a), u, VOTE, 1.0));
+                    events.reward(id(a), u, VOTE, 1.0);
                 }
             }
             None => skips += 1,
@@ -671,7 +703,9 @@ fn vote(
         });
         check_end(state, u, events, done);
         if state.config.ejection_pays_tasks
-            && events.end.is_some_and(|(imp, tasks, _)| !imp && !tasks)
+            && events
+                .end
+                .is_some_and(|(o, _)| !o.imposters_won && !o.by_tasks)
         {
             state.pay_unfinished_tasks(u, events);
         }
@@ -761,7 +795,7 @@ fn play(
                 witnesses.len()
             )
         });
-        events.entries.push((id(a), u, KILL, 1.0));
+        events.reward(id(a), u, KILL, 1.0);
         check_end(state, u, events, done);
     }
     state.work(events, done);
@@ -778,7 +812,7 @@ fn play(
                 let u = utterances.say(id(a), Audience::All, act, || {
                     format!("{} reports a body in room {room}", id(a))
                 });
-                events.entries.push((id(a), u, REPORT, 1.0));
+                events.reward(id(a), u, REPORT, 1.0);
                 reported.get_or_insert(id(a));
             }
             acts::TASK => {
@@ -802,7 +836,7 @@ fn play(
                     });
                 } else {
                     state.tasks[a][task].done += 1;
-                    events.entries.push((id(a), u, TASK, 1.0));
+                    events.reward(id(a), u, TASK, 1.0);
                     check_end(state, u, events, done);
                 }
             }
@@ -849,7 +883,7 @@ impl State {
             let left = busy.left() - 1;
             if let (Busy::Task { task, started, .. }, 1) = (busy, left) {
                 self.tasks[a][task].done = steps;
-                events.entries.push((AgentId(a as u32), started, TASK, 1.0));
+                events.reward(AgentId(a as u32), started, TASK, 1.0);
                 check_end(self, started, events, done);
             }
             self.busy[a] = (left > 0).then_some(match busy {
@@ -882,9 +916,7 @@ impl State {
         for (a, tasks) in self.tasks.iter().enumerate() {
             let left = tasks.iter().filter(|t| t.done < steps).count();
             if !self.imposter[a] && left > 0 {
-                events
-                    .entries
-                    .push((AgentId(a as u32), ejection, TASK, left as f64));
+                events.reward(AgentId(a as u32), ejection, TASK, left as f64);
             }
         }
     }
@@ -916,10 +948,10 @@ impl State {
 pub(super) fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
         let ledger = ledger.into_inner();
-        for &(a, u, dim, value) in &events.entries {
-            ledger.add(a, u, dim, value);
+        for e in &events.entries {
+            ledger.add(e.agent, e.utterance, e.dimension, e.value);
         }
-        if let Some((imposters_won, _, u)) = events.end {
+        if let Some((Outcome { imposters_won, .. }, u)) = events.end {
             let lose = state.config.lose.get();
             for (a, &imposter) in state.imposter.iter().enumerate() {
                 let value = if imposter == imposters_won { 1.0 } else { lose };
@@ -935,7 +967,14 @@ pub(super) fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepp
 /// Metrics at the end of a game: who won, and whether by tasks.
 pub(super) fn record(mut envs: Query<(&Events, &mut Metrics), Stepping>) {
     for (events, metrics) in &mut envs {
-        if let Some((imposters_won, by_tasks, _)) = events.end {
+        if let Some((
+            Outcome {
+                imposters_won,
+                by_tasks,
+            },
+            _,
+        )) = events.end
+        {
             let metrics = metrics.into_inner();
             metrics.record(IMPOSTER_WIN, f64::from(u8::from(imposters_won)));
             metrics.record(TASK_WIN, f64::from(u8::from(by_tasks)));
