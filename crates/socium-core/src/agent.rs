@@ -91,6 +91,24 @@ pub struct StrategyChoice {
 }
 
 impl StrategyChoice {
+    /// Which entry of `table` was chosen: its index, found by the entry's identity (a choice
+    /// points into the table its game listed), not by its name.
+    ///
+    /// # Panics
+    /// If the choice is not of `table`: a bug in the game (it builds its strategies from
+    /// another table than the one it lists).
+    pub fn index_in(&self, table: &'static [StrategyInfo]) -> usize {
+        (table
+            .iter()
+            .position(|entry| std::ptr::eq(entry, self.info)))
+        .unwrap_or_else(|| {
+            panic!(
+                "strategy `{}` is not an entry of this table",
+                self.info.name
+            )
+        })
+    }
+
     /// The value of parameter `name`.
     ///
     /// # Panics
@@ -300,6 +318,36 @@ mod tests {
             kind: ParamKind::Real,
         }],
     };
+
+    #[test]
+    fn a_choice_knows_its_entry_by_identity_not_name() {
+        static TABLE: [StrategyInfo; 2] = [
+            StrategyInfo {
+                name: "a",
+                summary: "",
+                params: &[],
+            },
+            StrategyInfo {
+                name: "b",
+                summary: "",
+                params: &[],
+            },
+        ];
+        static OTHER: [StrategyInfo; 1] = [StrategyInfo {
+            name: "b",
+            summary: "",
+            params: &[],
+        }];
+        let b = TABLE[1].choose([]).unwrap();
+        assert_eq!(b.index_in(&TABLE), 1);
+        // The same name in another table is another entry.
+        let other = OTHER[0].choose([]).unwrap();
+        let refused = std::panic::catch_unwind(|| other.index_in(&TABLE)).unwrap_err();
+        assert_eq!(
+            refused.downcast_ref::<String>().map(String::as_str),
+            Some("strategy `b` is not an entry of this table")
+        );
+    }
 
     #[test]
     fn choose_fills_defaults_and_checks_ranges() {

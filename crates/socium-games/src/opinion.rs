@@ -36,7 +36,7 @@ use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimId, DimensionInfo, Done,
     EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt,
     Relationship, Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
-    StrategyChoice, StrategyInfo, UtteranceId, Utterances,
+    StrategyInfo, UtteranceId, Utterances,
     bounded::{Count, HalfRate, NonNegative, UnitPositive},
     clusters, tie_distance,
 };
@@ -196,34 +196,26 @@ static METRICS: [MetricInfo; 4] = [
     },
 ];
 
-static STRATEGIES: [StrategyInfo; 2] = [
-    StrategyInfo {
-        name: "sincere",
-        summary: "expresses its opinion as it stands (the published models)",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "zealot",
-        summary: "expresses `target` and never moves",
-        params: &[unit_param("target", "the opinion it expresses", 1.0)],
-    },
-];
+strategies! {
+    static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "sincere",
+            summary: "expresses its opinion as it stands (the published models)",
+            params: &[],
+        } => |_| Strategy::Sincere,
+        StrategyInfo {
+            name: "zealot",
+            summary: "expresses `target` and never moves",
+            params: &[unit_param("target", "the opinion it expresses", 1.0)],
+        } => |c| Strategy::Zealot(c.param("target")),
+    ]
+}
 
 /// A scripted opinion holder.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 enum Strategy {
     Sincere,
     Zealot(f64),
-}
-
-impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "sincere" => Strategy::Sincere,
-            "zealot" => Strategy::Zealot(c.param("target")),
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
 }
 
 /// How an agent expresses itself, for the rules.
@@ -346,14 +338,14 @@ impl Rules for OpinionConfig {
         let agents = game.agents();
         let voices = (agents.ids())
             .map(|a| match agents.controller(a) {
-                Controller::Scripted(c) => match Strategy::from_choice(c) {
+                Controller::Scripted(c) => match strategy(c) {
                     Strategy::Sincere => Voice::Sincere,
                     Strategy::Zealot(_) => Voice::Zealot,
                 },
                 _ => Voice::Chosen,
             })
             .collect();
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(strategy);
         let state = State {
             config: self.clone(),
             voices,

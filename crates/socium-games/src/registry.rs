@@ -123,6 +123,42 @@ const fn equal(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
+/// Declares a game's scripted strategies once, each registry entry beside the strategy it makes:
+///
+/// ```text
+/// strategies! {
+///     /// The strategies a scenario may name.
+///     static STRATEGIES, fn strategy -> Strategy = [
+///         StrategyInfo { name: "allc", .. } => |_| Strategy::Fixed(1.0),
+///         StrategyInfo { name: "fixed", .. } => |c| Strategy::Fixed(c.param("share")),
+///     ]
+/// }
+/// ```
+///
+/// makes `static STRATEGIES: [StrategyInfo; N]` (what [`socium_core::Rules::strategies`]
+/// returns) and `fn strategy(&StrategyChoice) -> Strategy`, which builds a choice of entry `i`
+/// with entry `i`'s constructor, found by [`socium_core::StrategyChoice::index_in`]: no name is
+/// matched twice, and every entry has its constructor by construction.
+macro_rules! strategies {
+    (
+        $(#[$doc:meta])*
+        $vis:vis static $table:ident, fn $build:ident -> $ty:ty = [
+            $($info:expr => $make:expr),+ $(,)?
+        ]
+    ) => {
+        $(#[$doc])*
+        $vis static $table: [socium_core::StrategyInfo; [$(stringify!($make)),+].len()] =
+            [$($info),+];
+
+        /// The strategy component of a choice of an entry of the table beside it.
+        $vis fn $build(choice: &socium_core::StrategyChoice) -> $ty {
+            const MAKE: [fn(&socium_core::StrategyChoice) -> $ty; [$(stringify!($make)),+].len()] =
+                [$($make),+];
+            MAKE[choice.index_in(&$table)](choice)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::well_formed;

@@ -41,7 +41,7 @@ use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
     DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
     Phase, PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
-    Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+    Space, Stepping, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
 };
 use std::fmt::Write as _;
 
@@ -234,19 +234,21 @@ static METRICS: [MetricInfo; 3] = [
     },
 ];
 
-static STRATEGIES: [StrategyInfo; 2] = [
-    StrategyInfo {
-        name: "random",
-        summary: "silent; votes, kills, investigates and protects uniformly among the legal targets",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "informed",
-        summary: "accuses and votes for a player it knows is mafia (else random); the mafia vote \
-                  for a random citizen; the seer investigates unknown players",
-        params: &[],
-    },
-];
+strategies! {
+    static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "random",
+            summary: "silent; votes, kills, investigates and protects uniformly among the legal targets",
+            params: &[],
+        } => |_| Strategy::Random,
+        StrategyInfo {
+            name: "informed",
+            summary: "accuses and votes for a player it knows is mafia (else random); the mafia vote \
+                      for a random citizen; the seer investigates unknown players",
+            params: &[],
+        } => |_| Strategy::Informed,
+    ]
+}
 
 /// A scripted player. Both strategies decide from the player's own observation row and action
 /// mask alone: neither reads a role the player does not know. Both state the belief of their row,
@@ -257,16 +259,6 @@ pub enum Strategy {
     Random,
     /// Uses what it knows: a known mafia member is accused and voted for.
     Informed,
-}
-
-impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "random" => Strategy::Random,
-            "informed" => Strategy::Informed,
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
 }
 
 /// The game's state.
@@ -680,7 +672,7 @@ impl Rules for MafiaConfig {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(strategy);
         let state = State {
             config: self.clone(),
             roles: vec![Role::Villager; n],

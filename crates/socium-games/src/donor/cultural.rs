@@ -35,7 +35,7 @@ use socium_core::{
     Act, Actions, AgentId, AgentOf, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
     EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
     PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
-    Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Stepping, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -175,51 +175,62 @@ pub mod obs {
     pub const LEVEL: usize = 3;
 }
 
-static STRATEGIES: [StrategyInfo; 6] = [
-    StrategyInfo {
-        name: "allc",
-        summary: "gives everything, always",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "alld",
-        summary: "gives nothing, always",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "fixed",
-        summary: "gives a fixed share",
-        params: &[unit_param("share", "share of resources given", 0.5)],
-    },
-    StrategyInfo {
-        name: "reciprocal",
-        summary: "gives the share the recipient last gave, plus generosity (indirect reciprocity)",
-        params: &[
-            unit_param("generosity", "added to the recipient's last share", 0.0),
-            unit_param("initial", "share given when the trace is empty", 0.5),
-        ],
-    },
-    StrategyInfo {
-        name: "punisher",
-        summary: "punishes recipients whose last share was below a threshold, else gives (needs punishment)",
-        params: &[
-            unit_param(
-                "threshold",
-                "last share below which the recipient is punished",
-                0.3,
-            ),
-            unit_param("share", "share given, or paid to punish", 0.5),
-        ],
-    },
-    StrategyInfo {
-        name: "refuser",
-        summary: "refuses recipients whose last share was below a threshold, else gives (needs refusal)",
-        params: &[
-            unit_param("threshold", "last share below which play is refused", 0.3),
-            unit_param("share", "share given", 0.5),
-        ],
-    },
-];
+strategies! {
+    static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "allc",
+            summary: "gives everything, always",
+            params: &[],
+        } => |_| Strategy::Fixed(1.0),
+        StrategyInfo {
+            name: "alld",
+            summary: "gives nothing, always",
+            params: &[],
+        } => |_| Strategy::Fixed(0.0),
+        StrategyInfo {
+            name: "fixed",
+            summary: "gives a fixed share",
+            params: &[unit_param("share", "share of resources given", 0.5)],
+        } => |c| Strategy::Fixed(c.param("share")),
+        StrategyInfo {
+            name: "reciprocal",
+            summary: "gives the share the recipient last gave, plus generosity (indirect reciprocity)",
+            params: &[
+                unit_param("generosity", "added to the recipient's last share", 0.0),
+                unit_param("initial", "share given when the trace is empty", 0.5),
+            ],
+        } => |c| Strategy::Reciprocal {
+            generosity: c.param("generosity"),
+            initial: c.param("initial"),
+        },
+        StrategyInfo {
+            name: "punisher",
+            summary: "punishes recipients whose last share was below a threshold, else gives (needs punishment)",
+            params: &[
+                unit_param(
+                    "threshold",
+                    "last share below which the recipient is punished",
+                    0.3,
+                ),
+                unit_param("share", "share given, or paid to punish", 0.5),
+            ],
+        } => |c| Strategy::Punisher {
+            threshold: c.param("threshold"),
+            share: c.param("share"),
+        },
+        StrategyInfo {
+            name: "refuser",
+            summary: "refuses recipients whose last share was below a threshold, else gives (needs refusal)",
+            params: &[
+                unit_param("threshold", "last share below which play is refused", 0.3),
+                unit_param("share", "share given", 0.5),
+            ],
+        } => |c| Strategy::Refuser {
+            threshold: c.param("threshold"),
+            share: c.param("share"),
+        },
+    ]
+}
 
 static METRICS: [MetricInfo; 2] = [
     COOPERATION_METRIC,
@@ -261,27 +272,6 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "allc" => Strategy::Fixed(1.0),
-            "alld" => Strategy::Fixed(0.0),
-            "fixed" => Strategy::Fixed(c.param("share")),
-            "reciprocal" => Strategy::Reciprocal {
-                generosity: c.param("generosity"),
-                initial: c.param("initial"),
-            },
-            "punisher" => Strategy::Punisher {
-                threshold: c.param("threshold"),
-                share: c.param("share"),
-            },
-            "refuser" => Strategy::Refuser {
-                threshold: c.param("threshold"),
-                share: c.param("share"),
-            },
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
-
     /// The recipient's last share, if the trace shows one.
     fn last_share(obs: &[f32]) -> Option<f64> {
         let level = &obs[obs::TRACE..];
@@ -542,7 +532,7 @@ impl Rules for CulturalConfig {
                         .into(),
                 )
             },
-            Strategy::from_choice,
+            strategy,
         ))
     }
 
@@ -591,7 +581,7 @@ impl Rules for CulturalConfig {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(strategy);
         game.env_component(|| State {
             config: self.clone(),
             moves: self.moves(),

@@ -335,23 +335,25 @@ const K: ParamInfo = ParamInfo {
     kind: ParamKind::Integer,
 };
 
-static SCORE_STRATEGIES: [StrategyInfo; 3] = [
-    StrategyInfo {
-        name: "allc",
-        summary: "always helps (k = −5)",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "alld",
-        summary: "never helps (k = 6)",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "discriminator",
-        summary: "helps iff the recipient's score ≥ k",
-        params: &[K],
-    },
-];
+strategies! {
+    static SCORE_STRATEGIES, fn score_strategy -> Strategy = [
+        StrategyInfo {
+            name: "allc",
+            summary: "always helps (k = −5)",
+            params: &[],
+        } => |_| Strategy::Always(true),
+        StrategyInfo {
+            name: "alld",
+            summary: "never helps (k = 6)",
+            params: &[],
+        } => |_| Strategy::Always(false),
+        StrategyInfo {
+            name: "discriminator",
+            summary: "helps iff the recipient's score ≥ k",
+            params: &[K],
+        } => |c| Strategy::Threshold(c.param("k") as i8),
+    ]
+}
 
 const OWN_NORM: ParamInfo = ParamInfo {
     name: "norm",
@@ -363,34 +365,36 @@ const OWN_NORM: ParamInfo = ParamInfo {
     kind: ParamKind::Bits(8),
 };
 
-static NORM_STRATEGIES: [StrategyInfo; 5] = [
-    StrategyInfo {
-        name: "allc",
-        summary: "always helps",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "alld",
-        summary: "never helps",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "discriminator",
-        summary: "helps iff the recipient is Good (the action rule of L3–L8)",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "apologetic_discriminator",
-        summary: "helps iff the recipient is Good or itself is Bad (the action rule of L1, L2)",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "own_norm",
-        summary: "helps iff the recipient is Good in its own view, and judges donors by its own \
-                  norm (private assessment only)",
-        params: &[OWN_NORM],
-    },
-];
+strategies! {
+    static NORM_STRATEGIES, fn norm_strategy -> Strategy = [
+        StrategyInfo {
+            name: "allc",
+            summary: "always helps",
+            params: &[],
+        } => |_| Strategy::Always(true),
+        StrategyInfo {
+            name: "alld",
+            summary: "never helps",
+            params: &[],
+        } => |_| Strategy::Always(false),
+        StrategyInfo {
+            name: "discriminator",
+            summary: "helps iff the recipient is Good (the action rule of L3–L8)",
+            params: &[],
+        } => |_| Strategy::Threshold(1),
+        StrategyInfo {
+            name: "apologetic_discriminator",
+            summary: "helps iff the recipient is Good or itself is Bad (the action rule of L1, L2)",
+            params: &[],
+        } => |_| Strategy::Apologetic,
+        StrategyInfo {
+            name: "own_norm",
+            summary: "helps iff the recipient is Good in its own view, and judges donors by its own \
+                      norm (private assessment only)",
+            params: &[OWN_NORM],
+        } => |c| Strategy::OwnNorm(Norm::from_bits(c.param("norm") as u8)),
+    ]
+}
 
 static SCORE_METRICS: [MetricInfo; 2] = [
     COOPERATION_METRIC,
@@ -435,18 +439,6 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "allc" => Strategy::Always(true),
-            "alld" => Strategy::Always(false),
-            "discriminator" if c.info.params.is_empty() => Strategy::Threshold(1),
-            "discriminator" => Strategy::Threshold(c.param("k") as i8),
-            "apologetic_discriminator" => Strategy::Apologetic,
-            "own_norm" => Strategy::OwnNorm(Norm::from_bits(c.param("norm") as u8)),
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
-
     /// Whether to help, from an observation row.
     pub fn cooperates(&self, obs: &[f32]) -> bool {
         let recipient = obs[obs::RECIPIENT_REPUTATION];
@@ -620,7 +612,11 @@ impl Rules for IndirectGame {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(Strategy::from_choice);
+        let strategy: fn(&StrategyChoice) -> Strategy = match self.model {
+            Model::Scores => score_strategy,
+            Model::Norm(_) => norm_strategy,
+        };
+        game.insert_strategies(strategy);
         let views = if self.public { n } else { n * n };
         game.env_component(|| State {
             rules: *self,

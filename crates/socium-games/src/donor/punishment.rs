@@ -200,38 +200,40 @@ const fn choosing(default: f64) -> socium_core::ParamInfo {
     )
 }
 
-static STRATEGIES: [StrategyInfo; 6] = [
-    StrategyInfo {
-        name: "allc",
-        summary: "always cooperates, never punishes",
-        params: &[choosing(0.0)],
-    },
-    StrategyInfo {
-        name: "alld",
-        summary: "always defects, never punishes",
-        params: &[choosing(0.0)],
-    },
-    StrategyInfo {
-        name: "tft",
-        summary: "cooperates if the partner cooperated in its previous game (or has none), never punishes",
-        params: &[choosing(0.0)],
-    },
-    StrategyInfo {
-        name: "chooser",
-        summary: "picks reputable partners, cooperates with a partner of reputation >= 0, never punishes",
-        params: &[choosing(1.0)],
-    },
-    StrategyInfo {
-        name: "punisher",
-        summary: "picks reputable partners, cooperates, punishes defectors (its partner, or as an observer)",
-        params: &[choosing(1.0)],
-    },
-    StrategyInfo {
-        name: "antisocial",
-        summary: "defects and punishes cooperators (its partner, or as an observer)",
-        params: &[choosing(0.0)],
-    },
-];
+strategies! {
+    static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "allc",
+            summary: "always cooperates, never punishes",
+            params: &[choosing(0.0)],
+        } => |c| Strategy::of(Kind::AllC, c),
+        StrategyInfo {
+            name: "alld",
+            summary: "always defects, never punishes",
+            params: &[choosing(0.0)],
+        } => |c| Strategy::of(Kind::AllD, c),
+        StrategyInfo {
+            name: "tft",
+            summary: "cooperates if the partner cooperated in its previous game (or has none), never punishes",
+            params: &[choosing(0.0)],
+        } => |c| Strategy::of(Kind::Tft, c),
+        StrategyInfo {
+            name: "chooser",
+            summary: "picks reputable partners, cooperates with a partner of reputation >= 0, never punishes",
+            params: &[choosing(1.0)],
+        } => |c| Strategy::of(Kind::Chooser, c),
+        StrategyInfo {
+            name: "punisher",
+            summary: "picks reputable partners, cooperates, punishes defectors (its partner, or as an observer)",
+            params: &[choosing(1.0)],
+        } => |c| Strategy::of(Kind::Punisher, c),
+        StrategyInfo {
+            name: "antisocial",
+            summary: "defects and punishes cooperators (its partner, or as an observer)",
+            params: &[choosing(0.0)],
+        } => |c| Strategy::of(Kind::Antisocial, c),
+    ]
+}
 
 /// A scripted player, with its probability of choosing partners by reputation.
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
@@ -251,19 +253,11 @@ enum Kind {
 }
 
 impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        let kind = match c.info.name {
-            "allc" => Kind::AllC,
-            "alld" => Kind::AllD,
-            "tft" => Kind::Tft,
-            "chooser" => Kind::Chooser,
-            "punisher" => Kind::Punisher,
-            "antisocial" => Kind::Antisocial,
-            other => unreachable!("strategy {other} is not in the registry"),
-        };
+    /// A strategy of `kind`, choosing partners by reputation as `choice` says.
+    fn of(kind: Kind, choice: &StrategyChoice) -> Self {
         Strategy {
             kind,
-            by_reputation: c.param("by_reputation"),
+            by_reputation: choice.param("by_reputation"),
         }
     }
 
@@ -385,7 +379,7 @@ impl Rules for PunishmentConfig {
                 true => Ok(()),
                 false => Err("`rounds` changes only at an episode's start".into()),
             },
-            Strategy::from_choice,
+            strategy,
         ))
     }
 
@@ -473,7 +467,7 @@ impl Rules for PunishmentConfig {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(strategy);
         let state = State {
             config: self.clone(),
             reputation: vec![0.0; n],

@@ -33,8 +33,7 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
     Done, EnvAgents, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting,
-    RewardLedger, Rules, SimRng, Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId,
-    Utterances,
+    RewardLedger, Rules, SimRng, Space, Stepping, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
 
@@ -137,62 +136,64 @@ pub mod obs {
     pub const DIM: usize = 7;
 }
 
-static STRATEGIES: [StrategyInfo; 10] = [
-    StrategyInfo {
-        name: "allc",
-        summary: "always cooperates",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "alld",
-        summary: "always defects",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "tft",
-        summary: "tit for tat: cooperates, then copies the partner",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "tf2t",
-        summary: "tit for two tats: defects only after two defections in a row",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "stft",
-        summary: "suspicious tit for tat: defects first, then copies",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "grudger",
-        summary: "cooperates until the partner defects once, then defects",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "wsls",
-        summary: "win-stay lose-shift (Pavlov): cooperates iff both moved alike last turn",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "gtft",
-        summary: "generous tit for tat: as tft, but forgives a defection with probability generosity",
-        params: &[unit_param(
-            "generosity",
-            "probability of cooperating after a defection",
-            1.0 / 3.0,
-        )],
-    },
-    StrategyInfo {
-        name: "alternator",
-        summary: "cooperates, then alternates",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "random",
-        summary: "cooperates with probability p",
-        params: &[unit_param("p", "probability of cooperating", 0.5)],
-    },
-];
+strategies! {
+    static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "allc",
+            summary: "always cooperates",
+            params: &[],
+        } => |_| Strategy::AllC,
+        StrategyInfo {
+            name: "alld",
+            summary: "always defects",
+            params: &[],
+        } => |_| Strategy::AllD,
+        StrategyInfo {
+            name: "tft",
+            summary: "tit for tat: cooperates, then copies the partner",
+            params: &[],
+        } => |_| Strategy::Tft,
+        StrategyInfo {
+            name: "tf2t",
+            summary: "tit for two tats: defects only after two defections in a row",
+            params: &[],
+        } => |_| Strategy::Tf2t,
+        StrategyInfo {
+            name: "stft",
+            summary: "suspicious tit for tat: defects first, then copies",
+            params: &[],
+        } => |_| Strategy::Stft,
+        StrategyInfo {
+            name: "grudger",
+            summary: "cooperates until the partner defects once, then defects",
+            params: &[],
+        } => |_| Strategy::Grudger,
+        StrategyInfo {
+            name: "wsls",
+            summary: "win-stay lose-shift (Pavlov): cooperates iff both moved alike last turn",
+            params: &[],
+        } => |_| Strategy::Wsls,
+        StrategyInfo {
+            name: "gtft",
+            summary: "generous tit for tat: as tft, but forgives a defection with probability generosity",
+            params: &[unit_param(
+                "generosity",
+                "probability of cooperating after a defection",
+                1.0 / 3.0,
+            )],
+        } => |c| Strategy::Gtft(c.param("generosity")),
+        StrategyInfo {
+            name: "alternator",
+            summary: "cooperates, then alternates",
+            params: &[],
+        } => |_| Strategy::Alternator,
+        StrategyInfo {
+            name: "random",
+            summary: "cooperates with probability p",
+            params: &[unit_param("p", "probability of cooperating", 0.5)],
+        } => |c| Strategy::Random(c.param("p")),
+    ]
+}
 
 static DIMENSIONS: [DimensionInfo; 1] = [PAYOFF_DIMENSION];
 static METRICS: [MetricInfo; 1] = [COOPERATION_METRIC];
@@ -223,22 +224,6 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "allc" => Strategy::AllC,
-            "alld" => Strategy::AllD,
-            "tft" => Strategy::Tft,
-            "tf2t" => Strategy::Tf2t,
-            "stft" => Strategy::Stft,
-            "grudger" => Strategy::Grudger,
-            "wsls" => Strategy::Wsls,
-            "gtft" => Strategy::Gtft(c.param("generosity")),
-            "alternator" => Strategy::Alternator,
-            "random" => Strategy::Random(c.param("p")),
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
-
     /// Whether its moves are a function of what it has seen (no coin is ever in doubt).
     fn is_deterministic(self) -> bool {
         match self {
@@ -426,7 +411,7 @@ impl Rules for RepeatedConfig {
     /// every round robin's worth of episodes repeats the one before.
     fn period(&self, agents: &[AgentSpec]) -> Option<u64> {
         let deterministic = |a: &AgentSpec| match &a.controller {
-            Controller::Scripted(c) => Strategy::from_choice(c).is_deterministic(),
+            Controller::Scripted(c) => strategy(c).is_deterministic(),
             _ => false,
         };
         (self.noise.get() == 0.0 && self.continuation.is_none() && agents.iter().all(deterministic))
@@ -444,7 +429,7 @@ impl Rules for RepeatedConfig {
                 .map(|b| Some(AgentId(b as u32)))
                 .collect(),
         };
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(strategy);
         let state = State {
             config: self.clone(),
             first_round: 0,

@@ -269,7 +269,7 @@ impl Rules for NegotiationConfig {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(strategies::Strategy::from_choice);
+        game.insert_strategies(strategies::strategy);
         let state = play::State::new(self.clone(), n);
         game.env_component(|| state.clone())
             .env_component(play::Events::default)

@@ -22,48 +22,48 @@ use super::{
     play::{Offer, State, Table},
 };
 use bevy_ecs::prelude::*;
-use socium_core::{
-    AgentId, EnvAgents, ParamInfo, ParamKind, Stepping, StrategyChoice, StrategyInfo, Turn,
-};
+use socium_core::{AgentId, EnvAgents, ParamInfo, ParamKind, Stepping, StrategyInfo, Turn};
 
-/// The registered strategies.
-pub static STRATEGIES: [StrategyInfo; 7] = [
-    StrategyInfo {
-        name: "greedy",
-        summary: "offers the split best for itself; accepts at or above its reservation",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "fair",
-        summary: "asks, answers truthfully, offers the most equal split, accepts near-equal ones",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "liar",
-        summary: "claims its most valuable item is worthless, then plays fair",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "boulware",
-        summary: "time-dependent concession, late (Faratin et al. 1998)",
-        params: &[BETA_BOULWARE],
-    },
-    StrategyInfo {
-        name: "conceder",
-        summary: "time-dependent concession, early (Faratin et al. 1998)",
-        params: &[BETA_CONCEDER],
-    },
-    StrategyInfo {
-        name: "tit_for_tat",
-        summary: "concedes what the partner conceded; mirrors rapport",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "spe",
-        summary: "Rubinstein's subgame-perfect offers and acceptances (Rubinstein 1982)",
-        params: &[],
-    },
-];
+strategies! {
+    /// The registered strategies.
+    pub static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "greedy",
+            summary: "offers the split best for itself; accepts at or above its reservation",
+            params: &[],
+        } => |_| Strategy::Greedy,
+        StrategyInfo {
+            name: "fair",
+            summary: "asks, answers truthfully, offers the most equal split, accepts near-equal ones",
+            params: &[],
+        } => |_| Strategy::Fair,
+        StrategyInfo {
+            name: "liar",
+            summary: "claims its most valuable item is worthless, then plays fair",
+            params: &[],
+        } => |_| Strategy::Liar,
+        StrategyInfo {
+            name: "boulware",
+            summary: "time-dependent concession, late (Faratin et al. 1998)",
+            params: &[BETA_BOULWARE],
+        } => |c| Strategy::TimeDependent { beta: c.param("beta") },
+        StrategyInfo {
+            name: "conceder",
+            summary: "time-dependent concession, early (Faratin et al. 1998)",
+            params: &[BETA_CONCEDER],
+        } => |c| Strategy::TimeDependent { beta: c.param("beta") },
+        StrategyInfo {
+            name: "tit_for_tat",
+            summary: "concedes what the partner conceded; mirrors rapport",
+            params: &[],
+        } => |_| Strategy::TitForTat,
+        StrategyInfo {
+            name: "spe",
+            summary: "Rubinstein's subgame-perfect offers and acceptances (Rubinstein 1982)",
+            params: &[],
+        } => |_| Strategy::Spe,
+    ]
+}
 
 const BETA_BOULWARE: ParamInfo = ParamInfo {
     name: "beta",
@@ -101,22 +101,6 @@ pub enum Strategy {
     TitForTat,
     /// Rubinstein's subgame-perfect player.
     Spe,
-}
-
-impl Strategy {
-    pub(super) fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "greedy" => Strategy::Greedy,
-            "fair" => Strategy::Fair,
-            "liar" => Strategy::Liar,
-            "boulware" | "conceder" => Strategy::TimeDependent {
-                beta: c.param("beta"),
-            },
-            "tit_for_tat" => Strategy::TitForTat,
-            "spe" => Strategy::Spe,
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
 }
 
 /// Every scripted speaker's move, in every stepped env.

@@ -18,27 +18,28 @@ use crate::deduction::pick;
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use socium_core::{
-    ActionMasks, Actions, AgentId, EnvAgents, Observations, SimRng, Stepping, StrategyChoice,
-    StrategyInfo, Turn,
+    ActionMasks, Actions, AgentId, EnvAgents, Observations, SimRng, Stepping, StrategyInfo, Turn,
 };
 
-/// The strategies a scenario may name.
-pub(super) static STRATEGIES: [StrategyInfo; 2] = [
-    StrategyInfo {
-        name: "bayesian",
-        summary: "as a crewmate: does its tasks, reports bodies; in discussion reports a kill \
-                  it saw, else accuses its most likely imposter when its belief in it is at \
-                  least 1/2, else claims its true room; votes for that suspect (else skips); as \
-                  an imposter: the scenario's `imposter` play",
-        params: &[],
-    },
-    StrategyInfo {
-        name: "random",
-        summary: "as a crewmate: does its tasks and reports bodies, accuses and votes for a \
-                  uniformly random living player; as an imposter: the scenario's `imposter` play",
-        params: &[],
-    },
-];
+strategies! {
+    /// The strategies a scenario may name.
+    pub(super) static STRATEGIES, fn strategy -> Strategy = [
+        StrategyInfo {
+            name: "bayesian",
+            summary: "as a crewmate: does its tasks, reports bodies; in discussion reports a kill \
+                      it saw, else accuses its most likely imposter when its belief in it is at \
+                      least 1/2, else claims its true room; votes for that suspect (else skips); as \
+                      an imposter: the scenario's `imposter` play",
+            params: &[],
+        } => |_| Strategy::Bayesian,
+        StrategyInfo {
+            name: "random",
+            summary: "as a crewmate: does its tasks and reports bodies, accuses and votes for a \
+                      uniformly random living player; as an imposter: the scenario's `imposter` play",
+            params: &[],
+        } => |_| Strategy::Random,
+    ]
+}
 
 /// A scripted player's crewmate play (roles are dealt at random; as an imposter every scripted
 /// player follows the scenario's [`ImposterPlay`]).
@@ -56,17 +57,6 @@ pub enum Strategy {
     Bayesian,
     /// Accuses and votes for a uniformly random living player.
     Random,
-}
-
-impl Strategy {
-    /// The strategy a scenario chose.
-    pub(super) fn from_choice(c: &StrategyChoice) -> Self {
-        match c.info.name {
-            "bayesian" => Strategy::Bayesian,
-            "random" => Strategy::Random,
-            other => unreachable!("strategy {other} is not in the registry"),
-        }
-    }
 }
 
 /// What a scripted player decides from: its observation row and mask, and its own private state

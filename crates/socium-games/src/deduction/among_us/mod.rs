@@ -479,7 +479,7 @@ impl Rules for AmongUsConfig {
 
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
-        game.insert_strategies(Strategy::from_choice);
+        game.insert_strategies(bots::strategy);
         let settings = self.settings();
         game.env_component(move || rules::State::new(settings.clone(), n))
             .env_component(rules::Events::default)
