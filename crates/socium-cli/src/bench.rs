@@ -8,7 +8,7 @@ use ort::{
 };
 use serde::Serialize;
 use socium_core::{
-    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
+    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecBuffers, VecEnv,
 };
 use socium_policy::OnnxPolicy;
 use socium_scenario::{Override, Scenario};
@@ -20,26 +20,29 @@ use std::{
 
 #[derive(Subcommand)]
 pub enum Bench {
-    /// Scripted decisions per second through a VecEnv of a scenario's game.
+    /// Scripted decisions per second through a VecEnv of a scenario's game, at one or several env
+    /// counts and thread counts timed side by side in rounds: each round times every setting
+    /// once, so that a slow spell of a shared machine falls on all of them alike.
     Vecenv {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
-        /// Envs in the VecEnv.
-        #[arg(long, default_value_t = 1024)]
-        envs: usize,
-        /// Steps timed per repeat.
+        /// Envs in the VecEnv, or a comma-separated list of counts to compare (`16,64,1024`).
+        #[arg(long, value_delimiter = ',', default_value = "1024")]
+        envs: Vec<usize>,
+        /// Steps timed per repeat at the largest env count; a smaller count takes proportionally
+        /// more, so that every count is timed over the same env-steps.
         #[arg(long, default_value_t = 200)]
         steps: usize,
-        /// Rayon threads (default: one per core).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Timed repeats (the median is reported).
+        /// Rayon threads, or a comma-separated list (default: one per core).
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
+        /// Timed rounds (each setting's median is reported).
         #[arg(long, default_value_t = 5)]
         repeats: usize,
-        /// Print one JSON object instead of text.
+        /// Print one JSON object per setting, a line each, instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -140,6 +143,82 @@ struct VecEnvReport {
     decisions_per_second: f64,
     decisions_per_second_per_core: f64,
     agent_steps_per_second: f64,
+    /// The median over rounds of this setting's decisions/s over that of the first env count
+    /// with as many threads, in the same round.
+    vs_first_envs: f64,
+}
+
+/// One setting of `bench vecenv`: a VecEnv built and warmed up in its thread pool.
+struct VecEnvSetting {
+    pool: Arc<rayon::ThreadPool>,
+    env: VecEnv,
+    buffers: VecBuffers,
+    actions: Vec<f32>,
+    envs: usize,
+    steps: usize,
+    /// Acting agents over the timed steps of the last round.
+    decisions: u64,
+    seconds: Vec<f64>,
+    /// Decisions per second, a round each.
+    rates: Vec<f64>,
+}
+
+impl VecEnvSetting {
+    /// Builds the VecEnv inside its pool, whose thread count decides how its envs are cut into
+    /// blocks, and warms it up.
+    fn new(s: &Scenario, pool: Arc<rayon::ThreadPool>, envs: usize, steps: usize) -> Result<Self> {
+        let seeds = VecEnv::seeds(s.config.seed, envs);
+        let agents = s.config.agents.len();
+        let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
+        let (env, buffers) = pool.install(|| -> Result<_> {
+            let mut env =
+                VecEnv::new(&*s.game, &s.config, &seeds).context("building the VecEnv")?;
+            let mut buffers = env.buffers();
+            env.reset(Some(&seeds), buffers.outputs())?;
+            for _ in 0..steps.min(50) {
+                env.step(&actions, buffers.outputs())?;
+            }
+            Ok((env, buffers))
+        })?;
+        Ok(VecEnvSetting {
+            pool,
+            env,
+            buffers,
+            actions,
+            envs,
+            steps,
+            decisions: 0,
+            seconds: Vec::new(),
+            rates: Vec::new(),
+        })
+    }
+
+    /// Times one round's steps, inside the pool; returns the decisions made per second.
+    fn time(&mut self) -> Result<f64> {
+        // A pool timed just before may still spin its idle workers on the other core.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let VecEnvSetting {
+            pool,
+            env,
+            buffers,
+            actions,
+            steps,
+            ..
+        } = self;
+        let (decisions, seconds) = pool.install(|| -> Result<_> {
+            let mut decisions = 0u64;
+            let start = Instant::now();
+            for _ in 0..*steps {
+                decisions += buffers.acting.iter().filter(|&&a| a).count() as u64;
+                env.step(actions, buffers.outputs())?;
+            }
+            Ok((decisions, start.elapsed().as_secs_f64()))
+        })?;
+        self.decisions = decisions;
+        self.seconds.push(seconds);
+        self.rates.push(decisions as f64 / seconds);
+        Ok(decisions as f64 / seconds)
+    }
 }
 
 #[derive(Serialize)]
@@ -394,66 +473,78 @@ pub fn run(bench: Bench) -> Result<()> {
             json,
         } => {
             let s = load(&scenario, &set)?;
-            let threads = threads.unwrap_or_else(rayon::current_num_threads);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()?;
-            let seeds = VecEnv::seeds(s.config.seed, envs);
-            let mut env =
-                VecEnv::new(&*s.game, &s.config, &seeds).context("building the VecEnv")?;
-            let mut buf = env.buffers();
-            let agents = s.config.agents.len();
-            let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
-            let mut seconds = Vec::new();
-            let mut decisions = 0;
-            pool.install(|| -> Result<()> {
-                env.reset(Some(&seeds), buf.outputs())?;
-                for _ in 0..steps.min(50) {
-                    env.step(&actions, buf.outputs())?;
-                }
-                for _ in 0..repeats.max(1) {
-                    decisions = 0u64;
-                    let start = Instant::now();
-                    for _ in 0..steps {
-                        decisions += buf.acting.iter().filter(|&&a| a).count() as u64;
-                        env.step(&actions, buf.outputs())?;
-                    }
-                    seconds.push(start.elapsed().as_secs_f64());
-                }
-                Ok(())
-            })?;
-            let m = median(&seconds);
-            let report = VecEnvReport {
-                scenario: s.name.clone(),
-                game: s.game.name(),
-                envs,
-                agents,
-                threads,
-                steps,
-                decisions_per_repeat: decisions,
-                median_seconds: m,
-                decisions_per_second: decisions as f64 / m,
-                decisions_per_second_per_core: decisions as f64 / m / threads as f64,
-                agent_steps_per_second: (envs * agents * steps) as f64 / m,
-                seconds,
+            let threads = match threads.is_empty() {
+                true => vec![rayon::current_num_threads()],
+                false => threads,
             };
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!(
-                    "{} ({}): {} envs × {} agents, {} threads, {} steps: median {:.4} s\n  \
-                     {:.3e} scripted decisions/s ({:.3e} per core), {:.3e} agent-steps/s",
-                    report.scenario,
-                    report.game,
-                    envs,
+            if let Some(bad) = envs.iter().chain(&threads).find(|&&n| n == 0) {
+                anyhow::bail!("--envs and --threads take counts of at least 1, not {bad}");
+            }
+            let largest = envs.iter().copied().max().unwrap_or(1);
+            let mut settings = Vec::new();
+            for &t in &threads {
+                let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(t).build()?);
+                for &e in &envs {
+                    let steps = (steps * largest).div_ceil(e).max(1);
+                    settings.push(VecEnvSetting::new(&s, pool.clone(), e, steps)?);
+                }
+            }
+            // Ratios to the first env count with as many threads, per round.
+            let mut ratios = vec![Vec::new(); settings.len()];
+            for _ in 0..repeats.max(1) {
+                let rates =
+                    (settings.iter_mut().map(VecEnvSetting::time)).collect::<Result<Vec<f64>>>()?;
+                for (i, ratio) in ratios.iter_mut().enumerate() {
+                    ratio.push(rates[i] / rates[i - i % envs.len()]);
+                }
+            }
+            let agents = s.config.agents.len();
+            let reports = settings.into_iter().zip(&ratios).map(|(setting, ratio)| {
+                let m = median(&setting.seconds);
+                let threads = setting.pool.current_num_threads();
+                VecEnvReport {
+                    scenario: s.name.clone(),
+                    game: s.game.name(),
+                    envs: setting.envs,
                     agents,
                     threads,
-                    steps,
-                    m,
-                    report.decisions_per_second,
-                    report.decisions_per_second_per_core,
-                    report.agent_steps_per_second
+                    steps: setting.steps,
+                    decisions_per_repeat: setting.decisions,
+                    median_seconds: m,
+                    decisions_per_second: median(&setting.rates),
+                    decisions_per_second_per_core: median(&setting.rates) / threads as f64,
+                    agent_steps_per_second: (setting.envs * agents * setting.steps) as f64 / m,
+                    vs_first_envs: median(ratio),
+                    seconds: setting.seconds,
+                }
+            });
+            if json {
+                for report in reports {
+                    println!("{}", serde_json::to_string(&report)?);
+                }
+            } else {
+                println!(
+                    "{} ({}): {agents} agents an env, {} rounds (medians)\n\
+                     | threads | envs | steps | median s | decisions/s | per core | agent-steps/s | vs {} envs |\n\
+                     | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                    s.name,
+                    s.game.name(),
+                    repeats.max(1),
+                    envs[0],
                 );
+                for r in reports {
+                    println!(
+                        "| {} | {} | {} | {:.4} | {:.3e} | {:.3e} | {:.3e} | {:.2} |",
+                        r.threads,
+                        r.envs,
+                        r.steps,
+                        r.median_seconds,
+                        r.decisions_per_second,
+                        r.decisions_per_second_per_core,
+                        r.agent_steps_per_second,
+                        r.vs_first_envs,
+                    );
+                }
             }
         }
         Bench::Policy {

@@ -494,6 +494,61 @@ fn bench_setup_times_reading_building_and_playing_apart() {
     }
 }
 
+/// `socium bench vecenv` times every pair of listed env and thread counts in rounds: a JSON line
+/// each, a smaller count taking proportionally more steps, each count against the first with as
+/// many threads (only counts and the first ratio are checked: speed is for benchmarks).
+#[test]
+fn bench_vecenv_times_every_listed_setting() {
+    let bench = |envs: &str| {
+        socium(&[
+            "bench",
+            "vecenv",
+            "scenarios/leading_eight.toml",
+            "--set",
+            "agents[0].count=10",
+            "--envs",
+            envs,
+            "--threads",
+            "1,2",
+            "--steps",
+            "3",
+            "--repeats",
+            "2",
+            "--json",
+        ])
+    };
+    let o = bench("2,4");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let reports: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let setting =
+        |r: &serde_json::Value| ["threads", "envs", "steps"].map(|k| r[k].as_u64().unwrap());
+    assert_eq!(
+        reports.iter().map(setting).collect::<Vec<_>>(),
+        [[1, 2, 6], [1, 4, 3], [2, 2, 6], [2, 4, 3]]
+    );
+    for r in &reports {
+        // 20 agents on a small world: every one has a neighbour and acts at every step.
+        let envs = r["envs"].as_u64().unwrap();
+        assert_eq!(
+            r["decisions_per_repeat"].as_u64(),
+            Some(20 * envs * r["steps"].as_u64().unwrap())
+        );
+        assert_eq!(r["seconds"].as_array().unwrap().len(), 2, "{r}");
+    }
+    assert_eq!(reports[0]["vs_first_envs"], 1.0);
+    assert_eq!(reports[2]["vs_first_envs"], 1.0);
+    let o = bench("2,0");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("at least 1, not 0"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 /// `socium bench scenario` takes `--set`, and counts the steps and decisions it played apart from
 /// those a deterministic tournament repeats (only counts are checked: speed is for benchmarks).
 #[test]
