@@ -9,9 +9,9 @@
 //! the messages, and claims and sightings checked against its own room and the players it was
 //! with), and its observation shows it (the belief block).
 
-use super::rules::{Events, State};
+use super::rules::{Credit, Events, State};
 use super::talk::Message;
-use super::{BELIEF, LISTENING, LISTENING_FLOOR, SPEAKING};
+use super::{BELIEF, LISTENING_FLOOR};
 use bevy_ecs::prelude::*;
 use socium_core::{AgentId, Potentials, UtteranceId};
 
@@ -210,21 +210,24 @@ pub(super) fn potential(mut envs: Query<(&State, &mut Potentials)>) {
     }
 }
 
-/// The listening and speaking rewards of the last message, now that every listener has stated
+/// The listening and speaking credits of the last message, now that every listener has stated
 /// its belief after it.
 pub(super) fn settle(state: &State, p: Pending, events: &mut Events) {
     let id = |a: usize| AgentId(a as u32);
     let sign = if state.imposter[p.speaker] { -1.0 } else { 1.0 };
     let after = state.pooled(p.speaker);
-    events.reward(
-        id(p.speaker),
-        p.message,
-        SPEAKING,
-        sign * (after - p.before),
-    );
+    events.credits.push(Credit::Spoke {
+        player: id(p.speaker),
+        act: p.message,
+        moved: sign * (after - p.before),
+    });
     for l in state.crew_listeners(p.speaker) {
         let belief = state.belief_in_imposters(l).max(LISTENING_FLOOR);
-        events.reward(id(l), p.message, LISTENING, belief.ln());
+        events.credits.push(Credit::Listened {
+            player: id(l),
+            act: p.message,
+            ln_belief: belief.ln(),
+        });
     }
 }
 
@@ -232,7 +235,7 @@ pub(super) fn settle(state: &State, p: Pending, events: &mut Events) {
 mod tests {
     use super::*;
     use crate::deduction::among_us::{Preset, Settings};
-    use socium_core::{DimId, bounded::Count};
+    use socium_core::bounded::Count;
 
     /// Five scripted players on two rooms side by side, as at a report: 0 the imposter, 1 dead,
     /// 2 the reporter (with the imposter in room 1 at the report), 3 and 4 in room 0. Every
@@ -276,13 +279,24 @@ mod tests {
         };
         let mut events = Events::default();
         settle(st, pending, &mut events);
-        assert!(events.entries.iter().all(|e| e.utterance == UtteranceId(9)));
-        let of = |d: DimId| events.entries.iter().filter(move |e| e.dimension == d);
-        let listening = of(LISTENING).map(|e| (e.agent.index(), e.value)).collect();
-        let speaking: Vec<(AgentId, f64)> = of(SPEAKING).map(|e| (e.agent, e.value)).collect();
+        let (mut listening, mut speaking) = (Vec::new(), Vec::new());
+        for credit in events.credits {
+            match credit {
+                Credit::Listened {
+                    player,
+                    act,
+                    ln_belief,
+                } => listening.push((player.index(), act, ln_belief)),
+                Credit::Spoke { player, act, moved } => speaking.push((player, act, moved)),
+                other => panic!("a message credits only its speaker and listeners: {other:?}"),
+            }
+        }
         assert_eq!(speaking.len(), 1);
         assert_eq!(speaking[0].0, AgentId(speaker as u32));
-        (listening, speaking[0].1)
+        assert!(speaking.iter().all(|s| s.1 == UtteranceId(9)));
+        assert!(listening.iter().all(|l| l.1 == UtteranceId(9)));
+        let listening = listening.into_iter().map(|(l, _, v)| (l, v)).collect();
+        (listening, speaking[0].2)
     }
 
     #[test]

@@ -1,20 +1,19 @@
 //! The rules: the game's state ([`State`]), the deal at a reset, whose turn it is and what each
 //! player may do and sees, the resolution of a step (moves, tasks, kills, reports, messages,
-//! votes and ejections), the end of the game, and the reward entries and metrics it records.
+//! votes and ejections), the end of the game, the acts it credits and the metrics it records.
 
 use super::belief::{Pending, settle};
 use super::talk::{Message, Said};
 use super::{
-    CREW_WIN, IMPOSTER_WIN, INFORMATION, KILL, REPORT, Settings, Start, TASK, TASK_WIN, VOTE, WIN,
-    acts, obs,
+    CREW_WIN, IMPOSTER_WIN, INFORMATION, KILL, LISTENING, REPORT, SPEAKING, Settings, Start, TASK,
+    TASK_WIN, VOTE, WIN, acts, obs,
 };
 use crate::deduction::speaking_order;
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, Agents, Audience, Clock, Controller, DimId, Done, Metrics,
-    Observations, Resetting, RewardEntry, RewardLedger, SimRng, Stepping, Texts, Turn, UtteranceId,
-    Utterances,
+    Observations, Resetting, RewardLedger, SimRng, Stepping, Texts, Turn, UtteranceId, Utterances,
 };
 
 /// Where the game is.
@@ -242,30 +241,72 @@ pub(super) struct Outcome {
     pub(super) by_tasks: bool,
 }
 
-/// What a step did, for the reward entries and metrics.
+/// What a step did, for the reward components and metrics.
 #[derive(Component, Debug, Default)]
 pub(super) struct Events {
-    /// The reward entries the step's rules decided, for the reward component to write.
-    pub(super) entries: Vec<RewardEntry>,
+    /// The acts the step's rules credit, in the order they happened.
+    pub(super) credits: Vec<Credit>,
     /// The end, and the act that decided it.
     pub(super) end: Option<(Outcome, UtteranceId)>,
 }
 
-impl Events {
-    /// Queues `value` on `dimension` for `agent`, caused by `utterance`.
-    pub(super) fn reward(
-        &mut self,
-        agent: AgentId,
-        utterance: UtteranceId,
-        dimension: DimId,
-        value: f64,
-    ) {
-        self.entries.push(RewardEntry {
-            agent,
-            utterance,
-            dimension,
-            value,
-        });
+/// An act the rules credit, for the reward component to pay on its dimension. Each names the
+/// player credited and the act (utterance) the payment is attributed to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Credit {
+    /// A crewmate's stated belief moved toward the truth by `gain` (`information`).
+    Informed {
+        player: AgentId,
+        act: UtteranceId,
+        gain: f64,
+    },
+    /// A crewmate voted to eject an imposter (`vote`).
+    VotedOut { player: AgentId, act: UtteranceId },
+    /// An imposter killed (`kill`).
+    Killed { player: AgentId, act: UtteranceId },
+    /// A body was reported (`report`).
+    Reported { player: AgentId, act: UtteranceId },
+    /// A task was finished, credited to the act that began it (`task`).
+    Task { player: AgentId, act: UtteranceId },
+    /// The crew won by an ejection while a crewmate still had `left` tasks (`task`, one each).
+    TasksLeft {
+        player: AgentId,
+        act: UtteranceId,
+        left: usize,
+    },
+    /// A message moved the crew's pooled belief in the imposters by `moved` toward the truth
+    /// (`speaking`).
+    Spoke {
+        player: AgentId,
+        act: UtteranceId,
+        moved: f64,
+    },
+    /// A crewmate heard a message and then gave the imposters `ln_belief` (the log of its
+    /// belief, floored; `listening`).
+    Listened {
+        player: AgentId,
+        act: UtteranceId,
+        ln_belief: f64,
+    },
+}
+
+impl Credit {
+    /// The credit as a ledger entry: who, on which act, which dimension, how much.
+    fn entry(self) -> (AgentId, UtteranceId, DimId, f64) {
+        match self {
+            Credit::Informed { player, act, gain } => (player, act, INFORMATION, gain),
+            Credit::VotedOut { player, act } => (player, act, VOTE, 1.0),
+            Credit::Killed { player, act } => (player, act, KILL, 1.0),
+            Credit::Reported { player, act } => (player, act, REPORT, 1.0),
+            Credit::Task { player, act } => (player, act, TASK, 1.0),
+            Credit::TasksLeft { player, act, left } => (player, act, TASK, left as f64),
+            Credit::Spoke { player, act, moved } => (player, act, SPEAKING, moved),
+            Credit::Listened {
+                player,
+                act,
+                ln_belief,
+            } => (player, act, LISTENING, ln_belief),
+        }
     }
 }
 
@@ -528,7 +569,7 @@ fn resolve_env(
     events: &mut Events,
     done: &mut Done,
 ) {
-    events.entries.clear();
+    events.credits.clear();
     events.end = None;
     let n = state.alive.len();
     let acting: Vec<usize> = (0..n)
@@ -585,7 +626,11 @@ fn resolve_env(
         let u = utterances.say(id(a), Audience::Agent(id(a)), act, || {
             format!("{} now gives the imposters {p:.3}", id(a))
         });
-        events.reward(id(a), u, INFORMATION, gain);
+        events.credits.push(Credit::Informed {
+            player: id(a),
+            act: u,
+            gain,
+        });
     }
 }
 
@@ -667,7 +712,10 @@ fn vote(
             Some(t) => {
                 votes[t.index()] += 1;
                 if !state.imposter[a] && state.imposter[t.index()] {
-                    events.reward(id(a), u, VOTE, 1.0);
+                    events.credits.push(Credit::VotedOut {
+                        player: id(a),
+                        act: u,
+                    });
                 }
             }
             None => skips += 1,
@@ -795,7 +843,10 @@ fn play(
                 witnesses.len()
             )
         });
-        events.reward(id(a), u, KILL, 1.0);
+        events.credits.push(Credit::Killed {
+            player: id(a),
+            act: u,
+        });
         check_end(state, u, events, done);
     }
     state.work(events, done);
@@ -812,7 +863,10 @@ fn play(
                 let u = utterances.say(id(a), Audience::All, act, || {
                     format!("{} reports a body in room {room}", id(a))
                 });
-                events.reward(id(a), u, REPORT, 1.0);
+                events.credits.push(Credit::Reported {
+                    player: id(a),
+                    act: u,
+                });
                 reported.get_or_insert(id(a));
             }
             acts::TASK => {
@@ -836,7 +890,10 @@ fn play(
                     });
                 } else {
                     state.tasks[a][task].done += 1;
-                    events.reward(id(a), u, TASK, 1.0);
+                    events.credits.push(Credit::Task {
+                        player: id(a),
+                        act: u,
+                    });
                     check_end(state, u, events, done);
                 }
             }
@@ -883,7 +940,10 @@ impl State {
             let left = busy.left() - 1;
             if let (Busy::Task { task, started, .. }, 1) = (busy, left) {
                 self.tasks[a][task].done = steps;
-                events.reward(AgentId(a as u32), started, TASK, 1.0);
+                events.credits.push(Credit::Task {
+                    player: AgentId(a as u32),
+                    act: started,
+                });
                 check_end(self, started, events, done);
             }
             self.busy[a] = (left > 0).then_some(match busy {
@@ -916,7 +976,11 @@ impl State {
         for (a, tasks) in self.tasks.iter().enumerate() {
             let left = tasks.iter().filter(|t| t.done < steps).count();
             if !self.imposter[a] && left > 0 {
-                events.reward(AgentId(a as u32), ejection, TASK, left as f64);
+                events.credits.push(Credit::TasksLeft {
+                    player: AgentId(a as u32),
+                    act: ejection,
+                    left,
+                });
             }
         }
     }
@@ -943,13 +1007,14 @@ impl State {
     }
 }
 
-/// Reward components: shaping entries on the acts that earned them; the end, on the act that
+/// Reward components: each credit on its dimension, on the act credited; the end, on the act that
 /// decided it.
 pub(super) fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
         let ledger = ledger.into_inner();
-        for e in &events.entries {
-            ledger.add(e.agent, e.utterance, e.dimension, e.value);
+        for credit in &events.credits {
+            let (player, act, dimension, value) = credit.entry();
+            ledger.add(player, act, dimension, value);
         }
         if let Some((Outcome { imposters_won, .. }, u)) = events.end {
             let lose = state.config.lose.get();
