@@ -13,7 +13,7 @@
 //! It reproduces Socium's results bit for bit (`tests/norms_reference.rs` checks it against
 //! `VecEnv`): env `i` draws from the streams of `SimRng::new(seeds[i])` in Socium's order — the
 //! graph from `graph` at a seeded reset (with `GraphSpec::generate`), one pairing per acting agent
-//! from `pairing` at the end of every reset and every step that does not end the episode
+//! from `chance` at the end of every reset and every step that does not end the episode
 //! (`random_range(0..n − 1)` as `u32` on a complete graph, `random_range(0..len)` over the sorted
 //! neighbour list otherwise), and from `noise`, donor by donor, first the execution error
 //! (`random_bool(e)`, drawn only for a donor that means to help, and drawn even when e = 0), then
@@ -182,7 +182,7 @@ pub struct NormsReference {
     reps: Vec<i8>,
     /// Each agent's recipient in the coming round, `[envs × agents]` (`NONE`: idle).
     recipient: Vec<u32>,
-    /// Per env: its `pairing` and `noise` streams.
+    /// Per env: its `chance` (pairing) and `noise` streams.
     pairing: Vec<ChaCha8Rng>,
     noise: Vec<ChaCha8Rng>,
     /// Per env: whether its graph is complete (pairing by `random_range(0..n − 1)`).
@@ -265,7 +265,7 @@ impl NormsReference {
                 }
                 self.offsets.push(self.neighbours.len() as u32);
             }
-            self.pairing.push(rng.pairing);
+            self.pairing.push(rng.chance);
             self.noise.push(rng.noise);
             self.start_episode(e);
         }
@@ -298,7 +298,7 @@ impl NormsReference {
         self.pair(e);
     }
 
-    /// Draws every agent's recipient for env `e`'s coming round, in id order, from its `pairing`
+    /// Draws every agent's recipient for env `e`'s coming round, in id order, from its `chance`
     /// stream, as `SocialGraph::random_neighbour` does.
     fn pair(&mut self, e: usize) {
         let n = self.agents;

@@ -1211,7 +1211,7 @@ mod tests {
     #[test]
     fn random_neighbour_respects_ties() {
         let g = draw(GraphSpec::RingLattice { k: 2 }, 10);
-        let mut rng = SimRng::new(1).pairing;
+        let mut rng = SimRng::new(1).chance;
         for _ in 0..50 {
             let b = g.random_neighbour(AgentId(0), &mut rng).unwrap();
             assert!(b == AgentId(1) || b == AgentId(9));
@@ -1516,7 +1516,7 @@ mod tests {
                         }
                     }
                     let (mut p_new, mut p_old) =
-                        (SimRng::new(seed).pairing, SimRng::new(seed).pairing);
+                        (SimRng::new(seed).chance, SimRng::new(seed).chance);
                     for a in (0..n as u32).map(AgentId) {
                         for _ in 0..3 {
                             assert_eq!(

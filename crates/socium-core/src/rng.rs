@@ -3,7 +3,7 @@
 //! Every random draw in a Sim comes from [`SimRng`], a resource holding one ChaCha8 stream per
 //! purpose. Streams share the key derived from the seed and differ in their ChaCha stream number, so
 //! adding draws for one purpose (say, more observers) never shifts the draws of another (say,
-//! pairings). There is no global or thread-local rng anywhere in the engine: the same seed gives
+//! the rules' chance moves, such as who meets whom). There is no global or thread-local rng anywhere in the engine: the same seed gives
 //! the same run whatever the thread count.
 
 use bevy_ecs::component::Component;
@@ -15,8 +15,10 @@ use rand_chacha::ChaCha8Rng;
 pub struct SimRng {
     /// Drawing the social graph.
     pub graph: ChaCha8Rng,
-    /// Pairing agents (who meets whom, roles, turn order).
-    pub pairing: ChaCha8Rng,
+    /// The rules' chance moves (game theory's moves by chance): who meets whom and in which
+    /// order, the deal of roles, items, boards and opening values, how long a match lasts, how a
+    /// tied vote falls.
+    pub chance: ChaCha8Rng,
     /// Choices of scripted and random controllers.
     pub decide: ChaCha8Rng,
     /// Execution and assessment errors (noise in the rules).
@@ -37,7 +39,7 @@ impl SimRng {
         };
         Self {
             graph: stream(1),
-            pairing: stream(2),
+            chance: stream(2),
             decide: stream(3),
             noise: stream(4),
             observe: stream(5),
@@ -66,13 +68,13 @@ mod tests {
     fn streams_are_independent_and_reproducible() {
         let mut a = SimRng::new(7);
         let mut b = SimRng::new(7);
-        let x: u64 = a.pairing.random();
+        let x: u64 = a.chance.random();
         // Draws on one stream leave the others untouched.
         let _: u64 = b.decide.random();
-        assert_eq!(x, b.pairing.random::<u64>());
+        assert_eq!(x, b.chance.random::<u64>());
         assert_ne!(
             SimRng::new(7).graph.random::<u64>(),
-            SimRng::new(7).pairing.random::<u64>()
+            SimRng::new(7).chance.random::<u64>()
         );
         assert_ne!(
             SimRng::new(7).graph.random::<u64>(),

@@ -127,7 +127,7 @@ pub(crate) fn move_ties(
             }
         }
         for (s, a) in returned {
-            if rng.pairing.random_bool(rules.reciprocity)
+            if rng.chance.random_bool(rules.reciprocity)
                 && let Some(tie) = graph.tie_mut(s, a)
             {
                 tie.kind = tie.kind.closer();
@@ -150,13 +150,13 @@ pub(crate) fn move_ties(
         };
         if over && rules.closure > 0.0 {
             for a in (0..n as u32).map(AgentId) {
-                if !rng.pairing.random_bool(rules.closure) {
+                if !rng.chance.random_bool(rules.closure) {
                     continue;
                 }
-                let Some(b) = graph.random_neighbour(a, &mut rng.pairing) else {
+                let Some(b) = graph.random_neighbour(a, &mut rng.chance) else {
                     continue;
                 };
-                let Some(c) = graph.random_neighbour(b, &mut rng.pairing) else {
+                let Some(c) = graph.random_neighbour(b, &mut rng.chance) else {
                     continue;
                 };
                 offer(a, c, &mut join);
@@ -174,7 +174,7 @@ pub(crate) fn move_ties(
             }
             let within = rules.similar_within;
             for a in 0..n {
-                if !rng.pairing.random_bool(rules.homophily) {
+                if !rng.chance.random_bool(rules.homophily) {
                     continue;
                 }
                 let low = sorted.partition_point(|&x| x < v[a] - within);
@@ -183,7 +183,7 @@ pub(crate) fn move_ties(
                 if high - low < 2 {
                     continue;
                 }
-                let k = rng.pairing.random_range(low..high - 1);
+                let k = rng.chance.random_range(low..high - 1);
                 let c = order[if k >= rank[a] { k + 1 } else { k }];
                 offer(AgentId(a as u32), AgentId(c as u32), &mut join);
             }

@@ -372,7 +372,7 @@ fn reset(
     for (agents, rng, state) in &mut envs {
         let (rng, state) = (rng.into_inner(), state.into_inner());
         for x in &mut state.opinions {
-            *x = rng.pairing.random::<f64>();
+            *x = rng.chance.random::<f64>();
         }
         for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
             if let Strategy::Zealot(target) = strategy {
@@ -478,8 +478,8 @@ fn deffuant(
     let trust = state.config.trust;
     let weighted = trust.weighs(graph);
     for _ in 0..n {
-        let i = rng.pairing.random_range(0..n);
-        let Some(j) = graph.random_neighbour(AgentId(i as u32), &mut rng.pairing) else {
+        let i = rng.chance.random_range(0..n);
+        let Some(j) = graph.random_neighbour(AgentId(i as u32), &mut rng.chance) else {
             continue;
         };
         let j = j.index();

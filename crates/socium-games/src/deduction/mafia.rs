@@ -732,7 +732,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     }
     let n = state.roles.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rng.pairing);
+    order.shuffle(&mut rng.chance);
     let m = state.config.mafia.get() as usize;
     state.roles.fill(Role::Villager);
     let specials = [
@@ -762,7 +762,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     state.day = 0;
     state.votes.fill(0);
     state.voters = 0;
-    start_day(state, &mut rng.pairing);
+    start_day(state, &mut rng.chance);
 }
 
 /// The potential `belief`: each citizen's belief in the true mafia, 0 for the mafia, after every
@@ -1105,7 +1105,7 @@ fn resolve_env(
                     }
                 }
             }
-            if let Some(j) = plurality(&state.votes, &mut rng.pairing) {
+            if let Some(j) = plurality(&state.votes, &mut rng.chance) {
                 let victim = AgentId(j as u32);
                 eliminate(state, victim, "lynched", utterances, events, done);
             }
@@ -1149,13 +1149,13 @@ fn resolve_env(
                     _ => format!("{a} chooses to {kind} {t}"),
                 });
             }
-            let target = plurality(&kills, &mut rng.pairing);
+            let target = plurality(&kills, &mut rng.chance);
             if let Some(j) = target.filter(|&j| Some(j) != protected) {
                 let victim = AgentId(j as u32);
                 eliminate(state, victim, "killed", utterances, events, done);
             }
             if events.end.is_none() {
-                start_day(state, &mut rng.pairing);
+                start_day(state, &mut rng.chance);
             }
         }
     }

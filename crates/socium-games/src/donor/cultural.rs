@@ -656,7 +656,7 @@ fn pair_and_observe_env(
             for (i, a) in state.order.iter_mut().enumerate() {
                 *a = AgentId(i as u32);
             }
-            state.order.shuffle(&mut rng.pairing);
+            state.order.shuffle(&mut rng.chance);
             for (i, a) in state.order.iter().enumerate() {
                 state.in_a[a.index()] = i < n / 2;
             }
@@ -729,7 +729,7 @@ fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_do
                 .map(AgentId)
                 .filter(|a| state.in_a[a.index()] != a_donates),
         );
-        state.scratch.shuffle(&mut rng.pairing);
+        state.scratch.shuffle(&mut rng.chance);
         let mut recipients = state.scratch.iter();
         for d in 0..n {
             if state.in_a[d] == a_donates {
@@ -745,7 +745,7 @@ fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_do
                     .iter()
                     .filter(|r| state.in_a[r.index()] != a_donates);
                 state.scratch.extend(others);
-                state.recipient[d] = state.scratch.choose(&mut rng.pairing).copied();
+                state.recipient[d] = state.scratch.choose(&mut rng.chance).copied();
             }
         }
     }

@@ -712,7 +712,7 @@ fn pair_and_observe_env(
     for d in 0..state.n {
         let a = AgentId(d as u32);
         let r = if turn.is_acting(a) {
-            graph.random_neighbour(a, &mut rng.pairing)
+            graph.random_neighbour(a, &mut rng.chance)
         } else {
             None
         };

@@ -573,7 +573,7 @@ fn choose(
     state.partner.fill(None);
     state.observed.fill(None);
     state.moves.fill(None);
-    state.order.shuffle(&mut rng.pairing);
+    state.order.shuffle(&mut rng.chance);
     let mut pairs = Vec::new();
     for i in 0..state.order.len() {
         let a = AgentId(state.order[i] as u32);
@@ -598,7 +598,7 @@ fn choose(
                 (best, best_reputation, ties) = (Some(b), r, 1);
             } else if r == best_reputation {
                 ties += 1;
-                if rng.pairing.random_range(0..ties) == 0 {
+                if rng.chance.random_range(0..ties) == 0 {
                     best = Some(b);
                 }
             }
@@ -606,7 +606,7 @@ fn choose(
         let chosen = match by_reputation {
             true => best,
             false => (!state.scratch.is_empty())
-                .then(|| state.scratch[rng.pairing.random_range(0..state.scratch.len())]),
+                .then(|| state.scratch[rng.chance.random_range(0..state.scratch.len())]),
         };
         let Some(b) = chosen else { continue };
         state.partner[a.index()] = Some(b);
@@ -659,7 +659,7 @@ fn choose(
         if state.scratch.is_empty() {
             continue;
         }
-        let o = state.scratch[rng.pairing.random_range(0..state.scratch.len())];
+        let o = state.scratch[rng.chance.random_range(0..state.scratch.len())];
         state.observed[o.index()] = Some(pair);
     }
 }

@@ -459,7 +459,7 @@ fn reset(mut envs: Query<(&Clock, &mut SimRng, &mut State, &mut Done), Resetting
             if clock.episode() == 0 {
                 state.first_round = rng
                     .into_inner()
-                    .pairing
+                    .chance
                     .random_range(0..round_robin_rounds(n));
             }
             let round = state.first_round + clock.episode() as usize;
@@ -629,7 +629,7 @@ fn resolve_env(
                 || state
                     .config
                     .continuation
-                    .is_some_and(|w| !rng.pairing.random_bool(w.get()));
+                    .is_some_and(|w| !rng.chance.random_bool(w.get()));
             if ends {
                 state.memory[i].open = false;
                 state.memory[j].open = false;

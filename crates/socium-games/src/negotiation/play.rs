@@ -260,7 +260,7 @@ fn reset_env(state: &mut State, rng: &mut SimRng, graph: &SocialGraph, done: &mu
     // A random maximal matching over the ties: agents in random order, each paired with a
     // uniformly random unpaired neighbour.
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(&mut rng.pairing);
+    order.shuffle(&mut rng.chance);
     let mut free: Vec<AgentId> = Vec::new();
     for a in order.into_iter().map(AgentId) {
         if state.seat[a.index()].is_some() {
@@ -273,11 +273,11 @@ fn reset_env(state: &mut State, rng: &mut SimRng, graph: &SocialGraph, done: &mu
                 .iter()
                 .filter(|b| state.seat[b.index()].is_none()),
         );
-        let Some(&b) = free.get(rng.pairing.random_range(0..free.len().max(1))) else {
+        let Some(&b) = free.get(rng.chance.random_range(0..free.len().max(1))) else {
             done.terminate(a);
             continue;
         };
-        let seats = if rng.pairing.random_bool(0.5) {
+        let seats = if rng.chance.random_bool(0.5) {
             [a, b]
         } else {
             [b, a]
@@ -287,7 +287,7 @@ fn reset_env(state: &mut State, rng: &mut SimRng, graph: &SocialGraph, done: &mu
             state.seat[s.index()] = Some((t, side as u8));
         }
         let deal = match state.config.goods {
-            Goods::Items => items::draw(&mut rng.pairing),
+            Goods::Items => items::draw(&mut rng.chance),
             Goods::Divisible => Deal::default(),
         };
         state.tables.push(Table::new(seats, deal));

@@ -324,7 +324,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
         state.external[a.index()] = *agents.controller(a) == Controller::External;
     }
     state.pending = None;
-    let rng = &mut rng.pairing;
+    let rng = &mut rng.chance;
     let n = state.alive.len();
     let grids = &state.config.grids;
     state.grid = match grids.len() {
@@ -594,7 +594,7 @@ fn resolve_env(
                 state,
                 &acting,
                 &act_of,
-                &mut rng.pairing,
+                &mut rng.chance,
                 utterances,
                 events,
                 done,
