@@ -12,11 +12,13 @@
 //!   `settles` line), and the scalar reward is the weighted sum of the transformed
 //!   per-dimension sums;
 //! - a seeded run writes byte-identical outputs twice, and other outputs with another seed;
-//! - a VecEnv gives the same buffers on 1 and 2 threads, and as its Sims stepped one by one.
+//! - a VecEnv gives the same buffers on 1 and 2 threads, and as its Sims stepped one by one;
+//! - an env that keeps no records (`SimConfig::records`) plays and rewards exactly as one that
+//!   does, and stores no utterance or entry unless the kernel reads them itself.
 
 mod common;
 
-use socium::core::{Controller, Reference, Sim, Transform, UtteranceId};
+use socium::core::{Controller, Reference, Sim, SimConfig, Transform, UtteranceId};
 use socium::games::{GameSpec, NAMES, games};
 use socium::scenario::Scenario;
 use std::collections::BTreeSet;
@@ -466,5 +468,57 @@ fn a_seeded_reset_after_play_starts_like_a_fresh_env_for_every_strategy() {
             fresh.step(&actions).unwrap();
             played.step(&actions).unwrap();
         }
+    }
+}
+
+/// Records are for readers: without them an env plays the same steps and gives the same rewards,
+/// raw sums and utterance counts, and keeps nothing per act, unless it has values or ties, whose
+/// kernel systems read the records.
+#[test]
+fn an_env_without_records_plays_and_rewards_alike_for_every_strategy() {
+    for Setup { name, scenario } in setups() {
+        let sim = |records: bool| {
+            let config = SimConfig {
+                transcript: false,
+                records,
+                ..scenario.config.clone()
+            };
+            Sim::new(&*scenario.game, config).unwrap()
+        };
+        let (mut kept, mut unkept) = (sim(true), sim(false));
+        let read_by_kernel = scenario.config.values.is_some() || scenario.config.ties.is_some();
+        assert_eq!(unkept.env().keeps_records(), read_by_kernel, "{name}");
+        let actions = vec![0.0; kept.agent_count() * kept.spaces().action.flat_dim()];
+        let mut said = 0;
+        for step in 0..STEPS {
+            if kept.env().is_done() {
+                kept.reset(None);
+                unkept.reset(None);
+            }
+            kept.step(&actions).unwrap();
+            unkept.step(&actions).unwrap();
+            let (a, b) = (kept.env(), unkept.env());
+            assert!(
+                a.observations() == b.observations()
+                    && a.action_masks() == b.action_masks()
+                    && a.acting() == b.acting()
+                    && a.rewards() == b.rewards()
+                    && a.reward_components() == b.reward_components()
+                    && a.raw_rewards() == b.raw_rewards()
+                    && a.terminated() == b.terminated()
+                    && a.truncated() == b.truncated(),
+                "{name}: step {step} without records differs"
+            );
+            assert_eq!(a.utterance_count(), a.utterances().len() as u64, "{name}");
+            assert_eq!(a.utterance_count(), b.utterance_count(), "{name}");
+            said += b.utterance_count();
+            if !read_by_kernel {
+                assert!(
+                    b.utterances().is_empty() && b.reward_entries().is_empty(),
+                    "{name}: step {step}: an env without records kept some"
+                );
+            }
+        }
+        assert!(said > 0, "{name}: no utterance in {STEPS} steps");
     }
 }

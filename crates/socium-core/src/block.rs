@@ -105,8 +105,12 @@ impl Block {
             max_steps,
             transcript,
             text,
+            records,
             seed: _,
         } = config;
+        // The kernel's own readers of the records: the transcript, the drift of values (each
+        // act's two ends) and the ties (who did whom a favour).
+        let records = records || transcript || text || values.is_some() || ties.is_some();
         let (n, dims) = (agents.len(), rewards.len());
         let extras = PolicyExtras::new(&agents);
         let mut world = World::new();
@@ -219,14 +223,12 @@ impl Block {
                 ),
                 (
                     Utterances {
+                        keep: records,
                         render_text: transcript || text,
                         ..Default::default()
                     },
                     Texts::new(n),
-                    RewardLedger {
-                        entries: Vec::new(),
-                        dimensions: dims as u16,
-                    },
+                    RewardLedger::new(n, dims, records),
                     StepRewards::new(n, dims),
                     Metrics::new(game.metrics().len()),
                     Faults::new(n),
@@ -325,9 +327,8 @@ impl Block {
                         .prologue
                         .get_mut(&mut self.world, env)
                         .expect("every env has the kernel's components");
-                    ledger.entries.clear();
-                    utterances.current.clear();
-                    utterances.step = clock.step;
+                    ledger.clear();
+                    utterances.start_step(clock.step);
                     faults.current.clear();
                     for (_, a, note) in env_notes {
                         match note {
@@ -451,13 +452,12 @@ fn begin_reset(
         clock.step = 0;
         done.into_inner().clear();
         turn.into_inner().next = 0;
-        ledger.into_inner().entries.clear();
+        ledger.into_inner().clear();
         rewards.into_inner().clear_episode();
         metrics.into_inner().clear();
         let u = utterances.into_inner();
-        u.current.clear();
         u.next_id = 0;
-        u.step = 0;
+        u.start_step(0);
         texts.into_inner().clear();
     }
 }

@@ -168,7 +168,7 @@ impl<'w> EnvView<'w> {
     /// The raw per-dimension reward of each agent at the last step, `[agents × dims]`: its
     /// ledger entries summed, before any transform.
     pub fn raw_rewards(&self) -> &'w [f64] {
-        self.kernel::<StepRewards>().raw()
+        self.kernel::<RewardLedger>().raw()
     }
 
     /// Scalar returns over the episode, `[agents]`.
@@ -191,12 +191,25 @@ impl<'w> EnvView<'w> {
         self.kernel::<Done>().all_done()
     }
 
-    /// The utterances of the last step.
+    /// Whether the env keeps each step's utterances and reward entries
+    /// ([`crate::SimConfig::records`]): without, [`EnvView::utterances`],
+    /// [`EnvView::reward_entries`] and the utterance lines of [`EnvView::transcript_lines`] are
+    /// empty.
+    pub fn keeps_records(&self) -> bool {
+        self.kernel::<Utterances>().keep
+    }
+
+    /// The utterances of the last step (none when the env keeps no records).
     pub fn utterances(&self) -> &'w [Utterance] {
         self.kernel::<Utterances>().this_step()
     }
 
-    /// The reward entries of the last step.
+    /// How many utterances the last step made, whether or not the env keeps them.
+    pub fn utterance_count(&self) -> u64 {
+        self.kernel::<Utterances>().made_this_step()
+    }
+
+    /// The reward entries of the last step (none when the env keeps no records).
     pub fn reward_entries(&self) -> &'w [RewardEntry] {
         self.kernel::<RewardLedger>().entries()
     }

@@ -2,13 +2,14 @@
 //!
 //! A game declares its reward dimensions ([`DimensionInfo`]); its reward components are systems in
 //! the `Reward` phase that write `(agent, utterance, dimension, value)` entries into the
-//! [`RewardLedger`]. At the end of the step (after `Record`) the kernel sums each agent's entries
-//! per dimension (the raw vector), applies each dimension's [`Transform`] (the component vector) and takes the weighted
-//! sum (the scalar reward):
+//! [`RewardLedger`], which sums each agent's entries per dimension as they come (the raw vector).
+//! At the end of the step (after `Record`) the kernel applies each dimension's [`Transform`] (the
+//! component vector) and takes the weighted sum (the scalar reward):
 //!
 //! `reward[a] = Σ_d weight[d] · transform_d(Σ_{entries of a on d} value)`.
 //!
-//! The transcript keeps every entry, so each value stays attributed to the utterance that caused it.
+//! Where someone reads them ([`crate::SimConfig::records`]), the ledger keeps every entry too, and
+//! the transcript with it, so each value stays attributed to the utterance that caused it.
 //! An entry may name an utterance of an earlier step of the episode: a reward that can only be
 //! known later (how a message moved its listeners' beliefs, known once they have answered)
 //! settles then, and [`by_utterance`] groups it apart from the step's own utterances.
@@ -107,18 +108,34 @@ pub struct RewardEntry {
     pub value: f64,
 }
 
-/// The reward entries of the current step.
-#[derive(Component, Debug, Default)]
+/// The reward of the current step: each agent's sum per dimension, and the entries that make it
+/// up when the env keeps records ([`crate::SimConfig::records`]).
+#[derive(Component, Debug)]
 pub struct RewardLedger {
     pub(crate) entries: Vec<RewardEntry>,
-    pub(crate) dimensions: u16,
+    /// The entries' values summed, `[agents × dims]`: the step's raw reward, summed as entries
+    /// come so that a run that keeps no records needs none.
+    raw: Vec<f64>,
+    dimensions: u16,
+    /// Whether entries are kept (they are summed either way).
+    keep: bool,
 }
 
 impl RewardLedger {
+    pub(crate) fn new(agents: usize, dimensions: usize, keep: bool) -> Self {
+        RewardLedger {
+            entries: Vec::new(),
+            raw: vec![0.0; agents * dimensions],
+            dimensions: dimensions as u16,
+            keep,
+        }
+    }
+
     /// Adds an entry.
     ///
     /// # Panics
-    /// If the game has no dimension `dimension`: a bug in the game, caught where it is made.
+    /// If the game has no dimension `dimension` or no agent `agent`: a bug in the game, caught
+    /// where it is made.
     #[inline]
     pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
         assert!(
@@ -127,17 +144,32 @@ impl RewardLedger {
             dimension.0,
             self.dimensions
         );
-        self.entries.push(RewardEntry {
-            agent,
-            utterance,
-            dimension,
-            value,
-        });
+        self.raw[agent.index() * self.dimensions as usize + dimension.0 as usize] += value;
+        if self.keep {
+            self.entries.push(RewardEntry {
+                agent,
+                utterance,
+                dimension,
+                value,
+            });
+        }
     }
 
-    /// The entries of this step.
+    /// The entries of this step (none when the env keeps no records).
     pub fn entries(&self) -> &[RewardEntry] {
         &self.entries
+    }
+
+    /// The step's raw reward, `[agents × dims]`: every entry's value summed per agent and
+    /// dimension.
+    pub(crate) fn raw(&self) -> &[f64] {
+        &self.raw
+    }
+
+    /// Empties the ledger for a new step.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.raw.fill(0.0);
     }
 }
 
@@ -208,8 +240,7 @@ pub struct StepRewards {
     histories: Vec<History>,
     /// `agents × dims`.
     cells: usize,
-    /// Raw per-dimension sums of the step, `[agents × dims]`; raw per-dimension sums over the
-    /// episode, `[agents × dims]`; transformed components summed over the episode, `[agents ×
+    /// Raw per-dimension sums over the episode, `[agents × dims]`; transformed components summed over the episode, `[agents ×
     /// dims]` (kept for the dimensions whose transform is not the identity: the others' are the
     /// raw sums); the scalar return over the episode, `[agents]`.
     sums: Vec<f64>,
@@ -221,7 +252,6 @@ pub struct StepRewards {
 /// [`StepRewards`]' parts, borrowed apart.
 struct Parts<'a> {
     histories: &'a mut [History],
-    raw: &'a mut [f64],
     episode_raw: &'a mut [f64],
     episode_components: &'a mut [f64],
     episode_return: &'a mut [f64],
@@ -235,19 +265,17 @@ impl StepRewards {
         StepRewards {
             histories: vec![History::default(); d],
             cells,
-            sums: vec![0.0; 3 * cells + agents],
+            sums: vec![0.0; 2 * cells + agents],
             step: vec![0.0; cells + agents],
         }
     }
 
     fn parts(&mut self) -> Parts<'_> {
-        let (raw, rest) = self.sums.split_at_mut(self.cells);
-        let (episode_raw, rest) = rest.split_at_mut(self.cells);
+        let (episode_raw, rest) = self.sums.split_at_mut(self.cells);
         let (episode_components, episode_return) = rest.split_at_mut(self.cells);
         let (components, reward) = self.step.split_at_mut(self.cells);
         Parts {
             histories: &mut self.histories,
-            raw,
             episode_raw,
             episode_components,
             episode_return,
@@ -256,19 +284,14 @@ impl StepRewards {
         }
     }
 
-    /// Raw per-dimension sums of the step, `[agents × dims]`.
-    pub(crate) fn raw(&self) -> &[f64] {
-        &self.sums[..self.cells]
-    }
-
     /// Raw per-dimension sums over the episode, `[agents × dims]`.
     pub(crate) fn episode_raw(&self) -> &[f64] {
-        &self.sums[self.cells..2 * self.cells]
+        &self.sums[..self.cells]
     }
 
     /// Scalar return over the episode, `[agents]`.
     pub(crate) fn episode_return(&self) -> &[f64] {
-        &self.sums[3 * self.cells..]
+        &self.sums[2 * self.cells..]
     }
 
     /// Transformed per-dimension components of the step, `[agents × dims]`.
@@ -296,7 +319,7 @@ impl StepRewards {
     /// for identity transforms.
     pub(crate) fn episode_components(&self, dims: &[DimensionSpec]) -> Vec<f64> {
         let d = dims.len();
-        let transformed = &self.sums[2 * self.cells..3 * self.cells];
+        let transformed = &self.sums[self.cells..2 * self.cells];
         (self.episode_raw().iter().zip(transformed).enumerate())
             .map(|(i, (raw, transformed))| match dims[i % d].transform {
                 Transform::Identity => *raw,
@@ -326,17 +349,13 @@ impl StepRewards {
         let d = dims.len();
         let Parts {
             histories,
-            raw,
             episode_raw,
             episode_components,
             episode_return,
             components,
             reward,
         } = self.parts();
-        raw.fill(0.0);
-        for e in &ledger.entries {
-            raw[e.agent.index() * d + e.dimension.0 as usize] += e.value;
-        }
+        let raw = ledger.raw();
         let n = reward.len();
         let Scratch(column, out) = scratch;
         column.resize(n, 0.0);
@@ -419,10 +438,7 @@ mod tests {
     }
 
     fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {
-        let mut l = RewardLedger {
-            dimensions: 2,
-            ..Default::default()
-        };
+        let mut l = RewardLedger::new(2, 2, true);
         for &(a, d, v) in entries {
             l.add(AgentId(a), UtteranceId(0), DimId(d), v);
         }
@@ -435,8 +451,9 @@ mod tests {
         let dims = dims(Transform::Sigmoid { scale }, 0.5);
         let mut r = StepRewards::new(2, 2);
         let (acting, agents, graph) = ([true, true], agents(2), complete(2));
+        let l = ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]);
         r.aggregate(
-            &ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]),
+            &l,
             &RewardDimensions(dims.clone(), Combine::Sum),
             &acting,
             &agents,
@@ -444,7 +461,7 @@ mod tests {
             &mut Scratch::default(),
         );
         let s = 2.0 / (1.0 + (-1.0f64).exp()) - 1.0;
-        assert_eq!(r.raw(), vec![3.0, 2.0, 0.0, -2.0]);
+        assert_eq!(l.raw(), vec![3.0, 2.0, 0.0, -2.0]);
         assert!((r.components()[1] as f64 - s).abs() < 1e-6);
         assert!((r.reward()[0] as f64 - (3.0 + 0.5 * s)).abs() < 1e-6);
         assert!((r.reward()[1] as f64 + 0.5 * s).abs() < 1e-6);
@@ -482,6 +499,22 @@ mod tests {
             Combine::Min.combine(&[spec(1.0), spec(-1.0)], &[3.0, 2.0]),
             -2.0
         );
+    }
+
+    #[test]
+    fn a_ledger_without_records_sums_alike_and_keeps_no_entries() {
+        let entries = [(0, 0, 0.1), (1, 1, -2.5), (0, 0, 0.2), (0, 1, 1e-17)];
+        let kept = ledger(&entries);
+        let mut summed = RewardLedger::new(2, 2, false);
+        for &(a, d, v) in &entries {
+            summed.add(AgentId(a), UtteranceId(0), DimId(d), v);
+        }
+        assert_eq!(kept.entries().len(), 4);
+        assert!(summed.entries().is_empty());
+        assert_eq!(summed.raw(), kept.raw());
+        assert_eq!(summed.raw()[0], 0.1 + 0.2);
+        summed.clear();
+        assert_eq!(summed.raw(), [0.0; 4]);
     }
 
     #[test]

@@ -36,10 +36,18 @@ pub struct SimConfig {
     pub transcript: bool,
     /// Whether to render utterance text without keeping a transcript.
     pub text: bool,
+    /// Whether to keep each step's utterances and reward entries for readers
+    /// ([`crate::EnvView::utterances`], [`crate::EnvView::reward_entries`],
+    /// [`crate::EnvView::transcript_lines`]). Rewards are the same either way: the ledger sums
+    /// entries as they come. Off, a step stores nothing per act, which is a fifth of a step's
+    /// memory traffic at thousands of envs (docs/BENCHMARKS.md). The kernel keeps them whatever
+    /// this says where it reads them itself: a transcript, rendered text, values, ties.
+    pub records: bool,
 }
 
 impl SimConfig {
-    /// `agents` with the game's default rewards, a complete graph, no step limit and no transcript.
+    /// `agents` with the game's default rewards, a complete graph, no step limit, no transcript,
+    /// and records kept.
     pub fn new(game: &dyn Game, agents: Vec<AgentSpec>, seed: u64) -> Self {
         SimConfig {
             agents,
@@ -56,6 +64,7 @@ impl SimConfig {
             max_steps: None,
             seed,
             transcript: false,
+            records: true,
             text: false,
         }
     }

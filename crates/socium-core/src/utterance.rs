@@ -162,15 +162,23 @@ impl Texts {
 /// The utterances of the current step, and the id counter of the episode.
 #[derive(Component, Debug, Default)]
 pub struct Utterances {
+    /// The step's utterances, when kept.
     pub(crate) current: Vec<Utterance>,
     pub(crate) next_id: u64,
+    /// The id of the step's first utterance.
+    pub(crate) first_id: u64,
     pub(crate) step: u32,
+    /// Whether utterances are kept: a run with no reader of them ([`crate::SimConfig::records`])
+    /// only counts their ids.
+    pub(crate) keep: bool,
+    /// Whether text is rendered (only while utterances are kept).
     pub(crate) render_text: bool,
 }
 
 impl Utterances {
-    /// Records an utterance and returns its id. `text` is called only when a transcript is being
-    /// kept, so rendering templates costs nothing in training runs.
+    /// Records an utterance and returns its id (stored only where utterances are kept, see
+    /// [`crate::SimConfig::records`]). `text` is called only when a transcript is being kept, so
+    /// rendering templates costs nothing in training runs.
     #[inline]
     pub fn say(
         &mut self,
@@ -183,8 +191,8 @@ impl Utterances {
         self.push(speaker, audience, act, text)
     }
 
-    /// Records an utterance whose words are its content (free text an agent sent), kept whether
-    /// or not text is being rendered, and returns its id.
+    /// Records an utterance whose words are its content (free text an agent sent), with its words
+    /// whether or not text is being rendered, and returns its id.
     pub fn say_words(
         &mut self,
         speaker: AgentId,
@@ -205,6 +213,9 @@ impl Utterances {
     ) -> UtteranceId {
         let id = UtteranceId(self.next_id);
         self.next_id += 1;
+        if !self.keep {
+            return id;
+        }
         self.current.push(Utterance {
             id,
             step: self.step,
@@ -216,9 +227,21 @@ impl Utterances {
         id
     }
 
-    /// The utterances made so far in this step.
+    /// The utterances made so far in this step (none when they are not kept).
     pub fn this_step(&self) -> &[Utterance] {
         &self.current
+    }
+
+    /// How many utterances this step has made, kept or not.
+    pub fn made_this_step(&self) -> u64 {
+        self.next_id - self.first_id
+    }
+
+    /// Empties the step's utterances for step `step`.
+    pub(crate) fn start_step(&mut self, step: u32) {
+        self.current.clear();
+        self.first_id = self.next_id;
+        self.step = step;
     }
 
     /// Whether text is being rendered (a transcript is being kept).
@@ -238,7 +261,10 @@ mod tests {
 
     #[test]
     fn ids_count_up_and_text_is_lazy() {
-        let mut u = Utterances::default();
+        let mut u = Utterances {
+            keep: true,
+            ..Default::default()
+        };
         let act = Act {
             kind: "give",
             target: Some(AgentId(1)),
@@ -260,5 +286,21 @@ mod tests {
             json,
             r#"{"id":1,"step":0,"speaker":0,"audience":"all","act":{"kind":"give","target":1,"value":2.0},"text":"hello"}"#
         );
+    }
+
+    #[test]
+    fn unkept_utterances_are_counted_not_stored() {
+        let mut u = Utterances::default();
+        let act = Act {
+            kind: "give",
+            target: None,
+            value: 1.0,
+        };
+        u.say(AgentId(0), Audience::All, act, || unreachable!());
+        u.start_step(1);
+        let ids = [0, 1].map(|_| u.say_words(AgentId(1), Audience::All, act, "hi".into()));
+        assert_eq!(ids, [UtteranceId(1), UtteranceId(2)]);
+        assert_eq!(u.made_this_step(), 2);
+        assert!(u.this_step().is_empty());
     }
 }

@@ -359,7 +359,9 @@ fn generation_sim(
     let config = SimConfig {
         agents,
         seed: derive_seed(seed, g as u64),
+        // Selection reads returns only: no transcript, no per-act records.
         transcript: false,
+        records: false,
         ..base.clone()
     };
     Sim::new(game, config)

@@ -235,15 +235,17 @@ impl RustVecEnv {
 impl RustVecEnv {
     /// One env of the scenario at `path` with `overrides` (`"key=value"` strings, checked like
     /// the file) per seed; without seeds, `num_envs` envs seeded from the scenario's seed. With
-    /// `text`, utterances carry rendered text (for `render`).
+    /// `text`, utterances carry rendered text (for `render`); without `records`, the envs keep no
+    /// utterances or reward entries (`utterances` refuses) and step faster.
     #[new]
-    #[pyo3(signature = (path, overrides, seeds=None, num_envs=1, text=false))]
+    #[pyo3(signature = (path, overrides, seeds=None, num_envs=1, text=false, records=true))]
     fn new(
         path: &str,
         overrides: Vec<String>,
         seeds: Option<Vec<u64>>,
         num_envs: usize,
         text: bool,
+        records: bool,
     ) -> PyResult<Self> {
         let mut scenario = load(path, &overrides)?;
         // A trainer's envs reset on their own schedule: there is no run-wide episode to change
@@ -261,6 +263,7 @@ impl RustVecEnv {
             )));
         }
         scenario.config.text = text;
+        scenario.config.records = records;
         let seeds = seeds.unwrap_or_else(|| VecEnv::seeds(scenario.config.seed, num_envs));
         if seeds.is_empty() {
             return Err(PyValueError::new_err("a VecEnv needs at least one env"));
@@ -466,7 +469,14 @@ impl RustVecEnv {
         if env >= self.env.num_envs() {
             return Err(PyValueError::new_err(format!("no env {env}")));
         }
-        let lines = self.env.env(env).transcript_lines();
+        let view = self.env.env(env);
+        if !view.keeps_records() {
+            return Err(PyRuntimeError::new_err(
+                "this VecEnv keeps no records (made with records=False): make it with \
+                 records=True to read each step's utterances",
+            ));
+        }
+        let lines = view.transcript_lines();
         Ok(serde_json::to_string(&lines).expect("transcript lines serialise"))
     }
 }

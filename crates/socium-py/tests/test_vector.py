@@ -1,6 +1,7 @@
 """The vector env: numpy buffers owned by Python and written in place, Gymnasium's NEXT_STEP
 autoreset, and the same values as a per-env loop of PettingZoo envs."""
 
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -55,6 +56,27 @@ def test_matches_a_per_env_loop():
             per_env[e], r, term, _, _ = env.step({"agent_0": actions[e, learner]})
             assert r["agent_0"] == rewards[e, learner]
             assert term["agent_0"] == terminated[e, learner]
+
+
+def test_without_records_the_arrays_are_the_same_and_utterances_are_refused():
+    n, rng = 4, np.random.default_rng(3)
+    kept, unkept = socium.VecEnv(DONOR, n, seed=5), socium.VecEnv(DONOR, n, seed=5, records=False)
+    assert (kept.records, unkept.records) == (True, False)
+    arrays = [kept.reset(), unkept.reset()]
+    for t in range(80):
+        actions = rng.random((n, 12, 1), dtype=np.float32)
+        arrays = [kept.step(actions), unkept.step(actions)]
+        (obs, rewards, term, trunc, infos), (obs2, rewards2, term2, trunc2, infos2) = arrays
+        for x, y in [(obs, obs2), (rewards, rewards2), (term, term2), (trunc, trunc2)]:
+            np.testing.assert_array_equal(x, y, err_msg=f"step {t}")
+        for k in infos:
+            np.testing.assert_array_equal(infos[k], infos2[k], err_msg=f"step {t}: {k}")
+        np.testing.assert_array_equal(kept.raw_rewards(), unkept.raw_rewards(), err_msg=f"step {t}")
+    assert any(line.get("rewards") for line in kept.utterances(0))
+    with pytest.raises(RuntimeError, match="records=True"):
+        unkept.utterances(0)
+    rebuilt = pickle.loads(pickle.dumps(unkept))
+    assert rebuilt.records is False
 
 
 def test_integer_actions_of_one_entry_equal_float_actions():

@@ -565,6 +565,9 @@ impl Scenario {
             transcript: parsed.output.transcript,
             // The judge and a language model's attribution read the episode's words.
             text: reads_words,
+            // The run's readers of each step's utterances and entries: the transcript (which the
+            // kernel keeps them for anyway), the judge, any attribution.
+            records: parsed.output.transcript || judge.is_some() || attribution.is_some(),
         };
         Ok(Scenario {
             file: file.to_owned(),

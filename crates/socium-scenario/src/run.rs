@@ -538,7 +538,7 @@ pub fn play(
                 error,
             })?;
             current.steps += 1;
-            current.utterances += sim.env().utterances().len() as u64;
+            current.utterances += sim.env().utterance_count();
             after_step(sim)?;
         }
         if let Some(change) = timeline.next_if(|c| c.when.episode() == Some(episode)) {

@@ -122,8 +122,12 @@ def action_text(space: spaces.Space, action: Any) -> str | None:
 class Core:
     """The Rust env and the numpy buffers it writes in place (bound once)."""
 
-    def __init__(self, scenario: str | os.PathLike, seeds: list[int], overrides: dict, text: bool = False):
-        self.rust = _socium.RustVecEnv(os.fspath(scenario), override_pairs(overrides), seeds, text=text)
+    def __init__(
+        self, scenario: str | os.PathLike, seeds: list[int], overrides: dict, text: bool = False, records: bool = True
+    ):
+        self.rust = _socium.RustVecEnv(
+            os.fspath(scenario), override_pairs(overrides), seeds, text=text, records=records
+        )
         self.spec = json.loads(self.rust.spec)
         self.num_envs = len(seeds)
         self.num_agents = len(self.spec["agents"])
