@@ -11,7 +11,8 @@ while after a parallel step and would slow whatever is timed next on a 2-core ma
 
 The env counts are timed in rounds, each round every count once, so that a slow spell of a shared
 machine falls on every count alike rather than on whichever was being timed; the column "vs 64
-envs" is the median over rounds of a count's figure over the 64-env figure of the same round.
+envs" is the median over rounds of a count's figure over the 64-env figure of the same round
+(records kept, the default, or not: `records=False`, each against its own 64-env figure).
 """
 
 import argparse
@@ -31,8 +32,8 @@ from donor_pettingzoo_baseline import DonorGame  # noqa: E402
 SCENARIO = HERE.parent / "scenarios/donor_learner.toml"
 
 
-def time_socium(envs: int, steps: int) -> float:
-    env = socium.VecEnv(SCENARIO, envs, seed=1)
+def time_socium(envs: int, steps: int, records: bool) -> float:
+    env = socium.VecEnv(SCENARIO, envs, seed=1, records=records)
     agents = len(env.agent_labels)
     actions = np.full((envs, agents, 1), 0.5, np.float32)
     env.reset()
@@ -64,14 +65,18 @@ def main():
     # About 0.8 M env-steps each (a tenth of a second to a second), so that the large counts are
     # not timed over a handful of steps on a noisy machine.
     sizes = [(1, 20000), (64, 12800), (1024, 800), (4096, 200)]
-    rounds = [{envs: time_socium(envs, steps) for envs, steps in sizes} for _ in range(args.repeats)]
-    print(f"{'':42}{'agent-steps/s':>16}{'vs Python':>12}{'vs 64 envs':>12}")
-    print(f"{'PettingZoo ParallelEnv in Python, 1 env':42}{baseline:>16,.0f}{1:>11.1f}x")
-    for envs, _ in sizes:
-        rate = statistics.median(r[envs] for r in rounds)
-        against_64 = statistics.median(r[envs] / r[64] for r in rounds)
-        name = f"socium VecEnv, {envs} env{'s' if envs > 1 else ''}"
-        print(f"{name:42}{rate:>16,.0f}{rate / baseline:>11.1f}x{against_64:>11.2f}x")
+    settings = [(envs, steps, records) for records in (True, False) for envs, steps in sizes]
+    rounds = [
+        {(envs, records): time_socium(envs, steps, records) for envs, steps, records in settings}
+        for _ in range(args.repeats)
+    ]
+    print(f"{'':50}{'agent-steps/s':>16}{'vs Python':>12}{'vs 64 envs':>12}")
+    print(f"{'PettingZoo ParallelEnv in Python, 1 env':50}{baseline:>16,.0f}{1:>11.1f}x")
+    for envs, _, records in settings:
+        rate = statistics.median(r[envs, records] for r in rounds)
+        against_64 = statistics.median(r[envs, records] / r[64, records] for r in rounds)
+        name = f"socium VecEnv, {envs} env{'s' if envs > 1 else ''}" + ("" if records else ", records=False")
+        print(f"{name:50}{rate:>16,.0f}{rate / baseline:>11.1f}x{against_64:>11.2f}x")
 
 
 if __name__ == "__main__":
