@@ -22,7 +22,8 @@ use std::{
 pub enum Bench {
     /// Scripted decisions per second through a VecEnv of a scenario's game, at one or several env
     /// counts and thread counts timed side by side in rounds: each round times every setting
-    /// once, so that a slow spell of a shared machine falls on all of them alike.
+    /// once, so that a slow spell of a shared machine falls on all of them alike. The envs keep
+    /// no transcript and no per-act records, as a trainer's `VecEnv(..., records=False)`.
     Vecenv {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,
