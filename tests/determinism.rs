@@ -1,7 +1,7 @@
 //! A repeating tournament writes what playing every episode writes; a VecEnv whose envs end at
 //! different steps equals its Sims stepped one by one, with one thread or two, and refuses bad
-//! input with no env moved. (`tests/conformance.rs` checks seeded runs and VecEnvs of every
-//! registered game.)
+//! input with no env moved; a run keeps per-act records only for its readers.
+//! (`tests/conformance.rs` checks seeded runs and VecEnvs of every registered game.)
 
 mod common;
 
@@ -148,4 +148,49 @@ fn vec_env_refuses_bad_input_with_no_env_moved() {
     assert_eq!(clocks(&env), before.0);
     env.step(&actions, buf.outputs()).unwrap();
     assert_ne!(clocks(&env), before.0);
+}
+
+/// `socium run` keeps per-act records only for its own readers (`Scenario::reads_records`): a run
+/// without a transcript keeps none, writes the `metrics.csv` and `summary.json` of the same run
+/// keeping a transcript, and its episodes' records count the same utterances. The scenario's own
+/// Sims keep them.
+#[test]
+fn a_run_without_readers_keeps_no_records_and_writes_what_keeping_them_writes() {
+    let unread = scenario("leading_eight.toml", 2);
+    assert!(!unread.config.transcript && !unread.reads_records());
+    assert!(unread.sim().unwrap().env().keeps_records());
+    let mut read = scenario("leading_eight.toml", 2);
+    read.config.transcript = true;
+    assert!(read.reads_records());
+    let (without, with) = (outputs(&unread), outputs(&read));
+    assert!(!without.contains_key("transcript.jsonl") && with.contains_key("transcript.jsonl"));
+    for file in ["metrics.csv", "summary.json"] {
+        assert!(without[file] == with[file], "{file} differs");
+    }
+    // An episode's record counts its utterances, kept or not.
+    let counts = |records: bool| {
+        let config = SimConfig {
+            records,
+            ..unread.config.clone()
+        };
+        let mut sim = socium::core::Sim::new(&*unread.game, config).unwrap();
+        assert_eq!(sim.env().keeps_records(), records);
+        let mut counts = Vec::new();
+        play(
+            &unread,
+            &mut sim,
+            |_| Ok(()),
+            |_| {},
+            |_| Ok(()),
+            |_, r| {
+                counts.push(r.utterances);
+                Ok(())
+            },
+        )
+        .unwrap();
+        counts
+    };
+    let kept = counts(true);
+    assert!(kept.len() == 2 && kept.iter().all(|&c| c > 0), "{kept:?}");
+    assert_eq!(counts(false), kept);
 }

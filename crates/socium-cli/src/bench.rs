@@ -451,7 +451,7 @@ fn play_all(s: &Scenario, sim: &mut socium_core::Sim) -> Result<Counts> {
 fn load(file: &Path, set: &[Override]) -> Result<Scenario> {
     let mut s = Scenario::load_with_overrides(file, set)?;
     s.config.transcript = false;
-    s.config.records = s.judge.is_some() || s.attribution.is_some();
+    s.config.records = s.reads_records();
     anyhow::ensure!(
         s.config
             .agents

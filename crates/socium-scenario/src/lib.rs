@@ -565,9 +565,9 @@ impl Scenario {
             transcript: parsed.output.transcript,
             // The judge and a language model's attribution read the episode's words.
             text: reads_words,
-            // The run's readers of each step's utterances and entries: the transcript (which the
-            // kernel keeps them for anyway), the judge, any attribution.
-            records: parsed.output.transcript || judge.is_some() || attribution.is_some(),
+            // Kept for whoever steps the scenario's Sims and reads them; `socium run` keeps them
+            // only for its own readers (`Scenario::reads_records`).
+            records: true,
         };
         Ok(Scenario {
             file: file.to_owned(),
@@ -588,6 +588,13 @@ impl Scenario {
     /// A Sim of this scenario, reset with its seed.
     pub fn sim(&self) -> Result<Sim, SimError> {
         Sim::new(&*self.game, self.config.clone())
+    }
+
+    /// Whether a run of this scenario reads each step's utterances and reward entries: for its
+    /// transcript, its judge or its attribution. Where none does, `socium run` steps a Sim that
+    /// keeps none ([`SimConfig::records`]).
+    pub fn reads_records(&self) -> bool {
+        self.config.transcript || self.judge.is_some() || self.attribution.is_some()
     }
 }
 

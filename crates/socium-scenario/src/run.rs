@@ -7,8 +7,9 @@ use crate::{
 };
 use serde::Serialize;
 use socium_core::{
-    AgentId, AgentSpec, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimError,
-    StepError, TranscriptLine, VALUE_STATS, ValueStats, derive_seed, edge_list, heron::prefer,
+    AgentId, AgentSpec, Agreement, Controller, GRAPH_STATS, GraphStats, MetricId, Sim, SimConfig,
+    SimError, StepError, TranscriptLine, VALUE_STATS, ValueStats, derive_seed, edge_list,
+    heron::prefer,
 };
 use socium_llm::Judge;
 use std::{
@@ -511,6 +512,8 @@ pub fn play(
             Some(change) => {
                 let mut config = change.scenario.config.clone();
                 config.seed = derive_seed(scenario.config.seed, episode);
+                // The run's readers do not change with the scenario.
+                config.records = sim.env().keeps_records();
                 *sim = Sim::new(&*change.scenario.game, config)?;
                 sim.renumber_episode(episode);
                 actions = vec![0.0; width(sim)];
@@ -605,7 +608,11 @@ pub fn run(
             agents: external.join(", "),
         });
     }
-    let mut sim = scenario.sim()?;
+    let config = SimConfig {
+        records: scenario.reads_records(),
+        ..scenario.config.clone()
+    };
+    let mut sim = Sim::new(&*scenario.game, config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     let temp = || NamedTempFile::new_in(out).map_err(io(out));
     // Written by every step and by the timeline's changes.
