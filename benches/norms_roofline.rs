@@ -10,7 +10,9 @@
 //! steps, then are timed alternately (the order flips at every repeat) over the same steps with
 //! all-zero actions (every agent is scripted); the table gives medians. Decisions are acting donors,
 //! counted as `socium bench vecenv` counts them (acting agents before each step); both sides play
-//! the same rounds, so their counts must be equal, and are checked.
+//! the same rounds, so their counts must be equal, and are checked. Socium's envs keep no per-act
+//! records (`SimConfig::records`), as a trainer's `VecEnv(..., records=False)`: the reference keeps
+//! none either.
 //!
 //! Threads: Socium runs in a one-thread rayon pool. Rayon's idle workers spin for a while after
 //! each parallel call, which would slow a single-threaded measurement running beside them, so the
@@ -151,7 +153,8 @@ struct Row {
 fn main() {
     let args = parse_args();
     let text = std::fs::read_to_string(FILE).expect("the scenario is readable");
-    let s = Scenario::parse(&text, Path::new(FILE)).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = Scenario::parse(&text, Path::new(FILE)).unwrap_or_else(|e| panic!("{e}"));
+    s.config.records = false;
     let rules = NormsRules::from_scenario(&text, &s.config).expect("a public norms scenario");
     let agents = s.config.agents.len();
 

@@ -23,7 +23,8 @@ pub enum Bench {
     /// Scripted decisions per second through a VecEnv of a scenario's game, at one or several env
     /// counts and thread counts timed side by side in rounds: each round times every setting
     /// once, so that a slow spell of a shared machine falls on all of them alike. The envs keep
-    /// no transcript and no per-act records, as a trainer's `VecEnv(..., records=False)`.
+    /// no transcript, and per-act records only where `socium run` would (a judge, an
+    /// attribution, or the kernel's own `[ties]` and `[values]`).
     Vecenv {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,

@@ -222,7 +222,8 @@ impl<'w> EnvView<'w> {
 
     /// The last step's transcript lines (see [`TranscriptLine`]) as `transcript.jsonl` holds
     /// them, whether or not the env keeps a transcript: its controllers' faults, then its
-    /// utterances with their reward entries.
+    /// utterances with their reward entries (none of those when it keeps no records,
+    /// [`EnvView::keeps_records`]).
     pub fn transcript_lines(&self) -> Vec<TranscriptLine<'w>> {
         let (episode, step) = (self.clock().episode(), self.kernel::<Utterances>().step);
         let faults = self.faults().current();

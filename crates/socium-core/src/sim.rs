@@ -39,8 +39,8 @@ pub struct SimConfig {
     /// Whether to keep each step's utterances and reward entries for readers
     /// ([`crate::EnvView::utterances`], [`crate::EnvView::reward_entries`],
     /// [`crate::EnvView::transcript_lines`]). Rewards are the same either way: the ledger sums
-    /// entries as they come. Off, a step stores nothing per act, which is a fifth of a step's
-    /// memory traffic at thousands of envs (docs/BENCHMARKS.md). The kernel keeps them whatever
+    /// entries as they come. Off, a step stores nothing per act: an eighth less memory traffic
+    /// a step at thousands of envs (docs/BENCHMARKS.md). The kernel keeps them whatever
     /// this says where it reads them itself: a transcript, rendered text, values, ties.
     pub records: bool,
 }

@@ -236,7 +236,8 @@ impl RustVecEnv {
     /// One env of the scenario at `path` with `overrides` (`"key=value"` strings, checked like
     /// the file) per seed; without seeds, `num_envs` envs seeded from the scenario's seed. With
     /// `text`, utterances carry rendered text (for `render`); without `records`, the envs keep no
-    /// utterances or reward entries (`utterances` refuses) and step faster.
+    /// utterances or reward entries (`utterances` refuses) unless `[ties]` or `[values]` read
+    /// them, and step faster.
     #[new]
     #[pyo3(signature = (path, overrides, seeds=None, num_envs=1, text=false, records=true))]
     fn new(

@@ -467,9 +467,9 @@ fn push_cells(csv: &mut String, values: impl IntoIterator<Item = Option<f64>>) {
     }
 }
 
-/// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario
-/// (`scenario.sim()`; the first episode starts from a reset with the scenario's seed, the others
-/// continue its streams), calling `before_step` before and `after_step` after every step played
+/// Plays `scenario.episodes` episodes on `sim`, which must be built from the scenario's config
+/// (`scenario.sim()`, or with `records` of the caller's choosing; the first episode starts from a
+/// reset with the scenario's seed, the others continue its streams), calling `before_step` before and `after_step` after every step played
 /// and `record(episode, its record)` after every episode, in order.
 ///
 /// At a `[[timeline]]` change's episode the Sim is rebuilt from the changed scenario, seeded

@@ -30,9 +30,10 @@ class VecEnv(VectorEnv):
     ``single_observation_space`` and ``single_action_space`` are one env's (all its agents);
     ``agent_observation_space`` and ``agent_action_space`` one agent's.
 
-    ``records=False`` keeps no utterances or reward entries (``utterances`` refuses): the arrays
-    and ``raw_rewards`` are the same, and a step stores nothing per act, for trainers that read
-    only the arrays (about a fifth less memory traffic a step, docs/BENCHMARKS.md).
+    ``records=False`` keeps no utterances or reward entries (``utterances`` refuses) unless the
+    scenario's ``[ties]`` or ``[values]`` read them: the arrays and ``raw_rewards`` are the same,
+    and a step stores nothing per act, for trainers that read only the arrays (an eighth less
+    memory traffic a step, docs/BENCHMARKS.md).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -125,7 +126,8 @@ class VecEnv(VectorEnv):
         earlier steps (``{"episode", "step", "settles", "rewards"}``), then each act with the
         reward entries it caused (``{"episode", "id", "step", "speaker", "audience", "act",
         "text"?, "rewards"}``). Built from the env's state at each call: the step never pays
-        for it. Refused (RuntimeError) by a VecEnv made with ``records=False``."""
+        for it. Refused (RuntimeError) by a VecEnv made with ``records=False`` (unless its scenario
+        has ``[ties]`` or ``[values]``, which keep the records)."""
         if not 0 <= env < self.num_envs:
             raise IndexError(f"env {env}: expected 0 to {self.num_envs - 1}")
         return self._core.utterances(env)
@@ -152,5 +154,5 @@ class VecEnv(VectorEnv):
         """Nothing to release: the engine frees the envs with this object."""
 
 
-def _rebuild(scenario: str, num_envs: int, seed: int | None, overrides: dict, seeds, records: bool) -> VecEnv:
+def _rebuild(scenario: str, num_envs: int, seed: int | None, overrides: dict, seeds, records: bool = True) -> VecEnv:
     return VecEnv(scenario, num_envs, seed=seed, overrides=overrides, seeds=seeds, records=records)
