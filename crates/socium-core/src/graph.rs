@@ -559,6 +559,7 @@ static DEFAULT_TIE: Tie = Tie {
 
 impl Rows {
     /// The row of `a`, as a range of slots.
+    #[inline]
     fn range(&self, a: AgentId) -> std::ops::Range<usize> {
         self.offsets[a.index()] as usize..self.offsets[a.index() + 1] as usize
     }
@@ -745,6 +746,7 @@ impl SocialGraph {
     /// walking it costs O(n), so code that may meet a complete graph should branch on
     /// [`is_complete`](Self::is_complete) or draw with
     /// [`random_neighbour`](Self::random_neighbour) instead.
+    #[inline]
     pub fn neighbours(&self, a: AgentId) -> Neighbours<'_> {
         match &self.layout {
             Layout::Rows(rows) => Neighbours {
@@ -795,6 +797,7 @@ impl SocialGraph {
 
     /// A uniformly random neighbour of `a` (any other agent on a complete graph), or `None` for an
     /// isolated agent.
+    #[inline]
     pub fn random_neighbour(&self, a: AgentId, rng: &mut impl Rng) -> Option<AgentId> {
         if self.complete {
             let n = self.agent_count() as u32;

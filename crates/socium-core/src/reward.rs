@@ -81,16 +81,19 @@ pub enum Combine {
 
 impl Combine {
     /// The scalar of `components` weighted by `dims`.
+    #[inline]
     fn combine(self, dims: &[DimensionSpec], components: &[f32]) -> f64 {
         let weighted = dims
             .iter()
             .zip(components)
-            .filter(|(s, _)| self == Combine::Sum || s.weight != 0.0)
             .map(|(s, &c)| (s.weight, c as f64));
+        // Min and LogSum skip the dimensions of weight 0; Sum keeps them (w·c = 0 there, but a
+        // NaN or infinite component still shows).
+        let nonzero = weighted.clone().filter(|&(w, _)| w != 0.0);
         match self {
             Combine::Sum => weighted.map(|(w, c)| w * c).sum(),
-            Combine::Min => weighted.map(|(w, c)| w * c).reduce(f64::min).unwrap_or(0.0),
-            Combine::LogSum => weighted.map(|(w, c)| w * c.max(1e-12).ln()).sum(),
+            Combine::Min => nonzero.map(|(w, c)| w * c).reduce(f64::min).unwrap_or(0.0),
+            Combine::LogSum => nonzero.map(|(w, c)| w * c.max(1e-12).ln()).sum(),
         }
     }
 }
@@ -360,14 +363,18 @@ impl StepRewards {
         let Scratch(column, out) = scratch;
         column.resize(n, 0.0);
         out.resize(n, 0.0);
+        // An identity component is its raw sum: one contiguous pass over every dimension, whose
+        // transformed ones are then overwritten column by column.
+        components
+            .iter_mut()
+            .zip(raw)
+            .for_each(|(c, x)| *c = *x as f32);
         for (k, dim) in dims.iter().enumerate() {
-            let raw = raw.iter().skip(k).step_by(d);
-            let components = components.iter_mut().skip(k).step_by(d);
             if dim.transform == Transform::Identity {
-                // The common case, without the round trip through the column.
-                components.zip(raw).for_each(|(c, x)| *c = *x as f32);
                 continue;
             }
+            let raw = raw.iter().skip(k).step_by(d);
+            let components = components.iter_mut().skip(k).step_by(d);
             column.iter_mut().zip(raw).for_each(|(c, x)| *c = *x);
             let history = &mut histories[k];
             transform::apply(&dim.transform, column, acting, agents, history, out);

@@ -55,8 +55,9 @@ impl Turn {
         let n = self.acting.len();
         match self.order {
             TurnOrder::Simultaneous => {
-                for (a, flag) in self.acting.iter_mut().enumerate() {
-                    *flag = !done.is_done(AgentId(a as u32));
+                let flags = self.acting.iter_mut();
+                for ((flag, &t), &u) in flags.zip(&done.terminated).zip(&done.truncated) {
+                    *flag = !(t || u);
                 }
             }
             TurnOrder::RoundRobin => {

@@ -35,6 +35,7 @@
 use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
 use bevy_ecs::prelude::*;
 use rand::Rng;
+use rand::distr::Bernoulli;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
@@ -274,8 +275,16 @@ pub struct IndirectGame {
     cost: f64,
     public: bool,
     observation: f64,
-    assessment_error: f64,
-    execution_error: f64,
+    /// Whether an assessor errs; drawn only where it can (p > 0).
+    assessment_error: Option<Bernoulli>,
+    /// Whether a donor meaning to help fails; drawn at every intended help, even at p = 0.
+    execution_error: Bernoulli,
+}
+
+/// The coin of probability `p` (a checked [`Probability`]), made once rather than at each draw:
+/// `rng.sample(coin(p))` draws what `rng.random_bool(p)` draws.
+fn coin(p: Probability) -> Bernoulli {
+    Bernoulli::new(p.get()).expect("a Probability is in [0, 1]")
 }
 
 impl From<ImageScoringConfig> for IndirectGame {
@@ -287,8 +296,8 @@ impl From<ImageScoringConfig> for IndirectGame {
             cost: c.cost.get(),
             public: false,
             observation: c.observation.get(),
-            assessment_error: 0.0,
-            execution_error: c.execution_error.get(),
+            assessment_error: None,
+            execution_error: coin(c.execution_error),
         }
     }
 }
@@ -302,8 +311,8 @@ impl From<NormsConfig> for IndirectGame {
             cost: c.cost.get(),
             public: c.assessment == Assessment::Public,
             observation: c.observation.get(),
-            assessment_error: c.assessment_error.get(),
-            execution_error: c.execution_error.get(),
+            assessment_error: (c.assessment_error.get() > 0.0).then(|| coin(c.assessment_error)),
+            execution_error: coin(c.execution_error),
         }
     }
 }
@@ -318,6 +327,8 @@ pub mod obs {
     pub const OWN_REPUTATION: usize = 2;
     /// Round as a fraction of the episode.
     pub const PROGRESS: usize = 3;
+    /// Entries in a row.
+    pub const DIM: usize = 4;
 }
 
 /// Most agents under private views (each agent's view of everyone: agents² bytes, 256 MiB).
@@ -718,11 +729,12 @@ fn pair_and_observe_env(
         };
         state.recipient[d] = r;
         turn.set_acting(a, r.is_some());
-        let row = obs.0.row_mut(a);
+        let mut row = [0.0; obs::DIM];
         row[obs::DONOR] = r.is_some() as u8 as f32;
         row[obs::RECIPIENT_REPUTATION] = r.map_or(0.0, |r| state.view(d, r.index()) as f32);
         row[obs::OWN_REPUTATION] = state.view(d, d) as f32;
         row[obs::PROGRESS] = progress;
+        obs.0.row_mut(a).copy_from_slice(&row);
     }
 }
 
@@ -781,10 +793,13 @@ fn resolve_env(
     utterances: &mut Utterances,
     events: &mut Events,
 ) {
-    let (n, rules) = (state.n, state.rules);
+    let (n, rules, seen_by) = (state.n, state.rules, state.seen_by());
     let observe_all = rules.public || rules.observation >= 1.0;
     events.0.clear();
     state.pending.clear();
+    // Taken out of the state for the round, so that a round's observers can borrow it while the
+    // state changes.
+    let mut drawn = std::mem::take(&mut state.observers);
     for d in 0..n {
         let donor = AgentId(d as u32);
         let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else {
@@ -792,31 +807,30 @@ fn resolve_env(
         };
         let r = recipient.index();
         let intended = actions.0.row(donor)[0] == COOPERATE;
-        let cooperated = intended && !rng.noise.random_bool(rules.execution_error);
+        let cooperated = intended && !rng.noise.sample(rules.execution_error);
         // Who assesses: the institution (public), or the donor itself plus each other agent with
         // probability q.
-        state.observers.clear();
-        if rules.public {
-            state.observers.push(0);
-        } else if observe_all {
-            state.observers.extend(0..n);
+        let observers: &[usize] = if rules.public {
+            &[0]
         } else {
-            state.observers.push(d);
-            state
-                .draw
-                .others(d, n, &mut rng.observe, &mut state.observers);
-        }
+            drawn.clear();
+            if observe_all {
+                drawn.extend(0..n);
+            } else {
+                drawn.push(d);
+                state.draw.others(d, n, &mut rng.observe, &mut drawn);
+            }
+            &drawn
+        };
         let mut change = 0i64;
-        for i in 0..state.observers.len() {
-            let o = state.observers[i];
+        for &o in observers {
             let old = state.view(o, d);
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
                     let norm = state.own_norm[o].unwrap_or(norm);
                     let good = norm.assess(old >= 1, state.view(o, r) >= 1, cooperated);
-                    let error = rules.assessment_error > 0.0
-                        && rng.noise.random_bool(rules.assessment_error);
+                    let error = rules.assessment_error.is_some_and(|e| rng.noise.sample(e));
                     (good != error) as i8
                 }
             };
@@ -825,7 +839,6 @@ fn resolve_env(
             change += (new - old) as i64;
         }
         state.standing[d] += change;
-        let seen_by = state.seen_by();
         let act = Act {
             kind: if cooperated { "cooperate" } else { "defect" },
             target: Some(recipient),
@@ -849,6 +862,7 @@ fn resolve_env(
             reputation_change: change as f64 / seen_by as f64,
         });
     }
+    state.observers = drawn;
     for &(index, new) in &state.pending {
         state.view_sum += (new - state.views[index]) as i64;
         state.views[index] = new;
