@@ -34,13 +34,15 @@ impl<T: Copy + Default> Rows<T> {
     /// Agent `a`'s row.
     #[inline]
     pub fn row(&self, a: AgentId) -> &[T] {
-        &self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+        let start = a.index() * self.dim;
+        &self.data[start..start + self.dim]
     }
 
     /// Agent `a`'s row, to write.
     #[inline]
     pub fn row_mut(&mut self, a: AgentId) -> &mut [T] {
-        &mut self.data[a.index() * self.dim..(a.index() + 1) * self.dim]
+        let start = a.index() * self.dim;
+        &mut self.data[start..start + self.dim]
     }
 
     /// All rows, flat.

@@ -80,20 +80,35 @@ pub enum Combine {
 }
 
 impl Combine {
-    /// The scalar of `components` weighted by `dims`.
-    #[inline]
-    fn combine(self, dims: &[DimensionSpec], components: &[f32]) -> f64 {
-        let weighted = dims
-            .iter()
-            .zip(components)
-            .map(|(s, &c)| (s.weight, c as f64));
-        // Min and LogSum skip the dimensions of weight 0; Sum keeps them (w·c = 0 there, but a
-        // NaN or infinite component still shows).
-        let nonzero = weighted.clone().filter(|&(w, _)| w != 0.0);
-        match self {
-            Combine::Sum => weighted.map(|(w, c)| w * c).sum(),
-            Combine::Min => nonzero.map(|(w, c)| w * c).reduce(f64::min).unwrap_or(0.0),
-            Combine::LogSum => nonzero.map(|(w, c)| w * c.max(1e-12).ln()).sum(),
+    /// Each agent's scalar from its components (`[agents × dims]`) weighted by `dims`, into
+    /// `out` (`[agents]`).
+    ///
+    /// Dimension by dimension over every agent: each agent's terms still come in dimension order,
+    /// so the sums are those of an agent-by-agent fold, without a short loop per agent.
+    fn combine(self, dims: &[DimensionSpec], components: &[f32], out: &mut [f64]) {
+        let d = dims.len();
+        // Sum's and LogSum's fold starts from -0.0, as `Iterator::sum` does; Min has nothing to
+        // take when every weight is 0, and gives 0.
+        out.fill(if self == Combine::Min { 0.0 } else { -0.0 });
+        let mut first = true;
+        for (k, dim) in dims.iter().enumerate() {
+            let w = dim.weight;
+            // Min and LogSum skip the dimensions of weight 0; Sum keeps them (w·c = 0 there, but
+            // a NaN or infinite component still shows).
+            if self != Combine::Sum && w == 0.0 {
+                continue;
+            }
+            let column = components.chunks_exact(d).map(|c| c[k] as f64);
+            let out = out.iter_mut();
+            match self {
+                Combine::Sum => out.zip(column).for_each(|(r, c)| *r += w * c),
+                Combine::LogSum => out
+                    .zip(column)
+                    .for_each(|(r, c)| *r += w * c.max(1e-12).ln()),
+                Combine::Min if first => out.zip(column).for_each(|(r, c)| *r = w * c),
+                Combine::Min => out.zip(column).for_each(|(r, c)| *r = r.min(w * c)),
+            }
+            first = false;
         }
     }
 }
@@ -385,9 +400,7 @@ impl StepRewards {
                 .for_each(|(t, x)| *t += *x as f32 as f64);
         }
         let own = column;
-        for (r, components) in own.iter_mut().zip(components.chunks_exact(d)) {
-            *r = combine.combine(dims, components);
-        }
+        combine.combine(dims, components, own);
         for (total, x) in episode_raw.iter_mut().zip(raw.iter()) {
             *total += x;
         }
@@ -490,22 +503,34 @@ mod tests {
             weight,
             transform: Transform::Identity,
         };
+        let one = |combine: Combine, dims: &[DimensionSpec], c: &[f32]| {
+            let mut out = [f64::NAN];
+            combine.combine(dims, c, &mut out);
+            out[0]
+        };
         let dims = [spec(2.0), spec(0.5), spec(0.0)];
         let c = [0.25f32, 4.0, -7.0];
-        assert_eq!(Combine::Sum.combine(&dims, &c), 0.5 + 2.0);
+        assert_eq!(one(Combine::Sum, &dims, &c), 0.5 + 2.0);
         // The weight-0 dimension does not take part in min or log_sum.
-        assert_eq!(Combine::Min.combine(&dims, &c), 0.5);
+        assert_eq!(one(Combine::Min, &dims, &c), 0.5);
         let log = 2.0 * 0.25f64.ln() + 0.5 * 4f64.ln();
-        assert!((Combine::LogSum.combine(&dims, &c) - log).abs() < 1e-12);
+        assert!((one(Combine::LogSum, &dims, &c) - log).abs() < 1e-12);
         // A component at or below 0 counts as 10^-12 in a log.
-        let zero = Combine::LogSum.combine(&[spec(1.0)], &[0.0]);
+        let zero = one(Combine::LogSum, &[spec(1.0)], &[0.0]);
         assert!((zero - 1e-12f64.ln()).abs() < 1e-9);
         // Every weight 0: min has nothing to take, and gives 0.
-        assert_eq!(Combine::Min.combine(&[spec(0.0)], &[3.0]), 0.0);
+        assert_eq!(one(Combine::Min, &[spec(0.0)], &[3.0]), 0.0);
         assert_eq!(
-            Combine::Min.combine(&[spec(1.0), spec(-1.0)], &[3.0, 2.0]),
+            one(Combine::Min, &[spec(1.0), spec(-1.0)], &[3.0, 2.0]),
             -2.0
         );
+        // Each agent combines its own row, whatever the others hold.
+        let rows = [1.0f32, 2.0, -3.0, 8.0];
+        let mut out = [0.0; 2];
+        Combine::Min.combine(&dims[..2], &rows, &mut out);
+        assert_eq!(out, [1.0, -6.0]);
+        Combine::Sum.combine(&dims[..2], &rows, &mut out);
+        assert_eq!(out, [3.0, -2.0]);
     }
 
     #[test]
