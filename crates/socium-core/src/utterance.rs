@@ -187,8 +187,12 @@ impl Utterances {
         act: Act,
         text: impl FnOnce() -> String,
     ) -> UtteranceId {
-        let text = self.render_text.then(text);
-        self.push(speaker, audience, act, text)
+        let id = self.next();
+        if self.keep {
+            let text = self.render_text.then(text);
+            self.store(id, speaker, audience, act, text);
+        }
+        id
     }
 
     /// Records an utterance whose words are its content (free text an agent sent), with its words
@@ -200,22 +204,29 @@ impl Utterances {
         act: Act,
         words: String,
     ) -> UtteranceId {
-        self.push(speaker, audience, act, Some(words))
+        let id = self.next();
+        if self.keep {
+            self.store(id, speaker, audience, act, Some(words));
+        }
+        id
     }
 
+    /// The next utterance's id, counted whether or not utterances are kept.
     #[inline]
-    fn push(
+    fn next(&mut self) -> UtteranceId {
+        let id = UtteranceId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn store(
         &mut self,
+        id: UtteranceId,
         speaker: AgentId,
         audience: Audience,
         act: Act,
         text: Option<String>,
-    ) -> UtteranceId {
-        let id = UtteranceId(self.next_id);
-        self.next_id += 1;
-        if !self.keep {
-            return id;
-        }
+    ) {
         self.current.push(Utterance {
             id,
             step: self.step,
@@ -224,7 +235,6 @@ impl Utterances {
             act,
             text: text.map(UtteranceText::from),
         });
-        id
     }
 
     /// The utterances made so far in this step (none when they are not kept).

@@ -474,8 +474,9 @@ struct State {
     /// assessment).
     standing: Vec<i64>,
     recipient: Vec<Option<AgentId>>,
-    /// New views decided this round, applied after every donation is assessed.
-    pending: Vec<(usize, i8)>,
+    /// New views decided this round, applied after every donation is assessed: (index in
+    /// `views`, below `MAX_PRIVATE_AGENTS`² = 2²⁸, view).
+    pending: Vec<(u32, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
     /// Each agent's own norm, if it judges by one (private assessment only).
@@ -555,7 +556,8 @@ struct Event {
     donor: AgentId,
     recipient: AgentId,
     cooperated: bool,
-    reputation_change: f64,
+    /// The change of every view of the donor, summed (at most the agent count in size).
+    change: i32,
 }
 
 #[derive(Component, Debug, Default)]
@@ -793,7 +795,7 @@ fn resolve_env(
     utterances: &mut Utterances,
     events: &mut Events,
 ) {
-    let (n, rules, seen_by) = (state.n, state.rules, state.seen_by());
+    let (n, rules) = (state.n, state.rules);
     let observe_all = rules.public || rules.observation >= 1.0;
     events.0.clear();
     state.pending.clear();
@@ -835,7 +837,7 @@ fn resolve_env(
                 }
             };
             let index = if rules.public { d } else { o * n + d };
-            state.pending.push((index, new));
+            state.pending.push((index as u32, new));
             change += (new - old) as i64;
         }
         state.standing[d] += change;
@@ -859,11 +861,12 @@ fn resolve_env(
             donor,
             recipient,
             cooperated,
-            reputation_change: change as f64 / seen_by as f64,
+            change: change as i32,
         });
     }
     state.observers = drawn;
     for &(index, new) in &state.pending {
+        let index = index as usize;
         state.view_sum += (new - state.views[index]) as i64;
         state.views[index] = new;
     }
@@ -875,12 +878,13 @@ fn resolve_env(
 fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
         let ledger = ledger.into_inner();
+        let seen_by = state.seen_by() as f64;
         for e in &events.0 {
             if e.cooperated {
                 ledger.add(e.donor, e.utterance, PAYOFF, -state.rules.cost);
                 ledger.add(e.recipient, e.utterance, PAYOFF, state.rules.benefit);
             }
-            ledger.add(e.donor, e.utterance, REPUTATION, e.reputation_change);
+            ledger.add(e.donor, e.utterance, REPUTATION, e.change as f64 / seen_by);
         }
     }
 }
