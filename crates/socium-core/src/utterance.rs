@@ -187,12 +187,8 @@ impl Utterances {
         act: Act,
         text: impl FnOnce() -> String,
     ) -> UtteranceId {
-        let id = self.next();
-        if self.keep {
-            let text = self.render_text.then(text);
-            self.store(id, speaker, audience, act, text);
-        }
-        id
+        let text = self.render_text.then(text);
+        self.push(speaker, audience, act, text)
     }
 
     /// Records an utterance whose words are its content (free text an agent sent), with its words
@@ -204,29 +200,22 @@ impl Utterances {
         act: Act,
         words: String,
     ) -> UtteranceId {
-        let id = self.next();
-        if self.keep {
-            self.store(id, speaker, audience, act, Some(words));
-        }
-        id
+        self.push(speaker, audience, act, Some(words))
     }
 
-    /// The next utterance's id, counted whether or not utterances are kept.
     #[inline]
-    fn next(&mut self) -> UtteranceId {
-        let id = UtteranceId(self.next_id);
-        self.next_id += 1;
-        id
-    }
-
-    fn store(
+    fn push(
         &mut self,
-        id: UtteranceId,
         speaker: AgentId,
         audience: Audience,
         act: Act,
         text: Option<String>,
-    ) {
+    ) -> UtteranceId {
+        let id = UtteranceId(self.next_id);
+        self.next_id += 1;
+        if !self.keep {
+            return id;
+        }
         self.current.push(Utterance {
             id,
             step: self.step,
@@ -235,6 +224,7 @@ impl Utterances {
             act,
             text: text.map(UtteranceText::from),
         });
+        id
     }
 
     /// The utterances made so far in this step (none when they are not kept).
