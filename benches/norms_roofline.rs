@@ -8,9 +8,11 @@
 //!
 //! For each env count both sides start from `VecEnv::seeds(seed, envs)`, warm up with the same
 //! steps, then are timed alternately (the order flips at every repeat) over the same steps with
-//! all-zero actions (every agent is scripted); the table gives medians. Decisions are acting donors,
-//! counted as `socium bench vecenv` counts them (acting agents before each step); both sides play
-//! the same rounds, so their counts must be equal, and are checked. Socium's envs keep no per-act
+//! all-zero actions (every agent is scripted); the table gives medians, and the median of each
+//! repeat's own ratio (its two sides timed back to back), which a slow spell of a shared machine
+//! skews less. Decisions are acting donors, counted as `socium bench vecenv` counts them (acting
+//! agents before each step); both sides play the same rounds, so their counts must be equal, and
+//! are checked. Socium's envs keep no per-act
 //! records (`SimConfig::records`), as a trainer's `VecEnv(..., records=False)`: the reference keeps
 //! none either.
 //!
@@ -147,6 +149,9 @@ struct Row {
     decisions: u64,
     reference: f64,
     socium: f64,
+    /// Each repeat's reference/Socium, the two timed back to back: a slow spell of a shared
+    /// machine slows both sides of a pair alike, where it would skew a ratio of medians.
+    paired: Vec<f64>,
     reference_before_pool: f64,
 }
 
@@ -186,7 +191,8 @@ fn main() {
             let mut reference = NormsReference::new(rules.clone(), &seeds);
             time_reference(&mut reference, WARM_UP);
             socium.time(WARM_UP);
-            let (mut reference_rates, mut socium_rates) = (Vec::new(), Vec::new());
+            let (mut reference_rates, mut socium_rates, mut paired) =
+                (Vec::new(), Vec::new(), Vec::new());
             let mut decisions = 0;
             for repeat in 0..args.repeats {
                 let (r, s) = if repeat % 2 == 0 {
@@ -200,6 +206,7 @@ fn main() {
                 decisions += r.1;
                 reference_rates.push(rate(r));
                 socium_rates.push(rate(s));
+                paired.push(rate(r) / rate(s));
             }
             // A last check that both sides played the same game (the test checks every step).
             assert_eq!(reference.num_envs(), socium.env.num_envs());
@@ -213,6 +220,7 @@ fn main() {
                 decisions: decisions / args.repeats as u64,
                 reference: median(reference_rates),
                 socium: median(socium_rates),
+                paired,
                 reference_before_pool,
             }
         });
@@ -225,17 +233,22 @@ fn main() {
     );
     println!(
         "| envs | decisions/repeat | reference decisions/s | Socium decisions/s | \
-         reference/Socium | reference before any pool |"
+         reference/Socium | paired, median (range) | reference before any pool |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
+        let (low, high) = r
+            .paired
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
         println!(
-            "| {} | {} | {:.3e} | {:.3e} | {:.2} | {:.3e} |",
+            "| {} | {} | {:.3e} | {:.3e} | {:.2} | {:.2} ({low:.2}–{high:.2}) | {:.3e} |",
             r.envs,
             r.decisions,
             r.reference,
             r.socium,
             r.reference / r.socium,
+            median(r.paired.clone()),
             r.reference_before_pool
         );
     }
