@@ -39,7 +39,7 @@ use rand::distr::Bernoulli;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, AgentOf, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
     PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
     Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
@@ -479,8 +479,11 @@ struct State {
     pending: Vec<(u32, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
-    /// Each agent's own norm, if it judges by one (private assessment only).
-    own_norm: Vec<Option<Norm>>,
+    /// Each scripted agent's strategy (`None` for the others), copied from the agents' `Strategy`
+    /// components at every reset: `decide` walks it in id order, with no query over the agents'
+    /// table, and an `own_norm` player's norm is read from it. The game has no `retune`, so the
+    /// components change only where a World is built, and a reset follows.
+    scripted: Vec<Option<Strategy>>,
 }
 
 impl State {
@@ -641,7 +644,7 @@ impl Rules for IndirectGame {
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
-            own_norm: vec![None; n],
+            scripted: vec![None; n],
         })
         .env_component(Events::default)
         .add_systems(Phase::Reset, reset)
@@ -662,10 +665,9 @@ fn reset(
 ) {
     for (agents, state) in &mut envs {
         let state = state.into_inner();
+        state.scripted.fill(None);
         for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            if let Strategy::OwnNorm(norm) = *strategy {
-                state.own_norm[a.index()] = Some(norm);
-            }
+            state.scripted[a.index()] = Some(*strategy);
         }
         let v = state.initial_view();
         state.views.fill(v);
@@ -740,23 +742,17 @@ fn pair_and_observe_env(
     }
 }
 
-/// Every scripted agent decides, in the order of the World's storage: an env's agents lie
-/// together there, so each env is looked up once per run of its agents, not each agent once per
-/// step (a strategy is a pure function of its row, so the order changes nothing).
-fn decide(
-    mut envs: Query<(&Turn, &Observations, &mut Actions), Stepping>,
-    strategies: Query<(&AgentOf, &AgentId, &Strategy)>,
-) {
-    let mut here = None;
-    for (&AgentOf(env), &a, strategy) in &strategies {
-        if here.as_ref().is_none_or(|(e, _)| *e != env) {
-            here = Some((env, envs.get_mut(env).ok()));
-        }
-        let Some((_, Some((turn, obs, actions)))) = &mut here else {
-            continue;
-        };
-        if turn.is_acting(a) {
-            actions.0.row_mut(a)[0] = strategy.cooperates(obs.0.row(a)) as u8 as f32;
+/// Every scripted agent decides, from the env's copy of the strategies (see `State::scripted`).
+fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>) {
+    for (state, turn, obs, actions) in &mut envs {
+        let actions = actions.into_inner();
+        for (d, s) in state.scripted.iter().enumerate() {
+            let a = AgentId(d as u32);
+            if let Some(s) = s
+                && turn.is_acting(a)
+            {
+                actions.0.row_mut(a)[0] = s.cooperates(obs.0.row(a)) as u8 as f32;
+            }
         }
     }
 }
@@ -830,7 +826,10 @@ fn resolve_env(
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
-                    let norm = state.own_norm[o].unwrap_or(norm);
+                    let norm = match state.scripted[o] {
+                        Some(Strategy::OwnNorm(own)) => own,
+                        _ => norm,
+                    };
                     let good = norm.assess(old >= 1, state.view(o, r) >= 1, cooperated);
                     let error = rules.assessment_error.is_some_and(|e| rng.noise.sample(e));
                     (good != error) as i8
@@ -908,6 +907,23 @@ fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), St
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// `State::scripted` is copied from the agents' strategies at every reset only: a `retune`
+    /// that kept the play while changing strategies would leave it stale, so adding one must
+    /// refresh it there too.
+    #[test]
+    fn the_strategies_copy_holds_because_the_game_has_no_retune() {
+        assert!(
+            IndirectGame::from(NormsConfig::default())
+                .retune()
+                .is_none()
+        );
+        assert!(
+            IndirectGame::from(ImageScoringConfig::default())
+                .retune()
+                .is_none()
+        );
+    }
 
     #[test]
     fn observers_are_drawn_with_probability_q() {
