@@ -55,12 +55,19 @@ impl Payoffs {
     /// The row player's payoff.
     #[inline]
     pub fn of(&self, own_cooperates: bool, other_cooperates: bool) -> f64 {
-        match (own_cooperates, other_cooperates) {
-            (true, true) => self.r.get(),
-            (true, false) => self.s.get(),
-            (false, true) => self.t.get(),
-            (false, false) => self.p.get(),
-        }
+        self.table()[Payoffs::cell(own_cooperates, other_cooperates)]
+    }
+
+    /// The four payoffs, at [`Payoffs::cell`]: a lookup for the hot loop, where matching on the
+    /// moves compiles to branches.
+    fn table(&self) -> [f64; 4] {
+        [self.p.get(), self.t.get(), self.s.get(), self.r.get()]
+    }
+
+    /// Where the row player's payoff for these moves is in [`Payoffs::table`].
+    #[inline]
+    fn cell(own_cooperates: bool, other_cooperates: bool) -> usize {
+        (own_cooperates as usize) << 1 | other_cooperates as usize
     }
 }
 
@@ -253,6 +260,30 @@ impl Strategy {
             Strategy::Random(p) => rng.random_bool(p),
         }
     }
+
+    /// Moves in every match, each from its block of the observation row `obs`, into `moves`.
+    fn play(&self, obs: &[f32], rng: &mut impl Rng, moves: &mut [f32]) {
+        // One loop per strategy, each calling `cooperates` with a constant strategy, so that the
+        // match on the strategy is settled once a row rather than once a block.
+        macro_rules! each_block {
+            ($strategy:expr) => {
+                for (m, block) in moves.iter_mut().zip(obs.chunks_exact(obs::DIM)) {
+                    *m = $strategy.cooperates(block, rng) as u8 as f32;
+                }
+            };
+        }
+        match *self {
+            Strategy::AllC => each_block!(Strategy::AllC),
+            Strategy::AllD => each_block!(Strategy::AllD),
+            Strategy::Tft => each_block!(Strategy::Tft),
+            Strategy::Tf2t => each_block!(Strategy::Tf2t),
+            Strategy::Stft => each_block!(Strategy::Stft),
+            Strategy::Grudger => each_block!(Strategy::Grudger),
+            Strategy::Wsls => each_block!(Strategy::Wsls),
+            Strategy::Alternator => each_block!(Strategy::Alternator),
+            s @ (Strategy::Gtft(_) | Strategy::Random(_)) => each_block!(s),
+        }
+    }
 }
 
 /// What an agent remembers of one of its matches: the last moves are meaningful once `turns`
@@ -279,6 +310,20 @@ struct State {
     partner: Vec<Option<AgentId>>,
     /// Agent `a`'s memory of its match `k`, at `a * slots + k`.
     memory: Vec<Memory>,
+    /// Every match once, from its lower-numbered player's side, in that player's id and slot
+    /// order: what `resolve` walks, made from `partner` wherever it changes.
+    matches: Vec<Match>,
+}
+
+/// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
+/// player's memory of the match and of its move in the actions (an action holds one move per
+/// slot).
+#[derive(Clone, Copy, Debug)]
+struct Match {
+    a: AgentId,
+    b: AgentId,
+    i: u32,
+    j: u32,
 }
 
 impl State {
@@ -293,10 +338,32 @@ impl State {
 
     /// Whether agent `a` has a match still being played.
     fn plays(&self, a: usize) -> bool {
-        self.memory[a * self.slots..(a + 1) * self.slots]
-            .iter()
-            .any(|m| m.open)
+        plays(&self.memory, self.slots, a)
     }
+
+    /// Lists the matches `partner` sets up.
+    fn list_matches(&mut self) {
+        self.matches.clear();
+        for (i, p) in self.partner.iter().enumerate() {
+            let a = i / self.slots;
+            if let Some(b) = *p
+                && b.index() > a
+            {
+                let j = b.index() * self.slots + self.slot_against(b.index(), a);
+                self.matches.push(Match {
+                    a: AgentId(a as u32),
+                    b,
+                    i: i as u32,
+                    j: j as u32,
+                });
+            }
+        }
+    }
+}
+
+/// Whether agent `a`, with `slots` matches in `memory`, has one still being played.
+fn plays(memory: &[Memory], slots: usize, a: usize) -> bool {
+    memory[a * slots..(a + 1) * slots].iter().any(|m| m.open)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -430,13 +497,16 @@ impl Rules for RepeatedConfig {
                 .collect(),
         };
         game.insert_strategies(strategy);
-        let state = State {
+        debug_assert_eq!(self.action_space(n).flat_dim(), slots, "a move per slot");
+        let mut state = State {
             config: self.clone(),
             first_round: 0,
             slots,
             partner,
             memory: vec![Memory::default(); n * slots],
+            matches: Vec::new(),
         };
+        state.list_matches();
         game.env_component(|| state.clone())
             .env_component(Events::default)
             .add_systems(Phase::Reset, reset)
@@ -464,6 +534,7 @@ fn reset(mut envs: Query<(&Clock, &mut SimRng, &mut State, &mut Done), Resetting
             }
             let round = state.first_round + clock.episode() as usize;
             state.partner = round_robin_partners(n, round);
+            state.list_matches();
         }
         for (m, p) in state.memory.iter_mut().zip(&state.partner) {
             *m = Memory {
@@ -524,10 +595,7 @@ fn decide(
         let (rng, actions) = (rng.into_inner(), actions.into_inner());
         for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
             if turn.is_acting(a) {
-                let blocks = obs.0.row(a).chunks_exact(obs::DIM);
-                for (action, block) in actions.0.row_mut(a).iter_mut().zip(blocks) {
-                    *action = strategy.cooperates(block, &mut rng.decide) as u8 as f32;
-                }
+                strategy.play(obs.0.row(a), &mut rng.decide, actions.0.row_mut(a));
             }
         }
     }
@@ -572,71 +640,66 @@ fn resolve_env(
     done: &mut Done,
 ) {
     events.0.clear();
-    let slots = state.slots;
-    // Each match once, from its lower-numbered player's side.
-    for a in 0..state.partner.len() / slots {
-        let pa = AgentId(a as u32);
-        if !turn.is_acting(pa) {
+    let State {
+        config,
+        slots,
+        memory,
+        matches,
+        ..
+    } = state;
+    let (noise, turns) = (config.noise.get(), config.turns.get());
+    let payoffs = config.payoffs.table();
+    let chosen = actions.0.as_slice();
+    for &Match { a: pa, b: pb, i, j } in matches.iter() {
+        let (i, j) = (i as usize, j as usize);
+        if !memory[i].open || !turn.is_acting(pa) || !turn.is_acting(pb) {
             continue;
         }
-        for k in 0..slots {
-            let i = a * slots + k;
-            let Some(pb) = state.partner[i] else {
-                continue;
+        let mut moves = [chosen[i] == 1.0, chosen[j] == 1.0];
+        for m in &mut moves {
+            if noise > 0.0 && rng.noise.random_bool(noise) {
+                *m = !*m;
+            }
+        }
+        for (side, (me, other, at)) in [(pa, pb, i), (pb, pa, j)].into_iter().enumerate() {
+            let (mine, theirs) = (moves[side], moves[1 - side]);
+            let payoff = payoffs[Payoffs::cell(mine, theirs)];
+            let act = Act {
+                kind: if mine { "cooperate" } else { "defect" },
+                target: Some(other),
+                value: mine as u8 as f64,
             };
-            if pb.index() < a || !state.memory[i].open || !turn.is_acting(pb) {
-                continue;
-            }
-            let kb = state.slot_against(pb.index(), a);
-            let mut moves = [actions.0.row(pa)[k] == 1.0, actions.0.row(pb)[kb] == 1.0];
-            let noise = state.config.noise.get();
-            for m in &mut moves {
-                if noise > 0.0 && rng.noise.random_bool(noise) {
-                    *m = !*m;
-                }
-            }
-            let j = pb.index() * slots + kb;
-            for (side, (me, other, at)) in [(pa, pb, i), (pb, pa, j)].into_iter().enumerate() {
-                let (mine, theirs) = (moves[side], moves[1 - side]);
-                let payoff = state.config.payoffs.of(mine, theirs);
-                let act = Act {
-                    kind: if mine { "cooperate" } else { "defect" },
-                    target: Some(other),
-                    value: mine as u8 as f64,
+            let utterance = utterances.say(me, Audience::Agent(other), act, || {
+                let verb = if mine {
+                    "cooperates with"
+                } else {
+                    "defects against"
                 };
-                let utterance = utterances.say(me, Audience::Agent(other), act, || {
-                    let verb = if mine {
-                        "cooperates with"
-                    } else {
-                        "defects against"
-                    };
-                    format!("{me} {verb} {other} and scores {payoff}")
-                });
-                events.0.push(Event {
-                    utterance,
-                    player: me,
-                    payoff,
-                    cooperated: mine,
-                });
-                let m = &mut state.memory[at];
-                m.own_last = mine;
-                m.partner_previous = m.partner_last;
-                m.partner_last = theirs;
-                m.partner_defected |= !theirs;
-                m.turns += 1;
-            }
-            let ends = state.memory[i].turns >= state.config.turns.get()
-                || state
-                    .config
-                    .continuation
-                    .is_some_and(|w| !rng.chance.random_bool(w.get()));
-            if ends {
-                state.memory[i].open = false;
-                state.memory[j].open = false;
-                for p in [pa, pb] {
-                    if !state.plays(p.index()) {
-                        done.terminate(p);
-                    }
+                format!("{me} {verb} {other} and scores {payoff}")
+            });
+            events.0.push(Event {
+                utterance,
+                player: me,
+                payoff,
+                cooperated: mine,
+            });
+            let m = &mut memory[at];
+            m.own_last = mine;
+            m.partner_previous = m.partner_last;
+            m.partner_last = theirs;
+            m.partner_defected |= !theirs;
+            m.turns += 1;
+        }
+        let ends = memory[i].turns >= turns
+            || config
+                .continuation
+                .is_some_and(|w| !rng.chance.random_bool(w.get()));
+        if ends {
+            memory[i].open = false;
+            memory[j].open = false;
+            for p in [pa, pb] {
+                if !plays(memory, *slots, p.index()) {
+                    done.terminate(p);
                 }
             }
         }
@@ -666,6 +729,55 @@ fn record(mut envs: Query<(&Events, &mut Metrics), Stepping>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn a_row_is_played_as_each_block_alone() {
+        let all = [
+            Strategy::AllC,
+            Strategy::AllD,
+            Strategy::Tft,
+            Strategy::Tf2t,
+            Strategy::Stft,
+            Strategy::Grudger,
+            Strategy::Wsls,
+            Strategy::Gtft(0.3),
+            Strategy::Alternator,
+            Strategy::Random(0.6),
+        ];
+        // Every combination of the six binary entries, after a first turn and before it.
+        let mut obs = Vec::new();
+        for bits in 0..64u32 {
+            let bit = |k: u32| (bits >> k & 1) as f32;
+            let mut block = [0.0; obs::DIM];
+            block[obs::PROGRESS] = 0.5;
+            for (k, entry) in [
+                obs::HAS_LAST,
+                obs::OWN_LAST,
+                obs::PARTNER_LAST,
+                obs::HAS_PREVIOUS,
+                obs::PARTNER_PREVIOUS,
+                obs::PARTNER_DEFECTED,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                block[entry] = bit(k as u32);
+            }
+            obs.extend(block);
+        }
+        for strategy in all {
+            let mut moves = vec![0.5; 64];
+            strategy.play(&obs, &mut ChaCha8Rng::seed_from_u64(1), &mut moves);
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let alone: Vec<f32> = obs
+                .chunks_exact(obs::DIM)
+                .map(|block| strategy.cooperates(block, &mut rng) as u8 as f32)
+                .collect();
+            assert_eq!(moves, alone, "{strategy:?}");
+        }
+    }
 
     #[test]
     fn circle_method_pairs_everyone_once() {
