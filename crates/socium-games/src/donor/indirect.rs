@@ -497,10 +497,22 @@ impl State {
     #[inline]
     fn view(&self, observer: usize, subject: usize) -> i8 {
         if self.rules.public {
-            self.views[subject]
+            self.view_as::<true>(observer, subject)
         } else {
-            self.views[observer * self.n + subject]
+            self.view_as::<false>(observer, subject)
         }
+    }
+
+    /// [`State::view`] with the assessment known to the compiler (`PUBLIC` must equal
+    /// `rules.public`), for loops that settle it once.
+    #[inline]
+    fn view_as<const PUBLIC: bool>(&self, observer: usize, subject: usize) -> i8 {
+        debug_assert_eq!(PUBLIC, self.rules.public);
+        self.views[if PUBLIC {
+            subject
+        } else {
+            observer * self.n + subject
+        }]
     }
 
     /// How many views each agent has: one shared view, or every agent's.
@@ -772,18 +784,19 @@ fn resolve(
     >,
 ) {
     for (turn, actions, state, rng, utterances, events) in &mut envs {
-        resolve_env(
-            turn,
-            actions,
-            state.into_inner(),
-            rng.into_inner(),
-            utterances.into_inner(),
-            events.into_inner(),
-        );
+        let (state, rng) = (state.into_inner(), rng.into_inner());
+        let (utterances, events) = (utterances.into_inner(), events.into_inner());
+        // The assessment settled once a round, not once a donation.
+        if state.rules.public {
+            resolve_env::<true>(turn, actions, state, rng, utterances, events);
+        } else {
+            resolve_env::<false>(turn, actions, state, rng, utterances, events);
+        }
     }
 }
 
-fn resolve_env(
+/// One env's round, under public assessment or private (`PUBLIC` equals `rules.public`).
+fn resolve_env<const PUBLIC: bool>(
     turn: &Turn,
     actions: &Actions,
     state: &mut State,
@@ -792,7 +805,7 @@ fn resolve_env(
     events: &mut Events,
 ) {
     let (n, rules) = (state.n, state.rules);
-    let observe_all = rules.public || rules.observation >= 1.0;
+    let observe_all = PUBLIC || rules.observation >= 1.0;
     events.0.clear();
     state.pending.clear();
     // Taken out of the state for the round, so that a round's observers can borrow it while the
@@ -808,7 +821,7 @@ fn resolve_env(
         let cooperated = intended && !rng.noise.sample(rules.execution_error);
         // Who assesses: the institution (public), or the donor itself plus each other agent with
         // probability q.
-        let observers: &[usize] = if rules.public {
+        let observers: &[usize] = if PUBLIC {
             &[0]
         } else {
             drawn.clear();
@@ -822,7 +835,7 @@ fn resolve_env(
         };
         let mut change = 0i64;
         for &o in observers {
-            let old = state.view(o, d);
+            let old = state.view_as::<PUBLIC>(o, d);
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
@@ -830,12 +843,13 @@ fn resolve_env(
                         Some(Strategy::OwnNorm(own)) => own,
                         _ => norm,
                     };
-                    let good = norm.assess(old >= 1, state.view(o, r) >= 1, cooperated);
+                    let good =
+                        norm.assess(old >= 1, state.view_as::<PUBLIC>(o, r) >= 1, cooperated);
                     let error = rules.assessment_error.is_some_and(|e| rng.noise.sample(e));
                     (good != error) as i8
                 }
             };
-            let index = if rules.public { d } else { o * n + d };
+            let index = if PUBLIC { d } else { o * n + d };
             state.pending.push((index as u32, new));
             change += (new - old) as i64;
         }
@@ -845,7 +859,7 @@ fn resolve_env(
             target: Some(recipient),
             value: cooperated as u8 as f64,
         };
-        let view = state.view(d, r);
+        let view = state.view_as::<PUBLIC>(d, r);
         let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
             let verb = if cooperated { "helps" } else { "does not help" };
             let slip = if intended && !cooperated {
