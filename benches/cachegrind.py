@@ -9,6 +9,7 @@ the compiler emits. The first build takes a few minutes.
 
 import collections
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target/cachegrind"
+VALGRIND = re.compile(r"^(==|--)\d+(==|--)")
 
 
 def require_valgrind(tool: str):
@@ -47,14 +49,18 @@ def run(binary: Path, args, out: Path, cache=None) -> str:
     if cache is not None:
         first, last = cache
         sim = ["--cache-sim=yes", f"--D1={first},8,64", f"--LL={last},16,64"]
-    return subprocess.run(
-        ["valgrind", "--tool=cachegrind", *sim, f"--cachegrind-out-file={out}", str(binary),
-         *map(str, args)],
+    command = [str(binary), *map(str, args)]
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", *sim, f"--cachegrind-out-file={out}", *command],
         cwd=ROOT,
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if done.returncode != 0:
+        # valgrind's own lines start with `==pid==` or `--pid--`; the rest is what socium said.
+        said = "\n".join(l for l in done.stderr.splitlines() if not VALGRIND.match(l))
+        sys.exit(f"`{' '.join(command[1:])}` failed under valgrind:\n{said}")
+    return done.stdout
 
 
 def counts(out: Path, events, by: str) -> collections.Counter:
