@@ -49,6 +49,11 @@ impl<T: Copy + Default> Rows<T> {
     pub fn as_slice(&self) -> &[T] {
         &self.data
     }
+
+    /// All rows, flat, to write.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.data
+    }
 }
 
 /// Observations for the coming step, `[agents × obs_dim]`, written by the game in `Observe`.

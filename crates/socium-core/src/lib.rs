@@ -55,8 +55,8 @@ pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use note::{Faults, Note};
 pub use policy::{Policy, PolicyBatch, PolicyController, PolicyExtras, Selection};
 pub use reward::{
-    Combine, DimId, DimensionInfo, DimensionSpec, RewardEntry, RewardLedger, StepRewards,
-    UtteranceEntries, by_utterance,
+    Combine, DimId, DimensionInfo, DimensionSpec, LedgerWriter, RewardEntry, RewardLedger,
+    StepRewards, UtteranceEntries, by_utterance,
 };
 pub use rng::{SimRng, derive_seed};
 pub use shaping::{PotentialId, PotentialInfo, Potentials, ShapingSpec};

@@ -156,20 +156,17 @@ impl RewardLedger {
     /// where it is made.
     #[inline]
     pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
-        assert!(
-            dimension.0 < self.dimensions,
-            "reward dimension {} does not exist: the game declares {}",
-            dimension.0,
-            self.dimensions
-        );
-        self.raw[agent.index() * self.dimensions as usize + dimension.0 as usize] += value;
-        if self.keep {
-            self.entries.push(RewardEntry {
-                agent,
-                utterance,
-                dimension,
-                value,
-            });
+        self.writer().add(agent, utterance, dimension, value);
+    }
+
+    /// The ledger as a [`LedgerWriter`], for a loop of entries: what [`RewardLedger::add`] reads
+    /// of the ledger at every entry, the writer reads once.
+    #[inline]
+    pub fn writer(&mut self) -> LedgerWriter<'_> {
+        LedgerWriter {
+            raw: &mut self.raw,
+            entries: self.keep.then_some(&mut self.entries),
+            dimensions: self.dimensions,
         }
     }
 
@@ -188,6 +185,39 @@ impl RewardLedger {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.raw.fill(0.0);
+    }
+}
+
+/// A [`RewardLedger`] borrowed for many entries ([`RewardLedger::writer`]). A reward system
+/// adding entries in a loop takes one: the ledger's sums are then a slice of its own, which the
+/// compiler keeps in registers across the loop, where through `&mut RewardLedger` it reloads them
+/// after every entry, because a sum written might be the ledger itself as far as it can tell.
+pub struct LedgerWriter<'a> {
+    raw: &'a mut [f64],
+    /// The ledger's entries, where it keeps them.
+    entries: Option<&'a mut Vec<RewardEntry>>,
+    dimensions: u16,
+}
+
+impl LedgerWriter<'_> {
+    /// Adds an entry, as [`RewardLedger::add`] (and panics where it does).
+    #[inline]
+    pub fn add(&mut self, agent: AgentId, utterance: UtteranceId, dimension: DimId, value: f64) {
+        assert!(
+            dimension.0 < self.dimensions,
+            "reward dimension {} does not exist: the game declares {}",
+            dimension.0,
+            self.dimensions
+        );
+        self.raw[agent.index() * self.dimensions as usize + dimension.0 as usize] += value;
+        if let Some(entries) = self.entries.as_deref_mut() {
+            entries.push(RewardEntry {
+                agent,
+                utterance,
+                dimension,
+                value,
+            });
+        }
     }
 }
 

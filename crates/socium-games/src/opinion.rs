@@ -596,7 +596,7 @@ fn hegselmann_krause(
 /// heard, on its own last expression.
 fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for e in &events.effects {
             ledger.add(e.agent, e.utterance, e.dimension, e.value);
         }

@@ -1183,7 +1183,7 @@ fn resolve_env(
 /// (attributed to each belief statement).
 fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for &(a, u) in &events.good_votes {
             ledger.add(a, u, VOTE, 1.0);
         }

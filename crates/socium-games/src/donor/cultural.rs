@@ -934,7 +934,7 @@ fn resolve_env(
 /// attributed to the donation.
 fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
     for (events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for e in &events.0 {
             if e.kind != Move::Refuse {
                 ledger.add(e.donor, e.utterance, PAYOFF, -e.amount);

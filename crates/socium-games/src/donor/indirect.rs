@@ -46,6 +46,7 @@ use socium_core::{
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
+use std::ops::Range;
 
 /// Settings of the image-scoring game (`[game.image_scoring]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -460,6 +461,28 @@ impl Strategy {
             Strategy::Apologetic => recipient >= 1.0 || obs[obs::OWN_REPUTATION] < 1.0,
         }
     }
+
+    /// Every acting agent of `agents` (all of them playing this strategy) decides from its row of
+    /// `obs` (`[agents × obs::DIM]`) into its entry of `moves` (an action is one number).
+    fn decide_run(self, agents: Range<usize>, acting: &[bool], obs: &[f32], moves: &mut [f32]) {
+        // One loop per strategy, each calling `cooperates` with the strategy's kind a constant,
+        // so that the match on it is settled once a run rather than once an agent.
+        macro_rules! each_agent {
+            ($strategy:expr) => {
+                for d in agents.filter(|&d| acting[d]) {
+                    let row = &obs[d * obs::DIM..(d + 1) * obs::DIM];
+                    moves[d] = $strategy.cooperates(row) as u8 as f32;
+                }
+            };
+        }
+        match self {
+            Strategy::Always(true) => each_agent!(Strategy::Always(true)),
+            Strategy::Always(false) => each_agent!(Strategy::Always(false)),
+            Strategy::Threshold(k) => each_agent!(Strategy::Threshold(k)),
+            Strategy::Apologetic => each_agent!(Strategy::Apologetic),
+            s @ Strategy::OwnNorm(_) => each_agent!(s),
+        }
+    }
 }
 
 #[derive(Component, Debug)]
@@ -474,8 +497,9 @@ struct State {
     /// assessment).
     standing: Vec<i64>,
     recipient: Vec<Option<AgentId>>,
-    /// New views decided this round, applied after every donation is assessed: (index in
-    /// `views`, below `MAX_PRIVATE_AGENTS`² = 2²⁸, view).
+    /// Under private assessment, new views decided this round, applied after every donation is
+    /// assessed: (index in `views`, below `MAX_PRIVATE_AGENTS`² = 2²⁸, view). Under public
+    /// assessment a round changes each donor's one view, by its event's `change`.
     pending: Vec<(u32, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
@@ -484,6 +508,8 @@ struct State {
     /// table, and an `own_norm` player's norm is read from it. The game has no `retune`, so the
     /// components change only where a World is built, and a reset follows.
     scripted: Vec<Option<Strategy>>,
+    /// `scripted` as runs of agents with one strategy, made with it: what `decide` walks.
+    runs: Vec<(Range<usize>, Strategy)>,
 }
 
 impl State {
@@ -494,17 +520,8 @@ impl State {
         }
     }
 
-    #[inline]
-    fn view(&self, observer: usize, subject: usize) -> i8 {
-        if self.rules.public {
-            self.view_as::<true>(observer, subject)
-        } else {
-            self.view_as::<false>(observer, subject)
-        }
-    }
-
-    /// [`State::view`] with the assessment known to the compiler (`PUBLIC` must equal
-    /// `rules.public`), for loops that settle it once.
+    /// `observer`'s view of `subject`, with the assessment known to the compiler (`PUBLIC` must
+    /// equal `rules.public`): the systems settle it once a round, not once a view.
     #[inline]
     fn view_as<const PUBLIC: bool>(&self, observer: usize, subject: usize) -> i8 {
         debug_assert_eq!(PUBLIC, self.rules.public);
@@ -657,6 +674,7 @@ impl Rules for IndirectGame {
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
             scripted: vec![None; n],
+            runs: Vec::new(),
         })
         .env_component(Events::default)
         .add_systems(Phase::Reset, reset)
@@ -680,6 +698,15 @@ fn reset(
         state.scripted.fill(None);
         for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
             state.scripted[a.index()] = Some(*strategy);
+        }
+        state.runs.clear();
+        let mut start = 0;
+        for run in state.scripted.chunk_by(|x, y| x == y) {
+            let agents = start..start + run.len();
+            start = agents.end;
+            if let Some(strategy) = run[0] {
+                state.runs.push((agents, strategy));
+            }
         }
         let v = state.initial_view();
         state.views.fill(v);
@@ -723,11 +750,17 @@ fn pair_and_observe(
             turn.into_inner(),
             obs.into_inner(),
         );
-        pair_and_observe_env(clock, graph, state, rng, turn, obs);
+        // The assessment settled once a round, as in `resolve`.
+        if state.rules.public {
+            pair_and_observe_env::<true>(clock, graph, state, rng, turn, obs);
+        } else {
+            pair_and_observe_env::<false>(clock, graph, state, rng, turn, obs);
+        }
     }
 }
 
-fn pair_and_observe_env(
+/// One env's pairing and observations (`PUBLIC` equals `rules.public`).
+fn pair_and_observe_env<const PUBLIC: bool>(
     clock: &Clock,
     graph: &SocialGraph,
     state: &mut State,
@@ -747,24 +780,21 @@ fn pair_and_observe_env(
         turn.set_acting(a, r.is_some());
         let mut row = [0.0; obs::DIM];
         row[obs::DONOR] = r.is_some() as u8 as f32;
-        row[obs::RECIPIENT_REPUTATION] = r.map_or(0.0, |r| state.view(d, r.index()) as f32);
-        row[obs::OWN_REPUTATION] = state.view(d, d) as f32;
+        row[obs::RECIPIENT_REPUTATION] =
+            r.map_or(0.0, |r| state.view_as::<PUBLIC>(d, r.index()) as f32);
+        row[obs::OWN_REPUTATION] = state.view_as::<PUBLIC>(d, d) as f32;
         row[obs::PROGRESS] = progress;
         obs.0.row_mut(a).copy_from_slice(&row);
     }
 }
 
-/// Every scripted agent decides, from the env's copy of the strategies (see `State::scripted`).
+/// Every scripted agent decides, from the env's copy of the strategies (see `State::scripted`),
+/// a run of agents with one strategy at a time.
 fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>) {
     for (state, turn, obs, actions) in &mut envs {
-        let actions = actions.into_inner();
-        for (d, s) in state.scripted.iter().enumerate() {
-            let a = AgentId(d as u32);
-            if let Some(s) = s
-                && turn.is_acting(a)
-            {
-                actions.0.row_mut(a)[0] = s.cooperates(obs.0.row(a)) as u8 as f32;
-            }
+        let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
+        for (agents, strategy) in &state.runs {
+            strategy.decide_run(agents.clone(), turn.acting(), obs, moves);
         }
     }
 }
@@ -849,8 +879,9 @@ fn resolve_env<const PUBLIC: bool>(
                     (good != error) as i8
                 }
             };
-            let index = if PUBLIC { d } else { o * n + d };
-            state.pending.push((index as u32, new));
+            if !PUBLIC {
+                state.pending.push(((o * n + d) as u32, new));
+            }
             change += (new - old) as i64;
         }
         state.standing[d] += change;
@@ -878,10 +909,17 @@ fn resolve_env<const PUBLIC: bool>(
         });
     }
     state.observers = drawn;
-    for &(index, new) in &state.pending {
-        let index = index as usize;
-        state.view_sum += (new - state.views[index]) as i64;
-        state.views[index] = new;
+    if PUBLIC {
+        for e in &events.0 {
+            state.views[e.donor.index()] += e.change as i8;
+            state.view_sum += e.change as i64;
+        }
+    } else {
+        for &(index, new) in &state.pending {
+            let index = index as usize;
+            state.view_sum += (new - state.views[index]) as i64;
+            state.views[index] = new;
+        }
     }
 }
 
@@ -890,7 +928,7 @@ fn resolve_env<const PUBLIC: bool>(
 /// each attributed to the donation.
 fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         let seen_by = state.seen_by() as f64;
         for e in &events.0 {
             if e.cooperated {
@@ -937,6 +975,44 @@ mod tests {
                 .retune()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_run_decides_as_each_agent_alone() {
+        let all = [
+            Strategy::Always(true),
+            Strategy::Always(false),
+            Strategy::Threshold(1),
+            Strategy::Threshold(-2),
+            Strategy::Apologetic,
+            Strategy::OwnNorm(Norm::STERN_JUDGING),
+        ];
+        // Every pair of the reputations of both models, each agent acting or idle.
+        let reputations = [-5.0, -2.0, 0.0, 1.0, 3.0];
+        let mut obs = Vec::new();
+        let mut acting = Vec::new();
+        for (i, &recipient) in reputations.iter().enumerate() {
+            for (j, &own) in reputations.iter().enumerate() {
+                let mut row = [0.0; obs::DIM];
+                (row[obs::RECIPIENT_REPUTATION], row[obs::OWN_REPUTATION]) = (recipient, own);
+                obs.extend(row);
+                acting.push((i + j) % 3 != 0);
+            }
+        }
+        let n = acting.len();
+        for strategy in all {
+            let mut moves = vec![0.5; n];
+            strategy.decide_run(1..n, &acting, &obs, &mut moves);
+            for d in 0..n {
+                let alone = match d >= 1 && acting[d] {
+                    true => {
+                        strategy.cooperates(&obs[d * obs::DIM..(d + 1) * obs::DIM]) as u8 as f32
+                    }
+                    false => 0.5,
+                };
+                assert_eq!(moves[d], alone, "{strategy:?}, agent {d}");
+            }
+        }
     }
 
     #[test]

@@ -811,7 +811,7 @@ fn punish(
 
 fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
     for (events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for e in &events.entries {
             ledger.add(e.agent, e.utterance, e.dimension, e.value);
         }

@@ -313,6 +313,11 @@ struct State {
     /// Every match once, from its lower-numbered player's side, in that player's id and slot
     /// order: what `resolve` walks, made from `partner` wherever it changes.
     matches: Vec<Match>,
+    /// Each scripted agent's strategy (`None` for the others), copied from the agents' `Strategy`
+    /// components at every reset: `decide` walks it in id order, with no query over the agents'
+    /// table. The game has no `retune`, so the components change only where a World is built,
+    /// and a reset follows.
+    scripted: Vec<Option<Strategy>>,
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
@@ -505,6 +510,7 @@ impl Rules for RepeatedConfig {
             partner,
             memory: vec![Memory::default(); n * slots],
             matches: Vec::new(),
+            scripted: vec![None; n],
         };
         state.list_matches();
         game.env_component(|| state.clone())
@@ -521,9 +527,17 @@ impl Rules for RepeatedConfig {
 /// Pairs the agents (`by_round`: this episode's round of the round robin, the seed picking the
 /// first round and later episodes taking the next ones; `at_once`: every pair), opens every
 /// match, and ends the episode at once for an agent without one (resting this round).
-fn reset(mut envs: Query<(&Clock, &mut SimRng, &mut State, &mut Done), Resetting>) {
-    for (clock, rng, state, done) in &mut envs {
+#[allow(clippy::type_complexity)]
+fn reset(
+    mut envs: Query<(&EnvAgents, &Clock, &mut SimRng, &mut State, &mut Done), Resetting>,
+    strategies: Query<(&AgentId, &Strategy)>,
+) {
+    for (agents, clock, rng, state, done) in &mut envs {
         let (state, done) = (state.into_inner(), done.into_inner());
+        state.scripted.fill(None);
+        for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+            state.scripted[a.index()] = Some(*strategy);
+        }
         let n = state.memory.len() / state.slots;
         if state.config.matches == Matches::ByRound {
             if clock.episode() == 0 {
@@ -586,15 +600,16 @@ fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
     }
 }
 
-/// A scripted agent moves in each of its matches from that match's observation block.
-fn decide(
-    mut envs: Query<(&EnvAgents, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
-) {
-    for (agents, turn, obs, rng, actions) in &mut envs {
+/// A scripted agent moves in each of its matches from that match's observation block, from the
+/// env's copy of the strategies (see `State::scripted`).
+fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>) {
+    for (state, turn, obs, rng, actions) in &mut envs {
         let (rng, actions) = (rng.into_inner(), actions.into_inner());
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            if turn.is_acting(a) {
+        for (a, strategy) in state.scripted.iter().enumerate() {
+            let a = AgentId(a as u32);
+            if let Some(strategy) = strategy
+                && turn.is_acting(a)
+            {
                 strategy.play(obs.0.row(a), &mut rng.decide, actions.0.row_mut(a));
             }
         }
@@ -709,7 +724,7 @@ fn resolve_env(
 /// Reward component: each player's payoff of the turn, attributed to its own move.
 fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
     for (events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for e in &events.0 {
             ledger.add(e.player, e.utterance, PAYOFF, e.payoff);
         }
@@ -731,6 +746,14 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    /// `State::scripted` is copied from the agents' strategies at every reset only: a `retune`
+    /// that kept the play while changing strategies would leave it stale, so adding one must
+    /// refresh it there too.
+    #[test]
+    fn the_strategies_copy_holds_because_the_game_has_no_retune() {
+        assert!(RepeatedConfig::default().retune().is_none());
+    }
 
     #[test]
     fn a_row_is_played_as_each_block_alone() {

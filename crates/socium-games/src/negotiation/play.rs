@@ -707,7 +707,7 @@ pub(super) fn reward(
     mut envs: Query<(&mut State, &Events, &mut RewardLedger, &mut SocialGraph), Stepping>,
 ) {
     for (state, events, ledger, graph) in &mut envs {
-        let (state, ledger) = (state.into_inner(), ledger.into_inner());
+        let (state, mut ledger) = (state.into_inner(), ledger.into_inner().writer());
         for e in &events.effects {
             let d = e.dimension.0 as usize;
             let (lo, hi) = DIMENSIONS_RANGE[d];

@@ -1011,7 +1011,7 @@ impl State {
 /// decided it.
 pub(super) fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
-        let ledger = ledger.into_inner();
+        let mut ledger = ledger.into_inner().writer();
         for credit in &events.credits {
             let (player, act, dimension, value) = credit.entry();
             ledger.add(player, act, dimension, value);
