@@ -392,6 +392,10 @@ impl Sim {
                 found: actions.len(),
             });
         }
+        if self.setup.external.is_empty() {
+            // Only external agents' rows are read: nothing more to check, nor to look up.
+            return Ok(());
+        }
         let env = self.env();
         let (acting, masks) = (env.acting(), env.action_masks());
         let (external, mask_dim) = (&self.setup.external, self.setup.spaces.action.mask_dim());
