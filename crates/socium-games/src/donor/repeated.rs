@@ -286,18 +286,18 @@ impl Strategy {
     }
 }
 
-/// What an agent remembers of one of its matches: the last moves are meaningful once `turns`
-/// is at least 1, the partner's previous move once it is at least 2.
+/// Where one of an agent's matches stands; the moves it has seen are in its observation block
+/// (`State::seen`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Memory {
+    /// Turns played.
     turns: u32,
-    own_last: bool,
-    partner_last: bool,
-    partner_previous: bool,
-    partner_defected: bool,
     /// Whether the match is being played: not once it has ended, nor without a partner.
     open: bool,
 }
+
+/// A match's observation block (see [`obs`]) with no turn played: 0 in every entry.
+const UNPLAYED: [f32; obs::DIM] = [0.0; obs::DIM];
 
 #[derive(Component, Clone, Debug)]
 struct State {
@@ -310,6 +310,10 @@ struct State {
     partner: Vec<Option<AgentId>>,
     /// Agent `a`'s memory of its match `k`, at `a * slots + k`.
     memory: Vec<Memory>,
+    /// Agent `a`'s observation block of its match `k`, at `a * slots + k`, brought up to date as
+    /// the match is played: every agent's observation row in id order, so that observing is one
+    /// copy.
+    seen: Vec<[f32; obs::DIM]>,
     /// Every match once, from its lower-numbered player's side, in that player's id and slot
     /// order: what `resolve` walks, made from `partner` wherever it changes.
     matches: Vec<Match>,
@@ -509,6 +513,7 @@ impl Rules for RepeatedConfig {
             slots,
             partner,
             memory: vec![Memory::default(); n * slots],
+            seen: vec![UNPLAYED; n * slots],
             matches: Vec::new(),
             scripted: vec![None; n],
         };
@@ -556,6 +561,7 @@ fn reset(
                 ..Memory::default()
             };
         }
+        state.seen.fill(UNPLAYED);
         for a in 0..n {
             if !state.plays(a) {
                 done.terminate(AgentId(a as u32));
@@ -564,7 +570,7 @@ fn reset(
     }
 }
 
-/// Writes each match's observation block; in a match that has ended while its players play on
+/// Writes each match's observation block (kept up to date by `resolve`); in a match that has ended while its players play on
 /// (`at_once`, random lengths), only the move 0 is allowed, and ignored.
 fn observe(mut envs: Query<(&State, &mut Observations, &mut ActionMasks)>) {
     for (state, obs, masks) in &mut envs {
@@ -582,22 +588,9 @@ fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
             }
         }
     }
-    let turns = state.config.turns.get() as f32;
-    let bit = |b: bool| b as u8 as f32;
-    for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
-        let row = obs.0.row_mut(AgentId(a as u32));
-        for (block, m) in row.chunks_exact_mut(obs::DIM).zip(memories) {
-            let mut entries = [0.0; obs::DIM];
-            entries[obs::PROGRESS] = m.turns as f32 / turns;
-            entries[obs::HAS_LAST] = bit(m.turns >= 1);
-            entries[obs::OWN_LAST] = bit(m.own_last);
-            entries[obs::PARTNER_LAST] = bit(m.partner_last);
-            entries[obs::HAS_PREVIOUS] = bit(m.turns >= 2);
-            entries[obs::PARTNER_PREVIOUS] = bit(m.partner_previous);
-            entries[obs::PARTNER_DEFECTED] = bit(m.partner_defected);
-            block.copy_from_slice(&entries);
-        }
-    }
+    obs.0
+        .as_mut_slice()
+        .copy_from_slice(state.seen.as_flattened());
 }
 
 /// A scripted agent moves in each of its matches from that match's observation block, from the
@@ -659,10 +652,13 @@ fn resolve_env(
         config,
         slots,
         memory,
+        seen,
         matches,
         ..
     } = state;
     let (noise, turns) = (config.noise.get(), config.turns.get());
+    let length = turns as f32;
+    let bit = |b: bool| b as u8 as f32;
     let payoffs = config.payoffs.table();
     let chosen = actions.0.as_slice();
     for &Match { a: pa, b: pb, i, j } in matches.iter() {
@@ -699,11 +695,17 @@ fn resolve_env(
                 cooperated: mine,
             });
             let m = &mut memory[at];
-            m.own_last = mine;
-            m.partner_previous = m.partner_last;
-            m.partner_last = theirs;
-            m.partner_defected |= !theirs;
             m.turns += 1;
+            let block = &mut seen[at];
+            block[obs::PROGRESS] = m.turns as f32 / length;
+            block[obs::HAS_PREVIOUS] = block[obs::HAS_LAST];
+            block[obs::HAS_LAST] = 1.0;
+            block[obs::OWN_LAST] = bit(mine);
+            block[obs::PARTNER_PREVIOUS] = block[obs::PARTNER_LAST];
+            block[obs::PARTNER_LAST] = bit(theirs);
+            if !theirs {
+                block[obs::PARTNER_DEFECTED] = 1.0;
+            }
         }
         let ends = memory[i].turns >= turns
             || config
