@@ -242,6 +242,15 @@ impl Block {
             );
             (env, kernel)
         }));
+        schedule
+            .initialize(&mut world)
+            .expect("the kernel's and the game's systems form a schedule");
+        // After every run the executor applies each system's deferred buffers (`Commands`), empty
+        // ones too, about 2% of a small env's step: only where a system has any.
+        let defers = (schedule.systems())
+            .expect("the schedule is initialized")
+            .any(|(_, system)| system.has_deferred());
+        schedule.set_apply_final_deferred(defers);
         let mut block = Block {
             prologue: QueryState::new(&mut world),
             outputs: QueryState::new(&mut world),

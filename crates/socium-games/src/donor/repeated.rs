@@ -672,6 +672,9 @@ fn resolve_env(
                 *m = !*m;
             }
         }
+        // Both sides have played as many turns.
+        let played = memory[i].turns + 1;
+        let progress = played as f32 / length;
         for (side, (me, other, at)) in [(pa, pb, i), (pb, pa, j)].into_iter().enumerate() {
             let (mine, theirs) = (moves[side], moves[1 - side]);
             let payoff = payoffs[Payoffs::cell(mine, theirs)];
@@ -694,10 +697,9 @@ fn resolve_env(
                 payoff,
                 cooperated: mine,
             });
-            let m = &mut memory[at];
-            m.turns += 1;
+            memory[at].turns = played;
             let block = &mut seen[at];
-            block[obs::PROGRESS] = m.turns as f32 / length;
+            block[obs::PROGRESS] = progress;
             block[obs::HAS_PREVIOUS] = block[obs::HAS_LAST];
             block[obs::HAS_LAST] = 1.0;
             block[obs::OWN_LAST] = bit(mine);
@@ -707,7 +709,7 @@ fn resolve_env(
                 block[obs::PARTNER_DEFECTED] = 1.0;
             }
         }
-        let ends = memory[i].turns >= turns
+        let ends = played >= turns
             || config
                 .continuation
                 .is_some_and(|w| !rng.chance.random_bool(w.get()));
