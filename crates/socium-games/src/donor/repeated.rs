@@ -286,16 +286,6 @@ impl Strategy {
     }
 }
 
-/// Where one of an agent's matches stands; the moves it has seen are in its observation block
-/// (`State::seen`).
-#[derive(Clone, Copy, Debug, Default)]
-struct Memory {
-    /// Turns played.
-    turns: u32,
-    /// Whether the match is being played: not once it has ended, nor without a partner.
-    open: bool,
-}
-
 /// A match's observation block (see [`obs`]) with no turn played: 0 in every entry.
 const UNPLAYED: [f32; obs::DIM] = [0.0; obs::DIM];
 
@@ -308,8 +298,6 @@ struct State {
     slots: usize,
     /// Agent `a`'s partner in its match `k`, at `a * slots + k`.
     partner: Vec<Option<AgentId>>,
-    /// Agent `a`'s memory of its match `k`, at `a * slots + k`.
-    memory: Vec<Memory>,
     /// Agent `a`'s observation block of its match `k`, at `a * slots + k`, brought up to date as
     /// the match is played: every agent's observation row in id order, so that observing is one
     /// copy.
@@ -317,6 +305,8 @@ struct State {
     /// Every match once, from its lower-numbered player's side, in that player's id and slot
     /// order: what `resolve` walks, made from `partner` wherever it changes.
     matches: Vec<Match>,
+    /// How many of its matches each agent is still playing: its episode ends when none is left.
+    playing: Vec<u32>,
     /// Each scripted agent's strategy (`None` for the others), copied from the agents' `Strategy`
     /// components at every reset: `decide` walks it in id order, with no query over the agents'
     /// table. The game has no `retune`, so the components change only where a World is built,
@@ -325,14 +315,17 @@ struct State {
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
-/// player's memory of the match and of its move in the actions (an action holds one move per
-/// slot).
+/// player's observation block of the match (`State::seen`) and of its move in the actions (an
+/// action holds one move per slot); the turns played, and whether the match is being played (not
+/// once it has ended).
 #[derive(Clone, Copy, Debug)]
 struct Match {
     a: AgentId,
     b: AgentId,
     i: u32,
     j: u32,
+    turns: u32,
+    open: bool,
 }
 
 impl State {
@@ -343,11 +336,6 @@ impl State {
             Matches::AtOnce if a < b => a,
             Matches::AtOnce => a - 1,
         }
-    }
-
-    /// Whether agent `a` has a match still being played.
-    fn plays(&self, a: usize) -> bool {
-        plays(&self.memory, self.slots, a)
     }
 
     /// Lists the matches `partner` sets up.
@@ -364,15 +352,12 @@ impl State {
                     b,
                     i: i as u32,
                     j: j as u32,
+                    turns: 0,
+                    open: true,
                 });
             }
         }
     }
-}
-
-/// Whether agent `a`, with `slots` matches in `memory`, has one still being played.
-fn plays(memory: &[Memory], slots: usize, a: usize) -> bool {
-    memory[a * slots..(a + 1) * slots].iter().any(|m| m.open)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -512,9 +497,9 @@ impl Rules for RepeatedConfig {
             first_round: 0,
             slots,
             partner,
-            memory: vec![Memory::default(); n * slots],
             seen: vec![UNPLAYED; n * slots],
             matches: Vec::new(),
+            playing: vec![0; n],
             scripted: vec![None; n],
         };
         state.list_matches();
@@ -543,7 +528,7 @@ fn reset(
         for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
             state.scripted[a.index()] = Some(*strategy);
         }
-        let n = state.memory.len() / state.slots;
+        let n = state.playing.len();
         if state.config.matches == Matches::ByRound {
             if clock.episode() == 0 {
                 state.first_round = rng
@@ -555,23 +540,22 @@ fn reset(
             state.partner = round_robin_partners(n, round);
             state.list_matches();
         }
-        for (m, p) in state.memory.iter_mut().zip(&state.partner) {
-            *m = Memory {
-                open: p.is_some(),
-                ..Memory::default()
-            };
+        state.playing.fill(0);
+        for m in &mut state.matches {
+            (m.turns, m.open) = (0, true);
+            state.playing[m.a.index()] += 1;
+            state.playing[m.b.index()] += 1;
         }
         state.seen.fill(UNPLAYED);
-        for a in 0..n {
-            if !state.plays(a) {
-                done.terminate(AgentId(a as u32));
-            }
+        for (a, _) in state.playing.iter().enumerate().filter(|(_, p)| **p == 0) {
+            done.terminate(AgentId(a as u32));
         }
     }
 }
 
-/// Writes each match's observation block (kept up to date by `resolve`); in a match that has ended while its players play on
-/// (`at_once`, random lengths), only the move 0 is allowed, and ignored.
+/// Writes each match's observation block (kept up to date by `resolve`); in a match that has
+/// ended while its players play on (`at_once`, random lengths), only the move 0 is allowed, and
+/// ignored.
 fn observe(mut envs: Query<(&State, &mut Observations, &mut ActionMasks)>) {
     for (state, obs, masks) in &mut envs {
         observe_env(state, obs.into_inner(), masks.into_inner());
@@ -580,12 +564,11 @@ fn observe(mut envs: Query<(&State, &mut Observations, &mut ActionMasks)>) {
 
 fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
     if state.config.matches == Matches::AtOnce && state.config.continuation.is_some() {
-        let masks = &mut masks.0;
-        for (a, memories) in state.memory.chunks_exact(state.slots).enumerate() {
-            let row = masks.row_mut(AgentId(a as u32));
-            for (choices, m) in row.chunks_exact_mut(2).zip(memories) {
-                choices[1] = m.open as u8;
-            }
+        // A slot's two choices are at 2 × slot (an action is a move per slot).
+        let masks = masks.0.as_mut_slice();
+        for m in &state.matches {
+            masks[2 * m.i as usize + 1] = m.open as u8;
+            masks[2 * m.j as usize + 1] = m.open as u8;
         }
     }
     obs.0
@@ -650,10 +633,9 @@ fn resolve_env(
     events.0.clear();
     let State {
         config,
-        slots,
-        memory,
         seen,
         matches,
+        playing,
         ..
     } = state;
     let (noise, turns) = (config.noise.get(), config.turns.get());
@@ -661,9 +643,10 @@ fn resolve_env(
     let bit = |b: bool| b as u8 as f32;
     let payoffs = config.payoffs.table();
     let chosen = actions.0.as_slice();
-    for &Match { a: pa, b: pb, i, j } in matches.iter() {
-        let (i, j) = (i as usize, j as usize);
-        if !memory[i].open || !turn.is_acting(pa) || !turn.is_acting(pb) {
+    for m in matches.iter_mut() {
+        let Match { a: pa, b: pb, .. } = *m;
+        let (i, j) = (m.i as usize, m.j as usize);
+        if !m.open || !turn.is_acting(pa) || !turn.is_acting(pb) {
             continue;
         }
         let mut moves = [chosen[i] == 1.0, chosen[j] == 1.0];
@@ -672,9 +655,8 @@ fn resolve_env(
                 *m = !*m;
             }
         }
-        // Both sides have played as many turns.
-        let played = memory[i].turns + 1;
-        let progress = played as f32 / length;
+        m.turns += 1;
+        let progress = m.turns as f32 / length;
         for (side, (me, other, at)) in [(pa, pb, i), (pb, pa, j)].into_iter().enumerate() {
             let (mine, theirs) = (moves[side], moves[1 - side]);
             let payoff = payoffs[Payoffs::cell(mine, theirs)];
@@ -697,7 +679,6 @@ fn resolve_env(
                 payoff,
                 cooperated: mine,
             });
-            memory[at].turns = played;
             let block = &mut seen[at];
             block[obs::PROGRESS] = progress;
             block[obs::HAS_PREVIOUS] = block[obs::HAS_LAST];
@@ -709,15 +690,15 @@ fn resolve_env(
                 block[obs::PARTNER_DEFECTED] = 1.0;
             }
         }
-        let ends = played >= turns
+        let ends = m.turns >= turns
             || config
                 .continuation
                 .is_some_and(|w| !rng.chance.random_bool(w.get()));
         if ends {
-            memory[i].open = false;
-            memory[j].open = false;
+            m.open = false;
             for p in [pa, pb] {
-                if !plays(memory, *slots, p.index()) {
+                playing[p.index()] -= 1;
+                if playing[p.index()] == 0 {
                     done.terminate(p);
                 }
             }
