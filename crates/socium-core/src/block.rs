@@ -27,7 +27,7 @@ use crate::{
 };
 use bevy_ecs::{
     prelude::*,
-    schedule::{ScheduleLabel, SingleThreadedExecutor},
+    schedule::{ScheduleLabel, SingleThreadedExecutor, common_conditions::any_with_component},
 };
 
 /// Kernel systems that bracket the games' phases.
@@ -149,6 +149,12 @@ impl Block {
                 Kernel::EndTurn,
             )
                 .chain(),
+        );
+        // Most runs reset no env: their reset systems are skipped on one check, rather than
+        // each run over no env.
+        schedule.configure_sets(
+            (Kernel::BeginReset, Phase::Reset, Kernel::BeginTurn)
+                .run_if(any_with_component::<ResetDue>),
         );
         schedule.add_systems((
             begin_reset.in_set(Kernel::BeginReset),

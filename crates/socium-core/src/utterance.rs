@@ -191,6 +191,27 @@ impl Utterances {
         self.push(speaker, audience, act, text)
     }
 
+    /// Says `count` utterances in a row and returns the first's id: the `k`-th's is `first + k`.
+    /// `each(k)` gives the `k`-th's speaker, audience, act and text (as in [`Utterances::say`]),
+    /// and is called only where utterances are kept: a run that keeps none pays one addition for
+    /// them all.
+    pub fn say_run<T: FnOnce() -> String>(
+        &mut self,
+        count: usize,
+        mut each: impl FnMut(usize) -> (AgentId, Audience, Act, T),
+    ) -> UtteranceId {
+        let first = UtteranceId(self.next_id);
+        if !self.keep {
+            self.next_id += count as u64;
+            return first;
+        }
+        for k in 0..count {
+            let (speaker, audience, act, text) = each(k);
+            self.say(speaker, audience, act, text);
+        }
+        first
+    }
+
     /// Records an utterance whose words are its content (free text an agent sent), with its words
     /// whether or not text is being rendered, and returns its id.
     pub fn say_words(
@@ -288,6 +309,43 @@ mod tests {
             json,
             r#"{"id":1,"step":0,"speaker":0,"audience":"all","act":{"kind":"give","target":1,"value":2.0},"text":"hello"}"#
         );
+    }
+
+    #[test]
+    fn a_run_numbers_its_utterances_in_order_kept_or_not() {
+        let act = |k: usize| Act {
+            kind: "give",
+            target: None,
+            value: k as f64,
+        };
+        let mut kept = Utterances {
+            keep: true,
+            render_text: true,
+            ..Default::default()
+        };
+        kept.say(AgentId(0), Audience::All, act(9), String::new);
+        let first = kept.say_run(3, |k| {
+            let text = move || format!("utterance {k}");
+            (AgentId(k as u32), Audience::All, act(k), text)
+        });
+        assert_eq!(first, UtteranceId(1));
+        let said: Vec<_> = kept.this_step()[1..]
+            .iter()
+            .map(|u| (u.id.0, u.speaker.0, u.act.value, u.words()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (1, 0, 0.0, "utterance 0".to_owned()),
+                (2, 1, 1.0, "utterance 1".to_owned()),
+                (3, 2, 2.0, "utterance 2".to_owned()),
+            ]
+        );
+        let mut unkept = Utterances::default();
+        unkept.say(AgentId(0), Audience::All, act(9), || unreachable!());
+        let first = unkept.say_run(3, |_| -> (_, _, _, fn() -> String) { unreachable!() });
+        assert_eq!((first, unkept.made_this_step()), (UtteranceId(1), 4));
+        assert!(unkept.this_step().is_empty());
     }
 
     #[test]
