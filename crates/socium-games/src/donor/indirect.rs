@@ -700,11 +700,8 @@ fn reset(
             state.scripted[a.index()] = Some(*strategy);
         }
         state.runs.clear();
-        let mut start = 0;
-        for run in state.scripted.chunk_by(|x, y| x == y) {
-            let agents = start..start + run.len();
-            start = agents.end;
-            if let Some(strategy) = run[0] {
+        for (agents, strategy) in super::runs(&state.scripted) {
+            if let Some(strategy) = *strategy {
                 state.runs.push((agents, strategy));
             }
         }

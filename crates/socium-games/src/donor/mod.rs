@@ -13,6 +13,7 @@ pub mod punishment;
 pub mod repeated;
 
 use socium_core::{DimId, DimensionInfo, MetricId, MetricInfo, ParamInfo, ParamKind};
+use std::ops::Range;
 
 /// Reward dimension: material payoff (resources or points gained and lost).
 pub const PAYOFF: DimId = DimId(0);
@@ -58,5 +59,24 @@ pub(crate) const fn unit_param(
         min: 0.0,
         max: 1.0,
         kind: ParamKind::Real,
+    }
+}
+
+/// The runs of equal neighbours in `xs`: each run's range of indices and its value.
+pub(crate) fn runs<T: PartialEq>(xs: &[T]) -> impl Iterator<Item = (Range<usize>, &T)> {
+    xs.chunk_by(|x, y| x == y).scan(0, |start, run| {
+        let range = *start..*start + run.len();
+        *start = range.end;
+        Some((range, &run[0]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_cover_every_index_once_in_order() {
+        let runs: Vec<_> = super::runs(&[1, 1, 2, 1, 3, 3, 3]).collect();
+        assert_eq!(runs, [(0..2, &1), (2..3, &2), (3..4, &1), (4..7, &3)]);
+        assert_eq!(super::runs::<u8>(&[]).count(), 0);
     }
 }

@@ -36,6 +36,7 @@ use socium_core::{
     RewardLedger, Rules, SimRng, Space, Stepping, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
+use std::ops::Range;
 
 /// The payoff matrix, from the row player's side.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
@@ -261,7 +262,8 @@ impl Strategy {
         }
     }
 
-    /// Moves in every match, each from its block of the observation row `obs`, into `moves`.
+    /// Moves in every match, each from its block of `obs` (one agent's observation row or several
+    /// agents' in a row), into `moves`.
     fn play(&self, obs: &[f32], rng: &mut impl Rng, moves: &mut [f32]) {
         // One loop per strategy, each calling `cooperates` with a constant strategy, so that the
         // match on the strategy is settled once a row rather than once a block.
@@ -312,6 +314,8 @@ struct State {
     /// table. The game has no `retune`, so the components change only where a World is built,
     /// and a reset follows.
     scripted: Vec<Option<Strategy>>,
+    /// `scripted` as runs of agents with one strategy, made with it: what `decide` walks.
+    runs: Vec<(Range<usize>, Strategy)>,
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
@@ -506,6 +510,7 @@ impl Rules for RepeatedConfig {
             matches: Vec::new(),
             playing: vec![0; n],
             scripted: vec![None; n],
+            runs: Vec::new(),
         };
         state.list_matches();
         game.env_component(|| state.clone())
@@ -535,6 +540,12 @@ fn reset(
         state.scripted.fill(None);
         for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
             state.scripted[a.index()] = Some(*strategy);
+        }
+        state.runs.clear();
+        for (agents, strategy) in super::runs(&state.scripted) {
+            if let Some(strategy) = *strategy {
+                state.runs.push((agents, strategy));
+            }
         }
         let n = state.playing.len();
         if state.config.matches == Matches::ByRound {
@@ -585,16 +596,33 @@ fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
 }
 
 /// A scripted agent moves in each of its matches from that match's observation block, from the
-/// env's copy of the strategies (see `State::scripted`).
+/// env's copy of the strategies (see `State::scripted`): a run of agents with one strategy at a
+/// time, and within it a stretch of acting neighbours at a time, whose blocks follow one another
+/// in the observations as their moves do in the actions.
 fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>) {
     for (state, turn, obs, rng, actions) in &mut envs {
-        let (rng, actions) = (rng.into_inner(), actions.into_inner());
-        for (a, strategy) in state.scripted.iter().enumerate() {
-            let a = AgentId(a as u32);
-            if let Some(strategy) = strategy
-                && turn.is_acting(a)
-            {
-                strategy.play(obs.0.row(a), &mut rng.decide, actions.0.row_mut(a));
+        let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
+        let rng = &mut rng.into_inner().decide;
+        decide_runs(&state.runs, state.slots, turn.acting(), obs, rng, moves);
+    }
+}
+
+/// `decide` in one env: the runs `runs` of agents with `slots` matches each.
+fn decide_runs(
+    runs: &[(Range<usize>, Strategy)],
+    slots: usize,
+    acting: &[bool],
+    obs: &[f32],
+    rng: &mut impl Rng,
+    moves: &mut [f32],
+) {
+    for (agents, strategy) in runs {
+        for (stretch, &act) in super::runs(&acting[agents.clone()]) {
+            if act {
+                let rows = agents.start + stretch.start..agents.start + stretch.end;
+                let blocks = rows.start * slots..rows.end * slots;
+                let seen = &obs[blocks.start * obs::DIM..blocks.end * obs::DIM];
+                strategy.play(seen, rng, &mut moves[blocks]);
             }
         }
     }
@@ -825,6 +853,38 @@ mod tests {
                 .collect();
             assert_eq!(moves, alone, "{strategy:?}");
         }
+    }
+
+    #[test]
+    fn a_stretch_of_agents_decides_as_each_agent_alone() {
+        // Three runs (the middle one random) of agents with two matches each, some idle.
+        let runs = [
+            (0..3, Strategy::Tft),
+            (3..7, Strategy::Gtft(0.5)),
+            (8..10, Strategy::Wsls),
+        ];
+        let (n, slots) = (10, 2);
+        let acting: Vec<bool> = (0..n).map(|a| a % 4 != 1).collect();
+        let obs: Vec<f32> = (0..n * slots * obs::DIM)
+            .map(|k| (k * 7 % 5 < 2) as u8 as f32)
+            .collect();
+        let mut moves = vec![0.5; n * slots];
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        decide_runs(&runs, slots, &acting, &obs, &mut rng, &mut moves);
+        let mut alone = vec![0.5; n * slots];
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for (agents, strategy) in &runs {
+            for a in agents.clone().filter(|&a| acting[a]) {
+                let row = &obs[a * slots * obs::DIM..(a + 1) * slots * obs::DIM];
+                strategy.play(row, &mut rng, &mut alone[a * slots..(a + 1) * slots]);
+            }
+        }
+        assert_eq!(moves, alone);
+        // The idle agents and the one in no run (7) did not move.
+        let still: Vec<usize> = (0..n)
+            .filter(|&a| moves[a * slots..(a + 1) * slots] == [0.5; 2])
+            .collect();
+        assert_eq!(still, [1, 5, 7, 9]);
     }
 
     #[test]
