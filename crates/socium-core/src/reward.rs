@@ -219,6 +219,31 @@ impl LedgerWriter<'_> {
             });
         }
     }
+
+    /// Adds every entry of `entries` (agent, utterance, dimension, value), as
+    /// [`LedgerWriter::add`] one by one. Whether the ledger keeps its entries is settled once for
+    /// them all, so that where it keeps none the loop is the sums alone.
+    #[inline]
+    pub fn add_all(
+        &mut self,
+        entries: impl IntoIterator<Item = (AgentId, UtteranceId, DimId, f64)>,
+    ) {
+        if self.entries.is_some() {
+            entries
+                .into_iter()
+                .for_each(|(a, u, d, v)| self.add(a, u, d, v));
+        } else {
+            // The same adds through a writer the compiler can see keeps no entries.
+            let mut sums = LedgerWriter {
+                raw: &mut *self.raw,
+                entries: None,
+                dimensions: self.dimensions,
+            };
+            entries
+                .into_iter()
+                .for_each(|(a, u, d, v)| sums.add(a, u, d, v));
+        }
+    }
 }
 
 /// A step's reward entries gathered by the utterance they name.
@@ -577,6 +602,23 @@ mod tests {
         assert_eq!(summed.raw()[0], 0.1 + 0.2);
         summed.clear();
         assert_eq!(summed.raw(), [0.0; 4]);
+    }
+
+    #[test]
+    fn adding_all_at_once_is_adding_one_by_one() {
+        let entries = [(0, 0, 0.1), (1, 1, -2.5), (0, 0, 0.2), (0, 1, 1e-17)];
+        let all = entries.map(|(a, d, v)| (AgentId(a), UtteranceId(7 + a as u64), DimId(d), v));
+        for keep in [true, false] {
+            let (mut one_by_one, mut at_once) =
+                (RewardLedger::new(2, 2, keep), RewardLedger::new(2, 2, keep));
+            for (a, u, d, v) in all {
+                one_by_one.add(a, u, d, v);
+            }
+            at_once.writer().add_all(all);
+            assert_eq!(at_once.raw(), one_by_one.raw());
+            assert_eq!(at_once.entries(), one_by_one.entries());
+            assert_eq!(at_once.entries().len(), if keep { 4 } else { 0 });
+        }
     }
 
     #[test]

@@ -364,12 +364,12 @@ impl State {
     }
 }
 
-/// A player's move in a turn of a match, and the payoff it scored.
+/// A player's move in a turn of a match, and its partner's.
 #[derive(Clone, Copy, Debug)]
 struct Move {
     player: AgentId,
-    payoff: f64,
     cooperated: bool,
+    partner_cooperated: bool,
 }
 
 /// The step's moves, a match's two in a row (its lower-numbered player's first), and the id of
@@ -679,8 +679,6 @@ fn resolve_env(
     } = state;
     let (noise, turns) = (config.noise.get(), config.turns.get());
     let length = turns as f32;
-    let payoffs = config.payoffs.table();
-    let payoff = |mine, theirs| payoffs[Payoffs::cell(mine, theirs)];
     let (chosen, acting) = (actions.0.as_slice(), turn.acting());
     for m in matches.iter_mut().filter(|m| m.open) {
         let (a, b) = (m.a, m.b);
@@ -700,13 +698,13 @@ fn resolve_env(
         events.moves.extend_from_slice(&[
             Move {
                 player: a,
-                payoff: payoff(x, y),
                 cooperated: x,
+                partner_cooperated: y,
             },
             Move {
                 player: b,
-                payoff: payoff(y, x),
                 cooperated: y,
+                partner_cooperated: x,
             },
         ]);
         m.turns += 1;
@@ -726,7 +724,8 @@ fn resolve_env(
     let moves = &events.moves;
     events.first_utterance = utterances.say_run(moves.len(), |k| {
         let (e, other) = (moves[k], moves[k ^ 1].player);
-        let (me, mine, payoff) = (e.player, e.cooperated, e.payoff);
+        let (me, mine) = (e.player, e.cooperated);
+        let payoff = config.payoffs.of(mine, e.partner_cooperated);
         let act = Act {
             kind: if mine { "cooperate" } else { "defect" },
             target: Some(other),
@@ -774,13 +773,15 @@ fn end(m: &mut Match, playing: &mut [u32], done: &mut Done) {
 }
 
 /// Reward component: each player's payoff of the turn, attributed to its own move.
-fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
-    for (events, ledger) in &mut envs {
+fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
+    for (state, events, ledger) in &mut envs {
         let mut ledger = ledger.into_inner().writer();
-        for (k, e) in events.moves.iter().enumerate() {
+        let payoffs = state.config.payoffs.table();
+        ledger.add_all(events.moves.iter().enumerate().map(|(k, e)| {
             let utterance = UtteranceId(events.first_utterance.0 + k as u64);
-            ledger.add(e.player, utterance, PAYOFF, e.payoff);
-        }
+            let payoff = payoffs[Payoffs::cell(e.cooperated, e.partner_cooperated)];
+            (e.player, utterance, PAYOFF, payoff)
+        }));
     }
 }
 
