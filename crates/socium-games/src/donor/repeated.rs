@@ -679,13 +679,13 @@ fn resolve_env(
     } = state;
     let (noise, turns) = (config.noise.get(), config.turns.get());
     let length = turns as f32;
-    let (chosen, acting) = (actions.0.as_slice(), turn.acting());
+    let chosen = actions.0.as_slice();
     for m in matches.iter_mut().filter(|m| m.open) {
         let (a, b) = (m.a, m.b);
         let (i, j) = (m.i as usize, m.j as usize);
-        if !(acting[a.index()] && acting[b.index()]) {
-            continue;
-        }
+        // Both players act: each is still playing (this match), so neither is done, and every
+        // agent not done acts (simultaneous turns, which the game never narrows).
+        debug_assert!(turn.is_acting(a) && turn.is_acting(b));
         let mut moves = [chosen[i] == 1.0, chosen[j] == 1.0];
         if noise > 0.0 {
             for m in &mut moves {
