@@ -32,7 +32,7 @@
 //! change of it; the potential `reputation` (for potential-based shaping) is its value, so with
 //! γ = 1 the shaping term of a step is the agent's `reputation` entry of that step.
 
-use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
+use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, Scripted};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand::distr::Bernoulli;
@@ -503,13 +503,9 @@ struct State {
     pending: Vec<(u32, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
-    /// Each scripted agent's strategy (`None` for the others), copied from the agents' `Strategy`
-    /// components at every reset: `decide` walks it in id order, with no query over the agents'
-    /// table, and an `own_norm` player's norm is read from it. The game has no `retune`, so the
-    /// components change only where a World is built, and a reset follows.
-    scripted: Vec<Option<Strategy>>,
-    /// `scripted` as runs of agents with one strategy, made with it: what `decide` walks.
-    runs: Vec<(Range<usize>, Strategy)>,
+    /// The scripted agents' strategies, copied at every reset (the game has no `retune`, so the
+    /// components change only where a World is built, and a reset follows).
+    scripted: Scripted<Strategy>,
 }
 
 impl State {
@@ -673,8 +669,7 @@ impl Rules for IndirectGame {
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
-            scripted: vec![None; n],
-            runs: Vec::new(),
+            scripted: Scripted::new(n),
         })
         .env_component(Events::default)
         .add_systems(Phase::Reset, reset)
@@ -695,16 +690,7 @@ fn reset(
 ) {
     for (agents, state) in &mut envs {
         let state = state.into_inner();
-        state.scripted.fill(None);
-        for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            state.scripted[a.index()] = Some(*strategy);
-        }
-        state.runs.clear();
-        for (agents, strategy) in super::runs(&state.scripted) {
-            if let Some(strategy) = *strategy {
-                state.runs.push((agents, strategy));
-            }
-        }
+        state.scripted.copy(agents, &strategies);
         let v = state.initial_view();
         state.views.fill(v);
         state.view_sum = v as i64 * state.views.len() as i64;
@@ -790,7 +776,7 @@ fn pair_and_observe_env<const PUBLIC: bool>(
 fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>) {
     for (state, turn, obs, actions) in &mut envs {
         let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
-        for (agents, strategy) in &state.runs {
+        for (agents, strategy) in &state.scripted.runs {
             strategy.decide_run(agents.clone(), turn.acting(), obs, moves);
         }
     }
@@ -866,7 +852,7 @@ fn resolve_env<const PUBLIC: bool>(
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
-                    let norm = match state.scripted[o] {
+                    let norm = match state.scripted.by_agent[o] {
                         Some(Strategy::OwnNorm(own)) => own,
                         _ => norm,
                     };

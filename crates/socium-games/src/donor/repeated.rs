@@ -26,7 +26,7 @@
 //!   in n − 1 times fewer, busier steps. In an ended match (with `continuation`, matches end at
 //!   different steps) the mask allows only 0, and the move is ignored.
 
-use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
+use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, Scripted, unit_param};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use serde::Deserialize;
@@ -309,13 +309,9 @@ struct State {
     matches: Vec<Match>,
     /// How many of its matches each agent is still playing: its episode ends when none is left.
     playing: Vec<u32>,
-    /// Each scripted agent's strategy (`None` for the others), copied from the agents' `Strategy`
-    /// components at every reset: `decide` walks it in id order, with no query over the agents'
-    /// table. The game has no `retune`, so the components change only where a World is built,
-    /// and a reset follows.
-    scripted: Vec<Option<Strategy>>,
-    /// `scripted` as runs of agents with one strategy, made with it: what `decide` walks.
-    runs: Vec<(Range<usize>, Strategy)>,
+    /// The scripted agents' strategies, copied at every reset (the game has no `retune`, so the
+    /// components change only where a World is built, and a reset follows).
+    scripted: Scripted<Strategy>,
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
@@ -509,8 +505,7 @@ impl Rules for RepeatedConfig {
             seen: vec![UNPLAYED; n * slots],
             matches: Vec::new(),
             playing: vec![0; n],
-            scripted: vec![None; n],
-            runs: Vec::new(),
+            scripted: Scripted::new(n),
         };
         state.list_matches();
         game.env_component(|| state.clone())
@@ -537,16 +532,7 @@ fn reset(
 ) {
     for (agents, clock, rng, state, done) in &mut envs {
         let (state, done) = (state.into_inner(), done.into_inner());
-        state.scripted.fill(None);
-        for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            state.scripted[a.index()] = Some(*strategy);
-        }
-        state.runs.clear();
-        for (agents, strategy) in super::runs(&state.scripted) {
-            if let Some(strategy) = *strategy {
-                state.runs.push((agents, strategy));
-            }
-        }
+        state.scripted.copy(agents, &strategies);
         let n = state.playing.len();
         if state.config.matches == Matches::ByRound {
             if clock.episode() == 0 {
@@ -603,7 +589,14 @@ fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut SimRng, &mut Actio
     for (state, turn, obs, rng, actions) in &mut envs {
         let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
         let rng = &mut rng.into_inner().decide;
-        decide_runs(&state.runs, state.slots, turn.acting(), obs, rng, moves);
+        decide_runs(
+            &state.scripted.runs,
+            state.slots,
+            turn.acting(),
+            obs,
+            rng,
+            moves,
+        );
     }
 }
 
