@@ -1,5 +1,5 @@
-//! A block: one `bevy_ecs` World hosting many envs of one scenario, stepped by one run of one
-//! schedule (`SingleThreadedExecutor`) per call. A `Sim` is a block of one env; a `VecEnv` holds
+//! A block: one `bevy_ecs` World hosting many envs of one scenario, stepped by one run of its
+//! schedules (`SingleThreadedExecutor`) per call. A `Sim` is a block of one env; a `VecEnv` holds
 //! many blocks and steps them in parallel.
 //!
 //! Why blocks: with one World per env, every step paid a whole schedule run (and its resource
@@ -8,11 +8,14 @@
 //! once for all of them.
 //!
 //! ```text
-//! run: BeginReset* ─► Reset ─► BeginTurn*                         (envs marked `ResetDue`)
-//!      Random* ─► Decide ─► Resolve ─► Reward ─► Record ─► Finish*   (the other envs)
-//!      ─► Observe ─► EndTurn*                                       (every env)
+//! reset schedule: BeginReset* ─► Reset ─► BeginTurn*                (envs marked `ResetDue`)
+//! step schedule:  Random* ─► Decide ─► Resolve ─► Reward ─► Record ─► Finish*  (the other envs)
+//!                 ─► Observe ─► EndTurn*                                      (every env)
 //!                                                                   (* kernel-only sets)
 //! ```
+//!
+//! A run is the reset schedule, only when some env is marked, then the step schedule: the order
+//! of one chain, without the reset sets' cost in the runs (most of them) that reset no env.
 
 use crate::{
     ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
@@ -27,7 +30,8 @@ use crate::{
 };
 use bevy_ecs::{
     prelude::*,
-    schedule::{ScheduleLabel, SingleThreadedExecutor, common_conditions::any_with_component},
+    schedule::{IntoScheduleConfigs, ScheduleLabel, SingleThreadedExecutor},
+    system::ScheduleSystem,
 };
 
 /// Kernel systems that bracket the games' phases.
@@ -41,9 +45,81 @@ enum Kernel {
 }
 
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-struct Run;
+enum Run {
+    Reset,
+    Step,
+}
 
-/// How a block's env is played by one run of the schedule.
+/// A block's two schedules: the reset sets, run only when some env is marked for reset, and the
+/// step's sets, run every time. Each system is in one of them.
+pub(crate) struct Schedules {
+    reset: Schedule,
+    step: Schedule,
+}
+
+impl Schedules {
+    fn new() -> Schedules {
+        let new = |label: Run| {
+            let mut schedule = Schedule::new(label);
+            schedule.set_executor(SingleThreadedExecutor::new());
+            schedule
+        };
+        let (mut reset, mut step) = (new(Run::Reset), new(Run::Step));
+        reset.configure_sets((Kernel::BeginReset, Phase::Reset, Kernel::BeginTurn).chain());
+        step.configure_sets(
+            (
+                Kernel::Random,
+                Phase::Decide,
+                Phase::Resolve,
+                Phase::Reward,
+                Phase::Record,
+                Kernel::Finish,
+                Phase::Observe,
+                Kernel::EndTurn,
+            )
+                .chain(),
+        );
+        Schedules { reset, step }
+    }
+
+    /// Adds a game's `systems` to `phase`, in the schedule that runs it.
+    pub(crate) fn add<M>(
+        &mut self,
+        phase: Phase,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) {
+        let schedule = match phase {
+            Phase::Reset => &mut self.reset,
+            _ => &mut self.step,
+        };
+        schedule.add_systems(systems.in_set(phase));
+    }
+
+    fn initialize(&mut self, world: &mut World) {
+        for schedule in [&mut self.reset, &mut self.step] {
+            schedule
+                .initialize(world)
+                .expect("the kernel's and the game's systems form a schedule");
+            // After every run the executor applies each system's deferred buffers (`Commands`),
+            // empty ones too (1.3% of a played Moran generation, benches/instructions.py): only
+            // where a system has any.
+            let defers = (schedule.systems())
+                .expect("the schedule is initialized")
+                .any(|(_, system)| system.has_deferred());
+            schedule.set_apply_final_deferred(defers);
+        }
+    }
+
+    /// Runs the reset schedule where `resets`, then the step schedule.
+    fn run(&mut self, world: &mut World, resets: bool) {
+        if resets {
+            self.reset.run(world);
+        }
+        self.step.run(world);
+    }
+}
+
+/// How a block's env is played by one run of the schedules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Play {
     /// One step with its rows of the actions.
@@ -59,7 +135,7 @@ pub(crate) enum Play {
 #[derive(Resource)]
 struct GraphRecipe(GraphSpec);
 
-/// What a step touches in each env before the schedule runs.
+/// What a step touches in each env before the schedules run.
 type Prologue = (
     &'static Clock,
     &'static mut RewardLedger,
@@ -78,10 +154,10 @@ type Outputs = (
     &'static Done,
 );
 
-/// One World of envs and the schedule that steps them all.
+/// One World of envs and the schedules that step them all.
 pub(crate) struct Block {
     world: World,
-    schedule: Schedule,
+    schedules: Schedules,
     /// The envs, in env order.
     envs: Vec<Entity>,
     prologue: QueryState<Prologue>,
@@ -132,55 +208,40 @@ impl Block {
                 env
             })
             .collect();
-        let mut schedule = Schedule::new(Run);
-        schedule.set_executor(SingleThreadedExecutor::new());
-        schedule.configure_sets(
-            (
-                Kernel::BeginReset,
-                Phase::Reset,
-                Kernel::BeginTurn,
-                Kernel::Random,
-                Phase::Decide,
-                Phase::Resolve,
-                Phase::Reward,
-                Phase::Record,
-                Kernel::Finish,
-                Phase::Observe,
-                Kernel::EndTurn,
-            )
-                .chain(),
-        );
-        // Most runs reset no env: their reset systems are skipped on one check, rather than
-        // each run over no env.
-        schedule.configure_sets(
-            (Kernel::BeginReset, Phase::Reset, Kernel::BeginTurn)
-                .run_if(any_with_component::<ResetDue>),
-        );
-        schedule.add_systems((
+        let mut schedules = Schedules::new();
+        schedules.reset.add_systems((
             begin_reset.in_set(Kernel::BeginReset),
             begin_turn.in_set(Kernel::BeginTurn),
-            finish_step.in_set(Kernel::Finish),
         ));
+        schedules
+            .step
+            .add_systems(finish_step.in_set(Kernel::Finish));
         // Idle agents' masks need forbidding only where there are masks.
         if spaces.action.mask_dim() > 0 {
-            schedule.add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+            schedules
+                .step
+                .add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
         }
         if !world.resource::<Shaping>().0.is_empty() {
-            schedule.add_systems((shape, start_potentials).in_set(Kernel::EndTurn));
+            schedules
+                .step
+                .add_systems((shape, start_potentials).in_set(Kernel::EndTurn));
         }
         if let Some(values) = values {
             world.insert_resource(values);
             for &env in &envs {
                 world.entity_mut(env).insert(crate::Values(vec![0.0; n]));
             }
-            schedule.add_systems((
+            schedules.reset.add_systems(
                 crate::values::draw_values
                     .in_set(Kernel::BeginReset)
                     .after(begin_reset),
+            );
+            schedules.step.add_systems(
                 crate::values::drift_values
                     .in_set(Kernel::Finish)
                     .after(finish_step),
-            ));
+            );
         }
         if let Some(ties) = ties {
             if ties.reciprocity > 0.0 {
@@ -189,7 +250,7 @@ impl Block {
                         .entity_mut(env)
                         .insert(crate::ties::Favours::default());
                 }
-                schedule.add_systems(
+                schedules.reset.add_systems(
                     crate::ties::forget_favours
                         .in_set(Kernel::BeginReset)
                         .after(begin_reset),
@@ -197,7 +258,7 @@ impl Block {
             }
             world.insert_resource(ties);
             // After the values drift: the ties an episode's end forms read the values it left.
-            schedule.add_systems(
+            schedules.step.add_systems(
                 crate::ties::move_ties
                     .in_set(Kernel::Finish)
                     .after(finish_step)
@@ -206,11 +267,13 @@ impl Block {
         }
         let mut specs = world.resource::<Agents>().specs.iter();
         if specs.any(|a| a.controller == Controller::Random) {
-            schedule.add_systems(random_controllers.in_set(Kernel::Random));
+            schedules
+                .step
+                .add_systems(random_controllers.in_set(Kernel::Random));
         }
         game.build(&mut GameBuilder {
             world: &mut world,
-            schedule: &mut schedule,
+            schedules: &mut schedules,
             envs: &envs,
         });
         let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
@@ -248,21 +311,12 @@ impl Block {
             );
             (env, kernel)
         }));
-        schedule
-            .initialize(&mut world)
-            .expect("the kernel's and the game's systems form a schedule");
-        // After every run the executor applies each system's deferred buffers (`Commands`), empty
-        // ones too (1.3% of a played Moran generation, benches/instructions.py): only where a
-        // system has any.
-        let defers = (schedule.systems())
-            .expect("the schedule is initialized")
-            .any(|(_, system)| system.has_deferred());
-        schedule.set_apply_final_deferred(defers);
+        schedules.initialize(&mut world);
         let mut block = Block {
             prologue: QueryState::new(&mut world),
             outputs: QueryState::new(&mut world),
             world,
-            schedule,
+            schedules,
             envs,
             marked: Vec::new(),
         };
@@ -297,7 +351,7 @@ impl Block {
         );
         let mut game = GameBuilder {
             world: &mut self.world,
-            schedule: &mut self.schedule,
+            schedules: &mut self.schedules,
             envs: &self.envs,
         };
         retune(&mut game).inspect_err(|_| {
@@ -315,7 +369,7 @@ impl Block {
         self.world.entity_mut(self.envs[j])
     }
 
-    /// One run of the schedule: every env is reset or stepped as `play(j)` says; a stepped env
+    /// One run of the schedules: every env is reset or stepped as `play(j)` says; a stepped env
     /// `j` takes the rows of its `fed` agents from `actions[j × per_env ..]`, and its `notes`
     /// (`(j, agent, note)`, in env order): texts its agents say, faults of their controllers.
     pub(crate) fn run(
@@ -361,7 +415,7 @@ impl Block {
                 }
             }
         }
-        self.schedule.run(&mut self.world);
+        self.schedules.run(&mut self.world, !self.marked.is_empty());
         for env in self.marked.drain(..) {
             self.world.entity_mut(env).remove::<ResetDue>();
         }

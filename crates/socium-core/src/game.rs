@@ -287,7 +287,7 @@ impl<R: Rules> Rules for Named<R> {
 /// components and systems. The kernel's components and systems are already in place.
 pub struct GameBuilder<'a> {
     pub(crate) world: &'a mut World,
-    pub(crate) schedule: &'a mut Schedule,
+    pub(crate) schedules: &'a mut crate::block::Schedules,
     pub(crate) envs: &'a [Entity],
 }
 
@@ -298,7 +298,7 @@ impl GameBuilder<'_> {
         phase: Phase,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
     ) -> &mut Self {
-        self.schedule.add_systems(systems.in_set(phase));
+        self.schedules.add(phase, systems);
         self
     }
 

@@ -1,19 +1,24 @@
-//! A game's system that defers work (`Commands`) has it applied by the end of every run of the
+//! A game's system that defers work (`Commands`) has it applied by the end of every run of its
 //! schedule, even as the last system of the run: the kernel leaves the executor's final
-//! application of deferred buffers on wherever a system has any (`Block::new`), and off, to save
-//! its cost, where none has.
+//! application of deferred buffers on in each schedule (reset, step) where a system has any
+//! (`Schedules::initialize`), and off, to save its cost, where none has.
 
 use bevy_ecs::prelude::*;
 use socium_core::{
-    AgentSpec, Clock, Controller, DimensionInfo, GameBuilder, MetricInfo, Named, Phase, Rules, Sim,
-    SimConfig, Social, Space, StrategyInfo,
+    AgentSpec, Clock, Controller, DimensionInfo, GameBuilder, MetricInfo, Named, Phase, Resetting,
+    Rules, Sim, SimConfig, Social, Space, StrategyInfo,
 };
 
 /// The step an env's `mark` system last saw, inserted through `Commands`.
 #[derive(Component, Debug, PartialEq)]
 struct Marked(u32);
 
-/// A game of nothing but a system that marks each env in `Observe`. Its actions have no masks,
+/// The episode an env's `mark_reset` system last saw, inserted through `Commands`.
+#[derive(Component, Debug, PartialEq)]
+struct MarkedReset(u64);
+
+/// A game of nothing but a system that marks each env in `Observe`, and one that marks each env
+/// reset in `Reset`. Its actions have no masks,
 /// so no kernel system runs after `Observe` (`forbid_idle_actions` runs only where there are
 /// masks), and no sync point follows `mark` within the run.
 struct Marking;
@@ -46,13 +51,20 @@ impl Rules for Marking {
     }
 
     fn build(&self, game: &mut GameBuilder) {
-        game.add_systems(Phase::Observe, mark);
+        game.add_systems(Phase::Observe, mark)
+            .add_systems(Phase::Reset, mark_reset);
     }
 }
 
 fn mark(mut commands: Commands, envs: Query<(Entity, &Clock)>) {
     for (env, clock) in &envs {
         commands.entity(env).insert(Marked(clock.step()));
+    }
+}
+
+fn mark_reset(mut commands: Commands, envs: Query<(Entity, &Clock), Resetting>) {
+    for (env, clock) in &envs {
+        commands.entity(env).insert(MarkedReset(clock.episode()));
     }
 }
 
@@ -79,4 +91,11 @@ fn a_command_of_the_last_system_is_applied_within_the_run() {
     );
     sim.step(&[0.5, 0.5]).expect("actions fit");
     assert_eq!(sim.env().get::<Marked>(), Some(&Marked(1)), "after a step");
+    assert_eq!(sim.env().get::<MarkedReset>(), Some(&MarkedReset(0)));
+    sim.reset(None);
+    assert_eq!(
+        sim.env().get::<MarkedReset>(),
+        Some(&MarkedReset(1)),
+        "after a reset continuing the streams"
+    );
 }
