@@ -302,6 +302,32 @@ pub fn by_utterance<'a>(
 #[derive(Default)]
 pub(crate) struct Scratch(Vec<f64>, Vec<f64>);
 
+impl Scratch {
+    /// Dimension `k`'s column of the step's raw sums (`[agents × dims]`), transformed by its
+    /// transform.
+    // Out of line: inlined into `StepRewards::aggregate`, the transforms' code made every call
+    // save and reload its registers, though most scenarios transform nothing.
+    #[inline(never)]
+    fn transform(
+        &mut self,
+        raw: &[f64],
+        dims: &[DimensionSpec],
+        k: usize,
+        acting: &[bool],
+        agents: &Agents,
+        history: &mut History,
+    ) -> &[f64] {
+        let Scratch(column, out) = self;
+        let n = raw.len() / dims.len();
+        column.resize(n, 0.0);
+        out.resize(n, 0.0);
+        let raw = raw.iter().skip(k).step_by(dims.len());
+        column.iter_mut().zip(raw).for_each(|(c, x)| *c = *x);
+        transform::apply(&dims[k].transform, column, acting, agents, history, out);
+        out
+    }
+}
+
 /// Per-agent rewards of the last step and of the episode so far.
 ///
 /// The sums lie in one buffer and the step's outputs in another (each part below is a slice of
@@ -429,10 +455,6 @@ impl StepRewards {
             reward,
         } = self.parts();
         let raw = ledger.raw();
-        let n = reward.len();
-        let Scratch(column, out) = scratch;
-        column.resize(n, 0.0);
-        out.resize(n, 0.0);
         // An identity component is its raw sum: one contiguous pass over every dimension, whose
         // transformed ones are then overwritten column by column.
         components
@@ -443,18 +465,14 @@ impl StepRewards {
             if dim.transform == Transform::Identity {
                 continue;
             }
-            let raw = raw.iter().skip(k).step_by(d);
+            let out = scratch.transform(raw, dims, k, acting, agents, &mut histories[k]);
             let components = components.iter_mut().skip(k).step_by(d);
-            column.iter_mut().zip(raw).for_each(|(c, x)| *c = *x);
-            let history = &mut histories[k];
-            transform::apply(&dim.transform, column, acting, agents, history, out);
-            components.zip(out.iter()).for_each(|(c, x)| *c = *x as f32);
+            components.zip(out).for_each(|(c, x)| *c = *x as f32);
             let totals = episode_components.iter_mut().skip(k).step_by(d);
-            totals
-                .zip(out.iter())
-                .for_each(|(t, x)| *t += *x as f32 as f64);
+            totals.zip(out).for_each(|(t, x)| *t += *x as f32 as f64);
         }
-        let own = column;
+        let own = &mut scratch.0;
+        own.resize(reward.len(), 0.0);
         combine.combine(dims, components, own);
         for (total, x) in episode_raw.iter_mut().zip(raw.iter()) {
             *total += x;
@@ -467,7 +485,7 @@ impl StepRewards {
             return;
         }
         let total: f64 = own.iter().sum();
-        for a in 0..n {
+        for a in 0..reward.len() {
             let id = AgentId(a as u32);
             let r = agents.social(id).reward(id, own, graph, total);
             reward[a] = r as f32;
