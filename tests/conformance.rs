@@ -11,6 +11,7 @@
 //! - every reward entry names an utterance of its step or of an earlier step of the episode (a
 //!   `settles` line), and the scalar reward is the weighted sum of the transformed
 //!   per-dimension sums;
+//! - an agent idle at the coming step has its row of the action masks all 0;
 //! - a seeded run writes byte-identical outputs twice, and other outputs with another seed;
 //! - a VecEnv gives the same buffers on 1 and 2 threads, and as its Sims stepped one by one;
 //! - an env that keeps no records (`SimConfig::records`) plays and rewards exactly as one that
@@ -293,8 +294,26 @@ fn transform(t: &Transform, a: usize, column: &[(f64, bool)], window: &[f64]) ->
     }
 }
 
+/// Checks that every agent idle at the coming step has its row of the action masks all 0, however
+/// it became idle (the turn order, its end, the game's choice).
+fn idle_agents_may_do_nothing(name: &str, sim: &Sim) {
+    let dim = sim.spaces().action.mask_dim();
+    if dim == 0 {
+        return;
+    }
+    let env = sim.env();
+    let rows = env.action_masks().chunks_exact(dim);
+    for (a, (&acting, row)) in env.acting().iter().zip(rows).enumerate() {
+        assert!(
+            acting || row.iter().all(|&m| m == 0),
+            "{name}: agent {a} is idle, and its action mask allows {row:?}"
+        );
+    }
+}
+
 /// Steps `sim` `steps` times (resetting when an episode ends) and checks every step's
-/// attribution and sums; returns the number of reward entries seen.
+/// attribution and sums, and that idle agents may do nothing; returns the number of reward
+/// entries seen.
 fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
     let n = sim.agent_count();
     let dims = sim.env().reward_dimensions().to_vec();
@@ -311,6 +330,7 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
         }
         // Who acts at this step (the rank transform ranks them).
         let acting = sim.env().acting().to_vec();
+        idle_agents_may_do_nothing(name, &sim);
         sim.step(&actions).unwrap();
         let made: BTreeSet<UtteranceId> = sim.env().utterances().iter().map(|u| u.id).collect();
         let mut raw = vec![0.0; n * d];

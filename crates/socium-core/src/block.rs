@@ -21,7 +21,7 @@ use crate::{
     ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
     Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
-    StepRewards, Stepping, Texts, Turn, Utterances, VecOutputs,
+    StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances, VecOutputs,
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
@@ -216,8 +216,9 @@ impl Block {
         schedules
             .step
             .add_systems(finish_step.in_set(Kernel::Finish));
-        // Idle agents' masks need forbidding only where there are masks.
-        if spaces.action.mask_dim() > 0 {
+        // The acts of agents a game makes idle in `Observe` are forbidden after it (those of
+        // agents idle by the turn order are forbidden as the turn starts).
+        if spaces.action.mask_dim() > 0 && game.turn_order() == TurnOrder::Chosen {
             schedules
                 .step
                 .add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
@@ -532,11 +533,16 @@ fn begin_reset(
     }
 }
 
-/// Sets who acts from the turn order and makes every act legal; the game narrows both.
+/// Sets who acts from the turn order, and makes every act of an acting agent legal and every
+/// act of an idle one not; the game narrows both.
 fn start_turn(turn: &mut Turn, done: &Done, masks: &mut ActionMasks) {
     turn.advance(done);
     if !masks.0.data.is_empty() {
         masks.0.data.fill(1);
+        // In a game that chooses who acts, every idle agent's acts are forbidden once it has.
+        if turn.order != TurnOrder::Chosen {
+            forbid_idle(turn, masks);
+        }
     }
 }
 
@@ -572,14 +578,19 @@ fn start_potentials(mut envs: Query<&mut Potentials, Resetting>) {
     }
 }
 
-/// Forbids every act of an agent that is idle this step, whoever made it idle.
+/// Forbids every act of the agents the game made idle in `Observe` (a game whose turn order is
+/// [`TurnOrder::Chosen`]).
 fn forbid_idle_actions(mut envs: Query<(&Turn, &mut ActionMasks)>) {
     for (turn, masks) in &mut envs {
-        let masks = masks.into_inner();
-        for (a, &acting) in turn.acting.iter().enumerate() {
-            if !acting {
-                masks.0.row_mut(AgentId(a as u32)).fill(0);
-            }
+        forbid_idle(turn, masks.into_inner());
+    }
+}
+
+/// Forbids every act of an agent that is idle at the coming step.
+fn forbid_idle(turn: &Turn, masks: &mut ActionMasks) {
+    for (a, &acting) in turn.acting.iter().enumerate() {
+        if !acting {
+            masks.0.row_mut(AgentId(a as u32)).fill(0);
         }
     }
 }

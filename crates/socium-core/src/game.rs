@@ -31,8 +31,8 @@ pub enum Phase {
     Reward,
     /// Metrics and end-of-episode checks (then the kernel sums the rewards).
     Record,
-    /// Draw what the coming step needs (pairings, turns) and write observations and masks, in
-    /// every env.
+    /// Draw what the coming step needs (pairings; who acts, where the game's turn order is
+    /// [`crate::TurnOrder::Chosen`]) and write observations and masks, in every env.
     Observe,
 }
 
@@ -59,7 +59,8 @@ pub trait Rules: Send + Sync {
     fn potentials(&self) -> &'static [PotentialInfo] {
         &[]
     }
-    /// How agents take turns.
+    /// How agents take turns: [`TurnOrder::Chosen`] where the game's `Observe` systems choose who
+    /// acts ([`crate::Turn::set_acting`]); simultaneous by default.
     fn turn_order(&self) -> TurnOrder {
         TurnOrder::Simultaneous
     }

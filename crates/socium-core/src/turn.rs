@@ -6,16 +6,23 @@ use bevy_ecs::component::Component;
 /// How agents take turns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TurnOrder {
-    /// Every agent that is not done acts at every step (a game may still mark some idle).
+    /// Every agent that is not done acts at every step.
     #[default]
     Simultaneous,
+    /// Every agent that is not done may act, and the game's `Observe` systems choose which do
+    /// ([`Turn::set_acting`]: only donors act, say).
+    Chosen,
     /// One agent acts per step, cycling through the agents that are not done in id order.
     RoundRobin,
 }
 
-/// Who acts at the coming step. The kernel sets it at the start of `Observe` from the
-/// [`TurnOrder`] and the done flags; a game's `Observe` systems may narrow it (only donors act,
-/// say).
+/// Who acts at the coming step. The kernel sets it before `Observe` from the [`TurnOrder`] and
+/// the done flags; where the order is [`TurnOrder::Chosen`], the game's `Observe` systems narrow
+/// it.
+///
+/// An idle agent may do nothing: its row of the action masks is all 0. The kernel forbids the
+/// rows of agents idle by the order or done as it sets the turn, and, in a game that chooses,
+/// those of the agents the game made idle once its `Observe` systems have run.
 #[derive(Component, Debug)]
 pub struct Turn {
     pub(crate) order: TurnOrder,
@@ -40,8 +47,16 @@ impl Turn {
     }
 
     /// Marks `a` as acting or idle at the coming step.
+    ///
+    /// # Panics
+    ///
+    /// Where the game's turn order is not [`TurnOrder::Chosen`]: a game that chooses who acts
+    /// says so (`Rules::turn_order`), so that the kernel forbids the acts of those it idles.
     #[inline]
     pub fn set_acting(&mut self, a: AgentId, acting: bool) {
+        if self.order != TurnOrder::Chosen {
+            not_chosen(self.order);
+        }
         self.acting[a.index()] = acting;
     }
 
@@ -54,7 +69,7 @@ impl Turn {
     pub(crate) fn advance(&mut self, done: &Done) {
         let n = self.acting.len();
         match self.order {
-            TurnOrder::Simultaneous => {
+            TurnOrder::Simultaneous | TurnOrder::Chosen => {
                 let flags = self.acting.iter_mut();
                 for ((flag, &t), &u) in flags.zip(&done.terminated).zip(&done.truncated) {
                     *flag = !(t || u);
@@ -72,6 +87,16 @@ impl Turn {
             }
         }
     }
+}
+
+/// [`Turn::set_acting`]'s refusal, out of the loops that call it.
+#[cold]
+#[inline(never)]
+fn not_chosen(order: TurnOrder) -> ! {
+    panic!(
+        "Turn::set_acting in a game whose turn order is {order:?}: a game that chooses who acts \
+         declares `TurnOrder::Chosen` (Rules::turn_order)"
+    )
 }
 
 /// Per-agent end flags of the episode, PettingZoo style: `terminated` when the game ended for the

@@ -41,7 +41,7 @@ use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
     DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
     Phase, PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
-    Space, Stepping, StrategyInfo, Turn, UtteranceId, Utterances, bounded::Count,
+    Space, Stepping, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances, bounded::Count,
 };
 use std::fmt::Write as _;
 
@@ -627,6 +627,10 @@ impl Rules for MafiaConfig {
             },
             Space::Simplex { n: agents as u32 },
         ])
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {

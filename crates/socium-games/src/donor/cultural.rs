@@ -35,7 +35,7 @@ use socium_core::{
     Act, Actions, AgentId, AgentOf, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
     EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
     PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
-    Stepping, StrategyInfo, Turn, UtteranceId, Utterances,
+    Stepping, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -492,6 +492,10 @@ impl Rules for CulturalConfig {
             1 => share,
             n => Space::Tuple(vec![Space::Discrete { n: n as u32 }, share]),
         }
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {

@@ -42,7 +42,7 @@ use socium_core::{
     Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
     GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
     PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
-    Space, Stepping, StrategyChoice, StrategyInfo, Turn, UtteranceId, Utterances,
+    Space, Stepping, StrategyChoice, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -605,6 +605,10 @@ impl Rules for IndirectGame {
 
     fn action_space(&self, _agents: usize) -> Space {
         Space::Discrete { n: 2 }
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {

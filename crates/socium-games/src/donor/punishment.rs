@@ -29,7 +29,7 @@ use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, DimId, DimensionInfo, Done,
     EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
     Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
-    StrategyInfo, Turn, UtteranceId, Utterances,
+    StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, Finite, NonNegative},
     retune_settings,
 };
@@ -351,6 +351,10 @@ impl Rules for PunishmentConfig {
 
     fn action_space(&self, _agents: usize) -> Space {
         Space::Discrete { n: 3 }
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {

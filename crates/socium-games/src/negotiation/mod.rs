@@ -33,7 +33,7 @@ use serde::Deserialize;
 use social::{Profile, Setting};
 use socium_core::{
     AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase,
-    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, bounded::Count,
+    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, TurnOrder, bounded::Count,
 };
 
 pub use obs::layout;
@@ -232,6 +232,10 @@ impl Rules for NegotiationConfig {
             1 => parts.pop().expect("one part"),
             _ => Space::Tuple(parts),
         }
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {

@@ -74,7 +74,7 @@ pub use rules::Stage;
 use serde::Deserialize;
 use socium_core::{
     AgentId, AgentSpec, DimId, DimensionInfo, GameBuilder, MetricId, MetricInfo, Phase,
-    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo,
+    PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, TurnOrder,
     bounded::{Count, Finite},
 };
 
@@ -415,6 +415,10 @@ impl Rules for AmongUsConfig {
             });
         }
         Space::Tuple(parts)
+    }
+
+    fn turn_order(&self) -> TurnOrder {
+        TurnOrder::Chosen
     }
 
     fn reward_dimensions(&self) -> &'static [DimensionInfo] {
