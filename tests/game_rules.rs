@@ -1,6 +1,7 @@
 //! Rules of the donor family that the docs promise, each checked on a run whose outcome is
 //! derived here: the repeated game's noise, continuation and generosity (binomial or geometric
-//! bounds, stated with their standard errors), image scoring's execution error and clamp, the
+//! bounds, stated with their standard errors) and the moves allowed in a match that has ended,
+//! image scoring's execution error and clamp, the
 //! norms' `good_fraction`, the cultural game without a trace.
 
 use socium::scenario::{RunSummary, Scenario, run};
@@ -224,4 +225,52 @@ fn cultural_donors_without_a_trace_give_their_initial_share_every_round() {
         let text = line["text"].as_str().unwrap();
         assert!(text.contains("(50%)"), "{text}");
     }
+}
+
+#[test]
+fn a_match_that_ended_while_its_players_play_on_allows_only_the_ignored_move() {
+    // Four allc players, every pair at once, each match ending after a turn with probability 0.5:
+    // before every step, an acting agent may cooperate in a match exactly where it makes a move
+    // in it at that step (the match is still being played), and may always play the move 0.
+    let text = "[scenario]\nname = \"x\"\nseed = 3\n[game.repeated]\nturns = 20\n\
+                continuation = 0.5\nmatches = \"at_once\"\n[[agents]]\nstrategy = \"allc\"\n\
+                count = 4\n";
+    let mut sim = Scenario::parse(text, Path::new("rules.toml"))
+        .unwrap()
+        .sim()
+        .unwrap();
+    let (n, slots) = (4, 3);
+    let actions = vec![0.0; n * slots];
+    let mut ended_in_play = 0;
+    while !sim.env().is_done() {
+        let (masks, acting) = (
+            sim.env().action_masks().to_vec(),
+            sim.env().acting().to_vec(),
+        );
+        sim.step(&actions).unwrap();
+        let moved: Vec<(u32, u32)> = (sim.env().utterances().iter())
+            .map(|u| match u.audience {
+                socium::core::Audience::Agent(b) => (u.speaker.0, b.0),
+                _ => panic!("a move is heard by its partner"),
+            })
+            .collect();
+        for a in 0..n {
+            // Match `k` of agent `a` is against the `k`-th other agent in id order.
+            let partners = (0..n).filter(|&b| b != a);
+            for (k, b) in partners.enumerate() {
+                let (defect, cooperate) = (
+                    masks[a * 2 * slots + 2 * k],
+                    masks[a * 2 * slots + 2 * k + 1],
+                );
+                let plays = moved.contains(&(a as u32, b as u32));
+                assert_eq!(defect, acting[a] as u8, "agent {a}, match {k}");
+                assert_eq!(cooperate == 1, plays, "agent {a}, match {k}");
+                ended_in_play += (acting[a] && !plays) as usize;
+            }
+        }
+    }
+    assert!(
+        ended_in_play > 0,
+        "no match ended while its players played on"
+    );
 }

@@ -32,7 +32,9 @@ pub enum Phase {
     /// Metrics and end-of-episode checks (then the kernel sums the rewards).
     Record,
     /// Draw what the coming step needs (pairings; who acts, where the game's turn order is
-    /// [`crate::TurnOrder::Chosen`]) and write observations and masks, in every env.
+    /// [`crate::TurnOrder::Chosen`]) and write observations and masks, in every env. A game
+    /// whose observations are its own record of play may keep them up to date in `Reset` and
+    /// `Resolve` instead (the repeated game's match blocks), and observe nothing here.
     Observe,
 }
 

@@ -298,12 +298,11 @@ struct State {
     first_round: usize,
     /// Matches each agent plays at once (see [`RepeatedConfig::slots`]).
     slots: usize,
-    /// Agent `a`'s partner in its match `k`, at `a * slots + k`.
+    /// Agent `a`'s partner in its match `k`, at `a * slots + k`. Its observation block of the
+    /// match, at the same index of the env's observations taken as blocks, is the game's record
+    /// of the match: `reset` clears it and `resolve` brings it up to date with every turn, so
+    /// that nothing is left to observe after a step.
     partner: Vec<Option<AgentId>>,
-    /// Agent `a`'s observation block of its match `k`, at `a * slots + k`, brought up to date as
-    /// the match is played: every agent's observation row in id order, so that observing is one
-    /// copy.
-    seen: Vec<[f32; obs::DIM]>,
     /// Every match once, from its lower-numbered player's side, in that player's id and slot
     /// order: what `resolve` walks, made from `partner` wherever it changes.
     matches: Vec<Match>,
@@ -315,7 +314,7 @@ struct State {
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
-/// player's observation block of the match (`State::seen`) and of its move in the actions (an
+/// player's observation block of the match (`State::partner`) and of its move in the actions (an
 /// action holds one move per slot); the turns played, and whether the match is being played (not
 /// once it has ended).
 #[derive(Clone, Copy, Debug)]
@@ -502,7 +501,6 @@ impl Rules for RepeatedConfig {
             first_round: 0,
             slots,
             partner,
-            seen: vec![UNPLAYED; n * slots],
             matches: Vec::new(),
             playing: vec![0; n],
             scripted: Scripted::new(n),
@@ -514,23 +512,38 @@ impl Rules for RepeatedConfig {
                 first_utterance: UtteranceId(0),
             })
             .add_systems(Phase::Reset, reset)
-            .add_systems(Phase::Observe, observe)
             .add_systems(Phase::Decide, decide)
             .add_systems(Phase::Resolve, resolve)
             .add_systems(Phase::Reward, reward)
             .add_systems(Phase::Record, record);
+        // The observations are up to date after `resolve`; only the masks of matches that end
+        // at random change.
+        if self.matches == Matches::AtOnce && self.continuation.is_some() {
+            game.add_systems(Phase::Observe, forbid_ended_matches);
+        }
     }
 }
 
 /// Pairs the agents (`by_round`: this episode's round of the round robin, the seed picking the
 /// first round and later episodes taking the next ones; `at_once`: every pair), opens every
-/// match, and ends the episode at once for an agent without one (resting this round).
+/// match with its observation blocks unplayed, and ends the episode at once for an agent without
+/// one (resting this round).
 #[allow(clippy::type_complexity)]
 fn reset(
-    mut envs: Query<(&EnvAgents, &Clock, &mut SimRng, &mut State, &mut Done), Resetting>,
+    mut envs: Query<
+        (
+            &EnvAgents,
+            &Clock,
+            &mut SimRng,
+            &mut State,
+            &mut Done,
+            &mut Observations,
+        ),
+        Resetting,
+    >,
     strategies: Query<(&AgentId, &Strategy)>,
 ) {
-    for (agents, clock, rng, state, done) in &mut envs {
+    for (agents, clock, rng, state, done, obs) in &mut envs {
         let (state, done) = (state.into_inner(), done.into_inner());
         state.scripted.copy(agents, &strategies);
         let n = state.playing.len();
@@ -551,34 +564,25 @@ fn reset(
             state.playing[m.a.index()] += 1;
             state.playing[m.b.index()] += 1;
         }
-        state.seen.fill(UNPLAYED);
+        let (blocks, _) = obs.into_inner().0.as_mut_slice().as_chunks_mut();
+        blocks.fill(UNPLAYED);
         for (a, _) in state.playing.iter().enumerate().filter(|(_, p)| **p == 0) {
             done.terminate(AgentId(a as u32));
         }
     }
 }
 
-/// Writes each match's observation block (kept up to date by `resolve`); in a match that has
-/// ended while its players play on (`at_once`, random lengths), only the move 0 is allowed, and
-/// ignored.
-fn observe(mut envs: Query<(&State, &mut Observations, &mut ActionMasks)>) {
-    for (state, obs, masks) in &mut envs {
-        observe_env(state, obs.into_inner(), masks.into_inner());
-    }
-}
-
-fn observe_env(state: &State, obs: &mut Observations, masks: &mut ActionMasks) {
-    if state.config.matches == Matches::AtOnce && state.config.continuation.is_some() {
+/// In a match that has ended while its players play on (`at_once`, random lengths), only the
+/// move 0 is allowed, and ignored.
+fn forbid_ended_matches(mut envs: Query<(&State, &mut ActionMasks)>) {
+    for (state, masks) in &mut envs {
         // A slot's two choices are at 2 × slot (an action is a move per slot).
-        let masks = masks.0.as_mut_slice();
+        let masks = masks.into_inner().0.as_mut_slice();
         for m in &state.matches {
             masks[2 * m.i as usize + 1] = m.open as u8;
             masks[2 * m.j as usize + 1] = m.open as u8;
         }
     }
-    obs.0
-        .as_mut_slice()
-        .copy_from_slice(state.seen.as_flattened());
 }
 
 /// A scripted agent moves in each of its matches from that match's observation block, from the
@@ -628,6 +632,7 @@ fn resolve(
         (
             &Turn,
             &Actions,
+            &mut Observations,
             &mut State,
             &mut SimRng,
             &mut Utterances,
@@ -637,10 +642,16 @@ fn resolve(
         Stepping,
     >,
 ) {
-    for (turn, actions, state, rng, utterances, events, done) in &mut envs {
+    for (turn, actions, obs, state, rng, utterances, events, done) in &mut envs {
+        // Both players of an open match act: each is still playing (this match), so neither is
+        // done, and every agent not done acts (simultaneous turns).
+        debug_assert!(
+            (state.matches.iter().filter(|m| m.open))
+                .all(|m| turn.is_acting(m.a) && turn.is_acting(m.b))
+        );
         resolve_env(
-            turn,
             actions,
+            obs.into_inner(),
             state.into_inner(),
             rng.into_inner(),
             utterances.into_inner(),
@@ -654,8 +665,8 @@ fn resolve(
 // played Moran generation 716 k instructions against 695 k, benches/instructions.py).
 #[inline(never)]
 fn resolve_env(
-    turn: &Turn,
     actions: &Actions,
+    obs: &mut Observations,
     state: &mut State,
     rng: &mut SimRng,
     utterances: &mut Utterances,
@@ -665,20 +676,17 @@ fn resolve_env(
     events.moves.clear();
     let State {
         config,
-        seen,
         matches,
         playing,
         ..
     } = state;
+    let (seen, _) = obs.0.as_mut_slice().as_chunks_mut::<{ obs::DIM }>();
     let (noise, turns) = (config.noise.get(), config.turns.get());
     let length = turns as f32;
     let chosen = actions.0.as_slice();
     for m in matches.iter_mut().filter(|m| m.open) {
         let (a, b) = (m.a, m.b);
         let (i, j) = (m.i as usize, m.j as usize);
-        // Both players act: each is still playing (this match), so neither is done, and every
-        // agent not done acts (simultaneous turns, which the game never narrows).
-        debug_assert!(turn.is_acting(a) && turn.is_acting(b));
         let mut moves = [chosen[i] == 1.0, chosen[j] == 1.0];
         if noise > 0.0 {
             for m in &mut moves {
