@@ -510,24 +510,26 @@ pub fn evolve(
         if phase_played.replace(at).is_some_and(|p| p != at) {
             memo = Memo::new(MEMO_CAPACITY);
         }
-        // An individual plays its type's strategy with its variant's parameters.
-        let agents: Vec<AgentSpec> = population
-            .types
-            .iter()
-            .map(|&v| {
-                let variant = &population.variants[v];
-                let mut spec = types[variant.lineage].clone();
-                if let Controller::Scripted(choice) = &mut spec.controller
-                    && !variant.params.is_empty()
-                {
-                    choice.params.clone_from(&variant.params);
-                }
-                spec
-            })
-            .collect();
+        // An individual plays its type's strategy with its variant's parameters (made only
+        // where a check or a new Sim needs them: a played generation on the last one's Sim
+        // does not).
+        let agents = || -> Vec<AgentSpec> {
+            (population.types.iter())
+                .map(|&v| {
+                    let variant = &population.variants[v];
+                    let mut spec = types[variant.lineage].clone();
+                    if let Controller::Scripted(choice) = &mut spec.controller
+                        && !variant.params.is_empty()
+                    {
+                        choice.params.clone_from(&variant.params);
+                    }
+                    spec
+                })
+                .collect()
+        };
         let memoize = evolution.memoize
             && !base.graph.is_random()
-            && game.seed_independent(&agents, evolution.episodes);
+            && game.seed_independent(&agents(), evolution.episodes);
         let key: PopulationKey = (population.types.iter())
             .map(|&v| {
                 let variant = &population.variants[v];
@@ -544,7 +546,7 @@ pub fn evolve(
                         &mut p.sim
                     }
                     _ => {
-                        let sim = generation_sim(game, base, agents, seed, g)?;
+                        let sim = generation_sim(game, base, agents(), seed, g)?;
                         let key = key.clone();
                         &mut played
                             .insert(Played {
