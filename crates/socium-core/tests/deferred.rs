@@ -3,11 +3,11 @@
 //! application of deferred buffers on in each schedule (reset, step) where a system has any
 //! (`Schedules::initialize`), and off, to save its cost, where none has.
 
+mod common;
+
 use bevy_ecs::prelude::*;
-use socium_core::{
-    AgentSpec, Clock, Controller, DimensionInfo, GameBuilder, MetricInfo, Named, Phase, Resetting,
-    Rules, Sim, SimConfig, Social, Space, StrategyInfo,
-};
+use common::Toy;
+use socium_core::{Clock, GameBuilder, Phase, Resetting, Space, TurnOrder};
 
 /// The step an env's `mark` system last saw, inserted through `Commands`.
 #[derive(Component, Debug, PartialEq)]
@@ -18,42 +18,11 @@ struct Marked(u32);
 struct MarkedReset(u64);
 
 /// A game of nothing but a system that marks each env in `Observe`, and one that marks each env
-/// reset in `Reset`. Its actions have no masks,
-/// so no kernel system runs after `Observe` (`forbid_idle_actions` runs only where there are
-/// masks), and no sync point follows `mark` within the run.
-struct Marking;
-
-static DIMENSIONS: [DimensionInfo; 1] = [DimensionInfo {
-    name: "nothing",
-    summary: "always 0",
-    default_weight: 1.0,
-}];
-
-impl Rules for Marking {
-    fn observation_space(&self, _agents: usize) -> Space {
-        Space::uniform_box(1, 0.0, 1.0)
-    }
-
-    fn action_space(&self, _agents: usize) -> Space {
-        Space::uniform_box(1, 0.0, 1.0)
-    }
-
-    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
-        &DIMENSIONS
-    }
-
-    fn strategies(&self) -> &'static [StrategyInfo] {
-        &[]
-    }
-
-    fn metrics(&self) -> &'static [MetricInfo] {
-        &[]
-    }
-
-    fn build(&self, game: &mut GameBuilder) {
-        game.add_systems(Phase::Observe, mark)
-            .add_systems(Phase::Reset, mark_reset);
-    }
+/// reset in `Reset`. Its actions have no masks, so no kernel system runs after `Observe`, and no
+/// sync point follows `mark` within the run.
+fn marking(game: &mut GameBuilder) {
+    game.add_systems(Phase::Observe, mark)
+        .add_systems(Phase::Reset, mark_reset);
 }
 
 fn mark(mut commands: Commands, envs: Query<(Entity, &Clock)>) {
@@ -75,15 +44,14 @@ fn a_command_of_the_last_system_is_applied_within_the_run() {
         0,
         "no masks, no kernel system after Observe"
     );
-    let game = Named::new("marking", Marking);
-    let agents = (0..2)
-        .map(|_| AgentSpec {
-            controller: Controller::External,
-            label: "external".into(),
-            social: Social::default(),
-        })
-        .collect();
-    let mut sim = Sim::new(&game, SimConfig::new(&game, agents, 1)).expect("the game builds");
+    let mut sim = common::sim(
+        Toy {
+            action: Space::uniform_box(1, 0.0, 1.0),
+            order: TurnOrder::Simultaneous,
+            build: marking,
+        },
+        2,
+    );
     assert_eq!(
         sim.env().get::<Marked>(),
         Some(&Marked(0)),

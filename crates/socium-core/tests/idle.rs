@@ -3,60 +3,36 @@
 //! done as it starts the turn, and, in a game that chooses who acts (`TurnOrder::Chosen`), those
 //! the game idles in `Observe`; a game that does not choose may not idle anyone.
 
-use bevy_ecs::prelude::*;
-use socium_core::{
-    AgentId, AgentSpec, Controller, DimensionInfo, Done, GameBuilder, MetricInfo, Named, Phase,
-    Resetting, Rules, Sim, SimConfig, Social, Space, StrategyInfo, Turn, TurnOrder,
-};
+mod common;
 
-static DIMENSIONS: [DimensionInfo; 1] = [DimensionInfo {
-    name: "nothing",
-    summary: "always 0",
-    default_weight: 1.0,
-}];
+use bevy_ecs::prelude::*;
+use common::Toy;
+use socium_core::{AgentId, Done, GameBuilder, Phase, Resetting, Sim, Space, Turn, TurnOrder};
 
 /// A game of three choices in which agent 0's episode ends at every reset; with `chooses`, the
 /// game also idles agent 1 at every step (its turn order is then `Chosen`), and with `cheats`,
 /// it idles agent 1 without saying that it chooses.
-struct Idling {
-    chooses: bool,
-    cheats: bool,
-}
-
-impl Rules for Idling {
-    fn observation_space(&self, _agents: usize) -> Space {
-        Space::uniform_box(1, 0.0, 1.0)
+fn sim(chooses: bool, cheats: bool) -> Sim {
+    fn ends(game: &mut GameBuilder) {
+        game.add_systems(Phase::Reset, end_agent_0);
     }
-
-    fn action_space(&self, _agents: usize) -> Space {
-        Space::Discrete { n: 3 }
+    fn ends_and_idles(game: &mut GameBuilder) {
+        game.add_systems(Phase::Reset, end_agent_0)
+            .add_systems(Phase::Observe, idle_agent_1);
     }
-
-    fn reward_dimensions(&self) -> &'static [DimensionInfo] {
-        &DIMENSIONS
-    }
-
-    fn strategies(&self) -> &'static [StrategyInfo] {
-        &[]
-    }
-
-    fn metrics(&self) -> &'static [MetricInfo] {
-        &[]
-    }
-
-    fn turn_order(&self) -> TurnOrder {
-        match self.chooses {
+    let toy = Toy {
+        action: Space::Discrete { n: 3 },
+        order: match chooses {
             true => TurnOrder::Chosen,
             false => TurnOrder::Simultaneous,
-        }
-    }
-
-    fn build(&self, game: &mut GameBuilder) {
-        game.add_systems(Phase::Reset, end_agent_0);
-        if self.chooses || self.cheats {
-            game.add_systems(Phase::Observe, idle_agent_1);
-        }
-    }
+        },
+        build: if chooses || cheats {
+            ends_and_idles
+        } else {
+            ends
+        },
+    };
+    common::sim(toy, 3)
 }
 
 fn end_agent_0(mut envs: Query<&mut Done, Resetting>) {
@@ -69,18 +45,6 @@ fn idle_agent_1(mut envs: Query<&mut Turn>) {
     for mut turn in &mut envs {
         turn.set_acting(AgentId(1), false);
     }
-}
-
-fn sim(chooses: bool, cheats: bool) -> Sim {
-    let game = Named::new("idling", Idling { chooses, cheats });
-    let agents = (0..3)
-        .map(|_| AgentSpec {
-            controller: Controller::External,
-            label: "external".into(),
-            social: Social::default(),
-        })
-        .collect();
-    Sim::new(&game, SimConfig::new(&game, agents, 1)).expect("the game builds")
 }
 
 /// The rows of the action masks, an agent's three entries each.
