@@ -1,10 +1,10 @@
-//! Agents: dense ids, who controls them, the registry entries of scripted strategies, and the
-//! relationship that ties each agent entity to its env.
+//! Agents: dense ids, who controls them, the registry entries of scripted strategies and the
+//! strategies a game makes of them, and the relationship that ties each agent entity to its env.
 
 use crate::{PolicyController, Social};
 use bevy_ecs::{component::Component, entity::Entity, resource::Resource};
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::{fmt, ops::Range};
 
 /// Dense agent index, `0..n` in the order the scenario lists agents.
 #[derive(
@@ -50,6 +50,55 @@ impl std::ops::Deref for EnvAgents {
     fn deref(&self) -> &[Entity] {
         &self.0
     }
+}
+
+/// The scripted agents' strategies of type `S`, which a game makes from their choices
+/// ([`crate::GameBuilder::insert_strategies`]): a resource, one for all the envs of a World, which
+/// have the same agents. A game's `Decide` systems read it beside each env's observations, so
+/// no env carries a copy and nothing walks the agents' table to decide.
+#[derive(Resource, Debug)]
+pub struct Strategies<S: Send + Sync + 'static> {
+    /// Each agent's strategy, in id order (`None` for agents not scripted).
+    by_agent: Vec<Option<S>>,
+    /// `by_agent` as runs of agents with one strategy.
+    runs: Vec<(Range<usize>, S)>,
+}
+
+impl<S: Copy + PartialEq + Send + Sync + 'static> Strategies<S> {
+    /// The strategies of agents `0..by_agent.len()`, `None` for those not scripted.
+    pub fn new(by_agent: Vec<Option<S>>) -> Self {
+        let runs = runs(&by_agent)
+            .filter_map(|(agents, s)| s.map(|s| (agents, s)))
+            .collect();
+        Strategies { by_agent, runs }
+    }
+
+    /// Agent `a`'s strategy, if it is scripted.
+    #[inline]
+    pub fn get(&self, a: AgentId) -> Option<&S> {
+        self.by_agent.get(a.index())?.as_ref()
+    }
+
+    /// Every scripted agent and its strategy, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (AgentId, &S)> {
+        (self.runs.iter())
+            .flat_map(|(agents, s)| agents.clone().map(move |a| (AgentId(a as u32), s)))
+    }
+
+    /// The scripted agents as runs of consecutive ids with one strategy, in id order: what a
+    /// game's `decide` walks to decide for many agents with one strategy at once.
+    pub fn runs(&self) -> &[(Range<usize>, S)] {
+        &self.runs
+    }
+}
+
+/// `xs` cut into runs of equal neighbours: each run's index range and value, in order.
+pub fn runs<T: PartialEq>(xs: &[T]) -> impl Iterator<Item = (Range<usize>, &T)> {
+    xs.chunk_by(|x, y| x == y).scan(0, |start, run| {
+        let range = *start..*start + run.len();
+        *start = range.end;
+        Some((range, &run[0]))
+    })
 }
 
 /// Who chooses an agent's actions.
@@ -318,6 +367,26 @@ mod tests {
             kind: ParamKind::Real,
         }],
     };
+
+    #[test]
+    fn runs_cover_every_index_once_in_order() {
+        let runs: Vec<_> = super::runs(&[1, 1, 2, 1, 3, 3, 3]).collect();
+        assert_eq!(runs, [(0..2, &1), (2..3, &2), (3..4, &1), (4..7, &3)]);
+        assert_eq!(super::runs::<u8>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn strategies_list_the_scripted_agents_in_id_order() {
+        let by_agent = [None, Some('a'), Some('a'), None, Some('b'), Some('a'), None];
+        let strategies = Strategies::new(by_agent.to_vec());
+        assert_eq!(strategies.runs(), [(1..3, 'a'), (4..5, 'b'), (5..6, 'a')]);
+        let listed: Vec<_> = strategies.iter().map(|(a, &s)| (a.0, s)).collect();
+        assert_eq!(listed, [(1, 'a'), (2, 'a'), (4, 'b'), (5, 'a')]);
+        for (a, s) in by_agent.iter().enumerate() {
+            assert_eq!(strategies.get(AgentId(a as u32)), s.as_ref());
+        }
+        assert_eq!(strategies.get(AgentId(7)), None);
+    }
 
     #[test]
     fn a_choice_knows_its_entry_by_identity_not_name() {

@@ -7,8 +7,8 @@
 //! and the body for one env is plain sequential code.
 
 use crate::{
-    AgentId, AgentSpec, Agents, Controller, DimensionInfo, EnvAgents, MetricInfo, PotentialInfo,
-    Space, StrategyChoice, StrategyInfo, TurnOrder,
+    AgentId, AgentSpec, Agents, Controller, DimensionInfo, MetricInfo, PotentialInfo, Space,
+    Strategies, StrategyChoice, StrategyInfo, TurnOrder,
 };
 use bevy_ecs::{
     prelude::*,
@@ -132,8 +132,8 @@ pub type Retune = Box<dyn Fn(&mut GameBuilder) -> Result<(), String> + Send + Sy
 
 /// The usual [`Rules::retune`], for a game whose per-env state `S` holds its settings `K` (at
 /// `slot`): once `kept(old, new)` finds that nothing the play so far depends on differs, every
-/// env's settings become `settings` and the scripted agents get their strategy components `C`
-/// again, made by `strategy`.
+/// env's settings become `settings` and the scripted agents get their strategies `C` again,
+/// made by `strategy`.
 pub fn retune_settings<S, K, C>(
     settings: K,
     slot: fn(&mut S) -> &mut K,
@@ -143,7 +143,7 @@ pub fn retune_settings<S, K, C>(
 where
     S: Component<Mutability = bevy_ecs::component::Mutable>,
     K: Clone + Send + Sync + 'static,
-    C: Component + Clone,
+    C: Copy + PartialEq + Send + Sync + 'static,
 {
     Box::new(move |game| {
         game.update_envs(|state: &mut S| {
@@ -346,28 +346,19 @@ impl GameBuilder<'_> {
         Ok(())
     }
 
-    /// Gives every scripted agent's entity, in every env, the game's strategy component made
-    /// from its choice (all at once: one archetype move per batch, not per agent).
-    pub fn insert_strategies<C: Component + Clone>(&mut self, make: impl Fn(&StrategyChoice) -> C) {
-        let made: Vec<(AgentId, C)> = {
-            let agents = self.agents();
-            agents
-                .ids()
-                .filter_map(|a| match agents.controller(a) {
-                    Controller::Scripted(choice) => Some((a, make(choice))),
-                    _ => None,
-                })
-                .collect()
-        };
-        for &env in self.envs {
-            let Some(entities) = self.world.get::<EnvAgents>(env) else {
-                continue;
-            };
-            let batch: Vec<(Entity, C)> = made
-                .iter()
-                .map(|(a, strategy)| (entities.entity(*a), strategy.clone()))
-                .collect();
-            self.world.insert_batch(batch);
-        }
+    /// Makes the scripted agents' strategies of type `S` from their choices: the World's
+    /// [`Strategies`] resource, which every env's `Decide` reads (made anew by a `retune`).
+    pub fn insert_strategies<S: Copy + PartialEq + Send + Sync + 'static>(
+        &mut self,
+        make: impl Fn(&StrategyChoice) -> S,
+    ) {
+        let agents = self.agents();
+        let by_agent = (agents.ids())
+            .map(|a| match agents.controller(a) {
+                Controller::Scripted(choice) => Some(make(choice)),
+                _ => None,
+            })
+            .collect();
+        self.world.insert_resource(Strategies::new(by_agent));
     }
 }

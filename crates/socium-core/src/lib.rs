@@ -39,7 +39,7 @@ mod vec_env;
 
 pub use agent::{
     AgentId, AgentOf, AgentSpec, Agents, Controller, EnvAgents, ParamError, ParamInfo, ParamKind,
-    StrategyChoice, StrategyInfo,
+    Strategies, StrategyChoice, StrategyInfo, runs,
 };
 pub use agreement::Agreement;
 pub use env::{

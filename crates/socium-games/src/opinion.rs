@@ -34,9 +34,9 @@ use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimId, DimensionInfo, Done,
-    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt,
-    Relationship, Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
-    StrategyInfo, UtteranceId, Utterances,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Relationship,
+    Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, Strategies, StrategyInfo,
+    UtteranceId, Utterances,
     bounded::{Count, HalfRate, NonNegative, UnitPositive},
     clusters, tie_distance,
 };
@@ -212,7 +212,7 @@ strategies! {
 }
 
 /// A scripted opinion holder.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Strategy {
     Sincere,
     Zealot(f64),
@@ -366,15 +366,15 @@ impl Rules for OpinionConfig {
 
 /// Deals uniform opinions (a zealot holds its target) and forgets what was heard.
 fn reset(
-    mut envs: Query<(&EnvAgents, &mut SimRng, &mut State), Resetting>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&mut SimRng, &mut State), Resetting>,
 ) {
-    for (agents, rng, state) in &mut envs {
+    for (rng, state) in &mut envs {
         let (rng, state) = (rng.into_inner(), state.into_inner());
         for x in &mut state.opinions {
             *x = rng.chance.random::<f64>();
         }
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+        for (a, strategy) in strategies.iter() {
             if let Strategy::Zealot(target) = strategy {
                 state.opinions[a.index()] = *target;
             }
@@ -385,12 +385,12 @@ fn reset(
 
 /// A scripted agent expresses its opinion (sincere) or its target (zealot).
 fn decide(
-    mut envs: Query<(&EnvAgents, &State, &mut Actions), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&State, &mut Actions), Stepping>,
 ) {
-    for (agents, state, actions) in &mut envs {
+    for (state, actions) in &mut envs {
         let actions = actions.into_inner();
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+        for (a, strategy) in strategies.iter() {
             actions.0.row_mut(a)[0] = match strategy {
                 Strategy::Sincere => state.opinions[a.index()] as f32,
                 Strategy::Zealot(target) => *target as f32,

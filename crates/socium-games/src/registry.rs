@@ -150,7 +150,7 @@ macro_rules! strategies {
         $vis static $table: [socium_core::StrategyInfo; [$(stringify!($make)),+].len()] =
             [$($info),+];
 
-        /// The strategy component of a choice of an entry of the table beside it.
+        /// The strategy of a choice of an entry of the table beside it.
         $vis fn $build(choice: &socium_core::StrategyChoice) -> $ty {
             const MAKE: [fn(&socium_core::StrategyChoice) -> $ty; [$(stringify!($make)),+].len()] =
                 [$($make),+];

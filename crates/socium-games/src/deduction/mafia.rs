@@ -39,9 +39,9 @@ use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
-    DimensionInfo, Done, EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations,
-    Phase, PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
-    Space, Stepping, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances, bounded::Count,
+    DimensionInfo, Done, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase,
+    PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng, Space,
+    Stepping, Strategies, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances, bounded::Count,
 };
 use std::fmt::Write as _;
 
@@ -253,7 +253,7 @@ strategies! {
 /// A scripted player. Both strategies decide from the player's own observation row and action
 /// mask alone: neither reads a role the player does not know. Both state the belief of their row,
 /// the posterior given the roles they know ([`posterior`]).
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Uniform among the legal targets; never speaks or abstains.
     Random,
@@ -877,9 +877,9 @@ fn random_target(mask: &[u8], n: usize, rng: &mut impl Rng) -> usize {
 /// Every scripted player's act, in every stepped env.
 #[allow(clippy::type_complexity)]
 fn decide(
+    strategies: Res<Strategies<Strategy>>,
     mut envs: Query<
         (
-            &EnvAgents,
             &Turn,
             &ActionMasks,
             &Observations,
@@ -888,12 +888,10 @@ fn decide(
         ),
         Stepping,
     >,
-    strategies: Query<(&AgentId, &Strategy)>,
 ) {
-    for (agents, turn, masks, obs, rng, actions) in &mut envs {
-        let scripted = strategies.iter_many(agents.iter()).filter_map(Result::ok);
+    for (turn, masks, obs, rng, actions) in &mut envs {
         decide_env(
-            scripted,
+            strategies.iter(),
             turn,
             masks,
             obs,
@@ -907,7 +905,7 @@ fn decide(
 /// its role, the stage, who is alive and which roles it knows (revealed at death, its mafia
 /// team, what it found as the seer) are all in its row.
 fn decide_env<'a>(
-    strategies: impl Iterator<Item = (&'a AgentId, &'a Strategy)>,
+    strategies: impl Iterator<Item = (AgentId, &'a Strategy)>,
     turn: &Turn,
     masks: &ActionMasks,
     obs: &Observations,
@@ -916,7 +914,7 @@ fn decide_env<'a>(
 ) {
     // The action has 1 + 2n acts.
     let n = (masks.0.dim() - 1) / 2;
-    for (&a, &strategy) in strategies {
+    for (a, &strategy) in strategies {
         if !turn.is_acting(a) {
             continue;
         }

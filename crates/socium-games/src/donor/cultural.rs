@@ -32,10 +32,10 @@ use bevy_ecs::prelude::*;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
-    Act, Actions, AgentId, AgentOf, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
-    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
-    PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
-    Stepping, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
+    Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId, PotentialInfo,
+    Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
+    Strategies, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -244,7 +244,7 @@ static METRICS: [MetricInfo; 2] = [
 pub const FINAL_RESOURCES: MetricId = MetricId(1);
 
 /// A scripted donor, deciding from its observation row.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Strategy {
     /// Gives a fixed share (`allc` = 1, `alld` = 0).
     Fixed(f64),
@@ -790,31 +790,24 @@ static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
     summary: "own resources (restarting at each game's first round)",
 }];
 
-/// Every scripted agent decides, in the order of the World's storage, each env looked up once
-/// per run of its agents (as the norms game's `decide`: a strategy is a pure function of its row).
+/// Every acting scripted agent decides from its observation row (a strategy is a pure function
+/// of it).
 fn decide(
+    strategies: Res<Strategies<Strategy>>,
     mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>,
-    strategies: Query<(&AgentOf, &AgentId, &Strategy)>,
 ) {
-    let mut here = None;
-    for (&AgentOf(env), &a, strategy) in &strategies {
-        if here.as_ref().is_none_or(|(e, _)| *e != env) {
-            here = Some((env, envs.get_mut(env).ok()));
-        }
-        let Some((_, Some((state, turn, obs, actions)))) = &mut here else {
-            continue;
-        };
-        if !turn.is_acting(a) {
-            continue;
-        }
-        let (kind, share) = strategy.decide(obs.0.row(a));
-        match actions.0.row_mut(a) {
-            [s] => *s = share as f32,
-            [k, s] => {
-                *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
-                *s = share as f32;
+    for (state, turn, obs, actions) in &mut envs {
+        let actions = actions.into_inner();
+        for (a, strategy) in strategies.iter().filter(|&(a, _)| turn.is_acting(a)) {
+            let (kind, share) = strategy.decide(obs.0.row(a));
+            match actions.0.row_mut(a) {
+                [s] => *s = share as f32,
+                [k, s] => {
+                    *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
+                    *s = share as f32;
+                }
+                _ => unreachable!("action rows have 1 or 2 entries"),
             }
-            _ => unreachable!("action rows have 1 or 2 entries"),
         }
     }
 }
@@ -823,7 +816,6 @@ fn decide(
 fn resolve(
     mut envs: Query<
         (
-            &EnvAgents,
             &Observations,
             &Turn,
             &Actions,
@@ -833,31 +825,21 @@ fn resolve(
         ),
         Stepping,
     >,
-    strategies: Query<&Strategy>,
+    strategies: Res<Strategies<Strategy>>,
 ) {
-    for (agents, obs, turn, actions, state, utterances, events) in &mut envs {
+    for (obs, turn, actions, state, utterances, events) in &mut envs {
         let (state, utterances, events) = (
             state.into_inner(),
             utterances.into_inner(),
             events.into_inner(),
         );
-        resolve_env(
-            agents,
-            &strategies,
-            obs,
-            turn,
-            actions,
-            state,
-            utterances,
-            events,
-        );
+        resolve_env(&strategies, obs, turn, actions, state, utterances, events);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn resolve_env(
-    agents: &EnvAgents,
-    strategies: &Query<&Strategy>,
+    strategies: &Strategies<Strategy>,
     obs: &Observations,
     turn: &Turn,
     actions: &Actions,
@@ -909,7 +891,7 @@ fn resolve_env(
         };
         let utterance = utterances.say(donor, Audience::Agent(recipient), act, || {
             // Looked up only for the text: a training run never pays for the lookup.
-            let strategy = strategies.get(agents.entity(donor)).ok();
+            let strategy = strategies.get(donor);
             let what = match kind {
                 Move::Give => format!(
                     "gives {amount:.2} of its {held:.2} ({:.0}%) to",

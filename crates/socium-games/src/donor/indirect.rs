@@ -32,17 +32,17 @@
 //! change of it; the potential `reputation` (for potential-based shaping) is its value, so with
 //! γ = 1 the shaping term of a step is the agent's `reputation` entry of that step.
 
-use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, Scripted};
+use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand::distr::Bernoulli;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, EnvAgents,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
-    PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
-    Space, Stepping, StrategyChoice, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, GameBuilder, MetricId,
+    MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase, PotentialId, PotentialInfo,
+    Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, Strategies,
+    StrategyChoice, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -438,7 +438,7 @@ static POTENTIALS: [PotentialInfo; 1] = [PotentialInfo {
 }];
 
 /// A scripted donor's action rule.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Strategy {
     /// Always (true) or never (false) helps.
     Always(bool),
@@ -503,9 +503,6 @@ struct State {
     pending: Vec<(u32, i8)>,
     observers: Vec<usize>,
     draw: ObserverDraw,
-    /// The scripted agents' strategies, copied at every reset (the game has no `retune`, so the
-    /// components change only where a World is built, and a reset follows).
-    scripted: Scripted<Strategy>,
 }
 
 impl State {
@@ -673,7 +670,6 @@ impl Rules for IndirectGame {
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
-            scripted: Scripted::new(n),
         })
         .env_component(Events::default)
         .add_systems(Phase::Reset, reset)
@@ -688,13 +684,9 @@ impl Rules for IndirectGame {
     }
 }
 
-fn reset(
-    mut envs: Query<(&EnvAgents, &mut State), Resetting>,
-    strategies: Query<(&AgentId, &Strategy)>,
-) {
-    for (agents, state) in &mut envs {
+fn reset(mut envs: Query<&mut State, Resetting>) {
+    for state in &mut envs {
         let state = state.into_inner();
-        state.scripted.copy(agents, &strategies);
         let v = state.initial_view();
         state.views.fill(v);
         state.view_sum = v as i64 * state.views.len() as i64;
@@ -775,12 +767,14 @@ fn pair_and_observe_env<const PUBLIC: bool>(
     }
 }
 
-/// Every scripted agent decides, from the env's copy of the strategies (see `State::scripted`),
-/// a run of agents with one strategy at a time.
-fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut Actions), Stepping>) {
-    for (state, turn, obs, actions) in &mut envs {
+/// Every scripted agent decides, a run of agents with one strategy at a time.
+fn decide(
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&Turn, &Observations, &mut Actions), Stepping>,
+) {
+    for (turn, obs, actions) in &mut envs {
         let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
-        for (agents, strategy) in &state.scripted.runs {
+        for (agents, strategy) in strategies.runs() {
             strategy.decide_run(agents.clone(), turn.acting(), obs, moves);
         }
     }
@@ -799,15 +793,16 @@ fn resolve(
         ),
         Stepping,
     >,
+    strategies: Res<Strategies<Strategy>>,
 ) {
     for (turn, actions, state, rng, utterances, events) in &mut envs {
         let (state, rng) = (state.into_inner(), rng.into_inner());
         let (utterances, events) = (utterances.into_inner(), events.into_inner());
         // The assessment settled once a round, not once a donation.
         if state.rules.public {
-            resolve_env::<true>(turn, actions, state, rng, utterances, events);
+            resolve_env::<true>(turn, actions, &strategies, state, rng, utterances, events);
         } else {
-            resolve_env::<false>(turn, actions, state, rng, utterances, events);
+            resolve_env::<false>(turn, actions, &strategies, state, rng, utterances, events);
         }
     }
 }
@@ -816,6 +811,7 @@ fn resolve(
 fn resolve_env<const PUBLIC: bool>(
     turn: &Turn,
     actions: &Actions,
+    strategies: &Strategies<Strategy>,
     state: &mut State,
     rng: &mut SimRng,
     utterances: &mut Utterances,
@@ -856,8 +852,8 @@ fn resolve_env<const PUBLIC: bool>(
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
-                    let norm = match state.scripted.by_agent[o] {
-                        Some(Strategy::OwnNorm(own)) => own,
+                    let norm = match strategies.get(AgentId(o as u32)) {
+                        Some(&Strategy::OwnNorm(own)) => own,
                         _ => norm,
                     };
                     let good =
@@ -946,23 +942,6 @@ fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), St
 mod tests {
     use super::*;
     use rand::SeedableRng;
-
-    /// `State::scripted` is copied from the agents' strategies at every reset only: a `retune`
-    /// that kept the play while changing strategies would leave it stale, so adding one must
-    /// refresh it there too.
-    #[test]
-    fn the_strategies_copy_holds_because_the_game_has_no_retune() {
-        assert!(
-            IndirectGame::from(NormsConfig::default())
-                .retune()
-                .is_none()
-        );
-        assert!(
-            IndirectGame::from(ImageScoringConfig::default())
-                .retune()
-                .is_none()
-        );
-    }
 
     #[test]
     fn a_run_decides_as_each_agent_alone() {

@@ -12,11 +12,7 @@ pub mod indirect;
 pub mod punishment;
 pub mod repeated;
 
-use bevy_ecs::prelude::*;
-use socium_core::{
-    AgentId, DimId, DimensionInfo, EnvAgents, MetricId, MetricInfo, ParamInfo, ParamKind,
-};
-use std::ops::Range;
+use socium_core::{DimId, DimensionInfo, MetricId, MetricInfo, ParamInfo, ParamKind};
 
 /// Reward dimension: material payoff (resources or points gained and lost).
 pub const PAYOFF: DimId = DimId(0);
@@ -62,59 +58,5 @@ pub(crate) const fn unit_param(
         min: 0.0,
         max: 1.0,
         kind: ParamKind::Real,
-    }
-}
-
-/// The runs of equal neighbours in `xs`: each run's range of indices and its value.
-pub(crate) fn runs<T: PartialEq>(xs: &[T]) -> impl Iterator<Item = (Range<usize>, &T)> {
-    xs.chunk_by(|x, y| x == y).scan(0, |start, run| {
-        let range = *start..*start + run.len();
-        *start = range.end;
-        Some((range, &run[0]))
-    })
-}
-
-/// An env's copy of its scripted agents' strategies, made at every reset from the agents'
-/// strategy components, so that deciding needs no query over the agents' table. A game that
-/// changes strategies in a `retune` must copy them again there.
-#[derive(Clone, Debug)]
-pub(crate) struct Scripted<S> {
-    /// Each agent's strategy, in id order (`None` for agents not scripted).
-    pub(crate) by_agent: Vec<Option<S>>,
-    /// `by_agent` as runs of agents with one strategy: what a game's `decide` walks.
-    pub(crate) runs: Vec<(Range<usize>, S)>,
-}
-
-impl<S: Component + Copy + PartialEq> Scripted<S> {
-    /// No strategy yet, for `n` agents.
-    pub(crate) fn new(n: usize) -> Self {
-        Scripted {
-            by_agent: vec![None; n],
-            runs: Vec::new(),
-        }
-    }
-
-    /// Copies the strategies of an env's `agents` from `strategies`.
-    pub(crate) fn copy(&mut self, agents: &EnvAgents, strategies: &Query<(&AgentId, &S)>) {
-        self.by_agent.fill(None);
-        for (a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
-            self.by_agent[a.index()] = Some(*strategy);
-        }
-        self.runs.clear();
-        for (agents, strategy) in runs(&self.by_agent) {
-            if let Some(strategy) = *strategy {
-                self.runs.push((agents, strategy));
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn runs_cover_every_index_once_in_order() {
-        let runs: Vec<_> = super::runs(&[1, 1, 2, 1, 3, 3, 3]).collect();
-        assert_eq!(runs, [(0..2, &1), (2..3, &2), (3..4, &1), (4..7, &3)]);
-        assert_eq!(super::runs::<u8>(&[]).count(), 0);
     }
 }

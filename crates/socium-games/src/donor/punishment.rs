@@ -27,8 +27,8 @@ use rand::{Rng, seq::SliceRandom};
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, DimId, DimensionInfo, Done,
-    EnvAgents, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting,
-    Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, StrategyChoice,
+    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting, Retune,
+    RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, Strategies, StrategyChoice,
     StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
     bounded::{Count, Finite, NonNegative},
     retune_settings,
@@ -236,7 +236,7 @@ strategies! {
 }
 
 /// A scripted player, with its probability of choosing partners by reputation.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Strategy {
     kind: Kind,
     by_reputation: f64,
@@ -507,12 +507,12 @@ fn reset(mut envs: Query<&mut State, Resetting>) {
 }
 
 fn decide(
-    mut envs: Query<(&EnvAgents, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&Turn, &Observations, &mut SimRng, &mut Actions), Stepping>,
 ) {
-    for (agents, turn, obs, rng, actions) in &mut envs {
+    for (turn, obs, rng, actions) in &mut envs {
         let (rng, actions) = (rng.into_inner(), actions.into_inner());
-        for (&a, strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+        for (a, strategy) in strategies.iter() {
             if turn.is_acting(a) {
                 actions.0.row_mut(a)[0] = strategy.act(obs.0.row(a), &mut rng.decide) as f32;
             }

@@ -26,14 +26,14 @@
 //!   in n − 1 times fewer, busier steps. In an ended match (with `continuation`, matches end at
 //!   different steps) the mask allows only 0, and the move is ignored.
 
-use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, Scripted, unit_param};
+use super::{COOPERATION, COOPERATION_METRIC, PAYOFF, PAYOFF_DIMENSION, unit_param};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
-    Done, EnvAgents, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting,
-    RewardLedger, Rules, SimRng, Space, Stepping, StrategyInfo, Turn, UtteranceId, Utterances,
+    Done, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger, Rules,
+    SimRng, Space, Stepping, Strategies, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
 use std::ops::Range;
@@ -207,7 +207,7 @@ static DIMENSIONS: [DimensionInfo; 1] = [PAYOFF_DIMENSION];
 static METRICS: [MetricInfo; 1] = [COOPERATION_METRIC];
 
 /// A scripted player of the repeated game, deciding from its observation row.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Strategy {
     /// Always cooperates.
     AllC,
@@ -308,9 +308,6 @@ struct State {
     matches: Vec<Match>,
     /// How many of its matches each agent is still playing: its episode ends when none is left.
     playing: Vec<u32>,
-    /// The scripted agents' strategies, copied at every reset (the game has no `retune`, so the
-    /// components change only where a World is built, and a reset follows).
-    scripted: Scripted<Strategy>,
 }
 
 /// A match between `a` and `b > a`: `a`'s slot `i` and `b`'s slot `j`, each the index of the
@@ -503,7 +500,6 @@ impl Rules for RepeatedConfig {
             partner,
             matches: Vec::new(),
             playing: vec![0; n],
-            scripted: Scripted::new(n),
         };
         state.list_matches();
         game.env_component(|| state.clone())
@@ -532,7 +528,6 @@ impl Rules for RepeatedConfig {
 fn reset(
     mut envs: Query<
         (
-            &EnvAgents,
             &Clock,
             &mut SimRng,
             &mut State,
@@ -541,11 +536,9 @@ fn reset(
         ),
         Resetting,
     >,
-    strategies: Query<(&AgentId, &Strategy)>,
 ) {
-    for (agents, clock, rng, state, done, obs) in &mut envs {
+    for (clock, rng, state, done, obs) in &mut envs {
         let (state, done) = (state.into_inner(), done.into_inner());
-        state.scripted.copy(agents, &strategies);
         let n = state.playing.len();
         if state.config.matches == Matches::ByRound {
             if clock.episode() == 0 {
@@ -585,16 +578,18 @@ fn forbid_ended_matches(mut envs: Query<(&State, &mut ActionMasks)>) {
     }
 }
 
-/// A scripted agent moves in each of its matches from that match's observation block, from the
-/// env's copy of the strategies (see `State::scripted`): a run of agents with one strategy at a
-/// time, and within it a stretch of acting neighbours at a time, whose blocks follow one another
-/// in the observations as their moves do in the actions.
-fn decide(mut envs: Query<(&State, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>) {
+/// A scripted agent moves in each of its matches from that match's observation block: a run of
+/// agents with one strategy at a time, and within it a stretch of acting neighbours at a time,
+/// whose blocks follow one another in the observations as their moves do in the actions.
+fn decide(
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&State, &Turn, &Observations, &mut SimRng, &mut Actions), Stepping>,
+) {
     for (state, turn, obs, rng, actions) in &mut envs {
         let (obs, moves) = (obs.0.as_slice(), actions.into_inner().0.as_mut_slice());
         let rng = &mut rng.into_inner().decide;
         decide_runs(
-            &state.scripted.runs,
+            strategies.runs(),
             state.slots,
             turn.acting(),
             obs,
@@ -614,7 +609,7 @@ fn decide_runs(
     moves: &mut [f32],
 ) {
     for (agents, strategy) in runs {
-        for (stretch, &act) in super::runs(&acting[agents.clone()]) {
+        for (stretch, &act) in socium_core::runs(&acting[agents.clone()]) {
             if act {
                 let rows = agents.start + stretch.start..agents.start + stretch.end;
                 let blocks = rows.start * slots..rows.end * slots;
@@ -801,14 +796,6 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
-
-    /// `State::scripted` is copied from the agents' strategies at every reset only: a `retune`
-    /// that kept the play while changing strategies would leave it stale, so adding one must
-    /// refresh it there too.
-    #[test]
-    fn the_strategies_copy_holds_because_the_game_has_no_retune() {
-        assert!(RepeatedConfig::default().retune().is_none());
-    }
 
     #[test]
     fn a_row_is_played_as_each_block_alone() {

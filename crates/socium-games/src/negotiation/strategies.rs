@@ -22,7 +22,7 @@ use super::{
     play::{Offer, State, Table},
 };
 use bevy_ecs::prelude::*;
-use socium_core::{AgentId, EnvAgents, ParamInfo, ParamKind, Stepping, StrategyInfo, Turn};
+use socium_core::{ParamInfo, ParamKind, Stepping, Strategies, StrategyInfo, Turn};
 
 strategies! {
     /// The registered strategies.
@@ -84,7 +84,7 @@ const BETA_CONCEDER: ParamInfo = ParamInfo {
 };
 
 /// A scripted negotiator.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Strategy {
     /// Best split for itself.
     Greedy,
@@ -105,12 +105,12 @@ pub enum Strategy {
 
 /// Every scripted speaker's move, in every stepped env.
 pub(super) fn decide(
-    mut envs: Query<(&mut State, &EnvAgents, &Turn), Stepping>,
-    strategies: Query<(&AgentId, &Strategy)>,
+    strategies: Res<Strategies<Strategy>>,
+    mut envs: Query<(&mut State, &Turn), Stepping>,
 ) {
-    for (state, agents, turn) in &mut envs {
+    for (state, turn) in &mut envs {
         let state = state.into_inner();
-        for (&a, &strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+        for (a, &strategy) in strategies.iter() {
             if !turn.is_acting(a) {
                 continue;
             }

@@ -18,7 +18,7 @@ use crate::deduction::pick;
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use socium_core::{
-    ActionMasks, Actions, AgentId, EnvAgents, Observations, SimRng, Stepping, StrategyInfo, Turn,
+    ActionMasks, Actions, Observations, SimRng, Stepping, Strategies, StrategyInfo, Turn,
 };
 
 strategies! {
@@ -49,7 +49,7 @@ strategies! {
 /// belief at full precision (the row shows it rounded to `f32`) and the order of their own tasks
 /// (the row shows only their rooms). Neither cheats: neither reads another player's role, room or
 /// tasks.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Acts on its Bayesian belief (the game's posterior for it): in discussion reports a kill it
     /// saw, else accuses its most likely imposter when its belief in it is at least 1/2, else
@@ -149,9 +149,9 @@ impl<'a> View<'a> {
 /// Every scripted player's act and belief, in every stepped env.
 #[allow(clippy::type_complexity)]
 pub(super) fn decide(
+    strategies: Res<Strategies<Strategy>>,
     mut envs: Query<
         (
-            &EnvAgents,
             &State,
             &Turn,
             &ActionMasks,
@@ -161,12 +161,11 @@ pub(super) fn decide(
         ),
         Stepping,
     >,
-    strategies: Query<(&AgentId, &Strategy)>,
 ) {
-    for (agents, state, turn, masks, obs, rng, actions) in &mut envs {
+    for (state, turn, masks, obs, rng, actions) in &mut envs {
         let rng = &mut rng.into_inner().decide;
         let actions = actions.into_inner();
-        for (&a, &strategy) in strategies.iter_many(agents.iter()).filter_map(Result::ok) {
+        for (a, &strategy) in strategies.iter() {
             if !turn.is_acting(a) {
                 continue;
             }
