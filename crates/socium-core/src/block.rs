@@ -199,15 +199,12 @@ impl Block {
         // Each env is spawned empty with its agents, given the game's components, and only then
         // the kernel's, in one batch: every insert moves an entity to another table, and the
         // tables it leaves keep their capacity, so the kernel's large rows (six random streams
-        // among them) must move once, into their final table.
-        let envs: Vec<Entity> = seeds
-            .iter()
-            .map(|_| {
-                let env = world.spawn_empty().id();
-                world.spawn_batch((0..n as u32).map(move |i| (AgentId(i), AgentOf(env))));
-                env
-            })
-            .collect();
+        // among them) must move once, into their final table. The envs are spawned before any
+        // agent, so that their entities' locations, which every step looks up, lie together.
+        let envs: Vec<Entity> = seeds.iter().map(|_| world.spawn_empty().id()).collect();
+        for &env in &envs {
+            world.spawn_batch((0..n as u32).map(move |i| (AgentId(i), AgentOf(env))));
+        }
         let mut schedules = Schedules::new();
         schedules.reset.add_systems((
             begin_reset.in_set(Kernel::BeginReset),
