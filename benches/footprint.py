@@ -2,11 +2,12 @@
 VecEnv step, measured without timing, so that it gives the same figure on a shared machine.
 
     python3 benches/footprint.py [--scenario scenarios/donor_cultural_evolution.toml]
-                                 [--envs 4096] [--l2 1048576] [--top 25]
+                                 [--envs 4096] [--l2 1048576] [--top 25] [--records]
 
 It runs `socium bench vecenv` (one thread) under valgrind's cachegrind twice, timing 50 and 150
 steps, with a first level of 64 KiB and a last level the size of one core's L2 (`--l2`, bytes,
-16-way), and takes the difference, so that set-up and warm-up cancel out. What misses that level is
+16-way), and takes the difference, so that set-up and warm-up cancel out. `--records` keeps every
+step's utterances and reward entries, as the Python VecEnv does by default. What misses that level is
 what a step brings from L3 or DRAM: once the envs' footprint outgrows the L3 (32 MiB on the EPYC
 machine of docs/BENCHMARKS.md), every such line is a DRAM transfer, and the figure times the env
 count is the traffic of a step. The binary is benches/cachegrind.py's (a release build with line
@@ -25,7 +26,7 @@ STEPS = (50, 150)
 def misses(binary: Path, args, steps: int, out: Path):
     """Last-level data misses (read and written) of one run, by (file, line)."""
     bench = ["bench", "vecenv", args.scenario, "--envs", args.envs, "--steps", steps,
-             "--repeats", 1, "--threads", 1]
+             "--repeats", 1, "--threads", 1] + (["--records"] if args.records else [])
     cachegrind.run(binary, bench, out, cache=(65536, args.l2))
     return cachegrind.counts(out, ["DLmr", "DLmw"], by="line")
 
@@ -47,6 +48,8 @@ def main():
     parser.add_argument("--envs", type=int, default=4096)
     parser.add_argument("--l2", type=int, default=1 << 20, help="last level's size in bytes")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--records", action="store_true",
+                        help="keep utterances and reward entries (the Python VecEnv's default)")
     args = parser.parse_args()
     cachegrind.require_valgrind("footprint")
     binary = cachegrind.build()
@@ -54,7 +57,8 @@ def main():
         short, long = (misses(binary, args, s, Path(tmp) / f"{s}.out") for s in STEPS)
     per_step = cachegrind.difference(short, long, args.envs * (STEPS[1] - STEPS[0]))
     total = sum(per_step.values())
-    print(f"{args.scenario.name}, {args.envs} envs, one thread, last level {args.l2} bytes:")
+    records = ", records kept" if args.records else ""
+    print(f"{args.scenario.name}, {args.envs} envs, one thread{records}, last level {args.l2} bytes:")
     print(f"{total:.1f} lines missed an env-step ({total * 64 / 1024:.2f} KiB; "
           f"{total * 64 * args.envs / 2**20:.1f} MiB a step)")
     cache = {}

@@ -24,7 +24,7 @@ pub enum Bench {
     /// counts and thread counts timed side by side in rounds: each round times every setting
     /// once, so that a slow spell of a shared machine falls on all of them alike. The envs keep
     /// no transcript, and per-act records only where `socium run` would (a judge, an
-    /// attribution, or the kernel's own `[ties]` and `[values]`).
+    /// attribution, or the kernel's own `[ties]` and `[values]`) or `--records` asks.
     Vecenv {
         /// The scenario (every agent scripted or random).
         scenario: PathBuf,
@@ -47,6 +47,10 @@ pub enum Bench {
         /// Print one JSON object per setting, a line each, instead of a table.
         #[arg(long)]
         json: bool,
+        /// Keep every step's utterances and reward entries, as the Python `VecEnv` does unless
+        /// made with `records=False`.
+        #[arg(long)]
+        records: bool,
     },
     /// Env-steps per second with every agent on one ONNX policy, and the time Socium's policy
     /// controller takes against the same forward passes (recorded batches) run by ort alone:
@@ -139,6 +143,8 @@ struct VecEnvReport {
     agents: usize,
     threads: usize,
     steps: usize,
+    /// Whether the envs kept every step's utterances and reward entries.
+    records: bool,
     decisions_per_repeat: u64,
     seconds: Vec<f64>,
     median_seconds: f64,
@@ -474,8 +480,10 @@ pub fn run(bench: Bench) -> Result<()> {
             threads,
             repeats,
             json,
+            records,
         } => {
-            let s = load(&scenario, &set)?;
+            let mut s = load(&scenario, &set)?;
+            s.config.records |= records;
             let threads = match threads.is_empty() {
                 true => vec![rayon::current_num_threads()],
                 false => threads,
@@ -512,6 +520,7 @@ pub fn run(bench: Bench) -> Result<()> {
                     agents,
                     threads,
                     steps: setting.steps,
+                    records: s.config.records,
                     decisions_per_repeat: setting.decisions,
                     median_seconds: m,
                     decisions_per_second: median(&setting.rates),
@@ -527,12 +536,17 @@ pub fn run(bench: Bench) -> Result<()> {
                 }
             } else {
                 println!(
-                    "{} ({}): {agents} agents an env, {} rounds (medians)\n\
+                    "{} ({}): {agents} agents an env, {} rounds (medians){}\n\
                      | threads | envs | steps | median s | decisions/s | per core | agent-steps/s | vs {} envs |\n\
                      | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                     s.name,
                     s.game.name(),
                     repeats.max(1),
+                    if s.config.records {
+                        ", records kept"
+                    } else {
+                        ""
+                    },
                     envs[0],
                 );
                 for r in reports {

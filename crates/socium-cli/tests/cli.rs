@@ -496,11 +496,12 @@ fn bench_setup_times_reading_building_and_playing_apart() {
 
 /// `socium bench vecenv` times every pair of listed env and thread counts in rounds: a JSON line
 /// each, a smaller count taking proportionally more steps, each count against the first with as
-/// many threads (only counts and the first ratio are checked: speed is for benchmarks).
+/// many threads, keeping records only with `--records` (only counts, settings and the first ratio
+/// are checked: speed is for benchmarks).
 #[test]
 fn bench_vecenv_times_every_listed_setting() {
-    let bench = |envs: &str| {
-        socium(&[
+    let run = |envs: &str, more: &[&str]| {
+        let args = [
             "bench",
             "vecenv",
             "scenarios/leading_eight.toml",
@@ -515,14 +516,16 @@ fn bench_vecenv_times_every_listed_setting() {
             "--repeats",
             "2",
             "--json",
-        ])
+        ];
+        socium(&[&args[..], more].concat())
     };
-    let o = bench("2,4");
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let reports: Vec<serde_json::Value> = text(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let json_lines = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        (text(&o.stdout).lines())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let reports = json_lines(&run("2,4", &[]));
     let setting =
         |r: &serde_json::Value| ["threads", "envs", "steps"].map(|k| r[k].as_u64().unwrap());
     assert_eq!(
@@ -537,10 +540,15 @@ fn bench_vecenv_times_every_listed_setting() {
             Some(20 * envs * r["steps"].as_u64().unwrap())
         );
         assert_eq!(r["seconds"].as_array().unwrap().len(), 2, "{r}");
+        // Nothing reads the norms game's records in a benchmark.
+        assert_eq!(r["records"], false, "{r}");
     }
     assert_eq!(reports[0]["vs_first_envs"], 1.0);
     assert_eq!(reports[2]["vs_first_envs"], 1.0);
-    let o = bench("2,0");
+    for r in json_lines(&run("2", &["--records"])) {
+        assert_eq!(r["records"], true, "{r}");
+    }
+    let o = run("2,0", &[]);
     assert!(!o.status.success());
     assert!(
         text(&o.stderr).contains("at least 1, not 0"),
