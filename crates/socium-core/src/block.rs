@@ -25,7 +25,7 @@ use crate::{
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
-    transcript::{Transcript, step_lines},
+    transcript::{Transcript, write_transcript},
     vec_env::ExternalRowsMut,
 };
 use bevy_ecs::{
@@ -213,6 +213,17 @@ impl Block {
         schedules
             .step
             .add_systems(finish_step.in_set(Kernel::Finish));
+        if transcript {
+            // The step's lines as `finish_step` leaves it, before the kernel's other finishing
+            // systems.
+            schedules.step.add_systems(
+                write_transcript
+                    .in_set(Kernel::Finish)
+                    .after(finish_step)
+                    .before(crate::values::drift_values)
+                    .before(crate::ties::move_ties),
+            );
+        }
         // The acts of agents a game makes idle in `Observe` are forbidden after it (those of
         // agents idle by the turn order are forbidden as the turn starts).
         if spaces.action.mask_dim() > 0 && game.turn_order() == TurnOrder::Chosen {
@@ -301,10 +312,7 @@ impl Block {
                     Faults::new(n),
                     Potentials::new(n, game.potentials().len(), shapes),
                     extras.clone(),
-                    Transcript {
-                        enabled: transcript,
-                        buf: Vec::new(),
-                    },
+                    Transcript::default(),
                 ),
             );
             (env, kernel)
@@ -611,7 +619,7 @@ fn random_controllers(
 }
 
 /// Sums the step's rewards, drops the step's texts, advances the clock, truncates at the step
-/// limit, starts the next turn, and writes the transcript.
+/// limit and starts the next turn.
 #[allow(clippy::type_complexity)]
 fn finish_step(
     dims: Res<RewardDimensions>,
@@ -623,20 +631,15 @@ fn finish_step(
             &mut Done,
             &mut Turn,
             &mut ActionMasks,
-            &Utterances,
             &RewardLedger,
             &mut StepRewards,
-            &mut Transcript,
             &mut Texts,
-            &Faults,
             &SocialGraph,
         ),
         Stepping,
     >,
 ) {
-    for (clock, done, turn, masks, utterances, ledger, rewards, transcript, texts, faults, graph) in
-        &mut envs
-    {
+    for (clock, done, turn, masks, ledger, rewards, texts, graph) in &mut envs {
         let (clock, done) = (clock.into_inner(), done.into_inner());
         texts.into_inner().clear();
         rewards
@@ -650,10 +653,5 @@ fn finish_step(
             }
         }
         start_turn(turn.into_inner(), done, masks.into_inner());
-        if transcript.enabled {
-            let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
-            let (episode, step, faults) = (clock.episode, utterances.step, faults.current());
-            (transcript.into_inner()).write(step_lines(episode, step, faults, grouped, &dims.0));
-        }
     }
 }

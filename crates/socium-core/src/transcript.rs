@@ -3,9 +3,11 @@
 //! of a line: the kernel writes it, `socium replay` and the Python package read it.
 
 use crate::{
-    AgentId, Audience, RewardEntry, Utterance, UtteranceEntries, UtteranceId, reward::DimensionSpec,
+    AgentId, Audience, Clock, Faults, RewardEntry, RewardLedger, Stepping, Utterance,
+    UtteranceEntries, UtteranceId, Utterances,
+    reward::{DimensionSpec, RewardDimensions},
 };
-use bevy_ecs::component::Component;
+use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::{borrow::Cow, io::Write as _};
 
@@ -188,12 +190,24 @@ impl<'a> TranscriptLine<'a> {
     }
 }
 
-/// An env's JSON-lines transcript, written by the kernel at the end of every step when one is
-/// kept, taken by `Sim::take_transcript`.
+/// An env's JSON-lines transcript, written at the end of every step by [`write_transcript`],
+/// which only a World that keeps one runs, and taken by `Sim::take_transcript`.
 #[derive(Component, Debug, Default)]
 pub(crate) struct Transcript {
-    pub(crate) enabled: bool,
     pub(crate) buf: Vec<u8>,
+}
+
+/// Writes each stepped env's lines of the step: its controllers' faults, then its utterances
+/// with the reward entries of each.
+pub(crate) fn write_transcript(
+    dims: Res<RewardDimensions>,
+    mut envs: Query<(&Clock, &Utterances, &RewardLedger, &Faults, &mut Transcript), Stepping>,
+) {
+    for (clock, utterances, ledger, faults, transcript) in &mut envs {
+        let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
+        let (episode, step, faults) = (clock.episode, utterances.step, faults.current());
+        (transcript.into_inner()).write(step_lines(episode, step, faults, grouped, &dims.0));
+    }
 }
 
 /// One step's transcript lines, in the order `transcript.jsonl` holds them: the controllers'
@@ -261,10 +275,7 @@ mod tests {
             dimension: DimId(0),
             value: -2.5,
         };
-        let mut transcript = Transcript {
-            enabled: true,
-            buf: Vec::new(),
-        };
+        let mut transcript = Transcript::default();
         let made = UtteranceEntries::Made {
             utterance: &utterance,
             rewards: vec![&entry],
