@@ -164,6 +164,10 @@ pub(crate) struct Block {
     outputs: QueryState<Outputs>,
     /// Envs marked for reset by the current run.
     marked: Vec<Entity>,
+    /// Whether some env has texts for the coming run: they are dropped after it.
+    texts_set: bool,
+    /// Whether the last run recorded some env's faults: the next one starts by dropping them.
+    faults_noted: bool,
 }
 
 impl Block {
@@ -325,6 +329,8 @@ impl Block {
             schedules,
             envs,
             marked: Vec::new(),
+            texts_set: false,
+            faults_noted: false,
         };
         block.run(
             |j| Play::Reset {
@@ -386,6 +392,7 @@ impl Block {
         mut notes: &[(usize, AgentId, Note)],
     ) {
         let per_env = actions.len() / self.envs.len().max(1);
+        let drop_faults = std::mem::take(&mut self.faults_noted);
         for (j, &env) in self.envs.iter().enumerate() {
             let mine = notes.partition_point(|(e, _, _)| *e <= j);
             let (env_notes, rest) = notes.split_at(mine);
@@ -397,19 +404,27 @@ impl Block {
                 }
                 Play::Step => {
                     // The step's prologue, done here rather than by a system: clear the last
-                    // step's utterances, reward entries and faults, copy in the fed agents'
-                    // actions and the controllers' notes.
+                    // step's utterances, reward entries and faults (only where some env had
+                    // any), copy in the fed agents' actions and the controllers' notes.
                     let (clock, mut ledger, mut utterances, mut buf, mut texts, mut faults) = self
                         .prologue
                         .get_mut(&mut self.world, env)
                         .expect("every env has the kernel's components");
                     ledger.clear();
                     utterances.start_step(clock.step);
-                    faults.current.clear();
+                    if drop_faults {
+                        faults.current.clear();
+                    }
                     for (_, a, note) in env_notes {
                         match note {
-                            Note::Text(text) => texts.set(*a, text),
-                            Note::Fault(fault) => faults.record(*a, fault.clone()),
+                            Note::Text(text) => {
+                                texts.set(*a, text);
+                                self.texts_set = true;
+                            }
+                            Note::Fault(fault) => {
+                                faults.record(*a, fault.clone());
+                                self.faults_noted = true;
+                            }
                         }
                     }
                     let row = &actions[j * per_env..(j + 1) * per_env];
@@ -424,6 +439,27 @@ impl Block {
         self.schedules.run(&mut self.world, !self.marked.is_empty());
         for env in self.marked.drain(..) {
             self.world.entity_mut(env).remove::<ResetDue>();
+        }
+        // A step's texts are read as it resolves and dropped after it.
+        if std::mem::take(&mut self.texts_set) {
+            self.clear_texts();
+        }
+    }
+
+    /// Sets the text external agent `agent` of env `j` sends with its next action.
+    pub(crate) fn set_text(&mut self, j: usize, agent: AgentId, text: &str) {
+        let mut env = self.world.entity_mut(self.envs[j]);
+        env.get_mut::<Texts>()
+            .expect("every env has texts")
+            .set(agent, text);
+        self.texts_set = true;
+    }
+
+    /// Drops every env's texts.
+    pub(crate) fn clear_texts(&mut self) {
+        let mut texts = self.world.query::<&mut Texts>();
+        for t in texts.iter_mut(&mut self.world) {
+            t.into_inner().clear();
         }
     }
 
@@ -618,8 +654,8 @@ fn random_controllers(
     }
 }
 
-/// Sums the step's rewards, drops the step's texts, advances the clock, truncates at the step
-/// limit and starts the next turn.
+/// Sums the step's rewards, advances the clock, truncates at the step limit and starts the next
+/// turn.
 #[allow(clippy::type_complexity)]
 fn finish_step(
     dims: Res<RewardDimensions>,
@@ -633,15 +669,13 @@ fn finish_step(
             &mut ActionMasks,
             &RewardLedger,
             &mut StepRewards,
-            &mut Texts,
             &SocialGraph,
         ),
         Stepping,
     >,
 ) {
-    for (clock, done, turn, masks, ledger, rewards, texts, graph) in &mut envs {
+    for (clock, done, turn, masks, ledger, rewards, graph) in &mut envs {
         let (clock, done) = (clock.into_inner(), done.into_inner());
-        texts.into_inner().clear();
         rewards
             .into_inner()
             .aggregate(ledger, &dims, turn.acting(), &agents, graph, &mut scratch);

@@ -2,7 +2,7 @@
 
 use crate::{
     AgentId, AgentSpec, Combine, Controller, DimensionSpec, Game, GraphSpec, PotentialId,
-    ShapingSpec, Spaces, Texts,
+    ShapingSpec, Spaces,
     block::{Block, Play},
     env::EnvView,
     policy::{Group, PolicyRunner, groups},
@@ -415,9 +415,7 @@ impl Sim {
     pub fn set_text(&mut self, agent: AgentId, text: &str) -> Result<(), StepError> {
         self.setup.check_text(agent, text)?;
         self.fresh = None;
-        let mut env = self.block.env_mut(0);
-        let mut texts = env.get_mut::<Texts>().expect("every env has texts");
-        texts.set(agent, text);
+        self.block.set_text(0, agent, text);
         Ok(())
     }
 
@@ -432,8 +430,7 @@ impl Sim {
 
     /// Drops every text set for the next step.
     pub fn clear_texts(&mut self) {
-        let mut env = self.block.env_mut(0);
-        env.get_mut::<Texts>().expect("every env has texts").clear();
+        self.block.clear_texts();
     }
 
     /// Plays one step with the external agents' actions (policy agents' models run first);

@@ -8,7 +8,7 @@
 //! (Gymnasium's NEXT_STEP autoreset).
 
 use crate::{
-    AgentId, Game, SimConfig, SimError, StepError, Texts,
+    AgentId, Game, SimConfig, SimError, StepError,
     block::{Block, Play},
     derive_seed,
     env::EnvView,
@@ -322,24 +322,13 @@ impl VecEnv {
         self.setup
             .check_text(agent, text)
             .map_err(|error| VecStepError::Env { env, error })?;
-        let mut e = self.blocks[env / self.block_envs].env_mut(env % self.block_envs);
-        e.get_mut::<Texts>()
-            .expect("every env has texts")
-            .set(agent, text);
+        self.blocks[env / self.block_envs].set_text(env % self.block_envs, agent, text);
         Ok(())
     }
 
     /// Drops every text set for the next step, in every env.
     pub fn clear_texts(&mut self) {
-        for block in &mut self.blocks {
-            for j in 0..block.len() {
-                block
-                    .env_mut(j)
-                    .get_mut::<Texts>()
-                    .expect("every env has texts")
-                    .clear();
-            }
-        }
+        self.blocks.iter_mut().for_each(Block::clear_texts);
     }
 
     /// Output buffers of the right sizes, zeroed.
