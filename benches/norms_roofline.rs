@@ -32,7 +32,7 @@ mod norms_reference;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use norms_reference::{NormsReference, NormsRules};
-use socium::core::{VecBuffers, VecEnv};
+use socium::core::VecEnv;
 use socium::scenario::Scenario;
 use std::path::Path;
 use std::time::Instant;
@@ -111,21 +111,19 @@ fn time_reference(reference: &mut NormsReference, steps: usize) -> (f64, u64) {
     (seconds, decisions)
 }
 
-/// A VecEnv of the scenario with its buffers and all-zero actions.
+/// A VecEnv of the scenario and all-zero actions.
 struct Socium {
     env: VecEnv,
-    buf: VecBuffers,
     actions: Vec<f32>,
 }
 
 impl Socium {
     fn new(s: &Scenario, seeds: &[u64]) -> Socium {
         let mut env = VecEnv::new(&*s.game, &s.config, seeds).expect("the VecEnv builds");
-        let mut buf = env.buffers();
         let agents = s.config.agents.len();
         let actions = vec![0.0; seeds.len() * agents * s.game.action_space(agents).flat_dim()];
-        env.reset(Some(seeds), buf.outputs()).expect("buffers fit");
-        Socium { env, buf, actions }
+        env.reset(Some(seeds)).expect("one seed an env");
+        Socium { env, actions }
     }
 
     /// Times `steps` steps: (seconds, decisions, counted as acting agents before each step).
@@ -133,10 +131,8 @@ impl Socium {
         let mut decisions = 0;
         let start = Instant::now();
         for _ in 0..steps {
-            decisions += self.buf.acting.iter().filter(|&&a| a).count() as u64;
-            self.env
-                .step(&self.actions, self.buf.outputs())
-                .expect("actions fit");
+            decisions += self.env.outputs().acting.iter().filter(|&&a| a).count() as u64;
+            self.env.step(&self.actions).expect("actions fit");
         }
         (start.elapsed().as_secs_f64(), decisions)
     }
@@ -211,8 +207,10 @@ fn main() {
             // A last check that both sides played the same game (the test checks every step).
             assert_eq!(reference.num_envs(), socium.env.num_envs());
             assert!(
-                reference.rewards() == &socium.buf.rewards[..]
-                    && reference.acting().eq(socium.buf.acting.iter().copied()),
+                reference.rewards() == &socium.env.outputs().rewards[..]
+                    && reference
+                        .acting()
+                        .eq(socium.env.outputs().acting.iter().copied()),
                 "both sides end with the same rewards and acting agents"
             );
             Row {

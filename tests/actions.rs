@@ -286,8 +286,7 @@ fn a_vec_env_checks_every_env_against_its_latest_masks() {
     .unwrap();
     let (envs, agents) = (8, 4);
     let mut env = VecEnv::new(&*s.game, &s.config, &VecEnv::seeds(3, envs)).unwrap();
-    let mut buf = env.buffers();
-    env.reset(None, buf.outputs()).unwrap();
+    env.reset(None).unwrap();
     // The learner (agent 0) punishes with half its resources while it gives, and sends an out
     // of range row while it waits; `bad` gives out of range in env `bad` too.
     let rows = |buf: &VecBuffers, bad: Option<usize>| -> Vec<f32> {
@@ -304,23 +303,25 @@ fn a_vec_env_checks_every_env_against_its_latest_masks() {
     };
     let mut ended = 0;
     for _ in 0..60 {
-        env.step(&rows(&buf, None), buf.outputs()).unwrap();
-        ended += (0..envs).filter(|&e| buf.terminated[e * agents]).count();
+        env.step(&rows(env.outputs(), None)).unwrap();
+        ended += (0..envs)
+            .filter(|&e| env.outputs().terminated[e * agents])
+            .count();
     }
     assert!(
         ended >= 3 * envs,
         "{ended} episodes ended: too few to cross autoresets"
     );
     let e = (5..envs)
-        .find(|&e| buf.acting[e * agents])
+        .find(|&e| env.outputs().acting[e * agents])
         .expect("the learner gives in one of envs 5-7");
-    let before = buf.clone();
+    let before = env.outputs().clone();
     let clocks: Vec<u32> = (0..envs).map(|i| env.env(i).clock().step()).collect();
-    let err = env.step(&rows(&buf, Some(e)), buf.outputs()).unwrap_err();
+    let err = env.step(&rows(env.outputs(), Some(e))).unwrap_err();
     assert!(
         matches!(err, VecStepError::Env { env, error: StepError::BadAction { agent: AgentId(0), problem: ActionProblem::OutOfRange { .. } } } if env == e),
         "{err:?}"
     );
-    assert_eq!(buf, before);
+    assert_eq!(*env.outputs(), before);
     assert!((0..envs).all(|i| env.env(i).clock().step() == clocks[i]));
 }

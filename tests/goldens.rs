@@ -57,8 +57,7 @@ fn vec_env_buffers(scenario: &Scenario, seed: u64, threads: usize) -> Vec<u8> {
     pool.install(|| {
         let seeds = VecEnv::seeds(seed, ENVS);
         let mut env = VecEnv::new(&*scenario.game, &scenario.config, &seeds).unwrap();
-        let mut buf = env.buffers();
-        env.reset(None, buf.outputs()).unwrap();
+        env.reset(None).unwrap();
         let space = env.spaces().action.clone();
         let external = env.external_agents().to_vec();
         let agents = env.agent_count();
@@ -66,8 +65,9 @@ fn vec_env_buffers(scenario: &Scenario, seed: u64, threads: usize) -> Vec<u8> {
         let mut actions = vec![0.0f32; ENVS * agents * per_agent];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut bytes = Vec::new();
-        append(&mut bytes, &buf);
+        append(&mut bytes, env.outputs());
         for _ in 0..STEPS {
+            let buf = env.outputs();
             for e in 0..ENVS {
                 for a in &external {
                     let row = e * agents + a.index();
@@ -79,8 +79,8 @@ fn vec_env_buffers(scenario: &Scenario, seed: u64, threads: usize) -> Vec<u8> {
                     space.sample(&mut rng, mask, out);
                 }
             }
-            env.step(&actions, buf.outputs()).unwrap();
-            append(&mut bytes, &buf);
+            env.step(&actions).unwrap();
+            append(&mut bytes, env.outputs());
         }
         bytes
     })

@@ -3,7 +3,7 @@
 //! the documented outcome; requests overlap; a cached run replays with no server.
 
 use serde_json::{Value, json};
-use socium::core::{AgentId, StepError, TranscriptLine, VecBuffers, VecEnv};
+use socium::core::{AgentId, StepError, TranscriptLine, VecEnv};
 use socium::scenario::{RunError, Scenario, run};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -403,12 +403,11 @@ fn requests_of_one_step_overlap_across_envs() {
     let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
     let seeds = VecEnv::seeds(5, 16);
     let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
-    let mut buffers: VecBuffers = env.buffers();
-    env.reset(Some(&seeds), buffers.outputs()).unwrap();
-    let acting = buffers.acting.iter().filter(|&&a| a).count();
+    env.reset(Some(&seeds)).unwrap();
+    let acting = env.outputs().acting.iter().filter(|&&a| a).count();
     assert_eq!(acting, 64, "4 donors in each of 16 envs");
     let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
-    env.step(&actions, buffers.outputs()).unwrap();
+    env.step(&actions).unwrap();
     assert_eq!(server.requests.lock().unwrap().len(), 64);
     let most = server.max_in_flight.load(Ordering::SeqCst);
     assert!(

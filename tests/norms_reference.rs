@@ -44,18 +44,18 @@ fn agree(text: &str, envs: usize, steps: usize) -> usize {
     let episode = rules.rounds.min(rules.max_steps.unwrap_or(u32::MAX)) as usize;
     let seeds = VecEnv::seeds(s.config.seed, envs);
     let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
-    let mut buf = env.buffers();
     let agents = s.config.agents.len();
     let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
     let mut reference = NormsReference::new(rules, &seeds);
     assert_eq!(reference.num_envs(), envs);
-    env.reset(Some(&seeds), buf.outputs()).unwrap();
+    env.reset(Some(&seeds)).unwrap();
     reference.reset(&seeds);
-    assert!(reference.acting().eq(buf.acting.iter().copied()));
+    assert!(reference.acting().eq(env.outputs().acting.iter().copied()));
     let (mut resets, mut helped) = (0, 0);
     for step in 1..=steps {
-        let before = buf.acting.iter().filter(|&&a| a).count() as u64;
-        env.step(&actions, buf.outputs()).unwrap();
+        let before = env.outputs().acting.iter().filter(|&&a| a).count() as u64;
+        env.step(&actions).unwrap();
+        let buf = env.outputs();
         let decisions = reference.step();
         assert_eq!(decisions, before, "step {step}: decisions");
         for (i, (r, v)) in reference.rewards().iter().zip(&buf.rewards).enumerate() {

@@ -112,23 +112,22 @@ fn one_forward_pass_per_model_per_step_across_256_envs() {
     let spaces = s.sim().unwrap().spaces().clone();
     let (config, first, second) = on_two_models(&s);
     let mut env = VecEnv::new(&*s.game, &config, &VecEnv::seeds(1, 256)).unwrap();
-    let mut buf = env.buffers();
-    env.reset(None, buf.outputs()).unwrap();
-    let actions = vec![0.0; buf.acting.len() * spaces.action.flat_dim()];
+    env.reset(None).unwrap();
+    let actions = vec![0.0; env.outputs().acting.len() * spaces.action.flat_dim()];
     // An episode is 12 rounds × 2 games = 24 steps, each with donors acting in every env.
     let mut stepping = std::time::Duration::ZERO;
-    let mut timed_step = |env: &mut VecEnv, buf: &mut socium::core::VecBuffers| {
+    let mut timed_step = |env: &mut VecEnv| {
         let start = std::time::Instant::now();
-        env.step(&actions, buf.outputs()).unwrap();
+        env.step(&actions).unwrap();
         stepping += start.elapsed();
     };
     for step in 1..=24 {
-        timed_step(&mut env, &mut buf);
+        timed_step(&mut env);
         assert_eq!((first.calls(), second.calls()), (step, step));
     }
-    assert!(buf.terminated.iter().all(|&t| t));
+    assert!(env.outputs().terminated.iter().all(|&t| t));
     // The next step resets every env (NEXT_STEP autoreset): nobody acts, no pass runs.
-    timed_step(&mut env, &mut buf);
+    timed_step(&mut env);
     assert_eq!((first.calls(), second.calls()), (24, 24));
     // The controller's time holds both models' forward passes, and is part of the steps' time
     // as measured from outside (a timer counting a pass twice, or running across steps, would
@@ -142,23 +141,15 @@ fn one_forward_pass_per_model_per_step_across_256_envs() {
     );
 }
 
-/// The outputs and the actions taken at each of `steps` steps of a VecEnv of `config`.
-fn trajectory(
-    s: &Scenario,
-    config: &SimConfig,
-    seeds: &[u64],
-    steps: usize,
-) -> Vec<(VecBuffers, Vec<f32>)> {
+/// The outputs (the actions taken among them) at each of `steps` steps of a VecEnv of `config`.
+fn trajectory(s: &Scenario, config: &SimConfig, seeds: &[u64], steps: usize) -> Vec<VecBuffers> {
     let mut env = VecEnv::new(&*s.game, config, seeds).unwrap();
-    let mut buf = env.buffers();
-    env.reset(None, buf.outputs()).unwrap();
-    let mut actions =
-        vec![0.0; buf.acting.len() * s.game.action_space(s.config.agents.len()).flat_dim()];
+    env.reset(None).unwrap();
+    let actions = vec![0.0; env.outputs().actions.len()];
     let mut out = Vec::new();
     for _ in 0..steps {
-        env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
-        env.actions(&mut actions).unwrap();
-        out.push((buf.clone(), actions.clone()));
+        env.step(&actions).unwrap();
+        out.push(env.outputs().clone());
     }
     out
 }
@@ -198,9 +189,9 @@ fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
         };
         let mut sim = Sim::new(&*s.game, config).unwrap();
         sim.reset(None); // as the VecEnv was
-        for (t, (out, actions)) in one.iter().enumerate().take(24) {
+        for (t, out) in one.iter().enumerate().take(24) {
             sim.step(&vec![0.0; agents * action_dim]).unwrap();
-            let batched = &actions[e * agents * action_dim..(e + 1) * agents * action_dim];
+            let batched = &out.actions[e * agents * action_dim..(e + 1) * agents * action_dim];
             assert_eq!(sim.env().actions(), batched, "env {e}, step {t}");
             assert_eq!(
                 sim.env().rewards(),
@@ -211,7 +202,7 @@ fn onnx_controllers_are_deterministic_whatever_the_threads_or_the_batching() {
     // Sampling at temperature 1 does sample: some acting sampler took a non-argmax move.
     let moves: Vec<f32> = one
         .iter()
-        .flat_map(|(_, actions)| actions.chunks(action_dim).map(|a| a[0]))
+        .flat_map(|out| out.actions.chunks(action_dim).map(|a| a[0]))
         .collect();
     assert!(moves.contains(&0.0) && moves.iter().any(|&m| m != 0.0));
 }
@@ -316,7 +307,6 @@ fn envs_whose_policy_agents_act_in_varying_numbers_act_as_their_sims_alone() {
     );
     let seeds = VecEnv::seeds(2, 6);
     let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
-    let mut buf = env.buffers();
     let mut sims: Vec<Sim> = seeds
         .iter()
         .map(|&seed| {
@@ -328,25 +318,25 @@ fn envs_whose_policy_agents_act_in_varying_numbers_act_as_their_sims_alone() {
         })
         .collect();
     let per_env = s.config.agents.len() * sims[0].spaces().action.flat_dim();
-    let (zeros, mut actions) = (vec![0.0; per_env], vec![0.0; seeds.len() * per_env]);
+    let (zeros, actions) = (vec![0.0; per_env], vec![0.0; seeds.len() * per_env]);
     let mut batch_sizes = std::collections::BTreeSet::new();
     for t in 0..400 {
         let acting = (0..seeds.len())
-            .map(|e| (0..3).filter(|a| buf.acting[e * 5 + a]).count())
+            .map(|e| (0..3).filter(|a| env.outputs().acting[e * 5 + a]).count())
             .sum::<usize>();
         batch_sizes.insert(acting);
-        env.step(&vec![0.0; actions.len()], buf.outputs()).unwrap();
-        env.actions(&mut actions).unwrap();
+        env.step(&actions).unwrap();
+        let out = env.outputs();
         for (e, sim) in sims.iter_mut().enumerate() {
             match sim.env().is_done() {
                 true => sim.reset(None),
                 false => sim.step(&zeros).unwrap(),
             }
-            let batched = &actions[e * per_env..(e + 1) * per_env];
+            let batched = &out.actions[e * per_env..(e + 1) * per_env];
             assert_eq!(sim.env().actions(), batched, "env {e}, step {t}");
             assert_eq!(
                 sim.env().rewards(),
-                &buf.rewards[e * 5..(e + 1) * 5],
+                &out.rewards[e * 5..(e + 1) * 5],
                 "env {e}, step {t}"
             );
         }
@@ -483,11 +473,10 @@ fn non_finite_output_fails_the_step(model: &str, says: &str) {
     assert_eq!(sim.env().observations(), obs);
 
     let mut env = VecEnv::new(&*s.game, &s.config, &[1, 2]).unwrap();
-    let mut buf = env.buffers();
-    env.reset(None, buf.outputs()).unwrap();
-    let before = buf.clone();
-    let err = env.step(&[0.0; 4], buf.outputs()).unwrap_err();
+    env.reset(None).unwrap();
+    let before = env.outputs().clone();
+    let err = env.step(&[0.0; 4]).unwrap_err();
     assert!(matches!(err, VecStepError::Env { env: 0, .. }), "{err:?}");
-    assert_eq!(buf, before);
+    assert_eq!(*env.outputs(), before);
     assert!((0..env.num_envs()).all(|e| env.env(e).clock().step() == 0));
 }

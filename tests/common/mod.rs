@@ -49,6 +49,7 @@ pub fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool
         );
         out.terminated.extend(sim.env().terminated());
         out.truncated.extend(sim.env().truncated());
+        out.actions.extend(sim.env().actions());
         finished[i] = sim.env().is_done();
     }
     out
@@ -74,12 +75,11 @@ pub fn vec_env_equals_sequential_stepping(
         pool.install(|| {
             let seeds = VecEnv::seeds(77, envs);
             let mut env = VecEnv::new(&*s.game, config, &seeds).unwrap();
-            let mut buf = env.buffers();
-            env.reset(Some(&seeds), buf.outputs()).unwrap();
-            let mut trace = vec![buf.clone()];
+            env.reset(Some(&seeds)).unwrap();
+            let mut trace = vec![env.outputs().clone()];
             for _ in 0..steps {
-                env.step(&actions, buf.outputs()).unwrap();
-                trace.push(buf.clone());
+                env.step(&actions).unwrap();
+                trace.push(env.outputs().clone());
             }
             trace
         })

@@ -8,7 +8,7 @@ use ort::{
 };
 use serde::Serialize;
 use socium_core::{
-    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecBuffers, VecEnv,
+    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
 };
 use socium_policy::OnnxPolicy;
 use socium_scenario::{Override, Scenario};
@@ -160,7 +160,6 @@ struct VecEnvReport {
 struct VecEnvSetting {
     pool: Arc<rayon::ThreadPool>,
     env: VecEnv,
-    buffers: VecBuffers,
     actions: Vec<f32>,
     envs: usize,
     steps: usize,
@@ -178,20 +177,18 @@ impl VecEnvSetting {
         let seeds = VecEnv::seeds(s.config.seed, envs);
         let agents = s.config.agents.len();
         let actions = vec![0.0; envs * agents * s.game.action_space(agents).flat_dim()];
-        let (env, buffers) = pool.install(|| -> Result<_> {
+        let env = pool.install(|| -> Result<_> {
             let mut env =
                 VecEnv::new(&*s.game, &s.config, &seeds).context("building the VecEnv")?;
-            let mut buffers = env.buffers();
-            env.reset(Some(&seeds), buffers.outputs())?;
+            env.reset(Some(&seeds))?;
             for _ in 0..steps.min(50) {
-                env.step(&actions, buffers.outputs())?;
+                env.step(&actions)?;
             }
-            Ok((env, buffers))
+            Ok(env)
         })?;
         Ok(VecEnvSetting {
             pool,
             env,
-            buffers,
             actions,
             envs,
             steps,
@@ -208,7 +205,6 @@ impl VecEnvSetting {
         let VecEnvSetting {
             pool,
             env,
-            buffers,
             actions,
             steps,
             ..
@@ -217,8 +213,8 @@ impl VecEnvSetting {
             let mut decisions = 0u64;
             let start = Instant::now();
             for _ in 0..*steps {
-                decisions += buffers.acting.iter().filter(|&&a| a).count() as u64;
-                env.step(actions, buffers.outputs())?;
+                decisions += env.outputs().acting.iter().filter(|&&a| a).count() as u64;
+                env.step(actions)?;
             }
             Ok((decisions, start.elapsed().as_secs_f64()))
         })?;
@@ -349,17 +345,14 @@ fn record(
     steps: usize,
     actions: &[f32],
 ) -> Result<Vec<RecordedStep>> {
-    let mut buf = env.buffers();
-    env.reset(Some(seeds), buf.outputs())?;
+    env.reset(Some(seeds))?;
     let mut recorded = Vec::new();
     for _ in 0..steps {
-        env.step(actions, buf.outputs())?;
-        let mut step = RecordedStep {
+        env.step(actions)?;
+        recorded.push(RecordedStep {
             batch: recorder.batches.lock().expect("not poisoned").pop(),
-            actions: vec![0.0; actions.len()],
-        };
-        env.actions(&mut step.actions)?;
-        recorded.push(step);
+            actions: env.outputs().actions.clone(),
+        });
     }
     Ok(recorded)
 }
@@ -372,11 +365,10 @@ fn timed_steps(
     steps: usize,
     actions: &[f32],
 ) -> Result<(f64, f64)> {
-    let mut buf = env.buffers();
-    env.reset(Some(seeds), buf.outputs())?;
+    env.reset(Some(seeds))?;
     let (start, policies) = (Instant::now(), env.policy_time());
     for _ in 0..steps {
-        env.step(actions, buf.outputs())?;
+        env.step(actions)?;
     }
     let policies = (env.policy_time() - policies).as_secs_f64();
     Ok((start.elapsed().as_secs_f64(), policies))
@@ -413,8 +405,7 @@ fn ort_between_steps(
     seeds: &[u64],
     recorded: &[RecordedStep],
 ) -> Result<f64> {
-    let mut buf = env.buffers();
-    env.reset(Some(seeds), buf.outputs())?;
+    env.reset(Some(seeds))?;
     let (mut head, mut seconds) = (Vec::new(), 0.0);
     for step in recorded {
         if let Some(batch) = &step.batch {
@@ -422,7 +413,7 @@ fn ort_between_steps(
             ort_pass(session, batch, &mut head)?;
             seconds += start.elapsed().as_secs_f64();
         }
-        env.step(&step.actions, buf.outputs())?;
+        env.step(&step.actions)?;
     }
     Ok(seconds)
 }

@@ -21,12 +21,12 @@ use crate::{
     ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
     Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
-    StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances, VecOutputs,
+    StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances,
+    buffers::EnvWindows,
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
     transcript::{Transcript, write_transcript},
-    vec_env::ExternalRowsMut,
 };
 use bevy_ecs::{
     prelude::*,
@@ -145,12 +145,11 @@ type Prologue = (
     &'static mut Faults,
 );
 
-/// What is copied out of each env after a run.
-type Outputs = (
+/// What the policies' staging reads of each env after a run.
+type Staged = (
     &'static Observations,
     &'static ActionMasks,
     &'static Turn,
-    &'static StepRewards,
     &'static Done,
 );
 
@@ -161,7 +160,7 @@ pub(crate) struct Block {
     /// The envs, in env order.
     envs: Vec<Entity>,
     prologue: QueryState<Prologue>,
-    outputs: QueryState<Outputs>,
+    staged: QueryState<Staged>,
     /// Envs marked for reset by the current run.
     marked: Vec<Entity>,
     /// Whether some env has texts for the coming run: they are dropped after it.
@@ -171,9 +170,16 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    /// A block of one env per seed, each reset with its seed. The config must have passed
-    /// `Setup::new`'s checks (the game's, the graph's, the reward dimensions').
-    pub(crate) fn new(game: &dyn Game, config: SimConfig, seeds: &[u64], spaces: &Spaces) -> Block {
+    /// A block of one env per seed, each reset with its seed, whose rows are `windows` (one an
+    /// env). The config must have passed `Setup::new`'s checks (the game's, the graph's, the
+    /// reward dimensions').
+    pub(crate) fn new(
+        game: &dyn Game,
+        config: SimConfig,
+        seeds: &[u64],
+        spaces: &Spaces,
+        windows: Vec<EnvWindows>,
+    ) -> Block {
         let SimConfig {
             agents,
             graph,
@@ -290,18 +296,19 @@ impl Block {
             envs: &envs,
         });
         let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
-        world.insert_batch(envs.iter().zip(seeds).map(|(&env, &seed)| {
+        let rows = envs.iter().zip(seeds).zip(windows);
+        world.insert_batch(rows.map(|((&env, &seed), w)| {
             let kernel = (
                 (
                     Clock::default(),
-                    Turn::new(game.turn_order(), n),
-                    Done::new(n, max_steps),
+                    Turn::new(game.turn_order(), w.acting),
+                    Done::new(w.terminated, w.truncated, max_steps),
                     SimRng::new(seed),
                     // Drawn by the first (seeded) reset.
                     GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
-                    Observations(Rows::new(n, obs_dim)),
-                    ActionMasks(Rows::new(n, spaces.action.mask_dim())),
-                    Actions(Rows::new(n, action_dim)),
+                    Observations(Rows::new(w.obs, obs_dim)),
+                    ActionMasks(Rows::new(w.masks, spaces.action.mask_dim())),
+                    Actions(Rows::new(w.actions, action_dim)),
                 ),
                 (
                     Utterances {
@@ -311,7 +318,7 @@ impl Block {
                     },
                     Texts::new(n),
                     RewardLedger::new(n, dims, records),
-                    StepRewards::new(n, dims),
+                    StepRewards::new(dims, w.reward_components, w.rewards),
                     Metrics::new(game.metrics().len()),
                     Faults::new(n),
                     Potentials::new(n, game.potentials().len(), shapes),
@@ -324,7 +331,7 @@ impl Block {
         schedules.initialize(&mut world);
         let mut block = Block {
             prologue: QueryState::new(&mut world),
-            outputs: QueryState::new(&mut world),
+            staged: QueryState::new(&mut world),
             world,
             schedules,
             envs,
@@ -463,57 +470,11 @@ impl Block {
         }
     }
 
-    /// Copies every env's outputs into its slices of `out` and stages its policy agents into
-    /// `slots`, if given. `finished[j]` says on entry whether env `j` was reset by the last run
-    /// (its rewards are written as zeros), and on return whether its episode is over.
-    pub(crate) fn write_outputs(
-        &mut self,
-        out: VecOutputs<'_>,
-        finished: &mut [bool],
-        mut slots: Option<&mut [Slot<'_, '_>]>,
-        mut external: ExternalRowsMut<'_>,
-    ) {
-        let n = self.envs.len();
-        let per = |len: usize| len / n.max(1);
-        let (o, m, a, r, c, t, u) = (
-            per(out.obs.len()),
-            per(out.masks.len()),
-            per(out.acting.len()),
-            per(out.rewards.len()),
-            per(out.reward_components.len()),
-            per(out.terminated.len()),
-            per(out.truncated.len()),
-        );
-        for (j, &env) in self.envs.iter().enumerate() {
-            let (obs, masks, turn, rewards, done) = self
-                .outputs
-                .get(&self.world, env)
-                .expect("every env has the kernel's components");
-            out.obs[j * o..(j + 1) * o].copy_from_slice(obs.0.as_slice());
-            out.masks[j * m..(j + 1) * m].copy_from_slice(masks.0.as_slice());
-            out.acting[j * a..(j + 1) * a].copy_from_slice(turn.acting());
-            if finished[j] {
-                out.rewards[j * r..(j + 1) * r].fill(0.0);
-                out.reward_components[j * c..(j + 1) * c].fill(0.0);
-            } else {
-                out.rewards[j * r..(j + 1) * r].copy_from_slice(rewards.reward());
-                out.reward_components[j * c..(j + 1) * c].copy_from_slice(rewards.components());
-            }
-            out.terminated[j * t..(j + 1) * t].copy_from_slice(&done.terminated);
-            out.truncated[j * u..(j + 1) * u].copy_from_slice(&done.truncated);
-            finished[j] = done.all_done();
-            external.write(j, turn.acting(), masks.0.as_slice());
-            if let Some(slots) = slots.as_deref_mut() {
-                slots[j].stage(&obs.0, &masks.0, turn.acting(), finished[j]);
-            }
-        }
-    }
-
     /// Stages every env's policy agents into `slots` (none for an env whose episode is over).
     pub(crate) fn stage(&mut self, slots: &mut [Slot<'_, '_>]) {
         for (slot, &env) in slots.iter_mut().zip(&self.envs) {
-            let (obs, masks, turn, _, done) = self
-                .outputs
+            let (obs, masks, turn, done) = self
+                .staged
                 .get(&self.world, env)
                 .expect("every env has the kernel's components");
             slot.stage(&obs.0, &masks.0, turn.acting(), done.all_done());

@@ -6,24 +6,23 @@
 use crate::{
     AgentId, Agents, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras, RewardEntry,
     RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
-    UtteranceEntries, Utterances, by_utterance, reward::RewardDimensions, transcript::step_lines,
+    UtteranceEntries, Utterances, buffers::Window, by_utterance, reward::RewardDimensions,
+    transcript::step_lines,
 };
 use bevy_ecs::prelude::*;
 use serde::Serialize;
 
-/// A flat per-agent buffer, `[agents × dim]`.
+/// A flat per-agent buffer, `[agents × dim]`: the env's part of one of its owner's buffers
+/// ([`crate::VecBuffers`]).
 #[derive(Debug)]
 pub struct Rows<T> {
     dim: usize,
-    pub(crate) data: Vec<T>,
+    pub(crate) data: Window<T>,
 }
 
-impl<T: Copy + Default> Rows<T> {
-    pub(crate) fn new(agents: usize, dim: usize) -> Self {
-        Rows {
-            dim,
-            data: vec![T::default(); agents * dim],
-        }
+impl<T> Rows<T> {
+    pub(crate) fn new(data: Window<T>, dim: usize) -> Self {
+        Rows { dim, data }
     }
 
     /// Values per agent.

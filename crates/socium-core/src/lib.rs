@@ -15,6 +15,7 @@ mod agreement;
 pub mod attribution;
 mod block;
 pub mod bounded;
+mod buffers;
 mod env;
 mod game;
 mod graph;
@@ -42,6 +43,7 @@ pub use agent::{
     Strategies, StrategyChoice, StrategyInfo, runs,
 };
 pub use agreement::Agreement;
+pub use buffers::VecBuffers;
 pub use env::{
     ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };
@@ -69,4 +71,4 @@ pub use transform::{Reference, Transform};
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, UtteranceText, Utterances};
 pub use values::{VALUE_STATS, ValueRules, ValueStats, Values, clusters, tie_distance};
-pub use vec_env::{VecBuffers, VecEnv, VecOutputs, VecStepError};
+pub use vec_env::{VecEnv, VecStepError};

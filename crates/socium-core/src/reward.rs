@@ -16,6 +16,7 @@
 
 use crate::{
     AgentId, Agents, SocialGraph, Utterance, UtteranceId,
+    buffers::Window,
     transform::{self, History, Transform},
 };
 use bevy_ecs::{component::Component, resource::Resource};
@@ -330,22 +331,24 @@ impl Scratch {
 
 /// Per-agent rewards of the last step and of the episode so far.
 ///
-/// The sums lie in one buffer and the step's outputs in another (each part below is a slice of
-/// one of them): a step touches all of them in every env, and at thousands of envs, out of cache,
-/// two allocations an env stream through memory where six scattered ones each cost a miss.
+/// The episode's sums lie in one buffer (a step touches all of them in every env, and at
+/// thousands of envs, out of cache, one allocation streams through memory where several
+/// scattered ones each cost a miss); the step's rewards are the env's windows of its owner's
+/// output buffers ([`crate::VecBuffers`]).
 #[derive(Component, Debug)]
 pub struct StepRewards {
     /// Each dimension's past steps, for its transform.
     histories: Vec<History>,
     /// `agents × dims`.
     cells: usize,
-    /// Raw per-dimension sums over the episode, `[agents × dims]`; transformed components summed over the episode, `[agents ×
-    /// dims]` (kept for the dimensions whose transform is not the identity: the others' are the
-    /// raw sums); the scalar return over the episode, `[agents]`.
+    /// Raw per-dimension sums over the episode, `[agents × dims]`; transformed components summed
+    /// over the episode, `[agents × dims]` (kept for the dimensions whose transform is not the
+    /// identity: the others' are the raw sums); the scalar return over the episode, `[agents]`.
     sums: Vec<f64>,
-    /// Transformed per-dimension components of the step, `[agents × dims]`; the scalar reward of
-    /// the step, `[agents]`.
-    step: Vec<f32>,
+    /// Transformed per-dimension components of the step, `[agents × dims]`.
+    components: Window<f32>,
+    /// The scalar reward of the step, `[agents]`.
+    reward: Window<f32>,
 }
 
 /// [`StepRewards`]' parts, borrowed apart.
@@ -359,27 +362,30 @@ struct Parts<'a> {
 }
 
 impl StepRewards {
-    pub(crate) fn new(agents: usize, d: usize) -> Self {
-        let cells = agents * d;
+    /// The rewards of `d` dimensions, the step's written into `components` (`[agents × d]`) and
+    /// `reward` (`[agents]`).
+    pub(crate) fn new(d: usize, components: Window<f32>, reward: Window<f32>) -> Self {
+        let (cells, agents) = (components.len(), reward.len());
+        debug_assert_eq!(cells, agents * d);
         StepRewards {
             histories: vec![History::default(); d],
             cells,
             sums: vec![0.0; 2 * cells + agents],
-            step: vec![0.0; cells + agents],
+            components,
+            reward,
         }
     }
 
     fn parts(&mut self) -> Parts<'_> {
         let (episode_raw, rest) = self.sums.split_at_mut(self.cells);
         let (episode_components, episode_return) = rest.split_at_mut(self.cells);
-        let (components, reward) = self.step.split_at_mut(self.cells);
         Parts {
             histories: &mut self.histories,
             episode_raw,
             episode_components,
             episode_return,
-            components,
-            reward,
+            components: &mut self.components,
+            reward: &mut self.reward,
         }
     }
 
@@ -395,12 +401,12 @@ impl StepRewards {
 
     /// Transformed per-dimension components of the step, `[agents × dims]`.
     pub(crate) fn components(&self) -> &[f32] {
-        &self.step[..self.cells]
+        &self.components
     }
 
     /// Scalar reward of the step, `[agents]`.
     pub(crate) fn reward(&self) -> &[f32] {
-        &self.step[self.cells..]
+        &self.reward
     }
 
     /// Adds `f` to agent `a`'s reward of the step and return of the episode.
@@ -430,7 +436,8 @@ impl StepRewards {
     pub(crate) fn clear_episode(&mut self) {
         self.histories.iter_mut().for_each(History::clear);
         self.sums.fill(0.0);
-        self.step.fill(0.0);
+        self.components.fill(0.0);
+        self.reward.fill(0.0);
     }
 
     /// Sums the ledger per agent and dimension, transforms and weights by `dims` (`acting`: the
@@ -500,7 +507,20 @@ mod tests {
     use crate::{
         AgentSpec, Controller,
         bounded::{Count, Positive},
+        buffers::{Envs, RowDims},
     };
+
+    /// The rewards of `agents` agents in `d` dimensions.
+    fn step_rewards(agents: usize, d: usize) -> Envs<StepRewards> {
+        let dims = RowDims {
+            rewards: d,
+            ..RowDims::default()
+        };
+        Envs::new(1, agents, dims, |mut w| {
+            let w = w.pop().expect("one env");
+            StepRewards::new(d, w.reward_components, w.rewards)
+        })
+    }
 
     fn complete(n: usize) -> SocialGraph {
         crate::GraphSpec::Complete.generate(n, &mut crate::SimRng::new(0))
@@ -542,7 +562,8 @@ mod tests {
     fn weighted_sum_of_transformed_components() {
         let scale = Positive::new(2.0).unwrap();
         let dims = dims(Transform::Sigmoid { scale }, 0.5);
-        let mut r = StepRewards::new(2, 2);
+        let mut envs = step_rewards(2, 2);
+        let r = envs.held_mut();
         let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         let l = ledger(&[(0, 0, 1.0), (0, 0, 2.0), (0, 1, 2.0), (1, 1, -2.0)]);
         r.aggregate(
@@ -649,7 +670,8 @@ mod tests {
     fn min_max_over_a_sliding_window() {
         let window = Count::new(2).unwrap();
         let dims = dims(Transform::MinMax { window }, 1.0);
-        let mut r = StepRewards::new(2, 2);
+        let mut envs = step_rewards(2, 2);
+        let r = envs.held_mut();
         let (acting, agents, graph) = ([true, true], agents(2), complete(2));
         let aggregate = |r: &mut StepRewards, entries: &[(u32, u16, f64)]| {
             r.aggregate(
@@ -661,16 +683,16 @@ mod tests {
                 &mut Scratch::default(),
             )
         };
-        aggregate(&mut r, &[(0, 1, 10.0), (1, 1, 0.0)]);
+        aggregate(r, &[(0, 1, 10.0), (1, 1, 0.0)]);
         assert_eq!(r.components(), &[0.0, 1.0, 0.0, 0.0]);
-        aggregate(&mut r, &[(0, 1, 5.0), (1, 1, 5.0)]);
+        aggregate(r, &[(0, 1, 5.0), (1, 1, 5.0)]);
         // Window holds steps 1 and 2: range [0, 10].
         assert_eq!(r.components()[1], 0.5);
-        aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
+        aggregate(r, &[(0, 1, 6.0), (1, 1, 6.0)]);
         // Step 1 fell out: range [5, 6].
         assert_eq!(r.components()[1], 1.0);
         r.clear_episode();
-        aggregate(&mut r, &[(0, 1, 6.0), (1, 1, 6.0)]);
+        aggregate(r, &[(0, 1, 6.0), (1, 1, 6.0)]);
         assert_eq!(r.components()[1], 0.0, "max = min gives 0");
     }
 }

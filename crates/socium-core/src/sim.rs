@@ -4,6 +4,7 @@ use crate::{
     AgentId, AgentSpec, Combine, Controller, DimensionSpec, Game, GraphSpec, PotentialId,
     ShapingSpec, Spaces,
     block::{Block, Play},
+    buffers::{Envs, RowDims},
     env::EnvView,
     policy::{Group, PolicyRunner, groups},
     space::ActionProblem,
@@ -188,6 +189,8 @@ pub enum StepError {
 pub(crate) struct Setup {
     pub(crate) game: &'static str,
     pub(crate) agent_count: usize,
+    /// Values per agent in each kind of the kernel's rows.
+    pub(crate) row_dims: RowDims,
     pub(crate) spaces: Spaces,
     /// The agents acting from outside, in id order.
     pub(crate) external: Vec<AgentId>,
@@ -247,13 +250,20 @@ impl Setup {
                 .map(|(i, _)| AgentId(i as u32))
                 .collect()
         };
+        let spaces = Spaces {
+            observation: game.observation_space(n),
+            action: game.action_space(n),
+        };
         Ok(Setup {
             game: game.name(),
             agent_count: n,
-            spaces: Spaces {
-                observation: game.observation_space(n),
-                action: game.action_space(n),
+            row_dims: RowDims {
+                obs: spaces.observation.flat_dim(),
+                masks: spaces.action.mask_dim(),
+                actions: spaces.action.flat_dim(),
+                rewards: dims.len(),
             },
+            spaces,
             external: ids(|c| *c == Controller::External),
             fed: ids(|c| matches!(c, Controller::External | Controller::Policy(_))),
             policy_groups: groups(&config.agents),
@@ -303,7 +313,8 @@ impl Setup {
 /// ```
 pub struct Sim {
     setup: Setup,
-    block: Block,
+    /// The env, in a block of one, and its rows.
+    envs: Envs<Block>,
     /// Runs the policies, if any agent has one.
     policies: Option<Box<PolicyRunner>>,
     /// The step's actions with the policy agents' rows filled in.
@@ -319,14 +330,17 @@ impl Sim {
     pub fn new(game: &dyn Game, config: SimConfig) -> Result<Sim, SimError> {
         let setup = Setup::new(game, &config)?;
         let seed = config.seed;
-        let block = Block::new(game, config, &[seed], &setup.spaces);
+        let (agents, dims) = (setup.agent_count, setup.row_dims);
+        let envs = Envs::new(1, agents, dims, |windows| {
+            Block::new(game, config, &[seed], &setup.spaces, windows)
+        });
         let policies = setup
             .policy_groups
             .clone()
             .map(|g| Box::new(PolicyRunner::new(g, 1, &setup.spaces, setup.agent_count)));
         Ok(Sim {
             setup,
-            block,
+            envs,
             policies,
             policy_actions: Vec::new(),
             fresh: Some(seed),
@@ -338,7 +352,9 @@ impl Sim {
     /// stays as it is (ties a game changed included) and the counter goes up.
     pub fn reset(&mut self, seed: Option<u64>) {
         if seed.is_none() || seed != self.fresh {
-            self.block.run(|_| Play::Reset { seed }, &[], &[], &[]);
+            self.envs
+                .held_mut()
+                .run(|_| Play::Reset { seed }, &[], &[], &[]);
         }
         self.fresh = seed;
     }
@@ -368,9 +384,11 @@ impl Sim {
         if let Some(i) = now.iter().zip(agents).position(|p| !kind_kept(p)) {
             return Err(RetuneError::Agent(i));
         }
-        (self.block.retune(&retune, agents.to_vec())).map_err(|message| RetuneError::Refused {
-            game: name,
-            message,
+        (self.envs.held_mut().retune(&retune, agents.to_vec())).map_err(|message| {
+            RetuneError::Refused {
+                game: name,
+                message,
+            }
         })?;
         self.fresh = None;
         Ok(())
@@ -415,14 +433,14 @@ impl Sim {
     pub fn set_text(&mut self, agent: AgentId, text: &str) -> Result<(), StepError> {
         self.setup.check_text(agent, text)?;
         self.fresh = None;
-        self.block.set_text(0, agent, text);
+        self.envs.held_mut().set_text(0, agent, text);
         Ok(())
     }
 
     /// Numbers the current episode `episode`; the count goes on from it. A run that rebuilds its
     /// Sim part-way (a timeline's change) keeps numbering its episodes as one run.
     pub fn renumber_episode(&mut self, episode: u64) {
-        let mut env = self.block.env_mut(0);
+        let mut env = self.envs.held_mut().env_mut(0);
         env.get_mut::<crate::Clock>()
             .expect("every env has a clock")
             .episode = episode;
@@ -430,7 +448,7 @@ impl Sim {
 
     /// Drops every text set for the next step.
     pub fn clear_texts(&mut self) {
-        self.block.clear_texts();
+        self.envs.held_mut().clear_texts();
     }
 
     /// Plays one step with the external agents' actions (policy agents' models run first);
@@ -441,17 +459,18 @@ impl Sim {
         self.fresh = None;
         let fed = &self.setup.fed;
         let Some(policies) = &mut self.policies else {
-            self.block.run(|_| Play::Step, actions, fed, &[]);
+            self.envs.held_mut().run(|_| Play::Step, actions, fed, &[]);
             return Ok(());
         };
         let mut filled = std::mem::take(&mut self.policy_actions);
         filled.clear();
         filled.extend_from_slice(actions);
-        let blocks = std::slice::from_mut(&mut self.block);
+        let blocks = std::slice::from_mut(self.envs.held_mut());
         policies.stage_all(blocks);
         let decided = policies.decide(blocks, &mut filled);
         if decided.is_ok() {
-            self.block
+            self.envs
+                .held_mut()
                 .run(|_| Play::Step, &filled, fed, policies.notes());
         }
         self.policy_actions = filled;
@@ -460,7 +479,7 @@ impl Sim {
 
     /// The env: its observations, rewards, utterances and state.
     pub fn env(&self) -> EnvView<'_> {
-        self.block.env(0)
+        self.envs.held().env(0)
     }
 
     /// Number of agents.
@@ -485,7 +504,7 @@ impl Sim {
 
     /// Takes the transcript lines written since the last call (empty when none is kept).
     pub fn take_transcript(&mut self) -> Vec<u8> {
-        let mut env = self.block.env_mut(0);
+        let mut env = self.envs.held_mut().env_mut(0);
         let mut transcript = env
             .get_mut::<Transcript>()
             .expect("every env has a transcript");

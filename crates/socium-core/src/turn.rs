@@ -1,6 +1,6 @@
 //! Turn structure: who acts this step, which acts are legal, who is done.
 
-use crate::AgentId;
+use crate::{AgentId, buffers::Window};
 use bevy_ecs::component::Component;
 
 /// How agents take turns.
@@ -26,16 +26,16 @@ pub enum TurnOrder {
 #[derive(Component, Debug)]
 pub struct Turn {
     pub(crate) order: TurnOrder,
-    pub(crate) acting: Vec<bool>,
+    pub(crate) acting: Window<bool>,
     /// Next agent in round-robin order.
     pub(crate) next: usize,
 }
 
 impl Turn {
-    pub(crate) fn new(order: TurnOrder, agents: usize) -> Self {
+    pub(crate) fn new(order: TurnOrder, acting: Window<bool>) -> Self {
         Turn {
             order,
-            acting: vec![false; agents],
+            acting,
             next: 0,
         }
     }
@@ -71,7 +71,8 @@ impl Turn {
         match self.order {
             TurnOrder::Simultaneous | TurnOrder::Chosen => {
                 let flags = self.acting.iter_mut();
-                for ((flag, &t), &u) in flags.zip(&done.terminated).zip(&done.truncated) {
+                for ((flag, &t), &u) in flags.zip(done.terminated.iter()).zip(done.truncated.iter())
+                {
                     *flag = !(t || u);
                 }
             }
@@ -103,16 +104,20 @@ fn not_chosen(order: TurnOrder) -> ! {
 /// agent, `truncated` when the step limit cut it short.
 #[derive(Component, Debug)]
 pub struct Done {
-    pub(crate) terminated: Vec<bool>,
-    pub(crate) truncated: Vec<bool>,
+    pub(crate) terminated: Window<bool>,
+    pub(crate) truncated: Window<bool>,
     pub(crate) max_steps: Option<u32>,
 }
 
 impl Done {
-    pub(crate) fn new(agents: usize, max_steps: Option<u32>) -> Self {
+    pub(crate) fn new(
+        terminated: Window<bool>,
+        truncated: Window<bool>,
+        max_steps: Option<u32>,
+    ) -> Self {
         Done {
-            terminated: vec![false; agents],
-            truncated: vec![false; agents],
+            terminated,
+            truncated,
             max_steps,
         }
     }
@@ -156,7 +161,7 @@ impl Done {
     pub fn all_done(&self) -> bool {
         self.terminated
             .iter()
-            .zip(&self.truncated)
+            .zip(self.truncated.iter())
             .all(|(t, u)| *t || *u)
     }
 }
@@ -183,17 +188,29 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffers::{Envs, RowDims};
+
+    /// Three agents' done flags and turn, in `order`.
+    fn flags(order: TurnOrder) -> Envs<(Done, Turn)> {
+        Envs::new(1, 3, RowDims::default(), |mut w| {
+            let w = w.pop().expect("one env");
+            (
+                Done::new(w.terminated, w.truncated, None),
+                Turn::new(order, w.acting),
+            )
+        })
+    }
 
     #[test]
     fn round_robin_skips_done_agents() {
-        let mut done = Done::new(3, None);
-        let mut turn = Turn::new(TurnOrder::RoundRobin, 3);
+        let mut envs = flags(TurnOrder::RoundRobin);
+        let (done, turn) = envs.held_mut();
         let mut order = Vec::new();
         for i in 0..5 {
             if i == 2 {
                 done.terminate(AgentId(0));
             }
-            turn.advance(&done);
+            turn.advance(done);
             order.push(turn.acting.iter().position(|&x| x).unwrap());
             assert_eq!(turn.acting.iter().filter(|&&x| x).count(), 1);
         }
@@ -202,11 +219,11 @@ mod tests {
 
     #[test]
     fn simultaneous_acts_for_all_not_done() {
-        let mut done = Done::new(3, None);
+        let mut envs = flags(TurnOrder::Simultaneous);
+        let (done, turn) = envs.held_mut();
         done.terminate(AgentId(1));
-        let mut turn = Turn::new(TurnOrder::Simultaneous, 3);
-        turn.advance(&done);
-        assert_eq!(turn.acting, vec![true, false, true]);
+        turn.advance(done);
+        assert_eq!(*turn.acting, [true, false, true]);
         assert!(!done.all_done());
         done.terminate_all();
         assert!(done.all_done());

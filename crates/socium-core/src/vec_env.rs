@@ -1,5 +1,6 @@
 //! `VecEnv`: many envs of one scenario, in blocks of envs sharing a World, stepped in parallel
-//! with rayon into flat, caller-owned buffers.
+//! with rayon; their rows live in flat buffers the VecEnv holds and lends out read-only
+//! ([`VecEnv::outputs`]), written in place by the envs' systems.
 //!
 //! Env `i` is seeded `seeds[i]` (`VecEnv::seeds(master, n)` derives well-separated ones); each env
 //! owns its streams and blocks share nothing, so results depend neither on the thread count nor
@@ -8,8 +9,9 @@
 //! (Gymnasium's NEXT_STEP autoreset).
 
 use crate::{
-    AgentId, Game, SimConfig, SimError, StepError,
+    AgentId, Game, SimConfig, SimError, StepError, VecBuffers,
     block::{Block, Play},
+    buffers::Envs,
     derive_seed,
     env::EnvView,
     policy::{PolicyRunner, per_block},
@@ -40,63 +42,6 @@ pub enum VecStepError {
     },
 }
 
-/// The outputs of a step, as mutable views of caller-owned buffers (numpy arrays from Python, or a
-/// [`VecBuffers`]); each env writes its own slices, a `VecOutputs` of one env.
-pub struct VecOutputs<'a> {
-    /// Observations for the coming step, `[envs × agents × obs_dim]`.
-    pub obs: &'a mut [f32],
-    /// Action masks for the coming step, `[envs × agents × mask_dim]` (1 = legal).
-    pub masks: &'a mut [u8],
-    /// Who acts at the coming step, `[envs × agents]`.
-    pub acting: &'a mut [bool],
-    /// Scalar rewards of the step, `[envs × agents]` (0 for an env reset by this call).
-    pub rewards: &'a mut [f32],
-    /// Transformed rewards per dimension, `[envs × agents × dims]`.
-    pub reward_components: &'a mut [f32],
-    /// Whether the game ended for the agent, `[envs × agents]`.
-    pub terminated: &'a mut [bool],
-    /// Whether the step limit cut the agent's episode short, `[envs × agents]`.
-    pub truncated: &'a mut [bool],
-}
-
-/// Owned output buffers of the right sizes for a [`VecEnv`] (fields as in [`VecOutputs`]).
-#[allow(missing_docs)]
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct VecBuffers {
-    pub obs: Vec<f32>,
-    pub masks: Vec<u8>,
-    pub acting: Vec<bool>,
-    pub rewards: Vec<f32>,
-    pub reward_components: Vec<f32>,
-    pub terminated: Vec<bool>,
-    pub truncated: Vec<bool>,
-}
-
-impl VecBuffers {
-    /// Mutable views of all buffers.
-    pub fn outputs(&mut self) -> VecOutputs<'_> {
-        VecOutputs {
-            obs: &mut self.obs,
-            masks: &mut self.masks,
-            acting: &mut self.acting,
-            rewards: &mut self.rewards,
-            reward_components: &mut self.reward_components,
-            terminated: &mut self.terminated,
-            truncated: &mut self.truncated,
-        }
-    }
-}
-
-/// Per-env sizes of the buffers.
-#[derive(Clone, Copy, Debug)]
-struct Layout {
-    agents: usize,
-    obs: usize,
-    masks: usize,
-    actions: usize,
-    dims: usize,
-}
-
 /// Agents a block holds at most, all envs together: the fixed cost of a run of a block's schedule
 /// is shared by many envs, and each system sweeps long runs of its envs' components, which the
 /// hardware prefetches, while a block's state (a few hundred bytes to a few kilobytes an agent)
@@ -124,109 +69,15 @@ fn block_envs(envs: usize, agents: usize) -> usize {
 /// does.
 pub struct VecEnv {
     setup: Setup,
-    blocks: Vec<Block>,
+    /// The blocks and every env's rows.
+    envs: Envs<Vec<Block>>,
     /// Envs per block (the last may hold fewer).
     block_envs: usize,
     needs_reset: Vec<bool>,
-    layout: Layout,
     /// Runs the policies of all envs, if any agent has one.
     policies: Option<PolicyRunner>,
     /// The step's actions with policy agents' rows filled in (empty without policies).
     policy_actions: Vec<f32>,
-    /// What the external agents' next actions are checked against.
-    external_rows: ExternalRows,
-}
-
-/// The external agents' acting flags (`[envs × external]`) and mask rows (`[envs × external ×
-/// mask_dim]`) as the last run left them, written while each block's outputs are (its state is
-/// in cache then) and kept apart from the caller's buffers, which the caller may write to: at
-/// thousands of envs, reading them back from each env's state before a step cost a tenth of it.
-struct ExternalRows {
-    external: usize,
-    mask_dim: usize,
-    acting: Vec<bool>,
-    masks: Vec<u8>,
-}
-
-impl ExternalRows {
-    /// The rows cut into one part per block of `envs[b]` envs, for the external `agents`.
-    fn parts<'a>(&'a mut self, agents: &'a [AgentId], envs: &[usize]) -> Vec<ExternalRowsMut<'a>> {
-        let (x, mask_dim) = (self.external, self.mask_dim);
-        let (mut acting, mut masks) = (&mut self.acting[..], &mut self.masks[..]);
-        envs.iter()
-            .map(|&n| {
-                let (a, rest) = std::mem::take(&mut acting).split_at_mut(n * x);
-                acting = rest;
-                let (m, rest) = std::mem::take(&mut masks).split_at_mut(n * x * mask_dim);
-                masks = rest;
-                ExternalRowsMut {
-                    agents,
-                    mask_dim,
-                    acting: a,
-                    masks: m,
-                }
-            })
-            .collect()
-    }
-
-    /// External agent `k` of env `env`: its acting flag and mask row.
-    fn get(&self, env: usize, k: usize) -> (bool, &[u8]) {
-        let i = env * self.external + k;
-        (
-            self.acting[i],
-            &self.masks[i * self.mask_dim..(i + 1) * self.mask_dim],
-        )
-    }
-}
-
-/// One block's part of [`ExternalRows`], and the external agents.
-pub(crate) struct ExternalRowsMut<'a> {
-    agents: &'a [AgentId],
-    mask_dim: usize,
-    acting: &'a mut [bool],
-    masks: &'a mut [u8],
-}
-
-impl ExternalRowsMut<'_> {
-    /// Writes env `j`'s rows (of the block) from its agents' acting flags and masks
-    /// (`[agents × mask_dim]`).
-    pub(crate) fn write(&mut self, j: usize, acting: &[bool], masks: &[u8]) {
-        let (x, md) = (self.agents.len(), self.mask_dim);
-        for (k, &a) in self.agents.iter().enumerate() {
-            let (i, m) = (j * x + k, a.index() * md);
-            self.acting[i] = acting[a.index()];
-            self.masks[i * md..(i + 1) * md].copy_from_slice(&masks[m..m + md]);
-        }
-    }
-}
-
-/// Cuts each output buffer into one part per block of `envs[b]` envs.
-fn per_block_outputs<'a>(out: VecOutputs<'a>, envs: &[usize], l: Layout) -> Vec<VecOutputs<'a>> {
-    let VecOutputs {
-        mut obs,
-        mut masks,
-        mut acting,
-        mut rewards,
-        mut reward_components,
-        mut terminated,
-        mut truncated,
-    } = out;
-    fn cut<'a, T>(buf: &mut &'a mut [T], n: usize) -> &'a mut [T] {
-        let (head, tail) = std::mem::take(buf).split_at_mut(n);
-        *buf = tail;
-        head
-    }
-    envs.iter()
-        .map(|&n| VecOutputs {
-            obs: cut(&mut obs, n * l.obs),
-            masks: cut(&mut masks, n * l.masks),
-            acting: cut(&mut acting, n * l.agents),
-            rewards: cut(&mut rewards, n * l.agents),
-            reward_components: cut(&mut reward_components, n * l.dims),
-            terminated: cut(&mut terminated, n * l.agents),
-            truncated: cut(&mut truncated, n * l.agents),
-        })
-        .collect()
 }
 
 impl VecEnv {
@@ -240,49 +91,34 @@ impl VecEnv {
         };
         let agents = setup.agent_count;
         let block_envs = block_envs(seeds.len(), agents);
-        let mut blocks: Vec<Block> = seeds
-            .par_chunks(block_envs)
-            .map(|seeds| Block::new(game, config.clone(), seeds, &setup.spaces))
-            .collect();
-        let layout = Layout {
-            agents,
-            obs: agents * setup.spaces.observation.flat_dim(),
-            masks: agents * setup.spaces.action.mask_dim(),
-            actions: agents * setup.spaces.action.flat_dim(),
-            dims: agents * config.rewards.len(),
-        };
+        let mut envs: Envs<Vec<Block>> =
+            Envs::new(seeds.len(), agents, setup.row_dims, |windows| {
+                let mut windows = windows.into_iter();
+                let windows: Vec<Vec<_>> = (seeds.chunks(block_envs))
+                    .map(|chunk| windows.by_ref().take(chunk.len()).collect())
+                    .collect();
+                (seeds.par_chunks(block_envs).zip(windows))
+                    .map(|(seeds, windows)| {
+                        Block::new(game, config.clone(), seeds, &setup.spaces, windows)
+                    })
+                    .collect()
+            });
         let policies = setup.policy_groups.clone().map(|groups| {
             let mut runner = PolicyRunner::new(groups, seeds.len(), &setup.spaces, agents);
-            runner.stage_all(&mut blocks);
+            runner.stage_all(envs.held_mut());
             runner
         });
-        let (external, mask_dim) = (setup.external.len(), setup.spaces.action.mask_dim());
-        let mut external_rows = ExternalRows {
-            external,
-            mask_dim,
-            acting: vec![false; seeds.len() * external],
-            masks: vec![0; seeds.len() * external * mask_dim],
-        };
-        let sizes: Vec<usize> = blocks.iter().map(Block::len).collect();
-        let parts = external_rows.parts(&setup.external, &sizes);
-        for (block, mut rows) in blocks.iter().zip(parts) {
-            for j in 0..block.len() {
-                let env = block.env(j);
-                rows.write(j, env.acting(), env.action_masks());
-            }
-        }
-        let mut env = VecEnv {
-            needs_reset: vec![false; seeds.len()],
+        let needs_reset = (0..seeds.len())
+            .map(|i| envs.rows().all_done(i, agents))
+            .collect();
+        Ok(VecEnv {
+            needs_reset,
             setup,
-            blocks,
+            envs,
             block_envs,
-            layout,
             policies,
             policy_actions: Vec::new(),
-            external_rows,
-        };
-        env.needs_reset = (0..seeds.len()).map(|i| env.env(i).is_done()).collect();
-        Ok(env)
+        })
     }
 
     /// Number of envs.
@@ -295,7 +131,7 @@ impl VecEnv {
     /// # Panics
     /// If there is no env `i`.
     pub fn env(&self, i: usize) -> EnvView<'_> {
-        self.blocks[i / self.block_envs].env(i % self.block_envs)
+        self.envs.held()[i / self.block_envs].env(i % self.block_envs)
     }
 
     /// Number of agents in each env.
@@ -322,37 +158,25 @@ impl VecEnv {
         self.setup
             .check_text(agent, text)
             .map_err(|error| VecStepError::Env { env, error })?;
-        self.blocks[env / self.block_envs].set_text(env % self.block_envs, agent, text);
+        self.envs.held_mut()[env / self.block_envs].set_text(env % self.block_envs, agent, text);
         Ok(())
     }
 
     /// Drops every text set for the next step, in every env.
     pub fn clear_texts(&mut self) {
-        self.blocks.iter_mut().for_each(Block::clear_texts);
+        self.envs.held_mut().iter_mut().for_each(Block::clear_texts);
     }
 
-    /// Output buffers of the right sizes, zeroed.
-    pub fn buffers(&self) -> VecBuffers {
-        let (n, l) = (self.num_envs(), self.layout);
-        VecBuffers {
-            obs: vec![0.0; n * l.obs],
-            masks: vec![0; n * l.masks],
-            acting: vec![false; n * l.agents],
-            rewards: vec![0.0; n * l.agents],
-            reward_components: vec![0.0; n * l.dims],
-            terminated: vec![false; n * l.agents],
-            truncated: vec![false; n * l.agents],
-        }
+    /// Every env's rows as the last reset or step left them: the outputs of a step, written in
+    /// place (no copy is made, and none is kept: clone what must outlive the next step).
+    pub fn outputs(&self) -> &VecBuffers {
+        self.envs.rows()
     }
 
     /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
-    /// otherwise) and writes the first observations. Refused, with no env moved, if a buffer has
-    /// the wrong size.
-    pub fn reset(
-        &mut self,
-        seeds: Option<&[u64]>,
-        out: VecOutputs<'_>,
-    ) -> Result<(), VecStepError> {
+    /// otherwise) and writes the first observations. Refused, with no env moved, if the seeds
+    /// are not one an env.
+    pub fn reset(&mut self, seeds: Option<&[u64]>) -> Result<(), VecStepError> {
         if let Some(seeds) = seeds.filter(|s| s.len() != self.num_envs()) {
             let (expected, found) = (self.num_envs(), seeds.len());
             return Err(VecStepError::WrongShape {
@@ -361,9 +185,8 @@ impl VecEnv {
                 found,
             });
         }
-        self.check_outputs(&out)?;
         self.needs_reset.fill(true);
-        self.run(out, &[], seeds);
+        self.run(&[], seeds);
         Ok(())
     }
 
@@ -375,37 +198,14 @@ impl VecEnv {
             .collect()
     }
 
-    /// Checks every output buffer's size against the layout.
-    fn check_outputs(&self, out: &VecOutputs<'_>) -> Result<(), VecStepError> {
-        let (n, l) = (self.num_envs(), self.layout);
-        let sizes = [
-            ("obs", out.obs.len(), l.obs),
-            ("masks", out.masks.len(), l.masks),
-            ("acting", out.acting.len(), l.agents),
-            ("rewards", out.rewards.len(), l.agents),
-            ("reward_components", out.reward_components.len(), l.dims),
-            ("terminated", out.terminated.len(), l.agents),
-            ("truncated", out.truncated.len(), l.agents),
-        ];
-        for (buffer, found, per_env) in sizes {
-            if found != n * per_env {
-                return Err(VecStepError::WrongShape {
-                    buffer,
-                    expected: n * per_env,
-                    found,
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Steps every env with its slice of `actions` (`[envs × agents × action_dim]`; only external
     /// agents' rows are read); envs that finished at the previous step are reset instead. Every
     /// policy runs once for all its acting agents of all envs first. Refused as a whole, with no
-    /// env moved, if any env refuses its actions, a policy fails or gives a non-finite output, or
-    /// a buffer has the wrong size.
-    pub fn step(&mut self, actions: &[f32], out: VecOutputs<'_>) -> Result<(), VecStepError> {
-        let expected = self.num_envs() * self.layout.actions;
+    /// env moved, if `actions` has the wrong size, any env refuses its actions, or a policy fails
+    /// or gives a non-finite output. The results are in [`VecEnv::outputs`].
+    pub fn step(&mut self, actions: &[f32]) -> Result<(), VecStepError> {
+        let per_env = self.setup.agent_count * self.setup.row_dims.actions;
+        let expected = self.num_envs() * per_env;
         if actions.len() != expected {
             return Err(VecStepError::WrongShape {
                 buffer: "actions",
@@ -413,15 +213,22 @@ impl VecEnv {
                 found: actions.len(),
             });
         }
-        self.check_outputs(&out)?;
         if !self.setup.external.is_empty() {
-            let per_env = self.layout.actions;
+            let (agents, mask_dim) = (self.setup.agent_count, self.setup.row_dims.masks);
+            let rows = self.envs.rows();
             for env in (0..self.num_envs()).filter(|&e| !self.needs_reset[e]) {
                 // The shape is the chunk's, and an env that is not waiting for its reset is not
                 // done: only the external agents' actions are left to check.
                 let chunk = &actions[env * per_env..(env + 1) * per_env];
+                let external = |k: usize| {
+                    let i = env * agents + self.setup.external[k].index();
+                    (
+                        rows.acting[i],
+                        &rows.masks[i * mask_dim..(i + 1) * mask_dim],
+                    )
+                };
                 self.setup
-                    .check_external(|k| self.external_rows.get(env, k), chunk)
+                    .check_external(external, chunk)
                     .map_err(|error| VecStepError::Env { env, error })?;
             }
         }
@@ -430,7 +237,7 @@ impl VecEnv {
             Some(policies) => {
                 filled.clear();
                 filled.extend_from_slice(actions);
-                if let Err((env, error)) = policies.decide(&mut self.blocks, &mut filled) {
+                if let Err((env, error)) = policies.decide(self.envs.held_mut(), &mut filled) {
                     self.policy_actions = filled;
                     return Err(VecStepError::Env { env, error });
                 }
@@ -438,7 +245,7 @@ impl VecEnv {
             }
             None => actions,
         };
-        self.run(out, actions, None);
+        self.run(actions, None);
         self.policy_actions = filled;
         Ok(())
     }
@@ -451,31 +258,15 @@ impl VecEnv {
             .map_or_else(Default::default, |p| p.time)
     }
 
-    /// Every agent's action at the last step, `[envs × agents × action_dim]`, into `out` (an env
-    /// reset by the last step keeps its episode's last actions).
-    pub fn actions(&self, out: &mut [f32]) -> Result<(), VecStepError> {
-        let expected = self.num_envs() * self.layout.actions;
-        if out.len() != expected {
-            return Err(VecStepError::WrongShape {
-                buffer: "actions",
-                expected,
-                found: out.len(),
-            });
-        }
-        for (i, chunk) in out.chunks_mut(self.layout.actions.max(1)).enumerate() {
-            chunk.copy_from_slice(self.env(i).actions());
-        }
-        Ok(())
-    }
-
     /// Runs every block once, in parallel: the envs waiting for a reset (`needs_reset`) are
     /// reset (env `i` with `seeds[i]`, if given), the others stepped with their rows of
-    /// `actions`; then copies every env's outputs into `out` (rewards zeroed where it was reset),
-    /// notes which envs have finished, and stages the policies' next batches.
-    fn run(&mut self, out: VecOutputs<'_>, actions: &[f32], seeds: Option<&[u64]>) {
-        let (l, width) = (self.layout, self.block_envs);
-        let sizes: Vec<usize> = self.blocks.iter().map(Block::len).collect();
-        let outs = per_block_outputs(out, &sizes, l);
+    /// `actions`, each writing its rows in place; then stages the policies' next batches and
+    /// notes which envs have finished.
+    fn run(&mut self, actions: &[f32], seeds: Option<&[u64]>) {
+        let (per_env, width) = (
+            self.setup.agent_count * self.setup.row_dims.actions,
+            self.block_envs,
+        );
         let fed = &self.setup.fed;
         let notes = match &self.policies {
             Some(policies) if seeds.is_none() => policies.notes().to_vec(),
@@ -484,24 +275,25 @@ impl VecEnv {
         let mut slots = self.policies.as_mut().map(PolicyRunner::slots);
         let mut each = slots.as_mut().map(|s| s.each());
         let staged: Vec<_> = match &mut each {
-            Some(each) => per_block(each, &mut self.blocks)
+            Some(each) => per_block(each, self.envs.held_mut())
                 .into_iter()
                 .map(|(block, slots)| (block, Some(slots)))
                 .collect(),
-            None => self.blocks.iter_mut().map(|b| (b, None)).collect(),
+            None => (self.envs.held_mut().iter_mut())
+                .map(|b| (b, None))
+                .collect(),
         };
-        let finished = self.needs_reset.chunks_mut(width);
-        let external = self.external_rows.parts(&self.setup.external, &sizes);
-        ((staged, outs), (finished.collect::<Vec<_>>(), external))
+        let needs_reset = &self.needs_reset;
+        staged
             .into_par_iter()
             .enumerate()
-            .for_each(|(b, (((block, slots), out), (finished, external)))| {
+            .for_each(|(b, (block, slots))| {
                 let start = b * width;
                 let rows = match actions {
                     [] => actions,
-                    _ => &actions[start * l.actions..(start + block.len()) * l.actions],
+                    _ => &actions[start * per_env..(start + block.len()) * per_env],
                 };
-                let play = |j: usize| match finished[j] {
+                let play = |j: usize| match needs_reset[start + j] {
                     true => Play::Reset {
                         seed: seeds.map(|s| s[start + j]),
                     },
@@ -515,8 +307,14 @@ impl VecEnv {
                     .map(|(e, a, note)| (e - start, *a, note.clone()))
                     .collect();
                 block.run(play, rows, fed, &mine);
-                block.write_outputs(out, finished, slots, external);
+                if let Some(slots) = slots {
+                    block.stage(slots);
+                }
             });
+        let agents = self.setup.agent_count;
+        for (env, done) in self.needs_reset.iter_mut().enumerate() {
+            *done = self.envs.rows().all_done(env, agents);
+        }
         if let Some(policies) = &mut self.policies {
             policies.settle();
         }

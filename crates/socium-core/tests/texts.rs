@@ -67,8 +67,7 @@ fn a_vec_envs_text_reaches_its_env_for_one_step() {
         .collect();
     let config = SimConfig::new(&game, agents, 1);
     let mut envs = VecEnv::new(&game, &config, &VecEnv::seeds(1, 3)).unwrap();
-    let mut buffers = envs.buffers();
-    envs.reset(None, buffers.outputs()).unwrap();
+    envs.reset(None).unwrap();
     let actions = vec![0.5; 3 * 2];
     let heard = |envs: &VecEnv| -> Vec<Option<String>> {
         (0..3)
@@ -76,12 +75,12 @@ fn a_vec_envs_text_reaches_its_env_for_one_step() {
             .collect()
     };
     envs.set_text(1, AgentId(0), "hello").unwrap();
-    envs.step(&actions, buffers.outputs()).unwrap();
+    envs.step(&actions).unwrap();
     assert_eq!(heard(&envs), [None, Some("hello".to_owned()), None]);
-    envs.step(&actions, buffers.outputs()).unwrap();
+    envs.step(&actions).unwrap();
     assert_eq!(heard(&envs), [None, None, None]);
     envs.set_text(2, AgentId(0), "again").unwrap();
     envs.clear_texts();
-    envs.step(&actions, buffers.outputs()).unwrap();
+    envs.step(&actions).unwrap();
     assert_eq!(heard(&envs), [None, None, None]);
 }

@@ -1,15 +1,19 @@
-//! `socium._socium`: the Rust `VecEnv` behind numpy buffers that Python owns and Rust writes in
-//! place (the PufferLib pattern). The Python package `socium` (python/socium) builds the
-//! PettingZoo env and the Gymnasium-style vector env on top of `RustVecEnv`.
+//! `socium._socium`: the Rust `VecEnv`, whose rows Python reads as read-only numpy arrays over
+//! the VecEnv's own buffers, written in place at every step (no copy either way but the actions'
+//! conversion, when they are not float32). The Python package `socium` (python/socium) builds
+//! the PettingZoo env and the Gymnasium-style vector env on top of `RustVecEnv`.
 
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn};
+use numpy::{
+    Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
+    ndarray::{ArrayViewD, IxDyn},
+};
 use pyo3::{
     create_exception,
     exceptions::{PyRuntimeError, PyValueError},
     prelude::*,
 };
 use socium_core::{
-    AgentId, Game, Selection, StepError, VecEnv, VecOutputs, VecStepError, space::ActionProblem,
+    AgentId, Game, Selection, StepError, VecEnv, VecStepError, space::ActionProblem,
 };
 use socium_llm::{AnswerFormat, DEFAULT_TEMPLATES};
 use socium_scenario::{Override, Scenario};
@@ -142,68 +146,39 @@ fn join_pool() {
     });
 }
 
-/// N envs of one scenario, stepped in parallel with the GIL released into the numpy arrays
-/// bound with `bind`.
+/// N envs of one scenario, stepped in parallel with the GIL released; `outputs` gives their rows
+/// as numpy arrays.
 #[pyclass(module = "socium._socium")]
 struct RustVecEnv {
+    /// Never replaced: the arrays of `outputs` point into its buffers.
     env: VecEnv,
     spec: String,
-    buffers: Option<Buffers>,
     game: Arc<dyn Game>,
     /// How an agent answers in text, where the action space allows it.
     answers: Result<AnswerFormat, String>,
 }
 
-/// The caller's output arrays, held from `bind` on.
-struct Buffers {
-    obs: Py<PyArrayDyn<f32>>,
-    masks: Py<PyArrayDyn<u8>>,
-    acting: Py<PyArrayDyn<bool>>,
-    rewards: Py<PyArrayDyn<f32>>,
-    reward_components: Py<PyArrayDyn<f32>>,
-    terminated: Py<PyArrayDyn<bool>>,
-    truncated: Py<PyArrayDyn<bool>>,
-}
-
-impl RustVecEnv {
-    /// Runs `f` on the VecEnv and mutable views of the bound arrays, with the GIL released.
-    fn with_outputs(
-        &mut self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut VecEnv, VecOutputs<'_>) -> Result<(), VecStepError> + Send,
-    ) -> PyResult<()> {
-        let b = self
-            .buffers
-            .as_ref()
-            .ok_or_else(|| PyValueError::new_err("call bind() first"))?;
-        let (mut obs, mut masks, mut acting) = (
-            b.obs.bind(py).try_readwrite()?,
-            b.masks.bind(py).try_readwrite()?,
-            b.acting.bind(py).try_readwrite()?,
-        );
-        let (mut rewards, mut components) = (
-            b.rewards.bind(py).try_readwrite()?,
-            b.reward_components.bind(py).try_readwrite()?,
-        );
-        let (mut terminated, mut truncated) = (
-            b.terminated.bind(py).try_readwrite()?,
-            b.truncated.bind(py).try_readwrite()?,
-        );
-        let contiguous = |e: numpy::AsSliceError| {
-            PyValueError::new_err(format!("buffers must be C-contiguous: {e}"))
-        };
-        let out = VecOutputs {
-            obs: obs.as_slice_mut().map_err(contiguous)?,
-            masks: masks.as_slice_mut().map_err(contiguous)?,
-            acting: acting.as_slice_mut().map_err(contiguous)?,
-            rewards: rewards.as_slice_mut().map_err(contiguous)?,
-            reward_components: components.as_slice_mut().map_err(contiguous)?,
-            terminated: terminated.as_slice_mut().map_err(contiguous)?,
-            truncated: truncated.as_slice_mut().map_err(contiguous)?,
-        };
-        let env = &mut self.env;
-        py.detach(|| f(env, out)).map_err(step_error)
-    }
+/// A read-only numpy array of `shape` over `data`, part of `owner`'s VecEnv rows, which it keeps
+/// alive.
+#[allow(
+    unsafe_code,
+    reason = "numpy's borrow_from_array: the array's memory is owned by `owner`"
+)]
+fn rows_array<'py, T: Element>(
+    owner: &Bound<'py, RustVecEnv>,
+    data: &[T],
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let view = ArrayViewD::from_shape(IxDyn(shape), data)
+        .map_err(|e| PyRuntimeError::new_err(format!("rows of shape {shape:?}: {e}")))?;
+    // SAFETY: `data` lies in the buffers of `owner`'s VecEnv, which are never reallocated while
+    // the VecEnv lives (socium_core::VecEnv::outputs) and the VecEnv is never replaced while
+    // `owner` does; `owner` is the array's base, so it outlives the array.
+    let array = unsafe { PyArrayDyn::borrow_from_array(&view, owner.clone().into_any()) };
+    // Read-only for good: the envs' own systems read these rows (a bot its observation) and
+    // Python must not change them; without OWNDATA, numpy refuses to make them writeable again.
+    array.try_readwrite()?.make_nonwriteable();
+    Ok(array)
 }
 
 impl RustVecEnv {
@@ -297,7 +272,6 @@ impl RustVecEnv {
         Ok(RustVecEnv {
             env,
             spec: spec.to_string(),
-            buffers: None,
             game: scenario.game.clone(),
             answers,
         })
@@ -315,45 +289,61 @@ impl RustVecEnv {
         self.env.num_envs()
     }
 
-    /// Binds the output arrays Rust writes into at every reset and step (shapes in
-    /// `VecOutputs`; sizes are checked at each call).
-    #[allow(clippy::too_many_arguments)]
-    fn bind(
-        &mut self,
-        obs: Bound<'_, PyArrayDyn<f32>>,
-        masks: Bound<'_, PyArrayDyn<u8>>,
-        acting: Bound<'_, PyArrayDyn<bool>>,
-        rewards: Bound<'_, PyArrayDyn<f32>>,
-        reward_components: Bound<'_, PyArrayDyn<f32>>,
-        terminated: Bound<'_, PyArrayDyn<bool>>,
-        truncated: Bound<'_, PyArrayDyn<bool>>,
-    ) {
-        self.buffers = Some(Buffers {
-            obs: obs.unbind(),
-            masks: masks.unbind(),
-            acting: acting.unbind(),
-            rewards: rewards.unbind(),
-            reward_components: reward_components.unbind(),
-            terminated: terminated.unbind(),
-            truncated: truncated.unbind(),
-        });
+    /// The VecEnv's rows as read-only numpy arrays over its own buffers, written in place by
+    /// every reset and step: `(obs, masks, acting, rewards, reward_components, terminated,
+    /// truncated, actions)`, each `[envs, agents, ...]` (`actions`: every agent's action at the
+    /// last step). Each keeps the VecEnv alive.
+    #[allow(clippy::type_complexity)]
+    fn outputs<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyArrayDyn<f32>>,
+        Bound<'py, PyArrayDyn<u8>>,
+        Bound<'py, PyArrayDyn<bool>>,
+        Bound<'py, PyArrayDyn<f32>>,
+        Bound<'py, PyArrayDyn<f32>>,
+        Bound<'py, PyArrayDyn<bool>>,
+        Bound<'py, PyArrayDyn<bool>>,
+        Bound<'py, PyArrayDyn<f32>>,
+    )> {
+        let this = slf.borrow();
+        let (env, rows) = (&this.env, this.env.outputs());
+        let (n, a) = (env.num_envs(), env.agent_count());
+        let per_agent = |len: usize| len / (n * a).max(1);
+        let with_dim = |len: usize| [n, a, per_agent(len)];
+        Ok((
+            rows_array(slf, &rows.obs, &with_dim(rows.obs.len()))?,
+            rows_array(slf, &rows.masks, &with_dim(rows.masks.len()))?,
+            rows_array(slf, &rows.acting, &[n, a])?,
+            rows_array(slf, &rows.rewards, &[n, a])?,
+            rows_array(
+                slf,
+                &rows.reward_components,
+                &with_dim(rows.reward_components.len()),
+            )?,
+            rows_array(slf, &rows.terminated, &[n, a])?,
+            rows_array(slf, &rows.truncated, &[n, a])?,
+            rows_array(slf, &rows.actions, &with_dim(rows.actions.len()))?,
+        ))
     }
 
     /// Resets every env (env `i` with `seeds[i]` when seeds are given, continuing its streams
-    /// otherwise) and writes the first observations into the bound arrays.
+    /// otherwise), writing the first observations into the rows.
     #[pyo3(signature = (seeds=None))]
     fn reset(&mut self, py: Python<'_>, seeds: Option<Vec<u64>>) -> PyResult<()> {
-        self.with_outputs(py, |env, out| env.reset(seeds.as_deref(), out))
+        let env = &mut self.env;
+        py.detach(|| env.reset(seeds.as_deref()))
+            .map_err(step_error)
     }
 
     /// Steps every env with `actions` (`[envs, agents, action_dim]` float32), writing the results
-    /// into the bound arrays; raises an `ActionError` subclass, with nothing moved, for a bad
-    /// action.
+    /// into the rows; raises an `ActionError` subclass, with nothing moved, for a bad action.
     fn step(&mut self, py: Python<'_>, actions: PyReadonlyArrayDyn<'_, f32>) -> PyResult<()> {
         let actions = actions
             .as_slice()
             .map_err(|e| ActionShapeError::new_err(format!("actions must be C-contiguous: {e}")))?;
-        self.with_outputs(py, |env, out| env.step(actions, out))
+        let env = &mut self.env;
+        py.detach(|| env.step(actions)).map_err(step_error)
     }
 
     /// Sets the free text agent `agent` of env `env` sends with its next action (the action space
@@ -370,15 +360,6 @@ impl RustVecEnv {
     /// Drops every text set for the next step.
     fn clear_texts(&mut self) {
         self.env.clear_texts();
-    }
-
-    /// Writes every agent's action at the last step (`[envs, agents, action_dim]` float32; policy
-    /// and scripted agents' included) into `out`.
-    fn actions_taken(&self, mut out: PyReadwriteArrayDyn<'_, f32>) -> PyResult<()> {
-        let out = out
-            .as_slice_mut()
-            .map_err(|e| PyValueError::new_err(format!("out must be C-contiguous: {e}")))?;
-        self.env.actions(out).map_err(step_error)
     }
 
     /// Writes every agent's raw per-dimension reward at the last step (its ledger entries summed,

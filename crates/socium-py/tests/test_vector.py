@@ -1,6 +1,7 @@
-"""The vector env: numpy buffers owned by Python and written in place, Gymnasium's NEXT_STEP
-autoreset, and the same values as a per-env loop of PettingZoo envs."""
+"""The vector env: read-only numpy arrays over the envs' own buffers, written in place,
+Gymnasium's NEXT_STEP autoreset, and the same values as a per-env loop of PettingZoo envs."""
 
+import gc
 import pickle
 import tracemalloc
 
@@ -32,6 +33,33 @@ def test_same_arrays_every_call_and_no_allocation():
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert grown < 4096, f"{grown} bytes kept over 100 steps"
+
+
+def test_the_arrays_are_read_only_views_that_keep_the_envs_alive():
+    env = socium.VecEnv(DONOR, 4, seed=1)
+    obs, infos = env.reset()
+    arrays = [obs, infos["action_mask"], infos["acting"], infos["reward_components"], env.actions_taken()]
+    actions = np.full((4, 12, 1), 0.5, np.float32)
+    _, rewards, terminated, truncated, _ = env.step(actions)
+    arrays += [rewards, terminated, truncated]
+    for a in arrays:
+        assert not a.flags.writeable and not a.flags.owndata
+        with pytest.raises(ValueError, match="read-only"):
+            a[...] = 0
+        # Without OWNDATA numpy refuses to make an array writeable again.
+        with pytest.raises(ValueError):
+            a.flags.writeable = True
+    # The learner's action as sent, in place in the array taken before the step.
+    assert np.all(arrays[4][:, 0, 0] == 0.5)
+    seen = obs.copy()
+    for _ in range(3):
+        env.step(actions)
+    assert not np.array_equal(obs, seen), "a step rewrites the observations in place"
+    # The arrays hold the envs: with the VecEnv gone, they still read its last rows.
+    last = obs.copy()
+    del env, infos
+    gc.collect()
+    assert np.array_equal(obs, last)
 
 
 def test_matches_a_per_env_loop():

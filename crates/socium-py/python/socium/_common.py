@@ -120,7 +120,8 @@ def action_text(space: spaces.Space, action: Any) -> str | None:
 
 
 class Core:
-    """The Rust env and the numpy buffers it writes in place (bound once)."""
+    """The Rust env, and its rows as read-only numpy arrays over its own buffers, written in place
+    at every reset and step."""
 
     def __init__(
         self, scenario: str | os.PathLike, seeds: list[int], overrides: dict, text: bool = False, records: bool = True
@@ -135,19 +136,17 @@ class Core:
         self.action_space = gym_space(self.spec["action_space"])
         self.mask_dim = self.spec["mask_dim"]
         self.dimensions = self.spec["reward_dimensions"]
-        shape = (self.num_envs, self.num_agents)
-        self.obs = np.zeros(shape + (self.spec["obs_dim"],), np.float32)
-        self.masks = np.zeros(shape + (self.mask_dim,), np.uint8)
-        self.acting = np.zeros(shape, np.bool_)
-        self.rewards = np.zeros(shape, np.float32)
-        self.reward_components = np.zeros(shape + (len(self.dimensions),), np.float32)
-        self.terminated = np.zeros(shape, np.bool_)
-        self.truncated = np.zeros(shape, np.bool_)
-        self.actions = np.zeros(shape + (self.spec["action_dim"],), np.float32)
-        self.taken = np.zeros_like(self.actions)
-        self.rust.bind(
-            self.obs, self.masks, self.acting, self.rewards, self.reward_components, self.terminated, self.truncated
-        )
+        (
+            self.obs,
+            self.masks,
+            self.acting,
+            self.rewards,
+            self.reward_components,
+            self.terminated,
+            self.truncated,
+            self.taken,
+        ) = self.rust.outputs()
+        self.actions = np.zeros((self.num_envs, self.num_agents, self.spec["action_dim"]), np.float32)
 
     def reset(self, seeds: list[int] | None) -> None:
         """Resets every env: env i with ``seeds[i]``, or continuing its random streams."""
@@ -158,8 +157,7 @@ class Core:
         self.rust.step(actions)
 
     def actions_taken(self) -> np.ndarray:
-        """Every agent's action at the last step, written into the same array at each call."""
-        self.rust.actions_taken(self.taken)
+        """Every agent's action at the last step: a read-only view, written in place by each step."""
         return self.taken
 
     def raw_rewards(self) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""A Gymnasium vector env: N envs of one scenario stepped in parallel by Rust (GIL released) into
-numpy arrays that Python owns and Rust writes in place."""
+"""A Gymnasium vector env: N envs of one scenario stepped in parallel by Rust (GIL released), whose
+results are read-only numpy arrays over the envs' own buffers, written in place at every step."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from socium._socium import ActionShapeError, env_seeds
 class VecEnv(VectorEnv):
     """``num_envs`` envs of the scenario, every agent of each (a multi-agent env per slot).
 
-    Arrays (the same objects at every call): ``obs [envs, agents, obs_dim]`` float32,
+    Arrays (the same read-only objects at every call, over the envs' own memory, which each step
+    rewrites: copy what must outlive it): ``obs [envs, agents, obs_dim]`` float32,
     ``rewards``, ``terminated``, ``truncated [envs, agents]``; and in ``infos`` (a new dict each
     call over the same arrays): ``reward_components [envs, agents, dims]``,
     ``action_mask [envs, agents, mask_dim]`` (uint8) and ``acting [envs, agents]``. Actions are
@@ -104,7 +105,7 @@ class VecEnv(VectorEnv):
         return self._core.obs, self._infos()
 
     def step(self, actions: Any):
-        """Steps every env; returns the same arrays, written in place."""
+        """Steps every env; returns the same read-only arrays, written in place."""
         core = self._core
         if not self._started:
             raise RuntimeError("call reset() before step()")
@@ -147,7 +148,8 @@ class VecEnv(VectorEnv):
     def actions_taken(self) -> np.ndarray:
         """Every agent's action at the last step, ``[envs, agents, action_dim]`` float32: the
         external agents' as sent, and those that scripted strategies and ONNX policies chose (an
-        env reset by the step keeps its episode's last actions). The same array at each call."""
+        env reset by the step keeps its episode's last actions). The same read-only array at each
+        call, written in place by each step."""
         return self._core.actions_taken()
 
     def close(self, **kwargs: Any) -> None:
