@@ -8,18 +8,23 @@
 //! an env-step brought from memory (docs/BENCHMARKS-LOG.md). Kept here, they are written once,
 //! where the caller reads them: Python takes them as numpy arrays without a copy.
 //!
-//! The windows are the crate's one use of `unsafe`: [`Envs`] owns the buffers and what holds the
-//! windows together, so that the memory outlives them, and lends the buffers out only while no
-//! window can be written through.
+//! The windows are the crate's one use of `unsafe`. Each holds a share of the buffers (an `Arc`),
+//! so their memory outlives every window, wherever a window goes; the buffers are written only
+//! through the windows, each the only way to its part; and [`Envs`], which holds the buffers and
+//! the blocks that hold the windows together, lends the buffers out only through `&self`, while
+//! no block can run. One thing is left to the games: a window taken out of its World (bevy lets an
+//! exclusive system take a component, or the World itself) and written on another thread while
+//! the rows are read would race with the reader. No game takes the kernel's components
+//! (docs/ARCHITECTURE.md, Invariants).
 #![allow(unsafe_code, reason = "the windows: see the module's doc")]
 
-use std::{fmt, ptr::NonNull};
+use std::{fmt, ptr::NonNull, sync::Arc};
 
 /// What holds a set of envs (`T`: a block, or a `VecEnv`'s blocks) and the buffers of those envs'
-/// rows, together: the envs' components use the buffers through windows, which never leave `T`.
+/// rows, together: the envs' components use the buffers through windows, which stay in `T`.
 pub(crate) struct Envs<T> {
     held: T,
-    rows: VecBuffers,
+    rows: Arc<VecBuffers>,
 }
 
 impl<T> Envs<T> {
@@ -32,10 +37,21 @@ impl<T> Envs<T> {
         make: impl FnOnce(Vec<EnvWindows>) -> T,
     ) -> Envs<T> {
         let mut rows = VecBuffers::new(envs, agents, dims);
-        // SAFETY: `Envs` keeps the buffers as they are (never grown, shrunk or written but
-        // through the windows) for as long as `held`, where the windows go, and lends the
-        // buffers out only through `&self`, when no window can be written through.
-        let windows = unsafe { rows.windows(envs) };
+        // Taken while the buffers are ours alone, through `as_mut_ptr`, which materialises no
+        // reference to their memory: the windows write through these, and the `Arc` that
+        // moves the buffers moves none of that memory.
+        let starts = Starts {
+            obs: rows.obs.as_mut_ptr(),
+            masks: rows.masks.as_mut_ptr(),
+            acting: rows.acting.as_mut_ptr(),
+            rewards: rows.rewards.as_mut_ptr(),
+            reward_components: rows.reward_components.as_mut_ptr(),
+            terminated: rows.terminated.as_mut_ptr(),
+            truncated: rows.truncated.as_mut_ptr(),
+            actions: rows.actions.as_mut_ptr(),
+        };
+        let rows = Arc::new(rows);
+        let windows = (0..envs).map(|e| starts.windows(&rows, envs, e)).collect();
         Envs {
             held: make(windows),
             rows,
@@ -55,6 +71,55 @@ impl<T> Envs<T> {
     /// What holds the envs, to run them.
     pub(crate) fn held_mut(&mut self) -> &mut T {
         &mut self.held
+    }
+}
+
+/// Where each buffer of a [`VecBuffers`] starts.
+struct Starts {
+    obs: *mut f32,
+    masks: *mut u8,
+    acting: *mut bool,
+    rewards: *mut f32,
+    reward_components: *mut f32,
+    terminated: *mut bool,
+    truncated: *mut bool,
+    actions: *mut f32,
+}
+
+impl Starts {
+    /// Env `env`'s windows (of `envs`) into `rows`, whose buffers these are the starts of.
+    fn windows(&self, rows: &Arc<VecBuffers>, envs: usize, env: usize) -> EnvWindows {
+        fn window<T>(
+            rows: &Arc<VecBuffers>,
+            start: *mut T,
+            total: usize,
+            envs: usize,
+            env: usize,
+        ) -> Window<T> {
+            let len = total / envs.max(1);
+            Window {
+                start: NonNull::new(start.wrapping_add(env * len))
+                    .expect("a Vec's pointer is never null"),
+                len,
+                _rows: Arc::clone(rows),
+            }
+        }
+        EnvWindows {
+            obs: window(rows, self.obs, rows.obs.len(), envs, env),
+            masks: window(rows, self.masks, rows.masks.len(), envs, env),
+            acting: window(rows, self.acting, rows.acting.len(), envs, env),
+            rewards: window(rows, self.rewards, rows.rewards.len(), envs, env),
+            reward_components: window(
+                rows,
+                self.reward_components,
+                rows.reward_components.len(),
+                envs,
+                env,
+            ),
+            terminated: window(rows, self.terminated, rows.terminated.len(), envs, env),
+            truncated: window(rows, self.truncated, rows.truncated.len(), envs, env),
+            actions: window(rows, self.actions, rows.actions.len(), envs, env),
+        }
     }
 }
 
@@ -119,37 +184,6 @@ impl VecBuffers {
         }
     }
 
-    /// Each of `envs` envs' windows, in env order.
-    ///
-    /// # Safety
-    /// The windows point into these buffers' heap memory. Until the last of them is dropped, the
-    /// buffers must not be dropped, grown or shrunk, and must not be read while a window is being
-    /// written through, nor written at all except through the windows.
-    unsafe fn windows(&mut self, envs: usize) -> Vec<EnvWindows> {
-        fn cut<T>(buf: &mut Vec<T>, envs: usize, env: usize) -> Window<T> {
-            let len = buf.len() / envs.max(1);
-            // `as_mut_ptr` materialises no reference to the buffer, so the windows stay valid
-            // beside later reads of it (its documented aliasing guarantee).
-            let start = buf.as_mut_ptr().wrapping_add(env * len);
-            Window {
-                start: NonNull::new(start).expect("a Vec's pointer is never null"),
-                len,
-            }
-        }
-        (0..envs)
-            .map(|e| EnvWindows {
-                obs: cut(&mut self.obs, envs, e),
-                masks: cut(&mut self.masks, envs, e),
-                acting: cut(&mut self.acting, envs, e),
-                rewards: cut(&mut self.rewards, envs, e),
-                reward_components: cut(&mut self.reward_components, envs, e),
-                terminated: cut(&mut self.terminated, envs, e),
-                truncated: cut(&mut self.truncated, envs, e),
-                actions: cut(&mut self.actions, envs, e),
-            })
-            .collect()
-    }
-
     /// Whether every agent of env `env` is done (terminated or truncated).
     pub(crate) fn all_done(&self, env: usize, agents: usize) -> bool {
         let rows = env * agents..(env + 1) * agents;
@@ -161,15 +195,16 @@ impl VecBuffers {
 }
 
 /// One env's part of a buffer of a [`VecBuffers`], which its component reads and writes as a
-/// slice. Made only by [`VecBuffers::windows`], whose contract [`Envs`] keeps; no two windows
-/// overlap, and none is cloned.
+/// slice, and a share of the buffers, which keeps them alive. Made only by [`Envs::new`]; no two
+/// windows overlap, and none is cloned.
 pub(crate) struct Window<T> {
     start: NonNull<T>,
     len: usize,
+    _rows: Arc<VecBuffers>,
 }
 
-// SAFETY: a window is the only way to its part of the buffer (`VecBuffers::windows`' contract),
-// like a `&mut [T]` that the World holding it carries from thread to thread.
+// SAFETY: a window is the only way to write its part of the buffer, like a `&mut [T]` that the
+// World holding it carries from thread to thread (the module's doc).
 unsafe impl<T: Send> Send for Window<T> {}
 // SAFETY: as above: shared, it only reads.
 unsafe impl<T: Sync> Sync for Window<T> {}
@@ -179,8 +214,8 @@ impl<T> std::ops::Deref for Window<T> {
 
     #[inline]
     fn deref(&self) -> &[T] {
-        // SAFETY: `VecBuffers::windows`' contract keeps the memory alive, initialised and
-        // unaliased by writes.
+        // SAFETY: the window's share keeps the memory alive and initialised (the buffers are
+        // never resized), and only this window writes to it (the module's doc).
         unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
     }
 }
