@@ -33,8 +33,8 @@ class VecEnv(VectorEnv):
 
     ``records=False`` keeps no utterances or reward entries (``utterances`` refuses) unless the
     scenario's ``[ties]`` or ``[values]`` read them: the arrays and ``raw_rewards`` are the same,
-    and a step stores nothing per act, for trainers that read only the arrays (an eighth less
-    memory traffic a step, docs/BENCHMARKS.md).
+    and a step stores nothing per act, for trainers that read only the arrays (a fifth less
+    memory traffic a step in the donor game, docs/BENCHMARKS-LOG.md).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
