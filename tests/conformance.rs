@@ -323,6 +323,8 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
     let mut earlier: BTreeSet<UtteranceId> = BTreeSet::new();
     let mut entries_seen = 0;
     for _ in 0..steps {
+        // The Sim's own answer, from its flat done flags, is its env's.
+        assert_eq!(sim.is_done(), sim.env().is_done(), "{name}: Sim::is_done");
         if sim.env().is_done() {
             sim.reset(None);
             history.iter_mut().for_each(Vec::clear);

@@ -397,7 +397,7 @@ impl Sim {
     /// Checks the actions of the acting external agents (`[agents × action_dim]`; other agents'
     /// rows are ignored) without changing anything.
     pub fn check_actions(&self, actions: &[f32]) -> Result<(), StepError> {
-        if self.env().is_done() {
+        if self.is_done() {
             return Err(StepError::EpisodeOver);
         }
         let n = self.setup.agent_count;
@@ -480,6 +480,12 @@ impl Sim {
     /// The env: its observations, rewards, utterances and state.
     pub fn env(&self) -> EnvView<'_> {
         self.envs.held().env(0)
+    }
+
+    /// Whether every agent is done: `env().is_done()`, read from the env's done flags where they
+    /// lie (no component lookup), for loops that ask at every step.
+    pub fn is_done(&self) -> bool {
+        self.envs.rows().all_done(0, self.setup.agent_count)
     }
 
     /// Number of agents.

@@ -395,7 +395,7 @@ fn play(
             sim.reset(None);
         }
         let mut step = 0;
-        while !sim.env().is_done() {
+        while !sim.is_done() {
             if last_game.is_some_and(|steps| step % steps == 0) {
                 this_game.fill(0.0);
             }

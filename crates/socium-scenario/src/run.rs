@@ -524,7 +524,7 @@ pub fn play(
         current.played = episode;
         current.steps = 0;
         current.utterances = 0;
-        while !sim.env().is_done() {
+        while !sim.is_done() {
             let now = When::Step {
                 episode,
                 step: current.steps as u32,
