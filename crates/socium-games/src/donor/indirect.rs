@@ -852,8 +852,10 @@ fn resolve_env<const PUBLIC: bool>(
             let new = match rules.model {
                 Model::Scores => (old + if cooperated { 1 } else { -1 }).clamp(-5, 5),
                 Model::Norm(norm) => {
+                    // `own_norm` needs private assessment (`check`): the institution judges by
+                    // the game's norm.
                     let norm = match strategies.get(AgentId(o as u32)) {
-                        Some(&Strategy::OwnNorm(own)) => own,
+                        Some(&Strategy::OwnNorm(own)) if !PUBLIC => own,
                         _ => norm,
                     };
                     let good =
