@@ -44,11 +44,11 @@ pub enum VecStepError {
 
 /// Agents a block holds at most, all envs together: the fixed cost of a run of a block's schedule
 /// is shared by many envs, and each system sweeps long runs of its envs' components, which the
-/// hardware prefetches, while a block's state (a few hundred bytes to a few kilobytes an agent)
-/// stays within the L3 cache across the systems of one run. Measured on the cultural donor game
-/// (12 agents an env, one thread, 2 MiB L2 and 32 MiB L3; docs/BENCHMARKS.md): against 1,024
-/// agents, 4,096 gave 13% more decisions/s at 4,096 envs and 3% at 1,024, 256 gave a quarter
-/// less, 16,384 no more.
+/// hardware prefetches. Measured on the cultural donor game at 4,096 envs (12 agents an env, one
+/// thread, 2 MiB L2; docs/BENCHMARKS-LOG.md, "a sixth session"): against 4,096, blocks of 1,024
+/// agents gave 1–10% fewer decisions/s and 512 gave 9–13% fewer, with or without most of the L3
+/// taken by another core, although with 1,024 a block stays within a 512 KiB L2 between its
+/// systems; 8,192 and 16,384 were within 4%.
 const AGENTS_PER_BLOCK: usize = 4096;
 
 /// Envs per block for `envs` envs of `agents` agents: at most [`AGENTS_PER_BLOCK`] agents a
