@@ -184,6 +184,29 @@ impl VecBuffers {
         }
     }
 
+    /// Whether `values` lies, in whole or in part, in one of these buffers. Safe Rust cannot lend
+    /// a step its own rows, but a caller from outside can (Python passing `outputs()`' actions
+    /// back): the step, which writes them, must then read a copy.
+    pub fn overlaps<T>(&self, values: &[T]) -> bool {
+        fn bytes<T>(s: &[T]) -> std::ops::Range<usize> {
+            let r = s.as_ptr_range();
+            r.start as usize..r.end as usize
+        }
+        let given = bytes(values);
+        [
+            bytes(&self.obs),
+            bytes(&self.masks),
+            bytes(&self.acting),
+            bytes(&self.rewards),
+            bytes(&self.reward_components),
+            bytes(&self.terminated),
+            bytes(&self.truncated),
+            bytes(&self.actions),
+        ]
+        .iter()
+        .any(|b| b.start < given.end && given.start < b.end)
+    }
+
     /// Whether every agent of env `env` is done (terminated or truncated).
     pub(crate) fn all_done(&self, env: usize, agents: usize) -> bool {
         let rows = env * agents..(env + 1) * agents;
@@ -262,5 +285,25 @@ mod tests {
             (0..3).map(|e| rows.all_done(e, 2)).collect::<Vec<_>>(),
             [false, true, false]
         );
+    }
+
+    #[test]
+    fn overlaps_finds_memory_of_any_buffer() {
+        let dims = RowDims {
+            obs: 2,
+            masks: 1,
+            actions: 1,
+            rewards: 2,
+        };
+        let rows = VecBuffers::new(3, 2, dims);
+        assert!(rows.overlaps(&rows.actions));
+        assert!(rows.overlaps(&rows.actions[5..]));
+        assert!(rows.overlaps(&rows.obs[3..4]));
+        assert!(rows.overlaps(&rows.reward_components[..1]));
+        assert!(rows.overlaps(&rows.truncated[2..]));
+        let copy = rows.clone();
+        assert!(!rows.overlaps(&copy.actions));
+        assert!(!rows.overlaps(&rows.obs[..0]));
+        assert!(!rows.overlaps(&[0.5f32; 6]));
     }
 }

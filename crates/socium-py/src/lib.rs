@@ -147,7 +147,8 @@ fn join_pool() {
 }
 
 /// N envs of one scenario, stepped in parallel with the GIL released; `outputs` gives their rows
-/// as numpy arrays.
+/// as numpy arrays. While a step or reset runs, no other Python thread may read those arrays
+/// (they are being written) or write the actions array it was given.
 #[pyclass(module = "socium._socium")]
 struct RustVecEnv {
     /// Never replaced: the arrays of `outputs` point into its buffers.
@@ -343,6 +344,16 @@ impl RustVecEnv {
             .as_slice()
             .map_err(|e| ActionShapeError::new_err(format!("actions must be C-contiguous: {e}")))?;
         let env = &mut self.env;
+        // An array over this env's own rows (`actions_taken()` passed back, say) would be written
+        // by the step that reads it: the step reads a copy.
+        let copied;
+        let actions = match env.outputs().overlaps(actions) {
+            true => {
+                copied = actions.to_vec();
+                &copied[..]
+            }
+            false => actions,
+        };
         py.detach(|| env.step(actions)).map_err(step_error)
     }
 

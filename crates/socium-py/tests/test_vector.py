@@ -62,6 +62,24 @@ def test_the_arrays_are_read_only_views_that_keep_the_envs_alive():
     assert np.array_equal(obs, last)
 
 
+def test_a_step_reads_its_own_arrays_as_actions_through_a_copy():
+    """``actions_taken()`` passed back lies in the memory the step writes: the step reads a copy,
+    and plays as it would from any other array of the same values."""
+    mine, other = socium.VecEnv(DONOR, 4, seed=3), socium.VecEnv(DONOR, 4, seed=3)
+    mine.reset()
+    other.reset()
+    rng = np.random.default_rng(3)
+    for t in range(40):
+        actions = rng.random((4, 12, 1), dtype=np.float32)
+        if t % 2:
+            actions = mine.actions_taken()
+        given = actions.copy()
+        ours, theirs = mine.step(actions), other.step(given)
+        for a, b in zip(ours[:4], theirs[:4]):
+            np.testing.assert_array_equal(a, b, err_msg=f"step {t}")
+        np.testing.assert_array_equal(mine.actions_taken(), other.actions_taken())
+
+
 def test_matches_a_per_env_loop():
     n, steps, rng = 4, 60, np.random.default_rng(0)
     vec = socium.VecEnv(DONOR, n, seed=9)

@@ -26,7 +26,8 @@ class VecEnv(VectorEnv):
     takes one entry); only the rows of external agents are read. An env whose episode ended is
     reset by the next step, which ignores its actions (Gymnasium's NEXT_STEP autoreset). Free
     text (an action space's ``Text`` part) travels through the PettingZoo env only: these numeric
-    actions carry none.
+    actions carry none. A step runs with the GIL released: while it does, other threads must not
+    read the arrays (the step is writing them) or write the actions array it was given.
 
     ``single_observation_space`` and ``single_action_space`` are one env's (all its agents);
     ``agent_observation_space`` and ``agent_action_space`` one agent's.
