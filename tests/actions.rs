@@ -269,6 +269,10 @@ fn a_seeded_reset_puts_the_sim_back_however_often_it_is_asked() {
     assert_ne!(other.0, fresh.0, "another seed pairs the donors anew");
     s.reset(Some(4));
     assert_eq!(snapshot(&s), fresh, "back to the first seed");
+    // A renumbered episode is a change: the seeded reset after it restarts the count at 0.
+    s.renumber_episode(7);
+    s.reset(Some(4));
+    assert_eq!(s.env().clock().episode(), 0, "after a renumbering");
 }
 
 /// A VecEnv checks each external agent's action against the acting flags and masks its env gave

@@ -223,6 +223,16 @@ fn extra_outputs_are_kept_on_each_policy_agent() {
     }
     assert_eq!(extras.get(AgentId(0), "logits"), None);
     assert_eq!(extras.get(AgentId(11), "value"), None, "scripted agent");
+    // A reset starts the episode with zeros, as a fresh Sim does.
+    sim.reset(Some(s.config.seed));
+    let extras = sim.env().policy_extras();
+    for a in 0..10 {
+        assert_eq!(
+            extras.get(AgentId(a), "value"),
+            Some(&[0.0][..]),
+            "agent {a}"
+        );
+    }
     assert_eq!(policy_of(&s.config, 0).selection, Selection::Argmax);
     assert_eq!(
         policy_of(&s.config, 6).selection,

@@ -504,14 +504,29 @@ fn begin_reset(
             &mut SimRng,
             &mut SocialGraph,
             &mut Faults,
+            &mut PolicyExtras,
         ),
         Resetting,
     >,
 ) {
-    for (due, clock, done, turn, ledger, rewards, metrics, utterances, texts, rng, graph, faults) in
-        &mut envs
+    for (
+        due,
+        clock,
+        done,
+        turn,
+        ledger,
+        rewards,
+        metrics,
+        utterances,
+        texts,
+        rng,
+        graph,
+        faults,
+        extras,
+    ) in &mut envs
     {
         faults.into_inner().clear_episode();
+        extras.into_inner().clear();
         let clock = clock.into_inner();
         match due.seed {
             Some(seed) => {

@@ -257,7 +257,8 @@ impl<'w> EnvView<'w> {
         self.get::<crate::Values>().map(|v| v.0.as_slice())
     }
 
-    /// The extra outputs of policy agents' last forward pass (a belief head, say).
+    /// The extra outputs of policy agents' last forward pass in the episode (a belief head, say;
+    /// zeros after a reset).
     pub fn policy_extras(&self) -> &'w PolicyExtras {
         self.kernel::<PolicyExtras>()
     }

@@ -91,7 +91,8 @@ impl fmt::Debug for PolicyController {
     }
 }
 
-/// The extra outputs of each policy agent's last forward pass, by name (zeros before the first).
+/// The extra outputs of each policy agent's last forward pass in the episode, by name (zeros
+/// before the first).
 #[derive(Component, Clone, Debug, Default)]
 pub struct PolicyExtras {
     /// The policy agents that have extras, in id order, each with its outputs by name.
@@ -128,6 +129,13 @@ impl PolicyExtras {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_slice())
+    }
+
+    /// Zeros, as before any pass (at a reset).
+    pub(crate) fn clear(&mut self) {
+        for (_, outputs) in &mut self.by_agent {
+            outputs.iter_mut().for_each(|(_, values)| values.fill(0.0));
+        }
     }
 
     fn set(&mut self, a: AgentId, mut row: &[f32]) {
@@ -420,14 +428,21 @@ pub(crate) struct PolicyRunner {
     space: Space,
     agents: usize,
     staging: Staging,
-    head: Vec<f32>,
-    extras: Vec<f32>,
+    /// Each policy's outputs of its last pass, kept until every pass of the step is checked.
+    outputs: Vec<PassOutputs>,
     /// The notes of the current group's pass, by row.
     pass_notes: Vec<(usize, Note)>,
     /// The notes of the last `decide`, by env (in env order) and agent.
     notes: Vec<(usize, AgentId, Note)>,
     /// Wall time spent in `decide` so far.
     pub(crate) time: Duration,
+}
+
+/// One forward pass's outputs, `[rows × head_dim]` and `[rows × Σ extra widths]`.
+#[derive(Default)]
+struct PassOutputs {
+    head: Vec<f32>,
+    extras: Vec<f32>,
 }
 
 /// Envs per rayon task when selecting: a few rows each is too little work to split further.
@@ -488,9 +503,8 @@ impl PolicyRunner {
             staging: Staging::new(&groups, envs, spaces),
             space: spaces.action.clone(),
             agents,
+            outputs: groups.iter().map(|_| PassOutputs::default()).collect(),
             groups,
-            head: Vec::new(),
-            extras: Vec::new(),
             pass_notes: Vec::new(),
             notes: Vec::new(),
             time: Duration::ZERO,
@@ -524,7 +538,9 @@ impl PolicyRunner {
 
     /// Writes the action of every acting policy agent of every env into its row of `actions`
     /// (`[envs × agents × action_dim]`), one forward pass per policy, from the batches the Sims
-    /// last staged. On error (a failed pass, a non-finite output) nothing in any Sim has changed.
+    /// last staged. On error (a failed pass, a non-finite output) nothing in any Sim has changed:
+    /// every pass runs and is checked before any policy draws from an env's stream or writes its
+    /// extras.
     pub(crate) fn decide(
         &mut self,
         blocks: &mut [Block],
@@ -532,39 +548,35 @@ impl PolicyRunner {
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
         self.notes.clear();
-        let decided =
-            (0..self.groups.len()).try_for_each(|g| self.decide_group(g, blocks, actions));
+        let passed = (0..self.groups.len()).try_for_each(|g| self.forward(g));
+        if passed.is_ok() {
+            (0..self.groups.len()).for_each(|g| self.select(g, blocks, actions));
+        }
         // Stable: each agent's notes keep their order.
         self.notes.sort_by_key(|(env, _, _)| *env);
         self.time += start.elapsed();
-        decided
+        passed
     }
 
-    fn decide_group(
-        &mut self,
-        group: usize,
-        blocks: &mut [Block],
-        actions: &mut [f32],
-    ) -> Result<(), (usize, StepError)> {
+    /// Runs policy `group`'s forward pass and checks its outputs and notes, touching no env.
+    fn forward(&mut self, group: usize) -> Result<(), (usize, StepError)> {
         let g = &self.groups[group];
-        let space = &self.space;
-        let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
-        let (mask_dim, per_env) = (space.mask_dim(), self.agents * action_dim);
+        let head_dim = self.space.head_dim();
         let batch = &self.staging.batches[group];
         let rows = batch.rows();
         if rows == 0 {
             return Ok(());
         }
-        self.head.resize(rows * head_dim, 0.0);
-        self.extras.resize(rows * g.extras_dim, 0.0);
+        let out = &mut self.outputs[group];
+        out.head.resize(rows * head_dim, 0.0);
+        out.extras.resize(rows * g.extras_dim, 0.0);
         let (head, extras) = (
-            &mut self.head[..rows * head_dim],
-            &mut self.extras[..rows * g.extras_dim],
+            &mut out.head[..rows * head_dim],
+            &mut out.extras[..rows * g.extras_dim],
         );
         let offsets = &batch.offsets;
         let name = || g.policy.name().to_owned();
         let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
-        let members = |e: usize| &batch.members[offsets[e]..offsets[e + 1]];
         self.pass_notes.clear();
         let pass = PolicyBatch {
             rows,
@@ -583,20 +595,20 @@ impl PolicyRunner {
             };
             (env_of(0), error)
         })?;
-        // Every check before the first draw, so a refusal leaves every stream untouched.
         let bad = |values: &[f32], width: usize| {
             let i = values.iter().position(|v| !v.is_finite())?;
             Some((i / width, i % width, values[i]))
         };
-        let found = match bad(&self.head[..rows * head_dim], head_dim) {
+        let out = &self.outputs[group];
+        let found = match bad(&out.head[..rows * head_dim], head_dim) {
             Some((row, entry, value)) => {
                 Some((row, format!("action head entry {entry} is {value}")))
             }
-            None => bad(&self.extras[..rows * g.extras_dim], g.extras_dim.max(1)).map(
+            None => bad(&out.extras[..rows * g.extras_dim], g.extras_dim.max(1)).map(
                 |(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}")),
             ),
         };
-        let max_text = space.max_text();
+        let max_text = self.space.max_text();
         let too_long = self.pass_notes.iter().find_map(|(row, note)| match note {
             Note::Text(text) => {
                 let chars = text.chars().count();
@@ -622,7 +634,24 @@ impl PolicyRunner {
         let notes = self.pass_notes.drain(..);
         self.notes
             .extend(notes.map(|(row, note)| (env_of(row), batch.members[row].0, note)));
+        Ok(())
+    }
 
+    /// Turns policy `group`'s checked outputs into its agents' actions, drawing from each env's
+    /// stream where an agent samples, and keeps their extras.
+    fn select(&mut self, group: usize, blocks: &mut [Block], actions: &mut [f32]) {
+        let g = &self.groups[group];
+        let space = &self.space;
+        let (head_dim, action_dim) = (space.head_dim(), space.flat_dim());
+        let (mask_dim, per_env) = (space.mask_dim(), self.agents * action_dim);
+        let batch = &self.staging.batches[group];
+        let rows = batch.rows();
+        if rows == 0 {
+            return;
+        }
+        let offsets = &batch.offsets;
+        let members = |e: usize| &batch.members[offsets[e]..offsets[e + 1]];
+        let out = &mut self.outputs[group];
         let samples = g
             .agents
             .iter()
@@ -633,7 +662,7 @@ impl PolicyRunner {
                 for (r, &(a, selection)) in (rows[0]..rows[1]).zip(members(e)) {
                     let start = e * per_env + a.index() * action_dim;
                     space.select(
-                        &self.head[r * head_dim..(r + 1) * head_dim],
+                        &out.head[r * head_dim..(r + 1) * head_dim],
                         &batch.masks[r * mask_dim..(r + 1) * mask_dim],
                         selection,
                         None,
@@ -641,15 +670,15 @@ impl PolicyRunner {
                     );
                 }
             }
-            return Ok(());
+            return;
         }
         // Block by block: each block's envs, their rows of the actions, heads and extras.
         let envs: Vec<usize> = blocks.iter().map(Block::len).collect();
         let starts = envs_to_offsets(&envs);
         let rows_at: Vec<usize> = starts.iter().map(|&e| offsets[e]).collect();
-        let mut heads = split_rows(&mut self.head[..rows * head_dim], &rows_at, head_dim);
+        let mut heads = split_rows(&mut out.head[..rows * head_dim], &rows_at, head_dim);
         let mut extras = split_rows(
-            &mut self.extras[..rows * g.extras_dim],
+            &mut out.extras[..rows * g.extras_dim],
             &rows_at,
             g.extras_dim,
         );
@@ -703,7 +732,6 @@ impl PolicyRunner {
                     debug_assert_eq!(r1 - r0, members.len());
                 }
             });
-        Ok(())
     }
 }
 

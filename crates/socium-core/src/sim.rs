@@ -440,6 +440,7 @@ impl Sim {
     /// Numbers the current episode `episode`; the count goes on from it. A run that rebuilds its
     /// Sim part-way (a timeline's change) keeps numbering its episodes as one run.
     pub fn renumber_episode(&mut self, episode: u64) {
+        self.fresh = None;
         let mut env = self.envs.held_mut().env_mut(0);
         env.get_mut::<crate::Clock>()
             .expect("every env has a clock")

@@ -1,6 +1,9 @@
 //! A toy game for the kernel's tests: one observation, one reward dimension that is always 0, no
 //! strategies or metrics; the action space, the turn order and the systems are the test's.
 
+// Each test binary compiles this module and uses some of its helpers.
+#![allow(dead_code)]
+
 use socium_core::{
     AgentSpec, Controller, DimensionInfo, GameBuilder, MetricInfo, Named, Rules, Sim, SimConfig,
     Social, Space, StrategyInfo, TurnOrder,
