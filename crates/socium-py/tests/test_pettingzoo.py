@@ -126,6 +126,26 @@ def test_spaces_infos_render_state():
     assert env.state().shape == env.state_space.shape
 
 
+def test_acting_says_whose_action_counted_at_the_step_just_played():
+    # In the donor game the learner's action counts only in the rounds it donates: at such a
+    # step, and only then, another share changes its reward.
+    scenario = ROOT / "scenarios/donor_learner.toml"
+    history, counted = [], []
+    for t in range(24):
+        rewards = []
+        for share in (0.9, 0.1):
+            env = socium.parallel_env(scenario, seed=3)
+            env.reset(seed=3)
+            for past in history:
+                env.step({"agent_0": np.array([past], np.float32)})
+            _, reward, _, _, infos = env.step({"agent_0": np.array([share], np.float32)})
+            rewards.append(reward["agent_0"])
+        counted.append(infos["agent_0"]["acting"])
+        assert (rewards[0] != rewards[1]) == counted[-1], f"step {t}"
+        history.append(0.9)
+    assert any(counted) and not all(counted)
+
+
 def test_overrides_are_checked_like_the_file():
     env = socium.parallel_env(ROOT / "scenarios/ipd_learner.toml", turns=3, noise=0.0)
     env.reset(seed=1)

@@ -86,3 +86,15 @@ def test_bad_answers_play_the_default_act_or_raise():
     assert np.array_equal(strict.state(), before)
     with pytest.raises(ValueError, match="on_bad_text"):
         socium.text_env(LEARNER, on_bad_text="ignore")
+
+
+def test_a_refused_step_counts_no_bad_answer():
+    # Two learners: agent_0's text is bad, agent_1's is no text at all, so the step is refused;
+    # the step taken after it counts agent_0's bad answers from zero.
+    env = socium.text_env(ROOT / "scenarios/ipd_learner.toml", seed=1)
+    env.reset(seed=1)
+    assert env.agents == ["agent_0", "agent_1"]
+    with pytest.raises(socium.ActionDtypeError):
+        env.step({"agent_0": "garbage", "agent_1": 5})
+    _, _, _, _, infos = env.step({"agent_0": '{"act": 0}', "agent_1": '{"act": 0}'})
+    assert infos["agent_0"]["bad_answers"] == 0

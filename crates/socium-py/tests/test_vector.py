@@ -152,6 +152,35 @@ def test_seed_lists_and_bad_sizes():
             raise AssertionError("accepted")
 
 
+def test_a_seed_list_with_a_gap_is_refused_before_anything_starts():
+    env = socium.VecEnv(DONOR, 3, seed=0)
+    with pytest.raises(ValueError, match=r"seed\[0\] is None: give every env a seed"):
+        env.reset(seed=[None, 2, 3])
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(np.zeros((3, 12, 1), np.float32))
+    # The first reset still uses the VecEnv's own seeds.
+    np.testing.assert_array_equal(env.reset()[0], socium.VecEnv(DONOR, 3, seed=0).reset()[0])
+
+
+def test_misaligned_actions_are_copied_and_a_closed_env_says_so():
+    env, other = socium.VecEnv(DONOR, 3, seed=4), socium.VecEnv(DONOR, 3, seed=4)
+    env.reset()
+    other.reset()
+    values = np.random.default_rng(4).random((3, 12, 1), dtype=np.float32)
+    misaligned = np.frombuffer(bytearray(values.nbytes + 1), np.float32, offset=1).reshape(values.shape)
+    misaligned[...] = values
+    assert not misaligned.flags.aligned
+    for a, b in zip(env.step(misaligned)[:4], other.step(values)[:4]):
+        np.testing.assert_array_equal(a, b)
+    env.close()
+    assert env.closed
+
+
+def test_a_string_override_beyond_the_basic_plane_arrives_as_given():
+    env = socium.VecEnv(DONOR, 1, overrides={"agents[0].label": "learner \U0001F600 \"quoted\"\n"})
+    assert env.agent_labels[0] == "learner \U0001F600 \"quoted\"\n"
+
+
 def test_a_scenario_with_a_timeline_is_refused_at_its_first_change():
     # `[[timeline]]` changes a run at run-wide episodes; a trainer's envs reset on their own.
     with pytest.raises(socium.ScenarioError, match=r"intervention.toml:\d+:1: `timeline`: a change at episode 10"):

@@ -24,7 +24,8 @@ def toml_value(value: Any) -> str:
     if isinstance(value, numbers.Real):
         return repr(float(value))
     if isinstance(value, str):
-        return json.dumps(value)
+        # Not ASCII-only: TOML takes no escaped surrogate pairs (a character beyond U+FFFF).
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -158,6 +158,8 @@ class ParallelEnv(_PettingZooParallelEnv):
         for agent, row in rows.items():
             core.actions[0, self._ids[agent]] = row
         live = self.agents
+        # Whose actions count at this step: the step overwrites the flags with the next step's.
+        acting = core.acting[0].copy()
         try:
             for agent, text in texts.items():
                 if text is not None:
@@ -178,7 +180,7 @@ class ParallelEnv(_PettingZooParallelEnv):
             infos[agent] = {
                 "reward_components": dict(zip(core.dimensions, core.reward_components[0, a].tolist())),
                 "reward_raw": dict(zip(core.dimensions, raw[a].tolist())),
-                "acting": bool(core.acting[0, a]),
+                "acting": bool(acting[a]),
             }
             if values is not None:
                 infos[agent]["value"] = float(values[0, a])

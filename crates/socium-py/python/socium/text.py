@@ -94,8 +94,10 @@ class TextParallelEnv(ParallelEnv):
             rows[agent] = np.asarray(row, np.float32)
             texts[agent] = say
             errors[agent] = error if acting else None
-            self._bad_answers[agent] += errors[agent] is not None
         observations, rewards, terminations, truncations, infos = self._step_rows(rows, texts)
+        # Counted once the step is taken: a refused step changes nothing.
+        for agent, error in errors.items():
+            self._bad_answers[agent] += error is not None
         for agent, info in infos.items():
             info["answer_error"] = errors[agent]
             info["bad_answers"] = self._bad_answers[agent]

@@ -30,7 +30,10 @@ class VecEnv(VectorEnv):
     read the arrays (the step is writing them) or write the actions array it was given.
 
     ``single_observation_space`` and ``single_action_space`` are one env's (all its agents);
-    ``agent_observation_space`` and ``agent_action_space`` one agent's.
+    ``agent_observation_space`` and ``agent_action_space`` one agent's. Where an agent's action
+    space is a ``Tuple`` (an act and a belief, say), the action spaces give its parts batched, and
+    ``step`` takes the flat form: the parts side by side in the last axis, a ``Discrete`` part one
+    entry, a ``Text`` part none.
 
     ``records=False`` keeps no utterances or reward entries (``utterances`` refuses) unless the
     scenario's ``[ties]`` or ``[values]`` read them: the arrays and ``raw_rewards`` are the same,
@@ -96,6 +99,11 @@ class VecEnv(VectorEnv):
         if isinstance(seed, (list, tuple)):
             if len(seed) != self.num_envs:
                 raise ValueError(f"seed: expected {self.num_envs} seeds, found {len(seed)}")
+            if None in seed:
+                raise ValueError(
+                    f"seed[{list(seed).index(None)}] is None: give every env a seed, or no list "
+                    "(seed=None continues every env's streams)"
+                )
             seeds = [check_seed(s) for s in seed]
         elif seed is not None:
             seeds = env_seeds(check_seed(seed), self.num_envs)
@@ -115,7 +123,7 @@ class VecEnv(VectorEnv):
             actions = actions[..., None]
         if actions.shape != core.actions.shape:
             raise ActionShapeError(f"actions: expected shape {core.actions.shape}, found {actions.shape}")
-        if actions.dtype != np.float32 or not actions.flags.c_contiguous:
+        if actions.dtype != np.float32 or not (actions.flags.c_contiguous and actions.flags.aligned):
             np.copyto(core.actions, actions, casting="unsafe")
             actions = core.actions
         core.step(actions)
@@ -154,7 +162,9 @@ class VecEnv(VectorEnv):
         return self._core.actions_taken()
 
     def close(self, **kwargs: Any) -> None:
-        """Nothing to release: the engine frees the envs with this object."""
+        """Marks the VecEnv closed (Gymnasium's ``closed``); the engine frees the envs with this
+        object."""
+        self.closed = True
 
 
 def _rebuild(scenario: str, num_envs: int, seed: int | None, overrides: dict, seeds, records: bool = True) -> VecEnv:
