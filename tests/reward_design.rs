@@ -254,10 +254,12 @@ fn a_heron_hierarchy_names_real_dimensions_with_a_margin_each() {
 
 /// Potential-based shaping (Ng, Harada & Russell 1999) with γ = 1: the scenario `text` (every
 /// agent scripted) is played without shaping and with `[shaping.<potential>] gamma = 1`, three
-/// episodes in lockstep; every agent's episode return moves by exactly Φ(s_T) − Φ(s_0), its
-/// potential after the last step less its potential after the reset, and `socium run` ranks the
+/// episodes in lockstep; every agent's episode return moves by exactly −Φ(s_0) where its game
+/// ended (the end's potential is 0), Φ(s_T) − Φ(s_0) where the step limit cut it short (its
+/// potential after the last step less its potential after the reset), and `socium run` ranks the
 /// agent groups by mean return as before. `check` is called at each episode's end with the shaped
-/// env, each agent and its Φ(s_0) and Φ(s_T). Returns the largest |Φ(s_T) − Φ(s_0)| seen.
+/// env, each agent and its Φ(s_0) and Φ(s_T) (as the game last wrote it). Returns the largest
+/// |Φ(s_T) − Φ(s_0)| seen.
 fn shaping_moves_each_return_by_the_potentials_change(
     text: &str,
     potential: &str,
@@ -300,14 +302,19 @@ fn shaping_moves_each_return_by_the_potentials_change(
         assert!(b.env().is_done(), "the shaped run ends with the plain one");
         let end = values(&b);
         for agent in 0..n {
-            let change = end[agent] - start[agent];
+            let reached = if b.env().terminated()[agent] {
+                0.0
+            } else {
+                end[agent]
+            };
+            let change = reached - start[agent];
             let moved = b.env().episode_returns()[agent] - a.env().episode_returns()[agent];
             assert!(
                 (moved - change).abs() < 1e-6,
                 "{potential}, episode {episode}, agent {agent}: {moved} vs {change}"
             );
             check(&b.env(), agent, start[agent], end[agent]);
-            largest = largest.max(change.abs());
+            largest = largest.max((end[agent] - start[agent]).abs());
         }
     }
     let dir = tempfile::tempdir().unwrap();

@@ -575,13 +575,17 @@ fn begin_turn(mut envs: Query<(&mut Turn, &Done, &mut ActionMasks), Resetting>) 
 pub(crate) struct Shaping(pub(crate) Vec<(PotentialId, ShapingSpec)>);
 
 /// Adds each agent's shaping term of the step (the potentials the game wrote in `Observe`
-/// against those of the step's start) to its reward and return; the values become the next
-/// step's start.
-fn shape(shaping: Res<Shaping>, mut envs: Query<(&mut Potentials, &mut StepRewards), Stepping>) {
-    for (potentials, rewards) in &mut envs {
+/// against those of the step's start; the end of its game has potential 0) to its reward and
+/// return; the values become the next step's start.
+fn shape(
+    shaping: Res<Shaping>,
+    mut envs: Query<(&mut Potentials, &Done, &mut StepRewards), Stepping>,
+) {
+    for (potentials, done, rewards) in &mut envs {
         let (potentials, rewards) = (potentials.into_inner(), rewards.into_inner());
         for a in 0..rewards.reward().len() {
-            let f = potentials.term(AgentId(a as u32), &shaping.0);
+            let (ended, cut) = (done.terminated[a], done.truncated[a]);
+            let f = potentials.term(AgentId(a as u32), &shaping.0, ended, cut);
             rewards.add_reward(a, f);
         }
         potentials.advance();
@@ -591,7 +595,7 @@ fn shape(shaping: Res<Shaping>, mut envs: Query<(&mut Potentials, &mut StepRewar
 /// After a reset, the potentials the game wrote are the start state's.
 fn start_potentials(mut envs: Query<&mut Potentials, Resetting>) {
     for potentials in &mut envs {
-        potentials.into_inner().advance();
+        potentials.into_inner().start();
     }
 }
 
