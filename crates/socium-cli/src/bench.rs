@@ -13,6 +13,7 @@ use socium_core::{
 use socium_policy::OnnxPolicy;
 use socium_scenario::{Override, Scenario};
 use std::{
+    num::NonZeroUsize,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::Instant,
@@ -36,14 +37,14 @@ pub enum Bench {
         envs: Vec<usize>,
         /// Steps timed per repeat at the largest env count; a smaller count takes proportionally
         /// more, so that every count is timed over the same env-steps.
-        #[arg(long, default_value_t = 200)]
-        steps: usize,
+        #[arg(long, default_value = "200")]
+        steps: NonZeroUsize,
         /// Rayon threads, or a comma-separated list (default: one per core).
         #[arg(long, value_delimiter = ',')]
         threads: Vec<usize>,
         /// Timed rounds (each setting's median is reported).
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        #[arg(long, default_value = "5")]
+        repeats: NonZeroUsize,
         /// Print one JSON object per setting, a line each, instead of a table.
         #[arg(long)]
         json: bool,
@@ -63,17 +64,17 @@ pub enum Bench {
         #[arg(long, default_value = "assets/policies/donor_bench_mlp.onnx")]
         model: PathBuf,
         /// Envs in the VecEnv.
-        #[arg(long, default_value_t = 1024)]
-        envs: usize,
+        #[arg(long, default_value = "1024")]
+        envs: NonZeroUsize,
         /// Steps timed per repeat.
-        #[arg(long, default_value_t = 48)]
-        steps: usize,
+        #[arg(long, default_value = "48")]
+        steps: NonZeroUsize,
         /// Rayon threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
         /// Timed repeats of each side, alternated (the medians are reported).
-        #[arg(long, default_value_t = 7)]
-        repeats: usize,
+        #[arg(long, default_value = "7")]
+        repeats: NonZeroUsize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -87,8 +88,8 @@ pub enum Bench {
         #[arg(long)]
         generations: Option<u32>,
         /// Timed runs after one warm-up (the median is reported).
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        #[arg(long, default_value = "5")]
+        repeats: NonZeroUsize,
         /// Play every generation, even where a population seen before could be remembered
         /// (`[evolution] memoize = false`).
         #[arg(long)]
@@ -105,8 +106,8 @@ pub enum Bench {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
         /// Timed repeats after one warm-up (the median is reported).
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
+        #[arg(long, default_value = "5")]
+        repeats: NonZeroUsize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -473,6 +474,7 @@ pub fn run(bench: Bench) -> Result<()> {
             json,
             records,
         } => {
+            let (steps, repeats) = (steps.get(), repeats.get());
             let mut s = load(&scenario, &set)?;
             s.config.records |= records;
             let threads = match threads.is_empty() {
@@ -493,7 +495,7 @@ pub fn run(bench: Bench) -> Result<()> {
             }
             // Ratios to the first env count with as many threads, per round.
             let mut ratios = vec![Vec::new(); settings.len()];
-            for _ in 0..repeats.max(1) {
+            for _ in 0..repeats {
                 let rates =
                     (settings.iter_mut().map(VecEnvSetting::time)).collect::<Result<Vec<f64>>>()?;
                 for (i, ratio) in ratios.iter_mut().enumerate() {
@@ -532,7 +534,7 @@ pub fn run(bench: Bench) -> Result<()> {
                      | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                     s.name,
                     s.game.name(),
-                    repeats.max(1),
+                    repeats,
                     if s.config.records {
                         ", records kept"
                     } else {
@@ -564,6 +566,7 @@ pub fn run(bench: Bench) -> Result<()> {
             repeats,
             json,
         } => {
+            let (envs, steps, repeats) = (envs.get(), steps.get(), repeats.get());
             let s = load(&scenario, &[])?;
             let spaces = s.sim()?.spaces().clone();
             let policy = Arc::new(OnnxPolicy::load(&model, &spaces, None)?);
@@ -604,7 +607,7 @@ pub fn run(bench: Bench) -> Result<()> {
             let (mut forward_seconds, mut ort_seconds) = (Vec::new(), Vec::new());
             let mut between_seconds = Vec::new();
             // One warm-up of each, then alternate so that drift hits both sides alike.
-            for round in 0..=repeats.max(1) {
+            for round in 0..=repeats {
                 let forward = policy.forward_time();
                 let (step, controller) =
                     pool.install(|| timed_steps(&mut env, &seeds, steps, &actions))?;
@@ -687,6 +690,7 @@ pub fn run(bench: Bench) -> Result<()> {
             play_every_generation,
             json,
         } => {
+            let repeats = repeats.get();
             let mut s = load(&scenario, &[])?;
             let spec = s
                 .evolution
@@ -701,7 +705,7 @@ pub fn run(bench: Bench) -> Result<()> {
             let (generations, episodes) = (spec.generations.get(), spec.episodes.get());
             let mut seconds = Vec::new();
             // Run r of the batch for repeat r: each a fresh run, as a batch of runs would be.
-            for r in 0..=repeats.max(1) {
+            for r in 0..=repeats {
                 let start = Instant::now();
                 socium_evo::run_scenario(&s, r as u64, s.config.seed, None, &|| ())?;
                 if r > 0 {
@@ -759,13 +763,14 @@ pub fn run(bench: Bench) -> Result<()> {
             repeats,
             json,
         } => {
+            let repeats = repeats.get();
             let s = load(&scenario, &set)?;
             let mut sim = s.sim()?;
             let mut play = || play_all(&s, &mut sim);
             play()?;
             let mut seconds = Vec::new();
             let mut counts = Counts::default();
-            for _ in 0..repeats.max(1) {
+            for _ in 0..repeats {
                 let start = Instant::now();
                 counts = play()?;
                 seconds.push(start.elapsed().as_secs_f64());

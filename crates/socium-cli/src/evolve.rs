@@ -211,7 +211,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
 
     std::fs::create_dir_all(a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        let mut file = tempfile::NamedTempFile::new_in(a.out)?;
+        let mut file = socium_scenario::temp_file_in(a.out, "")?;
         file.write_all(bytes)?;
         file.persist(a.out.join(name))?;
         Ok(())

@@ -116,9 +116,7 @@ pub fn draw(path: &Path, title: &str, x_label: &str, y_label: &str, bands: &[Ban
         }
     });
     let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new()
-        .suffix(".png")
-        .tempfile_in(dir)
+    let temp = socium_scenario::temp_file_in(dir, ".png")
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let xs = bands.iter().map(|b| b.mean.len()).max().unwrap_or(1).max(2);
     let (shown, settled) = shown_xs(bands, xs);

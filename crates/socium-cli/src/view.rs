@@ -57,9 +57,7 @@ pub fn view(a: &Args<'_>) -> Result<Written> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut file = tempfile::Builder::new()
-        .suffix(".html")
-        .tempfile_in(parent)
+    let mut file = socium_scenario::temp_file_in(parent, ".html")
         .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
     file.write_all(html.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;

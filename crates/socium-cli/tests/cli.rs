@@ -295,6 +295,16 @@ fn a_paused_evolution_resumes_to_the_same_outputs() {
         "{}",
         text(&o.stderr)
     );
+    // A pause the checkpoints are past is refused, and leaves them as they were.
+    let o = run(&["--resume", "--pause-at", "50"], &b);
+    assert!(
+        text(&o.stderr).contains(
+            "run 0 is checkpointed after generation 50: a pause after generation 50 is behind it"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!b.join("generations.csv").exists(), "nothing played");
     let o = run(&["--resume"], &b);
     assert!(o.status.success(), "{}", text(&o.stderr));
     for file in [
@@ -491,6 +501,37 @@ fn bench_setup_times_reading_building_and_playing_apart() {
     assert_eq!(report["steps"], 200);
     for phase in ["load_seconds", "build_seconds", "play_seconds"] {
         assert!(report[phase].as_f64().unwrap() >= 0.0, "{report}");
+    }
+}
+
+/// A bench refuses a zero count of steps, repeats or envs rather than timing something else.
+#[test]
+fn bench_counts_of_zero_are_refused() {
+    for args in [
+        &[
+            "bench",
+            "vecenv",
+            "scenarios/leading_eight.toml",
+            "--steps",
+            "0",
+        ][..],
+        &[
+            "bench",
+            "scenario",
+            "scenarios/leading_eight.toml",
+            "--repeats",
+            "0",
+        ],
+        &["bench", "policy", "--envs", "0"],
+        &["bench", "evolve", "--repeats", "0"],
+    ] {
+        let o = socium(args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            text(&o.stderr).contains("invalid value '0'"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
     }
 }
 

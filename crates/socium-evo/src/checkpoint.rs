@@ -227,7 +227,7 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         path: path.to_owned(),
         source,
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut file = socium_scenario::temp_file_in(dir, "").map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.persist(path).map_err(|e| io(e.error))?;
     Ok(())

@@ -56,6 +56,19 @@ pub enum EvolveError {
         /// Generations played and saved.
         generation: usize,
     },
+    /// A pause was asked at a generation the run's checkpoint has already played.
+    #[error(
+        "run {run} is checkpointed after generation {played}: a pause after generation {pause} \
+         is behind it (ask for a later one, or none to finish)"
+    )]
+    PauseBehind {
+        /// The run.
+        run: u64,
+        /// The pause asked for.
+        pause: usize,
+        /// Generations the checkpoint holds.
+        played: usize,
+    },
 }
 
 /// The types and history of one run of a scenario's `[evolution]`.
@@ -481,6 +494,15 @@ pub fn evolve(
     let mut history = Vec::with_capacity(evolution.generations);
     let mut start = 0;
     if let Some(saved) = checkpoint.map(RunCheckpoint::load).transpose()?.flatten() {
+        if let Some((checkpoint, pause)) = checkpoint.zip(checkpoint.and_then(|c| c.pause_at()))
+            && pause <= saved.generation
+        {
+            return Err(EvolveError::PauseBehind {
+                run: checkpoint.run(),
+                pause,
+                played: saved.generation,
+            });
+        }
         start = saved.generation;
         population.types = saved.types;
         population.variants = saved.variants;

@@ -614,7 +614,8 @@ pub fn run(
     };
     let mut sim = Sim::new(&*scenario.game, config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let temp = || NamedTempFile::new_in(out).map_err(io(out));
+    crate::remove_partial_files(out).map_err(io(out))?;
+    let temp = || crate::temp_file_in(out, "").map_err(io(out));
     // Written by every step and by the timeline's changes.
     let transcript = RefCell::new(BufWriter::new(temp()?));
 

@@ -1,0 +1,72 @@
+//! Output files written whole or not at all: each is written to a temporary file in its folder
+//! (named `.socium-partial-*`) and renamed over its name once complete. A process killed before
+//! that leaves its partial files behind; the next run into the folder removes them
+//! ([`remove_partial_files`]).
+
+use std::io;
+use std::path::Path;
+use tempfile::NamedTempFile;
+
+/// How the temporary files of output files begin.
+const PARTIAL: &str = ".socium-partial-";
+
+/// A temporary file in `dir` for an output file whose name ends in `suffix` (`""` for none; a
+/// plot's `.png` tells its encoder the format). It is created as any new file is, readable by
+/// others unless the umask says otherwise (mode 0666 less the umask), where a bare temporary file
+/// is private to its owner (0600) and would stay so once renamed.
+pub fn temp_file_in(dir: &Path, suffix: &str) -> io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(PARTIAL).suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Removes the partial files a killed process left in `dir` (a folder that does not exist has
+/// none).
+pub fn remove_partial_files(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        entries => entries?,
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_output_file_is_as_readable_as_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let file = temp_file_in(dir.path(), ".csv").unwrap();
+        assert!(file.path().extension().is_some_and(|e| e == "csv"));
+        let out = dir.path().join("out.csv");
+        file.persist(&out).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), mode(&plain));
+    }
+
+    #[test]
+    fn partial_files_left_behind_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = temp_file_in(dir.path(), "").unwrap().keep().unwrap().1;
+        std::fs::write(dir.path().join("metrics.csv"), b"x").unwrap();
+        remove_partial_files(dir.path()).unwrap();
+        assert!(!left.exists());
+        assert!(dir.path().join("metrics.csv").exists());
+        remove_partial_files(&dir.path().join("none")).unwrap();
+    }
+}
