@@ -19,6 +19,37 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A run that cannot put one of its files in place (a folder in the way) says so once and
+/// leaves the folder as it was: no file of it renamed in, no partial file left; a leftover
+/// partial file of a killed run is removed by the next run.
+#[test]
+fn a_run_that_cannot_write_a_file_commits_none() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ipd");
+    std::fs::create_dir_all(dir.join("summary.json")).unwrap();
+    std::fs::write(dir.join(".socium-partial-killed"), b"half").unwrap();
+    let args = [
+        "run",
+        "scenarios/ipd_tournament.toml",
+        "--episodes",
+        "2",
+        "--out",
+    ];
+    let o = socium(&[&args[..], &[dir.to_str().unwrap()]].concat());
+    assert!(!o.status.success());
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("summary.json: a folder is in the way"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("in the way").count(), 1, "{stderr}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["summary.json"]);
+}
+
 #[test]
 fn run_prints_a_table_and_writes_the_outputs() {
     let out = tempfile::tempdir().unwrap();

@@ -71,12 +71,12 @@ pub enum RunError {
         message: String,
     },
     /// Writing an output failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not as its source: a chain printed whole would say it twice).
+        error: std::io::Error,
     },
 }
 
@@ -593,7 +593,7 @@ pub fn run(
 ) -> Result<RunSummary, RunError> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| RunError::Io { path, source }
+        move |error| RunError::Io { path, error }
     };
     let external: Vec<String> = scenario
         .config
@@ -792,45 +792,50 @@ pub fn run(
         summary.attribution = Some(a.summary(&*scenario.game));
     }
 
-    let finish = |file: NamedTempFile, name: &str| {
-        let path = out.join(name);
-        file.persist(&path).map_err(|e| RunError::Io {
-            path,
-            source: e.error,
-        })
-    };
     let transcript = transcript
         .into_inner()
         .into_inner()
         .map_err(|e| RunError::Io {
             path: out.join("transcript.jsonl"),
-            source: e.into_error(),
+            error: e.into_error(),
         })?;
+    // Every file is written before any is renamed: a failure on the way leaves the folder as it
+    // was.
+    let mut files: Vec<(NamedTempFile, &str)> = Vec::new();
     if scenario.config.transcript {
-        finish(transcript, "transcript.jsonl")?;
+        files.push((transcript, "transcript.jsonl"));
     }
-    let mut metrics = temp()?;
-    metrics.write_all(csv.as_bytes()).map_err(io(out))?;
-    finish(metrics, "metrics.csv")?;
-    if scenario.heron.is_some() {
+    let mut write = |bytes: &[u8], name| -> Result<(), RunError> {
         let mut file = temp()?;
-        file.write_all(preferences.as_bytes()).map_err(io(out))?;
-        finish(file, "preferences.jsonl")?;
+        file.write_all(bytes).map_err(io(out))?;
+        files.push((file, name));
+        Ok(())
+    };
+    write(csv.as_bytes(), "metrics.csv")?;
+    if scenario.heron.is_some() {
+        write(preferences.as_bytes(), "preferences.jsonl")?;
     }
     if scenario.graph_output {
-        let mut file = temp()?;
-        file.write_all(edge_list(sim.env().graph()).as_bytes())
-            .map_err(io(out))?;
-        finish(file, "graph.edges")?;
+        write(edge_list(sim.env().graph()).as_bytes(), "graph.edges")?;
     }
     if let Some(lines) = attribution_lines {
-        let mut file = temp()?;
-        file.write_all(lines.as_bytes()).map_err(io(out))?;
-        finish(file, "attribution.jsonl")?;
+        write(lines.as_bytes(), "attribution.jsonl")?;
     }
-    let mut json = temp()?;
-    serde_json::to_writer_pretty(&mut json, &summary).expect("summaries serialise");
-    json.write_all(b"\n").map_err(io(out))?;
-    finish(json, "summary.json")?;
+    let json = serde_json::to_string_pretty(&summary).expect("summaries serialise") + "\n";
+    write(json.as_bytes(), "summary.json")?;
+    // A folder in a file's place would refuse its rename half-way through the files.
+    if let Some((_, name)) = files.iter().find(|(_, name)| out.join(name).is_dir()) {
+        return Err(RunError::Io {
+            path: out.join(name),
+            error: std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder is in the way"),
+        });
+    }
+    for (file, name) in files {
+        let path = out.join(name);
+        file.persist(&path).map_err(|e| RunError::Io {
+            path,
+            error: e.error,
+        })?;
+    }
     Ok(summary)
 }
