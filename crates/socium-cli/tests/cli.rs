@@ -50,6 +50,35 @@ fn a_run_that_cannot_write_a_file_commits_none() {
     assert_eq!(names, ["summary.json"]);
 }
 
+/// A run into a folder of an earlier one leaves that run's files it does not write itself (its
+/// transcript, the page made of it) no place to mislead `socium view` or `replay`.
+#[test]
+fn a_run_removes_the_earlier_outputs_it_does_not_write() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ipd");
+    let dir_arg = dir.to_str().unwrap();
+    let args = [
+        "run",
+        "scenarios/ipd_tournament.toml",
+        "--episodes",
+        "2",
+        "--out",
+        dir_arg,
+    ];
+    assert!(socium(&args).status.success());
+    assert!(socium(&["view", dir_arg]).status.success());
+    assert!(dir.join("transcript.jsonl").is_file() && dir.join("view.html").is_file());
+    let quiet = [&args[..], &["--set", "output.transcript=false"]].concat();
+    let o = socium(&quiet);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["metrics.csv", "summary.json"]);
+}
+
 #[test]
 fn run_prints_a_table_and_writes_the_outputs() {
     let out = tempfile::tempdir().unwrap();

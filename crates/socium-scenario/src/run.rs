@@ -830,12 +830,30 @@ pub fn run(
             error: std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder is in the way"),
         });
     }
+    // The outputs of an earlier run that this one does not write go, with the page `socium
+    // view` made of them: the folder holds one run.
+    let earlier = [
+        "transcript.jsonl",
+        "preferences.jsonl",
+        "graph.edges",
+        "attribution.jsonl",
+        "view.html",
+    ];
+    let stale: Vec<&str> = (earlier.into_iter())
+        .filter(|name| files.iter().all(|(_, written)| written != name))
+        .collect();
     for (file, name) in files {
         let path = out.join(name);
         file.persist(&path).map_err(|e| RunError::Io {
             path,
             error: e.error,
         })?;
+    }
+    for name in stale {
+        match std::fs::remove_file(out.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&out.join(name))(e))?,
+            _ => {}
+        }
     }
     Ok(summary)
 }
