@@ -7,7 +7,8 @@
 //! 2011) as a reward, `cos θ·own + sin θ·others'` (θ = 0 selfish, 45° prosocial); McKee et al.
 //! 2020 ("Social Diversity and Social Preferences in Mixed-Motive Reinforcement Learning",
 //! AAMAS), who penalise the distance between a target angle and the reward angle
-//! `atan(others' / own)`; and the welfare functions of social choice (utilitarian sum, Nash
+//! `atan(others' / own)`, here `atan2(others', own)` (the angle in its quadrant, so that it is
+//! defined where the own reward is 0 or below); and the welfare functions of social choice (utilitarian sum, Nash
 //! product, Rawls's max-min).
 
 use crate::{AgentId, SocialGraph, bounded::NonNegative};
