@@ -113,12 +113,26 @@ fn key_path(source: &str, offset: usize) -> String {
     let this = header(line);
     if let Some((name, array)) = this.clone().or_else(|| lines_before.find_map(header)) {
         table = name.clone();
-        if array {
-            let entries = source[..line_end]
+        // Entries of the array of tables `name` up to this line.
+        let entries = |name: &str| {
+            source[..line_end]
                 .lines()
                 .filter(|l| header(l).is_some_and(|(n, a)| a && n == name))
-                .count();
-            table = format!("{name}[{}]", entries.saturating_sub(1));
+                .count()
+        };
+        if array {
+            table = format!("{name}[{}]", entries(&name).saturating_sub(1));
+        } else {
+            // A table inside the latest entry of an array (`[agents.params]`): that entry's index.
+            let parts: Vec<&str> = name.split('.').collect();
+            if let Some((k, count)) = (1..parts.len())
+                .rev()
+                .map(|k| (k, entries(&parts[..k].join("."))))
+                .find(|&(_, count)| count > 0)
+            {
+                let (array, rest) = (parts[..k].join("."), parts[k..].join("."));
+                table = format!("{array}[{}].{rest}", count - 1);
+            }
         }
     }
     if this.is_some() {
@@ -187,5 +201,22 @@ mod tests {
         assert_eq!(path_at(s, "1\n"), "agents[0].count");
         assert_eq!(path_at(s, "[game"), "game.repeated");
         assert_eq!(line_column(s, s.find("1.5").unwrap()), (9, 25));
+    }
+
+    #[test]
+    fn a_table_inside_an_array_entry_names_the_entry() {
+        let s = "[[agents]]
+count = 1
+[[agents]]
+strategy = \"gtft\"
+                 [agents.params]
+generosity = 1.5
+[[agents]]
+[agents.params]
+k = 2
+";
+        assert_eq!(path_at(s, "1.5"), "agents[1].params.generosity");
+        assert_eq!(path_at(s, "2\n"), "agents[2].params.k");
+        assert_eq!(path_at(s, "[agents.params]"), "agents[1].params");
     }
 }

@@ -248,6 +248,9 @@ mod tests {
         );
         assert!("noequals".parse::<Override>().is_err());
         assert!("a..b=1".parse::<Override>().is_err());
+        // A strategy's parameter names its agent entry.
+        let err = with(&["agents[1].params.k=1"]).unwrap_err();
+        assert!(err.to_string().contains("`agents[1].params.k`"), "{err}");
     }
 
     #[test]
