@@ -525,10 +525,10 @@ pub fn run(bench: Bench) -> Result<()> {
             });
             if json {
                 for report in reports {
-                    println!("{}", serde_json::to_string(&report)?);
+                    say!("{}", serde_json::to_string(&report)?);
                 }
             } else {
-                println!(
+                say!(
                     "{} ({}): {agents} agents an env, {} rounds (medians){}\n\
                      | threads | envs | steps | median s | decisions/s | per core | agent-steps/s | vs {} envs |\n\
                      | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -543,7 +543,7 @@ pub fn run(bench: Bench) -> Result<()> {
                     envs[0],
                 );
                 for r in reports {
-                    println!(
+                    say!(
                         "| {} | {} | {} | {:.4} | {:.3e} | {:.3e} | {:.3e} | {:.2} |",
                         r.threads,
                         r.envs,
@@ -651,9 +651,9 @@ pub fn run(bench: Bench) -> Result<()> {
                 ort_between_steps_seconds: between_seconds,
             };
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                say!("{}", serde_json::to_string(&report)?);
             } else {
-                println!(
+                say!(
                     "{} with every agent on {}: {} envs × {} agents, {} threads, {} steps \
                      ({} forward passes, {} rows); medians:\n  \
                      steps:                         {:.4} s = {:.3e} env-steps/s\n  \
@@ -725,9 +725,9 @@ pub fn run(bench: Bench) -> Result<()> {
                 seconds,
             };
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                say!("{}", serde_json::to_string(&report)?);
             } else {
-                println!(
+                say!(
                     "{} ({}): {} agents, {} episodes a generation, {} generations{}: median \
                      {:.4} s per run = {:.1} generations/s",
                     report.scenario,
@@ -755,7 +755,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 build_seconds: (built - loaded).as_secs_f64(),
                 play_seconds: (start.elapsed() - built).as_secs_f64(),
             };
-            println!("{}", serde_json::to_string(&report)?);
+            say!("{}", serde_json::to_string(&report)?);
         }
         Bench::Scenario {
             scenario,
@@ -787,9 +787,9 @@ pub fn run(bench: Bench) -> Result<()> {
                 seconds,
             };
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                say!("{}", serde_json::to_string(&report)?);
             } else {
-                println!(
+                say!(
                     "{} ({}): {} episodes, {} steps, {} decisions ({} steps, {} decisions \
                      played, the rest repeated): median {:.5} s per run ({:.1} runs/s, \
                      {:.3e} decisions played/s)",

@@ -132,7 +132,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             .iter()
             .all(|r| matches!(r, Ok(_) | Err(EvolveError::Paused { .. })))
     {
-        println!(
+        say!(
             "paused {runs} runs after generation {g}, checkpointed in {}: continue with --resume",
             checkpoints.display()
         );
@@ -273,9 +273,13 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         plots = "frequencies.png, cooperation.png";
     }
 
-    println!(
+    say!(
         "{} — game {}, seed {}, {} runs × {} generations",
-        summary.scenario, summary.game, seed, summary.runs, summary.generations
+        summary.scenario,
+        summary.game,
+        seed,
+        summary.runs,
+        summary.generations
     );
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -293,8 +297,8 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             format!("{} of {}", t.runs_most_frequent, summary.runs),
         ]);
     }
-    println!("{table}");
-    println!(
+    say!("{table}");
+    say!(
         "wrote generations.csv, summary.json, {plots} in {}",
         a.out.display()
     );

@@ -1,5 +1,15 @@
 //! `socium`: run, validate, evolve, replay, view and list scenarios, and benchmark the engine.
 
+/// `println!` that ends the program quietly when stdout's reader has gone ([`emit`]).
+macro_rules! say {
+    () => {
+        $crate::emit(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod bench;
 mod evolve;
 mod plot;
@@ -130,6 +140,17 @@ enum Command {
     },
 }
 
+/// Writes to stdout; where the reader has gone (`socium list | head`), ends the program quietly
+/// with success, as command-line tools do, where `print!` would panic.
+fn emit(text: std::fmt::Arguments) {
+    use std::io::Write as _;
+    match std::io::stdout().write_fmt(text) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => panic!("failed printing to stdout: {e}"),
+        Ok(()) => {}
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(library) = &cli.onnxruntime
@@ -175,7 +196,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Replay { dir, episode } => {
-            replay::render(&dir, episode).map(|text| print!("{text}"))
+            replay::render(&dir, episode).map(|text| emit(format_args!("{text}")))
         }
         Command::View {
             dir,
@@ -189,14 +210,14 @@ fn main() -> ExitCode {
             max_lines,
         })
         .map(|w| {
-            println!(
+            say!(
                 "wrote {} ({} episodes, {} transcript lines)",
                 w.path.display(),
                 w.shown.episodes,
                 w.shown.lines
             );
             if let Some(left_out) = w.shown.left_out {
-                println!("left out {left_out}");
+                say!("left out {left_out}");
             }
         }),
         Command::List => {
@@ -263,14 +284,18 @@ fn run(
     let files: Vec<&str> = (outputs.iter())
         .filter_map(|(file, written)| written.then_some(*file))
         .collect();
-    println!("wrote {} in {}", files.join(", "), out.display());
+    say!("wrote {} in {}", files.join(", "), out.display());
     Ok(())
 }
 
 fn print_summary(s: &RunSummary) {
-    println!(
+    say!(
         "{} — game {}, seed {}, {} episodes, {} steps",
-        s.scenario, s.game, s.seed, s.episodes, s.steps
+        s.scenario,
+        s.game,
+        s.seed,
+        s.episodes,
+        s.steps
     );
     let dims: Vec<&String> = s
         .groups
@@ -303,29 +328,31 @@ fn print_summary(s: &RunSummary) {
         row.extend(transformed.iter().map(|d| fmt(g.mean_components[*d])));
         table.add_row(row);
     }
-    println!("{table}");
-    println!("per agent and episode; metrics, mean over episodes:");
+    say!("{table}");
+    say!("per agent and episode; metrics, mean over episodes:");
     for (name, value) in &s.metrics {
-        println!("  {name:<18} {}", fmt(*value));
+        say!("  {name:<18} {}", fmt(*value));
     }
     if let Some(a) = &s.attribution {
-        println!(
+        say!(
             "attribution `{}` over {} utterances, against the exact values:",
-            a.method, a.utterances
+            a.method,
+            a.utterances
         );
         for (name, agreement) in &a.dimensions {
             let rho = agreement.spearman.map_or("—".into(), fmt);
-            println!(
+            say!(
                 "  {name:<18} Spearman {rho}, mean absolute error {}",
                 fmt(agreement.mae)
             );
         }
     }
     for g in s.groups.iter().filter(|g| g.faults > 0) {
-        println!(
+        say!(
             "{}: {} controller faults, each played as the default act (see `fault` lines in \
              transcript.jsonl)",
-            g.label, g.faults
+            g.label,
+            g.faults
         );
     }
 }
@@ -345,7 +372,7 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
     };
     let externals = count(|c| *c == socium_core::Controller::External);
     let policies = count(|c| matches!(c, socium_core::Controller::Policy(_)));
-    println!(
+    say!(
         "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX or language models), {} episodes, \
          seed {}",
         file.display(),
@@ -362,16 +389,16 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
 
 fn list() {
     for game in socium_scenario::games() {
-        println!(
+        say!(
             "game {}  (action space with 8 agents: {})",
             game.name(),
             game.action_space(8)
         );
-        println!("  strategies:");
+        say!("  strategies:");
         for s in game.strategies() {
-            println!("    {:<26} {}", s.name, s.summary);
+            say!("    {:<26} {}", s.name, s.summary);
             for p in s.params {
-                println!(
+                say!(
                     "      {:<24} {} (default {}, {})",
                     p.name,
                     p.summary,
@@ -380,34 +407,36 @@ fn list() {
                 );
             }
         }
-        println!("  reward dimensions:");
+        say!("  reward dimensions:");
         for d in game.reward_dimensions() {
-            println!(
+            say!(
                 "    {:<26} {} (default weight {})",
-                d.name, d.summary, d.default_weight
+                d.name,
+                d.summary,
+                d.default_weight
             );
         }
-        println!("  metrics:");
+        say!("  metrics:");
         for m in game.metrics() {
-            println!("    {:<26} {}", m.name, m.summary);
+            say!("    {:<26} {}", m.name, m.summary);
         }
         if !game.potentials().is_empty() {
-            println!("  potentials ([shaping.<name>]):");
+            say!("  potentials ([shaping.<name>]):");
             for p in game.potentials() {
-                println!("    {:<26} {}", p.name, p.summary);
+                say!("    {:<26} {}", p.name, p.summary);
             }
         }
-        println!();
+        say!();
     }
-    println!(
+    say!(
         "controllers: a strategy above, \"random\" (uniform legal actions), \"external\" (a \
          trainer), {{ llm = {{ base_url, model, ... }} }} (a language model)"
     );
-    println!("graph generators:");
+    say!("graph generators:");
     for (name, summary) in socium_core::GENERATORS {
-        println!("    {name:<26} {summary}");
+        say!("    {name:<26} {summary}");
     }
-    println!("reward transforms (docs/rewards.md):");
+    say!("reward transforms (docs/rewards.md):");
     for (name, summary) in [
         ("identity", "the raw value"),
         (
@@ -424,40 +453,40 @@ fn list() {
         ("clip { low, high }", "x clamped to [low, high]"),
         ("rank", "rank among the agents acting this step, in [0, 1]"),
     ] {
-        println!("    {name:<26} {summary}");
+        say!("    {name:<26} {summary}");
     }
-    println!(
+    say!(
         "  references: {{ constant = c }}, {{ mean = {{ window }} }}, {{ percentile = {{ p, window }} }}, \
          {{ group = \"label\" }}"
     );
-    println!("combinations ([scalar] combine): \"sum\", \"min\", \"log_sum\"");
-    println!(
+    say!("combinations ([scalar] combine): \"sum\", \"min\", \"log_sum\"");
+    say!(
         "social preferences ([[agents]] social): {{ svo = {{ angle }} }}, {{ svo_penalty = {{ target, \
          weight }} }}, \"utilitarian\", \"nash\", \"max_min\""
     );
-    println!(
+    say!(
         "hierarchical preferences ([scalar.heron] order, margins): HERON labels between the \
          agents of each episode (preferences.jsonl)"
     );
-    println!(
+    say!(
         "potential-based shaping ([shaping.<potential>] gamma, weight): each game's potentials above"
     );
-    println!(
+    say!(
         "graph dynamics ([ties]): weaken, strengthen, cut_below, closure, homophily, \
          similar_within, reciprocity, budget; measured by [output] graph (graph.edges and degree, clustering, \
          components, label assortativity)"
     );
-    println!(
+    say!(
         "values that spread ([values] confidence, rate): bounded confidence on every act at a \
          partner, in any game; measured in metrics.csv (value mean, polarisation, clusters, tie \
          distance, assortativity)"
     );
-    println!(
+    say!(
         "interventions ([[timeline]]): episode [and step] (socium run) or generation (socium \
          evolve), set = {{ \"key\" = value, ... }} (keys as --set; at a step: game settings and \
          groups' strategy and params)"
     );
-    println!(
+    say!(
         "attribution ([attribution] method, dimensions): \"uniform\", \"exact\", {{ onnx = {{ model }} }}, \
          {{ llm = {{ base_url, model, ... }} }} (attribution.jsonl, measured against the exact values)"
     );

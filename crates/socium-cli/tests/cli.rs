@@ -1,7 +1,7 @@
 //! The `socium` binary as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn socium(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_socium"))
@@ -562,6 +562,24 @@ fn bench_setup_times_reading_building_and_playing_apart() {
     for phase in ["load_seconds", "build_seconds", "play_seconds"] {
         assert!(report[phase].as_f64().unwrap() >= 0.0, "{report}");
     }
+}
+
+/// Output to a reader that has gone (`socium list | head -1`) ends the program quietly with
+/// success, where `println!` panics. The reader goes before the program writes, most likely;
+/// where it does not, the program writes into the pipe and succeeds all the same.
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socium"))
+        .arg("list")
+        .current_dir(workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the socium binary runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
 }
 
 /// A bench refuses a zero count of steps, repeats or envs rather than timing something else.
