@@ -390,6 +390,20 @@ fn a_missing_key_variable_is_refused_at_load() {
     );
 }
 
+/// A timeout too long for a `Duration` is refused at load, naming the key, where it panicked.
+#[test]
+fn a_timeout_beyond_any_duration_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = negotiation("http://127.0.0.1:9/v1", "timeout_s = 1e30");
+    let err = Scenario::parse(&text, &dir.path().join("llm.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`timeout_s`: 1e30 seconds is more than a timeout can hold"),
+        "{err}"
+    );
+}
+
 /// 64 language-model agents acting at once across 16 envs, against a server that takes 200 ms
 /// an answer: their requests overlap (the server sees dozens in flight), not one after another.
 #[test]
@@ -504,7 +518,8 @@ fn a_judge_is_measured_against_the_exact_rewards() {
         .collect();
     let mae = pairs.iter().map(|(j, x)| (j - x).abs()).sum::<f64>() / 6.0;
     assert_eq!(goal.n, 6);
-    assert!((goal.mae - mae).abs() < 1e-9, "{} vs {mae}", goal.mae);
+    let judged = goal.mae.unwrap();
+    assert!((judged - mae).abs() < 1e-9, "{judged} vs {mae}");
     let json = std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap();
     assert!(
         json.contains("\"judge\"") && json.contains("\"spearman\""),

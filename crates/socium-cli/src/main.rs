@@ -343,7 +343,7 @@ fn print_summary(s: &RunSummary) {
             let rho = agreement.spearman.map_or("—".into(), fmt);
             say!(
                 "  {name:<18} Spearman {rho}, mean absolute error {}",
-                fmt(agreement.mae)
+                agreement.mae.map_or("—".into(), fmt)
             );
         }
     }

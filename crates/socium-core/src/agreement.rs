@@ -12,25 +12,23 @@ pub struct Agreement {
     /// Spearman's rank correlation (ties ranked by their mean rank); `None` when either side
     /// is constant or there are fewer than 2 pairs.
     pub spearman: Option<f64>,
-    /// Mean absolute error.
-    pub mae: f64,
-    /// The estimates' mean.
-    pub mean_estimate: f64,
-    /// The exact values' mean.
-    pub mean_exact: f64,
+    /// Mean absolute error (`None` without pairs: a judge that never answered is no perfect one).
+    pub mae: Option<f64>,
+    /// The estimates' mean (`None` without pairs).
+    pub mean_estimate: Option<f64>,
+    /// The exact values' mean (`None` without pairs).
+    pub mean_exact: Option<f64>,
 }
 
 impl Agreement {
     /// The agreement of `estimate` with `exact` (paired).
     pub fn of(estimate: &[f64], exact: &[f64]) -> Agreement {
         let n = estimate.len();
-        let mean = |x: &[f64]| x.iter().sum::<f64>() / n.max(1) as f64;
-        let mae = estimate
-            .iter()
-            .zip(exact)
+        let mean = |x: &[f64]| (n > 0).then(|| x.iter().sum::<f64>() / n as f64);
+        let errors: Vec<f64> = (estimate.iter().zip(exact))
             .map(|(j, e)| (j - e).abs())
-            .sum::<f64>()
-            / n.max(1) as f64;
+            .collect();
+        let mae = mean(&errors);
         Agreement {
             n,
             spearman: pearson(&ranks(estimate), &ranks(exact)),
@@ -88,12 +86,27 @@ mod tests {
     fn spearman_of_monotone_and_tied_data() {
         let a = Agreement::of(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]);
         assert_eq!(a.spearman, Some(1.0));
-        assert_eq!(a.mae, (9.0 + 18.0 + 27.0 + 36.0) / 4.0);
+        assert_eq!(a.mae, Some((9.0 + 18.0 + 27.0 + 36.0) / 4.0));
         let reversed = Agreement::of(&[4.0, 3.0, 2.0, 1.0], &[1.0, 2.0, 3.0, 4.0]);
         assert!((reversed.spearman.unwrap() + 1.0).abs() < 1e-12);
         // Ties: ranks [1.5, 1.5, 3] against [1, 2, 3]: r = 0.866...
         let tied = Agreement::of(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]);
         assert!((tied.spearman.unwrap() - 0.75f64.sqrt()).abs() < 1e-12);
         assert_eq!(Agreement::of(&[5.0, 5.0], &[1.0, 2.0]).spearman, None);
+    }
+
+    #[test]
+    fn no_pairs_give_no_figures() {
+        let none = Agreement::of(&[], &[]);
+        assert_eq!(
+            (
+                none.n,
+                none.spearman,
+                none.mae,
+                none.mean_estimate,
+                none.mean_exact
+            ),
+            (0, None, None, None, None)
+        );
     }
 }

@@ -170,7 +170,13 @@ impl AnswerFormat {
         };
         let legal = |start: usize, i: usize| mask.get(start + i).is_none_or(|&m| m != 0);
         let choice = |v: &Value, key: &str, n: usize, start: usize| -> Result<usize, BadAnswer> {
-            let i = v.as_u64().filter(|&i| (i as usize) < n).ok_or_else(|| {
+            // A whole number written as one (`0.0` is one to JSON Schema's `integer`).
+            let whole = v.as_u64().or_else(|| {
+                (v.as_f64())
+                    .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < n as f64)
+                    .map(|x| x as u64)
+            });
+            let i = whole.filter(|&i| (i as usize) < n).ok_or_else(|| {
                 bad(format!(
                     "`{key}` must be a whole number below {n}, found {v}"
                 ))
@@ -325,6 +331,11 @@ mod tests {
             .unwrap();
         assert_eq!(a.head, vec![0.0, 0.0, 1.0, 0.25]);
         assert_eq!(a.say.as_deref(), Some("hi"));
+        // A whole number written with a point is one (JSON Schema's `integer` takes `2.0`).
+        let a = f
+            .parse("{\"act\": 2.0, \"amount\": 0, \"say\": \"\"}", &[1, 0, 1])
+            .unwrap();
+        assert_eq!(a.head, vec![0.0, 0.0, 1.0, 0.0]);
     }
 
     #[test]
@@ -337,6 +348,11 @@ mod tests {
                 "not a legal choice",
             ),
             ("{\"act\": 7, \"amount\": 0.5, \"say\": \"\"}", "below 3"),
+            ("{\"act\": 1.5, \"amount\": 0.5, \"say\": \"\"}", "below 3"),
+            (
+                "{\"act\": 1.0, \"amount\": 0.5, \"say\": \"\"}",
+                "not a legal",
+            ),
             ("{\"amount\": 0.5, \"say\": \"\"}", "no `act`"),
             ("{\"act\": 0, \"amount\": 2, \"say\": \"\"}", "from 0 to 1"),
             (

@@ -211,7 +211,12 @@ fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
         Some(file) => Some(Cache::open(&dir.join(file))?),
         None => None,
     };
-    let timeout = Duration::from_secs_f64(config.timeout_s.get());
+    let timeout = Duration::try_from_secs_f64(config.timeout_s.get()).map_err(|_| {
+        format!(
+            "`timeout_s`: {:?} seconds is more than a timeout can hold",
+            config.timeout_s.get()
+        )
+    })?;
     Ok(Chat::new(&config.base_url, key, timeout, cache))
 }
 
