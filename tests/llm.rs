@@ -430,6 +430,47 @@ fn requests_of_one_step_overlap_across_envs() {
     );
 }
 
+/// Two groups of language-model agents on two endpoints ask at once, not one group after the
+/// other: the server sees more requests in flight than either group makes (a comparison of two
+/// models costs a step its slowest answer, not the sum).
+#[test]
+fn the_requests_of_two_models_overlap() {
+    let server = serve(|_| Reply::Wait(Duration::from_millis(200), Box::new(Reply::Legal)));
+    let group = |model: &str| {
+        format!(
+            "[[agents]]\ncount = 4\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"{model}\", \
+             max_in_flight = 64 }} }}\n",
+            server.url
+        )
+    };
+    let text = format!(
+        "[scenario]\nname = \"c\"\n[game.donor_cultural]\n{}{}",
+        group("a"),
+        group("b")
+    );
+    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
+    let seeds = VecEnv::seeds(5, 16);
+    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
+    env.reset(Some(&seeds)).unwrap();
+    let acting = |first: usize| {
+        (env.outputs().acting.chunks(8))
+            .map(|e| e[first..first + 4].iter().filter(|&&a| a).count())
+            .sum::<usize>()
+    };
+    let larger = acting(0).max(acting(4));
+    let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| env.step(&actions)).unwrap();
+    let most = server.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most > larger,
+        "{most} in flight at most, a group makes {larger}"
+    );
+}
+
 /// A run that recorded its answers in a cache replays byte for byte with no server: the same
 /// scenario asks nothing of the server the second time.
 #[test]

@@ -430,8 +430,6 @@ pub(crate) struct PolicyRunner {
     staging: Staging,
     /// Each policy's outputs of its last pass, kept until every pass of the step is checked.
     outputs: Vec<PassOutputs>,
-    /// The notes of the current group's pass, by row.
-    pass_notes: Vec<(usize, Note)>,
     /// The notes of the last `decide`, by env (in env order) and agent.
     notes: Vec<(usize, AgentId, Note)>,
     /// Wall time spent in `decide` so far.
@@ -496,6 +494,83 @@ fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> V
         .collect()
 }
 
+/// Notes of a pass, `(env, agent, note)`.
+type PassNotes = Vec<(usize, AgentId, Note)>;
+
+/// Runs policy `g`'s forward pass on its `batch` into `out` and checks the outputs and notes,
+/// touching no env: the pass's notes, or the env and why the step is refused.
+fn forward(
+    g: &Group,
+    batch: &Batch,
+    space: &Space,
+    out: &mut PassOutputs,
+) -> Result<PassNotes, (usize, StepError)> {
+    let head_dim = space.head_dim();
+    let rows = batch.rows();
+    if rows == 0 {
+        return Ok(Vec::new());
+    }
+    out.head.resize(rows * head_dim, 0.0);
+    out.extras.resize(rows * g.extras_dim, 0.0);
+    let offsets = &batch.offsets;
+    let name = || g.policy.name().to_owned();
+    let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
+    let mut notes = Vec::new();
+    let pass = PolicyBatch {
+        rows,
+        obs: &batch.obs,
+        masks: &batch.masks,
+        head: &mut out.head[..rows * head_dim],
+        extras: &mut out.extras[..rows * g.extras_dim],
+        members: &batch.members[..rows],
+        offsets,
+        notes: &mut notes,
+    };
+    g.policy.forward(pass).map_err(|message| {
+        let error = StepError::PolicyFailed {
+            policy: name(),
+            message,
+        };
+        (env_of(0), error)
+    })?;
+    let bad = |values: &[f32], width: usize| {
+        let i = values.iter().position(|v| !v.is_finite())?;
+        Some((i / width, i % width, values[i]))
+    };
+    let found = match bad(&out.head[..rows * head_dim], head_dim) {
+        Some((row, entry, value)) => Some((row, format!("action head entry {entry} is {value}"))),
+        None => bad(&out.extras[..rows * g.extras_dim], g.extras_dim.max(1))
+            .map(|(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}"))),
+    };
+    let max_text = space.max_text();
+    let too_long = notes.iter().find_map(|(row, note)| match note {
+        Note::Text(text) => {
+            let chars = text.chars().count();
+            let message = match max_text {
+                None => "a text, where the action space takes none".to_owned(),
+                Some(max) if chars > max as usize => {
+                    format!("a text of {chars} characters, expected at most {max}")
+                }
+                Some(_) => return None,
+            };
+            Some((*row, message))
+        }
+        Note::Fault(_) => None,
+    });
+    if let Some((row, message)) = found.or(too_long) {
+        let error = StepError::PolicyOutput {
+            policy: name(),
+            agent: batch.members[row].0,
+            message,
+        };
+        return Err((env_of(row), error));
+    }
+    Ok(notes
+        .into_iter()
+        .map(|(row, note)| (env_of(row), batch.members[row].0, note))
+        .collect())
+}
+
 impl PolicyRunner {
     /// A runner for `sims` Sims with these policies and spaces.
     pub(crate) fn new(groups: Arc<[Group]>, envs: usize, spaces: &Spaces, agents: usize) -> Self {
@@ -505,7 +580,6 @@ impl PolicyRunner {
             agents,
             outputs: groups.iter().map(|_| PassOutputs::default()).collect(),
             groups,
-            pass_notes: Vec::new(),
             notes: Vec::new(),
             time: Duration::ZERO,
         }
@@ -548,7 +622,16 @@ impl PolicyRunner {
     ) -> Result<(), (usize, StepError)> {
         let start = Instant::now();
         self.notes.clear();
-        let passed = (0..self.groups.len()).try_for_each(|g| self.forward(g));
+        // The policies' passes at once (language models answering over the network, say), each
+        // into its own outputs; the first refusal in policy order is the step's.
+        let (groups, batches, space) = (&self.groups, &self.staging.batches, &self.space);
+        let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
+            .map(|(g, out)| forward(&groups[g], &batches[g], space, out))
+            .collect();
+        let passed = passes.into_iter().try_for_each(|notes| {
+            self.notes.extend(notes?);
+            Ok(())
+        });
         if passed.is_ok() {
             (0..self.groups.len()).for_each(|g| self.select(g, blocks, actions));
         }
@@ -556,85 +639,6 @@ impl PolicyRunner {
         self.notes.sort_by_key(|(env, _, _)| *env);
         self.time += start.elapsed();
         passed
-    }
-
-    /// Runs policy `group`'s forward pass and checks its outputs and notes, touching no env.
-    fn forward(&mut self, group: usize) -> Result<(), (usize, StepError)> {
-        let g = &self.groups[group];
-        let head_dim = self.space.head_dim();
-        let batch = &self.staging.batches[group];
-        let rows = batch.rows();
-        if rows == 0 {
-            return Ok(());
-        }
-        let out = &mut self.outputs[group];
-        out.head.resize(rows * head_dim, 0.0);
-        out.extras.resize(rows * g.extras_dim, 0.0);
-        let (head, extras) = (
-            &mut out.head[..rows * head_dim],
-            &mut out.extras[..rows * g.extras_dim],
-        );
-        let offsets = &batch.offsets;
-        let name = || g.policy.name().to_owned();
-        let env_of = |row: usize| offsets.partition_point(|&o| o <= row) - 1;
-        self.pass_notes.clear();
-        let pass = PolicyBatch {
-            rows,
-            obs: &batch.obs,
-            masks: &batch.masks,
-            head,
-            extras,
-            members: &batch.members[..rows],
-            offsets,
-            notes: &mut self.pass_notes,
-        };
-        g.policy.forward(pass).map_err(|message| {
-            let error = StepError::PolicyFailed {
-                policy: name(),
-                message,
-            };
-            (env_of(0), error)
-        })?;
-        let bad = |values: &[f32], width: usize| {
-            let i = values.iter().position(|v| !v.is_finite())?;
-            Some((i / width, i % width, values[i]))
-        };
-        let out = &self.outputs[group];
-        let found = match bad(&out.head[..rows * head_dim], head_dim) {
-            Some((row, entry, value)) => {
-                Some((row, format!("action head entry {entry} is {value}")))
-            }
-            None => bad(&out.extras[..rows * g.extras_dim], g.extras_dim.max(1)).map(
-                |(row, entry, value)| (row, format!("extra outputs entry {entry} is {value}")),
-            ),
-        };
-        let max_text = self.space.max_text();
-        let too_long = self.pass_notes.iter().find_map(|(row, note)| match note {
-            Note::Text(text) => {
-                let chars = text.chars().count();
-                let message = match max_text {
-                    None => "a text, where the action space takes none".to_owned(),
-                    Some(max) if chars > max as usize => {
-                        format!("a text of {chars} characters, expected at most {max}")
-                    }
-                    Some(_) => return None,
-                };
-                Some((*row, message))
-            }
-            Note::Fault(_) => None,
-        });
-        if let Some((row, message)) = found.or(too_long) {
-            let error = StepError::PolicyOutput {
-                policy: name(),
-                agent: batch.members[row].0,
-                message,
-            };
-            return Err((env_of(row), error));
-        }
-        let notes = self.pass_notes.drain(..);
-        self.notes
-            .extend(notes.map(|(row, note)| (env_of(row), batch.members[row].0, note)));
-        Ok(())
     }
 
     /// Turns policy `group`'s checked outputs into its agents' actions, drawing from each env's
