@@ -28,14 +28,7 @@ fn a_run_that_cannot_write_a_file_commits_none() {
     let dir = out.path().join("ipd");
     std::fs::create_dir_all(dir.join("summary.json")).unwrap();
     std::fs::write(dir.join(".socium-partial-killed"), b"half").unwrap();
-    let args = [
-        "run",
-        "scenarios/ipd_tournament.toml",
-        "--episodes",
-        "2",
-        "--out",
-    ];
-    let o = socium(&[&args[..], &[dir.to_str().unwrap()]].concat());
+    let o = run_ipd(&dir, &[]);
     assert!(!o.status.success());
     let stderr = text(&o.stderr);
     assert!(
@@ -43,11 +36,30 @@ fn a_run_that_cannot_write_a_file_commits_none() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("in the way").count(), 1, "{stderr}");
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    assert_eq!(names_in(&dir), ["summary.json"]);
+}
+
+/// `socium run` of two episodes of the IPD tournament into `dir`, with `more` arguments.
+fn run_ipd(dir: &Path, more: &[&str]) -> Output {
+    let args = [
+        "run",
+        "scenarios/ipd_tournament.toml",
+        "--episodes",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    socium(&[&args[..], more].concat())
+}
+
+/// The names of the files in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["summary.json"]);
+    names.sort();
+    names
 }
 
 /// A run into a folder of an earlier one leaves that run's files it does not write itself (its
@@ -56,27 +68,12 @@ fn a_run_that_cannot_write_a_file_commits_none() {
 fn a_run_removes_the_earlier_outputs_it_does_not_write() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ipd");
-    let dir_arg = dir.to_str().unwrap();
-    let args = [
-        "run",
-        "scenarios/ipd_tournament.toml",
-        "--episodes",
-        "2",
-        "--out",
-        dir_arg,
-    ];
-    assert!(socium(&args).status.success());
-    assert!(socium(&["view", dir_arg]).status.success());
+    assert!(run_ipd(&dir, &[]).status.success());
+    assert!(socium(&["view", dir.to_str().unwrap()]).status.success());
     assert!(dir.join("transcript.jsonl").is_file() && dir.join("view.html").is_file());
-    let quiet = [&args[..], &["--set", "output.transcript=false"]].concat();
-    let o = socium(&quiet);
+    let o = run_ipd(&dir, &["--set", "output.transcript=false"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["metrics.csv", "summary.json"]);
+    assert_eq!(names_in(&dir), ["metrics.csv", "summary.json"]);
 }
 
 #[test]
