@@ -1,6 +1,7 @@
 //! Language-model agents against a scripted test server on 127.0.0.1 (port 0): good answers,
 //! garbage, JSON of the wrong shape, timeouts, server errors, refusals and closed ports each give
-//! the documented outcome; requests overlap; a cached run replays with no server.
+//! the documented outcome; failed requests wait before the next (the server's `Retry-After`, or a
+//! doubling wait); requests overlap; a cached run replays with no server, its faults too.
 
 use serde_json::{Value, json};
 use socium::core::{AgentId, StepError, TranscriptLine, VecEnv};
@@ -12,7 +13,7 @@ use std::sync::{
     Arc, Mutex,
     atomic::{AtomicUsize, Ordering},
 };
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the test server does with the `n`-th request (0-based).
 #[derive(Clone)]
@@ -29,6 +30,8 @@ enum Reply {
     Rate,
     /// This HTTP status, with a body.
     Status(u16),
+    /// HTTP 429, asking the client to wait this many seconds (`Retry-After`).
+    Busy(u64),
     /// Wait, then reply.
     Wait(Duration, Box<Reply>),
 }
@@ -37,6 +40,8 @@ enum Reply {
 struct Server {
     url: String,
     requests: Arc<Mutex<Vec<Value>>>,
+    /// When each request arrived, in order.
+    arrivals: Arc<Mutex<Vec<Instant>>>,
     max_in_flight: Arc<AtomicUsize>,
 }
 
@@ -44,14 +49,16 @@ fn serve(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
     let (in_flight, max_in_flight) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let script = Arc::new(script);
-    let (seen, most) = (requests.clone(), max_in_flight.clone());
+    let (seen, when, most) = (requests.clone(), arrivals.clone(), max_in_flight.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            let (seen, script, in_flight, most) = (
+            let (seen, when, script, in_flight, most) = (
                 seen.clone(),
+                when.clone(),
                 script.clone(),
                 in_flight.clone(),
                 most.clone(),
@@ -59,7 +66,7 @@ fn serve(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Server {
             std::thread::spawn(move || {
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
-                answer(stream, &seen, &*script);
+                answer(stream, &seen, &when, &*script);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -67,11 +74,17 @@ fn serve(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Server {
     Server {
         url,
         requests,
+        arrivals,
         max_in_flight,
     }
 }
 
-fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize) -> Reply) {
+fn answer(
+    mut stream: TcpStream,
+    seen: &Mutex<Vec<Value>>,
+    when: &Mutex<Vec<Instant>>,
+    script: &dyn Fn(usize) -> Reply,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut length = 0;
     loop {
@@ -92,6 +105,7 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize
     let n = {
         let mut seen = seen.lock().unwrap();
         seen.push(request.clone());
+        when.lock().unwrap().push(Instant::now());
         seen.len() - 1
     };
     let mut reply = script(n);
@@ -99,6 +113,7 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize
         std::thread::sleep(d);
         reply = *then;
     }
+    let mut head = String::new();
     let (status, body) = match reply {
         Reply::Content(text) => (200, completion(&text)),
         Reply::Legal => (200, completion(&legal_answer(&request).to_string())),
@@ -108,10 +123,14 @@ fn answer(mut stream: TcpStream, seen: &Mutex<Vec<Value>>, script: &dyn Fn(usize
             s,
             json!({"error": {"message": "scripted failure"}}).to_string(),
         ),
+        Reply::Busy(seconds) => {
+            head = format!("Retry-After: {seconds}\r\n");
+            (429, json!({"error": {"message": "busy"}}).to_string())
+        }
         Reply::Wait(..) => unreachable!(),
     };
     let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let _ = stream.write_all(head.as_bytes());
@@ -331,7 +350,7 @@ fn timeouts_server_errors_and_closed_ports_are_retried_then_counted() {
         let dir = tempfile::tempdir().unwrap();
         let s = scenario_in(
             dir.path(),
-            &negotiation(&url, "retries = 1, timeout_s = 0.3"),
+            &negotiation(&url, "retries = 1, timeout_s = 0.3, retry_wait_s = 0"),
         );
         let (faults, lines) = run_it(&s, dir.path());
         let (fault_lines, acts) = faults_and_model_acts(&lines);
@@ -399,7 +418,7 @@ fn a_timeout_beyond_any_duration_is_refused_at_load() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`timeout_s`: 1e30 seconds is more than a timeout can hold"),
+        err.contains("`timeout_s`: 1e30 seconds is more than a duration can hold"),
         "{err}"
     );
 }
@@ -472,27 +491,27 @@ fn the_requests_of_two_models_overlap() {
 }
 
 /// A run that recorded its answers in a cache replays byte for byte with no server: the same
-/// scenario asks nothing of the server the second time.
+/// scenario asks nothing of the server the second time, and its faults (every attempt failed:
+/// HTTP 500 twice) come back as they were, with the same messages.
 #[test]
 fn a_cached_run_replays_byte_for_byte_without_a_server() {
-    let server = serve(|n| match n % 3 {
-        0 => Reply::Content("no".into()),
+    // Decisions alternate: two failures (a fault), then an unusable answer and a legal one.
+    let server = serve(|n| match n % 4 {
+        0 | 1 => Reply::Status(500),
+        2 => Reply::Content("no".into()),
         _ => Reply::Legal,
     });
     let dir = tempfile::tempdir().unwrap();
-    let s = scenario_in(
-        dir.path(),
-        &negotiation(&server.url, "cache = \"answers.jsonl\", retries = 2"),
+    let text = negotiation(
+        &server.url,
+        "cache = \"answers.jsonl\", retries = 1, retry_wait_s = 0",
     );
     let out = |name: &str| dir.path().join(name);
-    run(&s, &out("recorded"), |_| {}).unwrap();
+    run(&scenario_in(dir.path(), &text), &out("recorded"), |_| {}).unwrap();
     let asked = server.requests.lock().unwrap().len();
-    assert!(asked > 0);
-    let s = scenario_in(
-        dir.path(),
-        &negotiation(&server.url, "cache = \"answers.jsonl\", retries = 2"),
-    );
-    run(&s, &out("replayed"), |_| {}).unwrap();
+    let transcript = std::fs::read_to_string(out("recorded").join("transcript.jsonl")).unwrap();
+    assert!(asked > 4 && transcript.contains("HTTP 500"), "{transcript}");
+    run(&scenario_in(dir.path(), &text), &out("replayed"), |_| {}).unwrap();
     assert_eq!(
         server.requests.lock().unwrap().len(),
         asked,
@@ -502,6 +521,35 @@ fn a_cached_run_replays_byte_for_byte_without_a_server() {
         let a = std::fs::read(out("recorded").join(file)).unwrap();
         let b = std::fs::read(out("replayed").join(file)).unwrap();
         assert!(a == b, "{file} differs");
+    }
+}
+
+/// A failed request is asked again after a wait: the server's `Retry-After` where it sends one,
+/// else `retry_wait_s`, doubled at each failure of the decision (the first wait after the busy
+/// reply's is 0.2 × 2). The arrivals of one decision's requests are at least that far apart.
+#[test]
+fn failed_requests_wait_as_the_server_asks_then_twice_as_long_each_time() {
+    let server = serve(|n| match n {
+        0 => Reply::Busy(1),
+        1 | 2 => Reply::Status(500),
+        _ => Reply::Legal,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(
+        dir.path(),
+        &negotiation(&server.url, "retries = 3, retry_wait_s = 0.2"),
+    );
+    let (faults, _) = run_it(&s, dir.path());
+    assert_eq!(faults, 0, "the fourth attempt is answered");
+    let arrivals = server.arrivals.lock().unwrap();
+    let gaps: Vec<f64> = (arrivals.windows(2).take(3))
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    for (gap, least) in gaps.iter().zip([1.0, 0.4, 0.8]) {
+        assert!(
+            *gap >= least,
+            "waits {gaps:?}, expected at least 1, 0.4, 0.8 s"
+        );
     }
 }
 

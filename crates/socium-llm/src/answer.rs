@@ -156,13 +156,7 @@ impl AnswerFormat {
     /// `mask`.
     pub fn parse(&self, text: &str, mask: &[u8]) -> Result<Answer, BadAnswer> {
         let bad = |m: String| BadAnswer(m);
-        let (start, end) = (text.find('{'), text.rfind('}'));
-        let object = match (start, end) {
-            (Some(s), Some(e)) if s < e => &text[s..=e],
-            _ => return Err(bad("the answer holds no JSON object".into())),
-        };
-        let value: Value = serde_json::from_str(object)
-            .map_err(|e| bad(format!("the answer is not valid JSON: {e}")))?;
+        let value = json_object(text, "answer").map_err(bad)?;
         let field = |key: &str| {
             value
                 .get(key)
@@ -307,6 +301,20 @@ impl AnswerFormat {
     }
 }
 
+/// The JSON object in a model's answer `text` (the first `{` to the last `}`: the object may be
+/// fenced or have words around it); `what` names the answer in the error. An answer that ends
+/// inside its object is said to be cut off: a model stopped by `max_tokens` writes one.
+pub(crate) fn json_object(text: &str, what: &str) -> Result<Value, String> {
+    let Some(start) = text.find('{') else {
+        return Err(format!("the {what} holds no JSON object"));
+    };
+    let end = (text.rfind('}').filter(|&e| e > start)).map_or(text.len(), |e| e + 1);
+    serde_json::from_str(&text[start..end]).map_err(|e| match e.is_eof() {
+        true => format!("the {what} ends inside its JSON object, cut off (by `max_tokens`?): {e}"),
+        false => format!("the {what} is not valid JSON: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +344,18 @@ mod tests {
             .parse("{\"act\": 2.0, \"amount\": 0, \"say\": \"\"}", &[1, 0, 1])
             .unwrap();
         assert_eq!(a.head, vec![0.0, 0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn an_answer_cut_off_inside_its_object_says_so() {
+        let f = tuple();
+        for text in [
+            "{\"act\": 1, \"say\": \"I will",
+            "```json\n{\"act\": {\"a\": 1}, \"say\": \"x",
+        ] {
+            let err = f.parse(text, &[1, 1, 1]).unwrap_err().0;
+            assert!(err.contains("ends inside its JSON object"), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The OpenAI chat-completions protocol over HTTP (what vLLM, llama.cpp's server, Ollama and
-//! LiteLLM serve), with a cache of answers keyed by the whole request.
+//! LiteLLM serve), with a cache of answers keyed by the whole request, and the waits between a
+//! decision's attempts.
 
 use serde_json::Value;
 use std::{
@@ -11,17 +12,59 @@ use std::{
     time::Duration,
 };
 
+/// The longest wait between two attempts, whatever the server asks for: a step waits for it.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
 /// Why a request got no answer.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ChatError {
     /// Worth trying again: no connection, a timeout, a server error (5xx, 408, 429), or a reply
     /// that is not a chat completion.
-    #[error("{0}")]
-    Transient(String),
+    #[error("{}", .0.message)]
+    Transient(Failure),
     /// Not worth trying again: the server refused the request (another 4xx: a wrong model,
     /// URL or key). The run stops with this message.
     #[error("{0}")]
     Refused(String),
+}
+
+/// A request that failed but is worth trying again ([`ChatError::Transient`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// The wait the server asked for (`Retry-After`, in seconds).
+    pub retry_after: Option<Duration>,
+    /// Whether the cache replayed it (a failure of the run that recorded the cache): no server
+    /// was asked, so there is nothing to wait for.
+    pub replayed: bool,
+}
+
+/// The waits between the attempts of one decision after failed requests: the server's
+/// `Retry-After` where it gives one, else `first`, doubled at each failure; never more than
+/// [`MAX_WAIT`], and none after a failure the cache replays. An unusable answer is asked again
+/// at once (the server is working).
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    /// Waits that start at `first`.
+    pub fn new(first: Duration) -> Self {
+        Backoff {
+            next: first.min(MAX_WAIT),
+        }
+    }
+
+    /// Sleeps before the attempt after `failure`.
+    pub fn wait(&mut self, failure: &Failure) {
+        if failure.replayed {
+            return;
+        }
+        let wait = failure.retry_after.unwrap_or(self.next).min(MAX_WAIT);
+        self.next = (self.next * 2).min(MAX_WAIT);
+        std::thread::sleep(wait);
+    }
 }
 
 /// A chat-completions endpoint, with its cache.
@@ -29,15 +72,19 @@ pub struct Chat {
     agent: ureq::Agent,
     url: String,
     key: Option<String>,
+    /// The first wait of a decision's [`Backoff`].
+    retry_wait: Duration,
     cache: Option<Cache>,
 }
 
 impl Chat {
-    /// `base_url` up to and without `/chat/completions` (e.g. `http://127.0.0.1:8080/v1`).
+    /// `base_url` up to and without `/chat/completions` (e.g. `http://127.0.0.1:8080/v1`);
+    /// `retry_wait` is the first wait after a failed request ([`Backoff`]).
     pub fn new(
         base_url: &str,
         key: Option<String>,
         timeout: Duration,
+        retry_wait: Duration,
         cache: Option<Cache>,
     ) -> Self {
         let agent = ureq::Agent::config_builder()
@@ -49,34 +96,76 @@ impl Chat {
             agent,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             key,
+            retry_wait,
             cache,
         }
     }
 
+    /// The waits of one decision's attempts.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.retry_wait)
+    }
+
     /// The answer's text to `request` (a chat-completions body): from the cache if it holds
-    /// it, else from the server (and then recorded in the cache).
+    /// it, else from the server (and then recorded in the cache, a failure too).
     pub fn complete(&self, request: &Value) -> Result<String, ChatError> {
         let key = request.to_string();
-        if let Some(answer) = self.cache.as_ref().and_then(|c| c.get(&key)) {
-            return Ok(answer);
+        if let Some(recorded) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            return recorded.map_err(|message| {
+                ChatError::Transient(Failure {
+                    message,
+                    retry_after: None,
+                    replayed: true,
+                })
+            });
         }
+        let asked = self.ask(&key);
+        if let Some(cache) = &self.cache {
+            let recorded = match &asked {
+                Ok(answer) => Ok(answer.as_str()),
+                Err(ChatError::Transient(failure)) => Err(failure.message.as_str()),
+                Err(ChatError::Refused(_)) => return asked,
+            };
+            cache.record(&key, recorded).map_err(|e| {
+                ChatError::Refused(format!(
+                    "{}: cannot record the answer: {e}",
+                    cache.path.display()
+                ))
+            })?;
+        }
+        asked
+    }
+
+    /// The server's answer to the request `body`.
+    fn ask(&self, body: &str) -> Result<String, ChatError> {
         let mut call = self.agent.post(&self.url).content_type("application/json");
         if let Some(k) = &self.key {
             call = call.header("Authorization", format!("Bearer {k}"));
         }
-        let transient = |e: ureq::Error| ChatError::Transient(format!("{}: {e}", self.url));
-        let mut response = call.send(key.as_str()).map_err(transient)?;
+        let transient = |message: String, retry_after: Option<Duration>| {
+            ChatError::Transient(Failure {
+                message,
+                retry_after,
+                replayed: false,
+            })
+        };
+        let unreachable = |e: ureq::Error| transient(format!("{}: {e}", self.url), None);
+        let mut response = call.send(body).map_err(unreachable)?;
         let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().map_err(transient)?;
+        // Seconds only: the HTTP-date form is rare from API servers.
+        let retry_after = (response.headers().get("retry-after"))
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let answer = response.body_mut().read_to_string().map_err(unreachable)?;
+        let said = || answer.chars().take(200).collect::<String>();
         if status != 200 {
-            let said = body.chars().take(200).collect::<String>();
-            let message = format!("{} answered HTTP {status}: {said}", self.url);
+            let message = format!("{} answered HTTP {status}: {}", self.url, said());
             return Err(match status {
-                408 | 429 | 500.. => ChatError::Transient(message),
+                408 | 429 | 500.. => transient(message, retry_after),
                 _ => ChatError::Refused(message),
             });
         }
-        let content = serde_json::from_str::<Value>(&body)
+        serde_json::from_str::<Value>(&answer)
             .ok()
             .and_then(|v| {
                 v["choices"][0]["message"]["content"]
@@ -84,39 +173,35 @@ impl Chat {
                     .map(str::to_owned)
             })
             .ok_or_else(|| {
-                let said = body.chars().take(200).collect::<String>();
-                ChatError::Transient(format!(
-                    "{} answered with no `choices[0].message.content`: {said}",
-                    self.url
-                ))
-            })?;
-        if let Some(cache) = &self.cache {
-            cache.record(&key, &content).map_err(|e| {
-                ChatError::Refused(format!(
-                    "{}: cannot record the answer: {e}",
-                    cache.path.display()
-                ))
-            })?;
-        }
-        Ok(content)
+                let message = format!(
+                    "{} answered with no `choices[0].message.content`: {}",
+                    self.url,
+                    said()
+                );
+                transient(message, None)
+            })
     }
 }
 
 /// Answers by request, read from a JSON-lines file (`{"request": ..., "answer": "..."}`) and
 /// appended to as new answers come: a run with the cache and no server replays the run that
-/// recorded it.
+/// recorded it. A request that failed is recorded as `{"request": ..., "failure": "..."}` (its
+/// last failure), so that a replay fails where the recorded run did, with the same message; an
+/// answer to a request outranks its failures. Failures recorded in this run are not replayed in
+/// it: its retries ask the server.
 pub struct Cache {
     path: PathBuf,
-    answers: Mutex<HashMap<String, String>>,
-    /// Opened for appending at the first new answer: loading a scenario writes nothing.
+    /// Each request's answer, or the failure a replay gives.
+    recorded: Mutex<HashMap<String, Result<String, String>>>,
+    /// Opened for appending at the first new line: loading a scenario writes nothing.
     file: Mutex<Option<File>>,
 }
 
 impl Cache {
-    /// Reads the cache file, if it exists (it is created at the first answer to record).
+    /// Reads the cache file, if it exists (it is created at the first line to record).
     pub fn open(path: &Path) -> Result<Cache, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-        let mut answers = HashMap::new();
+        let mut recorded = HashMap::new();
         if path.exists() {
             let file = File::open(path).map_err(fail)?;
             for (i, line) in BufReader::new(file).lines().enumerate() {
@@ -126,13 +211,21 @@ impl Cache {
                 }
                 let entry: Value = serde_json::from_str(&line)
                     .map_err(|e| format!("{}:{}: not a cache line: {e}", path.display(), i + 1))?;
-                match (entry.get("request"), entry["answer"].as_str()) {
-                    (Some(request), Some(answer)) => {
-                        answers.insert(request.to_string(), answer.to_owned());
+                let key = entry.get("request").map(Value::to_string);
+                match (key, entry["answer"].as_str(), entry["failure"].as_str()) {
+                    (Some(key), Some(answer), None) => {
+                        recorded.insert(key, Ok(answer.to_owned()));
+                    }
+                    (Some(key), None, Some(failure)) => {
+                        let earlier = recorded.entry(key).or_insert(Err(String::new()));
+                        if earlier.is_err() {
+                            *earlier = Err(failure.to_owned());
+                        }
                     }
                     _ => {
                         return Err(format!(
-                            "{}:{}: expected {{\"request\": ..., \"answer\": \"...\"}}",
+                            "{}:{}: expected {{\"request\": ..., \"answer\": \"...\"}} or \
+                             {{\"request\": ..., \"failure\": \"...\"}}",
                             path.display(),
                             i + 1
                         ));
@@ -142,7 +235,7 @@ impl Cache {
         }
         Ok(Cache {
             path: path.to_owned(),
-            answers: Mutex::new(answers),
+            recorded: Mutex::new(recorded),
             file: Mutex::new(None),
         })
     }
@@ -152,37 +245,44 @@ impl Cache {
         &self.path
     }
 
-    fn get(&self, request: &str) -> Option<String> {
-        let answers = self
-            .answers
+    fn get(&self, request: &str) -> Option<Result<String, String>> {
+        let recorded = self
+            .recorded
             .lock()
             .expect("the cache lock is never poisoned");
-        answers.get(request).cloned()
+        recorded.get(request).cloned()
     }
 
-    fn record(&self, request: &str, answer: &str) -> std::io::Result<()> {
-        let mut answers = self
-            .answers
-            .lock()
-            .expect("the cache lock is never poisoned");
-        if answers
-            .insert(request.to_owned(), answer.to_owned())
-            .is_none()
-        {
-            let line = serde_json::json!({
-                "request": serde_json::from_str::<Value>(request).expect("the request is JSON"),
-                "answer": answer,
-            });
-            let mut file = self.file.lock().expect("the cache lock is never poisoned");
-            if file.is_none() {
-                let opened = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?;
-                *file = Some(opened);
+    /// Appends `request`'s answer (`Ok`) or failure (`Err`). An answer is kept for this run's
+    /// later requests; a failure only in the file.
+    fn record(&self, request: &str, outcome: Result<&str, &str>) -> std::io::Result<()> {
+        let line = match outcome {
+            Ok(answer) => {
+                let mut recorded = self
+                    .recorded
+                    .lock()
+                    .expect("the cache lock is never poisoned");
+                let known = recorded.insert(request.to_owned(), Ok(answer.to_owned()));
+                if matches!(known, Some(Ok(_))) {
+                    return Ok(());
+                }
+                serde_json::json!({"request": parsed(request), "answer": answer})
             }
-            writeln!(file.as_mut().expect("opened above"), "{line}")?;
+            Err(failure) => serde_json::json!({"request": parsed(request), "failure": failure}),
+        };
+        let mut file = self.file.lock().expect("the cache lock is never poisoned");
+        if file.is_none() {
+            let opened = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            *file = Some(opened);
         }
-        Ok(())
+        writeln!(file.as_mut().expect("opened above"), "{line}")
     }
+}
+
+/// A request body as JSON again (it was made from JSON).
+fn parsed(request: &str) -> Value {
+    serde_json::from_str(request).expect("the request is JSON")
 }

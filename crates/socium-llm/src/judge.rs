@@ -4,7 +4,7 @@
 //! dimensions exactly, [`socium_core::Agreement`] says how far the judge is from them (Spearman's rank
 //! correlation and the mean absolute error, per dimension).
 
-use crate::{Chat, ChatError, LlmConfig, chat_for};
+use crate::{Chat, ChatError, LlmConfig, answer::json_object, chat_for};
 use serde_json::{Value, json};
 use socium_core::DimensionInfo;
 use std::path::Path;
@@ -137,14 +137,20 @@ impl Judge {
             },
         });
         let mut last = String::new();
-        for _ in 0..=self.config.retries {
+        let mut backoff = self.chat.backoff();
+        for attempt in 0..=self.config.retries {
             match self.chat.complete(&request) {
                 Ok(text) => match read(&text) {
                     Ok(answer) => return Ok(answer),
                     Err(e) => last = e,
                 },
                 Err(ChatError::Refused(m)) => return Err(m),
-                Err(ChatError::Transient(m)) => last = m,
+                Err(ChatError::Transient(failure)) => {
+                    if attempt < self.config.retries {
+                        backoff.wait(&failure);
+                    }
+                    last = failure.message;
+                }
             }
         }
         Err(last)
@@ -172,19 +178,9 @@ fn object_of(keys: &[&str], schema: &Value) -> Value {
     })
 }
 
-/// The JSON object in a model's answer.
-fn object(text: &str, what: &str) -> Result<Value, String> {
-    let (start, end) = (text.find('{'), text.rfind('}'));
-    let object = match (start, end) {
-        (Some(s), Some(e)) if s < e => &text[s..=e],
-        _ => return Err(format!("the {what} holds no JSON object")),
-    };
-    serde_json::from_str(object).map_err(|e| format!("the {what} is not valid JSON: {e}"))
-}
-
 /// Each utterance's (`keys`) rating on each dimension (`names`) in a rater's answer, in 0..=3.
 fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String> {
-    let value = object(text, "attribution")?;
+    let value = json_object(text, "attribution")?;
     let mut out = Vec::with_capacity(keys.len() * names.len());
     for k in keys {
         for n in names {
@@ -199,7 +195,7 @@ fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String
 
 /// The score of each of `names` in a judge's answer.
 fn scores(text: &str, names: &[&str]) -> Result<Vec<f64>, String> {
-    let value = object(text, "evaluation")?;
+    let value = json_object(text, "evaluation")?;
     names
         .iter()
         .map(|n| {

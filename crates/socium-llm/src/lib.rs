@@ -7,18 +7,19 @@
 //! observation and mask) in the scenario's templates — and asks for a JSON answer constrained by
 //! a schema derived from its action space and mask ([`AnswerFormat`]). Requests run concurrently,
 //! at most `max_in_flight` at once, so a step costs about its slowest answer. An answer that is
-//! not usable is sent back with what is wrong; after the last retry the agent takes the default
-//! act and the kernel records a fault (counted per episode, a transcript line): a failing server
-//! never scores a silent 0. A refusal (a 4xx other than 408 and 429: wrong model, URL or key)
-//! stops the run with the server's message. Every answer can be kept in a cache keyed by the
-//! request, from which a run replays byte for byte with no server.
+//! not usable is sent back with what is wrong, a failed request is asked again after a wait
+//! ([`Backoff`]: the server's `Retry-After`, or a doubling wait); after the last retry the agent
+//! takes the default act and the kernel records a fault (counted per episode, a transcript
+//! line): a failing server never scores a silent 0. A refusal (a 4xx other than 408 and 429: wrong model, URL or key)
+//! stops the run with the server's message. Every answer (and every failure) can be kept in a
+//! cache keyed by the request, from which a run replays byte for byte with no server.
 
 mod answer;
 mod chat;
 mod judge;
 
 pub use answer::{Answer, AnswerFormat, BadAnswer};
-pub use chat::{Cache, Chat, ChatError};
+pub use chat::{Backoff, Cache, Chat, ChatError, Failure, MAX_WAIT};
 pub use judge::{JUDGE_SYSTEM, JUDGE_USER, Judge, RATE_SYSTEM, RATE_USER};
 
 use serde::Deserialize;
@@ -60,6 +61,11 @@ pub struct LlmConfig {
     /// usable.
     #[serde(default = "retries")]
     pub retries: u32,
+    /// Seconds to wait before asking again after a failed request, doubled at each further
+    /// failure of the decision; a server's `Retry-After` is waited instead; at most
+    /// [`MAX_WAIT`] ([`Backoff`]).
+    #[serde(default = "retry_wait_s")]
+    pub retry_wait_s: NonNegative,
     /// The most requests in flight at once.
     #[serde(default = "max_in_flight")]
     pub max_in_flight: Count,
@@ -92,6 +98,9 @@ fn timeout_s() -> Positive {
 }
 fn retries() -> u32 {
     2
+}
+fn retry_wait_s() -> NonNegative {
+    NonNegative::new(1.0).expect("in range")
 }
 fn max_in_flight() -> Count {
     Count::new(16).expect("in range")
@@ -164,7 +173,8 @@ impl LlmPolicy {
         let schema = self.format.schema(mask);
         let mut last = String::new();
         let attempts = 1 + self.config.retries;
-        for _ in 0..attempts {
+        let mut backoff = self.chat.backoff();
+        for attempt in 1..=attempts {
             let request = json!({
                 "model": self.config.model,
                 "messages": messages,
@@ -188,7 +198,12 @@ impl LlmPolicy {
                     }
                 },
                 Err(ChatError::Refused(message)) => return Err(message),
-                Err(ChatError::Transient(message)) => last = message,
+                Err(ChatError::Transient(failure)) => {
+                    if attempt < attempts {
+                        backoff.wait(&failure);
+                    }
+                    last = failure.message;
+                }
             }
         }
         let tries = if attempts == 1 { "attempt" } else { "attempts" };
@@ -211,13 +226,15 @@ fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
         Some(file) => Some(Cache::open(&dir.join(file))?),
         None => None,
     };
-    let timeout = Duration::try_from_secs_f64(config.timeout_s.get()).map_err(|_| {
-        format!(
-            "`timeout_s`: {:?} seconds is more than a timeout can hold",
-            config.timeout_s.get()
-        )
-    })?;
-    Ok(Chat::new(&config.base_url, key, timeout, cache))
+    let timeout = seconds("timeout_s", config.timeout_s.get())?;
+    let retry_wait = seconds("retry_wait_s", config.retry_wait_s.get())?;
+    Ok(Chat::new(&config.base_url, key, timeout, retry_wait, cache))
+}
+
+/// `value` seconds of the key `key` as a `Duration`, or why not.
+fn seconds(key: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("`{key}`: {value:?} seconds is more than a duration can hold"))
 }
 
 /// The default templates of an agent's system and user messages (see [`LlmConfig`]).
