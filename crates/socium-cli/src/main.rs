@@ -153,6 +153,14 @@ fn emit(text: std::fmt::Arguments) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C (or SIGTERM, SIGHUP) leaves no partial file in an output folder: the outputs are
+    // written to temporary files, renamed in place once whole, and these are removed here.
+    if let Err(e) = ctrlc::set_handler(|| {
+        socium_scenario::remove_own_partial_files();
+        std::process::exit(130);
+    }) {
+        eprintln!("warning: no handler for Ctrl-C ({e}): an interrupted run leaves partial files");
+    }
     if let Some(library) = &cli.onnxruntime
         && let Err(e) = socium_policy::runtime::environment(Some(library))
     {

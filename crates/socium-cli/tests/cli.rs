@@ -39,6 +39,46 @@ fn a_run_that_cannot_write_a_file_commits_none() {
     assert_eq!(names_in(&dir), ["summary.json"]);
 }
 
+/// A run stopped by Ctrl-C (SIGINT) exits with status 130 and leaves its folder as it was: its
+/// partial transcript removed, no output in place.
+#[cfg(unix)]
+#[test]
+fn a_run_stopped_by_ctrl_c_leaves_no_partial_file() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ipd");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socium"))
+        .args([
+            "run",
+            "scenarios/ipd_tournament.toml",
+            "--episodes",
+            "1000000",
+        ])
+        .args(["--out", dir.to_str().unwrap()])
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The transcript's partial file is made before the first episode.
+    let started = std::time::Instant::now();
+    while !dir.exists() || names_in(&dir).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no partial file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let partial = names_in(&dir);
+    assert!(partial[0].starts_with(".socium-partial-"), "{partial:?}");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
+}
+
 /// `socium run` of two episodes of the IPD tournament into `dir`, with `more` arguments.
 fn run_ipd(dir: &Path, more: &[&str]) -> Output {
     let args = [

@@ -1,11 +1,17 @@
 //! Output files written whole or not at all: each is written to a temporary file in its folder
-//! (named `.socium-partial-*`) and renamed over its name once complete. A process killed before
-//! that leaves its partial files behind; the next run into the folder removes them
-//! ([`remove_partial_files`]).
+//! (named `.socium-partial-*`) and renamed over its name once complete. A process stopped by a
+//! signal removes its partial files first ([`remove_own_partial_files`], which the `socium`
+//! binary calls on Ctrl-C); one killed outright leaves them behind, and the next run into the
+//! folder removes them ([`remove_partial_files`]).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use tempfile::NamedTempFile;
+
+/// The partial files this process has made. One that was renamed over its output or dropped no
+/// longer exists under this name, and is forgotten at the next new one.
+static OWN_PARTIAL_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// How the temporary files of output files begin.
 const PARTIAL: &str = ".socium-partial-";
@@ -22,7 +28,21 @@ pub fn temp_file_in(dir: &Path, suffix: &str) -> io::Result<NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder.tempfile_in(dir)
+    let file = builder.tempfile_in(dir)?;
+    let mut own = OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    own.retain(|p| p.exists());
+    own.push(file.path().to_owned());
+    Ok(file)
+}
+
+/// Removes the partial files of this process that still exist: what a signal handler calls
+/// before the process exits, so that an interrupted run leaves its folders as they were.
+pub fn remove_own_partial_files() {
+    let own = OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    for path in own.iter() {
+        // Gone already: renamed over its output, or dropped.
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Removes the partial files a killed process left in `dir` (a folder that does not exist has
@@ -68,5 +88,22 @@ mod tests {
         assert!(!left.exists());
         assert!(dir.path().join("metrics.csv").exists());
         remove_partial_files(&dir.path().join("none")).unwrap();
+    }
+
+    #[test]
+    fn this_process_removes_its_own_partial_files_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let (open, left) = (
+            temp_file_in(dir.path(), "").unwrap(),
+            temp_file_in(dir.path(), "").unwrap(),
+        );
+        let renamed = temp_file_in(dir.path(), "").unwrap();
+        renamed.persist(dir.path().join("summary.json")).unwrap();
+        let left = left.keep().unwrap().1;
+        let other = dir.path().join(".socium-partial-of-another-process");
+        std::fs::write(&other, b"x").unwrap();
+        remove_own_partial_files();
+        assert!(!open.path().exists() && !left.exists());
+        assert!(dir.path().join("summary.json").exists() && other.exists());
     }
 }
