@@ -151,6 +151,14 @@ fn emit(text: std::fmt::Arguments) {
     }
 }
 
+/// `n` and its noun, singular for one: "1 episode", "2 episodes".
+fn counted(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Ctrl-C (or SIGTERM, SIGHUP) leaves no partial file in an output folder: the outputs are
@@ -219,10 +227,10 @@ fn main() -> ExitCode {
         })
         .map(|w| {
             say!(
-                "wrote {} ({} episodes, {} transcript lines)",
+                "wrote {} ({}, {})",
                 w.path.display(),
-                w.shown.episodes,
-                w.shown.lines
+                counted(w.shown.episodes as u64, "episode"),
+                counted(w.shown.lines, "transcript line")
             );
             if let Some(left_out) = w.shown.left_out {
                 say!("left out {left_out}");
@@ -298,12 +306,12 @@ fn run(
 
 fn print_summary(s: &RunSummary) {
     say!(
-        "{} — game {}, seed {}, {} episodes, {} steps",
+        "{} — game {}, seed {}, {}, {}",
         s.scenario,
         s.game,
         s.seed,
-        s.episodes,
-        s.steps
+        counted(s.episodes, "episode"),
+        counted(s.steps, "step")
     );
     let dims: Vec<&String> = s
         .groups
@@ -381,7 +389,7 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
     let externals = count(|c| *c == socium_core::Controller::External);
     let policies = count(|c| matches!(c, socium_core::Controller::Policy(_)));
     say!(
-        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX or language models), {} episodes, \
+        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX or language models), {}, \
          seed {}",
         file.display(),
         s.name,
@@ -389,7 +397,7 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
         s.config.agents.len(),
         externals,
         policies,
-        s.episodes,
+        counted(s.episodes, "episode"),
         s.config.seed
     );
     Ok(())

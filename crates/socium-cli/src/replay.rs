@@ -77,8 +77,9 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
     }
     if lines == 0 {
         bail!(
-            "{}: no episode {episode} (the transcript has {episodes} episodes, 0 to {})",
+            "{}: no episode {episode} (the transcript has {}, 0 to {})",
             path.display(),
+            crate::counted(episodes, "episode"),
             episodes.saturating_sub(1)
         );
     }

@@ -431,8 +431,9 @@ fn read_transcript(
         && episodes.is_empty()
     {
         bail!(
-            "{}: no episode {o} (the transcript has {seen_episodes} episodes, 0 to {})",
+            "{}: no episode {o} (the transcript has {}, 0 to {})",
             path.display(),
+            crate::counted(seen_episodes as u64, "episode"),
             seen_episodes.saturating_sub(1)
         );
     }

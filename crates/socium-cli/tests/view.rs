@@ -117,7 +117,7 @@ fn the_line_limit_says_what_it_left_out() {
     assert!(page.exists());
     // One episode alone, by its number.
     let said = succeeds(&["view", dir.path().to_str().unwrap(), "--episode", "1"]);
-    assert!(said.contains("(1 episodes"), "{said}");
+    assert!(said.contains("(1 episode,"), "{said}");
 }
 
 #[test]

@@ -176,6 +176,39 @@ impl std::fmt::Debug for Scenario {
     }
 }
 
+/// Why the `game` table of a scenario toml refused does not name exactly one game, if that is
+/// what is wrong: serde's message for it ("wanted exactly 1 element") names neither the rule nor
+/// the tables.
+fn game_tables_error(source: &str, file: &Path) -> Option<ScenarioError> {
+    #[derive(serde::Deserialize)]
+    struct Tables {
+        game: Option<Spanned<toml::Table>>,
+    }
+    let game = toml::from_str::<Tables>(source).ok()?.game?;
+    let names: Vec<String> = game
+        .get_ref()
+        .keys()
+        .map(|k| format!("[game.{k}]"))
+        .collect();
+    let message = match names.len() {
+        1 => return None,
+        0 => format!(
+            "expected one game table [game.<name>], found none; the games: {}",
+            socium_games::NAMES.join(", ")
+        ),
+        n => format!("expected one game table, found {n}: {}", names.join(", ")),
+    };
+    // Named `game` itself: the table's span begins at its first `[game.<name>]` header.
+    let (line, column) = error::line_column(source, game.span().start);
+    Some(ScenarioError::At(Located {
+        file: file.to_owned(),
+        line,
+        column,
+        key: "game".into(),
+        message,
+    }))
+}
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
@@ -192,6 +225,7 @@ impl Scenario {
             ScenarioError::at(file, source, span, message)
         };
         let parsed: ScenarioFile = toml::from_str(source).map_err(|e| match e.span() {
+            _ if let Some(error) = game_tables_error(source, file) => error,
             Some(span) if !span.is_empty() || span.start > 0 => at(span, e.message().to_owned()),
             // No position (a missing top-level table): no key to name.
             _ => ScenarioError::At(Located {
@@ -202,6 +236,13 @@ impl Scenario {
                 message: e.message().to_owned(),
             }),
         })?;
+        // TOML's integers are 64-bit signed. The toml crate reads a larger one into a `u64`
+        // field, but not into the table `--set` edits: refuse it where it is written.
+        if let Err(e) = toml::from_str::<toml::Table>(source) {
+            let span = e.span().unwrap_or(0..0);
+            let message = format!("{}: TOML's integers are at most {}", e.message(), i64::MAX);
+            return Err(at(span, message));
+        }
         let game_span = parsed.game.span();
         let game = parsed.game.into_inner().into_game();
 

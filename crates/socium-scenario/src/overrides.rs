@@ -34,8 +34,15 @@ impl std::str::FromStr for Override {
         }
         let value = toml::from_str::<toml::Table>(&format!("v = {text}"))
             .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(text.to_owned()));
+            .and_then(|mut t| t.remove("v"));
+        // A whole number TOML cannot hold would otherwise arrive as a string.
+        if value.is_none() && text.parse::<i128>().is_ok() {
+            return Err(format!(
+                "`{key}`: {text} is beyond TOML's integers (at most {})",
+                i64::MAX
+            ));
+        }
+        let value = value.unwrap_or_else(|| toml::Value::String(text.to_owned()));
         Ok(Override {
             key: key.to_owned(),
             text: text.to_owned(),
@@ -214,6 +221,46 @@ mod tests {
         .unwrap();
         assert_eq!(s.config.rewards[0].weight, 0.5);
         assert_eq!(s.config.graph, socium_core::GraphSpec::RingLattice { k: 2 });
+    }
+
+    /// A whole number beyond TOML's integers is refused where it is written, in the file or in
+    /// `--set` (a file's had made `--set` panic; a `--set` one arrived as a string).
+    #[test]
+    fn integers_beyond_tomls_are_refused_in_the_file_and_in_overrides() {
+        let big = BASE.replace("name = \"x\"", "name = \"x\"\nseed = 18446744073709551615");
+        let err = Scenario::parse_with_overrides(&big, Path::new("base.toml"), &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "base.toml:3:8: `scenario.seed`: u64 value was too large: TOML's integers are at most \
+             9223372036854775807"
+        );
+        let err = "seed=18446744073709551615".parse::<Override>().unwrap_err();
+        assert_eq!(
+            err,
+            "`seed`: 18446744073709551615 is beyond TOML's integers (at most 9223372036854775807)"
+        );
+        assert_eq!(
+            with(&["seed=9223372036854775807"]).unwrap().config.seed,
+            i64::MAX as u64
+        );
+    }
+
+    /// A scenario with two game tables (or none) is told it needs one, and which it has.
+    #[test]
+    fn a_game_table_too_many_or_none_is_named() {
+        let err = with(&["game.x.y=1"]).unwrap_err().to_string();
+        assert!(
+            err.ends_with("`game`: expected one game table, found 2: [game.repeated], [game.x]"),
+            "{err}"
+        );
+        let none = BASE.replace("[game.repeated]\nturns = 10\n", "[game]\n");
+        let err = Scenario::parse(&none, Path::new("base.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("base.toml:3:1: `game`: expected one game table [game.<name>], found none; the games: donor_cultural,"),
+            "{err}"
+        );
     }
 
     #[test]
