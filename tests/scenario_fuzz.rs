@@ -20,8 +20,9 @@
 //!   (in a comment, say) name only a position; a missing top-level table has no span, and its
 //!   error is at 1:1 with no key path but says which ("missing field `agents`").
 //!
-//! A mutant that parses must build its Sim (`scenario.sim()`) without a panic or an error (the
-//! Sim's checks repeat the parser's), unless it is too big to build quickly: more than 10,000
+//! A mutant that parses must take an override (`--set seed=1`, which edits the parsed document)
+//! and build its Sim (`scenario.sim()`) without a panic or an error (the Sim's checks repeat the
+//! parser's), unless it is too big to build quickly: more than 10,000
 //! agents, or more than [`BUILD_BUDGET`] for agents² + agents × (observation + action entries).
 //!
 //! About 4,200 mutants run in about a second in a debug build. A failed allocation, a stack
@@ -30,7 +31,7 @@
 
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 use rand_chacha::ChaCha8Rng;
-use socium::scenario::{Scenario, ScenarioError};
+use socium::scenario::{Override, Scenario, ScenarioError};
 use std::{
     ops::Range,
     panic::{AssertUnwindSafe, catch_unwind},
@@ -48,6 +49,7 @@ const VALUES: &[&str] = &[
     "-1e308",
     "9223372036854775807",
     "-9223372036854775808",
+    "18446744073709551615",
     "18446744073709551616",
     "4294967295",
     "4294967296",
@@ -393,6 +395,16 @@ fn mutated_scenarios_never_panic_and_errors_name_where() {
                 }
                 Ok(Ok(s)) => s,
             };
+            // `--set` edits the parsed document: whatever parses takes an override.
+            let seed: Override = "seed=1".parse().unwrap();
+            let overridden = catch_unwind(AssertUnwindSafe(|| {
+                Scenario::parse_with_overrides(&mutant, file, std::slice::from_ref(&seed))
+            }));
+            match overridden {
+                Err(p) => fail(format!("--set seed=1 panicked: {}", panic_message(&*p))),
+                Ok(Err(e)) => fail(format!("parsed, but --set seed=1 refused it: {e}")),
+                Ok(Ok(_)) => {}
+            }
             if scenario.config.agents.len() > 10_000 || build_cost(&scenario) > BUILD_BUDGET {
                 too_big += 1;
                 continue;
