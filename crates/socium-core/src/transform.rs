@@ -148,7 +148,10 @@ impl Transform {
 struct StepStats {
     n: f64,
     sum: f64,
-    sum_sq: f64,
+    /// The squared deviations from the step's own mean, summed: with the step's mean, what
+    /// combines into the window's variance without the cancellation of `Σx²/n − mean²`, which
+    /// loses every digit of a spread of 1 around values of 1e8.
+    m2: f64,
     lo: f64,
     hi: f64,
     values: Vec<f64>,
@@ -167,12 +170,30 @@ impl History {
         self.steps.clear();
     }
 
-    /// Sums over the window: count, sum, sum of squares, min, max.
-    fn totals(&self) -> (f64, f64, f64, f64, f64) {
+    /// Sums over the window: count, sum, min, max.
+    fn totals(&self) -> (f64, f64, f64, f64) {
         self.steps.iter().fold(
-            (0.0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
-            |(n, s, q, lo, hi), t| (n + t.n, s + t.sum, q + t.sum_sq, lo.min(t.lo), hi.max(t.hi)),
+            (0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY),
+            |(n, s, lo, hi), t| (n + t.n, s + t.sum, lo.min(t.lo), hi.max(t.hi)),
         )
+    }
+
+    /// The window's mean and population variance (0 and 0 when empty): the steps' means and
+    /// squared deviations combined pairwise (Chan, Golub & LeVeque 1983).
+    fn mean_and_variance(&self) -> (f64, f64) {
+        let (n, mean, m2) = self.steps.iter().fold((0.0, 0.0, 0.0), |(n, mean, m2), t| {
+            if t.n == 0.0 {
+                return (n, mean, m2);
+            }
+            let (step_mean, all) = (t.sum / t.n, n + t.n);
+            let delta = step_mean - mean;
+            (
+                all,
+                mean + delta * t.n / all,
+                m2 + t.m2 + delta * delta * n * t.n / all,
+            )
+        });
+        (mean, if n > 0.0 { m2 / n } else { 0.0 })
     }
 
     /// The `p`-quantile of every value in the window (0 when empty).
@@ -222,10 +243,12 @@ pub(crate) fn apply(
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
                 (lo.min(x), hi.max(x))
             });
+        let sum: f64 = column.iter().sum();
+        let mean = sum / column.len().max(1) as f64;
         history.steps.push_back(StepStats {
             n: column.len() as f64,
-            sum: column.iter().sum(),
-            sum_sq: column.iter().map(|x| x * x).sum(),
+            sum,
+            m2: column.iter().map(|x| (x - mean) * (x - mean)).sum(),
             lo,
             hi,
             values: if keep { column.to_vec() } else { Vec::new() },
@@ -270,15 +293,14 @@ pub(crate) fn apply(
             }
         }
         Transform::MinMax { .. } => {
-            let (_, _, _, lo, hi) = history.totals();
+            let (_, _, lo, hi) = history.totals();
             for (o, x) in out.iter_mut().zip(column) {
                 *o = if hi > lo { (x - lo) / (hi - lo) } else { 0.0 };
             }
         }
         Transform::Zscore { .. } => {
-            let (n, sum, sum_sq, ..) = history.totals();
-            let mean = sum / n.max(1.0);
-            let sd = (sum_sq / n.max(1.0) - mean * mean).max(0.0).sqrt();
+            let (mean, variance) = history.mean_and_variance();
+            let sd = variance.sqrt();
             for (o, x) in out.iter_mut().zip(column) {
                 *o = if sd > 1e-12 { (x - mean) / sd } else { 0.0 };
             }
@@ -437,6 +459,11 @@ mod tests {
             &[&[9.0, 9.0], &[0.0, 0.0], &[1.0, 3.0]],
         );
         assert!(close(&w, &[0.0, 2.0 / 1.5f64.sqrt()]));
+        // Around 1e9, over two steps: 1e9 + (0, 1, 2, 3), mean 1e9 + 1.5, sd √1.25. The old
+        // Σx²/n − mean² gave sd 0 here (every score 0).
+        let big = run(&z, &[&[1e9, 1e9 + 1.0], &[1e9 + 2.0, 1e9 + 3.0]]);
+        let sd = 1.25f64.sqrt();
+        assert!(close(&big, &[0.5 / sd, 1.5 / sd]), "{big:?}");
         let clip = Transform::Clip {
             low: Finite::new(-1.0).unwrap(),
             high: Finite::new(2.0).unwrap(),
