@@ -162,7 +162,7 @@ def test_a_seed_list_with_a_gap_is_refused_before_anything_starts():
     np.testing.assert_array_equal(env.reset()[0], socium.VecEnv(DONOR, 3, seed=0).reset()[0])
 
 
-def test_misaligned_actions_are_copied_and_a_closed_env_says_so():
+def test_misaligned_actions_are_copied_render_gives_none_and_a_closed_env_says_so():
     env, other = socium.VecEnv(DONOR, 3, seed=4), socium.VecEnv(DONOR, 3, seed=4)
     env.reset()
     other.reset()
@@ -172,6 +172,7 @@ def test_misaligned_actions_are_copied_and_a_closed_env_says_so():
     assert not misaligned.flags.aligned
     for a, b in zip(env.step(misaligned)[:4], other.step(values)[:4]):
         np.testing.assert_array_equal(a, b)
+    assert env.render_mode is None and env.render() is None  # Gymnasium's base raises
     env.close()
     assert env.closed
 

@@ -161,6 +161,12 @@ class VecEnv(VectorEnv):
         call, written in place by each step."""
         return self._core.actions_taken()
 
+    def render(self) -> None:
+        """Nothing: a VecEnv has no render mode (``render_mode`` is None, Gymnasium's "no
+        rendering"); the PettingZoo env renders an env's acts as text, and
+        ``utterances(env)`` gives them as data."""
+        return None
+
     def close(self, **kwargs: Any) -> None:
         """Marks the VecEnv closed (Gymnasium's ``closed``); the engine frees the envs with this
         object."""
