@@ -433,7 +433,7 @@ fn read_transcript(
         bail!(
             "{}: no episode {o} (the transcript has {}, 0 to {})",
             path.display(),
-            crate::counted(seen_episodes as u64, "episode"),
+            crate::counted(seen_episodes, "episode"),
             seen_episodes.saturating_sub(1)
         );
     }

@@ -814,6 +814,30 @@ impl SocialGraph {
         (!ns.is_empty()).then(|| ns[rng.random_range(0..ns.len())])
     }
 
+    /// A tie drawn uniformly, as its two agents in a random order (each order equally likely), or
+    /// `None` for a graph with no tie: the random pair of Deffuant et al. (2000). On a complete
+    /// graph a uniform agent and a uniform neighbour of it are just that; on listed ties a
+    /// uniform slot of the rows is (each tie has two slots, one an end; a self-tie has one), where a uniform agent
+    /// and then a neighbour would favour the ties of agents with few: on the path 0 – 1 – 2 – 3,
+    /// 3/8 for each end tie against 1/4 for the middle one.
+    pub fn random_tie(&self, rng: &mut impl Rng) -> Option<(AgentId, AgentId)> {
+        match &self.layout {
+            Layout::Rows(rows) if !self.complete => {
+                if rows.neighbours.is_empty() {
+                    return None;
+                }
+                let slot = rng.random_range(0..rows.neighbours.len());
+                // The row holding the slot: the last to start at or before it.
+                let a = rows.offsets.partition_point(|&o| o as usize <= slot) - 1;
+                Some((AgentId(a as u32), rows.neighbours[slot]))
+            }
+            _ => {
+                let a = AgentId(rng.random_range(0..self.agent_count()) as u32);
+                self.random_neighbour(a, rng).map(|b| (a, b))
+            }
+        }
+    }
+
     /// A petgraph view of the graph, for petgraph's algorithms: node `i` is agent `i` (its weight
     /// the agent's id), each tie one edge weighted by its [`Tie`], edges in order of their
     /// smaller end, then larger.
@@ -1128,6 +1152,39 @@ mod tests {
                 assert!(pairs.insert((a.min(b), a.max(b))), "a pair twice");
             }
         }
+    }
+
+    /// Each tie of the path 0 – 1 – 2 – 3 is drawn a third of the time, in either order alike
+    /// (a uniform agent, then a neighbour, gives the end ties 3/8 each); 60,000 draws, so each
+    /// share is within 0.01 (five standard deviations) of its expectation. The complete graph's
+    /// draws are pairs of different agents, every ordered pair alike.
+    #[test]
+    fn a_random_tie_is_uniform_over_ties_and_orders() {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(9);
+        let path = SocialGraph::from_edges(4, vec![0, 1, 1, 2, 2, 3], None);
+        let complete = SocialGraph::complete(3);
+        for (graph, pairs) in [(&path, 6), (&complete, 6)] {
+            let mut seen = BTreeMap::new();
+            let draws = 60_000;
+            for _ in 0..draws {
+                let (a, b) = graph.random_tie(&mut rng).unwrap();
+                assert!(graph.neighbours(a).contains(&b));
+                *seen.entry((a.0, b.0)).or_insert(0) += 1;
+            }
+            assert_eq!(seen.len(), pairs, "{seen:?}");
+            for (pair, count) in seen {
+                let share = count as f64 / draws as f64;
+                assert!(
+                    (share - 1.0 / pairs as f64).abs() < 0.01,
+                    "{pair:?}: {share}"
+                );
+            }
+        }
+        assert_eq!(
+            SocialGraph::from_edges(3, vec![], None).random_tie(&mut rng),
+            None
+        );
+        assert_eq!(SocialGraph::complete(1).random_tie(&mut rng), None);
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! agent whatever it chooses. Agents move toward what they hear from their graph neighbours,
 //! within their confidence bound ε:
 //!
-//! - `deffuant`: a step is n encounters, one after the other (one Monte Carlo sweep): a uniformly
-//!   random agent i meets a uniformly random neighbour j; i moves `x_i += μ_ij(e_j − x_i)` if
-//!   `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against what was expressed before
+//! - `deffuant`: a step is n encounters, one after the other (one Monte Carlo sweep): the agents
+//!   i and j of a uniformly random tie meet ([`SocialGraph::random_tie`]); i moves
+//!   `x_i += μ_ij(e_j − x_i)` if `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against what was expressed before
 //!   either moved, where `μ_ij = min(μ · w_ij, 0.5)` scales μ (in (0, 0.5]) by the weight of
 //!   their tie times the `trust` in its relationship (all 1 by default: the published model). Between sincere agents the test is symmetric and the sum of
 //!   opinions is kept; from uniform opinions on a complete graph the final clusters number about
@@ -464,7 +464,7 @@ fn express(
     u
 }
 
-/// n encounters: a random agent and a random neighbour hear each other.
+/// n encounters: the two agents of a uniformly random tie hear each other.
 fn deffuant(
     state: &mut State,
     graph: &SocialGraph,
@@ -478,11 +478,10 @@ fn deffuant(
     let trust = state.config.trust;
     let weighted = trust.weighs(graph);
     for _ in 0..n {
-        let i = rng.chance.random_range(0..n);
-        let Some(j) = graph.random_neighbour(AgentId(i as u32), &mut rng.chance) else {
+        let Some((i, j)) = graph.random_tie(&mut rng.chance) else {
             continue;
         };
-        let j = j.index();
+        let (i, j) = (i.index(), j.index());
         let (ei, ej) = (state.expression(i), state.expression(j));
         let ui = express(
             utterances,
