@@ -8,19 +8,19 @@
 //! agent whatever it chooses. Agents move toward what they hear from their graph neighbours,
 //! within their confidence bound ε:
 //!
-//! - `deffuant`: a step is n encounters, one after the other (one Monte Carlo sweep): the agents
-//!   i and j of a uniformly random tie meet ([`SocialGraph::random_tie`]); i moves
-//!   `x_i += μ_ij(e_j − x_i)` if `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against what was expressed before
-//!   either moved, where `μ_ij = min(μ · w_ij, 0.5)` scales μ (in (0, 0.5]) by the weight of
-//!   their tie times the `trust` in its relationship (all 1 by default: the published model). Between sincere agents the test is symmetric and the sum of
-//!   opinions is kept; from uniform opinions on a complete graph the final clusters number about
+//! - `deffuant`: a step is n encounters, one after the other (one Monte Carlo sweep): the
+//!   agents i and j of a uniformly random tie meet ([`SocialGraph::random_tie`]); i moves `x_i
+//!   += μ_ij(e_j − x_i)` if `|x_i − e_j| < ε`, and j toward e_i by the same rule, both against
+//!   what was expressed before either moved, where `μ_ij = min(μ · w_ij, 0.5)` scales μ (in (0,
+//!   0.5]) by the weight of their tie times the `trust` in its relationship (all 1 by default:
+//!   the published model). Between sincere agents the test is symmetric and the sum of opinions
+//!   is kept; from uniform opinions on a complete graph the final clusters number about
 //!   ⌊1/(2ε)⌋, one at the mean for ε ≥ 0.5.
-//! - `hegselmann_krause`: synchronously, each agent moves to the mean of its own opinion and the
-//!   expressions of its neighbours within ε of it (`|x_i − e_j| ≤ ε`), each neighbour weighted by
-//!   its tie and the trust in its relationship (all 1 by default on a drawn graph: the published
-//!   model). Between sincere agents
-//!   opinions never leave the convex hull of the start; large ε gives consensus, small ε
-//!   fragmentation.
+//! - `hegselmann_krause`: synchronously, each agent moves to the mean of its own opinion and
+//!   the expressions of its neighbours within ε of it (`|x_i − e_j| ≤ ε`), each neighbour
+//!   weighted by its tie and the trust in its relationship (all 1 by default on a drawn graph:
+//!   the published model). Between sincere agents opinions never leave the convex hull of the
+//!   start; large ε gives consensus, small ε fragmentation.
 //!
 //! An episode lasts `rounds` steps. Rewards, each against the utterance that caused it: `influence`
 //! (Deffuant: how far a speaker's expression moved its listener) and `agreement` (1 − the
