@@ -28,6 +28,9 @@ def play(env, steps, seed):
     [
         (2, socium.ActionOutOfRangeError, r"agent_0: entry 0 is 2, expected a value in \[0, 1\]"),
         (0.5, socium.ActionNotIntegerError, "agent_0: entry 0 is 0.5, expected a whole number"),
+        # What float32 would round to a whole number, or to infinity, is refused as given.
+        (1.00000001, socium.ActionNotIntegerError, "agent_0: entry 0 is 1.00000001, expected a whole"),
+        (1e300, socium.ActionOutOfRangeError, "agent_0: entry 0 is 1e[+]?300, beyond float32's range"),
         (float("nan"), socium.ActionNotFiniteError, "agent_0: entry 0 is NaN, expected a finite number"),
         ([0, 1], socium.ActionShapeError, "agent_0: expected 1 values for Discrete"),
         ("cooperate", socium.ActionDtypeError, "expected numbers"),
@@ -74,6 +77,38 @@ def test_vector_env_refuses_a_bad_action_in_one_env_and_moves_none():
         moves = rng.integers(0, 2, (3, 8, 1)).astype(np.float32)
         for x, y in zip(env.step(moves)[:4], fresh.step(moves)[:4]):
             np.testing.assert_array_equal(x, y)
+
+
+def test_vector_env_refuses_what_float32_would_hide_in_the_rows_it_reads():
+    """A float64 action that float32 would round to a whole number (a discrete choice) or to
+    infinity is refused with its own value, in the rows a step reads; the others are ignored as
+    they always are (a scripted agent's row, an env that resets)."""
+    env, fresh = socium.VecEnv(IPD, 3, seed=2), socium.VecEnv(IPD, 3, seed=2)
+    env.reset()
+    fresh.reset()
+    actions = np.ones((3, 8, 1), np.float64)
+    for value, error, message in (
+        (1.00000001, socium.ActionNotIntegerError, "is 1.00000001, expected a whole number"),
+        (-1e300, socium.ActionOutOfRangeError, "is -1e[+]?300, beyond float32's range"),
+        (float(np.finfo(np.float32).max) * (1 + 2.0**-24), socium.ActionOutOfRangeError, r"is 3.40\d+e\+38, beyond"),
+    ):
+        bad = actions.copy()
+        bad[2, 0, 0] = value
+        with pytest.raises(error, match=rf"env 2: agent 0: entry 0 {message}"):
+            env.step(bad)
+    # Where float32 keeps it finite, the engine's own range check speaks.
+    bad = actions.copy()
+    bad[2, 0, 0] = float(np.finfo(np.float32).max)
+    with pytest.raises(socium.ActionOutOfRangeError, match=r"env 2: agent 0: entry 0 is 3402823\d+, expected a value in"):
+        env.step(bad)
+    scripted = actions.copy()
+    scripted[:, 2:, 0] = 1e300  # agents 2..7 are scripted: their rows are not read
+    for x, y in zip(env.step(scripted)[:4], fresh.step(actions)[:4]):
+        np.testing.assert_array_equal(x, y)
+    short = socium.VecEnv(IPD, 2, seed=2, turns=1)
+    short.reset()
+    short.step(np.ones((2, 8, 1)))
+    short.step(np.full((2, 8, 1), 1e300))  # every env resets: no row is read
 
 
 def test_vector_env_refuses_wrong_shapes():

@@ -82,6 +82,47 @@ def numeric(actions: Any) -> np.ndarray:
     return array
 
 
+def discrete_entries(space: spaces.Space) -> np.ndarray:
+    """Which entries of a flat action row of `space` are discrete choices (bool, one per entry)."""
+    if isinstance(space, spaces.Discrete):
+        return np.ones(1, bool)
+    if isinstance(space, MultiDiscrete):
+        return np.ones(len(space.nvec), bool)
+    if isinstance(space, spaces.Tuple):
+        return np.concatenate([discrete_entries(s) for s in space.spaces] + [np.zeros(0, bool)])
+    if isinstance(space, spaces.Text):
+        return np.zeros(0, bool)
+    return np.zeros(flat_size(space), bool)
+
+
+# The smallest float64 that float32 rounds to infinity: float32's largest value plus half its last
+# step (2**104 there); the largest value's last bit is 1, so the tie rounds up.
+FLOAT32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0**103
+
+
+def check_narrowing(actions: np.ndarray, read: np.ndarray, discrete: np.ndarray, where) -> None:
+    """Refuses what float32 would turn into a value the engine takes, in the rows it reads
+    (`read`, over `actions`'s leading axes): a finite value beyond float32's range (which would
+    arrive as infinite) and a fraction in a discrete entry that float32 rounds to a whole number
+    (1.00000001 to 1). `where(index)` names a row by its index in the leading axes. Nothing to do
+    for float32 and integer arrays."""
+    if actions.dtype.kind != "f" or actions.dtype.itemsize <= 4:
+        return
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(actions)
+        beyond = finite & (np.abs(actions) >= FLOAT32_OVERFLOW)
+        fraction = finite & discrete & (actions != np.floor(actions))
+    for bad, exception, expected in [
+        (beyond, _socium.ActionOutOfRangeError, "beyond float32's range (actions are float32)"),
+        (fraction, _socium.ActionNotIntegerError, "expected a whole number for a discrete choice"),
+    ]:
+        found = np.argwhere(bad & read[..., None])
+        if len(found):
+            *row, entry = found[0]
+            value = float(actions[tuple(found[0])])
+            raise exception(f"{where(tuple(row))}: entry {entry} is {value!r}, {expected}")
+
+
 def flat_size(space: spaces.Space) -> int:
     """Entries of a flat action row of `space`."""
     if isinstance(space, spaces.Discrete):
@@ -92,20 +133,20 @@ def flat_size(space: spaces.Space) -> int:
 
 
 def flatten_action(agent: str, space: spaces.Space, action: Any) -> np.ndarray:
-    """`action` as a flat float32 row (discrete choices as whole numbers; a text part takes no
+    """`action` as a flat float64 row (discrete choices as whole numbers; a text part takes no
     entries, see `action_text`), or ActionShapeError or ActionDtypeError naming the agent. Values
-    are checked by the engine."""
+    are checked by the engine, after `check_narrowing` (the engine's rows are float32)."""
     if isinstance(space, spaces.Text):
         if not isinstance(action, str):
             raise _socium.ActionDtypeError(f"{agent}: expected a string for {space}, found {action!r}")
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float64)
     if isinstance(space, spaces.Tuple):
         if isinstance(action, (str, bytes)) or not hasattr(action, "__len__") or len(action) != len(space.spaces):
             raise _socium.ActionShapeError(
                 f"{agent}: expected a tuple of {len(space.spaces)} parts for {space}, found {action!r}"
             )
         return np.concatenate([flatten_action(agent, part, value) for part, value in zip(space.spaces, action)])
-    row = numeric(action).astype(np.float32).reshape(-1)
+    row = numeric(action).astype(np.float64).reshape(-1)
     if row.size != flat_size(space):
         raise _socium.ActionShapeError(f"{agent}: expected {flat_size(space)} values for {space}, found {action!r}")
     return row
@@ -148,6 +189,9 @@ class Core:
             self.taken,
         ) = self.rust.outputs()
         self.actions = np.zeros((self.num_envs, self.num_agents, self.spec["action_dim"]), np.float32)
+        self.discrete = discrete_entries(self.action_space)
+        self.external = np.zeros(self.num_agents, bool)
+        self.external[self.spec["external"]] = True
 
     def reset(self, seeds: list[int] | None) -> None:
         """Resets every env: env i with ``seeds[i]``, or continuing its random streams."""
@@ -156,6 +200,12 @@ class Core:
     def step(self, actions: np.ndarray) -> None:
         """Steps every env with float32 ``actions`` of shape ``[envs, agents, action_dim]``."""
         self.rust.step(actions)
+
+    def reads(self) -> np.ndarray:
+        """Whose actions the next step reads, ``[envs, agents]``: the acting external agents of
+        every env whose episode goes on (an env whose agents are all done is reset instead)."""
+        over = (self.terminated | self.truncated).all(axis=1)
+        return self.acting.astype(bool) & self.external & ~over[:, None]
 
     def actions_taken(self) -> np.ndarray:
         """Every agent's action at the last step: a read-only view, written in place by each step."""

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv as _PettingZooParallelEnv
 
 from socium import _socium
-from socium._common import Core, action_text, check_seed, flatten_action, scenario_seed
+from socium._common import Core, action_text, check_narrowing, check_seed, flatten_action, scenario_seed
 
 
 def parallel_env(scenario: str | os.PathLike, seed: int | None = None, **overrides: Any) -> "ParallelEnv":
@@ -135,6 +135,10 @@ class ParallelEnv(_PettingZooParallelEnv):
         self._check_actions(actions)
         core = self._core
         rows = {agent: flatten_action(agent, core.action_space, actions[agent]) for agent in self.agents}
+        reads = core.reads()[0]
+        for agent, row in rows.items():
+            if reads[self._ids[agent]]:
+                check_narrowing(row[None], np.ones(1, bool), core.discrete, lambda _: agent)
         texts = {agent: action_text(core.action_space, actions[agent]) for agent in self.agents}
         return self._step_rows(rows, texts)
 

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from socium._common import Core, check_seed, numeric, scenario_seed
+from socium._common import Core, check_narrowing, check_seed, numeric, scenario_seed
 from socium._socium import ActionShapeError, env_seeds
 
 
@@ -23,7 +23,9 @@ class VecEnv(VectorEnv):
     call over the same arrays): ``reward_components [envs, agents, dims]``,
     ``action_mask [envs, agents, mask_dim]`` (uint8) and ``acting [envs, agents]``. Actions are
     ``[envs, agents, action_dim]`` (float32 avoids a copy; ``[envs, agents]`` when each agent
-    takes one entry); only the rows of external agents are read. An env whose episode ended is
+    takes one entry); only the rows of external agents are read. A wider float that float32
+    would change into a legal value (1.00000001 for a discrete choice) or into infinity is
+    refused with its own value. An env whose episode ended is
     reset by the next step, which ignores its actions (Gymnasium's NEXT_STEP autoreset). Free
     text (an action space's ``Text`` part) travels through the PettingZoo env only: these numeric
     actions carry none. A step runs with the GIL released: while it does, other threads must not
@@ -124,7 +126,9 @@ class VecEnv(VectorEnv):
         if actions.shape != core.actions.shape:
             raise ActionShapeError(f"actions: expected shape {core.actions.shape}, found {actions.shape}")
         if actions.dtype != np.float32 or not (actions.flags.c_contiguous and actions.flags.aligned):
-            np.copyto(core.actions, actions, casting="unsafe")
+            check_narrowing(actions, core.reads(), core.discrete, lambda at: f"env {at[0]}: agent {at[1]}")
+            with np.errstate(over="ignore"):  # in rows the step does not read
+                np.copyto(core.actions, actions, casting="unsafe")
             actions = core.actions
         core.step(actions)
         return core.obs, core.rewards, core.terminated, core.truncated, self._infos()
