@@ -524,6 +524,40 @@ fn a_cached_run_replays_byte_for_byte_without_a_server() {
     }
 }
 
+/// The same request made twice (an agent at the first step of two episodes) that failed the
+/// first time and was answered the second replays both: the cache gives a request's failures in
+/// order before its answer.
+#[test]
+fn a_request_that_failed_then_was_answered_replays_both() {
+    let server = serve(|n| {
+        if n < 2 {
+            Reply::Status(500)
+        } else {
+            Reply::Legal
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[scenario]\nname = \"llm\"\nseed = 3\nepisodes = 2\n[game.repeated]\nturns = 2\n\
+         [[agents]]\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", retries = 1, \
+         retry_wait_s = 0, cache = \"answers.jsonl\" }} }}\n[[agents]]\nstrategy = \"tft\"\n",
+        server.url
+    );
+    let out = |name: &str| dir.path().join(name);
+    run(&scenario_in(dir.path(), &text), &out("recorded"), |_| {}).unwrap();
+    let asked = server.requests.lock().unwrap().clone();
+    let first = |n: usize| asked[n]["messages"].clone();
+    // The first step's prompt of episode 1 is episode 0's: one request, failed then answered.
+    let again = (2..asked.len()).find(|&n| first(n) == first(0));
+    assert!(again.is_some(), "no request repeats the first");
+    run(&scenario_in(dir.path(), &text), &out("replayed"), |_| {}).unwrap();
+    assert_eq!(server.requests.lock().unwrap().len(), asked.len());
+    let transcript =
+        |run: &str| std::fs::read_to_string(out(run).join("transcript.jsonl")).unwrap();
+    assert!(transcript("recorded").contains("\"fault\""));
+    assert_eq!(transcript("recorded"), transcript("replayed"));
+}
+
 /// A failed request is asked again after a wait: the server's `Retry-After` where it sends one,
 /// else `retry_wait_s`, doubled at each failure of the decision (the first wait after the busy
 /// reply's is 0.2 × 2). The arrivals of one decision's requests are at least that far apart.

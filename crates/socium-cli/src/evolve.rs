@@ -213,7 +213,9 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     let write = |name: &str, bytes: &[u8]| -> Result<()> {
         let mut file = socium_scenario::temp_file_in(a.out, "")?;
         file.write_all(bytes)?;
-        file.persist(a.out.join(name))?;
+        let path = a.out.join(name);
+        socium_scenario::commit(vec![(file, path)], &[])
+            .map_err(|(path, e)| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(())
     };
     write("generations.csv", csv.as_bytes())?;
@@ -274,12 +276,12 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     }
 
     say!(
-        "{} — game {}, seed {}, {} runs × {} generations",
+        "{} — game {}, seed {}, {} × {}",
         summary.scenario,
         summary.game,
         seed,
-        summary.runs,
-        summary.generations
+        crate::counted(summary.runs as u64, "run"),
+        crate::counted(summary.generations as u64, "generation")
     );
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);

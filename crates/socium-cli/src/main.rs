@@ -14,6 +14,7 @@ mod bench;
 mod evolve;
 mod plot;
 mod replay;
+mod stop;
 mod view;
 
 use anyhow::{Context, Result};
@@ -161,14 +162,7 @@ fn counted(n: impl Into<u64>, noun: &str) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Ctrl-C (or SIGTERM, SIGHUP) leaves no partial file in an output folder: the outputs are
-    // written to temporary files, renamed in place once whole, and these are removed here.
-    if let Err(e) = ctrlc::set_handler(|| {
-        socium_scenario::remove_own_partial_files();
-        std::process::exit(130);
-    }) {
-        eprintln!("warning: no handler for Ctrl-C ({e}): an interrupted run leaves partial files");
-    }
+    stop::on_signals_remove_partial_files();
     if let Some(library) = &cli.onnxruntime
         && let Err(e) = socium_policy::runtime::environment(Some(library))
     {
@@ -389,12 +383,12 @@ fn validate(file: &Path, set: &[Override]) -> Result<()> {
     let externals = count(|c| *c == socium_core::Controller::External);
     let policies = count(|c| matches!(c, socium_core::Controller::Policy(_)));
     say!(
-        "{}: ok — \"{}\": game {}, {} agents ({} external, {} on ONNX or language models), {}, \
+        "{}: ok — \"{}\": game {}, {} ({} external, {} on ONNX or language models), {}, \
          seed {}",
         file.display(),
         s.name,
         s.game.name(),
-        s.config.agents.len(),
+        counted(s.config.agents.len() as u64, "agent"),
         externals,
         policies,
         counted(s.episodes, "episode"),

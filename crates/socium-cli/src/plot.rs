@@ -253,7 +253,8 @@ pub fn draw(path: &Path, title: &str, x_label: &str, y_label: &str, bands: &[Ban
         root.present()
             .with_context(|| format!("rendering {}", path.display()))?;
     }
-    temp.persist(path)
+    socium_scenario::commit(vec![(temp, path.to_owned())], &[])
+        .map_err(|(_, e)| e)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

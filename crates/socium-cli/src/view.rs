@@ -61,7 +61,8 @@ pub fn view(a: &Args<'_>) -> Result<Written> {
         .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
     file.write_all(html.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    file.persist(&path)
+    socium_scenario::commit(vec![(file, path.clone())], &[])
+        .map_err(|(_, e)| e)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(Written { path, shown })
 }

@@ -79,6 +79,48 @@ fn a_run_stopped_by_ctrl_c_leaves_no_partial_file() {
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
 }
 
+/// A signal the process was started ignoring stays ignored (`nohup`'s SIGHUP; here SIGINT,
+/// ignored by the shell that starts it): SIGINT leaves the run going, SIGTERM still stops it
+/// cleanly.
+#[cfg(unix)]
+#[test]
+fn a_signal_ignored_at_the_start_stays_ignored() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("ipd");
+    let script = "trap '' INT; exec \"$0\" run scenarios/ipd_tournament.toml --episodes 1000000 --out \"$1\"";
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_socium"),
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.exists() || names_in(&dir).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no partial file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid]).status();
+        assert!(sent.unwrap().success());
+    };
+    signal("-INT");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "SIGINT stopped it");
+    signal("-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
+}
+
 /// `socium run` of two episodes of the IPD tournament into `dir`, with `more` arguments.
 fn run_ipd(dir: &Path, more: &[&str]) -> Output {
     let args = [

@@ -831,6 +831,7 @@ impl SocialGraph {
                 let a = rows.offsets.partition_point(|&o| o as usize <= slot) - 1;
                 Some((AgentId(a as u32), rows.neighbours[slot]))
             }
+            _ if self.agent_count() < 2 => None,
             _ => {
                 let a = AgentId(rng.random_range(0..self.agent_count()) as u32);
                 self.random_neighbour(a, rng).map(|b| (a, b))
@@ -1185,6 +1186,7 @@ mod tests {
             None
         );
         assert_eq!(SocialGraph::complete(1).random_tie(&mut rng), None);
+        assert_eq!(SocialGraph::complete(0).random_tie(&mut rng), None);
     }
 
     #[test]

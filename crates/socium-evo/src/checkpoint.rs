@@ -229,6 +229,6 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     };
     let mut file = socium_scenario::temp_file_in(dir, "").map_err(io)?;
     file.write_all(bytes).map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
+    socium_scenario::commit(vec![(file, path.to_owned())], &[]).map_err(|(_, e)| io(e))?;
     Ok(())
 }

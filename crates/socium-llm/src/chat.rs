@@ -2,9 +2,9 @@
 //! LiteLLM serve), with a cache of answers keyed by the whole request, and the waits between a
 //! decision's attempts.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     fs::{File, OpenOptions},
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
@@ -101,9 +101,42 @@ impl Chat {
         }
     }
 
-    /// The waits of one decision's attempts.
-    pub fn backoff(&self) -> Backoff {
-        Backoff::new(self.retry_wait)
+    /// Asks up to `attempts` times, until `read` takes an answer: `request` makes each
+    /// attempt's body from the conversation so far (`messages`). After a failed request the next
+    /// attempt waits ([`Backoff`]); after an unusable answer it is asked at once, with the answer
+    /// and what `read` found wrong with it added to the conversation. The answer read, or what
+    /// went wrong at the last attempt; `Err` when the server refused (the run stops).
+    pub fn converse<T>(
+        &self,
+        mut messages: Vec<Value>,
+        attempts: u32,
+        request: impl Fn(&[Value]) -> Value,
+        read: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Result<T, String>, String> {
+        let mut backoff = Backoff::new(self.retry_wait);
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            match self.complete(&request(&messages)) {
+                Ok(text) => match read(&text) {
+                    Ok(answer) => return Ok(Ok(answer)),
+                    Err(bad) => {
+                        last = format!("unusable answer: {bad}");
+                        messages.push(json!({"role": "assistant", "content": text}));
+                        messages.push(json!({"role": "user", "content": format!(
+                            "That answer cannot be used: {bad}. Answer again with one JSON object."
+                        )}));
+                    }
+                },
+                Err(ChatError::Refused(message)) => return Err(message),
+                Err(ChatError::Transient(failure)) => {
+                    if attempt < attempts {
+                        backoff.wait(&failure);
+                    }
+                    last = failure.message;
+                }
+            }
+        }
+        Ok(Err(last))
     }
 
     /// The answer's text to `request` (a chat-completions body): from the cache if it holds
@@ -185,23 +218,32 @@ impl Chat {
 
 /// Answers by request, read from a JSON-lines file (`{"request": ..., "answer": "..."}`) and
 /// appended to as new answers come: a run with the cache and no server replays the run that
-/// recorded it. A request that failed is recorded as `{"request": ..., "failure": "..."}` (its
-/// last failure), so that a replay fails where the recorded run did, with the same message; an
-/// answer to a request outranks its failures. Failures recorded in this run are not replayed in
-/// it: its retries ask the server.
+/// recorded it. Each failure of a request is recorded too (`{"request": ..., "failure": "..."}`),
+/// and a replay gives a request's failures again, in the order they came, before its answer: the
+/// same request made twice (an agent that sees the same thing in two episodes) fails where the
+/// recorded run failed and is answered where it was answered. Failures recorded in this run are
+/// not replayed in it: its retries ask the server.
 pub struct Cache {
     path: PathBuf,
-    /// Each request's answer, or the failure a replay gives.
-    recorded: Mutex<HashMap<String, Result<String, String>>>,
+    recorded: Mutex<HashMap<String, Recorded>>,
     /// Opened for appending at the first new line: loading a scenario writes nothing.
     file: Mutex<Option<File>>,
+}
+
+/// What the cache file holds for one request.
+#[derive(Default)]
+struct Recorded {
+    /// The failures a replay has yet to give, first first.
+    failures: VecDeque<String>,
+    /// The answer, given once the failures are.
+    answer: Option<String>,
 }
 
 impl Cache {
     /// Reads the cache file, if it exists (it is created at the first line to record).
     pub fn open(path: &Path) -> Result<Cache, String> {
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-        let mut recorded = HashMap::new();
+        let mut recorded: HashMap<String, Recorded> = HashMap::new();
         if path.exists() {
             let file = File::open(path).map_err(fail)?;
             for (i, line) in BufReader::new(file).lines().enumerate() {
@@ -214,13 +256,11 @@ impl Cache {
                 let key = entry.get("request").map(Value::to_string);
                 match (key, entry["answer"].as_str(), entry["failure"].as_str()) {
                     (Some(key), Some(answer), None) => {
-                        recorded.insert(key, Ok(answer.to_owned()));
+                        recorded.entry(key).or_default().answer = Some(answer.to_owned());
                     }
                     (Some(key), None, Some(failure)) => {
-                        let earlier = recorded.entry(key).or_insert(Err(String::new()));
-                        if earlier.is_err() {
-                            *earlier = Err(failure.to_owned());
-                        }
+                        let failures = &mut recorded.entry(key).or_default().failures;
+                        failures.push_back(failure.to_owned());
                     }
                     _ => {
                         return Err(format!(
@@ -245,12 +285,17 @@ impl Cache {
         &self.path
     }
 
+    /// The next recorded outcome of `request`: its next failure not yet given, else its answer.
     fn get(&self, request: &str) -> Option<Result<String, String>> {
-        let recorded = self
+        let mut recorded = self
             .recorded
             .lock()
             .expect("the cache lock is never poisoned");
-        recorded.get(request).cloned()
+        let r = recorded.get_mut(request)?;
+        match r.failures.pop_front() {
+            Some(failure) => Some(Err(failure)),
+            None => r.answer.clone().map(Ok),
+        }
     }
 
     /// Appends `request`'s answer (`Ok`) or failure (`Err`). An answer is kept for this run's
@@ -262,10 +307,11 @@ impl Cache {
                     .recorded
                     .lock()
                     .expect("the cache lock is never poisoned");
-                let known = recorded.insert(request.to_owned(), Ok(answer.to_owned()));
-                if matches!(known, Some(Ok(_))) {
+                let known = &mut recorded.entry(request.to_owned()).or_default().answer;
+                if known.is_some() {
                     return Ok(());
                 }
+                *known = Some(answer.to_owned());
                 serde_json::json!({"request": parsed(request), "answer": answer})
             }
             Err(failure) => serde_json::json!({"request": parsed(request), "failure": failure}),

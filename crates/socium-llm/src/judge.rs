@@ -4,7 +4,7 @@
 //! dimensions exactly, [`socium_core::Agreement`] says how far the judge is from them (Spearman's rank
 //! correlation and the mean absolute error, per dimension).
 
-use crate::{Chat, ChatError, LlmConfig, answer::json_object, chat_for};
+use crate::{Chat, LlmConfig, answer::json_object, chat_for};
 use serde_json::{Value, json};
 use socium_core::DimensionInfo;
 use std::path::Path;
@@ -123,37 +123,24 @@ impl Judge {
         schema: Value,
         read: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, String> {
-        let request = json!({
-            "model": self.config.model,
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": user},
-            ],
-            "temperature": self.config.temperature.get(),
-            "max_tokens": self.config.max_tokens.get(),
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": name, "strict": true, "schema": schema},
-            },
-        });
-        let mut last = String::new();
-        let mut backoff = self.chat.backoff();
-        for attempt in 0..=self.config.retries {
-            match self.chat.complete(&request) {
-                Ok(text) => match read(&text) {
-                    Ok(answer) => return Ok(answer),
-                    Err(e) => last = e,
+        let messages = vec![
+            json!({"role": "system", "content": system}),
+            json!({"role": "user", "content": user}),
+        ];
+        let request = |messages: &[Value]| {
+            json!({
+                "model": self.config.model,
+                "messages": messages,
+                "temperature": self.config.temperature.get(),
+                "max_tokens": self.config.max_tokens.get(),
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "strict": true, "schema": schema},
                 },
-                Err(ChatError::Refused(m)) => return Err(m),
-                Err(ChatError::Transient(failure)) => {
-                    if attempt < self.config.retries {
-                        backoff.wait(&failure);
-                    }
-                    last = failure.message;
-                }
-            }
-        }
-        Err(last)
+            })
+        };
+        self.chat
+            .converse(messages, 1 + self.config.retries, request, read)?
     }
 }
 

@@ -169,43 +169,30 @@ impl LlmPolicy {
         obs: &[f32],
         mask: &[u8],
     ) -> Result<(Answer, Option<String>), String> {
-        let mut messages = self.messages(agent, obs, mask);
         let schema = self.format.schema(mask);
-        let mut last = String::new();
         let attempts = 1 + self.config.retries;
-        let mut backoff = self.chat.backoff();
-        for attempt in 1..=attempts {
-            let request = json!({
+        let request = |messages: &[Value]| {
+            json!({
                 "model": self.config.model,
                 "messages": messages,
                 "temperature": self.config.temperature.get(),
                 "max_tokens": self.config.max_tokens.get(),
-                "seed": seed(agent, &messages),
+                "seed": seed(agent, messages),
                 "response_format": {
                     "type": "json_schema",
                     "json_schema": {"name": "answer", "strict": true, "schema": schema},
                 },
-            });
-            match self.chat.complete(&request) {
-                Ok(text) => match self.format.parse(&text, mask) {
-                    Ok(answer) => return Ok((answer, None)),
-                    Err(bad) => {
-                        last = format!("unusable answer: {bad}");
-                        messages.push(json!({"role": "assistant", "content": text}));
-                        messages.push(json!({"role": "user", "content": format!(
-                            "That answer cannot be used: {bad}. Answer again with one JSON object."
-                        )}));
-                    }
-                },
-                Err(ChatError::Refused(message)) => return Err(message),
-                Err(ChatError::Transient(failure)) => {
-                    if attempt < attempts {
-                        backoff.wait(&failure);
-                    }
-                    last = failure.message;
-                }
-            }
-        }
+            })
+        };
+        let read = |text: &str| self.format.parse(text, mask).map_err(|bad| bad.to_string());
+        let last =
+            match self
+                .chat
+                .converse(self.messages(agent, obs, mask), attempts, request, read)?
+            {
+                Ok(answer) => return Ok((answer, None)),
+                Err(last) => last,
+            };
         let tries = if attempts == 1 { "attempt" } else { "attempts" };
         let fault = format!("no usable answer in {attempts} {tries}; the last: {last}");
         Ok((self.format.default_answer(mask), Some(fault)))

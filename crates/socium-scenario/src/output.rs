@@ -1,17 +1,24 @@
 //! Output files written whole or not at all: each is written to a temporary file in its folder
-//! (named `.socium-partial-*`) and renamed over its name once complete. A process stopped by a
-//! signal removes its partial files first ([`remove_own_partial_files`], which the `socium`
-//! binary calls on Ctrl-C); one killed outright leaves them behind, and the next run into the
-//! folder removes them ([`remove_partial_files`]).
+//! (named `.socium-partial-*`) and renamed over its name once complete ([`commit`], all of a
+//! run's files at once). A process stopped by a signal removes its partial files first
+//! ([`remove_own_partial_files`], which the `socium` binary calls on Ctrl-C); one killed outright
+//! leaves them behind, and the next run into the folder removes them ([`remove_partial_files`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use tempfile::NamedTempFile;
 
 /// The partial files this process has made. One that was renamed over its output or dropped no
-/// longer exists under this name, and is forgotten at the next new one.
+/// longer exists under this name, and is forgotten at the next new one. Its lock is also held
+/// while files are committed, and by a signal handler from its cleaning to the process's end:
+/// a stop never comes between the renames of one commit.
 static OWN_PARTIAL_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn own_partial_files() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while holding it leaves a list still worth cleaning.
+    OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How the temporary files of output files begin.
 const PARTIAL: &str = ".socium-partial-";
@@ -28,21 +35,46 @@ pub fn temp_file_in(dir: &Path, suffix: &str) -> io::Result<NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
+    // Listed as it is made: a stop cannot come between the two.
+    let mut own = own_partial_files();
     let file = builder.tempfile_in(dir)?;
-    let mut own = OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner());
     own.retain(|p| p.exists());
     own.push(file.path().to_owned());
     Ok(file)
 }
 
+/// Renames each temporary file (from [`temp_file_in`]) over its output, in order, then removes
+/// the `stale` outputs that exist, with no stop in between (see [`remove_own_partial_files`]).
+/// The first failure, with the path it concerns, ends it.
+pub fn commit(
+    files: Vec<(NamedTempFile, PathBuf)>,
+    stale: &[PathBuf],
+) -> Result<(), (PathBuf, io::Error)> {
+    let _no_stop = own_partial_files();
+    for (file, path) in files {
+        file.persist(&path).map_err(|e| (path, e.error))?;
+    }
+    for path in stale {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err((path.clone(), e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Removes the partial files of this process that still exist: what a signal handler calls
-/// before the process exits, so that an interrupted run leaves its folders as they were.
-pub fn remove_own_partial_files() {
-    let own = OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner());
+/// before the process exits, so that an interrupted run leaves its folders as they were (or, in
+/// a commit, as the commit leaves them). The guard it returns keeps any file from being made or
+/// committed while it lives: hold it until the process exits.
+#[must_use = "hold the guard until the process exits"]
+pub fn remove_own_partial_files() -> impl Sized {
+    let own = own_partial_files();
     for path in own.iter() {
         // Gone already: renamed over its output, or dropped.
         let _ = std::fs::remove_file(path);
     }
+    own
 }
 
 /// Removes the partial files a killed process left in `dir` (a folder that does not exist has
@@ -98,11 +130,11 @@ mod tests {
             temp_file_in(dir.path(), "").unwrap(),
         );
         let renamed = temp_file_in(dir.path(), "").unwrap();
-        renamed.persist(dir.path().join("summary.json")).unwrap();
+        commit(vec![(renamed, dir.path().join("summary.json"))], &[]).unwrap();
         let left = left.keep().unwrap().1;
         let other = dir.path().join(".socium-partial-of-another-process");
         std::fs::write(&other, b"x").unwrap();
-        remove_own_partial_files();
+        drop(remove_own_partial_files());
         assert!(!open.path().exists() && !left.exists());
         assert!(dir.path().join("summary.json").exists() && other.exists());
     }

@@ -35,10 +35,15 @@ impl std::str::FromStr for Override {
         let value = toml::from_str::<toml::Table>(&format!("v = {text}"))
             .ok()
             .and_then(|mut t| t.remove("v"));
-        // A whole number TOML cannot hold would otherwise arrive as a string.
-        if value.is_none() && text.parse::<i128>().is_ok() {
+        // A whole number TOML cannot hold would otherwise arrive as a string (`007`, which TOML
+        // refuses for its leading zeros, still does: a label, say).
+        if value.is_none()
+            && let Ok(n) = text.parse::<i128>()
+            && i64::try_from(n).is_err()
+        {
             return Err(format!(
-                "`{key}`: {text} is beyond TOML's integers (at most {})",
+                "`{key}`: {text} is beyond TOML's integers ({} to {})",
+                i64::MIN,
                 i64::MAX
             ));
         }
@@ -237,8 +242,13 @@ mod tests {
         let err = "seed=18446744073709551615".parse::<Override>().unwrap_err();
         assert_eq!(
             err,
-            "`seed`: 18446744073709551615 is beyond TOML's integers (at most 9223372036854775807)"
+            "`seed`: 18446744073709551615 is beyond TOML's integers (-9223372036854775808 to \
+             9223372036854775807)"
         );
+        assert!("seed=-9223372036854775809".parse::<Override>().is_err());
+        // Not a TOML integer for another reason: a string, as before.
+        let label = with(&["agents[0].label=007"]).unwrap();
+        assert_eq!(label.config.agents[0].label.as_ref(), "007");
         assert_eq!(
             with(&["seed=9223372036854775807"]).unwrap().config.seed,
             i64::MAX as u64

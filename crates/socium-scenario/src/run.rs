@@ -839,21 +839,13 @@ pub fn run(
         "attribution.jsonl",
         "view.html",
     ];
-    let stale: Vec<&str> = (earlier.into_iter())
+    let stale: Vec<PathBuf> = (earlier.into_iter())
         .filter(|name| files.iter().all(|(_, written)| written != name))
+        .map(|name| out.join(name))
         .collect();
-    for (file, name) in files {
-        let path = out.join(name);
-        file.persist(&path).map_err(|e| RunError::Io {
-            path,
-            error: e.error,
-        })?;
-    }
-    for name in stale {
-        match std::fs::remove_file(out.join(name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&out.join(name))(e))?,
-            _ => {}
-        }
-    }
+    let files = (files.into_iter())
+        .map(|(file, name)| (file, out.join(name)))
+        .collect();
+    crate::commit(files, &stale).map_err(|(path, error)| RunError::Io { path, error })?;
     Ok(summary)
 }

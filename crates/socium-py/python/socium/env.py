@@ -159,8 +159,9 @@ class ParallelEnv(_PettingZooParallelEnv):
         """One step with every live agent's flat action row and text; a refused step changes
         nothing."""
         core = self._core
-        for agent, row in rows.items():
-            core.actions[0, self._ids[agent]] = row
+        with np.errstate(over="ignore"):  # in rows the step does not read
+            for agent, row in rows.items():
+                core.actions[0, self._ids[agent]] = row
         live = self.agents
         # Whose actions count at this step: the step overwrites the flags with the next step's.
         acting = core.acting[0].copy()
