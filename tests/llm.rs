@@ -670,11 +670,12 @@ fn a_judge_without_usable_scores_is_counted() {
     let report = summary.judge.unwrap();
     assert_eq!((report.scored, report.faults), (0, 4));
     assert_eq!(report.dimensions["goal"].n, 0);
-    assert_eq!(
-        judge.requests.lock().unwrap().len(),
-        8,
-        "1 + 1 retry per agent-episode"
-    );
+    let requests = judge.requests.lock().unwrap();
+    assert_eq!(requests.len(), 8, "1 + 1 retry per agent-episode");
+    // A retry carries the unusable answer and what is wrong with it, as an agent's does.
+    let retry = requests.iter().find(|r| r["messages"].as_array().unwrap().len() == 4);
+    let said = retry.expect("a retry with the complaint")["messages"][3]["content"].to_string();
+    assert!(said.contains("That answer cannot be used"), "{said}");
 }
 
 /// Sotopia-RL's attribution through the `llm` client: the rater sees the episode's words with
