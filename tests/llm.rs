@@ -673,7 +673,9 @@ fn a_judge_without_usable_scores_is_counted() {
     let requests = judge.requests.lock().unwrap();
     assert_eq!(requests.len(), 8, "1 + 1 retry per agent-episode");
     // A retry carries the unusable answer and what is wrong with it, as an agent's does.
-    let retry = requests.iter().find(|r| r["messages"].as_array().unwrap().len() == 4);
+    let retry = requests
+        .iter()
+        .find(|r| r["messages"].as_array().unwrap().len() == 4);
     let said = retry.expect("a retry with the complaint")["messages"][3]["content"].to_string();
     assert!(said.contains("That answer cannot be used"), "{said}");
 }
