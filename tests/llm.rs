@@ -524,6 +524,38 @@ fn a_cached_run_replays_byte_for_byte_without_a_server() {
     }
 }
 
+/// With `memory = 2`, an agent's request repeats its last two turns of the episode (what it was
+/// told and what it answered) before the new user message; each episode starts with none.
+#[test]
+fn an_agent_remembers_its_latest_turns_of_the_episode() {
+    let server = serve(|_| Reply::Legal);
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(dir.path(), &negotiation(&server.url, "memory = 2"));
+    run_it(&s, dir.path());
+    let requests = server.requests.lock().unwrap();
+    let messages = |k: usize| requests[k]["messages"].as_array().unwrap().clone();
+    let mut fresh = 0;
+    for k in 0..requests.len() {
+        let m = messages(k);
+        assert!(
+            m.len() % 2 == 0 && m.len() <= 6,
+            "request {k}: {} messages",
+            m.len()
+        );
+        if m.len() == 2 {
+            fresh += 1;
+            continue;
+        }
+        // The turn just before the new message is the previous request's, with its answer.
+        let (previous, n) = (messages(k - 1), m.len());
+        assert_eq!(m[n - 3]["content"], previous[previous.len() - 1]["content"]);
+        let answered = legal_answer(&requests[k - 1]).to_string();
+        assert_eq!(m[n - 2], json!({"role": "assistant", "content": answered}));
+    }
+    assert_eq!(fresh, 2, "one request without memory per episode");
+    assert!((0..requests.len()).any(|k| messages(k).len() == 6));
+}
+
 /// The same request made twice (an agent at the first step of two episodes) that failed the
 /// first time and was answered the second replays both: the cache gives a request's failures in
 /// order before its answer.

@@ -143,6 +143,7 @@ type Prologue = (
     &'static mut Actions,
     &'static mut Texts,
     &'static mut Faults,
+    &'static mut PolicyExtras,
 );
 
 /// What the policies' staging reads of each env after a run.
@@ -399,6 +400,7 @@ impl Block {
         mut notes: &[(usize, AgentId, Note)],
     ) {
         let per_env = actions.len() / self.envs.len().max(1);
+        let agents = self.world.resource::<Agents>().len();
         let drop_faults = std::mem::take(&mut self.faults_noted);
         for (j, &env) in self.envs.iter().enumerate() {
             let mine = notes.partition_point(|(e, _, _)| *e <= j);
@@ -413,7 +415,15 @@ impl Block {
                     // The step's prologue, done here rather than by a system: clear the last
                     // step's utterances, reward entries and faults (only where some env had
                     // any), copy in the fed agents' actions and the controllers' notes.
-                    let (clock, mut ledger, mut utterances, mut buf, mut texts, mut faults) = self
+                    let (
+                        clock,
+                        mut ledger,
+                        mut utterances,
+                        mut buf,
+                        mut texts,
+                        mut faults,
+                        mut kept,
+                    ) = self
                         .prologue
                         .get_mut(&mut self.world, env)
                         .expect("every env has the kernel's components");
@@ -432,6 +442,7 @@ impl Block {
                                 faults.record(*a, fault.clone());
                                 self.faults_noted = true;
                             }
+                            Note::Remember(text) => kept.remember(*a, agents, text),
                         }
                     }
                     let row = &actions[j * per_env..(j + 1) * per_env];
@@ -468,6 +479,13 @@ impl Block {
         for t in texts.iter_mut(&mut self.world) {
             t.into_inner().clear();
         }
+    }
+
+    /// Env `j`'s policy extras and memory.
+    pub(crate) fn extras(&self, j: usize) -> &PolicyExtras {
+        self.world
+            .get::<PolicyExtras>(self.envs[j])
+            .expect("every env keeps policy extras")
     }
 
     /// Stages every env's policy agents into `slots` (none for an env whose episode is over).

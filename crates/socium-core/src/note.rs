@@ -1,5 +1,6 @@
-//! What a controller says beside an agent's action: the free text it speaks, or the fault that
-//! made it fall back on the game's default act (a language model that did not answer, say).
+//! What a controller says beside an agent's action: the free text it speaks, the fault that
+//! made it fall back on the game's default act (a language model that did not answer, say), or
+//! what it keeps for the agent for the rest of the episode.
 //! Faults are kept per step and counted per episode, and the transcript has a line for each, so
 //! a run never scores a silent default.
 
@@ -13,6 +14,10 @@ pub enum Note {
     Text(String),
     /// Why the agent's act is the default one.
     Fault(String),
+    /// Text the policy keeps for the agent until the episode ends: appended to the agent's
+    /// memory, which the policy's later passes read ([`crate::PolicyBatch::memory`]; a language
+    /// model's conversation so far, say). Kept only once the step is taken.
+    Remember(String),
 }
 
 /// The controller faults of the current step, and each agent's count over the episode.

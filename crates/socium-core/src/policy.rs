@@ -32,6 +32,11 @@ pub trait Policy: Send + Sync {
     /// Runs the model on `batch.rows` rows; writes every head and extra row. An error fails the
     /// step before anything moved.
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String>;
+    /// Whether the policy reads its agents' memory ([`PolicyBatch::memory`], kept through
+    /// [`Note::Remember`]); none is gathered for one that does not.
+    fn remembers(&self) -> bool {
+        false
+    }
 }
 
 /// One forward pass: inputs and the output buffers to fill, all row-major with `rows` rows.
@@ -50,9 +55,13 @@ pub struct PolicyBatch<'a> {
     pub members: &'a [(AgentId, Selection)],
     /// Env `e` of the envs the policy acts in has rows `offsets[e]..offsets[e + 1]`.
     pub offsets: &'a [usize],
-    /// Notes the policy adds, by row: a text an agent says, or the fault that made its act the
-    /// default one (empty when the pass begins).
+    /// Notes the policy adds, by row: a text an agent says, the fault that made its act the
+    /// default one, or what to remember (empty when the pass begins).
     pub notes: &'a mut Vec<(usize, Note)>,
+    /// Each row's memory: what the policy kept for its agent so far this episode
+    /// ([`Note::Remember`], in the order kept; empty at the episode's start). One per row for a
+    /// policy that [`remembers`](Policy::remembers), none otherwise.
+    pub memory: &'a [&'a str],
 }
 
 /// How a policy's action head becomes an action.
@@ -92,11 +101,13 @@ impl fmt::Debug for PolicyController {
 }
 
 /// The extra outputs of each policy agent's last forward pass in the episode, by name (zeros
-/// before the first).
+/// before the first), and what its policy keeps for it over the episode ([`Note::Remember`]).
 #[derive(Component, Clone, Debug, Default)]
 pub struct PolicyExtras {
     /// The policy agents that have extras, in id order, each with its outputs by name.
     by_agent: Vec<(AgentId, Vec<NamedOutput>)>,
+    /// Each agent's memory, by id; empty (no allocation) until a policy keeps something.
+    memory: Vec<String>,
 }
 
 /// An extra output's name and its values.
@@ -114,7 +125,23 @@ impl PolicyExtras {
                 _ => None,
             })
             .collect();
-        PolicyExtras { by_agent }
+        PolicyExtras {
+            by_agent,
+            memory: Vec::new(),
+        }
+    }
+
+    /// What agent `a`'s policy kept for it this episode (empty before it keeps anything).
+    pub fn memory(&self, a: AgentId) -> &str {
+        self.memory.get(a.index()).map_or("", String::as_str)
+    }
+
+    /// Appends `text` to agent `a`'s memory (`agents` agents in the env).
+    pub(crate) fn remember(&mut self, a: AgentId, agents: usize, text: &str) {
+        if self.memory.is_empty() {
+            self.memory.resize(agents, String::new());
+        }
+        self.memory[a.index()].push_str(text);
     }
 
     fn outputs(&self, a: AgentId) -> Option<&[NamedOutput]> {
@@ -131,11 +158,12 @@ impl PolicyExtras {
             .map(|(_, v)| v.as_slice())
     }
 
-    /// Zeros, as before any pass (at a reset).
+    /// Zeros and no memory, as before any pass (at a reset).
     pub(crate) fn clear(&mut self) {
         for (_, outputs) in &mut self.by_agent {
             outputs.iter_mut().for_each(|(_, values)| values.fill(0.0));
         }
+        self.memory.clear();
     }
 
     fn set(&mut self, a: AgentId, mut row: &[f32]) {
@@ -494,6 +522,21 @@ fn split_rows<'a, T>(mut buf: &'a mut [T], offsets: &[usize], width: usize) -> V
         .collect()
 }
 
+/// Each row's memory in `batch`, read from its env in `blocks`.
+fn memories<'b>(batch: &Batch, blocks: &'b [Block]) -> Vec<&'b str> {
+    let mut rows = Vec::with_capacity(batch.rows());
+    let mut env = 0;
+    for block in blocks {
+        for j in 0..block.len() {
+            let members = &batch.members[batch.offsets[env]..batch.offsets[env + 1]];
+            let extras = block.extras(j);
+            rows.extend(members.iter().map(|&(a, _)| extras.memory(a)));
+            env += 1;
+        }
+    }
+    rows
+}
+
 /// Notes of a pass, `(env, agent, note)`.
 type PassNotes = Vec<(usize, AgentId, Note)>;
 
@@ -502,6 +545,7 @@ type PassNotes = Vec<(usize, AgentId, Note)>;
 fn forward(
     g: &Group,
     batch: &Batch,
+    memory: &[&str],
     space: &Space,
     out: &mut PassOutputs,
 ) -> Result<PassNotes, (usize, StepError)> {
@@ -525,6 +569,7 @@ fn forward(
         members: &batch.members[..rows],
         offsets,
         notes: &mut notes,
+        memory,
     };
     g.policy.forward(pass).map_err(|message| {
         let error = StepError::PolicyFailed {
@@ -555,7 +600,7 @@ fn forward(
             };
             Some((*row, message))
         }
-        Note::Fault(_) => None,
+        Note::Fault(_) | Note::Remember(_) => None,
     });
     if let Some((row, message)) = found.or(too_long) {
         let error = StepError::PolicyOutput {
@@ -625,9 +670,16 @@ impl PolicyRunner {
         // The policies' passes at once (language models answering over the network, say), each
         // into its own outputs; the first refusal in policy order is the step's.
         let (groups, batches, space) = (&self.groups, &self.staging.batches, &self.space);
-        let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
-            .map(|(g, out)| forward(&groups[g], &batches[g], space, out))
+        let memories: Vec<Vec<&str>> = (groups.iter().zip(batches))
+            .map(|(g, batch)| match g.policy.remembers() {
+                true => memories(batch, blocks),
+                false => Vec::new(),
+            })
             .collect();
+        let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
+            .map(|(g, out)| forward(&groups[g], &batches[g], &memories[g], space, out))
+            .collect();
+        drop(memories);
         let passed = passes.into_iter().try_for_each(|notes| {
             self.notes.extend(notes?);
             Ok(())

@@ -69,6 +69,10 @@ pub struct LlmConfig {
     /// The most requests in flight at once.
     #[serde(default = "max_in_flight")]
     pub max_in_flight: Count,
+    /// Earlier turns of the episode an agent sees again when asked, the latest: each its user
+    /// message and its answer, as the conversation before the new user message (0: none).
+    #[serde(default)]
+    pub memory: u32,
     /// A cache file of every answer by request (relative to the scenario file): answers found
     /// there are not asked again.
     #[serde(default)]
@@ -138,8 +142,16 @@ impl LlmPolicy {
         })
     }
 
-    /// The messages of a first request for `agent`.
-    fn messages(&self, agent: AgentId, obs: &[f32], mask: &[u8]) -> Vec<Value> {
+    /// The messages of a first request for `agent`: the system message, the turns of `memory`
+    /// it is to see again (at most `memory` of the config, the latest), and the user message,
+    /// which is also returned on its own.
+    fn messages(
+        &self,
+        agent: AgentId,
+        obs: &[f32],
+        mask: &[u8],
+        memory: &str,
+    ) -> (Vec<Value>, String) {
         let templates = [
             self.config
                 .system
@@ -156,19 +168,27 @@ impl LlmPolicy {
             obs,
             mask,
         );
-        vec![
-            json!({"role": "system", "content": system}),
-            json!({"role": "user", "content": user}),
-        ]
+        let turns: Vec<Turn> = (memory.lines())
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let seen = &turns[turns.len().saturating_sub(self.config.memory as usize)..];
+        let mut messages = vec![json!({"role": "system", "content": system})];
+        for turn in seen {
+            messages.push(json!({"role": "user", "content": turn.user}));
+            messages.push(json!({"role": "assistant", "content": turn.answer}));
+        }
+        messages.push(json!({"role": "user", "content": user}));
+        (messages, user)
     }
 
-    /// One agent's decision: its answer, and the fault that made it the default one.
+    /// One agent's decision, given what its earlier decisions this episode left in `memory`.
     fn decide(
         &self,
         agent: AgentId,
         obs: &[f32],
         mask: &[u8],
-    ) -> Result<(Answer, Option<String>), String> {
+        memory: &str,
+    ) -> Result<Decision, String> {
         let schema = self.format.schema(mask);
         let attempts = 1 + self.config.retries;
         let request = |messages: &[Value]| {
@@ -184,19 +204,48 @@ impl LlmPolicy {
                 },
             })
         };
-        let read = |text: &str| self.format.parse(text, mask).map_err(|bad| bad.to_string());
-        let last =
-            match self
-                .chat
-                .converse(self.messages(agent, obs, mask), attempts, request, read)?
-            {
-                Ok(answer) => return Ok((answer, None)),
-                Err(last) => last,
-            };
+        let read = |text: &str| match self.format.parse(text, mask) {
+            Ok(answer) => Ok((answer, text.to_owned())),
+            Err(bad) => Err(bad.to_string()),
+        };
+        let (messages, user) = self.messages(agent, obs, mask, memory);
+        let last = match self.chat.converse(messages, attempts, request, read)? {
+            Ok((answer, text)) => {
+                let turn = Turn { user, answer: text };
+                let remember = (self.config.memory > 0)
+                    .then(|| serde_json::to_string(&turn).expect("a turn serialises") + "\n");
+                return Ok(Decision {
+                    answer,
+                    fault: None,
+                    remember,
+                });
+            }
+            Err(last) => last,
+        };
         let tries = if attempts == 1 { "attempt" } else { "attempts" };
         let fault = format!("no usable answer in {attempts} {tries}; the last: {last}");
-        Ok((self.format.default_answer(mask), Some(fault)))
+        Ok(Decision {
+            answer: self.format.default_answer(mask),
+            fault: Some(fault),
+            remember: None,
+        })
     }
+}
+
+/// One agent's decision: its answer, the fault that made it the default one, and the turn to
+/// remember.
+struct Decision {
+    answer: Answer,
+    fault: Option<String>,
+    remember: Option<String>,
+}
+
+/// A turn of an agent's conversation, as its memory keeps it (a JSON line): what it was told and
+/// what it answered.
+#[derive(serde::Serialize, Deserialize)]
+struct Turn {
+    user: String,
+    answer: String,
 }
 
 /// The endpoint of `config`: its API key read from the environment, its cache (relative to
@@ -285,6 +334,10 @@ impl Policy for LlmPolicy {
         &[]
     }
 
+    fn remembers(&self) -> bool {
+        self.config.memory > 0
+    }
+
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
         let rows = batch.rows;
         if rows == 0 {
@@ -295,7 +348,7 @@ impl Policy for LlmPolicy {
             batch.masks.len() / rows,
             batch.head.len() / rows,
         );
-        type Decided = Option<Result<(Answer, Option<String>), String>>;
+        type Decided = Option<Result<Decision, String>>;
         let results: Vec<Mutex<Decided>> = (0..rows).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         let workers = rows.min(self.config.max_in_flight.get() as usize);
@@ -310,7 +363,8 @@ impl Policy for LlmPolicy {
                         let (agent, _) = batch.members[r];
                         let obs = &batch.obs[r * od..(r + 1) * od];
                         let mask = &batch.masks[r * md..(r + 1) * md];
-                        let decided = self.decide(agent, obs, mask);
+                        let memory = batch.memory.get(r).copied().unwrap_or("");
+                        let decided = self.decide(agent, obs, mask, memory);
                         *results[r].lock().expect("never poisoned") = Some(decided);
                     }
                 });
@@ -319,13 +373,16 @@ impl Policy for LlmPolicy {
         // In row order, whatever order the answers came in.
         for (r, result) in results.into_iter().enumerate() {
             let decided = result.into_inner().expect("never poisoned");
-            let (answer, fault) = decided.expect("every row was decided")?;
-            batch.head[r * hd..(r + 1) * hd].copy_from_slice(&answer.head);
-            if let Some(text) = answer.say {
+            let decision = decided.expect("every row was decided")?;
+            batch.head[r * hd..(r + 1) * hd].copy_from_slice(&decision.answer.head);
+            if let Some(text) = decision.answer.say {
                 batch.notes.push((r, Note::Text(text)));
             }
-            if let Some(fault) = fault {
+            if let Some(fault) = decision.fault {
                 batch.notes.push((r, Note::Fault(fault)));
+            }
+            if let Some(turn) = decision.remember {
+                batch.notes.push((r, Note::Remember(turn)));
             }
         }
         Ok(())
