@@ -524,36 +524,37 @@ fn a_cached_run_replays_byte_for_byte_without_a_server() {
     }
 }
 
-/// With `memory = 2`, an agent's request repeats its last two turns of the episode (what it was
-/// told and what it answered) before the new user message; each episode starts with none.
+/// With `memory = 1`, an agent's request repeats its latest turn of the episode (what it was told
+/// and what it answered) before the new user message, and not the ones before it (the model
+/// speaks three times an episode); each episode starts with none.
 #[test]
 fn an_agent_remembers_its_latest_turns_of_the_episode() {
     let server = serve(|_| Reply::Legal);
     let dir = tempfile::tempdir().unwrap();
-    let s = scenario_in(dir.path(), &negotiation(&server.url, "memory = 2"));
+    let s = scenario_in(dir.path(), &negotiation(&server.url, "memory = 1"));
     run_it(&s, dir.path());
     let requests = server.requests.lock().unwrap();
     let messages = |k: usize| requests[k]["messages"].as_array().unwrap().clone();
-    let mut fresh = 0;
+    let (mut fresh, mut one_turn) = (0, 0);
     for k in 0..requests.len() {
         let m = messages(k);
-        assert!(
-            m.len() % 2 == 0 && m.len() <= 6,
-            "request {k}: {} messages",
-            m.len()
-        );
         if m.len() == 2 {
             fresh += 1;
             continue;
         }
-        // The turn just before the new message is the previous request's, with its answer.
-        let (previous, n) = (messages(k - 1), m.len());
-        assert_eq!(m[n - 3]["content"], previous[previous.len() - 1]["content"]);
+        assert_eq!(m.len(), 4, "request {k}: one turn remembered");
+        one_turn += 1;
+        // The turn before the new message is the previous request's, with its answer.
+        let previous = messages(k - 1);
+        assert_eq!(m[1]["content"], previous[previous.len() - 1]["content"]);
         let answered = legal_answer(&requests[k - 1]).to_string();
-        assert_eq!(m[n - 2], json!({"role": "assistant", "content": answered}));
+        assert_eq!(m[2], json!({"role": "assistant", "content": answered}));
     }
     assert_eq!(fresh, 2, "one request without memory per episode");
-    assert!((0..requests.len()).any(|k| messages(k).len() == 6));
+    assert!(
+        one_turn > 2,
+        "{one_turn}: a third turn of an episode remembers the second only"
+    );
 }
 
 /// The same request made twice (an agent at the first step of two episodes) that failed the

@@ -391,7 +391,8 @@ impl Block {
 
     /// One run of the schedules: every env is reset or stepped as `play(j)` says; a stepped env
     /// `j` takes the rows of its `fed` agents from `actions[j × per_env ..]`, and its `notes`
-    /// (`(j, agent, note)`, in env order): texts its agents say, faults of their controllers.
+    /// (`(j, agent, note)`, in env order): texts its agents say, faults of their controllers,
+    /// what their policies remember.
     pub(crate) fn run(
         &mut self,
         play: impl Fn(usize) -> Play,

@@ -1,6 +1,7 @@
 //! A policy that remembers (`Policy::remembers`) reads, at every pass, what it kept for each row's
 //! agent in that row's env through `Note::Remember` since the env's last reset: the memory
-//! follows its env and agent across the blocks of a VecEnv, and a reset empties it.
+//! follows its env and agent across the blocks of a VecEnv, whatever rows the envs stage, and a
+//! reset empties it, by hand or at an episode's end.
 
 mod common;
 
@@ -14,11 +15,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Remembers a mark of its env, agent and pass for every row, and refuses the pass when a row's
-/// memory is not what it kept for that env and agent since `kept` was last emptied.
+/// memory is not what it kept for that env and agent since `kept` was last emptied: by the test,
+/// or every `episode` passes (the envs' episodes end together, and the steps that reset them
+/// stage no row, so they make no pass).
 #[derive(Default)]
 struct Diary {
     kept: Mutex<HashMap<(usize, AgentId), String>>,
     passes: AtomicUsize,
+    /// Passes an episode (0: episodes end only when the test resets).
+    episode: usize,
 }
 
 impl Policy for Diary {
@@ -37,6 +42,9 @@ impl Policy for Diary {
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
         let pass = self.passes.fetch_add(1, Ordering::SeqCst);
         let mut kept = self.kept.lock().unwrap();
+        if self.episode > 0 && pass % self.episode == 0 {
+            kept.clear();
+        }
         for (e, rows) in batch.offsets.windows(2).enumerate() {
             for r in rows[0]..rows[1] {
                 let (a, _) = batch.members[r];
@@ -55,12 +63,12 @@ impl Policy for Diary {
     }
 }
 
-fn game() -> Named<Toy> {
+fn game(order: TurnOrder) -> Named<Toy> {
     Named::new(
         "toy",
         Toy {
             action: Space::Discrete { n: 2 },
-            order: TurnOrder::Simultaneous,
+            order,
             build: |_: &mut GameBuilder| {},
         },
     )
@@ -82,7 +90,7 @@ fn config(game: &Named<Toy>, diary: &Arc<Diary>) -> SimConfig {
 
 #[test]
 fn memory_follows_its_env_and_agent_and_a_reset_empties_it() {
-    let game = game();
+    let game = game(TurnOrder::Simultaneous);
     let (diary, alone) = (Arc::new(Diary::default()), Arc::new(Diary::default()));
     // At least two blocks a thread: the rows of later blocks' envs come after earlier ones'.
     let envs = 64;
@@ -104,4 +112,34 @@ fn memory_follows_its_env_and_agent_and_a_reset_empties_it() {
         alone.kept.lock().unwrap().clear();
         assert_eq!(sim.env().policy_extras().memory(AgentId(2)), "");
     }
+}
+
+/// One agent acts a step (round robin), episodes end after 4 steps and the VecEnv resets them
+/// itself: each agent's memory holds its own turns of the episode, and none of the last.
+#[test]
+fn memory_keeps_each_agents_turns_and_an_episodes_end_empties_it() {
+    let game = game(TurnOrder::RoundRobin);
+    let diary = Arc::new(Diary {
+        episode: 4,
+        ..Diary::default()
+    });
+    let envs = 64;
+    let mut config = config(&game, &diary);
+    config.max_steps = Some(4);
+    let mut vec = VecEnv::new(&game, &config, &VecEnv::seeds(2, envs)).unwrap();
+    // Three episodes, and the steps that reset them.
+    for step in 0..14 {
+        vec.step(&vec![0.0; envs * 3])
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    assert_eq!(diary.passes.load(Ordering::SeqCst), 12);
+    // Agent 0 acted at the episode's first and last steps, 1 and 2 once each.
+    let marks = |a: u32| {
+        vec.env(9)
+            .policy_extras()
+            .memory(AgentId(a))
+            .matches(';')
+            .count()
+    };
+    assert_eq!((marks(0), marks(1), marks(2)), (2, 1, 1));
 }

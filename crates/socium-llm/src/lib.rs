@@ -70,7 +70,8 @@ pub struct LlmConfig {
     #[serde(default = "max_in_flight")]
     pub max_in_flight: Count,
     /// Earlier turns of the episode an agent sees again when asked, the latest: each its user
-    /// message and its answer, as the conversation before the new user message (0: none).
+    /// message and its answer (a turn with no usable answer says the default act was played),
+    /// as the conversation before the new user message (0: none; a judge ignores it).
     #[serde(default)]
     pub memory: u32,
     /// A cache file of every answer by request (relative to the scenario file): answers found
@@ -168,12 +169,14 @@ impl LlmPolicy {
             obs,
             mask,
         );
-        let turns: Vec<Turn> = (memory.lines())
+        // The latest turns only are read: the memory holds the whole episode.
+        let mut turns: Vec<Turn> = (memory.lines().rev())
+            .take(self.config.memory as usize)
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        let seen = &turns[turns.len().saturating_sub(self.config.memory as usize)..];
+        turns.reverse();
         let mut messages = vec![json!({"role": "system", "content": system})];
-        for turn in seen {
+        for turn in turns {
             messages.push(json!({"role": "user", "content": turn.user}));
             messages.push(json!({"role": "assistant", "content": turn.answer}));
         }
@@ -209,15 +212,18 @@ impl LlmPolicy {
             Err(bad) => Err(bad.to_string()),
         };
         let (messages, user) = self.messages(agent, obs, mask, memory);
+        // A turn to remember, when the agent remembers: its user message and what it answered.
+        let remember = |answer: String| {
+            let turn = Turn { user, answer };
+            (self.config.memory > 0)
+                .then(|| serde_json::to_string(&turn).expect("a turn serialises") + "\n")
+        };
         let last = match self.chat.converse(messages, attempts, request, read)? {
             Ok((answer, text)) => {
-                let turn = Turn { user, answer: text };
-                let remember = (self.config.memory > 0)
-                    .then(|| serde_json::to_string(&turn).expect("a turn serialises") + "\n");
                 return Ok(Decision {
                     answer,
                     fault: None,
-                    remember,
+                    remember: remember(text),
                 });
             }
             Err(last) => last,
@@ -227,10 +233,14 @@ impl LlmPolicy {
         Ok(Decision {
             answer: self.format.default_answer(mask),
             fault: Some(fault),
-            remember: None,
+            // Its history shows that this turn played the default act.
+            remember: remember(NO_ANSWER.to_owned()),
         })
     }
 }
+
+/// What an agent's memory says it answered at a turn that had no usable answer.
+const NO_ANSWER: &str = "(no usable answer: the default act was played)";
 
 /// One agent's decision: its answer, the fault that made it the default one, and the turn to
 /// remember.
