@@ -39,85 +39,97 @@ fn a_run_that_cannot_write_a_file_commits_none() {
     assert_eq!(names_in(&dir), ["summary.json"]);
 }
 
-/// A run stopped by Ctrl-C (SIGINT) exits with status 130 and leaves its folder as it was: its
-/// partial transcript removed, no output in place.
+/// A long run into `dir`, started by `sh` (`trap` sets what its signals do), once the partial
+/// file of its transcript is there; killed when the test ends.
+#[cfg(unix)]
+struct LongRun(std::process::Child);
+
+#[cfg(unix)]
+impl LongRun {
+    fn start(dir: &Path, traps: &str) -> LongRun {
+        let script = format!(
+            "{traps} exec \"$0\" run scenarios/ipd_tournament.toml --set turns=1 \
+             --episodes 100000000 --out \"$1\""
+        );
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                &script,
+                env!("CARGO_BIN_EXE_socium"),
+                dir.to_str().unwrap(),
+            ])
+            .current_dir(workspace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = LongRun(child);
+        // The transcript's partial file is made before the first episode.
+        let started = std::time::Instant::now();
+        while !dir.exists() || names_in(dir).is_empty() {
+            assert!(started.elapsed().as_secs() < 60, "no partial file appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let partial = names_in(dir);
+        assert!(partial[0].starts_with(".socium-partial-"), "{partial:?}");
+        run
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([name, &self.0.id().to_string()])
+            .status();
+        assert!(sent.unwrap().success());
+    }
+
+    /// The exit status, or `None` if it is still running after `seconds`.
+    fn exit_within(&mut self, seconds: f64) -> Option<Option<i32>> {
+        let started = std::time::Instant::now();
+        while started.elapsed().as_secs_f64() < seconds {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return Some(status.code());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+#[cfg(unix)]
+impl Drop for LongRun {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A run stopped by a signal (SIGTERM here; Ctrl-C's SIGINT and SIGHUP go the same way, but a
+/// test started in the background has SIGINT ignored, see the next test) exits with status 130
+/// and leaves its folder as it was: its partial transcript removed, no output in place.
 #[cfg(unix)]
 #[test]
-fn a_run_stopped_by_ctrl_c_leaves_no_partial_file() {
+fn a_run_stopped_by_a_signal_leaves_no_partial_file() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ipd");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socium"))
-        .args([
-            "run",
-            "scenarios/ipd_tournament.toml",
-            "--episodes",
-            "1000000",
-        ])
-        .args(["--out", dir.to_str().unwrap()])
-        .current_dir(workspace())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The transcript's partial file is made before the first episode.
-    let started = std::time::Instant::now();
-    while !dir.exists() || names_in(&dir).is_empty() {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "no partial file appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let partial = names_in(&dir);
-    assert!(partial[0].starts_with(".socium-partial-"), "{partial:?}");
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let mut run = LongRun::start(&dir, "");
+    run.signal("-TERM");
+    assert_eq!(run.exit_within(30.0), Some(Some(130)));
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
 }
 
-/// A signal the process was started ignoring stays ignored (`nohup`'s SIGHUP; here SIGINT,
-/// ignored by the shell that starts it): SIGINT leaves the run going, SIGTERM still stops it
-/// cleanly.
+/// A signal the process was started ignoring stays ignored (`nohup`'s SIGHUP, a background
+/// job's SIGINT; here SIGINT, ignored by the shell that starts it): SIGINT leaves the run going,
+/// SIGTERM still stops it cleanly.
 #[cfg(unix)]
 #[test]
 fn a_signal_ignored_at_the_start_stays_ignored() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ipd");
-    let script = "trap '' INT; exec \"$0\" run scenarios/ipd_tournament.toml --episodes 1000000 --out \"$1\"";
-    let mut child = Command::new("sh")
-        .args([
-            "-c",
-            script,
-            env!("CARGO_BIN_EXE_socium"),
-            dir.to_str().unwrap(),
-        ])
-        .current_dir(workspace())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !dir.exists() || names_in(&dir).is_empty() {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "no partial file appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let pid = child.id().to_string();
-    let signal = |name: &str| {
-        let sent = Command::new("kill").args([name, &pid]).status();
-        assert!(sent.unwrap().success());
-    };
-    signal("-INT");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "SIGINT stopped it");
-    signal("-TERM");
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let mut run = LongRun::start(&dir, "trap '' INT;");
+    run.signal("-INT");
+    assert_eq!(run.exit_within(0.5), None, "SIGINT stopped it");
+    run.signal("-TERM");
+    assert_eq!(run.exit_within(30.0), Some(Some(130)));
     assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
 }
 
