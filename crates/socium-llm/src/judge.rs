@@ -4,7 +4,7 @@
 //! dimensions exactly, [`socium_core::Agreement`] says how far the judge is from them (Spearman's rank
 //! correlation and the mean absolute error, per dimension).
 
-use crate::{Chat, LlmConfig, answer::json_object, chat_for};
+use crate::{Chat, LlmConfig, answer::json_object, chat_for, request_body};
 use serde_json::{Value, json};
 use socium_core::DimensionInfo;
 use std::path::Path;
@@ -127,18 +127,7 @@ impl Judge {
             json!({"role": "system", "content": system}),
             json!({"role": "user", "content": user}),
         ];
-        let request = |messages: &[Value]| {
-            json!({
-                "model": self.config.model,
-                "messages": messages,
-                "temperature": self.config.temperature.get(),
-                "max_tokens": self.config.max_tokens.get(),
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": name, "strict": true, "schema": schema},
-                },
-            })
-        };
+        let request = |messages: &[Value]| request_body(&self.config, messages, name, &schema);
         self.chat
             .converse(messages, 1 + self.config.retries, request, read)?
     }

@@ -195,17 +195,9 @@ impl LlmPolicy {
         let schema = self.format.schema(mask);
         let attempts = 1 + self.config.retries;
         let request = |messages: &[Value]| {
-            json!({
-                "model": self.config.model,
-                "messages": messages,
-                "temperature": self.config.temperature.get(),
-                "max_tokens": self.config.max_tokens.get(),
-                "seed": seed(agent, messages),
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": "answer", "strict": true, "schema": schema},
-                },
-            })
+            let mut body = request_body(&self.config, messages, "answer", &schema);
+            body["seed"] = json!(seed(agent, messages));
+            body
         };
         let read = |text: &str| match self.format.parse(text, mask) {
             Ok(answer) => Ok((answer, text.to_owned())),
@@ -256,6 +248,21 @@ struct Decision {
 struct Turn {
     user: String,
     answer: String,
+}
+
+/// A chat-completions request of `config`'s model for `messages`, whose answer must follow the
+/// JSON `schema` (named `name`).
+fn request_body(config: &LlmConfig, messages: &[Value], name: &str, schema: &Value) -> Value {
+    json!({
+        "model": config.model,
+        "messages": messages,
+        "temperature": config.temperature.get(),
+        "max_tokens": config.max_tokens.get(),
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": name, "strict": true, "schema": schema},
+        },
+    })
 }
 
 /// The endpoint of `config`: its API key read from the environment, its cache (relative to
