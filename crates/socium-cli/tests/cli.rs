@@ -104,9 +104,9 @@ impl Drop for LongRun {
 }
 
 /// A run stopped by a signal (SIGTERM here; Ctrl-C's SIGINT and SIGHUP go the same way, but a
-/// test started in the background has SIGINT ignored, see the next test) exits with status 128
-/// + the signal's number, as a shell reports it, and leaves its folder as it was: its partial
-/// transcript removed, no output in place.
+/// test started in the background has SIGINT ignored, see the next test) exits with the status
+/// a shell reports for it (128 + the signal's number) and leaves its folder as it was: its
+/// partial transcript removed, no output in place.
 #[cfg(unix)]
 #[test]
 fn a_run_stopped_by_a_signal_leaves_no_partial_file() {

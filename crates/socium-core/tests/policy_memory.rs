@@ -42,7 +42,7 @@ impl Policy for Diary {
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
         let pass = self.passes.fetch_add(1, Ordering::SeqCst);
         let mut kept = self.kept.lock().unwrap();
-        if self.episode > 0 && pass % self.episode == 0 {
+        if self.episode > 0 && pass.is_multiple_of(self.episode) {
             kept.clear();
         }
         for (e, rows) in batch.offsets.windows(2).enumerate() {
