@@ -555,6 +555,15 @@ fn an_agent_remembers_its_latest_turns_of_the_episode() {
         one_turn > 2,
         "{one_turn}: a third turn of an episode remembers the second only"
     );
+    drop(requests);
+    // What the env keeps is the latest turn alone: the memory does not grow with the episode.
+    let mut sim = s.sim().unwrap();
+    let actions = vec![0.0; 2 * s.game.action_space(2).flat_dim()];
+    for _ in 0..5 {
+        sim.step(&actions).unwrap();
+        let kept = sim.env().policy_extras().memory(AgentId(0)).lines().count();
+        assert!(kept <= 1, "{kept} turns kept");
+    }
 }
 
 /// The same request made twice (an agent at the first step of two episodes) that failed the

@@ -14,9 +14,9 @@ pub enum Note {
     Text(String),
     /// Why the agent's act is the default one.
     Fault(String),
-    /// Text the policy keeps for the agent until the episode ends: appended to the agent's
-    /// memory, which the policy's later passes read ([`crate::PolicyBatch::memory`]; a language
-    /// model's conversation so far, say). Kept only once the step is taken.
+    /// The agent's memory from now on, in place of what its policy kept before: what the
+    /// policy's later passes of the episode read ([`crate::PolicyBatch::memory`]; a language
+    /// model's latest turns, a recurrent policy's state). Kept only once the step is taken.
     Remember(String),
 }
 

@@ -58,9 +58,9 @@ pub struct PolicyBatch<'a> {
     /// Notes the policy adds, by row: a text an agent says, the fault that made its act the
     /// default one, or what to remember (empty when the pass begins).
     pub notes: &'a mut Vec<(usize, Note)>,
-    /// Each row's memory: what the policy kept for its agent so far this episode
-    /// ([`Note::Remember`], in the order kept; empty at the episode's start). One per row for a
-    /// policy that [`remembers`](Policy::remembers), none otherwise.
+    /// Each row's memory: what the policy last kept for its agent this episode
+    /// ([`Note::Remember`]; empty at the episode's start). One per row for a policy that
+    /// [`remembers`](Policy::remembers), none otherwise.
     pub memory: &'a [&'a str],
 }
 
@@ -136,12 +136,14 @@ impl PolicyExtras {
         self.memory.get(a.index()).map_or("", String::as_str)
     }
 
-    /// Appends `text` to agent `a`'s memory (`agents` agents in the env).
+    /// Makes `text` agent `a`'s memory (`agents` agents in the env).
     pub(crate) fn remember(&mut self, a: AgentId, agents: usize, text: &str) {
         if self.memory.is_empty() {
             self.memory.resize(agents, String::new());
         }
-        self.memory[a.index()].push_str(text);
+        let memory = &mut self.memory[a.index()];
+        memory.clear();
+        memory.push_str(text);
     }
 
     fn outputs(&self, a: AgentId) -> Option<&[NamedOutput]> {

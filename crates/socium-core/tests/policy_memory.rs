@@ -1,5 +1,5 @@
-//! A policy that remembers (`Policy::remembers`) reads, at every pass, what it kept for each row's
-//! agent in that row's env through `Note::Remember` since the env's last reset: the memory
+//! A policy that remembers (`Policy::remembers`) reads, at every pass, what it last kept for each
+//! row's agent in that row's env through `Note::Remember` since the env's last reset: the memory
 //! follows its env and agent across the blocks of a VecEnv, whatever rows the envs stage, and a
 //! reset empties it, by hand or at an episode's end.
 
@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Remembers a mark of its env, agent and pass for every row, and refuses the pass when a row's
-/// memory is not what it kept for that env and agent since `kept` was last emptied: by the test,
+/// Remembers, for every row, the marks of its env, agent and passes so far (each pass adds its
+/// own), and refuses the pass when a row's memory is not what it kept last for that env and
+/// agent since `kept` was last emptied: by the test,
 /// or every `episode` passes (the envs' episodes end together, and the steps that reset them
 /// stage no row, so they make no pass).
 #[derive(Default)]
@@ -53,9 +54,8 @@ impl Policy for Diary {
                     let memory = batch.memory[r];
                     return Err(format!("env {e}, {a}: memory {memory:?}, kept {entry:?}"));
                 }
-                let mark = format!("{e}.{}.{pass};", a.0);
-                entry.push_str(&mark);
-                batch.notes.push((r, Note::Remember(mark)));
+                entry.push_str(&format!("{e}.{}.{pass};", a.0));
+                batch.notes.push((r, Note::Remember(entry.clone())));
             }
         }
         batch.head.fill(0.0);

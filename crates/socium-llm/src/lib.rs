@@ -169,7 +169,6 @@ impl LlmPolicy {
             obs,
             mask,
         );
-        // The latest turns only are read: the memory holds the whole episode.
         let mut turns: Vec<Turn> = (memory.lines().rev())
             .take(self.config.memory as usize)
             .filter_map(|line| serde_json::from_str(line).ok())
@@ -204,11 +203,16 @@ impl LlmPolicy {
             Err(bad) => Err(bad.to_string()),
         };
         let (messages, user) = self.messages(agent, obs, mask, memory);
-        // A turn to remember, when the agent remembers: its user message and what it answered.
+        // The memory to keep, when the agent remembers: its latest turns, this one the last.
         let remember = |answer: String| {
             let turn = Turn { user, answer };
-            (self.config.memory > 0)
-                .then(|| serde_json::to_string(&turn).expect("a turn serialises") + "\n")
+            (self.config.memory > 0).then(|| {
+                let kept = self.config.memory as usize - 1;
+                let earlier: Vec<&str> = memory.lines().rev().take(kept).collect();
+                let mut memory: String = earlier.iter().rev().map(|l| format!("{l}\n")).collect();
+                memory += &(serde_json::to_string(&turn).expect("a turn serialises") + "\n");
+                memory
+            })
         };
         let last = match self.chat.converse(messages, attempts, request, read)? {
             Ok((answer, text)) => {
