@@ -39,8 +39,8 @@ mod values;
 mod vec_env;
 
 pub use agent::{
-    AgentId, AgentOf, AgentSpec, Agents, Controller, EnvAgents, ParamError, ParamInfo, ParamKind,
-    Strategies, StrategyChoice, StrategyInfo, runs,
+    AgentId, AgentOf, AgentSpec, Agents, Controller, EnvAgents, MaybeAgent, ParamError, ParamInfo,
+    ParamKind, Strategies, StrategyChoice, StrategyInfo, runs,
 };
 pub use agreement::Agreement;
 pub use buffers::VecBuffers;

@@ -27,15 +27,17 @@
 //! every affordable amount), so the punishment here is the paper's rule. docs/scenarios.md §3.1
 //! lists every difference that remains.
 
-use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, unit_param};
+use super::{
+    COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, Said, unit_param,
+};
 use bevy_ecs::prelude::*;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
-    GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId, PotentialInfo,
-    Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping,
-    Strategies, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
+    GameBuilder, MaybeAgent, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
+    PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
+    Stepping, Strategies, StrategyInfo, Turn, TurnOrder, Utterances,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -344,7 +346,8 @@ struct State {
     order: Vec<AgentId>,
     /// Whether the agent is in half A.
     in_a: Vec<bool>,
-    recipient: Vec<Option<AgentId>>,
+    /// Each agent's recipient this round, if it donates.
+    recipient: Vec<MaybeAgent>,
     /// `[agent × trace_depth]`: the trace a donor is shown of each agent — its donation in its
     /// last round as donor, then that donation's recipient's in its last round before, and so on
     /// (`None` past the chain's end). Set when the agent's half donates (its donation and its
@@ -360,9 +363,9 @@ struct State {
 }
 
 /// One resolved donation, for reward components and metrics.
+/// One donation of the round (its utterance's id is [`Said`]'s to give).
 #[derive(Clone, Copy, Debug)]
 struct Event {
-    utterance: UtteranceId,
     donor: AgentId,
     recipient: AgentId,
     kind: Move,
@@ -372,8 +375,8 @@ struct Event {
     image_change: f64,
 }
 
-#[derive(Component, Debug, Default)]
-struct Events(Vec<Event>);
+/// The round's donations, in donor order.
+type Events = Said<Event>;
 
 impl CulturalConfig {
     fn steps(&self) -> u32 {
@@ -592,7 +595,7 @@ impl Rules for CulturalConfig {
             resources: vec![0.0; n],
             order: (0..n as u32).map(AgentId).collect(),
             in_a: vec![false; n],
-            recipient: vec![None; n],
+            recipient: vec![MaybeAgent::NONE; n],
             traces: vec![None; n * self.trace_depth as usize],
             image: vec![0.0; n],
             scratch: Vec::with_capacity(n),
@@ -669,7 +672,7 @@ fn pair_and_observe_env(
     let half = (n / 2) as u32;
     let schedule = state.config.schedule;
     let a_donates = schedule.a_donates(half, game, round);
-    state.recipient.fill(None);
+    state.recipient.fill(MaybeAgent::NONE);
     match schedule {
         Schedule::Random => pair_at_random(graph, state, rng, a_donates),
         Schedule::Notebook => pair_by_rotation(graph, state, round, a_donates),
@@ -684,7 +687,7 @@ fn pair_and_observe_env(
     for d in 0..n {
         let a = AgentId(d as u32);
         let row = obs.0.row_mut(a);
-        let recipient = state.recipient[d];
+        let recipient = state.recipient[d].get();
         let acting = recipient.is_some() && turn.is_acting(a);
         turn.set_acting(a, acting);
         row[obs::DONOR] = recipient.is_some() as u8 as f32;
@@ -737,7 +740,7 @@ fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_do
         let mut recipients = state.scratch.iter();
         for d in 0..n {
             if state.in_a[d] == a_donates {
-                state.recipient[d] = recipients.next().copied();
+                state.recipient[d] = recipients.next().copied().into();
             }
         }
     } else {
@@ -749,7 +752,7 @@ fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_do
                     .iter()
                     .filter(|r| state.in_a[r.index()] != a_donates);
                 state.scratch.extend(others);
-                state.recipient[d] = state.scratch.choose(&mut rng.chance).copied();
+                state.recipient[d] = state.scratch.choose(&mut rng.chance).copied().into();
             }
         }
     }
@@ -766,7 +769,7 @@ fn pair_by_rotation(graph: &SocialGraph, state: &mut State, round: u32, a_donate
         let y = b[(j + half - shift) % half];
         let (donor, recipient) = if a_donates { (x, y) } else { (y, x) };
         if graph.is_complete() || graph.neighbours(donor).contains(&recipient) {
-            state.recipient[donor.index()] = Some(recipient);
+            state.recipient[donor.index()] = recipient.into();
         }
     }
 }
@@ -848,10 +851,10 @@ fn resolve_env(
     events: &mut Events,
 ) {
     let n = state.resources.len();
-    events.0.clear();
+    events.clear();
     for d in 0..n {
         let donor = AgentId(d as u32);
-        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else {
+        let Some(recipient) = state.recipient[d].get().filter(|_| turn.is_acting(donor)) else {
             continue;
         };
         let (kind, share) = match actions.0.row(donor) {
@@ -903,16 +906,18 @@ fn resolve_env(
             let reason = strategy.map(|s| format!(": {}", s.reason(obs.0.row(donor))));
             format!("{donor} {what} {recipient}{}", reason.unwrap_or_default())
         });
-        events.0.push(Event {
+        events.push(
             utterance,
-            donor,
-            recipient,
-            kind,
-            amount,
-            share,
-            recipient_change: state.resources[r] - before,
-            image_change,
-        });
+            Event {
+                donor,
+                recipient,
+                kind,
+                amount,
+                share,
+                recipient_change: state.resources[r] - before,
+                image_change,
+            },
+        );
     }
 }
 
@@ -921,12 +926,12 @@ fn resolve_env(
 fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
     for (events, ledger) in &mut envs {
         let mut ledger = ledger.into_inner().writer();
-        for e in &events.0 {
+        for (utterance, e) in events.said() {
             if e.kind != Move::Refuse {
-                ledger.add(e.donor, e.utterance, PAYOFF, -e.amount);
-                ledger.add(e.recipient, e.utterance, PAYOFF, e.recipient_change);
+                ledger.add(e.donor, utterance, PAYOFF, -e.amount);
+                ledger.add(e.recipient, utterance, PAYOFF, e.recipient_change);
             }
-            ledger.add(e.donor, e.utterance, REPUTATION, e.image_change);
+            ledger.add(e.donor, utterance, REPUTATION, e.image_change);
         }
     }
 }
@@ -934,7 +939,7 @@ fn reward(mut envs: Query<(&Events, &mut RewardLedger), Stepping>) {
 fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), Stepping>) {
     for (clock, state, events, metrics, done) in &mut envs {
         let metrics = metrics.into_inner();
-        for e in &events.0 {
+        for e in events.events() {
             metrics.record(
                 COOPERATION,
                 if e.kind == Move::Give { e.share } else { 0.0 },

@@ -32,17 +32,17 @@
 //! change of it; the potential `reputation` (for potential-based shaping) is its value, so with
 //! γ = 1 the shaping term of a step is the agent's `reputation` entry of that step.
 
-use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION};
+use super::{COOPERATION, COOPERATION_METRIC, DONATION_DIMENSIONS, PAYOFF, REPUTATION, Said};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand::distr::Bernoulli;
 use rand_distr::{Distribution, Geometric};
 use serde::{Deserialize, Deserializer, de};
 use socium_core::{
-    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, GameBuilder, MetricId,
-    MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase, PotentialId, PotentialInfo,
-    Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph, Space, Stepping, Strategies,
-    StrategyChoice, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
+    Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, GameBuilder,
+    MaybeAgent, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
+    PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
+    Space, Stepping, Strategies, StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
 use std::fmt;
@@ -493,10 +493,12 @@ struct State {
     views: Vec<i8>,
     /// Sum of all views (mean image, or count of Good).
     view_sum: i64,
-    /// Each agent's standing: the sum of every view of it (the shared view, under public
-    /// assessment).
+    /// Under private assessment, each agent's standing: the sum of every view of it. Empty under
+    /// public assessment, where the one shared view is the standing (`State::standing`): a
+    /// round then writes each donor's reputation once, not twice.
     standing: Vec<i64>,
-    recipient: Vec<Option<AgentId>>,
+    /// Each agent's recipient this round, if it donates.
+    recipient: Vec<MaybeAgent>,
     /// Under private assessment, new views decided this round, applied after every donation is
     /// assessed: (index in `views`, below `MAX_PRIVATE_AGENTS`² = 2²⁸, view). Under public
     /// assessment a round changes each donor's one view, by its event's `change`.
@@ -523,6 +525,15 @@ impl State {
         } else {
             observer * self.n + subject
         }]
+    }
+
+    /// Agent `a`'s standing: the sum of every view of it.
+    fn standing(&self, a: usize) -> i64 {
+        if self.rules.public {
+            self.views[a] as i64
+        } else {
+            self.standing[a]
+        }
     }
 
     /// How many views each agent has: one shared view, or every agent's.
@@ -575,9 +586,9 @@ impl ObserverDraw {
     }
 }
 
+/// One donation of the round (16 bytes: its utterance's id is [`Said`]'s to give).
 #[derive(Clone, Copy, Debug)]
 struct Event {
-    utterance: UtteranceId,
     donor: AgentId,
     recipient: AgentId,
     cooperated: bool,
@@ -585,8 +596,8 @@ struct Event {
     change: i32,
 }
 
-#[derive(Component, Debug, Default)]
-struct Events(Vec<Event>);
+/// The round's donations, in donor order.
+type Events = Said<Event>;
 
 impl Rules for IndirectGame {
     fn observation_space(&self, _agents: usize) -> Space {
@@ -665,8 +676,8 @@ impl Rules for IndirectGame {
             n,
             views: vec![0; views],
             view_sum: 0,
-            standing: vec![0; n],
-            recipient: vec![None; n],
+            standing: vec![0; if self.public { 0 } else { n }],
+            recipient: vec![MaybeAgent::NONE; n],
             pending: Vec::with_capacity(views),
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
@@ -701,11 +712,11 @@ fn own_reputation(mut envs: Query<(&State, &mut Potentials)>) {
     for (state, potentials) in &mut envs {
         let potentials = potentials.into_inner();
         let seen_by = state.seen_by() as f64;
-        for (a, &standing) in state.standing.iter().enumerate() {
+        for a in 0..state.n {
             potentials.set(
                 AgentId(a as u32),
                 REPUTATION_POTENTIAL,
-                standing as f64 / seen_by,
+                state.standing(a) as f64 / seen_by,
             );
         }
     }
@@ -755,7 +766,7 @@ fn pair_and_observe_env<const PUBLIC: bool>(
         } else {
             None
         };
-        state.recipient[d] = r;
+        state.recipient[d] = r.into();
         turn.set_acting(a, r.is_some());
         let mut row = [0.0; obs::DIM];
         row[obs::DONOR] = r.is_some() as u8 as f32;
@@ -819,14 +830,14 @@ fn resolve_env<const PUBLIC: bool>(
 ) {
     let (n, rules) = (state.n, state.rules);
     let observe_all = PUBLIC || rules.observation >= 1.0;
-    events.0.clear();
+    events.clear();
     state.pending.clear();
     // Taken out of the state for the round, so that a round's observers can borrow it while the
     // state changes.
     let mut drawn = std::mem::take(&mut state.observers);
     for d in 0..n {
         let donor = AgentId(d as u32);
-        let Some(recipient) = state.recipient[d].filter(|_| turn.is_acting(donor)) else {
+        let Some(recipient) = state.recipient[d].get().filter(|_| turn.is_acting(donor)) else {
             continue;
         };
         let r = recipient.index();
@@ -869,7 +880,9 @@ fn resolve_env<const PUBLIC: bool>(
             }
             change += (new - old) as i64;
         }
-        state.standing[d] += change;
+        if !PUBLIC {
+            state.standing[d] += change;
+        }
         let act = Act {
             kind: if cooperated { "cooperate" } else { "defect" },
             target: Some(recipient),
@@ -885,17 +898,19 @@ fn resolve_env<const PUBLIC: bool>(
             };
             format!("{donor} {verb} {recipient}, whose reputation it sees as {view}{slip}")
         });
-        events.0.push(Event {
+        events.push(
             utterance,
-            donor,
-            recipient,
-            cooperated,
-            change: change as i32,
-        });
+            Event {
+                donor,
+                recipient,
+                cooperated,
+                change: change as i32,
+            },
+        );
     }
     state.observers = drawn;
     if PUBLIC {
-        for e in &events.0 {
+        for e in events.events() {
             state.views[e.donor.index()] += e.change as i8;
             state.view_sum += e.change as i64;
         }
@@ -915,12 +930,12 @@ fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
     for (state, events, ledger) in &mut envs {
         let mut ledger = ledger.into_inner().writer();
         let seen_by = state.seen_by() as f64;
-        for e in &events.0 {
+        for (utterance, e) in events.said() {
             if e.cooperated {
-                ledger.add(e.donor, e.utterance, PAYOFF, -state.rules.cost);
-                ledger.add(e.recipient, e.utterance, PAYOFF, state.rules.benefit);
+                ledger.add(e.donor, utterance, PAYOFF, -state.rules.cost);
+                ledger.add(e.recipient, utterance, PAYOFF, state.rules.benefit);
             }
-            ledger.add(e.donor, e.utterance, REPUTATION, e.change as f64 / seen_by);
+            ledger.add(e.donor, utterance, REPUTATION, e.change as f64 / seen_by);
         }
     }
 }
@@ -928,8 +943,9 @@ fn reward(mut envs: Query<(&State, &Events, &mut RewardLedger), Stepping>) {
 fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), Stepping>) {
     for (clock, state, events, metrics, done) in &mut envs {
         let metrics = metrics.into_inner();
-        let helped = events.0.iter().filter(|e| e.cooperated).count();
-        metrics.record_many(COOPERATION, helped as f64, events.0.len() as f64);
+        let events = events.events();
+        let helped = events.iter().filter(|e| e.cooperated).count();
+        metrics.record_many(COOPERATION, helped as f64, events.len() as f64);
         metrics.record(
             REPUTATION_LEVEL,
             state.view_sum as f64 / state.views.len() as f64,
