@@ -586,18 +586,15 @@ impl ObserverDraw {
     }
 }
 
-/// One donation of the round (12 bytes: its utterance's id is [`Said`]'s to give).
+/// One donation of the round (16 bytes: its utterance's id is [`Said`]'s to give).
 #[derive(Clone, Copy, Debug)]
 struct Event {
     donor: AgentId,
     recipient: AgentId,
     cooperated: bool,
-    /// The change of every view of the donor, summed: each view moves by at most 1, and only
-    /// under private assessment is there more than one, at most `MAX_PRIVATE_AGENTS`.
-    change: i16,
+    /// The change of every view of the donor, summed (at most the agent count in size).
+    change: i32,
 }
-
-const _: () = assert!(MAX_PRIVATE_AGENTS <= i16::MAX as usize);
 
 /// The round's donations, in donor order.
 type Events = Said<Event>;
@@ -907,7 +904,7 @@ fn resolve_env<const PUBLIC: bool>(
                 donor,
                 recipient,
                 cooperated,
-                change: change as i16,
+                change: change as i32,
             },
         );
     }

@@ -64,7 +64,7 @@ pub(crate) const fn unit_param(
 
 /// A round's events, one an utterance said in a row: the `k`-th event's utterance is
 /// `first + k`, so that an event need not carry its 8-byte id (cache lines, at thousands of envs:
-/// the norms game's events take 12 bytes, not 24).
+/// the norms game's events take 16 bytes, not 24).
 #[derive(Component, Debug)]
 pub(crate) struct Said<E: Send + Sync + 'static> {
     /// The first event's utterance id.
