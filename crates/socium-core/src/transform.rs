@@ -301,8 +301,16 @@ pub(crate) fn apply(
         Transform::Zscore { .. } => {
             let (mean, variance) = history.mean_and_variance();
             let sd = variance.sqrt();
+            // A window of equal values has sd 0 exactly, which its mean, rounded, need not
+            // show: 12 values of 10000.1 sum to a mean one rounding step off, and every
+            // deviation is then that step, with an sd of the same size (scores of ±1).
+            let (.., lo, hi) = history.totals();
             for (o, x) in out.iter_mut().zip(column) {
-                *o = if sd > 1e-12 { (x - mean) / sd } else { 0.0 };
+                *o = if hi > lo && sd > 1e-12 {
+                    (x - mean) / sd
+                } else {
+                    0.0
+                };
             }
         }
         Transform::LogSigmoid { reference: r } | Transform::Par { reference: r } => {
@@ -451,6 +459,12 @@ mod tests {
         let z = Transform::Zscore { window: count(3) };
         // One step of equal values: sd 0 gives 0.
         assert_eq!(run(&z, &[&[2.0, 2.0]]), vec![0.0, 0.0]);
+        // Equal values whose mean rounds off them (a review found ±1 for every agent here), in
+        // one step and over a window of several.
+        let z1 = Transform::Zscore { window: count(1) };
+        assert_eq!(run(&z1, &[&[10000.1; 12]]), vec![0.0; 12]);
+        assert_eq!(run(&z1, &[&[1e6 + 0.1; 7]]), vec![0.0; 7]);
+        assert_eq!(run(&z, &[&[10000.1; 12], &[10000.1; 12]]), vec![0.0; 12]);
         // Values 1, 3 (mean 2, sd 1): −1 and 1.
         assert!(close(&run(&z, &[&[1.0, 3.0]]), &[-1.0, 1.0]));
         // A window of 2 steps: 0, 0, 1, 3 (mean 1, sd √1.5).
