@@ -79,6 +79,51 @@ fn a_repeating_tournament_plays_one_round_robin_and_writes_what_playing_all_writ
     }
 }
 
+/// A repeating tournament plays every episode where something needs them played: values and
+/// ties carry over from one episode to the next, an attribution reads each episode's steps. Its
+/// outputs are then those of a run that keeps a transcript (which plays every episode), where
+/// repeating the first round robin's records had repeated its values and graph statistics and
+/// attributed the first round robin's utterances alone.
+#[test]
+fn a_repeating_tournament_plays_every_episode_where_values_ties_or_attribution_need_it() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ipd_tournament.toml");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("turns = 200", "turns = 20");
+    let mut plain = Scenario::parse(&text, &file).unwrap();
+    plain.config.transcript = false;
+    assert_eq!(plain.repeats_every(), Some(7), "the round robin's 7 rounds");
+    for (name, table) in [
+        ("values", "[values]\nconfidence = 1.0\nrate = 0.5\n"),
+        (
+            "ties",
+            "[graph.ring_lattice]\nk = 4\n[ties]\nclosure = 0.5\n",
+        ),
+        ("attribution", "[attribution]\nmethod = \"exact\"\n"),
+    ] {
+        let mut s = Scenario::parse(&format!("{text}\n{table}"), &file).unwrap();
+        (s.episodes, s.config.transcript) = (14, false);
+        // The graph's statistics after every episode, which ties move.
+        s.graph_output = true;
+        assert_eq!(s.repeats_every(), None, "{name}");
+        let outputs_of = |transcript: bool| {
+            let mut s = s.clone();
+            s.config.transcript = transcript;
+            let mut all = outputs(&s);
+            all.remove("transcript.jsonl");
+            all
+        };
+        let (played, kept) = (outputs_of(false), outputs_of(true));
+        assert_eq!(
+            played.keys().collect::<Vec<_>>(),
+            kept.keys().collect::<Vec<_>>()
+        );
+        for (file, bytes) in &played {
+            assert!(*bytes == kept[file], "{name}: {file} differs");
+        }
+    }
+}
+
 /// Matches that end at random (continuation 0.8), so envs finish and reset at different steps,
 /// with an external agent (always defecting here) and a random one.
 const UNEVEN: &str = "[scenario]\nname = \"uneven\"\n[game.repeated]\ncontinuation = 0.8\n\

@@ -210,6 +210,24 @@ fn game_tables_error(source: &str, file: &Path) -> Option<ScenarioError> {
 }
 
 impl Scenario {
+    /// `Some(p)` when [`play`](crate::play) may play only the first `p` episodes and repeat their records:
+    /// the game says every episode `e + p` plays as `e` ([`socium_core::Rules::period`]) and
+    /// nothing needs every episode played. A transcript, a judge and an attribution read each
+    /// episode's steps; values and ties carry over from one episode to the next, so episode `e +
+    /// p` no longer starts where `e` did; a timeline changes the game part-way.
+    pub fn repeats_every(&self) -> Option<u64> {
+        let every_episode_played = self.config.transcript
+            || self.judge.is_some()
+            || self.attribution.is_some()
+            || self.config.values.is_some()
+            || self.config.ties.is_some()
+            || !self.timeline.is_empty();
+        match every_episode_played {
+            true => None,
+            false => self.game.period(&self.config.agents),
+        }
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
         let source = std::fs::read_to_string(file).map_err(|error| ScenarioError::Read {

@@ -475,11 +475,12 @@ fn push_cells(csv: &mut String, values: impl IntoIterator<Item = Option<f64>>) {
 /// At a `[[timeline]]` change's episode the Sim is rebuilt from the changed scenario, seeded
 /// `derive_seed(seed, episode)`, its episodes numbered on, and `changed(change)` is called.
 ///
-/// When no transcript is kept and the game repeats itself every `p` episodes with these agents
+/// When the game repeats itself every `p` episodes with these agents
 /// ([`socium_core::Rules::period`]: the repetitions of a deterministic tournament), only the first
 /// `p` episodes are played and each later one is given the record of the one it repeats, as the
 /// `axelrod` library serves the repetitions of deterministic matches from its cache. The records
-/// are the same as playing every episode would give.
+/// are the same as playing every episode would give. Not where anything needs every episode
+/// played ([`Scenario::repeats_every`]).
 pub fn play(
     scenario: &Scenario,
     sim: &mut Sim,
@@ -488,11 +489,7 @@ pub fn play(
     mut after_step: impl FnMut(&mut Sim) -> Result<(), RunError>,
     mut record: impl FnMut(u64, &EpisodeRecord) -> Result<(), RunError>,
 ) -> Result<(), RunError> {
-    let period = if scenario.config.transcript || !scenario.timeline.is_empty() {
-        None
-    } else {
-        scenario.game.period(&scenario.config.agents)
-    };
+    let period = scenario.repeats_every();
     let mut played: Vec<EpisodeRecord> = Vec::new();
     let mut current = EpisodeRecord::default();
     let width = |sim: &Sim| sim.agent_count() * sim.spaces().action.flat_dim();
