@@ -168,7 +168,14 @@ pub fn run_scenario(
                         })
                     })
                     .collect();
-                (choice.params.clone(), drift)
+                // Only a drifting lineage's variants carry parameters (`Variant::params`): the
+                // others play their group's, which a `[[timeline]]` change may set.
+                let founder = if drift.is_empty() {
+                    Vec::new()
+                } else {
+                    choice.params.clone()
+                };
+                (founder, drift)
             }
             _ => (Vec::new(), Vec::new()),
         })
@@ -532,18 +539,22 @@ pub fn evolve(
         if phase_played.replace(at).is_some_and(|p| p != at) {
             memo = Memo::new(MEMO_CAPACITY);
         }
-        // An individual plays its type's strategy with its variant's parameters (made only
-        // where a check or a new Sim needs them: a played generation on the last one's Sim
-        // does not).
+        // An individual plays its type's strategy in this phase with its variant's drifting
+        // parameters, while the strategy is the one they drift in (made only where a check or a
+        // new Sim needs them: a played generation on the last one's Sim does not).
         let agents = || -> Vec<AgentSpec> {
             (population.types.iter())
                 .map(|&v| {
                     let variant = &population.variants[v];
                     let mut spec = types[variant.lineage].clone();
+                    let founder = phases[0].types[variant.lineage].controller.name();
                     if let Controller::Scripted(choice) = &mut spec.controller
                         && !variant.params.is_empty()
+                        && choice.info.name == founder
                     {
-                        choice.params.clone_from(&variant.params);
+                        for d in &population.drift[variant.lineage] {
+                            choice.params[d.param] = variant.params[d.param];
+                        }
                     }
                     spec
                 })

@@ -428,6 +428,37 @@ fn socium_evolve_applies_a_change_from_its_generation_on() {
 }
 
 #[test]
+fn socium_evolve_applies_a_change_of_a_groups_parameters_from_its_generation_on() {
+    // Generous tit for tat with generosity 0 plays as TFT until generation 4, where the timeline
+    // makes it forgive every defection: against ALLD it then cooperates all 50 turns (S = 0 to
+    // the forgiver, T = 5 to the defector each turn). Each generation's mean payoff is the closed
+    // form's for the strategy it played (the variants of an undrifting group had carried the
+    // founders' parameters past every change).
+    let text = |timeline: &str| {
+        let text = moran_text(8, false).replace(
+            "strategy = \"tft\"",
+            "strategy = \"gtft\"\nlabel = \"gtft\"\nparams = { generosity = 0.0 }",
+        ) + timeline;
+        Scenario::parse(&text, Path::new("moran.toml")).unwrap()
+    };
+    let change = "\n[[timeline]]\ngeneration = 4\n\
+                  set = { \"agents[0].params.generosity\" = 1.0 }\n";
+    let plain = run_scenario(&text(""), 0, 7, None, &|| ()).unwrap();
+    let changed = run_scenario(&text(change), 0, 7, None, &|| ()).unwrap();
+    assert_eq!(plain.generations[..4], changed.generations[..4]);
+    for (g, generation) in changed.generations.iter().enumerate() {
+        let (k, m) = (generation.counts[0] as f64, generation.counts[1] as f64);
+        let expected = match g < 4 {
+            true => mean_payoff(k, 3.0),
+            // Forgivers among themselves 50 R each, against ALLD 0 and 250, ALLD among
+            // themselves 50 P each.
+            false => (k * (k - 1.0) * 150.0 + k * m * 250.0 + m * (m - 1.0) * 50.0) / 10.0,
+        };
+        assert_eq!(generation.mean_payoff, expected, "generation {g}");
+    }
+}
+
+#[test]
 fn fermi_imitation_depends_only_on_payoff_differences() {
     // Pairwise comparison imitates with probability 1 / (1 + e^(−β(π_j − π_i))): shifting every
     // payoff by −10 (all negative) changes no draw, so the runs are the same generation by
