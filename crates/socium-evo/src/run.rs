@@ -607,19 +607,18 @@ pub fn evolve(
             parameters: population.typical_drifting_params(),
         });
         // Proportional and Moran rules draw with probability proportional to fitness, which must
-        // not be negative (docs/scenarios.md: "negative fitness counts as 0"); truncation only
-        // ranks and Fermi compares differences, so both keep the sign (a net loser ranks below
-        // an individual at 0; a payoff of −3 against −1 is a difference of 2, not 0).
-        let floor = match evolution.reproduction {
-            Reproduction::Truncation { .. }
-            | Reproduction::Updates {
+        // not be negative (docs/scenarios.md: "negative fitness counts as 0"); truncation ranks
+        // and keeps the sign (a net loser ranks below an individual at 0); Fermi compares
+        // payoffs, as Traulsen et al. (2006) do (a payoff of −3 against −1 is a difference of 2).
+        let scores = &outcome.scores;
+        match evolution.reproduction {
+            Reproduction::Truncation { .. } => (fitness.iter_mut().zip(scores))
+                .for_each(|(f, &p)| *f = evolution.fitness.order_key(p)),
+            Reproduction::Updates {
                 rule: UpdateRule::Fermi { .. },
                 ..
-            } => f64::NEG_INFINITY,
-            _ => 0.0,
-        };
-        for (f, &p) in fitness.iter_mut().zip(&outcome.scores) {
-            *f = evolution.fitness.of(p).max(floor);
+            } => fitness.copy_from_slice(scores),
+            _ => evolution.fitness.relative(scores, &mut fitness),
         }
         match evolution.reproduction {
             Reproduction::Updates { rule, updates } => {

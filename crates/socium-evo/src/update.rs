@@ -27,6 +27,30 @@ impl Fitness {
             Fitness::Exponential { w } => (w * payoff).exp(),
         }
     }
+
+    /// Each payoff's fitness up to one positive factor, for the rules that draw in proportion to
+    /// fitness (which the factor leaves alone), floored at 0. `exp(w·π)` is taken relative to
+    /// the highest payoff, `exp(w·(π − max))`: it overflows from w·π ≈ 710, which summed
+    /// payoffs reach (a 50-turn prisoner's dilemma round robin at w = 1), and an infinite
+    /// fitness drew the last individual whatever its own.
+    pub fn relative(self, payoffs: &[f64], out: &mut [f64]) {
+        let top = match self {
+            Fitness::Linear { .. } => 0.0,
+            Fitness::Exponential { .. } => payoffs.iter().copied().fold(f64::MIN, f64::max),
+        };
+        for (f, &p) in out.iter_mut().zip(payoffs) {
+            *f = self.of(p - top).max(0.0);
+        }
+    }
+
+    /// A key that orders payoffs as their fitness does, finite for finite payoffs: the fitness,
+    /// or for `exp(w·π)` its log, w·π. What truncation ranks, negative values included.
+    pub fn order_key(self, payoff: f64) -> f64 {
+        match self {
+            Fitness::Linear { .. } => self.of(payoff),
+            Fitness::Exponential { w } => w * payoff,
+        }
+    }
 }
 
 /// One elementary update of a population.
@@ -41,7 +65,7 @@ pub enum UpdateRule {
     DeathBirth,
     /// Pairwise comparison (Traulsen et al. 2006): a random individual looks at a random
     /// neighbour and adopts its type with probability `1 / (1 + exp(−β(π_other − π_self)))`,
-    /// comparing payoffs.
+    /// comparing payoffs (the `fitness` given to [`Population::update`] is then the payoffs).
     Fermi {
         /// Intensity of selection β ≥ 0.
         beta: f64,
@@ -378,6 +402,24 @@ fn proportional_of(weights: impl Iterator<Item = f64> + Clone, rng: &mut impl Rn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_fitness_keeps_the_ratios_without_overflowing() {
+        let exponential = Fitness::Exponential { w: 1.0 };
+        let mut out = [0.0; 3];
+        exponential.relative(&[1000.0, 999.3, 0.0], &mut out);
+        assert_eq!(out[0], 1.0);
+        assert!((out[1] - (-0.7f64).exp()).abs() < 1e-12, "{out:?}");
+        assert_eq!(out[2], 0.0, "e^-1000 is below the smallest float");
+        // Linear fitness is its own, floored at 0.
+        let linear = Fitness::Linear { w: 0.5 };
+        linear.relative(&[3.0, -4.0, 0.0], &mut out);
+        assert_eq!(out, [2.0, 0.0, 0.5]);
+        // Truncation's keys order payoffs as fitness does, finite where exp overflows.
+        assert_eq!(exponential.order_key(1000.0), 1000.0);
+        assert!(exponential.order_key(-1.0) < exponential.order_key(0.0));
+        assert_eq!(linear.order_key(-4.0), -1.5);
+    }
     use rand::SeedableRng;
 
     #[test]

@@ -483,3 +483,29 @@ fn fermi_imitation_depends_only_on_payoff_differences() {
         "selection moved the counts"
     );
 }
+
+#[test]
+fn exponential_fitness_selects_by_payoff_where_exp_would_overflow() {
+    // TFT scores 845 a generation and ALLD 470 against a half-and-half population (above):
+    // exp(w·π) at w = 1 overflows (from π ≈ 710). Moran birth–death in proportion to fitness
+    // then picks a TFT parent all but surely (odds e^375 to 1 against each ALLD); an infinite
+    // fitness had drawn the last individual, an ALLD, every time. Fermi compares payoffs, and
+    // ran into inf − inf = NaN.
+    let exponential = |rule: &str| {
+        let text = moran_text(30, false).replace(
+            "rule = { moran_birth_death = { updates = 1 } }",
+            &format!("rule = {rule}\nfitness = {{ exponential = {{ w = 1.0 }} }}"),
+        );
+        assert!(text.contains("exponential"));
+        Scenario::parse(&text, Path::new("moran.toml")).unwrap()
+    };
+    let moran = exponential("{ moran_birth_death = { updates = 1 } }");
+    for run in 0..3 {
+        let r = run_scenario(&moran, run, 7, None, &|| ()).unwrap();
+        let tft: Vec<usize> = r.generations.iter().map(|g| g.counts[0]).collect();
+        assert!(tft.windows(2).all(|w| w[1] >= w[0]), "run {run}: {tft:?}");
+        assert!(tft.last() > tft.first(), "run {run}: {tft:?}");
+    }
+    let fermi = exponential("{ fermi = { beta = 1.0, updates = 1 } }");
+    run_scenario(&fermi, 0, 7, None, &|| ()).unwrap();
+}
