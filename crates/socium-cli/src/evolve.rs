@@ -141,12 +141,15 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     let results: Vec<ScenarioRun> = played.into_iter().collect::<Result<_, _>>()?;
     let labels = &results[0].labels;
     let n = scenario.config.agents.len() as f64;
+    // `Generation::cooperation` is the game's first metric: the donor games' cooperation rate,
+    // the opinion game's clusters, Mafia's town wins.
+    let metric = (scenario.game.metrics().first()).map_or("first_metric", |m| m.name);
 
     let mut csv = String::from("run,generation");
     for l in labels {
         write!(csv, ",freq[{l}]").expect("writing to a String");
     }
-    csv.push_str(",mean_payoff,cooperation_rate,mean_reputation");
+    write!(csv, ",mean_payoff,{metric},mean_reputation").expect("writing to a String");
     for p in &results[0].parameters {
         write!(csv, ",{p}").expect("writing to a String");
     }
@@ -253,11 +256,6 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         .collect();
     let mut plots = "frequencies.png";
     if let Some(per_run) = cooperation {
-        let metric = scenario
-            .game
-            .metrics()
-            .first()
-            .map_or("cooperation", |m| m.name);
         // A rate stays a rate: its band is clipped to [0, 1].
         let rate = per_run.iter().flatten().all(|v| (0.0..=1.0).contains(v));
         let clip = if rate {

@@ -395,6 +395,34 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
     );
 }
 
+/// generations.csv names the game's first metric, which it holds: the opinion game's clusters
+/// (the header had said `cooperation_rate` for every game).
+#[test]
+fn generations_csv_names_the_games_first_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opinion.toml");
+    let scenario = std::fs::read_to_string(workspace().join("scenarios/opinion_deffuant.toml"))
+        .unwrap()
+        + "\n[evolution]\nrule = \"proportional\"\ngenerations = 2\n";
+    std::fs::write(&file, scenario).unwrap();
+    let out = dir.path().join("out");
+    let o = socium(&[
+        "evolve",
+        file.to_str().unwrap(),
+        "--runs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("generations.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "run,generation,freq[sincere],mean_payoff,clusters,mean_reputation"
+    );
+}
+
 #[test]
 fn a_paused_evolution_resumes_to_the_same_outputs() {
     let dir = tempfile::tempdir().unwrap();
