@@ -123,14 +123,20 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             .collect()
     });
     bar.finish_and_clear();
-    // Every run plays to its pause (none stops the others); then the pause is reported once.
+    // A run's failure is reported before any pause of the others (a pause is no failure), then
+    // the pause once: every run plays to its pause, none stops the others.
+    let mut played = played;
+    let paused =
+        |r: &Result<ScenarioRun, EvolveError>| matches!(r, Err(EvolveError::Paused { .. }));
+    if let Some(failed) = played.iter().position(|r| r.is_err() && !paused(r)) {
+        return Err(played
+            .swap_remove(failed)
+            .err()
+            .expect("a failed run")
+            .into());
+    }
     if let Some(g) = pause_at
-        && played
-            .iter()
-            .any(|r| matches!(r, Err(EvolveError::Paused { .. })))
-        && played
-            .iter()
-            .all(|r| matches!(r, Ok(_) | Err(EvolveError::Paused { .. })))
+        && played.iter().any(paused)
     {
         say!(
             "paused {runs} runs after generation {g}, checkpointed in {}: continue with --resume",

@@ -547,6 +547,38 @@ fn a_paused_evolution_resumes_to_the_same_outputs() {
     );
 }
 
+/// A run that fails while the others pause reports its failure, not their pause (which had
+/// come first, by run order, and sent the user to a `--resume` that failed again).
+#[test]
+fn a_failed_run_is_reported_before_the_others_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let evolve = |extra: &[&str]| {
+        let mut args = vec![
+            "evolve",
+            "scenarios/image_scoring_evolution.toml",
+            "--runs",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        socium(&args)
+    };
+    let o = evolve(&["--pause-at", "10"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::write(dir.path().join("checkpoints/run-1.json"), "{ not json").unwrap();
+    let o = evolve(&["--resume", "--pause-at", "20"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("run-1.json: corrupt or truncated checkpoint"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 #[test]
 fn policies_run_from_the_cli_and_a_missing_runtime_is_one_clear_error() {
     let out = tempfile::tempdir().unwrap();
