@@ -129,11 +129,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     let paused =
         |r: &Result<ScenarioRun, EvolveError>| matches!(r, Err(EvolveError::Paused { .. }));
     if let Some(failed) = played.iter().position(|r| r.is_err() && !paused(r)) {
-        return Err(played
-            .swap_remove(failed)
-            .err()
-            .expect("a failed run")
-            .into());
+        return Err(played.swap_remove(failed).expect_err("a failed run").into());
     }
     if let Some(g) = pause_at
         && played.iter().any(paused)
