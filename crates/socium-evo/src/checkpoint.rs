@@ -125,7 +125,17 @@ impl RunCheckpoint {
     pub(crate) fn load(&self) -> Result<Option<Saved>, CheckpointError> {
         let text = match fs::read_to_string(&self.state) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // No state, so no generation was saved: a history line is one appended before
+                // the first state's write failed or was killed, which the run, starting over,
+                // appends again.
+                return match fs::remove_file(&self.history) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(Self::io(&self.history)(e))
+                    }
+                    _ => Ok(None),
+                };
+            }
             Err(e) => return Err(Self::io(&self.state)(e)),
         };
         let corrupt = |path: &Path, reason: String| CheckpointError::Corrupt {

@@ -203,6 +203,23 @@ fn an_interrupted_run_with_drift_resumes_to_the_same_history() {
 }
 
 #[test]
+fn a_history_line_without_a_state_is_played_anew() {
+    // The first generation's line was appended and its state never written (a full disk, or a
+    // kill between the two writes): the run starts over with an empty history, and later
+    // resumes read only its own lines (the stale one had shifted every generation after it).
+    let s = drifting_givers(12);
+    let whole = run_scenario(&s, 1, 9, None, &|| ()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = socium_evo::RunCheckpoint::new(dir.path(), 1, 42);
+    let stale = serde_json::to_string(&whole.generations[3]).unwrap() + "\n";
+    std::fs::write(dir.path().join("run-1.history.jsonl"), stale).unwrap();
+    let paused = run_scenario(&s, 1, 9, Some(&checkpoint.clone().pausing_at(2)), &|| ());
+    assert!(paused.is_err(), "paused at generation 2");
+    let resumed = run_scenario(&s, 1, 9, Some(&checkpoint), &|| ()).unwrap();
+    assert_eq!(resumed.generations, whole.generations);
+}
+
+#[test]
 fn norm_tables_evolve_as_genomes() {
     // Judges holding their own norm (stern judging at first) among defectors, under private
     // assessment; each offspring's norm flips each of its 8 bits with probability 0.05.
