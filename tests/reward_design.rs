@@ -656,3 +656,44 @@ fn shaping_by_reputation_and_belief_is_thread_independent() {
         );
     }
 }
+
+/// A `par` reference group follows the agents' labels through a part-way change
+/// (`Sim::retune`), which may move agents into the group: the reference is the mean raw value of
+/// the group's members after the change (it had stayed the first step's members for the rest of
+/// the run).
+#[test]
+fn a_reference_group_follows_a_relabelling_retune() {
+    let text = "[scenario]\nname = \"g\"\nseed = 4\n[game.donor_cultural]\nrounds = 6\ngames = 1\n\
+                initial_resources = 0.5\n[[agents]]\nlabel = \"ref\"\nstrategy = \"reciprocal\"\ncount = 4\n\
+                [[agents]]\nlabel = \"other\"\nstrategy = \"fixed\"\nparams = { share = 0.9 }\n\
+                count = 4\n[rewards.payoff]\n\
+                transform = { par = { reference = { group = \"ref\" } } }\n";
+    let s = Scenario::parse(text, Path::new("g.toml")).unwrap();
+    let mut sim = s.sim().unwrap();
+    sim.reset(Some(s.config.seed));
+    let dims = sim.env().reward_dimensions().len();
+    // Every agent's component: σ(x − the mean of `members`' raw payoffs), the payoffs small
+    // enough (resources of 0.5) that σ does not saturate.
+    let check = |sim: &socium::core::Sim, members: std::ops::Range<usize>| {
+        let env = sim.env();
+        let raw: Vec<f64> = env.raw_rewards().iter().step_by(dims).copied().collect();
+        let reference = raw[members.clone()].iter().sum::<f64>() / members.len() as f64;
+        for (a, &x) in raw.iter().enumerate() {
+            let expected = 1.0 / (1.0 + (reference - x).exp());
+            let got = env.reward_components()[a * dims] as f64;
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "agent {a}: {got} vs {expected}"
+            );
+        }
+    };
+    sim.step(&[0.0; 8]).unwrap();
+    check(&sim, 0..4);
+    let mut agents = s.config.agents.clone();
+    agents[4..].iter_mut().for_each(|a| a.label = "ref".into());
+    sim.retune(&*s.game, &agents).unwrap();
+    for _ in 0..2 {
+        sim.step(&[0.0; 8]).unwrap();
+        check(&sim, 0..8);
+    }
+}

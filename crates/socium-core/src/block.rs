@@ -369,6 +369,10 @@ impl Block {
             &mut *self.world.resource_mut::<Agents>(),
             Agents::new(agents),
         );
+        // The reward transforms' reference groups are labels, which the new agents may move.
+        for mut rewards in (self.world.query::<&mut StepRewards>()).iter_mut(&mut self.world) {
+            rewards.forget_groups();
+        }
         let mut game = GameBuilder {
             world: &mut self.world,
             schedules: &mut self.schedules,

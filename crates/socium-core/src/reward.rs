@@ -433,6 +433,12 @@ impl StepRewards {
             .collect()
     }
 
+    /// Forgets each dimension's reference group, found anew at the next step (the agents'
+    /// labels changed).
+    pub(crate) fn forget_groups(&mut self) {
+        self.histories.iter_mut().for_each(History::forget_group);
+    }
+
     pub(crate) fn clear_episode(&mut self) {
         self.histories.iter_mut().for_each(History::clear);
         self.sums.fill(0.0);

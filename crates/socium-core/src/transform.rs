@@ -170,6 +170,12 @@ impl History {
         self.steps.clear();
     }
 
+    /// Forgets the reference group's agents, to be found anew at the next step: the agents were
+    /// given other labels (`Sim::retune`).
+    pub(crate) fn forget_group(&mut self) {
+        self.group = None;
+    }
+
     /// Sums over the window: count, sum, min, max.
     fn totals(&self) -> (f64, f64, f64, f64) {
         self.steps.iter().fold(
