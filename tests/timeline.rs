@@ -174,6 +174,16 @@ fn bad_timeline_entries_are_refused_at_their_line() {
             14,
             "do not change part-way",
         ),
+        (
+            "[[timeline]]\nepisode = 6\nset = { \"output.graph\" = true }\n",
+            14,
+            "`output.graph`: the run's outputs do not change part-way",
+        ),
+        (
+            "[[timeline]]\nepisode = 6\nset = { \"values.confidence\" = 0.5 }\n",
+            14,
+            "`values.confidence`: a change may retune `[values]`, not add it",
+        ),
     ];
     for (timeline, line, expected) in cases {
         let text = format!(
@@ -425,4 +435,25 @@ fn raising_the_punishment_cost_part_way_prices_every_later_punishment_anew() {
     assert!(paid.iter().all(|p| !p.is_empty()), "{paid:?}");
     assert!(paid[0].iter().all(|&c| c == -1.0), "{:?}", paid[0]);
     assert!(paid[1].iter().all(|&c| c == -2.0), "{:?}", paid[1]);
+}
+
+/// A change that retunes `[values]` is measured by its own rules from its episode on: the
+/// clusters of values within half the confidence of each other, 0.5 apart before the change and
+/// 0.01 after it (the file's confidence had measured every episode).
+#[test]
+fn value_statistics_follow_a_change_of_the_values_rules() {
+    let s = scenario(
+        "[values]\nconfidence = 1.0\nrate = 0.01\n\
+         [[timeline]]\nepisode = 6\nset = { \"values.confidence\" = 0.02 }\n",
+    );
+    let (_, metrics) = outputs(&s);
+    let column = metrics[0]
+        .split(',')
+        .position(|c| c == "value_clusters")
+        .unwrap();
+    let clusters: Vec<f64> = (metrics[1..].iter())
+        .map(|row| row.split(',').nth(column).unwrap().parse().unwrap())
+        .collect();
+    assert!(clusters[..6].iter().all(|&c| c == 1.0), "{clusters:?}");
+    assert!(clusters[6..].iter().all(|&c| c > 2.0), "{clusters:?}");
 }

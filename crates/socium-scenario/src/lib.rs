@@ -684,6 +684,7 @@ fn resolve_timeline(
     let mut doc: toml::Table = toml::from_str(source).expect("the file parsed");
     doc.remove("timeline");
     let base = toml::to_string(&doc).expect("a TOML table serialises");
+    let has_values = doc.contains_key("values");
     let (mut applied, mut changes, mut last) = (Vec::new(), Vec::<Change>::new(), (0, 0));
     for entry in entries {
         let span = entry.span();
@@ -762,6 +763,18 @@ fn resolve_timeline(
             {
                 let message =
                     format!("`{key}`: the run's seed, length and evolution do not change part-way");
+                return Err(at(span, message));
+            }
+            // The outputs and their columns are set at the start.
+            if key == "output" || key.starts_with("output.") {
+                let message = format!("`{key}`: the run's outputs do not change part-way");
+                return Err(at(span, message));
+            }
+            if (key == "values" || key.starts_with("values.")) && !has_values {
+                let message = format!(
+                    "`{key}`: a change may retune `[values]`, not add it (the outputs' value \
+                     columns are the run's): give the file a `[values]` table"
+                );
                 return Err(at(span, message));
             }
             let change = Override::new(&key, value.clone()).map_err(|m| at(span.clone(), m))?;

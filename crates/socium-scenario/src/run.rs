@@ -494,6 +494,8 @@ pub fn play(
     let mut current = EpisodeRecord::default();
     let width = |sim: &Sim| sim.agent_count() * sim.spaces().action.flat_dim();
     let mut actions = vec![0.0; width(sim)];
+    // The values' rules in force: a change at an episode may retune them.
+    let mut value_rules = scenario.config.values.clone();
     // `socium run`'s changes, in order (a generation's are `socium evolve`'s).
     let mut timeline = (scenario.timeline.iter())
         .filter(|c| c.when.episode().is_some())
@@ -514,6 +516,7 @@ pub fn play(
                 *sim = Sim::new(&*change.scenario.game, config)?;
                 sim.renumber_episode(episode);
                 actions = vec![0.0; width(sim)];
+                value_rules.clone_from(&change.scenario.config.values);
                 changed(change)?;
             }
             None => sim.reset((episode == 0).then_some(scenario.config.seed)),
@@ -565,7 +568,7 @@ pub fn play(
             let labels: Vec<&str> = agents.ids().map(|a| agents.label(a)).collect();
             current.graph = Some(GraphStats::of(env.graph(), &labels));
         }
-        if let (Some(values), Some(rules)) = (sim.env().values(), &scenario.config.values) {
+        if let (Some(values), Some(rules)) = (sim.env().values(), &value_rules) {
             current.values = Some(ValueStats::of(values, sim.env().graph(), rules.confidence));
         }
         current.faults.clear();
