@@ -101,13 +101,21 @@ impl Combine {
             }
             let column = components.chunks_exact(d).map(|c| c[k] as f64);
             let out = out.iter_mut();
+            // `f64::max` and `f64::min` pass over a NaN; a NaN component must show in the scalar
+            // as in Sum's.
+            let floor = |c: f64| if c.is_nan() { c } else { c.max(1e-12) };
+            let least = |r: f64, x: f64| {
+                if r.is_nan() || x.is_nan() {
+                    f64::NAN
+                } else {
+                    r.min(x)
+                }
+            };
             match self {
                 Combine::Sum => out.zip(column).for_each(|(r, c)| *r += w * c),
-                Combine::LogSum => out
-                    .zip(column)
-                    .for_each(|(r, c)| *r += w * c.max(1e-12).ln()),
+                Combine::LogSum => out.zip(column).for_each(|(r, c)| *r += w * floor(c).ln()),
                 Combine::Min if first => out.zip(column).for_each(|(r, c)| *r = w * c),
-                Combine::Min => out.zip(column).for_each(|(r, c)| *r = r.min(w * c)),
+                Combine::Min => out.zip(column).for_each(|(r, c)| *r = least(*r, w * c)),
             }
             first = false;
         }
@@ -615,6 +623,13 @@ mod tests {
         assert_eq!(one(Combine::Min, &dims, &c), 0.5);
         let log = 2.0 * 0.25f64.ln() + 0.5 * 4f64.ln();
         assert!((one(Combine::LogSum, &dims, &c) - log).abs() < 1e-12);
+        // A NaN component shows in every combination, whichever dimension it is in.
+        for combine in [Combine::Sum, Combine::Min, Combine::LogSum] {
+            for c in [[f32::NAN, 1.0], [1.0, f32::NAN]] {
+                let scalar = one(combine, &[spec(1.0), spec(1.0)], &c);
+                assert!(scalar.is_nan(), "{combine:?} of {c:?}: {scalar}");
+            }
+        }
         // A component at or below 0 counts as 10^-12 in a log.
         let zero = one(Combine::LogSum, &[spec(1.0)], &[0.0]);
         assert!((zero - 1e-12f64.ln()).abs() < 1e-9);
