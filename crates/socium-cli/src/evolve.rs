@@ -44,7 +44,13 @@ struct TypeSummary<'a> {
 }
 
 pub fn evolve(a: Args<'_>) -> Result<()> {
-    let mut scenario = Scenario::load_with_overrides(a.file, a.set)?;
+    // `--generations` is checked with the file, so that a `[[timeline]]` change past it is
+    // refused as the file's own length would refuse it.
+    let mut overrides = a.set.to_vec();
+    if let Some(g) = a.generations.filter(|&g| g >= 1) {
+        overrides.push(length("evolution.generations", g.into())?);
+    }
+    let mut scenario = Scenario::load_with_overrides(a.file, &overrides)?;
     let spec = scenario.evolution.as_mut().with_context(|| {
         format!(
             "{}: no [evolution] table (see docs/scenarios.md)",
@@ -305,4 +311,9 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// The override a length flag (`--episodes`, `--generations`) stands for.
+pub(crate) fn length(key: &str, value: u64) -> Result<Override> {
+    format!("{key}={value}").parse().map_err(anyhow::Error::msg)
 }

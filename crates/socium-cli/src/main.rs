@@ -252,13 +252,16 @@ fn run(
     episodes: Option<u64>,
     out: Option<PathBuf>,
 ) -> Result<()> {
-    let mut scenario = Scenario::load_with_overrides(file, set)?;
-    if let Some(seed) = seed {
-        scenario.config.seed = seed;
-    }
+    // `--episodes` is checked with the file, so that a `[[timeline]]` change past it is refused
+    // as the file's own length would refuse it.
+    let mut overrides = set.to_vec();
     if let Some(episodes) = episodes {
         anyhow::ensure!(episodes >= 1, "--episodes: expected at least 1");
-        scenario.episodes = episodes;
+        overrides.push(evolve::length("scenario.episodes", episodes)?);
+    }
+    let mut scenario = Scenario::load_with_overrides(file, &overrides)?;
+    if let Some(seed) = seed {
+        scenario.config.seed = seed;
     }
     let stem = file
         .file_stem()

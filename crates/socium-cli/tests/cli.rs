@@ -395,6 +395,27 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
     );
 }
 
+/// `--episodes` is checked with the file: a `[[timeline]]` change past it is refused, as the
+/// file's own `episodes` would refuse it (it had been dropped without a word).
+#[test]
+fn episodes_from_the_command_line_are_checked_against_the_timeline() {
+    let out = tempfile::tempdir().unwrap();
+    let o = socium(&[
+        "run",
+        "scenarios/intervention.toml",
+        "--episodes",
+        "3",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("episode 10 is past the run: it plays 3 episodes (0 to 2)"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 /// generations.csv names the game's first metric, which it holds: the opinion game's clusters
 /// (the header had said `cooperation_rate` for every game).
 #[test]
