@@ -783,3 +783,39 @@ fn a_language_model_attributes_each_score_to_the_utterances_it_rates() {
     .unwrap();
     assert_eq!(summary.attribution.unwrap().faults, 6);
 }
+
+/// The rater names each agent by its label as the changes in force give it: after a change that
+/// relabels an agent, the new label (the labels had been read once, at the run's start).
+#[test]
+fn a_relabelled_agent_is_rated_under_its_new_label() {
+    let rater = serve(|_| Reply::Rate);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[scenario]\nname = \"rated\"\nseed = 5\nepisodes = 3\n[game.negotiation]\n\
+         [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"conceder\"\n\
+         [attribution]\ndimensions = [\"goal\"]\n\
+         method = {{ llm = {{ base_url = \"{}\", model = \"rater\", retries = 0 }} }}\n\
+         [[timeline]]\nepisode = 2\nset = {{ \"agents[1].label\" = \"renamed\" }}\n",
+        rater.url
+    );
+    run(
+        &scenario_in(dir.path(), &text),
+        &dir.path().join("out"),
+        |_| {},
+    )
+    .unwrap();
+    let requests = rater.requests.lock().unwrap();
+    let named: Vec<bool> = (requests.iter())
+        .map(|r| {
+            r["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .contains("(renamed)")
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [false, false, false, false, false, true],
+        "one request an agent and episode"
+    );
+}

@@ -649,13 +649,15 @@ pub fn run(
         faults: 0,
     });
     let heard = RefCell::new(Vec::new());
-    // The judge and attribution name the agents.
-    let labels: Vec<String> = if scenario.judge.is_none() && scenario.attribution.is_none() {
-        Vec::new()
-    } else {
-        let agents = sim.env().agents();
-        agents.ids().map(|a| agents.label(a).to_owned()).collect()
+    // The judge and attribution name the agents, as the changes in force label them.
+    let named = scenario.judge.is_some() || scenario.attribution.is_some();
+    let labels_of = |agents: &[AgentSpec]| -> Vec<String> {
+        match named {
+            true => agents.iter().map(|a| a.label.to_string()).collect(),
+            false => Vec::new(),
+        }
     };
+    let labels = RefCell::new(labels_of(&scenario.config.agents));
     let judged = judging.is_some();
     let attributing =
         (scenario.attribution.as_ref()).map(|a| RefCell::new(Attributing::new(a, &sim)));
@@ -681,6 +683,7 @@ pub fn run(
     let changed = |change: &Change| {
         let agents = &change.scenario.config.agents;
         membership.borrow_mut().assign(agents);
+        *labels.borrow_mut() = labels_of(agents);
         let episode = (change.when.episode()).expect("`socium run` applies episode changes");
         let layout = Layout::of(agents, episode, change.when.step());
         let mut layouts = layouts.borrow_mut();
@@ -725,11 +728,11 @@ pub fn run(
             }
             if let Some(a) = &attributing {
                 a.borrow_mut()
-                    .finish_episode(&*scenario.game, episode, &labels)?;
+                    .finish_episode(&*scenario.game, episode, &labels.borrow())?;
             }
             if let Some(j) = &mut judging {
                 let lines = std::mem::take(&mut *heard.borrow_mut());
-                j.score(scenario, &labels, &lines, &record.raw);
+                j.score(scenario, &labels.borrow(), &lines, &record.raw);
             }
             steps += record.steps;
             write!(csv, "{episode},{}", record.steps).expect("writing to a String");
