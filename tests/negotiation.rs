@@ -320,6 +320,40 @@ fn fair_pairs_on_pareto_optimal_splits_score_goal_equal_to_their_final_score() {
     );
 }
 
+/// A scenario's step limit below `max_turns` ends the talk as `max_turns` does: at the last
+/// step every table is settled, each side scoring the deal or its reservation, and its goal is
+/// that score's (the cut had left the standing offer's worth as the goal, and no score).
+#[test]
+fn a_step_limit_settles_every_table_as_max_turns_does() {
+    let text = "[scenario]\nname = \"n\"\nmax_steps = 3\n[game.negotiation]\n\
+                [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"conceder\"\n";
+    let mut sim = sim(text);
+    let mut unagreed = 0;
+    for seed in 0..50 {
+        sim.reset(Some(seed));
+        play_episode(&mut sim);
+        assert_eq!(sim.env().clock().step(), 3, "seed {seed}: cut at the limit");
+        let table = &state(&sim).tables[0];
+        assert!(table.over, "seed {seed}: the table is settled");
+        unagreed += usize::from(table.agreed.is_none());
+        for side in 0..2 {
+            let a = table.seats[side];
+            let goal = state(&sim).goal(a);
+            if table.agreed.is_none() {
+                assert_eq!(table.scores[side], goal.reservation, "seed {seed}");
+            }
+            let total =
+                sim.env().episode_raw_rewards()[a.index() * 7 + negotiation::GOAL.0 as usize];
+            let expected = goal_score(table.scores[side], goal, table.harm[side]);
+            assert!(
+                (total - expected).abs() < 1e-9,
+                "seed {seed}: {total} vs {expected}"
+            );
+        }
+    }
+    assert!(unagreed >= 10, "only {unagreed} talks cut without a deal");
+}
+
 /// A market pairs agents over the graph's ties only, each at most once; the tie a pair played
 /// on moves by a tenth of the relationship both built, and keeps it into the next episode.
 #[test]

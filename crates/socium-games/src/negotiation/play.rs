@@ -16,7 +16,7 @@ use super::{
 use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use socium_core::{
-    Act, Actions, AgentId, Audience, DimId, Done, Metrics, Resetting, RewardLedger, SimRng,
+    Act, Actions, AgentId, Audience, Clock, DimId, Done, Metrics, Resetting, RewardLedger, SimRng,
     SocialGraph, Stepping, Texts, Turn, UtteranceId, Utterances,
 };
 
@@ -307,6 +307,9 @@ struct Ctx<'a> {
     /// Whether every agent has a profile of its own (else transcripts add the agent's id to
     /// its name).
     unique_names: bool,
+    /// Whether the scenario's step limit ends the episode after this step: the talk ends here
+    /// as at `max_turns`, each side with the deal or its reservation.
+    last_step: bool,
 }
 
 /// Applies every seated speaker's move.
@@ -314,6 +317,7 @@ struct Ctx<'a> {
 pub(super) fn resolve(
     mut envs: Query<
         (
+            &Clock,
             &mut State,
             &Turn,
             &Actions,
@@ -326,8 +330,9 @@ pub(super) fn resolve(
         Stepping,
     >,
 ) {
-    for (state, turn, actions, texts, graph, utterances, events, done) in &mut envs {
+    for (clock, state, turn, actions, texts, graph, utterances, events, done) in &mut envs {
         resolve_env(
+            clock,
             state.into_inner(),
             turn,
             actions,
@@ -342,6 +347,7 @@ pub(super) fn resolve(
 
 #[allow(clippy::too_many_arguments)]
 fn resolve_env(
+    clock: &Clock,
     state: &mut State,
     turn: &Turn,
     actions: &Actions,
@@ -355,6 +361,7 @@ fn resolve_env(
     events.ended.clear();
     events.all_over = false;
     let divisible = state.config.goods == Goods::Divisible;
+    let last_step = done.is_last_step(clock.step());
     let mut tables = std::mem::take(&mut state.tables);
     for (t, table) in tables.iter_mut().enumerate() {
         let a = table.seats[table.speaker];
@@ -372,6 +379,7 @@ fn resolve_env(
             goals: table.seats.map(|s| state.goal(s)),
             scale: social::tie_scale(kind.unwrap_or_default()),
             unique_names: state.seat.len() <= state.config.profiles.len(),
+            last_step,
         };
         apply(
             table,
@@ -526,7 +534,11 @@ fn apply(
     table.last[me] = Some(m);
     table.turn += 1;
     table.speaker = other;
-    if ends || table.passes > PASS_LIMIT || table.turn >= ctx.config.max_turns.get() {
+    if ends
+        || table.passes > PASS_LIMIT
+        || table.turn >= ctx.config.max_turns.get()
+        || ctx.last_step
+    {
         table.over = true;
         for side in 0..2 {
             table.scores[side] = match &table.agreed {
