@@ -1,7 +1,7 @@
 //! Mafia / Werewolf: win odds against an exact dynamic program, and the rules one by one.
 
 use socium::core::{AgentId, Audience, Sim, StepError, space::ActionProblem};
-use socium::games::deduction::mafia::{INFORMATION, obs};
+use socium::games::deduction::mafia::{INFORMATION, WIN, obs};
 use socium::scenario::{Scenario, run};
 use std::collections::HashMap;
 use std::path::Path;
@@ -456,5 +456,60 @@ fn informed_citizens_accuse_and_vote_known_mafia_and_earn_the_vote_reward() {
     assert!(
         informed_acts > 0 && rewarded > 0,
         "{informed_acts} informed acts, {rewarded} paid votes"
+    );
+}
+
+/// The dead stay in the episode, idle, until it ends, and are paid their side's result there
+/// (as SMAC keeps dead units): a terminated agent gets nothing after its end, so a learner that
+/// died had never seen its side win or lose (PettingZoo drops it at once). Over random games of
+/// 7 players, 2 mafia: no one is terminated before the end, the dead never act, and every
+/// player's episode `win` is ±1 by its side, the dead included.
+#[test]
+fn the_dead_stay_idle_until_the_end_and_share_their_sides_result() {
+    let s = scenario(
+        "[scenario]\nname = \"m\"\nseed = 3\n[game.mafia]\nmafia = 2\n\
+         [[agents]]\nstrategy = \"random\"\ncount = 7\n",
+    );
+    let (mut sim, n) = (s.sim().unwrap(), 7);
+    let acts = vec![0.0; n * sim.spaces().action.flat_dim()];
+    let mut died_before_the_end = 0;
+    for seed in 0..40 {
+        sim.reset(Some(seed));
+        let mafia: Vec<bool> = (0..n)
+            .map(|a| sim.env().observations()[a * obs::dim(n) + obs::ROLE + 1] == 1.0)
+            .collect();
+        let mut dead_at = vec![None; n];
+        while !sim.env().is_done() {
+            sim.step(&acts).unwrap();
+            let (step, env) = (sim.env().clock().step(), sim.env());
+            for (a, alive) in alive(&sim, n).into_iter().enumerate() {
+                if !alive {
+                    dead_at[a].get_or_insert(step);
+                    assert!(!env.acting()[a], "seed {seed}: dead agent {a} acts");
+                }
+            }
+            if !env.is_done() {
+                assert!(
+                    env.terminated().iter().all(|t| !t),
+                    "seed {seed}: ended early"
+                );
+            }
+        }
+        let end = sim.env().clock().step();
+        died_before_the_end += dead_at
+            .iter()
+            .filter(|d| d.is_some_and(|s| s < end))
+            .count();
+        let dims = sim.env().reward_dimensions().len();
+        let win = |a: usize| sim.env().episode_raw_rewards()[a * dims + WIN.0 as usize];
+        let mafia_won = win(mafia.iter().position(|&m| m).unwrap()) > 0.0;
+        for a in 0..n {
+            let expected = if mafia[a] == mafia_won { 1.0 } else { -1.0 };
+            assert_eq!(win(a), expected, "seed {seed}: agent {a}");
+        }
+    }
+    assert!(
+        died_before_the_end > 40,
+        "{died_before_the_end} deaths before an end"
     );
 }

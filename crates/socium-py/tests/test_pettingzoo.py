@@ -275,3 +275,34 @@ def test_ipd_matches_at_once():
     assert str(env.action_space(learner)) == "MultiDiscrete([2 2 2 2 2 2 2])"
     assert env.observation_space(learner)["observation"].shape == (7 * 7,)
     parallel_api_test(env, num_cycles=300)
+
+
+def test_a_learner_that_dies_stays_until_the_end_and_gets_its_sides_result():
+    # A dead player is idle (not acting) but not done until the game ends, where its side's
+    # `win` is paid to it too: PettingZoo drops a terminated agent at once, so a learner killed
+    # part-way had never seen its side win or lose. The same actions through the VecEnv, which
+    # pays every step's rewards, end on the same step and return the same to the learner.
+    scenario = ROOT / "scenarios/mafia_learner.toml"
+    env, vec = socium.parallel_env(scenario), socium.VecEnv(scenario, 1)
+    space = env.action_space("agent_0")
+    died_early = 0
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        vec.reset(seed=[seed])
+        space.seed(seed)
+        returns, died = [0.0, 0.0], False
+        while env.agents:
+            act, belief = space.sample(obs["agent_0"]["action_mask"])
+            obs, rewards, *_ = env.step({"agent_0": (act, belief)})
+            row = np.zeros_like(vec._core.actions)
+            row[0, 0, 0], row[0, 0, 1:] = act, belief
+            _, vec_rewards, terminated, truncated, _ = vec.step(row)
+            returns[0] += rewards["agent_0"]
+            returns[1] += float(vec_rewards[0, 0])
+            ended = bool(terminated[0].all() or truncated[0].all())
+            assert (not env.agents) == ended, f"seed {seed}: the learner leaves at the end"
+            # Steps the learner spent dead in a game that went on.
+            died_early += died and not ended
+            died |= any(u["speaker"] == 0 and u["act"]["kind"] in ("lynched", "killed") for u in env.utterances())
+        assert returns[0] == pytest.approx(returns[1], abs=1e-6), f"seed {seed}"
+    assert died_early >= 3, f"the learner spent only {died_early} steps dead before an end"

@@ -986,9 +986,10 @@ fn eliminate(
     events: &mut Events,
     done: &mut Done,
 ) {
+    // The dead stay in the episode, idle, until it ends (as SMAC keeps dead units): their side's
+    // result is theirs too, and a terminated agent gets no rewards after its end.
     state.alive[victim.index()] = false;
     state.reveal(victim);
-    done.terminate(victim);
     let role = state.roles[victim.index()];
     let act = Act {
         kind: how,

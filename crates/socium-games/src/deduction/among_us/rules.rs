@@ -726,8 +726,8 @@ fn vote(
     let top: Vec<usize> = (0..n).filter(|&j| votes[j] == max).collect();
     if max > skips && top.len() == 1 {
         let j = top[0];
+        // The dead stay in the episode, idle, until it ends: their side's result is theirs too.
         state.alive[j] = false;
-        done.terminate(id(j));
         let reveal = state.config.reveal_ejected;
         // Unannounced, the role is still known when there is one imposter: the game goes on
         // only if the ejected was a crewmate.
@@ -821,7 +821,6 @@ fn play(
         state.room[j] = room;
         state.busy[j] = None;
         state.cooldown[a] = state.config.kill_cooldown;
-        done.terminate(id(j));
         let witnesses: Vec<usize> = (0..n)
             .filter(|&w| w != a && state.alive[w] && at[w] == room && !working[w])
             .collect();
