@@ -503,8 +503,8 @@ fn the_dead_stay_idle_until_the_end_and_share_their_sides_result() {
         let dims = sim.env().reward_dimensions().len();
         let win = |a: usize| sim.env().episode_raw_rewards()[a * dims + WIN.0 as usize];
         let mafia_won = win(mafia.iter().position(|&m| m).unwrap()) > 0.0;
-        for a in 0..n {
-            let expected = if mafia[a] == mafia_won { 1.0 } else { -1.0 };
+        for (a, &is_mafia) in mafia.iter().enumerate() {
+            let expected = if is_mafia == mafia_won { 1.0 } else { -1.0 };
             assert_eq!(win(a), expected, "seed {seed}: agent {a}");
         }
     }
