@@ -1108,3 +1108,38 @@ fn the_presets_hold_the_originals_settings() {
         assert_eq!((rules.meeting_every.get(), rules.time_limit), (50, 300));
     }
 }
+
+/// Scripted players play only what their mask allows, on a grid drawn per episode too (the
+/// original's training preset, 1×3 to 2×3): a lying imposter claimed rooms of the largest grid,
+/// which this episode's might not have.
+#[test]
+fn scripted_players_only_play_acts_their_mask_allows() {
+    let text = "[scenario]\nname = \"au\"\nseed = 3\n[game.among_us]\nrules = \"sarkar_train\"\n\
+                [[agents]]\nstrategy = \"bayesian\"\ncount = 5\n";
+    let mut sim = Scenario::parse(text, Path::new("au.toml"))
+        .unwrap()
+        .sim()
+        .unwrap();
+    let (n, width) = (5, sim.spaces().action.flat_dim());
+    let zeros = vec![0.0; n * width];
+    let mut claims = 0;
+    for seed in 0..40 {
+        sim.reset(Some(seed));
+        while !sim.env().is_done() {
+            let masks: Vec<Vec<u8>> = (0..n).map(|a| mask(&sim, a).to_vec()).collect();
+            let acting = sim.env().acting().to_vec();
+            sim.step(&zeros).unwrap();
+            for a in (0..n).filter(|&a| acting[a]) {
+                let act = sim.env().actions()[a * width] as usize;
+                assert_eq!(masks[a][act], 1, "seed {seed}: agent {a} played act {act}");
+                claims += usize::from(
+                    sim.env()
+                        .utterances()
+                        .iter()
+                        .any(|u| u.speaker == AgentId(a as u32) && u.act.kind == "claim"),
+                );
+            }
+        }
+    }
+    assert!(claims > 20, "only {claims} claims");
+}

@@ -207,9 +207,12 @@ fn imposter_act(play: ImposterPlay, v: &View, rng: &mut impl Rng) -> usize {
         }
         Stage::Discussion if lying && speaking(v) => {
             if rng.random_bool(0.5) {
+                // The rooms of this episode's grid (the mask's), which a grid drawn per episode
+                // makes fewer than the largest's.
                 let elsewhere: Vec<usize> = (0..v.rooms)
                     .filter(|&r| r != v.room())
                     .map(|r| acts::claim(n, r))
+                    .filter(|&claim| v.legal(claim))
                     .collect();
                 pick(&elsewhere, rng)
             } else {
