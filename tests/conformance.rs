@@ -311,6 +311,20 @@ fn idle_agents_may_do_nothing(name: &str, sim: &Sim) {
     }
 }
 
+/// Checks that every agent that acted at the step just played, scripted players included (whose
+/// acts nothing else checks), played an action its mask (`masks`, from before the step) allows.
+fn played_only_what_their_masks_allow(name: &str, sim: &Sim, acting: &[bool], masks: &[u8]) {
+    let space = &sim.spaces().action;
+    let (width, mask_dim) = (space.flat_dim(), space.mask_dim());
+    let played = sim.env().actions().chunks_exact(width);
+    for (a, row) in played.enumerate().filter(|&(a, _)| acting[a]) {
+        let mask = &masks[a * mask_dim..(a + 1) * mask_dim];
+        if let Err(problem) = space.check(row, mask) {
+            panic!("{name}: agent {a} played {row:?}: {problem}");
+        }
+    }
+}
+
 /// Steps `sim` `steps` times (resetting when an episode ends) and checks every step's
 /// attribution and sums, and that idle agents may do nothing; returns the number of reward
 /// entries seen.
@@ -330,10 +344,12 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
             history.iter_mut().for_each(Vec::clear);
             earlier.clear();
         }
-        // Who acts at this step (the rank transform ranks them).
+        // Who acts at this step (the rank transform ranks them), and what they may do.
         let acting = sim.env().acting().to_vec();
+        let masks = sim.env().action_masks().to_vec();
         idle_agents_may_do_nothing(name, &sim);
         sim.step(&actions).unwrap();
+        played_only_what_their_masks_allow(name, &sim, &acting, &masks);
         let made: BTreeSet<UtteranceId> = sim.env().utterances().iter().map(|u| u.id).collect();
         let mut raw = vec![0.0; n * d];
         for e in sim.env().reward_entries() {
