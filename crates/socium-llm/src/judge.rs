@@ -160,9 +160,10 @@ fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String
     let mut out = Vec::with_capacity(keys.len() * names.len());
     for k in keys {
         for n in names {
+            // Sotopia-RL's ratings are whole numbers, as the schema asks.
             let rating = (value[k][n].as_f64())
-                .filter(|r| (0.0..=3.0).contains(r))
-                .ok_or_else(|| format!("the attribution has no rating 0..3 `{k}.{n}`"))?;
+                .filter(|r| (0.0..=3.0).contains(r) && r.fract() == 0.0)
+                .ok_or_else(|| format!("the attribution has no rating 0, 1, 2 or 3 `{k}.{n}`"))?;
             out.push(rating);
         }
     }
@@ -208,7 +209,9 @@ mod tests {
         let missing = ratings(r#"{"u3": {"goal": 3}}"#, &["u3"], &["goal", "secret"]);
         assert!(missing.unwrap_err().contains("u3.secret"));
         let out_of_range = ratings(r#"{"u3": {"goal": 4}}"#, &["u3"], &["goal"]);
-        assert!(out_of_range.unwrap_err().contains("0..3"));
+        assert!(out_of_range.unwrap_err().contains("0, 1, 2 or 3"));
+        let between = ratings(r#"{"u3": {"goal": 2.5}}"#, &["u3"], &["goal"]);
+        assert!(between.unwrap_err().contains("u3.goal"));
         assert!(
             ratings("no", &["u3"], &["goal"])
                 .unwrap_err()
