@@ -160,6 +160,18 @@ def test_a_seed_list_with_a_gap_is_refused_before_anything_starts():
         env.step(np.zeros((3, 12, 1), np.float32))
     # The first reset still uses the VecEnv's own seeds.
     np.testing.assert_array_equal(env.reset()[0], socium.VecEnv(DONOR, 3, seed=0).reset()[0])
+    # The constructor's list says the same (numpy's TypeError had come from the engine).
+    with pytest.raises(ValueError, match=r"seeds\[1\] is None: give every env a seed"):
+        socium.VecEnv(DONOR, 2, seeds=[1, None])
+
+
+def test_reset_options_are_refused_not_ignored():
+    # Gymnasium's vector envs read `reset_mask` to reset some envs only; this one resets every
+    # env, so it says so rather than reset the envs the mask spares.
+    env = socium.VecEnv(DONOR, 2, seed=0)
+    with pytest.raises(ValueError, match=r"options \['reset_mask'\]: a VecEnv resets every env"):
+        env.reset(options={"reset_mask": np.array([True, False])})
+    env.reset(options={})
 
 
 def test_misaligned_actions_are_copied_render_gives_none_and_a_closed_env_says_so():

@@ -45,6 +45,15 @@ def check_seed(seed: int | None) -> int | None:
     return None if seed is None else int(seed)
 
 
+def check_seeds(seeds, count: int, name: str, hint: str) -> list[int]:
+    """One seed for each of ``count`` envs, every one given (``name`` and ``hint`` for errors)."""
+    if len(seeds) != count:
+        raise ValueError(f"{name}: expected {count} seeds, found {len(seeds)}")
+    if None in seeds:
+        raise ValueError(f"{name}[{list(seeds).index(None)}] is None: give every env a seed, {hint}")
+    return [check_seed(s) for s in seeds]
+
+
 def scenario_seed(scenario: str | os.PathLike, overrides: dict) -> int:
     """The seed the scenario file (with overrides) names."""
     return _socium.scenario_seed(os.fspath(scenario), override_pairs(overrides))

@@ -170,10 +170,14 @@ class ParallelEnv(_PettingZooParallelEnv):
                 if text is not None:
                     core.rust.set_text(0, self._ids[agent], text)
             core.step(core.actions)
-        except _socium.ActionError as e:
-            core.rust.clear_texts()  # a refused step leaves nothing behind
-            # "env 0: agent 3: ..." -> "agent_3: ..." in PettingZoo's names.
-            raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
+        except Exception as e:
+            # A refused step leaves nothing behind, whoever refused it (the actions' checks or a
+            # policy): a text set for it must not go with the next step.
+            core.rust.clear_texts()
+            if isinstance(e, _socium.ActionError):
+                # "env 0: agent 3: ..." -> "agent_3: ..." in PettingZoo's names.
+                raise type(e)(re.sub(r"^env 0: agent (\d+):", r"agent_\1:", str(e))) from None
+            raise
         rewards, terminations, truncations, infos = {}, {}, {}, {}
         raw = core.raw_rewards()[0]
         values = core.values()

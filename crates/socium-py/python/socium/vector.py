@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from socium._common import Core, check_narrowing, check_seed, numeric, scenario_seed
+from socium._common import Core, check_narrowing, check_seed, check_seeds, numeric, scenario_seed
 from socium._socium import ActionShapeError, env_seeds
 
 
@@ -59,12 +59,10 @@ class VecEnv(VectorEnv):
         or ``seeds[i]`` when the seeds are given one by one."""
         if num_envs < 1:
             raise ValueError(f"num_envs {num_envs}: expected at least 1")
-        if seeds is not None and len(seeds) != num_envs:
-            raise ValueError(f"seeds: expected {num_envs} seeds, found {len(seeds)}")
         self.scenario = os.fspath(scenario)
         self.overrides = {**(overrides or {}), **more_overrides}
         self.seed = check_seed(seed)
-        self.seeds = None if seeds is None else [check_seed(s) for s in seeds]
+        self.seeds = None if seeds is None else check_seeds(seeds, num_envs, "seeds", "or no list")
         master = self.seed if self.seed is not None else scenario_seed(self.scenario, self.overrides)
         self._first_seeds = self.seeds if self.seeds is not None else env_seeds(master, num_envs)
         self.records = records
@@ -97,16 +95,12 @@ class VecEnv(VectorEnv):
     def reset(self, seed: int | list[int] | None = None, options: dict | None = None):
         """Resets every env: with ``seed``, env i with ``env_seeds(seed, num_envs)[i]`` (or with
         ``seed[i]`` for a list); without, the first reset uses the VecEnv's seeds and later ones
-        continue the random streams."""
+        continue the random streams. ``options`` must be empty: every env is reset (Gymnasium's
+        ``reset_mask`` is refused, not ignored)."""
+        if options:
+            raise ValueError(f"options {sorted(options)}: a VecEnv resets every env and takes no options")
         if isinstance(seed, (list, tuple)):
-            if len(seed) != self.num_envs:
-                raise ValueError(f"seed: expected {self.num_envs} seeds, found {len(seed)}")
-            if None in seed:
-                raise ValueError(
-                    f"seed[{list(seed).index(None)}] is None: give every env a seed, or no list "
-                    "(seed=None continues every env's streams)"
-                )
-            seeds = [check_seed(s) for s in seed]
+            seeds = check_seeds(seed, self.num_envs, "seed", "or no list (seed=None continues every env's streams)")
         elif seed is not None:
             seeds = env_seeds(check_seed(seed), self.num_envs)
         else:
