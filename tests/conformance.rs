@@ -325,6 +325,20 @@ fn played_only_what_their_masks_allow(name: &str, sim: &Sim, acting: &[bool], ma
     }
 }
 
+/// Checks that no agent whose game has ended acts at the coming step (a game that chooses who
+/// acts had chosen the next phase's actors on the step that ended the episode).
+fn the_done_are_idle(name: &str, sim: &Sim) {
+    let env = sim.env();
+    let done = env
+        .terminated()
+        .iter()
+        .zip(env.truncated())
+        .map(|(t, u)| t | u);
+    for (a, (ended, &acting)) in done.zip(env.acting()).enumerate() {
+        assert!(!(ended && acting), "{name}: agent {a} acts after its end");
+    }
+}
+
 /// Steps `sim` `steps` times (resetting when an episode ends) and checks every step's
 /// attribution and sums, and that idle agents may do nothing; returns the number of reward
 /// entries seen.
@@ -350,6 +364,7 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
         idle_agents_may_do_nothing(name, &sim);
         sim.step(&actions).unwrap();
         played_only_what_their_masks_allow(name, &sim, &acting, &masks);
+        the_done_are_idle(name, &sim);
         let made: BTreeSet<UtteranceId> = sim.env().utterances().iter().map(|u| u.id).collect();
         let mut raw = vec![0.0; n * d];
         for e in sim.env().reward_entries() {

@@ -235,12 +235,12 @@ impl Block {
                     .before(crate::ties::move_ties),
             );
         }
-        // The acts of agents a game makes idle in `Observe` are forbidden after it (those of
-        // agents idle by the turn order are forbidden as the turn starts).
-        if spaces.action.mask_dim() > 0 && game.turn_order() == TurnOrder::Chosen {
+        // A game that chooses who acts does so in `Observe`: after it, the done are idle, and
+        // the idle may do nothing (agents idle by the turn order are so as the turn starts).
+        if game.turn_order() == TurnOrder::Chosen {
             schedules
                 .step
-                .add_systems(forbid_idle_actions.in_set(Kernel::EndTurn));
+                .add_systems(idle_the_done_and_forbid_the_idle.in_set(Kernel::EndTurn));
         }
         if !world.resource::<Shaping>().0.is_empty() {
             schedules
@@ -624,9 +624,19 @@ fn start_potentials(mut envs: Query<&mut Potentials, Resetting>) {
 
 /// Forbids every act of the agents the game made idle in `Observe` (a game whose turn order is
 /// [`TurnOrder::Chosen`]).
-fn forbid_idle_actions(mut envs: Query<(&Turn, &mut ActionMasks)>) {
-    for (turn, masks) in &mut envs {
-        forbid_idle(turn, masks.into_inner());
+fn idle_the_done_and_forbid_the_idle(mut envs: Query<(&Done, &mut Turn, &mut ActionMasks)>) {
+    for (done, turn, masks) in &mut envs {
+        let turn = turn.into_inner();
+        // A game may choose an agent whose game has ended (the next phase's actors, on the step
+        // that ended the episode): nobody acts after their end.
+        for (flag, (&t, &u)) in
+            (turn.acting.iter_mut()).zip(done.terminated.iter().zip(&*done.truncated))
+        {
+            *flag &= !(t || u);
+        }
+        if !masks.0.data.is_empty() {
+            forbid_idle(turn, masks.into_inner());
+        }
     }
 }
 
