@@ -210,3 +210,28 @@ def test_evolve_outputs_show_their_generations(driver, tmp_path):
     assert len(css(driver, "#charts .chart")) == len(columns)
     assert len(css(driver, "#charts .chart path.series")) == 2 * len(columns)
     assert errors(driver) == []
+
+
+def test_the_scrubber_stays_on_a_step_with_no_utterance(driver, tmp_path):
+    # A step that holds only a settle line (here the last of episode 0, one past its last
+    # utterance): the scrubber stays on it (it had snapped back to the last utterance's step, and
+    # Play, asked for the next step, never reached the end), and the totals count its rewards.
+    socium("run", "scenarios/donor_cultural_evolution.toml", "--episodes", "2", "--out", tmp_path)
+    lines = [json.loads(l) for l in open(tmp_path / "transcript.jsonl")]
+    first = [l for l in lines if l["episode"] == 0 and "id" in l]
+    last, step = first[-1], first[-1]["step"] + 1
+    settle = {"episode": 0, "step": step, "settles": last["id"],
+              "rewards": [{"agent": last["speaker"], "dimension": "payoff", "value": 1000.0}]}
+    cut = max(i for i, l in enumerate(lines) if l["episode"] == 0) + 1
+    lines.insert(cut, settle)
+    (tmp_path / "transcript.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    socium("view", tmp_path)
+    open_page(driver, tmp_path)
+    from selenium.webdriver.common.keys import Keys
+
+    (scrubber,) = css(driver, "#scrubber")
+    scrubber.send_keys(Keys.END)
+    assert int(css(driver, "#step")[0].get_attribute("data-step")) == step
+    scrubber.send_keys(Keys.ARROW_LEFT)
+    assert int(css(driver, "#step")[0].get_attribute("data-step")) == step - 1
+    assert errors(driver) == []

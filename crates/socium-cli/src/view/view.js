@@ -289,11 +289,12 @@
     }
   });
 
-  /** Makes row `i` the current utterance; `scroll` brings it into view. */
-  function select(i, scroll) {
+  /** Makes row `i` the current utterance at `step` (its own by default); `scroll` brings it into
+   * view. */
+  function select(i, scroll, step = ep.rows[i][0]) {
     if (!ep.rows.length) return;
     cur = i;
-    scrubber.value = ep.rows[i][0];
+    scrubber.value = step;
     if (scroll) {
       const y = rowTop(i);
       if (y < list.scrollTop || y + ROW_H > list.scrollTop + list.clientHeight) {
@@ -303,11 +304,13 @@
     update();
   }
 
+  // The scrubber stays on a step with no utterance (only settle or fault lines, or nothing), so
+  // that its lines show and the totals count them, and so that Play reaches the last step.
   function setStep(step) {
     scrubber.value = step;
     if (ep.rows.length) {
       cur = rowAtStep(step);
-      select(cur, true);
+      select(cur, true, step);
     } else {
       update();
     }
