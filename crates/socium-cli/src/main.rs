@@ -160,6 +160,19 @@ fn counted(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// The error for an episode a transcript (`path`, holding episodes `0..episodes`) lacks.
+fn no_episode(path: &Path, episode: u64, episodes: u64) -> anyhow::Error {
+    let held = match episodes {
+        0 => "the transcript holds no episode".to_owned(),
+        n => format!(
+            "the transcript has {}, 0 to {}",
+            counted(n, "episode"),
+            n - 1
+        ),
+    };
+    anyhow::anyhow!("{}: no episode {episode} ({held})", path.display())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     stop::on_signals_remove_partial_files();

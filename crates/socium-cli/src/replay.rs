@@ -1,6 +1,6 @@
 //! `socium replay DIR`: one episode of a run's transcript, step by step, in words.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use socium_core::{TranscriptLine, UtteranceId};
 use std::{collections::HashMap, fmt::Write as _, io::BufRead, path::Path};
 
@@ -19,7 +19,8 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
     // What each utterance of the episode said, for the rewards that settle it later.
     let mut said: HashMap<UtteranceId, String> = HashMap::new();
     for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let line =
+            line.with_context(|| format!("{}:{}: cannot read", path.display(), number + 1))?;
         let l: TranscriptLine = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a transcript line", path.display(), number + 1))?;
         let (e, step) = (l.episode(), l.step());
@@ -76,12 +77,7 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
         out.push('\n');
     }
     if lines == 0 {
-        bail!(
-            "{}: no episode {episode} (the transcript has {}, 0 to {})",
-            path.display(),
-            crate::counted(episodes, "episode"),
-            episodes.saturating_sub(1)
-        );
+        return Err(crate::no_episode(&path, episode, episodes));
     }
     Ok(out)
 }

@@ -431,12 +431,13 @@ fn read_transcript(
     if let Some(o) = only
         && episodes.is_empty()
     {
-        bail!(
-            "{}: no episode {o} (the transcript has {}, 0 to {})",
-            path.display(),
-            crate::counted(seen_episodes, "episode"),
-            seen_episodes.saturating_sub(1)
-        );
+        if o < seen_episodes {
+            bail!(
+                "{}: episode {o}: --max-lines {max_lines} keeps none of its lines",
+                path.display()
+            );
+        }
+        return Err(crate::no_episode(path, o, seen_episodes));
     }
     let left_out = (dropped > 0).then(|| {
         let cut: Vec<String> = (episodes.iter().filter(|e| e.cut))

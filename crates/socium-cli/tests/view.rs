@@ -189,6 +189,42 @@ fn an_episode_out_of_range_is_refused_and_nothing_written() {
     assert_eq!(files(dir.path()), before);
 }
 
+/// An episode the transcript holds but `--max-lines` keeps none of is named as such (it had
+/// read "no episode 0 (the transcript has 2 episodes, 0 to 1)"), and an empty transcript holds no
+/// episode (it had read "0 episodes, 0 to 0"), in `view` and `replay` alike.
+#[test]
+fn an_episode_cut_away_and_an_empty_transcript_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    donor_run(dir.path(), &[]);
+    let transcript = dir.path().join("transcript.jsonl");
+    let args = [
+        dir.path().to_str().unwrap(),
+        "--episode",
+        "0",
+        "--max-lines",
+        "0",
+    ];
+    let err = refused(&args);
+    assert!(
+        err.contains(&format!(
+            "{}: episode 0: --max-lines 0 keeps none of its lines",
+            transcript.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&transcript, "").unwrap();
+    let expected = format!(
+        "{}: no episode 0 (the transcript holds no episode)",
+        transcript.display()
+    );
+    let err = refused(&[dir.path().to_str().unwrap(), "--episode", "0"]);
+    assert!(err.contains(&expected), "{err}");
+    let replay = socium(&["replay", dir.path().to_str().unwrap(), "--episode", "0"]);
+    assert!(!replay.status.success());
+    let err = String::from_utf8_lossy(&replay.stderr);
+    assert!(err.contains(&expected), "{err}");
+}
+
 #[test]
 fn a_garbled_metrics_file_is_refused_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
