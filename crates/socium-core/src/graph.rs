@@ -182,6 +182,9 @@ impl GraphSpec {
                 }
             }
             GraphSpec::RingLattice { k } | GraphSpec::WattsStrogatz { k, .. } => even_below_n(*k),
+            GraphSpec::BarabasiAlbert { .. } if n < 2 => Err(format!(
+                "a Barabási–Albert graph needs at least 2 agents, found {n}"
+            )),
             GraphSpec::BarabasiAlbert { m } if *m == 0 || *m >= n => Err(format!(
                 "m = {m}: expected a whole number in [1, {}] for {n} agents",
                 n - 1
@@ -1217,6 +1220,11 @@ mod tests {
         assert!(GraphSpec::RingLattice { k: 3 }.check(10).is_err());
         assert!(GraphSpec::RingLattice { k: 10 }.check(10).is_err());
         assert!(GraphSpec::BarabasiAlbert { m: 0 }.check(10).is_err());
+        // One agent leaves no m to name ("in [1, 0]", it had said).
+        assert_eq!(
+            GraphSpec::BarabasiAlbert { m: 1 }.check(1).unwrap_err(),
+            "a Barabási–Albert graph needs at least 2 agents, found 1"
+        );
         let sbm = GraphSpec::StochasticBlock {
             sizes: vec![4, 4],
             p_in: p(1.0),

@@ -188,7 +188,20 @@ mod tests {
 
     #[test]
     fn a_complete_graph_agrees_with_its_listed_twin() {
+        // Listing every pair makes a complete graph too (both take the shortcut), so the
+        // shortcut is checked by hand as well. On K5 labelled a b a c a, counted over the 20 tie
+        // ends: e_aa = 6/20, the ends' label shares 12/20, 4/20, 4/20, so Newman's r =
+        // (0.3 − 0.44) / (1 − 0.44) = −0.25; every agent's neighbours all tied: clustering 1.
         let labels = ["a", "b", "a", "c", "a"];
+        let by_hand = GraphStats::of(
+            &GraphSpec::Complete.generate(5, &mut SimRng::new(0)),
+            &labels,
+        );
+        assert_eq!(
+            (by_hand.mean_degree, by_hand.clustering, by_hand.components),
+            (4.0, 1.0, 1)
+        );
+        assert!((by_hand.label_assortativity.unwrap() + 0.25).abs() < 1e-12);
         let complete = GraphSpec::Complete.generate(5, &mut SimRng::new(0));
         let pairs: Vec<(u32, u32)> = (0..5)
             .flat_map(|a| (a + 1..5).map(move |b| (a, b)))
