@@ -177,7 +177,18 @@ fn bad_timeline_entries_are_refused_at_their_line() {
         (
             "[[timeline]]\nepisode = 6\nset = { \"output.graph\" = true }\n",
             14,
-            "`output.graph`: the run's outputs do not change part-way",
+            "`output.graph`: the run's outputs (and the judge, attribution and preferences",
+        ),
+        (
+            "[[timeline]]\nepisode = 6\nset = { max_steps = 3 }\n",
+            14,
+            "`max_steps`: the run's seed, length and evolution do not change part-way",
+        ),
+        (
+            "[[timeline]]\nepisode = 6\n\
+             set = { \"scalar.heron\" = { order = [\"payoff\"], margins = [0.0] } }\n",
+            14,
+            "`scalar.heron`: the run's outputs",
         ),
         (
             "[[timeline]]\nepisode = 6\nset = { \"values.confidence\" = 0.5 }\n",
@@ -456,4 +467,33 @@ fn value_statistics_follow_a_change_of_the_values_rules() {
         .collect();
     assert!(clusters[..6].iter().all(|&c| c == 1.0), "{clusters:?}");
     assert!(clusters[6..].iter().all(|&c| c > 2.0), "{clusters:?}");
+}
+
+/// `socium run` refuses an external agent a change brings (no one would act for it: it had
+/// played all-zero actions), and a change keeps its place in the file under `--set` overrides
+/// (the errors of a run had pointed into the file as rewritten with them).
+#[test]
+fn a_timeline_brings_no_external_agent_and_keeps_its_line_under_overrides() {
+    let s = scenario(
+        "[[timeline]]\nepisode = 6\n\
+         set = { \"agents[0]\" = { controller = \"external\", count = 4 } }\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let err = run(&s, dir.path(), |_| {}).unwrap_err().to_string();
+    assert!(err.contains("external"), "{err}");
+    let text =
+        "[scenario]\nname = \"t\"\nseed = 8\nepisodes = 12\n[game.donor_cultural]\nrounds = 4\n\
+           games = 1\n[[agents]]\nstrategy = \"reciprocal\"\ncount = 4\n[[agents]]\n\
+           strategy = \"allc\"\ncount = 4\nlabel = \"givers\"\n"
+            .to_owned()
+            + CHANGE;
+    let file = Path::new("t.toml");
+    let plain = Scenario::parse(&text, file).unwrap();
+    let set: Vec<socium::scenario::Override> = vec!["seed=1".parse().unwrap()];
+    let overridden = Scenario::parse_with_overrides(&text, file, &set).unwrap();
+    assert_eq!(plain.timeline[0].line_column, (15, 1));
+    assert_eq!(
+        overridden.timeline[0].line_column,
+        plain.timeline[0].line_column
+    );
 }

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use socium_evo::{EvolveError, RunCheckpoint, ScenarioRun, run_scenario};
-use socium_scenario::{Override, Scenario};
+use socium_scenario::{Override, Scenario, When};
 use std::{fmt::Write as _, io::Write as _, path::Path};
 
 /// What `socium evolve` was asked for.
@@ -44,13 +44,11 @@ struct TypeSummary<'a> {
 }
 
 pub fn evolve(a: Args<'_>) -> Result<()> {
-    // `--generations` is checked with the file, so that a `[[timeline]]` change past it is
-    // refused as the file's own length would refuse it.
-    let mut overrides = a.set.to_vec();
+    let mut scenario = Scenario::load_with_overrides(a.file, a.set)?;
     if let Some(g) = a.generations.filter(|&g| g >= 1) {
-        overrides.push(length("evolution.generations", g.into())?);
+        let flag = ("--generations", "generation");
+        crate::changes_within(&scenario, flag, g.into(), When::generation)?;
     }
-    let mut scenario = Scenario::load_with_overrides(a.file, &overrides)?;
     let spec = scenario.evolution.as_mut().with_context(|| {
         format!(
             "{}: no [evolution] table (see docs/scenarios.md)",
@@ -311,9 +309,4 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         a.out.display()
     );
     Ok(())
-}
-
-/// The override a length flag (`--episodes`, `--generations`) stands for.
-pub(crate) fn length(key: &str, value: u64) -> Result<Override> {
-    format!("{key}={value}").parse().map_err(anyhow::Error::msg)
 }

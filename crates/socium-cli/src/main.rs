@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use socium_scenario::{Override, RunSummary, Scenario};
+use socium_scenario::{Override, RunSummary, Scenario, When};
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -160,6 +160,29 @@ fn counted(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// Refuses a run length from the command line (`flag`, `length` episodes or generations: `unit`)
+/// that a `[[timeline]]` change lies past (`at` its episode or generation), as the file's own
+/// length would be refused: the change would never apply.
+fn changes_within(
+    scenario: &Scenario,
+    (flag, unit): (&str, &str),
+    length: u64,
+    at: fn(When) -> Option<u64>,
+) -> Result<()> {
+    let past = (scenario.timeline.iter())
+        .find_map(|c| at(c.when).filter(|&t| t >= length).map(|t| (c, t)));
+    if let Some((change, from)) = past {
+        let (line, column) = change.line_column;
+        anyhow::bail!(
+            "{flag} {length}: the [[timeline]] change at {}:{line}:{column}, from {unit} {from}, \
+             is past the run ({unit}s 0 to {})",
+            scenario.file.display(),
+            length - 1
+        );
+    }
+    Ok(())
+}
+
 /// The error for an episode a transcript (`path`, holding episodes `0..episodes`) lacks.
 fn no_episode(path: &Path, episode: u64, episodes: u64) -> anyhow::Error {
     let held = match episodes {
@@ -265,16 +288,19 @@ fn run(
     episodes: Option<u64>,
     out: Option<PathBuf>,
 ) -> Result<()> {
-    // `--episodes` is checked with the file, so that a `[[timeline]]` change past it is refused
-    // as the file's own length would refuse it.
-    let mut overrides = set.to_vec();
-    if let Some(episodes) = episodes {
-        anyhow::ensure!(episodes >= 1, "--episodes: expected at least 1");
-        overrides.push(evolve::length("scenario.episodes", episodes)?);
-    }
-    let mut scenario = Scenario::load_with_overrides(file, &overrides)?;
+    let mut scenario = Scenario::load_with_overrides(file, set)?;
     if let Some(seed) = seed {
         scenario.config.seed = seed;
+    }
+    if let Some(episodes) = episodes {
+        anyhow::ensure!(episodes >= 1, "--episodes: expected at least 1");
+        changes_within(
+            &scenario,
+            ("--episodes", "episode"),
+            episodes,
+            When::episode,
+        )?;
+        scenario.episodes = episodes;
     }
     let stem = file
         .file_stem()

@@ -410,7 +410,10 @@ fn episodes_from_the_command_line_are_checked_against_the_timeline() {
     ]);
     assert!(!o.status.success());
     assert!(
-        text(&o.stderr).contains("episode 10 is past the run: it plays 3 episodes (0 to 2)"),
+        text(&o.stderr).contains(
+            "--episodes 3: the [[timeline]] change at scenarios/intervention.toml:28:1, \
+             from episode 10, is past the run (episodes 0 to 2)"
+        ),
         "{}",
         text(&o.stderr)
     );

@@ -756,29 +756,36 @@ fn resolve_timeline(
         };
         let mut set = Vec::new();
         for (key, value) in entry.set {
-            let length = ["seed", "episodes", "evolution"];
-            if key.starts_with("scenario.")
-                || key.starts_with("evolution.")
-                || length.contains(&key.as_str())
-            {
+            let change = Override::new(&key, value.clone()).map_err(|m| at(span.clone(), m))?;
+            // Checked by the full key: `max_steps` is `scenario.max_steps`.
+            let full = change.full_key(game.name());
+            let within = |table: &str| {
+                full == table || full.strip_prefix(table).is_some_and(|r| r.starts_with('.'))
+            };
+            if within("scenario") || within("evolution") {
                 let message =
                     format!("`{key}`: the run's seed, length and evolution do not change part-way");
                 return Err(at(span, message));
             }
-            // The outputs and their columns are set at the start.
-            if key == "output" || key.starts_with("output.") {
-                let message = format!("`{key}`: the run's outputs do not change part-way");
+            // The outputs, their columns and their readers are set at the start.
+            if ["output", "judge", "attribution", "scalar.heron"]
+                .into_iter()
+                .any(within)
+            {
+                let message = format!(
+                    "`{key}`: the run's outputs (and the judge, attribution and preferences \
+                     that write them) do not change part-way"
+                );
                 return Err(at(span, message));
             }
-            if (key == "values" || key.starts_with("values.")) && !has_values {
+            if within("values") && !has_values {
                 let message = format!(
                     "`{key}`: a change may retune `[values]`, not add it (the outputs' value \
                      columns are the run's): give the file a `[values]` table"
                 );
                 return Err(at(span, message));
             }
-            let change = Override::new(&key, value.clone()).map_err(|m| at(span.clone(), m))?;
-            if step.is_some() && !at_step(&change.full_key(game.name())) {
+            if step.is_some() && !at_step(&full) {
                 let message = format!(
                     "`{key}`: part-way through an episode a change may set the game's settings \
                      and a group's `strategy` and `params`; this key changes at an episode's \

@@ -180,11 +180,17 @@ impl Scenario {
                 .map_err(refuse)?;
         }
         let text = toml::to_string(&doc).expect("a TOML table serialises");
-        Scenario::parse(&text, file).map_err(|e| match e {
+        let mut overridden = Scenario::parse(&text, file).map_err(|e| match e {
             ScenarioError::At(at) if at.key.is_empty() => refuse(at.message),
             ScenarioError::At(at) => refuse(format!("`{}`: {}", at.key, at.message)),
             other => other,
-        })
+        })?;
+        // The timeline's entries are the file's (an override sets no entry): they keep their
+        // places in the file, not in the text with the overrides applied.
+        for (change, in_file) in overridden.timeline.iter_mut().zip(&scenario.timeline) {
+            change.line_column = in_file.line_column;
+        }
+        Ok(overridden)
     }
 
     /// Reads a scenario file and applies `overrides` (see [`Scenario::parse_with_overrides`]).

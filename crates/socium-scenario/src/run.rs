@@ -595,13 +595,15 @@ pub fn run(
         let path = path.to_owned();
         move |error| RunError::Io { path, error }
     };
-    let external: Vec<String> = scenario
-        .config
-        .agents
-        .iter()
-        .enumerate()
+    // The file's agents and those any `[[timeline]]` change brings.
+    let every_phase = std::iter::once(&scenario.config.agents)
+        .chain(scenario.timeline.iter().map(|c| &c.scenario.config.agents));
+    let external: Vec<String> = (every_phase.flat_map(|agents| agents.iter().enumerate()))
         .filter(|(_, a)| a.controller == Controller::External)
-        .map(|(i, _)| i.to_string())
+        .map(|(i, _)| i)
+        .collect::<std::collections::BTreeSet<usize>>()
+        .iter()
+        .map(usize::to_string)
         .collect();
     if !external.is_empty() {
         return Err(RunError::External {
