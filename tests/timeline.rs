@@ -497,3 +497,17 @@ fn a_timeline_brings_no_external_agent_and_keeps_its_line_under_overrides() {
         plain.timeline[0].line_column
     );
 }
+
+/// `Sim::retune` with another number of agents says so (it had blamed an agent that was fine).
+#[test]
+fn a_retune_with_another_number_of_agents_names_the_numbers() {
+    let s = scenario("");
+    let mut sim = s.sim().unwrap();
+    sim.reset(Some(1));
+    let fewer = &s.config.agents[..7];
+    let err = sim.retune(&*s.game, fewer).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "7 agents given for the 8 playing: the number of agents does not change part-way"
+    );
+}

@@ -125,8 +125,11 @@ pub enum RetuneError {
     /// The game is another one, or its spaces with these agents differ.
     #[error("`{0}` with these agents does not keep the game's observation and action spaces")]
     Spaces(&'static str),
-    /// The agents differ in number, or an agent's controller in kind (only a scripted agent's
-    /// strategy and parameters may change part-way).
+    /// The agents differ in number (given, then playing).
+    #[error("{0} agents given for the {1} playing: the number of agents does not change part-way")]
+    Count(usize, usize),
+    /// An agent's controller differs in kind (only a scripted agent's strategy and parameters
+    /// may change part-way).
     #[error("agent {0}: only a scripted agent's strategy and parameters change part-way")]
     Agent(usize),
     /// The game refuses the change: a setting the play so far depends on differs.
@@ -375,7 +378,7 @@ impl Sim {
         }
         let now = &self.env().agents().specs;
         if agents.len() != now.len() {
-            return Err(RetuneError::Agent(agents.len().min(now.len())));
+            return Err(RetuneError::Count(agents.len(), now.len()));
         }
         let kind_kept = |(a, b): (&AgentSpec, &AgentSpec)| match (&a.controller, &b.controller) {
             (Controller::Scripted(_), Controller::Scripted(_)) => a.social == b.social,
