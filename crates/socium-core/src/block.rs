@@ -22,7 +22,7 @@ use crate::{
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
     Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
     StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances,
-    buffers::EnvWindows,
+    buffers::{EnvWindows, Holders},
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
@@ -160,6 +160,8 @@ pub(crate) struct Block {
     schedules: Schedules,
     /// The envs, in env order.
     envs: Vec<Entity>,
+    /// The components that hold the envs' windows, counted after game code runs.
+    holders: Holders,
     prologue: QueryState<Prologue>,
     staged: QueryState<Staged>,
     /// Envs marked for reset by the current run.
@@ -331,6 +333,7 @@ impl Block {
         }));
         schedules.initialize(&mut world);
         let mut block = Block {
+            holders: Holders::new(&mut world),
             prologue: QueryState::new(&mut world),
             staged: QueryState::new(&mut world),
             world,
@@ -373,14 +376,18 @@ impl Block {
         for mut rewards in (self.world.query::<&mut StepRewards>()).iter_mut(&mut self.world) {
             rewards.forget_groups();
         }
-        let mut game = GameBuilder {
-            world: &mut self.world,
-            schedules: &mut self.schedules,
-            envs: &self.envs,
-        };
-        retune(&mut game).inspect_err(|_| {
-            self.world.insert_resource(before);
-        })
+        let (schedules, envs) = (&mut self.schedules, &self.envs);
+        (self.holders)
+            .play(&mut self.world, envs.len(), |world| {
+                retune(&mut GameBuilder {
+                    world,
+                    schedules,
+                    envs,
+                })
+            })
+            .inspect_err(|_| {
+                self.world.insert_resource(before);
+            })
     }
 
     /// Env `j` of the block.
@@ -459,10 +466,13 @@ impl Block {
                 }
             }
         }
-        self.schedules.run(&mut self.world, !self.marked.is_empty());
-        for env in self.marked.drain(..) {
-            self.world.entity_mut(env).remove::<ResetDue>();
-        }
+        let (schedules, marked) = (&mut self.schedules, &mut self.marked);
+        (self.holders).play(&mut self.world, self.envs.len(), |world| {
+            schedules.run(world, !marked.is_empty());
+            for env in marked.drain(..) {
+                world.entity_mut(env).remove::<ResetDue>();
+            }
+        });
         // A step's texts are read as it resolves and dropped after it.
         if std::mem::take(&mut self.texts_set) {
             self.clear_texts();

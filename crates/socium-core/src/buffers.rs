@@ -12,13 +12,21 @@
 //! so their memory outlives every window, wherever a window goes; the buffers are written only
 //! through the windows, each the only way to its part; and [`Envs`], which holds the buffers and
 //! the blocks that hold the windows together, lends the buffers out only through `&self`, while
-//! no block can run. One thing is left to the games: a window taken out of its World (bevy lets an
-//! exclusive system take a component, or the World itself) and written on another thread while
-//! the rows are read would race with the reader. No game takes the kernel's components
-//! (docs/ARCHITECTURE.md, Invariants).
+//! no block can run. Bevy lets game code move a component out of its World (an exclusive system
+//! can take one, or the World itself), and a window so moved could be written on another thread
+//! while the rows are read. So every time game code has had a block's World, [`Holders::play`]
+//! counts the components that hold windows, and stops the process if one is missing: a window
+//! outside its World is never there when the rows are lent.
 #![allow(unsafe_code, reason = "the windows: see the module's doc")]
 
-use std::{fmt, ptr::NonNull, sync::Arc};
+use crate::{ActionMasks, Actions, Done, Observations, StepRewards, Turn};
+use bevy_ecs::{archetype::ArchetypeId, component::ComponentId, prelude::*};
+use std::{
+    fmt,
+    panic::{self, AssertUnwindSafe},
+    ptr::NonNull,
+    sync::Arc,
+};
 
 /// What holds a set of envs (`T`: a block, or a `VecEnv`'s blocks) and the buffers of those envs'
 /// rows, together: the envs' components use the buffers through windows, which stay in `T`.
@@ -71,6 +79,83 @@ impl<T> Envs<T> {
     /// What holds the envs, to run them.
     pub(crate) fn held_mut(&mut self) -> &mut T {
         &mut self.held
+    }
+}
+
+/// The components that hold an env's windows, by their ids in a block's World: each env has one
+/// of each, and nothing else can make one.
+pub(crate) struct Holders {
+    ids: [(ComponentId, &'static str); 6],
+    /// An archetype with all six, which held every env at the last count: while it holds as
+    /// many entities, each holder is there once an env, and nothing needs counting.
+    home: Option<ArchetypeId>,
+}
+
+impl Holders {
+    /// The holders' ids in `world`.
+    pub(crate) fn new(world: &mut World) -> Holders {
+        fn id<C: Component>(world: &mut World, name: &'static str) -> (ComponentId, &'static str) {
+            (world.register_component::<C>(), name)
+        }
+        Holders {
+            ids: [
+                id::<Observations>(world, "Observations"),
+                id::<ActionMasks>(world, "ActionMasks"),
+                id::<Actions>(world, "Actions"),
+                id::<Turn>(world, "Turn"),
+                id::<Done>(world, "Done"),
+                id::<StepRewards>(world, "StepRewards"),
+            ],
+            home: None,
+        }
+    }
+
+    /// Runs game code (`play`) on `world`, a block of `envs` envs, then counts the holders in the
+    /// World, even when `play` panics: where some are missing, game code has moved a window out,
+    /// which could be written while the rows are read, so the process stops (nothing else would
+    /// be sound: the window is out of reach, and a caught panic would leave the rows lent out).
+    pub(crate) fn play<R>(
+        &mut self,
+        world: &mut World,
+        envs: usize,
+        play: impl FnOnce(&mut World) -> R,
+    ) -> R {
+        let played = panic::catch_unwind(AssertUnwindSafe(|| play(world)));
+        if let Err((name, found)) = self.count(world, envs) {
+            eprintln!(
+                "socium: a game moved the kernel's `{name}` component out of its env: a block of \
+                 {envs} envs holds {found}. It holds a window into the rows the caller reads, so \
+                 the process stops. A game must leave the kernel's components in their env \
+                 (docs/ARCHITECTURE.md, Invariants)."
+            );
+            std::process::abort();
+        }
+        played.unwrap_or_else(|panic| panic::resume_unwind(panic))
+    }
+
+    /// Whether `world` holds each holder `envs` times; if not, the first short and how many of it
+    /// the World holds.
+    fn count(&mut self, world: &World, envs: usize) -> Result<(), (&'static str, usize)> {
+        let archetypes = world.archetypes();
+        let at_home = |a: ArchetypeId| archetypes.get(a).is_some_and(|a| a.len() as usize == envs);
+        if self.home.is_some_and(at_home) {
+            return Ok(());
+        }
+        let holding = |id| archetypes.component_index().get(&id).into_iter().flatten();
+        for &(id, name) in &self.ids {
+            let found: usize = holding(id)
+                .map(|(&a, _)| archetypes[a].len() as usize)
+                .sum();
+            if found != envs {
+                return Err((name, found));
+            }
+        }
+        let holds_all =
+            |a: &ArchetypeId| self.ids.iter().all(|&(id, _)| archetypes[*a].contains(id));
+        self.home = holding(self.ids[0].0)
+            .map(|(&a, _)| a)
+            .find(|&a| at_home(a) && holds_all(&a));
+        Ok(())
     }
 }
 
