@@ -56,7 +56,8 @@ pub struct PolicyBatch<'a> {
     /// Env `e` of the envs the policy acts in has rows `offsets[e]..offsets[e + 1]`.
     pub offsets: &'a [usize],
     /// Notes the policy adds, by row: a text an agent says, the fault that made its act the
-    /// default one, or what to remember (empty when the pass begins).
+    /// default one, or what to remember (empty when the pass begins). A note for a row past
+    /// `rows` refuses the step ([`StepError::PolicyFailed`]).
     pub notes: &'a mut Vec<(usize, Note)>,
     /// Each row's memory: what the policy last kept for its agent this episode
     /// ([`Note::Remember`]; empty at the episode's start). One per row for a policy that
@@ -580,6 +581,14 @@ fn forward(
         };
         (env_of(0), error)
     })?;
+    if let Some((row, _)) = notes.iter().find(|(row, _)| *row >= rows) {
+        let message = format!("it wrote a note for row {row} of a batch of {rows} rows");
+        let error = StepError::PolicyFailed {
+            policy: name(),
+            message,
+        };
+        return Err((env_of(0), error));
+    }
     let bad = |values: &[f32], width: usize| {
         let i = values.iter().position(|v| !v.is_finite())?;
         Some((i / width, i % width, values[i]))

@@ -1,13 +1,13 @@
 //! A step refused because one policy failed moves nothing, whichever policy fails: the policies
 //! before it in the step have not drawn from the envs' streams, so a retried step plays as if the
-//! failure had never happened.
+//! failure had never happened. A policy's note for a row its batch lacks is refused the same way.
 
 mod common;
 
 use common::Toy;
 use socium_core::{
-    AgentSpec, Controller, GameBuilder, Named, Policy, PolicyBatch, PolicyController, Selection,
-    Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
+    AgentSpec, Controller, GameBuilder, Named, Note, Policy, PolicyBatch, PolicyController,
+    Selection, Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,4 +107,53 @@ fn a_step_refused_by_a_later_policy_draws_nothing_for_an_earlier_one() {
     }
     // The samplers do sample: without the draws there would be nothing to disturb.
     assert!(moves.iter().any(|&m| m != moves[0]), "{moves:?}");
+}
+
+/// Writes equal logits, and a fault for the row past its batch.
+struct Stray;
+
+impl Policy for Stray {
+    fn name(&self) -> &str {
+        "stray"
+    }
+
+    fn extras(&self) -> &[(String, usize)] {
+        &[]
+    }
+
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+        batch.head.fill(0.0);
+        batch
+            .notes
+            .push((batch.rows, Note::Fault("off by one".into())));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_note_past_the_batch_is_refused() {
+    let game = game();
+    let policy: Arc<dyn Policy> = Arc::new(Stray);
+    let agent = || AgentSpec {
+        controller: Controller::Policy(PolicyController {
+            policy: policy.clone(),
+            selection: Selection::Argmax,
+        }),
+        label: "stray".into(),
+        social: Social::default(),
+    };
+    let config = SimConfig::new(&game, vec![agent(), agent()], 3);
+    let mut sim = Sim::new(&game, config.clone()).unwrap();
+    let err = sim.step(&[0.0; 2]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policy `stray` failed: it wrote a note for row 2 of a batch of 2 rows"
+    );
+    assert_eq!(sim.env().clock().step(), 0, "the refused step moved nothing");
+    let mut vec_env = VecEnv::new(&game, &config, &[5, 6]).unwrap();
+    let err = vec_env.step(&[0.0; 4]).unwrap_err();
+    assert!(
+        err.to_string().contains("row 4 of a batch of 4 rows"),
+        "{err}"
+    );
 }
