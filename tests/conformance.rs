@@ -342,10 +342,19 @@ fn the_done_are_idle(name: &str, sim: &Sim) {
 /// Steps `sim` `steps` times (resetting when an episode ends) and checks every step's
 /// attribution and sums, and that idle agents may do nothing; returns the number of reward
 /// entries seen.
-fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
+fn check_attribution_and_sums(
+    name: &str,
+    mut sim: Sim,
+    steps: usize,
+    ranges: &[Option<(f64, f64)>],
+) -> usize {
     let n = sim.agent_count();
     let dims = sim.env().reward_dimensions().to_vec();
     let d = dims.len();
+    // Each agent's raw totals of the episode, `[agents × dims]`, checked against the ranges the
+    // game declares as each episode ends.
+    let mut totals = vec![0.0; n * d];
+    assert_eq!(ranges.len(), d, "{name}: a range for each dimension");
     let actions = vec![0.0; n * sim.spaces().action.flat_dim()];
     let mut history: Vec<Vec<f64>> = vec![Vec::new(); d];
     let mut earlier: BTreeSet<UtteranceId> = BTreeSet::new();
@@ -355,6 +364,7 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
         assert_eq!(sim.is_done(), sim.env().is_done(), "{name}: Sim::is_done");
         if sim.env().is_done() {
             sim.reset(None);
+            totals.fill(0.0);
             history.iter_mut().for_each(Vec::clear);
             earlier.clear();
         }
@@ -398,6 +408,21 @@ fn check_attribution_and_sums(name: &str, mut sim: Sim, steps: usize) -> usize {
             "{name}: the transcript lines lose or add entries"
         );
         earlier.extend(made);
+        totals.iter_mut().zip(&raw).for_each(|(t, r)| *t += r);
+        if sim.env().is_done() {
+            for (k, range) in ranges.iter().enumerate() {
+                let Some((low, high)) = *range else { continue };
+                for a in 0..n {
+                    let total = totals[a * d + k];
+                    assert!(
+                        (low - 1e-9..=high + 1e-9).contains(&total),
+                        "{name}: agent {a}'s episode total of {} is {total}, outside its declared \
+                         range {low}..{high}",
+                        dims[k].name
+                    );
+                }
+            }
+        }
 
         for k in 0..d {
             history[k].extend((0..n).map(|a| raw[a * d + k]));
@@ -436,7 +461,10 @@ fn rewards_are_attributed_and_add_up_for_every_strategy() {
     let mut entries = std::collections::BTreeMap::<&str, usize>::new();
     for setup in setups() {
         let sim = setup.scenario.sim().unwrap();
-        let seen = check_attribution_and_sums(&setup.name, sim, STEPS);
+        let ranges: Vec<_> = (setup.scenario.game.reward_dimensions().iter())
+            .map(|d| d.range)
+            .collect();
+        let seen = check_attribution_and_sums(&setup.name, sim, STEPS, &ranges);
         *entries.entry(setup.scenario.game.name()).or_default() += seen;
     }
     for name in NAMES {

@@ -35,6 +35,10 @@ pub struct DimensionInfo {
     pub summary: &'static str,
     /// Weight when the scenario sets none.
     pub default_weight: f64,
+    /// The bounds of an agent's raw total over an episode, where the rules bound it (Sotopia's
+    /// scales, a win of ±1): a judge's score outside them is refused, and the conformance test
+    /// checks that every strategy's episodes keep to them.
+    pub range: Option<(f64, f64)>,
 }
 
 /// A dimension as the scenario configures it.

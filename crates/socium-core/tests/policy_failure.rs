@@ -149,7 +149,11 @@ fn a_note_past_the_batch_is_refused() {
         err.to_string(),
         "policy `stray` failed: it wrote a note for row 2 of a batch of 2 rows"
     );
-    assert_eq!(sim.env().clock().step(), 0, "the refused step moved nothing");
+    assert_eq!(
+        sim.env().clock().step(),
+        0,
+        "the refused step moved nothing"
+    );
     let mut vec_env = VecEnv::new(&game, &config, &[5, 6]).unwrap();
     let err = vec_env.step(&[0.0; 4]).unwrap_err();
     assert!(

@@ -160,11 +160,13 @@ static DIMENSIONS: [DimensionInfo; 2] = [
         name: "influence",
         summary: "how far the agent's expression moved its listener's opinion (deffuant), on the expression",
         default_weight: 1.0,
+        range: None,
     },
     DimensionInfo {
         name: "agreement",
         summary: "1 - |own opinion after the step - mean expression heard|, on the agent's last expression",
         default_weight: 0.0,
+        range: None,
     },
 ];
 

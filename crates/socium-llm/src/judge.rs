@@ -80,7 +80,7 @@ impl Judge {
         });
         let schema = object_of(&names, &evaluation);
         self.ask(&system, &user, "evaluation", schema, |text| {
-            scores(text, &names)
+            scores(text, dimensions)
         })
     }
 
@@ -170,16 +170,22 @@ fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String
     Ok(out)
 }
 
-/// The score of each of `names` in a judge's answer.
-fn scores(text: &str, names: &[&str]) -> Result<Vec<f64>, String> {
+/// The score on each of `dimensions` in a judge's answer, each within its dimension's range
+/// where it has one (as Sotopia's evaluator validates its scales and asks again).
+fn scores(text: &str, dimensions: &[DimensionInfo]) -> Result<Vec<f64>, String> {
     let value = json_object(text, "evaluation")?;
-    names
-        .iter()
-        .map(|n| {
-            value[n]["score"]
-                .as_f64()
+    (dimensions.iter())
+        .map(|d| {
+            let n = d.name;
+            let score = (value[n]["score"].as_f64())
                 .filter(|s| s.is_finite())
-                .ok_or_else(|| format!("the evaluation has no number `{n}.score`"))
+                .ok_or_else(|| format!("the evaluation has no number `{n}.score`"))?;
+            match d.range {
+                Some((low, high)) if !(low..=high).contains(&score) => Err(format!(
+                    "`{n}.score` is {score}, outside the dimension's range {low}..{high}"
+                )),
+                _ => Ok(score),
+            }
         })
         .collect()
 }
@@ -189,11 +195,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_sotopias_evaluation_format() {
-        let text = r#"{"goal": {"reasoning": "got most", "score": 7}, "secret": {"reasoning": "kept it", "score": 0}}"#;
-        assert_eq!(scores(text, &["goal", "secret"]).unwrap(), vec![7.0, 0.0]);
+    fn reads_sotopias_evaluation_format_within_each_range() {
+        let dimension = |name, range| DimensionInfo {
+            name,
+            summary: "",
+            default_weight: 1.0,
+            range,
+        };
+        let dimensions = [
+            dimension("goal", Some((0.0, 10.0))),
+            dimension("secret", Some((-10.0, 0.0))),
+            dimension("payoff", None),
+        ];
+        let scored = |goal, secret| {
+            let text = format!(
+                r#"{{"goal": {{"reasoning": "got most", "score": {goal}}}, "secret": {{"reasoning": "kept it", "score": {secret}}}, "payoff": {{"score": -40}}}}"#
+            );
+            scores(&text, &dimensions)
+        };
+        assert_eq!(scored(7, 0).unwrap(), vec![7.0, 0.0, -40.0]);
+        assert_eq!(scored(10, -10).unwrap(), vec![10.0, -10.0, -40.0]);
+        assert_eq!(
+            scored(7, 7).unwrap_err(),
+            "`secret.score` is 7, outside the dimension's range -10..0"
+        );
+        assert!(scored(11, 0).unwrap_err().contains("`goal.score` is 11"));
         assert!(
-            scores(r#"{"goal": {"score": "high"}}"#, &["goal"])
+            scores(r#"{"goal": {"score": "high"}}"#, &dimensions)
                 .unwrap_err()
                 .contains("goal.score")
         );

@@ -13,6 +13,7 @@ static DIMENSIONS: [DimensionInfo; 1] = [DimensionInfo {
     name: "nothing",
     summary: "always 0",
     default_weight: 1.0,
+    range: None,
 }];
 
 /// The game: `build` registers its systems.

@@ -188,17 +188,20 @@ static DIMENSIONS: [DimensionInfo; 3] = [
         name: "win",
         summary: "+1 to the winning side, −1 to the losing side, when the game ends",
         default_weight: 1.0,
+        range: Some((-1.0, 1.0)),
     },
     DimensionInfo {
         name: "vote",
         summary: "+1 to a citizen for a vote against a mafia member",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "information",
         summary: "a citizen's information gain: the step's change in the log-probability its \
                   belief gives the true mafia (IGPO)",
         default_weight: 0.0,
+        range: None,
     },
 ];
 

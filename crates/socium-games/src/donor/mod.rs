@@ -25,6 +25,7 @@ pub const PAYOFF_DIMENSION: DimensionInfo = DimensionInfo {
     name: "payoff",
     summary: "material payoff: resources or points gained (+) and given or lost (−)",
     default_weight: 1.0,
+    range: None,
 };
 
 /// The reward dimensions of the donation games: payoff and reputation change.
@@ -34,6 +35,7 @@ pub static DONATION_DIMENSIONS: [DimensionInfo; 2] = [
         name: "reputation",
         summary: "change in the donor's reputation (image, standing or visible share), per donation",
         default_weight: 0.0,
+        range: None,
     },
 ];
 

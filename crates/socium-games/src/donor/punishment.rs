@@ -156,16 +156,19 @@ static DIMENSIONS: [DimensionInfo; 4] = [
         name: "reputation",
         summary: "reputation change: +1 a cooperation, -1 a defection, +2 a just punishment, -3 an unjust one",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "punishment_given",
         summary: "1 for each punishment dealt, on the punishment",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "punishment_received",
         summary: "1 for each punishment suffered, on the punishment",
         default_weight: 0.0,
+        range: None,
     },
 ];
 

@@ -119,39 +119,46 @@ static DIMENSIONS: [DimensionInfo; 7] = [
         summary: "goal completion 0..10: the goal's score of the standing offer, ending at the \
                   final score",
         default_weight: SEVENTH,
+        range: Some((0.0, 10.0)),
     },
     DimensionInfo {
         name: "financial",
         summary: "financial and material benefits -5..5: (score - reservation) / 2 at a deal",
         default_weight: SEVENTH,
+        range: Some((-5.0, 5.0)),
     },
     DimensionInfo {
         name: "knowledge",
         summary: "knowledge 0..10: true, new values, facts and secrets learned, credited to the \
                   learner's ask or the teller's reveal",
         default_weight: SEVENTH,
+        range: Some((0.0, 10.0)),
     },
     DimensionInfo {
         name: "secret",
         summary: "secret -10..0: -1 for each own value told, -severity for the secret told",
         default_weight: SEVENTH,
+        range: Some((-10.0, 0.0)),
     },
     DimensionInfo {
         name: "social_rules",
         summary: "social rules -10..0: -2 a lie, -2 a threat, -1 reneging on an earlier offer",
         default_weight: SEVENTH,
+        range: Some((-10.0, 0.0)),
     },
     DimensionInfo {
         name: "relationship",
         summary: "relationship -5..5: rapport, flattery, threats, walk-aways, deals and exposed \
                   lies, scaled by the tie's kind",
         default_weight: SEVENTH,
+        range: Some((-5.0, 5.0)),
     },
     DimensionInfo {
         name: "believability",
         summary: "believability 0..10 (a consistency proxy): 10 at the first utterance, -2 a \
                   self-contradiction, -1 a repetition or an offer or acceptance below reservation",
         default_weight: SEVENTH,
+        range: Some((0.0, 10.0)),
     },
 ];
 

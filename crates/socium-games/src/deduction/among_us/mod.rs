@@ -323,43 +323,51 @@ static DIMENSIONS: [DimensionInfo; 8] = [
         name: "win",
         summary: "+1 to the winning side, `lose` (−1 or 0) to the losing side, when the game ends",
         default_weight: 1.0,
+        range: Some((-1.0, 1.0)),
     },
     DimensionInfo {
         name: "task",
         summary: "+1 for each step of a task done, or each task with `commit` (shaping)",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "kill",
         summary: "+1 to an imposter for each kill (shaping)",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "report",
         summary: "+1 for reporting a body (shaping)",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "vote",
         summary: "+1 to a crewmate for a vote against an imposter (shaping)",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "listening",
         summary: "a crewmate listener's log-probability of the true imposters after a message",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "speaking",
         summary: "change across a message in the crew's summed belief in the true imposters \
                   (negated for an imposter speaker)",
         default_weight: 0.0,
+        range: None,
     },
     DimensionInfo {
         name: "information",
         summary: "a crewmate's information gain: the step's change in the log-probability its \
                   belief gives the true imposters (IGPO)",
         default_weight: 0.0,
+        range: None,
     },
 ];
 
