@@ -284,6 +284,49 @@ fn a_told_secret_costs_its_severity() {
     }
 }
 
+/// The words of a lie read as a claim like any other: no mark says it is false (the judge and
+/// the attribution model hear the words; the rewards say what was true). A made-up fact denies
+/// the true one.
+#[test]
+fn a_lie_is_said_without_a_mark() {
+    let text = pair("", "controller = \"external\"", "strategy = \"greedy\"")
+        + "[output]\ntranscript = true\n";
+    let fact = &social::bundled_profiles()[0].facts[0].text;
+    let said = |act: usize| {
+        let mut sim = sim(&text);
+        let seed = (0..).find(|&s| {
+            sim.reset(Some(s));
+            state(&sim).tables[0].seats[0] == AgentId(0)
+        });
+        sim.reset(seed);
+        sim.step(&[act as f32, 0.0]).unwrap();
+        let first = sim.env().utterances()[0].clone();
+        assert_eq!(first.speaker, AgentId(0), "act {act}");
+        first.words()
+    };
+    use acts::index::{REVEAL_FACT, REVEAL_SECRET, REVEAL_VALUE};
+    use negotiation::{items::ITEMS, social::MAX_FACTS};
+    let lies = [
+        REVEAL_VALUE + ITEMS,
+        REVEAL_FACT + MAX_FACTS,
+        REVEAL_SECRET + 1,
+    ];
+    for act in lies {
+        let words = said(act);
+        assert!(
+            !words.contains("false") && !words.contains("made-up"),
+            "{words}"
+        );
+    }
+    assert!(said(REVEAL_FACT).ends_with(&format!("\"{fact}\"")));
+    assert!(
+        said(REVEAL_FACT + MAX_FACTS)
+            .ends_with("\"It is not true that the unit must be empty by Friday noon.\""),
+        "{}",
+        said(REVEAL_FACT + MAX_FACTS)
+    );
+}
+
 /// A fair/fair pair that strikes a Pareto-optimal deal scores goal equal to its goal's final
 /// score, `g(score)` (the potential ends there), with the bundled goals: target 10, and target
 /// 7 with keep-the-relationship.

@@ -111,20 +111,6 @@ impl Move {
             Move::Offer(_) => 12,
         }
     }
-
-    /// Whether it is a lie.
-    pub fn is_lie(self) -> bool {
-        matches!(
-            self,
-            Move::RevealValue {
-                truthful: false,
-                ..
-            } | Move::RevealFact {
-                truthful: false,
-                ..
-            } | Move::RevealSecret { truthful: false }
-        )
-    }
 }
 
 /// Discrete act indices.
@@ -229,7 +215,13 @@ mod tests {
             Move::Offer(Proposal::Share(0.25))
         );
         assert_eq!(count(true), index::OFFER + 1);
-        assert!(decode(index::REVEAL_SECRET + 1, None).is_lie());
-        assert!(!decode(index::REVEAL_VALUE, None).is_lie());
+        assert_eq!(
+            decode(index::REVEAL_SECRET + 1, None),
+            Move::RevealSecret { truthful: false }
+        );
+        assert!(matches!(
+            decode(index::REVEAL_VALUE, None),
+            Move::RevealValue { truthful: true, .. }
+        ));
     }
 }

@@ -666,14 +666,15 @@ fn act_value(table: &Table, m: Move) -> f64 {
     }
 }
 
-/// The utterance's words, for transcripts; a false reveal is marked `[false]`.
+/// The utterance's words: what the listener hears, so a lie reads as a claim like any other (a
+/// made-up fact denies the true one). Whether it was true is the rewards' to say (`social_rules`,
+/// `knowledge`): the words reach the judge and the attribution model, which must not be told.
 fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
     let me = table.speaker;
     let name = match ctx.unique_names {
         true => ctx.profiles[me].name.clone(),
         false => format!("{} ({})", ctx.profiles[me].name, table.seats[me]),
     };
-    let lie = if m.is_lie() { " [false]" } else { "" };
     let said = match m {
         Move::Pass => return format!("{name} says nothing"),
         Move::WalkAway => return format!("{name} walks away"),
@@ -688,10 +689,13 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
                 ITEM_NAMES[item as usize].0
             )
         }
-        Move::RevealFact { fact, truthful } => match truthful {
-            true => ctx.profiles[me].facts[fact as usize].text.clone(),
-            false => format!("(a made-up version of fact {fact})"),
-        },
+        Move::RevealFact { fact, truthful } => {
+            let text = &ctx.profiles[me].facts[fact as usize].text;
+            match truthful {
+                true => text.clone(),
+                false => denied(text),
+            }
+        }
         Move::RevealSecret { truthful: true } => ctx.profiles[me].secret.text.clone(),
         Move::RevealSecret { truthful: false } => "I have nothing to hide from you.".to_owned(),
         Move::Persuade(Appeal::Reciprocity) => "I gave ground; now it is your turn.".to_owned(),
@@ -710,7 +714,18 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
             100.0 * (1.0 - s)
         ),
     };
-    format!("{name}: \"{said}\"{lie}")
+    format!("{name}: \"{said}\"")
+}
+
+/// A made-up version of the fact `text`: its denial.
+fn denied(text: &str) -> String {
+    let mut chars = text.chars();
+    let first = chars.next().map(|c| c.to_lowercase().collect::<String>());
+    format!(
+        "It is not true that {}{}",
+        first.unwrap_or_default(),
+        chars.as_str()
+    )
 }
 
 /// Writes the step's effects into the ledger, clipped to each dimension's range, and moves the
