@@ -160,7 +160,8 @@ fn legal_answer(request: &Value) -> Value {
     Value::Object(answer)
 }
 
-/// Every dimension the request's schema asks for, scored 1 for agent 0 and 2 for the others.
+/// Every dimension the request's schema asks for, scored 1 for agent 0 and 2 for the others
+/// (negated on the two negotiation dimensions whose range is -10..0).
 fn evaluation(request: &Value) -> Value {
     let user = request["messages"][1]["content"].as_str().unwrap();
     let score = if user.ends_with("Evaluate agent 0 (fair).") {
@@ -173,7 +174,14 @@ fn evaluation(request: &Value) -> Value {
         .as_object()
         .unwrap()
         .keys()
-        .map(|d| (d.clone(), json!({"reasoning": "scripted", "score": score})))
+        .map(|d| {
+            // Within each negotiation dimension's range: these two are -10..0.
+            let score = match d.as_str() {
+                "secret" | "social_rules" => -score,
+                _ => score,
+            };
+            (d.clone(), json!({"reasoning": "scripted", "score": score}))
+        })
         .collect();
     Value::Object(object)
 }
@@ -650,6 +658,8 @@ fn a_judge_is_measured_against_the_exact_rewards() {
             !user.contains("goal") && !user.contains("reward"),
             "the judge sees no rewards"
         );
+        // Seeded like an agent's request: a seeded server judges alike without a cache.
+        assert!(request["seed"].is_u64(), "{request}");
     }
     let report = summary.judge.expect("a judge report");
     assert_eq!(

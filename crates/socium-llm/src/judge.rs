@@ -6,7 +6,7 @@
 
 use crate::{Chat, LlmConfig, answer::json_object, chat_for, request_body};
 use serde_json::{Value, json};
-use socium_core::DimensionInfo;
+use socium_core::{AgentId, DimensionInfo};
 use std::path::Path;
 
 /// The judge's system message when the scenario gives no `system` template: `{game}` and
@@ -127,7 +127,10 @@ impl Judge {
             json!({"role": "system", "content": system}),
             json!({"role": "user", "content": user}),
         ];
-        let request = |messages: &[Value]| request_body(&self.config, messages, name, &schema);
+        // The judge asks for no agent of the game: the agent it scores is in the messages.
+        let judge = AgentId(0);
+        let request =
+            |messages: &[Value]| request_body(&self.config, judge, messages, name, &schema);
         self.chat
             .converse(messages, 1 + self.config.retries, request, read)?
     }

@@ -193,11 +193,8 @@ impl LlmPolicy {
     ) -> Result<Decision, String> {
         let schema = self.format.schema(mask);
         let attempts = 1 + self.config.retries;
-        let request = |messages: &[Value]| {
-            let mut body = request_body(&self.config, messages, "answer", &schema);
-            body["seed"] = json!(seed(agent, messages));
-            body
-        };
+        let request =
+            |messages: &[Value]| request_body(&self.config, agent, messages, "answer", &schema);
         let read = |text: &str| match self.format.parse(text, mask) {
             Ok(answer) => Ok((answer, text.to_owned())),
             Err(bad) => Err(bad.to_string()),
@@ -255,8 +252,15 @@ struct Turn {
 }
 
 /// A chat-completions request of `config`'s model for `messages`, whose answer must follow the
-/// JSON `schema` (named `name`).
-fn request_body(config: &LlmConfig, messages: &[Value], name: &str, schema: &Value) -> Value {
+/// JSON `schema` (named `name`), seeded by `agent` (who asks) and the messages: the same request
+/// is the same request, run after run, so a seeded server answers it alike without a cache.
+fn request_body(
+    config: &LlmConfig,
+    agent: AgentId,
+    messages: &[Value],
+    name: &str,
+    schema: &Value,
+) -> Value {
     json!({
         "model": config.model,
         "messages": messages,
@@ -266,6 +270,7 @@ fn request_body(config: &LlmConfig, messages: &[Value], name: &str, schema: &Val
             "type": "json_schema",
             "json_schema": {"name": name, "strict": true, "schema": schema},
         },
+        "seed": seed(agent, messages),
     })
 }
 
