@@ -105,6 +105,12 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             (&o.key, &o.text).hash(&mut h);
         }
         (seed, generations).hash(&mut h);
+        // The ONNX policies and the edge list set the run up as much as the file does.
+        for input in scenario.inputs() {
+            let bytes = std::fs::read(input)
+                .with_context(|| format!("reading {} again", input.display()))?;
+            (input, bytes).hash(&mut h);
+        }
         h.finish()
     };
     let bar = ProgressBar::new(runs * generations);

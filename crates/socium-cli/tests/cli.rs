@@ -447,6 +447,57 @@ fn generations_csv_names_the_games_first_metric() {
     );
 }
 
+/// A checkpoint covers the files the scenario reads: resuming after its edge list changed is
+/// refused, as after the scenario file changed.
+#[test]
+fn an_evolution_does_not_resume_over_a_changed_edge_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let original =
+        std::fs::read_to_string(workspace().join("scenarios/image_scoring_evolution.toml"));
+    let file = dir.path().join("ring.toml");
+    std::fs::write(
+        &file,
+        original.unwrap() + "\n[graph.edge_list]\npath = \"ring.edges\"\n",
+    )
+    .unwrap();
+    let ring = |skip: usize| -> String {
+        (0..60)
+            .filter(|&i| i != skip)
+            .map(|i| format!("{i} {}\n", (i + 1) % 60))
+            .collect()
+    };
+    let edges = dir.path().join("ring.edges");
+    std::fs::write(&edges, ring(60)).unwrap();
+    let out = dir.path().join("out");
+    let evolve = |extra: &[&str]| {
+        let mut args = vec![
+            "evolve",
+            file.to_str().unwrap(),
+            "--runs",
+            "1",
+            "--generations",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        socium(&args)
+    };
+    let o = evolve(&["--pause-at", "5"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::write(&edges, ring(7)).unwrap();
+    let o = evolve(&["--resume"]);
+    assert!(
+        text(&o.stderr).contains("checkpoint of another setup")
+            && text(&o.stderr).contains("the files it reads"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::write(&edges, ring(60)).unwrap();
+    let o = evolve(&["--resume"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
 #[test]
 fn a_paused_evolution_resumes_to_the_same_outputs() {
     let dir = tempfile::tempdir().unwrap();

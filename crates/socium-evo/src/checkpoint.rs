@@ -157,7 +157,7 @@ impl RunCheckpoint {
         }
         if state.fingerprint != self.fingerprint || state.run != self.run {
             return Err(foreign(
-                "scenario, overrides, seed or generations differ".into(),
+                "scenario, the files it reads, overrides, seed or generations differ".into(),
             ));
         }
         let word_pos: u128 = state

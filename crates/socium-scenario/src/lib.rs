@@ -68,6 +68,8 @@ pub struct Scenario {
     pub graph_output: bool,
     /// The scenario's `[[timeline]]`: changes from given episodes on, in order.
     pub timeline: Vec<Change>,
+    /// The files beside it that set up its agents and graph: ONNX policies, an edge list.
+    inputs: Vec<PathBuf>,
 }
 
 /// When a `[[timeline]]` change applies.
@@ -337,6 +339,7 @@ impl Scenario {
         }
 
         let mut graph = GraphSpec::Complete;
+        let mut inputs = Vec::new();
         if let Some(spec) = parsed.graph {
             let span = spec.span();
             graph = spec.into_inner();
@@ -355,6 +358,7 @@ impl Scenario {
                         format!("{}:{}: {}", edge_file.display(), e.line, e.message),
                     )
                 })?;
+                inputs.push(edge_file);
             }
         }
 
@@ -630,6 +634,8 @@ impl Scenario {
             // only for its own readers (`Scenario::reads_records`).
             records: true,
         };
+        let loaded = policies.loaded.into_iter().map(|(path, _)| path);
+        let inputs = loaded.chain(inputs).collect();
         Ok(Scenario {
             file: file.to_owned(),
             name: meta.name,
@@ -643,7 +649,21 @@ impl Scenario {
             attribution,
             graph_output,
             timeline,
+            inputs,
         })
+    }
+
+    /// Every file beside the scenario that sets up its agents and graph, its timeline's changes'
+    /// too (ONNX policies, edge lists), each once: what a run depends on besides the file itself.
+    pub fn inputs(&self) -> Vec<&Path> {
+        let mut all: Vec<&Path> = Vec::new();
+        let changed = self.timeline.iter().flat_map(|c| c.scenario.inputs());
+        for path in self.inputs.iter().map(PathBuf::as_path).chain(changed) {
+            if !all.contains(&path) {
+                all.push(path);
+            }
+        }
+        all
     }
 
     /// A Sim of this scenario, reset with its seed.
