@@ -398,7 +398,7 @@ fn reward_transforms_that_cannot_be_served() {
     let (_, _, key, msg) = error(&format!(
         "[game.repeated]\n{AGENTS}[rewards.payoff]\ntransform = {{ par = {{ reference = {{ group = \"alld\" }} }} }}\n"
     ));
-    assert_eq!(key, "rewards.payoff");
+    assert_eq!(key, "rewards.payoff.transform");
     assert_eq!(
         msg,
         "reference group `alld`: no agent is labelled so; the labels are tft"
@@ -409,7 +409,10 @@ fn reward_transforms_that_cannot_be_served() {
     ));
     assert_eq!(
         (key.as_str(), msg.as_str()),
-        ("rewards.payoff", "`clip`: `low` (2) is above `high` (1)")
+        (
+            "rewards.payoff.transform",
+            "`clip`: `low` (2) is above `high` (1)"
+        )
     );
 
     let (_, _, key, msg) = error(&format!(

@@ -385,8 +385,8 @@ impl Scenario {
             }
             if let Some(t) = table.transform {
                 let labels: Vec<&str> = agents.iter().map(|a| &*a.label).collect();
-                t.check(&labels).map_err(|m| at(name.span(), m))?;
-                dim.transform = t;
+                t.get_ref().check(&labels).map_err(|m| at(t.span(), m))?;
+                dim.transform = t.into_inner();
             }
         }
 

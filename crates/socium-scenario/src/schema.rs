@@ -318,8 +318,9 @@ pub enum ControllerKind {
 pub struct RewardTable {
     /// Weight in the scalar reward (the game's default when absent).
     pub weight: Option<Finite>,
-    /// Transform of the per-step raw value (identity when absent).
-    pub transform: Option<Transform>,
+    /// Transform of the per-step raw value (identity when absent); its span points its errors
+    /// at it.
+    pub transform: Option<Spanned<Transform>>,
 }
 
 /// `[scalar]`.
