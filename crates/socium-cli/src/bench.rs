@@ -11,7 +11,7 @@ use socium_core::{
     Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
 };
 use socium_policy::OnnxPolicy;
-use socium_scenario::{Override, Scenario};
+use socium_scenario::{Override, Scenario, When};
 use std::{
     num::NonZeroUsize,
     path::{Path, PathBuf},
@@ -692,6 +692,10 @@ pub fn run(bench: Bench) -> Result<()> {
         } => {
             let repeats = repeats.get();
             let mut s = load(&scenario, &[])?;
+            if let Some(g) = generations.filter(|&g| g >= 1) {
+                let flag = ("--generations", "generation");
+                crate::changes_within(&s, flag, g.into(), When::generation)?;
+            }
             let spec = s
                 .evolution
                 .as_mut()

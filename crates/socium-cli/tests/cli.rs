@@ -419,6 +419,49 @@ fn episodes_from_the_command_line_are_checked_against_the_timeline() {
     );
 }
 
+/// `--generations` of `socium evolve` and of `socium bench evolve` is checked against the
+/// timeline as the file's own `generations` would be (the bench's had been dropped unchecked).
+#[test]
+fn generations_from_the_command_line_are_checked_against_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("changed.toml");
+    let scenario =
+        std::fs::read_to_string(workspace().join("scenarios/image_scoring_evolution.toml"))
+            .unwrap()
+            + "\n[[timeline]]\ngeneration = 30\nset = { \"game.image_scoring.cost\" = 0.2 }\n";
+    std::fs::write(&file, scenario).unwrap();
+    let file = file.to_str().unwrap();
+    let out = dir.path().join("out");
+    for args in [
+        vec![
+            "evolve",
+            file,
+            "--generations",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec![
+            "bench",
+            "evolve",
+            file,
+            "--generations",
+            "20",
+            "--repeats",
+            "1",
+        ],
+    ] {
+        let o = socium(&args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            text(&o.stderr)
+                .contains(":36:1, from generation 30, is past the run (generations 0 to 19)"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
 /// generations.csv names the game's first metric, which it holds: the opinion game's clusters
 /// (the header had said `cooperation_rate` for every game).
 #[test]
