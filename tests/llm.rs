@@ -829,3 +829,62 @@ fn a_relabelled_agent_is_rated_under_its_new_label() {
         "one request an agent and episode"
     );
 }
+
+/// A request that two askers (two envs' agents) send at once through a cache is sent once, and
+/// both get its answer, the one a replay gives; without a cache each asks.
+#[test]
+fn a_request_asked_twice_at_once_is_sent_once_through_a_cache() {
+    let server = serve(|n| {
+        Reply::Wait(
+            Duration::from_millis(300),
+            Box::new(Reply::Content(format!("answer {n}"))),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("answers.jsonl");
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]});
+    let chat = |cache| {
+        let wait = Duration::from_millis(1);
+        socium_llm::Chat::new(&server.url, None, Duration::from_secs(10), wait, cache)
+    };
+    let both = |chat: &socium_llm::Chat| {
+        std::thread::scope(|scope| {
+            let asks = [(); 2].map(|_| scope.spawn(|| chat.complete(&request).unwrap()));
+            asks.map(|a| a.join().unwrap())
+        })
+    };
+    let cached = chat(Some(socium_llm::Cache::open(&path, &server.url).unwrap()));
+    assert_eq!(both(&cached), ["answer 0", "answer 0"]);
+    assert_eq!(server.requests.lock().unwrap().len(), 1);
+    let mut answers = both(&chat(None));
+    answers.sort();
+    assert_eq!(answers, ["answer 1", "answer 2"]);
+}
+
+/// A cache's lines name their endpoint: another `base_url` does not replay them.
+#[test]
+fn a_cache_replays_only_its_own_endpoints_answers() {
+    let server = serve(|n| Reply::Content(format!("answer {n}")));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("answers.jsonl");
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]});
+    let ask = |base_url: &str| {
+        let cache = socium_llm::Cache::open(&path, base_url).unwrap();
+        let wait = Duration::from_millis(1);
+        let chat =
+            socium_llm::Chat::new(base_url, None, Duration::from_secs(10), wait, Some(cache));
+        chat.complete(&request)
+    };
+    assert_eq!(ask(&server.url).unwrap(), "answer 0");
+    assert_eq!(ask(&server.url).unwrap(), "answer 0", "replayed");
+    // The same server under another name: asked, not replayed.
+    let other = server.url.replace("127.0.0.1", "localhost");
+    assert_eq!(ask(&other).unwrap(), "answer 1");
+    assert_eq!(server.requests.lock().unwrap().len(), 2);
+    let lines = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    assert!(
+        lines.lines().all(|l| l.contains("\"url\":\"http://")),
+        "{lines}"
+    );
+}

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     fs::{File, OpenOptions},
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Condvar, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -94,7 +94,7 @@ impl Chat {
             .into();
         Chat {
             agent,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            url: endpoint(base_url),
             key,
             retry_wait,
             cache,
@@ -140,32 +140,38 @@ impl Chat {
     }
 
     /// The answer's text to `request` (a chat-completions body): from the cache if it holds
-    /// it, else from the server (and then recorded in the cache, a failure too).
+    /// it, else from the server (and then recorded in the cache, a failure too). With a cache,
+    /// a request already being asked (by another env's agent, say) waits for that answer rather
+    /// than asking again, so every asker of it gets the answer a replay gives.
     pub fn complete(&self, request: &Value) -> Result<String, ChatError> {
         let key = request.to_string();
-        if let Some(recorded) = self.cache.as_ref().and_then(|c| c.get(&key)) {
-            return recorded.map_err(|message| {
-                ChatError::Transient(Failure {
-                    message,
-                    retry_after: None,
-                    replayed: true,
-                })
-            });
-        }
+        let Some(cache) = &self.cache else {
+            return self.ask(&key);
+        };
+        let _asking = match cache.turn(&key) {
+            Ok(asking) => asking,
+            Err(recorded) => {
+                return recorded.map_err(|message| {
+                    ChatError::Transient(Failure {
+                        message,
+                        retry_after: None,
+                        replayed: true,
+                    })
+                });
+            }
+        };
         let asked = self.ask(&key);
-        if let Some(cache) = &self.cache {
-            let recorded = match &asked {
-                Ok(answer) => Ok(answer.as_str()),
-                Err(ChatError::Transient(failure)) => Err(failure.message.as_str()),
-                Err(ChatError::Refused(_)) => return asked,
-            };
-            cache.record(&key, recorded).map_err(|e| {
-                ChatError::Refused(format!(
-                    "{}: cannot record the answer: {e}",
-                    cache.path.display()
-                ))
-            })?;
-        }
+        let recorded = match &asked {
+            Ok(answer) => Ok(answer.as_str()),
+            Err(ChatError::Transient(failure)) => Err(failure.message.as_str()),
+            Err(ChatError::Refused(_)) => return asked,
+        };
+        cache.record(&key, recorded).map_err(|e| {
+            ChatError::Refused(format!(
+                "{}: cannot record the answer: {e}",
+                cache.path.display()
+            ))
+        })?;
         asked
     }
 
@@ -216,18 +222,52 @@ impl Chat {
     }
 }
 
-/// Answers by request, read from a JSON-lines file (`{"request": ..., "answer": "..."}`) and
-/// appended to as new answers come: a run with the cache and no server replays the run that
-/// recorded it. Each failure of a request is recorded too (`{"request": ..., "failure": "..."}`),
+/// One endpoint's answers by request, read from a JSON-lines file (`{"url": ..., "request": ...,
+/// "answer": "..."}`, the url the endpoint's) and appended to as new answers come: a run with the
+/// cache and no server replays the run that recorded it. Each failure of a request is recorded
+/// too (`{"url": ..., "request": ..., "failure": "..."}`),
 /// and a replay gives a request's failures again, in the order they came, before its answer: the
 /// same request made twice (an agent that sees the same thing in two episodes) fails where the
 /// recorded run failed and is answered where it was answered. Failures recorded in this run are
 /// not replayed in it: its retries ask the server.
 pub struct Cache {
     path: PathBuf,
+    /// The endpoint whose answers these are: each line names it, and lines of another are left
+    /// alone (lines that name none, from before lines did, are taken as its).
+    url: String,
     recorded: Mutex<HashMap<String, Recorded>>,
+    /// The requests being asked of the server now, and the signal that one was answered.
+    asking: (Mutex<HashSet<String>>, Condvar),
     /// Opened for appending at the first new line: loading a scenario writes nothing.
     file: Mutex<Option<File>>,
+}
+
+/// A request being asked of the server by this thread: dropped, it lets the others waiting for
+/// it look in the cache again.
+struct Asking<'a> {
+    cache: &'a Cache,
+    request: &'a str,
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        let (asking, answered) = &self.cache.asking;
+        lock(asking).remove(self.request);
+        answered.notify_all();
+    }
+}
+
+/// Locks `mutex`. Its data stays whole even where a thread panicked holding it: each change
+/// under these locks is one insertion or removal.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The chat-completions URL of a `base_url`.
+fn endpoint(base_url: &str) -> String {
+    format!("{}/chat/completions", base_url.trim_end_matches('/'))
 }
 
 /// What the cache file holds for one request.
@@ -240,8 +280,10 @@ struct Recorded {
 }
 
 impl Cache {
-    /// Reads the cache file, if it exists (it is created at the first line to record).
-    pub fn open(path: &Path) -> Result<Cache, String> {
+    /// Reads the cache file's answers of the endpoint `base_url`, if the file exists (it is
+    /// created at the first line to record).
+    pub fn open(path: &Path, base_url: &str) -> Result<Cache, String> {
+        let url = endpoint(base_url);
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut recorded: HashMap<String, Recorded> = HashMap::new();
         if path.exists() {
@@ -253,6 +295,9 @@ impl Cache {
                 }
                 let entry: Value = serde_json::from_str(&line)
                     .map_err(|e| format!("{}:{}: not a cache line: {e}", path.display(), i + 1))?;
+                if entry.get("url").is_some_and(|u| *u != *url) {
+                    continue;
+                }
                 let key = entry.get("request").map(Value::to_string);
                 match (key, entry["answer"].as_str(), entry["failure"].as_str()) {
                     (Some(key), Some(answer), None) => {
@@ -275,7 +320,9 @@ impl Cache {
         }
         Ok(Cache {
             path: path.to_owned(),
+            url,
             recorded: Mutex::new(recorded),
+            asking: Default::default(),
             file: Mutex::new(None),
         })
     }
@@ -285,12 +332,30 @@ impl Cache {
         &self.path
     }
 
+    /// `request`'s next recorded outcome (`Err`), waiting while another thread asks it; else
+    /// this thread's turn to ask it (`Ok`).
+    fn turn<'a>(&'a self, request: &'a str) -> Result<Asking<'a>, Result<String, String>> {
+        let (asking, answered) = &self.asking;
+        let mut asked = lock(asking);
+        loop {
+            if let Some(recorded) = self.get(request) {
+                return Err(recorded);
+            }
+            if asked.insert(request.to_owned()) {
+                return Ok(Asking {
+                    cache: self,
+                    request,
+                });
+            }
+            asked = answered
+                .wait(asked)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
     /// The next recorded outcome of `request`: its next failure not yet given, else its answer.
     fn get(&self, request: &str) -> Option<Result<String, String>> {
-        let mut recorded = self
-            .recorded
-            .lock()
-            .expect("the cache lock is never poisoned");
+        let mut recorded = lock(&self.recorded);
         let r = recorded.get_mut(request)?;
         match r.failures.pop_front() {
             Some(failure) => Some(Err(failure)),
@@ -303,20 +368,19 @@ impl Cache {
     fn record(&self, request: &str, outcome: Result<&str, &str>) -> std::io::Result<()> {
         let line = match outcome {
             Ok(answer) => {
-                let mut recorded = self
-                    .recorded
-                    .lock()
-                    .expect("the cache lock is never poisoned");
+                let mut recorded = lock(&self.recorded);
                 let known = &mut recorded.entry(request.to_owned()).or_default().answer;
                 if known.is_some() {
                     return Ok(());
                 }
                 *known = Some(answer.to_owned());
-                serde_json::json!({"request": parsed(request), "answer": answer})
+                json!({"url": self.url, "request": parsed(request), "answer": answer})
             }
-            Err(failure) => serde_json::json!({"request": parsed(request), "failure": failure}),
+            Err(failure) => {
+                json!({"url": self.url, "request": parsed(request), "failure": failure})
+            }
         };
-        let mut file = self.file.lock().expect("the cache lock is never poisoned");
+        let mut file = lock(&self.file);
         if file.is_none() {
             let opened = OpenOptions::new()
                 .create(true)

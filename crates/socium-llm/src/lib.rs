@@ -285,7 +285,7 @@ fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
             None => None,
         };
     let cache = match &config.cache {
-        Some(file) => Some(Cache::open(&dir.join(file))?),
+        Some(file) => Some(Cache::open(&dir.join(file), &config.base_url)?),
         None => None,
     };
     let timeout = seconds("timeout_s", config.timeout_s.get())?;
