@@ -114,6 +114,13 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         h.finish()
     };
     let bar = ProgressBar::new(runs * generations);
+    // Resumed runs start at their checkpoints, which the bar counts as done: its rate (and so
+    // its ETA) counts only generations played now.
+    let resumed = (0..runs)
+        .filter_map(|r| RunCheckpoint::new(&checkpoints, r, fingerprint).generation())
+        .sum::<usize>();
+    bar.set_position(resumed as u64);
+    bar.reset_eta();
     bar.set_style(
         ProgressStyle::with_template(
             "{bar:40} {pos}/{len} generations  {elapsed} elapsed, {eta} left",

@@ -114,6 +114,14 @@ impl RunCheckpoint {
         self.run
     }
 
+    /// The generation a resumed run starts after: its saved one, where it has a checkpoint of
+    /// this setup (a progress bar's starting point; the run itself checks the rest).
+    pub fn generation(&self) -> Option<usize> {
+        let text = fs::read_to_string(&self.state).ok()?;
+        let state: State = serde_json::from_str(&text).ok()?;
+        (state.fingerprint == self.fingerprint && state.run == self.run).then_some(state.generation)
+    }
+
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
         move |source| CheckpointError::Io {
             path: path.to_owned(),

@@ -87,8 +87,8 @@ pub struct ScenarioRun {
 /// with its count; the run is seeded `derive_seed(seed, run)`, so it is fixed by (scenario,
 /// run, seed) whatever else runs beside it.
 ///
-/// `progress` is called after every generation; with a checkpoint, the run resumes from it and
-/// saves itself after every generation.
+/// `progress` is called after every generation played; with a checkpoint, the run resumes from
+/// it (see [`evolve`]) and saves itself after every generation.
 pub fn run_scenario(
     scenario: &Scenario,
     run: u64,
@@ -485,8 +485,10 @@ pub struct Generation {
 /// `phases` (ordered by `from`, the first from 0) that has begun, whose type `t` is set up as
 /// its `types[t]`; generation `g` plays an episode seeded `derive_seed(seed, g)`, and the updates
 /// draw from their own stream seeded by `seed`. Payoff is the game's first reward dimension.
-/// `progress` is called after every generation. With a checkpoint, the run starts from the
-/// saved position if there is one and saves itself after every generation.
+/// `progress` is called after every generation played. With a checkpoint, the run starts from
+/// the saved position if there is one (the generations before it are not played again, and
+/// not counted: [`RunCheckpoint::generation`] says how many) and saves itself after every
+/// generation.
 pub fn evolve(
     phases: &[Phase<'_>],
     mut population: Population,
@@ -515,7 +517,6 @@ pub fn evolve(
         population.variants = saved.variants;
         rng = saved.rng;
         history = saved.history;
-        (0..start).for_each(|_| progress());
     }
     let mut fitness = vec![0.0; n];
     // Each distinct population's outcome, where it does not depend on the seed; and the graph of

@@ -198,8 +198,17 @@ fn an_interrupted_run_with_drift_resumes_to_the_same_history() {
         run_scenario(&s, 1, 9, Some(&checkpoint), &stop)
     }));
     assert!(interrupted.is_err());
-    let resumed = run_scenario(&s, 1, 9, Some(&checkpoint), &|| ()).unwrap();
+    assert_eq!(checkpoint.generation(), Some(5));
+    let other_setup = socium_evo::RunCheckpoint::new(dir.path(), 1, 43);
+    assert_eq!(other_setup.generation(), None);
+    // Only the generations played now are counted (a progress bar's ETA divides by them).
+    let played = std::sync::atomic::AtomicUsize::new(0);
+    let count = || {
+        played.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    };
+    let resumed = run_scenario(&s, 1, 9, Some(&checkpoint), &count).unwrap();
     assert_eq!(resumed.generations, whole.generations);
+    assert_eq!(played.into_inner(), whole.generations.len() - 5);
 }
 
 #[test]
