@@ -8,7 +8,7 @@ use ort::{
 };
 use serde::Serialize;
 use socium_core::{
-    Controller, Policy, PolicyBatch, PolicyController, Selection, SimConfig, VecEnv,
+    Controller, Policy, PolicyBatch, PolicyController, PolicyError, Selection, SimConfig, VecEnv,
 };
 use socium_policy::OnnxPolicy;
 use socium_scenario::{Override, Scenario, When};
@@ -307,7 +307,7 @@ impl Policy for Recorder {
         self.inner.extras()
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         let copy = (batch.rows, batch.obs.to_vec());
         self.batches.lock().expect("not poisoned").push(copy);
         self.inner.forward(batch)

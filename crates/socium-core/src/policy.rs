@@ -23,6 +23,40 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Why a forward pass failed: a message, and the row whose decision failed where one did (its
+/// env and agent are then named in the step's error).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyError {
+    /// The failing row of the batch, if the failure is one row's.
+    pub row: Option<usize>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl PolicyError {
+    /// Row `row`'s decision failed.
+    pub fn at_row(row: usize, message: impl Into<String>) -> Self {
+        PolicyError {
+            row: Some(row),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole pass failed.
+impl From<String> for PolicyError {
+    fn from(message: String) -> Self {
+        PolicyError { row: None, message }
+    }
+}
+
+/// The whole pass failed.
+impl From<&str> for PolicyError {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 /// A controller that acts for a batch of agents at once.
 pub trait Policy: Send + Sync {
     /// Name in errors and tables (an ONNX policy's file).
@@ -31,7 +65,7 @@ pub trait Policy: Send + Sync {
     fn extras(&self) -> &[(String, usize)];
     /// Runs the model on `batch.rows` rows; writes every head and extra row. An error fails the
     /// step before anything moved.
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String>;
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError>;
     /// Whether the policy reads its agents' memory ([`PolicyBatch::memory`], kept through
     /// [`Note::Remember`]); none is gathered for one that does not.
     fn remembers(&self) -> bool {
@@ -574,12 +608,17 @@ fn forward(
         notes: &mut notes,
         memory,
     };
-    g.policy.forward(pass).map_err(|message| {
+    g.policy.forward(pass).map_err(|e| {
+        let row = e.row.filter(|&r| r < rows);
+        let message = match row {
+            Some(r) => format!("{}: {}", batch.members[r].0, e.message),
+            None => e.message,
+        };
         let error = StepError::PolicyFailed {
             policy: name(),
             message,
         };
-        (env_of(0), error)
+        (env_of(row.unwrap_or(0)), error)
     })?;
     if let Some((row, _)) = notes.iter().find(|(row, _)| *row >= rows) {
         let message = format!("it wrote a note for row {row} of a batch of {rows} rows");

@@ -7,7 +7,7 @@ mod common;
 use common::Toy;
 use socium_core::{
     AgentSpec, Controller, GameBuilder, Named, Note, Policy, PolicyBatch, PolicyController,
-    Selection, Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
+    PolicyError, Selection, Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ impl Policy for Flat {
         &[]
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err("the server timed out".into());
         }
@@ -121,7 +121,7 @@ impl Policy for Stray {
         &[]
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         batch.head.fill(0.0);
         batch
             .notes
@@ -159,5 +159,43 @@ fn a_note_past_the_batch_is_refused() {
     assert!(
         err.to_string().contains("row 4 of a batch of 4 rows"),
         "{err}"
+    );
+}
+
+/// Fails its last row's decision.
+struct LastRowFails;
+
+impl Policy for LastRowFails {
+    fn name(&self) -> &str {
+        "last"
+    }
+
+    fn extras(&self) -> &[(String, usize)] {
+        &[]
+    }
+
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
+        Err(PolicyError::at_row(batch.rows - 1, "no answer"))
+    }
+}
+
+#[test]
+fn a_failed_row_names_its_env_and_agent() {
+    let game = game();
+    let policy: Arc<dyn Policy> = Arc::new(LastRowFails);
+    let agent = || AgentSpec {
+        controller: Controller::Policy(PolicyController {
+            policy: policy.clone(),
+            selection: Selection::Argmax,
+        }),
+        label: "last".into(),
+        social: Social::default(),
+    };
+    let config = SimConfig::new(&game, vec![agent(), agent()], 3);
+    let mut vec_env = VecEnv::new(&game, &config, &[5, 6, 7]).unwrap();
+    let err = vec_env.step(&[0.0; 6]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "env 2: policy `last` failed: agent 1: no answer"
     );
 }

@@ -8,7 +8,7 @@ mod common;
 use common::Toy;
 use socium_core::{
     AgentId, AgentSpec, Controller, GameBuilder, Named, Note, Policy, PolicyBatch,
-    PolicyController, Selection, Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
+    PolicyController, PolicyError, Selection, Sim, SimConfig, Social, Space, TurnOrder, VecEnv,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,7 +40,7 @@ impl Policy for Diary {
         true
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         let pass = self.passes.fetch_add(1, Ordering::SeqCst);
         let mut kept = self.kept.lock().unwrap();
         if self.episode > 0 && pass.is_multiple_of(self.episode) {
@@ -52,7 +52,7 @@ impl Policy for Diary {
                 let entry = kept.entry((e, a)).or_default();
                 if batch.memory[r] != entry.as_str() {
                     let memory = batch.memory[r];
-                    return Err(format!("env {e}, {a}: memory {memory:?}, kept {entry:?}"));
+                    return Err(format!("env {e}, {a}: memory {memory:?}, kept {entry:?}").into());
                 }
                 entry.push_str(&format!("{e}.{}.{pass};", a.0));
                 batch.notes.push((r, Note::Remember(entry.clone())));

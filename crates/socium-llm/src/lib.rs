@@ -25,7 +25,7 @@ pub use judge::{JUDGE_SYSTEM, JUDGE_USER, Judge, RATE_SYSTEM, RATE_USER};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socium_core::{
-    AgentId, Game, Note, Policy, PolicyBatch,
+    AgentId, Game, Note, Policy, PolicyBatch, PolicyError,
     bounded::{Count, NonNegative, Positive},
 };
 use std::{
@@ -364,7 +364,7 @@ impl Policy for LlmPolicy {
         self.config.memory > 0
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         let rows = batch.rows;
         if rows == 0 {
             return Ok(());
@@ -399,7 +399,8 @@ impl Policy for LlmPolicy {
         // In row order, whatever order the answers came in.
         for (r, result) in results.into_iter().enumerate() {
             let decided = result.into_inner().expect("never poisoned");
-            let decision = decided.expect("every row was decided")?;
+            let decision = (decided.expect("every row was decided"))
+                .map_err(|message| PolicyError::at_row(r, message))?;
             batch.head[r * hd..(r + 1) * hd].copy_from_slice(&decision.answer.head);
             if let Some(text) = decision.answer.say {
                 batch.notes.push((r, Note::Text(text)));

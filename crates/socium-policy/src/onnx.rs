@@ -18,7 +18,7 @@ use ort::{
     session::{Session, builder::GraphOptimizationLevel},
     value::{Outlet, TensorElementType, TensorRef, ValueType},
 };
-use socium_core::{Policy, PolicyBatch, Space, Spaces};
+use socium_core::{Policy, PolicyBatch, PolicyError, Space, Spaces};
 use std::{
     path::{Path, PathBuf},
     sync::{
@@ -354,7 +354,7 @@ impl Policy for OnnxPolicy {
         &self.extras
     }
 
-    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), String> {
+    fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
         let start = Instant::now();
         self.calls.fetch_add(1, Ordering::Relaxed);
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -369,7 +369,7 @@ impl Policy for OnnxPolicy {
             .push(pooled);
         let nanos = start.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
         self.nanos.fetch_add(nanos, Ordering::Relaxed);
-        result
+        result.map_err(PolicyError::from)
     }
 }
 
