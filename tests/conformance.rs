@@ -395,6 +395,9 @@ fn check_attribution_and_sums(
                 socium::core::TranscriptLine::Made { .. } => made_lines += 1,
                 socium::core::TranscriptLine::Fault { .. }
                 | socium::core::TranscriptLine::Change { .. } => {}
+                socium::core::TranscriptLine::Roles { .. } => {
+                    panic!("{name}: a step's lines hold the roles, hidden from trainers")
+                }
                 socium::core::TranscriptLine::Settles { settles, .. } => assert!(
                     earlier.contains(settles),
                     "{name}: a line settles {settles:?}, no earlier utterance of the episode"

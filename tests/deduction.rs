@@ -1,6 +1,6 @@
 //! Mafia / Werewolf: win odds against an exact dynamic program, and the rules one by one.
 
-use socium::core::{AgentId, Audience, Sim, StepError, space::ActionProblem};
+use socium::core::{AgentId, Audience, Sim, StepError, TranscriptLine, space::ActionProblem};
 use socium::games::deduction::mafia::{INFORMATION, WIN, obs};
 use socium::scenario::{Scenario, run};
 use std::collections::HashMap;
@@ -512,4 +512,55 @@ fn the_dead_stay_idle_until_the_end_and_share_their_sides_result() {
         died_before_the_end > 40,
         "{died_before_the_end} deaths before an end"
     );
+}
+
+/// The transcript starts each episode with every player's role, as the player's own observation
+/// has it, for readers (`socium replay`, `socium view`); a step's lines, which trainers read,
+/// never hold them.
+#[test]
+fn each_episode_starts_its_transcript_with_the_roles() {
+    let s = scenario(
+        "[scenario]\nname = \"rules\"\nseed = 4\n[game.mafia]\nmafia = 1\nseer = true\n\
+         doctor = true\n[[agents]]\ncontroller = \"external\"\ncount = 6\n\
+         [output]\ntranscript = true\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let names = ["villager", "mafia", "seer", "doctor"];
+    for episode in 0..3 {
+        let dealt: Vec<&str> = roles(&sim, 6).iter().map(|&r| names[r]).collect();
+        assert_eq!(sim.env().roles(), dealt, "episode {episode}");
+        for _ in 0..2 {
+            // Each acting player's first legal act (an idle player's row is all 0).
+            let md = sim.spaces().action.mask_dim();
+            let masks = sim.env().action_masks();
+            let acts: Vec<f32> = (0..6)
+                .map(|a| {
+                    let row = &masks[a * md..(a + 1) * md];
+                    row.iter().position(|&m| m == 1).unwrap_or(0) as f32
+                })
+                .collect();
+            play(&mut sim, &acts).unwrap();
+            let lines = sim.env().transcript_lines();
+            assert!(
+                !lines
+                    .iter()
+                    .any(|l| matches!(l, TranscriptLine::Roles { .. })),
+                "episode {episode}"
+            );
+        }
+        let text = String::from_utf8(sim.take_transcript()).unwrap();
+        let lines: Vec<TranscriptLine> = (text.lines())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let roles = TranscriptLine::Roles {
+            episode,
+            roles: dealt.iter().map(|&r| r.into()).collect(),
+        };
+        assert_eq!(lines[0], roles, "episode {episode}");
+        let later = lines[1..]
+            .iter()
+            .filter(|l| matches!(l, TranscriptLine::Roles { .. }));
+        assert_eq!(later.count(), 0, "one roles line an episode");
+        sim.reset(None);
+    }
 }

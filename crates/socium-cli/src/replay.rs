@@ -61,6 +61,13 @@ pub fn render(dir: &Path, episode: u64) -> Result<String> {
                 write!(out, "  the scenario changes: {timeline}").expect("writing to a String");
                 Vec::new()
             }
+            TranscriptLine::Roles { roles, .. } => {
+                let roles: Vec<String> = (roles.iter().enumerate())
+                    .map(|(a, role)| format!("agent {a} {role}"))
+                    .collect();
+                write!(out, "  roles: {}", roles.join(", ")).expect("writing to a String");
+                Vec::new()
+            }
             TranscriptLine::Fault { agent, fault, .. } => {
                 write!(out, "  fault: {agent} takes the default act: {fault}")
                     .expect("writing to a String");

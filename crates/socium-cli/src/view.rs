@@ -108,6 +108,8 @@ struct Episode {
     faults: Vec<(u32, u32, String)>,
     /// `[[timeline]]` changes: `[step (-1: the episode's start), what it sets]`.
     changes: Vec<(i64, String)>,
+    /// Each agent's hidden role, where the game deals roles (empty otherwise).
+    roles: Vec<String>,
     /// Whether the line limit cut the episode short.
     cut: bool,
     /// Its agents' labels: an index into [`Data::layouts`].
@@ -369,6 +371,7 @@ fn read_transcript(
                 settles: Vec::new(),
                 faults: Vec::new(),
                 changes: Vec::new(),
+                roles: Vec::new(),
                 cut: false,
                 layout: 0,
             });
@@ -426,6 +429,10 @@ fn read_transcript(
             TranscriptLine::Change { step, timeline, .. } => ep
                 .changes
                 .push((step.map_or(-1, i64::from), timeline.to_string())),
+            TranscriptLine::Roles { roles, .. } => {
+                agents = agents.max(roles.len());
+                ep.roles = roles.iter().map(|r| r.to_string()).collect();
+            }
         }
     }
     if let Some(o) = only

@@ -745,10 +745,15 @@ fn replay_prints_an_episode_step_by_step() {
     let o = socium(&["replay", dir.to_str().unwrap(), "--episode", "2"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let replay = text(&o.stdout);
+    // The episode's first line names each player's role: 2 werewolves among 8.
     assert!(
-        replay.starts_with("episode 2\nstep 0\n  agent "),
+        replay.starts_with("episode 2\nstep 0\n  roles: agent 0 "),
         "{replay}"
     );
+    let roles = replay.lines().nth(2).unwrap();
+    assert_eq!(roles.matches(" mafia").count(), 2, "{roles}");
+    assert_eq!(roles.matches(", agent ").count(), 7, "{roles}");
+    assert!(replay.lines().nth(3).unwrap().starts_with("  agent "));
     assert!(replay.contains(" votes to lynch agent "), "{replay}");
     // The game's end names every player's win or loss on the deciding reveal, the last reveal
     // (only the citizens' private belief statements come after it).

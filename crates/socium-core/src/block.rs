@@ -26,7 +26,7 @@ use crate::{
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
-    transcript::{Transcript, write_transcript},
+    transcript::{Roles, Transcript, write_transcript},
 };
 use bevy_ecs::{
     prelude::*,
@@ -327,6 +327,7 @@ impl Block {
                     Potentials::new(n, game.potentials().len(), shapes),
                     extras.clone(),
                     Transcript::default(),
+                    Roles::default(),
                 ),
             );
             (env, kernel)
@@ -538,6 +539,7 @@ fn begin_reset(
             &mut SocialGraph,
             &mut Faults,
             &mut PolicyExtras,
+            &mut Roles,
         ),
         Resetting,
     >,
@@ -556,10 +558,12 @@ fn begin_reset(
         graph,
         faults,
         extras,
+        roles,
     ) in &mut envs
     {
         faults.into_inner().clear_episode();
         extras.into_inner().clear();
+        roles.into_inner().clear();
         let clock = clock.into_inner();
         match due.seed {
             Some(seed) => {

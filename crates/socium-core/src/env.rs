@@ -6,8 +6,11 @@
 use crate::{
     AgentId, Agents, Clock, DimensionSpec, Done, Faults, Metrics, PolicyExtras, RewardEntry,
     RewardLedger, SocialGraph, Space, StepRewards, TranscriptLine, Turn, Utterance,
-    UtteranceEntries, Utterances, buffers::Window, by_utterance, reward::RewardDimensions,
-    transcript::step_lines,
+    UtteranceEntries, Utterances,
+    buffers::Window,
+    by_utterance,
+    reward::RewardDimensions,
+    transcript::{Roles, step_lines},
 };
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -229,12 +232,27 @@ impl<'w> EnvView<'w> {
     /// The last step's transcript lines (see [`TranscriptLine`]) as `transcript.jsonl` holds
     /// them, whether or not the env keeps a transcript: its controllers' faults, then its
     /// utterances with their reward entries (none of those when it keeps no records,
-    /// [`EnvView::keeps_records`]).
+    /// [`EnvView::keeps_records`]). Not the roles line, which only the file holds: a trainer
+    /// reading these must not hand hidden roles to its agents ([`EnvView::roles`] has them).
     pub fn transcript_lines(&self) -> Vec<TranscriptLine<'w>> {
         let (episode, step) = (self.clock().episode(), self.kernel::<Utterances>().step);
         let faults = self.faults().current();
         let grouped = self.entries_by_utterance();
-        step_lines(episode, step, faults, grouped, self.reward_dimensions()).collect()
+        step_lines(
+            episode,
+            step,
+            None,
+            faults,
+            grouped,
+            self.reward_dimensions(),
+        )
+        .collect()
+    }
+
+    /// Each agent's hidden role in the episode, in agent order (empty where the game deals
+    /// none).
+    pub fn roles(&self) -> &'w [&'static str] {
+        self.kernel::<Roles>().get()
     }
 
     /// Episode metrics so far.

@@ -66,7 +66,7 @@ pub use sim::{RetuneError, Sim, SimConfig, SimError, StepError};
 pub use social::Social;
 pub use space::Space;
 pub use ties::TieRules;
-pub use transcript::{ActLine, RewardLine, TranscriptLine};
+pub use transcript::{ActLine, RewardLine, Roles, TranscriptLine};
 pub use transform::{Reference, Transform};
 pub use turn::{Clock, Done, Turn, TurnOrder};
 pub use utterance::{Act, Audience, Texts, Utterance, UtteranceId, UtteranceText, Utterances};

@@ -68,6 +68,15 @@ pub enum TranscriptLine<'a> {
         #[serde(borrow)]
         fault: Cow<'a, str>,
     },
+    /// Each agent's hidden role in the episode (mafia, imposter...), in agent order: the
+    /// episode's first line, for games that deal roles ([`Roles`]).
+    Roles {
+        /// Episode since the last seeded reset.
+        episode: u64,
+        /// The roles, agent 0's first.
+        #[serde(borrow)]
+        roles: Vec<Cow<'a, str>>,
+    },
     /// A change of the scenario (`[[timeline]]`) from this episode on, before its first step, or
     /// from this step of it on.
     Change {
@@ -166,6 +175,7 @@ impl<'a> TranscriptLine<'a> {
             | TranscriptLine::Settles { step, .. }
             | TranscriptLine::Fault { step, .. } => *step,
             TranscriptLine::Change { step, .. } => step.unwrap_or(0),
+            TranscriptLine::Roles { .. } => 0,
         }
     }
 
@@ -175,7 +185,8 @@ impl<'a> TranscriptLine<'a> {
             TranscriptLine::Made { episode, .. }
             | TranscriptLine::Settles { episode, .. }
             | TranscriptLine::Fault { episode, .. }
-            | TranscriptLine::Change { episode, .. } => *episode,
+            | TranscriptLine::Change { episode, .. }
+            | TranscriptLine::Roles { episode, .. } => *episode,
         }
     }
 
@@ -185,7 +196,9 @@ impl<'a> TranscriptLine<'a> {
             TranscriptLine::Made { rewards, .. } | TranscriptLine::Settles { rewards, .. } => {
                 rewards
             }
-            TranscriptLine::Fault { .. } | TranscriptLine::Change { .. } => &[],
+            TranscriptLine::Fault { .. }
+            | TranscriptLine::Change { .. }
+            | TranscriptLine::Roles { .. } => &[],
         }
     }
 }
@@ -197,29 +210,72 @@ pub(crate) struct Transcript {
     pub(crate) buf: Vec<u8>,
 }
 
-/// Writes each stepped env's lines of the step: its controllers' faults, then its utterances
-/// with the reward entries of each.
-pub(crate) fn write_transcript(
-    dims: Res<RewardDimensions>,
-    mut envs: Query<(&Clock, &Utterances, &RewardLedger, &Faults, &mut Transcript), Stepping>,
-) {
-    for (clock, utterances, ledger, faults, transcript) in &mut envs {
-        let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
-        let (episode, step, faults) = (clock.episode, utterances.step, faults.current());
-        (transcript.into_inner()).write(step_lines(episode, step, faults, grouped, &dims.0));
+/// Each agent's hidden role in the env's episode, which a game that deals roles sets for every
+/// agent as the episode starts (in its `Reset` systems; the kernel clears them before): the
+/// transcript's first line of the episode shows them ([`TranscriptLine::Roles`]), for readers
+/// (`socium replay`, `socium view`), never the agents.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Roles(Vec<&'static str>);
+
+impl Roles {
+    /// Agent `a`'s role is `role`.
+    pub fn set(&mut self, a: AgentId, role: &'static str) {
+        if self.0.len() <= a.index() {
+            self.0.resize(a.index() + 1, "");
+        }
+        self.0[a.index()] = role;
+    }
+
+    /// The roles, in agent order (empty where the game deals none).
+    pub fn get(&self) -> &[&'static str] {
+        &self.0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
-/// One step's transcript lines, in the order `transcript.jsonl` holds them: the controllers'
-/// `faults`, then the reward entries by utterance ([`crate::by_utterance`]), naming dimensions
-/// from `dims`.
+/// Writes each stepped env's lines of the step: its roles at the episode's first step, its
+/// controllers' faults, then its utterances with the reward entries of each.
+pub(crate) fn write_transcript(
+    dims: Res<RewardDimensions>,
+    mut envs: Query<
+        (
+            &Clock,
+            &Utterances,
+            &RewardLedger,
+            &Faults,
+            &Roles,
+            &mut Transcript,
+        ),
+        Stepping,
+    >,
+) {
+    for (clock, utterances, ledger, faults, roles, transcript) in &mut envs {
+        let grouped = crate::by_utterance(utterances.this_step(), ledger.entries());
+        let (episode, step, faults) = (clock.episode, utterances.step, faults.current());
+        let lines = step_lines(episode, step, Some(roles), faults, grouped, &dims.0);
+        transcript.into_inner().write(lines);
+    }
+}
+
+/// One step's transcript lines, in the order `transcript.jsonl` holds them: at the episode's
+/// first step, the `roles` where given and the game deals some; the controllers' `faults`, then
+/// the reward entries by utterance ([`crate::by_utterance`]), naming dimensions from `dims`.
 pub(crate) fn step_lines<'a>(
     episode: u64,
     step: u32,
+    roles: Option<&'a Roles>,
     faults: &'a [(AgentId, String)],
     grouped: impl IntoIterator<Item = UtteranceEntries<'a>>,
     dims: &'a [DimensionSpec],
 ) -> impl Iterator<Item = TranscriptLine<'a>> {
+    let roles = roles.filter(|r| step == 0 && !r.0.is_empty());
+    let roles = roles.map(|r| TranscriptLine::Roles {
+        episode,
+        roles: r.0.iter().map(|r| Cow::Borrowed(*r)).collect(),
+    });
     let faults = faults
         .iter()
         .map(move |(agent, fault)| TranscriptLine::Fault {
@@ -230,7 +286,7 @@ pub(crate) fn step_lines<'a>(
         });
     let made =
         (grouped.into_iter()).map(move |entries| TranscriptLine::new(episode, step, entries, dims));
-    faults.chain(made)
+    roles.into_iter().chain(faults).chain(made)
 }
 
 impl Transcript {
@@ -285,7 +341,19 @@ mod tests {
             rewards: vec![&entry],
         };
         let faults = [(AgentId(4), "timed out".to_owned())];
-        transcript.write(step_lines(0, 1, &faults, [made, settles], &dims));
+        let mut roles = Roles::default();
+        transcript.write(step_lines(
+            0,
+            1,
+            Some(&roles),
+            &faults,
+            [made, settles],
+            &dims,
+        ));
+        // At an episode's first step, its roles come first.
+        roles.set(AgentId(1), "mafia");
+        roles.set(AgentId(0), "citizen");
+        transcript.write(step_lines(1, 0, Some(&roles), &[], [], &dims));
         let text = String::from_utf8(transcript.buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -300,6 +368,8 @@ mod tests {
             lines[2],
             r#"{"episode":0,"step":1,"settles":1,"rewards":[{"agent":2,"dimension":"payoff","value":-2.5}]}"#
         );
+        assert_eq!(lines[3], r#"{"episode":1,"roles":["citizen","mafia"]}"#);
+        assert_eq!(lines.len(), 4);
         for line in lines {
             let read: TranscriptLine = serde_json::from_str(line).unwrap();
             assert_eq!(serde_json::to_string(&read).unwrap(), line);

@@ -457,7 +457,7 @@ impl RustVecEnv {
 
     /// The utterances of env `env`'s last step, as transcript lines (JSON, in the format of
     /// `transcript.jsonl`): each utterance with the reward entries it caused, after the entries
-    /// settling utterances of earlier steps.
+    /// settling utterances of earlier steps (never the file's roles line).
     fn utterances(&self, env: usize) -> PyResult<String> {
         if env >= self.env.num_envs() {
             return Err(PyValueError::new_err(format!("no env {env}")));

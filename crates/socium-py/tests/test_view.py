@@ -178,6 +178,21 @@ def test_the_hidden_team_is_marked_by_its_kills(driver, pages):
     assert errors(driver) == []
 
 
+def test_each_agent_is_named_with_its_hidden_role(driver, pages):
+    # The transcript's roles line of the episode (Mafia's, Among Us's) names each speaker.
+    for game in ["mafia", "among_us"]:
+        lines = [json.loads(l) for l in open(pages[game] / "transcript.jsonl")]
+        roles = next(l["roles"] for l in lines if "roles" in l and l["episode"] == 0)
+        open_page(driver, pages[game])
+        first = made_lines(pages[game], 0)[0]
+        meta = css(driver, '#list .row[data-index="0"] .meta')[0].text
+        speaker = first["speaker"]
+        assert f"agent {speaker} [{roles[speaker]}]" in meta, (game, meta)
+    open_page(driver, pages["donor"])
+    assert "[" not in css(driver, '#list .row[data-index="0"] .meta')[0].text
+    assert errors(driver) == []
+
+
 def test_every_game_opens_without_errors(driver, pages):
     shots = os.environ.get("SOCIUM_SCREENSHOTS") == "1"
     for game, folder in pages.items():

@@ -50,7 +50,9 @@
   const groups = [...new Set(DATA.layouts.flat())];
   const groupColor = (a) => PALETTE[groups.indexOf(agents[a]) % PALETTE.length];
   const dimColor = (d) => PALETTE[d % PALETTE.length];
-  const name = (a) => (a < 0 ? "all" : "agent " + a);
+  // An agent by id, with its hidden role in the episode shown where the game deals roles.
+  const role = (a) => ep?.e.roles[a];
+  const name = (a) => (a < 0 ? "all" : "agent " + a + (role(a) ? " [" + role(a) + "]" : ""));
 
   // ---- header and tabs ----------------------------------------------------------------------
   const s = DATA.summary;

@@ -40,8 +40,9 @@ use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Agents, Audience, Controller, DimId,
     DimensionInfo, Done, GameBuilder, MetricId, MetricInfo, Metrics, Observations, Phase,
-    PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng, Space,
-    Stepping, Strategies, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances, bounded::Count,
+    PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Roles, Rules, SimRng,
+    Space, Stepping, Strategies, StrategyInfo, Turn, TurnOrder, UtteranceId, Utterances,
+    bounded::Count,
 };
 use std::fmt::Write as _;
 
@@ -99,6 +100,16 @@ const ROLES: [Role; 4] = [Role::Villager, Role::Mafia, Role::Seer, Role::Doctor]
 impl Role {
     fn is_mafia(self) -> bool {
         self == Role::Mafia
+    }
+
+    /// The role as the transcript's roles line names it.
+    fn key(self) -> &'static str {
+        match self {
+            Role::Villager => "villager",
+            Role::Mafia => "mafia",
+            Role::Seer => "seer",
+            Role::Doctor => "doctor",
+        }
     }
 
     fn name(self) -> &'static str {
@@ -727,9 +738,13 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
 }
 
 /// Deals the roles at random; the mafia know each other, everyone knows themselves.
-fn reset(agents: Res<Agents>, mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
-    for (state, rng) in &mut envs {
-        reset_env(state.into_inner(), &agents, rng.into_inner());
+fn reset(agents: Res<Agents>, mut envs: Query<(&mut State, &mut SimRng, &mut Roles), Resetting>) {
+    for (state, rng, mut roles) in &mut envs {
+        let state = state.into_inner();
+        reset_env(state, &agents, rng.into_inner());
+        for (a, role) in agents.ids().zip(&state.roles) {
+            roles.set(a, role.key());
+        }
     }
 }
 

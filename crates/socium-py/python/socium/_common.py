@@ -236,5 +236,5 @@ class Core:
     def utterances(self, env: int) -> list[dict]:
         """Env ``env``'s last step as transcript lines (the format of ``transcript.jsonl``): its
         controllers' faults, the entries settling earlier acts, then each act with the reward
-        entries it caused."""
+        entries it caused (never the file's roles line)."""
         return json.loads(self.rust.utterances(env))

@@ -203,7 +203,9 @@ class ParallelEnv(_PettingZooParallelEnv):
         reward entries it caused, after the entries settling acts of earlier steps
         (``{"episode", "step", "settles": id, "rewards"}``: a listener's reward for a message, say)
         and, first of all, the faults of controllers that could not act (``{"episode", "step",
-        "agent", "fault"}``: a language model that timed out played the game's default act)."""
+        "agent", "fault"}``: a language model that timed out played the game's default act). Not
+        the episode's roles line (Mafia's, Among Us's hidden roles), which only the file holds:
+        what a trainer reads here it may hand its agents."""
         return self._core.utterances(0)
 
     def render(self) -> str | None:

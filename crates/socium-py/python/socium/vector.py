@@ -133,7 +133,8 @@ class VecEnv(VectorEnv):
         model that timed out played the game's default act), the reward entries settling acts of
         earlier steps (``{"episode", "step", "settles", "rewards"}``), then each act with the
         reward entries it caused (``{"episode", "id", "step", "speaker", "audience", "act",
-        "text"?, "rewards"}``). Built from the env's state at each call: the step never pays
+        "text"?, "rewards"}``); never the file's roles line (hidden roles, which agents must not
+        be handed). Built from the env's state at each call: the step never pays
         for it. Refused (RuntimeError) by a VecEnv made with ``records=False`` (unless its scenario
         has ``[ties]`` or ``[values]``, which keep the records)."""
         if not 0 <= env < self.num_envs:

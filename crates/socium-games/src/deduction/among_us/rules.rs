@@ -13,7 +13,8 @@ use bevy_ecs::prelude::*;
 use rand::{Rng, seq::SliceRandom};
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, Agents, Audience, Clock, Controller, DimId, Done, Metrics,
-    Observations, Resetting, RewardLedger, SimRng, Stepping, Texts, Turn, UtteranceId, Utterances,
+    Observations, Resetting, RewardLedger, Roles, SimRng, Stepping, Texts, Turn, UtteranceId,
+    Utterances,
 };
 
 /// Where the game is.
@@ -311,9 +312,16 @@ impl Credit {
 }
 
 /// Deals the roles, rooms, tasks and beliefs of every env being reset, at random.
-pub(super) fn reset(agents: Res<Agents>, mut envs: Query<(&mut State, &mut SimRng), Resetting>) {
-    for (state, rng) in &mut envs {
-        reset_env(state.into_inner(), &agents, rng.into_inner());
+pub(super) fn reset(
+    agents: Res<Agents>,
+    mut envs: Query<(&mut State, &mut SimRng, &mut Roles), Resetting>,
+) {
+    for (state, rng, mut roles) in &mut envs {
+        let state = state.into_inner();
+        reset_env(state, &agents, rng.into_inner());
+        for (a, &imposter) in agents.ids().zip(&state.imposter) {
+            roles.set(a, if imposter { "imposter" } else { "crewmate" });
+        }
     }
 }
 
