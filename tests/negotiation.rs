@@ -252,6 +252,19 @@ fn a_lie_costs_social_rules_at_once_and_relationship_once_exposed() {
     assert_eq!(lies, 20);
 }
 
+/// A Sim of `text` (agent 0 external, in one pair) at a seed where agent 0 speaks first, after
+/// it played `act`.
+fn speaking_first(text: &str, act: usize) -> Sim {
+    let mut sim = sim(text);
+    let seed = (0..).find(|&s| {
+        sim.reset(Some(s));
+        state(&sim).tables[0].seats[0] == AgentId(0)
+    });
+    sim.reset(seed);
+    sim.step(&[act as f32, 0.0]).unwrap();
+    sim
+}
+
 /// Telling the secret truly costs its severity in secret points and teaches the partner 2
 /// knowledge points; a made-up secret costs 2 social-rules points and teaches nothing.
 #[test]
@@ -262,14 +275,7 @@ fn a_told_secret_costs_its_severity() {
         (acts::index::REVEAL_SECRET, -severity, 0.0, 2.0),
         (acts::index::REVEAL_SECRET + 1, 0.0, -2.0, 0.0),
     ] {
-        let mut sim = sim(&text);
-        // A seed where the external agent speaks first.
-        let seed = (0..).find(|&s| {
-            sim.reset(Some(s));
-            state(&sim).tables[0].seats[0] == AgentId(0)
-        });
-        sim.reset(seed);
-        sim.step(&[act as f32, 0.0]).unwrap();
+        let sim = speaking_first(&text, act);
         let sum = |a: u32, d: DimId| -> f64 {
             let entries = sim.env().reward_entries();
             entries
@@ -293,13 +299,7 @@ fn a_lie_is_said_without_a_mark() {
         + "[output]\ntranscript = true\n";
     let fact = &social::bundled_profiles()[0].facts[0].text;
     let said = |act: usize| {
-        let mut sim = sim(&text);
-        let seed = (0..).find(|&s| {
-            sim.reset(Some(s));
-            state(&sim).tables[0].seats[0] == AgentId(0)
-        });
-        sim.reset(seed);
-        sim.step(&[act as f32, 0.0]).unwrap();
+        let sim = speaking_first(&text, act);
         let first = sim.env().utterances()[0].clone();
         assert_eq!(first.speaker, AgentId(0), "act {act}");
         first.words()

@@ -109,6 +109,19 @@ fn a_step_refused_by_a_later_policy_draws_nothing_for_an_earlier_one() {
     assert!(moves.iter().any(|&m| m != moves[0]), "{moves:?}");
 }
 
+/// Two agents on `policy`, by argmax.
+fn two_on(game: &Named<Toy>, policy: Arc<dyn Policy>) -> SimConfig {
+    let agent = || AgentSpec {
+        controller: Controller::Policy(PolicyController {
+            policy: policy.clone(),
+            selection: Selection::Argmax,
+        }),
+        label: policy.name().into(),
+        social: Social::default(),
+    };
+    SimConfig::new(game, vec![agent(), agent()], 3)
+}
+
 /// Writes equal logits, and a fault for the row past its batch.
 struct Stray;
 
@@ -133,16 +146,7 @@ impl Policy for Stray {
 #[test]
 fn a_note_past_the_batch_is_refused() {
     let game = game();
-    let policy: Arc<dyn Policy> = Arc::new(Stray);
-    let agent = || AgentSpec {
-        controller: Controller::Policy(PolicyController {
-            policy: policy.clone(),
-            selection: Selection::Argmax,
-        }),
-        label: "stray".into(),
-        social: Social::default(),
-    };
-    let config = SimConfig::new(&game, vec![agent(), agent()], 3);
+    let config = two_on(&game, Arc::new(Stray));
     let mut sim = Sim::new(&game, config.clone()).unwrap();
     let err = sim.step(&[0.0; 2]).unwrap_err();
     assert_eq!(
@@ -182,16 +186,7 @@ impl Policy for LastRowFails {
 #[test]
 fn a_failed_row_names_its_env_and_agent() {
     let game = game();
-    let policy: Arc<dyn Policy> = Arc::new(LastRowFails);
-    let agent = || AgentSpec {
-        controller: Controller::Policy(PolicyController {
-            policy: policy.clone(),
-            selection: Selection::Argmax,
-        }),
-        label: "last".into(),
-        social: Social::default(),
-    };
-    let config = SimConfig::new(&game, vec![agent(), agent()], 3);
+    let config = two_on(&game, Arc::new(LastRowFails));
     let mut vec_env = VecEnv::new(&game, &config, &[5, 6, 7]).unwrap();
     let err = vec_env.step(&[0.0; 6]).unwrap_err();
     assert_eq!(
