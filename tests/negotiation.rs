@@ -319,9 +319,10 @@ fn a_lie_is_said_without_a_mark() {
         );
     }
     assert!(said(REVEAL_FACT).ends_with(&format!("\"{fact}\"")));
+    // The bundled profile's made-up version of its first fact.
     assert!(
         said(REVEAL_FACT + MAX_FACTS)
-            .ends_with("\"It is not true that the unit must be empty by Friday noon.\""),
+            .ends_with("\"The unit is ours until the end of next month.\""),
         "{}",
         said(REVEAL_FACT + MAX_FACTS)
     );

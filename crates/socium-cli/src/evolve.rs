@@ -105,11 +105,12 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             (&o.key, &o.text).hash(&mut h);
         }
         (seed, generations).hash(&mut h);
-        // The ONNX policies and the edge list set the run up as much as the file does.
+        // The ONNX policies and the edge list set the run up as much as the file does. Their
+        // contents only: the file names them, and their paths change with the working folder.
         for input in scenario.inputs() {
             let bytes = std::fs::read(input)
                 .with_context(|| format!("reading {} again", input.display()))?;
-            (input, bytes).hash(&mut h);
+            bytes.hash(&mut h);
         }
         h.finish()
     };

@@ -22,7 +22,7 @@ use crate::{
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
     Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
     StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances,
-    buffers::{EnvWindows, Holders},
+    buffers::{EnvWindows, Holders, Home},
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
@@ -203,6 +203,8 @@ impl Block {
         let (n, dims) = (agents.len(), rewards.len());
         let extras = PolicyExtras::new(&agents);
         let mut world = World::new();
+        // Before any holder of the windows enters (their insert hook reads it).
+        world.insert_resource(Home::of(&windows[0]));
         world.insert_resource(Agents::new(agents));
         world.insert_resource(spaces.clone());
         world.insert_resource(RewardDimensions(rewards, combine));
@@ -378,17 +380,17 @@ impl Block {
             rewards.forget_groups();
         }
         let (schedules, envs) = (&mut self.schedules, &self.envs);
-        (self.holders)
-            .play(&mut self.world, envs.len(), |world| {
-                retune(&mut GameBuilder {
-                    world,
-                    schedules,
-                    envs,
-                })
+        (self.holders).play(&mut self.world, envs.len(), |world| {
+            let mut game = GameBuilder {
+                world,
+                schedules,
+                envs,
+            };
+            // Put back in `play`: the insert's hooks and observers may run game code.
+            retune(&mut game).inspect_err(|_| {
+                game.world.insert_resource(before);
             })
-            .inspect_err(|_| {
-                self.world.insert_resource(before);
-            })
+        })
     }
 
     /// Env `j` of the block.

@@ -15,12 +15,20 @@
 //! no block can run. Bevy lets game code move a component out of its World (an exclusive system
 //! can take one, or the World itself), and a window so moved could be written on another thread
 //! while the rows are read. So every time game code has had a block's World, [`Holders::play`]
-//! counts the components that hold windows, and stops the process if one is missing: a window
-//! outside its World is never there when the rows are lent.
+//! checks that it is still the block's World and counts the components that hold windows there,
+//! and the holders' insert hook ([`stay_home`]) checks that each enters only a World of its own
+//! buffers; where either fails the process stops. A window outside its World, or in another
+//! owner's, is never there when the rows are lent.
 #![allow(unsafe_code, reason = "the windows: see the module's doc")]
 
 use crate::{ActionMasks, Actions, Done, Observations, StepRewards, Turn};
-use bevy_ecs::{archetype::ArchetypeId, component::ComponentId, prelude::*};
+use bevy_ecs::{
+    archetype::ArchetypeId,
+    component::ComponentId,
+    lifecycle::HookContext,
+    prelude::*,
+    world::{DeferredWorld, WorldId},
+};
 use std::{
     fmt,
     panic::{self, AssertUnwindSafe},
@@ -82,9 +90,59 @@ impl<T> Envs<T> {
     }
 }
 
+/// A component that holds windows into the buffers of one owner (all its windows into the same).
+pub(crate) trait HoldsWindows {
+    /// The buffers its windows are parts of.
+    fn buffers(&self) -> *const VecBuffers;
+}
+
+/// The buffers a block's windows are parts of, as a resource of its World (by address): which
+/// holders may enter it.
+#[derive(Resource)]
+pub(crate) struct Home(usize);
+
+impl Home {
+    pub(crate) fn of(windows: &EnvWindows) -> Home {
+        Home(Arc::as_ptr(&windows.obs.rows) as usize)
+    }
+}
+
+/// The insert hook of every component that holds windows: it may enter only a World whose
+/// buffers its windows are parts of. Game code that carried one into another owner's World (two
+/// Sims stepped at once, handing components between them) would have it written there while its
+/// owner's rows are read: the process stops.
+pub(crate) fn stay_home<C: Component + HoldsWindows>(world: DeferredWorld, ctx: HookContext) {
+    let home = world.get_resource::<Home>().map(|h| h.0);
+    let held = world.get::<C>(ctx.entity).map(|c| c.buffers() as usize);
+    if home.is_none() || home != held {
+        let name = std::any::type_name::<C>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?");
+        stop(&format!(
+            "a game moved the kernel's `{name}` component into another World than its own"
+        ));
+    }
+}
+
+/// Stops the process: game code has put a window where it could be written while its rows are
+/// read (nothing else would be sound: the window is out of reach, and a caught panic would leave
+/// the rows lent out).
+#[cold]
+fn stop(what: &str) -> ! {
+    eprintln!(
+        "socium: {what}. It holds a window into the rows the caller reads, so the process \
+         stops. A game must leave the kernel's components in their env (docs/ARCHITECTURE.md, \
+         Invariants)."
+    );
+    std::process::abort()
+}
+
 /// The components that hold an env's windows, by their ids in a block's World: each env has one
 /// of each, and nothing else can make one.
 pub(crate) struct Holders {
+    /// The block's World, which game code must leave in place.
+    world: WorldId,
     ids: [(ComponentId, &'static str); 6],
     /// An archetype with all six, which held every env at the last count: while it holds as
     /// many entities, each holder is there once an env, and nothing needs counting.
@@ -98,6 +156,7 @@ impl Holders {
             (world.register_component::<C>(), name)
         }
         Holders {
+            world: world.id(),
             ids: [
                 id::<Observations>(world, "Observations"),
                 id::<ActionMasks>(world, "ActionMasks"),
@@ -110,25 +169,30 @@ impl Holders {
         }
     }
 
-    /// Runs game code (`play`) on `world`, a block of `envs` envs, then counts the holders in the
-    /// World, even when `play` panics: where some are missing, game code has moved a window out,
-    /// which could be written while the rows are read, so the process stops (nothing else would
-    /// be sound: the window is out of reach, and a caught panic would leave the rows lent out).
+    /// Runs game code (`play`) on `world`, a block of `envs` envs, and the commands it queued;
+    /// then, even when `play` panicked, checks that `world` is still the block's and counts the
+    /// holders in it. Where the World is another or some holders are missing, game code has
+    /// moved a window out, which could be written while the rows are read: the process stops.
     pub(crate) fn play<R>(
         &mut self,
         world: &mut World,
         envs: usize,
         play: impl FnOnce(&mut World) -> R,
     ) -> R {
-        let played = panic::catch_unwind(AssertUnwindSafe(|| play(world)));
+        let played = panic::catch_unwind(AssertUnwindSafe(|| {
+            let played = play(world);
+            // Commands game code queued (through a `DeferredWorld`, say) run now, not after.
+            world.flush();
+            played
+        }));
+        if world.id() != self.world {
+            stop("a game replaced its block's World")
+        }
         if let Err((name, found)) = self.count(world, envs) {
-            eprintln!(
-                "socium: a game moved the kernel's `{name}` component out of its env: a block of \
-                 {envs} envs holds {found}. It holds a window into the rows the caller reads, so \
-                 the process stops. A game must leave the kernel's components in their env \
-                 (docs/ARCHITECTURE.md, Invariants)."
-            );
-            std::process::abort();
+            stop(&format!(
+                "a game moved the kernel's `{name}` component out of its env: a block of {envs} \
+                 envs holds {found}"
+            ));
         }
         played.unwrap_or_else(|panic| panic::resume_unwind(panic))
     }
@@ -159,6 +223,42 @@ impl Holders {
     }
 }
 
+impl HoldsWindows for Observations {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.0.data.rows)
+    }
+}
+
+impl HoldsWindows for ActionMasks {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.0.data.rows)
+    }
+}
+
+impl HoldsWindows for Actions {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.0.data.rows)
+    }
+}
+
+impl HoldsWindows for Turn {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.acting.rows)
+    }
+}
+
+impl HoldsWindows for Done {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.terminated.rows)
+    }
+}
+
+impl HoldsWindows for StepRewards {
+    fn buffers(&self) -> *const VecBuffers {
+        Arc::as_ptr(&self.components.rows)
+    }
+}
+
 /// Where each buffer of a [`VecBuffers`] starts.
 struct Starts {
     obs: *mut f32,
@@ -186,7 +286,7 @@ impl Starts {
                 start: NonNull::new(start.wrapping_add(env * len))
                     .expect("a Vec's pointer is never null"),
                 len,
-                _rows: Arc::clone(rows),
+                rows: Arc::clone(rows),
             }
         }
         EnvWindows {
@@ -308,7 +408,7 @@ impl VecBuffers {
 pub(crate) struct Window<T> {
     start: NonNull<T>,
     len: usize,
-    _rows: Arc<VecBuffers>,
+    rows: Arc<VecBuffers>,
 }
 
 // SAFETY: a window is the only way to write its part of the buffer, like a `&mut [T]` that the

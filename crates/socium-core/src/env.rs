@@ -60,17 +60,20 @@ impl<T> Rows<T> {
 
 /// Observations for the coming step, `[agents × obs_dim]`, written by the game in `Observe`.
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct Observations(pub Rows<f32>);
 
 /// Action masks for the coming step, `[agents × mask_dim]` (1 = legal). The kernel makes every act
 /// legal before the game's `Observe` systems, which may forbid some; after them it forbids every
 /// act of idle agents.
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct ActionMasks(pub Rows<u8>);
 
 /// Every agent's action for the step being resolved, `[agents × action_dim]`: external and policy
 /// agents' rows copied in before the step, the others written by controllers in `Decide`.
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct Actions(pub Rows<f32>);
 
 /// The spaces of every env of a World (one scenario), for systems that need them.

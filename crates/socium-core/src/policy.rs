@@ -27,7 +27,8 @@ use std::{
 /// env and agent are then named in the step's error).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyError {
-    /// The failing row of the batch, if the failure is one row's.
+    /// The failing row of the batch, if the failure is one row's (a row past the batch is taken
+    /// as the whole pass's failure).
     pub row: Option<usize>,
     /// What went wrong.
     pub message: String,

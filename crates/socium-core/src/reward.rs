@@ -348,6 +348,7 @@ impl Scratch {
 /// scattered ones each cost a miss); the step's rewards are the env's windows of its owner's
 /// output buffers ([`crate::VecBuffers`]).
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct StepRewards {
     /// Each dimension's past steps, for its transform.
     histories: Vec<History>,
@@ -358,7 +359,7 @@ pub struct StepRewards {
     /// identity: the others' are the raw sums); the scalar return over the episode, `[agents]`.
     sums: Vec<f64>,
     /// Transformed per-dimension components of the step, `[agents × dims]`.
-    components: Window<f32>,
+    pub(crate) components: Window<f32>,
     /// The scalar reward of the step, `[agents]`.
     reward: Window<f32>,
 }

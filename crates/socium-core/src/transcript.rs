@@ -68,8 +68,8 @@ pub enum TranscriptLine<'a> {
         #[serde(borrow)]
         fault: Cow<'a, str>,
     },
-    /// Each agent's hidden role in the episode (mafia, imposter...), in agent order: the
-    /// episode's first line, for games that deal roles ([`Roles`]).
+    /// Each agent's hidden role in the episode (mafia, imposter...), in agent order: the first
+    /// line of the episode's steps, for games that deal roles ([`Roles`]).
     Roles {
         /// Episode since the last seeded reset.
         episode: u64,
@@ -212,7 +212,7 @@ pub(crate) struct Transcript {
 
 /// Each agent's hidden role in the env's episode, which a game that deals roles sets for every
 /// agent as the episode starts (in its `Reset` systems; the kernel clears them before): the
-/// transcript's first line of the episode shows them ([`TranscriptLine::Roles`]), for readers
+/// first transcript line of the episode's steps shows them ([`TranscriptLine::Roles`]), for readers
 /// (`socium replay`, `socium view`), never the agents.
 #[derive(Component, Clone, Debug, Default)]
 pub struct Roles(Vec<&'static str>);

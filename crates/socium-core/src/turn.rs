@@ -24,6 +24,7 @@ pub enum TurnOrder {
 /// rows of agents idle by the order or done as it sets the turn, and, in a game that chooses,
 /// those of the agents the game made idle once its `Observe` systems have run.
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct Turn {
     pub(crate) order: TurnOrder,
     pub(crate) acting: Window<bool>,
@@ -103,6 +104,7 @@ fn not_chosen(order: TurnOrder) -> ! {
 /// Per-agent end flags of the episode, PettingZoo style: `terminated` when the game ended for the
 /// agent, `truncated` when the step limit cut it short.
 #[derive(Component, Debug)]
+#[component(on_insert = crate::buffers::stay_home::<Self>)]
 pub struct Done {
     pub(crate) terminated: Window<bool>,
     pub(crate) truncated: Window<bool>,

@@ -7,16 +7,17 @@
 
 mod common;
 
-use bevy_ecs::prelude::*;
+use bevy_ecs::{prelude::*, world::WorldId};
 use common::Toy;
 use socium_core::{GameBuilder, Observations, Phase, Space, TurnOrder};
 use std::{
     os::unix::process::ExitStatusExt,
-    process::Command,
+    process::{Command, Stdio},
     sync::{
-        Mutex,
-        atomic::{AtomicUsize, Ordering},
+        Barrier, Mutex,
+        atomic::{AtomicBool, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 /// Which leak the child's game commits.
@@ -55,46 +56,91 @@ fn panics(_: &mut World) {
     panic!("an ordinary bug");
 }
 
+/// Two Sims stepped at once, each giving its observations to the other's World.
+fn swap_observations(world: &mut World) {
+    static GIVEN: Mutex<Vec<(WorldId, Observations)>> = Mutex::new(Vec::new());
+    static BOTH: Barrier = Barrier::new(2);
+    let env = env_of_observations(world);
+    let mine = world.entity_mut(env).take::<Observations>().expect("taken");
+    GIVEN.lock().unwrap().push((world.id(), mine));
+    BOTH.wait();
+    let theirs = {
+        let mut given = GIVEN.lock().unwrap();
+        let k = given
+            .iter()
+            .position(|(w, _)| *w != world.id())
+            .expect("the other's");
+        given.remove(k).1
+    };
+    world.entity_mut(env).insert(theirs);
+}
+
 #[test]
 #[ignore = "run in a child process by the tests of this file"]
 fn leaky_game() {
-    let system = match std::env::var(HOW).as_deref() {
+    let how = std::env::var(HOW);
+    let system = match how.as_deref() {
         Ok("take") => take_observations,
         Ok("move") => move_observations,
         Ok("world") => take_world,
         Ok("panic") => panics,
+        Ok("swap") => swap_observations,
         other => panic!("{HOW} is {other:?}"),
     };
-    // One game: its `build` is a plain fn, so the system comes through a static.
+    // One game: its `build` is a plain fn, so the system comes through a static. It acts once
+    // armed, after the Sims' first runs (their resets) found every window home: a step is then
+    // checked where the kernel looks first.
     static SYSTEM: Mutex<Option<fn(&mut World)>> = Mutex::new(None);
+    static ARMED: AtomicBool = AtomicBool::new(false);
     *SYSTEM.lock().unwrap() = Some(system);
-    // The block's first run (its reset) finds every window home, so the second, the step's,
-    // is checked where the kernel looks first.
-    fn on_the_second_run(world: &mut World) {
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        if RUNS.fetch_add(1, Ordering::Relaxed) == 1 {
-            SYSTEM.lock().unwrap().expect("set above")(world);
+    fn when_armed(world: &mut World) {
+        if ARMED.load(Ordering::SeqCst) {
+            let system = SYSTEM.lock().unwrap().expect("set above");
+            system(world);
         }
     }
     fn build(game: &mut GameBuilder) {
-        game.add_systems(Phase::Resolve, on_the_second_run);
+        game.add_systems(Phase::Resolve, when_armed);
     }
-    let toy = Toy {
+    let toy = || Toy {
         action: Space::Discrete { n: 2 },
         order: TurnOrder::Simultaneous,
         build,
     };
-    let mut sim = common::sim(toy, 2);
-    sim.step(&[0.0, 1.0]).expect("a legal step");
+    let sims = [common::sim(toy(), 2), common::sim(toy(), 2)];
+    ARMED.store(true, Ordering::SeqCst);
+    match how.as_deref() == Ok("swap") {
+        true => std::thread::scope(|scope| {
+            for mut sim in sims {
+                scope.spawn(move || sim.step(&[0.0, 1.0]).expect("a legal step"));
+            }
+        }),
+        false => {
+            let [mut sim, _] = sims;
+            sim.step(&[0.0, 1.0]).expect("a legal step");
+        }
+    }
 }
 
 /// Runs `leaky_game` with `how`: its exit status and its standard error.
 fn child(how: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().expect("the test binary"))
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
         .args(["leaky_game", "--exact", "--ignored", "--nocapture"])
         .env(HOW, how)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the child runs");
+    // A child that hangs (two Sims waiting on each other) fails the test, not the whole run.
+    let start = Instant::now();
+    while child.try_wait().expect("the child is waited on").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().expect("the child is killed");
+            panic!("{how}: the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("the child's output");
     (
         out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -118,7 +164,22 @@ fn a_game_that_takes_the_world_stops_the_process_though_it_panicked() {
     let (status, stderr) = child("world");
     assert_eq!(status.signal(), Some(SIGABRT), "{stderr}");
     assert!(stderr.contains("the World is gone"), "{stderr}");
-    assert!(stderr.contains("holds 0"), "{stderr}");
+    assert!(
+        stderr.contains("a game replaced its block's World"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_game_that_carries_a_kernel_component_into_another_sims_world_stops_the_process() {
+    let (status, stderr) = child("swap");
+    assert_eq!(status.signal(), Some(SIGABRT), "{stderr}");
+    assert!(
+        stderr.contains(
+            "a game moved the kernel's `Observations` component into another World than its own"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

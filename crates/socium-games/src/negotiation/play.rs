@@ -690,10 +690,11 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
             )
         }
         Move::RevealFact { fact, truthful } => {
-            let text = &ctx.profiles[me].facts[fact as usize].text;
-            match truthful {
-                true => text.clone(),
-                false => denied(text),
+            let fact = &ctx.profiles[me].facts[fact as usize];
+            match (truthful, &fact.made_up) {
+                (true, _) => fact.text.clone(),
+                (false, Some(made_up)) => made_up.clone(),
+                (false, None) => denied(&fact.text),
             }
         }
         Move::RevealSecret { truthful: true } => ctx.profiles[me].secret.text.clone(),
@@ -717,7 +718,7 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
     format!("{name}: \"{said}\"")
 }
 
-/// A made-up version of the fact `text`: its denial.
+/// A made-up version of the fact `text`, where its profile gives none: its denial.
 fn denied(text: &str) -> String {
     let mut chars = text.chars();
     let first = chars.next().map(|c| c.to_lowercase().collect::<String>());
@@ -805,5 +806,19 @@ pub(super) fn record(mut envs: Query<(&State, &Events, &mut Metrics), Stepping>)
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::denied;
+
+    #[test]
+    fn a_fact_without_a_made_up_version_is_denied() {
+        assert_eq!(
+            denied("The hats are vintage."),
+            "It is not true that the hats are vintage."
+        );
+        assert_eq!(denied(""), "It is not true that ");
     }
 }

@@ -42,6 +42,11 @@ pub const DECISION_STYLES: [DecisionStyle; 4] = [
 pub struct Fact {
     /// What it is.
     pub text: String,
+    /// What a liar tells in its place, in words like the fact's own (default: the fact's denial,
+    /// "It is not true that …", which lowercases the fact's first letter: give one for a fact
+    /// that starts with a name).
+    #[serde(default)]
+    pub made_up: Option<String>,
     /// How much knowing it is worth to the listener (knowledge points, 1..=5).
     pub importance: u8,
 }

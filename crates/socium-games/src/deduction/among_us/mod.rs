@@ -323,7 +323,8 @@ static DIMENSIONS: [DimensionInfo; 8] = [
         name: "win",
         summary: "+1 to the winning side, `lose` (−1 or 0) to the losing side, when the game ends",
         default_weight: 1.0,
-        range: Some((-1.0, 1.0)),
+        // Not declared: `lose` may be any number.
+        range: None,
     },
     DimensionInfo {
         name: "task",
