@@ -147,38 +147,35 @@ fn child(how: &str) -> (std::process::ExitStatus, String) {
     )
 }
 
-const SIGABRT: i32 = 6;
+/// Runs `leaky_game` with `how`, which must abort the process saying `why`: its standard error.
+fn aborts(how: &str, why: &str) -> String {
+    const SIGABRT: i32 = 6;
+    let (status, stderr) = child(how);
+    assert_eq!(status.signal(), Some(SIGABRT), "{how}: {stderr}");
+    assert!(stderr.contains(why), "{how}: {stderr}");
+    stderr
+}
 
 #[test]
 fn a_game_that_keeps_a_kernel_component_stops_the_process() {
-    let (status, stderr) = child("take");
-    assert_eq!(status.signal(), Some(SIGABRT), "{stderr}");
-    assert!(
-        stderr.contains("a game moved the kernel's `Observations` component out of its env: a block of 1 envs holds 0"),
-        "{stderr}"
+    aborts(
+        "take",
+        "a game moved the kernel's `Observations` component out of its env: a block of 1 envs \
+         holds 0",
     );
 }
 
 #[test]
 fn a_game_that_takes_the_world_stops_the_process_though_it_panicked() {
-    let (status, stderr) = child("world");
-    assert_eq!(status.signal(), Some(SIGABRT), "{stderr}");
+    let stderr = aborts("world", "a game replaced its block's World");
     assert!(stderr.contains("the World is gone"), "{stderr}");
-    assert!(
-        stderr.contains("a game replaced its block's World"),
-        "{stderr}"
-    );
 }
 
 #[test]
 fn a_game_that_carries_a_kernel_component_into_another_sims_world_stops_the_process() {
-    let (status, stderr) = child("swap");
-    assert_eq!(status.signal(), Some(SIGABRT), "{stderr}");
-    assert!(
-        stderr.contains(
-            "a game moved the kernel's `Observations` component into another World than its own"
-        ),
-        "{stderr}"
+    aborts(
+        "swap",
+        "a game moved the kernel's `Observations` component into another World than its own",
     );
 }
 
