@@ -1143,3 +1143,21 @@ fn scripted_players_only_play_acts_their_mask_allows() {
     }
     assert!(claims > 20, "only {claims} claims");
 }
+
+/// The roles the transcript names (`EnvView::roles`) are the deal: the imposter, as its own
+/// observation says, and crewmates, dealt anew at every reset.
+#[test]
+fn the_roles_named_are_the_deal() {
+    let mut sim = game(5, 3, 2, "");
+    let mut imposters = std::collections::BTreeSet::new();
+    for episode in 0..20 {
+        let i = imposter(&sim, 5);
+        imposters.insert(i);
+        let expected: Vec<&str> = (0..5)
+            .map(|a| if a == i { "imposter" } else { "crewmate" })
+            .collect();
+        assert_eq!(sim.env().roles(), expected, "episode {episode}");
+        sim.reset(Some(episode));
+    }
+    assert!(imposters.len() > 1, "dealt anew: {imposters:?}");
+}
