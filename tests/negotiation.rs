@@ -486,6 +486,10 @@ fn bad_settings_are_refused_with_the_key() {
     for (game, needle) in [
         ("discount = [0.9, 1.5]", "discount"),
         (
+            "goods = \"divisible\"\nagreement = \"selection\"",
+            "agreement",
+        ),
+        (
             "[game.negotiation.setting]\ntext = \"t\"\ngoals = [{ text = \"g\", target = 0 }]",
             "setting.goals[0].target",
         ),
@@ -555,4 +559,154 @@ fn an_onnx_policy_drives_a_negotiator() {
         checked[0] >= 5 && checked[1] >= 10,
         "offers and acceptances checked: {checked:?}"
     );
+}
+
+/// Deal or No Deal's protocol (Lewis et al. 2017, §2; REFERENCES.md): either side may end the
+/// talk, even with nothing on the table; both then select at the same step, privately, what they
+/// take, and only selections complementary for every item make a deal, each side scoring what it
+/// takes by its own values (with its financial entry against its own selection); any other pair
+/// of selections leaves both with their no-deal score (0 under the bundled goals, as in Lewis et
+/// al.).
+#[test]
+fn only_complementary_selections_make_a_deal() {
+    use acts::index::{ACCEPT, OFFER, WALK_AWAY};
+    use negotiation::items::allocation_index;
+    let text = pair(
+        "agreement = \"selection\"",
+        "controller = \"external\"",
+        "controller = \"external\"",
+    );
+    let mut sim = sim(&text);
+    let n_acts = acts::count(false);
+    for (case, selections) in [
+        ("complementary", [Some(0), Some(1)]),
+        ("both take the first's share", [Some(0), Some(0)]),
+        ("one selects no agreement", [Some(0), None]),
+    ] {
+        sim.reset(Some(3));
+        let table = &state(&sim).tables[0];
+        let (seats, deal) = (table.seats, table.deal);
+        let first = seats[0].index();
+        // The first's take: one of each item it has; the second's: the rest.
+        let keep: [u8; 3] = std::array::from_fn(|i| deal.counts[i].min(1));
+        let takes = [keep, deal.rest(keep)];
+        // Ending the talk is legal at once, with no offer on the table.
+        assert_eq!(
+            sim.env().action_masks()[first * n_acts + ACCEPT],
+            1,
+            "{case}"
+        );
+        let mut actions = [0.0f32; 2];
+        actions[first] = ACCEPT as f32;
+        sim.step(&actions).unwrap();
+        assert!(state(&sim).tables[0].selecting, "{case}");
+        assert_eq!(
+            sim.env().acting(),
+            [true, true],
+            "{case}: both select at once"
+        );
+        for a in 0..2 {
+            let mask = &sim.env().action_masks()[a * n_acts..(a + 1) * n_acts];
+            let legal: Vec<usize> = (0..n_acts).filter(|&k| mask[k] == 1).collect();
+            assert!(legal.contains(&WALK_AWAY), "{case}");
+            assert!(
+                legal.iter().all(|&k| k == WALK_AWAY || k >= OFFER),
+                "{case}: only selections are legal, found {legal:?}"
+            );
+        }
+        for (side, pick) in selections.iter().enumerate() {
+            actions[seats[side].index()] = match pick {
+                Some(which) => (OFFER + allocation_index(takes[*which])) as f32,
+                None => WALK_AWAY as f32,
+            };
+        }
+        sim.step(&actions).unwrap();
+        assert!(sim.env().is_done(), "{case}");
+        let table = &state(&sim).tables[0];
+        let said = sim.env().utterances();
+        let picks: Vec<_> = said.iter().filter(|u| u.act.kind == "select").collect();
+        assert_eq!(picks.len(), 2, "{case}");
+        for u in &picks {
+            // Said to its maker alone.
+            assert_eq!(
+                u.audience,
+                socium::core::Audience::Agent(u.speaker),
+                "{case}"
+            );
+        }
+        let financial = |a: AgentId| -> Vec<(UtteranceId, f64)> {
+            (sim.env().reward_entries().iter())
+                .filter(|e| e.agent == a && e.dimension == negotiation::FINANCIAL)
+                .map(|e| (e.utterance, e.value))
+                .collect()
+        };
+        if case == "complementary" {
+            assert!(table.agreed.is_some(), "{case}");
+            assert!(table.scores.iter().any(|&s| s > 0.0), "{case}: {table:?}");
+            for side in 0..2 {
+                let score = f64::from(deal.worth(side, takes[side]));
+                assert_eq!(table.scores[side], score, "{case}: side {side}");
+                let own = picks.iter().find(|u| u.speaker == seats[side]).unwrap().id;
+                // An entry of 0 is not written.
+                let expected: Vec<_> = (score > 0.0)
+                    .then_some((own, score / 2.0))
+                    .into_iter()
+                    .collect();
+                assert_eq!(financial(seats[side]), expected, "{case}");
+            }
+        } else {
+            assert!(table.agreed.is_none(), "{case}");
+            assert_eq!(table.scores, [0.0, 0.0], "{case}");
+            assert!(financial(seats[0]).is_empty() && financial(seats[1]).is_empty());
+        }
+        let deal_share = f64::from(u8::from(case == "complementary"));
+        assert_eq!(
+            sim.env().metrics().mean(negotiation::DEAL),
+            Some(deal_share),
+            "{case}"
+        );
+    }
+}
+
+/// Scripted negotiators end the talk where they would accept and then select the standing
+/// offer's split: under Deal or No Deal's protocol the bundled market strikes the same deals at
+/// the same scores as by accepting, one step later, with the same episode totals of every
+/// dimension.
+#[test]
+fn scripted_players_select_the_deals_they_would_accept() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/deal_or_no_deal.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let by = |agreement: &str| {
+        let text = text.replace(
+            "agreement = \"selection\"",
+            &format!("agreement = \"{agreement}\""),
+        );
+        assert!(text.contains(agreement));
+        Scenario::parse(&text, &path).unwrap().sim().unwrap()
+    };
+    let (mut accepting, mut selecting) = (by("accept"), by("selection"));
+    let mut deals = 0;
+    for seed in 0..100 {
+        let mut outcomes = Vec::new();
+        for sim in [&mut accepting, &mut selecting] {
+            sim.reset(Some(seed));
+            play_episode(sim);
+            let tables: Vec<_> = (state(sim).tables.iter())
+                .map(|t| (t.seats, t.agreed.map(|o| t.take(0, &o)), t.scores, t.turn))
+                .collect();
+            outcomes.push((tables, sim.env().episode_raw_rewards().to_vec()));
+        }
+        let [(accepted, a_totals), (selected, s_totals)] = &outcomes[..] else {
+            unreachable!()
+        };
+        assert_eq!(accepted, selected, "seed {seed}");
+        for (k, (a, s)) in a_totals.iter().zip(s_totals).enumerate() {
+            assert!(
+                (a - s).abs() < 1e-9,
+                "seed {seed}, total {k}: {a} against {s}"
+            );
+        }
+        deals += accepted.iter().filter(|t| t.1.is_some()).count();
+    }
+    assert!(deals > 200, "{deals} deals in 600 negotiations");
 }

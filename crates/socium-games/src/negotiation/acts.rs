@@ -68,6 +68,9 @@ pub enum Move {
     },
     /// Make an offer; it stands until accepted, rejected or replaced.
     Offer(Proposal),
+    /// Once the talk is over ([`super::Agreement::Selection`]): what one takes, privately
+    /// (`None`: no agreement). Sent as the offer act of the same split, or `walk_away`.
+    Select(Option<Triple>),
 }
 
 /// The utterance kinds, in the order of the observation's last-act blocks.
@@ -88,12 +91,16 @@ pub const KINDS: [&str; 13] = [
 ];
 
 impl Move {
-    /// The utterance kind (one of [`KINDS`]).
+    /// The utterance kind: one of [`KINDS`], or `select`.
     pub fn kind(self) -> &'static str {
-        KINDS[self.kind_index()]
+        match self {
+            Move::Select(_) => "select",
+            m => KINDS[m.kind_index()],
+        }
     }
 
-    /// Its index in [`KINDS`].
+    /// Its index in [`KINDS`], the observation's last-act blocks: a selection shows as the act
+    /// it was sent as (an offer, or a walk-away for no agreement).
     pub fn kind_index(self) -> usize {
         match self {
             Move::Pass => 0,
@@ -108,7 +115,19 @@ impl Move {
             Move::Persuade(Appeal::Flattery) => 9,
             Move::Persuade(Appeal::Threat) => 10,
             Move::Rapport { .. } => 11,
-            Move::Offer(_) => 12,
+            Move::Offer(_) | Move::Select(Some(_)) => 12,
+            Move::Select(None) => 3,
+        }
+    }
+
+    /// What the act `self` means once the talk is over: a selection (an item offer selects its
+    /// split, a walk-away no agreement, a selection itself); `None` for any other act.
+    pub fn as_selection(self) -> Option<Move> {
+        match self {
+            Move::Select(keep) => Some(Move::Select(keep)),
+            Move::Offer(Proposal::Items(keep)) => Some(Move::Select(Some(keep))),
+            Move::WalkAway => Some(Move::Select(None)),
+            _ => None,
         }
     }
 }
@@ -197,6 +216,8 @@ pub fn encode(m: Move) -> usize {
         Move::Rapport { warm } => RAPPORT + usize::from(!warm),
         Move::Offer(Proposal::Items(keep)) => OFFER + items::allocation_index(keep),
         Move::Offer(Proposal::Share(_)) => OFFER,
+        Move::Select(Some(keep)) => OFFER + items::allocation_index(keep),
+        Move::Select(None) => WALK_AWAY,
     }
 }
 
@@ -223,5 +244,21 @@ mod tests {
             decode(index::REVEAL_VALUE, None),
             Move::RevealValue { truthful: true, .. }
         ));
+    }
+
+    #[test]
+    fn a_selection_is_sent_as_its_offer_or_a_walk_away() {
+        for act in 0..count(false) {
+            let m = decode(act, None);
+            match m.as_selection() {
+                Some(selection) => {
+                    assert_eq!(encode(selection), act, "{m:?}");
+                    assert_eq!(selection.kind(), "select");
+                    assert_eq!(selection.kind_index(), m.kind_index());
+                }
+                None => assert!(!matches!(m, Move::Offer(_) | Move::WalkAway), "{m:?}"),
+            }
+        }
+        assert_eq!(Move::Offer(Proposal::Share(0.5)).as_selection(), None);
     }
 }

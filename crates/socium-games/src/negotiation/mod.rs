@@ -10,7 +10,9 @@
 //! - Acts ([`acts`]): offer, accept, reject, reveal (a value, a fact or the secret; true or
 //!   false), ask, persuade, rapport, walk away, pass. Sotopia's end rules: `max_turns`
 //!   utterances, a walk-away, or more than 2 consecutive passes; an accepted offer ends it
-//!   with a deal.
+//!   with a deal, or, with [`Agreement::Selection`], Deal or No Deal's protocol: either side
+//!   ends the talk, both then select a split privately, and only complementary selections
+//!   make a deal.
 //! - Rewards ([`play`]): the seven SOTOPIA-EVAL dimensions, each entry against the utterance
 //!   that caused it, each episode total inside Sotopia's range.
 //! - Scripted strategies ([`strategies`]): greedy, fair, liar, Faratin, Sierra & Jennings's
@@ -49,12 +51,28 @@ pub enum Goods {
     Divisible,
 }
 
+/// How a negotiation reaches its deal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agreement {
+    /// Accepting the partner's standing offer strikes the deal (Rubinstein's protocol).
+    #[default]
+    Accept,
+    /// Deal or No Deal's (Lewis et al. 2017, §2): either side ends the talk (`accept`, legal at
+    /// any turn), then both select privately, at the same step, what they take (an offer act)
+    /// or no agreement (`walk_away`); only selections that are complementary for every item
+    /// make a deal, otherwise each side gets its no-deal score. Items only.
+    Selection,
+}
+
 /// Settings of `[game.negotiation]`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NegotiationConfig {
     /// What is bargained over.
     pub goods: Goods,
+    /// How a deal is struck.
+    pub agreement: Agreement,
     /// Discount factors of the first and the second speaker of a pair: a deal struck after `t`
     /// offers were rejected or replaced is worth `δ^t` of its value to each.
     pub discount: [f64; 2],
@@ -73,12 +91,25 @@ impl Default for NegotiationConfig {
     fn default() -> Self {
         NegotiationConfig {
             goods: Goods::Items,
+            agreement: Agreement::Accept,
             discount: [1.0, 1.0],
             max_turns: Count::new(20).expect("in range"),
             free_text: 0,
             setting: social::bundled_setting(),
             profiles: social::bundled_profiles(),
         }
+    }
+}
+
+impl NegotiationConfig {
+    /// Agent `a`'s profile: profile `a mod profiles`.
+    pub fn profile(&self, a: AgentId) -> &Profile {
+        &self.profiles[a.index() % self.profiles.len()]
+    }
+
+    /// Agent `a`'s goal: goal `a mod goals`.
+    pub fn goal(&self, a: AgentId) -> &social::Goal {
+        &self.setting.goals[a.index() % self.setting.goals.len()]
     }
 }
 
@@ -267,6 +298,13 @@ impl Rules for NegotiationConfig {
                 "a negotiation needs at least 2 agents, found {}",
                 agents.len()
             ));
+        }
+        if self.agreement == Agreement::Selection && self.goods == Goods::Divisible {
+            return Err(
+                "`agreement`: \"selection\" (Deal or No Deal's private selections) \
+                        needs `goods = \"items\"`; a divisible good's deal is an accepted offer"
+                    .into(),
+            );
         }
         if let Some(d) = self.discount.iter().find(|d| !(**d > 0.0 && **d <= 1.0)) {
             return Err(format!("`discount`: expected factors in (0, 1], found {d}"));

@@ -3,7 +3,7 @@
 //! relationship of their tie shows (Sotopia's rule, [`Visible`]).
 
 use super::{
-    Goods, NegotiationConfig, OFFER_POTENTIAL,
+    Agreement, Goods, NegotiationConfig, OFFER_POTENTIAL,
     acts::{self, KINDS, index},
     items::{self, ALLOCATIONS, ITEMS},
     play::{State, Table},
@@ -28,7 +28,8 @@ pub mod layout {
     pub const KEEP_RELATIONSHIP: usize = TARGET + 1;
     /// 1 while negotiating (seated at a table that is not over).
     pub const SEATED: usize = KEEP_RELATIONSHIP + 1;
-    /// 1 when it is this agent's turn.
+    /// 1 when this agent acts at the coming step: in its turn, or, under Deal or No Deal's
+    /// protocol, once the talk is over (either side's last act `accept`), when both select.
     pub const MY_TURN: usize = SEATED + 1;
     /// 1 for the pair's first speaker.
     pub const FIRST: usize = MY_TURN + 1;
@@ -112,7 +113,7 @@ pub(super) fn turns_and_observations(
             };
             potentials.set(a, OFFER_POTENTIAL, worth);
             observe(state, graph, table, side, row);
-            if !table.over && table.speaker == side {
+            if table.acts(side) {
                 turn.set_acting(a, true);
                 legal_acts(
                     &state.config,
@@ -135,6 +136,14 @@ fn legal_acts(
     mask: &mut [u8],
 ) {
     mask.fill(0);
+    if table.selecting {
+        // Once the talk is over: what to take (an item offer's split) or no agreement.
+        mask[index::WALK_AWAY] = 1;
+        for k in 0..ALLOCATIONS {
+            mask[index::OFFER + k] = u8::from(table.deal.fits(items::allocation(k)));
+        }
+        return;
+    }
     for act in [
         index::PASS,
         index::WALK_AWAY,
@@ -146,7 +155,8 @@ fn legal_acts(
     }
     mask[index::PERSUADE..index::OFFER].fill(1);
     let theirs = table.standing.is_some_and(|o| o.proposer != side);
-    mask[index::ACCEPT] = u8::from(theirs);
+    // Under Deal or No Deal's protocol `accept` ends the talk, which either side may do.
+    mask[index::ACCEPT] = u8::from(theirs || config.agreement == Agreement::Selection);
     mask[index::REJECT] = u8::from(theirs);
     for k in 0..facts {
         mask[index::REVEAL_FACT + k] = 1;
@@ -180,7 +190,7 @@ fn observe(state: &State, graph: &SocialGraph, table: &Table, side: usize, row: 
     row[TARGET] = (goal.target / 10.0) as f32;
     row[KEEP_RELATIONSHIP] = f32::from(u8::from(goal.keep_relationship));
     row[SEATED] = f32::from(u8::from(!table.over));
-    row[MY_TURN] = f32::from(u8::from(!table.over && table.speaker == side));
+    row[MY_TURN] = f32::from(u8::from(table.acts(side)));
     row[FIRST] = f32::from(u8::from(side == 0));
     row[TIME] = (table.turn as f32 / config.max_turns.get() as f32).min(1.0);
     row[DISCOUNT] = config.discount[side] as f32;

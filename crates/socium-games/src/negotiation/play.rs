@@ -7,8 +7,9 @@
 //! still sum to the total. The formulas are in `docs/scenarios.md` (§3.7).
 
 use super::{
-    BELIEVABILITY, DEAL, DIMENSIONS_RANGE, FINANCIAL, FIRST_SHARE, GOAL, Goods, KNOWLEDGE, LIES,
-    NegotiationConfig, OVERALL, PARETO, RELATIONSHIP, SCORE, SECRET, SOCIAL_RULES, TURNS,
+    Agreement, BELIEVABILITY, DEAL, DIMENSIONS_RANGE, FINANCIAL, FIRST_SHARE, GOAL, Goods,
+    KNOWLEDGE, LIES, NegotiationConfig, OVERALL, PARETO, RELATIONSHIP, SCORE, SECRET, SOCIAL_RULES,
+    TURNS,
     acts::{self, Appeal, Move, Proposal},
     items::{self, Deal, ITEM_NAMES, ITEMS, Triple},
     social::{self, Goal, MAX_FACTS, Profile},
@@ -64,7 +65,12 @@ pub struct Table {
     pub offers: u32,
     /// Whether the negotiation is over.
     pub over: bool,
-    /// The accepted offer, if a deal was struck.
+    /// Whether the talk is over and both sides now select, at once and privately, what they
+    /// take ([`Agreement::Selection`]).
+    pub selecting: bool,
+    /// What each side selected (`None`: no agreement), once both have.
+    pub selections: Option<[Option<Triple>; 2]>,
+    /// The deal struck (the accepted offer, or side 0's complementary selection), if any.
     pub agreed: Option<Offer>,
     /// Each side's final score (0..10), once over.
     pub scores: [f64; 2],
@@ -106,6 +112,8 @@ impl Table {
             standing: None,
             offers: 0,
             over: false,
+            selecting: false,
+            selections: None,
             agreed: None,
             scores: [0.0; 2],
             claims: [[None; ITEMS]; 2],
@@ -120,6 +128,11 @@ impl Table {
             best_given: [None; 2],
             offers_made_to: [None; 2],
         }
+    }
+
+    /// Whether `side` acts at the coming step: in turn while talking, both while selecting.
+    pub fn acts(&self, side: usize) -> bool {
+        !self.over && (self.selecting || self.speaker == side)
     }
 
     /// The side of `a`, who sits at this table.
@@ -199,13 +212,12 @@ impl State {
 
     /// Agent `a`'s profile.
     pub fn profile(&self, a: AgentId) -> &Profile {
-        &self.config.profiles[a.index() % self.config.profiles.len()]
+        self.config.profile(a)
     }
 
     /// Agent `a`'s goal.
     pub fn goal(&self, a: AgentId) -> &Goal {
-        let goals = &self.config.setting.goals;
-        &goals[a.index() % goals.len()]
+        self.config.goal(a)
     }
 
     /// Agent `a`'s table and side, if seated.
@@ -312,6 +324,35 @@ struct Ctx<'a> {
     last_step: bool,
 }
 
+impl<'a> Ctx<'a> {
+    /// The context of the table of `seats` in an env of `agents` agents.
+    fn of(
+        config: &'a NegotiationConfig,
+        agents: usize,
+        graph: &SocialGraph,
+        seats: [AgentId; 2],
+        last_step: bool,
+    ) -> Self {
+        let kind = graph.tie(seats[0], seats[1]).map(|t| t.kind);
+        Ctx {
+            config,
+            profiles: seats.map(|s| config.profile(s)),
+            goals: seats.map(|s| config.goal(s)),
+            scale: social::tie_scale(kind.unwrap_or_default()),
+            unique_names: agents <= config.profiles.len(),
+            last_step,
+        }
+    }
+}
+
+/// Agent `a`'s move this step: its strategy's, else its action row's.
+fn move_of(moves: &mut [Option<Move>], actions: &Actions, a: AgentId, divisible: bool) -> Move {
+    moves[a.index()].take().unwrap_or_else(|| {
+        let row = actions.0.row(a);
+        acts::decode(row[0] as usize, divisible.then(|| f64::from(row[1])))
+    })
+}
+
 /// Applies every seated speaker's move.
 #[allow(clippy::type_complexity)]
 pub(super) fn resolve(
@@ -365,30 +406,36 @@ fn resolve_env(
     let mut tables = std::mem::take(&mut state.tables);
     for (t, table) in tables.iter_mut().enumerate() {
         let a = table.seats[table.speaker];
-        if table.over || !turn.is_acting(a) {
+        if !table.acts(table.speaker) || !turn.is_acting(a) {
             continue;
         }
-        let row = actions.0.row(a);
-        let m = state.moves[a.index()]
-            .take()
-            .unwrap_or_else(|| acts::decode(row[0] as usize, divisible.then(|| f64::from(row[1]))));
-        let kind = graph.tie(table.seats[0], table.seats[1]).map(|t| t.kind);
-        let ctx = Ctx {
-            config: &state.config,
-            profiles: table.seats.map(|s| state.profile(s)),
-            goals: table.seats.map(|s| state.goal(s)),
-            scale: social::tie_scale(kind.unwrap_or_default()),
-            unique_names: state.seat.len() <= state.config.profiles.len(),
+        let ctx = Ctx::of(
+            &state.config,
+            state.seat.len(),
+            graph,
+            table.seats,
             last_step,
-        };
-        apply(
-            table,
-            m,
-            &ctx,
-            texts.get(a),
-            utterances,
-            &mut events.effects,
         );
+        if table.selecting {
+            // Both sides select at this step, neither seeing the other's selection first.
+            let picks = table.seats.map(|s| {
+                let m = move_of(&mut state.moves, actions, s, false);
+                m.as_selection().unwrap_or_else(|| {
+                    panic!("{m:?}: only selections are legal once the talk is over")
+                })
+            });
+            select(table, picks, &ctx, utterances, &mut events.effects);
+        } else {
+            let m = move_of(&mut state.moves, actions, a, divisible);
+            apply(
+                table,
+                m,
+                &ctx,
+                texts.get(a),
+                utterances,
+                &mut events.effects,
+            );
+        }
         if table.over {
             events.ended.push(t);
             table.seats.iter().for_each(|&s| done.terminate(s));
@@ -445,20 +492,30 @@ fn apply(
     match m {
         Move::Pass => {}
         Move::Accept => {
-            let offer = table
-                .standing
-                .expect("accept is legal only on a standing offer");
-            table.agreed = Some(offer);
-            for side in 0..2 {
-                let score = table.worth(ctx.config, side, &offer);
-                let r = ctx.goals[side].reservation;
-                note(table.seats[side], FINANCIAL, (score - r) / 2.0, u);
+            match ctx.config.agreement {
+                Agreement::Accept => {
+                    let offer = table
+                        .standing
+                        .expect("accept is legal only on a standing offer");
+                    table.agreed = Some(offer);
+                    for side in 0..2 {
+                        note(
+                            table.seats[side],
+                            FINANCIAL,
+                            financial(table, ctx, side, &offer),
+                            u,
+                        );
+                    }
+                    ends = true;
+                }
+                // The talk is over: the selections, at the next step, decide (unless the
+                // scenario's step limit ends the episode now).
+                Agreement::Selection => table.selecting = !ctx.last_step,
             }
-            if below_reservation(table, &offer) {
+            if table.standing.is_some_and(|o| below_reservation(table, &o)) {
                 note(a, BELIEVABILITY, -1.0, u);
             }
             note(a, RELATIONSHIP, 0.5 * scale, u);
-            ends = true;
         }
         Move::Reject => table.standing = None,
         Move::WalkAway => {
@@ -507,6 +564,7 @@ fn apply(
             }
             note(a, RELATIONSHIP, if warm { scale } else { -scale }, u);
         }
+        Move::Select(_) => unreachable!("a selection is made by both sides at once (select)"),
         Move::Offer(proposal) => {
             let offer = Offer {
                 proposer: me,
@@ -534,34 +592,129 @@ fn apply(
     table.last[me] = Some(m);
     table.turn += 1;
     table.speaker = other;
-    if ends
+    let talk_ends = ends
         || table.passes > PASS_LIMIT
         || table.turn >= ctx.config.max_turns.get()
-        || ctx.last_step
-    {
-        table.over = true;
-        for side in 0..2 {
-            table.scores[side] = match &table.agreed {
-                Some(offer) => table.worth(ctx.config, side, offer),
-                None => ctx.goals[side].reservation,
+        || ctx.last_step;
+    if talk_ends && !table.selecting {
+        end(table, ctx, u, &mut note);
+    }
+    move_goals(table, ctx, [u, u], &mut note);
+}
+
+/// Both sides' private selections once the talk is over (Deal or No Deal, Lewis et al. 2017):
+/// selections complementary for every item make the deal, anything else none. Each is said
+/// to its maker alone; a side's financial and goal entries go against its own selection.
+fn select(
+    table: &mut Table,
+    picks: [Move; 2],
+    ctx: &Ctx,
+    utterances: &mut Utterances,
+    effects: &mut Vec<Effect>,
+) {
+    let mut note = |agent: AgentId, dimension: DimId, amount: f64, at: UtteranceId| {
+        effects.push(Effect {
+            agent,
+            utterance: at,
+            dimension,
+            amount,
+        })
+    };
+    let keeps = picks.map(|m| match m {
+        Move::Select(keep) => keep,
+        other => unreachable!("{other:?} is not a selection"),
+    });
+    let said: [UtteranceId; 2] = std::array::from_fn(|side| {
+        let (a, m) = (table.seats[side], picks[side]);
+        let act = Act {
+            kind: m.kind(),
+            target: Some(table.seats[1 - side]),
+            value: act_value(table, m),
+        };
+        let u = utterances.say(a, Audience::Agent(a), act, || {
+            render_as(table, side, m, ctx)
+        });
+        if table.last[side].is_none() {
+            note(a, BELIEVABILITY, 10.0, u);
+        }
+        table.last[side] = Some(m);
+        u
+    });
+    let deal = match keeps {
+        [Some(k0), Some(k1)] if table.deal.rest(k0) == k1 => Some(Offer {
+            proposer: 0,
+            proposal: Proposal::Items(k0),
+            period: table.offers,
+        }),
+        _ => None,
+    };
+    for side in 0..2 {
+        let a = table.seats[side];
+        if let Some(keep) = keeps[side] {
+            let mine = Offer {
+                proposer: side,
+                proposal: Proposal::Items(keep),
+                period: table.offers,
             };
-        }
-        // A side that never spoke said nothing unbelievable: its 10 comes with the end.
-        for side in 0..2 {
-            if table.last[side].is_none() {
-                note(table.seats[side], BELIEVABILITY, 10.0, u);
+            if table.worth(ctx.config, side, &mine) < ctx.goals[side].reservation {
+                note(a, BELIEVABILITY, -1.0, said[side]);
             }
         }
-        // Lies come out at the end (both sides' values are shown after the game, as in Lewis
-        // et al.'s interface): each costs its teller relationship, against the lie.
-        for side in 0..2 {
-            for &lie in &table.lies[side] {
-                note(table.seats[side], RELATIONSHIP, -2.0 * scale, lie);
-            }
+        if let Some(offer) = &deal {
+            note(a, FINANCIAL, financial(table, ctx, side, offer), said[side]);
         }
     }
-    // Goal: the potential of the standing offer (the final score once over).
+    table.selections = Some(keeps);
+    table.agreed = deal;
+    table.selecting = false;
+    end(table, ctx, said[1], &mut note);
+    move_goals(table, ctx, said, &mut note);
+}
+
+/// The financial entry of `side` at a deal on `offer`: its gain over its reservation, halved.
+fn financial(table: &Table, ctx: &Ctx, side: usize, offer: &Offer) -> f64 {
+    (table.worth(ctx.config, side, offer) - ctx.goals[side].reservation) / 2.0
+}
+
+/// Ends the negotiation: each side's final score (the deal's worth, else its reservation); a
+/// side that never spoke gets its believability against `u`; lies are exposed.
+fn end(
+    table: &mut Table,
+    ctx: &Ctx,
+    u: UtteranceId,
+    note: &mut dyn FnMut(AgentId, DimId, f64, UtteranceId),
+) {
+    table.over = true;
     for side in 0..2 {
+        table.scores[side] = match &table.agreed {
+            Some(offer) => table.worth(ctx.config, side, offer),
+            None => ctx.goals[side].reservation,
+        };
+    }
+    // A side that never spoke said nothing unbelievable: its 10 comes with the end.
+    for side in 0..2 {
+        if table.last[side].is_none() {
+            note(table.seats[side], BELIEVABILITY, 10.0, u);
+        }
+    }
+    // Lies come out at the end (both sides' values are shown after the game, as in Lewis et
+    // al.'s interface): each costs its teller relationship, against the lie.
+    for side in 0..2 {
+        for &lie in &table.lies[side] {
+            note(table.seats[side], RELATIONSHIP, -2.0 * ctx.scale, lie);
+        }
+    }
+}
+
+/// Goal: each side's potential is the goal's score of the standing offer (the final score once
+/// over); its change goes against `said[side]`.
+fn move_goals(
+    table: &mut Table,
+    ctx: &Ctx,
+    said: [UtteranceId; 2],
+    note: &mut dyn FnMut(AgentId, DimId, f64, UtteranceId),
+) {
+    for (side, &at) in said.iter().enumerate() {
         let v = match (table.over, &table.standing) {
             (true, _) => table.scores[side],
             (false, Some(offer)) => table.worth(ctx.config, side, offer),
@@ -571,7 +724,7 @@ fn apply(
         let delta = phi - table.potential[side];
         if delta != 0.0 {
             table.potential[side] = phi;
-            note(table.seats[side], GOAL, delta, u);
+            note(table.seats[side], GOAL, delta, at);
         }
     }
 }
@@ -654,6 +807,8 @@ fn act_value(table: &Table, m: Move) -> f64 {
             let v = table.deal.values[table.speaker][item as usize];
             f64::from(if truthful { v } else { Table::false_value(v) })
         }
+        Move::Select(Some(keep)) => items::allocation_index(keep) as f64,
+        Move::Select(None) => -1.0,
         Move::RevealFact { fact, .. } => f64::from(fact),
         Move::Rapport { warm } => {
             if warm {
@@ -670,7 +825,11 @@ fn act_value(table: &Table, m: Move) -> f64 {
 /// made-up fact denies the true one). Whether it was true is the rewards' to say (`social_rules`,
 /// `knowledge`): the words reach the judge and the attribution model, which must not be told.
 fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
-    let me = table.speaker;
+    render_as(table, table.speaker, m, ctx)
+}
+
+/// The words of `m` said by side `me`.
+fn render_as(table: &Table, me: usize, m: Move, ctx: &Ctx) -> String {
     let name = match ctx.unique_names {
         true => ctx.profiles[me].name.clone(),
         false => format!("{} ({})", ctx.profiles[me].name, table.seats[me]),
@@ -678,6 +837,10 @@ fn render(table: &Table, m: Move, ctx: &Ctx) -> String {
     let said = match m {
         Move::Pass => return format!("{name} says nothing"),
         Move::WalkAway => return format!("{name} walks away"),
+        Move::Select(Some(keep)) => {
+            return format!("{name} selects, privately: {}", items::describe(keep));
+        }
+        Move::Select(None) => return format!("{name} selects, privately: no agreement"),
         Move::Accept => "Deal.".to_owned(),
         Move::Reject => "No, that doesn't work for me.".to_owned(),
         Move::Ask => "What are these worth to you?".to_owned(),

@@ -5,7 +5,7 @@
 //! claims and last act, and every legal act in words.
 
 use super::{
-    Goods, NegotiationConfig,
+    Agreement, Goods, NegotiationConfig,
     acts::{self, KINDS, Move, Proposal},
     items::{self, ITEM_NAMES, ITEMS, Triple},
     layout::*,
@@ -30,8 +30,7 @@ pub(super) fn render(
     obs: &[f32],
     mask: &[u8],
 ) -> Prompt {
-    let me = &config.profiles[agent.index() % config.profiles.len()];
-    let goal = &config.setting.goals[agent.index() % config.setting.goals.len()];
+    let (me, goal) = (config.profile(agent), config.goal(agent));
     let mut rules = format!(
         "{}\n\nYou are {}, {}, {}. Your personality: {}. You value {}.\nYour goal: {} A score of \
          {} out of 10 fully meets it; without a deal you get {}.",
@@ -57,10 +56,20 @@ pub(super) fn render(
     for (k, fact) in me.facts.iter().enumerate() {
         write!(rules, "\nFact {k} you know: {}", fact.text).expect("writing to a String");
     }
-    rules.push_str(
-        "\nYou speak in turns. The negotiation ends with a deal when one of you accepts the \
-         other's offer, or without one after a walk-away, three passes in a row, or the last turn.",
-    );
+    rules.push_str(match config.agreement {
+        Agreement::Accept => {
+            "\nYou speak in turns. The negotiation ends with a deal when one of you accepts the \
+             other's offer, or without one after a walk-away, three passes in a row, or the last \
+             turn."
+        }
+        Agreement::Selection => {
+            "\nYou speak in turns. Either of you may end the talk by saying \"deal\"; then each \
+             of you, at the same time and privately, selects what they take (or no agreement). \
+             There is a deal only if the two selections together are exactly what is on the \
+             table; otherwise neither of you gets anything more than without a deal. The talk \
+             also ends, without a deal, after a walk-away, three passes in a row, or the last turn."
+        }
+    });
 
     let mut s = String::new();
     let seated = obs[SEATED] > 0.5;
@@ -145,9 +154,21 @@ pub(super) fn render(
         }
         .expect("writing to a String");
     }
-    if let Some(k) = (0..KINDS.len()).find(|&k| obs[PARTNER_LAST + k] > 0.5) {
+    let last = |block: usize| (0..KINDS.len()).find(|&k| obs[block + k] > 0.5);
+    if let Some(k) = last(PARTNER_LAST) {
         write!(s, "\nTheir last act: {}.", KINDS[k].replace('_', " "))
             .expect("writing to a String");
+    }
+    // The talk is over when either side's last act ended it; both now select.
+    let accept = acts::Move::Accept.kind_index();
+    let selecting = config.agreement == Agreement::Selection
+        && obs[MY_TURN] > 0.5
+        && (last(MY_LAST) == Some(accept) || last(PARTNER_LAST) == Some(accept));
+    if selecting {
+        s.push_str(
+            "\nThe talk is over. Select, privately, what you take: there is a deal only if your \
+             selection and theirs together are exactly what is on the table.",
+        );
     }
     if obs[ASKED] > 0.5 {
         s.push_str("\nThey asked what things are worth to you.");
@@ -155,7 +176,12 @@ pub(super) fn render(
     write!(s, "\n{:.0}% of the turns are gone.", 100.0 * obs[TIME]).expect("writing to a String");
 
     let acts = Prompt::legal_acts(acts::count(divisible), mask, |a| {
-        describe(acts::decode(a, divisible.then_some(0.0)), counts, me)
+        let m = acts::decode(a, divisible.then_some(0.0));
+        let m = match selecting {
+            true => m.as_selection().unwrap_or(m),
+            false => m,
+        };
+        describe(m, counts, me, config.agreement)
     });
     Prompt {
         rules,
@@ -166,8 +192,17 @@ pub(super) fn render(
 }
 
 /// One act in words.
-fn describe(m: Move, counts: Triple, me: &social::Profile) -> String {
+fn describe(m: Move, counts: Triple, me: &social::Profile, agreement: Agreement) -> String {
     match m {
+        Move::Select(Some(keep)) => {
+            let rest: Triple = std::array::from_fn(|i| counts[i] - keep[i]);
+            format!(
+                "select: you take {}, they take {}",
+                items::describe(keep),
+                items::describe(rest)
+            )
+        }
+        Move::Select(None) => "select no agreement".into(),
         Move::RevealValue { item, truthful } => format!(
             "tell what a {} is worth to you{}",
             ITEM_NAMES[item as usize].0,
@@ -197,6 +232,9 @@ fn describe(m: Move, counts: Triple, me: &social::Profile) -> String {
         other => {
             let kind = other.kind().replace('_', " ");
             match other {
+                Move::Accept if agreement == Agreement::Selection => {
+                    "say \"deal\": end the talk, and both select what they take".into()
+                }
                 Move::Accept => "accept their offer".into(),
                 Move::Reject => "reject their offer".into(),
                 Move::Ask => "ask what things are worth to them".into(),
@@ -236,6 +274,28 @@ mod tests {
         assert_eq!(
             p.acts[1].1,
             "offer: you keep 2 books and 1 ball, they take 1 hat and 1 ball"
+        );
+        assert!(!p.situation.contains("The talk is over"));
+        // Under Deal or No Deal's protocol, once the partner ended the talk, the same acts are
+        // selections.
+        let config = NegotiationConfig {
+            agreement: Agreement::Selection,
+            ..config
+        };
+        obs[MY_TURN] = 1.0;
+        obs[PARTNER_LAST + Move::Accept.kind_index()] = 1.0;
+        mask[index::PASS] = 0;
+        mask[index::WALK_AWAY] = 1;
+        let p = render(&config, AgentId(0), &obs, &mask);
+        assert!(p.rules.contains("privately"), "{}", p.rules);
+        assert!(p.situation.contains("The talk is over"), "{}", p.situation);
+        let acts: Vec<&str> = p.acts.iter().map(|a| a.1.as_str()).collect();
+        assert_eq!(
+            acts,
+            [
+                "select no agreement",
+                "select: you take 2 books and 1 ball, they take 1 hat and 1 ball"
+            ]
         );
     }
 }

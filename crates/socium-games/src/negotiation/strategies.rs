@@ -14,6 +14,10 @@
 //!   conceded, on top of a slow linear concession; mirrors warm and cold rapport.
 //! - `spe`: Rubinstein's (1982) subgame-perfect player: proposes `(1 − δ_o)/(1 − δ_m δ_o)` of
 //!   the good and accepts a share at least `δ_m` times that.
+//!
+//! Under Deal or No Deal's protocol each accepts as above to end the talk, and then selects the
+//! standing offer's split (what it takes) when that is worth its reservation, else no
+//! agreement: two scripted players strike the deals they would strike by accepting.
 
 use super::{
     Goods, NegotiationConfig,
@@ -250,8 +254,22 @@ impl Seat<'_> {
         }
     }
 
+    /// Once the talk is over (Deal or No Deal's protocol), every strategy selects alike: the
+    /// standing offer's split when it is worth at least its reservation, else no agreement.
+    fn select(&self) -> Move {
+        let offer = self.table.standing;
+        let worth = |o: &Offer| self.table.worth(self.config, self.side, o);
+        match offer.filter(|o| worth(o) >= self.reservation - 1e-12) {
+            Some(o) => Move::Select(Some(self.table.take(self.side, &o))),
+            None => Move::Select(None),
+        }
+    }
+
     fn decide(&self, strategy: Strategy) -> Move {
         let (me, table) = (self.side, self.table);
+        if table.selecting {
+            return self.select();
+        }
         match strategy {
             Strategy::Greedy => self.accept_or(self.reservation, self.demand(f64::INFINITY)),
             Strategy::Fair => self.fair(),
