@@ -564,3 +564,69 @@ fn each_episode_starts_its_transcript_with_the_roles() {
         sim.reset(None);
     }
 }
+
+/// Werewolf Arena's debate (Bailis, Friedhoff & Chen 2024, arXiv 2407.13943; the tie rule of
+/// google/werewolf_arena's `GameMaster.get_next_speaker`): before each of the day's
+/// `discussion` turns every living player but the last speaker bids 0..4, privately; the
+/// highest bid speaks; a tie goes to a uniformly random tied player, the one the last message
+/// named counted twice; after the last turn, the vote. With five equal bids after player 3 named
+/// player 1, player 1 takes the floor with probability 2/5 and each other bidder with 1/5 (99%
+/// binomial intervals over 3,000 days).
+#[test]
+fn the_highest_bid_speaks_and_a_tie_favours_the_player_named_last() {
+    let n = 5;
+    let s = scenario(
+        "[scenario]\nname = \"bids\"\nseed = 1\n[game.mafia]\nmafia = 1\ndiscussion = 2\n\
+         speaking = \"bidding\"\n[[agents]]\ncontroller = \"external\"\ncount = 5\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let dim = obs::dim(n);
+    // The stage, one-hot: discussion, vote, night, bid.
+    let stage = |sim: &Sim| (0..4).find(|&k| sim.env().observations()[obs::STAGE + k] == 1.0);
+    let named = |sim: &Sim| -> Vec<bool> {
+        (0..n)
+            .map(|a| sim.env().observations()[a * dim + obs::NAMED] == 1.0)
+            .collect()
+    };
+    let acting = |sim: &Sim| -> Vec<usize> { (0..n).filter(|&a| sim.env().acting()[a]).collect() };
+    let days = 3000;
+    let mut floor = [0u32; 5];
+    for seed in 0..days {
+        sim.reset(Some(seed));
+        assert_eq!(stage(&sim), Some(3), "the day opens with bids");
+        assert_eq!(acting(&sim), [0, 1, 2, 3, 4]);
+        // The highest bid wins outright.
+        play(&mut sim, &[1.0, 2.0, 0.0, 4.0, 2.0]).unwrap();
+        assert_eq!((stage(&sim), acting(&sim)), (Some(0), vec![3]));
+        // Bids are heard by their bidders alone.
+        let bids: Vec<_> = (sim.env().utterances().iter())
+            .filter(|u| u.act.kind == "bid")
+            .collect();
+        assert_eq!(bids.len(), 5);
+        assert!(
+            bids.iter()
+                .all(|u| u.audience == Audience::Agent(u.speaker))
+        );
+        // Player 3 accuses player 1 (act 1 + 1), which names it.
+        play(&mut sim, &[0.0, 0.0, 0.0, 2.0, 0.0]).unwrap();
+        assert_eq!(named(&sim), [false, true, false, false, false]);
+        assert_eq!(stage(&sim), Some(3));
+        assert_eq!(acting(&sim), [0, 1, 2, 4], "the last speaker does not bid");
+        play(&mut sim, &[2.0; 5]).unwrap();
+        let [speaker] = acting(&sim)[..] else {
+            panic!("one speaker, found {:?}", acting(&sim));
+        };
+        floor[speaker] += 1;
+        play(&mut sim, &[0.0; 5]).unwrap();
+        assert_eq!(stage(&sim), Some(1), "two turns, then the vote");
+    }
+    assert_eq!(floor[3], 0);
+    for (a, expected) in [(0, 0.2), (1, 0.4), (2, 0.2), (4, 0.2)] {
+        let share = f64::from(floor[a]) / f64::from(days as u32);
+        let tolerance = 2.576 * (expected * (1.0 - expected) / f64::from(days as u32)).sqrt();
+        assert!(
+            (share - expected).abs() <= tolerance,
+            "player {a}: {share} of the floors, expected {expected} ± {tolerance}"
+        );
+    }
+}

@@ -364,6 +364,14 @@ fn lists_sized_by_settings_are_bounded() {
         "7 players saying 2147483648 messages each in a day's discussion: expected at most \
          1048576 messages in all"
     );
+    let (_, _, _, msg) = error(
+        "[game.mafia]\ndiscussion = 2000000\nspeaking = \"bidding\"\n[[agents]]\n\
+         strategy = \"random\"\ncount = 7\n",
+    );
+    assert_eq!(
+        msg,
+        "a debate of 2000000 turns a day: expected at most 1048576"
+    );
 }
 
 #[test]

@@ -9,9 +9,16 @@
 //! paper's "random lynching"; nobody is lynched if everyone abstains). Each night the mafia choose
 //! a citizen to kill (most mafia votes, ties broken at random). A dead player's role is revealed.
 //! The town wins when no mafia is left; the mafia win as soon as they are at least as many as
-//! the town. Optional roles, as in Werewolf Arena (Google, 2024): a **seer** learns one living
-//! player's role each night, a **doctor** protects one living player from that night's kill.
-//! Roles are dealt at random at every reset.
+//! the town. Optional roles, as in Werewolf Arena (Bailis, Friedhoff & Chen 2024, "Werewolf
+//! Arena: A Case Study in LLM Evaluation via Social Deduction", arXiv 2407.13943): a **seer**
+//! learns one living player's role each night, a **doctor** protects one living player from
+//! that night's kill. Roles are dealt at random at every reset.
+//!
+//! With [`Speaking::Bidding`] the day's talk is Werewolf Arena's debate instead: `discussion`
+//! turns, each given by bidding. Every living player but the last speaker bids 0..4 for the
+//! floor (a `Bid` stage, the bid sent as act 0..4); the highest bid speaks, a tie broken at
+//! random with a player the last message named (accused or vouched for) counted twice, as the
+//! paper's code does (google/werewolf_arena, `GameMaster.get_next_speaker`).
 //!
 //! The action of `n` players is `Tuple(Discrete(1 + 2n), Simplex(n))`: an act and a belief.
 //! Acts: `0` skip (stay silent, abstain); `1 + j` aim at player `j` (accuse in discussion, vote
@@ -66,8 +73,22 @@ pub struct MafiaConfig {
     pub seer: bool,
     /// Whether one citizen is a doctor.
     pub doctor: bool,
-    /// Messages each living player says per day before the vote (0: no discussion).
+    /// Messages each living player says per day before the vote (0: no discussion); with
+    /// [`Speaking::Bidding`], the day's debate turns in all.
     pub discussion: u32,
+    /// Who speaks when in the day's talk.
+    pub speaking: Speaking,
+}
+
+/// Who speaks when in the day's talk.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaking {
+    /// Every living player `discussion` times, each round in a fresh random order.
+    #[default]
+    RoundRobin,
+    /// Werewolf Arena's debate: `discussion` turns, each to the highest bidder.
+    Bidding,
 }
 
 impl Default for MafiaConfig {
@@ -77,6 +98,7 @@ impl Default for MafiaConfig {
             seer: false,
             doctor: false,
             discussion: 0,
+            speaking: Speaking::RoundRobin,
         }
     }
 }
@@ -131,21 +153,30 @@ pub enum Stage {
     Vote,
     /// The mafia, seer and doctor act.
     Night,
+    /// Every living player but the last speaker bids for the floor ([`Speaking::Bidding`]).
+    Bid,
 }
 
 /// The stages in the order of the observation's stage block.
-const STAGES: [Stage; 3] = [Stage::Discussion, Stage::Vote, Stage::Night];
+const STAGES: [Stage; 4] = [Stage::Discussion, Stage::Vote, Stage::Night, Stage::Bid];
+
+/// The highest bid for the floor: "someone addressed me directly" in Werewolf Arena's scale
+/// (0 "I would rather listen" up to it).
+pub const MAX_BID: usize = 4;
 
 /// Observation layout for `n` players; each block is `n` entries unless said otherwise.
 pub mod obs {
     /// Own role, one-hot: villager, mafia, seer, doctor (4 entries).
     pub const ROLE: usize = 0;
-    /// Stage, one-hot: discussion, vote, night (3 entries).
+    /// Stage, one-hot: discussion, vote, night, bid (4 entries).
     pub const STAGE: usize = 4;
     /// Days begun, as a fraction of the players (1 entry).
-    pub const DAY: usize = 7;
+    pub const DAY: usize = 8;
+    /// 1 when the last message of today's debate named this player (accused or vouched for
+    /// it; with bidding only).
+    pub const NAMED: usize = 9;
     /// Start of the per-player blocks.
-    const BLOCKS: usize = 8;
+    const BLOCKS: usize = 10;
     /// Which player this is, one-hot.
     pub fn me(_n: usize) -> usize {
         BLOCKS
@@ -285,8 +316,12 @@ struct State {
     known: Vec<Vec<Option<Role>>>,
     stage: Stage,
     day: u32,
-    /// Speakers left today, in speaking order.
+    /// Speakers left today, in speaking order (with bidding: the bid's winner).
     speakers: Vec<AgentId>,
+    /// Debate turns left today (with bidding).
+    debate_left: u32,
+    /// The last speaker of today's debate and whom its message named (with bidding).
+    last_message: Option<(AgentId, Option<AgentId>)>,
     accused: Vec<u32>,
     vouched: Vec<u32>,
     votes: Vec<u32>,
@@ -448,13 +483,22 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         (false, false) => {}
     }
     rules.push_str(". The game starts by day. Each day ");
-    match config.discussion {
-        0 => rules.push_str("the living players vote all at once"),
-        d => write!(
+    match (config.discussion, config.speaking) {
+        (0, _) => rules.push_str("the living players vote all at once"),
+        (d, Speaking::RoundRobin) => write!(
             rules,
             "the living players first talk, {} each in a shuffled round robin: accuse a player \
              of being mafia, vouch for one, or stay silent; then they vote all at once",
             times(d)
+        )
+        .expect("writing to a String"),
+        (d, Speaking::Bidding) => write!(
+            rules,
+            "the living players first debate for {d} turns. Before each turn every living \
+             player but the last speaker bids 0 to {MAX_BID} for the floor, and the highest \
+             bid speaks (a tie is broken at random, favouring a player the last speaker named): \
+             accuse a player of being mafia, vouch for one, or stay silent. Then they vote all \
+             at once"
         )
         .expect("writing to a String"),
     }
@@ -517,6 +561,14 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
             }
         ),
         Stage::Vote => write!(s, "Day {day}, the vote: every living player votes at once."),
+        Stage::Bid => write!(
+            s,
+            "Day {day}, the debate: {}",
+            match speaking {
+                true => "bid for the next turn to speak.",
+                false => "the others bid for the next turn to speak.",
+            }
+        ),
         Stage::Night => write!(
             s,
             "Night {day}: {}",
@@ -529,6 +581,9 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         ),
     }
     .expect("writing to a String");
+    if flag(obs::NAMED) {
+        s.push_str("\nThe last speaker named you.");
+    }
     if let Some(list) = players((0..n).filter(|&j| alive(j))) {
         write!(s, "\nAlive: {list}.").expect("writing to a String");
     }
@@ -609,6 +664,16 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
 fn describe(act: usize, n: usize, me: usize, role: Role, stage: Stage) -> String {
     let j = act.wrapping_sub(1);
     match (act, stage) {
+        (_, Stage::Bid) => {
+            let why = [
+                "listen for now",
+                "share general thoughts",
+                "say something specific and important",
+                "it is urgent that you speak next",
+                "you were addressed directly and must answer",
+            ];
+            format!("bid {act}: {}", why[act])
+        }
         (0, Stage::Discussion) => "stay silent".into(),
         (0, Stage::Vote) => "abstain".into(),
         (0, Stage::Night) => "do nothing".into(),
@@ -671,12 +736,20 @@ impl Rules for MafiaConfig {
                  {MAX_PLAYERS} players, found {n}"
             ));
         }
-        if n as u64 * self.discussion as u64 > MAX_MESSAGES {
-            return Err(format!(
-                "{n} players saying {} messages each in a day's discussion: expected at most \
-                 {MAX_MESSAGES} messages in all",
-                self.discussion
-            ));
+        let d = self.discussion;
+        match self.speaking {
+            Speaking::RoundRobin if n as u64 * d as u64 > MAX_MESSAGES => {
+                return Err(format!(
+                    "{n} players saying {d} messages each in a day's discussion: expected at \
+                     most {MAX_MESSAGES} messages in all"
+                ));
+            }
+            Speaking::Bidding if d as u64 > MAX_MESSAGES => {
+                return Err(format!(
+                    "a debate of {d} turns a day: expected at most {MAX_MESSAGES}"
+                ));
+            }
+            _ => {}
         }
         // Fewer mafia than town leaves at least 2 town (mafia ≥ 1), room for the seer and the
         // doctor.
@@ -699,6 +772,8 @@ impl Rules for MafiaConfig {
             stage: Stage::Vote,
             day: 0,
             speakers: Vec::new(),
+            debate_left: 0,
+            last_message: None,
             accused: vec![0; n],
             vouched: vec![0; n],
             votes: vec![0; n],
@@ -728,13 +803,37 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
     state.day += 1;
     state.accused.fill(0);
     state.vouched.fill(0);
-    let living: Vec<AgentId> = state.living().collect();
-    state.speakers = super::speaking_order(&living, state.config.discussion, Talk::Reshuffled, rng);
-    state.stage = if state.speakers.is_empty() {
-        Stage::Vote
-    } else {
-        Stage::Discussion
+    state.last_message = None;
+    let talk = state.config.discussion;
+    state.stage = match state.config.speaking {
+        Speaking::RoundRobin => {
+            let living: Vec<AgentId> = state.living().collect();
+            state.speakers = super::speaking_order(&living, talk, Talk::Reshuffled, rng);
+            match state.speakers.is_empty() {
+                true => Stage::Vote,
+                false => Stage::Discussion,
+            }
+        }
+        Speaking::Bidding => {
+            state.debate_left = talk;
+            match talk {
+                0 => Stage::Vote,
+                _ => Stage::Bid,
+            }
+        }
     };
+}
+
+/// The floor's winner among `bids` (a bid for each player who bid): the highest bid, a tie
+/// broken uniformly at random over the tied players with the one `named` by the last message
+/// listed twice (Werewolf Arena's `get_next_speaker`).
+fn floor(bids: &[(AgentId, usize)], named: Option<AgentId>, rng: &mut impl Rng) -> AgentId {
+    let top = bids.iter().map(|b| b.1).max().expect("someone bids");
+    let mut tied: Vec<AgentId> = bids.iter().filter(|b| b.1 == top).map(|b| b.0).collect();
+    if let Some(named) = named.filter(|n| tied.contains(n)) {
+        tied.push(named);
+    }
+    tied[rng.random_range(0..tied.len())]
 }
 
 /// Deals the roles at random; the mafia know each other, everyone knows themselves.
@@ -834,6 +933,15 @@ fn set_turns(state: &State, turn: &mut Turn, masks: &mut ActionMasks) {
                 allow(speaker, true, &other(speaker), true);
             }
         }
+        Stage::Bid => {
+            let last = state.last_message.map(|m| m.0);
+            for a in state.living().filter(|&a| Some(a) != last) {
+                turn.set_acting(a, true);
+                let row = masks.0.row_mut(a);
+                row.fill(0);
+                row[..=MAX_BID].fill(1);
+            }
+        }
         Stage::Vote => {
             for a in state.living() {
                 allow(a, true, &other(a), false);
@@ -867,6 +975,8 @@ fn observe(state: &State, obs: &mut Observations) {
         let stage = STAGES.iter().position(|&s| s == state.stage);
         row[obs::STAGE + stage.expect("every stage is in STAGES")] = 1.0;
         row[obs::DAY] = (state.day as f32 / n as f32).min(1.0);
+        let named = state.last_message.and_then(|m| m.1);
+        row[obs::NAMED] = f32::from(u8::from(named == Some(AgentId(a as u32))));
         row[obs::me(n) + a] = 1.0;
         for j in 0..n {
             row[obs::alive(n) + j] = f32::from(u8::from(state.alive[j]));
@@ -947,6 +1057,11 @@ fn decide_env<'a>(
             (0..n).find(|&j| flag(obs::alive(n) + j) && !mafia && flag(obs::known_mafia(n) + j));
         let informed = strategy == Strategy::Informed;
         let act = match stage {
+            // Urgent (3) when it has a mafia member to accuse, else it listens (0).
+            Stage::Bid => match known_mafia.filter(|_| informed) {
+                Some(_) => 3,
+                None => 0,
+            },
             Stage::Discussion => match known_mafia.filter(|_| informed) {
                 Some(j) => 1 + j,
                 None => 0,
@@ -1100,9 +1215,35 @@ fn resolve_env(
                 Some(t) => format!("{speaker}: \"I trust {t}.\""),
                 None => format!("{speaker} stays silent"),
             });
-            if state.speakers.is_empty() {
-                state.stage = Stage::Vote;
+            state.stage = match state.config.speaking {
+                Speaking::RoundRobin if state.speakers.is_empty() => Stage::Vote,
+                Speaking::RoundRobin => Stage::Discussion,
+                Speaking::Bidding => {
+                    state.last_message = Some((speaker, target));
+                    state.debate_left -= 1;
+                    match state.debate_left {
+                        0 => Stage::Vote,
+                        _ => Stage::Bid,
+                    }
+                }
+            };
+        }
+        Stage::Bid => {
+            // Bids are private: each is heard by its bidder alone.
+            let bids: Vec<(AgentId, usize)> = acting.iter().map(|&a| (a, act_of(a))).collect();
+            for &(a, bid) in &bids {
+                let act = Act {
+                    kind: "bid",
+                    target: None,
+                    value: bid as f64,
+                };
+                utterances.say(a, Audience::Agent(a), act, || {
+                    format!("{a} bids {bid} for the floor")
+                });
             }
+            let named = state.last_message.and_then(|m| m.1);
+            state.speakers.push(floor(&bids, named, &mut rng.chance));
+            state.stage = Stage::Discussion;
         }
         Stage::Vote => {
             state.votes.fill(0);
@@ -1319,6 +1460,33 @@ mod tests {
                 "accuse player 2: say they are mafia",
                 "vouch for player 2: say you trust them"
             ]
+        );
+
+        // Werewolf Arena's debate: a player the last message named bids for the floor.
+        let config = MafiaConfig {
+            speaking: Speaking::Bidding,
+            discussion: 8,
+            ..config
+        };
+        row[obs::STAGE] = 0.0;
+        row[obs::STAGE + 3] = 1.0;
+        row[obs::NAMED] = 1.0;
+        let mut mask = vec![0u8; 1 + 2 * n];
+        mask[..=MAX_BID].fill(1);
+        let p = config.prompt(n, AgentId(0), &row, &mask);
+        assert!(p.rules.contains("debate for 8 turns"), "{}", p.rules);
+        assert!(
+            p.situation.starts_with(
+                "Day 2, the debate: bid for the next turn to speak.\nThe last speaker named you."
+            ),
+            "{}",
+            p.situation
+        );
+        let words: Vec<&str> = p.acts.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(words[0], "bid 0: listen for now");
+        assert_eq!(
+            words[4],
+            "bid 4: you were addressed directly and must answer"
         );
     }
 
