@@ -36,8 +36,10 @@ pub struct DimensionInfo {
     /// Weight when the scenario sets none.
     pub default_weight: f64,
     /// The bounds of an agent's raw total over an episode, where the rules bound it (Sotopia's
-    /// scales, a win of ±1): a judge's score outside them is refused, and the conformance test
-    /// checks that every strategy's episodes keep to them.
+    /// scales, a win of ±1): a scale a judge scores in whole numbers, as Sotopia's evaluator
+    /// does (a score outside it or between its steps is refused), and the conformance test
+    /// checks that every strategy's episodes keep to it (the game's own totals need not be
+    /// whole).
     pub range: Option<(f64, f64)>,
 }
 

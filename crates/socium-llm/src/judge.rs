@@ -72,13 +72,8 @@ impl Judge {
             .replace("{episode}", episode)
             .replace("{agent}", agent);
         let names: Vec<&str> = dimensions.iter().map(|d| d.name).collect();
-        let evaluation = json!({
-            "type": "object",
-            "properties": {"reasoning": {"type": "string"}, "score": {"type": "number"}},
-            "required": ["reasoning", "score"],
-            "additionalProperties": false,
-        });
-        let schema = object_of(&names, &evaluation);
+        let evaluations: Vec<Value> = dimensions.iter().map(evaluation).collect();
+        let schema = object_of(&names, &evaluations);
         self.ask(&system, &user, "evaluation", schema, |text| {
             scores(text, dimensions)
         })
@@ -105,9 +100,10 @@ impl Judge {
             .replace("{agent}", agent)
             .replace("{utterances}", &keys.join(", "));
         let names: Vec<&str> = dimensions.iter().map(|d| d.name).collect();
-        let rating = object_of(&names, &json!({"type": "integer", "enum": [0, 1, 2, 3]}));
+        let rating = json!({"type": "integer", "enum": [0, 1, 2, 3]});
+        let rating = object_of(&names, &vec![rating; names.len()]);
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let schema = object_of(&keys, &rating);
+        let schema = object_of(&keys, &vec![rating; keys.len()]);
         self.ask(&system, &user, "attribution", schema, |text| {
             ratings(text, &keys, &names)
         })
@@ -144,10 +140,25 @@ fn described<'a>(dimensions: impl IntoIterator<Item = &'a DimensionInfo>) -> Str
     lines.join("\n")
 }
 
-/// The JSON schema of an object whose properties `keys` all follow `schema`.
-fn object_of(keys: &[&str], schema: &Value) -> Value {
-    let properties: serde_json::Map<String, Value> = (keys.iter())
-        .map(|k| ((*k).to_owned(), schema.clone()))
+/// The JSON schema of one dimension's evaluation: a reasoning and a score, a whole number
+/// within the dimension's scale where it has one (Sotopia's evaluator takes integer scores).
+fn evaluation(d: &DimensionInfo) -> Value {
+    let score = match d.range {
+        Some((low, high)) => json!({"type": "integer", "minimum": low, "maximum": high}),
+        None => json!({"type": "number"}),
+    };
+    json!({
+        "type": "object",
+        "properties": {"reasoning": {"type": "string"}, "score": score},
+        "required": ["reasoning", "score"],
+        "additionalProperties": false,
+    })
+}
+
+/// The JSON schema of an object whose property `keys[i]` follows `schemas[i]`.
+fn object_of(keys: &[&str], schemas: &[Value]) -> Value {
+    let properties: serde_json::Map<String, Value> = (keys.iter().zip(schemas))
+        .map(|(k, schema)| ((*k).to_owned(), schema.clone()))
         .collect();
     json!({
         "type": "object",
@@ -173,8 +184,9 @@ fn ratings(text: &str, keys: &[&str], names: &[&str]) -> Result<Vec<f64>, String
     Ok(out)
 }
 
-/// The score on each of `dimensions` in a judge's answer, each within its dimension's range
-/// where it has one (as Sotopia's evaluator validates its scales and asks again).
+/// The score on each of `dimensions` in a judge's answer, each a whole number within its
+/// dimension's range where it has one (as Sotopia's evaluator validates its integer scales and
+/// asks again).
 fn scores(text: &str, dimensions: &[DimensionInfo]) -> Result<Vec<f64>, String> {
     let value = json_object(text, "evaluation")?;
     (dimensions.iter())
@@ -186,6 +198,9 @@ fn scores(text: &str, dimensions: &[DimensionInfo]) -> Result<Vec<f64>, String> 
             match d.range {
                 Some((low, high)) if !(low..=high).contains(&score) => Err(format!(
                     "`{n}.score` is {score}, outside the dimension's range {low}..{high}"
+                )),
+                Some(_) if score.fract() != 0.0 => Err(format!(
+                    "`{n}.score` is {score}: the dimension's scale takes whole numbers"
                 )),
                 _ => Ok(score),
             }
@@ -210,19 +225,39 @@ mod tests {
             dimension("secret", Some((-10.0, 0.0))),
             dimension("payoff", None),
         ];
-        let scored = |goal, secret| {
+        let scored = |goal: &str, secret: &str| {
             let text = format!(
                 r#"{{"goal": {{"reasoning": "got most", "score": {goal}}}, "secret": {{"reasoning": "kept it", "score": {secret}}}, "payoff": {{"score": -40}}}}"#
             );
             scores(&text, &dimensions)
         };
-        assert_eq!(scored(7, 0).unwrap(), vec![7.0, 0.0, -40.0]);
-        assert_eq!(scored(10, -10).unwrap(), vec![10.0, -10.0, -40.0]);
+        assert_eq!(scored("7", "0").unwrap(), vec![7.0, 0.0, -40.0]);
+        assert_eq!(scored("10", "-10").unwrap(), vec![10.0, -10.0, -40.0]);
         assert_eq!(
-            scored(7, 7).unwrap_err(),
+            scored("7", "7").unwrap_err(),
             "`secret.score` is 7, outside the dimension's range -10..0"
         );
-        assert!(scored(11, 0).unwrap_err().contains("`goal.score` is 11"));
+        assert!(
+            scored("11", "0")
+                .unwrap_err()
+                .contains("`goal.score` is 11")
+        );
+        assert_eq!(
+            scored("7.5", "0").unwrap_err(),
+            "`goal.score` is 7.5: the dimension's scale takes whole numbers"
+        );
+        // A dimension without a scale takes any number.
+        let text = r#"{"goal": {"score": 7}, "secret": {"score": 0}, "payoff": {"score": 2.5}}"#;
+        assert_eq!(scores(text, &dimensions).unwrap(), vec![7.0, 0.0, 2.5]);
+        let schema = evaluation(&dimensions[0]);
+        assert_eq!(
+            schema["properties"]["score"],
+            json!({"type": "integer", "minimum": 0.0, "maximum": 10.0})
+        );
+        assert_eq!(
+            evaluation(&dimensions[2])["properties"]["score"]["type"],
+            "number"
+        );
         assert!(
             scores(r#"{"goal": {"score": "high"}}"#, &dimensions)
                 .unwrap_err()
