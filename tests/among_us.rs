@@ -1161,3 +1161,50 @@ fn the_roles_named_are_the_deal() {
     }
     assert!(imposters.len() > 1, "dealt anew: {imposters:?}");
 }
+
+/// A death is known to whom the original tells it (`StringAmogus.notify_death`, the bodies in
+/// `get_room_player_description`, the living listed as a discussion begins): at once to the
+/// bystanders who see the kill; to a worker at its task only once it looks up and sees the
+/// body; to a player who walked away only when the meeting begins. Until then its `alive` block
+/// shows the victim living and its share of the task win does not move (the dead crewmate's
+/// tasks still count in it).
+#[test]
+fn a_death_is_known_to_bystanders_then_to_whoever_sees_the_body_then_to_all() {
+    let n = 5;
+    let (mut sim, worker) = with_task_at_start(n, "kill_cooldown = 1");
+    let imp = imposter(&sim, n);
+    let crew: Vec<usize> = (0..n).filter(|&a| a != imp && a != worker).collect();
+    let (victim, leaver, idle) = (crew[0], crew[1], crew[2]);
+    let knows = |sim: &Sim, a: usize| row(sim, a)[obs::alive(n, EVAL_ROOMS) + victim] == 0.0;
+    let mut first = vec![acts::WAIT as f32; n];
+    first[worker] = acts::TASK as f32;
+    first[leaver] = acts::MOVES[2] as f32;
+    play(&mut sim, &first).unwrap();
+    let progress = |sim: &Sim, a: usize| row(sim, a)[obs::TASKS_DONE];
+    let (worker_progress, leaver_progress) = (progress(&sim, worker), progress(&sim, leaver));
+    let mut kill = vec![acts::WAIT as f32; n];
+    kill[imp] = acts::aim(n, victim) as f32;
+    play(&mut sim, &kill).unwrap();
+    assert!(
+        knows(&sim, idle) && knows(&sim, imp),
+        "the bystander and the killer know"
+    );
+    assert!(
+        !knows(&sim, worker) && !knows(&sim, leaver),
+        "the others do not"
+    );
+    assert_eq!(progress(&sim, worker), worker_progress);
+    assert_eq!(progress(&sim, leaver), leaver_progress);
+    // The worker's task ends at step 3; at step 4 it sees its room again, and the body in it.
+    play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    assert!(!knows(&sim, worker), "still at work");
+    play(&mut sim, &vec![acts::WAIT as f32; n]).unwrap();
+    assert!(knows(&sim, worker), "the worker sees the body");
+    assert!(!knows(&sim, leaver), "the leaver is in another room");
+    // The bystander reports: the meeting lists the living to all.
+    let mut report = vec![acts::WAIT as f32; n];
+    report[idle] = acts::REPORT as f32;
+    play(&mut sim, &report).unwrap();
+    assert_eq!(stage(&sim, leaver), 1, "a discussion");
+    assert!(knows(&sim, leaver), "the meeting tells everyone");
+}

@@ -130,9 +130,18 @@ impl State {
     /// Multiplies every living scripted crewmate `l`'s belief by `likelihood(state, l, h)` and
     /// renormalises; a belief that would vanish is kept (contradictory evidence is ignored).
     fn update(&mut self, likelihood: impl Fn(&State, usize, usize) -> f64) {
+        self.update_some(|_| true, likelihood);
+    }
+
+    /// [`State::update`] for the listeners `l` that `who(l)` names.
+    fn update_some(
+        &mut self,
+        who: impl Fn(usize) -> bool,
+        likelihood: impl Fn(&State, usize, usize) -> f64,
+    ) {
         let n = self.alive.len();
         for l in 0..n {
-            if !self.alive[l] || self.imposter[l] || !self.scripted[l] {
+            if !self.alive[l] || self.imposter[l] || !self.scripted[l] || !who(l) {
                 continue;
             }
             let posterior: Vec<f64> = (0..n)
@@ -145,9 +154,14 @@ impl State {
         }
     }
 
-    /// Every crewmate learns that `j` is not a suspect: dead, or ejected and revealed.
+    /// Every crewmate learns that `j` is not a suspect: ejected and revealed.
     pub(super) fn rule_out(&mut self, j: usize) {
         self.update(|_, _, h| f64::from(u8::from(h != j)));
+    }
+
+    /// Crewmate `l` learns that `j` is not a suspect: killed.
+    pub(super) fn rule_out_for(&mut self, l: usize, j: usize) {
+        self.update_some(|who| who == l, |_, _, h| f64::from(u8::from(h != j)));
     }
 
     /// Every living scripted crewmate other than `speaker` hears its message, by the speaker

@@ -156,7 +156,7 @@ pub mod obs {
         TaskRooms,
         /// Which player this is, one-hot.
         Me,
-        /// Who is alive.
+        /// Who is alive, as far as this player knows (a death is told as in the original).
         Alive,
         /// Living players in this room, this player included.
         Here,
@@ -276,7 +276,7 @@ pub mod obs {
     pub fn me(n: usize, rooms: usize) -> usize {
         offset(Block::Me, n, rooms)
     }
-    /// Who is alive (`n` entries).
+    /// Who is alive, as far as this player knows (`n` entries).
     pub fn alive(n: usize, rooms: usize) -> usize {
         offset(Block::Alive, n, rooms)
     }

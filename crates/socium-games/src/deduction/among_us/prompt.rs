@@ -222,7 +222,7 @@ pub(super) fn render(
         write!(s, "\nYou saw {killers} kill.").expect("writing to a String");
     }
     if let Some(living) = players((0..n).filter(|&j| alive(j))) {
-        write!(s, "\nAlive: {living}.").expect("writing to a String");
+        write!(s, "\nAlive, as far as you know: {living}.").expect("writing to a String");
     }
     if let Some(dead) = players((0..n).filter(|&j| !alive(j))) {
         write!(s, " Dead or ejected: {dead}.").expect("writing to a String");

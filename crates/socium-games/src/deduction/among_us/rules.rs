@@ -89,6 +89,11 @@ pub(super) struct State {
     pub(super) imposter: Vec<bool>,
     /// Who is alive.
     pub(super) alive: Vec<bool>,
+    /// `known_dead[a][j]`: `a` knows that `j` is dead. As in the original
+    /// (`StringAmogus.notify_death`), a kill is told to its victim and the bystanders who see
+    /// it; a body is seen by whoever stands in its room; everyone learns every death when a
+    /// meeting begins (the living are listed), and an ejection at once.
+    pub(super) known_dead: Vec<Vec<bool>>,
     /// Each player's room.
     pub(super) room: Vec<usize>,
     /// Each crewmate's tasks, in the order dealt (none for an imposter).
@@ -135,6 +140,7 @@ impl State {
             config,
             imposter: vec![false; n],
             alive: vec![true; n],
+            known_dead: vec![vec![false; n]; n],
             room: vec![0; n],
             tasks: vec![Vec::new(); n],
             bodies: vec![None; n],
@@ -158,6 +164,37 @@ impl State {
         (0..self.alive.len())
             .filter(|&a| self.alive[a])
             .map(|a| AgentId(a as u32))
+    }
+
+    /// `a` learns that `j` was killed: a scripted crewmate rules it out.
+    fn learn_death(&mut self, a: usize, j: usize) {
+        if !std::mem::replace(&mut self.known_dead[a][j], true) {
+            self.rule_out_for(a, j);
+        }
+    }
+
+    /// Every player learns every death: a meeting's list of the living (an ejection is known to
+    /// all at once).
+    fn announce_deaths(&mut self) {
+        let n = self.alive.len();
+        for j in 0..n {
+            if !self.alive[j] {
+                (0..n).for_each(|a| self.learn_death(a, j));
+            }
+        }
+    }
+
+    /// Whoever sees a room (not at work) learns the deaths of the bodies lying there.
+    fn see_bodies(&mut self) {
+        let n = self.alive.len();
+        for a in 0..n {
+            for j in 0..n {
+                let sees = self.alive[a] && !self.at_work(a);
+                if sees && self.bodies[j] == Some(self.room[a]) {
+                    self.learn_death(a, j);
+                }
+            }
+        }
     }
 
     /// Task steps left, over the living crewmates: a dead crewmate's tasks no longer stand
@@ -354,6 +391,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
         state.imposter[a] = true;
     }
     state.alive.fill(true);
+    state.known_dead.iter_mut().for_each(|k| k.fill(false));
     for a in 0..n {
         state.room[a] = match state.config.start {
             Start::Random => rooms[rng.random_range(0..rooms.len())],
@@ -480,16 +518,20 @@ fn turns_and_observations_env(
 fn observe(state: &State, obs: &mut Observations) {
     let (n, rooms) = (state.alive.len(), state.config.rooms());
     let steps = state.config.task_steps.get();
-    // The share of the task win reached: over the living crewmates, as the win counts.
-    let total = state.living_tasks().count() as u32 * steps;
-    let done = 1.0 - state.task_steps_left() as f32 / total.max(1) as f32;
     for a in 0..n {
         let row = obs.0.row_mut(AgentId(a as u32));
         row.fill(0.0);
         row[obs::IMPOSTER] = f32::from(u8::from(state.imposter[a]));
         let stage = STAGES.iter().position(|&s| s == state.stage);
         row[obs::STAGE + stage.expect("every stage is in STAGES")] = 1.0;
-        row[obs::TASKS_DONE] = done;
+        // The share of the task win reached, over the crewmates `a` does not know dead (the
+        // win counts the living's): a death it has not learned moves nothing.
+        let (mut total, mut left) = (0, 0);
+        for j in (0..n).filter(|&j| !state.known_dead[a][j]) {
+            total += state.tasks[j].len() as u32 * steps;
+            left += state.tasks[j].iter().map(|t| steps - t.done).sum::<u32>();
+        }
+        row[obs::TASKS_DONE] = 1.0 - left as f32 / total.max(1) as f32;
         let own_left = state.tasks[a].iter().filter(|t| t.done < steps).count();
         row[obs::OWN_TASKS] = own_left as f32 / state.config.tasks.get() as f32;
         row[obs::KILL_READY] = f32::from(u8::from(state.imposter[a] && state.cooldown[a] == 0));
@@ -502,7 +544,7 @@ fn observe(state: &State, obs: &mut Observations) {
         let sees = !state.at_work(a);
         for j in 0..n {
             let bit = |b: bool| f32::from(u8::from(b));
-            row[obs::alive(n, rooms) + j] = bit(state.alive[j]);
+            row[obs::alive(n, rooms) + j] = bit(!state.known_dead[a][j]);
             row[obs::here(n, rooms) + j] =
                 if !sees || !state.alive[j] || !state.passes(j, state.room[a]) {
                     0.0
@@ -736,6 +778,7 @@ fn vote(
         let j = top[0];
         // The dead stay in the episode, idle, until it ends: their side's result is theirs too.
         state.alive[j] = false;
+        state.known_dead.iter_mut().for_each(|k| k[j] = true);
         let reveal = state.config.reveal_ejected;
         // Unannounced, the role is still known when there is one imposter: the game goes on
         // only if the ejected was a crewmate.
@@ -835,8 +878,10 @@ fn play(
         for &w in &witnesses {
             state.witnessed[w][a] = true;
             state.witness(w, a);
+            state.learn_death(w, j);
         }
-        state.rule_out(j);
+        state.learn_death(a, j);
+        state.learn_death(j, j);
         let act = Act {
             kind: "kill",
             target: Some(id(j)),
@@ -918,7 +963,9 @@ fn play(
             _ => {}
         }
     }
+    state.see_bodies();
     if events.end.is_none() && reported.is_some() {
+        state.announce_deaths();
         state.rooms_at_report.clone_from(&state.room);
         state.bodies.fill(None);
         state.said.clear();
