@@ -186,6 +186,9 @@ impl State {
 
     /// Whoever sees a room (not at work) learns the deaths of the bodies lying there.
     fn see_bodies(&mut self) {
+        if self.bodies.iter().all(Option::is_none) {
+            return;
+        }
         let n = self.alive.len();
         for a in 0..n {
             for j in 0..n {
@@ -518,6 +521,13 @@ fn turns_and_observations_env(
 fn observe(state: &State, obs: &mut Observations) {
     let (n, rooms) = (state.alive.len(), state.config.rooms());
     let steps = state.config.task_steps.get();
+    // Each player's task steps in all and left (none for an imposter).
+    let work: Vec<(u32, u32)> = (state.tasks.iter())
+        .map(|tasks| {
+            let left = tasks.iter().map(|t| steps - t.done).sum();
+            (tasks.len() as u32 * steps, left)
+        })
+        .collect();
     for a in 0..n {
         let row = obs.0.row_mut(AgentId(a as u32));
         row.fill(0.0);
@@ -528,8 +538,8 @@ fn observe(state: &State, obs: &mut Observations) {
         // win counts the living's): a death it has not learned moves nothing.
         let (mut total, mut left) = (0, 0);
         for j in (0..n).filter(|&j| !state.known_dead[a][j]) {
-            total += state.tasks[j].len() as u32 * steps;
-            left += state.tasks[j].iter().map(|t| steps - t.done).sum::<u32>();
+            total += work[j].0;
+            left += work[j].1;
         }
         row[obs::TASKS_DONE] = 1.0 - left as f32 / total.max(1) as f32;
         let own_left = state.tasks[a].iter().filter(|t| t.done < steps).count();
