@@ -410,6 +410,15 @@ fn each_bad_model_gets_its_own_error() {
         "output `logits` gives 3 values per agent, but the action space Discrete(2) needs 2"
     ));
 
+    let e = load("invalid/state_without_next_state.onnx");
+    assert!(
+        text(&e).ends_with(
+            "state_without_next_state.onnx: input `state` [batch, 1] needs an output \
+             `next_state` of the same width, the state to read back at the next pass"
+        ),
+        "{e}"
+    );
+
     // A model for another game's spaces: the donor model's obs is 13 wide.
     let e = load("donor_mlp.onnx");
     assert!(
@@ -489,4 +498,64 @@ fn non_finite_output_fails_the_step(model: &str, says: &str) {
     assert!(matches!(err, VecStepError::Env { env: 0, .. }), "{err:?}");
     assert_eq!(*env.outputs(), before);
     assert!((0..env.num_envs()).all(|e| env.env(e).clock().step() == 0));
+}
+
+/// A recurrent ONNX policy (`grudger_recurrent.onnx`: it sees only the partner's last move and
+/// keeps whether the partner has defected in its `state`) is given each pass its `next_state`
+/// of the pass before, zeros at each episode's start: against a random partner it cooperates
+/// exactly until the partner's first defection of the episode, forgiving nothing after (which
+/// its last-move view alone could not do), and starts every episode cooperating.
+#[test]
+fn a_recurrent_policy_reads_back_its_state_each_pass_and_starts_each_episode_at_zero() {
+    use socium::core::NEXT_STATE;
+    use socium::games::donor::repeated::obs;
+    let s = scenario(
+        "[scenario]\nname = \"grudge\"\nseed = 7\n[game.repeated]\nturns = 30\n\
+         [[agents]]\npolicy = \"assets/policies/grudger_recurrent.onnx\"\n\
+         [[agents]]\nstrategy = \"random\"\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let mut unforgiven = 0;
+    for seed in 0..20 {
+        sim.reset(Some(seed));
+        let mut partner_defected = false;
+        while !sim.env().is_done() {
+            sim.step(&[0.0, 0.0]).unwrap();
+            let row = &sim.env().observations()[..obs::DIM];
+            let cooperated = row[obs::OWN_LAST] == 1.0;
+            assert_eq!(cooperated, !partner_defected, "seed {seed}");
+            // The state this move was made on: what the partner did before it.
+            let state = sim.env().policy_extras().get(AgentId(0), NEXT_STATE);
+            assert_eq!(state, Some(&[f32::from(u8::from(partner_defected))][..]));
+            let partner_cooperated = row[obs::PARTNER_LAST] == 1.0;
+            // Defecting after a partner's cooperation is the state's doing.
+            unforgiven += usize::from(!cooperated && partner_cooperated);
+            partner_defected |= !partner_cooperated;
+        }
+    }
+    assert!(unforgiven > 20, "{unforgiven} grudges after a cooperation");
+    // A VecEnv on 2 threads (2 blocks) gathers each env's own states: its envs act as their
+    // Sims alone, over the first episode.
+    let seeds = VecEnv::seeds(7, 8);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let batched = pool.install(|| trajectory(&s, &s.config, &seeds, 29));
+    for (e, &seed) in seeds.iter().enumerate() {
+        let config = SimConfig {
+            seed,
+            ..s.config.clone()
+        };
+        let mut sim = Sim::new(&*s.game, config).unwrap();
+        sim.reset(None);
+        for (t, out) in batched.iter().enumerate() {
+            sim.step(&[0.0, 0.0]).unwrap();
+            assert_eq!(
+                sim.env().actions(),
+                &out.actions[2 * e..2 * e + 2],
+                "env {e}, step {t}"
+            );
+        }
+    }
 }

@@ -5,7 +5,8 @@
 Every model follows Socium's policy contract (crates/socium-policy/src/onnx.rs): input `obs`
 float32 [batch, obs_dim], optional input `action_mask` float32 [batch, mask_dim], first output
 the action head [batch, head_dim] (logits per discrete choice, values per Box dimension), further
-outputs extras [batch, k]. Weights come from fixed seeds, so running this again rewrites the same
+outputs extras [batch, k]; a recurrent model adds input `state` and output `next_state`, both
+[batch, k]. Weights come from fixed seeds, so running this again rewrites the same
 bytes. The models under `invalid/` break one rule each, for the error tests.
 """
 
@@ -67,6 +68,31 @@ def tft_linear():
     b = np.array([0.0, 0.5], np.float32)
     nodes = [linear("logits", "obs", "w", "b", "logits")]
     return save("tft_linear", nodes, [tensor("obs", 7)], [tensor("logits", 2)], {"w": w, "b": b})
+
+
+def grudger_recurrent():
+    """A recurrent policy for the repeated game (obs 7, Discrete 2: 0 = defect, 1 = cooperate)
+    that reads only the partner's last move (HAS_LAST = 1, PARTNER_LAST = 3) and keeps in its
+    state (k = 1) whether the partner has defected this episode: next_state = max(state,
+    has_last * (1 - partner_last)); logit(C) - logit(D) = 0.5 - 2 * next_state. A grudger, which
+    without its state would forgive as soon as the partner cooperates again."""
+    weights = {
+        "pick_has": np.zeros((7, 1), np.float32),
+        "pick_partner": np.zeros((7, 1), np.float32),
+        "to_logits": np.array([[2.0, 0.0]], np.float32),
+        "bias": np.array([0.0, 0.5], np.float32),
+    }
+    weights["pick_has"][1, 0], weights["pick_partner"][3, 0] = 1.0, 1.0
+    nodes = [
+        helper.make_node("MatMul", ["obs", "pick_has"], ["has_last"]),
+        helper.make_node("MatMul", ["obs", "pick_partner"], ["partner_last"]),
+        helper.make_node("Mul", ["has_last", "partner_last"], ["cooperated"]),
+        helper.make_node("Sub", ["has_last", "cooperated"], ["defected"]),
+        helper.make_node("Max", ["state", "defected"], ["next_state"]),
+        linear("logits", "next_state", "to_logits", "bias", "logits"),
+    ]
+    return save("grudger_recurrent", nodes, [tensor("obs", 7), tensor("state", 1)],
+                [tensor("logits", 2), tensor("next_state", 1)], weights)
 
 
 def mlp_nodes(layers, head):
@@ -167,12 +193,14 @@ def invalid():
          {"w": w7["w"], "b": np.array([-np.inf, 0.0], np.float32)})
     save("invalid/weights_of_three", gemm, [tensor("obs", 82)], [tensor("logits", 3)],
          {"w": np.zeros((82, 3), np.float32), "b": np.zeros(3, np.float32)})
+    save("invalid/state_without_next_state", gemm, [tensor("obs", 7), tensor("state", 1)],
+         [tensor("logits", 2)], w7)
     (HERE / "invalid/not_onnx.onnx").write_text("this is a text file, not an ONNX model\n")
 
 
 if __name__ == "__main__":
-    for build in (tft_linear, donor_mlp, donor_bench_mlp, among_us_belief, negotiation_linear,
-                  negotiation_weights):
+    for build in (tft_linear, grudger_recurrent, donor_mlp, donor_bench_mlp, among_us_belief,
+                  negotiation_linear, negotiation_weights):
         print(build())
     invalid()
     print(HERE / "invalid")

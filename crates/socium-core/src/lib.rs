@@ -55,7 +55,9 @@ pub use graph::{
 pub use graph_stats::{GRAPH_STATS, GraphStats, edge_list};
 pub use metrics::{MetricId, MetricInfo, Metrics};
 pub use note::{Faults, Note};
-pub use policy::{Policy, PolicyBatch, PolicyController, PolicyError, PolicyExtras, Selection};
+pub use policy::{
+    NEXT_STATE, Policy, PolicyBatch, PolicyController, PolicyError, PolicyExtras, Selection,
+};
 pub use reward::{
     Combine, DimId, DimensionInfo, DimensionSpec, LedgerWriter, RewardEntry, RewardLedger,
     StepRewards, UtteranceEntries, by_utterance,

@@ -72,7 +72,17 @@ pub trait Policy: Send + Sync {
     fn remembers(&self) -> bool {
         false
     }
+    /// The width of the recurrent state the policy carries for each agent (0: none). A
+    /// recurrent policy has an extra output [`NEXT_STATE`] of this width, and each pass reads
+    /// it back as [`PolicyBatch::state`].
+    fn state_width(&self) -> usize {
+        0
+    }
 }
+
+/// The extra output of a recurrent policy that is its agent's state at its next pass
+/// ([`Policy::state_width`]).
+pub const NEXT_STATE: &str = "next_state";
 
 /// One forward pass: inputs and the output buffers to fill, all row-major with `rows` rows.
 pub struct PolicyBatch<'a> {
@@ -98,6 +108,10 @@ pub struct PolicyBatch<'a> {
     /// ([`Note::Remember`]; empty at the episode's start). One per row for a policy that
     /// [`remembers`](Policy::remembers), none otherwise.
     pub memory: &'a [&'a str],
+    /// Each row's recurrent state, `[rows × state_width]`: its agent's [`NEXT_STATE`] output of
+    /// its last pass this episode, zeros before the first (an agent that does not act keeps
+    /// its state). Empty for a policy without one ([`Policy::state_width`]).
+    pub state: &'a [f32],
 }
 
 /// How a policy's action head becomes an action.
@@ -575,6 +589,27 @@ fn memories<'b>(batch: &Batch, blocks: &'b [Block]) -> Vec<&'b str> {
     rows
 }
 
+/// Each row's recurrent state in `batch` (`width` values a row), read from its env in `blocks`:
+/// the agent's [`NEXT_STATE`] output of its last pass this episode, zeros before the first.
+fn states(batch: &Batch, blocks: &[Block], width: usize) -> Vec<f32> {
+    let mut rows = Vec::with_capacity(batch.rows() * width);
+    let mut env = 0;
+    for block in blocks {
+        for j in 0..block.len() {
+            let members = &batch.members[batch.offsets[env]..batch.offsets[env + 1]];
+            let extras = block.extras(j);
+            for &(a, _) in members {
+                match extras.get(a, NEXT_STATE) {
+                    Some(state) => rows.extend_from_slice(state),
+                    None => rows.resize(rows.len() + width, 0.0),
+                }
+            }
+            env += 1;
+        }
+    }
+    rows
+}
+
 /// Notes of a pass, `(env, agent, note)`.
 type PassNotes = Vec<(usize, AgentId, Note)>;
 
@@ -583,7 +618,7 @@ type PassNotes = Vec<(usize, AgentId, Note)>;
 fn forward(
     g: &Group,
     batch: &Batch,
-    memory: &[&str],
+    (memory, state): &(Vec<&str>, Vec<f32>),
     space: &Space,
     out: &mut PassOutputs,
 ) -> Result<PassNotes, (usize, StepError)> {
@@ -608,6 +643,7 @@ fn forward(
         offsets,
         notes: &mut notes,
         memory,
+        state,
     };
     g.policy.forward(pass).map_err(|e| {
         let row = e.row.filter(|&r| r < rows);
@@ -721,16 +757,24 @@ impl PolicyRunner {
         // The policies' passes at once (language models answering over the network, say), each
         // into its own outputs; the first refusal in policy order is the step's.
         let (groups, batches, space) = (&self.groups, &self.staging.batches, &self.space);
-        let memories: Vec<Vec<&str>> = (groups.iter().zip(batches))
-            .map(|(g, batch)| match g.policy.remembers() {
-                true => memories(batch, blocks),
-                false => Vec::new(),
+        // What each pass reads of its agents' episode: their memories and recurrent states.
+        let kept: Vec<(Vec<&str>, Vec<f32>)> = (groups.iter().zip(batches))
+            .map(|(g, batch)| {
+                let memory = match g.policy.remembers() {
+                    true => memories(batch, blocks),
+                    false => Vec::new(),
+                };
+                let state = match g.policy.state_width() {
+                    0 => Vec::new(),
+                    width => states(batch, blocks, width),
+                };
+                (memory, state)
             })
             .collect();
         let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
-            .map(|(g, out)| forward(&groups[g], &batches[g], &memories[g], space, out))
+            .map(|(g, out)| forward(&groups[g], &batches[g], &kept[g], space, out))
             .collect();
-        drop(memories);
+        drop(kept);
         let passed = passes.into_iter().try_for_each(|notes| {
             self.notes.extend(notes?);
             Ok(())

@@ -7,7 +7,10 @@
 //! - the **first output** is the action head, float32 `[batch, head_dim]`: logits for every
 //!   discrete part, values for every `Box` part (see `Space::head_dim`);
 //! - any further output is an extra (a belief head, say), float32 `[batch, k]`, kept on each agent
-//!   under the output's name for the step's systems to read.
+//!   under the output's name for the step's systems to read;
+//! - a recurrent policy (an LSTM's or GRU's state, flattened) has an input `state` and an output
+//!   `next_state`, both float32 `[batch, k]`: each pass is given each agent's `next_state` of its
+//!   last pass this episode, zeros at the episode's start.
 //!
 //! Sessions are pooled: a forward pass takes an idle session or makes one, so every worker thread
 //! running Sims at once has its own (`Session::run` needs `&mut`), and a `VecEnv` step, which runs
@@ -18,7 +21,7 @@ use ort::{
     session::{Session, builder::GraphOptimizationLevel},
     value::{Outlet, TensorElementType, TensorRef, ValueType},
 };
-use socium_core::{Policy, PolicyBatch, PolicyError, Space, Spaces};
+use socium_core::{NEXT_STATE, Policy, PolicyBatch, PolicyError, Space, Spaces};
 use std::{
     path::{Path, PathBuf},
     sync::{
@@ -108,6 +111,8 @@ pub struct OnnxPolicy {
     mask_dim: usize,
     head_dim: usize,
     takes_mask: bool,
+    /// The width of `state` and `next_state` (0: not recurrent).
+    state_width: usize,
     extras: Vec<(String, usize)>,
     idle: Mutex<Vec<Pooled>>,
     calls: AtomicU64,
@@ -123,6 +128,7 @@ struct Pooled {
 
 const OBS: &str = "obs";
 const MASK: &str = "action_mask";
+const STATE: &str = "state";
 
 impl OnnxPolicy {
     /// Loads the model at `path` for a game with `spaces`, checking its inputs and outputs;
@@ -144,6 +150,7 @@ impl OnnxPolicy {
             mask_dim: spaces.action.mask_dim(),
             head_dim: spaces.action.head_dim(),
             takes_mask: false,
+            state_width: 0,
             extras: Vec::new(),
             idle: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
@@ -193,21 +200,27 @@ impl OnnxPolicy {
         } else {
             format!("`{OBS}` [batch, {}]", self.obs_dim)
         };
+        let mut state_in = None;
         for input in session.inputs() {
             let width = match input.name() {
-                OBS => self.obs_dim,
+                OBS => Some(self.obs_dim),
                 MASK if self.mask_dim > 0 => {
                     self.takes_mask = true;
-                    self.mask_dim
+                    Some(self.mask_dim)
                 }
+                STATE => None,
                 other => {
                     return Err(signature(format!(
-                        "unexpected input `{other}`; a policy takes {expected_inputs}"
+                        "unexpected input `{other}`; a policy takes {expected_inputs}, and a \
+                         recurrent one `{STATE}` [batch, k]"
                     )));
                 }
             };
             let tensor = format!("input `{}`", input.name());
-            batch_width(&path(), &tensor, input, Some(width))?;
+            let found = batch_width(&path(), &tensor, input, width)?;
+            if input.name() == STATE {
+                state_in = Some(found);
+            }
         }
         if !session.inputs().iter().any(|i| i.name() == OBS) {
             return Err(signature(format!(
@@ -243,26 +256,51 @@ impl OnnxPolicy {
             }
             self.extras.push((extra.name().to_owned(), width as usize));
         }
+        let state_out = (self.extras.iter()).find(|(name, _)| name == NEXT_STATE);
+        match (state_in, state_out) {
+            (None, None) => {}
+            (Some(k), Some(&(_, width))) if k == width as i64 => self.state_width = width,
+            (Some(k), Some(&(_, width))) => {
+                return Err(signature(format!(
+                    "input `{STATE}` is [batch, {k}] but output `{NEXT_STATE}` [batch, \
+                     {width}]: a recurrent state is read back at the next pass, so the widths \
+                     must agree"
+                )));
+            }
+            (Some(k), None) => {
+                return Err(signature(format!(
+                    "input `{STATE}` [batch, {k}] needs an output `{NEXT_STATE}` of the same \
+                     width, the state to read back at the next pass"
+                )));
+            }
+            (None, Some(&(_, width))) => {
+                return Err(signature(format!(
+                    "output `{NEXT_STATE}` [batch, {width}] needs an input `{STATE}` of the \
+                     same width to read it back"
+                )));
+            }
+        }
         Ok(())
     }
 
     /// One forward pass on a pooled session.
     fn run(&self, pooled: &mut Pooled, batch: PolicyBatch<'_>) -> Result<(), String> {
         let rows = batch.rows;
-        let obs = TensorRef::from_array_view(([rows, self.obs_dim], batch.obs))
-            .map_err(|e| e.message().to_owned())?;
-        let outputs = if self.takes_mask {
+        let tensor = |width: usize, values| {
+            TensorRef::from_array_view(([rows, width], values)).map_err(|e| e.message().to_owned())
+        };
+        let mut inputs = vec![(OBS, tensor(self.obs_dim, batch.obs)?)];
+        if self.takes_mask {
             pooled.mask.clear();
             pooled
                 .mask
                 .extend(batch.masks.iter().map(|&m| f32::from(m)));
-            let mask = TensorRef::from_array_view(([rows, self.mask_dim], &pooled.mask[..]))
-                .map_err(|e| e.message().to_owned())?;
-            pooled.session.run(ort::inputs![OBS => obs, MASK => mask])
-        } else {
-            pooled.session.run(ort::inputs![OBS => obs])
+            inputs.push((MASK, tensor(self.mask_dim, &pooled.mask[..])?));
         }
-        .map_err(|e| e.message().to_owned())?;
+        if self.state_width > 0 {
+            inputs.push((STATE, tensor(self.state_width, batch.state)?));
+        }
+        let outputs = (pooled.session.run(inputs)).map_err(|e| e.message().to_owned())?;
         let output = |i: usize, width: usize| {
             let (shape, data) = outputs[i]
                 .try_extract_tensor::<f32>()
@@ -352,6 +390,10 @@ impl Policy for OnnxPolicy {
 
     fn extras(&self) -> &[(String, usize)] {
         &self.extras
+    }
+
+    fn state_width(&self) -> usize {
+        self.state_width
     }
 
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
