@@ -710,3 +710,75 @@ fn scripted_players_select_the_deals_they_would_accept() {
     }
     assert!(deals > 200, "{deals} deals in 600 negotiations");
 }
+
+/// Rubinstein's (1982) alternating offers, strictly (`agreement = "alternating"`): at its turn a
+/// side accepts the standing offer, or rejects it by making the next period's offer, or walks
+/// away; nothing else is legal, for random players (the mask) and scripted ones alike (the
+/// bundled market's strategies keep to offers and acceptances), and a deal on the k-th offer is
+/// discounted k − 1 times. An `spe` responder facing a greedy first offer (the whole good)
+/// rejects it by proposing its own subgame-perfect share at period 1, 1/(1 + δ) of the good for
+/// δ1 = δ2 = δ, which the greedy side accepts.
+#[test]
+fn alternating_offers_leave_only_offers_acceptances_and_walk_aways() {
+    let allowed = ["offer", "accept", "walk_away"];
+    let random = pair(
+        "goods = \"divisible\"\nagreement = \"alternating\"\ndiscount = [0.9, 0.8]",
+        "controller = \"random\"",
+        "controller = \"random\"",
+    );
+    let mut sim = sim(&random);
+    let mut deals = 0;
+    for seed in 0..300 {
+        sim.reset(Some(seed));
+        let mut kinds = Vec::new();
+        while !sim.env().is_done() {
+            sim.step(&[0.0; 4]).unwrap();
+            kinds.extend(sim.env().utterances().iter().map(|u| u.act.kind));
+        }
+        assert!(kinds.iter().all(|k| allowed.contains(k)), "{kinds:?}");
+        let table = &state(&sim).tables[0];
+        if let Some(agreed) = table.agreed {
+            deals += 1;
+            assert_eq!(agreed.period + 1, table.offers, "seed {seed}");
+        }
+    }
+    assert!(deals > 50, "{deals} deals");
+    // The bundled market's scripted negotiators, items, strict alternation.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/deal_or_no_deal.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("agreement = \"selection\"", "agreement = \"alternating\"");
+    let mut market = Scenario::parse(&text, &path).unwrap().sim().unwrap();
+    for seed in 0..50 {
+        market.reset(Some(seed));
+        while !market.env().is_done() {
+            market.step(&[0.0; 12]).unwrap();
+            for u in market.env().utterances() {
+                assert!(allowed.contains(&u.act.kind), "seed {seed}: {:?}", u.act);
+            }
+        }
+    }
+    // Greedy asks for everything; the spe responder counters with 1/(1 + δ) at period 1.
+    let d = 0.9;
+    let text = pair(
+        &format!("goods = \"divisible\"\nagreement = \"alternating\"\ndiscount = [{d}, {d}]"),
+        "strategy = \"greedy\"",
+        "strategy = \"spe\"",
+    );
+    let mut sim = self::sim(&text);
+    let mut checked = 0;
+    for seed in 0..20 {
+        sim.reset(Some(seed));
+        if state(&sim).tables[0].seats[0] != AgentId(0) {
+            continue;
+        }
+        play_episode(&mut sim);
+        let agreed = state(&sim).tables[0].agreed.expect("a deal");
+        assert_eq!((agreed.proposer, agreed.period), (1, 1), "seed {seed}");
+        let acts::Proposal::Share(share) = agreed.proposal else {
+            panic!("a share")
+        };
+        assert!((share - 1.0 / (1.0 + d)).abs() < 1e-9, "{share}");
+        checked += 1;
+    }
+    assert!(checked > 5);
+}

@@ -12,7 +12,7 @@
 //!   utterances, a walk-away, or more than 2 consecutive passes; an accepted offer ends it
 //!   with a deal, or, with [`Agreement::Selection`], Deal or No Deal's protocol: either side
 //!   ends the talk, both then select a split privately, and only complementary selections
-//!   make a deal.
+//!   make a deal; [`Agreement::Alternating`] keeps to Rubinstein's offers and acceptances.
 //! - Rewards ([`play`]): the seven SOTOPIA-EVAL dimensions, each entry against the utterance
 //!   that caused it, each episode total inside Sotopia's range.
 //! - Scripted strategies ([`strategies`]): greedy, fair, liar, Faratin, Sierra & Jennings's
@@ -55,9 +55,14 @@ pub enum Goods {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Agreement {
-    /// Accepting the partner's standing offer strikes the deal (Rubinstein's protocol).
+    /// Accepting the partner's standing offer strikes the deal, with every other act of the
+    /// talk (asks, reveals, rapport) between offers.
     #[default]
     Accept,
+    /// Rubinstein's (1982) alternating offers, strictly: each utterance is an offer, the
+    /// acceptance of the partner's standing offer, or a walk-away; a counter-offer is the
+    /// rejection, and it is the next period's offer (discounted once more).
+    Alternating,
     /// Deal or No Deal's (Lewis et al. 2017, §2): either side ends the talk (`accept`, legal at
     /// any turn), then both select privately, at the same step, what they take (an offer act)
     /// or no agreement (`walk_away`); only selections that are complementary for every item

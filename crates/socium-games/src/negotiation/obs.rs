@@ -136,12 +136,18 @@ fn legal_acts(
     mask: &mut [u8],
 ) {
     mask.fill(0);
+    let theirs = table.standing.is_some_and(|o| o.proposer != side);
+    if config.agreement == Agreement::Alternating {
+        // Rubinstein's protocol: offer (a counter-offer rejects), accept, or leave.
+        mask[index::WALK_AWAY] = 1;
+        mask[index::ACCEPT] = u8::from(theirs);
+        offers(config, table, mask);
+        return;
+    }
     if table.selecting {
         // Once the talk is over: what to take (an item offer's split) or no agreement.
         mask[index::WALK_AWAY] = 1;
-        for k in 0..ALLOCATIONS {
-            mask[index::OFFER + k] = u8::from(table.deal.fits(items::allocation(k)));
-        }
+        offers(config, table, mask);
         return;
     }
     for act in [
@@ -154,7 +160,6 @@ fn legal_acts(
         mask[act] = 1;
     }
     mask[index::PERSUADE..index::OFFER].fill(1);
-    let theirs = table.standing.is_some_and(|o| o.proposer != side);
     // Under Deal or No Deal's protocol `accept` ends the talk, which either side may do.
     mask[index::ACCEPT] = u8::from(theirs || config.agreement == Agreement::Selection);
     mask[index::REJECT] = u8::from(theirs);
@@ -162,9 +167,16 @@ fn legal_acts(
         mask[index::REVEAL_FACT + k] = 1;
         mask[index::REVEAL_FACT + MAX_FACTS + k] = 1;
     }
+    if config.goods == Goods::Items {
+        mask[index::REVEAL_VALUE..index::REVEAL_FACT].fill(1);
+    }
+    offers(config, table, mask);
+}
+
+/// The offers `table`'s pool allows: the item splits that fit it, or the one share offer.
+fn offers(config: &NegotiationConfig, table: &Table, mask: &mut [u8]) {
     match config.goods {
         Goods::Items => {
-            mask[index::REVEAL_VALUE..index::REVEAL_FACT].fill(1);
             for k in 0..ALLOCATIONS {
                 mask[index::OFFER + k] = u8::from(table.deal.fits(items::allocation(k)));
             }

@@ -493,7 +493,7 @@ fn apply(
         Move::Pass => {}
         Move::Accept => {
             match ctx.config.agreement {
-                Agreement::Accept => {
+                Agreement::Accept | Agreement::Alternating => {
                     let offer = table
                         .standing
                         .expect("accept is legal only on a standing offer");

@@ -62,6 +62,12 @@ pub(super) fn render(
              other's offer, or without one after a walk-away, three passes in a row, or the last \
              turn."
         }
+        Agreement::Alternating => {
+            "\nYou make offers in turns (Rubinstein's alternating offers): at your turn, accept \
+             their standing offer, or reject it by making your own offer, or walk away; nothing \
+             else may be said. A deal struck later is worth less by the discount factors. The \
+             negotiation ends without a deal after a walk-away or the last turn."
+        }
         Agreement::Selection => {
             "\nYou speak in turns. Either of you may end the talk by saying \"deal\"; then each \
              of you, at the same time and privately, selects what they take (or no agreement). \

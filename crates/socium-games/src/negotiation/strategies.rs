@@ -20,7 +20,7 @@
 //! agreement: two scripted players strike the deals they would strike by accepting.
 
 use super::{
-    Goods, NegotiationConfig,
+    Agreement, Goods, NegotiationConfig,
     acts::{Appeal, Move, Proposal},
     items::{ITEMS, Triple},
     play::{Offer, State, Table},
@@ -145,6 +145,12 @@ impl Seat<'_> {
 
     fn items(&self) -> bool {
         self.config.goods == Goods::Items
+    }
+
+    /// Whether acts other than offers and acceptances may be said (not under Rubinstein's
+    /// strict alternating offers).
+    fn talks(&self) -> bool {
+        self.config.agreement != Agreement::Alternating
     }
 
     /// Time: utterances so far over the deadline (the last utterance), in [0, 1].
@@ -276,10 +282,12 @@ impl Seat<'_> {
             Strategy::Liar => {
                 let dearest = (0..ITEMS).max_by_key(|&i| table.deal.values[me][i]);
                 match dearest {
-                    Some(i) if self.items() && table.lied[me] == 0 => Move::RevealValue {
-                        item: i as u8,
-                        truthful: false,
-                    },
+                    Some(i) if self.items() && self.talks() && table.lied[me] == 0 => {
+                        Move::RevealValue {
+                            item: i as u8,
+                            truthful: false,
+                        }
+                    }
                     _ => self.fair(),
                 }
             }
@@ -289,7 +297,7 @@ impl Seat<'_> {
                 self.accept_or(target, self.demand(target))
             }
             Strategy::TitForTat => {
-                let partner = table.last[self.other()];
+                let partner = table.last[self.other()].filter(|_| self.talks());
                 let mirrored = matches!(table.last[me], Some(Move::Rapport { .. }));
                 match partner {
                     Some(Move::Rapport { warm: true } | Move::Persuade(Appeal::Flattery))
@@ -334,7 +342,7 @@ impl Seat<'_> {
 
     fn fair(&self) -> Move {
         let (me, table) = (self.side, self.table);
-        if self.items() {
+        if self.items() && self.talks() {
             let unclaimed = (0..ITEMS).find(|&i| table.claims[me][i].is_none());
             if let (Some(_), Some(i)) = (table.asked[self.other()], unclaimed) {
                 return Move::RevealValue {
