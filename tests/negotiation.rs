@@ -627,12 +627,15 @@ fn only_complementary_selections_make_a_deal() {
         let picks: Vec<_> = said.iter().filter(|u| u.act.kind == "select").collect();
         assert_eq!(picks.len(), 2, "{case}");
         for u in &picks {
-            // Said to its maker alone.
+            // Said to its maker alone: no observation shows the partner's.
             assert_eq!(
                 u.audience,
                 socium::core::Audience::Agent(u.speaker),
                 "{case}"
             );
+            let row = &sim.env().observations()[(1 - u.speaker.index()) * layout::DIM..];
+            let partner_last = &row[layout::PARTNER_LAST..layout::PARTNER_LAST + 13];
+            assert!(partner_last.iter().all(|&x| x == 0.0), "{case}");
         }
         let financial = |a: AgentId| -> Vec<(UtteranceId, f64)> {
             (sim.env().reward_entries().iter())
@@ -671,44 +674,51 @@ fn only_complementary_selections_make_a_deal() {
 /// Scripted negotiators end the talk where they would accept and then select the standing
 /// offer's split: under Deal or No Deal's protocol the bundled market strikes the same deals at
 /// the same scores as by accepting, one step later, with the same episode totals of every
-/// dimension.
+/// dimension; with discounts too (a deal by selection is worth what the talk's last offer would
+/// be, discounted by the periods before it).
 #[test]
 fn scripted_players_select_the_deals_they_would_accept() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/deal_or_no_deal.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let by = |agreement: &str| {
-        let text = text.replace(
-            "agreement = \"selection\"",
-            &format!("agreement = \"{agreement}\""),
+    let bundled = std::fs::read_to_string(&path).unwrap();
+    for discount in ["", "discount = [0.9, 0.8]\n"] {
+        let text = bundled.replace(
+            "goods = \"items\"\n",
+            &format!("goods = \"items\"\n{discount}"),
         );
-        assert!(text.contains(agreement));
-        Scenario::parse(&text, &path).unwrap().sim().unwrap()
-    };
-    let (mut accepting, mut selecting) = (by("accept"), by("selection"));
-    let mut deals = 0;
-    for seed in 0..100 {
-        let mut outcomes = Vec::new();
-        for sim in [&mut accepting, &mut selecting] {
-            sim.reset(Some(seed));
-            play_episode(sim);
-            let tables: Vec<_> = (state(sim).tables.iter())
-                .map(|t| (t.seats, t.agreed.map(|o| t.take(0, &o)), t.scores, t.turn))
-                .collect();
-            outcomes.push((tables, sim.env().episode_raw_rewards().to_vec()));
-        }
-        let [(accepted, a_totals), (selected, s_totals)] = &outcomes[..] else {
-            unreachable!()
-        };
-        assert_eq!(accepted, selected, "seed {seed}");
-        for (k, (a, s)) in a_totals.iter().zip(s_totals).enumerate() {
-            assert!(
-                (a - s).abs() < 1e-9,
-                "seed {seed}, total {k}: {a} against {s}"
+        let by = |agreement: &str| {
+            let text = text.replace(
+                "agreement = \"selection\"",
+                &format!("agreement = \"{agreement}\""),
             );
+            assert!(text.contains(agreement) && text.contains(discount));
+            Scenario::parse(&text, &path).unwrap().sim().unwrap()
+        };
+        let (mut accepting, mut selecting) = (by("accept"), by("selection"));
+        let mut deals = 0;
+        for seed in 0..100 {
+            let mut outcomes = Vec::new();
+            for sim in [&mut accepting, &mut selecting] {
+                sim.reset(Some(seed));
+                play_episode(sim);
+                let tables: Vec<_> = (state(sim).tables.iter())
+                    .map(|t| (t.seats, t.agreed.map(|o| t.take(0, &o)), t.scores, t.turn))
+                    .collect();
+                outcomes.push((tables, sim.env().episode_raw_rewards().to_vec()));
+            }
+            let [(accepted, a_totals), (selected, s_totals)] = &outcomes[..] else {
+                unreachable!()
+            };
+            assert_eq!(accepted, selected, "{discount}seed {seed}");
+            for (k, (a, s)) in a_totals.iter().zip(s_totals).enumerate() {
+                assert!(
+                    (a - s).abs() < 1e-9,
+                    "{discount}seed {seed}, total {k}: {a} against {s}"
+                );
+            }
+            deals += accepted.iter().filter(|t| t.1.is_some()).count();
         }
-        deals += accepted.iter().filter(|t| t.1.is_some()).count();
+        assert!(deals > 200, "{discount}{deals} deals in 600 negotiations");
     }
-    assert!(deals > 200, "{deals} deals in 600 negotiations");
 }
 
 /// Rubinstein's (1982) alternating offers, strictly (`agreement = "alternating"`): at its turn a

@@ -292,10 +292,14 @@ struct PolicyReport {
     step_overhead: f64,
 }
 
+/// A batch a policy was given: its rows, observations and recurrent states (empty for a model
+/// without one).
+type Recorded = (usize, Vec<f32>, Vec<f32>);
+
 /// A policy that keeps a copy of every batch it is given, then runs the real one.
 struct Recorder {
     inner: Arc<OnnxPolicy>,
-    batches: Mutex<Vec<(usize, Vec<f32>)>>,
+    batches: Mutex<Vec<Recorded>>,
 }
 
 impl Policy for Recorder {
@@ -307,8 +311,12 @@ impl Policy for Recorder {
         self.inner.extras()
     }
 
+    fn state_width(&self) -> usize {
+        self.inner.state_width()
+    }
+
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
-        let copy = (batch.rows, batch.obs.to_vec());
+        let copy = (batch.rows, batch.obs.to_vec(), batch.state.to_vec());
         self.batches.lock().expect("not poisoned").push(copy);
         self.inner.forward(batch)
     }
@@ -334,7 +342,7 @@ fn argmax(policy: Arc<dyn Policy>) -> Controller {
 /// One step of the recorded run: the batch the policy was given, if it ran, and every agent's
 /// action.
 struct RecordedStep {
-    batch: Option<(usize, Vec<f32>)>,
+    batch: Option<Recorded>,
     actions: Vec<f32>,
 }
 
@@ -377,10 +385,20 @@ fn timed_steps(
 
 /// The same forward passes as Socium's, by ort alone: one session like the policy's (one
 /// intra-op thread, every graph optimisation), a recorded batch in, its output copied out.
-fn ort_pass(session: &mut Session, batch: &(usize, Vec<f32>), head: &mut Vec<f32>) -> Result<()> {
-    let (rows, obs) = batch;
-    let input = TensorRef::from_array_view(([*rows, obs.len() / rows], &obs[..]))?;
-    let outputs = session.run(ort::inputs!["obs" => input])?;
+fn ort_pass(session: &mut Session, batch: &Recorded, head: &mut Vec<f32>) -> Result<()> {
+    let (rows, obs, state) = batch;
+    let mut inputs = vec![(
+        "obs",
+        TensorRef::from_array_view(([*rows, obs.len() / rows], &obs[..]))?,
+    )];
+    if !state.is_empty() {
+        let width = state.len() / rows;
+        inputs.push((
+            "state",
+            TensorRef::from_array_view(([*rows, width], &state[..]))?,
+        ));
+    }
+    let outputs = session.run(inputs)?;
     let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
     head.clear();
     head.extend_from_slice(data);
@@ -634,7 +652,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 threads,
                 steps,
                 forward_passes: batches.len(),
-                rows: batches.iter().map(|(r, _)| r).sum(),
+                rows: batches.iter().map(|(r, _, _)| r).sum(),
                 env_steps_per_second: (envs * steps) as f64 / ms,
                 controller_overhead: mc / mo - 1.0,
                 controller_overhead_between_steps: mc / mb - 1.0,

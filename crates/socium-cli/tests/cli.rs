@@ -993,3 +993,27 @@ fn bench_scenario_takes_overrides_and_counts_played_and_repeated() {
         text(&o.stderr)
     );
 }
+
+/// `socium bench policy` times a recurrent model too: the recorded batches carry each row's
+/// state, which the ort-alone passes feed back (only the run and its counts are checked).
+#[test]
+fn bench_policy_times_a_recurrent_model() {
+    let o = socium(&[
+        "bench",
+        "policy",
+        "scenarios/ipd_tournament.toml",
+        "--model",
+        "assets/policies/grudger_recurrent.onnx",
+        "--envs",
+        "8",
+        "--steps",
+        "4",
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["forward_passes"], 4, "{report}");
+    assert_eq!(report["rows"], 8 * 8 * 4, "{report}");
+}

@@ -14,7 +14,8 @@ use std::path::Path;
 pub const JUDGE_SYSTEM: &str = "You evaluate one agent's behaviour in an episode of the game \
 {game}, from what was said and done. Score the agent on each dimension, after a short \
 reasoning:\n{dimensions}\nAnswer with one JSON object: for each dimension, an object with \
-\"reasoning\" (a sentence) and \"score\" (a number).";
+\"reasoning\" (a sentence) and \"score\" (a number, a whole one within the range where a \
+dimension gives one).";
 
 /// The judge's user message when the scenario gives no `user` template: `{episode}` (the
 /// episode's lines) and `{agent}` are filled in.
@@ -67,7 +68,7 @@ impl Judge {
     ) -> Result<Vec<f64>, String> {
         let system = (self.config.system.as_deref().unwrap_or(JUDGE_SYSTEM))
             .replace("{game}", game)
-            .replace("{dimensions}", &described(dimensions));
+            .replace("{dimensions}", &described(dimensions, true));
         let user = (self.config.user.as_deref().unwrap_or(JUDGE_USER))
             .replace("{episode}", episode)
             .replace("{agent}", agent);
@@ -93,7 +94,10 @@ impl Judge {
     ) -> Result<Vec<f64>, String> {
         let system = (self.config.system.as_deref().unwrap_or(RATE_SYSTEM))
             .replace("{game}", game)
-            .replace("{dimensions}", &described(dimensions.iter().copied()));
+            .replace(
+                "{dimensions}",
+                &described(dimensions.iter().copied(), false),
+            );
         let keys: Vec<String> = ids.iter().map(|id| format!("u{id}")).collect();
         let user = (self.config.user.as_deref().unwrap_or(RATE_USER))
             .replace("{episode}", episode)
@@ -132,10 +136,17 @@ impl Judge {
     }
 }
 
-/// A line per dimension: `- name: summary`.
-fn described<'a>(dimensions: impl IntoIterator<Item = &'a DimensionInfo>) -> String {
+/// A line per dimension, `- name: summary`; with `scales`, a judge's scale where the dimension
+/// has one: `- goal (a whole number from 0 to 10): summary`.
+fn described<'a>(dimensions: impl IntoIterator<Item = &'a DimensionInfo>, scales: bool) -> String {
     let lines: Vec<String> = (dimensions.into_iter())
-        .map(|d| format!("- {}: {}", d.name, d.summary))
+        .map(|d| match d.range.filter(|_| scales) {
+            Some((low, high)) => format!(
+                "- {} (a whole number from {low} to {high}): {}",
+                d.name, d.summary
+            ),
+            None => format!("- {}: {}", d.name, d.summary),
+        })
         .collect();
     lines.join("\n")
 }
@@ -144,7 +155,10 @@ fn described<'a>(dimensions: impl IntoIterator<Item = &'a DimensionInfo>) -> Str
 /// within the dimension's scale where it has one (Sotopia's evaluator takes integer scores).
 fn evaluation(d: &DimensionInfo) -> Value {
     let score = match d.range {
-        Some((low, high)) => json!({"type": "integer", "minimum": low, "maximum": high}),
+        // Whole bounds, as an integer schema's are written (Sotopia's scales are whole).
+        Some((low, high)) => {
+            json!({"type": "integer", "minimum": low.ceil() as i64, "maximum": high.floor() as i64})
+        }
         None => json!({"type": "number"}),
     };
     json!({
@@ -252,11 +266,16 @@ mod tests {
         let schema = evaluation(&dimensions[0]);
         assert_eq!(
             schema["properties"]["score"],
-            json!({"type": "integer", "minimum": 0.0, "maximum": 10.0})
+            json!({"type": "integer", "minimum": 0, "maximum": 10})
         );
         assert_eq!(
             evaluation(&dimensions[2])["properties"]["score"]["type"],
             "number"
+        );
+        assert_eq!(
+            described(&dimensions, true),
+            "- goal (a whole number from 0 to 10): \n- secret (a whole number from -10 to 0): \n\
+             - payoff: "
         );
         assert!(
             scores(r#"{"goal": {"score": "high"}}"#, &dimensions)

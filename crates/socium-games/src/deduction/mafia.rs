@@ -815,6 +815,8 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
             }
         }
         Speaking::Bidding => {
+            // A floor won just before a step limit ended the last episode is forgotten.
+            state.speakers.clear();
             state.debate_left = talk;
             match talk {
                 0 => Stage::Vote,

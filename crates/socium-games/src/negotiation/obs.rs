@@ -224,10 +224,9 @@ fn observe(state: &State, graph: &SocialGraph, table: &Table, side: usize, row: 
             row[OFFER_SHARE] = (table.value(side, offer) / 10.0) as f32;
         }
     }
-    for (block, last) in [
-        (MY_LAST, table.last[side]),
-        (PARTNER_LAST, table.last[1 - side]),
-    ] {
+    // A selection is its maker's alone: the partner's never shows.
+    let partners = table.last[1 - side].filter(|m| !matches!(m, acts::Move::Select(_)));
+    for (block, last) in [(MY_LAST, table.last[side]), (PARTNER_LAST, partners)] {
         if let Some(m) = last {
             row[block + m.kind_index()] = 1.0;
         }

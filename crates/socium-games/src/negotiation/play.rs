@@ -640,11 +640,13 @@ fn select(
         table.last[side] = Some(m);
         u
     });
+    // Worth what the talk's last offer would be worth: discounted by the periods before it.
+    let period = table.offers.saturating_sub(1);
     let deal = match keeps {
         [Some(k0), Some(k1)] if table.deal.rest(k0) == k1 => Some(Offer {
             proposer: 0,
             proposal: Proposal::Items(k0),
-            period: table.offers,
+            period,
         }),
         _ => None,
     };
@@ -654,7 +656,7 @@ fn select(
             let mine = Offer {
                 proposer: side,
                 proposal: Proposal::Items(keep),
-                period: table.offers,
+                period,
             };
             if table.worth(ctx.config, side, &mine) < ctx.goals[side].reservation {
                 note(a, BELIEVABILITY, -1.0, said[side]);
