@@ -448,6 +448,18 @@ fn resolve_env(
     }
 }
 
+/// Notes an effect: `note(agent, dimension, amount, utterance)`.
+fn noter(effects: &mut Vec<Effect>) -> impl FnMut(AgentId, DimId, f64, UtteranceId) + '_ {
+    |agent, dimension, amount, utterance| {
+        effects.push(Effect {
+            agent,
+            utterance,
+            dimension,
+            amount,
+        })
+    }
+}
+
 /// Applies `m`, the move of the side whose turn it is, and notes its effects.
 fn apply(
     table: &mut Table,
@@ -469,14 +481,7 @@ fn apply(
         Some(w) => utterances.say_words(a, Audience::Agent(b), act, w.to_owned()),
         None => utterances.say(a, Audience::Agent(b), act, || render(table, m, ctx)),
     };
-    let mut note = |agent: AgentId, dimension: DimId, amount: f64, at: UtteranceId| {
-        effects.push(Effect {
-            agent,
-            utterance: at,
-            dimension,
-            amount,
-        })
-    };
+    let mut note = noter(effects);
     // Believability: the first utterance sets it at 10; repeating one's last move costs 1.
     if table.last[me].is_none() {
         note(a, BELIEVABILITY, 10.0, u);
@@ -612,14 +617,7 @@ fn select(
     utterances: &mut Utterances,
     effects: &mut Vec<Effect>,
 ) {
-    let mut note = |agent: AgentId, dimension: DimId, amount: f64, at: UtteranceId| {
-        effects.push(Effect {
-            agent,
-            utterance: at,
-            dimension,
-            amount,
-        })
-    };
+    let mut note = noter(effects);
     let keeps = picks.map(|m| match m {
         Move::Select(keep) => keep,
         other => unreachable!("{other:?} is not a selection"),
