@@ -292,9 +292,15 @@ struct PolicyReport {
     step_overhead: f64,
 }
 
-/// A batch a policy was given: its rows, observations and recurrent states (empty for a model
+/// A batch a policy was given, as the model's inputs: rows of observations, of action masks (as
+/// floats; none for a model that takes no mask) and of recurrent states (none for a model
 /// without one).
-type Recorded = (usize, Vec<f32>, Vec<f32>);
+struct Recorded {
+    rows: usize,
+    obs: Vec<f32>,
+    mask: Vec<f32>,
+    state: Vec<f32>,
+}
 
 /// A policy that keeps a copy of every batch it is given, then runs the real one.
 struct Recorder {
@@ -316,7 +322,16 @@ impl Policy for Recorder {
     }
 
     fn forward(&self, batch: PolicyBatch<'_>) -> Result<(), PolicyError> {
-        let copy = (batch.rows, batch.obs.to_vec(), batch.state.to_vec());
+        let mask = match self.inner.takes_mask() {
+            true => batch.masks.iter().map(|&m| f32::from(m)).collect(),
+            false => Vec::new(),
+        };
+        let copy = Recorded {
+            rows: batch.rows,
+            obs: batch.obs.to_vec(),
+            mask,
+            state: batch.state.to_vec(),
+        };
         self.batches.lock().expect("not poisoned").push(copy);
         self.inner.forward(batch)
     }
@@ -386,17 +401,17 @@ fn timed_steps(
 /// The same forward passes as Socium's, by ort alone: one session like the policy's (one
 /// intra-op thread, every graph optimisation), a recorded batch in, its output copied out.
 fn ort_pass(session: &mut Session, batch: &Recorded, head: &mut Vec<f32>) -> Result<()> {
-    let (rows, obs, state) = batch;
-    let mut inputs = vec![(
-        "obs",
-        TensorRef::from_array_view(([*rows, obs.len() / rows], &obs[..]))?,
-    )];
-    if !state.is_empty() {
-        let width = state.len() / rows;
-        inputs.push((
-            "state",
-            TensorRef::from_array_view(([*rows, width], &state[..]))?,
-        ));
+    let rows = batch.rows;
+    let mut inputs = Vec::new();
+    for (name, values) in [
+        ("obs", &batch.obs),
+        ("action_mask", &batch.mask),
+        ("state", &batch.state),
+    ] {
+        if !values.is_empty() {
+            let tensor = TensorRef::from_array_view(([rows, values.len() / rows], &values[..]))?;
+            inputs.push((name, tensor));
+        }
     }
     let outputs = session.run(inputs)?;
     let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
@@ -652,7 +667,7 @@ pub fn run(bench: Bench) -> Result<()> {
                 threads,
                 steps,
                 forward_passes: batches.len(),
-                rows: batches.iter().map(|(r, _, _)| r).sum(),
+                rows: batches.iter().map(|b| b.rows).sum(),
                 env_steps_per_second: (envs * steps) as f64 / ms,
                 controller_overhead: mc / mo - 1.0,
                 controller_overhead_between_steps: mc / mb - 1.0,

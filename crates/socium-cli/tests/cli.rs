@@ -994,26 +994,47 @@ fn bench_scenario_takes_overrides_and_counts_played_and_repeated() {
     );
 }
 
-/// `socium bench policy` times a recurrent model too: the recorded batches carry each row's
-/// state, which the ort-alone passes feed back (only the run and its counts are checked).
+/// `socium bench policy` times models with every input a policy may take: the recorded batches
+/// carry each row's action mask and recurrent state where the model reads them, which the
+/// ort-alone passes feed (only the runs and their counts are checked).
 #[test]
-fn bench_policy_times_a_recurrent_model() {
-    let o = socium(&[
-        "bench",
-        "policy",
-        "scenarios/ipd_tournament.toml",
-        "--model",
-        "assets/policies/grudger_recurrent.onnx",
-        "--envs",
-        "8",
-        "--steps",
-        "4",
-        "--repeats",
-        "1",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["forward_passes"], 4, "{report}");
-    assert_eq!(report["rows"], 8 * 8 * 4, "{report}");
+fn bench_policy_times_models_that_read_masks_and_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let masked = dir.path().join("masked.toml");
+    std::fs::write(
+        &masked,
+        "[scenario]\nname = \"masked\"\n[game.donor_cultural]\npunishment = true\n\
+         refusal = true\n[[agents]]\nstrategy = \"fixed\"\ncount = 12\n",
+    )
+    .unwrap();
+    for (scenario, model, rows) in [
+        (
+            "scenarios/ipd_tournament.toml",
+            "grudger_recurrent.onnx",
+            8 * 8 * 4,
+        ),
+        (masked.to_str().unwrap(), "donor_mlp.onnx", 0),
+    ] {
+        let model = format!("assets/policies/{model}");
+        let o = socium(&[
+            "bench",
+            "policy",
+            scenario,
+            "--model",
+            &model,
+            "--envs",
+            "8",
+            "--steps",
+            "4",
+            "--repeats",
+            "1",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{model}: {}", text(&o.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["forward_passes"], 4, "{report}");
+        if rows > 0 {
+            assert_eq!(report["rows"], rows, "{report}");
+        }
+    }
 }

@@ -178,6 +178,11 @@ impl OnnxPolicy {
         &self.path
     }
 
+    /// Whether the model takes the action masks (its input `action_mask`).
+    pub fn takes_mask(&self) -> bool {
+        self.takes_mask
+    }
+
     /// A new single-threaded session of the model (parallelism comes from many Sims).
     fn session(&self) -> Result<Pooled, LoadError> {
         Ok(Pooled {
