@@ -88,15 +88,6 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     // Checkpoints after every generation; a new run never overwrites an earlier one's.
     let checkpoints = a.out.join("checkpoints");
     let has_checkpoints = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
-    if has_checkpoints && !a.resume {
-        anyhow::bail!(
-            "{} holds checkpoints of an earlier run: pass --resume to continue it, or choose \
-             another --out",
-            checkpoints.display()
-        );
-    }
-    std::fs::create_dir_all(&checkpoints)
-        .with_context(|| format!("creating {}", checkpoints.display()))?;
     let fingerprint = {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
@@ -114,6 +105,25 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         }
         h.finish()
     };
+    if has_checkpoints && !a.resume {
+        // The same run played to its end says so: resuming it only writes its outputs again.
+        let finished = (0..runs).all(|r| {
+            let saved = RunCheckpoint::new(&checkpoints, r, fingerprint).generation();
+            saved == Some(generations as usize)
+        });
+        let what = match finished {
+            true => {
+                "the checkpoints of this run, finished: pass --resume to write its outputs again"
+            }
+            false => "checkpoints of an earlier run: pass --resume to continue it",
+        };
+        anyhow::bail!(
+            "{} holds {what}, or choose another --out",
+            checkpoints.display()
+        );
+    }
+    std::fs::create_dir_all(&checkpoints)
+        .with_context(|| format!("creating {}", checkpoints.display()))?;
     let bar = ProgressBar::new(runs * generations);
     // Resumed runs start at their checkpoints, which the bar counts as done: its rate (and so
     // its ETA) counts only generations played now.

@@ -617,6 +617,16 @@ fn a_paused_evolution_resumes_to_the_same_outputs() {
             "{file}"
         );
     }
+    // The finished run, started again without --resume, is refused as finished.
+    let o = run(&[], &b);
+    assert!(
+        text(&o.stderr).contains(
+            "holds the checkpoints of this run, finished: pass --resume to write its outputs \
+             again, or choose another --out"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
 
     // A foreign, a truncated and a corrupt checkpoint are each refused with their own error.
     let o = run(&["--resume", "--seed", "5"], &b);
