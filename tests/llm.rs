@@ -431,25 +431,59 @@ fn a_timeout_beyond_any_duration_is_refused_at_load() {
     );
 }
 
+/// The distinct rows (agent, observation, mask) of the acting agents of `env` (`agents` per env)
+/// among `agents_of`: the requests a step asks, rows in the same state asking once.
+fn distinct_rows(env: &VecEnv, agents: usize, agents_of: std::ops::Range<usize>) -> usize {
+    let out = env.outputs();
+    let (od, md) = (
+        out.obs.len() / out.acting.len(),
+        out.masks.len() / out.acting.len(),
+    );
+    let mut seen = std::collections::HashSet::new();
+    for (row, &acting) in out.acting.iter().enumerate() {
+        if acting && agents_of.contains(&(row % agents)) {
+            let obs: Vec<u32> = out.obs[row * od..(row + 1) * od]
+                .iter()
+                .map(|x| x.to_bits())
+                .collect();
+            let mask = out.masks[row * md..(row + 1) * md].to_vec();
+            seen.insert((row % agents, obs, mask));
+        }
+    }
+    seen.len()
+}
+
+/// Negotiations of 8 language-model agents (4 pairs) in each of 16 envs: every pair draws its
+/// own goods, so the 64 first speakers are in 64 different states.
+fn negotiating(url: &str, groups: &[&str]) -> (Scenario, VecEnv) {
+    let mut text = "[scenario]\nname = \"c\"\n[game.negotiation]\n".to_owned();
+    for model in groups {
+        text += &format!(
+            "[[agents]]\ncount = {}\ncontroller = {{ llm = {{ base_url = \"{url}\", model = \"{model}\", \
+             max_in_flight = 64 }} }}\n",
+            8 / groups.len()
+        );
+    }
+    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
+    let seeds = VecEnv::seeds(5, 16);
+    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
+    env.reset(Some(&seeds)).unwrap();
+    (s, env)
+}
+
 /// 64 language-model agents acting at once across 16 envs, against a server that takes 200 ms
 /// an answer: their requests overlap (the server sees dozens in flight), not one after another.
 #[test]
 fn requests_of_one_step_overlap_across_envs() {
     let server = serve(|_| Reply::Wait(Duration::from_millis(200), Box::new(Reply::Legal)));
-    let text = format!(
-        "[scenario]\nname = \"c\"\n[game.donor_cultural]\n\
-         [[agents]]\ncount = 8\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", max_in_flight = 64 }} }}\n",
-        server.url
-    );
-    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
-    let seeds = VecEnv::seeds(5, 16);
-    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
-    env.reset(Some(&seeds)).unwrap();
+    let (s, mut env) = negotiating(&server.url, &["test"]);
     let acting = env.outputs().acting.iter().filter(|&&a| a).count();
-    assert_eq!(acting, 64, "4 donors in each of 16 envs");
+    assert_eq!(acting, 64, "4 first speakers in each of 16 envs");
+    let distinct = distinct_rows(&env, 8, 0..8);
+    assert!(distinct > 60, "{distinct} distinct states");
     let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
     env.step(&actions).unwrap();
-    assert_eq!(server.requests.lock().unwrap().len(), 64);
+    assert_eq!(server.requests.lock().unwrap().len(), distinct);
     let most = server.max_in_flight.load(Ordering::SeqCst);
     assert!(
         (32..=64).contains(&most),
@@ -463,28 +497,8 @@ fn requests_of_one_step_overlap_across_envs() {
 #[test]
 fn the_requests_of_two_models_overlap() {
     let server = serve(|_| Reply::Wait(Duration::from_millis(200), Box::new(Reply::Legal)));
-    let group = |model: &str| {
-        format!(
-            "[[agents]]\ncount = 4\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"{model}\", \
-             max_in_flight = 64 }} }}\n",
-            server.url
-        )
-    };
-    let text = format!(
-        "[scenario]\nname = \"c\"\n[game.donor_cultural]\n{}{}",
-        group("a"),
-        group("b")
-    );
-    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
-    let seeds = VecEnv::seeds(5, 16);
-    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
-    env.reset(Some(&seeds)).unwrap();
-    let acting = |first: usize| {
-        (env.outputs().acting.chunks(8))
-            .map(|e| e[first..first + 4].iter().filter(|&&a| a).count())
-            .sum::<usize>()
-    };
-    let larger = acting(0).max(acting(4));
+    let (s, mut env) = negotiating(&server.url, &["a", "b"]);
+    let larger = distinct_rows(&env, 8, 0..4).max(distinct_rows(&env, 8, 4..8));
     let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
@@ -496,6 +510,64 @@ fn the_requests_of_two_models_overlap() {
         most > larger,
         "{most} in flight at most, a group makes {larger}"
     );
+}
+
+/// Envs in the same state make the same request, which is asked once and decided alike for all
+/// of them: at the first step of the cultural donor game 16 envs hold 8 states (one an agent),
+/// so 8 requests; and when a request fails (no retries), every env in its state plays the
+/// default act with the fault, not whichever asked first.
+#[test]
+fn envs_in_the_same_state_ask_once_and_get_the_same_decision() {
+    let server = serve(|n| {
+        if n == 0 {
+            Reply::Status(500)
+        } else {
+            Reply::Legal
+        }
+    });
+    let text = format!(
+        "[scenario]\nname = \"c\"\n[game.donor_cultural]\n\
+         [[agents]]\ncount = 8\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", \
+         retries = 0 }} }}\n",
+        server.url
+    );
+    let s = Scenario::parse(&text, Path::new("c.toml")).unwrap();
+    let seeds = VecEnv::seeds(5, 16);
+    let mut env = VecEnv::new(&*s.game, &s.config, &seeds).unwrap();
+    env.reset(Some(&seeds)).unwrap();
+    let rows: Vec<usize> = (0..16 * 8).filter(|&r| env.outputs().acting[r]).collect();
+    let distinct = distinct_rows(&env, 8, 0..8);
+    assert!(
+        distinct < rows.len(),
+        "{distinct} states for {} rows",
+        rows.len()
+    );
+    let actions = vec![0.0; 16 * 8 * s.game.action_space(8).flat_dim()];
+    env.step(&actions).unwrap();
+    let requests = server.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), distinct);
+    // The failed request was asked once; every env in its state faulted, and no other did.
+    let failed = &requests[0];
+    assert!(requests[1..].iter().all(|q| q != failed), "asked again");
+    let faulted: Vec<usize> = (rows.iter().copied())
+        .filter(|&r| {
+            env.env(r / 8)
+                .faults()
+                .current()
+                .iter()
+                .any(|f| f.0.index() == r % 8)
+        })
+        .collect();
+    let row_of = |r: usize| {
+        let out = env.outputs();
+        let od = out.obs.len() / (16 * 8);
+        (r % 8, out.obs[r * od..(r + 1) * od].to_vec())
+    };
+    assert!(!faulted.is_empty());
+    let state = row_of(faulted[0]);
+    for &r in &rows {
+        assert_eq!(faulted.contains(&r), row_of(r) == state, "row {r}");
+    }
 }
 
 /// A run that recorded its answers in a cache replays byte for byte with no server: the same

@@ -237,6 +237,7 @@ const NO_ANSWER: &str = "(no usable answer: the default act was played)";
 
 /// One agent's decision: its answer, the fault that made it the default one, and the turn to
 /// remember.
+#[derive(Clone)]
 struct Decision {
     answer: Answer,
     fault: Option<String>,
@@ -374,22 +375,34 @@ impl Policy for LlmPolicy {
             batch.masks.len() / rows,
             batch.head.len() / rows,
         );
+        let inputs = |r: usize| {
+            let (agent, _) = batch.members[r];
+            let obs = &batch.obs[r * od..(r + 1) * od];
+            let mask = &batch.masks[r * md..(r + 1) * md];
+            (agent, obs, mask, batch.memory.get(r).copied().unwrap_or(""))
+        };
+        // Rows with the same inputs (envs in the same state) make the same request: each is
+        // decided once, for the first of them, and the others take its decision. So what two
+        // envs get does not hang on which of their requests was answered first (a failure
+        // replayed from the cache included), and each is asked once.
+        let mut first: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+        let decided_by: Vec<usize> = (0..rows)
+            .map(|r| {
+                let (agent, obs, mask, memory) = inputs(r);
+                let bits: Vec<u32> = obs.iter().map(|x| x.to_bits()).collect();
+                *first.entry((agent, bits, mask, memory)).or_insert(r)
+            })
+            .collect();
+        let unique: Vec<usize> = (0..rows).filter(|&r| decided_by[r] == r).collect();
         type Decided = Option<Result<Decision, String>>;
         let results: Vec<Mutex<Decided>> = (0..rows).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
-        let workers = rows.min(self.config.max_in_flight.get() as usize);
+        let workers = unique.len().min(self.config.max_in_flight.get() as usize);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| {
-                    loop {
-                        let r = next.fetch_add(1, Ordering::Relaxed);
-                        if r >= rows {
-                            break;
-                        }
-                        let (agent, _) = batch.members[r];
-                        let obs = &batch.obs[r * od..(r + 1) * od];
-                        let mask = &batch.masks[r * md..(r + 1) * md];
-                        let memory = batch.memory.get(r).copied().unwrap_or("");
+                    while let Some(&r) = unique.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (agent, obs, mask, memory) = inputs(r);
                         let decided = self.decide(agent, obs, mask, memory);
                         *results[r].lock().expect("never poisoned") = Some(decided);
                     }
@@ -397,8 +410,11 @@ impl Policy for LlmPolicy {
             }
         });
         // In row order, whatever order the answers came in.
-        for (r, result) in results.into_iter().enumerate() {
-            let decided = result.into_inner().expect("never poisoned");
+        let results: Vec<Decided> = (results.into_iter())
+            .map(|r| r.into_inner().expect("never poisoned"))
+            .collect();
+        for r in 0..rows {
+            let decided = results[decided_by[r]].clone();
             let decision = (decided.expect("every row was decided"))
                 .map_err(|message| PolicyError::at_row(r, message))?;
             batch.head[r * hd..(r + 1) * hd].copy_from_slice(&decision.answer.head);
