@@ -792,3 +792,41 @@ fn alternating_offers_leave_only_offers_acceptances_and_walk_aways() {
     }
     assert!(checked > 5);
 }
+
+/// With free text, an outside agent's words go with its private selection as with any act
+/// (the selection's audience stays its maker); without, the selection renders its own words.
+#[test]
+fn an_outside_agents_words_go_with_its_selection() {
+    use acts::index::{ACCEPT, OFFER};
+    let text = pair(
+        "agreement = \"selection\"\nfree_text = 40",
+        "controller = \"external\"",
+        "controller = \"external\"",
+    );
+    let mut sim = sim(&text);
+    sim.reset(Some(3));
+    let seats = state(&sim).tables[0].seats;
+    let deal = state(&sim).tables[0].deal;
+    let width = sim.spaces().action.flat_dim();
+    let mut actions = vec![0.0f32; 2 * width];
+    actions[seats[0].index() * width] = ACCEPT as f32;
+    sim.step(&actions).unwrap();
+    let take = |k: [u8; 3]| (OFFER + negotiation::items::allocation_index(k)) as f32;
+    actions[seats[0].index() * width] = take([0; 3]);
+    actions[seats[1].index() * width] = take(deal.counts);
+    sim.set_text(seats[0], "Nothing for me, then.").unwrap();
+    sim.step(&actions).unwrap();
+    let said = |a: AgentId| {
+        let u = (sim.env().utterances().iter())
+            .find(|u| u.act.kind == "select" && u.speaker == a)
+            .unwrap();
+        assert_eq!(u.audience, socium::core::Audience::Agent(a));
+        u.words()
+    };
+    assert_eq!(said(seats[0]), "Nothing for me, then.");
+    assert!(
+        said(seats[1]).contains("selects, privately"),
+        "{}",
+        said(seats[1])
+    );
+}

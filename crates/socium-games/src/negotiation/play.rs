@@ -424,7 +424,8 @@ fn resolve_env(
                     panic!("{m:?}: only selections are legal once the talk is over")
                 })
             });
-            select(table, picks, &ctx, utterances, &mut events.effects);
+            let words = table.seats.map(|s| texts.get(s));
+            select(table, picks, &ctx, words, utterances, &mut events.effects);
         } else {
             let m = move_of(&mut state.moves, actions, a, divisible);
             apply(
@@ -614,6 +615,7 @@ fn select(
     table: &mut Table,
     picks: [Move; 2],
     ctx: &Ctx,
+    words: [Option<&str>; 2],
     utterances: &mut Utterances,
     effects: &mut Vec<Effect>,
 ) {
@@ -629,9 +631,13 @@ fn select(
             target: Some(table.seats[1 - side]),
             value: act_value(table, m),
         };
-        let u = utterances.say(a, Audience::Agent(a), act, || {
-            render_as(table, side, m, ctx)
-        });
+        // An outside agent's words, where it sent some with its selection, else the rendering.
+        let u = match words[side] {
+            Some(w) => utterances.say_words(a, Audience::Agent(a), act, w.to_owned()),
+            None => utterances.say(a, Audience::Agent(a), act, || {
+                render_as(table, side, m, ctx)
+            }),
+        };
         if table.last[side].is_none() {
             note(a, BELIEVABILITY, 10.0, u);
         }
