@@ -26,6 +26,22 @@ def test_parallel_api_under_the_original_among_us_rules():
         parallel_api_test(env, num_cycles=1000)
 
 
+def test_parallel_api_under_each_negotiation_protocol_and_the_bidding_debate():
+    # Who acts changes with the protocol: both sides at once when they select (Deal or No Deal),
+    # offers and answers only (Rubinstein), every living player but the last speaker at a bid.
+    for key, value in [
+        ("game.negotiation.agreement", "selection"),
+        ("game.negotiation.agreement", "alternating"),
+    ]:
+        env = socium.parallel_env(ROOT / "scenarios/negotiation_learner.toml", **{key: value})
+        parallel_api_test(env, num_cycles=1000)
+    env = socium.parallel_env(
+        ROOT / "scenarios/mafia_learner.toml",
+        **{"game.mafia.speaking": "bidding", "game.mafia.discussion": 8},
+    )
+    parallel_api_test(env, num_cycles=1000)
+
+
 def test_a_scenario_without_external_agents_is_refused_with_what_to_do():
     path = ROOT / "scenarios/donor_cultural_evolution.toml"  # every agent scripted
     with pytest.raises(socium.NoExternalAgentsError) as refused:
