@@ -10,10 +10,48 @@ fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, Path::new("mafia.toml")).unwrap()
 }
 
-/// P(the mafia win) with `town` citizens and `mafia` mafia at the start of a day, when the lynch
-/// is uniform among the living and the mafia kill a citizen every night (Braverman, Etesami &
-/// Mossel 2008); the mafia win once they are at least as many as the town.
-fn p_mafia_wins(town: u32, mafia: u32, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
+/// The rules a dynamic program follows: the phase that opens the game, and whether a lynch
+/// needs more than half the living players' votes (else the most votes do).
+#[derive(Clone, Copy)]
+struct Rules {
+    night_first: bool,
+    majority: bool,
+}
+
+/// The chance that a day's vote lynches anyone when each of `living` players votes uniformly for
+/// one of the others. With the plurality rule someone is always lynched; with the majority rule
+/// player j is lynched when more than half the votes are its, and the votes j gets from the
+/// others are Binomial(L − 1, 1/(L − 1)). At most one player can hold a majority, so the chance
+/// is L times player j's. Either way the lynched player is uniform among the living, by symmetry.
+fn lynch_chance(living: u32, rules: Rules) -> f64 {
+    if !rules.majority {
+        return 1.0;
+    }
+    let (trials, p) = (living - 1, 1.0 / f64::from(living - 1));
+    let binomial = |k: u32| {
+        let choose: f64 = (0..k)
+            .map(|i| f64::from(trials - i) / f64::from(i + 1))
+            .product();
+        choose * p.powi(k as i32) * (1.0 - p).powi((trials - k) as i32)
+    };
+    let majority: f64 = (0..=trials).filter(|&k| 2 * k > living).map(binomial).sum();
+    f64::from(living) * majority
+}
+
+/// P(the mafia win) with `town` citizens and `mafia` mafia at the start of the game, when every
+/// player votes uniformly among the other living players and the mafia kill a uniformly random
+/// citizen every night (Braverman, Etesami & Mossel 2008's random lynching, under `rules`); the
+/// town wins with no mafia left, the mafia once they are at least as many as the town.
+fn p_mafia_wins(town: u32, mafia: u32, rules: Rules) -> f64 {
+    let mut memo = HashMap::new();
+    match rules.night_first {
+        true => night(town, mafia, rules, &mut memo),
+        false => day(town, mafia, rules, &mut memo),
+    }
+}
+
+/// P(the mafia win) from the start of a day.
+fn day(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
     if mafia == 0 {
         return 0.0;
     }
@@ -23,43 +61,87 @@ fn p_mafia_wins(town: u32, mafia: u32, memo: &mut HashMap<(u32, u32), f64>) -> f
     if let Some(&p) = memo.get(&(town, mafia)) {
         return p;
     }
-    let living = f64::from(town + mafia);
-    // After a lynch, the night kills a citizen unless the game is already over.
-    let mut night = |t: u32, m: u32| match (m == 0, m >= t) {
-        (true, _) => 0.0,
-        (_, true) => 1.0,
-        _ => p_mafia_wins(t - 1, m, memo),
-    };
-    let p = f64::from(mafia) / living * night(town, mafia - 1)
-        + f64::from(town) / living * night(town - 1, mafia);
+    let living = town + mafia;
+    let lynched = lynch_chance(living, rules);
+    let share = |k: u32| f64::from(k) / f64::from(living);
+    let p = lynched * share(mafia) * night(town, mafia - 1, rules, memo)
+        + lynched * share(town) * night(town - 1, mafia, rules, memo)
+        + (1.0 - lynched) * night(town, mafia, rules, memo);
     memo.insert((town, mafia), p);
     p
 }
 
+/// P(the mafia win) from the start of a night: a citizen dies unless the game is over.
+fn night(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
+    match (mafia == 0, mafia >= town) {
+        (true, _) => 0.0,
+        (_, true) => 1.0,
+        _ => day(town - 1, mafia, rules, memo),
+    }
+}
+
+const BRAVERMAN: Rules = Rules {
+    night_first: false,
+    majority: false,
+};
+
 #[test]
-fn the_dynamic_program_gives_the_published_value() {
+fn the_dynamic_program_gives_the_published_value_and_its_night_first_twin() {
     // Braverman et al.'s example: 5 players, 1 mafia, day first.
-    let p = p_mafia_wins(4, 1, &mut HashMap::new());
+    let p = p_mafia_wins(4, 1, BRAVERMAN);
     assert!((p - 8.0 / 15.0).abs() < 1e-12, "{p}");
+    // Night first, a citizen dies before the first day: 1 mafia among 4 is lynched with 1/4,
+    // else the next night leaves 1 against 1.
+    let night_first = Rules {
+        night_first: true,
+        ..BRAVERMAN
+    };
+    let p = p_mafia_wins(4, 1, night_first);
+    assert!((p - 3.0 / 4.0).abs() < 1e-12, "{p}");
+    // Three voters: a player has a majority when both others vote for it, 1/4 each, 3/4 in all.
+    let majority = Rules {
+        majority: true,
+        ..BRAVERMAN
+    };
+    assert!((lynch_chance(3, majority) - 0.75).abs() < 1e-12);
+    // Two voters each vote for the other: never a majority.
+    assert_eq!(lynch_chance(2, majority), 0.0);
 }
 
 #[test]
 fn random_lynching_matches_the_dynamic_program() {
     // 99% binomial intervals: |p̂ − p| ≤ 2.576 · sqrt(p(1 − p) / episodes).
     let episodes = 4000;
-    for (n, m) in [(5, 1), (6, 1), (7, 2), (9, 2), (11, 3)] {
+    let cases = [
+        (5, 1, "day", "plurality"),
+        (6, 1, "day", "plurality"),
+        (7, 2, "day", "plurality"),
+        (9, 2, "day", "plurality"),
+        (11, 3, "day", "plurality"),
+        // Werewolf Arena's opening night and majority exile, apart and together.
+        (5, 1, "night", "plurality"),
+        (6, 1, "day", "majority"),
+        (7, 2, "night", "majority"),
+        (8, 2, "night", "majority"),
+    ];
+    for (n, m, start, lynch) in cases {
         let s = scenario(&format!(
             "[scenario]\nname = \"m\"\nseed = {n}{m}\nepisodes = {episodes}\n\
-             [game.mafia]\nmafia = {m}\n[[agents]]\nstrategy = \"random\"\ncount = {n}\n"
+             [game.mafia]\nmafia = {m}\nstart = \"{start}\"\nlynch = \"{lynch}\"\n\
+             [[agents]]\nstrategy = \"random\"\ncount = {n}\n"
         ));
         let dir = tempfile::tempdir().unwrap();
         let summary = run(&s, dir.path(), |_| {}).unwrap();
         let observed = summary.metrics["mafia_win"];
-        let p = p_mafia_wins(n - m, m, &mut HashMap::new());
+        let rules = Rules {
+            night_first: start == "night",
+            majority: lynch == "majority",
+        };
+        let p = p_mafia_wins(n - m, m, rules);
         let tolerance = 2.576 * (p * (1.0 - p) / f64::from(episodes)).sqrt();
         assert!(
             (observed - p).abs() <= tolerance,
-            "n = {n}, m = {m}: observed {observed}, exact {p} ± {tolerance}"
+            "n = {n}, m = {m}, {start} first, {lynch}: observed {observed}, exact {p} ± {tolerance}"
         );
     }
 }
@@ -629,4 +711,64 @@ fn the_highest_bid_speaks_and_a_tie_favours_the_player_named_last() {
             "player {a}: {share} of the floors, expected {expected} ± {tolerance}"
         );
     }
+}
+
+/// Werewolf Arena's opening night and majority exile (google/werewolf_arena's
+/// `GameMaster.run_round`, which begins each round with the night, and `GameMaster.exile`, which
+/// exiles the most-voted player only with more than half the living players' votes): the first
+/// step is a night where only the mafia act, and a vote lynches nobody without such a majority —
+/// 2 votes of 5 and 2 of 4 fall short, 2 of 3 suffice (where the most votes would have lynched
+/// the mafia on the first day). The prompt's rules say both.
+#[test]
+fn a_night_first_game_kills_before_the_first_day_and_a_lynch_needs_a_majority() {
+    let n = 6;
+    let s = scenario(
+        "[scenario]\nname = \"arena\"\nseed = 3\n[game.mafia]\nmafia = 1\nstart = \"night\"\n\
+         lynch = \"majority\"\n[[agents]]\ncontroller = \"external\"\ncount = 6\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let stage = |sim: &Sim| (0..4).find(|&k| sim.env().observations()[obs::STAGE + k] == 1.0);
+    let acting = |sim: &Sim| -> Vec<usize> { (0..n).filter(|&a| sim.env().acting()[a]).collect() };
+    let living = |sim: &Sim| alive(sim, n).iter().filter(|&&a| a).count();
+    let r = roles(&sim, n);
+    let mafia = r.iter().position(|&k| k == 1).unwrap();
+    let town: Vec<usize> = (0..n).filter(|&a| a != mafia).collect();
+    assert_eq!(stage(&sim), Some(2), "the game opens by night");
+    assert_eq!(sim.env().observations()[obs::DAY], 0.0, "no day has begun");
+    assert_eq!(acting(&sim), [mafia]);
+    let dim = obs::dim(n);
+    let (row, mask) = (&sim.env().observations()[..dim], sim.env().action_masks());
+    let rules = s.game.prompt(n, AgentId(0), row, &mask[..1 + 2 * n]).rules;
+    assert!(rules.contains("starts by night"), "{rules}");
+    assert!(
+        rules.contains("more than half the living players"),
+        "{rules}"
+    );
+    let kill = |sim: &mut Sim, victim: usize| {
+        let mut acts = [0.0; 6];
+        acts[mafia] = (1 + victim) as f32;
+        play(sim, &acts).unwrap();
+    };
+    // Two of the living vote for the mafia; the others abstain.
+    let two_votes = |sim: &mut Sim, voters: [usize; 2]| {
+        let mut acts = [0.0; 6];
+        for v in voters {
+            acts[v] = (1 + mafia) as f32;
+        }
+        play(sim, &acts).unwrap();
+    };
+    kill(&mut sim, town[0]);
+    assert_eq!((living(&sim), stage(&sim)), (5, Some(1)), "day 1's vote");
+    assert_eq!(sim.env().observations()[obs::DAY], 1.0 / n as f32);
+    two_votes(&mut sim, [town[1], town[2]]);
+    assert_eq!(living(&sim), 5, "2 votes of 5 lynch nobody");
+    assert_eq!(stage(&sim), Some(2));
+    kill(&mut sim, town[1]);
+    two_votes(&mut sim, [town[2], town[3]]);
+    assert_eq!(living(&sim), 4, "2 votes of 4 lynch nobody");
+    kill(&mut sim, town[2]);
+    assert!(!sim.env().is_done(), "1 mafia against 2 citizens");
+    two_votes(&mut sim, [town[3], town[4]]);
+    assert!(!alive(&sim, n)[mafia], "2 votes of 3 lynch the mafia");
+    assert!(sim.env().is_done(), "no mafia left: the town wins");
 }

@@ -12,7 +12,10 @@
 //! the town. Optional roles, as in Werewolf Arena (Bailis, Friedhoff & Chen 2024, "Werewolf
 //! Arena: A Case Study in LLM Evaluation via Social Deduction", arXiv 2407.13943): a **seer**
 //! learns one living player's role each night, a **doctor** protects one living player from
-//! that night's kill. Roles are dealt at random at every reset.
+//! that night's kill. Roles are dealt at random at every reset. Werewolf Arena's other rules are
+//! options: the game may open by night ([`Start::Night`]: the mafia kill before anyone speaks),
+//! and a lynch may need the votes of more than half the living players ([`Lynch::Majority`],
+//! google/werewolf_arena's `GameMaster.exile`), nobody being lynched without them.
 //!
 //! With [`Speaking::Bidding`] the day's talk is Werewolf Arena's debate instead: `discussion`
 //! turns, each given by bidding. Every living player but the last speaker bids 0..4 for the
@@ -78,6 +81,32 @@ pub struct MafiaConfig {
     pub discussion: u32,
     /// Who speaks when in the day's talk.
     pub speaking: Speaking,
+    /// Whether the game opens by day or by night.
+    pub start: Start,
+    /// How many votes lynch a player.
+    pub lynch: Lynch,
+}
+
+/// The phase the game opens with.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Day first, as Braverman et al.'s model.
+    #[default]
+    Day,
+    /// Night first: the mafia kill before anyone has spoken, as in Werewolf Arena.
+    Night,
+}
+
+/// How many votes lynch a player.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Lynch {
+    /// The most votes, a tie broken uniformly at random (nobody when everyone abstains).
+    #[default]
+    Plurality,
+    /// More than half the living players' votes, else nobody (Werewolf Arena's exile).
+    Majority,
 }
 
 /// Who speaks when in the day's talk.
@@ -99,6 +128,8 @@ impl Default for MafiaConfig {
             doctor: false,
             discussion: 0,
             speaking: Speaking::RoundRobin,
+            start: Start::Day,
+            lynch: Lynch::Plurality,
         }
     }
 }
@@ -341,6 +372,15 @@ struct State {
 }
 
 impl State {
+    /// Clears the day's talk: its accusations, vouches, floor and last message (a floor won
+    /// just before a step limit ended the last episode included).
+    fn forget_talk(&mut self) {
+        self.accused.fill(0);
+        self.vouched.fill(0);
+        self.speakers.clear();
+        self.last_message = None;
+    }
+
     fn living(&self) -> impl Iterator<Item = AgentId> + '_ {
         (0..self.alive.len())
             .filter(|&a| self.alive[a])
@@ -482,7 +522,10 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         (false, true) => rules.push_str(", among them a doctor"),
         (false, false) => {}
     }
-    rules.push_str(". The game starts by day. Each day ");
+    rules.push_str(match config.start {
+        Start::Day => ". The game starts by day. Each day ",
+        Start::Night => ". The game starts by night. Each day ",
+    });
     match (config.discussion, config.speaking) {
         (0, _) => rules.push_str("the living players vote all at once"),
         (d, Speaking::RoundRobin) => write!(
@@ -502,10 +545,19 @@ fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u
         )
         .expect("writing to a String"),
     }
+    rules.push_str(match config.lynch {
+        Lynch::Plurality => {
+            ": the player with the most votes is lynched (a tie is broken at random; nobody is \
+             lynched if everyone abstains)"
+        }
+        Lynch::Majority => {
+            ": a player is lynched only with the votes of more than half the living players; \
+             without such a majority nobody is"
+        }
+    });
     rules.push_str(
-        ": the player with the most votes is lynched (a tie is broken at random; nobody is \
-         lynched if everyone abstains). Each night the mafia choose a citizen to kill (the most \
-         mafia votes, ties broken at random)",
+        ". Each night the mafia choose a citizen to kill (the most mafia votes, ties broken at \
+         random)",
     );
     if config.seer {
         rules.push_str("; the seer learns one living player's role");
@@ -798,12 +850,10 @@ impl Rules for MafiaConfig {
     }
 }
 
-/// Starts day `day`: talk if the scenario has discussion, else vote.
+/// Starts the next day: talk if the scenario has discussion, else vote.
 fn start_day(state: &mut State, rng: &mut impl Rng) {
     state.day += 1;
-    state.accused.fill(0);
-    state.vouched.fill(0);
-    state.last_message = None;
+    state.forget_talk();
     let talk = state.config.discussion;
     state.stage = match state.config.speaking {
         Speaking::RoundRobin => {
@@ -815,8 +865,6 @@ fn start_day(state: &mut State, rng: &mut impl Rng) {
             }
         }
         Speaking::Bidding => {
-            // A floor won just before a step limit ended the last episode is forgotten.
-            state.speakers.clear();
             state.debate_left = talk;
             match talk {
                 0 => Stage::Vote,
@@ -885,7 +933,13 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     state.day = 0;
     state.votes.fill(0);
     state.voters = 0;
-    start_day(state, &mut rng.chance);
+    match state.config.start {
+        Start::Day => start_day(state, &mut rng.chance),
+        Start::Night => {
+            state.forget_talk();
+            state.stage = Stage::Night;
+        }
+    }
 }
 
 /// The potential `belief`: each citizen's belief in the true mafia, 0 for the mafia, after every
@@ -1269,7 +1323,12 @@ fn resolve_env(
                     }
                 }
             }
-            if let Some(j) = plurality(&state.votes, &mut rng.chance) {
+            let living = state.living().count() as u32;
+            let lynched = match state.config.lynch {
+                Lynch::Plurality => plurality(&state.votes, &mut rng.chance),
+                Lynch::Majority => state.votes.iter().position(|&v| 2 * v > living),
+            };
+            if let Some(j) = lynched {
                 let victim = AgentId(j as u32);
                 eliminate(state, victim, "lynched", utterances, events, done);
             }
