@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use socium_evo::{EvolveError, RunCheckpoint, ScenarioRun, run_scenario};
 use socium_scenario::{Override, Scenario, When};
-use std::{fmt::Write as _, io::Write as _, path::Path};
+use std::{io::Write as _, path::Path};
 
 /// What `socium evolve` was asked for.
 pub struct Args<'a> {
@@ -175,38 +175,36 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     // the opinion game's clusters, Mafia's town wins.
     let metric = (scenario.game.metrics().first()).map_or("first_metric", |m| m.name);
 
-    let mut csv = String::from("run,generation");
-    for l in labels {
-        write!(csv, ",freq[{l}]").expect("writing to a String");
-    }
-    write!(csv, ",mean_payoff,{metric},mean_reputation").expect("writing to a String");
-    for p in &results[0].parameters {
-        write!(csv, ",{p}").expect("writing to a String");
-    }
-    csv.push('\n');
+    let mut header = vec!["run".to_owned(), "generation".into()];
+    header.extend(labels.iter().map(|l| format!("freq[{l}]")));
+    header.extend([
+        "mean_payoff".into(),
+        metric.into(),
+        "mean_reputation".into(),
+    ]);
+    header.extend(results[0].parameters.iter().cloned());
+    // A label holds commas (`reciprocal(generosity=0.1, initial=0.6)`): the writer quotes it.
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(&header)
+        .context("writing generations.csv")?;
+    let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for (r, run) in results.iter().enumerate() {
         for (g, generation) in run.generations.iter().enumerate() {
-            write!(csv, "{r},{g}").expect("writing to a String");
-            for c in &generation.counts {
-                write!(csv, ",{}", *c as f64 / n).expect("writing to a String");
-            }
-            let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-            let (cooperation, reputation) = (
-                optional(generation.cooperation),
-                optional(generation.reputation),
+            let mut row = vec![r.to_string(), g.to_string()];
+            row.extend(
+                generation
+                    .counts
+                    .iter()
+                    .map(|&c| (c as f64 / n).to_string()),
             );
-            write!(
-                csv,
-                ",{},{cooperation},{reputation}",
-                generation.mean_payoff
-            )
-            .expect("writing to a String");
-            for &p in &generation.parameters {
-                write!(csv, ",{}", optional(p)).expect("writing to a String");
-            }
-            csv.push('\n');
+            row.push(generation.mean_payoff.to_string());
+            row.push(cell(generation.cooperation));
+            row.push(cell(generation.reputation));
+            row.extend(generation.parameters.iter().map(|&p| cell(p)));
+            csv.write_record(&row).context("writing generations.csv")?;
         }
     }
+    let csv = csv.into_inner().context("writing generations.csv")?;
     let last = |run: &ScenarioRun| {
         run.generations
             .last()
@@ -251,7 +249,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             .map_err(|(path, e)| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(())
     };
-    write("generations.csv", csv.as_bytes())?;
+    write("generations.csv", &csv)?;
     write(
         "summary.json",
         (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),

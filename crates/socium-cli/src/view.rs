@@ -476,35 +476,46 @@ fn read_transcript(
     })
 }
 
-/// A CSV file of numbers with a header (metrics.csv, generations.csv).
+/// A CSV file of numbers with a header (metrics.csv, generations.csv; RFC 4180, so a quoted
+/// column name may hold commas).
 fn read_table(path: &Path) -> Result<Table> {
-    let text = std::fs::read_to_string(path)
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut lines = text.lines();
-    let columns: Vec<String> = match lines.next() {
-        Some(h) if !h.is_empty() => h.split(',').map(str::to_owned).collect(),
+    let mut records = reader.records();
+    let at = |e: &csv::Error| {
+        let line = e
+            .position()
+            .map_or(String::new(), |p| format!(":{}", p.line()));
+        format!("{}{line}", path.display())
+    };
+    let columns: Vec<String> = match records.next() {
+        Some(Ok(h)) if !(h.len() == 1 && h[0].is_empty()) => h.iter().map(str::to_owned).collect(),
+        Some(Err(e)) => bail!("{}: {e}", at(&e)),
         _ => bail!("{}:1: no header", path.display()),
     };
     let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let at = i + 2;
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != columns.len() {
+    for record in records {
+        let record = record.map_err(|e| anyhow::anyhow!("{}: {e}", at(&e)))?;
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.len() != columns.len() {
             bail!(
-                "{}:{at}: {} cells, the header has {}",
+                "{}:{line}: {} cells, the header has {}",
                 path.display(),
-                cells.len(),
+                record.len(),
                 columns.len()
             );
         }
-        let row = (cells.iter().zip(&columns))
+        let row = (record.iter().zip(&columns))
             .map(|(cell, column)| {
                 if cell.is_empty() {
                     return Ok(None);
                 }
                 cell.parse::<f64>().map(Some).map_err(|_| {
                     anyhow::anyhow!(
-                        "{}:{at}: `{column}`: expected a number, found `{cell}`",
+                        "{}:{line}: `{column}`: expected a number, found `{cell}`",
                         path.display()
                     )
                 })

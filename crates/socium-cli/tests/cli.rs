@@ -395,6 +395,34 @@ fn evolve_gives_the_same_outputs_with_one_or_two_threads() {
     );
 }
 
+/// A type label with parameters holds commas: generations.csv quotes it (RFC 4180), so that the
+/// header has as many cells as every row, and `socium view` reads the file (it had refused it:
+/// "generations.csv:2: 8 cells, the header has 9").
+#[test]
+fn a_label_with_commas_is_one_quoted_cell_of_generations_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("notebook");
+    let o = socium(&[
+        "evolve",
+        "scenarios/donor_cultural_notebook.toml",
+        "--runs",
+        "1",
+        "--generations",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("generations.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("run,generation,\"freq[reciprocal(generosity=0.1, initial=0.6)]\",freq[fixed(share=0.5)],"),
+        "{header}"
+    );
+    let o = socium(&["view", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
 /// `--episodes` is checked with the file: a `[[timeline]]` change past it is refused, as the
 /// file's own `episodes` would refuse it (it had been dropped without a word).
 #[test]

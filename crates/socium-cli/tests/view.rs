@@ -240,6 +240,19 @@ fn a_garbled_metrics_file_is_refused_at_its_line() {
         )),
         "{err}"
     );
+    // A row short of a cell, at its own line.
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let cells = lines[0].split(',').count();
+    let short = lines[2].rsplit_once(',').unwrap().0.to_owned();
+    lines[2] = short;
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let err = refused(&[dir.path().to_str().unwrap()]);
+    let expected = format!(
+        "{}:3: {} cells, the header has {cells}",
+        path.display(),
+        cells - 1
+    );
+    assert!(err.contains(&expected), "{err}");
     assert!(!dir.path().join("view.html").exists());
 }
 
