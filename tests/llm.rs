@@ -342,18 +342,12 @@ fn a_good_answer_after_a_bad_one_is_no_fault() {
 }
 
 #[test]
-fn timeouts_server_errors_and_closed_ports_are_retried_then_counted() {
+fn timeouts_and_server_errors_are_retried_then_counted() {
     let slow = serve(|_| Reply::Wait(Duration::from_millis(800), Box::new(Reply::Legal)));
     let failing = serve(|_| Reply::Status(500));
-    // A port nothing listens on: bound, then closed.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/v1", l.local_addr().unwrap())
-    };
     for (name, url, needle) in [
         ("timeout", slow.url.clone(), "imeout"),
         ("HTTP 500", failing.url.clone(), "HTTP 500"),
-        ("closed port", closed, "127.0.0.1"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let s = scenario_in(
@@ -399,6 +393,94 @@ fn a_refusal_stops_the_run_with_the_servers_message() {
         !dir.path().join("out/summary.json").exists(),
         "nothing half-written"
     );
+}
+
+/// A port nothing listens on: bound, then closed.
+fn closed_port() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/v1", l.local_addr().unwrap())
+}
+
+/// No server where `base_url` points, from the run's first request on: the run stops at the
+/// first decision whose attempts all found nothing there, with nothing written — every act of
+/// the run would otherwise be the default act, in a run that looks like any other.
+#[test]
+fn a_server_never_reached_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(
+        dir.path(),
+        &negotiation(&closed_port(), "retries = 1, retry_wait_s = 0"),
+    );
+    match run(&s, &dir.path().join("out"), |_| {}) {
+        Err(RunError::Step {
+            error: StepError::PolicyFailed { message, .. },
+            ..
+        }) => assert!(
+            message.contains("2 attempts; no server has answered there in this run")
+                && message.contains("127.0.0.1"),
+            "{message}"
+        ),
+        other => panic!("expected the step to fail, got {other:?}"),
+    }
+    assert!(
+        !dir.path().join("out/summary.json").exists(),
+        "nothing half-written"
+    );
+}
+
+/// A server that answered and then went away: its later decisions are faults, each played as the
+/// default act, and the run goes on (a server restarting mid-run loses some decisions, not the
+/// run).
+#[test]
+fn a_server_gone_after_answering_gives_faults() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let answered = 2;
+    let server = std::thread::spawn(move || {
+        let (seen, when) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
+        for stream in listener.incoming().take(answered) {
+            answer(stream.unwrap(), &seen, &when, &|_| Reply::Legal);
+        }
+        // The listener closes here: later connections are refused.
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario_in(
+        dir.path(),
+        &negotiation(&url, "retries = 1, retry_wait_s = 0"),
+    );
+    let out = dir.path().join("out");
+    let done = std::thread::spawn(move || {
+        let summary = run(&s, &out, |_| {});
+        (summary, out)
+    });
+    server.join().unwrap();
+    let (summary, out) = done.join().unwrap();
+    let summary = summary.unwrap();
+    let transcript = std::fs::read_to_string(out.join("transcript.jsonl")).unwrap();
+    let lines: Vec<String> = transcript.lines().map(str::to_owned).collect();
+    let (fault_lines, acts) = faults_and_model_acts(&lines);
+    assert_eq!(
+        acts - fault_lines,
+        answered,
+        "the answered decisions are played"
+    );
+    assert!(fault_lines > 0 && summary.groups[0].faults as usize == fault_lines);
+}
+
+/// A `base_url` that no request could reach is refused at load, naming the key.
+#[test]
+fn a_base_url_that_is_not_an_http_url_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["not a url", "ftp://127.0.0.1/v1", "127.0.0.1:8080/v1"] {
+        let text = negotiation(url, "");
+        let err = Scenario::parse(&text, &dir.path().join("llm.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("llm.toml:") && err.contains(&format!("`base_url`: `{url}`")),
+            "{url}: {err}"
+        );
+    }
 }
 
 #[test]

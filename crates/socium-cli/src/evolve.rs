@@ -86,7 +86,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
     let generations = spec.generations.get() as u64;
 
     // Checkpoints after every generation; a new run never overwrites an earlier one's.
-    let checkpoints = a.out.join("checkpoints");
+    let checkpoints = a.out.join(socium_scenario::CHECKPOINTS);
     let has_checkpoints = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
     let fingerprint = {
         use std::hash::{Hash, Hasher};
@@ -254,6 +254,12 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         "summary.json",
         (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
     )?;
+    // An earlier run's outputs, and the page made of them, go: the folder holds one run.
+    let stale: Vec<_> = (socium_scenario::RUN_FILES.iter())
+        .map(|f| a.out.join(f))
+        .collect();
+    socium_scenario::commit(Vec::new(), &stale)
+        .map_err(|(path, e)| anyhow::anyhow!("{}: {e}", path.display()))?;
     let frequencies: Vec<Band> = labels
         .iter()
         .enumerate()

@@ -4,16 +4,23 @@ use anyhow::{Context, Result};
 use socium_core::{TranscriptLine, UtteranceId};
 use std::{collections::HashMap, fmt::Write as _, io::BufRead, path::Path};
 
+/// Why the folder `dir` holds no transcript, and what to do, for an error message.
+pub fn no_transcript(dir: &Path) -> &'static str {
+    if dir.join("generations.csv").is_file() {
+        "`socium evolve` keeps none; `socium run` the scenario to see its episodes"
+    } else if dir.join("summary.json").is_file() {
+        "set `[output] transcript = true` in the scenario and run it"
+    } else {
+        "no run was written here: `socium run` a scenario with this folder as `--out`"
+    }
+}
+
 /// The episode `episode` of `dir/transcript.jsonl`, as text: a heading per step, a line per
 /// utterance with the rewards it caused.
 pub fn render(dir: &Path, episode: u64) -> Result<String> {
     let path = dir.join("transcript.jsonl");
-    let file = std::fs::File::open(&path).with_context(|| {
-        format!(
-            "{}: no transcript (set `[output] transcript = true` in the scenario and run it)",
-            path.display()
-        )
-    })?;
+    let file = std::fs::File::open(&path)
+        .with_context(|| format!("{}: no transcript ({})", path.display(), no_transcript(dir)))?;
     let mut out = format!("episode {episode}\n");
     let (mut last_step, mut lines, mut episodes) = (None, 0, 0);
     // What each utterance of the episode said, for the rewards that settle it later.

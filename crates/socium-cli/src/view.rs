@@ -197,14 +197,10 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
             &mut kinds,
         )?
     } else if let Some(e) = episode {
-        let why = if kind == "evolve" {
-            "`socium evolve` keeps none; `socium run` the scenario to see its episodes"
-        } else {
-            "set `[output] transcript = true` in the scenario and run it"
-        };
         bail!(
-            "{}: no transcript, so no episode {e} to show ({why})",
-            transcript_path.display()
+            "{}: no transcript, so no episode {e} to show ({})",
+            transcript_path.display(),
+            crate::replay::no_transcript(dir)
         );
     } else {
         Read::default()

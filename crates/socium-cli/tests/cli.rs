@@ -171,6 +171,60 @@ fn a_run_removes_the_earlier_outputs_it_does_not_write() {
     assert_eq!(names_in(&dir), ["metrics.csv", "summary.json"]);
 }
 
+/// `socium run` and `socium evolve` into one folder: each removes the other's outputs, and a
+/// run refuses a folder with an evolution's checkpoints (which may be a paused run's) rather than
+/// remove them. The folder had held both, and `socium view` showed the older one.
+#[test]
+fn a_folder_holds_a_run_or_an_evolution_not_both() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("both");
+    assert!(run_ipd(&dir, &[]).status.success());
+    assert!(socium(&["view", dir.to_str().unwrap()]).status.success());
+    let evolve = |dir: &Path| {
+        socium(&[
+            "evolve",
+            "scenarios/image_scoring_evolution.toml",
+            "--runs",
+            "1",
+            "--generations",
+            "2",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let o = evolve(&dir);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let evolved = [
+        "checkpoints",
+        "cooperation.png",
+        "frequencies.png",
+        "generations.csv",
+        "summary.json",
+    ];
+    assert_eq!(names_in(&dir), evolved);
+    // Nothing to replay, and why.
+    let replay = |dir: &Path| text(&socium(&["replay", dir.to_str().unwrap()]).stderr);
+    assert!(replay(&dir).contains("no transcript (`socium evolve` keeps none"));
+    let empty = out.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(replay(&empty).contains("no transcript (no run was written here"));
+    let o = run_ipd(&dir, &[]);
+    assert!(!o.status.success());
+    let expected = format!(
+        "{}: the checkpoints of a `socium evolve` run",
+        dir.join("checkpoints").display()
+    );
+    assert!(text(&o.stderr).contains(&expected), "{}", text(&o.stderr));
+    assert_eq!(names_in(&dir), evolved, "a refused run changes nothing");
+    std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();
+    let o = run_ipd(&dir, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        names_in(&dir),
+        ["metrics.csv", "summary.json", "transcript.jsonl"]
+    );
+}
+
 #[test]
 fn run_prints_a_table_and_writes_the_outputs() {
     let out = tempfile::tempdir().unwrap();

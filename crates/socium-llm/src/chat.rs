@@ -8,7 +8,10 @@ use std::{
     fs::{File, OpenOptions},
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    sync::{Condvar, Mutex, MutexGuard},
+    sync::{
+        Condvar, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -38,6 +41,8 @@ pub struct Failure {
     /// Whether the cache replayed it (a failure of the run that recorded the cache): no server
     /// was asked, so there is nothing to wait for.
     pub replayed: bool,
+    /// Whether no connection was made (refused, or no such host): nothing answered at all.
+    pub no_connection: bool,
 }
 
 /// The waits between the attempts of one decision after failed requests: the server's
@@ -75,6 +80,8 @@ pub struct Chat {
     /// The first wait of a decision's [`Backoff`].
     retry_wait: Duration,
     cache: Option<Cache>,
+    /// Whether the server has answered any request of this run (with any status).
+    reached: AtomicBool,
 }
 
 impl Chat {
@@ -98,6 +105,7 @@ impl Chat {
             key,
             retry_wait,
             cache,
+            reached: AtomicBool::new(false),
         }
     }
 
@@ -105,7 +113,9 @@ impl Chat {
     /// attempt's body from the conversation so far (`messages`). After a failed request the next
     /// attempt waits ([`Backoff`]); after an unusable answer it is asked at once, with the answer
     /// and what `read` found wrong with it added to the conversation. The answer read, or what
-    /// went wrong at the last attempt; `Err` when the server refused (the run stops).
+    /// went wrong at the last attempt; `Err` when the server refused, or when no attempt found
+    /// a server and none has answered in this run (it is not running, or `base_url` is wrong):
+    /// the run stops.
     pub fn converse<T>(
         &self,
         mut messages: Vec<Value>,
@@ -115,6 +125,7 @@ impl Chat {
     ) -> Result<Result<T, String>, String> {
         let mut backoff = Backoff::new(self.retry_wait);
         let mut last = String::new();
+        let mut no_connection = true;
         for attempt in 1..=attempts {
             match self.complete(&request(&messages)) {
                 Ok(text) => match read(&text) {
@@ -129,12 +140,20 @@ impl Chat {
                 },
                 Err(ChatError::Refused(message)) => return Err(message),
                 Err(ChatError::Transient(failure)) => {
+                    no_connection &= failure.no_connection;
                     if attempt < attempts {
                         backoff.wait(&failure);
                     }
                     last = failure.message;
                 }
             }
+        }
+        if no_connection && !self.reached.load(Ordering::Relaxed) {
+            // Every default act of the run would follow: a set-up error, not a fault.
+            return Err(format!(
+                "{last} ({attempts} attempts; no server has answered there in this run: start \
+                 it, or correct `base_url`)"
+            ));
         }
         Ok(Err(last))
     }
@@ -156,6 +175,7 @@ impl Chat {
                         message,
                         retry_after: None,
                         replayed: true,
+                        no_connection: false,
                     })
                 });
             }
@@ -181,15 +201,31 @@ impl Chat {
         if let Some(k) = &self.key {
             call = call.header("Authorization", format!("Bearer {k}"));
         }
-        let transient = |message: String, retry_after: Option<Duration>| {
+        let failure = |message: String, retry_after: Option<Duration>, no_connection: bool| {
             ChatError::Transient(Failure {
                 message,
                 retry_after,
                 replayed: false,
+                no_connection,
             })
         };
-        let unreachable = |e: ureq::Error| transient(format!("{}: {e}", self.url), None);
+        let transient =
+            |message: String, retry_after: Option<Duration>| failure(message, retry_after, false);
+        let unreachable = |e: ureq::Error| {
+            let message = format!("{}: {e}", self.url);
+            match e {
+                ureq::Error::BadUri(_) | ureq::Error::Http(_) => ChatError::Refused(message),
+                ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                    failure(message, None, true)
+                }
+                ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    failure(message, None, true)
+                }
+                _ => transient(message, None),
+            }
+        };
         let mut response = call.send(body).map_err(unreachable)?;
+        self.reached.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         // Seconds only: the HTTP-date form is rare from API servers.
         let retry_after = (response.headers().get("retry-after"))

@@ -275,9 +275,10 @@ fn request_body(
     })
 }
 
-/// The endpoint of `config`: its API key read from the environment, its cache (relative to
-/// `dir`) read.
+/// The endpoint of `config`: its URL checked, its API key read from the environment, its cache
+/// (relative to `dir`) read.
 fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
+    check_base_url(&config.base_url)?;
     let key =
         match &config.api_key_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
@@ -292,6 +293,18 @@ fn chat_for(config: &LlmConfig, dir: &Path) -> Result<Chat, String> {
     let timeout = seconds("timeout_s", config.timeout_s.get())?;
     let retry_wait = seconds("retry_wait_s", config.retry_wait_s.get())?;
     Ok(Chat::new(&config.base_url, key, timeout, retry_wait, cache))
+}
+
+/// Refuses a `base_url` that is not an `http://` or `https://` URL with a host, which no
+/// request could reach.
+fn check_base_url(base_url: &str) -> Result<(), String> {
+    let expected = "expected an http:// or https:// URL such as `http://127.0.0.1:8080/v1`";
+    let uri: ureq::http::Uri = (base_url.parse())
+        .map_err(|e| format!("`base_url`: `{base_url}` is not a URL ({e}): {expected}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err(format!("`base_url`: `{base_url}`: {expected}")),
+    }
 }
 
 /// `value` seconds of the key `key` as a `Duration`, or why not.

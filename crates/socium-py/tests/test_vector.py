@@ -250,13 +250,24 @@ def test_envs_step_alike_from_the_main_thread_another_thread_and_a_forked_proces
 
 
 def test_utterances_name_the_faults_of_models_that_could_not_answer():
-    # A port nothing listens on: every request is refused at once, so each model that acts
-    # faults and plays the game's default act, and the step goes on.
-    import socket
+    # A server that fails every request (HTTP 500): each model that acts faults and plays the
+    # game's default act, and the step goes on.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    class Failing(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the http.server API)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
     llm = {"llm": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m", "retries": 0}}
     env = socium.VecEnv(ROOT / "scenarios/donor_llm.toml", 2, seed=1, overrides={"agents[0].controller": llm})
     models = [a for a, label in enumerate(env.agent_labels) if label == "smollm2"]
@@ -279,3 +290,4 @@ def test_utterances_name_the_faults_of_models_that_could_not_answer():
     assert faulted > 0
     with pytest.raises(IndexError):
         env.utterances(2)
+    server.shutdown()

@@ -16,7 +16,10 @@ pub mod schema;
 
 pub use attribution::{Attribution, AttributionSummary, Method as AttributionMethod};
 pub use error::{Located, ScenarioError};
-pub use output::{commit, remove_own_partial_files, remove_partial_files, temp_file_in};
+pub use output::{
+    CHECKPOINTS, EVOLVE_FILES, RUN_FILES, commit, remove_own_partial_files, remove_partial_files,
+    temp_file_in,
+};
 pub use overrides::Override;
 pub use run::{EpisodeRecord, GroupSummary, Layout, RunError, RunSummary, play, run};
 /// The game registry: every game with its default settings (for `socium list`), and every

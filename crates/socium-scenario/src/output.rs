@@ -20,6 +20,31 @@ fn own_partial_files() -> MutexGuard<'static, Vec<PathBuf>> {
     OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What `socium run` writes into its folder besides `summary.json`, and `view.html`, the page
+/// `socium view` makes of them. A run removes those it does not write and `socium evolve` all of
+/// them: a folder holds one run.
+pub const RUN_FILES: [&str; 6] = [
+    "transcript.jsonl",
+    "metrics.csv",
+    "preferences.jsonl",
+    "graph.edges",
+    "attribution.jsonl",
+    "view.html",
+];
+
+/// What `socium evolve` writes into its folder besides `summary.json` and [`CHECKPOINTS`], and
+/// `view.html`; `socium run` removes them.
+pub const EVOLVE_FILES: [&str; 4] = [
+    "generations.csv",
+    "frequencies.png",
+    "cooperation.png",
+    "view.html",
+];
+
+/// The folder of `socium evolve`'s checkpoints in its output folder. `socium run` refuses a
+/// folder that holds one rather than remove a run that may be paused.
+pub const CHECKPOINTS: &str = "checkpoints";
+
 /// How the temporary files of output files begin.
 const PARTIAL: &str = ".socium-partial-";
 

@@ -36,6 +36,16 @@ pub enum RunError {
         /// The external agents' ids.
         agents: String,
     },
+    /// The output folder holds a `socium evolve` run's checkpoints.
+    #[error(
+        "{}: the checkpoints of a `socium evolve` run, which a run's outputs would replace: \
+         write the run to another folder, or remove this one",
+        path.display()
+    )]
+    EvolveFolder {
+        /// The checkpoints' folder.
+        path: PathBuf,
+    },
     /// A step failed (a policy gave a non-finite output, say).
     #[error("episode {episode}, step {step}: {error}")]
     Step {
@@ -614,6 +624,10 @@ pub fn run(
         records: scenario.reads_records(),
         ..scenario.config.clone()
     };
+    let checkpoints = out.join(crate::CHECKPOINTS);
+    if checkpoints.is_dir() {
+        return Err(RunError::EvolveFolder { path: checkpoints });
+    }
     let mut sim = Sim::new(&*scenario.game, config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     crate::remove_partial_files(out).map_err(io(out))?;
@@ -835,16 +849,10 @@ pub fn run(
             error: std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder is in the way"),
         });
     }
-    // The outputs of an earlier run that this one does not write go, with the page `socium
-    // view` made of them: the folder holds one run.
-    let earlier = [
-        "transcript.jsonl",
-        "preferences.jsonl",
-        "graph.edges",
-        "attribution.jsonl",
-        "view.html",
-    ];
-    let stale: Vec<PathBuf> = (earlier.into_iter())
+    // The outputs of an earlier run or evolution that this one does not write go, with the
+    // page `socium view` made of them: the folder holds one run.
+    let earlier = crate::RUN_FILES.into_iter().chain(crate::EVOLVE_FILES);
+    let stale: Vec<PathBuf> = earlier
         .filter(|name| files.iter().all(|(_, written)| written != name))
         .map(|name| out.join(name))
         .collect();
