@@ -398,6 +398,45 @@ fn a_step_limit_settles_every_table_as_max_turns_does() {
     assert!(unagreed >= 10, "only {unagreed} talks cut without a deal");
 }
 
+/// Sotopia's idle rule (Zhou et al. 2024; `play::PASS_LIMIT`): more than two passes in a row
+/// end the talk with no deal, each side scoring its reservation; an offer between passes starts
+/// the count again.
+#[test]
+fn three_passes_in_a_row_end_the_talk_without_a_deal() {
+    let text = pair("", "controller = \"external\"", "controller = \"external\"");
+    let mut sim = sim(&text);
+    let dim = sim.spaces().action.flat_dim();
+    // Both rows carry the act; only the speaker's is read.
+    let play = |sim: &mut Sim, act: usize| {
+        let mut rows = vec![0.0; 2 * dim];
+        (rows[0], rows[dim]) = (act as f32, act as f32);
+        sim.step(&rows).unwrap();
+    };
+    for seed in 0..5 {
+        sim.reset(Some(seed));
+        let (pass, offer) = (acts::index::PASS, acts::index::OFFER);
+        for act in [pass, pass, offer, pass, pass] {
+            play(&mut sim, act);
+        }
+        assert!(
+            !sim.env().is_done(),
+            "seed {seed}: two passes since the offer"
+        );
+        assert_eq!(state(&sim).tables[0].passes, 2);
+        play(&mut sim, pass);
+        assert!(
+            sim.env().is_done(),
+            "seed {seed}: the third pass in a row ends it"
+        );
+        let table = &state(&sim).tables[0];
+        assert_eq!((table.turn, table.agreed), (6, None), "seed {seed}");
+        for side in 0..2 {
+            let reservation = state(&sim).goal(table.seats[side]).reservation;
+            assert_eq!(table.scores[side], reservation, "seed {seed}, side {side}");
+        }
+    }
+}
+
 /// A market pairs agents over the graph's ties only, each at most once; the tie a pair played
 /// on moves by a tenth of the relationship both built, and keeps it into the next episode.
 #[test]
@@ -767,30 +806,46 @@ fn alternating_offers_leave_only_offers_acceptances_and_walk_aways() {
             }
         }
     }
-    // Greedy asks for everything; the spe responder counters with 1/(1 + δ) at period 1.
-    let d = 0.9;
-    let text = pair(
-        &format!("goods = \"divisible\"\nagreement = \"alternating\"\ndiscount = [{d}, {d}]"),
-        "strategy = \"greedy\"",
-        "strategy = \"spe\"",
-    );
-    let mut sim = self::sim(&text);
-    let mut checked = 0;
-    for seed in 0..20 {
-        sim.reset(Some(seed));
-        if state(&sim).tables[0].seats[0] != AgentId(0) {
-            continue;
+    // Greedy asks for everything; the spe responder counters at period 1 with its
+    // subgame-perfect share as proposer, (1 − δ0)/(1 − δ0·δ1) (1/(1 + δ) for δ0 = δ1 = δ), which
+    // the greedy side accepts. Both sides' scores are their shares of the good's 10, discounted
+    // once each by their own δ.
+    for (d0, d1) in [(0.9, 0.9), (0.9, 0.8)] {
+        let text = pair(
+            &format!("goods = \"divisible\"\nagreement = \"alternating\"\ndiscount = [{d0}, {d1}]"),
+            "strategy = \"greedy\"",
+            "strategy = \"spe\"",
+        );
+        let mut sim = self::sim(&text);
+        let share = (1.0 - d0) / (1.0 - d0 * d1);
+        let scores = [10.0 * (1.0 - share) * d0, 10.0 * share * d1];
+        let mut checked = 0;
+        for seed in 0..20 {
+            sim.reset(Some(seed));
+            if state(&sim).tables[0].seats[0] != AgentId(0) {
+                continue;
+            }
+            play_episode(&mut sim);
+            let table = &state(&sim).tables[0];
+            let agreed = table.agreed.expect("a deal");
+            assert_eq!((agreed.proposer, agreed.period), (1, 1), "seed {seed}");
+            let acts::Proposal::Share(agreed_share) = agreed.proposal else {
+                panic!("a share")
+            };
+            assert!(
+                (agreed_share - share).abs() < 1e-9,
+                "{agreed_share} against {share}"
+            );
+            for (side, (got, want)) in table.scores.iter().zip(scores).enumerate() {
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "δ = ({d0}, {d1}), side {side}: {got} against {want}"
+                );
+            }
+            checked += 1;
         }
-        play_episode(&mut sim);
-        let agreed = state(&sim).tables[0].agreed.expect("a deal");
-        assert_eq!((agreed.proposer, agreed.period), (1, 1), "seed {seed}");
-        let acts::Proposal::Share(share) = agreed.proposal else {
-            panic!("a share")
-        };
-        assert!((share - 1.0 / (1.0 + d)).abs() < 1e-9, "{share}");
-        checked += 1;
+        assert!(checked > 5);
     }
-    assert!(checked > 5);
 }
 
 /// With free text, an outside agent's words go with its private selection as with any act

@@ -186,6 +186,70 @@ fn a_ties_weight_and_the_trust_in_its_kind_scale_the_pull_of_an_encounter() {
     }
 }
 
+/// Hegselmann & Krause's (2002) update, `x_i' = mean{x_j : j = i or a neighbour, |x_j − x_i| ≤
+/// ε}`, computed here from the start's opinions, against both of the game's ways of finding the
+/// neighbours within ε: the sorted window of a complete graph, and the scan of listed ties (every
+/// pair but one of two agents within ε of each other, so that the list is not complete). ε =
+/// 0.15 among 30 agents splits the start into overlapping windows, so a window's ends and the
+/// agent's own place in it both count.
+#[test]
+fn hegselmann_krause_moves_each_agent_to_the_mean_within_epsilon_on_either_graph() {
+    let (n, epsilon) = (30, 0.15);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("o.toml");
+    let load = |graph: &str| {
+        let text = format!(
+            "[scenario]\nname = \"o\"\nseed = 5\n[game.opinion]\nmodel = \"hegselmann_krause\"\n\
+             epsilon = {epsilon}\nrounds = 5\n{graph}[[agents]]\nstrategy = \"sincere\"\ncount = {n}\n"
+        );
+        std::fs::write(&file, text).unwrap();
+        Scenario::load(&file).unwrap().sim().unwrap()
+    };
+    let mut complete = load("");
+    let x = opinions(&complete);
+    let near = |a: usize, b: usize| (x[a] - x[b]).abs() <= epsilon;
+    let sizes: Vec<usize> = (0..n)
+        .map(|a| (0..n).filter(|&b| near(a, b)).count())
+        .collect();
+    assert!(
+        sizes.iter().any(|&k| k > 2) && sizes.iter().any(|&k| k < n),
+        "{sizes:?}"
+    );
+    let cut = (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .find(|&(a, b)| near(a, b))
+        .unwrap();
+    let listed: String = (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .filter(|&pair| pair != cut)
+        .map(|(a, b)| format!("{a} {b}\n"))
+        .collect();
+    std::fs::write(dir.path().join("ties.edges"), listed).unwrap();
+    let mut ties = load("[graph]\nedge_list = { path = \"ties.edges\" }\n");
+    assert_eq!(opinions(&ties), x, "the same start");
+    for (sim, tied) in [
+        (
+            &mut complete,
+            &(|_, _| true) as &dyn Fn(usize, usize) -> bool,
+        ),
+        (&mut ties, &|a, b| (a.min(b), a.max(b)) != cut),
+    ] {
+        sim.step(&[0.0; 30]).unwrap();
+        for (a, got) in opinions(sim).into_iter().enumerate() {
+            let within: Vec<f64> = (0..n)
+                .filter(|&b| b == a || (tied(a, b) && near(a, b)))
+                .map(|b| x[b])
+                .collect();
+            let want = within.iter().sum::<f64>() / within.len() as f64;
+            // Observations are f32.
+            assert!(
+                (got - want).abs() < 1e-6,
+                "agent {a} (cut {cut:?}): {got} vs {want}"
+            );
+        }
+    }
+}
+
 #[test]
 fn hegselmann_krause_weighs_each_neighbour_by_its_tie() {
     // A path 0 – 1 – 2 with weights 0.5 and 3, ε = 1 (everyone within): each agent moves to the
