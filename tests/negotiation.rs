@@ -885,3 +885,68 @@ fn an_outside_agents_words_go_with_its_selection() {
         said(seats[1])
     );
 }
+
+/// Faratin, Sierra & Jennings (1998) time-dependent tactics: at turn t of a talk whose last turn
+/// is T (`max_turns − 1`) a negotiator with reservation r demands r + (1 − α(t))(10 − r) of the
+/// good's 10, α(t) = (t/T)^(1/β) (k = 0: it opens demanding everything). Against a partner that
+/// only ever asks for the whole good, every offer of a boulware (β = 0.2) and a conceder (β = 5)
+/// is that share exactly, and at each turn where both offer, the boulware demands more.
+#[test]
+fn time_dependent_negotiators_concede_as_faratins_alpha() {
+    let max_turns = 12;
+    let mut demands: Vec<Vec<(u32, f64)>> = Vec::new();
+    for (strategy, beta) in [("boulware", 0.2), ("conceder", 5.0)] {
+        let text = pair(
+            &format!("goods = \"divisible\"\nmax_turns = {max_turns}"),
+            &format!("strategy = \"{strategy}\"\nparams = {{ beta = {beta} }}"),
+            "controller = \"external\"",
+        );
+        let mut sim = sim(&text);
+        let dim = sim.spaces().action.flat_dim();
+        let mut made = Vec::new();
+        for seed in 0..2 {
+            sim.reset(Some(seed));
+            let me = (state(&sim).tables[0].seats.iter())
+                .position(|&a| a == AgentId(0))
+                .unwrap();
+            let r = state(&sim).goal(AgentId(0)).reservation;
+            while !sim.env().is_done() {
+                // The outside agent asks for the whole good whenever it speaks.
+                let mut rows = vec![0.0; 2 * dim];
+                (rows[dim], rows[dim + 1]) = (acts::index::OFFER as f32, 1.0);
+                sim.step(&rows).unwrap();
+                let table = &state(&sim).tables[0];
+                let Some(offer) = table.standing.filter(|o| o.proposer == me) else {
+                    continue;
+                };
+                let t = table.turn - 1;
+                if t % 2 != me as u32 || made.iter().any(|&(at, _)| at == (seed, t)) {
+                    continue;
+                }
+                let acts::Proposal::Share(share) = offer.proposal else {
+                    panic!("a share")
+                };
+                let alpha = (f64::from(t) / f64::from(max_turns - 1)).powf(1.0 / beta);
+                let want = (r + (1.0 - alpha) * (10.0 - r)) / 10.0;
+                assert!(
+                    (share - want).abs() < 1e-9,
+                    "{strategy}, seed {seed}, turn {t}: demands {share}, Faratin's α gives {want}"
+                );
+                made.push(((seed, t), share));
+            }
+        }
+        assert!(made.len() >= max_turns as usize - 2, "{strategy}: {made:?}");
+        demands.push(made.into_iter().map(|((_, t), s)| (t, s)).collect());
+    }
+    let mut compared = 0;
+    for &(t, boulware) in &demands[0] {
+        for &(_, conceder) in demands[1].iter().filter(|d| d.0 == t && t > 0) {
+            assert!(
+                boulware > conceder,
+                "turn {t}: {boulware} against {conceder}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 0);
+}

@@ -451,3 +451,70 @@ fn image_scoring_discriminators_resist_alld_iff_qb_exceeds_c() {
         );
     }
 }
+
+/// Ohtsuki & Iwasa (2004, 2006): under public assessment with assessment error μ, discriminators
+/// of the leading eight's L3–L6 resist ALLD iff b/c > 1/(1 − 2μ). Derived for simple standing
+/// (L3): a discriminator's every act is assessed Good, so it is Good with probability 1 − μ after
+/// the first round; an ALLD player is Good when it refused a Bad recipient (a Bad assessment of
+/// a refusal to a Good one, flipped with μ), with probability μ·q + (1 − μ)(1 − q), q its
+/// recipient's chance to be Good. In the infinite population (q = 1 − μ) a discriminator earns
+/// (1 − μ)(b − c) a round and ALLD 2μ(1 − μ)b, a gap of (1 − μ)(b(1 − 2μ) − c): the published
+/// threshold. For `d` discriminators and `a` ALLD, each donor meeting a uniform other of the
+/// `n − 1`, the same recursion over the rounds from an all-Good start gives the expected gap of
+/// a finite episode, which the game must match.
+///
+/// μ = 0.2 (threshold b/c = 5/3), c = 0.1, 90 discriminators and 10 ALLD, 50 rounds: at b = 0.15
+/// the derived gap is −0.79 an episode, at b = 0.25 +1.21; the measured mean over 300 episodes
+/// must lie within 4 standard errors of it (measured from the episodes' gaps, about 0.012), which
+/// puts each on its side. The recursion's infinite limit crosses zero at the published threshold.
+#[test]
+fn leading_eight_discriminators_resist_alld_iff_b_over_c_exceeds_one_over_one_minus_two_mu() {
+    let (mu, c, rounds) = (0.2, 0.1, 50);
+    // The expected payoff gap (discriminator − ALLD) summed over `rounds` rounds.
+    let derived = |b: f64, d: f64, a: f64, rounds: u32| {
+        let n = d + a;
+        let (mut good_d, mut good_a, mut gap) = (1.0, 1.0, 0.0);
+        for _ in 0..rounds {
+            let q_d = ((d - 1.0) * good_d + a * good_a) / (n - 1.0);
+            let q_a = (d * good_d + (a - 1.0) * good_a) / (n - 1.0);
+            gap += b * (d - 1.0) / (n - 1.0) * good_d - c * q_d - b * d / (n - 1.0) * good_a;
+            (good_d, good_a) = (1.0 - mu, mu * q_a + (1.0 - mu) * (1.0 - q_a));
+        }
+        gap
+    };
+    // The infinite limit: the gap a round changes sign at b/c = 1/(1 − 2μ).
+    let threshold = c / (1.0 - 2.0 * mu);
+    for (b, side) in [(threshold * 0.99, -1.0), (threshold * 1.01, 1.0)] {
+        let per_round = derived(b, 1e9, 1.0, 10_000) / 10_000.0;
+        assert!(per_round * side > 0.0, "b = {b}: {per_round} a round");
+    }
+    for (b, side) in [(0.15, -1.0), (0.25, 1.0)] {
+        let mut sim = sim(&format!(
+            "[scenario]\nname = \"x\"\nseed = 8\n[game.norms]\nrounds = {rounds}\nnorm = \"l3\"\n\
+             assessment = \"public\"\nassessment_error = {mu}\nbenefit = {b}\ncost = {c}\n\
+             [[agents]]\ncount = 90\nstrategy = \"discriminator\"\n\
+             [[agents]]\ncount = 10\nstrategy = \"alld\"\n"
+        ));
+        let episodes = 300;
+        let gaps: Vec<f64> = (0..episodes)
+            .map(|_| {
+                let [disc, alld] = mean_payoffs(&mut sim, 1, [0..90, 90..100]);
+                sim.reset(None);
+                disc - alld
+            })
+            .collect();
+        let g = f64::from(episodes);
+        let mean = gaps.iter().sum::<f64>() / g;
+        let variance = gaps.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (g - 1.0);
+        let tolerance = 4.0 * (variance / g).sqrt();
+        let expected = derived(b, 90.0, 10.0, rounds);
+        assert!(
+            (mean - expected).abs() < tolerance,
+            "b = {b}: gap {mean}, derived {expected} ± {tolerance}"
+        );
+        assert!(
+            expected * side > tolerance,
+            "b = {b}: the derived gap {expected} is clear of 0 by more than {tolerance}"
+        );
+    }
+}
