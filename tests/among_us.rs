@@ -164,9 +164,10 @@ fn kill_and_report(mut sim: Sim, n: usize) -> (Sim, usize, usize) {
 #[test]
 fn a_report_starts_a_discussion_in_turns_then_a_vote() {
     let n = 5;
-    let (mut sim, imp, _) = killed_and_reported(n, "messages = 1", 3);
+    let (mut sim, imp, victim) = killed_and_reported(n, "messages = 1", 3);
     // Discussion: 4 living players speak once each, one per step; all 4 act at every step (to
     // state their beliefs), the others may only wait.
+    let mut spoke = Vec::new();
     for _ in 0..4 {
         let acting = (0..n).filter(|&a| sim.env().acting()[a]).count();
         assert_eq!(acting, 4);
@@ -174,6 +175,7 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
             .filter(|&a| mask(&sim, a)[1..].contains(&1))
             .collect();
         assert_eq!(speakers.len(), 1);
+        spoke.push(speakers[0]);
         assert_eq!(stage(&sim, speakers[0]), 1);
         let mut claims = vec![acts::WAIT as f32; n];
         claims[speakers[0]] = acts::claim(n, 0) as f32;
@@ -182,6 +184,11 @@ fn a_report_starts_a_discussion_in_turns_then_a_vote() {
         // Everyone sees the claim (one room: entry `speaker`).
         assert_eq!(row(&sim, imp)[obs::claims(n, 1) + speakers[0]], 1.0);
     }
+    // Each living player once: the victim never.
+    spoke.sort();
+    let mut living: Vec<usize> = (0..n).filter(|&a| a != victim).collect();
+    living.sort();
+    assert_eq!(spoke, living);
     assert_eq!(stage(&sim, imp), 2, "then the vote");
     assert_eq!((0..n).filter(|&a| sim.env().acting()[a]).count(), 4);
 }

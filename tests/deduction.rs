@@ -772,3 +772,91 @@ fn a_night_first_game_kills_before_the_first_day_and_a_lynch_needs_a_majority() 
     assert!(!alive(&sim, n)[mafia], "2 votes of 3 lynch the mafia");
     assert!(sim.env().is_done(), "no mafia left: the town wins");
 }
+
+/// Braverman et al.'s day with talk (`discussion = 2`, round robin): every living player speaks
+/// once a round, one speaker a step, the order drawn afresh each round; an accusation or a vouch
+/// is heard by all and counted in every player's observation, per living player; the counts are
+/// forgotten when the next day begins.
+#[test]
+fn each_round_of_talk_is_a_fresh_order_of_the_living_and_its_words_are_counted() {
+    let n = 5;
+    let s = scenario(
+        "[scenario]\nname = \"talk\"\nseed = 7\n[game.mafia]\nmafia = 1\ndiscussion = 2\n\
+         [[agents]]\ncontroller = \"external\"\ncount = 5\n",
+    );
+    let mut sim = s.sim().unwrap();
+    let dim = obs::dim(n);
+    let block = |sim: &Sim, at: usize| -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|a| sim.env().observations()[a * dim + at..a * dim + at + n].to_vec())
+            .collect()
+    };
+    let mut reshuffled = 0;
+    for seed in 0..20 {
+        sim.reset(Some(seed));
+        let mut order = Vec::new();
+        for round in 0..2 {
+            for _ in 0..n {
+                let acting: Vec<usize> = (0..n).filter(|&a| sim.env().acting()[a]).collect();
+                let [speaker] = acting[..] else {
+                    panic!("one speaker at a time, found {acting:?}")
+                };
+                order.push(speaker);
+                // In the first round player 0 vouches for player 1 and the others accuse player
+                // 0; in the second everyone is silent.
+                let act = match (round, speaker) {
+                    (0, 0) => 1 + n + 1,
+                    (0, _) => 1,
+                    _ => 0,
+                };
+                let mut acts = [0.0; 5];
+                acts[speaker] = act as f32;
+                play(&mut sim, &acts).unwrap();
+                let utterances = sim.env().utterances();
+                let said = utterances
+                    .iter()
+                    .find(|u| u.speaker == AgentId(speaker as u32));
+                let said = said.unwrap();
+                let kind = match act {
+                    0 => "silent",
+                    1 => "accuse",
+                    _ => "vouch",
+                };
+                assert_eq!((said.act.kind, said.audience), (kind, Audience::All));
+            }
+        }
+        let (first, second) = order.split_at(n);
+        for round in [first, second] {
+            let mut sorted = round.to_vec();
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2, 3, 4], "seed {seed}: {order:?}");
+        }
+        reshuffled += usize::from(first != second);
+        let mut accused = vec![0.0; n];
+        accused[0] = 4.0 / 5.0;
+        let mut vouched = vec![0.0; n];
+        vouched[1] = 1.0 / 5.0;
+        assert_eq!(
+            block(&sim, obs::accused(n)),
+            vec![accused; n],
+            "seed {seed}"
+        );
+        assert_eq!(
+            block(&sim, obs::vouched(n)),
+            vec![vouched; n],
+            "seed {seed}"
+        );
+        // The vote (all abstain), the night (the mafia kill), and the next day forgets the talk.
+        play(&mut sim, &[0.0; 5]).unwrap();
+        let r = roles(&sim, n);
+        let mafia = r.iter().position(|&k| k == 1).unwrap();
+        let victim = (0..n).find(|&a| a != mafia).unwrap();
+        let mut night = [0.0; 5];
+        night[mafia] = (1 + victim) as f32;
+        play(&mut sim, &night).unwrap();
+        assert_eq!(block(&sim, obs::accused(n)), vec![vec![0.0; n]; n]);
+        assert_eq!(block(&sim, obs::vouched(n)), vec![vec![0.0; n]; n]);
+    }
+    // Two rounds in the same order happen 1 time in 120.
+    assert!(reshuffled >= 18, "{reshuffled} of 20 days reshuffled");
+}

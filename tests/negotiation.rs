@@ -47,6 +47,18 @@ fn state(sim: &Sim) -> &State {
         .expect("a negotiation env has its state")
 }
 
+/// SOTOPIA-EVAL's ranges by dimension (Zhou et al. 2024; ../shared/REFERENCES.md), written out
+/// here rather than read from the game.
+const SOTOPIA_EVAL: [(&str, (f64, f64)); 7] = [
+    ("believability", (0.0, 10.0)),
+    ("relationship", (-5.0, 5.0)),
+    ("knowledge", (0.0, 10.0)),
+    ("secret", (-10.0, 0.0)),
+    ("social_rules", (-10.0, 0.0)),
+    ("financial", (-5.0, 5.0)),
+    ("goal", (0.0, 10.0)),
+];
+
 /// Over 10,000 episodes of random agents (items) and 2,000 (a divisible good), every agent's
 /// episode total of every dimension lies in Sotopia's range and equals the sum of its entries.
 #[test]
@@ -70,9 +82,16 @@ fn dimension_totals_stay_in_sotopias_ranges_and_equal_their_entries() {
                 entries_seen += 1;
             }
             let raw = sim.env().episode_raw_rewards();
+            let dimensions = sim.env().reward_dimensions();
             for a in 0..2 {
                 for d in 0..7 {
-                    let (lo, hi) = DIMENSIONS_RANGE[d];
+                    let name = dimensions[d].name;
+                    let (_, (lo, hi)) = *SOTOPIA_EVAL.iter().find(|e| e.0 == name).unwrap();
+                    assert_eq!(
+                        DIMENSIONS_RANGE[d],
+                        (lo, hi),
+                        "{name}: the game's own range"
+                    );
                     let total = raw[a * 7 + d];
                     assert!(
                         total >= lo - 1e-9 && total <= hi + 1e-9,

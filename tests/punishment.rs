@@ -117,6 +117,71 @@ fn an_observer_punishes_either_player_of_the_pair_it_watched() {
     );
 }
 
+/// `third_party = "neighbours"`: each pair's observer is an agent in no pair that is a graph
+/// neighbour of one of the two players (on a ring of 12, where most agents are far from any
+/// given pair); `"random"` draws observers from anywhere, and some are no player's neighbour.
+#[test]
+fn a_neighbour_observer_is_tied_to_a_player_of_the_pair_it_watched() {
+    let far = |third_party: &str| {
+        let mut far = 0;
+        let mut watched = 0;
+        for seed in 0..20 {
+            let text = format!(
+                "[scenario]\nname = \"p\"\nseed = {seed}\n[game.punishment]\nrounds = 1\n\
+                 third_party = \"{third_party}\"\n[graph]\nwatts_strogatz = {{ k = 2, p = 0.0 }}\n{}",
+                externals(12)
+            );
+            let mut s = Scenario::parse(&text, Path::new("p.toml"))
+                .unwrap()
+                .sim()
+                .unwrap();
+            step(&mut s, &[0.0; 12]);
+            // The pairs, from the choices (each heard by the one chosen).
+            let mut partner = [None; 12];
+            for u in s
+                .env()
+                .utterances()
+                .iter()
+                .filter(|u| u.act.kind == "choose")
+            {
+                let (a, b) = (u.speaker.index(), u.act.target.unwrap().index());
+                (partner[a], partner[b]) = (Some(b), Some(a));
+            }
+            step(&mut s, &[1.0; 12]);
+            let d = s.spaces().observation.flat_dim();
+            let observers: Vec<usize> = (0..12)
+                .filter(|&a| s.env().observations()[a * d + obs::OBSERVER] == 1.0)
+                .collect();
+            // Each observer punishes player A of the pair it watched, which names the pair.
+            let mut acts = [0.0; 12];
+            for &o in &observers {
+                acts[o] = 1.0;
+            }
+            step(&mut s, &acts);
+            for u in s
+                .env()
+                .utterances()
+                .iter()
+                .filter(|u| u.act.kind == "punish")
+            {
+                let o = u.speaker.index();
+                assert!(partner[o].is_none(), "seed {seed}: observer {o} plays");
+                let a = u.act.target.unwrap();
+                let b = partner[a.index()].expect("a player");
+                let tied = |p: usize| {
+                    (s.env().graph().neighbours(u.speaker).iter()).any(|n| n.index() == p)
+                };
+                far += usize::from(!tied(a.index()) && !tied(b));
+                watched += 1;
+            }
+        }
+        assert!(watched > 20, "{third_party}: {watched} pairs watched");
+        far
+    };
+    assert_eq!(far("neighbours"), 0);
+    assert!(far("random") > 0);
+}
+
 #[test]
 fn choosers_pick_the_most_reputable_neighbour() {
     // Four agents: 0 and 1 cooperate in round 1 (reputation +1), 2 and 3 defect (−1). In round

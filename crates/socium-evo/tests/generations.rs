@@ -255,11 +255,12 @@ fn norm_tables_evolve_as_genomes() {
         modes(0.5).iter().any(|&m| m != 153.0),
         "drift changed no table"
     );
-    let modes = modes(0.05);
-    assert_eq!(modes[0], 153.0, "every judge starts with stern judging");
-    // A mode is a table some judge holds: a whole number in [0, 255].
-    let table = |m: &f64| m.fract() == 0.0 && (0.0..=255.0).contains(m);
-    assert!(modes.iter().all(table), "{modes:?}");
+    // (The rate of each bit's flips is `update.rs`'s `a_bit_table_drifts_by_flipping_bits`.)
+    assert_eq!(
+        modes(0.05)[0],
+        153.0,
+        "every judge starts with stern judging"
+    );
     // A bit table's drift is a probability.
     let err = Scenario::parse(&text(2.0), Path::new("norms.toml"))
         .unwrap_err()

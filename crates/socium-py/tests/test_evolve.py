@@ -23,6 +23,7 @@ def test_matches_the_cli_run_for_run(tmp_path):
         [binary, "evolve", SCENARIO, "--runs", "2", "--generations", "5", "--out", tmp_path], check=True, capture_output=True
     )
     rows = list(csv.DictReader(open(tmp_path / "generations.csv")))
+    assert len(rows) == 2 * 5
     for row in rows:
         mine = runs[int(row["run"])]["generations"][int(row["generation"])]
         assert float(row["mean_payoff"]) == mine["mean_payoff"]

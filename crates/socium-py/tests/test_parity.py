@@ -12,7 +12,8 @@ import pytest
 import socium
 from conftest import ROOT
 
-CASES = ["donor_learner", "ipd_learner"]
+# The steps examples/parity_trace.rs traces of each case.
+CASES = {"donor_learner": 60, "ipd_learner": 120}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def action(name, t):
 @pytest.mark.parametrize("name", CASES)
 def test_python_env_and_vector_env_equal_rust(name, rust_traces):
     trace = rust_traces[name]
+    assert len(trace["steps"]) == CASES[name]
     seed = trace["seed"]
     scenario = ROOT / "scenarios" / f"{name}.toml"
     env = socium.parallel_env(scenario, seed=seed)
