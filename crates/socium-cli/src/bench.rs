@@ -27,7 +27,8 @@ pub enum Bench {
     /// no transcript, and per-act records only where `socium run` would (a judge, an
     /// attribution, or the kernel's own `[ties]` and `[values]`) or `--records` asks.
     Vecenv {
-        /// The scenario (every agent scripted or random).
+        /// The scenario (no external agents: every agent scripted, random or a policy, whose
+        /// forward passes, or a language model's requests, are timed with the game).
         scenario: PathBuf,
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -100,7 +101,8 @@ pub enum Bench {
     },
     /// Every episode of a scenario (a whole tournament, say) on one thread, timed.
     Scenario {
-        /// The scenario (every agent scripted or random).
+        /// The scenario (no external agents: every agent scripted, random or a policy, whose
+        /// forward passes, or a language model's requests, are timed with the game).
         scenario: PathBuf,
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -116,7 +118,8 @@ pub enum Bench {
     /// then its episodes, timed apart, once and cold, as `socium run` meets them: run it in fresh
     /// processes (benches/million_agents.sh alternates 100,000 and 1,000,000 agents).
     Setup {
-        /// The scenario (every agent scripted or random).
+        /// The scenario (no external agents: every agent scripted, random or a policy, whose
+        /// forward passes, or a language model's requests, are timed with the game).
         scenario: PathBuf,
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -489,7 +492,7 @@ fn load(file: &Path, set: &[Override]) -> Result<Scenario> {
             .agents
             .iter()
             .all(|a| a.controller != socium_core::Controller::External),
-        "{}: benchmarks need every agent scripted or random",
+        "{}: benchmarks need no external agents: every agent scripted, random or a policy",
         file.display()
     );
     Ok(s)
@@ -765,12 +768,13 @@ pub fn run(bench: Bench) -> Result<()> {
                 say!("{}", serde_json::to_string(&report)?);
             } else {
                 say!(
-                    "{} ({}): {} agents, {} episodes a generation, {} generations{}: median \
+                    "{} ({}): {} agents, {} episode{} a generation, {} generations{}: median \
                      {:.4} s per run = {:.1} generations/s",
                     report.scenario,
                     report.game,
                     report.agents,
                     episodes,
+                    if episodes == 1 { "" } else { "s" },
                     generations,
                     if memoize { "" } else { ", every one played" },
                     m,

@@ -35,7 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Socium: deterministic multi-agent social simulation.
 #[derive(Parser)]
-#[command(version, about, propagate_version = true)]
+#[command(name = "socium", version, about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

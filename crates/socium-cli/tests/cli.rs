@@ -980,6 +980,34 @@ fn bench_counts_of_zero_are_refused() {
     }
 }
 
+/// `socium --version` names the command, not its crate.
+#[test]
+fn the_version_names_the_command() {
+    let o = socium(&["--version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("socium {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// A bench of a scenario with external agents is refused: nothing would act for them.
+#[test]
+fn bench_refuses_external_agents() {
+    for bench in ["vecenv", "scenario"] {
+        let o = socium(&["bench", bench, "scenarios/donor_learner.toml"]);
+        assert!(!o.status.success(), "{bench}");
+        assert!(
+            text(&o.stderr).contains(
+                "scenarios/donor_learner.toml: benchmarks need no external agents: every agent \
+                 scripted, random or a policy"
+            ),
+            "{bench}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
 /// `socium bench vecenv` times every pair of listed env and thread counts in rounds: a JSON line
 /// each, a smaller count taking proportionally more steps, each count against the first with as
 /// many threads, keeping records only with `--records` (only counts, settings and the first ratio

@@ -765,7 +765,8 @@ fn resolve_timeline(
         }
         if value >= limit {
             let message = format!(
-                "{unit} {value} is past the run: it plays {limit} {unit}s (0 to {})",
+                "{unit} {value} is past the run: it plays {limit} {unit}{} (0 to {})",
+                if limit == 1 { "" } else { "s" },
                 limit - 1
             );
             return Err(at(value_span, message));

@@ -595,8 +595,23 @@ pub fn play(
 
 /// Plays a scenario's episodes ([`play`]), writes `transcript.jsonl` (when the scenario keeps
 /// one), `metrics.csv` and `summary.json` into `out` (each through a temporary file renamed at
-/// the end), and calls `progress(episodes done)` after each episode.
+/// the end), and calls `progress(episodes done)` after each episode. A run that fails leaves
+/// `out` as it was: a folder it made is removed again.
 pub fn run(
+    scenario: &Scenario,
+    out: &Path,
+    progress: impl FnMut(u64),
+) -> Result<RunSummary, RunError> {
+    let made = !out.exists();
+    let result = run_into(scenario, out, progress);
+    if result.is_err() && made {
+        // Empty by now: the run's temporary files went with it. Not ours to remove otherwise.
+        let _ = std::fs::remove_dir(out);
+    }
+    result
+}
+
+fn run_into(
     scenario: &Scenario,
     out: &Path,
     mut progress: impl FnMut(u64),
