@@ -397,7 +397,7 @@ fn set_overrides_values_and_is_checked_like_the_file() {
     assert!(!o.status.success());
     assert_eq!(
         text(&o.stderr).trim_end(),
-        "error: scenarios/ipd_tournament.toml: with --set game.repeated.noise=5: \
+        "error: scenarios/ipd_tournament.toml: with the override game.repeated.noise=5: \
          `game.repeated.noise`: expected a probability in [0, 1], found 5"
     );
 }

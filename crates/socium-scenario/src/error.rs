@@ -16,12 +16,13 @@ pub enum ScenarioError {
     /// A value, key or table is wrong.
     #[error("{0}")]
     At(Located),
-    /// The file is valid, but not with the `--set` overrides applied.
-    #[error("{}: with --set {set}: {message}", file.display())]
+    /// The file is valid, but not with the overrides applied (`--set`, or Python's `overrides` and
+    /// keywords).
+    #[error("{}: with {set}: {message}", file.display())]
     Override {
         /// The scenario file.
         file: PathBuf,
-        /// The overrides, as given.
+        /// The overrides as given, named: `the override k=v`, `the overrides k=v k2=v2`.
         set: String,
         /// What is wrong, with the key.
         message: String,

@@ -164,11 +164,13 @@ impl Scenario {
         if overrides.is_empty() {
             return Ok(scenario);
         }
-        let set = overrides
-            .iter()
+        let listed: Vec<String> = (overrides.iter())
             .map(|o| format!("{}={}", o.key, o.text))
-            .collect::<Vec<_>>()
-            .join(" ");
+            .collect();
+        let set = match &listed[..] {
+            [one] => format!("the override {one}"),
+            _ => format!("the overrides {}", listed.join(" ")),
+        };
         let refuse = |message: String| ScenarioError::Override {
             file: file.to_owned(),
             set: set.clone(),
@@ -284,7 +286,7 @@ mod tests {
         let err = with(&["game.repeated.noise=2"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "base.toml: with --set game.repeated.noise=2: `game.repeated.noise`: expected a \
+            "base.toml: with the override game.repeated.noise=2: `game.repeated.noise`: expected a \
              probability in [0, 1], found 2"
         );
         // The shorthand names the game's own key: its value is checked there.
