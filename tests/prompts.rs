@@ -14,7 +14,7 @@ const STEPS: usize = 60;
 
 /// The registered games that keep the default prompt ([`socium::core::Prompt::numbers`]): their
 /// rules and situation are not checked.
-const NUMBERS_ONLY: [&str; 3] = ["image_scoring", "norms", "repeated"];
+const NUMBERS_ONLY: [&str; 2] = ["image_scoring", "norms"];
 
 /// Every bundled scenario file, but those with language-model agents (`*_llm.toml`), which need
 /// a server (tests/llm_model.rs plays one).

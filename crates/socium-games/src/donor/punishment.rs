@@ -391,19 +391,14 @@ impl Rules for PunishmentConfig {
     }
 
     fn prompt(&self, _agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
-        let p = &self.payoffs;
         let rules = format!(
             "Each round you may be paired with another agent to play the prisoner's dilemma: \
-             both cooperating earn {} each, both defecting {} each, and a defector facing a \
-             cooperator earns {} while the cooperator earns {}. First each agent picks a partner \
-             among its neighbours, at random or the most reputable. After the game, a player may \
-             punish its partner, and an observer either player: the punisher pays {}, the target \
-             loses {}. Reputation rises by 1 for cooperating and 2 for punishing a defector, and \
-             falls by 1 for defecting and 3 for punishing a cooperator. Aim for the highest payoff.",
-            p.r.get(),
-            p.p.get(),
-            p.t.get(),
-            p.s.get(),
+             {}. First each agent picks a partner among its neighbours, at random or the most \
+             reputable. After the game, a player may punish its partner, and an observer either \
+             player: the punisher pays {}, the target loses {}. Reputation rises by 1 for \
+             cooperating and 2 for punishing a defector, and falls by 1 for defecting and 3 for \
+             punishing a cooperator. Aim for the highest payoff.",
+            self.payoffs.in_words(),
             self.punishment_cost.get(),
             self.punishment_loss.get()
         );

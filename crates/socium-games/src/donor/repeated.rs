@@ -32,11 +32,11 @@ use rand::Rng;
 use serde::Deserialize;
 use socium_core::{
     Act, ActionMasks, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo,
-    Done, GameBuilder, MetricInfo, Metrics, Observations, Phase, Resetting, RewardLedger, Rules,
-    SimRng, Space, Stepping, Strategies, StrategyInfo, Turn, UtteranceId, Utterances,
+    Done, GameBuilder, MetricInfo, Metrics, Observations, Phase, Prompt, Resetting, RewardLedger,
+    Rules, SimRng, Space, Stepping, Strategies, StrategyInfo, Turn, UtteranceId, Utterances,
     bounded::{Count, Finite, Probability},
 };
-use std::ops::Range;
+use std::{fmt::Write as _, ops::Range};
 
 /// The payoff matrix, from the row player's side.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
@@ -63,6 +63,18 @@ impl Payoffs {
     /// moves compiles to branches.
     fn table(&self) -> [f64; 4] {
         [self.p.get(), self.t.get(), self.s.get(), self.r.get()]
+    }
+
+    /// The payoffs in words, for a prompt.
+    pub fn in_words(&self) -> String {
+        format!(
+            "both cooperating score {} each, both defecting {} each, and a defector facing a \
+             cooperator scores {} while the cooperator scores {}",
+            self.r.get(),
+            self.p.get(),
+            self.t.get(),
+            self.s.get()
+        )
     }
 
     /// Where the row player's payoff for these moves is in [`Payoffs::table`].
@@ -443,6 +455,10 @@ impl Rules for RepeatedConfig {
         &METRICS
     }
 
+    fn prompt(&self, _agents: usize, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt(self, agent, obs, mask)
+    }
+
     fn default_episodes(&self, agents: usize) -> u64 {
         self.round_robin_episodes(agents) * self.repetitions.get() as u64
     }
@@ -739,6 +755,110 @@ fn resolve_env(
     });
 }
 
+/// The rules and a player's matches in words, from its observation blocks (one a match: its
+/// partner's in `by_round`, each other player's in id order in `at_once`) and its mask.
+fn prompt(config: &RepeatedConfig, agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+    let turns = config.turns.get();
+    let mut rules = String::from("You play the repeated prisoner's dilemma");
+    rules.push_str(match config.matches {
+        Matches::ByRound => ": a match against one partner, a turn at a time.",
+        Matches::AtOnce => {
+            " against every other player at once: a match with each, a turn of every match at a \
+             time."
+        }
+    });
+    write!(
+        rules,
+        " Each turn both players of a match choose at once to cooperate or defect: {}.",
+        config.payoffs.in_words()
+    )
+    .expect("writing to a String");
+    match config.continuation {
+        None => write!(rules, " A match lasts {turns} turns."),
+        Some(w) => write!(
+            rules,
+            " After each turn a match goes on with probability {}, for at most {turns} turns.",
+            w.get()
+        ),
+    }
+    .expect("writing to a String");
+    if config.noise.get() > 0.0 {
+        write!(
+            rules,
+            " Each move is flipped with probability {}: a mistake both players see.",
+            config.noise.get()
+        )
+        .expect("writing to a String");
+    }
+    rules.push_str(" Aim for the highest total score.");
+    if config.matches == Matches::AtOnce {
+        rules.push_str(
+            " Answer with one move per match, in the order the matches are listed: 1 to \
+             cooperate, 0 to defect (a match that is over takes 0).",
+        );
+    }
+    let moved = |cooperated: bool| if cooperated { "cooperated" } else { "defected" };
+    let mut situation = String::new();
+    for (k, block) in obs.chunks_exact(obs::DIM).enumerate() {
+        let flag = |at: usize| block[at] == 1.0;
+        let partner = match config.matches {
+            Matches::ByRound => "Your partner".to_owned(),
+            // The other players in id order: this player's own id is skipped.
+            Matches::AtOnce => format!("Player {}", k + usize::from(k >= agent.index())),
+        };
+        let open = mask.get(2 * k + 1).is_some_and(|&m| m != 0);
+        if !situation.is_empty() {
+            situation.push('\n');
+        }
+        if !open {
+            write!(situation, "{partner}: the match is over.")
+        } else if !flag(obs::HAS_LAST) {
+            write!(
+                situation,
+                "{partner}: the match begins; no turn is played yet."
+            )
+        } else {
+            let played = (block[obs::PROGRESS] * turns as f32).round() as u32;
+            write!(
+                situation,
+                "{partner}: {played} turn{} played. Last turn you {} and they {}",
+                if played == 1 { "" } else { "s" },
+                moved(flag(obs::OWN_LAST)),
+                moved(flag(obs::PARTNER_LAST))
+            )
+            .expect("writing to a String");
+            if flag(obs::HAS_PREVIOUS) {
+                write!(
+                    situation,
+                    "; the turn before, they {}",
+                    moved(flag(obs::PARTNER_PREVIOUS))
+                )
+                .expect("writing to a String");
+            }
+            let ever = if flag(obs::PARTNER_DEFECTED) {
+                "have"
+            } else {
+                "have never"
+            };
+            write!(situation, ". They {ever} defected in this match.")
+        }
+        .expect("writing to a String");
+    }
+    let acts = match config.matches {
+        Matches::ByRound => Prompt::legal_acts(2, mask, |i| {
+            if i == 1 { "cooperate" } else { "defect" }.to_owned()
+        }),
+        // A move per match: the answer's `choices`, which the rules explain.
+        Matches::AtOnce => Vec::new(),
+    };
+    Prompt {
+        rules,
+        situation,
+        acts,
+        amount: None,
+    }
+}
+
 /// Brings a player's observation block of a match up to date with a turn in which it cooperated
 /// or not (`mine`) and so did its partner (`theirs`).
 #[inline(always)]
@@ -796,6 +916,62 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    /// A block after `played` of `turns` turns: this player's and its partner's last moves, the
+    /// partner's move before, whether it ever defected.
+    fn block(played: u32, turns: u32, last: (bool, bool), previous: Option<bool>) -> Vec<f32> {
+        let mut b = [0.0; obs::DIM];
+        let mut progress = 0.0;
+        for turn in 1..=played {
+            progress = turn as f32 / turns as f32;
+            let theirs = match (turn == played, previous) {
+                (true, _) => last.1,
+                (false, Some(p)) if turn + 1 == played => p,
+                _ => true,
+            };
+            remember(&mut b, progress, last.0, theirs);
+        }
+        b[obs::PROGRESS] = progress;
+        b.to_vec()
+    }
+
+    #[test]
+    fn a_prompt_tells_each_match_in_words() {
+        let config: RepeatedConfig = toml::from_str("turns = 10\nnoise = 0.05").unwrap();
+        let row = block(3, 10, (true, false), Some(true));
+        let p = prompt(&config, AgentId(0), &row, &[1, 1]);
+        assert!(p.rules.contains("both cooperating score 3 each, both defecting 1 each, and a \
+                                  defector facing a cooperator scores 5 while the cooperator scores 0"), "{}", p.rules);
+        assert!(
+            p.rules
+                .contains("A match lasts 10 turns. Each move is flipped with probability 0.05")
+        );
+        assert_eq!(
+            p.situation,
+            "Your partner: 3 turns played. Last turn you cooperated and they defected; the turn \
+             before, they cooperated. They have defected in this match."
+        );
+        assert_eq!(
+            p.acts,
+            [(0, "defect".to_owned()), (1, "cooperate".to_owned())]
+        );
+        let fresh = prompt(&config, AgentId(0), &[0.0; obs::DIM], &[1, 1]);
+        assert_eq!(
+            fresh.situation,
+            "Your partner: the match begins; no turn is played yet."
+        );
+        // All at once, for player 1 of three: its matches with players 0 and 2, the second over.
+        let config: RepeatedConfig = toml::from_str("matches = \"at_once\"").unwrap();
+        let mut rows = block(1, 200, (false, true), None);
+        rows.extend(block(1, 200, (true, true), None));
+        let p = prompt(&config, AgentId(1), &rows, &[1, 1, 1, 0]);
+        assert_eq!(
+            p.situation,
+            "Player 0: 1 turn played. Last turn you defected and they cooperated. They have \
+             never defected in this match.\nPlayer 2: the match is over."
+        );
+        assert!(p.acts.is_empty() && p.rules.contains("one move per match"));
+    }
 
     #[test]
     fn a_row_is_played_as_each_block_alone() {
