@@ -1,7 +1,7 @@
 //! Prompts: every bundled scenario (`scenarios/*.toml`), played for some steps, gives every
 //! acting agent at every step a prompt ([`Rules::prompt`](socium::core::Rules::prompt)) whose
-//! acts are exactly the legal choices of the action's first discrete part, each in words, and —
-//! for every game that describes itself — rules and a situation in words.
+//! acts are exactly the legal choices of the action's first discrete part, each in words, with
+//! rules and a situation in words: every registered game describes itself.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,10 +11,6 @@ use std::path::{Path, PathBuf};
 
 /// Steps played of each scenario (resetting when an episode ends).
 const STEPS: usize = 60;
-
-/// The registered games that keep the default prompt ([`socium::core::Prompt::numbers`]): their
-/// rules and situation are not checked.
-const NUMBERS_ONLY: [&str; 2] = ["image_scoring", "norms"];
 
 /// Every bundled scenario file, but those with language-model agents (`*_llm.toml`), which need
 /// a server (tests/llm_model.rs plays one).
@@ -36,7 +32,6 @@ fn every_acting_agent_of_every_bundled_scenario_gets_its_legal_acts_in_words() {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let game = &*scenario.game;
-        let words = !NUMBERS_ONLY.contains(&game.name());
         let mut sim = scenario.sim().unwrap();
         let n = sim.agent_count();
         let space = sim.spaces().action.clone();
@@ -67,10 +62,12 @@ fn every_acting_agent_of_every_bundled_scenario_gets_its_legal_acts_in_words() {
                 for (i, said) in &p.acts {
                     assert!(!said.trim().is_empty(), "{at}: act {i} has no words");
                 }
-                if words {
-                    assert!(!p.rules.trim().is_empty(), "{at}: no rules");
-                    assert!(!p.situation.trim().is_empty(), "{at}: no situation");
-                }
+                assert!(!p.rules.trim().is_empty(), "{at}: no rules");
+                assert!(!p.situation.trim().is_empty(), "{at}: no situation");
+                assert!(
+                    !p.situation.starts_with("Your observation:"),
+                    "{at}: the observation's numbers, not words"
+                );
                 prompts += 1;
             }
             for a in &external {

@@ -41,11 +41,12 @@ use serde::{Deserialize, Deserializer, de};
 use socium_core::{
     Act, Actions, AgentId, Audience, Clock, Controller, DimensionInfo, Done, GameBuilder,
     MaybeAgent, MetricId, MetricInfo, Metrics, Observations, ParamInfo, ParamKind, Phase,
-    PotentialId, PotentialInfo, Potentials, Resetting, RewardLedger, Rules, SimRng, SocialGraph,
-    Space, Stepping, Strategies, StrategyChoice, StrategyInfo, Turn, TurnOrder, Utterances,
+    PotentialId, PotentialInfo, Potentials, Prompt, Resetting, RewardLedger, Rules, SimRng,
+    SocialGraph, Space, Stepping, Strategies, StrategyChoice, StrategyInfo, Turn, TurnOrder,
+    Utterances,
     bounded::{Count, NonNegative, Positive, Probability},
 };
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::ops::Range;
 
 /// Settings of the image-scoring game (`[game.image_scoring]`).
@@ -280,6 +281,127 @@ pub struct IndirectGame {
     assessment_error: Option<Bernoulli>,
     /// Whether a donor meaning to help fails; drawn at every intended help, even at p = 0.
     execution_error: Bernoulli,
+}
+
+impl Norm {
+    /// The table in words: what each act towards a Good and a Bad recipient makes the donor,
+    /// the donor's own reputation named where the table heeds it.
+    pub fn in_words(&self) -> String {
+        let name = |good: bool| if good { "Good" } else { "Bad" };
+        let case = |recipient: bool, helped: bool| {
+            let act = if helped { "helping" } else { "refusing" };
+            let (by_good, by_bad) = (
+                self.assess(true, recipient, helped),
+                self.assess(false, recipient, helped),
+            );
+            let made = match by_good == by_bad {
+                true => format!("makes the donor {}", name(by_good)),
+                false => format!(
+                    "makes a Good donor {} and a Bad one {}",
+                    name(by_good),
+                    name(by_bad)
+                ),
+            };
+            format!("{act} a {} recipient {made}", name(recipient))
+        };
+        [(true, true), (true, false), (false, true), (false, false)]
+            .map(|(recipient, helped)| case(recipient, helped))
+            .join("; ")
+    }
+}
+
+/// The rules and a donor's situation in words, from its observation row and mask.
+fn prompt(game: &IndirectGame, obs: &[f32], mask: &[u8]) -> Prompt {
+    let (b, c, rounds) = (game.benefit, game.cost, game.rounds);
+    let mut rules = format!(
+        "Each round every agent donates once, to another agent it meets at random: helping \
+         costs the donor {c} and gives the recipient {b}; refusing costs nothing. There are \
+         {rounds} rounds. "
+    );
+    let (q, own) = (game.observation, "the donor always sees its own");
+    match game.model {
+        Model::Scores => write!(
+            rules,
+            "Every agent has an image score from -5 to 5, 0 at the start: helping raises the \
+             donor's by 1, refusing lowers it by 1. Each agent keeps its own view of every \
+             score, seeing each donation with probability {q} ({own})."
+        ),
+        Model::Norm(norm) => {
+            write!(
+                rules,
+                "Every agent is Good or Bad, Good at the start, and after each donation the donor \
+                 is judged by the society's norm: {}. ",
+                norm.in_words()
+            )
+            .expect("writing to a String");
+            match game.public {
+                true => rules.push_str("The judgement is public: one view that everyone shares."),
+                false => write!(
+                    rules,
+                    "Each agent judges for itself, seeing each donation with probability {q} \
+                     ({own})."
+                )
+                .expect("writing to a String"),
+            }
+            match game.assessment_error {
+                Some(mu) => write!(
+                    rules,
+                    " A judge assigns the opposite reputation with probability {}.",
+                    mu.p()
+                ),
+                None => Ok(()),
+            }
+        }
+    }
+    .expect("writing to a String");
+    let e = game.execution_error.p();
+    if e > 0.0 {
+        write!(
+            rules,
+            " A donor meaning to help fails to with probability {e}."
+        )
+        .expect("writing to a String");
+    }
+    rules.push_str(" Aim for the highest total payoff.");
+    let round = (obs[obs::PROGRESS] * rounds as f32).round() as u32 + 1;
+    let view = if game.public { "" } else { " in your view" };
+    // Said of the recipient, or (`you`) of the donor itself.
+    let standing = |v: f32, you: bool| match game.model {
+        Model::Scores => format!(
+            "{} an image score of {v}{view}",
+            ["has", "have"][you as usize]
+        ),
+        Model::Norm(_) => {
+            let good = if v >= 1.0 { "Good" } else { "Bad" };
+            format!("{} {good}{view}", ["is", "are"][you as usize])
+        }
+    };
+    let mut situation = format!("Round {round} of {rounds}: ");
+    match obs[obs::DONOR] == 1.0 {
+        true => write!(
+            situation,
+            "you donate to an agent who {}.",
+            standing(obs[obs::RECIPIENT_REPUTATION], false)
+        ),
+        false => write!(situation, "you meet no one to donate to."),
+    }
+    .expect("writing to a String");
+    write!(
+        situation,
+        " You {}.",
+        standing(obs[obs::OWN_REPUTATION], true)
+    )
+    .expect("writing to a String");
+    let acts = Prompt::legal_acts(2, mask, |i| match i {
+        1 => format!("help (pay {c}, the recipient gains {b})"),
+        _ => "refuse".to_owned(),
+    });
+    Prompt {
+        rules,
+        situation,
+        acts,
+        amount: None,
+    }
 }
 
 /// The coin of probability `p` (a checked [`Probability`]), made once rather than at each draw:
@@ -630,6 +752,10 @@ impl Rules for IndirectGame {
         }
     }
 
+    fn prompt(&self, _agents: usize, _agent: AgentId, obs: &[f32], mask: &[u8]) -> Prompt {
+        prompt(self, obs, mask)
+    }
+
     fn metrics(&self) -> &'static [MetricInfo] {
         match self.model {
             Model::Scores => &SCORE_METRICS,
@@ -960,6 +1086,59 @@ fn record(mut envs: Query<(&Clock, &State, &Events, &mut Metrics, &mut Done), St
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn a_prompt_tells_the_donation_and_the_norm_in_words() {
+        let norms = |text: &str| IndirectGame::from(toml::from_str::<NormsConfig>(text).unwrap());
+        let stern = norms("norm = \"stern_judging\"\nassessment = \"public\"\nrounds = 10");
+        let p = prompt(&stern, &[1.0, 0.0, 1.0, 0.2], &[1, 1]);
+        assert!(
+            p.rules.contains(
+                "judged by the society's norm: helping a Good recipient makes the donor Good; \
+                 refusing a Good recipient makes the donor Bad; helping a Bad recipient makes the \
+                 donor Bad; refusing a Bad recipient makes the donor Good. The judgement is public"
+            ),
+            "{}",
+            p.rules
+        );
+        assert_eq!(
+            p.situation,
+            "Round 3 of 10: you donate to an agent who is Bad. You are Good."
+        );
+        assert_eq!(
+            p.acts,
+            [
+                (0, "refuse".to_owned()),
+                (1, "help (pay 0.1, the recipient gains 1)".to_owned())
+            ]
+        );
+        // L7 heeds the donor's reputation when it refuses a Bad recipient (BBD Bad, GBD Good).
+        let l7 = norms("norm = \"l7\"\nassessment = \"private\"\nassessment_error = 0.02");
+        let p = prompt(&l7, &[0.0, 0.0, 0.0, 0.0], &[0, 0]);
+        assert!(
+            p.rules
+                .contains("refusing a Bad recipient makes a Good donor Good and a Bad one Bad")
+        );
+        assert!(
+            p.rules.contains("Each agent judges for itself")
+                && p.rules.contains("probability 0.02.")
+        );
+        assert_eq!(
+            p.situation,
+            "Round 1 of 100: you meet no one to donate to. You are Bad in your view."
+        );
+        assert!(p.acts.is_empty());
+        // Image scores, each agent's own view.
+        let scores =
+            IndirectGame::from(toml::from_str::<ImageScoringConfig>("rounds = 4").unwrap());
+        let p = prompt(&scores, &[1.0, 3.0, -1.0, 0.5], &[1, 1]);
+        assert!(p.rules.contains("image score from -5 to 5"), "{}", p.rules);
+        assert_eq!(
+            p.situation,
+            "Round 3 of 4: you donate to an agent who has an image score of 3 in your view. You \
+             have an image score of -1 in your view."
+        );
+    }
 
     #[test]
     fn a_run_decides_as_each_agent_alone() {
