@@ -768,13 +768,12 @@ pub fn run(bench: Bench) -> Result<()> {
                 say!("{}", serde_json::to_string(&report)?);
             } else {
                 say!(
-                    "{} ({}): {} agents, {} episode{} a generation, {} generations{}: median \
-                     {:.4} s per run = {:.1} generations/s",
+                    "{} ({}): {} agents, {} a generation, {} generations{}: median {:.4} s per \
+                     run = {:.1} generations/s",
                     report.scenario,
                     report.game,
                     report.agents,
-                    episodes,
-                    if episodes == 1 { "" } else { "s" },
+                    crate::counted(episodes, "episode"),
                     generations,
                     if memoize { "" } else { ", every one played" },
                     m,

@@ -256,11 +256,19 @@ fn main() -> ExitCode {
             max_lines,
         })
         .map(|w| {
+            let (table, rows) = w.shown.table;
+            let dialogue = match w.shown.episodes {
+                0 => "no transcript".to_owned(),
+                n => format!(
+                    "{} with {}",
+                    counted(n as u64, "episode"),
+                    counted(w.shown.lines, "transcript line")
+                ),
+            };
             say!(
-                "wrote {} ({}, {})",
+                "wrote {} ({} of {table}; {dialogue})",
                 w.path.display(),
-                counted(w.shown.episodes as u64, "episode"),
-                counted(w.shown.lines, "transcript line")
+                counted(rows as u64, "row")
             );
             if let Some(left_out) = w.shown.left_out {
                 say!("left out {left_out}");

@@ -45,6 +45,8 @@ pub struct Shown {
     pub episodes: usize,
     /// Transcript lines inlined.
     pub lines: u64,
+    /// The table charted (`metrics.csv` or `generations.csv`) and its rows.
+    pub table: (&'static str, usize),
     /// What was left out, in words (`None` when nothing was).
     pub left_out: Option<String>,
 }
@@ -256,6 +258,14 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
     let shown = Shown {
         episodes: read.episodes.len(),
         lines: read.kept,
+        table: (
+            if kind == "evolve" {
+                "generations.csv"
+            } else {
+                "metrics.csv"
+            },
+            table.rows.len(),
+        ),
         left_out: read.left_out.clone(),
     };
     let data = Data {

@@ -68,7 +68,10 @@ fn a_run_becomes_one_self_contained_page() {
     let dir = tempfile::tempdir().unwrap();
     donor_run(dir.path(), &[]);
     let said = succeeds(&["view", dir.path().to_str().unwrap()]);
-    assert!(said.contains("view.html (2 episodes"), "{said}");
+    assert!(
+        said.contains("view.html (2 rows of metrics.csv; 2 episodes with "),
+        "{said}"
+    );
     let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
     // Nothing is fetched: no script, style or image comes from elsewhere.
     for outside in ["<script src", "<link", "@import", "url(", "https://"] {
@@ -117,7 +120,7 @@ fn the_line_limit_says_what_it_left_out() {
     assert!(page.exists());
     // One episode alone, by its number.
     let said = succeeds(&["view", dir.path().to_str().unwrap(), "--episode", "1"]);
-    assert!(said.contains("(1 episode,"), "{said}");
+    assert!(said.contains("; 1 episode with "), "{said}");
 }
 
 #[test]
@@ -270,7 +273,10 @@ fn a_run_without_a_transcript_shows_its_metrics_and_refuses_an_episode() {
     );
     assert!(!dir.path().join("view.html").exists());
     let said = succeeds(&["view", dir.path().to_str().unwrap()]);
-    assert!(said.contains("(0 episodes, 0 transcript lines)"), "{said}");
+    assert!(
+        said.contains("(2 rows of metrics.csv; no transcript)"),
+        "{said}"
+    );
     let page = std::fs::read_to_string(dir.path().join("view.html")).unwrap();
     assert!(page.contains(r#""transcript":false,"episodes":[]"#));
 }
