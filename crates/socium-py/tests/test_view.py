@@ -55,7 +55,7 @@ def pages(tmp_path_factory):
         folder = tmp_path_factory.mktemp(game)
         socium("run", *args, "--episodes", "2", "--out", folder)
         said = socium("view", folder).stdout
-        assert f"wrote {folder / 'view.html'} (2 episodes" in said, said
+        assert f"wrote {folder / 'view.html'} (2 rows of metrics.csv; 2 episodes with " in said, said
         out[game] = folder
     return out
 
