@@ -429,27 +429,45 @@ fn image_scoring_discriminators_resist_alld_iff_qb_exceeds_c() {
              cost = {c}\nobservation = {p}\n[[agents]]\ncount = 90\nstrategy = \"discriminator\"\n\
              params = {{ k = 0 }}\n[[agents]]\ncount = 10\nstrategy = \"alld\"\n"
         ));
-        let gaps: Vec<f64> = (0..generations)
-            .map(|_| {
-                let [disc, alld] = mean_payoffs(&mut sim, 1, [0..90, 90..100]);
-                sim.reset(None);
-                disc - alld
-            })
-            .collect();
-        let g = generations as f64;
-        let mean = gaps.iter().sum::<f64>() / g;
-        let variance = gaps.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (g - 1.0);
-        let tolerance = 4.0 * (variance / g).sqrt();
-        let expected = derived(p);
-        assert!(
-            (mean - expected).abs() < tolerance,
-            "p = {p}: gap {mean}, derived {expected} ± {tolerance}"
-        );
-        assert!(
-            expected * side > tolerance,
-            "p = {p}: the derived gap {expected} is clear of 0 by more than {tolerance}"
+        gap_is_derived_and_on_its_side(
+            &mut sim,
+            generations,
+            derived(p),
+            side,
+            &format!("p = {p}"),
         );
     }
+}
+
+/// Plays `episodes` episodes of `sim` (90 discriminators, then 10 ALLD) and checks the mean
+/// payoff gap (discriminator − ALLD) of an episode against `expected`: within 4 standard errors
+/// (measured from the episodes' gaps), and `expected` on the side `side` of 0 by more than that.
+fn gap_is_derived_and_on_its_side(
+    sim: &mut Sim,
+    episodes: usize,
+    expected: f64,
+    side: f64,
+    case: &str,
+) {
+    let gaps: Vec<f64> = (0..episodes)
+        .map(|_| {
+            let [disc, alld] = mean_payoffs(sim, 1, [0..90, 90..100]);
+            sim.reset(None);
+            disc - alld
+        })
+        .collect();
+    let g = episodes as f64;
+    let mean = gaps.iter().sum::<f64>() / g;
+    let variance = gaps.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (g - 1.0);
+    let tolerance = 4.0 * (variance / g).sqrt();
+    assert!(
+        (mean - expected).abs() < tolerance,
+        "{case}: gap {mean}, derived {expected} ± {tolerance}"
+    );
+    assert!(
+        expected * side > tolerance,
+        "{case}: the derived gap {expected} is clear of 0 by more than {tolerance}"
+    );
 }
 
 /// Ohtsuki & Iwasa (2004, 2006): under public assessment with assessment error μ, discriminators
@@ -495,26 +513,7 @@ fn leading_eight_discriminators_resist_alld_iff_b_over_c_exceeds_one_over_one_mi
              [[agents]]\ncount = 90\nstrategy = \"discriminator\"\n\
              [[agents]]\ncount = 10\nstrategy = \"alld\"\n"
         ));
-        let episodes = 300;
-        let gaps: Vec<f64> = (0..episodes)
-            .map(|_| {
-                let [disc, alld] = mean_payoffs(&mut sim, 1, [0..90, 90..100]);
-                sim.reset(None);
-                disc - alld
-            })
-            .collect();
-        let g = f64::from(episodes);
-        let mean = gaps.iter().sum::<f64>() / g;
-        let variance = gaps.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (g - 1.0);
-        let tolerance = 4.0 * (variance / g).sqrt();
         let expected = derived(b, 90.0, 10.0, rounds);
-        assert!(
-            (mean - expected).abs() < tolerance,
-            "b = {b}: gap {mean}, derived {expected} ± {tolerance}"
-        );
-        assert!(
-            expected * side > tolerance,
-            "b = {b}: the derived gap {expected} is clear of 0 by more than {tolerance}"
-        );
+        gap_is_derived_and_on_its_side(&mut sim, 300, expected, side, &format!("b = {b}"));
     }
 }
