@@ -1,7 +1,7 @@
 //! Mafia / Werewolf: win odds against an exact dynamic program, and the rules one by one.
 
 use socium::core::{AgentId, Audience, Sim, StepError, TranscriptLine, space::ActionProblem};
-use socium::games::deduction::mafia::{INFORMATION, WIN, obs};
+use socium::games::deduction::mafia::{INFORMATION, Lynch, Start, WIN, obs};
 use socium::scenario::{Scenario, run};
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,12 +10,12 @@ fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, Path::new("mafia.toml")).unwrap()
 }
 
-/// The rules a dynamic program follows: the phase that opens the game, and whether a lynch
-/// needs more than half the living players' votes (else the most votes do).
+/// The rules a dynamic program follows, as the game's settings name them: the phase that opens
+/// the game, and how many votes lynch.
 #[derive(Clone, Copy)]
-struct Rules {
-    night_first: bool,
-    majority: bool,
+struct Variant {
+    start: Start,
+    lynch: Lynch,
 }
 
 /// The chance that a day's vote lynches anyone when each of `living` players votes uniformly for
@@ -23,8 +23,8 @@ struct Rules {
 /// player j is lynched when more than half the votes are its, and the votes j gets from the
 /// others are Binomial(L − 1, 1/(L − 1)). At most one player can hold a majority, so the chance
 /// is L times player j's. Either way the lynched player is uniform among the living, by symmetry.
-fn lynch_chance(living: u32, rules: Rules) -> f64 {
-    if !rules.majority {
+fn lynch_chance(living: u32, lynch: Lynch) -> f64 {
+    if lynch == Lynch::Plurality {
         return 1.0;
     }
     let (trials, p) = (living - 1, 1.0 / f64::from(living - 1));
@@ -42,16 +42,16 @@ fn lynch_chance(living: u32, rules: Rules) -> f64 {
 /// player votes uniformly among the other living players and the mafia kill a uniformly random
 /// citizen every night (Braverman, Etesami & Mossel 2008's random lynching, under `rules`); the
 /// town wins with no mafia left, the mafia once they are at least as many as the town.
-fn p_mafia_wins(town: u32, mafia: u32, rules: Rules) -> f64 {
+fn p_mafia_wins(town: u32, mafia: u32, rules: Variant) -> f64 {
     let mut memo = HashMap::new();
-    match rules.night_first {
-        true => night(town, mafia, rules, &mut memo),
-        false => day(town, mafia, rules, &mut memo),
+    match rules.start {
+        Start::Night => night(town, mafia, rules, &mut memo),
+        Start::Day => day(town, mafia, rules, &mut memo),
     }
 }
 
 /// P(the mafia win) from the start of a day.
-fn day(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
+fn day(town: u32, mafia: u32, rules: Variant, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
     if mafia == 0 {
         return 0.0;
     }
@@ -62,7 +62,7 @@ fn day(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>)
         return p;
     }
     let living = town + mafia;
-    let lynched = lynch_chance(living, rules);
+    let lynched = lynch_chance(living, rules.lynch);
     let share = |k: u32| f64::from(k) / f64::from(living);
     let p = lynched * share(mafia) * night(town, mafia - 1, rules, memo)
         + lynched * share(town) * night(town - 1, mafia, rules, memo)
@@ -72,7 +72,7 @@ fn day(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>)
 }
 
 /// P(the mafia win) from the start of a night: a citizen dies unless the game is over.
-fn night(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
+fn night(town: u32, mafia: u32, rules: Variant, memo: &mut HashMap<(u32, u32), f64>) -> f64 {
     match (mafia == 0, mafia >= town) {
         (true, _) => 0.0,
         (_, true) => 1.0,
@@ -80,9 +80,9 @@ fn night(town: u32, mafia: u32, rules: Rules, memo: &mut HashMap<(u32, u32), f64
     }
 }
 
-const BRAVERMAN: Rules = Rules {
-    night_first: false,
-    majority: false,
+const BRAVERMAN: Variant = Variant {
+    start: Start::Day,
+    lynch: Lynch::Plurality,
 };
 
 #[test]
@@ -92,20 +92,16 @@ fn the_dynamic_program_gives_the_published_value_and_its_night_first_twin() {
     assert!((p - 8.0 / 15.0).abs() < 1e-12, "{p}");
     // Night first, a citizen dies before the first day: 1 mafia among 4 is lynched with 1/4,
     // else the next night leaves 1 against 1.
-    let night_first = Rules {
-        night_first: true,
+    let night_first = Variant {
+        start: Start::Night,
         ..BRAVERMAN
     };
     let p = p_mafia_wins(4, 1, night_first);
     assert!((p - 3.0 / 4.0).abs() < 1e-12, "{p}");
     // Three voters: a player has a majority when both others vote for it, 1/4 each, 3/4 in all.
-    let majority = Rules {
-        majority: true,
-        ..BRAVERMAN
-    };
-    assert!((lynch_chance(3, majority) - 0.75).abs() < 1e-12);
+    assert!((lynch_chance(3, Lynch::Majority) - 0.75).abs() < 1e-12);
     // Two voters each vote for the other: never a majority.
-    assert_eq!(lynch_chance(2, majority), 0.0);
+    assert_eq!(lynch_chance(2, Lynch::Majority), 0.0);
 }
 
 #[test]
@@ -133,9 +129,17 @@ fn random_lynching_matches_the_dynamic_program() {
         let dir = tempfile::tempdir().unwrap();
         let summary = run(&s, dir.path(), |_| {}).unwrap();
         let observed = summary.metrics["mafia_win"];
-        let rules = Rules {
-            night_first: start == "night",
-            majority: lynch == "majority",
+        let rules = Variant {
+            start: if start == "night" {
+                Start::Night
+            } else {
+                Start::Day
+            },
+            lynch: if lynch == "majority" {
+                Lynch::Majority
+            } else {
+                Lynch::Plurality
+            },
         };
         let p = p_mafia_wins(n - m, m, rules);
         let tolerance = 2.576 * (p * (1.0 - p) / f64::from(episodes)).sqrt();

@@ -400,15 +400,20 @@ fn closed_port() -> String {
 
 /// No server where `base_url` points, from the run's first request on: the run stops at the
 /// first decision whose attempts all found nothing there, with nothing written — every act of
-/// the run would otherwise be the default act, in a run that looks like any other.
+/// the run would otherwise be the default act, in a run that looks like any other — and its
+/// cache keeps no failure of it, which would fault the next run's request once a server
+/// listens.
 #[test]
 fn a_server_never_reached_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let s = scenario_in(
         dir.path(),
-        &negotiation(&closed_port(), "retries = 1, retry_wait_s = 0"),
+        &negotiation(
+            &closed_port(),
+            "retries = 1, retry_wait_s = 0, cache = \"answers.jsonl\"",
+        ),
     );
-    match run(&s, &dir.path().join("out"), |_| {}) {
+    match run(&s, &dir.path().join("runs/out"), |_| {}) {
         Err(RunError::Step {
             error: StepError::PolicyFailed { message, .. },
             ..
@@ -419,7 +424,12 @@ fn a_server_never_reached_stops_the_run() {
         ),
         other => panic!("expected the step to fail, got {other:?}"),
     }
-    assert!(!dir.path().join("out").exists(), "nothing half-written");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "nothing half-written: no folder made, parents included"
+    );
+    let cached = std::fs::read_to_string(dir.path().join("answers.jsonl")).unwrap_or_default();
+    assert_eq!(cached, "", "no failure recorded");
 }
 
 /// A server that answered and then went away: its later decisions are faults, each played as the

@@ -82,3 +82,76 @@ fn every_acting_agent_of_every_bundled_scenario_gets_its_legal_acts_in_words() {
         assert!(prompts > 0, "{name}: nobody acted in {STEPS} steps");
     }
 }
+
+/// The repeated game all at once, with matches ending at random: an agent's prompt names each
+/// other player's match in id order and says "the match is over" exactly where its mask forbids
+/// cooperating (the game's own mask, not one written here).
+#[test]
+fn an_at_once_prompt_says_which_matches_are_over_as_the_mask_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set: Vec<socium::scenario::Override> = [
+        "game.repeated.matches=\"at_once\"",
+        "game.repeated.continuation=0.7",
+    ]
+    .iter()
+    .map(|o| o.parse().unwrap())
+    .collect();
+    let s =
+        Scenario::load_with_overrides(&root.join("scenarios/ipd_tournament.toml"), &set).unwrap();
+    let mut sim = s.sim().unwrap();
+    let n = sim.agent_count();
+    let (obs_dim, mask_dim) = (
+        sim.spaces().observation.flat_dim(),
+        sim.spaces().action.mask_dim(),
+    );
+    let mut over_seen = 0;
+    for _ in 0..6 {
+        let env = sim.env();
+        for a in (0..n).filter(|&a| env.acting()[a]) {
+            let row = &env.observations()[a * obs_dim..(a + 1) * obs_dim];
+            let mask = &env.action_masks()[a * mask_dim..(a + 1) * mask_dim];
+            let p = s.game.prompt(n, AgentId(a as u32), row, mask);
+            let lines: Vec<&str> = p.situation.lines().collect();
+            assert_eq!(lines.len(), n - 1);
+            for (k, line) in lines.iter().enumerate() {
+                let partner = k + usize::from(k >= a);
+                assert!(line.starts_with(&format!("Player {partner}: ")), "{line}");
+                let over = mask[2 * k + 1] == 0;
+                assert_eq!(
+                    line.ends_with("the match is over."),
+                    over,
+                    "agent {a}: {line}"
+                );
+                over_seen += usize::from(over);
+            }
+        }
+        // Everyone cooperates in every open match.
+        let actions: Vec<f32> = (sim.env().action_masks().chunks(2))
+            .map(|m| f32::from(m[1]))
+            .collect();
+        sim.step(&actions).unwrap();
+    }
+    assert!(over_seen > 0, "no match ended in 6 turns");
+}
+
+/// The norms game's prompt from a real first step: every agent starts Good under the bundled
+/// scenario's public assessment and donates in round 1.
+#[test]
+fn a_norms_prompt_reads_the_games_own_first_observation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = Scenario::load(&root.join("scenarios/leading_eight.toml")).unwrap();
+    let sim = s.sim().unwrap();
+    let (n, obs_dim) = (sim.agent_count(), sim.spaces().observation.flat_dim());
+    let mask_dim = sim.spaces().action.mask_dim();
+    for a in 0..n {
+        let row = &sim.env().observations()[a * obs_dim..(a + 1) * obs_dim];
+        let mask = &sim.env().action_masks()[a * mask_dim..(a + 1) * mask_dim];
+        let p = s.game.prompt(n, AgentId(a as u32), row, mask);
+        let said = &p.situation;
+        assert!(said.starts_with("Round 1 of "), "{said}");
+        assert!(
+            said.ends_with(": you donate to an agent who is Good. You are Good."),
+            "{said}"
+        );
+    }
+}

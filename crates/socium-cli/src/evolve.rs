@@ -87,7 +87,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
 
     // Checkpoints after every generation; a new run never overwrites an earlier one's.
     let checkpoints = a.out.join(socium_scenario::CHECKPOINTS);
-    let has_checkpoints = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
+    let has_checkpoints = socium_scenario::holds_checkpoints(a.out);
     let fingerprint = {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
@@ -249,13 +249,14 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             .map_err(|(path, e)| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(())
     };
-    write("generations.csv", &csv)?;
+    write(socium_scenario::GENERATIONS, &csv)?;
     write(
-        "summary.json",
+        socium_scenario::SUMMARY,
         (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
     )?;
     // An earlier run's outputs, and the page made of them, go: the folder holds one run.
     let stale: Vec<_> = (socium_scenario::RUN_FILES.iter())
+        .chain([&socium_scenario::PAGE])
         .map(|f| a.out.join(f))
         .collect();
     socium_scenario::commit(Vec::new(), &stale)
@@ -278,7 +279,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         .collect();
     let runs_note = format!("{} runs, mean and 95% band", results.len());
     plot::draw(
-        &a.out.join("frequencies.png"),
+        &a.out.join(socium_scenario::FREQUENCIES_PLOT),
         &format!("{}: strategy frequencies ({runs_note})", scenario.name),
         "generation",
         "frequency",
@@ -288,7 +289,7 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
         .iter()
         .map(|r| r.generations.iter().map(|g| g.cooperation).collect())
         .collect();
-    let mut plots = "frequencies.png";
+    let mut plots = socium_scenario::FREQUENCIES_PLOT.to_owned();
     if let Some(per_run) = cooperation {
         // A rate stays a rate: its band is clipped to [0, 1].
         let rate = per_run.iter().flatten().all(|v| (0.0..=1.0).contains(v));
@@ -298,13 +299,13 @@ pub fn evolve(a: Args<'_>) -> Result<()> {
             f64::NEG_INFINITY..f64::INFINITY
         };
         plot::draw(
-            &a.out.join("cooperation.png"),
+            &a.out.join(socium_scenario::COOPERATION_PLOT),
             &format!("{}: {metric} ({runs_note})", scenario.name),
             "generation",
             metric,
             &[Band::over_runs(metric.to_owned(), &per_run, clip)],
         )?;
-        plots = "frequencies.png, cooperation.png";
+        plots = format!("{plots}, {}", socium_scenario::COOPERATION_PLOT);
     }
 
     say!(

@@ -256,7 +256,6 @@ fn main() -> ExitCode {
             max_lines,
         })
         .map(|w| {
-            let (table, rows) = w.shown.table;
             let dialogue = match w.shown.episodes {
                 0 => "no transcript".to_owned(),
                 n => format!(
@@ -266,9 +265,10 @@ fn main() -> ExitCode {
                 ),
             };
             say!(
-                "wrote {} ({} of {table}; {dialogue})",
+                "wrote {} ({} of {}; {dialogue})",
                 w.path.display(),
-                counted(rows as u64, "row")
+                counted(w.shown.rows as u64, "row"),
+                w.shown.table
             );
             if let Some(left_out) = w.shown.left_out {
                 say!("left out {left_out}");
@@ -333,13 +333,14 @@ fn run(
     .with_context(|| format!("running {}", file.display()))?;
     bar.finish_and_clear();
     print_summary(&summary);
+    use socium_scenario::{ATTRIBUTION, GRAPH, METRICS, PREFERENCES, SUMMARY, TRANSCRIPT};
     let outputs = [
-        ("transcript.jsonl", scenario.config.transcript),
-        ("metrics.csv", true),
-        ("preferences.jsonl", scenario.heron.is_some()),
-        ("attribution.jsonl", scenario.attribution.is_some()),
-        ("graph.edges", scenario.graph_output),
-        ("summary.json", true),
+        (TRANSCRIPT, scenario.config.transcript),
+        (METRICS, true),
+        (PREFERENCES, scenario.heron.is_some()),
+        (ATTRIBUTION, scenario.attribution.is_some()),
+        (GRAPH, scenario.graph_output),
+        (SUMMARY, true),
     ];
     let files: Vec<&str> = (outputs.iter())
         .filter_map(|(file, written)| written.then_some(*file))

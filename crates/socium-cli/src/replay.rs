@@ -6,9 +6,9 @@ use std::{collections::HashMap, fmt::Write as _, io::BufRead, path::Path};
 
 /// Why the folder `dir` holds no transcript, and what to do, for an error message.
 pub fn no_transcript(dir: &Path) -> &'static str {
-    if dir.join("generations.csv").is_file() {
+    if dir.join(socium_scenario::GENERATIONS).is_file() {
         "`socium evolve` keeps none; `socium run` the scenario to see its episodes"
-    } else if dir.join("summary.json").is_file() {
+    } else if dir.join(socium_scenario::SUMMARY).is_file() {
         "set `[output] transcript = true` in the scenario and run it"
     } else {
         "no run was written here: `socium run` a scenario with this folder as `--out`"
@@ -18,7 +18,7 @@ pub fn no_transcript(dir: &Path) -> &'static str {
 /// The episode `episode` of `dir/transcript.jsonl`, as text: a heading per step, a line per
 /// utterance with the rewards it caused.
 pub fn render(dir: &Path, episode: u64) -> Result<String> {
-    let path = dir.join("transcript.jsonl");
+    let path = dir.join(socium_scenario::TRANSCRIPT);
     let file = std::fs::File::open(&path)
         .with_context(|| format!("{}: no transcript ({})", path.display(), no_transcript(dir)))?;
     let mut out = format!("episode {episode}\n");

@@ -45,8 +45,10 @@ pub struct Shown {
     pub episodes: usize,
     /// Transcript lines inlined.
     pub lines: u64,
-    /// The table charted (`metrics.csv` or `generations.csv`) and its rows.
-    pub table: (&'static str, usize),
+    /// The table charted: `metrics.csv` or `generations.csv`.
+    pub table: &'static str,
+    /// Its rows.
+    pub rows: usize,
     /// What was left out, in words (`None` when nothing was).
     pub left_out: Option<String>,
 }
@@ -54,7 +56,10 @@ pub struct Shown {
 /// Reads the outputs in `a.dir`, builds the page and writes it.
 pub fn view(a: &Args<'_>) -> Result<Written> {
     let (html, shown) = page(a.dir, a.episode, a.max_lines)?;
-    let path = a.out.clone().unwrap_or_else(|| a.dir.join("view.html"));
+    let path = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.dir.join(socium_scenario::PAGE));
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -162,12 +167,13 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
     if !dir.is_dir() {
         bail!("{}: no such folder", dir.display());
     }
-    let summary_path = dir.join("summary.json");
-    let (metrics, generations) = (dir.join("metrics.csv"), dir.join("generations.csv"));
-    let (kind, table_path) = if generations.is_file() {
-        ("evolve", generations)
+    use socium_scenario::{GENERATIONS, METRICS, SUMMARY, TRANSCRIPT};
+    let summary_path = dir.join(SUMMARY);
+    let (metrics, generations) = (dir.join(METRICS), dir.join(GENERATIONS));
+    let (kind, table_name, table_path) = if generations.is_file() {
+        ("evolve", GENERATIONS, generations)
     } else {
-        ("run", metrics)
+        ("run", METRICS, metrics)
     };
     if !summary_path.is_file() || !table_path.is_file() {
         bail!(
@@ -187,7 +193,7 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
     })?;
     let table = read_table(&table_path)?;
 
-    let transcript_path = dir.join("transcript.jsonl");
+    let transcript_path = dir.join(TRANSCRIPT);
     let transcript = kind == "run" && transcript_path.is_file();
     let (mut dimensions, mut kinds) = (Names::default(), Names::default());
     let mut read = if transcript {
@@ -258,14 +264,8 @@ fn page(dir: &Path, episode: Option<u64>, max_lines: u64) -> Result<(String, Sho
     let shown = Shown {
         episodes: read.episodes.len(),
         lines: read.kept,
-        table: (
-            if kind == "evolve" {
-                "generations.csv"
-            } else {
-                "metrics.csv"
-            },
-            table.rows.len(),
-        ),
+        table: table_name,
+        rows: table.rows.len(),
         left_out: read.left_out.clone(),
     };
     let data = Data {

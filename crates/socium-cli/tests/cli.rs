@@ -223,6 +223,11 @@ fn a_folder_holds_a_run_or_an_evolution_not_both() {
         names_in(&dir),
         ["metrics.csv", "summary.json", "transcript.jsonl"]
     );
+    // An empty checkpoints folder (an evolution that failed before its first generation) holds
+    // no run: `socium evolve` would start afresh there, and `socium run` writes there too.
+    std::fs::create_dir(dir.join("checkpoints")).unwrap();
+    let o = run_ipd(&dir, &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }
 
 #[test]

@@ -148,7 +148,7 @@ impl Chat {
                 }
             }
         }
-        if no_connection && !self.reached.load(Ordering::Relaxed) {
+        if no_connection && !self.reached() {
             // Every default act of the run would follow: a set-up error, not a fault.
             return Err(format!(
                 "{last} ({attempts} attempts; no server has answered there in this run: start \
@@ -183,6 +183,9 @@ impl Chat {
         let asked = self.ask(&key);
         let recorded = match &asked {
             Ok(answer) => Ok(answer.as_str()),
+            // No server yet: not its behaviour to replay, and a run that never reaches one stops
+            // (`converse`); recorded, it would fault the next run's request once one listens.
+            Err(ChatError::Transient(f)) if f.no_connection && !self.reached() => return asked,
             Err(ChatError::Transient(failure)) => Err(failure.message.as_str()),
             Err(ChatError::Refused(_)) => return asked,
         };
@@ -193,6 +196,11 @@ impl Chat {
             ))
         })?;
         asked
+    }
+
+    /// Whether the server has answered any request of this run.
+    fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
     }
 
     /// The server's answer to the request `body`.

@@ -4,6 +4,7 @@ shows every utterance of the episode, highlights the speaker of the one selected
 scrubber, and logs no error. With SOCIUM_SCREENSHOTS=1 it also saves each game's page as
 docs/figures/view_<game>.png (off by default, so that a test run leaves the tree clean)."""
 
+import csv
 import json
 import os
 import shutil
@@ -220,8 +221,8 @@ def test_evolve_outputs_show_their_generations(driver, tmp_path):
     socium("view", tmp_path)
     open_page(driver, tmp_path)
     assert css(driver, ".tab[data-tab=metrics]")[0].text == "Generations"
-    columns = [c for c in open(tmp_path / "generations.csv").readline().strip().split(",")
-               if c not in ("run", "generation")]
+    with open(tmp_path / "generations.csv", newline="") as table:
+        columns = [c for c in next(csv.reader(table)) if c not in ("run", "generation")]
     assert len(css(driver, "#charts .chart")) == len(columns)
     assert len(css(driver, "#charts .chart path.series")) == 2 * len(columns)
     assert errors(driver) == []

@@ -17,8 +17,9 @@ pub mod schema;
 pub use attribution::{Attribution, AttributionSummary, Method as AttributionMethod};
 pub use error::{Located, ScenarioError};
 pub use output::{
-    CHECKPOINTS, EVOLVE_FILES, RUN_FILES, commit, remove_own_partial_files, remove_partial_files,
-    temp_file_in,
+    ATTRIBUTION, CHECKPOINTS, COOPERATION_PLOT, EVOLVE_FILES, FREQUENCIES_PLOT, GENERATIONS, GRAPH,
+    METRICS, PAGE, PREFERENCES, RUN_FILES, SUMMARY, TRANSCRIPT, commit, holds_checkpoints,
+    remove_own_partial_files, remove_partial_files, temp_file_in,
 };
 pub use overrides::Override;
 pub use run::{EpisodeRecord, GroupSummary, Layout, RunError, RunSummary, play, run};

@@ -20,30 +20,42 @@ fn own_partial_files() -> MutexGuard<'static, Vec<PathBuf>> {
     OWN_PARTIAL_FILES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What `socium run` writes into its folder besides `summary.json`, and `view.html`, the page
-/// `socium view` makes of them. A run removes those it does not write and `socium evolve` all of
-/// them: a folder holds one run.
-pub const RUN_FILES: [&str; 6] = [
-    "transcript.jsonl",
-    "metrics.csv",
-    "preferences.jsonl",
-    "graph.edges",
-    "attribution.jsonl",
-    "view.html",
-];
-
-/// What `socium evolve` writes into its folder besides `summary.json` and [`CHECKPOINTS`], and
-/// `view.html`; `socium run` removes them.
-pub const EVOLVE_FILES: [&str; 4] = [
-    "generations.csv",
-    "frequencies.png",
-    "cooperation.png",
-    "view.html",
-];
-
-/// The folder of `socium evolve`'s checkpoints in its output folder. `socium run` refuses a
-/// folder that holds one rather than remove a run that may be paused.
+/// Every run's summary, `socium run`'s and `socium evolve`'s.
+pub const SUMMARY: &str = "summary.json";
+/// `socium run`'s utterances.
+pub const TRANSCRIPT: &str = "transcript.jsonl";
+/// `socium run`'s metrics, a row an episode.
+pub const METRICS: &str = "metrics.csv";
+/// `socium run`'s HERON preferences.
+pub const PREFERENCES: &str = "preferences.jsonl";
+/// `socium run`'s social graph at the end.
+pub const GRAPH: &str = "graph.edges";
+/// `socium run`'s attributed rewards.
+pub const ATTRIBUTION: &str = "attribution.jsonl";
+/// `socium evolve`'s frequencies and metrics, a row a generation of a run.
+pub const GENERATIONS: &str = "generations.csv";
+/// `socium evolve`'s plot of each type's frequency.
+pub const FREQUENCIES_PLOT: &str = "frequencies.png";
+/// `socium evolve`'s plot of the game's first metric.
+pub const COOPERATION_PLOT: &str = "cooperation.png";
+/// The page `socium view` makes of a folder's outputs.
+pub const PAGE: &str = "view.html";
+/// The folder of `socium evolve`'s checkpoints in its output folder.
 pub const CHECKPOINTS: &str = "checkpoints";
+
+/// What `socium run` writes besides [`SUMMARY`]. A run removes those it does not write, and
+/// `socium evolve` all of them, with the [`PAGE`] made of them: a folder holds one run.
+pub const RUN_FILES: [&str; 5] = [TRANSCRIPT, METRICS, PREFERENCES, GRAPH, ATTRIBUTION];
+
+/// What `socium evolve` writes besides [`SUMMARY`] and [`CHECKPOINTS`]; `socium run` removes
+/// them, with the [`PAGE`].
+pub const EVOLVE_FILES: [&str; 3] = [GENERATIONS, FREQUENCIES_PLOT, COOPERATION_PLOT];
+
+/// Whether `dir` holds `socium evolve`'s checkpoints (an empty folder of them holds none).
+/// `socium run` refuses such a folder rather than remove a run that may be paused.
+pub fn holds_checkpoints(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join(CHECKPOINTS)).is_ok_and(|mut d| d.next().is_some())
+}
 
 /// How the temporary files of output files begin.
 const PARTIAL: &str = ".socium-partial-";

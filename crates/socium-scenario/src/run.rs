@@ -596,17 +596,25 @@ pub fn play(
 /// Plays a scenario's episodes ([`play`]), writes `transcript.jsonl` (when the scenario keeps
 /// one), `metrics.csv` and `summary.json` into `out` (each through a temporary file renamed at
 /// the end), and calls `progress(episodes done)` after each episode. A run that fails leaves
-/// `out` as it was: a folder it made is removed again.
+/// `out` as it was: the folders it made (`out` and any missing parent) are removed again.
 pub fn run(
     scenario: &Scenario,
     out: &Path,
     progress: impl FnMut(u64),
 ) -> Result<RunSummary, RunError> {
-    let made = !out.exists();
+    let made: Vec<PathBuf> = (out.ancestors())
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_owned)
+        .collect();
     let result = run_into(scenario, out, progress);
-    if result.is_err() && made {
-        // Empty by now: the run's temporary files went with it. Not ours to remove otherwise.
-        let _ = std::fs::remove_dir(out);
+    if result.is_err() {
+        // Empty by now, innermost first: the run's temporary files went with it. A folder that
+        // was there is not ours to remove.
+        for dir in &made {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
     }
     result
 }
@@ -639,9 +647,9 @@ fn run_into(
         records: scenario.reads_records(),
         ..scenario.config.clone()
     };
-    let checkpoints = out.join(crate::CHECKPOINTS);
-    if checkpoints.is_dir() {
-        return Err(RunError::EvolveFolder { path: checkpoints });
+    if crate::holds_checkpoints(out) {
+        let path = out.join(crate::CHECKPOINTS);
+        return Err(RunError::EvolveFolder { path });
     }
     let mut sim = Sim::new(&*scenario.game, config)?;
     std::fs::create_dir_all(out).map_err(io(out))?;
@@ -830,14 +838,14 @@ fn run_into(
         .into_inner()
         .into_inner()
         .map_err(|e| RunError::Io {
-            path: out.join("transcript.jsonl"),
+            path: out.join(crate::TRANSCRIPT),
             error: e.into_error(),
         })?;
     // Every file is written before any is renamed: a failure on the way leaves the folder as it
     // was.
     let mut files: Vec<(NamedTempFile, &str)> = Vec::new();
     if scenario.config.transcript {
-        files.push((transcript, "transcript.jsonl"));
+        files.push((transcript, crate::TRANSCRIPT));
     }
     let mut write = |bytes: &[u8], name| -> Result<(), RunError> {
         let mut file = temp()?;
@@ -845,18 +853,18 @@ fn run_into(
         files.push((file, name));
         Ok(())
     };
-    write(csv.as_bytes(), "metrics.csv")?;
+    write(csv.as_bytes(), crate::METRICS)?;
     if scenario.heron.is_some() {
-        write(preferences.as_bytes(), "preferences.jsonl")?;
+        write(preferences.as_bytes(), crate::PREFERENCES)?;
     }
     if scenario.graph_output {
-        write(edge_list(sim.env().graph()).as_bytes(), "graph.edges")?;
+        write(edge_list(sim.env().graph()).as_bytes(), crate::GRAPH)?;
     }
     if let Some(lines) = attribution_lines {
-        write(lines.as_bytes(), "attribution.jsonl")?;
+        write(lines.as_bytes(), crate::ATTRIBUTION)?;
     }
     let json = serde_json::to_string_pretty(&summary).expect("summaries serialise") + "\n";
-    write(json.as_bytes(), "summary.json")?;
+    write(json.as_bytes(), crate::SUMMARY)?;
     // A folder in a file's place would refuse its rename half-way through the files.
     if let Some((_, name)) = files.iter().find(|(_, name)| out.join(name).is_dir()) {
         return Err(RunError::Io {
@@ -866,7 +874,9 @@ fn run_into(
     }
     // The outputs of an earlier run or evolution that this one does not write go, with the
     // page `socium view` made of them: the folder holds one run.
-    let earlier = crate::RUN_FILES.into_iter().chain(crate::EVOLVE_FILES);
+    let earlier = (crate::RUN_FILES.into_iter())
+        .chain(crate::EVOLVE_FILES)
+        .chain([crate::PAGE]);
     let stale: Vec<PathBuf> = earlier
         .filter(|name| files.iter().all(|(_, written)| written != name))
         .map(|name| out.join(name))

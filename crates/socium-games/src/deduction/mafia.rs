@@ -495,7 +495,8 @@ struct Events {
 }
 
 /// Player `agent`'s situation in words, among `n` players, from its observation row and action
-/// mask: the rules as Braverman, Etesami & Mossel state them and its role; the day and stage, who
+/// mask: the rules (Braverman, Etesami & Mossel's, with the settings' Werewolf Arena roles,
+/// debate, opening night and majority) and its role; the day and stage, who
 /// is alive, the roles it knows, today's accusations and vouches, the last vote and its belief;
 /// its legal acts.
 fn prompt(config: &MafiaConfig, n: usize, agent: AgentId, row: &[f32], mask: &[u8]) -> Prompt {

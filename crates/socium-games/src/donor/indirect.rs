@@ -208,6 +208,31 @@ impl Norm {
     pub fn assess(&self, donor_good: bool, recipient_good: bool, cooperated: bool) -> bool {
         self.0[(donor_good as usize) << 2 | (recipient_good as usize) << 1 | cooperated as usize]
     }
+
+    /// The table in words: what each act towards a Good and a Bad recipient makes the donor,
+    /// the donor's own reputation named where the table heeds it.
+    pub fn in_words(&self) -> String {
+        let name = |good: bool| if good { "Good" } else { "Bad" };
+        let case = |recipient: bool, helped: bool| {
+            let act = if helped { "helping" } else { "refusing" };
+            let (by_good, by_bad) = (
+                self.assess(true, recipient, helped),
+                self.assess(false, recipient, helped),
+            );
+            let made = match by_good == by_bad {
+                true => format!("makes the donor {}", name(by_good)),
+                false => format!(
+                    "makes a Good donor {} and a Bad one {}",
+                    name(by_good),
+                    name(by_bad)
+                ),
+            };
+            format!("{act} a {} recipient {made}", name(recipient))
+        };
+        [(true, true), (true, false), (false, true), (false, false)]
+            .map(|(recipient, helped)| case(recipient, helped))
+            .join("; ")
+    }
 }
 
 impl fmt::Debug for Norm {
@@ -283,33 +308,6 @@ pub struct IndirectGame {
     execution_error: Bernoulli,
 }
 
-impl Norm {
-    /// The table in words: what each act towards a Good and a Bad recipient makes the donor,
-    /// the donor's own reputation named where the table heeds it.
-    pub fn in_words(&self) -> String {
-        let name = |good: bool| if good { "Good" } else { "Bad" };
-        let case = |recipient: bool, helped: bool| {
-            let act = if helped { "helping" } else { "refusing" };
-            let (by_good, by_bad) = (
-                self.assess(true, recipient, helped),
-                self.assess(false, recipient, helped),
-            );
-            let made = match by_good == by_bad {
-                true => format!("makes the donor {}", name(by_good)),
-                false => format!(
-                    "makes a Good donor {} and a Bad one {}",
-                    name(by_good),
-                    name(by_bad)
-                ),
-            };
-            format!("{act} a {} recipient {made}", name(recipient))
-        };
-        [(true, true), (true, false), (false, true), (false, false)]
-            .map(|(recipient, helped)| case(recipient, helped))
-            .join("; ")
-    }
-}
-
 /// The rules and a donor's situation in words, from its observation row and mask.
 fn prompt(game: &IndirectGame, obs: &[f32], mask: &[u8]) -> Prompt {
     let (b, c, rounds) = (game.benefit, game.cost, game.rounds);
@@ -339,7 +337,7 @@ fn prompt(game: &IndirectGame, obs: &[f32], mask: &[u8]) -> Prompt {
                 false => write!(
                     rules,
                     "Each agent judges for itself, seeing each donation with probability {q} \
-                     ({own})."
+                     ({own}); an agent with a norm of its own judges by that norm instead."
                 )
                 .expect("writing to a String"),
             }
