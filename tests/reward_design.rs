@@ -144,6 +144,13 @@ fn heron_run(between: &str) -> (Vec<serde_json::Value>, impl Fn(u64, u32, &str) 
         }
     }
     let labels = std::fs::read_to_string(dir.path().join("preferences.jsonl")).unwrap();
+    // The keys in the documented order: what is compared, then the verdict.
+    for l in labels.lines() {
+        let keys = ["\"a\":", "\"b\":", "\"preferred\":", "\"factor\":"];
+        let at: Vec<usize> = keys.iter().map(|k| l.find(k).unwrap()).collect();
+        let first = l.starts_with("{\"episode\":") || l.starts_with("{\"agent\":");
+        assert!(first && at.is_sorted(), "{l}");
+    }
     let lines = (labels.lines())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

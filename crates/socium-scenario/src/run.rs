@@ -200,6 +200,22 @@ struct Judging<'a> {
     faults: usize,
 }
 
+/// One line of `preferences.jsonl`, its keys in the documented order: between agents `a` and
+/// `b` of an `episode`, or between episodes `a` and `b` of an `agent`.
+#[derive(Serialize)]
+struct Preference<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    episode: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<usize>,
+    a: u64,
+    b: u64,
+    /// `a` or `b`, `None` when no dimension decides.
+    preferred: Option<u64>,
+    /// The deciding dimension.
+    factor: Option<&'a str>,
+}
+
 /// Appends HERON's preferences of episode `episode` (its raw totals `raw`, `[agents × dims]`;
 /// `previous`, the episode before's), a JSON line each: between every pair of agents `a < b` of
 /// the episode, or each agent's episode against its previous one; the preferred agent (or
@@ -214,31 +230,32 @@ fn write_preferences(
 ) {
     let d = dims.len();
     let n = raw.len() / d.max(1);
-    let mut line = |x: &[f64], y: &[f64], mut fields: serde_json::Value, ids: [u64; 2]| {
+    let mut line = |x: &[f64], y: &[f64], of: (Option<u64>, Option<usize>), ids: [u64; 2]| {
         let p = prefer(x, y, &heron.order, &heron.margins);
-        fields["preferred"] = p.map(|p| ids[p.preferred]).into();
-        fields["factor"] = p.map(|p| dims[p.factor]).into();
-        out.push_str(&fields.to_string());
+        let preference = Preference {
+            episode: of.0,
+            agent: of.1,
+            a: ids[0],
+            b: ids[1],
+            preferred: p.map(|p| ids[p.preferred]),
+            factor: p.map(|p| dims[p.factor]),
+        };
+        out.push_str(&serde_json::to_string(&preference).expect("a preference serialises"));
         out.push('\n');
     };
     match heron.between {
         HeronPairs::Agents => {
             for a in 0..n {
                 for b in a + 1..n {
-                    let fields = serde_json::json!({"episode": episode, "a": a, "b": b});
-                    line(row(raw, d, a), row(raw, d, b), fields, [a as u64, b as u64]);
+                    let of = (Some(episode), None);
+                    line(row(raw, d, a), row(raw, d, b), of, [a as u64, b as u64]);
                 }
             }
         }
         HeronPairs::Episodes if episode > 0 => {
             for a in 0..n {
-                let fields = serde_json::json!({"agent": a, "a": episode - 1, "b": episode});
-                line(
-                    row(previous, d, a),
-                    row(raw, d, a),
-                    fields,
-                    [episode - 1, episode],
-                );
+                let (x, y) = (row(previous, d, a), row(raw, d, a));
+                line(x, y, (None, Some(a)), [episode - 1, episode]);
             }
         }
         HeronPairs::Episodes => {}
