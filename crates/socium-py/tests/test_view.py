@@ -251,3 +251,24 @@ def test_the_scrubber_stays_on_a_step_with_no_utterance(driver, tmp_path):
     scrubber.send_keys(Keys.ARROW_LEFT)
     assert int(css(driver, "#step")[0].get_attribute("data-step")) == step - 1
     assert errors(driver) == []
+
+
+def test_a_constant_metric_has_distinct_axis_labels(driver, tmp_path):
+    # Two episodes of 100 steps: the `steps` chart is a constant 100, its axis 99.5 to 100.5,
+    # whose ticks read 99.5, 99.8, 100, 100, 101 at three digits, and at four (the fewest that
+    # tell them apart) 99.5, 99.75, 100, 100.3, 100.5; every chart's five ticks differ.
+    socium("run", "scenarios/leading_eight.toml", "--episodes", "2", "--set", "output.transcript=false",
+           "--out", tmp_path)
+    socium("view", tmp_path)
+    open_page(driver, tmp_path)
+    css(driver, ".tab[data-tab=metrics]")[0].click()
+    charts = css(driver, "#charts .chart")
+    assert charts
+    for chart in charts:
+        ticks = [t.get_attribute("textContent") for t in chart.find_elements("css selector", "text.tick")]
+        assert len(ticks) == 5 and len(set(ticks)) == 5, ticks
+    steps = [c for c in charts if c.find_elements("css selector", "h4")[0].text == "steps"]
+    (steps,) = steps
+    ticks = [t.get_attribute("textContent") for t in steps.find_elements("css selector", "text.tick")]
+    assert ticks == ["99.5", "99.75", "100", "100.3", "100.5"]
+    assert errors(driver) == []

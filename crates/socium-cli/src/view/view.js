@@ -502,10 +502,14 @@
     if (x0 === x1) x1 = x0 + 1;
     const x = (v) => l + (w - l - r) * (v - x0) / (x1 - x0);
     const y = (v) => t + (h - t - b) * (1 - (v - y0) / (y1 - y0));
-    for (let i = 0; i <= 4; i++) {
-      const v = y0 + (y1 - y0) * i / 4;
+    const ticks = [0, 1, 2, 3, 4].map((i) => y0 + (y1 - y0) * i / 4);
+    // Enough digits that no two ticks read alike (a constant 100 spans 99.5 to 100.5: five).
+    const read = (digits) => ticks.map((v) => Number(v.toPrecision(digits)));
+    let digits = 3;
+    while (digits < 15 && new Set(read(digits)).size < ticks.length) digits++;
+    for (const [i, v] of ticks.entries()) {
       svg("line", { class: "grid", x1: l, x2: w - r, y1: y(v), y2: y(v) }, g);
-      svg("text", { x: l - 4, y: y(v) + 3, "text-anchor": "end" }, g).textContent = Number(v.toPrecision(3));
+      svg("text", { class: "tick", x: l - 4, y: y(v) + 3, "text-anchor": "end" }, g).textContent = read(digits)[i];
     }
     svg("line", { class: "axis", x1: l, x2: w - r, y1: h - b, y2: h - b }, g);
     svg("text", { x: l, y: h - b + 12, "text-anchor": "middle" }, g).textContent = fmt(x0);
