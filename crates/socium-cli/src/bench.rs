@@ -58,12 +58,13 @@ pub enum Bench {
     /// controller takes against the same forward passes (recorded batches) run by ort alone:
     /// back to back, and between the same game steps.
     Policy {
-        /// The scenario whose game is played (its agents' controllers are replaced).
-        #[arg(default_value = "benches/donor_policy.toml")]
-        scenario: PathBuf,
-        /// The ONNX model every agent runs.
-        #[arg(long, default_value = "assets/policies/donor_bench_mlp.onnx")]
-        model: PathBuf,
+        /// The scenario whose game is played (its agents' controllers are replaced; default: the
+        /// repository's benches/donor_policy.toml, wherever the command runs).
+        scenario: Option<PathBuf>,
+        /// The ONNX model every agent runs (default: the repository's
+        /// assets/policies/donor_bench_mlp.onnx).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Envs in the VecEnv.
         #[arg(long, default_value = "1024")]
         envs: NonZeroUsize,
@@ -82,9 +83,9 @@ pub enum Bench {
     },
     /// Generations per second of one run of a scenario's [evolution], on one thread.
     Evolve {
-        /// The scenario, with an [evolution] table.
-        #[arg(default_value = "benches/moran_tft_alld.toml")]
-        scenario: PathBuf,
+        /// The scenario, with an [evolution] table (default: the repository's
+        /// benches/moran_tft_alld.toml, wherever the command runs).
+        scenario: Option<PathBuf>,
         /// Generations per timed run (default: the scenario's).
         #[arg(long)]
         generations: Option<u32>,
@@ -483,6 +484,14 @@ fn play_all(s: &Scenario, sim: &mut socium_core::Sim) -> Result<Counts> {
     Ok(counts)
 }
 
+/// A file of the repository this binary was built from: a default input that does not depend on
+/// the folder the command runs in.
+fn in_repository(path: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2);
+    root.expect("crates/socium-cli is two levels down")
+        .join(path)
+}
+
 fn load(file: &Path, set: &[Override]) -> Result<Scenario> {
     let mut s = Scenario::load_with_overrides(file, set)?;
     s.config.transcript = false;
@@ -603,6 +612,9 @@ pub fn run(bench: Bench) -> Result<()> {
             json,
         } => {
             let (envs, steps, repeats) = (envs.get(), steps.get(), repeats.get());
+            let scenario = scenario.unwrap_or_else(|| in_repository("benches/donor_policy.toml"));
+            let model =
+                model.unwrap_or_else(|| in_repository("assets/policies/donor_bench_mlp.onnx"));
             let s = load(&scenario, &[])?;
             let spaces = s.sim()?.spaces().clone();
             let policy = Arc::new(OnnxPolicy::load(&model, &spaces, None)?);
@@ -727,6 +739,7 @@ pub fn run(bench: Bench) -> Result<()> {
             json,
         } => {
             let repeats = repeats.get();
+            let scenario = scenario.unwrap_or_else(|| in_repository("benches/moran_tft_alld.toml"));
             let mut s = load(&scenario, &[])?;
             if let Some(g) = generations.filter(|&g| g >= 1) {
                 let flag = ("--generations", "generation");

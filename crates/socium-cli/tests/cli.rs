@@ -996,6 +996,24 @@ fn the_version_names_the_command() {
     );
 }
 
+/// `socium bench evolve` without a scenario runs the repository's, from any folder (it looked for
+/// benches/moran_tft_alld.toml in the folder it ran in).
+#[test]
+fn a_bench_default_scenario_is_found_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_socium"))
+        .args(["bench", "evolve", "--repeats", "1", "--generations", "3"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("Moran process"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
 /// A bench of a scenario with external agents is refused: nothing would act for them.
 #[test]
 fn bench_refuses_external_agents() {
