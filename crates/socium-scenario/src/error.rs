@@ -81,6 +81,37 @@ impl ScenarioError {
     }
 }
 
+/// A deserializer's message in a scenario author's words: serde names Rust types (`expected
+/// u32`, `expected struct AgentGroup`, `invalid type: unit variant, expected struct variant`);
+/// this says what to write instead (`expected a whole number from 0 to 4294967295, found string
+/// "many"`). Any other message is kept as it is.
+pub(crate) fn in_plain_words(message: &str) -> String {
+    let Some((unexpected, expected)) = (message.strip_prefix("invalid type: "))
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.rsplit_once(", expected "))
+    else {
+        return message.to_owned();
+    };
+    let expected = match expected {
+        "u8" => "a whole number from 0 to 255".to_owned(),
+        "u16" => "a whole number from 0 to 65535".to_owned(),
+        "u32" => "a whole number from 0 to 4294967295".to_owned(),
+        "u64" | "usize" => "a whole number ≥ 0".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "struct variant" => {
+            "this choice with its settings, a table `{ name = { key = value } }`".to_owned()
+        }
+        e if e.starts_with("struct ") || e.starts_with("map") => "a table".to_owned(),
+        e => e.to_owned(),
+    };
+    let unexpected = match unexpected {
+        "unit variant" => "a name alone",
+        u => u,
+    };
+    format!("expected {expected}, found {unexpected}")
+}
+
 pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = &source[..offset];
@@ -186,6 +217,39 @@ fn key_path(source: &str, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serdes_type_names_become_what_to_write() {
+        let plain = |m: &str| in_plain_words(m);
+        assert_eq!(
+            plain("invalid type: string \"many\", expected u32"),
+            "expected a whole number from 0 to 4294967295, found string \"many\""
+        );
+        assert_eq!(
+            plain("invalid value: integer `-3`, expected u64"),
+            "expected a whole number ≥ 0, found integer `-3`"
+        );
+        assert_eq!(
+            plain("invalid type: string \"x\", expected f64"),
+            "expected a number, found string \"x\""
+        );
+        assert_eq!(
+            plain("invalid type: integer `3`, expected struct AgentGroup"),
+            "expected a table, found integer `3`"
+        );
+        assert_eq!(
+            plain("invalid type: unit variant, expected struct variant"),
+            "expected this choice with its settings, a table `{ name = { key = value } }`, found \
+             a name alone"
+        );
+        // Anything else is kept.
+        let unknown = "unknown field `turnz`, expected one of `turns`";
+        assert_eq!(plain(unknown), unknown);
+        assert_eq!(
+            plain("invalid type: string \"a\", expected a boolean"),
+            "expected a boolean, found string \"a\""
+        );
+    }
 
     fn path_at(source: &str, needle: &str) -> String {
         key_path(source, source.find(needle).unwrap())

@@ -250,14 +250,16 @@ impl Scenario {
         };
         let parsed: ScenarioFile = toml::from_str(source).map_err(|e| match e.span() {
             _ if let Some(error) = game_tables_error(source, file) => error,
-            Some(span) if !span.is_empty() || span.start > 0 => at(span, e.message().to_owned()),
+            Some(span) if !span.is_empty() || span.start > 0 => {
+                at(span, error::in_plain_words(e.message()))
+            }
             // No position (a missing top-level table): no key to name.
             _ => ScenarioError::At(Located {
                 file: file.to_owned(),
                 line: 1,
                 column: 1,
                 key: String::new(),
-                message: e.message().to_owned(),
+                message: error::in_plain_words(e.message()),
             }),
         })?;
         // TOML's integers are 64-bit signed. The toml crate reads a larger one into a `u64`
