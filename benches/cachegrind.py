@@ -87,3 +87,18 @@ def difference(short: collections.Counter, long: collections.Counter, units: flo
     """Each key's count in `long` less that in `short`, per unit: what the units between the two
     runs cost, with set-up and warm-up cancelled out."""
     return {k: (long[k] - short.get(k, 0)) / units for k in long}
+
+
+# A `socium_*` path: the system a `FunctionSystem<..., path::to::system>` runs is the last in its
+# name; a system the compiler left as its own function is `<&mut path::to::system as FnMut<..>>`.
+SYSTEM = re.compile(r"socium_[a-z_]+(?:::[a-z_0-9]+)+")
+CALLED = re.compile(r"<&mut (socium_[a-z_]+(?:::[a-z_0-9]+)+) as core::ops::function::FnMut")
+
+
+def system(function: str) -> str:
+    """The system a function runs, as `system path::to::system`, or the function's own name."""
+    called = CALLED.match(function)
+    if called:
+        return "system " + called.group(1)
+    systems = SYSTEM.findall(function) if "FunctionSystem" in function else []
+    return "system " + systems[-1] if systems else function

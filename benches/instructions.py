@@ -16,28 +16,12 @@ benches/cachegrind.py's (a release build, a few minutes the first time). Needs v
 
 import argparse
 import json
-import re
 import tempfile
 from pathlib import Path
 
 import cachegrind
 
 LENGTHS = (100, 300)
-
-# A `socium_*` path: the system a `FunctionSystem<..., path::to::system>` runs is the last in its
-# name; a system the compiler left as its own function is `<&mut path::to::system as FnMut<..>>`.
-SYSTEM = re.compile(r"socium_[a-z_]+(?:::[a-z_0-9]+)+")
-CALLED = re.compile(r"<&mut (socium_[a-z_]+(?:::[a-z_0-9]+)+) as core::ops::function::FnMut")
-
-
-def name(function: str) -> str:
-    """The system a function runs, as `system path::to::system`, or the function's own name."""
-    called = CALLED.match(function)
-    if called:
-        return "system " + called.group(1)
-    systems = SYSTEM.findall(function) if "FunctionSystem" in function else []
-    return "system " + systems[-1] if systems else function
-
 
 def bench_args(args, length: int):
     if args.mode == "vecenv":
@@ -74,7 +58,8 @@ def main():
     between = done[1] - done[0]
     per_unit = {}
     for function, n in cachegrind.difference(*runs, between).items():
-        per_unit[name(function)] = per_unit.get(name(function), 0) + n
+        system = cachegrind.system(function)
+        per_unit[system] = per_unit.get(system, 0) + n
     unit = "decision" if args.mode == "vecenv" else "generation"
     where = f", {args.envs} envs, one thread" if args.mode == "vecenv" else ", every generation played"
     print(f"{args.scenario.name}{where}: {sum(per_unit.values()):,.0f} instructions a {unit}")
