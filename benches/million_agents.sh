@@ -12,7 +12,7 @@ rounds=${2:-10}
 cargo build --release --quiet -p socium-cli
 runs=$(for _ in $(seq "$repeats"); do
   for n in 100000 1000000; do
-    ./target/release/socium bench setup scenarios/leading_eight.toml \
+    ./target/release/socium bench setup scenarios/leading_eight.toml --json \
       --set "agents[0].count=$((n * 9 / 10))" --set "agents[1].count=$((n / 10))" \
       --set 'graph={ barabasi_albert = { m = 3 } }' --set episodes=1 \
       --set "game.norms.rounds=$rounds"

@@ -125,6 +125,9 @@ pub enum Bench {
         /// Override a scenario value, checked like the file (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -794,7 +797,11 @@ pub fn run(bench: Bench) -> Result<()> {
                 );
             }
         }
-        Bench::Setup { scenario, set } => {
+        Bench::Setup {
+            scenario,
+            set,
+            json,
+        } => {
             let start = Instant::now();
             let s = load(&scenario, &set)?;
             let loaded = start.elapsed();
@@ -808,7 +815,21 @@ pub fn run(bench: Bench) -> Result<()> {
                 build_seconds: (built - loaded).as_secs_f64(),
                 play_seconds: (start.elapsed() - built).as_secs_f64(),
             };
-            say!("{}", serde_json::to_string(&report)?);
+            if json {
+                say!("{}", serde_json::to_string(&report)?);
+            } else {
+                say!(
+                    "{} ({} agents): set-up {:.4} s (reading {:.4} s, building the Sim {:.4} s), \
+                     then {} steps in {:.4} s",
+                    s.name,
+                    report.agents,
+                    report.load_seconds + report.build_seconds,
+                    report.load_seconds,
+                    report.build_seconds,
+                    report.steps,
+                    report.play_seconds
+                );
+            }
         }
         Bench::Scenario {
             scenario,

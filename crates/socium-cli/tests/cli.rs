@@ -913,11 +913,12 @@ fn replay_prints_an_episode_step_by_step() {
     assert!(settled[0].contains("listening "), "{replay}");
 }
 
-/// `socium bench setup` reports the agents, the steps played and the three phases' times (only
-/// their presence and sign are checked: speed is for benchmarks).
+/// `socium bench setup` reports the agents, the steps played and the three phases' times, as
+/// JSON with `--json` and in words without (only the times' presence and sign are checked:
+/// speed is for benchmarks).
 #[test]
 fn bench_setup_times_reading_building_and_playing_apart() {
-    let o = socium(&[
+    let args = [
         "bench",
         "setup",
         "scenarios/leading_eight.toml",
@@ -925,7 +926,8 @@ fn bench_setup_times_reading_building_and_playing_apart() {
         "agents[0].count=30",
         "--set",
         "episodes=2",
-    ]);
+    ];
+    let o = socium(&[&args[..], &["--json"]].concat());
     assert!(o.status.success(), "{}", text(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // 30 + 10 agents; two episodes of the scenario's 100 rounds.
@@ -933,6 +935,18 @@ fn bench_setup_times_reading_building_and_playing_apart() {
     assert_eq!(report["steps"], 200);
     for phase in ["load_seconds", "build_seconds", "play_seconds"] {
         assert!(report[phase].as_f64().unwrap() >= 0.0, "{report}");
+    }
+    let o = socium(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let said = text(&o.stdout);
+    assert!(said.starts_with("Leading eight"), "{said}");
+    for part in [
+        "(40 agents): set-up ",
+        "(reading ",
+        "building the Sim ",
+        "then 200 steps in ",
+    ] {
+        assert!(said.contains(part), "{part:?} missing from {said}");
     }
 }
 
