@@ -766,6 +766,64 @@ fn a_request_that_failed_then_was_answered_replays_both() {
     assert_eq!(transcript("recorded"), transcript("replayed"));
 }
 
+/// Runs that share one cache (`socium evolve`'s, played at once) ask the same request in whatever
+/// order their threads come, and a replay gives each recorded failure back to the env that met
+/// it, whichever asks first. Recorded: the env seeded 1 asks an IPD's first request and fails,
+/// then the env seeded 2 asks it and is answered; replayed in the other order, each gets what it
+/// got (before the failures named their env, the first to ask took the failure).
+#[test]
+fn a_recorded_failure_goes_back_to_the_env_that_met_it() {
+    let server = serve(|n| {
+        if n == 0 {
+            Reply::Status(500)
+        } else {
+            Reply::Legal
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[scenario]\nname = \"ipd\"\n[game.repeated]\nturns = 2\n\
+         [[agents]]\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", retries = 0, \
+         cache = \"answers.jsonl\" }} }}\n[[agents]]\nstrategy = \"tft\"\n",
+        server.url
+    );
+    // Whether the first step of the env seeded `seed` (in a VecEnv of its own, the scenario's
+    // policy and cache shared) faulted.
+    let faulted = |s: &Scenario, seed: u64| {
+        let mut env = VecEnv::new(&*s.game, &s.config, &[seed]).unwrap();
+        env.reset(Some(&[seed])).unwrap();
+        env.step(&vec![0.0; 2 * s.game.action_space(2).flat_dim()])
+            .unwrap();
+        !env.env(0).faults().current().is_empty()
+    };
+    let recorded = scenario_in(dir.path(), &text);
+    assert_eq!(
+        (faulted(&recorded, 1), faulted(&recorded, 2)),
+        (true, false)
+    );
+    let asked = server.requests.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[0], asked[1], "both envs ask the same request");
+    let cache = std::fs::read_to_string(dir.path().join("answers.jsonl")).unwrap();
+    let failure: Value = serde_json::from_str(cache.lines().next().unwrap()).unwrap();
+    assert_eq!(failure["asker"], 1, "{cache}");
+    let replayed = scenario_in(dir.path(), &text);
+    assert_eq!(
+        (faulted(&replayed, 2), faulted(&replayed, 1)),
+        (false, true)
+    );
+    // A failure that names no env (a line from before they did) goes to whichever asks first.
+    let unnamed = cache.replace("\"asker\":1,", "");
+    assert_ne!(unnamed, cache);
+    std::fs::write(dir.path().join("answers.jsonl"), unnamed).unwrap();
+    let replayed = scenario_in(dir.path(), &text);
+    assert_eq!(
+        (faulted(&replayed, 2), faulted(&replayed, 1)),
+        (true, false)
+    );
+    assert_eq!(server.requests.lock().unwrap().len(), 2, "the replay asked");
+}
+
 /// A failed request is asked again after a wait: the server's `Retry-After` where it sends one,
 /// else `retry_wait_s`, doubled at each failure of the decision (the first wait after the busy
 /// reply's is 0.2 × 2). The arrivals of one decision's requests are at least that far apart.
@@ -1007,7 +1065,7 @@ fn a_request_asked_twice_at_once_is_sent_once_through_a_cache() {
     };
     let both = |chat: &socium_llm::Chat| {
         std::thread::scope(|scope| {
-            let asks = [(); 2].map(|_| scope.spawn(|| chat.complete(&request).unwrap()));
+            let asks = [(); 2].map(|_| scope.spawn(|| chat.complete(&request, None).unwrap()));
             asks.map(|a| a.join().unwrap())
         })
     };
@@ -1031,7 +1089,7 @@ fn a_cache_replays_only_its_own_endpoints_answers() {
         let wait = Duration::from_millis(1);
         let chat =
             socium_llm::Chat::new(base_url, None, Duration::from_secs(10), wait, Some(cache));
-        chat.complete(&request)
+        chat.complete(&request, None)
     };
     assert_eq!(ask(&server.url).unwrap(), "answer 0");
     assert_eq!(ask(&server.url).unwrap(), "answer 0", "replayed");

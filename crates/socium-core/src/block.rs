@@ -160,6 +160,9 @@ pub(crate) struct Block {
     schedules: Schedules,
     /// The envs, in env order.
     envs: Vec<Entity>,
+    /// Each env's seed, that of its last seeded reset: which env asks, for a policy that keeps
+    /// its own record of what each env asked ([`crate::PolicyBatch::seeds`]).
+    seeds: Vec<u64>,
     /// The components that hold the envs' windows, counted after game code runs.
     holders: Holders,
     prologue: QueryState<Prologue>,
@@ -342,6 +345,7 @@ impl Block {
             world,
             schedules,
             envs,
+            seeds: seeds.to_vec(),
             marked: Vec::new(),
             texts_set: false,
             faults_noted: false,
@@ -393,6 +397,11 @@ impl Block {
         })
     }
 
+    /// Each env's seed, that of its last seeded reset.
+    pub(crate) fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+
     /// Env `j` of the block.
     pub(crate) fn env(&self, j: usize) -> EnvView<'_> {
         EnvView::new(&self.world, self.envs[j])
@@ -423,6 +432,9 @@ impl Block {
             notes = rest;
             match play(j) {
                 Play::Reset { seed } => {
+                    if let Some(seed) = seed {
+                        self.seeds[j] = seed;
+                    }
                     self.world.entity_mut(env).insert(ResetDue { seed });
                     self.marked.push(env);
                 }

@@ -100,6 +100,10 @@ pub struct PolicyBatch<'a> {
     pub members: &'a [(AgentId, Selection)],
     /// Env `e` of the envs the policy acts in has rows `offsets[e]..offsets[e + 1]`.
     pub offsets: &'a [usize],
+    /// Env `e`'s seed, that of its last seeded reset: which env asks, the same whatever the
+    /// thread count, for a policy that keeps its own record of each env's requests (a language
+    /// model's cache, whose recorded failures each go back to the env that met them).
+    pub seeds: &'a [u64],
     /// Notes the policy adds, by row: a text an agent says, the fault that made its act the
     /// default one, or what to remember (empty when the pass begins). A note for a row past
     /// `rows` refuses the step ([`StepError::PolicyFailed`]).
@@ -618,6 +622,7 @@ type PassNotes = Vec<(usize, AgentId, Note)>;
 fn forward(
     g: &Group,
     batch: &Batch,
+    seeds: &[u64],
     (memory, state): &(Vec<&str>, Vec<f32>),
     space: &Space,
     out: &mut PassOutputs,
@@ -641,6 +646,7 @@ fn forward(
         extras: &mut out.extras[..rows * g.extras_dim],
         members: &batch.members[..rows],
         offsets,
+        seeds,
         notes: &mut notes,
         memory,
         state,
@@ -757,6 +763,7 @@ impl PolicyRunner {
         // The policies' passes at once (language models answering over the network, say), each
         // into its own outputs; the first refusal in policy order is the step's.
         let (groups, batches, space) = (&self.groups, &self.staging.batches, &self.space);
+        let seeds: Vec<u64> = blocks.iter().flat_map(|b| b.seeds()).copied().collect();
         // What each pass reads of its agents' episode: their memories and recurrent states.
         let kept: Vec<(Vec<&str>, Vec<f32>)> = (groups.iter().zip(batches))
             .map(|(g, batch)| {
@@ -772,7 +779,7 @@ impl PolicyRunner {
             })
             .collect();
         let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
-            .map(|(g, out)| forward(&groups[g], &batches[g], &kept[g], space, out))
+            .map(|(g, out)| forward(&groups[g], &batches[g], &seeds, &kept[g], space, out))
             .collect();
         drop(kept);
         let passed = passes.into_iter().try_for_each(|notes| {

@@ -109,7 +109,8 @@ impl Chat {
         }
     }
 
-    /// Asks up to `attempts` times, until `read` takes an answer: `request` makes each
+    /// Asks up to `attempts` times for `asker` (an env's seed, or `None`: see
+    /// [`Chat::complete`]), until `read` takes an answer: `request` makes each
     /// attempt's body from the conversation so far (`messages`). After a failed request the next
     /// attempt waits ([`Backoff`]); after an unusable answer it is asked at once, with the answer
     /// and what `read` found wrong with it added to the conversation. The answer read, or what
@@ -120,6 +121,7 @@ impl Chat {
         &self,
         mut messages: Vec<Value>,
         attempts: u32,
+        asker: Option<u64>,
         request: impl Fn(&[Value]) -> Value,
         read: impl Fn(&str) -> Result<T, String>,
     ) -> Result<Result<T, String>, String> {
@@ -127,7 +129,7 @@ impl Chat {
         let mut last = String::new();
         let mut no_connection = true;
         for attempt in 1..=attempts {
-            match self.complete(&request(&messages)) {
+            match self.complete(&request(&messages), asker) {
                 Ok(text) => match read(&text) {
                     Ok(answer) => return Ok(Ok(answer)),
                     Err(bad) => {
@@ -159,15 +161,17 @@ impl Chat {
     }
 
     /// The answer's text to `request` (a chat-completions body): from the cache if it holds
-    /// it, else from the server (and then recorded in the cache, a failure too). With a cache,
-    /// a request already being asked (by another env's agent, say) waits for that answer rather
-    /// than asking again, so every asker of it gets the answer a replay gives.
-    pub fn complete(&self, request: &Value) -> Result<String, ChatError> {
+    /// it, else from the server (and then recorded in the cache, a failure too, under its
+    /// `asker`). With a cache, a request already being asked (by another env's agent, say)
+    /// waits for that answer rather than asking again, so every asker of it gets the answer a
+    /// replay gives. `asker` is the seed of the env that asks (`None` for a judge): a recorded
+    /// failure is replayed to the env that met it, whichever env asks first.
+    pub fn complete(&self, request: &Value, asker: Option<u64>) -> Result<String, ChatError> {
         let key = request.to_string();
         let Some(cache) = &self.cache else {
             return self.ask(&key);
         };
-        let _asking = match cache.turn(&key) {
+        let _asking = match cache.turn(&key, asker) {
             Ok(asking) => asking,
             Err(recorded) => {
                 return recorded.map_err(|message| {
@@ -189,7 +193,7 @@ impl Chat {
             Err(ChatError::Transient(failure)) => Err(failure.message.as_str()),
             Err(ChatError::Refused(_)) => return asked,
         };
-        cache.record(&key, recorded).map_err(|e| {
+        cache.record(&key, asker, recorded).map_err(|e| {
             ChatError::Refused(format!(
                 "{}: cannot record the answer: {e}",
                 cache.path.display()
@@ -269,11 +273,15 @@ impl Chat {
 /// One endpoint's answers by request, read from a JSON-lines file (`{"url": ..., "request": ...,
 /// "answer": "..."}`, the url the endpoint's) and appended to as new answers come: a run with the
 /// cache and no server replays the run that recorded it. Each failure of a request is recorded
-/// too (`{"url": ..., "request": ..., "failure": "..."}`),
-/// and a replay gives a request's failures again, in the order they came, before its answer: the
-/// same request made twice (an agent that sees the same thing in two episodes) fails where the
-/// recorded run failed and is answered where it was answered. Failures recorded in this run are
-/// not replayed in it: its retries ask the server.
+/// too, with the seed of the env that asked (`{"url": ..., "request": ..., "asker": seed,
+/// "failure": "..."}`; no `asker` for a judge's), and a replay gives the env a request's
+/// failures again, in the order they came, before its answer: the same request made twice (an
+/// agent that sees the same thing in two episodes) fails where the recorded run failed and is
+/// answered where it was answered. Runs played at once with one cache (`socium evolve`'s) ask
+/// the same request in whatever order their threads come; each failure goes back to the env
+/// that met it, so a replay does not hang on that order. A failure with no `asker` (a judge's,
+/// or a line from before lines named one) goes to whichever asks first. Failures recorded in
+/// this run are not replayed in it: its retries ask the server.
 pub struct Cache {
     path: PathBuf,
     /// The endpoint whose answers these are: each line names it, and lines of another are left
@@ -317,8 +325,8 @@ fn endpoint(base_url: &str) -> String {
 /// What the cache file holds for one request.
 #[derive(Default)]
 struct Recorded {
-    /// The failures a replay has yet to give, first first.
-    failures: VecDeque<String>,
+    /// The failures a replay has yet to give, first first, by the env that met them.
+    failures: HashMap<Option<u64>, VecDeque<String>>,
     /// The answer, given once the failures are.
     answer: Option<String>,
 }
@@ -343,18 +351,31 @@ impl Cache {
                     continue;
                 }
                 let key = entry.get("request").map(Value::to_string);
-                match (key, entry["answer"].as_str(), entry["failure"].as_str()) {
-                    (Some(key), Some(answer), None) => {
+                let asker = match entry.get("asker") {
+                    None => Some(None),
+                    Some(seed) => seed.as_u64().map(Some),
+                };
+                match (
+                    key,
+                    asker,
+                    entry["answer"].as_str(),
+                    entry["failure"].as_str(),
+                ) {
+                    (Some(key), Some(None), Some(answer), None) => {
                         recorded.entry(key).or_default().answer = Some(answer.to_owned());
                     }
-                    (Some(key), None, Some(failure)) => {
+                    (Some(key), Some(asker), None, Some(failure)) => {
                         let failures = &mut recorded.entry(key).or_default().failures;
-                        failures.push_back(failure.to_owned());
+                        failures
+                            .entry(asker)
+                            .or_default()
+                            .push_back(failure.to_owned());
                     }
                     _ => {
                         return Err(format!(
                             "{}:{}: expected {{\"request\": ..., \"answer\": \"...\"}} or \
-                             {{\"request\": ..., \"failure\": \"...\"}}",
+                             {{\"request\": ..., \"failure\": \"...\"}} (with an \
+                             \"asker\", a whole number, or none)",
                             path.display(),
                             i + 1
                         ));
@@ -376,13 +397,17 @@ impl Cache {
         &self.path
     }
 
-    /// `request`'s next recorded outcome (`Err`), waiting while another thread asks it; else
-    /// this thread's turn to ask it (`Ok`).
-    fn turn<'a>(&'a self, request: &'a str) -> Result<Asking<'a>, Result<String, String>> {
+    /// `request`'s next recorded outcome for `asker` (`Err`), waiting while another thread asks
+    /// it; else this thread's turn to ask it (`Ok`).
+    fn turn<'a>(
+        &'a self,
+        request: &'a str,
+        asker: Option<u64>,
+    ) -> Result<Asking<'a>, Result<String, String>> {
         let (asking, answered) = &self.asking;
         let mut asked = lock(asking);
         loop {
-            if let Some(recorded) = self.get(request) {
+            if let Some(recorded) = self.get(request, asker) {
                 return Err(recorded);
             }
             if asked.insert(request.to_owned()) {
@@ -397,19 +422,29 @@ impl Cache {
         }
     }
 
-    /// The next recorded outcome of `request`: its next failure not yet given, else its answer.
-    fn get(&self, request: &str) -> Option<Result<String, String>> {
+    /// The next recorded outcome of `request` for `asker`: its next failure of that asker not
+    /// yet given, else of none, else its answer.
+    fn get(&self, request: &str, asker: Option<u64>) -> Option<Result<String, String>> {
         let mut recorded = lock(&self.recorded);
         let r = recorded.get_mut(request)?;
-        match r.failures.pop_front() {
+        let mut next = |asker| r.failures.get_mut(&asker)?.pop_front();
+        match asker
+            .and_then(|seed| next(Some(seed)))
+            .or_else(|| next(None))
+        {
             Some(failure) => Some(Err(failure)),
             None => r.answer.clone().map(Ok),
         }
     }
 
-    /// Appends `request`'s answer (`Ok`) or failure (`Err`). An answer is kept for this run's
-    /// later requests; a failure only in the file.
-    fn record(&self, request: &str, outcome: Result<&str, &str>) -> std::io::Result<()> {
+    /// Appends `request`'s answer (`Ok`) or `asker`'s failure (`Err`). An answer is kept for this
+    /// run's later requests; a failure only in the file.
+    fn record(
+        &self,
+        request: &str,
+        asker: Option<u64>,
+        outcome: Result<&str, &str>,
+    ) -> std::io::Result<()> {
         let line = match outcome {
             Ok(answer) => {
                 let mut recorded = lock(&self.recorded);
@@ -420,9 +455,12 @@ impl Cache {
                 *known = Some(answer.to_owned());
                 json!({"url": self.url, "request": parsed(request), "answer": answer})
             }
-            Err(failure) => {
-                json!({"url": self.url, "request": parsed(request), "failure": failure})
-            }
+            Err(failure) => match asker {
+                Some(seed) => json!({
+                    "url": self.url, "request": parsed(request), "asker": seed, "failure": failure
+                }),
+                None => json!({"url": self.url, "request": parsed(request), "failure": failure}),
+            },
         };
         let mut file = lock(&self.file);
         if file.is_none() {

@@ -132,7 +132,7 @@ impl Judge {
         let request =
             |messages: &[Value]| request_body(&self.config, judge, messages, name, &schema);
         self.chat
-            .converse(messages, 1 + self.config.retries, request, read)?
+            .converse(messages, 1 + self.config.retries, None, request, read)?
     }
 }
 

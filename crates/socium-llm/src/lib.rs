@@ -183,13 +183,15 @@ impl LlmPolicy {
         (messages, user)
     }
 
-    /// One agent's decision, given what its earlier decisions this episode left in `memory`.
+    /// One agent's decision, given what its earlier decisions this episode left in `memory`,
+    /// asked for the env seeded `asker`.
     fn decide(
         &self,
         agent: AgentId,
         obs: &[f32],
         mask: &[u8],
         memory: &str,
+        asker: u64,
     ) -> Result<Decision, String> {
         let schema = self.format.schema(mask);
         let attempts = 1 + self.config.retries;
@@ -211,7 +213,7 @@ impl LlmPolicy {
                 memory
             })
         };
-        let last = match self.chat.converse(messages, attempts, request, read)? {
+        let last = match (self.chat).converse(messages, attempts, Some(asker), request, read)? {
             Ok((answer, text)) => {
                 return Ok(Decision {
                     answer,
@@ -394,10 +396,11 @@ impl Policy for LlmPolicy {
             let mask = &batch.masks[r * md..(r + 1) * md];
             (agent, obs, mask, batch.memory.get(r).copied().unwrap_or(""))
         };
+        let asker = |r: usize| batch.seeds[batch.offsets.partition_point(|&o| o <= r) - 1];
         // Rows with the same inputs (envs in the same state) make the same request: each is
-        // decided once, for the first of them, and the others take its decision. So what two
-        // envs get does not hang on which of their requests was answered first (a failure
-        // replayed from the cache included), and each is asked once.
+        // decided once, for the first of them (its env the asker), and the others take its
+        // decision. So what two envs get does not hang on which of their requests was answered
+        // first (a failure replayed from the cache included), and each is asked once.
         let mut first: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
         let decided_by: Vec<usize> = (0..rows)
             .map(|r| {
@@ -416,7 +419,7 @@ impl Policy for LlmPolicy {
                 scope.spawn(|| {
                     while let Some(&r) = unique.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let (agent, obs, mask, memory) = inputs(r);
-                        let decided = self.decide(agent, obs, mask, memory);
+                        let decided = self.decide(agent, obs, mask, memory, asker(r));
                         *results[r].lock().expect("never poisoned") = Some(decided);
                     }
                 });
