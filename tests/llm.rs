@@ -36,6 +36,15 @@ enum Reply {
     Wait(Duration, Box<Reply>),
 }
 
+/// A server's script: HTTP 500 to the first request, a legal answer to every other.
+fn first_fails(n: usize) -> Reply {
+    if n == 0 {
+        Reply::Status(500)
+    } else {
+        Reply::Legal
+    }
+}
+
 /// A scripted chat-completions server; it counts requests and how many were in flight at most.
 struct Server {
     url: String,
@@ -604,13 +613,7 @@ fn the_requests_of_two_models_overlap() {
 /// default act with the fault, not whichever asked first.
 #[test]
 fn envs_in_the_same_state_ask_once_and_get_the_same_decision() {
-    let server = serve(|n| {
-        if n == 0 {
-            Reply::Status(500)
-        } else {
-            Reply::Legal
-        }
-    });
+    let server = serve(first_fails);
     let text = format!(
         "[scenario]\nname = \"c\"\n[game.donor_cultural]\n\
          [[agents]]\ncount = 8\ncontroller = {{ llm = {{ base_url = \"{}\", model = \"test\", \
@@ -773,13 +776,7 @@ fn a_request_that_failed_then_was_answered_replays_both() {
 /// got (before the failures named their env, the first to ask took the failure).
 #[test]
 fn a_recorded_failure_goes_back_to_the_env_that_met_it() {
-    let server = serve(|n| {
-        if n == 0 {
-            Reply::Status(500)
-        } else {
-            Reply::Legal
-        }
-    });
+    let server = serve(first_fails);
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "[scenario]\nname = \"ipd\"\n[game.repeated]\nturns = 2\n\
