@@ -22,7 +22,7 @@ use crate::{
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
     Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
     StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances,
-    buffers::{EnvWindows, Holders, Home},
+    buffers::{EnvWindows, Holders, Home, Window},
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
@@ -304,8 +304,11 @@ impl Block {
             envs: &envs,
         });
         let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
-        let rows = envs.iter().zip(seeds).zip(windows);
-        world.insert_batch(rows.map(|((&env, &seed), w)| {
+        // The reward sums every step adds to, in block-wide arrays (`Window`'s doc says why).
+        let raw = Window::split(0.0, n * dims, envs.len());
+        let sums = Window::split(0.0, StepRewards::sums_len(n, dims), envs.len());
+        let rows = envs.iter().zip(seeds).zip(windows).zip(raw).zip(sums);
+        world.insert_batch(rows.map(|((((&env, &seed), w), raw), sums)| {
             let kernel = (
                 (
                     Clock::default(),
@@ -325,8 +328,8 @@ impl Block {
                         ..Default::default()
                     },
                     Texts::new(n),
-                    RewardLedger::new(n, dims, records),
-                    StepRewards::new(dims, w.reward_components, w.rewards),
+                    RewardLedger::new(raw, dims, records),
+                    StepRewards::new(dims, w.reward_components, w.rewards, sums),
                     Metrics::new(game.metrics().len()),
                     Faults::new(n),
                     Potentials::new(n, game.potentials().len(), shapes),

@@ -1,6 +1,8 @@
 //! The kernel's per-agent rows of every env (observations, masks, actions, acting flags, the
 //! step's rewards, done flags), held in flat buffers, one a kind for all the envs of a `Sim` or a
-//! `VecEnv`, and the windows through which each env's components use its part of them.
+//! `VecEnv`, and the windows through which each env's components use its part of them. Windows
+//! also split a block's own per-agent state into block-wide arrays ([`Window::split`]: the reward
+//! sums, a game's state through `GameBuilder::env_array`), which nothing but the windows reads.
 //!
 //! Why: a VecEnv's outputs are these rows, `[envs × agents × ...]`. Kept in each env's components
 //! and copied into the caller's buffers after every step, they were touched twice a step; at
@@ -93,7 +95,7 @@ impl<T> Envs<T> {
 /// A component that holds windows into the buffers of one owner (all its windows into the same).
 pub(crate) trait HoldsWindows {
     /// The buffers its windows are parts of.
-    fn buffers(&self) -> *const VecBuffers;
+    fn buffers(&self) -> *const ();
 }
 
 /// The buffers a block's windows are parts of, as a resource of its World (by address): which
@@ -103,7 +105,7 @@ pub(crate) struct Home(usize);
 
 impl Home {
     pub(crate) fn of(windows: &EnvWindows) -> Home {
-        Home(Arc::as_ptr(&windows.obs.rows) as usize)
+        Home(windows.obs.owner() as usize)
     }
 }
 
@@ -224,38 +226,38 @@ impl Holders {
 }
 
 impl HoldsWindows for Observations {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.0.data.rows)
+    fn buffers(&self) -> *const () {
+        self.0.data.owner()
     }
 }
 
 impl HoldsWindows for ActionMasks {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.0.data.rows)
+    fn buffers(&self) -> *const () {
+        self.0.data.owner()
     }
 }
 
 impl HoldsWindows for Actions {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.0.data.rows)
+    fn buffers(&self) -> *const () {
+        self.0.data.owner()
     }
 }
 
 impl HoldsWindows for Turn {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.acting.rows)
+    fn buffers(&self) -> *const () {
+        self.acting.owner()
     }
 }
 
 impl HoldsWindows for Done {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.terminated.rows)
+    fn buffers(&self) -> *const () {
+        self.terminated.owner()
     }
 }
 
 impl HoldsWindows for StepRewards {
-    fn buffers(&self) -> *const VecBuffers {
-        Arc::as_ptr(&self.components.rows)
+    fn buffers(&self) -> *const () {
+        self.components.owner()
     }
 }
 
@@ -286,7 +288,7 @@ impl Starts {
                 start: NonNull::new(start.wrapping_add(env * len))
                     .expect("a Vec's pointer is never null"),
                 len,
-                rows: Arc::clone(rows),
+                owner: Arc::clone(rows) as Arc<dyn Send + Sync>,
             }
         }
         EnvWindows {
@@ -402,13 +404,47 @@ impl VecBuffers {
     }
 }
 
-/// One env's part of a buffer of a [`VecBuffers`], which its component reads and writes as a
-/// slice, and a share of the buffers, which keeps them alive. Made only by [`Envs::new`]; no two
-/// windows overlap, and none is cloned.
-pub(crate) struct Window<T> {
+/// One env's part of a block-wide array, which its component reads and writes as a slice, and a
+/// share of what owns the array, which keeps it alive: a buffer of a [`VecBuffers`], or an array
+/// of a block's own per-agent state (a game's, through `GameBuilder::env_array`). No two windows
+/// overlap, and none is cloned: a window is as one env's `Box<[T]>`.
+///
+/// Why block-wide arrays: a system sweeping a block's envs then streams each array, which the
+/// hardware prefetches, where a vector of each env's own is a scattered short run
+/// (`benches/layout_probe.rs`: with 12 MiB of state, 0.9 of the 64-env speed against half). The
+/// reward sums and the cultural donor game's state so kept took the Python VecEnv at 4,096 envs
+/// from 0.63–0.72 of its 64-env rate to 0.71–0.74 on a 32 MiB L3 (docs/BENCHMARKS-LOG.md).
+pub struct Window<T> {
     start: NonNull<T>,
     len: usize,
-    rows: Arc<VecBuffers>,
+    owner: Arc<dyn Send + Sync>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Window<T> {
+    /// `count` windows of `len` values each, all `value`, into one new array: env `e`'s the
+    /// `e`-th. Only the windows reach the array, so, unlike the buffers' windows, these need no
+    /// holder checks: moved anywhere, a window is still the one way to its part.
+    pub(crate) fn split(value: T, len: usize, count: usize) -> Vec<Window<T>> {
+        let mut array = vec![value; len * count];
+        // Taken before the array moves into its `Arc`, which moves none of its memory.
+        let start = array.as_mut_ptr();
+        let owner: Arc<dyn Send + Sync> = Arc::new(array);
+        (0..count)
+            .map(|e| Window {
+                start: NonNull::new(start.wrapping_add(e * len))
+                    .expect("a Vec's pointer is never null"),
+                len,
+                owner: Arc::clone(&owner),
+            })
+            .collect()
+    }
+}
+
+impl<T> Window<T> {
+    /// What owns the array, by address.
+    fn owner(&self) -> *const () {
+        Arc::as_ptr(&self.owner).cast()
+    }
 }
 
 // SAFETY: a window is the only way to write its part of the buffer, like a `&mut [T]` that the
@@ -470,6 +506,25 @@ mod tests {
             (0..3).map(|e| rows.all_done(e, 2)).collect::<Vec<_>>(),
             [false, true, false]
         );
+    }
+
+    /// A split array's windows are the envs' parts in order, each written alone, and the array
+    /// lives as long as any window does.
+    #[test]
+    fn split_windows_are_the_envs_parts_in_order() {
+        let mut windows = Window::split(7u32, 3, 4);
+        assert_eq!(windows.len(), 4);
+        for (e, w) in windows.iter_mut().enumerate() {
+            assert_eq!(**w, [7, 7, 7]);
+            w[1] = e as u32;
+        }
+        let starts: Vec<usize> = windows.iter().map(|w| w.as_ptr() as usize).collect();
+        let step = std::mem::size_of::<u32>() * 3;
+        assert!(starts.windows(2).all(|s| s[1] - s[0] == step), "{starts:?}");
+        let last = windows.pop().expect("four windows");
+        drop(windows);
+        assert_eq!(*last, [7, 3, 7]);
+        assert!(Window::split(0.0f64, 0, 3).iter().all(|w| w.is_empty()));
     }
 
     #[test]

@@ -323,12 +323,25 @@ impl GameBuilder<'_> {
         self.world.resource::<Agents>()
     }
 
-    /// Gives every env its own `make()`: the game's per-env state and events.
-    pub fn env_component<C: Component>(&mut self, make: impl Fn() -> C) -> &mut Self {
+    /// Gives every env its own `make()`, called env by env: the game's per-env state and events.
+    pub fn env_component<C: Component>(&mut self, mut make: impl FnMut() -> C) -> &mut Self {
         for &env in self.envs {
             self.world.entity_mut(env).insert(make());
         }
         self
+    }
+
+    /// A block-wide array of `len` values an env, all `value`, handed out a window at a call, in
+    /// env order: for [`GameBuilder::env_component`]'s `make`, which is called once an env. A
+    /// game's per-agent state kept so, rather than in a vector of each env's own, is streamed by
+    /// a system sweeping the envs ([`crate::Window`]'s doc says why).
+    pub fn env_array<T: Clone + Send + Sync + 'static>(
+        &self,
+        value: T,
+        len: usize,
+    ) -> impl FnMut() -> crate::Window<T> + use<T> {
+        let mut windows = crate::Window::split(value, len, self.envs.len()).into_iter();
+        move || (windows.next()).expect("one window an env: `make` is called once an env")
     }
 
     /// Changes every env's `C` (a game's per-env state) by `change`, which may refuse: then

@@ -43,7 +43,7 @@ pub use agent::{
     ParamKind, Strategies, StrategyChoice, StrategyInfo, runs,
 };
 pub use agreement::Agreement;
-pub use buffers::VecBuffers;
+pub use buffers::{VecBuffers, Window};
 pub use env::{
     ActionMasks, Actions, EnvView, Observations, ResetDue, Resetting, Rows, Spaces, Stepping,
 };

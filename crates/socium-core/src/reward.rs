@@ -147,18 +147,20 @@ pub struct RewardEntry {
 pub struct RewardLedger {
     pub(crate) entries: Vec<RewardEntry>,
     /// The entries' values summed, `[agents × dims]`: the step's raw reward, summed as entries
-    /// come so that a run that keeps no records needs none.
-    raw: Vec<f64>,
+    /// come so that a run that keeps no records needs none. A window into the block's array.
+    raw: Window<f64>,
     dimensions: u16,
     /// Whether entries are kept (they are summed either way).
     keep: bool,
 }
 
 impl RewardLedger {
-    pub(crate) fn new(agents: usize, dimensions: usize, keep: bool) -> Self {
+    /// A ledger of `dimensions` dimensions whose sums are `raw` (`[agents × dimensions]`,
+    /// zeroed), keeping entries where `keep`.
+    pub(crate) fn new(raw: Window<f64>, dimensions: usize, keep: bool) -> Self {
         RewardLedger {
             entries: Vec::new(),
-            raw: vec![0.0; agents * dimensions],
+            raw,
             dimensions: dimensions as u16,
             keep,
         }
@@ -359,7 +361,8 @@ pub struct StepRewards {
     /// Raw per-dimension sums over the episode, `[agents × dims]`; transformed components summed
     /// over the episode, `[agents × dims]` (kept for the dimensions whose transform is not the
     /// identity: the others' are the raw sums); the scalar return over the episode, `[agents]`.
-    sums: Vec<f64>,
+    /// A window into the block's array.
+    sums: Window<f64>,
     /// Transformed per-dimension components of the step, `[agents × dims]`.
     pub(crate) components: Window<f32>,
     /// The scalar reward of the step, `[agents]`.
@@ -378,17 +381,29 @@ struct Parts<'a> {
 
 impl StepRewards {
     /// The rewards of `d` dimensions, the step's written into `components` (`[agents × d]`) and
-    /// `reward` (`[agents]`).
-    pub(crate) fn new(d: usize, components: Window<f32>, reward: Window<f32>) -> Self {
+    /// `reward` (`[agents]`), the episode's summed in `sums` (zeroed, of
+    /// [`StepRewards::sums_len`]).
+    pub(crate) fn new(
+        d: usize,
+        components: Window<f32>,
+        reward: Window<f32>,
+        sums: Window<f64>,
+    ) -> Self {
         let (cells, agents) = (components.len(), reward.len());
         debug_assert_eq!(cells, agents * d);
+        debug_assert_eq!(sums.len(), Self::sums_len(agents, d));
         StepRewards {
             histories: vec![History::default(); d],
             cells,
-            sums: vec![0.0; 2 * cells + agents],
+            sums,
             components,
             reward,
         }
+    }
+
+    /// Values of the episode's sums of `agents` agents in `d` dimensions.
+    pub(crate) fn sums_len(agents: usize, d: usize) -> usize {
+        2 * agents * d + agents
     }
 
     fn parts(&mut self) -> Parts<'_> {
@@ -528,7 +543,7 @@ mod tests {
     use crate::{
         AgentSpec, Controller,
         bounded::{Count, Positive},
-        buffers::{Envs, RowDims},
+        buffers::{Envs, RowDims, Window},
     };
 
     /// The rewards of `agents` agents in `d` dimensions.
@@ -539,7 +554,8 @@ mod tests {
         };
         Envs::new(1, agents, dims, |mut w| {
             let w = w.pop().expect("one env");
-            StepRewards::new(d, w.reward_components, w.rewards)
+            let sums = Window::split(0.0, StepRewards::sums_len(agents, d), 1).remove(0);
+            StepRewards::new(d, w.reward_components, w.rewards, sums)
         })
     }
 
@@ -571,8 +587,13 @@ mod tests {
         ]
     }
 
+    /// A ledger of 2 agents in 2 dimensions.
+    fn empty_ledger(keep: bool) -> RewardLedger {
+        RewardLedger::new(Window::split(0.0, 4, 1).remove(0), 2, keep)
+    }
+
     fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {
-        let mut l = RewardLedger::new(2, 2, true);
+        let mut l = empty_ledger(true);
         for &(a, d, v) in entries {
             l.add(AgentId(a), UtteranceId(0), DimId(d), v);
         }
@@ -659,7 +680,7 @@ mod tests {
     fn a_ledger_without_records_sums_alike_and_keeps_no_entries() {
         let entries = [(0, 0, 0.1), (1, 1, -2.5), (0, 0, 0.2), (0, 1, 1e-17)];
         let kept = ledger(&entries);
-        let mut summed = RewardLedger::new(2, 2, false);
+        let mut summed = empty_ledger(false);
         for &(a, d, v) in &entries {
             summed.add(AgentId(a), UtteranceId(0), DimId(d), v);
         }
@@ -676,8 +697,7 @@ mod tests {
         let entries = [(0, 0, 0.1), (1, 1, -2.5), (0, 0, 0.2), (0, 1, 1e-17)];
         let all = entries.map(|(a, d, v)| (AgentId(a), UtteranceId(7 + a as u64), DimId(d), v));
         for keep in [true, false] {
-            let (mut one_by_one, mut at_once) =
-                (RewardLedger::new(2, 2, keep), RewardLedger::new(2, 2, keep));
+            let (mut one_by_one, mut at_once) = (empty_ledger(keep), empty_ledger(keep));
             for (a, u, d, v) in all {
                 one_by_one.add(a, u, d, v);
             }

@@ -37,7 +37,7 @@ use socium_core::{
     Act, Actions, AgentId, AgentSpec, Audience, Clock, Controller, DimensionInfo, Done,
     GameBuilder, MaybeAgent, MetricId, MetricInfo, Metrics, Observations, Phase, PotentialId,
     PotentialInfo, Potentials, Prompt, Retune, RewardLedger, Rules, SimRng, SocialGraph, Space,
-    Stepping, Strategies, StrategyInfo, Turn, TurnOrder, Utterances,
+    Stepping, Strategies, StrategyInfo, Turn, TurnOrder, Utterances, Window,
     bounded::{Count, NonNegative, Positive},
     retune_settings,
 };
@@ -336,28 +336,29 @@ struct Donation {
     refused: bool,
 }
 
-/// The game's state.
+/// The game's state: its per-agent values in windows of block-wide arrays
+/// ([`GameBuilder::env_array`]).
 #[derive(Component, Debug)]
 struct State {
     config: CulturalConfig,
     moves: Vec<Move>,
-    resources: Vec<f64>,
+    resources: Window<f64>,
     /// The agents in the order of the last shuffle: half A the first half, half B the second.
-    order: Vec<AgentId>,
+    order: Window<AgentId>,
     /// Whether the agent is in half A.
-    in_a: Vec<bool>,
+    in_a: Window<bool>,
     /// Each agent's recipient this round, if it donates.
-    recipient: Vec<MaybeAgent>,
+    recipient: Window<MaybeAgent>,
     /// `[agent × trace_depth]`: the trace a donor is shown of each agent — its donation in its
     /// last round as donor, then that donation's recipient's in its last round before, and so on
     /// (`None` past the chain's end). Set when the agent's half donates (its donation and its
     /// recipient's trace at that moment, which the round leaves alone: recipients never donate in
     /// it), so that observing copies a row instead of walking a history, each read depending on
     /// the one before.
-    traces: Vec<Option<Donation>>,
+    traces: Window<Option<Donation>>,
     /// The share each agent last showed as donor in this game (its image), for the reputation
     /// dimension.
-    image: Vec<f64>,
+    image: Window<f64>,
     /// Scratch list of recipients for the pairing.
     scratch: Vec<AgentId>,
 }
@@ -589,16 +590,27 @@ impl Rules for CulturalConfig {
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
         game.insert_strategies(strategy);
-        game.env_component(|| State {
-            config: self.clone(),
-            moves: self.moves(),
-            resources: vec![0.0; n],
-            order: (0..n as u32).map(AgentId).collect(),
-            in_a: vec![false; n],
-            recipient: vec![MaybeAgent::NONE; n],
-            traces: vec![None; n * self.trace_depth as usize],
-            image: vec![0.0; n],
-            scratch: Vec::with_capacity(n),
+        let depth = self.trace_depth as usize;
+        let (mut resources, mut image) = (game.env_array(0.0, n), game.env_array(0.0, n));
+        let (mut order, mut in_a) = (game.env_array(AgentId(0), n), game.env_array(false, n));
+        let mut recipient = game.env_array(MaybeAgent::NONE, n);
+        let mut traces = game.env_array(None, n * depth);
+        game.env_component(|| {
+            let mut order = order();
+            for (i, a) in order.iter_mut().enumerate() {
+                *a = AgentId(i as u32);
+            }
+            State {
+                config: self.clone(),
+                moves: self.moves(),
+                resources: resources(),
+                order,
+                in_a: in_a(),
+                recipient: recipient(),
+                traces: traces(),
+                image: image(),
+                scratch: Vec::with_capacity(n),
+            }
         })
         .env_component(Events::default)
         .add_systems(Phase::Observe, pair_and_observe)
