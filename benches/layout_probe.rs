@@ -1,7 +1,8 @@
 //! What the layout of per-agent state costs a block's passes: the same per-agent fields, updated
-//! by the same passes, laid out two ways, at 64 to 65,536 envs on one thread. (On the Zen 5 EPYC
-//! the gap is large here, yet moving part of Socium's state to block-wide arrays gained nothing
-//! measurable: docs/BENCHMARKS-LOG.md, "on an EPYC again".)
+//! by the same passes, laid out two ways, at 64 to 65,536 envs on one thread. Socium keeps the
+//! reward sums and the cultural donor game's state the second way (`Window`); on the Zen 5 EPYC
+//! that gained the Python VecEnv about a tenth at 4,096 envs (docs/BENCHMARKS-LOG.md, "on an EPYC
+//! again").
 //!
 //! ```sh
 //! cargo bench --bench layout_probe -- [--repeats 5]
