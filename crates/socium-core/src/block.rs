@@ -304,11 +304,14 @@ impl Block {
             envs: &envs,
         });
         let (obs_dim, action_dim) = (spaces.observation.flat_dim(), spaces.action.flat_dim());
-        // The reward sums every step adds to, in block-wide arrays (`Window`'s doc says why).
+        // The reward sums and the metrics every step adds to, in block-wide arrays (`Window`'s
+        // doc says why).
         let raw = Window::split(0.0, n * dims, envs.len());
         let sums = Window::split(0.0, StepRewards::sums_len(n, dims), envs.len());
-        let rows = envs.iter().zip(seeds).zip(windows).zip(raw).zip(sums);
-        world.insert_batch(rows.map(|((((&env, &seed), w), raw), sums)| {
+        let metrics = Window::split(0.0, Metrics::len_for(game.metrics().len()), envs.len());
+        let sums = raw.into_iter().zip(sums).zip(metrics);
+        let rows = envs.iter().zip(seeds).zip(windows).zip(sums);
+        world.insert_batch(rows.map(|(((&env, &seed), w), ((raw, sums), metrics))| {
             let kernel = (
                 (
                     Clock::default(),
@@ -330,7 +333,7 @@ impl Block {
                     Texts::new(n),
                     RewardLedger::new(raw, dims, records),
                     StepRewards::new(dims, w.reward_components, w.rewards, sums),
-                    Metrics::new(game.metrics().len()),
+                    Metrics::new(metrics),
                     Faults::new(n),
                     Potentials::new(n, game.potentials().len(), shapes),
                     extras.clone(),

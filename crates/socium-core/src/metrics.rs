@@ -1,6 +1,7 @@
 //! Episode metrics a game reports (cooperation rate, share of Good reputations...): each a mean
 //! over the values recorded during the episode.
 
+use crate::Window;
 use bevy_ecs::component::Component;
 
 /// Index of a metric in its game's [`MetricInfo`] list.
@@ -16,24 +17,27 @@ pub struct MetricInfo {
     pub summary: &'static str,
 }
 
-/// Sums and counts of the episode's metric values.
+/// Sums and counts of the episode's metric values: the sums, then the counts, in a window of a
+/// block-wide array (every step adds to them in every env; [`crate::Window`]'s doc says why).
 #[derive(Component, Debug)]
 pub struct Metrics {
-    sums: Vec<f64>,
-    counts: Vec<f64>,
+    values: Window<f64>,
 }
 
 impl Metrics {
-    pub(crate) fn new(metrics: usize) -> Self {
-        Metrics {
-            sums: vec![0.0; metrics],
-            counts: vec![0.0; metrics],
-        }
+    /// Sums and counts of `values.len() / 2` metrics, in `values` (zeroed).
+    pub(crate) fn new(values: Window<f64>) -> Self {
+        debug_assert!(values.len().is_multiple_of(2));
+        Metrics { values }
+    }
+
+    /// Values of the sums and counts of `metrics` metrics.
+    pub(crate) fn len_for(metrics: usize) -> usize {
+        2 * metrics
     }
 
     pub(crate) fn clear(&mut self) {
-        self.sums.fill(0.0);
-        self.counts.fill(0.0);
+        self.values.fill(0.0);
     }
 
     /// Records one value.
@@ -45,14 +49,16 @@ impl Metrics {
     /// Records `count` values adding up to `sum`.
     #[inline]
     pub fn record_many(&mut self, m: MetricId, sum: f64, count: f64) {
-        self.sums[m.0 as usize] += sum;
-        self.counts[m.0 as usize] += count;
+        let (m, half) = (m.0 as usize, self.values.len() / 2);
+        self.values[m] += sum;
+        self.values[half + m] += count;
     }
 
     /// The episode's mean of metric `m`, or `None` before any value.
     pub fn mean(&self, m: MetricId) -> Option<f64> {
-        let c = self.counts[m.0 as usize];
-        (c > 0.0).then(|| self.sums[m.0 as usize] / c)
+        let (m, half) = (m.0 as usize, self.values.len() / 2);
+        let c = self.values[half + m];
+        (c > 0.0).then(|| self.values[m] / c)
     }
 }
 
@@ -62,7 +68,7 @@ mod tests {
 
     #[test]
     fn mean_of_recorded_values() {
-        let mut m = Metrics::new(2);
+        let mut m = Metrics::new(Window::split(0.0, Metrics::len_for(2), 1).remove(0));
         assert_eq!(m.mean(MetricId(0)), None);
         m.record(MetricId(0), 1.0);
         m.record_many(MetricId(0), 1.0, 3.0);

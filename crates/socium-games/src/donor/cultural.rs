@@ -341,7 +341,6 @@ struct Donation {
 #[derive(Component, Debug)]
 struct State {
     config: CulturalConfig,
-    moves: Vec<Move>,
     resources: Window<f64>,
     /// The agents in the order of the last shuffle: half A the first half, half B the second.
     order: Window<AgentId>,
@@ -359,8 +358,6 @@ struct State {
     /// The share each agent last showed as donor in this game (its image), for the reputation
     /// dimension.
     image: Window<f64>,
-    /// Scratch list of recipients for the pairing.
-    scratch: Vec<AgentId>,
 }
 
 /// One resolved donation, for reward components and metrics.
@@ -384,15 +381,19 @@ impl CulturalConfig {
         self.rounds.get() * self.games.get()
     }
 
+    /// The moves a donor may make, in the order of the action's first entry: give, then punish
+    /// and refuse where allowed. An iterator, so that the step reads them from the config
+    /// without a vector of each env's own.
+    fn move_list(&self) -> impl Iterator<Item = Move> + use<> {
+        let optional = [
+            self.punishment.then_some(Move::Punish),
+            self.refusal.then_some(Move::Refuse),
+        ];
+        std::iter::once(Move::Give).chain(optional.into_iter().flatten())
+    }
+
     fn moves(&self) -> Vec<Move> {
-        let mut moves = vec![Move::Give];
-        if self.punishment {
-            moves.push(Move::Punish);
-        }
-        if self.refusal {
-            moves.push(Move::Refuse);
-        }
-        moves
+        self.move_list().collect()
     }
 }
 
@@ -602,14 +603,12 @@ impl Rules for CulturalConfig {
             }
             State {
                 config: self.clone(),
-                moves: self.moves(),
                 resources: resources(),
                 order,
                 in_a: in_a(),
                 recipient: recipient(),
                 traces: traces(),
                 image: image(),
-                scratch: Vec::with_capacity(n),
             }
         })
         .env_component(Events::default)
@@ -635,6 +634,7 @@ fn pair_and_observe(
         &mut Turn,
         &mut Observations,
     )>,
+    mut scratch: Local<Vec<AgentId>>,
 ) {
     for (clock, graph, state, rng, turn, obs) in &mut envs {
         pair_and_observe_env(
@@ -644,6 +644,7 @@ fn pair_and_observe(
             rng.into_inner(),
             turn.into_inner(),
             obs.into_inner(),
+            &mut scratch,
         );
     }
 }
@@ -655,6 +656,7 @@ fn pair_and_observe_env(
     rng: &mut SimRng,
     turn: &mut Turn,
     obs: &mut Observations,
+    scratch: &mut Vec<AgentId>,
 ) {
     let n = state.resources.len();
     let rounds = state.config.rounds.get();
@@ -686,7 +688,7 @@ fn pair_and_observe_env(
     let a_donates = schedule.a_donates(half, game, round);
     state.recipient.fill(MaybeAgent::NONE);
     match schedule {
-        Schedule::Random => pair_at_random(graph, state, rng, a_donates),
+        Schedule::Random => pair_at_random(graph, state, rng, a_donates, scratch),
         Schedule::Notebook => pair_by_rotation(graph, state, round, a_donates),
     }
     let depth = state.config.trace_depth as usize;
@@ -739,17 +741,25 @@ fn pair_and_observe_env(
 /// The paper's pairing: on a complete graph a random perfect matching of this round's donors
 /// with the other half; on any other graph each donor meets a random neighbour from the other
 /// half (or sits out without one).
-fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_donates: bool) {
+/// Pairs each donor with a recipient of the other half at random (on the graph); `scratch` is a
+/// list to reuse.
+fn pair_at_random(
+    graph: &SocialGraph,
+    state: &mut State,
+    rng: &mut SimRng,
+    a_donates: bool,
+    scratch: &mut Vec<AgentId>,
+) {
     let n = state.resources.len();
     if graph.is_complete() {
-        state.scratch.clear();
-        state.scratch.extend(
+        scratch.clear();
+        scratch.extend(
             (0..n as u32)
                 .map(AgentId)
                 .filter(|a| state.in_a[a.index()] != a_donates),
         );
-        state.scratch.shuffle(&mut rng.chance);
-        let mut recipients = state.scratch.iter();
+        scratch.shuffle(&mut rng.chance);
+        let mut recipients = scratch.iter();
         for d in 0..n {
             if state.in_a[d] == a_donates {
                 state.recipient[d] = recipients.next().copied().into();
@@ -758,13 +768,13 @@ fn pair_at_random(graph: &SocialGraph, state: &mut State, rng: &mut SimRng, a_do
     } else {
         for d in 0..n {
             if state.in_a[d] == a_donates {
-                state.scratch.clear();
+                scratch.clear();
                 let others = graph
                     .neighbours(AgentId(d as u32))
                     .iter()
                     .filter(|r| state.in_a[r.index()] != a_donates);
-                state.scratch.extend(others);
-                state.recipient[d] = state.scratch.choose(&mut rng.chance).copied().into();
+                scratch.extend(others);
+                state.recipient[d] = scratch.choose(&mut rng.chance).copied().into();
             }
         }
     }
@@ -818,7 +828,7 @@ fn decide(
             match actions.0.row_mut(a) {
                 [s] => *s = share as f32,
                 [k, s] => {
-                    *k = state.moves.iter().position(|&m| m == kind).unwrap_or(0) as f32;
+                    *k = (state.config.move_list().position(|m| m == kind)).unwrap_or(0) as f32;
                     *s = share as f32;
                 }
                 _ => unreachable!("action rows have 1 or 2 entries"),
@@ -871,7 +881,13 @@ fn resolve_env(
         };
         let (kind, share) = match actions.0.row(donor) {
             [s] => (Move::Give, *s as f64),
-            [k, s] => (state.moves[*k as usize], *s as f64),
+            [k, s] => {
+                let kind = state.config.move_list().nth(*k as usize);
+                (
+                    kind.expect("the action mask allows the donor's moves"),
+                    *s as f64,
+                )
+            }
             _ => unreachable!("action rows have 1 or 2 entries"),
         };
         let share = if kind == Move::Refuse { 0.0 } else { share };
