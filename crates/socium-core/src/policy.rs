@@ -516,6 +516,9 @@ pub(crate) struct PolicyRunner {
     outputs: Vec<PassOutputs>,
     /// The notes of the last `decide`, by env (in env order) and agent.
     notes: Vec<(usize, AgentId, Note)>,
+    /// Every env's seed, as the last `decide` read them from the blocks, in env order: a
+    /// buffer kept from step to step rather than a new one a step.
+    seeds: Vec<u64>,
     /// Wall time spent in `decide` so far.
     pub(crate) time: Duration,
 }
@@ -719,6 +722,7 @@ impl PolicyRunner {
             outputs: groups.iter().map(|_| PassOutputs::default()).collect(),
             groups,
             notes: Vec::new(),
+            seeds: Vec::with_capacity(envs),
             time: Duration::ZERO,
         }
     }
@@ -763,7 +767,9 @@ impl PolicyRunner {
         // The policies' passes at once (language models answering over the network, say), each
         // into its own outputs; the first refusal in policy order is the step's.
         let (groups, batches, space) = (&self.groups, &self.staging.batches, &self.space);
-        let seeds: Vec<u64> = blocks.iter().flat_map(|b| b.seeds()).copied().collect();
+        self.seeds.clear();
+        (self.seeds).extend(blocks.iter().flat_map(|b| b.seeds()));
+        let seeds = &self.seeds;
         // What each pass reads of its agents' episode: their memories and recurrent states.
         let kept: Vec<(Vec<&str>, Vec<f32>)> = (groups.iter().zip(batches))
             .map(|(g, batch)| {
@@ -779,7 +785,7 @@ impl PolicyRunner {
             })
             .collect();
         let passes: Vec<_> = (self.outputs.par_iter_mut().enumerate())
-            .map(|(g, out)| forward(&groups[g], &batches[g], &seeds, &kept[g], space, out))
+            .map(|(g, out)| forward(&groups[g], &batches[g], seeds, &kept[g], space, out))
             .collect();
         drop(kept);
         let passed = passes.into_iter().try_for_each(|notes| {
