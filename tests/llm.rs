@@ -946,6 +946,56 @@ fn a_judge_without_usable_scores_is_counted() {
     assert!(said.contains("That answer cannot be used"), "{said}");
 }
 
+/// A judge, or a language model attributing rewards, whose server refuses or is never reached
+/// stops the run with nothing written, as an agent's does: every request of the run would fail
+/// alike, and a summary of faults alone would look like any other run's.
+#[test]
+fn a_judge_or_rater_refused_or_never_reached_stops_the_run() {
+    let refusing = serve(|_| Reply::Status(401));
+    let llm =
+        |url: &str| format!("base_url = \"{url}\", model = \"m\", retries = 1, retry_wait_s = 0");
+    let judge = |url: &str| format!("[judge]\n{}\n", llm(url).replace(", ", "\n"));
+    let rater = |url: &str| {
+        format!(
+            "[attribution]\ndimensions = [\"goal\"]\nmethod = {{ llm = {{ {} }} }}\n",
+            llm(url)
+        )
+    };
+    let servers = [
+        (refusing.url.clone(), "HTTP 401"),
+        (closed_port(), "no server has answered there in this run"),
+    ];
+    for (table, stopped_by) in [
+        (&judge as &dyn Fn(&str) -> String, "judge"),
+        (&rater, "attribution"),
+    ] {
+        for (url, expected) in &servers {
+            let text = format!(
+                "[scenario]\nname = \"judged\"\nepisodes = 2\n[game.negotiation]\n\
+                 [[agents]]\nstrategy = \"fair\"\n[[agents]]\nstrategy = \"greedy\"\n{}",
+                table(url)
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            let message = match run(&scenario_in(dir.path(), &text), &out, |_| {}) {
+                Err(e @ (RunError::Judge { .. } | RunError::Attribution { .. })) => e.to_string(),
+                other => panic!("expected the {stopped_by} to stop the run, got {other:?}"),
+            };
+            let prefix = format!("episode 0: {stopped_by}: ");
+            assert!(
+                message.starts_with(&prefix) && message.contains(expected),
+                "{message}"
+            );
+            assert!(!out.exists(), "nothing half-written");
+        }
+    }
+    assert_eq!(
+        refusing.requests.lock().unwrap().len(),
+        2,
+        "a refusal is not retried"
+    );
+}
+
 /// Sotopia-RL's attribution through the `llm` client: the rater sees the episode's words with
 /// every utterance's id (not its rewards), rates the agent's utterances 0..3, and each agent's
 /// score goes to its utterances in proportion: here all of it to the first. A rater without

@@ -58,14 +58,16 @@ impl Judge {
     }
 
     /// `agent`'s scores on `dimensions` for the episode told by `episode` (one line per act), or
-    /// why there are none (after the retries; a refusal too).
+    /// why there are none after the retries (a fault: `Ok(Err(why))`). `Err` when the run must
+    /// stop: the server refused, or none was ever reached ([`Chat::converse`]), where every
+    /// judgement of the run would fail alike.
     pub fn score(
         &self,
         game: &str,
         dimensions: &[DimensionInfo],
         episode: &str,
         agent: &str,
-    ) -> Result<Vec<f64>, String> {
+    ) -> Result<Result<Vec<f64>, String>, String> {
         let system = (self.config.system.as_deref().unwrap_or(JUDGE_SYSTEM))
             .replace("{game}", game)
             .replace("{dimensions}", &described(dimensions, true));
@@ -83,7 +85,7 @@ impl Judge {
     /// Sotopia-RL's attribution ratings (Yu et al. 2025, arXiv 2508.03905): how much each of
     /// `agent`'s utterances `ids` (named `u<id>` in `episode`'s lines) contributed to its score
     /// on each of `dimensions`, from 0 (not at all) to 3 (decisively), `[ids × dimensions]`; or
-    /// why there are none (after the retries; a refusal too).
+    /// why there are none, as [`Judge::score`] says.
     pub fn rate(
         &self,
         game: &str,
@@ -91,7 +93,7 @@ impl Judge {
         episode: &str,
         agent: &str,
         ids: &[u64],
-    ) -> Result<Vec<f64>, String> {
+    ) -> Result<Result<Vec<f64>, String>, String> {
         let system = (self.config.system.as_deref().unwrap_or(RATE_SYSTEM))
             .replace("{game}", game)
             .replace(
@@ -114,7 +116,7 @@ impl Judge {
     }
 
     /// Asks the model, whose answer must follow the JSON `schema`, until `read` takes an answer
-    /// or the retries are spent.
+    /// or the retries are spent ([`Chat::converse`]'s two kinds of failure).
     fn ask<T>(
         &self,
         system: &str,
@@ -122,7 +124,7 @@ impl Judge {
         name: &str,
         schema: Value,
         read: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, String> {
+    ) -> Result<Result<T, String>, String> {
         let messages = vec![
             json!({"role": "system", "content": system}),
             json!({"role": "user", "content": user}),
@@ -132,7 +134,7 @@ impl Judge {
         let request =
             |messages: &[Value]| request_body(&self.config, judge, messages, name, &schema);
         self.chat
-            .converse(messages, 1 + self.config.retries, None, request, read)?
+            .converse(messages, 1 + self.config.retries, None, request, read)
     }
 }
 

@@ -221,13 +221,17 @@ impl<'a> Attributing<'a> {
                         .expect("writing to a String");
                 }
                 let infos: Vec<_> = chosen.iter().map(|&k| &all[k]).collect();
-                let faults = &mut self.faults;
-                attribute(log, |agent, mine| {
+                let (faults, mut stopped) = (&mut self.faults, None);
+                let out = attribute(log, |agent, mine| {
+                    let mut weights = vec![1.0; mine.len() * d];
+                    if stopped.is_some() {
+                        return weights;
+                    }
                     let ids: Vec<u64> = mine.iter().map(|&i| log.spoken()[i].id.0).collect();
                     let who = format!("{agent} ({})", labels[agent.index()]);
-                    let mut weights = vec![1.0; mine.len() * d];
                     match judge.rate(game.name(), &infos, &episode_text, &who, &ids) {
-                        Ok(ratings) => {
+                        Err(stop) => stopped = Some(stop),
+                        Ok(Ok(ratings)) => {
                             for (row, rated) in
                                 (weights.chunks_mut(d)).zip(ratings.chunks(chosen.len()))
                             {
@@ -236,10 +240,15 @@ impl<'a> Attributing<'a> {
                                 }
                             }
                         }
-                        Err(_) => *faults += 1,
+                        Ok(Err(_)) => *faults += 1,
                     }
                     weights
-                })
+                });
+                // The server refused, or was never reached: every rating would fail alike.
+                if let Some(message) = stopped {
+                    return Err(RunError::Attribution { episode, message });
+                }
+                out
             }
         };
         for agent in (0..labels.len()).map(|a| AgentId(a as u32)) {

@@ -64,6 +64,14 @@ pub enum RunError {
         /// What the model's runtime said.
         message: String,
     },
+    /// The judge's server refused, or was never reached: every judgement would fail alike.
+    #[error("episode {episode}: judge: {message}")]
+    Judge {
+        /// The episode.
+        episode: u64,
+        /// What went wrong.
+        message: String,
+    },
     /// A `[[timeline]]` change could not be made where it stands: its step is past its
     /// episode's end, in a game that does not declare its episodes' length
     /// ([`socium_core::Rules::episode_steps`]; where it does, the scenario is refused first).
@@ -277,8 +285,14 @@ fn hear(lines: &RefCell<Vec<String>>, sim: &Sim) {
 
 impl Judging<'_> {
     /// Scores every agent that acted in the episode told by `lines`, against `raw` (`[agents ×
-    /// dims]`, the exact totals).
-    fn score(&mut self, scenario: &Scenario, labels: &[String], lines: &[String], raw: &[f64]) {
+    /// dims]`, the exact totals); `Err` when the run must stop ([`socium_llm::Judge::score`]).
+    fn score(
+        &mut self,
+        scenario: &Scenario,
+        labels: &[String],
+        lines: &[String],
+        raw: &[f64],
+    ) -> Result<(), String> {
         let episode = lines.join("\n");
         let dims = scenario.game.reward_dimensions();
         for (a, label) in labels
@@ -291,7 +305,10 @@ impl Judging<'_> {
                 continue;
             }
             let who = format!("{a} ({label})");
-            match self.judge.score(scenario.game.name(), dims, &episode, &who) {
+            match self
+                .judge
+                .score(scenario.game.name(), dims, &episode, &who)?
+            {
                 Ok(scores) => {
                     self.scored += 1;
                     for (k, (judged, exact)) in self.pairs.iter_mut().enumerate() {
@@ -302,6 +319,7 @@ impl Judging<'_> {
                 Err(_) => self.faults += 1,
             }
         }
+        Ok(())
     }
 
     fn summary(self, scenario: &Scenario) -> JudgeSummary {
@@ -788,7 +806,8 @@ fn run_into(
             }
             if let Some(j) = &mut judging {
                 let lines = std::mem::take(&mut *heard.borrow_mut());
-                j.score(scenario, &labels.borrow(), &lines, &record.raw);
+                (j.score(scenario, &labels.borrow(), &lines, &record.raw))
+                    .map_err(|message| RunError::Judge { episode, message })?;
             }
             steps += record.steps;
             write!(csv, "{episode},{}", record.steps).expect("writing to a String");
