@@ -40,8 +40,10 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// The ONNX Runtime library for `policy` agents (default: ORT_DYLIB_PATH, then the project's
-    /// .venv, where scripts/python-env installs onnxruntime==1.31.1).
-    #[arg(long, global = true, value_name = "LIBRARY")]
+    /// .venv, where scripts/python-env installs onnxruntime==1.31.1). Given before the command
+    /// (`socium --onnxruntime LIBRARY run ...`): not global, so that the help of `replay`,
+    /// `view` and `list`, which load no policy, does not offer it.
+    #[arg(long, value_name = "LIBRARY")]
     onnxruntime: Option<PathBuf>,
 }
 

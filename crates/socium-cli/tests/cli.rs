@@ -826,6 +826,19 @@ fn policies_run_from_the_cli_and_a_missing_runtime_is_one_clear_error() {
     );
 }
 
+/// `--onnxruntime` is offered where it is given, before the command, and not in the help of a
+/// command that loads no policy.
+#[test]
+fn the_onnxruntime_flag_is_the_programs_not_every_commands() {
+    let help = |args: &[&str]| text(&socium(args).stdout);
+    assert!(help(&["--help"]).contains("--onnxruntime <LIBRARY>"));
+    for command in ["replay", "view", "list", "run", "bench"] {
+        let said = help(&[command, "--help"]);
+        assert!(said.contains("Usage: socium"), "{said}");
+        assert!(!said.contains("--onnxruntime"), "{command}: {said}");
+    }
+}
+
 #[test]
 fn replay_prints_an_episode_step_by_step() {
     let out = tempfile::tempdir().unwrap();
