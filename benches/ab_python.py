@@ -2,7 +2,8 @@
 envs for each, timed in alternation, so that a change to the kernel is judged against the build
 before it on the same machine in the same spell.
 
-    .venv/bin/python benches/ab_python.py BEFORE AFTER [--rounds 3] [--repeats 5] [--no-records]
+    .venv/bin/python benches/ab_python.py BEFORE AFTER [--rounds 3] [--repeats 5] [--threads N]
+                                          [--no-records]
 
 BEFORE and AFTER are each a git revision (`HEAD~1`, a commit) or a source tree's folder (a
 checkout with uncommitted changes, say). Each is built once into target/ab/ (a git worktree for a
@@ -11,7 +12,10 @@ own: one shared lets a build take the other's artifacts, which cargo names alike
 build found there is reused. Then every round
 runs one process per build, their order swapped from round to round, each timing every env count
 `--repeats` times in rounds as benches/python_vs_socium.py does (its `time_socium`, the donor game
-of scenarios/donor_learner.toml, records kept unless `--no-records`).
+of scenarios/donor_learner.toml, records kept unless `--no-records`), on rayon's default pool or
+`--threads N` (RAYON_NUM_THREADS). One thread shows what the envs' memory costs without the
+second core's timing: on a shared VM the 64-env figure on two threads moves the most (a step of 64
+envs is tens of microseconds, and the other core's wake-ups fall in it).
 
 The table gives, per build and env count, the median over the processes of agent-steps/s and of
 the figure over the 64-env figure of the same process (issue 12's target: at least 0.9 at 1,024
@@ -86,8 +90,10 @@ def time_counts(repeats: int, records: bool) -> dict:
     return {str(envs): [r[envs] for r in rounds] for envs, _ in SIZES}
 
 
-def run_build(package: Path, repeats: int, records: bool) -> dict:
+def run_build(package: Path, repeats: int, records: bool, threads: int | None) -> dict:
     env = dict(os.environ, PYTHONPATH=f"{package}{os.pathsep}{HERE}")
+    if threads is not None:
+        env["RAYON_NUM_THREADS"] = str(threads)
     command = [sys.executable, __file__, "--time", str(package), "--repeats", str(repeats)]
     done = subprocess.run(command + ([] if records else ["--no-records"]), env=env,
                           capture_output=True, text=True)
@@ -105,6 +111,7 @@ def main():
     parser.add_argument("builds", nargs="*", metavar="BUILD", help="BEFORE and AFTER")
     parser.add_argument("--rounds", type=int, default=3, help="processes per build")
     parser.add_argument("--repeats", type=int, default=5, help="rounds of counts per process")
+    parser.add_argument("--threads", type=int, help="rayon threads (default: one per core)")
     parser.add_argument("--no-records", dest="records", action="store_false")
     parser.add_argument("--time", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,11 +129,13 @@ def main():
     figures = [[], []]
     for r in range(args.rounds):
         for b in ([0, 1] if r % 2 == 0 else [1, 0]):
-            figures[b].append(run_build(packages[b], args.repeats, args.records))
+            figures[b].append(run_build(packages[b], args.repeats, args.records, args.threads))
             print(f"round {r + 1}/{args.rounds}: {builds[b][0]} timed", file=sys.stderr, flush=True)
     records = "records kept" if args.records else "records=False"
-    print(f"donor_learner.toml, {records}; {args.rounds} processes a build, {args.repeats} rounds "
-          f"each; medians (min–max) over the processes of each process's median")
+    threads = {None: "one thread a core", 1: "one thread"}.get(args.threads, f"{args.threads} threads")
+    print(f"donor_learner.toml, {records}, {threads}; {args.rounds} processes a build, "
+          f"{args.repeats} rounds each; medians (min–max) over the processes of each process's "
+          f"median")
     print("| build | envs | agent-steps/s | vs 64 envs |")
     print("| --- | ---: | ---: | ---: |")
     rates = [{}, {}]
