@@ -265,8 +265,8 @@ impl NormsReference {
                 }
                 self.offsets.push(self.neighbours.len() as u32);
             }
-            self.pairing.push(rng.chance);
-            self.noise.push(rng.noise);
+            self.pairing.push(rng.chance.clone());
+            self.noise.push(rng.noise.clone());
             self.start_episode(e);
         }
     }

@@ -310,39 +310,43 @@ impl Block {
         let sums = Window::split(0.0, StepRewards::sums_len(n, dims), envs.len());
         let metrics = Window::split(0.0, Metrics::len_for(game.metrics().len()), envs.len());
         let sums = raw.into_iter().zip(sums).zip(metrics);
-        let rows = envs.iter().zip(seeds).zip(windows).zip(sums);
-        world.insert_batch(rows.map(|(((&env, &seed), w), ((raw, sums), metrics))| {
-            let kernel = (
-                (
-                    Clock::default(),
-                    Turn::new(game.turn_order(), w.acting),
-                    Done::new(w.terminated, w.truncated, max_steps),
-                    SimRng::new(seed),
-                    // Drawn by the first (seeded) reset.
-                    GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
-                    Observations(Rows::new(w.obs, obs_dim)),
-                    ActionMasks(Rows::new(w.masks, spaces.action.mask_dim())),
-                    Actions(Rows::new(w.actions, action_dim)),
-                ),
-                (
-                    Utterances {
-                        keep: records,
-                        render_text: transcript || text,
-                        ..Default::default()
-                    },
-                    Texts::new(n),
-                    RewardLedger::new(raw, dims, records),
-                    StepRewards::new(dims, w.reward_components, w.rewards, sums),
-                    Metrics::new(metrics),
-                    Faults::new(n),
-                    Potentials::new(n, game.potentials().len(), shapes),
-                    extras.clone(),
-                    Transcript::default(),
-                    Roles::default(),
-                ),
-            );
-            (env, kernel)
-        }));
+        let rngs = SimRng::split(envs.len());
+        let rows = (envs.iter().zip(seeds).zip(windows).zip(sums)).zip(rngs);
+        world.insert_batch(
+            rows.map(|((((&env, &seed), w), ((raw, sums), metrics)), rng)| {
+                let kernel = (
+                    (
+                        Clock::default(),
+                        Turn::new(game.turn_order(), w.acting),
+                        Done::new(w.terminated, w.truncated, max_steps),
+                        // Seeded by the first (seeded) reset.
+                        rng,
+                        // Drawn by the first (seeded) reset.
+                        GraphSpec::Complete.generate(0, &mut SimRng::new(seed)),
+                        Observations(Rows::new(w.obs, obs_dim)),
+                        ActionMasks(Rows::new(w.masks, spaces.action.mask_dim())),
+                        Actions(Rows::new(w.actions, action_dim)),
+                    ),
+                    (
+                        Utterances {
+                            keep: records,
+                            render_text: transcript || text,
+                            ..Default::default()
+                        },
+                        Texts::new(n),
+                        RewardLedger::new(raw, dims, records),
+                        StepRewards::new(dims, w.reward_components, w.rewards, sums),
+                        Metrics::new(metrics),
+                        Faults::new(n),
+                        Potentials::new(n, game.potentials().len(), shapes),
+                        extras.clone(),
+                        Transcript::default(),
+                        Roles::default(),
+                    ),
+                );
+                (env, kernel)
+            }),
+        );
         schedules.initialize(&mut world);
         let mut block = Block {
             holders: Holders::new(&mut world),
@@ -588,7 +592,7 @@ fn begin_reset(
         match due.seed {
             Some(seed) => {
                 let rng = rng.into_inner();
-                *rng = SimRng::new(seed);
+                rng.reseed(seed);
                 *graph.into_inner() = recipe.0.generate(agents.len(), rng);
                 clock.episode = 0;
             }

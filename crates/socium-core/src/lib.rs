@@ -62,7 +62,7 @@ pub use reward::{
     Combine, DimId, DimensionInfo, DimensionSpec, LedgerWriter, RewardEntry, RewardLedger,
     StepRewards, UtteranceEntries, by_utterance,
 };
-pub use rng::{SimRng, derive_seed};
+pub use rng::{SimRng, Stream, derive_seed};
 pub use shaping::{PotentialId, PotentialInfo, Potentials, ShapingSpec};
 pub use sim::{RetuneError, Sim, SimConfig, SimError, StepError};
 pub use social::Social;

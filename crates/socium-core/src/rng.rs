@@ -1,50 +1,108 @@
 //! Seeded randomness: one ChaCha stream per purpose, per Sim.
 //!
-//! Every random draw in a Sim comes from [`SimRng`], a resource holding one ChaCha8 stream per
-//! purpose. Streams share the key derived from the seed and differ in their ChaCha stream number, so
-//! adding draws for one purpose (say, more observers) never shifts the draws of another (say,
-//! the rules' chance moves, such as who meets whom). There is no global or thread-local rng anywhere in the engine: the same seed gives
-//! the same run whatever the thread count.
+//! Every random draw in a Sim comes from [`SimRng`], a component of each env holding one ChaCha8
+//! stream per purpose. Streams share the key derived from the seed and differ in their ChaCha
+//! stream number, so adding draws for one purpose (say, more observers) never shifts the draws of
+//! another (say, the rules' chance moves, such as who meets whom). There is no global or
+//! thread-local rng anywhere in the engine: the same seed gives the same run whatever the thread
+//! count.
 
+use crate::Window;
 use bevy_ecs::component::Component;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::ops::{Deref, DerefMut};
 
-/// The random streams of one Sim, one per purpose.
-#[derive(Component, Clone, Debug)]
+/// The random streams of one Sim, one per purpose. Each is a [`Stream`]: it draws, and reads, as
+/// the `ChaCha8Rng` it holds.
+#[derive(Component, Debug)]
 pub struct SimRng {
     /// Drawing the social graph.
-    pub graph: ChaCha8Rng,
+    pub graph: Stream,
     /// The rules' chance moves (game theory's moves by chance): who meets whom and in which
     /// order, the deal of roles, items, boards and opening values, how long a match lasts, how a
     /// tied vote falls.
-    pub chance: ChaCha8Rng,
+    pub chance: Stream,
     /// Choices of scripted and random controllers.
-    pub decide: ChaCha8Rng,
+    pub decide: Stream,
     /// Execution and assessment errors (noise in the rules).
-    pub noise: ChaCha8Rng,
+    pub noise: Stream,
     /// Who observes what (incomplete information).
-    pub observe: ChaCha8Rng,
+    pub observe: Stream,
     /// Actions sampled from policies' heads.
-    pub policy: ChaCha8Rng,
+    pub policy: Stream,
 }
+
+/// Purposes: the streams of a [`SimRng`], ChaCha stream numbers 1 to 6 in field order.
+const PURPOSES: usize = 6;
 
 impl SimRng {
     /// All streams of a Sim seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        let stream = |n: u64| {
+        let mut rng = Self::split(1).remove(0);
+        rng.reseed(seed);
+        rng
+    }
+
+    /// The streams of `count` envs, to be seeded ([`SimRng::reseed`]): each purpose's in a
+    /// block-wide array of its own, so that a system drawing from one purpose in every env
+    /// walks one array ([`crate::Window`]'s doc says why; measured in docs/BENCHMARKS-LOG.md,
+    /// "a ninth session").
+    pub(crate) fn split(count: usize) -> Vec<SimRng> {
+        let mut arrays: Vec<_> = (0..PURPOSES)
+            .map(|_| Window::split(ChaCha8Rng::seed_from_u64(0), 1, count).into_iter())
+            .collect();
+        let mut next = |p: usize| Stream(arrays[p].next().expect("one window an env"));
+        (0..count)
+            .map(|_| SimRng {
+                graph: next(0),
+                chance: next(1),
+                decide: next(2),
+                noise: next(3),
+                observe: next(4),
+                policy: next(5),
+            })
+            .collect()
+    }
+
+    /// Restarts every stream from `seed`: streams share the key derived from it and differ in
+    /// their ChaCha stream number.
+    pub(crate) fn reseed(&mut self, seed: u64) {
+        let streams = [
+            &mut self.graph,
+            &mut self.chance,
+            &mut self.decide,
+            &mut self.noise,
+            &mut self.observe,
+            &mut self.policy,
+        ];
+        for (n, stream) in (1..).zip(streams) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             rng.set_stream(n);
-            rng
-        };
-        Self {
-            graph: stream(1),
-            chance: stream(2),
-            decide: stream(3),
-            noise: stream(4),
-            observe: stream(5),
-            policy: stream(6),
+            **stream = rng;
         }
+    }
+}
+
+/// One purpose's ChaCha8 stream of an env: a window of a block-wide array of that purpose's
+/// streams (a Sim's own array of one). It reads as the generator it holds, and draws as it (rand's
+/// `RngCore` for any `DerefMut` to one).
+#[derive(Debug)]
+pub struct Stream(Window<ChaCha8Rng>);
+
+impl Deref for Stream {
+    type Target = ChaCha8Rng;
+
+    #[inline]
+    fn deref(&self) -> &ChaCha8Rng {
+        &self.0[0]
+    }
+}
+
+impl DerefMut for Stream {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut ChaCha8Rng {
+        &mut self.0[0]
     }
 }
 
