@@ -424,7 +424,7 @@ impl<T: Clone + Send + Sync + 'static> Window<T> {
     /// `count` windows of `len` values each, all `value`, into one new array: env `e`'s the
     /// `e`-th. Only the windows reach the array, so, unlike the buffers' windows, these need no
     /// holder checks: moved anywhere, a window is still the one way to its part.
-    pub(crate) fn split(value: T, len: usize, count: usize) -> Vec<Window<T>> {
+    pub fn split(value: T, len: usize, count: usize) -> Vec<Window<T>> {
         let mut array = vec![value; len * count];
         // Taken before the array moves into its `Arc`, which moves none of its memory.
         let start = array.as_mut_ptr();

@@ -373,7 +373,20 @@ struct Event {
     image_change: f64,
 }
 
-/// The round's donations, in donor order.
+impl Event {
+    /// What fills a list's room not yet used.
+    const FILLER: Event = Event {
+        donor: AgentId(0),
+        recipient: AgentId(0),
+        kind: Move::Give,
+        amount: 0.0,
+        share: 0.0,
+        recipient_change: 0.0,
+        image_change: 0.0,
+    };
+}
+
+/// The round's donations, in donor order: at most one an agent.
 type Events = Said<Event>;
 
 impl CulturalConfig {
@@ -596,6 +609,7 @@ impl Rules for CulturalConfig {
         let (mut order, mut in_a) = (game.env_array(AgentId(0), n), game.env_array(false, n));
         let mut recipient = game.env_array(MaybeAgent::NONE, n);
         let mut traces = game.env_array(None, n * depth);
+        let events = Events::lists(game, n, Event::FILLER);
         game.env_component(|| {
             let mut order = order();
             for (i, a) in order.iter_mut().enumerate() {
@@ -611,7 +625,7 @@ impl Rules for CulturalConfig {
                 image: image(),
             }
         })
-        .env_component(Events::default)
+        .env_component(events)
         .add_systems(Phase::Observe, pair_and_observe)
         .add_systems(Phase::Decide, decide)
         .add_systems(Phase::Resolve, resolve)

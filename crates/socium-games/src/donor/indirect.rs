@@ -716,7 +716,17 @@ struct Event {
     change: i32,
 }
 
-/// The round's donations, in donor order.
+impl Event {
+    /// What fills a list's room not yet used.
+    const FILLER: Event = Event {
+        donor: AgentId(0),
+        recipient: AgentId(0),
+        cooperated: false,
+        change: 0,
+    };
+}
+
+/// The round's donations, in donor order: at most one an agent.
 type Events = Said<Event>;
 
 impl Rules for IndirectGame {
@@ -795,6 +805,7 @@ impl Rules for IndirectGame {
         };
         game.insert_strategies(strategy);
         let views = if self.public { n } else { n * n };
+        let events = Events::lists(game, n, Event::FILLER);
         game.env_component(|| State {
             rules: *self,
             n,
@@ -806,7 +817,7 @@ impl Rules for IndirectGame {
             observers: Vec::with_capacity(n),
             draw: ObserverDraw::new(self.observation),
         })
-        .env_component(Events::default)
+        .env_component(events)
         .add_systems(Phase::Reset, reset)
         .add_systems(Phase::Observe, pair_and_observe)
         .add_systems(Phase::Decide, decide)
