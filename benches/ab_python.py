@@ -60,6 +60,8 @@ def source(build: str) -> tuple[str, Path, Path, bool]:
     commit = git("rev-parse", "--verify", "--quiet", f"{build}^{{commit}}")
     place = AB / commit[:12]
     if not (place / "src").is_dir():
+        # A worktree whose folder went (`cargo clean` takes target/) is still registered.
+        git("worktree", "prune")
         git("worktree", "add", "--detach", str(place / "src"), commit)
     return f"{build} ({commit[:9]})", place / "src", place / "package", True
 
