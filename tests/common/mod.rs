@@ -3,7 +3,9 @@
 // Each test binary compiles this module and uses some of its helpers.
 #![allow(dead_code)]
 
-use socium::core::{Sim, SimConfig, VecBuffers, VecEnv, derive_seed};
+use socium::core::{
+    EnvView, RewardEntry, Sim, SimConfig, Utterance, VecBuffers, VecEnv, derive_seed,
+};
 use socium::scenario::{RunError, Scenario, run};
 use std::collections::BTreeMap;
 
@@ -57,7 +59,8 @@ pub fn step_sequentially(sims: &mut [Sim], actions: &[f32], finished: &mut [bool
 
 /// Steps a VecEnv of `envs` envs of `s` (with `config`), seeded 77, `steps` times with zero
 /// actions on 1 and on 2 threads, and its Sims one by one: returns the buffers after the reset
-/// and every step, having checked that all three agree.
+/// and every step, having checked that all three agree, in them and in each env's utterances and
+/// reward entries.
 pub fn vec_env_equals_sequential_stepping(
     name: &str,
     s: &Scenario,
@@ -76,10 +79,11 @@ pub fn vec_env_equals_sequential_stepping(
             let seeds = VecEnv::seeds(77, envs);
             let mut env = VecEnv::new(&*s.game, config, &seeds).unwrap();
             env.reset(Some(&seeds)).unwrap();
-            let mut trace = vec![env.outputs().clone()];
+            let records = |env: &VecEnv| (0..envs).map(|i| records(env.env(i))).collect::<Vec<_>>();
+            let mut trace = vec![(env.outputs().clone(), records(&env))];
             for _ in 0..steps {
                 env.step(&actions).unwrap();
-                trace.push(env.outputs().clone());
+                trace.push((env.outputs().clone(), records(&env)));
             }
             trace
         })
@@ -87,7 +91,7 @@ pub fn vec_env_equals_sequential_stepping(
     let one = run_with(1);
     assert!(
         one == run_with(2),
-        "{name}: the buffers differ on 1 and 2 threads"
+        "{name}: the buffers or records differ on 1 and 2 threads"
     );
 
     let mut sims: Vec<Sim> = (0..envs)
@@ -100,12 +104,28 @@ pub fn vec_env_equals_sequential_stepping(
         })
         .collect();
     let mut finished = vec![false; envs];
-    for (t, expected) in one.iter().enumerate().skip(1) {
+    for (t, (expected, expected_records)) in one.iter().enumerate().skip(1) {
         let got = step_sequentially(&mut sims, &actions, &mut finished);
         assert!(
             &got == expected,
             "{name}: step {t}: the VecEnv differs from its Sims stepped one by one"
         );
+        let got_records: Vec<_> = sims.iter().map(|sim| records(sim.env())).collect();
+        assert!(
+            &got_records == expected_records,
+            "{name}: step {t}: the VecEnv's utterances or reward entries differ from its Sims'"
+        );
     }
-    one
+    one.into_iter().map(|(outputs, _)| outputs).collect()
+}
+
+/// An env's records of its last step: its utterances (without their text, which a VecEnv renders
+/// only where asked) and reward entries.
+fn records(env: EnvView) -> (Vec<Utterance>, Vec<RewardEntry>) {
+    let said = env.utterances().iter();
+    let said = said.map(|u| Utterance {
+        text: None,
+        ..u.clone()
+    });
+    (said.collect(), env.reward_entries().to_vec())
 }

@@ -20,9 +20,9 @@
 use crate::{
     ActionMasks, Actions, AgentId, AgentOf, Agents, Clock, Controller, Done, Faults, Game,
     GameBuilder, GraphSpec, Metrics, Note, Observations, Phase, PolicyExtras, PotentialId,
-    Potentials, ResetDue, Resetting, Rows, ShapingSpec, SimConfig, SimRng, SocialGraph, Spaces,
-    StepRewards, Stepping, Texts, Turn, TurnOrder, Utterances,
-    buffers::{EnvWindows, Holders, Home, Window},
+    Potentials, ResetDue, Resetting, RewardEntry, Rows, ShapingSpec, SimConfig, SimRng,
+    SocialGraph, Spaces, StepRewards, Stepping, Texts, Turn, TurnOrder, Utterance, Utterances,
+    buffers::{EnvWindows, Holders, Home, Log, Window},
     env::EnvView,
     policy::Slot,
     reward::{RewardDimensions, RewardLedger, Scratch},
@@ -310,10 +310,20 @@ impl Block {
         let sums = Window::split(0.0, StepRewards::sums_len(n, dims), envs.len());
         let metrics = Window::split(0.0, Metrics::len_for(game.metrics().len()), envs.len());
         let sums = raw.into_iter().zip(sums).zip(metrics);
+        // The records each step keeps, side by side with room for one utterance an agent and one
+        // entry an agent and dimension, where a sweep of many envs reads them (a block of one env
+        // keeps its records in vectors of its own: a million agents would fill rooms for nothing).
+        let room = |per_agent: usize| match records && envs.len() > 1 {
+            true => n * per_agent,
+            false => 0,
+        };
+        let said = Log::split(Utterance::FILLER, room(1), envs.len());
+        let entries = Log::split(RewardEntry::FILLER, room(dims), envs.len());
+        let logs = said.into_iter().zip(entries);
         let rngs = SimRng::split(envs.len());
-        let rows = (envs.iter().zip(seeds).zip(windows).zip(sums)).zip(rngs);
-        world.insert_batch(
-            rows.map(|((((&env, &seed), w), ((raw, sums), metrics)), rng)| {
+        let rows = (envs.iter().zip(seeds).zip(windows).zip(sums)).zip(rngs.into_iter().zip(logs));
+        world.insert_batch(rows.map(
+            |((((&env, &seed), w), ((raw, sums), metrics)), (rng, (said, entries)))| {
                 let kernel = (
                     (
                         Clock::default(),
@@ -329,12 +339,13 @@ impl Block {
                     ),
                     (
                         Utterances {
+                            current: said,
                             keep: records,
                             render_text: transcript || text,
                             ..Default::default()
                         },
                         Texts::new(n),
-                        RewardLedger::new(raw, dims, records),
+                        RewardLedger::new(raw, entries, dims, records),
                         StepRewards::new(dims, w.reward_components, w.rewards, sums),
                         Metrics::new(metrics),
                         Faults::new(n),
@@ -345,8 +356,8 @@ impl Block {
                     ),
                 );
                 (env, kernel)
-            }),
-        );
+            },
+        ));
         schedules.initialize(&mut world);
         let mut block = Block {
             holders: Holders::new(&mut world),

@@ -478,6 +478,93 @@ impl<T: fmt::Debug> fmt::Debug for Window<T> {
     }
 }
 
+/// One env's list of a step's records (its utterances, its reward entries), whose number no game
+/// bounds: kept in `room` values of a block-wide array ([`Window::split`]) and, in a step that
+/// outgrows the room, moved whole into a vector of its own. Reads as one slice either way.
+///
+/// Why: a vector of each env's own puts each env's records at an address of their own, which a
+/// sweep of the block's envs meets as scattered misses; rooms side by side are one stream.
+pub(crate) struct Log<T> {
+    room: Window<T>,
+    len: usize,
+    /// The step's records once they outgrew the room (empty until then).
+    spill: Vec<T>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Log<T> {
+    /// `count` empty logs, each with room for `room` records in one array; `filler` fills the room
+    /// not yet used.
+    pub(crate) fn split(filler: T, room: usize, count: usize) -> Vec<Log<T>> {
+        let rooms = Window::split(filler, room, count);
+        rooms.into_iter().map(Log::new).collect()
+    }
+
+    /// An empty log with room for `room.len()` records.
+    pub(crate) fn new(room: Window<T>) -> Log<T> {
+        Log {
+            room,
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    /// Adds a record at the end.
+    #[inline]
+    pub(crate) fn push(&mut self, record: T) {
+        if self.len < self.room.len() {
+            self.room[self.len] = record;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.room);
+            }
+            self.spill.push(record);
+        }
+        self.len += 1;
+    }
+}
+
+impl<T> Log<T> {
+    /// Empties the log (the room's old records stay until written over).
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+}
+
+impl<T> std::ops::Deref for Log<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self.len <= self.room.len() {
+            true => &self.room[..self.len],
+            false => &self.spill,
+        }
+    }
+}
+
+impl<T> Default for Log<T> {
+    /// A log without room: every record goes to its own vector.
+    fn default() -> Log<T> {
+        let room = Window {
+            start: NonNull::dangling(),
+            len: 0,
+            owner: Arc::new(()),
+        };
+        Log {
+            room,
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Log<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,6 +612,28 @@ mod tests {
         drop(windows);
         assert_eq!(*last, [7, 3, 7]);
         assert!(Window::split(0.0f64, 0, 3).iter().all(|w| w.is_empty()));
+    }
+
+    /// A log keeps its records in its room, then all of them in its own vector once they
+    /// outgrow it, in order either way; a clear starts again in the room.
+    #[test]
+    fn a_log_fills_its_room_then_moves_out() {
+        let mut logs = Log::split(0u32, 2, 3);
+        let mut log = logs.remove(1);
+        log.push(1);
+        log.push(2);
+        assert_eq!((&*log, log.spill.is_empty()), (&[1, 2][..], true));
+        log.push(3);
+        log.push(4);
+        assert_eq!((&*log, log.spill.len()), (&[1, 2, 3, 4][..], 4));
+        log.clear();
+        assert!(log.is_empty());
+        log.push(5);
+        assert_eq!((&*log, log.spill.is_empty()), (&[5][..], true));
+        let mut roomless = Log::<u32>::default();
+        roomless.push(6);
+        assert_eq!(*roomless, [6]);
+        assert!(logs.iter().all(|l| l.is_empty()));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use crate::{
     AgentId, Agents, SocialGraph, Utterance, UtteranceId,
-    buffers::Window,
+    buffers::{Log, Window},
     transform::{self, History, Transform},
 };
 use bevy_ecs::{component::Component, resource::Resource};
@@ -141,11 +141,21 @@ pub struct RewardEntry {
     pub value: f64,
 }
 
+impl RewardEntry {
+    /// The value of a ledger's room for entries not yet made.
+    pub(crate) const FILLER: RewardEntry = RewardEntry {
+        agent: AgentId(0),
+        utterance: UtteranceId(0),
+        dimension: DimId(0),
+        value: 0.0,
+    };
+}
+
 /// The reward of the current step: each agent's sum per dimension, and the entries that make it
 /// up when the env keeps records ([`crate::SimConfig::records`]).
 #[derive(Component, Debug)]
 pub struct RewardLedger {
-    pub(crate) entries: Vec<RewardEntry>,
+    entries: Log<RewardEntry>,
     /// The entries' values summed, `[agents × dims]`: the step's raw reward, summed as entries
     /// come so that a run that keeps no records needs none. A window into the block's array.
     raw: Window<f64>,
@@ -156,10 +166,15 @@ pub struct RewardLedger {
 
 impl RewardLedger {
     /// A ledger of `dimensions` dimensions whose sums are `raw` (`[agents × dimensions]`,
-    /// zeroed), keeping entries where `keep`.
-    pub(crate) fn new(raw: Window<f64>, dimensions: usize, keep: bool) -> Self {
+    /// zeroed), keeping entries in `entries` where `keep`.
+    pub(crate) fn new(
+        raw: Window<f64>,
+        entries: Log<RewardEntry>,
+        dimensions: usize,
+        keep: bool,
+    ) -> Self {
         RewardLedger {
-            entries: Vec::new(),
+            entries,
             raw,
             dimensions: dimensions as u16,
             keep,
@@ -212,7 +227,7 @@ impl RewardLedger {
 pub struct LedgerWriter<'a> {
     raw: &'a mut [f64],
     /// The ledger's entries, where it keeps them.
-    entries: Option<&'a mut Vec<RewardEntry>>,
+    entries: Option<&'a mut Log<RewardEntry>>,
     dimensions: u16,
 }
 
@@ -589,7 +604,8 @@ mod tests {
 
     /// A ledger of 2 agents in 2 dimensions.
     fn empty_ledger(keep: bool) -> RewardLedger {
-        RewardLedger::new(Window::split(0.0, 4, 1).remove(0), 2, keep)
+        let entries = Log::split(RewardEntry::FILLER, 3, 1).remove(0);
+        RewardLedger::new(Window::split(0.0, 4, 1).remove(0), entries, 2, keep)
     }
 
     fn ledger(entries: &[(u32, u16, f64)]) -> RewardLedger {

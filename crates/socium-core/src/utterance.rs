@@ -1,6 +1,6 @@
 //! Utterances: every act of an agent, typed by the game, with optional rendered text.
 
-use crate::AgentId;
+use crate::{AgentId, buffers::Log};
 use bevy_ecs::component::Component;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
@@ -112,6 +112,20 @@ impl Serialize for UtteranceText {
 }
 
 impl Utterance {
+    /// The value of a log's room for utterances not yet made.
+    pub(crate) const FILLER: Utterance = Utterance {
+        id: UtteranceId(0),
+        step: 0,
+        speaker: AgentId(0),
+        audience: Audience::All,
+        act: Act {
+            kind: "",
+            target: None,
+            value: 0.0,
+        },
+        text: None,
+    };
+
     /// What was said, for a reader: the utterance's text, or else its act (`give 3 (0.5)`: the
     /// kind, the target if any, the value).
     pub fn words(&self) -> String {
@@ -163,7 +177,7 @@ impl Texts {
 #[derive(Component, Debug, Default)]
 pub struct Utterances {
     /// The step's utterances, when kept.
-    pub(crate) current: Vec<Utterance>,
+    pub(crate) current: Log<Utterance>,
     pub(crate) next_id: u64,
     /// The id of the step's first utterance.
     pub(crate) first_id: u64,
