@@ -478,16 +478,19 @@ impl<T: fmt::Debug> fmt::Debug for Window<T> {
     }
 }
 
-/// One env's list of a step's records (its utterances, its reward entries), whose number no game
-/// bounds: kept in `room` values of a block-wide array ([`Window::split`]) and, in a step that
-/// outgrows the room, moved whole into a vector of its own. Reads as one slice either way.
+/// One env's list of a step's records (its utterances, its reward entries), whose number
+/// nothing bounds: kept in the room of a window of a block-wide array
+/// ([`Window::split`]) until a step outgrows the room, then in a vector of its own (the step's
+/// records moved there), for that step and every later one. Reads as one slice either way.
 ///
 /// Why: a vector of each env's own puts each env's records at an address of their own, which a
-/// sweep of the block's envs meets as scattered misses; rooms side by side are one stream.
+/// sweep of the block's envs meets as scattered misses; rooms side by side are one stream. An env
+/// whose steps outgrow the room pays the move once, not at every step.
 pub(crate) struct Log<T> {
     room: Window<T>,
     len: usize,
-    /// The step's records once they outgrew the room (empty until then).
+    /// Whether a step outgrew the room: the records are in `spill` since.
+    outgrown: bool,
     spill: Vec<T>,
 }
 
@@ -500,10 +503,11 @@ impl<T: Clone + Send + Sync + 'static> Log<T> {
     }
 
     /// An empty log with room for `room.len()` records.
-    pub(crate) fn new(room: Window<T>) -> Log<T> {
+    fn new(room: Window<T>) -> Log<T> {
         Log {
             room,
             len: 0,
+            outgrown: false,
             spill: Vec::new(),
         }
     }
@@ -511,14 +515,16 @@ impl<T: Clone + Send + Sync + 'static> Log<T> {
     /// Adds a record at the end.
     #[inline]
     pub(crate) fn push(&mut self, record: T) {
-        if self.len < self.room.len() {
-            self.room[self.len] = record;
-        } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.room);
+        if !self.outgrown {
+            if let Some(free) = self.room.get_mut(self.len) {
+                *free = record;
+                self.len += 1;
+                return;
             }
-            self.spill.push(record);
+            self.outgrown = true;
+            self.spill.extend_from_slice(&self.room[..self.len]);
         }
+        self.spill.push(record);
         self.len += 1;
     }
 }
@@ -536,9 +542,9 @@ impl<T> std::ops::Deref for Log<T> {
 
     #[inline]
     fn deref(&self) -> &[T] {
-        match self.len <= self.room.len() {
-            true => &self.room[..self.len],
-            false => &self.spill,
+        match self.outgrown {
+            false => &self.room[..self.len],
+            true => &self.spill,
         }
     }
 }
@@ -554,6 +560,7 @@ impl<T> Default for Log<T> {
         Log {
             room,
             len: 0,
+            outgrown: true,
             spill: Vec::new(),
         }
     }
@@ -614,25 +621,29 @@ mod tests {
         assert!(Window::split(0.0f64, 0, 3).iter().all(|w| w.is_empty()));
     }
 
-    /// A log keeps its records in its room, then all of them in its own vector once they
-    /// outgrow it, in order either way; a clear starts again in the room.
+    /// A log keeps its records in its room until a step outgrows it, then all of them, in order,
+    /// in its own vector, at that step and the later ones.
     #[test]
-    fn a_log_fills_its_room_then_moves_out() {
+    fn a_log_fills_its_room_then_moves_out_for_good() {
         let mut logs = Log::split(0u32, 2, 3);
         let mut log = logs.remove(1);
         log.push(1);
         log.push(2);
         assert_eq!((&*log, log.spill.is_empty()), (&[1, 2][..], true));
+        log.clear();
         log.push(3);
+        assert_eq!((&*log, log.spill.is_empty()), (&[3][..], true));
         log.push(4);
-        assert_eq!((&*log, log.spill.len()), (&[1, 2, 3, 4][..], 4));
+        log.push(5);
+        assert_eq!((&*log, log.spill.len()), (&[3, 4, 5][..], 3));
         log.clear();
         assert!(log.is_empty());
-        log.push(5);
-        assert_eq!((&*log, log.spill.is_empty()), (&[5][..], true));
+        log.push(6);
+        assert_eq!((&*log, log.spill.len()), (&[6][..], 1));
+        assert_eq!(log.room[..], [3, 4], "the room is no longer written");
         let mut roomless = Log::<u32>::default();
-        roomless.push(6);
-        assert_eq!(*roomless, [6]);
+        roomless.push(7);
+        assert_eq!(*roomless, [7]);
         assert!(logs.iter().all(|l| l.is_empty()));
     }
 
