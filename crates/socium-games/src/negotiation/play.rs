@@ -20,6 +20,7 @@ use socium_core::{
     Act, Actions, AgentId, Audience, Clock, DimId, Done, Metrics, Resetting, RewardLedger, SimRng,
     SocialGraph, Stepping, Texts, Turn, UtteranceId, Utterances,
 };
+use std::sync::Arc;
 
 /// More consecutive passes than this end a negotiation (Sotopia's idle rule).
 pub const PASS_LIMIT: u32 = 2;
@@ -187,8 +188,9 @@ pub struct Effect {
 /// The game's state in one env.
 #[derive(Component, Clone, Debug)]
 pub struct State {
-    /// The settings.
-    pub config: NegotiationConfig,
+    /// The settings, one copy for every env of the World: with the profiles' and the setting's
+    /// text, a copy an env was scattered allocations a sweep of the envs missed at every read.
+    pub config: Arc<NegotiationConfig>,
     /// This episode's negotiations.
     pub tables: Vec<Table>,
     /// Each agent's table and side, if seated this episode.
@@ -202,7 +204,7 @@ pub struct State {
 impl State {
     pub(super) fn new(config: NegotiationConfig, agents: usize) -> Self {
         State {
-            config,
+            config: Arc::new(config),
             tables: Vec::new(),
             seat: vec![None; agents],
             moves: vec![None; agents],
