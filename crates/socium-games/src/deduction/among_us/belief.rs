@@ -260,7 +260,7 @@ mod tests {
             height: Count::new(1).unwrap(),
             ..Preset::Socium.settings()
         };
-        let mut st = State::new(config, 5);
+        let mut st = State::new(config.into(), 5);
         st.imposter[0] = true;
         st.alive[1] = false;
         st.scripted.fill(true);

@@ -77,6 +77,7 @@ use socium_core::{
     PotentialId, PotentialInfo, Prompt, Rules, Space, StrategyInfo, TurnOrder,
     bounded::{Count, Finite},
 };
+use std::sync::Arc;
 
 /// Declares the settings once: [`AmongUsConfig`], the table as written (the `rules` preset and
 /// every key optional, to override it), and [`Settings`], the values in force.
@@ -493,8 +494,8 @@ impl Rules for AmongUsConfig {
     fn build(&self, game: &mut GameBuilder) {
         let n = game.agent_count();
         game.insert_strategies(bots::strategy);
-        let settings = self.settings();
-        game.env_component(move || rules::State::new(settings.clone(), n))
+        let settings = Arc::new(self.settings());
+        game.env_component(move || rules::State::new(Arc::clone(&settings), n))
             .env_component(rules::Events::default)
             .add_systems(Phase::Reset, rules::reset)
             .add_systems(Phase::Observe, rules::turns_and_observations)

@@ -16,6 +16,7 @@ use socium_core::{
     Observations, Resetting, RewardLedger, Roles, SimRng, Stepping, Texts, Turn, UtteranceId,
     Utterances,
 };
+use std::sync::Arc;
 
 /// Where the game is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +75,9 @@ impl Busy {
 /// The game's state, per env.
 #[derive(Component, Debug)]
 pub(super) struct State {
-    /// The scenario's settings.
-    pub(super) config: Settings,
+    /// The scenario's settings, one copy for every env of the World (a copy an env was
+    /// scattered allocations a sweep of the envs missed).
+    pub(super) config: Arc<Settings>,
     /// This episode's grid, laid in the top-left corner of the whole one.
     pub(super) grid: [u32; 2],
     /// Each player's work under way, with the `commit` pace.
@@ -131,7 +133,7 @@ pub(super) struct State {
 
 impl State {
     /// A game of `n` players, to be dealt by `reset`.
-    pub(super) fn new(config: Settings, n: usize) -> Self {
+    pub(super) fn new(config: Arc<Settings>, n: usize) -> Self {
         let rooms = config.rooms();
         State {
             grid: config.full_grid(),
