@@ -69,8 +69,9 @@ impl State {
     /// A scripted crewmate `witness` who saw `killer` kill becomes certain of it.
     pub(super) fn witness(&mut self, witness: usize, killer: usize) {
         if !self.imposter[witness] && self.scripted[witness] {
-            let n = self.alive.len();
-            self.belief[witness] = (0..n).map(|h| f64::from(u8::from(h == killer))).collect();
+            for (h, b) in self.belief[witness].iter_mut().enumerate() {
+                *b = f64::from(u8::from(h == killer));
+            }
         }
     }
 
@@ -149,7 +150,9 @@ impl State {
                 .collect();
             let total: f64 = posterior.iter().sum();
             if total > 0.0 {
-                self.belief[l] = posterior.iter().map(|p| p / total).collect();
+                for (b, p) in self.belief[l].iter_mut().zip(&posterior) {
+                    *b = p / total;
+                }
             }
         }
     }
@@ -266,13 +269,13 @@ mod tests {
         st.scripted.fill(true);
         st.rooms_at_report = vec![1, 1, 1, 0, 0];
         for a in 0..5 {
-            st.belief[a] = (0..5)
-                .map(|j| match (a, j) {
+            for (j, b) in st.belief[a].iter_mut().enumerate() {
+                *b = match (a, j) {
                     (0, _) => f64::from(u8::from(j == 0)),
                     _ if j == a || j == 1 => 0.0,
                     _ => 1.0 / 3.0,
-                })
-                .collect();
+                };
+            }
         }
         st
     }
@@ -352,7 +355,7 @@ mod tests {
     fn only_scripted_players_beliefs_follow_the_model() {
         let mut st = at_report();
         st.scripted[4] = false;
-        let stated = st.belief[4].clone();
+        let stated = st.belief[4].to_vec();
         st.hear(0, Message::Claim(0));
         assert_eq!(st.belief[4], stated);
         assert_eq!(st.belief[3][0], 1.0);

@@ -95,7 +95,7 @@ pub(super) struct State {
     /// (`StringAmogus.notify_death`), a kill is told to its victim and the bystanders who see
     /// it; a body is seen by whoever stands in its room; everyone learns every death when a
     /// meeting begins (the living are listed), and an ejection at once.
-    pub(super) known_dead: Vec<Vec<bool>>,
+    pub(super) known_dead: Square<bool>,
     /// Each player's room.
     pub(super) room: Vec<usize>,
     /// Each crewmate's tasks, in the order dealt (none for an imposter).
@@ -103,7 +103,7 @@ pub(super) struct State {
     /// The room of each unreported body.
     pub(super) bodies: Vec<Option<usize>>,
     /// `witnessed[a][j]`: `a` saw `j` kill.
-    pub(super) witnessed: Vec<Vec<bool>>,
+    pub(super) witnessed: Square<bool>,
     /// Steps until each imposter may kill again.
     pub(super) cooldown: Vec<u32>,
     /// Where the game is.
@@ -119,7 +119,7 @@ pub(super) struct State {
     /// `belief[a][j]`: player `a`'s probability that `j` is the imposter, normalised over `j`
     /// (a scripted imposter knows its team): the game's posterior for a scripted player, the
     /// belief last supplied for any other.
-    pub(super) belief: Vec<Vec<f64>>,
+    pub(super) belief: Square<f64>,
     /// Whose beliefs the game updates: its scripted players'.
     pub(super) scripted: Vec<bool>,
     /// Who may say free text: the players acting from outside.
@@ -129,6 +129,51 @@ pub(super) struct State {
     /// Each crewmate's log-probability of the true imposters when last measured, the baseline
     /// of its information gain.
     pub(super) log_truth: Vec<f64>,
+}
+
+/// `n × n` values in one vector, a row a player (`table[a][j]`: what `a` holds of `j`): one
+/// allocation an env where a vector of rows took `n + 1`, each a miss of its own in a sweep of
+/// many envs.
+#[derive(Clone, Debug)]
+pub(super) struct Square<T> {
+    n: usize,
+    cells: Vec<T>,
+}
+
+impl<T: Clone> Square<T> {
+    /// `n` rows of `n` values, all `value`.
+    pub(super) fn new(n: usize, value: T) -> Self {
+        Square {
+            n,
+            cells: vec![value; n * n],
+        }
+    }
+
+    /// Sets every value to `value`.
+    pub(super) fn fill(&mut self, value: T) {
+        self.cells.fill(value);
+    }
+}
+
+impl<T> Square<T> {
+    /// Column `j`: every row's value for player `j`.
+    pub(super) fn column_mut(&mut self, j: usize) -> impl Iterator<Item = &mut T> {
+        self.cells.iter_mut().skip(j).step_by(self.n.max(1))
+    }
+}
+
+impl<T> std::ops::Index<usize> for Square<T> {
+    type Output = [T];
+
+    fn index(&self, a: usize) -> &[T] {
+        &self.cells[a * self.n..][..self.n]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Square<T> {
+    fn index_mut(&mut self, a: usize) -> &mut [T] {
+        &mut self.cells[a * self.n..][..self.n]
+    }
 }
 
 impl State {
@@ -142,18 +187,18 @@ impl State {
             config,
             imposter: vec![false; n],
             alive: vec![true; n],
-            known_dead: vec![vec![false; n]; n],
+            known_dead: Square::new(n, false),
             room: vec![0; n],
             tasks: vec![Vec::new(); n],
             bodies: vec![None; n],
-            witnessed: vec![vec![false; n]; n],
+            witnessed: Square::new(n, false),
             cooldown: vec![0; n],
             stage: Stage::Play,
             speakers: Vec::new(),
             rooms_at_report: vec![0; n],
             report_step: 0,
             said: Said::new(n, rooms),
-            belief: vec![vec![0.0; n]; n],
+            belief: Square::new(n, 0.0),
             log_truth: vec![0.0; n],
             scripted: vec![false; n],
             external: vec![false; n],
@@ -396,7 +441,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
         state.imposter[a] = true;
     }
     state.alive.fill(true);
-    state.known_dead.iter_mut().for_each(|k| k.fill(false));
+    state.known_dead.fill(false);
     for a in 0..n {
         state.room[a] = match state.config.start {
             Start::Random => rooms[rng.random_range(0..rooms.len())],
@@ -419,7 +464,7 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
     // positions (1) and the first prompts (2): `StringAmogus.step`, `process_state`.
     state.world_time = 3;
     state.bodies.fill(None);
-    state.witnessed.iter_mut().for_each(|w| w.fill(false));
+    state.witnessed.fill(false);
     state.stage = Stage::Play;
     state.speakers.clear();
     state.said.clear();
@@ -790,7 +835,7 @@ fn vote(
         let j = top[0];
         // The dead stay in the episode, idle, until it ends: their side's result is theirs too.
         state.alive[j] = false;
-        state.known_dead.iter_mut().for_each(|k| k[j] = true);
+        state.known_dead.column_mut(j).for_each(|k| *k = true);
         let reveal = state.config.reveal_ejected;
         // Unannounced, the role is still known when there is one imposter: the game goes on
         // only if the ejected was a crewmate.
