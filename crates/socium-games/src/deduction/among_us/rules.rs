@@ -447,16 +447,14 @@ fn reset_env(state: &mut State, agents: &Agents, rng: &mut SimRng) {
             Start::Random => rooms[rng.random_range(0..rooms.len())],
             Start::Fixed => start,
         };
-        state.tasks[a] = if state.imposter[a] {
-            Vec::new()
-        } else {
-            (0..tasks)
-                .map(|_| Task {
-                    room: rooms[rng.random_range(0..rooms.len())],
-                    done: 0,
-                })
-                .collect()
-        };
+        // Refilled, not made anew: an episode's deal allocates nothing.
+        state.tasks[a].clear();
+        if !state.imposter[a] {
+            state.tasks[a].extend((0..tasks).map(|_| Task {
+                room: rooms[rng.random_range(0..rooms.len())],
+                done: 0,
+            }));
+        }
         state.cooldown[a] = state.config.kill_cooldown;
     }
     state.busy.fill(None);
