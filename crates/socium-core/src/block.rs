@@ -764,7 +764,7 @@ fn finish_step(
 /// moving an entity out of an archetype puts the archetype's last entity in its place. After a
 /// reset of some envs but not all, a sweep would visit the envs out of order, each a jump in every
 /// block-wide array, which the prefetchers cannot follow (`mafia_learner.toml` at 4,096 envs ran
-/// 10–27% slower so, docs/BENCHMARKS-LOG.md).
+/// at 0.6 of its 64-env rate so, 0.8 in order: docs/BENCHMARKS-LOG.md, "a tenth session").
 ///
 /// The one way to move an entity within its archetype is out and back (through a sparse
 /// marker), which swaps it with the last one; the envs are sorted by such swaps, about one for
