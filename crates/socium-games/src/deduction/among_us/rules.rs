@@ -1156,3 +1156,23 @@ pub(super) fn record(mut envs: Query<(&Events, &mut Metrics), Stepping>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Square;
+
+    /// Row `a` is `a`'s view of every player, a column every row's value for one player, and
+    /// neither reaches into another row.
+    #[test]
+    fn a_square_is_rows_of_players() {
+        let mut seen = Square::new(3, 0u8);
+        seen[1][2] = 7;
+        seen.column_mut(0).for_each(|x| *x = 1);
+        assert_eq!(
+            (&seen[0], &seen[1], &seen[2]),
+            (&[1, 0, 0][..], &[1, 0, 7][..], &[1, 0, 0][..])
+        );
+        seen.fill(4);
+        assert!((0..3).all(|a| seen[a] == [4, 4, 4]));
+    }
+}
